@@ -1,0 +1,82 @@
+"""Code tables of the national interface that the domain reasons about.
+
+The full dictionaries served by 1901 live in ``dictionaries.py``; here are the
+meanings the engine needs: visit class of a med_type, person group of a psn_type,
+which setlinfo field a fund pays into.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+
+class VisitClass(StrEnum):
+    OUTPATIENT = "outpatient"
+    INPATIENT = "inpatient"
+
+
+OUTPATIENT_MED_TYPES = frozenset({"11", "12", "13", "14", "15", "16", "19", "41", "51"})
+INPATIENT_MED_TYPES = frozenset({"21", "22", "23", "24", "52"})
+
+
+def visit_class_of(med_type: str) -> VisitClass | None:
+    if med_type in OUTPATIENT_MED_TYPES:
+        return VisitClass.OUTPATIENT
+    if med_type in INPATIENT_MED_TYPES:
+        return VisitClass.INPATIENT
+    return None
+
+
+class PersonGroup(StrEnum):
+    WORKING = "working"
+    RETIRED_UNDER_70 = "retired_under_70"
+    RETIRED_70_PLUS = "retired_70_plus"
+    RESIDENT_ADULT = "resident_adult"
+    RESIDENT_CHILD = "resident_child"
+
+
+def age_on(birth: date, day: date) -> int:
+    years = day.year - birth.year
+    return years - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def person_group_of(psn_type: str, birth: date, day: date) -> PersonGroup:
+    """Group used by policies: from the person type, and age for retirees."""
+    if psn_type.startswith("11"):
+        return PersonGroup.WORKING
+    if psn_type.startswith("12") or psn_type.startswith("13"):
+        if age_on(birth, day) >= 70:
+            return PersonGroup.RETIRED_70_PLUS
+        return PersonGroup.RETIRED_UNDER_70
+    if psn_type.startswith("14"):
+        return PersonGroup.RESIDENT_CHILD
+    return PersonGroup.RESIDENT_ADULT
+
+
+# fund_pay_type -> (name, setlinfo field it is reported in)
+FUNDS: dict[str, tuple[str, str]] = {
+    "310100": ("职工基本医疗保险统筹基金", "hifp_pay"),
+    "320100": ("公务员医疗补助资金", "cvlserv_pay"),
+    "330100": ("职工大额医疗费用补助基金", "hifob_pay"),
+    "340100": ("离休人员医疗保障基金", "oth_pay"),
+    "390100": ("城乡居民基本医疗保险基金", "hifp_pay"),
+    "390200": ("城乡居民大病医疗保险资金", "hifmi_pay"),
+    "510100": ("生育基金", "oth_pay"),
+    "610100": ("医疗救助基金", "maf_pay"),
+    "999999": ("其他基金", "oth_pay"),
+}
+
+FUND_FIELDS = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay")
+
+INSUTYPES: dict[str, str] = {
+    "310": "职工基本医疗保险",
+    "320": "公务员医疗补助",
+    "330": "大额医疗费用补助",
+    "340": "离休人员医疗保障",
+    "390": "城乡居民基本医疗保险",
+    "392": "城乡居民大病医疗保险",
+    "510": "生育保险",
+}
+
+CHRGITM_LV = {"01": "甲类", "02": "乙类", "03": "丙类"}

@@ -1,0 +1,95 @@
+"""The error catalogue: every refusal carries a stable code (class + reason).
+
+An HIS operator reads `err_msg`, which always starts with the code, e.g.
+``E-PSN-002 insurance suspended: ...``. Codes never change meaning; new ones are added.
+docs/errors.md is generated from ``CATALOGUE`` (``yibao errors``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    code: str
+    title: str
+    hint: str
+
+
+def _codes(*rows: tuple[str, str, str]) -> dict[str, ErrorCode]:
+    return {code: ErrorCode(code, title, hint) for code, title, hint in rows}
+
+
+CATALOGUE: dict[str, ErrorCode] = _codes(
+    # envelope and transport
+    ("E-ENV-001", "body is not valid JSON", "send a UTF-8 JSON object as the request body"),
+    ("E-ENV-002", "envelope field missing or invalid", "see docs/interface.md, envelope"),
+    ("E-ENV-003", "unknown or unsupported infno", "see docs/interface.md for the list"),
+    ("E-ENV-004", "required input field missing", "the message names the field"),
+    ("E-ENV-005", "input field has a wrong type or format", "the message names the field"),
+    ("E-ENV-006", "request too large or too deeply nested", "limits are in docs/interface.md"),
+    ("E-ENV-007", "unknown code value", "use a value from the code table (1901)"),
+    # gateway authentication
+    ("E-AUTH-001", "gateway headers missing", "send x-tif-paasid/timestamp/nonce/signature"),
+    ("E-AUTH-002", "unknown caller", "x-tif-paasid must be a registered institution code"),
+    ("E-AUTH-003", "timestamp outside the allowed window", "clock must be within 300 s"),
+    ("E-AUTH-004", "nonce already used", "use a fresh random nonce per request"),
+    ("E-AUTH-005", "signature does not match", "sha256(timestamp+token+nonce+timestamp)"),
+    ("E-AUTH-006", "fixmedins_code is not the caller's", "an institution acts only for itself"),
+    ("E-AUTH-007", "operator not signed in", "call 9001 and send its sign_no"),
+    # message identity
+    ("E-MSG-001", "msgid malformed", "30 chars: fixmedins_code + yyyyMMddHHmmss + 4 digits"),
+    ("E-MSG-002", "msgid already used with a different body", "a retry must resend the same body"),
+    # persons and insurance
+    ("E-PSN-001", "person not found", "check the certificate number or card"),
+    ("E-PSN-002", "insurance suspended", "the person's insurance is not active"),
+    ("E-PSN-003", "person has no such insurance type", "use an insutype returned by 1101"),
+    ("E-PSN-004", "card not valid", "card number and card_sn must match a valid card"),
+    ("E-PSN-005", "identity details do not match", "name or certificate differs from the record"),
+    # visits
+    ("E-VIS-001", "visit not found", "mdtrt_id unknown, or not this institution's"),
+    ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle"),
+    ("E-VIS-003", "medical type not allowed here", "outpatient and inpatient types differ"),
+    ("E-VIS-004", "visit belongs to another person", "psn_no differs from the visit's"),
+    # fee details
+    ("E-FEE-001", "fee line already uploaded", "feedetl_sn must be unique within the visit"),
+    ("E-FEE-002", "fee amount does not equal price x count", "det_item_fee_sumamt = pric x cnt"),
+    ("E-FEE-003", "refund line refers to an unknown or settled line", "check init_feedetl_sn"),
+    ("E-FEE-004", "no unsettled fee lines", "upload details (2204/2301) before settling"),
+    ("E-FEE-005", "too many fee lines", "split the upload into batches"),
+    ("E-FEE-006", "fee line cannot be cancelled", "settled lines are cancelled by 2208/2305"),
+    # settlement
+    ("E-SETL-001", "amounts do not match the uploaded details", "recompute from 2204/2301"),
+    ("E-SETL-002", "settlement not found", "setl_id unknown, or not this institution's"),
+    ("E-SETL-003", "settlement already cancelled", "nothing to do"),
+    ("E-SETL-004", "a later settlement of this visit must be cancelled first", "cancel newest"),
+    ("E-SETL-005", "visit has an open settlement", "cancel the settlement first"),
+    # policy
+    ("E-POL-001", "no policy in force", "no policy for this region, insurance type and date"),
+    ("E-POL-002", "medical type not covered by the policy", "check med_type and insutype"),
+    # reversal
+    ("E-REV-001", "original message not found", "omsgid must be a message this institution sent"),
+    ("E-REV-002", "original message cannot be reversed", "only state-changing messages"),
+    # system
+    ("E-SYS-001", "service temporarily unavailable", "retry the same msgid later"),
+    ("E-SYS-002", "internal error", "report the inf_refmsgid to the operator"),
+)
+
+
+class Refused(Exception):
+    """An expected refusal: the transaction is rolled back and answered with infcode -1."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        assert code in CATALOGUE, code
+        self.code = code
+        self.detail = detail
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        title = CATALOGUE[self.code].title
+        text = f"{self.code} {title}"
+        if self.detail:
+            text += f": {self.detail}"
+        return text[:200]

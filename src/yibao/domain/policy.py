@@ -1,0 +1,279 @@
+"""Versioned, data-driven settlement policies.
+
+A policy covers one region and insurance type over an effective period. It holds
+schemes (selected by med_type); a scheme is an ordered list of stages, one per fund:
+a deductible, ratio bands over a cumulative basis, an annual cap and an optional
+overflow fund that pays above the cap. Every number comes from a policy file
+(src/yibao/policies/*.toml) with its source note; none lives in code.
+The file format is described in docs/policy-format.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from yibao.domain.codes import FUNDS, PersonGroup
+from yibao.domain.money import Fen, yuan_to_fen
+
+LEVELS = frozenset({0, 1, 2, 3})  # 0: pharmacy / unrated
+STAGES_MAX = 8
+BANDS_MAX = 16
+
+
+class PolicyError(ValueError):
+    """A policy file that does not describe a valid policy."""
+
+
+class Period(StrEnum):
+    YEAR = "year"
+    STAY = "stay"
+
+
+class Basis(StrEnum):
+    IN_SCOPE = "in_scope"  # the settlement's in-scope amount
+    PERSONAL_IN_SCOPE = "personal_in_scope"  # in-scope amount left after earlier stages
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """Which persons and hospital levels a rule applies to (empty = all)."""
+
+    groups: frozenset[PersonGroup]
+    levels: frozenset[int]
+
+    def matches(self, group: PersonGroup, level: int) -> bool:
+        return (not self.groups or group in self.groups) and (
+            not self.levels or level in self.levels
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    upto: Fen | None  # cumulative basis (deductible included) where the band ends
+    ratio: Decimal  # share paid by the fund
+
+
+@dataclass(frozen=True, slots=True)
+class DeductibleRule:
+    selector: Selector
+    first: Fen
+    later: Fen  # for later stays in the year (period=stay); equals first otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class BandRule:
+    selector: Selector
+    bands: tuple[Band, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRule:
+    """The person's share of every band is multiplied by ``factor`` (retiree rule)."""
+
+    selector: Selector
+    factor: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    fund: str
+    ratio: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    key: str  # names the stage's accumulators, e.g. "emp_ipt"
+    fund: str
+    basis: Basis
+    deductible_period: Period
+    band_period: Period
+    deductibles: tuple[DeductibleRule, ...]
+    band_rules: tuple[BandRule, ...]
+    share_rules: tuple[ShareRule, ...]
+    annual_cap: Fen | None
+    overflow: Overflow | None
+
+    def deductible_for(self, group: PersonGroup, level: int) -> DeductibleRule | None:
+        return next((d for d in self.deductibles if d.selector.matches(group, level)), None)
+
+    def bands_for(self, group: PersonGroup, level: int) -> tuple[Band, ...] | None:
+        rule = next((r for r in self.band_rules if r.selector.matches(group, level)), None)
+        return None if rule is None else rule.bands
+
+    def share_factor_for(self, group: PersonGroup, level: int) -> Decimal:
+        rule = next((r for r in self.share_rules if r.selector.matches(group, level)), None)
+        return Decimal(1) if rule is None else rule.factor
+
+
+@dataclass(frozen=True, slots=True)
+class Scheme:
+    name: str
+    med_types: frozenset[str]
+    stages: tuple[Stage, ...]
+    account_allowed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    policy_id: str
+    region: str
+    insutype: str
+    valid_from: date
+    valid_to: date | None
+    schemes: tuple[Scheme, ...]
+
+    def in_force_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    def scheme_for(self, med_type: str) -> Scheme | None:
+        return next((s for s in self.schemes if med_type in s.med_types), None)
+
+
+def select_policy(
+    policies: Sequence[Policy], *, region: str, insutype: str, day: date
+) -> Policy | None:
+    """The policy in force for a region and insurance type on a day (latest start wins)."""
+    found = [
+        p for p in policies if p.region == region and p.insutype == insutype and p.in_force_on(day)
+    ]
+    return max(found, key=lambda p: p.valid_from, default=None)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _ratio(value: Any, where: str) -> Decimal:
+    ratio = Decimal(str(value))
+    if not Decimal(0) <= ratio <= Decimal(1):
+        raise PolicyError(f"{where}: ratio {ratio} outside 0..1")
+    return ratio
+
+
+def _amount(value: Any, where: str) -> Fen:
+    try:
+        return yuan_to_fen(str(value), field=where)
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from exc
+
+
+def _selector(raw: Mapping[str, Any], where: str) -> Selector:
+    try:
+        groups = frozenset(PersonGroup(g) for g in raw.get("groups", []))
+    except ValueError as exc:
+        raise PolicyError(f"{where}: {exc}") from exc
+    levels = frozenset(int(v) for v in raw.get("levels", []))
+    if not levels <= LEVELS:
+        raise PolicyError(f"{where}: levels must be within {sorted(LEVELS)}")
+    return Selector(groups, levels)
+
+
+def _require_source(raw: Mapping[str, Any], where: str) -> None:
+    if not str(raw.get("source", "")).strip():
+        raise PolicyError(f"{where}: every value needs a 'source' note")
+
+
+def _bands(raw: Sequence[Mapping[str, Any]], where: str) -> tuple[Band, ...]:
+    if not 1 <= len(raw) <= BANDS_MAX:
+        raise PolicyError(f"{where}: 1..{BANDS_MAX} bands needed")
+    bands = []
+    for i, band in enumerate(raw):
+        upto = band.get("upto")
+        last = i == len(raw) - 1
+        if (upto is None) != last:
+            raise PolicyError(f"{where}: only the last band is open-ended")
+        bands.append(
+            Band(None if upto is None else _amount(upto, where), _ratio(band["ratio"], where))
+        )
+    limits = [b.upto for b in bands if b.upto is not None]
+    if limits != sorted(set(limits)):
+        raise PolicyError(f"{where}: band limits must increase")
+    return tuple(bands)
+
+
+def _deductible(raw: Mapping[str, Any], where: str) -> DeductibleRule:
+    _require_source(raw, where)
+    first = _amount(raw["first"], where)
+    later = _amount(raw.get("later", raw["first"]), where)
+    return DeductibleRule(_selector(raw, where), first, later)
+
+
+def _stage(raw: Mapping[str, Any], where: str) -> Stage:
+    fund = str(raw["fund"])
+    if fund not in FUNDS:
+        raise PolicyError(f"{where}: unknown fund {fund}")
+    cap = raw.get("annual_cap")
+    overflow = raw.get("overflow")
+    if cap is not None:
+        _require_source(cap, f"{where}.annual_cap")
+    if overflow is not None:
+        _require_source(overflow, f"{where}.overflow")
+        if str(overflow["fund"]) not in FUNDS:
+            raise PolicyError(f"{where}: unknown overflow fund {overflow['fund']}")
+    band_rules = []
+    for i, rule in enumerate(raw.get("bands", [])):
+        _require_source(rule, f"{where}.bands[{i}]")
+        band_rules.append(BandRule(_selector(rule, where), _bands(rule["bands"], where)))
+    share_rules = []
+    for i, rule in enumerate(raw.get("share", [])):
+        _require_source(rule, f"{where}.share[{i}]")
+        share_rules.append(ShareRule(_selector(rule, where), _ratio(rule["factor"], where)))
+    return Stage(
+        key=str(raw["key"]),
+        fund=fund,
+        basis=Basis(raw.get("basis", Basis.IN_SCOPE)),
+        deductible_period=Period(raw.get("deductible_period", Period.YEAR)),
+        band_period=Period(raw.get("band_period", Period.YEAR)),
+        deductibles=tuple(
+            _deductible(d, f"{where}.deductible[{i}]")
+            for i, d in enumerate(raw.get("deductible", []))
+        ),
+        band_rules=tuple(band_rules),
+        share_rules=tuple(share_rules),
+        annual_cap=None if cap is None else _amount(cap["amount"], f"{where}.annual_cap"),
+        overflow=None
+        if overflow is None
+        else Overflow(str(overflow["fund"]), _ratio(overflow["ratio"], f"{where}.overflow")),
+    )
+
+
+def _scheme(raw: Mapping[str, Any], where: str) -> Scheme:
+    stages = tuple(_stage(s, f"{where}.stage[{i}]") for i, s in enumerate(raw.get("stage", [])))
+    if len(stages) > STAGES_MAX:
+        raise PolicyError(f"{where}: at most {STAGES_MAX} stages")
+    keys = [s.key for s in stages]
+    if len(keys) != len(set(keys)):
+        raise PolicyError(f"{where}: stage keys must be unique")
+    return Scheme(
+        name=str(raw["name"]),
+        med_types=frozenset(str(m) for m in raw["med_types"]),
+        stages=stages,
+        account_allowed=bool(raw.get("account_allowed", True)),
+    )
+
+
+def parse_policy(raw: Mapping[str, Any]) -> Policy:
+    """Build a Policy from the parsed TOML of a policy file; raises PolicyError."""
+    try:
+        head = raw["policy"]
+        valid_to = head.get("valid_to")
+        policy = Policy(
+            policy_id=str(head["id"]),
+            region=str(head["region"]),
+            insutype=str(head["insutype"]),
+            valid_from=date.fromisoformat(str(head["valid_from"])),
+            valid_to=None if not valid_to else date.fromisoformat(str(valid_to)),
+            schemes=tuple(
+                _scheme(s, f"scheme[{i}]") for i, s in enumerate(raw.get("scheme", []))
+            ),
+        )
+    except (KeyError, TypeError) as exc:
+        raise PolicyError(f"policy file is missing or mistypes {exc}") from exc
+    med_types = [m for s in policy.schemes for m in s.med_types]
+    if len(med_types) != len(set(med_types)):
+        raise PolicyError(f"{policy.policy_id}: a med_type appears in two schemes")
+    return policy
