@@ -1,0 +1,324 @@
+"""SQLAlchemy Core tables. Money columns are integer fen (BigInteger).
+
+Hot tables carry ``psn_no`` (the distribution key: one person's visit, fee lines,
+settlements and accumulators live together on one shard in a Citus-style cluster).
+Reference tables (institutions, catalogue, policies) are small and replicated.
+Settlements are never updated: a cancellation is a new row that reverses one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def money(name: str) -> Column[int]:
+    return Column(name, BigInteger, nullable=False, server_default=text("0"))
+
+
+institution = Table(
+    "institution",
+    metadata,
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # hospital | pharmacy
+    Column("level", Integer, nullable=False),  # 1..3 hospital tier, 0 pharmacy
+    Column("admdvs", String(6), nullable=False),  # district
+    Column("pool_area", String(6), nullable=False),  # co-ordination area (policy region)
+    Column("token", String(128), nullable=False),  # gateway secret
+)
+
+person = Table(
+    "person",
+    metadata,
+    Column("psn_no", String(30), primary_key=True),
+    Column("psn_cert_type", String(6), nullable=False),
+    Column("certno", String(50), nullable=False, unique=True),
+    Column("name", String(50), nullable=False),
+    Column("gend", String(6), nullable=False),
+    Column("naty", String(6), nullable=False),
+    Column("brdy", Date, nullable=False),
+    Column("insuplc_admdvs", String(6), nullable=False),
+)
+
+insurance = Table(
+    "insurance",
+    metadata,
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), primary_key=True),
+    Column("insutype", String(6), primary_key=True),
+    Column("psn_type", String(6), nullable=False),
+    Column("psn_insu_stas", String(3), nullable=False),  # 1 normal, 2 suspended, 4 ended
+    Column("psn_insu_date", Date, nullable=False),
+    Column("paus_insu_date", Date),
+    Column("cvlserv_flag", String(3), nullable=False, server_default="0"),
+    Column("emp_name", String(200), nullable=False, server_default=""),
+)
+
+account = Table(
+    "account",
+    metadata,
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), primary_key=True),
+    money("balance"),
+)
+
+card = Table(
+    "card",
+    metadata,
+    Column("card_no", String(50), primary_key=True),
+    Column("card_sn", String(50), nullable=False),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("status", String(16), nullable=False),  # valid | lost | replaced
+)
+
+catalogue_item = Table(
+    "catalogue_item",
+    metadata,
+    Column("region", String(6), primary_key=True),
+    Column("code", String(50), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("list_type", String(6), nullable=False),  # 101 drug, 201 service, 301 consumable
+    Column("chrgitm_lv", String(3), nullable=False),
+    Column("price_cap", String(24)),  # yuan per unit as exact decimal text; NULL = none
+    Column("selfpay_ratio", String(12), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+    Column("ver", String(30), nullable=False),
+)
+
+signin = Table(
+    "signin",
+    metadata,
+    Column("sign_no", String(30), primary_key=True),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("opter_no", String(30), nullable=False),
+    Column("mac", String(30), nullable=False, server_default=""),
+    Column("ip", String(60), nullable=False, server_default=""),
+    Column("sign_time", DateTime, nullable=False),
+    Column("signout_time", DateTime),
+)
+
+visit = Table(
+    "visit",
+    metadata,
+    Column("mdtrt_id", String(30), primary_key=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("med_type", String(6), nullable=False),
+    Column("visit_class", String(12), nullable=False),  # outpatient | inpatient
+    Column("status", String(16), nullable=False),  # open | discharged | cancelled
+    Column("begntime", DateTime, nullable=False),
+    Column("endtime", DateTime),
+    Column("ipt_otp_no", String(30), nullable=False),
+    Column("mdtrt_cert_type", String(3), nullable=False),
+    Column("mdtrt_cert_no", String(600), nullable=False, server_default=""),
+    Column("atddr_no", String(30), nullable=False, server_default=""),
+    Column("dr_name", String(50), nullable=False, server_default=""),
+    Column("dept_code", String(30), nullable=False, server_default=""),
+    Column("dept_name", String(100), nullable=False, server_default=""),
+    Column("caty", String(10), nullable=False, server_default=""),
+    Column("dscg_way", String(6), nullable=False, server_default=""),
+    Column("insuplc_admdvs", String(6), nullable=False),
+    Column("mdtrtarea_admvs", String(6), nullable=False),
+    Column("msgid", String(30), nullable=False),
+    Index(None, "psn_no"),
+    Index(None, "fixmedins_code", "ipt_otp_no"),
+)
+
+diagnosis = Table(
+    "diagnosis",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mdtrt_id", String(30), ForeignKey("visit.mdtrt_id"), nullable=False),
+    Column("psn_no", String(30), nullable=False),
+    Column("diag_type", String(6), nullable=False),
+    Column("diag_srt_no", Integer, nullable=False),
+    Column("diag_code", String(30), nullable=False),
+    Column("diag_name", String(200), nullable=False),
+    Column("diag_dept", String(100), nullable=False, server_default=""),
+    Column("dise_dor_no", String(30), nullable=False, server_default=""),
+    Column("dise_dor_name", String(50), nullable=False, server_default=""),
+    Column("diag_time", DateTime),
+    Column("vali_flag", String(3), nullable=False, server_default="1"),
+    Column("stage", String(12), nullable=False),  # visit | discharge
+    Index(None, "mdtrt_id"),
+)
+
+fee_line = Table(
+    "fee_line",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("psn_no", String(30), nullable=False),
+    Column("mdtrt_id", String(30), ForeignKey("visit.mdtrt_id"), nullable=False),
+    Column("feedetl_sn", String(30), nullable=False),
+    Column("init_feedetl_sn", String(30), nullable=False, server_default=""),
+    Column("chrg_bchno", String(30), nullable=False),
+    Column("med_list_codg", String(50), nullable=False),
+    Column("medins_list_codg", String(150), nullable=False),
+    Column("med_list_name", String(200), nullable=False, server_default=""),
+    Column("cnt", String(24), nullable=False),
+    Column("pric", String(24), nullable=False),
+    money("det_item_fee_sumamt"),
+    money("fulamt_ownpay_amt"),
+    money("overlmt_amt"),
+    money("preselfpay_amt"),
+    money("inscp_scp_amt"),
+    Column("chrgitm_lv", String(3), nullable=False),
+    Column("selfpay_prop", String(12), nullable=False),
+    Column("pric_uplmt_amt", String(24)),
+    Column("list_type", String(6), nullable=False, server_default=""),
+    Column("fee_ocur_time", DateTime),
+    Column("status", String(12), nullable=False),  # active | cancelled
+    Column("setl_id", String(30)),
+    Column("msgid", String(30), nullable=False),
+    Index(None, "mdtrt_id", "status"),
+    Index(
+        "uq_fee_line_active_sn",
+        "mdtrt_id",
+        "feedetl_sn",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
+)
+
+_SETTLEMENT_AMOUNTS = (
+    "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
+    "act_pay_dedc", "hifp_pay", "pool_prop_selfpay", "cvlserv_pay", "hifes_pay", "hifmi_pay",
+    "hifob_pay", "maf_pay", "oth_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay",
+    "psn_cash_pay", "hosp_part_amt", "balc", "acct_mulaid_pay",
+)  # fmt: skip
+
+settlement = Table(
+    "settlement",
+    metadata,
+    Column("setl_id", String(30), primary_key=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("mdtrt_id", String(30), ForeignKey("visit.mdtrt_id"), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("kind", String(8), nullable=False),  # settle | cancel
+    Column("reverses", String(30), unique=True),  # the settle row a cancel row reverses
+    Column("insutype", String(6), nullable=False),
+    Column("psn_type", String(6), nullable=False),
+    Column("med_type", String(6), nullable=False),
+    Column("mid_setl_flag", String(1), nullable=False, server_default="0"),
+    Column("setl_time", DateTime, nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("policy_id", String(40), nullable=False),
+    Column("clr_type", String(6), nullable=False),
+    Column("msgid", String(30), nullable=False),
+    *(money(name) for name in _SETTLEMENT_AMOUNTS),
+    Index(None, "psn_no"),
+    Index(None, "mdtrt_id"),
+    Index(None, "fixmedins_code", "setl_time"),
+)
+SETTLEMENT_AMOUNTS = _SETTLEMENT_AMOUNTS
+
+settlement_fund = Table(
+    "settlement_fund",
+    metadata,
+    Column("setl_id", String(30), ForeignKey("settlement.setl_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("psn_no", String(30), nullable=False),
+    Column("fund_pay_type", String(6), nullable=False),
+    money("inscp_scp_amt"),
+    money("crt_payb_lmt_amt"),
+    money("fund_payamt"),
+    Column("setl_proc_info", String(500), nullable=False, server_default=""),
+)
+
+accumulator = Table(
+    "accumulator",
+    metadata,
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), primary_key=True),
+    Column("insutype", String(6), primary_key=True),
+    Column("period", String(40), primary_key=True),  # "2026" or "stay:<mdtrt_id>"
+    Column("cum_key", String(40), primary_key=True),
+    money("cum"),
+)
+
+accumulator_delta = Table(
+    "accumulator_delta",
+    metadata,
+    Column("setl_id", String(30), ForeignKey("settlement.setl_id"), primary_key=True),
+    Column("period", String(40), primary_key=True),
+    Column("cum_key", String(40), primary_key=True),
+    Column("psn_no", String(30), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    money("delta"),
+    Index(None, "psn_no"),
+)
+
+message = Table(
+    "message",
+    metadata,
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("msgid", String(30), primary_key=True),
+    Column("infno", String(6), nullable=False),
+    Column("body_hash", String(64), nullable=False),
+    Column("infcode", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("effect", String(80)),  # what a state-changing message did, for 2601
+    Column("created_at", DateTime, nullable=False),
+)
+
+reversal = Table(
+    "reversal",
+    metadata,
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("omsgid", String(30), primary_key=True),
+    Column("msgid", String(30), nullable=False),
+    Column("outcome", String(200), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+gateway_nonce = Table(
+    "gateway_nonce",
+    metadata,
+    Column("paasid", String(30), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("ts", BigInteger, nullable=False),
+    Index(None, "ts"),
+)
+
+stored_file = Table(
+    "stored_file",
+    metadata,
+    Column("file_qury_no", String(60), primary_key=True),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+account_entry = Table(
+    "account_entry",
+    metadata,
+    Column("setl_id", String(30), ForeignKey("settlement.setl_id"), primary_key=True),
+    Column("psn_no", String(30), nullable=False),
+    money("amount"),  # negative: paid out of the account
+    money("balance_after"),
+    Column("created_at", DateTime, nullable=False),
+)
