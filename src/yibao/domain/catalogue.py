@@ -21,6 +21,7 @@ class CatalogueItem:
     chrgitm_lv: str
     price_cap: Decimal | None  # yuan per unit; None = no cap
     selfpay_ratio: Decimal
+    list_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)

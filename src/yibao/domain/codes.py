@@ -67,7 +67,9 @@ FUNDS: dict[str, tuple[str, str]] = {
     "999999": ("其他基金", "oth_pay"),
 }
 
-FUND_FIELDS = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay")
+FUND_FIELDS = (
+    "hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay"
+)
 
 INSUTYPES: dict[str, str] = {
     "310": "职工基本医疗保险",

@@ -224,6 +224,7 @@ settlement = Table(
     Column("psn_type", String(6), nullable=False),
     Column("med_type", String(6), nullable=False),
     Column("mid_setl_flag", String(1), nullable=False, server_default="0"),
+    Column("seq", Integer, nullable=False),  # order of settle rows within the visit
     Column("setl_time", DateTime, nullable=False),
     Column("year", Integer, nullable=False),
     Column("policy_id", String(40), nullable=False),

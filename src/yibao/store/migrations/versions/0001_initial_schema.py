@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 01:24:17.808509
+Create Date: 2026-11-25 01:26:21.757027
 """
 
 from alembic import op
@@ -225,6 +225,7 @@ def upgrade() -> None:
     sa.Column('psn_type', sa.String(length=6), nullable=False),
     sa.Column('med_type', sa.String(length=6), nullable=False),
     sa.Column('mid_setl_flag', sa.String(length=1), server_default='0', nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('setl_time', sa.DateTime(), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('policy_id', sa.String(length=40), nullable=False),

@@ -1,0 +1,1 @@
+"""HTTP entrypoints: the national hospital interface (one route) and health."""

@@ -1,0 +1,55 @@
+"""The HTTP application (FastAPI): the hospital route, health, and OpenAPI at /docs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from yibao import __version__
+from yibao.api import tx_basic, tx_fees, tx_settlement, tx_visits  # noqa: F401 (registers)
+from yibao.api.envelope import to_json
+from yibao.api.hospital import ROUTE, HospitalInterface
+from yibao.domain.policy import Policy
+from yibao.services.context import Clock, Ids, china_now
+from yibao.store.db import Database
+from yibao.store.policy_files import load_policies
+
+
+def create_app(
+    db: Database, *, policies: tuple[Policy, ...] | None = None, clock: Clock = china_now,
+    ids: Ids | None = None,
+) -> FastAPI:
+    hospital = HospitalInterface(
+        db, policies if policies is not None else load_policies(), clock=clock,
+        ids=ids or Ids(clock),
+    )
+    app = FastAPI(
+        title="yibao",
+        version=__version__,
+        description="Medical-insurance real-time settlement platform. The hospital interface "
+        f"is the national envelope at POST {ROUTE} (see docs/interface.md).",
+    )
+    app.state.hospital = hospital
+
+    @app.post(ROUTE, summary="National interface: every transaction, dispatched on infno")
+    async def call_service(request: Request) -> Response:
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        result = await _in_thread(hospital.handle, headers, body)
+        return Response(to_json(result), media_type="application/json; charset=utf-8")
+
+    @app.get("/health", summary="Liveness: answers when the database answers")
+    def health() -> dict[str, Any]:
+        with db.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(fn, *args)

@@ -1,0 +1,139 @@
+"""The national message envelope: parsing the request, building the answer.
+
+Answers are always HTTP 200 with ``infcode`` 0 (success) or -1 (refused); ``err_msg``
+starts with a code from the error catalogue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from yibao.api.fields import Fields, is_absent
+from yibao.domain.errors import Refused
+
+BODY_BYTES_MAX = 4 * 1024 * 1024
+JSON_DEPTH_MAX = 16
+MSGID_LENGTH = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    infno: str
+    msgid: str
+    fixmedins_code: str
+    mdtrtarea_admvs: str
+    insuplc_admdvs: str
+    opter: str
+    opter_name: str
+    opter_type: str
+    sign_no: str
+    inf_time: datetime | None
+    input: Any
+    body_hash: str
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    if len(body) > BODY_BYTES_MAX:
+        raise Refused("E-ENV-006", f"body larger than {BODY_BYTES_MAX} bytes")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise Refused("E-ENV-001", type(exc).__name__) from exc
+    if not isinstance(data, dict):
+        raise Refused("E-ENV-001", "the body must be a JSON object")
+    if _depth(data) > JSON_DEPTH_MAX:
+        raise Refused("E-ENV-006", f"nesting deeper than {JSON_DEPTH_MAX}")
+    return data
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > JSON_DEPTH_MAX:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def read_envelope(data: dict[str, Any]) -> Envelope:
+    head = Fields(data, where="envelope")
+    try:
+        infno = head.text("infno", max_len=6)
+        msgid = head.text("msgid", max_len=MSGID_LENGTH)
+        code = head.text("fixmedins_code", max_len=30)
+    except Refused as exc:
+        raise Refused("E-ENV-002", exc.detail) from exc
+    payload = data.get("input")
+    if is_absent(payload):
+        payload = {}
+    if not isinstance(payload, dict):
+        raise Refused("E-ENV-002", "input must be an object")
+    return Envelope(
+        infno=infno, msgid=msgid, fixmedins_code=code,
+        mdtrtarea_admvs=head.text("mdtrtarea_admvs", required=False, max_len=6),
+        insuplc_admdvs=head.text("insuplc_admdvs", required=False, max_len=6),
+        opter=head.text("opter", required=False, max_len=30),
+        opter_name=head.text("opter_name", required=False, max_len=50),
+        opter_type=head.text("opter_type", required=False, max_len=3),
+        sign_no=head.text("sign_no", required=False, max_len=30),
+        inf_time=_lenient_time(head),
+        input=payload,
+        body_hash=body_hash(infno, payload),
+    )
+
+
+def _lenient_time(head: Fields) -> datetime | None:
+    try:
+        return head.moment("inf_time", required=False)
+    except Refused:
+        return None
+
+
+def body_hash(infno: str, payload: Any) -> str:
+    """What makes two messages 'the same body': the transaction and its input."""
+    canonical = json.dumps([infno, payload], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def check_msgid(msgid: str, fixmedins_code: str) -> None:
+    """msgid = fixmedins_code (12) + yyyyMMddHHmmss + 4-digit serial, 30 characters."""
+    if len(msgid) != MSGID_LENGTH or not msgid.isascii():
+        raise Refused("E-MSG-001", f"msgid must be {MSGID_LENGTH} characters")
+    if not msgid.startswith(fixmedins_code[:12]) or not msgid[12:].isdigit():
+        raise Refused("E-MSG-001", "msgid must start with fixmedins_code then 18 digits")
+
+
+def answer(
+    *, infcode: int, refmsgid: str, now: datetime, output: Any = None, err_msg: str = "",
+    warn_msg: str = "",
+) -> dict[str, Any]:
+    return {
+        "infcode": infcode,
+        "inf_refmsgid": refmsgid,
+        "refmsg_time": now.strftime("%Y%m%d%H%M%S%f")[:17],
+        "respond_time": now.strftime("%Y%m%d%H%M%S%f")[:17],
+        "err_msg": err_msg,
+        "warn_msg": warn_msg,
+        "cainfo": "",
+        "signtype": "",
+        "output": output if output is not None else {},
+    }
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # Exact two-decimal yuan; the JSON number is the shortest text of that value.
+        return float(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def to_json(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False, default=_json_default)

@@ -1,0 +1,129 @@
+"""Reading the business ``input`` of a national-interface message.
+
+Real HIS messages send absent values as ``""``, ``"null"`` or ``"NULL"``, numbers as
+strings or numbers, and times as ``yyyy-MM-dd HH:mm:ss``. Every reader here accepts
+those and raises ``Refused`` (E-ENV-004 missing, E-ENV-005 bad format) naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from yibao.domain.errors import Refused
+from yibao.domain.money import Fen, MoneyError, to_decimal, yuan_to_fen
+
+ABSENT = frozenset({"", "null", "NULL", "None", "none"})
+TEXT_LENGTH_MAX = 1000
+LIST_LENGTH_MAX = 1000
+COUNT_MAX = Decimal("1000000")
+PRICE_MAX = Decimal("100000000")
+
+
+def is_absent(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() in ABSENT)
+
+
+class Fields:
+    """Typed access to one input node (an object) with national field names."""
+
+    def __init__(self, node: Any, *, where: str) -> None:
+        if not isinstance(node, Mapping):
+            raise Refused("E-ENV-005", f"{where} must be an object")
+        self.node = node
+        self.where = where
+
+    def _raw(self, name: str, required: bool) -> Any:
+        value = self.node.get(name)
+        if is_absent(value):
+            if required:
+                raise Refused("E-ENV-004", f"{self.where}.{name}")
+            return None
+        return value
+
+    def text(self, name: str, *, required: bool = True, max_len: int = 100) -> str:
+        value = self._raw(name, required)
+        if value is None:
+            return ""
+        if isinstance(value, (dict, list, bool)):
+            raise Refused("E-ENV-005", f"{self.where}.{name} must be text")
+        text = str(value).strip()
+        if len(text) > min(max_len, TEXT_LENGTH_MAX):
+            raise Refused("E-ENV-005", f"{self.where}.{name} longer than {max_len}")
+        if any(ord(ch) < 32 for ch in text):
+            raise Refused("E-ENV-005", f"{self.where}.{name} contains control characters")
+        return text
+
+    def code(self, name: str, table: Mapping[str, str] | frozenset[str], *,
+             required: bool = True) -> str:
+        value = self.text(name, required=required, max_len=10)
+        if value and value not in table:
+            raise Refused("E-ENV-007", f"{self.where}.{name}={value[:10]}")
+        return value
+
+    def money(self, name: str, *, required: bool = True, negative: bool = False) -> Fen | None:
+        value = self._raw(name, required)
+        if value is None:
+            return None
+        try:
+            return yuan_to_fen(value, field=f"{self.where}.{name}", allow_negative=negative)
+        except MoneyError as exc:
+            raise Refused("E-ENV-005", str(exc)) from exc
+
+    def decimal(self, name: str, *, limit: Decimal, negative: bool = False) -> Decimal:
+        value = self._raw(name, True)
+        try:
+            number = to_decimal(value, field=f"{self.where}.{name}")
+        except MoneyError as exc:
+            raise Refused("E-ENV-005", str(exc)) from exc
+        if abs(number) > limit or (number < 0 and not negative):
+            raise Refused("E-ENV-005", f"{self.where}.{name} out of range")
+        if number.as_tuple().exponent < -6:  # type: ignore[operator]
+            raise Refused("E-ENV-005", f"{self.where}.{name} has more than 6 decimals")
+        return number
+
+    def moment(self, name: str, *, required: bool = True) -> datetime | None:
+        value = self._raw(name, required)
+        if value is None:
+            return None
+        text = str(value).strip()
+        for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y%m%d%H%M%S", "%Y-%m-%dT%H:%M:%S"):
+            try:
+                return datetime.strptime(text, pattern)
+            except ValueError:
+                continue
+        raise Refused("E-ENV-005", f"{self.where}.{name} is not a time (yyyy-MM-dd HH:mm:ss)")
+
+    def day(self, name: str, *, required: bool = True) -> date | None:
+        moment = self.moment(name, required=required)
+        return None if moment is None else moment.date()
+
+    def flag(self, name: str, *, default: str = "0") -> str:
+        value = self.text(name, required=False, max_len=1) or default
+        if value not in ("0", "1"):
+            raise Refused("E-ENV-005", f"{self.where}.{name} must be 0 or 1")
+        return value
+
+    def node_of(self, name: str, *, required: bool = True) -> Fields | None:
+        value = self._raw(name, required)
+        return None if value is None else Fields(value, where=f"{self.where}.{name}")
+
+    def child(self, name: str) -> Fields:
+        """A required sub-object."""
+        node = self.node_of(name)
+        assert node is not None
+        return node
+
+    def list_of(self, name: str, *, required: bool = True) -> list[Fields]:
+        value = self._raw(name, required)
+        if value is None:
+            return []
+        if isinstance(value, Mapping):
+            value = [value]  # some HIS send a single object where a list is expected
+        if not isinstance(value, list):
+            raise Refused("E-ENV-005", f"{self.where}.{name} must be a list")
+        if len(value) > LIST_LENGTH_MAX:
+            raise Refused("E-FEE-005", f"{self.where}.{name} has {len(value)} items")
+        return [Fields(item, where=f"{self.where}.{name}[{i}]") for i, item in enumerate(value)]

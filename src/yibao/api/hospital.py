@@ -1,0 +1,154 @@
+"""The hospital-facing interface: one route, the national envelope, dispatch on infno.
+
+For every message: parse -> authenticate -> idempotency by (fixmedins_code, msgid) ->
+run the transaction in one database transaction -> record the answer with the change.
+A refusal rolls everything back; no request ends in an HTTP 500.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from yibao import log
+from yibao.api import envelope as env_mod
+from yibao.api.fields import Fields
+from yibao.api.gateway import Gateway
+from yibao.api.registry import REGISTRY, Transaction
+from yibao.domain.errors import Refused
+from yibao.domain.policy import Policy
+from yibao.services.context import Clock, Ctx, Ids, Institution
+from yibao.store.db import Database
+from yibao.store.schema import message, signin
+
+ROUTE = "/fsi/api/rsfComIfsService/callService"
+PLATFORM_REGION = "110000"
+logger = log.get("yibao.hospital")
+
+
+class HospitalInterface:
+    def __init__(
+        self, db: Database, policies: tuple[Policy, ...], *, clock: Clock, ids: Ids
+    ) -> None:
+        self.db = db
+        self.policies = policies
+        self.clock = clock
+        self.ids = ids
+        self.gateway = Gateway(db)
+
+    def handle(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        started = time.perf_counter()
+        now = self.clock()
+        refmsgid = f"{PLATFORM_REGION}{now:%Y%m%d%H%M%S}{self.ids.serial(10)}"
+        envelope: env_mod.Envelope | None = None
+        try:
+            envelope = env_mod.read_envelope(env_mod.parse_body(body))
+            result = self._serve(headers, envelope, now, refmsgid)
+        except Refused as refusal:
+            result = env_mod.answer(
+                infcode=-1, refmsgid=refmsgid, now=now, err_msg=refusal.message
+            )
+        except DBAPIError as exc:
+            logger.warning("database_error", error=type(exc.orig).__name__)
+            result = _failure("E-SYS-001", refmsgid, now)
+        except Exception:  # the answer must stay well-formed whatever broke
+            logger.exception("internal_error", refmsgid=refmsgid)
+            result = _failure("E-SYS-002", refmsgid, now)
+        self._log(envelope, result, started)
+        return result
+
+    def _serve(
+        self, headers: Mapping[str, str], envelope: env_mod.Envelope, now: datetime,
+        refmsgid: str,
+    ) -> dict[str, Any]:
+        tx = REGISTRY.get(envelope.infno)
+        if tx is None:
+            raise Refused("E-ENV-003", f"infno {envelope.infno[:6]}")
+        caller = self.gateway.authenticate(headers, int(time.time()))
+        if envelope.fixmedins_code != caller.code:
+            raise Refused("E-AUTH-006", envelope.fixmedins_code[:30])
+        env_mod.check_msgid(envelope.msgid, caller.code)
+        for attempt in range(2):
+            try:
+                return self._run(tx, caller, envelope, now, refmsgid)
+            except IntegrityError:
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _run(
+        self, tx: Transaction, caller: Institution, envelope: env_mod.Envelope, now: datetime,
+        refmsgid: str,
+    ) -> dict[str, Any]:
+        context = self.db.write() if tx.writes else self.db.read()
+        with context as conn:
+            if tx.writes:
+                stored = _stored_answer(conn, caller.code, envelope)
+                if stored is not None:
+                    return stored
+            if tx.signin:
+                _check_signin(conn, caller.code, envelope.sign_no)
+            ctx = Ctx(
+                conn=conn, institution=caller, msgid=envelope.msgid, infno=envelope.infno,
+                operator=envelope.opter, now=now, ids=self.ids, policies=self.policies,
+            )
+            output = tx.handler(ctx, Fields(envelope.input, where="input"))
+            result = env_mod.answer(infcode=0, refmsgid=refmsgid, now=now, output=output)
+            if tx.writes:
+                conn.execute(
+                    insert(message).values(
+                        fixmedins_code=caller.code, msgid=envelope.msgid, infno=envelope.infno,
+                        body_hash=envelope.body_hash, infcode=0,
+                        response=env_mod.to_json(result), effect=ctx.effect, created_at=now,
+                    )
+                )
+            return result
+
+    def _log(self, envelope: env_mod.Envelope | None, result: dict[str, Any], started: float):
+        logger.info(
+            "message",
+            infno=None if envelope is None else envelope.infno,
+            msgid=None if envelope is None else envelope.msgid,
+            fixmedins_code=None if envelope is None else envelope.fixmedins_code,
+            infcode=result["infcode"],
+            err=result["err_msg"][:10],
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+
+def _stored_answer(
+    conn: Connection, code: str, envelope: env_mod.Envelope
+) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(message.c.body_hash, message.c.response).where(
+            message.c.fixmedins_code == code, message.c.msgid == envelope.msgid
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.body_hash != envelope.body_hash:
+        raise Refused("E-MSG-002", envelope.msgid)
+    answer: dict[str, Any] = json.loads(row.response)
+    return answer
+
+
+def _check_signin(conn: Connection, code: str, sign_no: str) -> None:
+    if not sign_no:
+        raise Refused("E-AUTH-007", "sign_no is empty")
+    row = conn.execute(
+        select(signin.c.fixmedins_code, signin.c.signout_time).where(signin.c.sign_no == sign_no)
+    ).first()
+    if row is None or row.fixmedins_code != code or row.signout_time is not None:
+        raise Refused("E-AUTH-007", f"sign_no {sign_no[:30]}")
+
+
+def _failure(code: str, refmsgid: str, now: datetime) -> dict[str, Any]:
+    return env_mod.answer(
+        infcode=-1, refmsgid=refmsgid, now=now, err_msg=Refused(code, refmsgid).message
+    )

@@ -1,0 +1,35 @@
+"""Which transactions exist: infno -> handler, and whether it writes or needs sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from yibao.api.fields import Fields
+from yibao.services.context import Ctx
+
+Handler = Callable[[Ctx, Fields], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    infno: str
+    title: str
+    handler: Handler
+    writes: bool
+    signin: bool = True
+
+
+REGISTRY: dict[str, Transaction] = {}
+
+
+def transaction(
+    infno: str, title: str, *, writes: bool, signin: bool = True
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        assert infno not in REGISTRY, infno
+        REGISTRY[infno] = Transaction(infno, title, handler, writes, signin)
+        return handler
+
+    return register

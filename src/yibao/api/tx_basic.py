@@ -1,0 +1,124 @@
+"""Sign-in/out (9001/9002), person info (1101) and entitlement check (2001)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, update
+
+from yibao.api.fields import Fields
+from yibao.api.registry import transaction
+from yibao.domain.codes import FUNDS, INSUTYPES
+from yibao.domain.errors import Refused
+from yibao.domain.money import fen_to_decimal
+from yibao.domain.policy import select_policy
+from yibao.services import persons
+from yibao.services.context import Ctx
+from yibao.store.schema import signin
+
+
+@transaction("9001", "签到", writes=True, signin=False)
+def sign_in(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    node = inp.child("signIn")
+    sign_no = ctx.ids.new("SN")
+    ctx.conn.execute(
+        insert(signin).values(
+            sign_no=sign_no, fixmedins_code=ctx.institution.code,
+            opter_no=node.text("opter_no", max_len=30), mac=node.text("mac", required=False),
+            ip=node.text("ip", required=False), sign_time=ctx.now,
+        )
+    )
+    ctx.effect = f"signin:{sign_no}"
+    return {"signinoutb": {"sign_time": ctx.now, "sign_no": sign_no}}
+
+
+@transaction("9002", "签退", writes=True, signin=False)
+def sign_out(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    node = inp.child("signOut")
+    sign_no = node.text("sign_no", max_len=30)
+    changed = ctx.conn.execute(
+        update(signin)
+        .where(
+            signin.c.sign_no == sign_no,
+            signin.c.fixmedins_code == ctx.institution.code,
+            signin.c.signout_time.is_(None),
+        )
+        .values(signout_time=ctx.now)
+    ).rowcount
+    if not changed:
+        raise Refused("E-AUTH-007", f"sign_no {sign_no} is not signed in")
+    return {"signoutoutb": {"sign_time": ctx.now}}
+
+
+def read_credential(node: Fields) -> persons.Credential:
+    cert_type = node.code("mdtrt_cert_type", persons.CERT_TYPES)
+    cert_no = node.text("mdtrt_cert_no", required=False, max_len=600)
+    if not cert_no and cert_type == persons.CERT_ID:
+        cert_no = node.text("certno", max_len=50)
+    if not cert_no:
+        raise Refused("E-ENV-004", f"{node.where}.mdtrt_cert_no")
+    return persons.Credential(cert_type, cert_no, node.text("card_sn", required=False, max_len=50))
+
+
+@transaction("1101", "人员信息获取", writes=False)
+def person_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    node = inp.child("data")
+    info = persons.person_info(ctx.conn, read_credential(node), ctx.now.date())
+    row = info["person"]
+    name = node.text("psn_name", required=False, max_len=50)
+    if name and name != row["name"]:
+        raise Refused("E-PSN-005", "psn_name differs from the record")
+    return {
+        "baseinfo": {
+            "psn_no": row["psn_no"], "psn_cert_type": row["psn_cert_type"],
+            "certno": row["certno"], "psn_name": row["name"], "gend": row["gend"],
+            "naty": row["naty"], "brdy": row["brdy"].isoformat(), "age": info["age"],
+            "exp_content": "",
+        },
+        "insuinfo": [
+            {
+                "balc": fen_to_decimal(info["balance"]), "insutype": ins["insutype"],
+                "psn_type": ins["psn_type"], "psn_insu_stas": ins["psn_insu_stas"],
+                "psn_insu_date": ins["psn_insu_date"].isoformat(),
+                "paus_insu_date": "" if ins["paus_insu_date"] is None
+                else ins["paus_insu_date"].isoformat(),
+                "cvlserv_flag": ins["cvlserv_flag"], "insuplc_admdvs": row["insuplc_admdvs"],
+                "emp_name": ins["emp_name"],
+            }
+            for ins in info["insurances"]
+        ],
+        "idetinfo": [],
+    }
+
+
+@transaction("2001", "人员待遇享受检查", writes=False)
+def entitlement(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    node = inp.child("data")
+    psn_no = node.text("psn_no", max_len=30)
+    insutype = node.code("insutype", INSUTYPES)
+    med_type = node.text("med_type", max_len=6)
+    day = node.day("begntime", required=False) or ctx.now.date()
+    person = persons.get_person(ctx.conn, psn_no)
+    try:
+        persons.active_insurance(ctx.conn, psn_no, insutype, day)
+        active, reason = True, "正常"
+    except Refused as refusal:
+        active, reason = False, refusal.message
+    policy = select_policy(
+        ctx.policies, region=person["insuplc_admdvs"], insutype=insutype, day=day
+    )
+    scheme = None if policy is None else policy.scheme_for(med_type)
+    funds = [] if scheme is None else [s.fund for s in scheme.stages]
+    if scheme is None and active:
+        active, reason = False, f"med_type {med_type} not covered for insutype {insutype}"
+    return {
+        "trtinfo": [
+            {
+                "psn_no": psn_no, "trt_chk_type": "01", "fund_pay_type": fund,
+                "fund_pay_type_name": FUNDS[fund][0],
+                "trt_enjymnt_flag": "1" if active else "0",
+                "begndate": day.isoformat(), "enddate": "", "trt_chk_rslt": reason,
+            }
+            for fund in funds or ["310100" if insutype == "310" else "390100"]
+        ]
+    }

@@ -1,0 +1,99 @@
+"""Fee details over the interface: 2204/2205 outpatient, 2301/2302 inpatient."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from yibao.api.fields import COUNT_MAX, PRICE_MAX, Fields
+from yibao.api.registry import transaction
+from yibao.domain.catalogue import Classified
+from yibao.domain.codes import VisitClass
+from yibao.domain.errors import Refused
+from yibao.domain.money import fen_to_decimal
+from yibao.services import fees
+from yibao.services.context import Ctx
+
+
+def _read_line(item: Fields, *, refunds: bool) -> tuple[str, str, fees.FeeLineIn]:
+    line = fees.FeeLineIn(
+        feedetl_sn=item.text("feedetl_sn", max_len=30),
+        init_feedetl_sn=item.text("init_feedetl_sn", required=False, max_len=30),
+        chrg_bchno=item.text("chrg_bchno", required=False, max_len=30) or "0",
+        list_code=item.text("med_list_codg", max_len=50),
+        medins_code=item.text("medins_list_codg", max_len=150),
+        name=item.text("medins_list_name", required=False, max_len=200),
+        amount=item.money("det_item_fee_sumamt", negative=refunds) or 0,
+        count=item.decimal("cnt", limit=COUNT_MAX, negative=refunds),
+        price=item.decimal("pric", limit=PRICE_MAX),
+        time=item.moment("fee_ocur_time", required=False),
+    )
+    return item.text("mdtrt_id", max_len=30), item.text("psn_no", max_len=30), line
+
+
+def _upload(ctx: Ctx, inp: Fields, visit_class: VisitClass) -> dict[str, Any]:
+    items = inp.list_of("feedetail")
+    if not items:
+        raise Refused("E-ENV-004", "input.feedetail is empty")
+    refunds = visit_class is VisitClass.INPATIENT
+    read = [_read_line(item, refunds=refunds) for item in items]
+    visits_named = {(mdtrt_id, psn_no) for mdtrt_id, psn_no, _ in read}
+    if len(visits_named) != 1:
+        raise Refused("E-ENV-005", "all fee lines of one message must share mdtrt_id and psn_no")
+    ((mdtrt_id, psn_no),) = visits_named
+    results = fees.upload(ctx, mdtrt_id, psn_no, [line for _, _, line in read], visit_class)
+    return {"result": [_line_out(line, c, list_type) for line, c, list_type in results]}
+
+
+def _line_out(line: fees.FeeLineIn, c: Classified, list_type: str) -> dict[str, Any]:
+    return {
+        "feedetl_sn": line.feedetl_sn,
+        "det_item_fee_sumamt": fen_to_decimal(line.amount),
+        "cnt": line.count,
+        "pric": line.price,
+        "pric_uplmt_amt": c.price_cap if c.price_cap is not None else Decimal(0),
+        "selfpay_prop": c.selfpay_ratio,
+        "fulamt_ownpay_amt": fen_to_decimal(c.fulamt_ownpay),
+        "overlmt_amt": fen_to_decimal(c.overlmt_selfpay),
+        "preselfpay_amt": fen_to_decimal(c.preselfpay),
+        "inscp_scp_amt": fen_to_decimal(c.in_scope),
+        "chrgitm_lv": c.chrgitm_lv,
+        "med_chrgitm_type": list_type,
+        "bas_medn_flag": "0",
+        "hi_nego_drug_flag": "0",
+        "chld_medc_flag": "0",
+        "list_sp_item_flag": "0",
+        "lmt_used_flag": "0",
+        "drt_reim_flag": "0",
+        "memo": "" if list_type else "not in the catalogue of the place of treatment",
+    }
+
+
+@transaction("2204", "门诊费用明细信息上传", writes=True)
+def upload_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    return _upload(ctx, inp, VisitClass.OUTPATIENT)
+
+
+@transaction("2301", "住院费用明细上传", writes=True)
+def upload_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    return _upload(ctx, inp, VisitClass.INPATIENT)
+
+
+@transaction("2205", "门诊费用明细信息撤销", writes=True)
+def cancel_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    fees.cancel(
+        ctx, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
+        batch=data.text("chrg_bchno", max_len=30),
+    )
+    return {}
+
+
+@transaction("2302", "住院费用明细撤销", writes=True)
+def cancel_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    fees.cancel(
+        ctx, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
+        feedetl_sn=data.text("feedetl_sn", max_len=30),
+    )
+    return {}

@@ -1,0 +1,113 @@
+"""Settlement over the interface: 2206/2207/2208 outpatient, 2303/2304/2305 inpatient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yibao.api.fields import Fields
+from yibao.api.registry import transaction
+from yibao.api.tx_basic import read_credential
+from yibao.domain.codes import FUNDS, VisitClass, age_on
+from yibao.domain.errors import Refused
+from yibao.domain.money import fen_to_decimal
+from yibao.services import settlement
+from yibao.services.context import Ctx
+from yibao.services.settlement import CLAIM_FIELDS, Outcome, SettleRequest
+from yibao.store.schema import SETTLEMENT_AMOUNTS
+
+SETLWAY_BY_ITEM = "01"
+
+
+def _request(data: Fields, visit_class: VisitClass) -> SettleRequest:
+    setlway = data.text("psn_setlway", required=False, max_len=6) or SETLWAY_BY_ITEM
+    if setlway != SETLWAY_BY_ITEM:
+        raise Refused("E-ENV-007", f"psn_setlway {setlway}: only 01 (by item) is supported")
+    cert_type = data.text("mdtrt_cert_type", required=False, max_len=3)
+    claimed = {name: data.money(name, required=False) for name in CLAIM_FIELDS}
+    if claimed["medfee_sumamt"] is None:
+        raise Refused("E-ENV-004", f"{data.where}.medfee_sumamt")
+    return SettleRequest(
+        psn_no=data.text("psn_no", max_len=30),
+        mdtrt_id=data.text("mdtrt_id", max_len=30),
+        med_type=data.text("med_type", required=False, max_len=6),
+        insutype=data.text("insutype", required=False, max_len=6),
+        credential=read_credential(data) if cert_type else None,
+        claimed={k: v for k, v in claimed.items() if v is not None},
+        use_account=data.flag("acct_used_flag") == "1",
+        batch=data.text("chrg_bchno", required=False, max_len=30),
+        interim=visit_class is VisitClass.INPATIENT and data.flag("mid_setl_flag") == "1",
+    )
+
+
+def render(ctx: Ctx, outcome: Outcome) -> dict[str, Any]:
+    """setlinfo + setldetail as in the national spec (amounts in yuan)."""
+    row, person = outcome.row, outcome.person
+    info: dict[str, Any] = {name: fen_to_decimal(row[name]) for name in SETTLEMENT_AMOUNTS}
+    info.update(
+        setl_id=row["setl_id"], mdtrt_id=row["mdtrt_id"], psn_no=row["psn_no"],
+        psn_name=person["name"], psn_cert_type=person["psn_cert_type"],
+        certno=person["certno"], gend=person["gend"], naty=person["naty"],
+        brdy=person["brdy"].isoformat(), age=age_on(person["brdy"], ctx.now.date()),
+        insutype=row["insutype"], psn_type=row["psn_type"], cvlserv_flag="0",
+        setl_time=row["setl_time"], med_type=row["med_type"],
+        mid_setl_flag=row["mid_setl_flag"], medins_setl_id=row["msgid"],
+        clr_optins=person["insuplc_admdvs"], clr_way="1", clr_type=row["clr_type"],
+        setl_type="2" if row["kind"] == "cancel" else "1",
+    )
+    detail = [
+        {
+            "fund_pay_type": f["fund_pay_type"],
+            "fund_pay_type_name": FUNDS[f["fund_pay_type"]][0],
+            "inscp_scp_amt": fen_to_decimal(f["inscp_scp_amt"]),
+            "crt_payb_lmt_amt": fen_to_decimal(f["crt_payb_lmt_amt"]),
+            "fund_payamt": fen_to_decimal(f["fund_payamt"]),
+            "setl_proc_info": f["setl_proc_info"],
+        }
+        for f in outcome.funds
+    ]
+    return {"setlinfo": info, "setldetail": detail}
+
+
+def _compute(ctx: Ctx, inp: Fields, visit_class: VisitClass, *, store: bool) -> dict[str, Any]:
+    req = _request(inp.child("data"), visit_class)
+    run = settlement.settle_visit if store else settlement.presettle
+    return render(ctx, run(ctx, req, visit_class))
+
+
+def _cancel(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    outcome = settlement.cancel(
+        ctx, data.text("setl_id", max_len=30), data.text("mdtrt_id", max_len=30),
+        data.text("psn_no", max_len=30),
+    )
+    return render(ctx, outcome)
+
+
+@transaction("2206", "门诊预结算", writes=False)
+def presettle_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    return _compute(ctx, inp, VisitClass.OUTPATIENT, store=False)
+
+
+@transaction("2207", "门诊结算", writes=True)
+def settle_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    return _compute(ctx, inp, VisitClass.OUTPATIENT, store=True)
+
+
+@transaction("2208", "门诊结算撤销", writes=True)
+def cancel_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    return _cancel(ctx, inp)
+
+
+@transaction("2303", "住院预结算", writes=False)
+def presettle_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    return _compute(ctx, inp, VisitClass.INPATIENT, store=False)
+
+
+@transaction("2304", "住院结算", writes=True)
+def settle_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    return _compute(ctx, inp, VisitClass.INPATIENT, store=True)
+
+
+@transaction("2305", "住院结算撤销", writes=True)
+def cancel_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    return _cancel(ctx, inp)

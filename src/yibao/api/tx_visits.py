@@ -1,0 +1,118 @@
+"""Visits over the interface: 2201/2202/2203 outpatient, 2401/2402/2404/2405 inpatient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yibao.api.fields import Fields
+from yibao.api.registry import transaction
+from yibao.api.tx_basic import read_credential
+from yibao.domain.codes import INSUTYPES, VisitClass
+from yibao.services import visits
+from yibao.services.context import Ctx
+
+
+def read_diagnoses(inp: Fields) -> tuple[visits.Diagnosis, ...]:
+    out = []
+    for i, d in enumerate(inp.list_of("diseinfo", required=False)):
+        srt = d.text("diag_srt_no", required=False, max_len=3) or str(i + 1)
+        if not srt.isdigit():
+            srt = str(i + 1)
+        out.append(
+            visits.Diagnosis(
+                diag_type=d.text("diag_type", max_len=3), srt_no=int(srt),
+                code=d.text("diag_code", max_len=30), name=d.text("diag_name", max_len=200),
+                dept=d.text("diag_dept", required=False), doctor_no=d.text(
+                    "dise_dor_no", required=False, max_len=30),
+                doctor_name=d.text("dise_dor_name", required=False, max_len=50),
+                time=d.moment("diag_time", required=False),
+                valid=d.text("vali_flag", required=False, max_len=1) or "1",
+            )
+        )
+    return tuple(out)
+
+
+@transaction("2201", "门诊挂号", writes=True)
+def register(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    new = visits.NewVisit(
+        psn_no=data.text("psn_no", max_len=30), insutype=data.code("insutype", INSUTYPES),
+        med_type=data.text("med_type", required=False, max_len=6) or "11",
+        begin=data.moment("begntime") or ctx.now, credential=read_credential(data),
+        ipt_otp_no=data.text("ipt_otp_no", max_len=30),
+        doctor_no=data.text("atddr_no", required=False, max_len=30),
+        doctor_name=data.text("dr_name", required=False, max_len=50),
+        dept_code=data.text("dept_code", required=False, max_len=30),
+        dept_name=data.text("dept_name", required=False),
+        caty=data.text("caty", required=False, max_len=10),
+    )
+    mdtrt_id = visits.open_visit(ctx, new, VisitClass.OUTPATIENT)
+    return {
+        "data": {"mdtrt_id": mdtrt_id, "psn_no": new.psn_no, "ipt_otp_no": new.ipt_otp_no,
+                 "exp_content": ""}
+    }
+
+
+@transaction("2202", "门诊挂号撤销", writes=True)
+def cancel_registration(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    visits.cancel_visit(
+        ctx, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
+        VisitClass.OUTPATIENT,
+    )
+    return {}
+
+
+@transaction("2203", "门诊就诊信息上传", writes=True)
+def visit_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    info = inp.child("mdtrtinfo")
+    visits.record_visit_info(
+        ctx, info.text("mdtrt_id", max_len=30), info.text("psn_no", max_len=30),
+        info.text("med_type", max_len=6), read_diagnoses(inp),
+    )
+    return {}
+
+
+@transaction("2401", "入院办理", writes=True)
+def admit(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    info = inp.child("mdtrtinfo")
+    new = visits.NewVisit(
+        psn_no=info.text("psn_no", max_len=30), insutype=info.code("insutype", INSUTYPES),
+        med_type=info.text("med_type", max_len=6), begin=info.moment("begntime") or ctx.now,
+        credential=read_credential(info), ipt_otp_no=info.text("ipt_no", max_len=30),
+        doctor_no=info.text("atddr_no", required=False, max_len=30),
+        doctor_name=info.text("chfpdr_name", required=False, max_len=50),
+        dept_code=info.text("adm_dept_codg", required=False, max_len=30),
+        dept_name=info.text("adm_dept_name", required=False),
+        diagnoses=read_diagnoses(inp),
+    )
+    mdtrt_id = visits.open_visit(ctx, new, VisitClass.INPATIENT)
+    return {"result": {"mdtrt_id": mdtrt_id, "psn_no": new.psn_no, "ipt_otp_no": new.ipt_otp_no}}
+
+
+@transaction("2402", "出院办理", writes=True)
+def discharge(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    info = inp.child("dscginfo")
+    visits.discharge(
+        ctx, info.text("mdtrt_id", max_len=30), info.text("psn_no", max_len=30),
+        info.moment("endtime") or ctx.now, info.text("dscg_way", required=False, max_len=6),
+        read_diagnoses(inp),
+    )
+    return {}
+
+
+@transaction("2404", "入院撤销", writes=True)
+def cancel_admission(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    visits.cancel_visit(
+        ctx, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
+        VisitClass.INPATIENT,
+    )
+    return {}
+
+
+@transaction("2405", "出院撤销", writes=True)
+def cancel_discharge(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    visits.undo_discharge(ctx, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30))
+    return {}

@@ -1,0 +1,90 @@
+"""The ``yibao`` command: serve, migrate, seed, demo, errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from yibao import log
+from yibao.store.db import DEFAULT_URL, Database
+
+app = typer.Typer(
+    help="yibao: medical-insurance real-time settlement platform", no_args_is_help=True
+)
+console = Console()
+DB_OPTION = typer.Option(
+    os.environ.get("YIBAO_DATABASE_URL", DEFAULT_URL), "--db", help="database URL or SQLite path"
+)
+
+
+@app.command()
+def migrate(db: str = DB_OPTION) -> None:
+    """Create or upgrade the schema (alembic upgrade head)."""
+    database = Database(db)
+    database.migrate()
+    console.print(f"[green]schema up to date[/] on {_safe(database.url)}")
+
+
+@app.command()
+def seed(db: str = DB_OPTION, demo: bool = typer.Option(False, "--demo")) -> None:
+    """Load reference data; --demo loads the demo dataset (idempotent)."""
+    if not demo:
+        raise typer.BadParameter("only --demo is available")
+    from yibao.store.demo import seed_demo
+
+    database = Database(db)
+    database.migrate()
+    with database.write() as conn:
+        added = seed_demo(conn)
+    console.print(f"[green]demo dataset loaded[/] ({added} rows added)")
+
+
+@app.command()
+def serve(
+    db: str = DB_OPTION,
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8080, "--port"),
+    workers: int = typer.Option(1, "--workers"),
+) -> None:
+    """Run the HTTP server."""
+    import uvicorn
+
+    from yibao.api.app import create_app
+
+    log.configure()
+    database = Database(db)
+    database.migrate()
+    uvicorn.run(create_app(database), host=host, port=port, workers=workers, log_level="warning")
+
+
+@app.command()
+def demo(
+    db: str = typer.Option(DEFAULT_URL, "--db"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8080, "--port"),
+) -> None:
+    """Migrate, load the demo dataset and serve: the one-command start."""
+    seed(db=db, demo=True)
+    console.print(f"serving on http://{host}:{port}  (OpenAPI at /docs, walk-through in README)")
+    serve(db=db, host=host, port=port, workers=1)
+
+
+@app.command()
+def errors(output: Path | None = typer.Option(None, "--output")) -> None:
+    """Print (or write) the error catalogue as Markdown."""
+    from yibao.domain.errors import CATALOGUE
+
+    lines = ["| code | meaning | what to do |", "|---|---|---|"]
+    lines += [f"| {e.code} | {e.title} | {e.hint} |" for e in CATALOGUE.values()]
+    text = "\n".join(lines) + "\n"
+    if output is None:
+        console.print(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _safe(url: str) -> str:
+    return url.split("@")[-1] if "@" in url else url

@@ -1,0 +1,1 @@
+"""Service layer: one module per capability; owns transaction boundaries and locks."""

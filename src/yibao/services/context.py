@@ -1,0 +1,63 @@
+"""What every service call gets: the connection of its transaction, the calling
+institution, the message it answers, the clock and the id generator (injected)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import Connection
+
+from yibao.domain.policy import Policy
+
+CHINA = timezone(timedelta(hours=8), "CST")
+
+Clock = Callable[[], datetime]
+
+
+def china_now() -> datetime:
+    """Now in China Standard Time, naive (all stored times are CST)."""
+    return datetime.now(UTC).astimezone(CHINA).replace(tzinfo=None)
+
+
+class Ids:
+    """Identifiers: a prefix, the CST time to the second and random hex (unique, 30 chars max)."""
+
+    def __init__(self, clock: Clock, *, random_hex: Callable[[int], str] = secrets.token_hex):
+        self.clock = clock
+        self.random_hex = random_hex
+
+    def new(self, prefix: str) -> str:
+        assert 1 <= len(prefix) <= 4, prefix
+        return f"{prefix}{self.clock():%Y%m%d%H%M%S}{self.random_hex(6)}"
+
+    def serial(self, digits: int) -> str:
+        return str(int(self.random_hex(8), 16) % 10**digits).zfill(digits)
+
+
+@dataclass(frozen=True, slots=True)
+class Institution:
+    code: str
+    name: str
+    kind: str
+    level: int
+    admdvs: str
+    pool_area: str
+    token: str
+
+
+@dataclass(slots=True)
+class Ctx:
+    """One message being served."""
+
+    conn: Connection
+    institution: Institution
+    msgid: str
+    infno: str
+    operator: str
+    now: datetime
+    ids: Ids
+    policies: tuple[Policy, ...]
+    effect: str | None = field(default=None)  # what a state change did, for 2601

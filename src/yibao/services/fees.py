@@ -1,0 +1,181 @@
+"""Fee details: upload (2204/2301) classified against the treatment place's catalogue,
+and cancellation of unsettled lines (2205/2302)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, RowMapping, func, insert, or_, select, update
+
+from yibao.domain.catalogue import CatalogueItem, Classified, amount_matches, classify
+from yibao.domain.codes import VisitClass
+from yibao.domain.errors import Refused
+from yibao.domain.money import Fen
+from yibao.services.context import Ctx
+from yibao.services.visits import OPEN, get_visit, is_final_settled, require_status
+from yibao.store.schema import catalogue_item, fee_line
+
+ALL_LINES = "0000"
+ACTIVE = "active"
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLineIn:
+    feedetl_sn: str
+    init_feedetl_sn: str
+    chrg_bchno: str
+    list_code: str
+    medins_code: str
+    name: str
+    amount: Fen
+    count: Decimal
+    price: Decimal
+    time: datetime | None
+
+
+def catalogue_lookup(conn: Connection, region: str, code: str, day: date) -> CatalogueItem | None:
+    query = select(catalogue_item).where(
+        catalogue_item.c.region == region,
+        catalogue_item.c.code == code,
+        catalogue_item.c.valid_from <= day,
+        or_(catalogue_item.c.valid_to.is_(None), catalogue_item.c.valid_to >= day),
+    )
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    cap = row["price_cap"]
+    return CatalogueItem(
+        code=row["code"], name=row["name"], chrgitm_lv=row["chrgitm_lv"],
+        price_cap=None if cap is None else Decimal(cap),
+        selfpay_ratio=Decimal(row["selfpay_ratio"]), list_type=row["list_type"],
+    )
+
+
+def upload(
+    ctx: Ctx, mdtrt_id: str, psn_no: str, lines: Sequence[FeeLineIn], visit_class: VisitClass
+) -> list[tuple[FeeLineIn, Classified, str]]:
+    """Store and classify fee lines; returns each line with its classification and list type."""
+    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    if row["visit_class"] != visit_class.value:
+        raise Refused("E-VIS-003", f"visit {mdtrt_id} is {row['visit_class']}")
+    require_status(row, OPEN, "discharged")
+    if visit_class is VisitClass.INPATIENT and is_final_settled(ctx.conn, mdtrt_id):
+        raise Refused("E-VIS-002", "the stay is finally settled: cancel it (2305) first")
+    if row["status"] != OPEN and visit_class is VisitClass.OUTPATIENT:
+        raise Refused("E-VIS-002", f"visit {mdtrt_id} is {row['status']}")
+    _check_unique(ctx.conn, mdtrt_id, lines)
+    results = []
+    for line in lines:
+        results.append(_store_line(ctx, row, line))
+    ctx.effect = f"fees:{mdtrt_id}"
+    return results
+
+
+def _check_unique(conn: Connection, mdtrt_id: str, lines: Sequence[FeeLineIn]) -> None:
+    numbers = [line.feedetl_sn for line in lines]
+    if len(numbers) != len(set(numbers)):
+        raise Refused("E-FEE-001", "the same feedetl_sn appears twice in the message")
+    taken = conn.execute(
+        select(fee_line.c.feedetl_sn).where(
+            fee_line.c.mdtrt_id == mdtrt_id,
+            fee_line.c.status == ACTIVE,
+            fee_line.c.feedetl_sn.in_(numbers),
+        )
+    ).scalars().first()
+    if taken is not None:
+        raise Refused("E-FEE-001", f"feedetl_sn {taken}")
+
+
+def _store_line(
+    ctx: Ctx, visit_row: RowMapping, line: FeeLineIn
+) -> tuple[FeeLineIn, Classified, str]:
+    if not amount_matches(line.amount, line.price, line.count):
+        raise Refused("E-FEE-002", f"feedetl_sn {line.feedetl_sn}")
+    if (line.amount < 0) != (line.count < 0) or line.count == 0:
+        raise Refused("E-ENV-005", f"feedetl_sn {line.feedetl_sn}: cnt and amount disagree")
+    if line.amount < 0:
+        _check_refund(ctx.conn, visit_row["mdtrt_id"], line)
+    day = (line.time or ctx.now).date()
+    item = catalogue_lookup(ctx.conn, ctx.institution.pool_area, line.list_code, day)
+    classified = classify(item, line.amount, line.price, line.count)
+    list_type = "" if item is None else item.list_type
+    ctx.conn.execute(
+        insert(fee_line).values(
+            psn_no=visit_row["psn_no"], mdtrt_id=visit_row["mdtrt_id"],
+            feedetl_sn=line.feedetl_sn, init_feedetl_sn=line.init_feedetl_sn,
+            chrg_bchno=line.chrg_bchno, med_list_codg=line.list_code,
+            medins_list_codg=line.medins_code, med_list_name=line.name,
+            cnt=str(line.count), pric=str(line.price), det_item_fee_sumamt=line.amount,
+            fulamt_ownpay_amt=classified.fulamt_ownpay, overlmt_amt=classified.overlmt_selfpay,
+            preselfpay_amt=classified.preselfpay, inscp_scp_amt=classified.in_scope,
+            chrgitm_lv=classified.chrgitm_lv, selfpay_prop=str(classified.selfpay_ratio),
+            pric_uplmt_amt=None if classified.price_cap is None else str(classified.price_cap),
+            list_type=list_type, fee_ocur_time=line.time, status=ACTIVE, msgid=ctx.msgid,
+        )
+    )
+    return line, classified, list_type
+
+
+def _check_refund(conn: Connection, mdtrt_id: str, line: FeeLineIn) -> None:
+    """A refund line (negative cnt) must point at an active line and not exceed it."""
+    if not line.init_feedetl_sn:
+        raise Refused("E-FEE-003", f"feedetl_sn {line.feedetl_sn} has no init_feedetl_sn")
+    original = conn.execute(
+        select(fee_line).where(
+            fee_line.c.mdtrt_id == mdtrt_id,
+            fee_line.c.feedetl_sn == line.init_feedetl_sn,
+            fee_line.c.status == ACTIVE,
+        )
+    ).mappings().first()
+    if original is None or original["det_item_fee_sumamt"] <= 0:
+        raise Refused("E-FEE-003", f"init_feedetl_sn {line.init_feedetl_sn}")
+    refunded = conn.execute(
+        select(func.coalesce(func.sum(fee_line.c.det_item_fee_sumamt), 0)).where(
+            fee_line.c.mdtrt_id == mdtrt_id,
+            fee_line.c.init_feedetl_sn == line.init_feedetl_sn,
+            fee_line.c.status == ACTIVE,
+        )
+    ).scalar_one()
+    if original["det_item_fee_sumamt"] + refunded + line.amount < 0:
+        raise Refused("E-FEE-003", f"refund exceeds line {line.init_feedetl_sn}")
+
+
+def cancel(
+    ctx: Ctx, mdtrt_id: str, psn_no: str, *, batch: str = "", feedetl_sn: str = ""
+) -> int:
+    """Cancel unsettled lines: all (``0000``), one batch, or one line. Returns the count."""
+    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    require_status(row, OPEN, "discharged")
+    where = [fee_line.c.mdtrt_id == mdtrt_id, fee_line.c.status == ACTIVE]
+    if batch and batch != ALL_LINES:
+        where.append(fee_line.c.chrg_bchno == batch)
+    if feedetl_sn and feedetl_sn != ALL_LINES:
+        where.append(fee_line.c.feedetl_sn == feedetl_sn)
+    selective = (batch and batch != ALL_LINES) or (feedetl_sn and feedetl_sn != ALL_LINES)
+    settled = ctx.conn.execute(
+        select(func.count()).where(*where, fee_line.c.setl_id.is_not(None))
+    ).scalar_one()
+    if settled and selective:
+        raise Refused("E-FEE-006", "these lines are settled; cancel the settlement first")
+    result = ctx.conn.execute(
+        update(fee_line).where(*where, fee_line.c.setl_id.is_(None)).values(status=CANCELLED)
+    )
+    if result.rowcount == 0:
+        raise Refused("E-FEE-004", "nothing to cancel")
+    ctx.effect = f"fees-cancel:{mdtrt_id}"
+    return result.rowcount
+
+
+def unsettled_lines(conn: Connection, mdtrt_id: str, batch: str = "") -> list[RowMapping]:
+    where = [
+        fee_line.c.mdtrt_id == mdtrt_id,
+        fee_line.c.status == ACTIVE,
+        fee_line.c.setl_id.is_(None),
+    ]
+    if batch and batch != ALL_LINES:
+        where.append(fee_line.c.chrg_bchno == batch)
+    return list(conn.execute(select(fee_line).where(*where).order_by(fee_line.c.id)).mappings())

@@ -1,0 +1,110 @@
+"""Persons and their insurance: 1101 person info, 2001 entitlement, credential checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, select
+
+from yibao.domain.codes import age_on
+from yibao.domain.errors import Refused
+from yibao.store.schema import account, card, insurance, person
+
+CERT_ECERT = "01"
+CERT_ID = "02"
+CERT_CARD = "03"
+CERT_TYPES = frozenset({CERT_ECERT, CERT_ID, CERT_CARD})
+INSURED = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    cert_type: str
+    cert_no: str
+    card_sn: str = ""
+
+
+def find_by_credential(conn: Connection, cred: Credential) -> RowMapping:
+    """The person a credential names; refuses unknown, lost or mismatched cards."""
+    if cred.cert_type == CERT_ID:
+        row = conn.execute(select(person).where(person.c.certno == cred.cert_no)).mappings().first()
+        if row is None:
+            raise Refused("E-PSN-001", "no insured person has this ID number")
+        return row
+    if cred.cert_type == CERT_CARD:
+        return _find_by_card(conn, cred)
+    raise Refused(
+        "E-ENV-007",
+        "mdtrt_cert_type 01 (electronic certificate) needs an ecToken from 1162, "
+        "which this deployment does not issue yet; use 02 or 03",
+    )
+
+
+def _find_by_card(conn: Connection, cred: Credential) -> RowMapping:
+    if not cred.card_sn:
+        raise Refused("E-ENV-004", "card_sn is required with mdtrt_cert_type 03")
+    row = conn.execute(select(card).where(card.c.card_no == cred.cert_no)).mappings().first()
+    if row is None or row["card_sn"] != cred.card_sn:
+        raise Refused("E-PSN-004", "card number and card_sn do not match a card")
+    if row["status"] != "valid":
+        raise Refused("E-PSN-004", f"card is {row['status']}")
+    found = conn.execute(select(person).where(person.c.psn_no == row["psn_no"])).mappings().one()
+    return found
+
+
+def get_person(conn: Connection, psn_no: str) -> RowMapping:
+    row = conn.execute(select(person).where(person.c.psn_no == psn_no)).mappings().first()
+    if row is None:
+        raise Refused("E-PSN-001", "psn_no unknown")
+    return row
+
+
+def lock_person(conn: Connection, psn_no: str) -> RowMapping:
+    """Lock the person's row for the rest of the transaction (serializes settlements)."""
+    query = select(person).where(person.c.psn_no == psn_no).with_for_update()
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise Refused("E-PSN-001", "psn_no unknown")
+    return row
+
+
+def insurances(conn: Connection, psn_no: str) -> list[RowMapping]:
+    query = select(insurance).where(insurance.c.psn_no == psn_no).order_by(insurance.c.insutype)
+    return list(conn.execute(query).mappings())
+
+
+def active_insurance(conn: Connection, psn_no: str, insutype: str, day: date) -> RowMapping:
+    """The person's insurance of a type, refused unless it is in force on that day."""
+    query = select(insurance).where(
+        insurance.c.psn_no == psn_no, insurance.c.insutype == insutype
+    )
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise Refused("E-PSN-003", f"insutype {insutype}")
+    if row["psn_insu_stas"] != INSURED:
+        since = row["paus_insu_date"] or ""
+        raise Refused("E-PSN-002", f"insutype {insutype} status {row['psn_insu_stas']} {since}")
+    if row["psn_insu_date"] > day:
+        raise Refused("E-PSN-002", f"insured only from {row['psn_insu_date']}")
+    return row
+
+
+def account_balance(conn: Connection, psn_no: str) -> int:
+    balance = conn.execute(
+        select(account.c.balance).where(account.c.psn_no == psn_no)
+    ).scalar_one_or_none()
+    return balance or 0
+
+
+def person_info(conn: Connection, cred: Credential, today: date) -> dict[str, Any]:
+    """1101: the person, their insurances and account balance."""
+    row = find_by_credential(conn, cred)
+    balance = account_balance(conn, row["psn_no"])
+    return {
+        "person": row,
+        "age": age_on(row["brdy"], today),
+        "insurances": insurances(conn, row["psn_no"]),
+        "balance": balance,
+    }

@@ -1,0 +1,364 @@
+"""Pre-settlement (2206/2303), settlement (2207/2304) and cancellation (2208/2305).
+
+Order of locks, always: the person's row, then the visit's row. The settlement, its
+fund lines, its accumulator deltas, the account movement and the marking of its fee
+lines are written in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
+
+from yibao.domain import catalogue
+from yibao.domain.codes import VisitClass, person_group_of, visit_class_of
+from yibao.domain.engine import Breakdown, EngineError, SettlementInput, settle
+from yibao.domain.errors import Refused
+from yibao.domain.money import Fen, fen_to_yuan
+from yibao.domain.policy import Policy, Scheme, select_policy
+from yibao.services import accumulators
+from yibao.services.context import Ctx
+from yibao.services.fees import unsettled_lines
+from yibao.services.persons import (
+    CERT_ECERT,
+    Credential,
+    active_insurance,
+    find_by_credential,
+    lock_person,
+)
+from yibao.services.visits import DISCHARGED, OPEN, get_visit, require_status
+from yibao.store.schema import (
+    SETTLEMENT_AMOUNTS,
+    account,
+    account_entry,
+    fee_line,
+    settlement,
+    settlement_fund,
+)
+
+CLR_TYPES = {VisitClass.OUTPATIENT: "11", VisitClass.INPATIENT: "21"}
+PHARMACY_CLR_TYPE = "41"
+
+
+@dataclass(frozen=True, slots=True)
+class SettleRequest:
+    psn_no: str
+    mdtrt_id: str
+    med_type: str  # empty: the visit's
+    insutype: str  # empty: the visit's
+    credential: Credential | None
+    claimed: dict[str, Fen]  # amounts the HIS sent (medfee_sumamt, ...), checked
+    use_account: bool
+    batch: str = ""
+    interim: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A computed (and, unless a pre-settlement, stored) settlement."""
+
+    row: dict[str, Any]
+    funds: list[dict[str, Any]]
+    person: RowMapping
+
+
+def presettle(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> Outcome:
+    """Compute exactly what settle would, and store nothing."""
+    plan = _plan(ctx, req, visit_class)
+    return Outcome(_settlement_row(ctx, plan, "P"), _fund_rows(plan.breakdown), plan.person)
+
+
+def settle_visit(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> Outcome:
+    plan = _plan(ctx, req, visit_class)
+    row = _settlement_row(ctx, plan, ctx.ids.new("S"))
+    funds = _fund_rows(plan.breakdown)
+    _store(ctx, plan, row, funds)
+    ctx.effect = f"settlement:{row['setl_id']}"
+    return Outcome(row, funds, plan.person)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    req: SettleRequest
+    person: RowMapping
+    insurance: RowMapping
+    visit: RowMapping
+    policy: Policy
+    lines: list[RowMapping]
+    breakdown: Breakdown
+    visit_class: VisitClass
+
+
+def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
+    person = lock_person(ctx.conn, req.psn_no)
+    visit = get_visit(ctx, req.mdtrt_id, req.psn_no, lock=True)
+    req = replace(req, med_type=req.med_type or visit["med_type"])
+    _check_visit(ctx.conn, visit, req, visit_class)
+    if req.credential is not None and req.credential.cert_type != CERT_ECERT:
+        holder = find_by_credential(ctx.conn, req.credential)
+        if holder["psn_no"] != req.psn_no:
+            raise Refused("E-PSN-005", "the credential belongs to another person")
+    insurance = active_insurance(ctx.conn, req.psn_no, visit["insutype"], ctx.now.date())
+    lines = unsettled_lines(ctx.conn, req.mdtrt_id, req.batch)
+    if not lines:
+        raise Refused("E-FEE-004", f"mdtrt_id {req.mdtrt_id}")
+    totals = _totals(lines)
+    _check_claimed(req.claimed, totals)
+    policy, scheme = _policy(ctx, person["insuplc_admdvs"], visit["insutype"], req.med_type)
+    breakdown = _compute(ctx, req, person, insurance, scheme, totals, visit_class)
+    return _Plan(req, person, insurance, visit, policy, lines, breakdown, visit_class)
+
+
+def _check_visit(
+    conn: Connection, visit: RowMapping, req: SettleRequest, visit_class: VisitClass
+) -> None:
+    if visit["visit_class"] != visit_class.value:
+        raise Refused("E-VIS-003", f"visit {req.mdtrt_id} is {visit['visit_class']}")
+    if visit_class_of(req.med_type) is not visit_class:
+        raise Refused("E-VIS-003", f"med_type {req.med_type} for a {visit_class} visit")
+    if req.insutype and req.insutype != visit["insutype"]:
+        raise Refused("E-PSN-003", f"visit was registered under {visit['insutype']}")
+    if visit_class is VisitClass.OUTPATIENT:
+        require_status(visit, OPEN)
+        return
+    require_status(visit, OPEN, DISCHARGED)
+    if req.interim and visit["status"] == DISCHARGED:
+        raise Refused("E-VIS-002", "interim settlement of a discharged stay")
+    if live_settlements(conn, req.mdtrt_id, final_only=True):
+        raise Refused("E-SETL-005", "the stay is already finally settled")
+
+
+def _totals(lines: list[RowMapping]) -> catalogue.Totals:
+    totals = catalogue.Totals(
+        medfee=sum(r["det_item_fee_sumamt"] for r in lines),
+        fulamt_ownpay=sum(r["fulamt_ownpay_amt"] for r in lines),
+        overlmt_selfpay=sum(r["overlmt_amt"] for r in lines),
+        preselfpay=sum(r["preselfpay_amt"] for r in lines),
+        in_scope=sum(r["inscp_scp_amt"] for r in lines),
+    )
+    if min(totals.medfee, totals.in_scope, totals.fulamt_ownpay, totals.preselfpay,
+           totals.overlmt_selfpay) < 0:
+        raise Refused("E-SETL-001", "refund lines exceed the lines they refund")
+    return totals
+
+
+CLAIM_FIELDS = {
+    "medfee_sumamt": "medfee",
+    "fulamt_ownpay_amt": "fulamt_ownpay",
+    "overlmt_selfpay": "overlmt_selfpay",
+    "preselfpay_amt": "preselfpay",
+    "inscp_scp_amt": "in_scope",
+}
+
+
+def _check_claimed(claimed: dict[str, Fen], totals: catalogue.Totals) -> None:
+    for field, attr in CLAIM_FIELDS.items():
+        sent = claimed.get(field)
+        actual = getattr(totals, attr)
+        if sent is not None and sent != actual:
+            raise Refused(
+                "E-SETL-001",
+                f"{field} sent {fen_to_yuan(sent)}, uploaded details give {fen_to_yuan(actual)}",
+            )
+
+
+def _policy(ctx: Ctx, region: str, insutype: str, med_type: str) -> tuple[Policy, Scheme]:
+    day = ctx.now.date()
+    policy = select_policy(ctx.policies, region=region, insutype=insutype, day=day)
+    if policy is None:
+        detail = f"region {region}, insutype {insutype}, {day}"
+        if region != ctx.institution.pool_area:
+            detail += " (insured elsewhere: inter-provincial settlement needs a filing)"
+        raise Refused("E-POL-001", detail)
+    scheme = policy.scheme_for(med_type)
+    if scheme is None:
+        raise Refused("E-POL-002", f"med_type {med_type} in policy {policy.policy_id}")
+    return policy, scheme
+
+
+def _compute(
+    ctx: Ctx, req: SettleRequest, person: RowMapping, insurance: RowMapping, scheme: Scheme,
+    totals: catalogue.Totals, visit_class: VisitClass,
+) -> Breakdown:
+    insutype = insurance["insutype"]
+    year = accumulators.read(ctx.conn, req.psn_no, insutype, str(ctx.now.year))
+    stay = {}
+    if visit_class is VisitClass.INPATIENT:
+        period = accumulators.stay_period(req.mdtrt_id)
+        stay = accumulators.read(ctx.conn, req.psn_no, insutype, period)
+    balance = _balance(ctx.conn, req.psn_no)
+    group = person_group_of(insurance["psn_type"], person["brdy"], ctx.now.date())
+    try:
+        return settle(
+            SettlementInput(
+                scheme, group, ctx.institution.level, totals, year, stay, balance,
+                req.use_account,
+            )
+        )
+    except EngineError as exc:
+        raise Refused("E-POL-002", str(exc)) from exc
+
+
+def _balance(conn: Connection, psn_no: str) -> Fen:
+    query = select(account.c.balance).where(account.c.psn_no == psn_no).with_for_update()
+    return conn.execute(query).scalar_one_or_none() or 0
+
+
+def _settlement_row(ctx: Ctx, plan: _Plan, setl_id: str) -> dict[str, Any]:
+    b, t = plan.breakdown, plan.breakdown.totals
+    clr_type = (
+        PHARMACY_CLR_TYPE if ctx.institution.kind == "pharmacy" else CLR_TYPES[plan.visit_class]
+    )
+    return dict(
+        setl_id=setl_id, psn_no=plan.req.psn_no, mdtrt_id=plan.req.mdtrt_id,
+        fixmedins_code=ctx.institution.code, kind="settle", reverses=None,
+        insutype=plan.insurance["insutype"], psn_type=plan.insurance["psn_type"],
+        med_type=plan.req.med_type, mid_setl_flag="1" if plan.req.interim else "0",
+        seq=_next_seq(ctx.conn, plan.req.mdtrt_id), setl_time=ctx.now, year=ctx.now.year,
+        policy_id=plan.policy.policy_id, clr_type=clr_type, msgid=ctx.msgid,
+        medfee_sumamt=t.medfee, fulamt_ownpay_amt=t.fulamt_ownpay,
+        overlmt_selfpay=t.overlmt_selfpay, preselfpay_amt=t.preselfpay,
+        inscp_scp_amt=t.in_scope, act_pay_dedc=b.deductible,
+        pool_prop_selfpay=b.pool_prop_selfpay, **b.fund_fields(),
+        fund_pay_sumamt=b.fund_sum, psn_part_amt=b.psn_part, acct_pay=b.acct_pay,
+        psn_cash_pay=b.cash, hosp_part_amt=0, balc=b.balance_after, acct_mulaid_pay=0,
+    )
+
+
+def _fund_rows(b: Breakdown) -> list[dict[str, Any]]:
+    return [
+        dict(
+            seq=i, fund_pay_type=f.fund, inscp_scp_amt=f.in_scope, crt_payb_lmt_amt=f.cap_room,
+            fund_payamt=f.paid, setl_proc_info=f.proc_info,
+        )
+        for i, f in enumerate(b.funds)
+    ]
+
+
+def _next_seq(conn: Connection, mdtrt_id: str) -> int:
+    query = select(func.coalesce(func.max(settlement.c.seq), 0)).where(
+        settlement.c.mdtrt_id == mdtrt_id
+    )
+    return conn.execute(query).scalar_one() + 1
+
+
+def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any]]) -> None:
+    conn, setl_id, b = ctx.conn, row["setl_id"], plan.breakdown
+    conn.execute(insert(settlement).values(**row))
+    if funds:
+        conn.execute(
+            insert(settlement_fund),
+            [dict(f, setl_id=setl_id, psn_no=row["psn_no"]) for f in funds],
+        )
+    stay = accumulators.stay_period(row["mdtrt_id"])
+    deltas = [(str(row["year"]), k, d) for k, d in b.year_deltas]
+    deltas += [(stay, k, d) for k, d in b.stay_deltas]
+    accumulators.apply(
+        conn, setl_id=setl_id, psn_no=row["psn_no"], insutype=row["insutype"], deltas=deltas
+    )
+    _move_account(ctx, row["psn_no"], setl_id, -b.acct_pay)
+    ids = [line["id"] for line in plan.lines]
+    marked = conn.execute(
+        update(fee_line)
+        .where(fee_line.c.id.in_(ids), fee_line.c.setl_id.is_(None))
+        .values(setl_id=setl_id)
+    ).rowcount
+    assert marked == len(ids), (marked, len(ids))
+
+
+def _move_account(ctx: Ctx, psn_no: str, setl_id: str, amount: Fen) -> None:
+    if amount == 0:
+        return
+    balance = _balance(ctx.conn, psn_no) + amount
+    assert balance >= 0, (psn_no, balance)
+    ctx.conn.execute(update(account).where(account.c.psn_no == psn_no).values(balance=balance))
+    ctx.conn.execute(
+        insert(account_entry).values(
+            setl_id=setl_id, psn_no=psn_no, amount=amount, balance_after=balance,
+            created_at=ctx.now,
+        )
+    )
+
+
+# ---------------------------------------------------------------- cancellation
+
+
+def live_settlements(conn: Connection, mdtrt_id: str, *, final_only: bool) -> list[RowMapping]:
+    cancelled = select(settlement.c.reverses).where(settlement.c.reverses.is_not(None))
+    query = select(settlement).where(
+        settlement.c.mdtrt_id == mdtrt_id,
+        settlement.c.kind == "settle",
+        settlement.c.setl_id.not_in(cancelled),
+    )
+    if final_only:
+        query = query.where(settlement.c.mid_setl_flag == "0")
+    return list(conn.execute(query.order_by(settlement.c.seq)).mappings())
+
+
+def cancel(ctx: Ctx, setl_id: str, mdtrt_id: str, psn_no: str) -> Outcome:
+    """2208 / 2305: a new reversing settlement; accumulators and account restored exactly."""
+    person = lock_person(ctx.conn, psn_no)
+    original = _settlement_of_caller(ctx, setl_id)
+    if original["mdtrt_id"] != mdtrt_id or original["psn_no"] != psn_no:
+        raise Refused("E-SETL-002", f"setl_id {setl_id} is not of this visit and person")
+    get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    live = live_settlements(ctx.conn, mdtrt_id, final_only=False)
+    if all(s["setl_id"] != setl_id for s in live):
+        raise Refused("E-SETL-003", f"setl_id {setl_id}")
+    if original["visit_class_inpatient"] and live[-1]["setl_id"] != setl_id:
+        raise Refused("E-SETL-004", f"cancel {live[-1]['setl_id']} first")
+    return _reverse(ctx, original, person)
+
+
+def _settlement_of_caller(ctx: Ctx, setl_id: str) -> dict[str, Any]:
+    row = ctx.conn.execute(
+        select(settlement).where(settlement.c.setl_id == setl_id, settlement.c.kind == "settle")
+    ).mappings().first()
+    if row is None or row["fixmedins_code"] != ctx.institution.code:
+        raise Refused("E-SETL-002", f"setl_id {setl_id}")
+    out = dict(row)
+    out["visit_class_inpatient"] = visit_class_of(row["med_type"]) is VisitClass.INPATIENT
+    return out
+
+
+def _reverse(ctx: Ctx, original: dict[str, Any], person: RowMapping) -> Outcome:
+    conn = ctx.conn
+    new_id = ctx.ids.new("C")
+    row = {column.name: original[column.name] for column in settlement.columns}
+    row.update({name: -original[name] for name in SETTLEMENT_AMOUNTS})
+    row.update(
+        setl_id=new_id, kind="cancel", reverses=original["setl_id"], setl_time=ctx.now,
+        msgid=ctx.msgid, seq=original["seq"],
+    )
+    funds = [
+        dict(
+            seq=f["seq"], fund_pay_type=f["fund_pay_type"], inscp_scp_amt=-f["inscp_scp_amt"],
+            crt_payb_lmt_amt=f["crt_payb_lmt_amt"], fund_payamt=-f["fund_payamt"],
+            setl_proc_info=f"冲销 {original['setl_id']}",
+        )
+        for f in conn.execute(
+            select(settlement_fund).where(settlement_fund.c.setl_id == original["setl_id"])
+        ).mappings()
+    ]
+    row["balc"] = _balance(conn, original["psn_no"]) + original["acct_pay"]
+    conn.execute(insert(settlement).values(**row))
+    if funds:
+        conn.execute(
+            insert(settlement_fund),
+            [dict(f, setl_id=new_id, psn_no=original["psn_no"]) for f in funds],
+        )
+    deltas = [(p, k, -d) for p, k, d in accumulators.deltas_of(conn, original["setl_id"])]
+    accumulators.apply(
+        conn, setl_id=new_id, psn_no=original["psn_no"], insutype=original["insutype"],
+        deltas=deltas,
+    )
+    _move_account(ctx, original["psn_no"], new_id, original["acct_pay"])
+    conn.execute(
+        update(fee_line)
+        .where(fee_line.c.setl_id == original["setl_id"])
+        .values(setl_id=None)
+    )
+    ctx.effect = f"settlement-cancel:{new_id}"
+    return Outcome(row, funds, person)

@@ -1,0 +1,206 @@
+"""Visits: outpatient registration (2201/2202/2203) and inpatient stays (2401/2402/2404/2405).
+
+A visit is ``open`` until cancelled; an inpatient stay becomes ``discharged`` (2402) and
+can be reopened (2405) while its final settlement is not live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
+
+from yibao.domain.codes import VisitClass, visit_class_of
+from yibao.domain.errors import Refused
+from yibao.services.context import Ctx
+from yibao.services.persons import Credential, active_insurance, find_by_credential, get_person
+from yibao.store.schema import diagnosis, fee_line, settlement, visit
+
+OPEN = "open"
+DISCHARGED = "discharged"
+CANCELLED = "cancelled"
+DIAGNOSES_MAX = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    diag_type: str
+    srt_no: int
+    code: str
+    name: str
+    dept: str = ""
+    doctor_no: str = ""
+    doctor_name: str = ""
+    time: datetime | None = None
+    valid: str = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class NewVisit:
+    psn_no: str
+    insutype: str
+    med_type: str
+    begin: datetime
+    credential: Credential
+    ipt_otp_no: str
+    doctor_no: str = ""
+    doctor_name: str = ""
+    dept_code: str = ""
+    dept_name: str = ""
+    caty: str = ""
+    insured_area: str = ""
+    treatment_area: str = ""
+    diagnoses: tuple[Diagnosis, ...] = field(default=())
+
+
+def get_visit(ctx: Ctx, mdtrt_id: str, psn_no: str, *, lock: bool = False) -> RowMapping:
+    """The caller's visit; another institution's visit is reported as unknown."""
+    query = select(visit).where(visit.c.mdtrt_id == mdtrt_id)
+    if lock:
+        query = query.with_for_update()
+    row = ctx.conn.execute(query).mappings().first()
+    if row is None or row["fixmedins_code"] != ctx.institution.code:
+        raise Refused("E-VIS-001", f"mdtrt_id {mdtrt_id}")
+    if psn_no and row["psn_no"] != psn_no:
+        raise Refused("E-VIS-004", f"mdtrt_id {mdtrt_id}")
+    return row
+
+
+def require_status(row: RowMapping, *allowed: str) -> None:
+    if row["status"] not in allowed:
+        raise Refused("E-VIS-002", f"visit {row['mdtrt_id']} is {row['status']}")
+
+
+def open_visit(ctx: Ctx, new: NewVisit, visit_class: VisitClass) -> str:
+    """2201 / 2401: check the person and insurance, create the visit, return mdtrt_id."""
+    if visit_class_of(new.med_type) is not visit_class:
+        raise Refused("E-VIS-003", f"med_type {new.med_type} is not {visit_class}")
+    holder = find_by_credential(ctx.conn, new.credential)
+    if holder["psn_no"] != new.psn_no:
+        raise Refused("E-PSN-005", "the credential belongs to another person")
+    person = get_person(ctx.conn, new.psn_no)
+    active_insurance(ctx.conn, new.psn_no, new.insutype, new.begin.date())
+    mdtrt_id = ctx.ids.new("M")
+    ctx.conn.execute(
+        insert(visit).values(
+            mdtrt_id=mdtrt_id, psn_no=new.psn_no, fixmedins_code=ctx.institution.code,
+            insutype=new.insutype, med_type=new.med_type, visit_class=visit_class.value,
+            status=OPEN, begntime=new.begin, ipt_otp_no=new.ipt_otp_no,
+            mdtrt_cert_type=new.credential.cert_type, mdtrt_cert_no=new.credential.cert_no,
+            atddr_no=new.doctor_no, dr_name=new.doctor_name, dept_code=new.dept_code,
+            dept_name=new.dept_name, caty=new.caty,
+            insuplc_admdvs=new.insured_area or person["insuplc_admdvs"],
+            mdtrtarea_admvs=new.treatment_area or ctx.institution.pool_area, msgid=ctx.msgid,
+        )
+    )
+    if new.diagnoses:
+        replace_diagnoses(ctx, mdtrt_id, new.psn_no, new.diagnoses, stage="visit")
+    ctx.effect = f"visit:{mdtrt_id}"
+    return mdtrt_id
+
+
+def replace_diagnoses(
+    ctx: Ctx, mdtrt_id: str, psn_no: str, items: tuple[Diagnosis, ...], *, stage: str
+) -> None:
+    if len(items) > DIAGNOSES_MAX:
+        raise Refused("E-ENV-005", f"at most {DIAGNOSES_MAX} diagnoses")
+    ctx.conn.execute(
+        delete(diagnosis).where(diagnosis.c.mdtrt_id == mdtrt_id, diagnosis.c.stage == stage)
+    )
+    ctx.conn.execute(
+        insert(diagnosis),
+        [
+            dict(
+                mdtrt_id=mdtrt_id, psn_no=psn_no, diag_type=d.diag_type, diag_srt_no=d.srt_no,
+                diag_code=d.code, diag_name=d.name, diag_dept=d.dept, dise_dor_no=d.doctor_no,
+                dise_dor_name=d.doctor_name, diag_time=d.time, vali_flag=d.valid, stage=stage,
+            )
+            for d in items
+        ],
+    )
+
+
+def record_visit_info(
+    ctx: Ctx, mdtrt_id: str, psn_no: str, med_type: str, items: tuple[Diagnosis, ...]
+) -> None:
+    """2203: the outpatient visit's medical type and diagnoses."""
+    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    require_status(row, OPEN)
+    if visit_class_of(med_type) is not VisitClass(row["visit_class"]):
+        raise Refused("E-VIS-003", f"med_type {med_type} for a {row['visit_class']} visit")
+    ctx.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(med_type=med_type))
+    replace_diagnoses(ctx, mdtrt_id, psn_no, items, stage="visit")
+
+
+def _has_live_settlement(conn: Connection, mdtrt_id: str, *, final_only: bool) -> bool:
+    cancelled = select(settlement.c.reverses).where(settlement.c.reverses.is_not(None))
+    query = select(func.count()).where(
+        settlement.c.mdtrt_id == mdtrt_id,
+        settlement.c.kind == "settle",
+        settlement.c.setl_id.not_in(cancelled),
+    )
+    if final_only:
+        query = query.where(settlement.c.mid_setl_flag == "0")
+    return conn.execute(query).scalar_one() > 0
+
+
+def _has_active_fees(conn: Connection, mdtrt_id: str) -> bool:
+    query = select(func.count()).where(
+        fee_line.c.mdtrt_id == mdtrt_id, fee_line.c.status == "active"
+    )
+    return conn.execute(query).scalar_one() > 0
+
+
+def cancel_visit(ctx: Ctx, mdtrt_id: str, psn_no: str, visit_class: VisitClass) -> None:
+    """2202 / 2404: only a visit without live settlements or uploaded fee lines."""
+    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    if row["visit_class"] != visit_class.value:
+        raise Refused("E-VIS-003", f"visit {mdtrt_id} is {row['visit_class']}")
+    require_status(row, OPEN)
+    if _has_live_settlement(ctx.conn, mdtrt_id, final_only=False):
+        raise Refused("E-SETL-005", "cancel its settlements (2208/2305) first")
+    if _has_active_fees(ctx.conn, mdtrt_id):
+        raise Refused("E-VIS-002", "fee details are uploaded: cancel them (2205/2302) first")
+    set_status(ctx, mdtrt_id, CANCELLED)
+    ctx.effect = f"visit-cancel:{mdtrt_id}"
+
+
+def set_status(ctx: Ctx, mdtrt_id: str, status: str, **values: object) -> None:
+    ctx.conn.execute(
+        update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(status=status, **values)
+    )
+
+
+def discharge(
+    ctx: Ctx, mdtrt_id: str, psn_no: str, end: datetime, way: str,
+    items: tuple[Diagnosis, ...],
+) -> None:
+    """2402: the stay ends; final settlement may come before or after this message."""
+    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    if row["visit_class"] != VisitClass.INPATIENT.value:
+        raise Refused("E-VIS-003", f"visit {mdtrt_id} is not an inpatient stay")
+    require_status(row, OPEN)
+    if end < row["begntime"]:
+        raise Refused("E-ENV-005", "endtime is before the admission time")
+    set_status(ctx, mdtrt_id, DISCHARGED, endtime=end, dscg_way=way)
+    if items:
+        replace_diagnoses(ctx, mdtrt_id, psn_no, items, stage="discharge")
+    ctx.effect = f"discharge:{mdtrt_id}"
+
+
+def undo_discharge(ctx: Ctx, mdtrt_id: str, psn_no: str) -> None:
+    """2405: reopen a discharged stay whose final settlement is not live."""
+    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    require_status(row, DISCHARGED)
+    if _has_live_settlement(ctx.conn, mdtrt_id, final_only=True):
+        raise Refused("E-SETL-005", "cancel the final settlement (2305) first")
+    set_status(ctx, mdtrt_id, OPEN, endtime=None, dscg_way="")
+    ctx.conn.execute(
+        delete(diagnosis).where(diagnosis.c.mdtrt_id == mdtrt_id, diagnosis.c.stage == "discharge")
+    )
+    ctx.effect = f"discharge-cancel:{mdtrt_id}"
+
+
+def is_final_settled(conn: Connection, mdtrt_id: str) -> bool:
+    return _has_live_settlement(conn, mdtrt_id, final_only=True)

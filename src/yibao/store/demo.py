@@ -1,0 +1,92 @@
+"""The demo dataset of the design notes: identical in every environment.
+
+Region 110000 (Beijing), four institutions, five persons (one insured in Hebei),
+five catalogue items. Seeding is idempotent: rows already present are left alone.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+
+from yibao.store.schema import account, card, catalogue_item, institution, insurance, person
+
+REGION = "110000"
+DISTRICT = "110105"
+
+INSTITUTIONS = [
+    ("H11010500001", "北京示范第一医院 (三级)", "hospital", 3),
+    ("H11010500002", "北京示范第二医院 (二级)", "hospital", 2),
+    ("H11010500003", "示范社区卫生服务中心 (一级)", "hospital", 1),
+    ("P11010500001", "示范医保定点药店", "pharmacy", 0),
+]
+
+# name, certno, gend, birth, insured place, insutype, psn_type, account yuan, card
+PERSONS = [
+    ("王芳", "110105198503150027", "2", date(1985, 3, 15), REGION, "310", "1101", 300000, 1),
+    ("李建国", "11010219600620003X", "1", date(1960, 6, 20), REGION, "310", "1201", 500000, 2),
+    ("张德明", "110108194801010031", "1", date(1948, 1, 1), REGION, "310", "1201", 800000, 3),
+    ("刘洋", "110106199007070053", "1", date(1990, 7, 7), REGION, "390", "1501", None, 4),
+    ("赵磊", "130102197509090010", "1", date(1975, 9, 9), "130102", "310", "1101", 0, None),
+]
+
+# code, name, list_type, class, price cap (yuan), self-pay ratio
+CATALOGUE = [
+    ("XA01AAA0001", "阿莫西林胶囊 (示例, 甲类)", "101", "01", None, "0"),
+    ("XB02BBB0002", "头孢克洛胶囊 (示例, 乙类)", "101", "02", None, "0.10"),
+    ("XC03CCC0003", "维生素C泡腾片 (示例, 丙类)", "101", "03", None, "1"),
+    ("001102000010000", "普通门诊诊查费 (示例, 限价)", "201", "01", "50.00", "0"),
+    ("C01010101001", "一次性使用输液器 (示例, 乙类)", "301", "02", None, "0.20"),
+]
+
+
+def psn_no_of(index: int, region: str) -> str:
+    return f"{region}{index:014d}"
+
+
+def demo_token(code: str) -> str:
+    return f"demo-{code}"
+
+
+def _insert_missing(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+    keys = [c.name for c in table.primary_key.columns]
+    added = 0
+    for row in rows:
+        where = [table.c[k] == row[k] for k in keys]
+        if conn.execute(select(table.c[keys[0]]).where(*where)).first() is None:
+            conn.execute(table.insert().values(**row))
+            added += 1
+    return added
+
+
+def seed_demo(conn: Connection) -> int:
+    """Insert the demo dataset; returns the number of rows added."""
+    added = _insert_missing(conn, institution, [
+        dict(fixmedins_code=code, name=name, kind=kind, level=level, admdvs=DISTRICT,
+             pool_area=REGION, token=demo_token(code))
+        for code, name, kind, level in INSTITUTIONS
+    ])
+    for i, (name, certno, gend, birth, place, insutype, psn_type, balance, card_no) in enumerate(
+        PERSONS, start=1
+    ):
+        psn_no = psn_no_of(i, place)
+        added += _insert_missing(conn, person, [dict(
+            psn_no=psn_no, psn_cert_type="01", certno=certno, name=name, gend=gend,
+            naty="01", brdy=birth, insuplc_admdvs=place)])
+        added += _insert_missing(conn, insurance, [dict(
+            psn_no=psn_no, insutype=insutype, psn_type=psn_type, psn_insu_stas="1",
+            psn_insu_date=date(2000, 1, 1), cvlserv_flag="0", emp_name="示范单位")])
+        if balance is not None:
+            added += _insert_missing(conn, account, [dict(psn_no=psn_no, balance=balance)])
+        if card_no is not None:
+            added += _insert_missing(conn, card, [dict(
+                card_no=f"BJ{card_no:010d}", card_sn=f"SN{card_no:010d}", psn_no=psn_no,
+                status="valid")])
+    added += _insert_missing(conn, catalogue_item, [
+        dict(region=REGION, code=code, name=name, list_type=list_type, chrgitm_lv=lv,
+             price_cap=cap, selfpay_ratio=ratio, valid_from=date(2020, 1, 1), ver="20240101")
+        for code, name, list_type, lv, cap, ratio in CATALOGUE
+    ])
+    return added
