@@ -1,0 +1,103 @@
+"""Test fixtures: every test that takes ``db`` runs on SQLite and, when
+YIBAO_TEST_PG_URL is set, on PostgreSQL too (CI sets it)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from yibao.api.app import create_app
+from yibao.client import HisClient, httpx_transport
+from yibao.store.db import Database
+from yibao.store.demo import demo_token, seed_demo
+from yibao.store.schema import metadata
+
+PG_URL = os.environ.get("YIBAO_TEST_PG_URL", "")
+BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+
+
+class FakeClock:
+    """The business clock (China Standard Time), settable by tests."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    if request.param == "sqlite":
+        database = Database(str(tmp_path_factory.mktemp("db") / "yibao.db"))
+    else:
+        database = Database(PG_URL)
+        with database.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+def _empty(database: Database) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with database.engine.begin() as conn:
+        if database.is_sqlite:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+        else:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def db(migrated: Database) -> Iterator[Database]:
+    """A migrated database holding exactly the demo dataset."""
+    _empty(migrated)
+    with migrated.write() as conn:
+        seed_demo(conn)
+    yield migrated
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 5, 11, 9, 30, 0))
+
+
+@pytest.fixture
+def app(db: Database, clock: FakeClock):
+    return create_app(db, clock=clock)
+
+
+@pytest.fixture
+def http(app) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def his_factory(http: TestClient):
+    def make(code: str = "H11010500001", *, signed_in: bool = True) -> HisClient:
+        his = HisClient(httpx_transport(http), code, demo_token(code))
+        if signed_in:
+            his.sign_in()
+        return his
+
+    return make
+
+
+@pytest.fixture
+def his(his_factory) -> HisClient:
+    return his_factory()
+
+
+def pytest_report_header() -> str:
+    return f"yibao backends: {', '.join(BACKENDS)}"
+
+
+ROOT = Path(__file__).resolve().parent.parent
