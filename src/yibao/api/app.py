@@ -8,7 +8,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from yibao import __version__
-from yibao.api import tx_basic, tx_fees, tx_settlement, tx_visits  # noqa: F401 (registers)
+from yibao.api import (  # noqa: F401 (importing registers the transactions)
+    tx_basic,
+    tx_fees,
+    tx_queries,
+    tx_settlement,
+    tx_visits,
+)
 from yibao.api.envelope import to_json
 from yibao.api.hospital import ROUTE, HospitalInterface
 from yibao.domain.policy import Policy

@@ -1,14 +1,15 @@
 """The settlement engine: a pure function from policy, person, accumulators and
 classified totals to the breakdown of who pays what.
 
-No I/O, no clock. Accumulator keys (per person, insurance type and period):
-- ``ded.<stage>``   deductible applied (period: the stage's deductible period)
-- ``base.<stage>``  cumulative basis, deductible included (period: the band period)
-- ``paid.<stage>``  paid by the stage's fund this year (the annual cap is on this)
-- ``over.<stage>``  paid by the stage's overflow fund this year
-- ``stays.<stage>`` stays that had a settlement this year (per-stay deductibles)
-- ``n.<stage>``     settlements within the stay (stay period only)
-- ``fund.<code>``   paid by a fund this year, all stages together (reporting)
+No I/O, no clock. Accumulator keys (per person, insurance type and period) are the
+``cum_type_code`` of 5206, at most 10 characters:
+- ``D.<stage>``  deductible applied (period: the stage's deductible period)
+- ``B.<stage>``  cumulative basis, deductible included (period: the band period)
+- ``P.<stage>``  paid by the stage's fund this year (the annual cap is on this)
+- ``O.<stage>``  paid by the stage's overflow fund this year
+- ``S.<stage>``  stays that had a settlement this year (a count, per-stay deductibles)
+- ``N.<stage>``  settlements within the stay (a count, stay period only)
+- ``F.<fund>``   paid by a fund this year, all stages together
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from yibao.domain.catalogue import Totals
 from yibao.domain.codes import FUND_FIELDS, FUNDS, PersonGroup
 from yibao.domain.money import Fen, apply_ratio, fen_to_yuan
 from yibao.domain.policy import Band, Basis, Period, Scheme, Stage
+
+COUNT_KEYS = ("S.", "N.")  # accumulators that count, not money
 
 
 class EngineError(ValueError):
@@ -141,11 +144,11 @@ def _deductible_standard(stage: Stage, inp: SettlementInput, deltas: _Deltas) ->
         return 0
     if stage.deductible_period is Period.YEAR:
         return rule.first
-    stays = inp.year_accums.get(f"stays.{stage.key}", 0)
-    new_stay = inp.stay_accums.get(f"n.{stage.key}", 0) == 0
-    deltas.stay[f"n.{stage.key}"] += 1
+    stays = inp.year_accums.get(f"S.{stage.key}", 0)
+    new_stay = inp.stay_accums.get(f"N.{stage.key}", 0) == 0
+    deltas.stay[f"N.{stage.key}"] += 1
     if new_stay:
-        deltas.year[f"stays.{stage.key}"] += 1
+        deltas.year[f"S.{stage.key}"] += 1
     earlier_stays = stays if new_stay else stays - 1
     return rule.first if earlier_stays == 0 else rule.later
 
@@ -158,12 +161,12 @@ def _settle_stage(
     if bands is None:
         raise EngineError(f"stage {stage.key} has no bands for {inp.group} at level {inp.level}")
     standard = _deductible_standard(stage, inp, deltas)
-    used = _accum(inp, stage.deductible_period, f"ded.{stage.key}")
+    used = _accum(inp, stage.deductible_period, f"D.{stage.key}")
     deductible = min(basis, max(0, standard - used))
-    start = _accum(inp, stage.band_period, f"base.{stage.key}")
+    start = _accum(inp, stage.band_period, f"B.{stage.key}")
     factor = stage.share_factor_for(inp.group, inp.level)
     segments = _segments(start + deductible, start + basis, bands)
-    paid_before = inp.year_accums.get(f"paid.{stage.key}", 0)
+    paid_before = inp.year_accums.get(f"P.{stage.key}", 0)
     room = None if stage.annual_cap is None else max(0, stage.annual_cap - paid_before)
     paid, above_cap, notes = _pay_segments(segments, factor, room)
     lines = [FundLine(stage.fund, basis, room or 0, paid, _proc(standard, deductible, notes))]
@@ -172,12 +175,12 @@ def _settle_stage(
         overflow_paid = apply_ratio(above_cap, stage.overflow.ratio)
         info = f"超封顶{fen_to_yuan(above_cap)}×{_pct(stage.overflow.ratio)}"
         lines.append(FundLine(stage.overflow.fund, above_cap, 0, overflow_paid, info))
-    deltas.add(stage.deductible_period, f"ded.{stage.key}", deductible)
-    deltas.add(stage.band_period, f"base.{stage.key}", basis)
-    deltas.year[f"paid.{stage.key}"] += paid
-    deltas.year[f"over.{stage.key}"] += overflow_paid
+    deltas.add(stage.deductible_period, f"D.{stage.key}", deductible)
+    deltas.add(stage.band_period, f"B.{stage.key}", basis)
+    deltas.year[f"P.{stage.key}"] += paid
+    deltas.year[f"O.{stage.key}"] += overflow_paid
     for line in lines:
-        deltas.year[f"fund.{line.fund}"] += line.paid
+        deltas.year[f"F.{line.fund}"] += line.paid
     return lines, deductible
 
 

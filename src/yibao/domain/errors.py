@@ -37,9 +37,9 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-AUTH-004", "nonce already used", "use a fresh random nonce per request"),
     ("E-AUTH-005", "signature does not match", "sha256(timestamp+token+nonce+timestamp)"),
     ("E-AUTH-006", "fixmedins_code is not the caller's", "an institution acts only for itself"),
-    ("E-AUTH-007", "operator not signed in", "call 9001 and send its sign_no"),
+    ("E-AUTH-007", "sign_no is not a live sign-in", "call 9001 and send its sign_no"),
     # message identity
-    ("E-MSG-001", "msgid malformed", "30 chars: fixmedins_code + yyyyMMddHHmmss + 4 digits"),
+    ("E-MSG-001", "msgid malformed", "1..30 ASCII letters/digits, unique per institution"),
     ("E-MSG-002", "msgid already used with a different body", "a retry must resend the same body"),
     # persons and insurance
     ("E-PSN-001", "person not found", "check the certificate number or card"),

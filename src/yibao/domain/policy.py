@@ -22,6 +22,7 @@ from yibao.domain.money import Fen, yuan_to_fen
 
 LEVELS = frozenset({0, 1, 2, 3})  # 0: pharmacy / unrated
 STAGES_MAX = 8
+STAGE_KEY_LENGTH_MAX = 8  # accumulator codes like "D.emp_ipt" stay within 10 characters
 BANDS_MAX = 16
 
 
@@ -222,8 +223,11 @@ def _stage(raw: Mapping[str, Any], where: str) -> Stage:
     for i, rule in enumerate(raw.get("share", [])):
         _require_source(rule, f"{where}.share[{i}]")
         share_rules.append(ShareRule(_selector(rule, where), _ratio(rule["factor"], where)))
+    key = str(raw["key"])
+    if not 1 <= len(key) <= STAGE_KEY_LENGTH_MAX or not key.replace("_", "").isalnum():
+        raise PolicyError(f"{where}: stage key must be 1..{STAGE_KEY_LENGTH_MAX} letters/digits/_")
     return Stage(
-        key=str(raw["key"]),
+        key=key,
         fund=fund,
         basis=Basis(raw.get("basis", Basis.IN_SCOPE)),
         deductible_period=Period(raw.get("deductible_period", Period.YEAR)),

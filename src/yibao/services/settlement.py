@@ -36,6 +36,7 @@ from yibao.store.schema import (
     fee_line,
     settlement,
     settlement_fund,
+    settlement_line,
 )
 
 CLR_TYPES = {VisitClass.OUTPATIENT: "11", VisitClass.INPATIENT: "21"}
@@ -266,6 +267,10 @@ def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any
         .values(setl_id=setl_id)
     ).rowcount
     assert marked == len(ids), (marked, len(ids))
+    conn.execute(
+        insert(settlement_line),
+        [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"]) for i in ids],
+    )
 
 
 def _move_account(ctx: Ctx, psn_no: str, setl_id: str, amount: Fen) -> None:

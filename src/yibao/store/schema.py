@@ -237,6 +237,14 @@ settlement = Table(
 )
 SETTLEMENT_AMOUNTS = _SETTLEMENT_AMOUNTS
 
+settlement_line = Table(
+    "settlement_line",
+    metadata,
+    Column("setl_id", String(30), ForeignKey("settlement.setl_id"), primary_key=True),
+    Column("fee_line_id", Integer, ForeignKey("fee_line.id"), primary_key=True),
+    Column("psn_no", String(30), nullable=False),
+)
+
 settlement_fund = Table(
     "settlement_fund",
     metadata,

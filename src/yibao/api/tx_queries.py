@@ -1,0 +1,152 @@
+"""Queries 5201-5206: visits, diagnoses, settlements, fee details, chronic-disease
+drug records and the year-to-date accumulators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from yibao.api.fields import Fields
+from yibao.api.registry import transaction
+from yibao.api.tx_settlement import render
+from yibao.domain.codes import age_on
+from yibao.domain.engine import COUNT_KEYS
+from yibao.domain.errors import Refused
+from yibao.domain.money import fen_to_decimal
+from yibao.services import accumulators, persons, queries
+from yibao.services.context import Ctx
+from yibao.services.settlement import Outcome
+from yibao.services.visits import get_visit
+
+EPOCH = datetime(1900, 1, 1)
+
+
+def _fee_out(row: Any) -> dict[str, Any]:
+    return {
+        "feedetl_sn": row["feedetl_sn"], "mdtrt_id": row["mdtrt_id"],
+        "setl_id": row["setl_id"] or "", "fee_ocur_time": row["fee_ocur_time"] or "",
+        "cnt": row["cnt"], "pric": row["pric"],
+        "det_item_fee_sumamt": fen_to_decimal(row["det_item_fee_sumamt"]),
+        "pric_uplmt_amt": row["pric_uplmt_amt"] or "0", "selfpay_prop": row["selfpay_prop"],
+        "fulamt_ownpay_amt": fen_to_decimal(row["fulamt_ownpay_amt"]),
+        "overlmt_amt": fen_to_decimal(row["overlmt_amt"]),
+        "preselfpay_amt": fen_to_decimal(row["preselfpay_amt"]),
+        "inscp_scp_amt": fen_to_decimal(row["inscp_scp_amt"]),
+        "chrgitm_lv": row["chrgitm_lv"], "hilist_code": row["med_list_codg"],
+        "list_type": row["list_type"], "med_list_codg": row["med_list_codg"],
+        "medins_list_codg": row["medins_list_codg"], "medins_list_name": row["med_list_name"],
+        "med_chrgitm_type": row["list_type"],
+    }
+
+
+@transaction("5201", "就诊信息查询", writes=False)
+def visits(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    psn_no = data.text("psn_no", max_len=30)
+    person = persons.get_person(ctx.conn, psn_no)
+    rows = queries.visits_between(
+        ctx, psn_no, data.moment("begntime") or EPOCH, data.moment("endtime") or ctx.now,
+        data.text("med_type", required=False, max_len=6),
+        data.text("mdtrt_id", required=False, max_len=30),
+    )
+    return {"mdtrtinfo": [
+        {
+            "mdtrt_id": r["mdtrt_id"], "psn_no": psn_no,
+            "psn_cert_type": person["psn_cert_type"], "certno": person["certno"],
+            "psn_name": person["name"], "gend": person["gend"], "naty": person["naty"],
+            "brdy": person["brdy"].isoformat(), "age": age_on(person["brdy"], ctx.now.date()),
+            "insutype": r["insutype"], "begntime": r["begntime"], "endtime": r["endtime"] or "",
+            "mdtrt_cert_type": r["mdtrt_cert_type"], "med_type": r["med_type"],
+            "ipt_otp_no": r["ipt_otp_no"], "atddr_no": r["atddr_no"],
+            "adm_dept_codg": r["dept_code"], "adm_dept_name": r["dept_name"],
+            "dscg_way": r["dscg_way"], "inhosp_stas": "1" if r["status"] == "open" else "0",
+            "memo": r["status"],
+        }
+        for r in rows
+    ]}
+
+
+@transaction("5202", "诊断信息查询", writes=False)
+def diagnoses(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    mdtrt_id = data.text("mdtrt_id", max_len=30)
+    get_visit(ctx, mdtrt_id, data.text("psn_no", max_len=30))
+    return {"diseinfo": [
+        {
+            "diag_info_id": str(r["id"]), "mdtrt_id": mdtrt_id, "psn_no": r["psn_no"],
+            "inout_diag_type": "2" if r["stage"] == "discharge" else "1",
+            "diag_type": r["diag_type"], "maindiag_flag": "1" if r["diag_srt_no"] == 1 else "0",
+            "diag_srt_no": r["diag_srt_no"], "diag_code": r["diag_code"],
+            "diag_name": r["diag_name"], "diag_dept": r["diag_dept"],
+            "dise_dor_no": r["dise_dor_no"], "dise_dor_name": r["dise_dor_name"],
+            "diag_time": r["diag_time"] or "",
+        }
+        for r in queries.diagnoses(ctx, mdtrt_id)
+    ]}
+
+
+def _ids(inp: Fields) -> tuple[str, str, str]:
+    data = inp.child("data")
+    return (data.text("setl_id", max_len=30), data.text("mdtrt_id", max_len=30),
+            data.text("psn_no", max_len=30))
+
+
+@transaction("5203", "结算信息查询", writes=False)
+def settlement_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    setl_id, mdtrt_id, psn_no = _ids(inp)
+    row = queries.settlement_of(ctx, setl_id, mdtrt_id, psn_no)
+    funds = [dict(f) for f in queries.fund_lines(ctx, setl_id)]
+    person = persons.get_person(ctx.conn, psn_no)
+    out = render(ctx, Outcome(dict(row), funds, person))
+    cancelled = row["kind"] == "cancel" or queries.is_cancelled(ctx, setl_id)
+    out["setlinfo"].update(
+        refd_setl_flag="1" if row["kind"] == "cancel" else "0", year=str(row["year"]),
+        fixmedins_code=row["fixmedins_code"], fixmedins_name=ctx.institution.name,
+        hosp_lv=str(ctx.institution.level), psn_pay=out["setlinfo"]["psn_part_amt"],
+        cash_payamt=out["setlinfo"]["psn_cash_pay"], memo="cancelled" if cancelled else "",
+    )
+    return out
+
+
+@transaction("5204", "费用明细查询", writes=False)
+def settlement_lines(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    setl_id, mdtrt_id, psn_no = _ids(inp)
+    row = queries.settlement_of(ctx, setl_id, mdtrt_id, psn_no)
+    lines = queries.settled_lines(ctx, row["reverses"] or setl_id)
+    return {"feedetail": [dict(_fee_out(r), setl_id=setl_id, med_type=row["med_type"])
+                          for r in lines]}
+
+
+@transaction("5205", "人员慢特病用药记录查询", writes=False)
+def chronic_records(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    psn_no = data.text("psn_no", max_len=30)
+    persons.get_person(ctx.conn, psn_no)
+    rows = queries.chronic_lines(
+        ctx, psn_no, data.moment("begntime") or EPOCH,
+        data.moment("endtime", required=False) or ctx.now,
+    )
+    return {"feedetail": [
+        dict(_fee_out(r), fixmedins_code=r["fixmedins_code"], psn_no=psn_no,
+             med_type=r["med_type"])
+        for r in rows
+    ]}
+
+
+@transaction("5206", "人员累计信息查询", writes=False)
+def accumulations(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    psn_no = data.text("psn_no", max_len=30)
+    persons.get_person(ctx.conn, psn_no)
+    cum_ym = data.text("cum_ym", required=False, max_len=6) or f"{ctx.now:%Y%m}"
+    if not (len(cum_ym) == 6 and cum_ym.isdigit() and 1 <= int(cum_ym[4:]) <= 12):
+        raise Refused("E-ENV-005", "input.data.cum_ym must be yyyyMM")
+    rows = accumulators.for_person(ctx.conn, psn_no, year=int(cum_ym[:4]))
+    return {"cuminfo": [
+        {
+            "insutype": r["insutype"], "year": r["period"], "cum_ym": cum_ym,
+            "cum_type_code": r["cum_key"],
+            "cum": r["cum"] if r["cum_key"].startswith(COUNT_KEYS) else fen_to_decimal(r["cum"]),
+        }
+        for r in rows
+    ]}
