@@ -15,17 +15,17 @@ from typing import Any
 from yibao.api.gateway import signature
 from yibao.api.hospital import ROUTE
 
-Transport = Callable[[dict[str, str], bytes], dict[str, Any]]
+Transport = Callable[[dict[str, str], bytes], bytes]
 
 
 def httpx_transport(client: Any, base_url: str = "") -> Transport:
-    """Send through an httpx.Client (or starlette's TestClient)."""
+    """Send through an httpx.Client (or starlette's TestClient); returns the body."""
 
-    def send(headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    def send(headers: dict[str, str], body: bytes) -> bytes:
         reply = client.post(base_url + ROUTE, content=body, headers=headers)
         reply.raise_for_status()
-        answer: dict[str, Any] = reply.json()
-        return answer
+        content: bytes = reply.content
+        return content
 
     return send
 
@@ -66,9 +66,13 @@ class HisClient:
             "content-type": "application/json",
         }
 
-    def send(self, message: dict[str, Any], **header_options: Any) -> dict[str, Any]:
+    def send_raw(self, message: dict[str, Any], **header_options: Any) -> bytes:
         body = json.dumps(message, ensure_ascii=False).encode("utf-8")
         return self.transport(self.headers(**header_options), body)
+
+    def send(self, message: dict[str, Any], **header_options: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(self.send_raw(message, **header_options))
+        return answer
 
     def call(self, infno: str, payload: dict[str, Any], msgid: str | None = None) -> dict:
         return self.send(self.envelope(infno, payload, msgid))

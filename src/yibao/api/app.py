@@ -6,10 +6,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from yibao import __version__
 from yibao.api import (  # noqa: F401 (importing registers the transactions)
     tx_basic,
+    tx_catalogue,
     tx_fees,
     tx_queries,
     tx_settlement,
@@ -17,6 +19,7 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
 )
 from yibao.api.envelope import to_json
 from yibao.api.hospital import ROUTE, HospitalInterface
+from yibao.api.registry import FileReply
 from yibao.domain.policy import Policy
 from yibao.services.context import Clock, Ids, china_now
 from yibao.store.db import Database
@@ -43,7 +46,11 @@ def create_app(
     async def call_service(request: Request) -> Response:
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
-        result = await _in_thread(hospital.handle, headers, body)
+        result = await run_in_threadpool(hospital.handle, headers, body)
+        if isinstance(result, FileReply):
+            disposition = f'attachment; filename="{result.filename}"'
+            return Response(result.content, media_type="application/zip",
+                            headers={"content-disposition": disposition})
         return Response(to_json(result), media_type="application/json; charset=utf-8")
 
     @app.get("/health", summary="Liveness: answers when the database answers")
@@ -54,8 +61,3 @@ def create_app(
 
     return app
 
-
-async def _in_thread(fn: Any, *args: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args)

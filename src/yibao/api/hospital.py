@@ -20,12 +20,12 @@ from yibao import log
 from yibao.api import envelope as env_mod
 from yibao.api.fields import Fields
 from yibao.api.gateway import Gateway
-from yibao.api.registry import REGISTRY, Transaction
+from yibao.api.registry import REGISTRY, FileReply, Transaction
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services.context import Clock, Ctx, Ids, Institution
 from yibao.store.db import Database
-from yibao.store.schema import message, signin
+from yibao.store.schema import message, reversal, signin
 
 ROUTE = "/fsi/api/rsfComIfsService/callService"
 PLATFORM_REGION = "110000"
@@ -42,7 +42,7 @@ class HospitalInterface:
         self.ids = ids
         self.gateway = Gateway(db)
 
-    def handle(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    def handle(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | FileReply:
         started = time.perf_counter()
         now = self.clock()
         refmsgid = f"{PLATFORM_REGION}{now:%Y%m%d%H%M%S}{self.ids.serial(10)}"
@@ -66,7 +66,7 @@ class HospitalInterface:
     def _serve(
         self, headers: Mapping[str, str], envelope: env_mod.Envelope, now: datetime,
         refmsgid: str,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | FileReply:
         tx = REGISTRY.get(envelope.infno)
         if tx is None:
             raise Refused("E-ENV-003", f"infno {envelope.infno[:6]}")
@@ -85,10 +85,11 @@ class HospitalInterface:
     def _run(
         self, tx: Transaction, caller: Institution, envelope: env_mod.Envelope, now: datetime,
         refmsgid: str,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | FileReply:
         context = self.db.write() if tx.writes else self.db.read()
         with context as conn:
             if tx.writes:
+                _check_not_reversed(conn, caller.code, envelope.msgid)
                 stored = _stored_answer(conn, caller.code, envelope)
                 if stored is not None:
                     return stored
@@ -99,6 +100,8 @@ class HospitalInterface:
                 operator=envelope.opter, now=now, ids=self.ids, policies=self.policies,
             )
             output = tx.handler(ctx, Fields(envelope.input, where="input"))
+            if isinstance(output, FileReply):
+                return output
             result = env_mod.answer(infcode=0, refmsgid=refmsgid, now=now, output=output)
             if tx.writes:
                 conn.execute(
@@ -110,7 +113,12 @@ class HospitalInterface:
                 )
             return result
 
-    def _log(self, envelope: env_mod.Envelope | None, result: dict[str, Any], started: float):
+    def _log(
+        self, envelope: env_mod.Envelope | None, result: dict[str, Any] | FileReply,
+        started: float,
+    ) -> None:
+        if isinstance(result, FileReply):
+            result = {"infcode": 0, "err_msg": ""}
         logger.info(
             "message",
             infno=None if envelope is None else envelope.infno,
@@ -136,6 +144,14 @@ def _stored_answer(
         raise Refused("E-MSG-002", envelope.msgid)
     answer: dict[str, Any] = json.loads(row.response)
     return answer
+
+
+def _check_not_reversed(conn: Connection, code: str, msgid: str) -> None:
+    query = select(reversal.c.omsgid).where(
+        reversal.c.fixmedins_code == code, reversal.c.omsgid == msgid
+    )
+    if conn.execute(query).first() is not None:
+        raise Refused("E-MSG-003", msgid)
 
 
 def _check_signin(conn: Connection, code: str, sign_no: str) -> None:

@@ -13,6 +13,14 @@ Handler = Callable[[Ctx, Fields], Any]
 
 
 @dataclass(frozen=True, slots=True)
+class FileReply:
+    """A transaction answered with a file stream instead of an envelope (9102)."""
+
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Transaction:
     infno: str
     title: str

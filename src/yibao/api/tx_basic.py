@@ -12,7 +12,7 @@ from yibao.domain.codes import FUNDS, INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
 from yibao.domain.policy import select_policy
-from yibao.services import persons
+from yibao.services import persons, reversal
 from yibao.services.context import Ctx
 from yibao.store.schema import signin
 
@@ -122,3 +122,15 @@ def entitlement(ctx: Ctx, inp: Fields) -> dict[str, Any]:
             for fund in funds or ["310100" if insutype == "310" else "390100"]
         ]
     }
+
+
+@transaction("2601", "冲正交易", writes=True)
+def reverse(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    omsgid = data.text("omsgid", max_len=30)
+    if omsgid == ctx.msgid:
+        raise Refused("E-REV-002", "a message cannot reverse itself")
+    outcome = reversal.reverse(
+        ctx, data.text("psn_no", max_len=30), omsgid, data.text("oinfno", max_len=6)
+    )
+    return {"data": {"omsgid": omsgid, "rslt": outcome}}

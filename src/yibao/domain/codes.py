@@ -16,8 +16,33 @@ class VisitClass(StrEnum):
     INPATIENT = "inpatient"
 
 
-OUTPATIENT_MED_TYPES = frozenset({"11", "12", "13", "14", "15", "16", "19", "41", "51"})
-INPATIENT_MED_TYPES = frozenset({"21", "22", "23", "24", "52"})
+MED_TYPES: dict[str, str] = {
+    "11": "普通门诊",
+    "13": "急诊",
+    "14": "门诊慢特病",
+    "19": "意外伤害门诊",
+    "21": "普通住院",
+    "24": "急诊转住院",
+    "41": "定点药店购药",
+    "51": "生育门诊",
+    "52": "生育住院",
+}
+OUTPATIENT_MED_TYPES = frozenset({"11", "13", "14", "19", "41", "51"})
+INPATIENT_MED_TYPES = frozenset({"21", "24", "52"})
+
+PSN_TYPES: dict[str, str] = {
+    "1101": "职工在职",
+    "1102": "公务员在职",
+    "1201": "职工退休",
+    "1202": "公务员退休",
+    "1300": "离休人员",
+    "1401": "新生儿",
+    "1402": "学龄前儿童",
+    "1403": "中小学生",
+    "1404": "大学生",
+    "1405": "未成年 (未入学)",
+    "1501": "成年居民",
+}
 
 
 def visit_class_of(med_type: str) -> VisitClass | None:
@@ -82,3 +107,12 @@ INSUTYPES: dict[str, str] = {
 }
 
 CHRGITM_LV = {"01": "甲类", "02": "乙类", "03": "丙类"}
+
+# The national tables yibao reasons with; 1901 serves them in place of regional variants.
+NATIONAL_TABLES: dict[str, tuple[str, dict[str, str]]] = {
+    "med_type": ("医疗类别", MED_TYPES),
+    "psn_type": ("人员类别", PSN_TYPES),
+    "insutype": ("险种类型", INSUTYPES),
+    "fund_pay_type": ("基金支付类型", {code: name for code, (name, _) in FUNDS.items()}),
+    "chrgitm_lv": ("收费项目等级", CHRGITM_LV),
+}

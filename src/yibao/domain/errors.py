@@ -41,6 +41,7 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     # message identity
     ("E-MSG-001", "msgid malformed", "1..30 ASCII letters/digits, unique per institution"),
     ("E-MSG-002", "msgid already used with a different body", "a retry must resend the same body"),
+    ("E-MSG-003", "msgid was reversed by 2601", "the message was undone; send a new msgid"),
     # persons and insurance
     ("E-PSN-001", "person not found", "check the certificate number or card"),
     ("E-PSN-002", "insurance suspended", "the person's insurance is not active"),

@@ -1,0 +1,145 @@
+"""Catalogue and files: 1301-1306 downloads, 1312/1318/1319 queries, 1901 dictionaries,
+9101 upload and 9102 download."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+from yibao.api.fields import Fields
+from yibao.api.registry import FileReply, transaction
+from yibao.domain.errors import Refused
+from yibao.services import catalogue, files
+from yibao.services.context import Ctx
+
+DOWNLOADS = {
+    "1301": ("西药中成药目录下载", ("101",)),
+    "1302": ("中药饮片目录下载", ("102",)),
+    "1303": ("医疗机构制剂目录下载", ("103",)),
+    "1305": ("医疗服务项目目录下载", ("201",)),
+    "1306": ("医用耗材目录下载", ("301",)),
+}
+
+
+def _register_download(infno: str, title: str, list_types: tuple[str, ...]) -> None:
+    def download(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+        ver = inp.child("data").text("ver", max_len=20)
+        return catalogue.download_file(ctx, infno, list_types, ver)
+
+    transaction(infno, title, writes=True)(download)
+
+
+for _infno, (_title, _types) in DOWNLOADS.items():
+    _register_download(_infno, _title, _types)
+
+
+def _page(data: Fields, rows: list[Any], render: Any) -> dict[str, Any]:
+    num = int(data.text("page_num", required=False, max_len=6) or "1")
+    size = min(int(data.text("page_size", required=False, max_len=6) or "100"),
+               catalogue.PAGE_SIZE_MAX)
+    if num < 1 or size < 1:
+        raise Refused("E-ENV-005", "page_num and page_size must be positive")
+    chunk = rows[(num - 1) * size: num * size]
+    pages = max(1, -(-len(rows) // size))
+    return {"data": [render(r) for r in chunk], "recordCounts": len(rows), "pageNum": num,
+            "pageSize": size, "pages": pages, "firstPage": num == 1, "lastPage": num >= pages}
+
+
+def _query(inp: Fields) -> tuple[Fields, str, Any]:
+    data = inp.child("data")
+    for name in ("page_num", "page_size"):
+        value = data.text(name, required=False, max_len=6)
+        if value and not value.isdigit():
+            raise Refused("E-ENV-005", f"input.data.{name} must be a number")
+    day = data.day("query_date", required=False)
+    return data, data.text("hilist_code", required=False, max_len=50), day
+
+
+def _base(ctx: Ctx, r: Any) -> dict[str, Any]:
+    return {"hilist_code": r["code"], "insu_admdvs": ctx.institution.pool_area,
+            "begndate": r["valid_from"].isoformat(),
+            "enddate": r["valid_to"].isoformat() if r["valid_to"] else "", "vali_flag": "1"}
+
+
+@transaction("1312", "医保目录信息查询", writes=False)
+def hilist(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data, code, day = _query(inp)
+    rows = catalogue.items(ctx, code=code, day=day)
+    return _page(data, rows, lambda r: dict(
+        _base(ctx, r), hilist_name=r["name"], list_type=r["list_type"],
+        chrgitm_lv=r["chrgitm_lv"], med_chrgitm_type=r["list_type"], lmt_used_flag="0",
+        med_use_flag="1", matn_used_flag="0", hilist_use_type="1", lmt_cpnd_type="0",
+        ver=r["ver"]))
+
+
+@transaction("1318", "医保目录限价信息查询", writes=False)
+def price_limits(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data, code, day = _query(inp)
+    rows = [r for r in catalogue.items(ctx, code=code, day=day) if r["price_cap"] is not None]
+    return _page(data, rows, lambda r: dict(
+        _base(ctx, r), hilist_lmtpric_type="1", overlmt_dspo_way="1",
+        hilist_pric_uplmt_amt=r["price_cap"]))
+
+
+@transaction("1319", "医保目录先自付比例信息查询", writes=False)
+def selfpay_ratios(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data, code, day = _query(inp)
+    rows = [r for r in catalogue.items(ctx, code=code, day=day) if r["chrgitm_lv"] == "02"]
+    return _page(data, rows, lambda r: dict(
+        _base(ctx, r), selfpay_prop_psn_type="", selfpay_prop_type="1",
+        selfpay_prop=r["selfpay_ratio"]))
+
+
+@transaction("1901", "字典表查询", writes=False)
+def dictionary(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    name = data.text("type", max_len=30)
+    table = catalogue.dictionaries().get(name)
+    if table is None:
+        raise Refused("E-ENV-007", f"no dictionary {name}")
+    created = datetime(2024, 1, 1).date().isoformat()
+    return {"list": [
+        {"type": name, "label": label, "value": value, "parentValue": "", "sort": i,
+         "valiFlag": "1", "createUser": "yibao", "createDate": created, "version": 1}
+        for i, (value, label) in enumerate(table["values"].items(), start=1)
+    ]}
+
+
+def _bytes(node: Fields) -> bytes:
+    raw = node.node.get("in")
+    if isinstance(raw, list):
+        try:
+            return bytes(int(b) for b in raw)
+        except (TypeError, ValueError) as exc:
+            raise Refused("E-ENV-005", "fsUploadIn.in must be bytes 0..255") from exc
+    if isinstance(raw, str) and raw:
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise Refused("E-ENV-005", "fsUploadIn.in is not base64") from exc
+    raise Refused("E-ENV-004", "input.fsUploadIn.in")
+
+
+@transaction("9101", "文件上传", writes=True)
+def upload(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    node = inp.child("fsUploadIn")
+    filename = node.text("filename", max_len=200)
+    code = node.text("fixmedins_code", max_len=30)
+    if code != ctx.institution.code:
+        raise Refused("E-AUTH-006", "fsUploadIn.fixmedins_code")
+    file_qury_no = files.store(ctx, code, filename, _bytes(node))
+    ctx.effect = f"file:{file_qury_no}"
+    return {"file_qury_no": file_qury_no, "filename": filename, "fixmedins_code": code,
+            "dld_endtime": ""}
+
+
+@transaction("9102", "文件下载", writes=False)
+def download(ctx: Ctx, inp: Fields) -> FileReply:
+    node = inp.child("fsDownloadIn")
+    stored = files.fetch(
+        ctx, node.text("file_qury_no", max_len=60),
+        node.text("filename", required=False, max_len=200),
+    )
+    return FileReply(stored.filename, stored.content)

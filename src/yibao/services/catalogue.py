@@ -1,0 +1,65 @@
+"""The catalogue of the place of treatment as the HIS downloads it (1301-1306 files,
+1312/1318/1319 queries) and the dictionaries (1901)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import RowMapping, or_, select
+
+from yibao.domain.codes import NATIONAL_TABLES
+from yibao.services import files
+from yibao.services.context import Ctx
+from yibao.store.schema import catalogue_item
+
+FILE_COLUMNS = (
+    "med_list_codg", "name", "list_type", "chrgitm_lv", "price_cap", "selfpay_ratio",
+    "valid_from", "valid_to", "ver",
+)
+PAGE_SIZE_MAX = 1000
+
+
+def items(
+    ctx: Ctx, *, list_types: tuple[str, ...] = (), after_ver: str = "", code: str = "",
+    day: date | None = None,
+) -> list[RowMapping]:
+    c = catalogue_item.c
+    query = select(catalogue_item).where(c.region == ctx.institution.pool_area)
+    if list_types:
+        query = query.where(c.list_type.in_(list_types))
+    if after_ver:
+        query = query.where(c.ver > after_ver)
+    if code:
+        query = query.where(c.code == code)
+    if day is not None:
+        query = query.where(c.valid_from <= day, or_(c.valid_to.is_(None), c.valid_to >= day))
+    return list(ctx.conn.execute(query.order_by(c.ver, c.code)).mappings())
+
+
+def download_file(ctx: Ctx, infno: str, list_types: tuple[str, ...], ver: str) -> dict:
+    """Write the items newer than ``ver`` into a ZIP for 9102; answer as 1301 does."""
+    rows = items(ctx, list_types=list_types, after_ver=ver)
+    filename = f"{infno}_{ctx.institution.pool_area}_{ctx.now:%Y%m%d%H%M%S}.zip"
+    content = files.zip_rows(
+        filename.replace(".zip", ".txt"), ([r[c] if c != "med_list_codg" else r["code"]
+                                            for c in FILE_COLUMNS] for r in rows)
+    )
+    file_qury_no = files.store(ctx, files.POLICY_CENTRE, filename, content)
+    return {
+        "file_qury_no": file_qury_no, "filename": filename,
+        "dld_end_time": ctx.now.date().isoformat(), "data_cnt": len(rows),
+    }
+
+
+@cache
+def dictionaries() -> dict[str, dict[str, Any]]:
+    """Chapter 6 code tables of the reference spec, with yibao's national tables on top."""
+    source = resources.files("yibao") / "data" / "dictionaries.json"
+    tables: dict[str, dict[str, Any]] = json.loads(source.read_text(encoding="utf-8"))["tables"]
+    for name, (title, values) in NATIONAL_TABLES.items():
+        tables[name] = {"title": title, "values": dict(values)}
+    return tables

@@ -1,0 +1,100 @@
+"""2601 reversal (冲正): undo whatever an uncertain message did, by its msgid.
+
+The HIS sends 2601 when it never saw the answer to a message. If the original took
+effect, its effect is undone (a settlement is cancelled, a visit cancelled, uploaded
+lines withdrawn); if it never arrived, nothing is undone and the msgid is blocked, so
+the original cannot take effect if it arrives late. The answer says which happened.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+
+from yibao.domain.codes import VisitClass
+from yibao.domain.errors import Refused
+from yibao.services import settlement, visits
+from yibao.services.context import Ctx
+from yibao.store.schema import fee_line, message, reversal, signin
+from yibao.store.schema import settlement as settlement_table
+
+REVERSED = "reversed"
+NOT_RECEIVED = "not received: nothing to undo, msgid blocked"
+
+
+def reverse(ctx: Ctx, psn_no: str, omsgid: str, oinfno: str) -> str:
+    """Undo the message ``omsgid``; returns what happened."""
+    done = ctx.conn.execute(
+        select(reversal.c.outcome).where(
+            reversal.c.fixmedins_code == ctx.institution.code, reversal.c.omsgid == omsgid
+        )
+    ).scalar_one_or_none()
+    if done is not None:
+        return f"already reversed earlier ({done})"
+    original = ctx.conn.execute(
+        select(message).where(
+            message.c.fixmedins_code == ctx.institution.code, message.c.msgid == omsgid
+        )
+    ).mappings().first()
+    if original is None:
+        outcome = NOT_RECEIVED
+    else:
+        if original["infno"] != oinfno:
+            raise Refused("E-REV-001", f"msgid {omsgid} was infno {original['infno']}")
+        _undo(ctx, psn_no, omsgid, original["effect"] or "")
+        outcome = f"{REVERSED} {oinfno} {original['effect']}"
+    ctx.conn.execute(
+        insert(reversal).values(
+            fixmedins_code=ctx.institution.code, omsgid=omsgid, msgid=ctx.msgid,
+            outcome=outcome[:200], created_at=ctx.now,
+        )
+    )
+    ctx.effect = f"reversal:{omsgid}"
+    return outcome
+
+
+def _undo(ctx: Ctx, psn_no: str, omsgid: str, effect: str) -> None:
+    kind, _, ref = effect.partition(":")
+    if kind == "settlement":
+        row = ctx.conn.execute(
+            select(settlement_table).where(settlement_table.c.setl_id == ref)
+        ).mappings().one()
+        _same_person(row["psn_no"], psn_no)
+        settlement.cancel(ctx, ref, row["mdtrt_id"], psn_no)
+    elif kind == "visit":
+        visit = visits.get_visit(ctx, ref, psn_no)
+        visits.cancel_visit(ctx, ref, psn_no, VisitClass(visit["visit_class"]))
+    elif kind == "fees":
+        _withdraw_lines(ctx, ref, psn_no, omsgid)
+    elif kind == "discharge":
+        visits.undo_discharge(ctx, ref, psn_no)
+    elif kind == "signin":
+        ctx.conn.execute(
+            update(signin).where(signin.c.sign_no == ref).values(signout_time=ctx.now)
+        )
+    else:
+        raise Refused(
+            "E-REV-002",
+            "reversible: 2207/2304 settlement, 2201/2401 visit, 2204/2301 upload, 2402, 9001",
+        )
+
+
+def _same_person(actual: str, sent: str) -> None:
+    if actual != sent:
+        raise Refused("E-VIS-004", "psn_no differs from the original message's")
+
+
+def _withdraw_lines(ctx: Ctx, mdtrt_id: str, psn_no: str, omsgid: str) -> None:
+    visits.get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    lines = fee_line.c
+    settled = ctx.conn.execute(
+        select(lines.id).where(
+            lines.mdtrt_id == mdtrt_id, lines.msgid == omsgid, lines.setl_id.is_not(None)
+        )
+    ).first()
+    if settled is not None:
+        raise Refused("E-REV-002", "lines of that upload are settled: cancel the settlement")
+    ctx.conn.execute(
+        update(fee_line)
+        .where(lines.mdtrt_id == mdtrt_id, lines.msgid == omsgid, lines.status == "active")
+        .values(status="cancelled")
+    )
