@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from yibao.api.fields import Fields
@@ -53,6 +54,7 @@ def render(ctx: Ctx, outcome: Outcome) -> dict[str, Any]:
         mid_setl_flag=row["mid_setl_flag"], medins_setl_id=row["msgid"],
         clr_optins=person["insuplc_admdvs"], clr_way="1", clr_type=row["clr_type"],
         setl_type="2" if row["kind"] == "cancel" else "1",
+        pool_prop_selfpay=Decimal(row["pool_prop_selfpay"]),
     )
     detail = [
         {

@@ -60,7 +60,7 @@ class FundLine:
 class Breakdown:
     totals: Totals
     deductible: Fen
-    pool_prop_selfpay: Fen
+    pool_ratio: Decimal  # share the first fund paid of the in-scope amount above the deductible
     funds: tuple[FundLine, ...]
     acct_pay: Fen
     balance_after: Fen
@@ -104,14 +104,15 @@ def settle(inp: SettlementInput) -> Breakdown:
     deltas = _Deltas()
     lines: list[FundLine] = []
     paid_so_far = 0
-    first_deductible = first_selfpay = 0
+    first_deductible = 0
+    pool_ratio = Decimal(0)
     for index, stage in enumerate(inp.scheme.stages):
         basis = t.in_scope if stage.basis is Basis.IN_SCOPE else t.in_scope - paid_so_far
         stage_lines, deductible = _settle_stage(stage, inp, basis, deltas)
         stage_paid = sum(line.paid for line in stage_lines)
         if index == 0:
             first_deductible = deductible
-            first_selfpay = basis - deductible - stage_paid
+            pool_ratio = _ratio_of(stage_lines[0].paid, basis - deductible)
         paid_so_far += stage_paid
         lines.extend(stage_lines)
     psn_part = t.medfee - paid_so_far
@@ -121,7 +122,7 @@ def settle(inp: SettlementInput) -> Breakdown:
     result = Breakdown(
         totals=t,
         deductible=first_deductible,
-        pool_prop_selfpay=first_selfpay,
+        pool_ratio=pool_ratio,
         funds=tuple(lines),
         acct_pay=acct_pay,
         balance_after=inp.account_balance - acct_pay,
@@ -131,6 +132,12 @@ def settle(inp: SettlementInput) -> Breakdown:
     assert 0 <= result.fund_sum <= t.in_scope, result
     assert result.cash >= 0 and result.acct_pay >= 0
     return result
+
+
+def _ratio_of(paid: Fen, amount: Fen) -> Decimal:
+    if amount <= 0:
+        return Decimal(0)
+    return (Decimal(paid) / Decimal(amount)).quantize(Decimal("0.0001"), rounding=ROUND_FLOOR)
 
 
 def _accum(inp: SettlementInput, period: Period, key: str) -> Fen:

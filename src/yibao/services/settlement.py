@@ -222,7 +222,7 @@ def _settlement_row(ctx: Ctx, plan: _Plan, setl_id: str) -> dict[str, Any]:
         medfee_sumamt=t.medfee, fulamt_ownpay_amt=t.fulamt_ownpay,
         overlmt_selfpay=t.overlmt_selfpay, preselfpay_amt=t.preselfpay,
         inscp_scp_amt=t.in_scope, act_pay_dedc=b.deductible,
-        pool_prop_selfpay=b.pool_prop_selfpay, **b.fund_fields(),
+        pool_prop_selfpay=str(b.pool_ratio), **b.fund_fields(),
         fund_pay_sumamt=b.fund_sum, psn_part_amt=b.psn_part, acct_pay=b.acct_pay,
         psn_cash_pay=b.cash, hosp_part_amt=0, balc=b.balance_after, acct_mulaid_pay=0,
     )

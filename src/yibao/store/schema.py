@@ -206,7 +206,7 @@ fee_line = Table(
 
 _SETTLEMENT_AMOUNTS = (
     "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
-    "act_pay_dedc", "hifp_pay", "pool_prop_selfpay", "cvlserv_pay", "hifes_pay", "hifmi_pay",
+    "act_pay_dedc", "hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay",
     "hifob_pay", "maf_pay", "oth_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay",
     "psn_cash_pay", "hosp_part_amt", "balc", "acct_mulaid_pay",
 )  # fmt: skip
@@ -230,6 +230,7 @@ settlement = Table(
     Column("policy_id", String(40), nullable=False),
     Column("clr_type", String(6), nullable=False),
     Column("msgid", String(30), nullable=False),
+    Column("pool_prop_selfpay", String(8), nullable=False),  # fund ratio, 4 decimals
     *(money(name) for name in _SETTLEMENT_AMOUNTS),
     Index(None, "psn_no"),
     Index(None, "mdtrt_id"),

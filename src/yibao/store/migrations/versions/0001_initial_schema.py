@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 01:31:17.661393
+Create Date: 2026-11-25 01:36:06.005978
 """
 
 from alembic import op
@@ -231,6 +231,7 @@ def upgrade() -> None:
     sa.Column('policy_id', sa.String(length=40), nullable=False),
     sa.Column('clr_type', sa.String(length=6), nullable=False),
     sa.Column('msgid', sa.String(length=30), nullable=False),
+    sa.Column('pool_prop_selfpay', sa.String(length=8), nullable=False),
     sa.Column('medfee_sumamt', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('fulamt_ownpay_amt', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('overlmt_selfpay', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
@@ -238,7 +239,6 @@ def upgrade() -> None:
     sa.Column('inscp_scp_amt', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('act_pay_dedc', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('hifp_pay', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
-    sa.Column('pool_prop_selfpay', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('cvlserv_pay', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('hifes_pay', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('hifmi_pay', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
