@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from yibao import log
@@ -93,6 +93,7 @@ class HospitalInterface:
                 stored = _stored_answer(conn, caller.code, envelope)
                 if stored is not None:
                     return stored
+                _claim(conn, caller.code, envelope, now)
             if tx.signin:
                 _check_signin(conn, caller.code, envelope.sign_no)
             ctx = Ctx(
@@ -105,11 +106,10 @@ class HospitalInterface:
             result = env_mod.answer(infcode=0, refmsgid=refmsgid, now=now, output=output)
             if tx.writes:
                 conn.execute(
-                    insert(message).values(
-                        fixmedins_code=caller.code, msgid=envelope.msgid, infno=envelope.infno,
-                        body_hash=envelope.body_hash, infcode=0,
-                        response=env_mod.to_json(result), effect=ctx.effect, created_at=now,
-                    )
+                    update(message)
+                    .where(message.c.fixmedins_code == caller.code,
+                           message.c.msgid == envelope.msgid)
+                    .values(response=env_mod.to_json(result), effect=ctx.effect)
                 )
             return result
 
@@ -128,6 +128,17 @@ class HospitalInterface:
             err=result["err_msg"][:10],
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
+
+
+def _claim(conn: Connection, code: str, envelope: env_mod.Envelope, now: datetime) -> None:
+    """Claim the msgid before acting: a concurrent duplicate blocks on this row and then
+    fails with IntegrityError, and its retry returns the stored answer."""
+    conn.execute(
+        insert(message).values(
+            fixmedins_code=code, msgid=envelope.msgid, infno=envelope.infno,
+            body_hash=envelope.body_hash, infcode=0, response="", created_at=now,
+        )
+    )
 
 
 def _stored_answer(
