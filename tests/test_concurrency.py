@@ -80,7 +80,7 @@ def test_same_person_two_hospitals_processes(db, clock, his_factory):
 
 
 def test_a_message_retried_in_parallel_settles_once(app, db, his):
-    headers, body = prepared_settlement(his, WANG_FANG, "2000.00")
+    _, body = prepared_settlement(his, WANG_FANG, "2000.00")
     requests = [(his.headers(), body) for _ in range(4)]
     answers = run_threads(app.state.hospital.handle, requests)
     setl_ids = {ok(a)["setlinfo"]["setl_id"] for a in answers}
