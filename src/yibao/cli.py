@@ -75,11 +75,9 @@ def demo(
 @app.command()
 def errors(output: Path | None = typer.Option(None, "--output")) -> None:
     """Print (or write) the error catalogue as Markdown."""
-    from yibao.domain.errors import CATALOGUE
+    from yibao.domain.errors import catalogue_markdown
 
-    lines = ["| code | meaning | what to do |", "|---|---|---|"]
-    lines += [f"| {e.code} | {e.title} | {e.hint} |" for e in CATALOGUE.values()]
-    text = "\n".join(lines) + "\n"
+    text = catalogue_markdown()
     if output is None:
         console.print(text)
     else:
