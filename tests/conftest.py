@@ -45,6 +45,13 @@ def migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     database.dispose()
 
 
+def reset(database: Database) -> None:
+    """Empty every table and load the demo dataset again."""
+    _empty(database)
+    with database.write() as conn:
+        seed_demo(conn)
+
+
 def _empty(database: Database) -> None:
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with database.engine.begin() as conn:
@@ -58,9 +65,7 @@ def _empty(database: Database) -> None:
 @pytest.fixture
 def db(migrated: Database) -> Iterator[Database]:
     """A migrated database holding exactly the demo dataset."""
-    _empty(migrated)
-    with migrated.write() as conn:
-        seed_demo(conn)
+    reset(migrated)
     yield migrated
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import ROOT
-
 from yibao.domain.errors import CATALOGUE, catalogue_markdown
 
 

@@ -32,7 +32,7 @@ def _mask_sensitive(_logger: Any, _name: str, event: MutableMapping[str, Any]) -
 
 
 def configure(level: str = "INFO") -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level, force=True)
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -41,7 +41,7 @@ def configure(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
 
 
