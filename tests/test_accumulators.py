@@ -47,7 +47,8 @@ def check_history(db) -> None:
     assert balance == 300000 - sum(r.acct_pay for r in live)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=OPERATIONS)
 def test_history_equals_live_settlements(db, his_factory, operations):
     reset(db)
