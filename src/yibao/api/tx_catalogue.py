@@ -14,25 +14,47 @@ from yibao.domain.errors import Refused
 from yibao.services import catalogue, files
 from yibao.services.context import Ctx
 
-DOWNLOADS = {
+ITEM_DOWNLOADS = {
     "1301": ("西药中成药目录下载", ("101",)),
     "1302": ("中药饮片目录下载", ("102",)),
     "1303": ("医疗机构制剂目录下载", ("103",)),
     "1305": ("医疗服务项目目录下载", ("201",)),
     "1306": ("医用耗材目录下载", ("301",)),
 }
+REFERENCE_DOWNLOADS = {
+    "1307": ("疾病与诊断目录下载", "disease"),
+    "1308": ("手术操作目录下载", "operation"),
+    "1309": ("门诊慢特病种目录下载", "chronic"),
+    "1310": ("按病种付费病种目录下载", "bydise"),
+    "1311": ("日间手术治疗病种目录下载", "daysurg"),
+    "1313": ("肿瘤形态学目录下载", "tumour"),
+    "1314": ("中医疾病目录下载", "tcm_dise"),
+    "1315": ("中医证候目录下载", "tcm_synd"),
+}
 
 
-def _register_download(infno: str, title: str, list_types: tuple[str, ...]) -> None:
+def _register_item_download(infno: str, title: str, list_types: tuple[str, ...]) -> None:
     def download(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         ver = inp.child("data").text("ver", max_len=20)
-        return catalogue.download_file(ctx, infno, list_types, ver)
+        rows = catalogue.items(ctx, list_types=list_types, after_ver=ver)
+        return catalogue.download_file(ctx, infno, rows, catalogue.ITEM_COLUMNS)
 
     transaction(infno, title, writes=True)(download)
 
 
-for _infno, (_title, _types) in DOWNLOADS.items():
-    _register_download(_infno, _title, _types)
+def _register_reference_download(infno: str, title: str, kind: str) -> None:
+    def download(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+        ver = inp.child("data").text("ver", max_len=20)
+        rows = catalogue.reference(ctx, kind, after_ver=ver)
+        return catalogue.download_file(ctx, infno, rows, catalogue.REFERENCE_COLUMNS)
+
+    transaction(infno, title, writes=True)(download)
+
+
+for _infno, (_title, _types) in ITEM_DOWNLOADS.items():
+    _register_item_download(_infno, _title, _types)
+for _infno, (_title, _kind) in REFERENCE_DOWNLOADS.items():
+    _register_reference_download(_infno, _title, _kind)
 
 
 def _page(data: Fields, rows: list[Any], render: Any) -> dict[str, Any]:
@@ -72,6 +94,26 @@ def hilist(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         chrgitm_lv=r["chrgitm_lv"], med_chrgitm_type=r["list_type"], lmt_used_flag="0",
         med_use_flag="1", matn_used_flag="0", hilist_use_type="1", lmt_cpnd_type="0",
         ver=r["ver"]))
+
+
+@transaction("1304", "民族药品目录查询", writes=False)
+def ethnic_drugs(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data, _, _ = _query(inp)
+    rows = catalogue.reference(ctx, "ethnic")
+    return _page(data, rows, lambda r: {
+        "med_list_codg": r["code"], "drug_prodname": r["name"], "drug_genname": r["name"],
+        "vali_flag": "1", "ver": r["ver"]})
+
+
+@transaction("1316", "医疗目录与医保目录匹配信息查询", writes=False)
+def list_matching(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    """In yibao the medical list code and the insurance list code are the same item."""
+    data, code, day = _query(inp)
+    code = code or data.text("med_list_codg", required=False, max_len=50)
+    rows = catalogue.items(ctx, code=code, day=day)
+    return _page(data, rows, lambda r: dict(
+        _base(ctx, r), med_list_codg=r["code"], list_type=r["list_type"], memo="",
+        rid=f"{r['region']}-{r['code']}", updt_time=r["valid_from"].isoformat()))
 
 
 @transaction("1318", "医保目录限价信息查询", writes=False)

@@ -14,12 +14,13 @@ from sqlalchemy import RowMapping, or_, select
 from yibao.domain.codes import NATIONAL_TABLES
 from yibao.services import files
 from yibao.services.context import Ctx
-from yibao.store.schema import catalogue_item
+from yibao.store.schema import catalogue_item, reference_list
 
-FILE_COLUMNS = (
-    "med_list_codg", "name", "list_type", "chrgitm_lv", "price_cap", "selfpay_ratio",
-    "valid_from", "valid_to", "ver",
+ITEM_COLUMNS = (
+    "code", "name", "list_type", "chrgitm_lv", "price_cap", "selfpay_ratio", "valid_from",
+    "valid_to", "ver",
 )
+REFERENCE_COLUMNS = ("code", "name", "valid_from", "valid_to", "ver")
 PAGE_SIZE_MAX = 1000
 
 
@@ -40,13 +41,19 @@ def items(
     return list(ctx.conn.execute(query.order_by(c.ver, c.code)).mappings())
 
 
-def download_file(ctx: Ctx, infno: str, list_types: tuple[str, ...], ver: str) -> dict:
-    """Write the items newer than ``ver`` into a ZIP for 9102; answer as 1301 does."""
-    rows = items(ctx, list_types=list_types, after_ver=ver)
+def reference(ctx: Ctx, kind: str, *, after_ver: str = "") -> list[RowMapping]:
+    c = reference_list.c
+    query = select(reference_list).where(c.kind == kind, c.ver > after_ver)
+    return list(ctx.conn.execute(query.order_by(c.ver, c.code)).mappings())
+
+
+def download_file(
+    ctx: Ctx, infno: str, rows: list[RowMapping], columns: tuple[str, ...]
+) -> dict[str, Any]:
+    """Write rows into a ZIP of one tab-separated TXT for 9102; answer as 1301 does."""
     filename = f"{infno}_{ctx.institution.pool_area}_{ctx.now:%Y%m%d%H%M%S}.zip"
     content = files.zip_rows(
-        filename.replace(".zip", ".txt"), ([r[c] if c != "med_list_codg" else r["code"]
-                                            for c in FILE_COLUMNS] for r in rows)
+        filename.replace(".zip", ".txt"), ([row[c] for c in columns] for row in rows)
     )
     file_qury_no = files.store(ctx, files.POLICY_CENTRE, filename, content)
     return {

@@ -11,7 +11,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from yibao.store.schema import account, card, catalogue_item, institution, insurance, person
+from yibao.store.schema import (
+    account,
+    card,
+    catalogue_item,
+    institution,
+    insurance,
+    person,
+    reference_list,
+)
 
 REGION = "110000"
 DISTRICT = "110105"
@@ -39,6 +47,17 @@ CATALOGUE = [
     ("XC03CCC0003", "维生素C泡腾片 (示例, 丙类)", "101", "03", None, "1"),
     ("001102000010000", "普通门诊诊查费 (示例, 限价)", "201", "01", "50.00", "0"),
     ("C01010101001", "一次性使用输液器 (示例, 乙类)", "301", "02", None, "0.20"),
+]
+
+# kind, code, name: a few entries of the code lists served by 1307-1309
+REFERENCE = [
+    ("disease", "J18.900", "肺炎"),
+    ("disease", "I10.x00", "特发性(原发性)高血压"),
+    ("disease", "E11.900", "2型糖尿病"),
+    ("disease", "K35.800", "急性阑尾炎"),
+    ("operation", "47.0100", "腹腔镜下阑尾切除术"),
+    ("chronic", "M03900", "高血压"),
+    ("chronic", "M01600", "糖尿病"),
 ]
 
 
@@ -88,5 +107,9 @@ def seed_demo(conn: Connection) -> int:
         dict(region=REGION, code=code, name=name, list_type=list_type, chrgitm_lv=lv,
              price_cap=cap, selfpay_ratio=ratio, valid_from=date(2020, 1, 1), ver="20240101")
         for code, name, list_type, lv, cap, ratio in CATALOGUE
+    ])
+    added += _insert_missing(conn, reference_list, [
+        dict(kind=kind, code=code, name=name, valid_from=date(2020, 1, 1), ver="20240101")
+        for kind, code, name in REFERENCE
     ])
     return added

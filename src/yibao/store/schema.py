@@ -107,6 +107,17 @@ catalogue_item = Table(
     Column("ver", String(30), nullable=False),
 )
 
+reference_list = Table(
+    "reference_list",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # disease, operation, chronic, ...
+    Column("code", String(50), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+    Column("ver", String(30), nullable=False),
+)
+
 signin = Table(
     "signin",
     metadata,

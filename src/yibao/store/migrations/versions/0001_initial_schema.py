@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 01:36:06.005978
+Create Date: 2026-11-25 01:42:37.083333
 """
 
 from alembic import op
@@ -71,6 +71,15 @@ def upgrade() -> None:
     sa.Column('insuplc_admdvs', sa.String(length=6), nullable=False),
     sa.PrimaryKeyConstraint('psn_no', name=op.f('pk_person')),
     sa.UniqueConstraint('certno', name=op.f('uq_person_certno'))
+    )
+    op.create_table('reference_list',
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('code', sa.String(length=50), nullable=False),
+    sa.Column('name', sa.String(length=300), nullable=False),
+    sa.Column('valid_from', sa.Date(), nullable=False),
+    sa.Column('valid_to', sa.Date(), nullable=True),
+    sa.Column('ver', sa.String(length=30), nullable=False),
+    sa.PrimaryKeyConstraint('kind', 'code', name=op.f('pk_reference_list'))
     )
     op.create_table('reversal',
     sa.Column('fixmedins_code', sa.String(length=30), nullable=False),
@@ -343,6 +352,7 @@ def downgrade() -> None:
     op.drop_table('stored_file')
     op.drop_table('signin')
     op.drop_table('reversal')
+    op.drop_table('reference_list')
     op.drop_table('person')
     op.drop_table('message')
     op.drop_table('institution')
