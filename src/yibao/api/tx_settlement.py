@@ -55,6 +55,7 @@ def render(ctx: Ctx, outcome: Outcome) -> dict[str, Any]:
         clr_optins=person["insuplc_admdvs"], clr_way="1", clr_type=row["clr_type"],
         setl_type="2" if row["kind"] == "cancel" else "1",
         pool_prop_selfpay=Decimal(row["pool_prop_selfpay"]),
+        mdtrt_cert_type=row["mdtrt_cert_type"], hifdm_pay=Decimal(0), exp_content="",
     )
     detail = [
         {

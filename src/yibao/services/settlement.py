@@ -219,6 +219,7 @@ def _settlement_row(ctx: Ctx, plan: _Plan, setl_id: str) -> dict[str, Any]:
         med_type=plan.req.med_type, mid_setl_flag="1" if plan.req.interim else "0",
         seq=_next_seq(ctx.conn, plan.req.mdtrt_id), setl_time=ctx.now, year=ctx.now.year,
         policy_id=plan.policy.policy_id, clr_type=clr_type, msgid=ctx.msgid,
+        mdtrt_cert_type=(plan.req.credential or _visit_credential(plan.visit)).cert_type,
         medfee_sumamt=t.medfee, fulamt_ownpay_amt=t.fulamt_ownpay,
         overlmt_selfpay=t.overlmt_selfpay, preselfpay_amt=t.preselfpay,
         inscp_scp_amt=t.in_scope, act_pay_dedc=b.deductible,
@@ -226,6 +227,10 @@ def _settlement_row(ctx: Ctx, plan: _Plan, setl_id: str) -> dict[str, Any]:
         fund_pay_sumamt=b.fund_sum, psn_part_amt=b.psn_part, acct_pay=b.acct_pay,
         psn_cash_pay=b.cash, hosp_part_amt=0, balc=b.balance_after, acct_mulaid_pay=0,
     )
+
+
+def _visit_credential(visit: RowMapping) -> Credential:
+    return Credential(visit["mdtrt_cert_type"], visit["mdtrt_cert_no"])
 
 
 def _fund_rows(b: Breakdown) -> list[dict[str, Any]]:

@@ -242,6 +242,7 @@ settlement = Table(
     Column("clr_type", String(6), nullable=False),
     Column("msgid", String(30), nullable=False),
     Column("pool_prop_selfpay", String(8), nullable=False),  # fund ratio, 4 decimals
+    Column("mdtrt_cert_type", String(3), nullable=False),
     *(money(name) for name in _SETTLEMENT_AMOUNTS),
     Index(None, "psn_no"),
     Index(None, "mdtrt_id"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 01:42:37.083333
+Create Date: 2026-11-25 01:44:05.213357
 """
 
 from alembic import op
@@ -241,6 +241,7 @@ def upgrade() -> None:
     sa.Column('clr_type', sa.String(length=6), nullable=False),
     sa.Column('msgid', sa.String(length=30), nullable=False),
     sa.Column('pool_prop_selfpay', sa.String(length=8), nullable=False),
+    sa.Column('mdtrt_cert_type', sa.String(length=3), nullable=False),
     sa.Column('medfee_sumamt', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('fulamt_ownpay_amt', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('overlmt_selfpay', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
