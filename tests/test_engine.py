@@ -188,3 +188,15 @@ def test_more_in_scope_never_means_less_from_the_fund(inp, more):
     grown = settle(SettlementInput(inp.scheme, inp.group, inp.level, bigger, inp.year_accums,
                                    inp.stay_accums, inp.account_balance, inp.use_account))
     assert grown.fund_sum >= base.fund_sum
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=-10**12, max_value=10**12),
+       st.decimals(min_value=0, max_value=1, places=4))
+def test_apply_ratio_is_decimal_half_up(amount, ratio):
+    from decimal import ROUND_HALF_UP
+
+    from yibao.domain.money import apply_ratio
+
+    expected = int((Decimal(amount) * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    assert apply_ratio(amount, ratio) == expected

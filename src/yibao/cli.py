@@ -84,5 +84,24 @@ def errors(output: Path | None = typer.Option(None, "--output")) -> None:
         output.write_text(text, encoding="utf-8")
 
 
+bench = typer.Typer(help="Benchmarks: numbers and ratios against a baseline in the same run")
+app.add_typer(bench, name="bench")
+
+
+@bench.command("engine")
+def bench_engine(count: int = typer.Option(100_000, "--count")) -> None:
+    """Settlements per second of the pure engine on one core."""
+    from yibao import bench_engine as engine
+    from yibao.store.policy_files import load_policies
+
+    result = engine.run(load_policies(), count)
+    console.print(
+        f"engine: {result.per_second:,.0f} settlements/s on one core "
+        f"({result.settlements:,} in {result.seconds:.2f} s); "
+        f"baseline (sum the totals only): {result.baseline_per_second:,.0f}/s; "
+        f"ratio {result.per_second / result.baseline_per_second:.3f}"
+    )
+
+
 def _safe(url: str) -> str:
     return url.split("@")[-1] if "@" in url else url

@@ -14,15 +14,16 @@ No I/O, no clock. Accumulator keys (per person, insurance type and period) are t
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
+from functools import lru_cache
+from typing import NamedTuple
 
 from yibao.domain.catalogue import Totals
 from yibao.domain.codes import FUND_FIELDS, FUNDS, PersonGroup
 from yibao.domain.money import Fen, apply_ratio, fen_to_yuan
-from yibao.domain.policy import Band, Basis, Period, Scheme, Stage
+from yibao.domain.policy import Band, Basis, DeductibleRule, Period, Scheme, Stage
 
 COUNT_KEYS = ("S.", "N.")  # accumulators that count, not money
 
@@ -43,29 +44,57 @@ class SettlementInput:
     use_account: bool
 
 
-@dataclass(frozen=True, slots=True)
-class FundLine:
+class Step(NamedTuple):
+    """One band piece: ``amount`` of the basis paid at ``ratio``, giving ``paid``."""
+
+    amount: Fen
+    ratio: Decimal
+    paid: Fen
+
+
+class FundLine(NamedTuple):
     fund: str
     in_scope: Fen
     cap_room: Fen
     paid: Fen
-    proc_info: str
+    deductible_standard: Fen
+    deductible: Fen
+    steps: tuple[Step, ...]
+    overflow: bool = False  # paid above another fund's annual cap
 
     @property
     def name(self) -> str:
         return FUNDS[self.fund][0]
 
+    @property
+    def proc_info(self) -> str:
+        """setl_proc_info: the computation in words, rendered only when asked for."""
+        parts = [
+            f"{fen_to_yuan(s.amount)}×{_pct(s.ratio)}={fen_to_yuan(s.paid)}" for s in self.steps
+        ]
+        if self.overflow:
+            return "超封顶 " + ";".join(parts)
+        standard, applied = fen_to_yuan(self.deductible_standard), fen_to_yuan(self.deductible)
+        head = f"起付标准{standard},本次起付{applied}"
+        return ";".join([head, *parts])[:500]
 
-@dataclass(frozen=True, slots=True)
-class Breakdown:
+
+class Breakdown(NamedTuple):
     totals: Totals
     deductible: Fen
-    pool_ratio: Decimal  # share the first fund paid of the in-scope amount above the deductible
     funds: tuple[FundLine, ...]
     acct_pay: Fen
     balance_after: Fen
     year_deltas: tuple[tuple[str, Fen], ...]
     stay_deltas: tuple[tuple[str, Fen], ...]
+
+    @property
+    def pool_ratio(self) -> Decimal:
+        """The first fund's share of the in-scope amount above its deductible (4 places)."""
+        if not self.funds:
+            return Decimal(0)
+        first = self.funds[0]
+        return _ratio_of(first.paid, first.in_scope - first.deductible)
 
     @property
     def fund_sum(self) -> Fen:
@@ -87,13 +116,19 @@ class Breakdown:
         return out
 
 
-@dataclass(slots=True)
 class _Deltas:
-    year: Counter[str] = field(default_factory=Counter)
-    stay: Counter[str] = field(default_factory=Counter)
+    """Accumulator movements of one settlement, per period (insertion-ordered)."""
+
+    __slots__ = ("stay", "year")
+
+    def __init__(self) -> None:
+        self.year: dict[str, Fen] = {}
+        self.stay: dict[str, Fen] = {}
 
     def add(self, period: Period, key: str, amount: Fen) -> None:
-        (self.year if period is Period.YEAR else self.stay)[key] += amount
+        if amount:
+            target = self.year if period is Period.YEAR else self.stay
+            target[key] = target.get(key, 0) + amount
 
 
 def settle(inp: SettlementInput) -> Breakdown:
@@ -104,16 +139,10 @@ def settle(inp: SettlementInput) -> Breakdown:
     deltas = _Deltas()
     lines: list[FundLine] = []
     paid_so_far = 0
-    first_deductible = 0
-    pool_ratio = Decimal(0)
-    for index, stage in enumerate(inp.scheme.stages):
+    for stage in inp.scheme.stages:
         basis = t.in_scope if stage.basis is Basis.IN_SCOPE else t.in_scope - paid_so_far
-        stage_lines, deductible = _settle_stage(stage, inp, basis, deltas)
-        stage_paid = sum(line.paid for line in stage_lines)
-        if index == 0:
-            first_deductible = deductible
-            pool_ratio = _ratio_of(stage_lines[0].paid, basis - deductible)
-        paid_so_far += stage_paid
+        stage_lines = _settle_stage(stage, inp, basis, deltas)
+        paid_so_far += sum(line.paid for line in stage_lines)
         lines.extend(stage_lines)
     psn_part = t.medfee - paid_so_far
     acct_pay = 0
@@ -121,16 +150,15 @@ def settle(inp: SettlementInput) -> Breakdown:
         acct_pay = max(0, min(inp.account_balance, psn_part))
     result = Breakdown(
         totals=t,
-        deductible=first_deductible,
-        pool_ratio=pool_ratio,
+        deductible=lines[0].deductible if lines else 0,
         funds=tuple(lines),
         acct_pay=acct_pay,
         balance_after=inp.account_balance - acct_pay,
-        year_deltas=tuple(sorted((k, v) for k, v in deltas.year.items() if v)),
-        stay_deltas=tuple(sorted((k, v) for k, v in deltas.stay.items() if v)),
+        year_deltas=tuple(deltas.year.items()),
+        stay_deltas=tuple(deltas.stay.items()),
     )
-    assert 0 <= result.fund_sum <= t.in_scope, result
-    assert result.cash >= 0 and result.acct_pay >= 0
+    assert 0 <= paid_so_far <= t.in_scope, result
+    assert 0 <= acct_pay <= psn_part or acct_pay == 0, result
     return result
 
 
@@ -145,88 +173,88 @@ def _accum(inp: SettlementInput, period: Period, key: str) -> Fen:
     return source.get(key, 0)
 
 
-def _deductible_standard(stage: Stage, inp: SettlementInput, deltas: _Deltas) -> Fen:
-    rule = stage.deductible_for(inp.group, inp.level)
+def _deductible_standard(
+    stage: Stage, rule: DeductibleRule | None, inp: SettlementInput, deltas: _Deltas
+) -> Fen:
     if rule is None:
         return 0
     if stage.deductible_period is Period.YEAR:
         return rule.first
-    stays = inp.year_accums.get(f"S.{stage.key}", 0)
-    new_stay = inp.stay_accums.get(f"N.{stage.key}", 0) == 0
-    deltas.stay[f"N.{stage.key}"] += 1
+    keys = stage.keys
+    stays = inp.year_accums.get(keys.stays, 0)
+    new_stay = inp.stay_accums.get(keys.in_stay, 0) == 0
+    deltas.add(Period.STAY, keys.in_stay, 1)
     if new_stay:
-        deltas.year[f"S.{stage.key}"] += 1
+        deltas.add(Period.YEAR, keys.stays, 1)
     earlier_stays = stays if new_stay else stays - 1
     return rule.first if earlier_stays == 0 else rule.later
 
 
 def _settle_stage(
     stage: Stage, inp: SettlementInput, basis: Fen, deltas: _Deltas
-) -> tuple[list[FundLine], Fen]:
+) -> list[FundLine]:
     assert basis >= 0, (stage.key, basis)
-    bands = stage.bands_for(inp.group, inp.level)
+    rule, bands, factor = stage.rules(inp.group, inp.level)
     if bands is None:
         raise EngineError(f"stage {stage.key} has no bands for {inp.group} at level {inp.level}")
-    standard = _deductible_standard(stage, inp, deltas)
-    used = _accum(inp, stage.deductible_period, f"D.{stage.key}")
+    keys = stage.keys
+    standard = _deductible_standard(stage, rule, inp, deltas)
+    used = _accum(inp, stage.deductible_period, keys.deductible)
     deductible = min(basis, max(0, standard - used))
-    start = _accum(inp, stage.band_period, f"B.{stage.key}")
-    factor = stage.share_factor_for(inp.group, inp.level)
-    segments = _segments(start + deductible, start + basis, bands)
-    paid_before = inp.year_accums.get(f"P.{stage.key}", 0)
-    room = None if stage.annual_cap is None else max(0, stage.annual_cap - paid_before)
-    paid, above_cap, notes = _pay_segments(segments, factor, room)
-    lines = [FundLine(stage.fund, basis, room or 0, paid, _proc(standard, deductible, notes))]
+    start = _accum(inp, stage.band_period, keys.basis)
+    room = None
+    if stage.annual_cap is not None:
+        room = max(0, stage.annual_cap - inp.year_accums.get(keys.paid, 0))
+    steps, above_cap = _pay_segments(start + deductible, start + basis, bands, factor, room)
+    paid = sum(step.paid for step in steps)
+    lines = [FundLine(stage.fund, basis, room or 0, paid, standard, deductible, steps)]
     overflow_paid = 0
     if above_cap and stage.overflow is not None:
         overflow_paid = apply_ratio(above_cap, stage.overflow.ratio)
-        info = f"超封顶{fen_to_yuan(above_cap)}×{_pct(stage.overflow.ratio)}"
-        lines.append(FundLine(stage.overflow.fund, above_cap, 0, overflow_paid, info))
-    deltas.add(stage.deductible_period, f"D.{stage.key}", deductible)
-    deltas.add(stage.band_period, f"B.{stage.key}", basis)
-    deltas.year[f"P.{stage.key}"] += paid
-    deltas.year[f"O.{stage.key}"] += overflow_paid
+        step = Step(above_cap, stage.overflow.ratio, overflow_paid)
+        lines.append(
+            FundLine(stage.overflow.fund, above_cap, 0, overflow_paid, 0, 0, (step,), True)
+        )
+    deltas.add(stage.deductible_period, keys.deductible, deductible)
+    deltas.add(stage.band_period, keys.basis, basis)
+    deltas.add(Period.YEAR, keys.paid, paid)
+    deltas.add(Period.YEAR, keys.overflow, overflow_paid)
     for line in lines:
-        deltas.year[f"F.{line.fund}"] += line.paid
-    return lines, deductible
+        deltas.add(Period.YEAR, f"F.{line.fund}", line.paid)
+    return lines
 
 
-def _segments(start: Fen, end: Fen, bands: tuple[Band, ...]) -> list[tuple[Fen, Decimal]]:
-    """Split [start, end) of the cumulative basis into (amount, fund ratio) by band."""
-    out: list[tuple[Fen, Decimal]] = []
+def _pay_segments(
+    start: Fen, end: Fen, bands: tuple[Band, ...], factor: Decimal, room: Fen | None
+) -> tuple[tuple[Step, ...], Fen]:
+    """Split [start, end) of the cumulative basis by band and pay each piece at its ratio
+    until the cap room is gone. Returns the steps and the in-scope amount above the cap."""
+    steps = []
+    above_cap = 0
     low = start
     for band in bands:
         if low >= end:
             break
         high = end if band.upto is None else min(end, band.upto)
-        if high > low:
-            out.append((high - low, band.ratio))
-            low = high
-    return out
-
-
-def _pay_segments(
-    segments: list[tuple[Fen, Decimal]], factor: Decimal, room: Fen | None
-) -> tuple[Fen, Fen, list[str]]:
-    """Pay each band segment at its ratio until the cap room is gone.
-
-    Returns (paid, in-scope amount left above the cap, notes for setl_proc_info).
-    """
-    paid = above_cap = 0
-    notes = []
-    for amount, band_ratio in segments:
-        ratio = 1 - factor * (1 - band_ratio)
+        if high <= low:
+            continue
+        amount, low = high - low, high
+        ratio = band.ratio if factor == 1 else shared_ratio(factor, band.ratio)
         pay = apply_ratio(amount, ratio)
-        if room is not None and pay > room:
-            covered = _amount_covered(room, ratio, amount)
-            pay = room
-            above_cap += amount - covered
-            amount = covered
         if room is not None:
+            if pay > room:
+                covered = _amount_covered(room, ratio, amount)
+                above_cap += amount - covered
+                amount, pay = covered, room
             room -= pay
-        paid += pay
-        notes.append(f"{fen_to_yuan(amount)}×{_pct(ratio)}={fen_to_yuan(pay)}")
-    return paid, above_cap, notes
+        steps.append(Step(amount, ratio, pay))
+    return tuple(steps), above_cap
+
+
+@lru_cache(maxsize=256)
+def shared_ratio(factor: Decimal, band_ratio: Decimal) -> Decimal:
+    """The fund ratio when the person's share is scaled by ``factor`` (retiree rule)."""
+    return 1 - factor * (1 - band_ratio)
 
 
 def _amount_covered(room: Fen, ratio: Decimal, amount: Fen) -> Fen:
@@ -238,8 +266,3 @@ def _amount_covered(room: Fen, ratio: Decimal, amount: Fen) -> Fen:
 
 def _pct(ratio: Decimal) -> str:
     return f"{(ratio * 100).normalize():f}%"
-
-
-def _proc(standard: Fen, deductible: Fen, notes: list[str]) -> str:
-    head = f"起付标准{fen_to_yuan(standard)},本次起付{fen_to_yuan(deductible)}"
-    return ";".join([head, *notes])[:500]

@@ -6,6 +6,7 @@ Every rounding of money happens here, half-up to the fen.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 Fen = int
 
@@ -63,9 +64,19 @@ def round_fen(value: Decimal) -> Fen:
 
 
 def apply_ratio(amount: Fen, ratio: Decimal) -> Fen:
-    """amount x ratio, rounded half-up to the fen."""
+    """amount x ratio, rounded half-up to the fen (exact: integer arithmetic on the
+    ratio's fraction, so it equals Decimal quantize ROUND_HALF_UP)."""
+    numerator, denominator = _fraction(ratio)
+    product = amount * numerator
+    if product >= 0:
+        return (2 * product + denominator) // (2 * denominator)
+    return -((-2 * product + denominator) // (2 * denominator))
+
+
+@lru_cache(maxsize=1024)
+def _fraction(ratio: Decimal) -> tuple[int, int]:
     assert Decimal(0) <= ratio <= Decimal(1), ratio
-    return round_fen(Decimal(amount) * ratio)
+    return ratio.as_integer_ratio()
 
 
 def price_times_count(price_yuan: Decimal, count: Decimal) -> Fen:

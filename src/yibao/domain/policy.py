@@ -11,11 +11,12 @@ The file format is described in docs/policy-format.md.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from yibao.domain.codes import FUNDS, PersonGroup
 from yibao.domain.money import Fen, yuan_to_fen
@@ -86,6 +87,25 @@ class Overflow:
     ratio: Decimal
 
 
+class Rules(NamedTuple):
+    """What applies to one person group at one hospital level."""
+
+    deductible: DeductibleRule | None
+    bands: tuple[Band, ...] | None
+    factor: Decimal
+
+
+class StageKeys(NamedTuple):
+    """The accumulator codes of a stage (see domain/engine.py)."""
+
+    deductible: str
+    basis: str
+    paid: str
+    overflow: str
+    stays: str
+    in_stay: str
+
+
 @dataclass(frozen=True, slots=True)
 class Stage:
     key: str  # names the stage's accumulators, e.g. "emp_ipt"
@@ -98,6 +118,28 @@ class Stage:
     share_rules: tuple[ShareRule, ...]
     annual_cap: Fen | None
     overflow: Overflow | None
+    keys: StageKeys = field(init=False, compare=False, repr=False)
+    _table: Mapping[tuple[PersonGroup, int], Rules] = field(
+        init=False, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        keys = StageKeys(*(f"{prefix}.{self.key}" for prefix in "DBPOSN"))
+        table = {
+            (group, level): Rules(
+                self.deductible_for(group, level),
+                self.bands_for(group, level),
+                self.share_factor_for(group, level),
+            )
+            for group in PersonGroup
+            for level in LEVELS
+        }
+        object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "_table", MappingProxyType(table))
+
+    def rules(self, group: PersonGroup, level: int) -> Rules:
+        """The deductible, bands and share factor for a group and level (precomputed)."""
+        return self._table[(group, level)]
 
     def deductible_for(self, group: PersonGroup, level: int) -> DeductibleRule | None:
         return next((d for d in self.deductibles if d.selector.matches(group, level)), None)
