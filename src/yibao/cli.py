@@ -84,6 +84,41 @@ def errors(output: Path | None = typer.Option(None, "--output")) -> None:
         output.write_text(text, encoding="utf-8")
 
 
+world = typer.Typer(help="Synthetic regions for load tests and benchmarks")
+app.add_typer(world, name="world")
+
+
+@world.command("generate")
+def world_generate(
+    db: str = DB_OPTION,
+    persons: int = typer.Option(10_000, "--persons"),
+    institutions: int = typer.Option(1_000, "--institutions"),
+    items: int = typer.Option(20_000, "--items"),
+    seed: int = typer.Option(2026, "--seed"),
+) -> None:
+    """Generate a synthetic region (persons, institutions, catalogue) into a database."""
+    import time
+
+    from rich.progress import Progress
+
+    from yibao.world import Scale, generate
+
+    database = Database(db)
+    database.migrate()
+    scale = Scale(persons, institutions, items, seed)
+    started = time.perf_counter()
+    with Progress(console=console) as bar:
+        tasks = {
+            "institutions": bar.add_task("institutions", total=institutions),
+            "items": bar.add_task("catalogue items", total=items),
+            "persons": bar.add_task("persons", total=persons),
+        }
+        counts = generate(database, scale, lambda label, n: bar.advance(tasks[label], n))
+    seconds = time.perf_counter() - started
+    rows = sum(counts.values())
+    console.print(f"[green]generated[/] {counts} in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)")
+
+
 bench = typer.Typer(help="Benchmarks: numbers and ratios against a baseline in the same run")
 app.add_typer(bench, name="bench")
 
@@ -91,7 +126,7 @@ app.add_typer(bench, name="bench")
 @bench.command("engine")
 def bench_engine(count: int = typer.Option(100_000, "--count")) -> None:
     """Settlements per second of the pure engine on one core."""
-    from yibao import bench_engine as engine
+    from yibao.bench import engine
     from yibao.store.policy_files import load_policies
 
     result = engine.run(load_policies(), count)
