@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from yibao import log
 from yibao.store.db import DEFAULT_URL, Database
 
 app = typer.Typer(
@@ -49,15 +48,17 @@ def serve(
     port: int = typer.Option(8080, "--port"),
     workers: int = typer.Option(1, "--workers"),
 ) -> None:
-    """Run the HTTP server."""
+    """Run the HTTP server (several worker processes with --workers)."""
     import uvicorn
 
-    from yibao.api.app import create_app
-
-    log.configure()
     database = Database(db)
     database.migrate()
-    uvicorn.run(create_app(database), host=host, port=port, workers=workers, log_level="warning")
+    database.dispose()
+    os.environ["YIBAO_DATABASE_URL"] = database.url
+    uvicorn.run(
+        "yibao.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+        log_level="warning", access_log=False,
+    )
 
 
 @app.command()
@@ -138,5 +139,29 @@ def bench_engine(count: int = typer.Option(100_000, "--count")) -> None:
     )
 
 
+@bench.command("settle")
+def bench_settle(
+    db: str = DB_OPTION,
+    seconds: float = typer.Option(20.0, "--seconds"),
+    clients: int = typer.Option(8, "--clients"),
+    processes: int = typer.Option(2, "--client-processes"),
+    workers: int = typer.Option(2, "--workers"),
+    persons: int = typer.Option(100_000, "--persons"),
+    output: Path = typer.Option(Path("bench/results"), "--output"),
+) -> None:
+    """Drive the server with simulated HIS clients; compare with a bare-SQL baseline."""
+    from yibao.bench import settle
+
+    opts = settle.Options(db, seconds, clients, processes, workers, persons)
+    result = settle.run(opts, report=console.print)
+    path = settle.save(result, output)
+    console.print(settle.markdown(result))
+    console.print(f"saved {path}")
+
+
 def _safe(url: str) -> str:
     return url.split("@")[-1] if "@" in url else url
+
+
+if __name__ == "__main__":
+    app()

@@ -62,6 +62,18 @@ def create_app(
     return app
 
 
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (several worker processes): the database URL
+    comes from YIBAO_DATABASE_URL."""
+    import os
+
+    from yibao import log
+    from yibao.store.db import DEFAULT_URL
+
+    log.configure(os.environ.get("YIBAO_LOG_LEVEL", "INFO"))
+    return create_app(Database(os.environ.get("YIBAO_DATABASE_URL", DEFAULT_URL)))
+
+
 async def _read_limited(request: Request) -> bytes:
     """The body, cut off one byte past the limit (the envelope parser then refuses it)."""
     body = bytearray()

@@ -2,18 +2,23 @@
 
 signature = lowercase hex SHA-256 of ``timestamp + token + nonce + timestamp`` where
 ``token`` is the institution's secret. Timestamps outside +-300 s and reused nonces are
-refused. Nonces are remembered in the database (so every server process agrees) for
-twice the window, then pruned.
+refused. The nonce is recorded in the database in the same transaction as the message it
+carries (so every server process agrees, at no extra commit), and in a transaction of
+its own when the message is refused; nonces older than twice the window are pruned.
+Institutions are cached for ``INSTITUTION_CACHE_SECONDS``: a changed token takes effect
+within that time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, delete, insert, select
 
 from yibao.domain.errors import Refused
 from yibao.services.context import Institution
@@ -22,11 +27,21 @@ from yibao.store.schema import gateway_nonce, institution
 
 WINDOW_SECONDS = 300
 NONCE_LENGTH_MAX = 64
-PRUNE_EVERY = 500
+INSTITUTION_CACHE_SECONDS = 60.0
+PRUNE_EVERY = 1000
 
 
 def signature(timestamp: str, token: str, nonce: str) -> str:
     return hashlib.sha256(f"{timestamp}{token}{nonce}{timestamp}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """An authenticated request: who sent it and the nonce to record with it."""
+
+    caller: Institution
+    nonce: str
+    timestamp: int
 
 
 def load_institution(db: Database, code: str) -> Institution | None:
@@ -45,16 +60,28 @@ def load_institution(db: Database, code: str) -> Institution | None:
 class Gateway:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._calls = 0
+        self._cache: dict[str, tuple[float, Institution | None]] = {}
+        self._lock = threading.Lock()
+        self._recorded = 0
 
-    def authenticate(self, headers: Mapping[str, str], now_unix: int) -> Institution:
+    def institution(self, code: str) -> Institution | None:
+        now = time.monotonic()
+        cached = self._cache.get(code)
+        if cached is not None and now - cached[0] < INSTITUTION_CACHE_SECONDS:
+            return cached[1]
+        found = load_institution(self.db, code)
+        with self._lock:
+            self._cache[code] = (now, found)
+        return found
+
+    def authenticate(self, headers: Mapping[str, str], now_unix: int) -> Pass:
         paasid = headers.get("x-tif-paasid", "")
         timestamp = headers.get("x-tif-timestamp", "")
         nonce = headers.get("x-tif-nonce", "")
         sent = headers.get("x-tif-signature", "")
         if not (paasid and timestamp and nonce and sent):
             raise Refused("E-AUTH-001")
-        caller = load_institution(self.db, paasid[:30])
+        caller = self.institution(paasid[:30])
         if caller is None:
             raise Refused("E-AUTH-002")
         if not timestamp.isdigit() or abs(int(timestamp) - now_unix) > WINDOW_SECONDS:
@@ -64,17 +91,27 @@ class Gateway:
         expected = signature(timestamp, caller.token, nonce)
         if not hmac.compare_digest(expected, sent.lower()):
             raise Refused("E-AUTH-005")
-        self._use_nonce(paasid, nonce, now_unix)
-        return caller
+        return Pass(caller, nonce, int(timestamp))
 
-    def _use_nonce(self, paasid: str, nonce: str, now_unix: int) -> None:
-        try:
-            with self.db.write() as conn:
-                conn.execute(insert(gateway_nonce).values(paasid=paasid, nonce=nonce, ts=now_unix))
-        except IntegrityError as exc:
-            raise Refused("E-AUTH-004") from exc
-        self._calls += 1
-        if self._calls % PRUNE_EVERY == 0:
-            with self.db.write() as conn:
-                cutoff = now_unix - 2 * WINDOW_SECONDS
-                conn.execute(delete(gateway_nonce).where(gateway_nonce.c.ts < cutoff))
+    def record(self, conn: Connection, granted: Pass) -> None:
+        """Record the nonce in the caller's transaction (IntegrityError if reused)."""
+        conn.execute(
+            insert(gateway_nonce).values(
+                paasid=granted.caller.code, nonce=granted.nonce, ts=granted.timestamp
+            )
+        )
+        self._recorded += 1
+
+    def seen(self, conn: Connection, granted: Pass) -> bool:
+        query = select(gateway_nonce.c.ts).where(
+            gateway_nonce.c.paasid == granted.caller.code, gateway_nonce.c.nonce == granted.nonce
+        )
+        return conn.execute(query).first() is not None
+
+    def prune_if_due(self, now_unix: int) -> None:
+        if self._recorded < PRUNE_EVERY:
+            return
+        self._recorded = 0
+        with self.db.write() as conn:
+            cutoff = now_unix - 2 * WINDOW_SECONDS
+            conn.execute(delete(gateway_nonce).where(gateway_nonce.c.ts < cutoff))

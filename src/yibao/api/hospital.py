@@ -19,11 +19,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from yibao import log
 from yibao.api import envelope as env_mod
 from yibao.api.fields import Fields
-from yibao.api.gateway import Gateway
+from yibao.api.gateway import Gateway, Pass
 from yibao.api.registry import REGISTRY, FileReply, Transaction
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
-from yibao.services.context import Clock, Ctx, Ids, Institution
+from yibao.services.context import Clock, Ctx, Ids
 from yibao.store.db import Database
 from yibao.store.schema import message, reversal, signin
 
@@ -70,29 +70,61 @@ class HospitalInterface:
         tx = REGISTRY.get(envelope.infno)
         if tx is None:
             raise Refused("E-ENV-003", f"infno {envelope.infno[:6]}")
-        caller = self.gateway.authenticate(headers, int(time.time()))
-        if envelope.fixmedins_code != caller.code:
+        now_unix = int(time.time())
+        granted = self.gateway.authenticate(headers, now_unix)
+        if envelope.fixmedins_code != granted.caller.code:
             raise Refused("E-AUTH-006", envelope.fixmedins_code[:30])
         env_mod.check_msgid(envelope.msgid)
-        for attempt in range(2):
-            try:
-                return self._run(tx, caller, envelope, now, refmsgid)
-            except IntegrityError:
-                if attempt == 1:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            return self._attempt(tx, granted, envelope, now, refmsgid)
+        except Refused:
+            self._remember_nonce(granted)
+            raise
+        finally:
+            self.gateway.prune_if_due(now_unix)
 
-    def _run(
-        self, tx: Transaction, caller: Institution, envelope: env_mod.Envelope, now: datetime,
+    def _attempt(
+        self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope, now: datetime,
         refmsgid: str,
     ) -> dict[str, Any] | FileReply:
-        context = self.db.write() if tx.writes else self.db.read()
-        with context as conn:
-            if tx.writes:
-                _check_not_reversed(conn, caller.code, envelope.msgid)
-                stored = _stored_answer(conn, caller.code, envelope)
+        """Run the message; a unique-key conflict means a reused nonce, a msgid already
+        answered (or being answered), or a concurrent change: tell which, or run again."""
+        for _ in range(2):
+            try:
+                return self._run(tx, granted, envelope, now, refmsgid)
+            except IntegrityError:
+                stored = self._after_conflict(tx, granted, envelope)
                 if stored is not None:
                     return stored
+        raise Refused("E-SYS-001", "the message collided with concurrent changes twice")
+
+    def _after_conflict(
+        self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope
+    ) -> dict[str, Any] | None:
+        with self.db.read() as conn:
+            if self.gateway.seen(conn, granted):
+                raise Refused("E-AUTH-004")
+            if not tx.writes:
+                return None
+            _check_not_reversed(conn, granted.caller.code, envelope.msgid)
+            return _stored_answer(conn, granted.caller.code, envelope)
+
+    def _remember_nonce(self, granted: Pass) -> None:
+        """A refused message's nonce is recorded too, so it cannot be replayed later."""
+        try:
+            with self.db.write() as conn:
+                self.gateway.record(conn, granted)
+        except IntegrityError:
+            pass  # already recorded: this was the replay
+
+    def _run(
+        self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope, now: datetime,
+        refmsgid: str,
+    ) -> dict[str, Any] | FileReply:
+        caller = granted.caller
+        with self.db.write() as conn:
+            self.gateway.record(conn, granted)
+            if tx.writes:
                 _claim(conn, caller.code, envelope, now)
             if tx.signin:
                 _check_signin(conn, caller.code, envelope.sign_no)
@@ -131,8 +163,8 @@ class HospitalInterface:
 
 
 def _claim(conn: Connection, code: str, envelope: env_mod.Envelope, now: datetime) -> None:
-    """Claim the msgid before acting: a concurrent duplicate blocks on this row and then
-    fails with IntegrityError, and its retry returns the stored answer."""
+    """Claim the msgid before acting: a duplicate (earlier, concurrent, or blocked by a
+    2601 reversal) fails on this row with IntegrityError and is answered from the store."""
     conn.execute(
         insert(message).values(
             fixmedins_code=code, msgid=envelope.msgid, infno=envelope.infno,

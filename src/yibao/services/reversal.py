@@ -37,6 +37,13 @@ def reverse(ctx: Ctx, psn_no: str, omsgid: str, oinfno: str) -> str:
     ).mappings().first()
     if original is None:
         outcome = NOT_RECEIVED
+        ctx.conn.execute(  # occupy the msgid: should the original arrive late, it conflicts
+            insert(message).values(
+                fixmedins_code=ctx.institution.code, msgid=omsgid, infno=oinfno[:6],
+                body_hash="", infcode=-1, response="", effect="blocked by 2601",
+                created_at=ctx.now,
+            )
+        )
     else:
         if original["infno"] != oinfno:
             raise Refused("E-REV-001", f"msgid {omsgid} was infno {original['infno']}")

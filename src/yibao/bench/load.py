@@ -1,0 +1,152 @@
+"""Simulated HIS clients for the settlement benchmark: processes of threads, each thread
+one institution on one keep-alive connection, recording the latency of every call."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import itertools
+import json
+import os
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from yibao.api.hospital import ROUTE
+
+FEE_LINES_PER_FLOW = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one client thread does: ``mode`` flow | settle | paced."""
+
+    mode: str
+    seconds: float
+    institution: tuple[str, str]  # code, token
+    persons: list[tuple[str, str, str]]  # psn_no, certno, insutype
+    items: list[str]
+    prepared: int = 0  # settle/paced: visits prepared before the clock starts
+    interval: float = 0.0  # paced: seconds between 2207 calls
+    seed: int = 0
+
+
+@dataclass(slots=True)
+class Record:
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    flows: int = 0
+    seconds: float = 0.0
+
+    def add(self, infno: str, ms: float, ok: bool) -> None:
+        self.latencies.setdefault(infno, []).append(ms)
+        if not ok:
+            self.errors[infno] = self.errors.get(infno, 0) + 1
+
+
+class Client:
+    def __init__(self, target: Target, code: str, token: str) -> None:
+        self.conn = http.client.HTTPConnection(target.host, target.port, timeout=30)
+        self.code, self.token = code, token
+        self.serial = itertools.count(int.from_bytes(os.urandom(2), "big"))
+
+    def call(self, infno: str, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        ts = str(int(time.time()))
+        nonce = os.urandom(12).hex()
+        signature = hashlib.sha256(f"{ts}{self.token}{nonce}{ts}".encode()).hexdigest()
+        msgid = f"{self.code}{datetime.now():%Y%m%d%H%M%S}{next(self.serial) % 10000:04d}"
+        body = json.dumps({"infno": infno, "msgid": msgid, "fixmedins_code": self.code,
+                           "mdtrtarea_admvs": "110000", "insuplc_admdvs": "110000",
+                           "sign_no": "", "input": payload}, ensure_ascii=False).encode()
+        headers = {"x-tif-paasid": self.code, "x-tif-timestamp": ts, "x-tif-nonce": nonce,
+                   "x-tif-signature": signature, "content-type": "application/json"}
+        started = time.perf_counter()
+        self.conn.request("POST", ROUTE, body, headers)
+        answer = json.loads(self.conn.getresponse().read())
+        return answer, (time.perf_counter() - started) * 1000
+
+
+def _timed(client: Client, record: Record, infno: str, payload: dict) -> dict[str, Any]:
+    answer, ms = client.call(infno, payload)
+    record.add(infno, ms, answer.get("infcode") == 0)
+    return answer
+
+
+def _visit(client: Client, record: Record, rng: random.Random, plan: Plan) -> tuple | None:
+    """1101 -> 2201 -> 2204; returns what 2206/2207 need, or None if a step failed."""
+    psn_no, certno, insutype = rng.choice(plan.persons)
+    cred = {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno}
+    if _timed(client, record, "1101", {"data": cred})["infcode"] != 0:
+        return None
+    reg = _timed(client, record, "2201", {"data": {
+        "psn_no": psn_no, "insutype": insutype, "begntime": f"{datetime.now():%Y-%m-%d} 08:00:00",
+        "ipt_otp_no": "B1", **cred}})
+    if reg["infcode"] != 0:
+        return None
+    mdtrt_id = reg["output"]["data"]["mdtrt_id"]
+    lines, total = [], 0
+    for sn in range(1, FEE_LINES_PER_FLOW + 1):
+        cents = rng.randrange(100, 50_000)
+        total += cents
+        price = f"{cents // 100}.{cents % 100:02d}"
+        lines.append({"feedetl_sn": str(sn), "mdtrt_id": mdtrt_id, "psn_no": psn_no,
+                      "chrg_bchno": "1", "med_list_codg": rng.choice(plan.items),
+                      "medins_list_codg": f"H{sn}", "det_item_fee_sumamt": price, "cnt": "1",
+                      "pric": price})
+    if _timed(client, record, "2204", {"feedetail": lines})["infcode"] != 0:
+        return None
+    settle = {"data": {"psn_no": psn_no, "mdtrt_id": mdtrt_id, "med_type": "11",
+                       "medfee_sumamt": f"{total // 100}.{total % 100:02d}", "chrg_bchno": "0000",
+                       "acct_used_flag": "1", "psn_setlway": "01", **cred}}
+    return (settle,)
+
+
+def run_plan(target: Target, plan: Plan) -> Record:
+    rng = random.Random(plan.seed)
+    client = Client(target, *plan.institution)
+    record = Record()
+    if plan.mode == "flow":
+        return _flows(client, record, rng, plan)
+    ready = [v for v in (_visit(client, Record(), rng, plan) for _ in range(plan.prepared)) if v]
+    started = time.perf_counter()
+    next_at = started
+    for (settle,) in ready:
+        if plan.mode == "paced":
+            next_at += plan.interval
+            pause = next_at - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        _timed(client, record, "2207", settle)
+        if time.perf_counter() - started > plan.seconds:
+            break
+    record.seconds = time.perf_counter() - started
+    return record
+
+
+def _flows(client: Client, record: Record, rng: random.Random, plan: Plan) -> Record:
+    started = time.perf_counter()
+    while time.perf_counter() - started < plan.seconds:
+        visit = _visit(client, record, rng, plan)
+        if visit is None:
+            continue
+        (settle,) = visit
+        _timed(client, record, "2206", settle)
+        if _timed(client, record, "2207", settle)["infcode"] == 0:
+            record.flows += 1
+    record.seconds = time.perf_counter() - started
+    return record
+
+
+def run_process(target: Target, plans: list[Plan]) -> list[Record]:
+    """One client process: its plans on threads."""
+    with ThreadPoolExecutor(max_workers=len(plans)) as pool:
+        return list(pool.map(lambda p: run_plan(target, p), plans))

@@ -1,0 +1,269 @@
+"""`yibao bench settle`: the server under load from simulated HIS clients, and a bare-SQL
+baseline on the same database in the same run.
+
+Phases: (1) full outpatient flows 1101 -> 2201 -> 2204 -> 2206 -> 2207 for a while;
+(2) 2207 alone as fast as the clients can go, on visits prepared beforehand; (3) 2207
+paced at 80 % of that rate, for its latency; (4) the baseline: the same database running
+a settlement-shaped transaction directly (lock the person's accumulator row, update it,
+insert a settlement and ten fee lines) with as many connections as there are clients.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from yibao.bench.load import Plan, Record, Target, run_process
+from yibao.store.db import Database
+from yibao.store.schema import institution, insurance, person
+from yibao.world import Scale, generate, world_token
+
+PERSONS_SAMPLE = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    url: str
+    seconds: float = 20.0
+    clients: int = 8
+    processes: int = 2
+    workers: int = 2
+    persons: int = 100_000
+    port: int = 8765
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", preferred)) != 0:
+            return preferred
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(db: Database, persons: int) -> None:
+    db.migrate()
+    with db.read() as conn:
+        have = conn.execute(
+            select(func.count()).select_from(person).where(person.c.psn_no.startswith("W"))
+        ).scalar_one()
+    if have < persons:
+        if have:
+            raise SystemExit(f"database holds {have} synthetic persons; use an empty one")
+        generate(db, Scale(persons=persons, institutions=1000, items=20_000),
+                 lambda label, n: None)
+
+
+def _population(db: Database) -> tuple[list, list, list]:
+    with db.read() as conn:
+        hospitals = [(r.fixmedins_code, world_token(r.fixmedins_code)) for r in conn.execute(
+            select(institution.c.fixmedins_code).where(
+                institution.c.kind == "hospital", institution.c.fixmedins_code.startswith("W")))]
+        people = [tuple(r) for r in conn.execute(
+            select(person.c.psn_no, person.c.certno, insurance.c.insutype)
+            .join(insurance, insurance.c.psn_no == person.c.psn_no)
+            .where(person.c.psn_no.startswith("W")).limit(PERSONS_SAMPLE))]
+        items = [r[0] for r in conn.execute(text(
+            "SELECT code FROM catalogue_item WHERE code LIKE 'W%' LIMIT 2000"))]
+    return hospitals, people, items
+
+
+class Server:
+    def __init__(self, opts: Options) -> None:
+        self.port = _free_port(opts.port)
+        env = dict(os.environ, YIBAO_LOG_LEVEL="WARNING")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "yibao.cli", "serve", "--db", opts.url, "--port",
+             str(self.port), "--workers", str(opts.workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise SystemExit("the server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _drive(opts: Options, target: Target, make: Any) -> list[Record]:
+    """Run plans made by ``make(index)`` on opts.clients threads over opts.processes."""
+    plans = [make(i) for i in range(opts.clients)]
+    per = [plans[i::opts.processes] for i in range(opts.processes)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=opts.processes, mp_context=context) as pool:
+        results = pool.map(run_process, [target] * opts.processes, per)
+        return [record for batch in results for record in batch]
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if len(values) < 2:
+        return {"n": len(values)}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"n": len(values), "p50": round(cuts[49], 2), "p95": round(cuts[94], 2),
+            "p99": round(cuts[98], 2)}
+
+
+def _merge(records: list[Record]) -> dict[str, Any]:
+    latencies: dict[str, list[float]] = {}
+    errors: dict[str, int] = {}
+    for r in records:
+        for infno, values in r.latencies.items():
+            latencies.setdefault(infno, []).extend(values)
+        for infno, n in r.errors.items():
+            errors[infno] = errors.get(infno, 0) + n
+    seconds = max((r.seconds for r in records), default=0.0) or 1.0
+    return {
+        "seconds": round(seconds, 2),
+        "flows_per_s": round(sum(r.flows for r in records) / seconds, 1),
+        "calls_per_s": {k: round(len(v) / seconds, 1) for k, v in sorted(latencies.items())},
+        "latency_ms": {k: _percentiles(v) for k, v in sorted(latencies.items())},
+        "errors": errors,
+    }
+
+
+def baseline(db: Database, clients: int, seconds: float, persons: int = 10_000) -> float:
+    """Settlement-shaped transactions per second straight on the database."""
+    with db.engine.begin() as conn:
+        for ddl in (
+            "DROP TABLE IF EXISTS bench_fee_line", "DROP TABLE IF EXISTS bench_settlement",
+            "DROP TABLE IF EXISTS bench_accum",
+            "CREATE TABLE bench_accum (psn_no VARCHAR(30) PRIMARY KEY, cum BIGINT NOT NULL)",
+            "CREATE TABLE bench_settlement (setl_id VARCHAR(40) PRIMARY KEY, "
+            "psn_no VARCHAR(30) NOT NULL, amount BIGINT NOT NULL)",
+            "CREATE TABLE bench_fee_line (setl_id VARCHAR(40) NOT NULL, sn INTEGER NOT NULL, "
+            "psn_no VARCHAR(30) NOT NULL, amount BIGINT NOT NULL, PRIMARY KEY (setl_id, sn))",
+        ):
+            conn.execute(text(ddl))
+        conn.execute(text("INSERT INTO bench_accum VALUES (:p, 0)"),
+                     [{"p": f"P{i}"} for i in range(persons)])
+    counts = [0] * clients
+    stop = time.perf_counter() + seconds
+
+    def worker(index: int) -> None:
+        rng = random.Random(index)
+        n = 0
+        while time.perf_counter() < stop:
+            psn = f"P{rng.randrange(persons)}"
+            setl_id = f"{index}-{n}"
+            with db.write() as conn:
+                conn.execute(text("SELECT cum FROM bench_accum WHERE psn_no = :p"
+                                  + ("" if db.is_sqlite else " FOR UPDATE")), {"p": psn})
+                conn.execute(text("UPDATE bench_accum SET cum = cum + 100 WHERE psn_no = :p"),
+                             {"p": psn})
+                conn.execute(text("INSERT INTO bench_settlement VALUES (:s, :p, 1000)"),
+                             {"s": setl_id, "p": psn})
+                conn.execute(text("INSERT INTO bench_fee_line VALUES (:s, :n, :p, 100)"),
+                             [{"s": setl_id, "n": k, "p": psn} for k in range(10)])
+            n += 1
+        counts[index] = n
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def run(opts: Options, report: Any = print) -> dict[str, Any]:
+    db = Database(opts.url, pool_size=opts.clients)
+    report(f"preparing {opts.persons:,} synthetic persons ...")
+    prepare(db, opts.persons)
+    hospitals, people, items = _population(db)
+    server = Server(opts)
+    target = Target("127.0.0.1", server.port)
+    out: dict[str, Any] = {}
+    try:
+        def plan(mode: str, i: int, **kw: Any) -> Plan:
+            return Plan(mode, opts.seconds, hospitals[i % len(hospitals)], people, items,
+                        seed=hash((mode, i)) & 0xFFFF, **kw)
+
+        report("phase 1: full outpatient flows ...")
+        out["flows"] = _drive(opts, target, lambda i: plan("flow", i))
+        per_client = max(50, int(300 * opts.seconds / 20))
+        report("phase 2: 2207 at full speed ...")
+        out["settle_max"] = _drive(opts, target, lambda i: plan("settle", i, prepared=per_client))
+        peak = _merge(out["settle_max"])["calls_per_s"].get("2207", 0.0)
+        interval = opts.clients / (0.8 * peak) if peak else 1.0
+        report(f"phase 3: 2207 paced at 80 % of {peak:.0f}/s ...")
+        out["settle_80"] = _drive(opts, target, lambda i: plan(
+            "paced", i, prepared=max(20, int(0.8 * peak * opts.seconds / opts.clients) + 5),
+            interval=interval))
+    finally:
+        server.stop()
+    report("phase 4: bare-SQL baseline ...")
+    base = baseline(db, opts.clients, min(opts.seconds, 15.0))
+    db.dispose()
+    return _summary(opts, {k: _merge(v) for k, v in out.items()}, base)
+
+
+def _summary(opts: Options, phases: dict[str, Any], base: float) -> dict[str, Any]:
+    settle_rate = phases["settle_max"]["calls_per_s"].get("2207", 0.0)
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "database": "sqlite" if opts.url.startswith("sqlite") or "://" not in opts.url
+        else "postgresql",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "options": {"clients": opts.clients, "client_processes": opts.processes,
+                    "server_workers": opts.workers, "seconds": opts.seconds,
+                    "persons": opts.persons},
+        "phases": phases,
+        "baseline_tx_per_s": round(base, 1),
+        "ratio_2207_to_baseline": round(settle_rate / base, 3) if base else None,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    p = result["phases"]
+    lat80 = p["settle_80"]["latency_ms"].get("2207", {})
+    rows = [
+        ("full outpatient flows/s", p["flows"]["flows_per_s"], "≥ 250"),
+        ("2207 settlements/s (max)", p["settle_max"]["calls_per_s"].get("2207"), "≥ 1000"),
+        ("2207 p99 ms at 80 % of max", lat80.get("p99"), "≤ 50"),
+        ("bare-SQL baseline tx/s", result["baseline_tx_per_s"], "–"),
+        ("ratio 2207 / baseline", result["ratio_2207_to_baseline"], "≥ 0.25"),
+    ]
+    lines = [f"| measure ({result['database']}) | value | target |", "|---|---|---|"]
+    lines += [f"| {name} | {value} | {target} |" for name, value, target in rows]
+    lines += ["", "| infno | calls/s (flows) | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|"]
+    for infno, lat in p["flows"]["latency_ms"].items():
+        rate = p["flows"]["calls_per_s"][infno]
+        cells = [infno, rate, lat.get("p50"), lat.get("p95"), lat.get("p99")]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def save(result: dict[str, Any], directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"settle-{result['database']}-{result['when'][:19].replace(':', '')}.json"
+    path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    return path
