@@ -154,3 +154,15 @@ def test_outpatient_and_inpatient_transactions_do_not_mix(his):
     wrong = his.call("2204", {"feedetail": [dict(line("1", "XA01AAA0001", "10.00"),
                                                  mdtrt_id=mdtrt_id, psn_no=psn_no)]})
     refused(wrong, "E-VIS-003")
+
+
+def test_a_refunded_line_cannot_be_cancelled_alone(his):
+    psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+    mdtrt_id = admit(his, psn_no, WANG_FANG)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "100.00", "2"),
+                                   line("2", "XA01AAA0001", "100.00", "-1", init="1")],
+           infno="2301")
+    one = his.call("2302", {"data": {"mdtrt_id": mdtrt_id, "feedetl_sn": "1", "psn_no": psn_no}})
+    assert "refunded by 2" in refused(one, "E-FEE-006")
+    ok(his.call("2302", {"data": {"mdtrt_id": mdtrt_id, "feedetl_sn": "2", "psn_no": psn_no}}))
+    ok(his.call("2302", {"data": {"mdtrt_id": mdtrt_id, "feedetl_sn": "1", "psn_no": psn_no}}))

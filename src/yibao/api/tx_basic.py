@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import insert, update
 
 from yibao.api.fields import Fields
-from yibao.api.registry import transaction
+from yibao.api.registry import REGISTRY, transaction
 from yibao.domain.codes import FUNDS, INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
@@ -128,9 +128,10 @@ def entitlement(ctx: Ctx, inp: Fields) -> dict[str, Any]:
 def reverse(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     omsgid = data.text("omsgid", max_len=30)
+    oinfno = data.text("oinfno", max_len=6)
     if omsgid == ctx.msgid:
         raise Refused("E-REV-002", "a message cannot reverse itself")
-    outcome = reversal.reverse(
-        ctx, data.text("psn_no", max_len=30), omsgid, data.text("oinfno", max_len=6)
-    )
+    if oinfno in REGISTRY and not REGISTRY[oinfno].writes:
+        raise Refused("E-REV-002", f"{oinfno} changes nothing, so there is nothing to reverse")
+    outcome = reversal.reverse(ctx, data.text("psn_no", max_len=30), omsgid, oinfno)
     return {"data": {"omsgid": omsgid, "rslt": outcome}}

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, insert, or_, select, update
 
@@ -150,24 +151,47 @@ def cancel(
     """Cancel unsettled lines: all (``0000``), one batch, or one line. Returns the count."""
     row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
     require_status(row, OPEN, "discharged")
-    where = [fee_line.c.mdtrt_id == mdtrt_id, fee_line.c.status == ACTIVE]
+    where = []
     if batch and batch != ALL_LINES:
         where.append(fee_line.c.chrg_bchno == batch)
     if feedetl_sn and feedetl_sn != ALL_LINES:
         where.append(fee_line.c.feedetl_sn == feedetl_sn)
-    selective = (batch and batch != ALL_LINES) or (feedetl_sn and feedetl_sn != ALL_LINES)
-    settled = ctx.conn.execute(
-        select(func.count()).where(*where, fee_line.c.setl_id.is_not(None))
-    ).scalar_one()
-    if settled and selective:
-        raise Refused("E-FEE-006", "these lines are settled; cancel the settlement first")
-    result = ctx.conn.execute(
-        update(fee_line).where(*where, fee_line.c.setl_id.is_(None)).values(status=CANCELLED)
-    )
-    if result.rowcount == 0:
+    count = withdraw(ctx.conn, mdtrt_id, where, refusal="E-FEE-006", skip_settled=not where)
+    if count == 0:
         raise Refused("E-FEE-004", "nothing to cancel")
     ctx.effect = f"fees-cancel:{mdtrt_id}"
-    return result.rowcount
+    return count
+
+
+def withdraw(
+    conn: Connection, mdtrt_id: str, where: list[Any], *, refusal: str, skip_settled: bool
+) -> int:
+    """Cancel the visit's active lines matching ``where``. Settled lines are skipped or
+    refused; a line that an active refund line still points at is refused (the refund
+    would be left against nothing)."""
+    lines = fee_line.c
+    chosen = list(conn.execute(
+        select(lines.id, lines.feedetl_sn, lines.setl_id)
+        .where(lines.mdtrt_id == mdtrt_id, lines.status == ACTIVE, *where)
+    ))
+    if any(r.setl_id is not None for r in chosen) and not skip_settled:
+        raise Refused(refusal, "some of these lines are settled; cancel the settlement first")
+    chosen = [r for r in chosen if r.setl_id is None]
+    ids = [r.id for r in chosen]
+    refund = conn.execute(
+        select(lines.feedetl_sn, lines.init_feedetl_sn).where(
+            lines.mdtrt_id == mdtrt_id, lines.status == ACTIVE, lines.id.not_in(ids),
+            lines.init_feedetl_sn.in_([r.feedetl_sn for r in chosen]),
+        )
+    ).first()
+    if refund is not None:
+        raise Refused(
+            refusal, f"line {refund.init_feedetl_sn} is refunded by {refund.feedetl_sn}: "
+            "cancel the refund line too",
+        )
+    if ids:
+        conn.execute(update(fee_line).where(lines.id.in_(ids)).values(status=CANCELLED))
+    return len(ids)
 
 
 def unsettled_lines(conn: Connection, mdtrt_id: str, batch: str = "") -> list[RowMapping]:

@@ -54,6 +54,13 @@ def _find_by_card(conn: Connection, cred: Credential) -> RowMapping:
     return found
 
 
+def holds(conn: Connection, cred: Credential, person_row: RowMapping) -> bool:
+    """Whether the credential is the person's (an ID number is compared without a query)."""
+    if cred.cert_type == CERT_ID:
+        return cred.cert_no == person_row["certno"]
+    return find_by_credential(conn, cred)["psn_no"] == person_row["psn_no"]
+
+
 def get_person(conn: Connection, psn_no: str) -> RowMapping:
     row = conn.execute(select(person).where(person.c.psn_no == psn_no)).mappings().first()
     if row is None:

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, update
 
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
-from yibao.services import settlement, visits
+from yibao.services import fees, settlement, visits
 from yibao.services.context import Ctx
 from yibao.store.schema import fee_line, message, reversal, signin
 from yibao.store.schema import settlement as settlement_table
@@ -92,16 +92,7 @@ def _same_person(actual: str, sent: str) -> None:
 
 def _withdraw_lines(ctx: Ctx, mdtrt_id: str, psn_no: str, omsgid: str) -> None:
     visits.get_visit(ctx, mdtrt_id, psn_no, lock=True)
-    lines = fee_line.c
-    settled = ctx.conn.execute(
-        select(lines.id).where(
-            lines.mdtrt_id == mdtrt_id, lines.msgid == omsgid, lines.setl_id.is_not(None)
-        )
-    ).first()
-    if settled is not None:
-        raise Refused("E-REV-002", "lines of that upload are settled: cancel the settlement")
-    ctx.conn.execute(
-        update(fee_line)
-        .where(lines.mdtrt_id == mdtrt_id, lines.msgid == omsgid, lines.status == "active")
-        .values(status="cancelled")
+    fees.withdraw(
+        ctx.conn, mdtrt_id, [fee_line.c.msgid == omsgid], refusal="E-REV-002",
+        skip_settled=False,
     )

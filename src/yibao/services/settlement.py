@@ -25,7 +25,7 @@ from yibao.services.persons import (
     CERT_ECERT,
     Credential,
     active_insurance,
-    find_by_credential,
+    holds,
     lock_person,
 )
 from yibao.services.visits import DISCHARGED, OPEN, get_visit, require_status
@@ -97,10 +97,9 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     visit = get_visit(ctx, req.mdtrt_id, req.psn_no, lock=True)
     req = replace(req, med_type=req.med_type or visit["med_type"])
     _check_visit(ctx.conn, visit, req, visit_class)
-    if req.credential is not None and req.credential.cert_type != CERT_ECERT:
-        holder = find_by_credential(ctx.conn, req.credential)
-        if holder["psn_no"] != req.psn_no:
-            raise Refused("E-PSN-005", "the credential belongs to another person")
+    cred = req.credential
+    if cred is not None and cred.cert_type != CERT_ECERT and not holds(ctx.conn, cred, person):
+        raise Refused("E-PSN-005", "the credential belongs to another person")
     insurance = active_insurance(ctx.conn, req.psn_no, visit["insutype"], ctx.now.date())
     lines = unsettled_lines(ctx.conn, req.mdtrt_id, req.batch)
     if not lines:
@@ -203,7 +202,8 @@ def _compute(
 
 
 def _balance(conn: Connection, psn_no: str) -> Fen:
-    query = select(account.c.balance).where(account.c.psn_no == psn_no).with_for_update()
+    """The personal account balance (the caller holds the person's lock)."""
+    query = select(account.c.balance).where(account.c.psn_no == psn_no)
     return conn.execute(query).scalar_one_or_none() or 0
 
 
@@ -281,9 +281,13 @@ def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any
 def _move_account(ctx: Ctx, psn_no: str, setl_id: str, amount: Fen) -> None:
     if amount == 0:
         return
-    balance = _balance(ctx.conn, psn_no) + amount
+    balance = ctx.conn.execute(
+        update(account)
+        .where(account.c.psn_no == psn_no)
+        .values(balance=account.c.balance + amount)
+        .returning(account.c.balance)
+    ).scalar_one()
     assert balance >= 0, (psn_no, balance)
-    ctx.conn.execute(update(account).where(account.c.psn_no == psn_no).values(balance=balance))
     ctx.conn.execute(
         insert(account_entry).values(
             setl_id=setl_id, psn_no=psn_no, amount=amount, balance_after=balance,
