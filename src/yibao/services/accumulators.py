@@ -9,8 +9,11 @@ sum of the deltas of the person's live settlements.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from yibao.store.schema import accumulator, accumulator_delta
 
@@ -32,36 +35,30 @@ def apply(
     conn: Connection, *, setl_id: str, psn_no: str, insutype: str,
     deltas: Iterable[tuple[str, str, int]],
 ) -> None:
-    """Record a settlement's (period, key, delta) rows and add them to the accumulators.
-
-    The caller holds the person's lock, so update-then-insert cannot race.
-    """
-    rows = [d for d in deltas if d[2] != 0]
+    """Record a settlement's (period, key, delta) rows and add them to the accumulators
+    (one upsert: INSERT ... ON CONFLICT DO UPDATE, on SQLite and PostgreSQL alike)."""
+    rows = [
+        dict(setl_id=setl_id, psn_no=psn_no, insutype=insutype, period=p, cum_key=k, delta=d)
+        for p, k, d in deltas
+        if d != 0
+    ]
     if not rows:
         return
-    conn.execute(
-        insert(accumulator_delta),
-        [
-            dict(setl_id=setl_id, psn_no=psn_no, insutype=insutype, period=p, cum_key=k, delta=d)
-            for p, k, d in rows
-        ],
+    conn.execute(insert(accumulator_delta), rows)
+    upsert = _insert_for(conn)(accumulator)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[c.name for c in accumulator.primary_key.columns],
+        set_={"cum": accumulator.c.cum + upsert.excluded.cum},
     )
-    for period, key, delta in rows:
-        pk = (
-            accumulator.c.psn_no == psn_no,
-            accumulator.c.insutype == insutype,
-            accumulator.c.period == period,
-            accumulator.c.cum_key == key,
-        )
-        changed = conn.execute(
-            update(accumulator).where(*pk).values(cum=accumulator.c.cum + delta)
-        ).rowcount
-        if changed == 0:
-            conn.execute(
-                insert(accumulator).values(
-                    psn_no=psn_no, insutype=insutype, period=period, cum_key=key, cum=delta
-                )
-            )
+    conn.execute(
+        upsert,
+        [dict(psn_no=psn_no, insutype=insutype, period=r["period"], cum_key=r["cum_key"],
+              cum=r["delta"]) for r in rows],
+    )
+
+
+def _insert_for(conn: Connection) -> Any:
+    return sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
 
 
 def deltas_of(conn: Connection, setl_id: str) -> list[tuple[str, str, int]]:
