@@ -54,25 +54,40 @@ class Record:
 
 
 class Client:
+    """One HIS on one keep-alive connection. A message is built once (``message``) and
+    may be sent several times (``send``): each send is signed with a fresh nonce, as an
+    HIS retrying an unanswered message does."""
+
     def __init__(self, target: Target, code: str, token: str) -> None:
+        self.target = target
         self.conn = http.client.HTTPConnection(target.host, target.port, timeout=30)
         self.code, self.token = code, token
         self.serial = itertools.count(int.from_bytes(os.urandom(2), "big"))
 
-    def call(self, infno: str, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
-        ts = str(int(time.time()))
-        nonce = os.urandom(12).hex()
-        signature = hashlib.sha256(f"{ts}{self.token}{nonce}{ts}".encode()).hexdigest()
+    def message(self, infno: str, payload: dict[str, Any]) -> tuple[str, bytes]:
         msgid = f"{self.code}{datetime.now():%Y%m%d%H%M%S}{next(self.serial) % 10000:04d}"
         body = json.dumps({"infno": infno, "msgid": msgid, "fixmedins_code": self.code,
                            "mdtrtarea_admvs": "110000", "insuplc_admdvs": "110000",
                            "sign_no": "", "input": payload}, ensure_ascii=False).encode()
+        return msgid, body
+
+    def send(self, body: bytes) -> tuple[dict[str, Any], float]:
+        ts = str(int(time.time()))
+        nonce = os.urandom(12).hex()
+        signature = hashlib.sha256(f"{ts}{self.token}{nonce}{ts}".encode()).hexdigest()
         headers = {"x-tif-paasid": self.code, "x-tif-timestamp": ts, "x-tif-nonce": nonce,
                    "x-tif-signature": signature, "content-type": "application/json"}
         started = time.perf_counter()
-        self.conn.request("POST", ROUTE, body, headers)
-        answer = json.loads(self.conn.getresponse().read())
+        try:
+            self.conn.request("POST", ROUTE, body, headers)
+            answer = json.loads(self.conn.getresponse().read())
+        except (OSError, http.client.HTTPException):
+            self.conn.close()  # reconnect on the next send
+            raise
         return answer, (time.perf_counter() - started) * 1000
+
+    def call(self, infno: str, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        return self.send(self.message(infno, payload)[1])
 
 
 def _timed(client: Client, record: Record, infno: str, payload: dict) -> dict[str, Any]:
