@@ -24,9 +24,13 @@ from sqlalchemy import select, text
 
 from yibao.bench.load import Client, Target
 from yibao.store.db import Database
-from yibao.store.schema import account, account_entry, message
+from yibao.store.demo import REGION, demo_token
+from yibao.store.schema import account, account_entry, insurance, message, person
 from yibao.store.schema import settlement as settlement_table
 
+DEMO_HOSPITALS = [
+    (code, demo_token(code)) for code in ("H11010500001", "H11010500002", "H11010500003")
+]
 RETRY_PAUSE_SECONDS = 0.2
 RETRY_SECONDS_MAX = 90.0
 
@@ -211,6 +215,15 @@ def check(db: Database, ledger: Ledger, opening_balances: dict[str, int]) -> lis
         if balances.get(psn_no, 0) != opening + moved[psn_no]:
             problems.append(f"account {psn_no}: {balances.get(psn_no)} != {opening} + moves")
     return problems
+
+
+def local_people(db: Database) -> list[tuple[str, str, str]]:
+    """(psn_no, certno, insutype) of every person insured in the demo region."""
+    with db.read() as conn:
+        return [(r.psn_no, r.certno, r.insutype) for r in conn.execute(
+            select(person.c.psn_no, person.c.certno, insurance.c.insutype)
+            .join(insurance, insurance.c.psn_no == person.c.psn_no)
+            .where(person.c.insuplc_admdvs == REGION))]
 
 
 def opening_balances(db: Database) -> dict[str, int]:

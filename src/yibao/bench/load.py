@@ -148,8 +148,13 @@ def run_plan(target: Target, plan: Plan) -> Record:
 
 
 def _flows(client: Client, record: Record, rng: random.Random, plan: Plan) -> Record:
+    """Full outpatient flows; with ``plan.interval`` one flow starts every interval."""
     started = time.perf_counter()
+    next_at = started
     while time.perf_counter() - started < plan.seconds:
+        if plan.interval:
+            next_at += plan.interval
+            time.sleep(max(0.0, next_at - time.perf_counter()))
         visit = _visit(client, record, rng, plan)
         if visit is None:
             continue

@@ -193,6 +193,54 @@ def baseline(db: Database, clients: int, seconds: float, persons: int = 10_000) 
     return sum(counts) / (time.perf_counter() - started)
 
 
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (Linux /proc), in MiB."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        status = Path(f"/proc/{p}/status")
+        if status.exists():
+            for row in status.read_text().splitlines():
+                if row.startswith("VmRSS:"):
+                    total += int(row.split()[1])
+    return round(total / 1024, 1)
+
+
+def soak(opts: Options, minutes: float, window: float, report: Any = print) -> dict[str, Any]:
+    """Full flows at 70 % of the measured maximum for ``minutes``; latency and server
+    memory per window, so a leak or a slowdown shows as a trend."""
+    db = Database(opts.url, pool_size=opts.clients)
+    prepare(db, opts.persons)
+    hospitals, people, items = _population(db)
+    server = Server(opts)
+    target = Target("127.0.0.1", server.port)
+    try:
+        probe = _merge(_drive(opts, target, lambda i: Plan(
+            "flow", min(10.0, window), hospitals[i % len(hospitals)], people, items, seed=i)))
+        rate = 0.7 * probe["flows_per_s"]
+        interval = opts.clients / rate if rate else 1.0
+        report(f"maximum {probe['flows_per_s']} flows/s; soaking at {rate:.1f}/s")
+        windows = []
+        for n in range(max(1, int(minutes * 60 / window))):
+            merged = _merge(_drive(opts, target, lambda i, n=n: Plan(
+                "flow", window, hospitals[i % len(hospitals)], people, items,
+                interval=interval, seed=1000 * n + i)))
+            row = {"window": n, "flows_per_s": merged["flows_per_s"],
+                   "p50_2207": merged["latency_ms"].get("2207", {}).get("p50"),
+                   "p99_2207": merged["latency_ms"].get("2207", {}).get("p99"),
+                   "server_rss_mb": _rss_mb(server.process.pid)}
+            report(row)
+            windows.append(row)
+    finally:
+        server.stop()
+        db.dispose()
+    return {"max_flows_per_s": probe["flows_per_s"], "soak_flows_per_s": round(rate, 1),
+            "windows": windows}
+
+
 def run(opts: Options, report: Any = print) -> dict[str, Any]:
     db = Database(opts.url, pool_size=opts.clients)
     report(f"preparing {opts.persons:,} synthetic persons ...")
