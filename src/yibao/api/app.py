@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from yibao import __version__
@@ -20,6 +19,7 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
 from yibao.api.envelope import BODY_BYTES_MAX, to_json
 from yibao.api.hospital import ROUTE, HospitalInterface
 from yibao.api.registry import FileReply
+from yibao.api.schemas import EnvelopeOut, request_body
 from yibao.domain.policy import Policy
 from yibao.services.context import Clock, Ids, china_now
 from yibao.store.db import Database
@@ -42,7 +42,14 @@ def create_app(
     )
     app.state.hospital = hospital
 
-    @app.post(ROUTE, summary="National interface: every transaction, dispatched on infno")
+    @app.post(
+        ROUTE,
+        summary="National interface: every transaction, dispatched on infno",
+        response_model=EnvelopeOut,
+        openapi_extra=request_body(),
+        responses={200: {"content": {"application/zip": {}}, "description":
+                         "the envelope, or for a successful 9102 the file"}},
+    )
     async def call_service(request: Request) -> Response:
         body = await _read_limited(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -53,11 +60,17 @@ def create_app(
                             headers={"content-disposition": disposition})
         return Response(to_json(result), media_type="application/json; charset=utf-8")
 
-    @app.get("/health", summary="Liveness: answers when the database answers")
-    def health() -> dict[str, Any]:
-        with db.read() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return {"status": "ok", "version": __version__}
+    @app.get(
+        "/health", summary="Liveness: 200 when the database answers, 503 when it does not",
+        responses={503: {"description": "the database is unavailable"}},
+    )
+    def health() -> Response:
+        try:
+            with db.read() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except DBAPIError:
+            return JSONResponse({"status": "database unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", "version": __version__})
 
     return app
 
