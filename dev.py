@@ -52,7 +52,7 @@ def main() -> int:
     action, extra = sys.argv[1], sys.argv[2:]
     if action == "demo":
         return run(str(BIN / "yibao"), "demo", *extra)
-    lint = run(str(BIN / "ruff"), "check", "src", "tests", "tools")
+    lint = run(str(BIN / "ruff"), "check", "src", "tests", "tools", "bench")
     tests = run(str(BIN / "python"), "-m", "pytest", *extra)
     return tests or lint
 

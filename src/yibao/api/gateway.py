@@ -25,6 +25,7 @@ from yibao.services.context import Institution
 from yibao.store.db import Database
 from yibao.store.schema import gateway_nonce, institution
 
+_INSERT_NONCE = insert(gateway_nonce)
 WINDOW_SECONDS = 300
 NONCE_LENGTH_MAX = 64
 INSTITUTION_CACHE_SECONDS = 60.0
@@ -96,9 +97,8 @@ class Gateway:
     def record(self, conn: Connection, granted: Pass) -> None:
         """Record the nonce in the caller's transaction (IntegrityError if reused)."""
         conn.execute(
-            insert(gateway_nonce).values(
-                paasid=granted.caller.code, nonce=granted.nonce, ts=granted.timestamp
-            )
+            _INSERT_NONCE,
+            {"paasid": granted.caller.code, "nonce": granted.nonce, "ts": granted.timestamp},
         )
         self._recorded += 1
 

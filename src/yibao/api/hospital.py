@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from yibao import log
@@ -28,6 +28,12 @@ from yibao.store.db import Database
 from yibao.store.schema import message, reversal, signin
 
 ROUTE = "/fsi/api/rsfComIfsService/callService"
+_CLAIM = insert(message)
+_ANSWER = (
+    update(message)
+    .where(message.c.fixmedins_code == bindparam("code"), message.c.msgid == bindparam("id"))
+    .values(response=bindparam("answer"), effect=bindparam("did"))
+)
 PLATFORM_REGION = "110000"
 logger = log.get("yibao.hospital")
 
@@ -137,12 +143,10 @@ class HospitalInterface:
                 return output
             result = env_mod.answer(infcode=0, refmsgid=refmsgid, now=now, output=output)
             if tx.writes:
-                conn.execute(
-                    update(message)
-                    .where(message.c.fixmedins_code == caller.code,
-                           message.c.msgid == envelope.msgid)
-                    .values(response=env_mod.to_json(result), effect=ctx.effect)
-                )
+                conn.execute(_ANSWER, {
+                    "code": caller.code, "id": envelope.msgid,
+                    "answer": env_mod.to_json(result), "did": ctx.effect,
+                })
             return result
 
     def _log(
@@ -165,12 +169,10 @@ class HospitalInterface:
 def _claim(conn: Connection, code: str, envelope: env_mod.Envelope, now: datetime) -> None:
     """Claim the msgid before acting: a duplicate (earlier, concurrent, or blocked by a
     2601 reversal) fails on this row with IntegrityError and is answered from the store."""
-    conn.execute(
-        insert(message).values(
-            fixmedins_code=code, msgid=envelope.msgid, infno=envelope.infno,
-            body_hash=envelope.body_hash, infcode=0, response="", created_at=now,
-        )
-    )
+    conn.execute(_CLAIM, dict(
+        fixmedins_code=code, msgid=envelope.msgid, infno=envelope.infno,
+        body_hash=envelope.body_hash, infcode=0, response="", created_at=now,
+    ))
 
 
 def _stored_answer(

@@ -11,11 +11,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from yibao.store.schema import accumulator, accumulator_delta
+
+_READ = select(accumulator.c.cum_key, accumulator.c.cum).where(
+    accumulator.c.psn_no == bindparam("psn_no"),
+    accumulator.c.insutype == bindparam("insutype"),
+    accumulator.c.period == bindparam("period"),
+)
+_INSERT_DELTA = insert(accumulator_delta)
+
+
+def _upsert(insert_for: Any) -> Any:
+    statement = insert_for(accumulator)
+    return statement.on_conflict_do_update(
+        index_elements=[c.name for c in accumulator.primary_key.columns],
+        set_={"cum": accumulator.c.cum + statement.excluded.cum},
+    )
+
+
+_UPSERT = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(postgresql_insert)}
 
 
 def stay_period(mdtrt_id: str) -> str:
@@ -23,12 +41,8 @@ def stay_period(mdtrt_id: str) -> str:
 
 
 def read(conn: Connection, psn_no: str, insutype: str, period: str) -> dict[str, int]:
-    query = select(accumulator.c.cum_key, accumulator.c.cum).where(
-        accumulator.c.psn_no == psn_no,
-        accumulator.c.insutype == insutype,
-        accumulator.c.period == period,
-    )
-    return {key: cum for key, cum in conn.execute(query)}
+    params = {"psn_no": psn_no, "insutype": insutype, "period": period}
+    return {key: cum for key, cum in conn.execute(_READ, params)}
 
 
 def apply(
@@ -44,21 +58,12 @@ def apply(
     ]
     if not rows:
         return
-    conn.execute(insert(accumulator_delta), rows)
-    upsert = _insert_for(conn)(accumulator)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[c.name for c in accumulator.primary_key.columns],
-        set_={"cum": accumulator.c.cum + upsert.excluded.cum},
-    )
+    conn.execute(_INSERT_DELTA, rows)
     conn.execute(
-        upsert,
+        _UPSERT[conn.dialect.name],
         [dict(psn_no=psn_no, insutype=insutype, period=r["period"], cum_key=r["cum_key"],
               cum=r["delta"]) for r in rows],
     )
-
-
-def _insert_for(conn: Connection) -> Any:
-    return sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
 
 
 def deltas_of(conn: Connection, setl_id: str) -> list[tuple[str, str, int]]:

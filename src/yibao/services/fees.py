@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, or_, select, update
 
 from yibao.domain.catalogue import CatalogueItem, Classified, amount_matches, classify
 from yibao.domain.codes import VisitClass
@@ -18,6 +18,24 @@ from yibao.domain.money import Fen
 from yibao.services.context import Ctx
 from yibao.services.visits import OPEN, get_visit, is_final_settled, require_status
 from yibao.store.schema import catalogue_item, fee_line
+
+_ITEM = select(catalogue_item).where(
+    catalogue_item.c.region == bindparam("region"),
+    catalogue_item.c.code == bindparam("code"),
+    catalogue_item.c.valid_from <= bindparam("day"),
+    or_(catalogue_item.c.valid_to.is_(None), catalogue_item.c.valid_to >= bindparam("day")),
+)
+_UNSETTLED = (
+    select(fee_line)
+    .where(
+        fee_line.c.mdtrt_id == bindparam("mdtrt_id"),
+        fee_line.c.status == "active",
+        fee_line.c.setl_id.is_(None),
+    )
+    .order_by(fee_line.c.id)
+)
+_UNSETTLED_BATCH = _UNSETTLED.where(fee_line.c.chrg_bchno == bindparam("batch"))
+_INSERT_LINE = insert(fee_line)
 
 ALL_LINES = "0000"
 ACTIVE = "active"
@@ -39,13 +57,7 @@ class FeeLineIn:
 
 
 def catalogue_lookup(conn: Connection, region: str, code: str, day: date) -> CatalogueItem | None:
-    query = select(catalogue_item).where(
-        catalogue_item.c.region == region,
-        catalogue_item.c.code == code,
-        catalogue_item.c.valid_from <= day,
-        or_(catalogue_item.c.valid_to.is_(None), catalogue_item.c.valid_to >= day),
-    )
-    row = conn.execute(query).mappings().first()
+    row = conn.execute(_ITEM, {"region": region, "code": code, "day": day}).mappings().first()
     if row is None:
         return None
     cap = row["price_cap"]
@@ -105,7 +117,8 @@ def _store_line(
     classified = classify(item, line.amount, line.price, line.count)
     list_type = "" if item is None else item.list_type
     ctx.conn.execute(
-        insert(fee_line).values(
+        _INSERT_LINE,
+        dict(
             psn_no=visit_row["psn_no"], mdtrt_id=visit_row["mdtrt_id"],
             feedetl_sn=line.feedetl_sn, init_feedetl_sn=line.init_feedetl_sn,
             chrg_bchno=line.chrg_bchno, med_list_codg=line.list_code,
@@ -195,11 +208,8 @@ def withdraw(
 
 
 def unsettled_lines(conn: Connection, mdtrt_id: str, batch: str = "") -> list[RowMapping]:
-    where = [
-        fee_line.c.mdtrt_id == mdtrt_id,
-        fee_line.c.status == ACTIVE,
-        fee_line.c.setl_id.is_(None),
-    ]
     if batch and batch != ALL_LINES:
-        where.append(fee_line.c.chrg_bchno == batch)
-    return list(conn.execute(select(fee_line).where(*where).order_by(fee_line.c.id)).mappings())
+        result = conn.execute(_UNSETTLED_BATCH, {"mdtrt_id": mdtrt_id, "batch": batch})
+    else:
+        result = conn.execute(_UNSETTLED, {"mdtrt_id": mdtrt_id})
+    return list(result.mappings())

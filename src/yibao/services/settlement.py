@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
 from yibao.domain import catalogue
 from yibao.domain.codes import VisitClass, person_group_of, visit_class_of
@@ -37,6 +37,26 @@ from yibao.store.schema import (
     settlement,
     settlement_fund,
     settlement_line,
+)
+
+_BALANCE = select(account.c.balance).where(account.c.psn_no == bindparam("psn_no"))
+_NEXT_SEQ = select(func.coalesce(func.max(settlement.c.seq), 0) + 1).where(
+    settlement.c.mdtrt_id == bindparam("mdtrt_id")
+)
+_INSERT_SETTLEMENT = insert(settlement)
+_INSERT_FUNDS = insert(settlement_fund)
+_INSERT_LINKS = insert(settlement_line)
+_INSERT_ENTRY = insert(account_entry)
+_MARK_LINES = (
+    update(fee_line)
+    .where(fee_line.c.id.in_(bindparam("ids", expanding=True)), fee_line.c.setl_id.is_(None))
+    .values(setl_id=bindparam("mark"))
+)
+_MOVE_ACCOUNT = (
+    update(account)
+    .where(account.c.psn_no == bindparam("owner"))
+    .values(balance=account.c.balance + bindparam("amount"))
+    .returning(account.c.balance)
 )
 
 CLR_TYPES = {VisitClass.OUTPATIENT: "11", VisitClass.INPATIENT: "21"}
@@ -203,8 +223,7 @@ def _compute(
 
 def _balance(conn: Connection, psn_no: str) -> Fen:
     """The personal account balance (the caller holds the person's lock)."""
-    query = select(account.c.balance).where(account.c.psn_no == psn_no)
-    return conn.execute(query).scalar_one_or_none() or 0
+    return conn.execute(_BALANCE, {"psn_no": psn_no}).scalar_one_or_none() or 0
 
 
 def _settlement_row(ctx: Ctx, plan: _Plan, setl_id: str) -> dict[str, Any]:
@@ -244,20 +263,15 @@ def _fund_rows(b: Breakdown) -> list[dict[str, Any]]:
 
 
 def _next_seq(conn: Connection, mdtrt_id: str) -> int:
-    query = select(func.coalesce(func.max(settlement.c.seq), 0)).where(
-        settlement.c.mdtrt_id == mdtrt_id
-    )
-    return conn.execute(query).scalar_one() + 1
+    seq: int = conn.execute(_NEXT_SEQ, {"mdtrt_id": mdtrt_id}).scalar_one()
+    return seq
 
 
 def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any]]) -> None:
     conn, setl_id, b = ctx.conn, row["setl_id"], plan.breakdown
-    conn.execute(insert(settlement).values(**row))
+    conn.execute(_INSERT_SETTLEMENT, row)
     if funds:
-        conn.execute(
-            insert(settlement_fund),
-            [dict(f, setl_id=setl_id, psn_no=row["psn_no"]) for f in funds],
-        )
+        conn.execute(_INSERT_FUNDS, [dict(f, setl_id=setl_id, psn_no=row["psn_no"]) for f in funds])
     stay = accumulators.stay_period(row["mdtrt_id"])
     deltas = [(str(row["year"]), k, d) for k, d in b.year_deltas]
     deltas += [(stay, k, d) for k, d in b.stay_deltas]
@@ -266,33 +280,22 @@ def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any
     )
     _move_account(ctx, row["psn_no"], setl_id, -b.acct_pay)
     ids = [line["id"] for line in plan.lines]
-    marked = conn.execute(
-        update(fee_line)
-        .where(fee_line.c.id.in_(ids), fee_line.c.setl_id.is_(None))
-        .values(setl_id=setl_id)
-    ).rowcount
+    marked = conn.execute(_MARK_LINES, {"ids": ids, "mark": setl_id}).rowcount
     assert marked == len(ids), (marked, len(ids))
     conn.execute(
-        insert(settlement_line),
-        [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"]) for i in ids],
+        _INSERT_LINKS, [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"]) for i in ids]
     )
 
 
 def _move_account(ctx: Ctx, psn_no: str, setl_id: str, amount: Fen) -> None:
     if amount == 0:
         return
-    balance = ctx.conn.execute(
-        update(account)
-        .where(account.c.psn_no == psn_no)
-        .values(balance=account.c.balance + amount)
-        .returning(account.c.balance)
-    ).scalar_one()
+    balance = ctx.conn.execute(_MOVE_ACCOUNT, {"owner": psn_no, "amount": amount}).scalar_one()
     assert balance >= 0, (psn_no, balance)
     ctx.conn.execute(
-        insert(account_entry).values(
-            setl_id=setl_id, psn_no=psn_no, amount=amount, balance_after=balance,
-            created_at=ctx.now,
-        )
+        _INSERT_ENTRY,
+        dict(setl_id=setl_id, psn_no=psn_no, amount=amount, balance_after=balance,
+             created_at=ctx.now),
     )
 
 

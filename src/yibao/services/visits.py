@@ -9,13 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select, update
 
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.services.context import Ctx
 from yibao.services.persons import Credential, active_insurance, find_by_credential, get_person
 from yibao.store.schema import diagnosis, fee_line, settlement, visit
+
+_VISIT = select(visit).where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
+_LOCK_VISIT = _VISIT.with_for_update()
 
 OPEN = "open"
 DISCHARGED = "discharged"
@@ -56,10 +59,8 @@ class NewVisit:
 
 def get_visit(ctx: Ctx, mdtrt_id: str, psn_no: str, *, lock: bool = False) -> RowMapping:
     """The caller's visit; another institution's visit is reported as unknown."""
-    query = select(visit).where(visit.c.mdtrt_id == mdtrt_id)
-    if lock:
-        query = query.with_for_update()
-    row = ctx.conn.execute(query).mappings().first()
+    query = _LOCK_VISIT if lock else _VISIT
+    row = ctx.conn.execute(query, {"mdtrt_id": mdtrt_id}).mappings().first()
     if row is None or row["fixmedins_code"] != ctx.institution.code:
         raise Refused("E-VIS-001", f"mdtrt_id {mdtrt_id}")
     if psn_no and row["psn_no"] != psn_no:
