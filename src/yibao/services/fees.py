@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
 from yibao.domain.catalogue import CatalogueItem, Classified, amount_matches, classify
 from yibao.domain.codes import VisitClass
@@ -19,11 +19,9 @@ from yibao.services.context import Ctx
 from yibao.services.visits import OPEN, get_visit, is_final_settled, require_status
 from yibao.store.schema import catalogue_item, fee_line
 
-_ITEM = select(catalogue_item).where(
+_ITEMS = select(catalogue_item).where(
     catalogue_item.c.region == bindparam("region"),
-    catalogue_item.c.code == bindparam("code"),
-    catalogue_item.c.valid_from <= bindparam("day"),
-    or_(catalogue_item.c.valid_to.is_(None), catalogue_item.c.valid_to >= bindparam("day")),
+    catalogue_item.c.code.in_(bindparam("codes", expanding=True)),
 )
 _UNSETTLED = (
     select(fee_line)
@@ -56,16 +54,25 @@ class FeeLineIn:
     time: datetime | None
 
 
-def catalogue_lookup(conn: Connection, region: str, code: str, day: date) -> CatalogueItem | None:
-    row = conn.execute(_ITEM, {"region": region, "code": code, "day": day}).mappings().first()
-    if row is None:
+class Catalogue:
+    """The catalogue entries of a region for a set of codes, read in one query; the
+    entry valid on a line's day is picked per line."""
+
+    def __init__(self, conn: Connection, region: str, codes: set[str]) -> None:
+        self.rows: dict[str, list[RowMapping]] = {}
+        for row in conn.execute(_ITEMS, {"region": region, "codes": sorted(codes)}).mappings():
+            self.rows.setdefault(row["code"], []).append(row)
+
+    def item(self, code: str, day: date) -> CatalogueItem | None:
+        for row in self.rows.get(code, ()):
+            if row["valid_from"] <= day and (row["valid_to"] is None or day <= row["valid_to"]):
+                cap = row["price_cap"]
+                return CatalogueItem(
+                    code=row["code"], name=row["name"], chrgitm_lv=row["chrgitm_lv"],
+                    price_cap=None if cap is None else Decimal(cap),
+                    selfpay_ratio=Decimal(row["selfpay_ratio"]), list_type=row["list_type"],
+                )
         return None
-    cap = row["price_cap"]
-    return CatalogueItem(
-        code=row["code"], name=row["name"], chrgitm_lv=row["chrgitm_lv"],
-        price_cap=None if cap is None else Decimal(cap),
-        selfpay_ratio=Decimal(row["selfpay_ratio"]), list_type=row["list_type"],
-    )
 
 
 def upload(
@@ -81,9 +88,16 @@ def upload(
     if row["status"] != OPEN and visit_class is VisitClass.OUTPATIENT:
         raise Refused("E-VIS-002", f"visit {mdtrt_id} is {row['status']}")
     _check_unique(ctx.conn, mdtrt_id, lines)
-    results = []
-    for line in lines:
-        results.append(_store_line(ctx, row, line))
+    catalogue = Catalogue(ctx.conn, ctx.institution.pool_area, {x.list_code for x in lines})
+    results = [_classify_line(ctx, catalogue, line) for line in lines]
+    rows = [_line_row(ctx, row, line, c, list_type) for line, c, list_type in results]
+    charges = [r for r in rows if r["det_item_fee_sumamt"] >= 0]
+    if charges:
+        ctx.conn.execute(_INSERT_LINE, charges)
+    for refund, item in zip(rows, lines, strict=True):
+        if refund["det_item_fee_sumamt"] < 0:  # after the lines it may refund
+            _check_refund(ctx.conn, mdtrt_id, item)
+            ctx.conn.execute(_INSERT_LINE, refund)
     ctx.effect = f"fees:{mdtrt_id}"
     return results
 
@@ -103,35 +117,33 @@ def _check_unique(conn: Connection, mdtrt_id: str, lines: Sequence[FeeLineIn]) -
         raise Refused("E-FEE-001", f"feedetl_sn {taken}")
 
 
-def _store_line(
-    ctx: Ctx, visit_row: RowMapping, line: FeeLineIn
+def _classify_line(
+    ctx: Ctx, catalogue: Catalogue, line: FeeLineIn
 ) -> tuple[FeeLineIn, Classified, str]:
     if not amount_matches(line.amount, line.price, line.count):
         raise Refused("E-FEE-002", f"feedetl_sn {line.feedetl_sn}")
     if (line.amount < 0) != (line.count < 0) or line.count == 0:
         raise Refused("E-ENV-005", f"feedetl_sn {line.feedetl_sn}: cnt and amount disagree")
-    if line.amount < 0:
-        _check_refund(ctx.conn, visit_row["mdtrt_id"], line)
-    day = (line.time or ctx.now).date()
-    item = catalogue_lookup(ctx.conn, ctx.institution.pool_area, line.list_code, day)
+    item = catalogue.item(line.list_code, (line.time or ctx.now).date())
     classified = classify(item, line.amount, line.price, line.count)
-    list_type = "" if item is None else item.list_type
-    ctx.conn.execute(
-        _INSERT_LINE,
-        dict(
-            psn_no=visit_row["psn_no"], mdtrt_id=visit_row["mdtrt_id"],
-            feedetl_sn=line.feedetl_sn, init_feedetl_sn=line.init_feedetl_sn,
-            chrg_bchno=line.chrg_bchno, med_list_codg=line.list_code,
-            medins_list_codg=line.medins_code, med_list_name=line.name,
-            cnt=str(line.count), pric=str(line.price), det_item_fee_sumamt=line.amount,
-            fulamt_ownpay_amt=classified.fulamt_ownpay, overlmt_amt=classified.overlmt_selfpay,
-            preselfpay_amt=classified.preselfpay, inscp_scp_amt=classified.in_scope,
-            chrgitm_lv=classified.chrgitm_lv, selfpay_prop=str(classified.selfpay_ratio),
-            pric_uplmt_amt=None if classified.price_cap is None else str(classified.price_cap),
-            list_type=list_type, fee_ocur_time=line.time, status=ACTIVE, msgid=ctx.msgid,
-        )
+    return line, classified, "" if item is None else item.list_type
+
+
+def _line_row(
+    ctx: Ctx, visit_row: RowMapping, line: FeeLineIn, classified: Classified, list_type: str
+) -> dict[str, Any]:
+    return dict(
+        psn_no=visit_row["psn_no"], mdtrt_id=visit_row["mdtrt_id"],
+        feedetl_sn=line.feedetl_sn, init_feedetl_sn=line.init_feedetl_sn,
+        chrg_bchno=line.chrg_bchno, med_list_codg=line.list_code,
+        medins_list_codg=line.medins_code, med_list_name=line.name,
+        cnt=str(line.count), pric=str(line.price), det_item_fee_sumamt=line.amount,
+        fulamt_ownpay_amt=classified.fulamt_ownpay, overlmt_amt=classified.overlmt_selfpay,
+        preselfpay_amt=classified.preselfpay, inscp_scp_amt=classified.in_scope,
+        chrgitm_lv=classified.chrgitm_lv, selfpay_prop=str(classified.selfpay_ratio),
+        pric_uplmt_amt=None if classified.price_cap is None else str(classified.price_cap),
+        list_type=list_type, fee_ocur_time=line.time, status=ACTIVE, msgid=ctx.msgid,
     )
-    return line, classified, list_type
 
 
 def _check_refund(conn: Connection, mdtrt_id: str, line: FeeLineIn) -> None:
