@@ -7,18 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 
 import pytest
 
 from yibao.bench import faults
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from yibao.bench.server import free_port
 
 
 def test_kill_minus_nine_under_load_loses_nothing(db):

@@ -188,10 +188,10 @@ def bench_crash(
 ) -> None:
     """kill -9 the server at random moments under load (optionally restart the database),
     then check that nothing was lost, half-written or counted twice."""
-    import socket
     import subprocess
 
     from yibao.bench import faults
+    from yibao.bench.server import free_port
     from yibao.store.demo import seed_demo
 
     database = Database(db)
@@ -199,9 +199,7 @@ def bench_crash(
     with database.write() as conn:
         seed_demo(conn)
     people = faults.local_people(database)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     opening = faults.opening_balances(database)
     outage = None
     if restart_db:

@@ -7,14 +7,9 @@ Used by `yibao bench crash` (long) and tests/test_faults.py (short).
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from yibao.bench.load import Client, Target
+from yibao.bench.server import ServerProcess
 from yibao.store.db import Database
 from yibao.store.demo import REGION, demo_token
 from yibao.store.schema import account, account_entry, insurance, message, person
@@ -33,42 +29,6 @@ DEMO_HOSPITALS = [
 ]
 RETRY_PAUSE_SECONDS = 0.2
 RETRY_SECONDS_MAX = 90.0
-
-
-class RestartableServer:
-    """`yibao serve` in its own process group, killed with SIGKILL and started again."""
-
-    def __init__(self, url: str, port: int) -> None:
-        self.url, self.port = url, port
-        self.process: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        env = dict(os.environ, YIBAO_LOG_LEVEL="WARNING")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "yibao.cli", "serve", "--db", self.url, "--port",
-             str(self.port), "--workers", "1"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("the server did not come up")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=20)
 
 
 @dataclass(slots=True)
@@ -145,7 +105,7 @@ def run(
     """Drive flows for ``seconds`` while killing the server ``kills`` times at random
     moments; ``outage`` (e.g. restarting the database) runs at mid-time while the server
     keeps running."""
-    server = RestartableServer(url, port)
+    server = ServerProcess(url, port)
     ledger = Ledger()
     stop_at = time.time() + seconds
     rng = random.Random(seed)

@@ -15,13 +15,9 @@ import multiprocessing
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +27,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from yibao.bench.load import Plan, Record, Target, run_process
+from yibao.bench.server import ServerProcess, free_port
 from yibao.store.db import Database
 from yibao.store.schema import institution, insurance, person
 from yibao.world import Scale, generate, world_token
@@ -47,15 +44,6 @@ class Options:
     workers: int = 2
     persons: int = 100_000
     port: int = 8765
-
-
-def _free_port(preferred: int) -> int:
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", preferred)) != 0:
-            return preferred
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def prepare(db: Database, persons: int) -> None:
@@ -83,33 +71,6 @@ def _population(db: Database) -> tuple[list, list, list]:
         items = [r[0] for r in conn.execute(text(
             "SELECT code FROM catalogue_item WHERE code LIKE 'W%' LIMIT 2000"))]
     return hospitals, people, items
-
-
-class Server:
-    def __init__(self, opts: Options) -> None:
-        self.port = _free_port(opts.port)
-        env = dict(os.environ, YIBAO_LOG_LEVEL="WARNING")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "yibao.cli", "serve", "--db", opts.url, "--port",
-             str(self.port), "--workers", str(opts.workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise SystemExit("the server did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def _drive(opts: Options, target: Target, make: Any) -> list[Record]:
@@ -215,7 +176,7 @@ def soak(opts: Options, minutes: float, window: float, report: Any = print) -> d
     db = Database(opts.url, pool_size=opts.clients)
     prepare(db, opts.persons)
     hospitals, people, items = _population(db)
-    server = Server(opts)
+    server = ServerProcess(opts.url, free_port(opts.port), workers=opts.workers)
     target = Target("127.0.0.1", server.port)
     try:
         probe = _merge(_drive(opts, target, lambda i: Plan(
@@ -231,7 +192,7 @@ def soak(opts: Options, minutes: float, window: float, report: Any = print) -> d
             row = {"window": n, "flows_per_s": merged["flows_per_s"],
                    "p50_2207": merged["latency_ms"].get("2207", {}).get("p50"),
                    "p99_2207": merged["latency_ms"].get("2207", {}).get("p99"),
-                   "server_rss_mb": _rss_mb(server.process.pid)}
+                   "server_rss_mb": _rss_mb(server.pid)}
             report(row)
             windows.append(row)
     finally:
@@ -246,7 +207,7 @@ def run(opts: Options, report: Any = print) -> dict[str, Any]:
     report(f"preparing {opts.persons:,} synthetic persons ...")
     prepare(db, opts.persons)
     hospitals, people, items = _population(db)
-    server = Server(opts)
+    server = ServerProcess(opts.url, free_port(opts.port), workers=opts.workers)
     target = Target("127.0.0.1", server.port)
     out: dict[str, Any] = {}
     try:
