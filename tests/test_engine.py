@@ -200,3 +200,11 @@ def test_apply_ratio_is_decimal_half_up(amount, ratio):
 
     expected = int((Decimal(amount) * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     assert apply_ratio(amount, ratio) == expected
+
+
+@pytest.mark.parametrize("text", ["1e30", "-1e400", "123456789012.5", "9" * 40])
+def test_huge_amounts_are_refused_as_out_of_range(text):
+    from yibao.domain.money import MoneyError, yuan_to_fen
+
+    with pytest.raises(MoneyError, match="out of range"):
+        yuan_to_fen(text, field="medfee_sumamt", allow_negative=True)

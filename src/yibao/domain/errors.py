@@ -48,6 +48,7 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-PSN-003", "person has no such insurance type", "use an insutype returned by 1101"),
     ("E-PSN-004", "card not valid", "card number and card_sn must match a valid card"),
     ("E-PSN-005", "identity details do not match", "name or certificate differs from the record"),
+    ("E-PSN-006", "direct settlement suspended", "the bureau suspended it; see the end date"),
     # visits
     ("E-VIS-001", "visit not found", "mdtrt_id unknown, or not this institution's"),
     ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle"),

@@ -36,10 +36,10 @@ def to_decimal(value: object, *, field: str) -> Decimal:
 def yuan_to_fen(value: object, *, field: str, allow_negative: bool = False) -> Fen:
     """Parse a yuan amount with at most two decimals into fen."""
     number = to_decimal(value, field=field)
+    if abs(number) > AMOUNT_YUAN_MAX:  # before quantize, which fails on huge numbers
+        raise MoneyError(f"{field} is out of range: {str(number)[:24]}")
     if number != number.quantize(Decimal("0.01")):
         raise MoneyError(f"{field} has more than two decimals: {number}")
-    if abs(number) > AMOUNT_YUAN_MAX:
-        raise MoneyError(f"{field} is out of range: {number}")
     if number < 0 and not allow_negative:
         raise MoneyError(f"{field} is negative: {number}")
     return int(number * FEN_PER_YUAN)

@@ -10,7 +10,8 @@ from sqlalchemy import Connection, RowMapping, bindparam, select
 
 from yibao.domain.codes import age_on
 from yibao.domain.errors import Refused
-from yibao.store.schema import account, card, insurance, person
+from yibao.services import cards
+from yibao.store.schema import account, insurance, person
 
 # Statements built once: executing a prebuilt statement skips construction and cache-key
 # generation (about half the cost of a simple query through SQLAlchemy Core).
@@ -36,8 +37,15 @@ class Credential:
     card_sn: str = ""
 
 
-def find_by_credential(conn: Connection, cred: Credential) -> RowMapping:
-    """The person a credential names; refuses unknown, lost or mismatched cards."""
+def find_by_credential(conn: Connection, cred: Credential, day: date) -> RowMapping:
+    """The person a credential names, refusing unknown, lost or replaced cards and persons
+    whose direct settlement is suspended on ``day``."""
+    row = _resolve(conn, cred)
+    cards.check_not_suspended(conn, row["psn_no"], day)
+    return row
+
+
+def _resolve(conn: Connection, cred: Credential) -> RowMapping:
     if cred.cert_type == CERT_ID:
         row = conn.execute(_PERSON_BY_CERTNO, {"certno": cred.cert_no}).mappings().first()
         if row is None:
@@ -55,20 +63,15 @@ def find_by_credential(conn: Connection, cred: Credential) -> RowMapping:
 def _find_by_card(conn: Connection, cred: Credential) -> RowMapping:
     if not cred.card_sn:
         raise Refused("E-ENV-004", "card_sn is required with mdtrt_cert_type 03")
-    row = conn.execute(select(card).where(card.c.card_no == cred.cert_no)).mappings().first()
-    if row is None or row["card_sn"] != cred.card_sn:
-        raise Refused("E-PSN-004", "card number and card_sn do not match a card")
-    if row["status"] != "valid":
-        raise Refused("E-PSN-004", f"card is {row['status']}")
-    found = conn.execute(select(person).where(person.c.psn_no == row["psn_no"])).mappings().one()
-    return found
+    row = cards.check_card(conn, cred.cert_no, cred.card_sn)
+    return get_person(conn, row["psn_no"])
 
 
 def holds(conn: Connection, cred: Credential, person_row: RowMapping) -> bool:
     """Whether the credential is the person's (an ID number is compared without a query)."""
     if cred.cert_type == CERT_ID:
         return cred.cert_no == person_row["certno"]
-    return find_by_credential(conn, cred)["psn_no"] == person_row["psn_no"]
+    return _resolve(conn, cred)["psn_no"] == person_row["psn_no"]
 
 
 def get_person(conn: Connection, psn_no: str) -> RowMapping:
@@ -111,7 +114,7 @@ def account_balance(conn: Connection, psn_no: str) -> int:
 
 def person_info(conn: Connection, cred: Credential, today: date) -> dict[str, Any]:
     """1101: the person, their insurances and account balance."""
-    row = find_by_credential(conn, cred)
+    row = find_by_credential(conn, cred, today)
     balance = account_balance(conn, row["psn_no"])
     return {
         "person": row,

@@ -18,7 +18,7 @@ from yibao.domain.engine import Breakdown, EngineError, SettlementInput, settle
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.policy import Policy, Scheme, select_policy
-from yibao.services import accumulators
+from yibao.services import accumulators, cards
 from yibao.services.context import Ctx
 from yibao.services.fees import unsettled_lines
 from yibao.services.persons import (
@@ -117,6 +117,7 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     visit = get_visit(ctx, req.mdtrt_id, req.psn_no, lock=True)
     req = replace(req, med_type=req.med_type or visit["med_type"])
     _check_visit(ctx.conn, visit, req, visit_class)
+    cards.check_not_suspended(ctx.conn, req.psn_no, ctx.now.date())
     cred = req.credential
     if cred is not None and cred.cert_type != CERT_ECERT and not holds(ctx.conn, cred, person):
         raise Refused("E-PSN-005", "the credential belongs to another person")

@@ -77,7 +77,7 @@ def open_visit(ctx: Ctx, new: NewVisit, visit_class: VisitClass) -> str:
     """2201 / 2401: check the person and insurance, create the visit, return mdtrt_id."""
     if visit_class_of(new.med_type) is not visit_class:
         raise Refused("E-VIS-003", f"med_type {new.med_type} is not {visit_class}")
-    holder = find_by_credential(ctx.conn, new.credential)
+    holder = find_by_credential(ctx.conn, new.credential, new.begin.date())
     if holder["psn_no"] != new.psn_no:
         raise Refused("E-PSN-005", "the credential belongs to another person")
     person = get_person(ctx.conn, new.psn_no)

@@ -89,7 +89,43 @@ card = Table(
     Column("card_no", String(50), primary_key=True),
     Column("card_sn", String(50), nullable=False),
     Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
-    Column("status", String(16), nullable=False),  # valid | lost | replaced
+    Column("status", String(16), nullable=False),  # valid | lost
+    Column("status_at", DateTime),
+)
+
+card_history = Table(  # card_sn values a card number had before a replacement
+    "card_history",
+    metadata,
+    Column("card_no", String(50), primary_key=True),
+    Column("card_sn", String(50), primary_key=True),
+    Column("replaced_at", DateTime, nullable=False),
+)
+
+suspension = Table(  # the bureau suspends a person's direct settlement for a period
+    "suspension",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("begin_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("operator", String(50), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("lifted_at", DateTime),
+    Index(None, "psn_no"),
+)
+
+audit_event = Table(  # identity events: who did what, where, when (no personal data)
+    "audit_event",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("psn_no", String(30)),
+    Column("actor", String(60), nullable=False),  # operator, institution or channel
+    Column("place", String(60), nullable=False, server_default=""),
+    Column("detail", String(300), nullable=False, server_default=""),
+    Index(None, "psn_no"),
 )
 
 catalogue_item = Table(

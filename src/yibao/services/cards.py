@@ -1,0 +1,113 @@
+"""Social security cards and suspensions, as the bureau manages them.
+
+A card is reported lost (refused at once) or replaced (same card number, a new card_sn;
+the old card_sn is remembered so that it is refused with a clear reason). A suspension
+stops a person's direct settlement for a period, whatever the credential; manual
+reimbursement is not affected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, RowMapping, insert, select, update
+
+from yibao.domain.errors import Refused
+from yibao.services import audit
+from yibao.store.schema import card, card_history, suspension
+
+VALID = "valid"
+LOST = "lost"
+REASON_LENGTH_MAX = 200
+SUSPENSION_DAYS_MAX = 366 * 3
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    name: str
+    now: datetime
+
+
+def _card(conn: Connection, card_no: str) -> RowMapping:
+    row = conn.execute(select(card).where(card.c.card_no == card_no).with_for_update())
+    found = row.mappings().first()
+    if found is None:
+        raise Refused("E-PSN-004", "no such card")
+    return found
+
+
+def report_lost(conn: Connection, op: Operator, card_no: str) -> None:
+    row = _card(conn, card_no)
+    if row["status"] == LOST:
+        raise Refused("E-PSN-004", f"card already reported lost{_on(row['status_at'])}")
+    conn.execute(update(card).where(card.c.card_no == card_no)
+                 .values(status=LOST, status_at=op.now))
+    audit.record(conn, kind="card_lost", psn_no=row["psn_no"], actor=op.name, at=op.now)
+
+
+def replace(conn: Connection, op: Operator, card_no: str, new_card_sn: str) -> None:
+    """Issue a new card under the same number: the new card_sn works, the old is refused."""
+    row = _card(conn, card_no)
+    if not new_card_sn or new_card_sn == row["card_sn"]:
+        raise Refused("E-ENV-005", "the replacement needs a new card_sn")
+    conn.execute(insert(card_history).values(card_no=card_no, card_sn=row["card_sn"],
+                                             replaced_at=op.now))
+    conn.execute(update(card).where(card.c.card_no == card_no)
+                 .values(card_sn=new_card_sn, status=VALID, status_at=op.now))
+    audit.record(conn, kind="card_replaced", psn_no=row["psn_no"], actor=op.name, at=op.now)
+
+
+def _on(moment: datetime | None) -> str:
+    return "" if moment is None else f" on {moment:%Y-%m-%d}"
+
+
+def check_card(conn: Connection, card_no: str, card_sn: str) -> RowMapping:
+    """The valid card with this number and serial, or a refusal that says what is wrong."""
+    row = conn.execute(select(card).where(card.c.card_no == card_no)).mappings().first()
+    if row is not None and row["card_sn"] == card_sn:
+        if row["status"] == LOST:
+            raise Refused("E-PSN-004", f"card reported lost{_on(row['status_at'])}")
+        return row
+    if row is not None:
+        old = conn.execute(select(card_history.c.replaced_at).where(
+            card_history.c.card_no == card_no, card_history.c.card_sn == card_sn)).first()
+        if old is not None:
+            raise Refused("E-PSN-004", f"card replaced on {old.replaced_at:%Y-%m-%d}; "
+                          "use the new card")
+    raise Refused("E-PSN-004", "card number and card_sn do not match a card")
+
+
+def suspend(
+    conn: Connection, op: Operator, psn_no: str, begin: date, end: date, reason: str
+) -> int:
+    if end < begin or (end - begin).days > SUSPENSION_DAYS_MAX:
+        raise Refused("E-ENV-005", "a suspension ends after it begins, within three years")
+    if not reason.strip() or len(reason) > REASON_LENGTH_MAX:
+        raise Refused("E-ENV-005", f"a reason of 1..{REASON_LENGTH_MAX} characters is needed")
+    result = conn.execute(insert(suspension).values(
+        psn_no=psn_no, begin_date=begin, end_date=end, reason=reason.strip(),
+        operator=op.name, created_at=op.now))
+    audit.record(conn, kind="suspended", psn_no=psn_no, actor=op.name, at=op.now,
+                 detail=f"{begin}..{end}")
+    suspension_id: int = result.inserted_primary_key[0]
+    return suspension_id
+
+
+def lift(conn: Connection, op: Operator, suspension_id: int) -> None:
+    row = conn.execute(select(suspension).where(suspension.c.id == suspension_id)).first()
+    if row is None or row.lifted_at is not None:
+        raise Refused("E-ENV-005", f"no active suspension {suspension_id}")
+    conn.execute(update(suspension).where(suspension.c.id == suspension_id)
+                 .values(lifted_at=op.now))
+    audit.record(conn, kind="suspension_lifted", psn_no=row.psn_no, actor=op.name, at=op.now)
+
+
+def check_not_suspended(conn: Connection, psn_no: str, day: date) -> None:
+    row = conn.execute(select(suspension).where(
+        suspension.c.psn_no == psn_no, suspension.c.lifted_at.is_(None),
+        suspension.c.begin_date <= day, suspension.c.end_date >= day,
+    ).order_by(suspension.c.end_date.desc())).mappings().first()
+    if row is not None:
+        raise Refused("E-PSN-006", f"until {row['end_date']}: {row['reason']}; "
+                      "manual reimbursement remains possible")
