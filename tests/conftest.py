@@ -19,6 +19,7 @@ from yibao.store.demo import demo_token, seed_demo
 from yibao.store.schema import metadata
 
 PG_URL = os.environ.get("YIBAO_TEST_PG_URL", "")
+ADMIN_TOKEN = "test-operator-token"
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 
 
@@ -76,7 +77,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def app(db: Database, clock: FakeClock):
-    return create_app(db, clock=clock)
+    return create_app(db, clock=clock, admin_tokens={ADMIN_TOKEN: "tester"})
 
 
 @pytest.fixture

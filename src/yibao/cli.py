@@ -68,6 +68,7 @@ def demo(
     port: int = typer.Option(8080, "--port"),
 ) -> None:
     """Migrate, load the demo dataset and serve: the one-command start."""
+    os.environ.setdefault("YIBAO_ADMIN_TOKENS", "demo-operator:demo operator")
     seed(db=db, demo=True)
     console.print(f"serving on http://{host}:{port}  (OpenAPI at /docs, walk-through in README)")
     serve(db=db, host=host, port=port, workers=1)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
@@ -9,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yibao import __version__
 from yibao.api import (  # noqa: F401 (importing registers the transactions)
+    admin,
     tx_basic,
     tx_catalogue,
     tx_fees,
@@ -28,7 +32,7 @@ from yibao.store.policy_files import load_policies
 
 def create_app(
     db: Database, *, policies: tuple[Policy, ...] | None = None, clock: Clock = china_now,
-    ids: Ids | None = None,
+    ids: Ids | None = None, admin_tokens: Mapping[str, str] | None = None,
 ) -> FastAPI:
     hospital = HospitalInterface(
         db, policies if policies is not None else load_policies(), clock=clock,
@@ -41,6 +45,9 @@ def create_app(
         f"is the national envelope at POST {ROUTE} (see docs/interface.md).",
     )
     app.state.hospital = hospital
+    if admin_tokens is None:
+        admin_tokens = admin.parse_tokens(os.environ.get("YIBAO_ADMIN_TOKENS", ""))
+    app.include_router(admin.router(db, clock, admin_tokens))
 
     @app.post(
         ROUTE,

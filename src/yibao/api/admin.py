@@ -1,0 +1,109 @@
+"""Bureau operators' REST API (/admin/v1): card loss and replacement, suspensions of
+direct settlement, the identity audit trail. Authenticated by a bearer token per
+operator (YIBAO_ADMIN_TOKENS="token:name,..."); every change names its operator."""
+
+
+import hmac
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, select
+
+from yibao.domain.errors import Refused
+from yibao.services import cards
+from yibao.services.context import Clock
+from yibao.store.db import Database
+from yibao.store.schema import audit_event, person
+
+# (no "from __future__ import annotations" here: FastAPI reads the closures' Annotated
+# dependencies at definition time)
+AUDIT_ROWS_MAX = 500
+
+
+class Replacement(BaseModel):
+    card_sn: str = Field(min_length=1, max_length=50, examples=["SN0000000101"])
+
+
+class SuspensionIn(BaseModel):
+    begin_date: date
+    end_date: date
+    reason: str = Field(min_length=1, max_length=200,
+                        examples=["lent the social security card to another person"])
+
+
+def parse_tokens(text: str) -> dict[str, str]:
+    """'token:operator name,token2:name2' -> {token: name}."""
+    pairs = (item.split(":", 1) for item in text.split(",") if ":" in item)
+    return {token.strip(): name.strip() for token, name in pairs if token.strip()}
+
+
+def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
+    api = APIRouter(prefix="/admin/v1", tags=["admin"])
+
+    def operator(authorization: Annotated[str, Header()] = "") -> cards.Operator:
+        sent = authorization.removeprefix("Bearer ").strip()
+        for token, name in tokens.items():
+            if sent and hmac.compare_digest(sent, token):
+                return cards.Operator(name, clock())
+        raise HTTPException(401, "a valid operator bearer token is required")
+
+    Op = Annotated[cards.Operator, Depends(operator)]
+
+    def run(action: Callable[[Connection], Any]) -> Any:
+        try:
+            with db.write() as conn:
+                return action(conn)
+        except Refused as refusal:
+            return JSONResponse({"code": refusal.code, "message": refusal.message},
+                                status_code=404 if "no such" in refusal.detail else 409)
+
+    @api.post("/cards/{card_no}/loss", summary="Report a social security card lost")
+    def report_lost(card_no: str, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, str]:
+            cards.report_lost(conn, op, card_no)
+            return {"card_no": card_no, "status": "lost"}
+        return run(act)
+
+    @api.post("/cards/{card_no}/replacement", summary="Replace a card (new card_sn)")
+    def replace(card_no: str, body: Replacement, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, str]:
+            cards.replace(conn, op, card_no, body.card_sn)
+            return {"card_no": card_no, "status": "valid"}
+        return run(act)
+
+    @api.post("/persons/{psn_no}/suspensions", status_code=201,
+              summary="Suspend a person's direct settlement for a period")
+    def suspend(psn_no: str, body: SuspensionIn, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, Any]:
+            _known_person(conn, psn_no)
+            new_id = cards.suspend(conn, op, psn_no, body.begin_date, body.end_date,
+                                   body.reason)
+            return {"id": new_id, "psn_no": psn_no, "begin_date": str(body.begin_date),
+                    "end_date": str(body.end_date)}
+        return run(act)
+
+    @api.delete("/suspensions/{suspension_id}", summary="Lift a suspension")
+    def lift(suspension_id: int, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, Any]:
+            cards.lift(conn, op, suspension_id)
+            return {"id": suspension_id, "lifted": True}
+        return run(act)
+
+    @api.get("/persons/{psn_no}/audit", summary="The person's identity events, newest first")
+    def audit_trail(psn_no: str, op: Op) -> Any:
+        with db.read() as conn:
+            rows = conn.execute(select(audit_event).where(audit_event.c.psn_no == psn_no)
+                                .order_by(audit_event.c.id.desc()).limit(AUDIT_ROWS_MAX))
+            return [dict(r, at=r["at"].isoformat()) for r in rows.mappings()]
+
+    return api
+
+
+def _known_person(conn: Connection, psn_no: str) -> None:
+    if conn.execute(select(person.c.psn_no).where(person.c.psn_no == psn_no)).first() is None:
+        raise Refused("E-PSN-001", "no such person")
+

@@ -1,0 +1,80 @@
+"""The bureau's side of credentials: a card reported lost is refused at once, a replaced
+card works with its new card_sn and not the old one, a suspension refuses every
+credential with its reason and end date; each is in the audit trail."""
+
+from __future__ import annotations
+
+from conftest import ADMIN_TOKEN
+from flows import (
+    WANG_FANG,
+    line,
+    ok,
+    person,
+    refused,
+    register,
+    settle_payload,
+    upload,
+)
+
+AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+CARD = {"mdtrt_cert_type": "03", "mdtrt_cert_no": "BJ0000000001", "card_sn": "SN0000000001"}
+
+
+def by_card(his, card_sn: str = "SN0000000001") -> dict:
+    return his.call("1101", {"data": dict(CARD, card_sn=card_sn)})
+
+
+def test_lost_card_is_refused_at_once_and_replacement_works(http, his):
+    assert ok(by_card(his))["baseinfo"]["psn_name"] == "王芳"
+    lost = http.post("/admin/v1/cards/BJ0000000001/loss", headers=AUTH)
+    assert lost.status_code == 200
+    assert "reported lost on 2026-05-11" in refused(by_card(his), "E-PSN-004")
+    again = http.post("/admin/v1/cards/BJ0000000001/loss", headers=AUTH)
+    assert again.status_code == 409 and again.json()["code"] == "E-PSN-004"
+    new = http.post("/admin/v1/cards/BJ0000000001/replacement", headers=AUTH,
+                    json={"card_sn": "SN0000000101"})
+    assert new.status_code == 200
+    assert ok(by_card(his, "SN0000000101"))["baseinfo"]["psn_name"] == "王芳"
+    assert "replaced on 2026-05-11" in refused(by_card(his), "E-PSN-004")
+    assert person(his, WANG_FANG)["baseinfo"]["psn_name"] == "王芳"  # ID still works
+
+
+def test_operators_must_authenticate(http):
+    assert http.post("/admin/v1/cards/BJ0000000001/loss").status_code == 401
+    wrong = {"authorization": "Bearer not-a-token"}
+    assert http.post("/admin/v1/cards/BJ0000000001/loss", headers=wrong).status_code == 401
+    unknown = http.post("/admin/v1/cards/NOPE/loss", headers=AUTH)
+    assert unknown.status_code == 404
+
+
+def test_suspension_refuses_every_credential_until_lifted(http, his):
+    psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+    mdtrt_id = register(his, psn_no, WANG_FANG)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "10.00")])
+    made = http.post(f"/admin/v1/persons/{psn_no}/suspensions", headers=AUTH, json={
+        "begin_date": "2026-05-01", "end_date": "2026-08-31",
+        "reason": "lent the card to another person"})
+    assert made.status_code == 201
+    for answer in (by_card(his), his.call("1101", {"data": {
+            "mdtrt_cert_type": "02", "mdtrt_cert_no": WANG_FANG}})):
+        message = refused(answer, "E-PSN-006")
+        assert "until 2026-08-31" in message and "lent the card" in message
+    settle = his.call("2207", settle_payload(psn_no, mdtrt_id, WANG_FANG, "10.00"))
+    assert "manual reimbursement" in refused(settle, "E-PSN-006")
+    lifted = http.delete(f"/admin/v1/suspensions/{made.json()['id']}", headers=AUTH)
+    assert lifted.status_code == 200
+    ok(his.call("2207", settle_payload(psn_no, mdtrt_id, WANG_FANG, "10.00")))
+    trail = http.get(f"/admin/v1/persons/{psn_no}/audit", headers=AUTH).json()
+    assert [e["kind"] for e in trail] == ["suspension_lifted", "suspended"]
+    assert all(e["actor"] == "tester" for e in trail)
+
+
+def test_a_suspension_needs_a_sane_period_and_a_reason(http, his):
+    psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+    backwards = http.post(f"/admin/v1/persons/{psn_no}/suspensions", headers=AUTH, json={
+        "begin_date": "2026-08-01", "end_date": "2026-05-01", "reason": "x"})
+    assert backwards.status_code == 409 and backwards.json()["code"] == "E-ENV-005"
+    nobody = http.post("/admin/v1/persons/nobody/suspensions", headers=AUTH, json={
+        "begin_date": "2026-05-01", "end_date": "2026-06-01", "reason": "x"})
+    assert nobody.status_code == 404
+    assert person(his, WANG_FANG)["insuinfo"]  # nothing was suspended
