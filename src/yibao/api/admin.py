@@ -42,7 +42,12 @@ def parse_tokens(text: str) -> dict[str, str]:
 
 
 def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
-    api = APIRouter(prefix="/admin/v1", tags=["admin"])
+    api = APIRouter(prefix="/admin/v1", tags=["admin"], responses={
+        400: {"description": "the body is not JSON"},
+        401: {"description": "no valid operator bearer token"},
+        404: {"description": "no such card, person or suspension (code E-...)"},
+        409: {"description": "refused: the body names the error code and why"},
+    })
 
     def operator(authorization: Annotated[str, Header()] = "") -> cards.Operator:
         sent = authorization.removeprefix("Bearer ").strip()

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from yibao import __version__
 from yibao.api import (  # noqa: F401 (importing registers the transactions)
     admin,
+    channel,
     tx_basic,
     tx_catalogue,
     tx_fees,
@@ -34,9 +35,9 @@ def create_app(
     db: Database, *, policies: tuple[Policy, ...] | None = None, clock: Clock = china_now,
     ids: Ids | None = None, admin_tokens: Mapping[str, str] | None = None,
 ) -> FastAPI:
+    ids = ids or Ids(clock)
     hospital = HospitalInterface(
-        db, policies if policies is not None else load_policies(), clock=clock,
-        ids=ids or Ids(clock),
+        db, policies if policies is not None else load_policies(), clock=clock, ids=ids
     )
     app = FastAPI(
         title="yibao",
@@ -48,6 +49,7 @@ def create_app(
     if admin_tokens is None:
         admin_tokens = admin.parse_tokens(os.environ.get("YIBAO_ADMIN_TOKENS", ""))
     app.include_router(admin.router(db, clock, admin_tokens))
+    channel.install(app, db, clock, ids)
 
     @app.post(
         ROUTE,

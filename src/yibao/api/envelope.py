@@ -42,7 +42,9 @@ def parse_body(body: bytes) -> dict[str, Any]:
         raise Refused("E-ENV-006", f"body larger than {BODY_BYTES_MAX} bytes")
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except RecursionError as exc:
+        raise Refused("E-ENV-006", f"nesting deeper than {JSON_DEPTH_MAX}") from exc
+    except ValueError as exc:  # includes JSONDecodeError, UnicodeDecodeError, huge integers
         raise Refused("E-ENV-001", type(exc).__name__) from exc
     if not isinstance(data, dict):
         raise Refused("E-ENV-001", "the body must be a JSON object")
@@ -98,7 +100,10 @@ def _lenient_time(head: Fields) -> datetime | None:
 def body_hash(infno: str, payload: Any) -> str:
     """What makes two messages 'the same body': the transaction and its input."""
     canonical = json.dumps([infno, payload], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    try:
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    except UnicodeEncodeError as exc:  # a lone surrogate (\ud800) is not text
+        raise Refused("E-ENV-001", "a string contains an unpaired surrogate") from exc
 
 
 def check_msgid(msgid: str) -> None:

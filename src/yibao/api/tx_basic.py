@@ -12,7 +12,7 @@ from yibao.domain.codes import FUNDS, INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
 from yibao.domain.policy import select_policy
-from yibao.services import persons, reversal
+from yibao.services import ecert, persons, reversal
 from yibao.services.context import Ctx
 from yibao.store.schema import signin
 
@@ -50,20 +50,22 @@ def sign_out(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return {"signoutoutb": {"sign_time": ctx.now}}
 
 
-def read_credential(node: Fields) -> persons.Credential:
+def read_credential(node: Fields, ctx: Ctx) -> persons.Credential:
     cert_type = node.code("mdtrt_cert_type", persons.CERT_TYPES)
     cert_no = node.text("mdtrt_cert_no", required=False, max_len=600)
     if not cert_no and cert_type == persons.CERT_ID:
         cert_no = node.text("certno", max_len=50)
     if not cert_no:
         raise Refused("E-ENV-004", f"{node.where}.mdtrt_cert_no")
-    return persons.Credential(cert_type, cert_no, node.text("card_sn", required=False, max_len=50))
+    card_sn = node.text("card_sn", required=False, max_len=50)
+    return persons.Credential(cert_type, cert_no, card_sn, ctx.institution.code, ctx.infno,
+                              ctx.now)
 
 
 @transaction("1101", "人员信息获取", writes=False)
 def person_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     node = inp.child("data")
-    info = persons.person_info(ctx.conn, read_credential(node), ctx.now.date())
+    info = persons.person_info(ctx.conn, read_credential(node, ctx), ctx.now.date())
     row = info["person"]
     name = node.text("psn_name", required=False, max_len=50)
     if name and name != row["name"]:
@@ -135,3 +137,18 @@ def reverse(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         raise Refused("E-REV-002", f"{oinfno} changes nothing, so there is nothing to reverse")
     outcome = reversal.reverse(ctx, data.text("psn_no", max_len=30), omsgid, oinfno)
     return {"data": {"omsgid": omsgid, "rslt": outcome}}
+
+
+@transaction("1162", "电子凭证二维码解码", writes=True)
+def scan_qr(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    actor = ecert.Actor(ctx.institution.code, ctx.now)
+    psn_no, token = ecert.scan(ctx.conn, actor, data.text("ecQrCode", max_len=200),
+                               data.text("businessType", max_len=6))
+    found = persons.get_person(ctx.conn, psn_no)
+    ctx.effect = f"scan:{psn_no}"
+    return {"data": {
+        "ecToken": token, "psn_cert_type": found["psn_cert_type"], "certno": found["certno"],
+        "psn_name": found["name"], "insuOrg": found["insuplc_admdvs"], "psn_no": psn_no,
+        "idNo": found["certno"], "userName": found["name"], "idType": found["psn_cert_type"],
+    }}

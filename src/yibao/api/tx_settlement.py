@@ -19,7 +19,7 @@ from yibao.store.schema import SETTLEMENT_AMOUNTS
 SETLWAY_BY_ITEM = "01"
 
 
-def _request(data: Fields, visit_class: VisitClass) -> SettleRequest:
+def _request(ctx: Ctx, data: Fields, visit_class: VisitClass) -> SettleRequest:
     setlway = data.text("psn_setlway", required=False, max_len=6) or SETLWAY_BY_ITEM
     if setlway != SETLWAY_BY_ITEM:
         raise Refused("E-ENV-007", f"psn_setlway {setlway}: only 01 (by item) is supported")
@@ -32,7 +32,7 @@ def _request(data: Fields, visit_class: VisitClass) -> SettleRequest:
         mdtrt_id=data.text("mdtrt_id", max_len=30),
         med_type=data.text("med_type", required=False, max_len=6),
         insutype=data.text("insutype", required=False, max_len=6),
-        credential=read_credential(data) if cert_type else None,
+        credential=read_credential(data, ctx) if cert_type else None,
         claimed={k: v for k, v in claimed.items() if v is not None},
         use_account=data.flag("acct_used_flag") == "1",
         batch=data.text("chrg_bchno", required=False, max_len=30),
@@ -72,7 +72,7 @@ def render(ctx: Ctx, outcome: Outcome) -> dict[str, Any]:
 
 
 def _compute(ctx: Ctx, inp: Fields, visit_class: VisitClass, *, store: bool) -> dict[str, Any]:
-    req = _request(inp.child("data"), visit_class)
+    req = _request(ctx, inp.child("data"), visit_class)
     run = settlement.settle_visit if store else settlement.presettle
     return render(ctx, run(ctx, req, visit_class))
 

@@ -38,7 +38,7 @@ def register(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     new = visits.NewVisit(
         psn_no=data.text("psn_no", max_len=30), insutype=data.code("insutype", INSUTYPES),
         med_type=data.text("med_type", required=False, max_len=6) or "11",
-        begin=data.moment("begntime") or ctx.now, credential=read_credential(data),
+        begin=data.moment("begntime") or ctx.now, credential=read_credential(data, ctx),
         ipt_otp_no=data.text("ipt_otp_no", max_len=30),
         doctor_no=data.text("atddr_no", required=False, max_len=30),
         doctor_name=data.text("dr_name", required=False, max_len=50),
@@ -79,7 +79,7 @@ def admit(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     new = visits.NewVisit(
         psn_no=info.text("psn_no", max_len=30), insutype=info.code("insutype", INSUTYPES),
         med_type=info.text("med_type", max_len=6), begin=info.moment("begntime") or ctx.now,
-        credential=read_credential(info), ipt_otp_no=info.text("ipt_no", max_len=30),
+        credential=read_credential(info, ctx), ipt_otp_no=info.text("ipt_no", max_len=30),
         doctor_no=info.text("atddr_no", required=False, max_len=30),
         doctor_name=info.text("chfpdr_name", required=False, max_len=50),
         dept_code=info.text("adm_dept_codg", required=False, max_len=30),

@@ -49,6 +49,17 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-PSN-004", "card not valid", "card number and card_sn must match a valid card"),
     ("E-PSN-005", "identity details do not match", "name or certificate differs from the record"),
     ("E-PSN-006", "direct settlement suspended", "the bureau suspended it; see the end date"),
+    # electronic certificate
+    ("E-ECT-001", "real-name or real-person verification failed", "check name, ID, place"),
+    ("E-ECT-002", "certificate already active in this channel", "deactivate it first"),
+    ("E-ECT-003", "no active certificate", "activate the certificate in the channel"),
+    ("E-ECT-004", "certificate locked", "reset the PIN with real-person verification"),
+    ("E-ECT-005", "PIN wrong or malformed", "6 digits; 5 wrong PINs lock the certificate"),
+    ("E-ECT-006", "QR code not valid", "unknown, used or expired: show a fresh code"),
+    ("E-ECT-007", "unknown ecToken", "scan the QR code again (1162)"),
+    ("E-ECT-008", "ecToken of another institution", "scan the code at this institution"),
+    ("E-ECT-009", "ecToken expired", "scan the QR code again (1162)"),
+    ("E-ECT-010", "ecToken for another business type", "scan with the right businessType"),
     # visits
     ("E-VIS-001", "visit not found", "mdtrt_id unknown, or not this institution's"),
     ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle"),

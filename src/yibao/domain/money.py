@@ -12,6 +12,7 @@ Fen = int
 
 FEN_PER_YUAN = 100
 AMOUNT_YUAN_MAX = Decimal("99999999.99")  # 16,2 in the spec; far above any real bill
+DIGITS_MAX = 15  # no number the interface accepts has more integer digits than this
 
 
 class MoneyError(ValueError):
@@ -30,6 +31,8 @@ def to_decimal(value: object, *, field: str) -> Decimal:
         raise MoneyError(f"{field} is not a number: {str(value)[:20]!r}") from exc
     if not number.is_finite():
         raise MoneyError(f"{field} is not a finite number")
+    if number and number.adjusted() > DIGITS_MAX:  # before any arithmetic can overflow
+        raise MoneyError(f"{field} is out of range: {str(number)[:24]}")
     return number
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, select
 
 from yibao.domain.codes import age_on
 from yibao.domain.errors import Refused
-from yibao.services import cards
+from yibao.services import cards, ecert
 from yibao.store.schema import account, insurance, person
 
 # Statements built once: executing a prebuilt statement skips construction and cache-key
@@ -32,9 +32,15 @@ INSURED = "1"
 
 @dataclass(frozen=True, slots=True)
 class Credential:
+    """What the HIS presented. An ecToken (type 01) is only valid for the institution,
+    transaction and moment it is presented in, so those travel with it."""
+
     cert_type: str
     cert_no: str
     card_sn: str = ""
+    institution: str = ""
+    infno: str = ""
+    at: datetime | None = None
 
 
 def find_by_credential(conn: Connection, cred: Credential, day: date) -> RowMapping:
@@ -53,11 +59,10 @@ def _resolve(conn: Connection, cred: Credential) -> RowMapping:
         return row
     if cred.cert_type == CERT_CARD:
         return _find_by_card(conn, cred)
-    raise Refused(
-        "E-ENV-007",
-        "mdtrt_cert_type 01 (electronic certificate) needs an ecToken from 1162, "
-        "which this deployment does not issue yet; use 02 or 03",
-    )
+    assert cred.cert_type == CERT_ECERT and cred.at is not None, cred.cert_type
+    psn_no = ecert.token_holder(conn, cred.cert_no, institution=cred.institution,
+                                infno=cred.infno, now=cred.at)
+    return get_person(conn, psn_no)
 
 
 def _find_by_card(conn: Connection, cred: Credential) -> RowMapping:

@@ -22,7 +22,6 @@ from yibao.services import accumulators, cards
 from yibao.services.context import Ctx
 from yibao.services.fees import unsettled_lines
 from yibao.services.persons import (
-    CERT_ECERT,
     Credential,
     active_insurance,
     holds,
@@ -119,7 +118,7 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     _check_visit(ctx.conn, visit, req, visit_class)
     cards.check_not_suspended(ctx.conn, req.psn_no, ctx.now.date())
     cred = req.credential
-    if cred is not None and cred.cert_type != CERT_ECERT and not holds(ctx.conn, cred, person):
+    if cred is not None and not holds(ctx.conn, cred, person):
         raise Refused("E-PSN-005", "the credential belongs to another person")
     insurance = active_insurance(ctx.conn, req.psn_no, visit["insutype"], ctx.now.date())
     lines = unsettled_lines(ctx.conn, req.mdtrt_id, req.batch)

@@ -15,6 +15,7 @@ from yibao.store.schema import (
     account,
     card,
     catalogue_item,
+    channel,
     institution,
     insurance,
     person,
@@ -47,6 +48,13 @@ CATALOGUE = [
     ("XC03CCC0003", "维生素C泡腾片 (示例, 丙类)", "101", "03", None, "1"),
     ("001102000010000", "普通门诊诊查费 (示例, 限价)", "201", "01", "50.00", "0"),
     ("C01010101001", "一次性使用输液器 (示例, 乙类)", "301", "02", None, "0.20"),
+]
+
+CHANNELS = [
+    ("CH-NHSA", "国家医保服务平台"),
+    ("CH-BJAPP", "北京医保APP"),
+    ("CH-WECHAT", "微信"),
+    ("CH-ALIPAY", "支付宝"),
 ]
 
 # kind, code, name: a few entries of the code lists served by 1307-1309
@@ -107,6 +115,9 @@ def seed_demo(conn: Connection) -> int:
         dict(region=REGION, code=code, name=name, list_type=list_type, chrgitm_lv=lv,
              price_cap=cap, selfpay_ratio=ratio, valid_from=date(2020, 1, 1), ver="20240101")
         for code, name, list_type, lv, cap, ratio in CATALOGUE
+    ])
+    added += _insert_missing(conn, channel, [
+        dict(channel_id=code, name=name, secret=demo_token(code)) for code, name in CHANNELS
     ])
     added += _insert_missing(conn, reference_list, [
         dict(kind=kind, code=code, name=name, valid_from=date(2020, 1, 1), ver="20240101")

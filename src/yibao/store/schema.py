@@ -115,6 +115,50 @@ suspension = Table(  # the bureau suspends a person's direct settlement for a pe
     Index(None, "psn_no"),
 )
 
+channel = Table(  # certified apps (national app, city app, WeChat, Alipay, banks)
+    "channel",
+    metadata,
+    Column("channel_id", String(30), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("secret", String(128), nullable=False),  # HMAC key of its signed requests
+)
+
+ecert = Table(  # one activation of the electronic certificate in one channel
+    "ecert",
+    metadata,
+    Column("cert_id", String(30), primary_key=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("channel_id", String(30), ForeignKey("channel.channel_id"), nullable=False),
+    Column("status", String(16), nullable=False),  # active | deactivated
+    Column("pin_hash", String(128), nullable=False),  # scrypt, salt included
+    Column("pin_failures", Integer, nullable=False, server_default=text("0")),
+    Column("locked_at", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "psn_no"),
+)
+
+qr_code = Table(  # dynamic QR codes: only the SHA-256 of the code is kept
+    "qr_code",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("cert_id", String(30), ForeignKey("ecert.cert_id"), nullable=False),
+    Column("psn_no", String(30), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime),
+)
+
+ec_token = Table(  # identity tokens issued by 1162, bound to institution and business
+    "ec_token",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("psn_no", String(30), nullable=False),
+    Column("cert_id", String(30), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("business_type", String(6), nullable=False),
+    Column("issued_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
 audit_event = Table(  # identity events: who did what, where, when (no personal data)
     "audit_event",
     metadata,

@@ -1,0 +1,153 @@
+"""The channel API (/channel/v1): certified apps activate the electronic certificate,
+show its dynamic QR code, reset the PIN and deactivate it.
+
+Every request is signed by the channel: ``x-yb-signature`` = hex HMAC-SHA256 with the
+channel's secret over ``METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nSHA256(BODY)``, with
+``x-yb-channel``, ``x-yb-timestamp`` (unix seconds, +-300 s) and ``x-yb-nonce`` (never
+reused). HMAC-SHA256 rather than SM2/SM3: see docs/ecert.md.
+"""
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from yibao.domain.errors import Refused
+from yibao.services import ecert
+from yibao.services.context import Clock, Ids
+from yibao.store.db import Database
+from yibao.store.schema import channel, gateway_nonce
+
+WINDOW_SECONDS = 300
+STATUS = {"E-ECT-004": 423, "E-ECT-005": 403, "E-ECT-003": 404, "E-ECT-002": 409}
+
+
+class RealPerson(BaseModel):
+    """The channel's attestation of its real-person (face/liveness) check."""
+
+    verified: bool
+    method: str = Field(max_length=30, examples=["face-liveness"])
+
+
+class Activation(BaseModel):
+    insured_place: str = Field(min_length=6, max_length=6, examples=["110000"])
+    name: str = Field(min_length=1, max_length=50, examples=["王芳"])
+    certno: str = Field(min_length=1, max_length=50, examples=["110105198503150027"])
+    pin: str = Field(min_length=1, max_length=20, examples=["135790"])
+    real_person: RealPerson
+
+
+class PinIn(BaseModel):
+    pin: str = Field(min_length=1, max_length=20)
+
+
+class PinReset(BaseModel):
+    new_pin: str = Field(min_length=1, max_length=20)
+    real_person: RealPerson
+
+
+def signature(secret: str, method: str, path: str, timestamp: str, nonce: str,
+              body: bytes) -> str:
+    message = "\n".join([method, path, timestamp, nonce, hashlib.sha256(body).hexdigest()])
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def _refusal(refusal: Refused, **extra: Any) -> JSONResponse:
+    return JSONResponse({"code": refusal.code, "message": refusal.message, **extra},
+                        status_code=STATUS.get(refusal.code, 400))
+
+
+def router(db: Database, clock: Clock, ids: Ids) -> APIRouter:
+    api = APIRouter(prefix="/channel/v1", tags=["channel"], responses={
+        400: {"description": "refused (real-name/real-person check, PIN format, ...)"},
+        401: {"description": "signature, timestamp or nonce not valid"},
+        403: {"description": "wrong PIN (E-ECT-005)"},
+        404: {"description": "no active certificate in this channel (E-ECT-003)"},
+        409: {"description": "already active in this channel (E-ECT-002)"},
+        423: {"description": "locked after five wrong PINs (E-ECT-004)"},
+    })
+
+    async def caller(request: Request) -> str:
+        """The verified channel id of a signed request (401 otherwise)."""
+        body = await request.body()
+        head = request.headers
+        channel_id, ts = head.get("x-yb-channel", ""), head.get("x-yb-timestamp", "")
+        nonce, sent = head.get("x-yb-nonce", ""), head.get("x-yb-signature", "")
+        with db.read() as conn:
+            secret = conn.execute(select(channel.c.secret).where(
+                channel.c.channel_id == channel_id[:30])).scalar_one_or_none()
+        fresh = ts.isdigit() and abs(int(ts) - int(time.time())) <= WINDOW_SECONDS
+        expected = "" if secret is None else signature(
+            secret, request.method, request.url.path, ts, nonce, body)
+        if not (secret and fresh and nonce and hmac.compare_digest(expected, sent)):
+            raise _Unauthorized()
+        try:
+            with db.write() as conn:
+                conn.execute(insert(gateway_nonce).values(
+                    paasid=f"ch:{channel_id}"[:30], nonce=nonce[:64], ts=int(ts)))
+        except IntegrityError as exc:
+            raise _Unauthorized() from exc
+        return channel_id
+
+    Channel = Annotated[str, Depends(caller)]
+
+    def run(action: Callable[[Connection, ecert.Actor], Any], channel_id: str) -> Any:
+        try:
+            with db.write() as conn:
+                return action(conn, ecert.Actor(channel_id, clock()))
+        except Refused as refusal:
+            return _refusal(refusal)
+
+    @api.post("/certificates", status_code=201, summary="Activate the electronic certificate")
+    def activate(body: Activation, channel_id: Channel) -> Any:
+        return run(lambda conn, actor: {"cert_id": ecert.activate(
+            conn, actor, ids, channel_id=channel_id, insured_place=body.insured_place,
+            name=body.name, certno=body.certno, real_person=body.real_person.verified,
+            pin=body.pin)}, channel_id)
+
+    @api.post("/certificates/{cert_id}/qr", summary="A fresh dynamic QR code (needs the PIN)")
+    def show_qr(cert_id: str, body: PinIn, channel_id: Channel) -> Any:
+        code = run(lambda conn, actor: ecert.issue_qr(conn, actor, channel_id, cert_id,
+                                                      body.pin), channel_id)
+        if isinstance(code, JSONResponse):
+            return code
+        if code is None:
+            return _refusal(Refused("E-ECT-005", "wrong PIN"))
+        return {"qr_code": code, "expires_in": ecert.QR_SECONDS}
+
+    @api.post("/certificates/{cert_id}/pin", summary="Reset the PIN (real-person check)")
+    def reset_pin(cert_id: str, body: PinReset, channel_id: Channel) -> Any:
+        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
+            ecert.reset_pin(conn, actor, channel_id, cert_id,
+                            real_person=body.real_person.verified, new_pin=body.new_pin)
+            return {"cert_id": cert_id, "status": "active"}
+        return run(act, channel_id)
+
+    @api.post("/certificates/{cert_id}/deactivation", summary="Deactivate in this channel")
+    def deactivate(cert_id: str, channel_id: Channel) -> Any:
+        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
+            ecert.deactivate(conn, actor, channel_id, cert_id)
+            return {"cert_id": cert_id, "status": "deactivated"}
+        return run(act, channel_id)
+
+    return api
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+def install(app: Any, db: Database, clock: Clock, ids: Ids) -> None:
+    app.include_router(router(db, clock, ids))
+
+    @app.exception_handler(_Unauthorized)
+    async def unauthorized(_request: Request, _exc: _Unauthorized) -> JSONResponse:
+        return JSONResponse({"code": "E-AUTH-005", "message": "channel signature, timestamp "
+                             "or nonce not valid"}, status_code=401)

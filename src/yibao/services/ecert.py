@@ -1,0 +1,211 @@
+"""The medical insurance electronic certificate (医保电子凭证).
+
+Activation in a certified channel: real-name check (name + ID number of a person insured
+at the chosen place), real-person check (the channel's signed attestation), a 6-digit PIN
+kept as a scrypt hash. The app shows a dynamic QR code: 32 random bytes (URL-safe text,
+nothing about the person in it), valid 60 seconds, usable once, stored only as its SHA-256.
+The hospital scans it (1162) and gets an ecToken: 32 random bytes, valid 30 minutes,
+bound to that institution and one business type, stored only as its SHA-256; 1101 and
+the settlement transactions accept it as ``mdtrt_cert_type`` 01. Design: docs/ecert.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, RowMapping, insert, select, update
+
+from yibao.domain.errors import Refused
+from yibao.services import audit, cards
+from yibao.services.context import Ids
+from yibao.store.schema import ec_token, ecert, insurance, person, qr_code
+
+QR_SECONDS = 60
+TOKEN_MINUTES = 30
+PIN_FAILURES_MAX = 5
+PIN_LENGTH = 6
+SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+ACTIVE = "active"
+
+# businessType of 1162 -> the transactions an ecToken of that type may be used for
+BUSINESS_TYPES: dict[str, tuple[str, frozenset[str]]] = {
+    "01101": ("门诊挂号", frozenset({"2201"})),
+    "01102": ("门诊结算", frozenset({"2206", "2207"})),
+    "01201": ("入院登记", frozenset({"2401"})),
+    "01202": ("住院结算", frozenset({"2303", "2304"})),
+    "02101": ("药店购药", frozenset({"2201", "2206", "2207"})),
+}
+ANY_BUSINESS = frozenset({"1101", "2001"})  # identity look-ups accept every business type
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts (a channel or an institution) and when."""
+
+    name: str
+    now: datetime
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def hash_pin(pin: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    derived = hashlib.scrypt(pin.encode(), salt=salt, **SCRYPT)
+    return f"scrypt${salt.hex()}${derived.hex()}"
+
+
+def pin_matches(pin: str, stored: str) -> bool:
+    _, salt, _ = stored.split("$")
+    return hmac.compare_digest(hash_pin(pin, bytes.fromhex(salt)), stored)
+
+
+def check_pin_format(pin: str) -> None:
+    if len(pin) != PIN_LENGTH or not pin.isdigit():
+        raise Refused("E-ECT-005", f"the PIN is {PIN_LENGTH} digits")
+
+
+def activate(
+    conn: Connection, actor: Actor, ids: Ids, *, channel_id: str, insured_place: str,
+    name: str, certno: str, real_person: bool, pin: str,
+) -> str:
+    """Real-name and real-person checks, then a certificate for this channel."""
+    if not real_person:
+        raise Refused("E-ECT-001", "real-person verification did not pass")
+    check_pin_format(pin)
+    found = conn.execute(select(person).where(person.c.certno == certno)).mappings().first()
+    if found is None or found["name"] != name or found["insuplc_admdvs"] != insured_place:
+        raise Refused("E-ECT-001", "no insured person of that place with this name and ID")
+    insured = conn.execute(select(insurance.c.psn_insu_stas).where(
+        insurance.c.psn_no == found["psn_no"], insurance.c.psn_insu_stas == "1")).first()
+    if insured is None:
+        raise Refused("E-PSN-002", "no insurance in force")
+    existing = conn.execute(select(ecert.c.cert_id).where(
+        ecert.c.psn_no == found["psn_no"], ecert.c.channel_id == channel_id,
+        ecert.c.status == ACTIVE)).first()
+    if existing is not None:
+        raise Refused("E-ECT-002", "already active in this channel")
+    cert_id = ids.new("EC")
+    conn.execute(insert(ecert).values(
+        cert_id=cert_id, psn_no=found["psn_no"], channel_id=channel_id, status=ACTIVE,
+        pin_hash=hash_pin(pin), created_at=actor.now))
+    audit.record(conn, kind="ecert_activated", psn_no=found["psn_no"], actor=actor.name,
+                 at=actor.now, detail=cert_id)
+    return cert_id
+
+
+def _certificate(conn: Connection, channel_id: str, cert_id: str) -> RowMapping:
+    row = conn.execute(select(ecert).where(ecert.c.cert_id == cert_id).with_for_update())
+    found = row.mappings().first()
+    if found is None or found["channel_id"] != channel_id or found["status"] != ACTIVE:
+        raise Refused("E-ECT-003", "no active certificate with this id in this channel")
+    return found
+
+
+def _verify_pin(conn: Connection, actor: Actor, cert: RowMapping, pin: str) -> bool:
+    """Check the PIN; the fifth wrong one locks the certificate. Returns whether it matched
+    (the failure count must be committed, so the caller refuses after its transaction)."""
+    if cert["locked_at"] is not None:
+        raise Refused("E-ECT-004", "locked after too many wrong PINs: reset it with "
+                      "real-person verification")
+    if pin_matches(pin, cert["pin_hash"]):
+        if cert["pin_failures"]:
+            conn.execute(update(ecert).where(ecert.c.cert_id == cert["cert_id"])
+                         .values(pin_failures=0))
+        return True
+    failures = cert["pin_failures"] + 1
+    locked = actor.now if failures >= PIN_FAILURES_MAX else None
+    conn.execute(update(ecert).where(ecert.c.cert_id == cert["cert_id"])
+                 .values(pin_failures=failures, locked_at=locked))
+    if locked is not None:
+        audit.record(conn, kind="pin_locked", psn_no=cert["psn_no"], actor=actor.name,
+                     at=actor.now, detail=cert["cert_id"])
+    return False
+
+
+def issue_qr(conn: Connection, actor: Actor, channel_id: str, cert_id: str, pin: str) -> str | None:
+    """A fresh dynamic QR code, or None when the PIN was wrong (failure recorded)."""
+    cert = _certificate(conn, channel_id, cert_id)
+    if not _verify_pin(conn, actor, cert, pin):
+        return None
+    cards.check_not_suspended(conn, cert["psn_no"], actor.now.date())
+    code = "YB1" + secrets.token_urlsafe(32)
+    conn.execute(insert(qr_code).values(
+        code_hash=digest(code), cert_id=cert_id, psn_no=cert["psn_no"],
+        expires_at=actor.now + timedelta(seconds=QR_SECONDS)))
+    audit.record(conn, kind="qr_issued", psn_no=cert["psn_no"], actor=actor.name, at=actor.now)
+    return code
+
+
+def reset_pin(
+    conn: Connection, actor: Actor, channel_id: str, cert_id: str, *, real_person: bool,
+    new_pin: str,
+) -> None:
+    if not real_person:
+        raise Refused("E-ECT-001", "real-person verification did not pass")
+    check_pin_format(new_pin)
+    cert = _certificate(conn, channel_id, cert_id)
+    conn.execute(update(ecert).where(ecert.c.cert_id == cert_id).values(
+        pin_hash=hash_pin(new_pin), pin_failures=0, locked_at=None))
+    audit.record(conn, kind="pin_reset", psn_no=cert["psn_no"], actor=actor.name, at=actor.now)
+
+
+def deactivate(conn: Connection, actor: Actor, channel_id: str, cert_id: str) -> None:
+    cert = _certificate(conn, channel_id, cert_id)
+    conn.execute(update(ecert).where(ecert.c.cert_id == cert_id).values(status="deactivated"))
+    audit.record(conn, kind="ecert_deactivated", psn_no=cert["psn_no"], actor=actor.name,
+                 at=actor.now, detail=cert_id)
+
+
+def scan(conn: Connection, actor: Actor, code: str, business_type: str) -> tuple[str, str]:
+    """1162: a scanned code becomes (psn_no, ecToken) for this institution and business."""
+    if business_type not in BUSINESS_TYPES:
+        raise Refused("E-ENV-007", f"businessType {business_type[:8]}")
+    row = conn.execute(select(qr_code).where(qr_code.c.code_hash == digest(code))
+                       .with_for_update()).mappings().first()
+    if row is None:
+        raise Refused("E-ECT-006", "unknown QR code")
+    if row["used_at"] is not None:
+        raise Refused("E-ECT-006", "QR code already used: show a fresh one")
+    if row["expires_at"] < actor.now:
+        raise Refused("E-ECT-006", "QR code expired: show a fresh one")
+    cert = conn.execute(select(ecert.c.status).where(ecert.c.cert_id == row["cert_id"])).first()
+    if cert is None or cert.status != ACTIVE:
+        raise Refused("E-ECT-003", "the certificate was deactivated")
+    cards.check_not_suspended(conn, row["psn_no"], actor.now.date())
+    conn.execute(update(qr_code).where(qr_code.c.code_hash == row["code_hash"])
+                 .values(used_at=actor.now))
+    token = secrets.token_urlsafe(32)
+    conn.execute(insert(ec_token).values(
+        token_hash=digest(token), psn_no=row["psn_no"], cert_id=row["cert_id"],
+        fixmedins_code=actor.name, business_type=business_type, issued_at=actor.now,
+        expires_at=actor.now + timedelta(minutes=TOKEN_MINUTES)))
+    audit.record(conn, kind="qr_scanned", psn_no=row["psn_no"], actor=actor.name,
+                 at=actor.now, place=actor.name, detail=business_type)
+    return row["psn_no"], token
+
+
+def token_holder(
+    conn: Connection, token: str, *, institution: str, infno: str, now: datetime
+) -> str:
+    """The psn_no an ecToken stands for, if this institution may use it for this message."""
+    row = conn.execute(select(ec_token).where(ec_token.c.token_hash == digest(token))
+                       ).mappings().first()
+    if row is None:
+        raise Refused("E-ECT-007", "unknown ecToken")
+    if row["fixmedins_code"] != institution:
+        raise Refused("E-ECT-008", "the ecToken was issued to another institution")
+    if row["expires_at"] < now:
+        raise Refused("E-ECT-009", f"the ecToken expired at {row['expires_at']:%H:%M:%S}")
+    allowed = BUSINESS_TYPES[row["business_type"]][1]
+    if infno and infno not in ANY_BUSINESS and infno not in allowed:
+        raise Refused("E-ECT-010", f"the ecToken is for business {row['business_type']}, "
+                      f"not for {infno}")
+    audit.record(conn, kind="token_used", psn_no=row["psn_no"], actor=institution, at=now,
+                 place=institution, detail=infno)
+    return str(row["psn_no"])

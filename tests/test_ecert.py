@@ -1,0 +1,188 @@
+"""The electronic certificate end to end: activation in a channel, the dynamic QR code,
+the hospital's scan (1162), then 1101, registration and settlement with the ecToken, a
+second settlement by physical card with the same amounts, and the refusals: replayed or
+expired codes, another institution's or another business's token, PIN lockout."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from flows import WANG_FANG, line, ok, refused, upload
+from yibao.api.channel import signature
+from yibao.store.demo import demo_token
+
+WANG = {"insured_place": "110000", "name": "王芳", "certno": WANG_FANG}
+FACE_OK = {"verified": True, "method": "face-liveness"}
+
+
+class ChannelApp:
+    """A certified app calling the channel API with signed requests."""
+
+    def __init__(self, http, channel_id: str = "CH-BJAPP") -> None:
+        self.http, self.channel_id = http, channel_id
+        self.counter = 0
+
+    def post(self, path: str, body: dict | None = None, *, nonce: str = "", secret: str = ""):
+        raw = json.dumps(body or {}).encode()
+        ts = str(int(time.time()))
+        self.counter += 1
+        nonce = nonce or f"n{self.counter}-{time.perf_counter_ns()}"
+        sig = signature(secret or demo_token(self.channel_id), "POST", path, ts, nonce, raw)
+        return self.http.post(path, content=raw, headers={
+            "x-yb-channel": self.channel_id, "x-yb-timestamp": ts, "x-yb-nonce": nonce,
+            "x-yb-signature": sig, "content-type": "application/json"})
+
+    def activate(self, pin: str = "135790", **override) -> str:
+        reply = self.post("/channel/v1/certificates",
+                          dict(WANG, pin=pin, real_person=FACE_OK, **override))
+        assert reply.status_code == 201, reply.text
+        return str(reply.json()["cert_id"])
+
+    def qr(self, cert_id: str, pin: str = "135790"):
+        return self.post(f"/channel/v1/certificates/{cert_id}/qr", {"pin": pin})
+
+
+def scan(his, code: str, business: str = "01101") -> dict:
+    return his.call("1162", {"data": {"ecQrCode": code, "businessType": business,
+                                      "orgId": his.code, "operatorId": "001",
+                                      "operatorName": "收费员", "officeId": "K01",
+                                      "officeName": "内科"}})
+
+
+def token_for(his, app: ChannelApp, cert_id: str, business: str) -> str:
+    code = app.qr(cert_id).json()["qr_code"]
+    return str(ok(scan(his, code, business))["data"]["ecToken"])
+
+
+def test_settle_with_the_certificate_then_with_the_card(http, his):
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    code = app.qr(cert_id).json()["qr_code"]
+    assert WANG_FANG not in code and "王芳" not in code
+    scanned = ok(scan(his, code, "01101"))["data"]
+    assert (scanned["certno"], scanned["psn_name"]) == (WANG_FANG, "王芳")
+    token = scanned["ecToken"]
+    cred = {"mdtrt_cert_type": "01", "mdtrt_cert_no": token}
+    info = ok(his.call("1101", {"data": cred}))
+    psn_no = info["baseinfo"]["psn_no"]
+    visit = ok(his.call("2201", {"data": dict(cred, psn_no=psn_no, insutype="310",
+                                              begntime="2026-05-11 09:00:00",
+                                              ipt_otp_no="E1")}))["data"]["mdtrt_id"]
+    upload(his, visit, psn_no, [line("1", "XA01AAA0001", "1000.00", "3")])
+    settle_token = token_for(his, app, cert_id, "01102")
+    paid = ok(his.call("2207", {"data": {
+        "psn_no": psn_no, "mdtrt_id": visit, "mdtrt_cert_type": "01",
+        "mdtrt_cert_no": settle_token, "med_type": "11", "medfee_sumamt": "3000.00",
+        "acct_used_flag": "1"}}))["setlinfo"]
+    assert paid["mdtrt_cert_type"] == "01"
+    # the same visit again, settled by card after cancelling: identical amounts
+    ok(his.call("2208", {"data": {"setl_id": paid["setl_id"], "mdtrt_id": visit,
+                                  "psn_no": psn_no}}))
+    by_card = ok(his.call("2207", {"data": {
+        "psn_no": psn_no, "mdtrt_id": visit, "mdtrt_cert_type": "03",
+        "mdtrt_cert_no": "BJ0000000001", "card_sn": "SN0000000001", "med_type": "11",
+        "medfee_sumamt": "3000.00", "acct_used_flag": "1"}}))["setlinfo"]
+    money = [k for k, v in paid.items() if isinstance(v, (int, float)) and k != "age"]
+    assert {k: Decimal(str(paid[k])) for k in money} == {
+        k: Decimal(str(by_card[k])) for k in money}
+    assert Decimal(str(by_card["hifob_pay"])) == Decimal("840.00")  # (3000-1800) x 70 %
+
+
+def test_codes_are_single_use_and_short_lived(http, his, clock):
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    code = app.qr(cert_id).json()["qr_code"]
+    ok(scan(his, code))
+    assert "already used" in refused(scan(his, code), "E-ECT-006")
+    late = app.qr(cert_id).json()["qr_code"]
+    clock.now += timedelta(seconds=61)
+    assert "expired" in refused(scan(his, late), "E-ECT-006")
+    refused(scan(his, "YB1" + "x" * 43), "E-ECT-006")
+
+
+def test_token_bound_to_institution_business_and_time(http, his, his_factory, clock):
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    token = token_for(his, app, cert_id, "01101")
+    cred = {"mdtrt_cert_type": "01", "mdtrt_cert_no": token}
+    other = his_factory("H11010500002")
+    refused(other.call("1101", {"data": cred}), "E-ECT-008")
+    psn_no = ok(his.call("1101", {"data": cred}))["baseinfo"]["psn_no"]
+    settle = {"data": {"psn_no": psn_no, "mdtrt_id": "M1", "mdtrt_cert_type": "01",
+                       "mdtrt_cert_no": token, "medfee_sumamt": "1.00"}}
+    # a registration token cannot settle (the visit check comes after the credential)
+    assert refused(his.call("2207", settle), "E-VIS-001")  # unknown visit first
+    visit = ok(his.call("2201", {"data": dict(cred, psn_no=psn_no, insutype="310",
+                                              begntime="2026-05-11 09:00:00",
+                                              ipt_otp_no="E2")}))["data"]["mdtrt_id"]
+    upload(his, visit, psn_no, [line("1", "XA01AAA0001", "1.00")])
+    settle["data"]["mdtrt_id"] = visit
+    refused(his.call("2207", settle), "E-ECT-010")
+    clock.now += timedelta(minutes=31)
+    refused(his.call("1101", {"data": cred}), "E-ECT-009")
+    refused(his.call("1101", {"data": {"mdtrt_cert_type": "01",
+                                       "mdtrt_cert_no": "forged"}}), "E-ECT-007")
+
+
+def test_five_wrong_pins_lock_until_a_real_person_reset(http):
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    for attempt in range(5):
+        reply = app.qr(cert_id, pin="000000")
+        assert reply.status_code == 403 if attempt < 4 else reply.status_code in (403, 423)
+    locked = app.qr(cert_id)  # even the right PIN
+    assert locked.status_code == 423 and locked.json()["code"] == "E-ECT-004"
+    no_face = app.post(f"/channel/v1/certificates/{cert_id}/pin",
+                       {"new_pin": "246810", "real_person": {"verified": False,
+                                                             "method": "face"}})
+    assert no_face.status_code == 400 and no_face.json()["code"] == "E-ECT-001"
+    reset = app.post(f"/channel/v1/certificates/{cert_id}/pin",
+                     {"new_pin": "246810", "real_person": FACE_OK})
+    assert reset.status_code == 200
+    assert app.qr(cert_id, pin="246810").status_code == 200
+
+
+def test_activation_checks_and_several_channels(http):
+    bj, wechat = ChannelApp(http), ChannelApp(http, "CH-WECHAT")
+    wrong_name = bj.post("/channel/v1/certificates", dict(WANG, name="王小芳", pin="135790",
+                                                           real_person=FACE_OK))
+    assert wrong_name.status_code == 400 and wrong_name.json()["code"] == "E-ECT-001"
+    wrong_place = bj.post("/channel/v1/certificates", dict(WANG, insured_place="130102",
+                                                            pin="135790",
+                                                            real_person=FACE_OK))
+    assert wrong_place.json()["code"] == "E-ECT-001"
+    weak_pin = bj.post("/channel/v1/certificates", dict(WANG, pin="12ab",
+                                                         real_person=FACE_OK))
+    assert weak_pin.json()["code"] == "E-ECT-005"
+    first, second = bj.activate(), wechat.activate()
+    twice = bj.post("/channel/v1/certificates", dict(WANG, pin="135790", real_person=FACE_OK))
+    assert twice.status_code == 409
+    gone = bj.post(f"/channel/v1/certificates/{first}/deactivation")
+    assert gone.status_code == 200
+    assert bj.qr(first).status_code == 404
+    assert wechat.qr(second).status_code == 200  # the other channel is unaffected
+    assert wechat.qr(first).status_code == 404  # and cannot use another channel's id
+
+
+@pytest.mark.parametrize("tamper", ["secret", "replay", "stale"])
+def test_channel_requests_must_be_signed_fresh_and_unique(http, tamper):
+    app = ChannelApp(http)
+    body = dict(WANG, pin="135790", real_person=FACE_OK)
+    if tamper == "secret":
+        reply = app.post("/channel/v1/certificates", body, secret="guessed")
+    elif tamper == "replay":
+        assert app.post("/channel/v1/certificates", body, nonce="same").status_code == 201
+        reply = app.post("/channel/v1/certificates", body, nonce="same")
+    else:
+        raw = json.dumps(body).encode()
+        ts = str(int(time.time()) - 301)
+        reply = http.post("/channel/v1/certificates", content=raw, headers={
+            "x-yb-channel": "CH-BJAPP", "x-yb-timestamp": ts, "x-yb-nonce": "old",
+            "x-yb-signature": signature(demo_token("CH-BJAPP"), "POST",
+                                        "/channel/v1/certificates", ts, "old", raw)})
+    assert reply.status_code == 401
