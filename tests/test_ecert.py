@@ -186,3 +186,49 @@ def test_channel_requests_must_be_signed_fresh_and_unique(http, tamper):
             "x-yb-signature": signature(demo_token("CH-BJAPP"), "POST",
                                         "/channel/v1/certificates", ts, "old", raw)})
     assert reply.status_code == 401
+
+
+def test_pharmacy_and_inpatient_with_the_certificate(http, his, his_factory):
+    from flows import admit
+
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    pharmacy = his_factory("P11010500001")
+    token = token_for(pharmacy, app, cert_id, "02101")
+    cred = {"mdtrt_cert_type": "01", "mdtrt_cert_no": token}
+    psn_no = ok(pharmacy.call("1101", {"data": cred}))["baseinfo"]["psn_no"]
+    visit = ok(pharmacy.call("2201", {"data": dict(cred, psn_no=psn_no, insutype="310",
+                                                   begntime="2026-05-11 09:00:00",
+                                                   ipt_otp_no="RX1")}))["data"]["mdtrt_id"]
+    upload(pharmacy, visit, psn_no, [line("1", "XB02BBB0002", "30.00")])
+    bought = ok(pharmacy.call("2207", {"data": dict(cred, psn_no=psn_no, mdtrt_id=visit,
+                                                    med_type="41", medfee_sumamt="30.00",
+                                                    acct_used_flag="1")}))["setlinfo"]
+    assert Decimal(str(bought["acct_pay"])) == 30 and bought["clr_type"] == "41"
+    stay = admit(his, psn_no, WANG_FANG)  # admitted by ID number
+    upload(his, stay, psn_no, [line("1", "XA01AAA0001", "10000.00")], infno="2301")
+    ipt = token_for(his, app, cert_id, "01202")
+    final = ok(his.call("2304", {"data": {"psn_no": psn_no, "mdtrt_id": stay,
+                                          "mdtrt_cert_type": "01", "mdtrt_cert_no": ipt,
+                                          "medfee_sumamt": "10000.00", "mid_setl_flag": "0",
+                                          "acct_used_flag": "0"}}))["setlinfo"]
+    assert Decimal(str(final["hifp_pay"])) == Decimal("7395.00")  # (10000-1300) x 85 %
+
+
+def test_audit_trail_names_events_not_secrets(http, his):
+    from conftest import ADMIN_TOKEN
+
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    token = token_for(his, app, cert_id, "01101")
+    psn_no = ok(his.call("1101", {"data": {"mdtrt_cert_type": "01",
+                                           "mdtrt_cert_no": token}}))["baseinfo"]["psn_no"]
+    for _ in range(5):
+        app.qr(cert_id, pin="999999")
+    trail = http.get(f"/admin/v1/persons/{psn_no}/audit",
+                     headers={"authorization": f"Bearer {ADMIN_TOKEN}"}).json()
+    kinds = [event["kind"] for event in reversed(trail)]
+    assert kinds == ["ecert_activated", "qr_issued", "qr_scanned", "token_used", "pin_locked"]
+    text = json.dumps(trail, ensure_ascii=False)
+    for secret in (token, WANG_FANG, "王芳", "135790", "999999"):
+        assert secret not in text
