@@ -232,3 +232,24 @@ def test_audit_trail_names_events_not_secrets(http, his):
     text = json.dumps(trail, ensure_ascii=False)
     for secret in (token, WANG_FANG, "王芳", "135790", "999999"):
         assert secret not in text
+
+
+def test_family_binding_shows_a_relatives_code_with_consent(http, his):
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    father = {"name": "李建国", "certno": "11010219600620003X", "relation": "parent"}
+    no_consent = app.post(f"/channel/v1/certificates/{cert_id}/family",
+                          dict(father, consent={"verified": False, "method": "sms"}))
+    assert no_consent.status_code == 400 and no_consent.json()["code"] == "E-ECT-011"
+    made = app.post(f"/channel/v1/certificates/{cert_id}/family",
+                    dict(father, consent={"verified": True, "method": "face-liveness"}))
+    assert made.status_code == 201
+    binding = made.json()["binding_id"]
+    path = f"/channel/v1/certificates/{cert_id}/family/{binding}/qr"
+    code = app.post(path, {"pin": "135790"}).json()["qr_code"]
+    scanned = ok(scan(his, code))["data"]
+    assert (scanned["psn_name"], scanned["certno"]) == ("李建国", "11010219600620003X")
+    assert app.post(path, {"pin": "000000"}).status_code == 403  # the holder's PIN
+    removed = app.post(f"/channel/v1/certificates/{cert_id}/family/{binding}/removal")
+    assert removed.status_code == 200
+    assert app.post(path, {"pin": "135790"}).status_code == 404

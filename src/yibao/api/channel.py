@@ -48,6 +48,13 @@ class PinIn(BaseModel):
     pin: str = Field(min_length=1, max_length=20)
 
 
+class Relative(BaseModel):
+    name: str = Field(min_length=1, max_length=50, examples=["李建国"])
+    certno: str = Field(min_length=1, max_length=50, examples=["11010219600620003X"])
+    relation: str = Field(examples=["parent"], description="parent, child, spouse, guardian, other")
+    consent: RealPerson = Field(description="the relative's consent, as the channel verified it")
+
+
 class PinReset(BaseModel):
     new_pin: str = Field(min_length=1, max_length=20)
     real_person: RealPerson
@@ -114,13 +121,37 @@ def router(db: Database, clock: Clock, ids: Ids) -> APIRouter:
 
     @api.post("/certificates/{cert_id}/qr", summary="A fresh dynamic QR code (needs the PIN)")
     def show_qr(cert_id: str, body: PinIn, channel_id: Channel) -> Any:
-        code = run(lambda conn, actor: ecert.issue_qr(conn, actor, channel_id, cert_id,
-                                                      body.pin), channel_id)
+        return qr_reply(channel_id, cert_id, body.pin, "")
+
+    def qr_reply(channel_id: str, cert_id: str, pin: str, binding_id: str) -> Any:
+        code = run(lambda conn, actor: ecert.issue_qr(conn, actor, channel_id, cert_id, pin,
+                                                      binding_id), channel_id)
         if isinstance(code, JSONResponse):
             return code
         if code is None:
             return _refusal(Refused("E-ECT-005", "wrong PIN"))
         return {"qr_code": code, "expires_in": ecert.QR_SECONDS}
+
+    @api.post("/certificates/{cert_id}/family", status_code=201,
+              summary="Bind a relative (with consent) whose codes this holder may show")
+    def bind(cert_id: str, body: Relative, channel_id: Channel) -> Any:
+        return run(lambda conn, actor: {"binding_id": ecert.bind_relative(
+            conn, actor, ids, channel_id, cert_id, name=body.name, certno=body.certno,
+            relation=body.relation, consent=body.consent.verified,
+            consent_method=body.consent.method)}, channel_id)
+
+    @api.post("/certificates/{cert_id}/family/{binding_id}/qr",
+              summary="A fresh QR code of a bound relative (the holder's PIN)")
+    def relative_qr(cert_id: str, binding_id: str, body: PinIn, channel_id: Channel) -> Any:
+        return qr_reply(channel_id, cert_id, body.pin, binding_id)
+
+    @api.post("/certificates/{cert_id}/family/{binding_id}/removal",
+              summary="Remove a family binding")
+    def unbind(cert_id: str, binding_id: str, channel_id: Channel) -> Any:
+        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
+            ecert.unbind_relative(conn, actor, channel_id, cert_id, binding_id)
+            return {"binding_id": binding_id, "status": "removed"}
+        return run(act, channel_id)
 
     @api.post("/certificates/{cert_id}/pin", summary="Reset the PIN (real-person check)")
     def reset_pin(cert_id: str, body: PinReset, channel_id: Channel) -> Any:

@@ -60,6 +60,7 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-ECT-008", "ecToken of another institution", "scan the code at this institution"),
     ("E-ECT-009", "ecToken expired", "scan the QR code again (1162)"),
     ("E-ECT-010", "ecToken for another business type", "scan with the right businessType"),
+    ("E-ECT-011", "family binding refused", "the relative's consent is required"),
     # visits
     ("E-VIS-001", "visit not found", "mdtrt_id unknown, or not this institution's"),
     ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle"),

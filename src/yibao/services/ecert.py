@@ -22,7 +22,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from yibao.domain.errors import Refused
 from yibao.services import audit, cards
 from yibao.services.context import Ids
-from yibao.store.schema import ec_token, ecert, insurance, person, qr_code
+from yibao.store.schema import ec_token, ecert, family_binding, insurance, person, qr_code
 
 QR_SECONDS = 60
 TOKEN_MINUTES = 30
@@ -128,18 +128,73 @@ def _verify_pin(conn: Connection, actor: Actor, cert: RowMapping, pin: str) -> b
     return False
 
 
-def issue_qr(conn: Connection, actor: Actor, channel_id: str, cert_id: str, pin: str) -> str | None:
-    """A fresh dynamic QR code, or None when the PIN was wrong (failure recorded)."""
+def issue_qr(
+    conn: Connection, actor: Actor, channel_id: str, cert_id: str, pin: str,
+    binding_id: str = "",
+) -> str | None:
+    """A fresh dynamic QR code for the holder, or for a bound relative; None when the
+    holder's PIN was wrong (the failure is recorded)."""
     cert = _certificate(conn, channel_id, cert_id)
+    psn_no = cert["psn_no"]
+    if binding_id:
+        psn_no = _binding(conn, channel_id, cert_id, binding_id)["relative_psn_no"]
     if not _verify_pin(conn, actor, cert, pin):
         return None
-    cards.check_not_suspended(conn, cert["psn_no"], actor.now.date())
+    cards.check_not_suspended(conn, psn_no, actor.now.date())
     code = "YB1" + secrets.token_urlsafe(32)
     conn.execute(insert(qr_code).values(
-        code_hash=digest(code), cert_id=cert_id, psn_no=cert["psn_no"],
+        code_hash=digest(code), cert_id=cert_id, psn_no=psn_no,
         expires_at=actor.now + timedelta(seconds=QR_SECONDS)))
-    audit.record(conn, kind="qr_issued", psn_no=cert["psn_no"], actor=actor.name, at=actor.now)
+    audit.record(conn, kind="qr_issued", psn_no=psn_no, actor=actor.name, at=actor.now,
+                 detail=binding_id)
     return code
+
+
+RELATIONS = frozenset({"parent", "child", "spouse", "guardian", "other"})
+
+
+def bind_relative(
+    conn: Connection, actor: Actor, ids: Ids, channel_id: str, cert_id: str, *,
+    name: str, certno: str, relation: str, consent: bool, consent_method: str,
+) -> str:
+    """Let a certificate holder show a relative's codes, with the relative's consent."""
+    if relation not in RELATIONS:
+        raise Refused("E-ENV-007", f"relation must be one of {sorted(RELATIONS)}")
+    if not consent:
+        raise Refused("E-ECT-011", "the relative's consent is required")
+    cert = _certificate(conn, channel_id, cert_id)
+    relative = conn.execute(select(person).where(person.c.certno == certno)).mappings().first()
+    if relative is None or relative["name"] != name:
+        raise Refused("E-ECT-001", "no insured person with this name and ID")
+    if relative["psn_no"] == cert["psn_no"]:
+        raise Refused("E-ECT-011", "a person cannot bind themselves")
+    binding_id = ids.new("FB")
+    conn.execute(insert(family_binding).values(
+        binding_id=binding_id, cert_id=cert_id, relative_psn_no=relative["psn_no"],
+        relation=relation, consent_method=consent_method[:30], status=ACTIVE,
+        created_at=actor.now))
+    audit.record(conn, kind="family_bound", psn_no=relative["psn_no"], actor=actor.name,
+                 at=actor.now, detail=f"{cert_id} {relation}")
+    return binding_id
+
+
+def unbind_relative(conn: Connection, actor: Actor, channel_id: str, cert_id: str,
+                    binding_id: str) -> None:
+    binding = _binding(conn, channel_id, cert_id, binding_id)
+    conn.execute(update(family_binding).where(family_binding.c.binding_id == binding_id)
+                 .values(status="removed"))
+    audit.record(conn, kind="family_unbound", psn_no=binding["relative_psn_no"],
+                 actor=actor.name, at=actor.now, detail=cert_id)
+
+
+def _binding(conn: Connection, channel_id: str, cert_id: str, binding_id: str) -> RowMapping:
+    _certificate(conn, channel_id, cert_id)
+    row = conn.execute(select(family_binding).where(
+        family_binding.c.binding_id == binding_id, family_binding.c.cert_id == cert_id,
+        family_binding.c.status == ACTIVE)).mappings().first()
+    if row is None:
+        raise Refused("E-ECT-003", "no such family binding on this certificate")
+    return row
 
 
 def reset_pin(

@@ -137,6 +137,18 @@ ecert = Table(  # one activation of the electronic certificate in one channel
     Index(None, "psn_no"),
 )
 
+family_binding = Table(  # a certificate holder shows a relative's QR codes
+    "family_binding",
+    metadata,
+    Column("binding_id", String(30), primary_key=True),
+    Column("cert_id", String(30), ForeignKey("ecert.cert_id"), nullable=False),
+    Column("relative_psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("relation", String(20), nullable=False),
+    Column("consent_method", String(30), nullable=False),
+    Column("status", String(16), nullable=False),  # active | removed
+    Column("created_at", DateTime, nullable=False),
+)
+
 qr_code = Table(  # dynamic QR codes: only the SHA-256 of the code is kept
     "qr_code",
     metadata,
