@@ -16,6 +16,7 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
     channel,
     tx_basic,
     tx_catalogue,
+    tx_face,
     tx_fees,
     tx_queries,
     tx_settlement,

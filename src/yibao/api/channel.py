@@ -20,7 +20,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from yibao.domain.errors import Refused
-from yibao.services import ecert
+from yibao.services import ecert, face
 from yibao.services.context import Clock, Ids
 from yibao.store.db import Database
 from yibao.store.schema import channel, gateway_nonce
@@ -53,6 +53,11 @@ class Relative(BaseModel):
     certno: str = Field(min_length=1, max_length=50, examples=["11010219600620003X"])
     relation: str = Field(examples=["parent"], description="parent, child, spouse, guardian, other")
     consent: RealPerson = Field(description="the relative's consent, as the channel verified it")
+
+
+class FaceIn(BaseModel):
+    image: str = Field(min_length=1, max_length=1_400_000,
+                       description="a JPEG or PNG of the holder's face, base64; not stored")
 
 
 class PinReset(BaseModel):
@@ -151,6 +156,15 @@ def router(db: Database, clock: Clock, ids: Ids) -> APIRouter:
         def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
             ecert.unbind_relative(conn, actor, channel_id, cert_id, binding_id)
             return {"binding_id": binding_id, "status": "removed"}
+        return run(act, channel_id)
+
+    @api.post("/certificates/{cert_id}/face",
+              summary="Enrol the holder's face for the pilot (the template is encrypted)")
+    def enrol_face(cert_id: str, body: FaceIn, channel_id: Channel) -> Any:
+        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
+            cert = ecert.certificate(conn, channel_id, cert_id)
+            face.enroll(conn, cert["psn_no"], body.image, actor=actor.name, now=actor.now)
+            return {"cert_id": cert_id, "face": "enrolled"}
         return run(act, channel_id)
 
     @api.post("/certificates/{cert_id}/pin", summary="Reset the PIN (real-person check)")

@@ -56,6 +56,15 @@ class Fields:
             raise Refused("E-ENV-005", f"{self.where}.{name} contains control characters")
         return text
 
+    def blob(self, name: str, *, max_len: int) -> str:
+        """A long text such as a base64 photo: only its type and length are checked."""
+        value = self._raw(name, True)
+        if not isinstance(value, str):
+            raise Refused("E-ENV-005", f"{self.where}.{name} must be text")
+        if len(value) > max_len:
+            raise Refused("E-ENV-005", f"{self.where}.{name} longer than {max_len}")
+        return value
+
     def code(self, name: str, table: Mapping[str, str] | frozenset[str], *,
              required: bool = True) -> str:
         value = self.text(name, required=required, max_len=10)

@@ -55,6 +55,7 @@ def load_institution(db: Database, code: str) -> Institution | None:
     return Institution(
         code=row["fixmedins_code"], name=row["name"], kind=row["kind"], level=row["level"],
         admdvs=row["admdvs"], pool_area=row["pool_area"], token=row["token"],
+        face_pilot=bool(row["face_pilot"]),
     )
 
 

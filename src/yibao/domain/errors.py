@@ -61,6 +61,12 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-ECT-009", "ecToken expired", "scan the QR code again (1162)"),
     ("E-ECT-010", "ecToken for another business type", "scan with the right businessType"),
     ("E-ECT-011", "family binding refused", "the relative's consent is required"),
+    # facial-recognition pilot
+    ("E-FACE-001", "photo not usable", "a JPEG/PNG of one face, base64, at most 1 MiB"),
+    ("E-FACE-002", "institution is not in the face pilot", "use the QR code, card or ID"),
+    ("E-FACE-003", "no face enrolled", "enrol in the app first"),
+    ("E-FACE-004", "face does not match", "use the QR code, card or ID"),
+    ("E-FACE-005", "liveness check failed", "the photo must come from a live capture"),
     # visits
     ("E-VIS-001", "visit not found", "mdtrt_id unknown, or not this institution's"),
     ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle"),

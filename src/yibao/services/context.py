@@ -46,6 +46,7 @@ class Institution:
     admdvs: str
     pool_area: str
     token: str
+    face_pilot: bool = False
 
 
 @dataclass(slots=True)

@@ -99,7 +99,7 @@ def activate(
     return cert_id
 
 
-def _certificate(conn: Connection, channel_id: str, cert_id: str) -> RowMapping:
+def certificate(conn: Connection, channel_id: str, cert_id: str) -> RowMapping:
     row = conn.execute(select(ecert).where(ecert.c.cert_id == cert_id).with_for_update())
     found = row.mappings().first()
     if found is None or found["channel_id"] != channel_id or found["status"] != ACTIVE:
@@ -134,7 +134,7 @@ def issue_qr(
 ) -> str | None:
     """A fresh dynamic QR code for the holder, or for a bound relative; None when the
     holder's PIN was wrong (the failure is recorded)."""
-    cert = _certificate(conn, channel_id, cert_id)
+    cert = certificate(conn, channel_id, cert_id)
     psn_no = cert["psn_no"]
     if binding_id:
         psn_no = _binding(conn, channel_id, cert_id, binding_id)["relative_psn_no"]
@@ -162,7 +162,7 @@ def bind_relative(
         raise Refused("E-ENV-007", f"relation must be one of {sorted(RELATIONS)}")
     if not consent:
         raise Refused("E-ECT-011", "the relative's consent is required")
-    cert = _certificate(conn, channel_id, cert_id)
+    cert = certificate(conn, channel_id, cert_id)
     relative = conn.execute(select(person).where(person.c.certno == certno)).mappings().first()
     if relative is None or relative["name"] != name:
         raise Refused("E-ECT-001", "no insured person with this name and ID")
@@ -188,7 +188,7 @@ def unbind_relative(conn: Connection, actor: Actor, channel_id: str, cert_id: st
 
 
 def _binding(conn: Connection, channel_id: str, cert_id: str, binding_id: str) -> RowMapping:
-    _certificate(conn, channel_id, cert_id)
+    certificate(conn, channel_id, cert_id)
     row = conn.execute(select(family_binding).where(
         family_binding.c.binding_id == binding_id, family_binding.c.cert_id == cert_id,
         family_binding.c.status == ACTIVE)).mappings().first()
@@ -204,14 +204,14 @@ def reset_pin(
     if not real_person:
         raise Refused("E-ECT-001", "real-person verification did not pass")
     check_pin_format(new_pin)
-    cert = _certificate(conn, channel_id, cert_id)
+    cert = certificate(conn, channel_id, cert_id)
     conn.execute(update(ecert).where(ecert.c.cert_id == cert_id).values(
         pin_hash=hash_pin(new_pin), pin_failures=0, locked_at=None))
     audit.record(conn, kind="pin_reset", psn_no=cert["psn_no"], actor=actor.name, at=actor.now)
 
 
 def deactivate(conn: Connection, actor: Actor, channel_id: str, cert_id: str) -> None:
-    cert = _certificate(conn, channel_id, cert_id)
+    cert = certificate(conn, channel_id, cert_id)
     conn.execute(update(ecert).where(ecert.c.cert_id == cert_id).values(status="deactivated"))
     audit.record(conn, kind="ecert_deactivated", psn_no=cert["psn_no"], actor=actor.name,
                  at=actor.now, detail=cert_id)
@@ -235,14 +235,24 @@ def scan(conn: Connection, actor: Actor, code: str, business_type: str) -> tuple
     cards.check_not_suspended(conn, row["psn_no"], actor.now.date())
     conn.execute(update(qr_code).where(qr_code.c.code_hash == row["code_hash"])
                  .values(used_at=actor.now))
-    token = secrets.token_urlsafe(32)
-    conn.execute(insert(ec_token).values(
-        token_hash=digest(token), psn_no=row["psn_no"], cert_id=row["cert_id"],
-        fixmedins_code=actor.name, business_type=business_type, issued_at=actor.now,
-        expires_at=actor.now + timedelta(minutes=TOKEN_MINUTES)))
     audit.record(conn, kind="qr_scanned", psn_no=row["psn_no"], actor=actor.name,
                  at=actor.now, place=actor.name, detail=business_type)
-    return row["psn_no"], token
+    return row["psn_no"], issue_token(conn, actor, row["psn_no"], row["cert_id"], business_type)
+
+
+def issue_token(
+    conn: Connection, actor: Actor, psn_no: str, source: str, business_type: str
+) -> str:
+    """An ecToken for this institution (actor) and business; ``source`` names what proved
+    the identity (a certificate id, or ``face``)."""
+    if business_type not in BUSINESS_TYPES:
+        raise Refused("E-ENV-007", f"businessType {business_type[:8]}")
+    token = secrets.token_urlsafe(32)
+    conn.execute(insert(ec_token).values(
+        token_hash=digest(token), psn_no=psn_no, cert_id=source, fixmedins_code=actor.name,
+        business_type=business_type, issued_at=actor.now,
+        expires_at=actor.now + timedelta(minutes=TOKEN_MINUTES)))
+    return token
 
 
 def token_holder(

@@ -23,6 +23,7 @@ from yibao.store.schema import (
 )
 
 REGION = "110000"
+FACE_PILOT = "H11010500001"  # the one demo institution in the facial-recognition pilot
 DISTRICT = "110105"
 
 INSTITUTIONS = [
@@ -92,7 +93,7 @@ def seed_demo(conn: Connection) -> int:
     """Insert the demo dataset; returns the number of rows added."""
     added = _insert_missing(conn, institution, [
         dict(fixmedins_code=code, name=name, kind=kind, level=level, admdvs=DISTRICT,
-             pool_area=REGION, token=demo_token(code))
+             pool_area=REGION, token=demo_token(code), face_pilot=code == FACE_PILOT)
         for code, name, kind, level in INSTITUTIONS
     ])
     for i, (name, certno, gend, birth, place, insutype, psn_type, balance, card_no) in enumerate(

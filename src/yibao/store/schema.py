@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -48,6 +49,7 @@ institution = Table(
     Column("admdvs", String(6), nullable=False),  # district
     Column("pool_area", String(6), nullable=False),  # co-ordination area (policy region)
     Column("token", String(128), nullable=False),  # gateway secret
+    Column("face_pilot", Boolean, nullable=False, server_default=text("false")),
 )
 
 person = Table(
@@ -147,6 +149,15 @@ family_binding = Table(  # a certificate holder shows a relative's QR codes
     Column("consent_method", String(30), nullable=False),
     Column("status", String(16), nullable=False),  # active | removed
     Column("created_at", DateTime, nullable=False),
+)
+
+face_template = Table(  # 128-d face descriptors, AES-GCM encrypted; images never stored
+    "face_template",
+    metadata,
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),  # nonce (12 bytes) + ciphertext
+    Column("model", String(40), nullable=False),
+    Column("enrolled_at", DateTime, nullable=False),
 )
 
 qr_code = Table(  # dynamic QR codes: only the SHA-256 of the code is kept
