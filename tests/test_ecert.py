@@ -91,6 +91,16 @@ def test_settle_with_the_certificate_then_with_the_card(http, his):
     assert {k: Decimal(str(paid[k])) for k in money} == {
         k: Decimal(str(by_card[k])) for k in money}
     assert Decimal(str(by_card["hifob_pay"])) == Decimal("840.00")  # (3000-1800) x 70 %
+    # the card is then reported lost: refused at once, the certificate still works
+    from conftest import ADMIN_TOKEN
+
+    lost = http.post("/admin/v1/cards/BJ0000000001/loss",
+                     headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert lost.status_code == 200
+    refused(his.call("1101", {"data": {"mdtrt_cert_type": "03", "mdtrt_cert_no": "BJ0000000001",
+                                       "card_sn": "SN0000000001"}}), "E-PSN-004")
+    fresh = token_for(his, app, cert_id, "01101")
+    ok(his.call("1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": fresh}}))
 
 
 def test_codes_are_single_use_and_short_lived(http, his, clock):
