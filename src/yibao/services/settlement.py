@@ -27,7 +27,13 @@ from yibao.services.persons import (
     holds,
     lock_person,
 )
-from yibao.services.visits import DISCHARGED, OPEN, get_visit, require_status
+from yibao.services.visits import (
+    DISCHARGED,
+    OPEN,
+    get_visit,
+    live_settlements,
+    require_status,
+)
 from yibao.store.schema import (
     SETTLEMENT_AMOUNTS,
     account,
@@ -300,18 +306,6 @@ def _move_account(ctx: Ctx, psn_no: str, setl_id: str, amount: Fen) -> None:
 
 
 # ---------------------------------------------------------------- cancellation
-
-
-def live_settlements(conn: Connection, mdtrt_id: str, *, final_only: bool) -> list[RowMapping]:
-    cancelled = select(settlement.c.reverses).where(settlement.c.reverses.is_not(None))
-    query = select(settlement).where(
-        settlement.c.mdtrt_id == mdtrt_id,
-        settlement.c.kind == "settle",
-        settlement.c.setl_id.not_in(cancelled),
-    )
-    if final_only:
-        query = query.where(settlement.c.mid_setl_flag == "0")
-    return list(conn.execute(query.order_by(settlement.c.seq)).mappings())
 
 
 def cancel(ctx: Ctx, setl_id: str, mdtrt_id: str, psn_no: str) -> Outcome:

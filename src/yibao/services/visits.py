@@ -134,16 +134,18 @@ def record_visit_info(
     replace_diagnoses(ctx, mdtrt_id, psn_no, items, stage="visit")
 
 
-def _has_live_settlement(conn: Connection, mdtrt_id: str, *, final_only: bool) -> bool:
-    cancelled = select(settlement.c.reverses).where(settlement.c.reverses.is_not(None))
-    query = select(func.count()).where(
+def live_settlements(conn: Connection, mdtrt_id: str, *, final_only: bool) -> list[RowMapping]:
+    """The visit's settlements that no cancellation reverses, oldest first (the unique
+    index on ``reverses`` answers the NOT EXISTS per row)."""
+    cancel = settlement.alias("cancel")
+    query = select(settlement).where(
         settlement.c.mdtrt_id == mdtrt_id,
         settlement.c.kind == "settle",
-        settlement.c.setl_id.not_in(cancelled),
+        ~select(cancel.c.setl_id).where(cancel.c.reverses == settlement.c.setl_id).exists(),
     )
     if final_only:
         query = query.where(settlement.c.mid_setl_flag == "0")
-    return conn.execute(query).scalar_one() > 0
+    return list(conn.execute(query.order_by(settlement.c.seq)).mappings())
 
 
 def _has_active_fees(conn: Connection, mdtrt_id: str) -> bool:
@@ -159,7 +161,7 @@ def cancel_visit(ctx: Ctx, mdtrt_id: str, psn_no: str, visit_class: VisitClass) 
     if row["visit_class"] != visit_class.value:
         raise Refused("E-VIS-003", f"visit {mdtrt_id} is {row['visit_class']}")
     require_status(row, OPEN)
-    if _has_live_settlement(ctx.conn, mdtrt_id, final_only=False):
+    if live_settlements(ctx.conn, mdtrt_id, final_only=False):
         raise Refused("E-SETL-005", "cancel its settlements (2208/2305) first")
     if _has_active_fees(ctx.conn, mdtrt_id):
         raise Refused("E-VIS-002", "fee details are uploaded: cancel them (2205/2302) first")
@@ -194,7 +196,7 @@ def undo_discharge(ctx: Ctx, mdtrt_id: str, psn_no: str) -> None:
     """2405: reopen a discharged stay whose final settlement is not live."""
     row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
     require_status(row, DISCHARGED)
-    if _has_live_settlement(ctx.conn, mdtrt_id, final_only=True):
+    if live_settlements(ctx.conn, mdtrt_id, final_only=True):
         raise Refused("E-SETL-005", "cancel the final settlement (2305) first")
     set_status(ctx, mdtrt_id, OPEN, endtime=None, dscg_way="")
     ctx.conn.execute(
@@ -204,4 +206,4 @@ def undo_discharge(ctx: Ctx, mdtrt_id: str, psn_no: str) -> None:
 
 
 def is_final_settled(conn: Connection, mdtrt_id: str) -> bool:
-    return _has_live_settlement(conn, mdtrt_id, final_only=True)
+    return bool(live_settlements(conn, mdtrt_id, final_only=True))
