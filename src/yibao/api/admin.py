@@ -41,13 +41,10 @@ def parse_tokens(text: str) -> dict[str, str]:
     return {token.strip(): name.strip() for token, name in pairs if token.strip()}
 
 
-def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
-    api = APIRouter(prefix="/admin/v1", tags=["admin"], responses={
-        400: {"description": "the body is not JSON"},
-        401: {"description": "no valid operator bearer token"},
-        404: {"description": "no such card, person or suspension (code E-...)"},
-        409: {"description": "refused: the body names the error code and why"},
-    })
+def operator_dependency(
+    clock: Clock, tokens: Mapping[str, str]
+) -> Callable[..., cards.Operator]:
+    """The FastAPI dependency that turns a bearer token into the named operator (401)."""
 
     def operator(authorization: Annotated[str, Header()] = "") -> cards.Operator:
         sent = authorization.removeprefix("Bearer ").strip()
@@ -56,15 +53,32 @@ def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
                 return cards.Operator(name, clock())
         raise HTTPException(401, "a valid operator bearer token is required")
 
-    Op = Annotated[cards.Operator, Depends(operator)]
+    return operator
+
+
+def run_refusable(db: Database, action: Callable[[Connection], Any]) -> Any:
+    """Run an operator's change in one write transaction; a refusal changes nothing and
+    answers 404 (no such ...) or 409 with its error code."""
+    try:
+        with db.write() as conn:
+            return action(conn)
+    except Refused as refusal:
+        return JSONResponse({"code": refusal.code, "message": refusal.message},
+                            status_code=404 if "no such" in refusal.detail else 409)
+
+
+def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
+    api = APIRouter(prefix="/admin/v1", tags=["admin"], responses={
+        400: {"description": "the body is not JSON"},
+        401: {"description": "no valid operator bearer token"},
+        404: {"description": "no such card, person or suspension (code E-...)"},
+        409: {"description": "refused: the body names the error code and why"},
+    })
+
+    Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
 
     def run(action: Callable[[Connection], Any]) -> Any:
-        try:
-            with db.write() as conn:
-                return action(conn)
-        except Refused as refusal:
-            return JSONResponse({"code": refusal.code, "message": refusal.message},
-                                status_code=404 if "no such" in refusal.detail else 409)
+        return run_refusable(db, action)
 
     @api.post("/cards/{card_no}/loss", summary="Report a social security card lost")
     def report_lost(card_no: str, op: Op) -> Any:

@@ -50,6 +50,8 @@ institution = Table(
     Column("pool_area", String(6), nullable=False),  # co-ordination area (policy region)
     Column("token", String(128), nullable=False),  # gateway secret
     Column("face_pilot", Boolean, nullable=False, server_default=text("false")),
+    # networked for inter-provincial (away-from-home) direct settlement
+    Column("networked", Boolean, nullable=False, server_default=text("false")),
 )
 
 person = Table(
@@ -257,6 +259,10 @@ visit = Table(
     Column("insuplc_admdvs", String(6), nullable=False),
     Column("mdtrtarea_admvs", String(6), nullable=False),
     Column("msgid", String(30), nullable=False),
+    # exp_content flags of the national inter-provincial extension (see docs/away.md)
+    Column("emergency", String(1), nullable=False, server_default="0"),
+    Column("trum_flag", String(1), nullable=False, server_default="0"),
+    Column("rel_ttp_flag", String(1), nullable=False, server_default=""),
     Index(None, "psn_no"),
     Index(None, "fixmedins_code", "ipt_otp_no"),
 )
@@ -346,6 +352,11 @@ settlement = Table(
     Column("msgid", String(30), nullable=False),
     Column("pool_prop_selfpay", String(8), nullable=False),  # fund ratio, 4 decimals
     Column("mdtrt_cert_type", String(3), nullable=False),
+    # away from home: the two co-ordination areas, the filing used and on what basis
+    Column("insuplc_admdvs", String(6), nullable=False, server_default=""),
+    Column("mdtrtarea_admvs", String(6), nullable=False, server_default=""),
+    Column("trt_dcla_detl_sn", String(30)),
+    Column("away_basis", String(12), nullable=False, server_default=""),  # "" = at home
     *(money(name) for name in _SETTLEMENT_AMOUNTS),
     Index(None, "psn_no"),
     Index(None, "mdtrt_id"),
@@ -446,4 +457,50 @@ account_entry = Table(
     money("amount"),  # negative: paid out of the account
     money("balance_after"),
     Column("created_at", DateTime, nullable=False),
+)
+
+filing = Table(  # 备案: away-from-home (by area), special disease (by institution), trauma
+    "filing",
+    metadata,
+    Column("trt_dcla_detl_sn", String(30), primary_key=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("kind", String(12), nullable=False),  # area | disease | trauma
+    Column("filing_type", String(12), nullable=False),  # see domain/filing.py
+    # the insured relationship the filing was made under
+    Column("insutype", String(6), nullable=False),
+    Column("insuplc_admdvs", String(6), nullable=False),
+    Column("emp_name", String(200), nullable=False, server_default=""),
+    Column("mdtrtarea_admdvs", String(6), nullable=False),  # co-ordination area of treatment
+    Column("fixmedins_code", String(30), nullable=False, server_default=""),  # disease only
+    Column("dise_code", String(30), nullable=False, server_default=""),
+    Column("dise_name", String(300), nullable=False, server_default=""),
+    Column("reason", String(500), nullable=False, server_default=""),
+    Column("trum_time", DateTime),
+    Column("trum_site", String(200), nullable=False, server_default=""),
+    Column("begin_at", DateTime, nullable=False),  # registration time
+    Column("end_at", DateTime),  # chosen end of validity; NULL = until ended
+    Column("status", String(12), nullable=False),  # active | cancelled | superseded
+    Column("ended_at", DateTime),  # when cancelled or superseded
+    Column("ended_reason", String(500), nullable=False, server_default=""),
+    Column("source", String(6), nullable=False),  # dcla_souc: 01 institution, 02 agency, 04 app
+    Column("actor", String(60), nullable=False),
+    Column("msgid", String(30), nullable=False, server_default=""),
+    Index(None, "psn_no"),
+)
+
+outbox = Table(  # messages to deliver at least once (inter-provincial cost information)
+    "outbox",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the receiver's idempotency key
+    Column("kind", String(20), nullable=False),
+    Column("psn_no", String(30), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON
+    Column("status", String(12), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("lease_until", DateTime),
+    Column("last_error", String(500), nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("delivered_at", DateTime),
+    Index(None, "status", "next_attempt_at"),
 )
