@@ -140,10 +140,10 @@ def test_card_and_id_number_settle_the_same_person(his):
     refused(wrong_sn, "E-PSN-004")
 
 
-def test_person_insured_elsewhere_is_refused_with_the_reason(his):
+def test_person_insured_elsewhere_without_filing_is_refused_with_what_to_do(his):
     psn_no = person(his, ZHAO_LEI)["baseinfo"]["psn_no"]
     mdtrt_id = register(his, psn_no, ZHAO_LEI)
     upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "100.00")])
     message = refused(his.call("2207", settle_payload(psn_no, mdtrt_id, ZHAO_LEI, "100.00")),
-                      "E-POL-001")
-    assert "130102" in message and "filing" in message
+                      "E-FIL-002")
+    assert "130102" in message and "file" in message and "manual reimbursement" in message

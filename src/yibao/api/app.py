@@ -13,11 +13,13 @@ from starlette.concurrency import run_in_threadpool
 from yibao import __version__
 from yibao.api import (  # noqa: F401 (importing registers the transactions)
     admin,
+    admin_filing,
     channel,
     tx_basic,
     tx_catalogue,
     tx_face,
     tx_fees,
+    tx_filing,
     tx_queries,
     tx_settlement,
     tx_visits,
@@ -50,6 +52,8 @@ def create_app(
     if admin_tokens is None:
         admin_tokens = admin.parse_tokens(os.environ.get("YIBAO_ADMIN_TOKENS", ""))
     app.include_router(admin.router(db, clock, admin_tokens))
+    app.include_router(admin_filing.router(
+        db, clock, ids, admin_tokens, forget_institution=hospital.gateway.forget))
     channel.install(app, db, clock, ids)
 
     @app.post(

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,13 +21,14 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from yibao.domain.errors import Refused
-from yibao.services import ecert, face
+from yibao.services import ecert, face, filing
 from yibao.services.context import Clock, Ids
 from yibao.store.db import Database
 from yibao.store.schema import channel, gateway_nonce
 
 WINDOW_SECONDS = 300
-STATUS = {"E-ECT-004": 423, "E-ECT-005": 403, "E-ECT-003": 404, "E-ECT-002": 409}
+STATUS = {"E-ECT-004": 423, "E-ECT-005": 403, "E-ECT-003": 404, "E-ECT-002": 409,
+          "E-FIL-005": 404, "E-FIL-004": 409, "E-FIL-009": 409}
 
 
 class RealPerson(BaseModel):
@@ -58,6 +60,28 @@ class Relative(BaseModel):
 class FaceIn(BaseModel):
     image: str = Field(min_length=1, max_length=1_400_000,
                        description="a JPEG or PNG of the holder's face, base64; not stored")
+
+
+class FilingIn(BaseModel):
+    pin: str = Field(min_length=1, max_length=20)
+    filing_type: str = Field(examples=["temporary"], description=(
+        "resettled, resident, stationed (long-term); referral, emergency, temporary; "
+        "trauma (the holder declares that no third party is liable for an injury)"))
+    area: str = Field(min_length=6, max_length=6, examples=["110000"],
+                      description="co-ordination area where the holder will be treated")
+    end_date: date | None = Field(None, description="valid through this day (required for "
+                                  "temporary types)")
+    insutype: str = Field("", max_length=6, description="empty: the holder's only one")
+    reason: str = Field("", max_length=500, examples=["visiting family in Beijing"])
+
+
+class FilingCancellation(BaseModel):
+    pin: str = Field(min_length=1, max_length=20)
+    reason: str = Field(min_length=1, max_length=500, examples=["trip cancelled"])
+
+
+APP_FILING_TYPES = frozenset(
+    {"resettled", "resident", "stationed", "referral", "emergency", "temporary", "trauma"})
 
 
 class PinReset(BaseModel):
@@ -174,6 +198,46 @@ def router(db: Database, clock: Clock, ids: Ids) -> APIRouter:
                             real_person=body.real_person.verified, new_pin=body.new_pin)
             return {"cert_id": cert_id, "status": "active"}
         return run(act, channel_id)
+
+    def as_holder(channel_id: str, cert_id: str, pin: str,
+                  action: Callable[[Connection, filing.Filer, str], Any]) -> Any:
+        """Run ``action`` for the certificate holder once the PIN matched (a wrong PIN is
+        counted and committed, then refused)."""
+        def act(conn: Connection, actor: ecert.Actor) -> Any:
+            psn_no = ecert.holder_by_pin(conn, actor, channel_id, cert_id, pin)
+            if psn_no is None:
+                return None
+            return action(conn, filing.Filer(filing.SOURCE_APP, channel_id, actor.now), psn_no)
+        result = run(act, channel_id)
+        return _refusal(Refused("E-ECT-005", "wrong PIN")) if result is None else result
+
+    @api.post("/certificates/{cert_id}/filings", status_code=201,
+              summary="File for care away from the insured place (the holder chooses the "
+                      "area and the validity)")
+    def file(cert_id: str, body: FilingIn, channel_id: Channel) -> Any:
+        if body.filing_type not in APP_FILING_TYPES:
+            return _refusal(Refused("E-FIL-008", f"filing_type {body.filing_type!r} is not "
+                                    "filed from an app (special diseases: at the hospital)"))
+        def act(conn: Connection, filer: filing.Filer, psn_no: str) -> dict[str, str]:
+            return {"trt_dcla_detl_sn": filing.register(conn, filer, ids, filing.NewFiling(
+                psn_no=psn_no, filing_type=body.filing_type, insutype=body.insutype,
+                area=body.area, end_date=body.end_date, reason=body.reason))}
+        return as_holder(channel_id, cert_id, body.pin, act)
+
+    @api.post("/certificates/{cert_id}/filings/list", summary="The holder's filings")
+    def filings(cert_id: str, body: PinIn, channel_id: Channel) -> Any:
+        def act(conn: Connection, filer: filing.Filer, psn_no: str) -> list[dict[str, Any]]:
+            return [filing.describe(r, filer.now) for r in filing.of_person(conn, psn_no)]
+        return as_holder(channel_id, cert_id, body.pin, act)
+
+    @api.post("/certificates/{cert_id}/filings/{serial}/cancellation",
+              summary="Cancel one of the holder's filings")
+    def cancel_filing(cert_id: str, serial: str, body: FilingCancellation,
+                      channel_id: Channel) -> Any:
+        def act(conn: Connection, filer: filing.Filer, psn_no: str) -> dict[str, str]:
+            filing.cancel(conn, filer, serial, psn_no, body.reason, own_only=False)
+            return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
+        return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/deactivation", summary="Deactivate in this channel")
     def deactivate(cert_id: str, channel_id: Channel) -> Any:

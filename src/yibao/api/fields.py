@@ -7,6 +7,7 @@ those and raises ``Refused`` (E-ENV-004 missing, E-ENV-005 bad format) naming th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ from yibao.domain.money import Fen, MoneyError, to_decimal, yuan_to_fen
 ABSENT = frozenset({"", "null", "NULL", "None", "none"})
 TEXT_LENGTH_MAX = 1000
 LIST_LENGTH_MAX = 1000
+EXTENSION_LENGTH_MAX = 4000  # exp_content
 COUNT_MAX = Decimal("1000000")
 PRICE_MAX = Decimal("100000000")
 
@@ -114,6 +116,19 @@ class Fields:
         if value not in ("0", "1"):
             raise Refused("E-ENV-005", f"{self.where}.{name} must be 0 or 1")
         return value
+
+    def extension(self, name: str = "exp_content") -> Fields:
+        """The extension field: a JSON object, sent as an object or as a string holding
+        one (absent: empty)."""
+        value = self._raw(name, False)
+        if isinstance(value, str):
+            if len(value) > EXTENSION_LENGTH_MAX:
+                raise Refused("E-ENV-005", f"{self.where}.{name} longer than 4000")
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise Refused("E-ENV-005", f"{self.where}.{name} is not a JSON object") from exc
+        return Fields({} if value is None else value, where=f"{self.where}.{name}")
 
     def node_of(self, name: str, *, required: bool = True) -> Fields | None:
         value = self._raw(name, required)

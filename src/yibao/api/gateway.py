@@ -55,7 +55,7 @@ def load_institution(db: Database, code: str) -> Institution | None:
     return Institution(
         code=row["fixmedins_code"], name=row["name"], kind=row["kind"], level=row["level"],
         admdvs=row["admdvs"], pool_area=row["pool_area"], token=row["token"],
-        face_pilot=bool(row["face_pilot"]),
+        face_pilot=bool(row["face_pilot"]), networked=bool(row["networked"]),
     )
 
 
@@ -75,6 +75,11 @@ class Gateway:
         with self._lock:
             self._cache[code] = (now, found)
         return found
+
+    def forget(self, code: str) -> None:
+        """Drop a cached institution (this process reads it again on its next message)."""
+        with self._lock:
+            self._cache.pop(code, None)
 
     def authenticate(self, headers: Mapping[str, str], now_unix: int) -> Pass:
         paasid = headers.get("x-tif-paasid", "")

@@ -8,6 +8,7 @@ from yibao.api.fields import Fields
 from yibao.api.registry import transaction
 from yibao.api.tx_basic import read_credential
 from yibao.domain.codes import INSUTYPES, VisitClass
+from yibao.domain.errors import Refused
 from yibao.services import visits
 from yibao.services.context import Ctx
 
@@ -32,6 +33,24 @@ def read_diagnoses(inp: Fields) -> tuple[visits.Diagnosis, ...]:
     return tuple(out)
 
 
+def read_away_flags(node: Fields, *, emergency_field: str, emergency_values: frozenset[str]
+                    ) -> visits.AwayFlags:
+    """exp_content flags of the national inter-provincial extension: emergency
+    (OTP_ER_REFL_FLAG 1/3 or IPT_TYPE 2), injury (TRUM_FLAG) and whether a third party is
+    liable (REL_TTP_FLAG, required with TRUM_FLAG 1)."""
+    ext = node.extension()
+    trauma = ext.flag("TRUM_FLAG")
+    third_party = ext.flag("REL_TTP_FLAG", default="") if trauma == "1" else ""
+    if trauma == "1" and not third_party:
+        raise Refused("E-ENV-004", f"{ext.where}.REL_TTP_FLAG (required with TRUM_FLAG 1)")
+    emergency = ext.text(emergency_field, required=False, max_len=1) in emergency_values
+    return visits.AwayFlags("1" if emergency else "0", trauma, third_party)
+
+
+OUTPATIENT_EMERGENCY = frozenset({"1", "3"})  # OTP_ER_REFL_FLAG: 急诊, 转诊合并急诊
+INPATIENT_EMERGENCY = frozenset({"2"})  # IPT_TYPE: 急诊或者抢救住院
+
+
 @transaction("2201", "门诊挂号", writes=True)
 def register(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
@@ -45,6 +64,8 @@ def register(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         dept_code=data.text("dept_code", required=False, max_len=30),
         dept_name=data.text("dept_name", required=False),
         caty=data.text("caty", required=False, max_len=10),
+        flags=read_away_flags(data, emergency_field="OTP_ER_REFL_FLAG",
+                              emergency_values=OUTPATIENT_EMERGENCY),
     )
     mdtrt_id = visits.open_visit(ctx, new, VisitClass.OUTPATIENT)
     return {
@@ -85,6 +106,8 @@ def admit(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         dept_code=info.text("adm_dept_codg", required=False, max_len=30),
         dept_name=info.text("adm_dept_name", required=False),
         diagnoses=read_diagnoses(inp),
+        flags=read_away_flags(info, emergency_field="IPT_TYPE",
+                              emergency_values=INPATIENT_EMERGENCY),
     )
     mdtrt_id = visits.open_visit(ctx, new, VisitClass.INPATIENT)
     return {"result": {"mdtrt_id": mdtrt_id, "psn_no": new.psn_no, "ipt_otp_no": new.ipt_otp_no}}

@@ -22,13 +22,14 @@ MED_TYPES: dict[str, str] = {
     "14": "门诊慢特病",
     "19": "意外伤害门诊",
     "21": "普通住院",
+    "22": "外伤住院",
     "24": "急诊转住院",
     "41": "定点药店购药",
     "51": "生育门诊",
     "52": "生育住院",
 }
 OUTPATIENT_MED_TYPES = frozenset({"11", "13", "14", "19", "41", "51"})
-INPATIENT_MED_TYPES = frozenset({"21", "24", "52"})
+INPATIENT_MED_TYPES = frozenset({"21", "22", "24", "52"})
 
 PSN_TYPES: dict[str, str] = {
     "1101": "职工在职",

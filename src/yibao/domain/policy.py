@@ -11,14 +11,16 @@ The file format is described in docs/policy-format.md.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from yibao.domain.codes import FUNDS, PersonGroup
+from yibao.domain.filing import Category
 from yibao.domain.money import Fen, yuan_to_fen
 
 LEVELS = frozenset({0, 1, 2, 3})  # 0: pharmacy / unrated
@@ -160,6 +162,24 @@ class Scheme:
     stages: tuple[Stage, ...]
     account_allowed: bool
 
+    def reduced(self, cut: Decimal) -> Scheme:
+        """The scheme with every band ratio lowered by ``cut`` (not below 0): the insured
+        place's rule for some away-from-home cases."""
+        return self if not cut else _reduced(self, cut)
+
+
+@lru_cache(maxsize=256)
+def _reduced(scheme: Scheme, cut: Decimal) -> Scheme:
+    def lower(rule: BandRule) -> BandRule:
+        bands = tuple(Band(b.upto, max(Decimal(0), b.ratio - cut)) for b in rule.bands)
+        return BandRule(rule.selector, bands)
+
+    stages = tuple(
+        replace(stage, band_rules=tuple(lower(r) for r in stage.band_rules))
+        for stage in scheme.stages
+    )
+    return replace(scheme, stages=stages)
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -169,6 +189,9 @@ class Policy:
     valid_from: date
     valid_to: date | None
     schemes: tuple[Scheme, ...]
+    # away from home: ratio points cut per category (domain/filing.py Category); a
+    # category that is absent is not settled directly (only "unfiled" may be absent)
+    away: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -302,6 +325,24 @@ def _scheme(raw: Mapping[str, Any], where: str) -> Scheme:
     )
 
 
+AWAY_CATEGORIES = tuple(c.value for c in Category)
+
+
+def _away(raw: Mapping[str, Any] | None) -> Mapping[str, Decimal]:
+    if raw is None:
+        return MappingProxyType({})
+    _require_source(raw, "away")
+    unknown = set(raw) - {*AWAY_CATEGORIES, "source"}
+    if unknown:
+        raise PolicyError(f"away: unknown categories {sorted(unknown)}")
+    missing = [c for c in AWAY_CATEGORIES if c not in raw and c != Category.UNFILED]
+    if missing:
+        raise PolicyError(f"away: missing {missing}")
+    return MappingProxyType(
+        {c: _ratio(raw[c], f"away.{c}") for c in AWAY_CATEGORIES if c in raw}
+    )
+
+
 def parse_policy(raw: Mapping[str, Any]) -> Policy:
     """Build a Policy from the parsed TOML of a policy file; raises PolicyError."""
     try:
@@ -316,6 +357,7 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
             schemes=tuple(
                 _scheme(s, f"scheme[{i}]") for i, s in enumerate(raw.get("scheme", []))
             ),
+            away=_away(raw.get("away")),
         )
     except (KeyError, TypeError) as exc:
         raise PolicyError(f"policy file is missing or mistypes {exc}") from exc

@@ -47,6 +47,7 @@ class Institution:
     pool_area: str
     token: str
     face_pilot: bool = False
+    networked: bool = False  # for inter-provincial (away-from-home) direct settlement
 
 
 @dataclass(slots=True)

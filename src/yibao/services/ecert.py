@@ -128,6 +128,15 @@ def _verify_pin(conn: Connection, actor: Actor, cert: RowMapping, pin: str) -> b
     return False
 
 
+def holder_by_pin(
+    conn: Connection, actor: Actor, channel_id: str, cert_id: str, pin: str
+) -> str | None:
+    """The psn_no of the certificate's holder, or None when the PIN was wrong (the failure
+    is recorded: the caller refuses after its transaction commits)."""
+    cert = certificate(conn, channel_id, cert_id)
+    return str(cert["psn_no"]) if _verify_pin(conn, actor, cert, pin) else None
+
+
 def issue_qr(
     conn: Connection, actor: Actor, channel_id: str, cert_id: str, pin: str,
     binding_id: str = "",

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, update
 
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
-from yibao.services import fees, settlement, visits
+from yibao.services import fees, filing, settlement, visits
 from yibao.services.context import Ctx
 from yibao.store.schema import fee_line, message, reversal, signin
 from yibao.store.schema import settlement as settlement_table
@@ -74,6 +74,10 @@ def _undo(ctx: Ctx, psn_no: str, omsgid: str, effect: str) -> None:
         _withdraw_lines(ctx, ref, psn_no, omsgid)
     elif kind == "discharge":
         visits.undo_discharge(ctx, ref, psn_no)
+    elif kind == "filing":  # the filings it superseded stay ended (file again if needed)
+        filer = filing.Filer(filing.SOURCE_INSTITUTION, ctx.institution.code, ctx.now, ctx.msgid)
+        filing.cancel(ctx.conn, filer, ref, psn_no, f"reversed by 2601 {ctx.msgid}",
+                      own_only=True)
     elif kind == "signin":
         ctx.conn.execute(
             update(signin).where(signin.c.sign_no == ref).values(signout_time=ctx.now)
@@ -81,7 +85,7 @@ def _undo(ctx: Ctx, psn_no: str, omsgid: str, effect: str) -> None:
     else:
         raise Refused(
             "E-REV-002",
-            "reversible: 2207/2304 settlement, 2201/2401 visit, 2204/2301 upload, 2402, 9001",
+            "reversible: 2207/2304, 2201/2401, 2204/2301, 2402, 2501/2503/2507, 9001",
         )
 
 

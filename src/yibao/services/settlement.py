@@ -18,7 +18,7 @@ from yibao.domain.engine import Breakdown, EngineError, SettlementInput, settle
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.policy import Policy, Scheme, select_policy
-from yibao.services import accumulators, cards
+from yibao.services import accumulators, away, cards
 from yibao.services.context import Ctx
 from yibao.services.fees import unsettled_lines
 from yibao.services.persons import (
@@ -115,6 +115,7 @@ class _Plan:
     lines: list[RowMapping]
     breakdown: Breakdown
     visit_class: VisitClass
+    basis: away.Away | None
 
 
 def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
@@ -133,8 +134,12 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     totals = _totals(lines)
     _check_claimed(req.claimed, totals)
     policy, scheme = _policy(ctx, person["insuplc_admdvs"], visit["insutype"], req.med_type)
+    basis = away.decide(ctx.conn, person=person, insurance=insurance, visit=visit,
+                        institution=ctx.institution, policy=policy, now=ctx.now)
+    if basis is not None:
+        scheme = scheme.reduced(basis.cut)
     breakdown = _compute(ctx, req, person, insurance, scheme, totals, visit_class)
-    return _Plan(req, person, insurance, visit, policy, lines, breakdown, visit_class)
+    return _Plan(req, person, insurance, visit, policy, lines, breakdown, visit_class, basis)
 
 
 def _check_visit(
@@ -194,10 +199,7 @@ def _policy(ctx: Ctx, region: str, insutype: str, med_type: str) -> tuple[Policy
     day = ctx.now.date()
     policy = select_policy(ctx.policies, region=region, insutype=insutype, day=day)
     if policy is None:
-        detail = f"region {region}, insutype {insutype}, {day}"
-        if region != ctx.institution.pool_area:
-            detail += " (insured elsewhere: inter-provincial settlement needs a filing)"
-        raise Refused("E-POL-001", detail)
+        raise Refused("E-POL-001", f"region {region}, insutype {insutype}, {day}")
     scheme = policy.scheme_for(med_type)
     if scheme is None:
         raise Refused("E-POL-002", f"med_type {med_type} in policy {policy.policy_id}")
@@ -245,6 +247,9 @@ def _settlement_row(ctx: Ctx, plan: _Plan, setl_id: str) -> dict[str, Any]:
         seq=_next_seq(ctx.conn, plan.req.mdtrt_id), setl_time=ctx.now, year=ctx.now.year,
         policy_id=plan.policy.policy_id, clr_type=clr_type, msgid=ctx.msgid,
         mdtrt_cert_type=(plan.req.credential or _visit_credential(plan.visit)).cert_type,
+        insuplc_admdvs=plan.person["insuplc_admdvs"], mdtrtarea_admvs=ctx.institution.pool_area,
+        trt_dcla_detl_sn=plan.basis.filing if plan.basis else None,
+        away_basis=plan.basis.category.value if plan.basis else "",
         medfee_sumamt=t.medfee, fulamt_ownpay_amt=t.fulamt_ownpay,
         overlmt_selfpay=t.overlmt_selfpay, preselfpay_amt=t.preselfpay,
         inscp_scp_amt=t.in_scope, act_pay_dedc=b.deductible,
@@ -291,6 +296,8 @@ def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any
     conn.execute(
         _INSERT_LINKS, [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"]) for i in ids]
     )
+    if plan.basis is not None:
+        away.send_cost_information(conn, row, funds, plan.lines, ctx.now)
 
 
 def _move_account(ctx: Ctx, psn_no: str, setl_id: str, amount: Fen) -> None:
@@ -371,5 +378,7 @@ def _reverse(ctx: Ctx, original: dict[str, Any], person: RowMapping) -> Outcome:
         .where(fee_line.c.setl_id == original["setl_id"])
         .values(setl_id=None)
     )
+    if row["away_basis"]:
+        away.send_cost_information(conn, row, funds, [], ctx.now)
     ctx.effect = f"settlement-cancel:{new_id}"
     return Outcome(row, funds, person)

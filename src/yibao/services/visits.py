@@ -40,6 +40,15 @@ class Diagnosis:
 
 
 @dataclass(frozen=True, slots=True)
+class AwayFlags:
+    """What the HIS says in exp_content about emergency and injury (docs/away.md)."""
+
+    emergency: str = "0"
+    trauma: str = "0"
+    third_party: str = ""  # "0" none liable, "1" liable, "" not an injury
+
+
+@dataclass(frozen=True, slots=True)
 class NewVisit:
     psn_no: str
     insutype: str
@@ -55,6 +64,7 @@ class NewVisit:
     insured_area: str = ""
     treatment_area: str = ""
     diagnoses: tuple[Diagnosis, ...] = field(default=())
+    flags: AwayFlags = AwayFlags()
 
 
 def get_visit(ctx: Ctx, mdtrt_id: str, psn_no: str, *, lock: bool = False) -> RowMapping:
@@ -93,6 +103,8 @@ def open_visit(ctx: Ctx, new: NewVisit, visit_class: VisitClass) -> str:
             dept_name=new.dept_name, caty=new.caty,
             insuplc_admdvs=new.insured_area or person["insuplc_admdvs"],
             mdtrtarea_admvs=new.treatment_area or ctx.institution.pool_area, msgid=ctx.msgid,
+            emergency=new.flags.emergency, trum_flag=new.flags.trauma,
+            rel_ttp_flag=new.flags.third_party,
         )
     )
     if new.diagnoses:

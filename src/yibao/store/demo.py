@@ -1,7 +1,9 @@
 """The demo dataset of the design notes: identical in every environment.
 
-Region 110000 (Beijing), four institutions, five persons (one insured in Hebei),
-five catalogue items. Seeding is idempotent: rows already present are left alone.
+Region 110000 (Beijing): four institutions, five persons (one insured in Hebei), five
+catalogue items. Region 130102 (Hebei, illustrative): two hospitals and its own
+catalogue, so that care away from home can be exercised in both directions.
+Seeding is idempotent: rows already present are left alone.
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ from yibao.store.schema import (
 )
 
 REGION = "110000"
+HEBEI = "130102"
 FACE_PILOT = "H11010500001"  # the one demo institution in the facial-recognition pilot
 DISTRICT = "110105"
 
+# code, name, kind, level, district, co-ordination area, networked (inter-provincial)
 INSTITUTIONS = [
-    ("H11010500001", "北京示范第一医院 (三级)", "hospital", 3),
-    ("H11010500002", "北京示范第二医院 (二级)", "hospital", 2),
-    ("H11010500003", "示范社区卫生服务中心 (一级)", "hospital", 1),
-    ("P11010500001", "示范医保定点药店", "pharmacy", 0),
+    ("H11010500001", "北京示范第一医院 (三级)", "hospital", 3, DISTRICT, REGION, True),
+    ("H11010500002", "北京示范第二医院 (二级)", "hospital", 2, DISTRICT, REGION, True),
+    ("H11010500003", "示范社区卫生服务中心 (一级)", "hospital", 1, DISTRICT, REGION, False),
+    ("P11010500001", "示范医保定点药店", "pharmacy", 0, DISTRICT, REGION, False),
+    ("H13010200001", "河北示范第一医院 (三级)", "hospital", 3, HEBEI, HEBEI, True),
+    ("H13010200002", "河北示范第二医院 (二级)", "hospital", 2, HEBEI, HEBEI, False),
 ]
 
 # name, certno, gend, birth, insured place, insutype, psn_type, account yuan, card
@@ -49,6 +55,17 @@ CATALOGUE = [
     ("XC03CCC0003", "维生素C泡腾片 (示例, 丙类)", "101", "03", None, "1"),
     ("001102000010000", "普通门诊诊查费 (示例, 限价)", "201", "01", "50.00", "0"),
     ("C01010101001", "一次性使用输液器 (示例, 乙类)", "301", "02", None, "0.20"),
+]
+
+# Hebei's catalogue (illustrative): the same codes classed and priced differently, and
+# one item that only Hebei lists. Away from home the treatment place's catalogue applies.
+CATALOGUE_HEBEI = [
+    ("XA01AAA0001", "阿莫西林胶囊 (示例, 甲类)", "101", "01", None, "0"),
+    ("XB02BBB0002", "头孢克洛胶囊 (示例, 乙类)", "101", "02", None, "0.05"),
+    ("XC03CCC0003", "维生素C泡腾片 (示例, 丙类)", "101", "03", None, "1"),
+    ("001102000010000", "普通门诊诊查费 (示例, 限价)", "201", "01", "30.00", "0"),
+    ("C01010101001", "一次性使用输液器 (示例, 丙类)", "301", "03", None, "1"),
+    ("XH13HEB0001", "河北目录药品 (示例, 乙类)", "101", "02", None, "0.15"),
 ]
 
 CHANNELS = [
@@ -92,9 +109,10 @@ def _insert_missing(conn: Connection, table: Table, rows: list[dict[str, Any]]) 
 def seed_demo(conn: Connection) -> int:
     """Insert the demo dataset; returns the number of rows added."""
     added = _insert_missing(conn, institution, [
-        dict(fixmedins_code=code, name=name, kind=kind, level=level, admdvs=DISTRICT,
-             pool_area=REGION, token=demo_token(code), face_pilot=code == FACE_PILOT)
-        for code, name, kind, level in INSTITUTIONS
+        dict(fixmedins_code=code, name=name, kind=kind, level=level, admdvs=district,
+             pool_area=area, token=demo_token(code), face_pilot=code == FACE_PILOT,
+             networked=networked)
+        for code, name, kind, level, district, area, networked in INSTITUTIONS
     ])
     for i, (name, certno, gend, birth, place, insutype, psn_type, balance, card_no) in enumerate(
         PERSONS, start=1
@@ -113,9 +131,10 @@ def seed_demo(conn: Connection) -> int:
                 card_no=f"BJ{card_no:010d}", card_sn=f"SN{card_no:010d}", psn_no=psn_no,
                 status="valid")])
     added += _insert_missing(conn, catalogue_item, [
-        dict(region=REGION, code=code, name=name, list_type=list_type, chrgitm_lv=lv,
+        dict(region=region, code=code, name=name, list_type=list_type, chrgitm_lv=lv,
              price_cap=cap, selfpay_ratio=ratio, valid_from=date(2020, 1, 1), ver="20240101")
-        for code, name, list_type, lv, cap, ratio in CATALOGUE
+        for region, items in ((REGION, CATALOGUE), (HEBEI, CATALOGUE_HEBEI))
+        for code, name, list_type, lv, cap, ratio in items
     ])
     added += _insert_missing(conn, channel, [
         dict(channel_id=code, name=name, secret=demo_token(code)) for code, name in CHANNELS

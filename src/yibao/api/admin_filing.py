@@ -1,0 +1,109 @@
+"""The operator window for filing (/admin/v1): register, list and cancel a person's
+filings, and mark institutions networked for inter-provincial settlement."""
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, update
+
+from yibao.api.admin import operator_dependency, run_refusable
+from yibao.api.gateway import INSTITUTION_CACHE_SECONDS
+from yibao.domain.errors import Refused
+from yibao.services import audit, cards, filing
+from yibao.services.context import Clock, Ids
+from yibao.store.db import Database
+from yibao.store.schema import institution
+
+# (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
+
+
+class FilingIn(BaseModel):
+    filing_type: str = Field(examples=["resident"], description=(
+        "resettled, resident, stationed (long-term); referral, emergency, temporary; "
+        "disease (with institution and disease_code); trauma (no liable third party)"))
+    insutype: str = Field("", max_length=6, examples=["310"],
+                          description="empty: the person's only insurance type")
+    area: str = Field("", max_length=6, examples=["130102"],
+                      description="co-ordination area of treatment (not for disease)")
+    end_date: date | None = Field(None, description="valid through this day; long-term "
+                                  "filings may leave it open")
+    institution: str = Field("", max_length=30, examples=["H11010500001"])
+    disease_code: str = Field("", max_length=30, examples=["M03900"])
+    disease_name: str = Field("", max_length=300, examples=["高血压"])
+    reason: str = Field("", max_length=500, examples=["moved to live with a child"])
+
+
+class CancellationIn(BaseModel):
+    psn_no: str = Field(min_length=1, max_length=30)
+    reason: str = Field(min_length=1, max_length=500, examples=["filed by mistake"])
+
+
+class NetworkIn(BaseModel):
+    networked: bool
+
+
+def new_filing(psn_no: str, body: FilingIn) -> filing.NewFiling:
+    return filing.NewFiling(
+        psn_no=psn_no, filing_type=body.filing_type, insutype=body.insutype, area=body.area,
+        end_date=body.end_date, institution=body.institution,
+        disease_code=body.disease_code, disease_name=body.disease_name, reason=body.reason,
+    )
+
+
+def router(
+    db: Database, clock: Clock, ids: Ids, tokens: Mapping[str, str], *,
+    forget_institution: Callable[[str], None],
+) -> APIRouter:
+    """``forget_institution`` drops this process's cached copy of a changed institution
+    (other server processes see the change within the gateway's cache time)."""
+    api = APIRouter(prefix="/admin/v1", tags=["admin: filing"], responses={
+        401: {"description": "no valid operator bearer token"},
+        409: {"description": "refused: the body names the error code (E-FIL-...) and why"},
+    })
+    Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
+
+    def filer(op: cards.Operator) -> filing.Filer:
+        return filing.Filer(filing.SOURCE_AGENCY, op.name, op.now)
+
+    def run(action: Callable[[Connection], Any]) -> Any:
+        return run_refusable(db, action)
+
+    @api.post("/persons/{psn_no}/filings", status_code=201,
+              summary="Register a filing at the operator window")
+    def register(psn_no: str, body: FilingIn, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, Any]:
+            serial = filing.register(conn, filer(op), ids, new_filing(psn_no, body))
+            return {"trt_dcla_detl_sn": serial}
+        return run(act)
+
+    @api.get("/persons/{psn_no}/filings", summary="A person's filings, newest first")
+    def listing(psn_no: str, op: Op) -> Any:
+        with db.read() as conn:
+            return [filing.describe(r, op.now) for r in filing.of_person(conn, psn_no)]
+
+    @api.post("/filings/{serial}/cancellation", summary="Cancel a filing")
+    def cancel(serial: str, body: CancellationIn, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, str]:
+            filing.cancel(conn, filer(op), serial, body.psn_no, body.reason, own_only=False)
+            return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
+        return run(act)
+
+    @api.put("/institutions/{code}/networked",
+             summary="Mark an institution networked (or not) for inter-provincial settlement")
+    def network(code: str, body: NetworkIn, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, Any]:
+            changed = conn.execute(update(institution).where(
+                institution.c.fixmedins_code == code).values(networked=body.networked))
+            if changed.rowcount != 1:
+                raise Refused("E-AUTH-002", f"no such institution {code}")
+            forget_institution(code)
+            audit.record(conn, kind="networked", psn_no=None, actor=op.name, at=op.now,
+                         place=code, detail=str(body.networked))
+            return {"fixmedins_code": code, "networked": body.networked,
+                    "effective_within_seconds": INSTITUTION_CACHE_SECONDS}
+        return run(act)
+
+    return api

@@ -1,0 +1,100 @@
+"""Filing over the interface: 2501/2502 referral, 2503/2504 special disease, 2507 injury
+declaration (人员意外伤害备案). See docs/away.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yibao.api.fields import Fields
+from yibao.api.registry import transaction
+from yibao.domain.codes import INSUTYPES
+from yibao.domain.errors import Refused
+from yibao.services import filing
+from yibao.services.context import Ctx
+from yibao.services.persons import get_person
+
+REFERRAL_TYPES = {"1": "市内转院", "2": "转往省内异地", "3": "转往省外异地"}
+
+
+def _filer(ctx: Ctx) -> filing.Filer:
+    return filing.Filer(filing.SOURCE_INSTITUTION, ctx.institution.code, ctx.now, ctx.msgid)
+
+
+def _register(ctx: Ctx, new: filing.NewFiling) -> dict[str, Any]:
+    serial = filing.register(ctx.conn, _filer(ctx), ctx.ids, new)
+    ctx.effect = f"filing:{serial}"
+    return {"result": {"trt_dcla_detl_sn": serial}}
+
+
+@transaction("2501", "转院备案", writes=True)
+def referral(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("refmedin")
+    data.code("refl_type", REFERRAL_TYPES)
+    reason = data.text("refl_rea", max_len=100)
+    opinion = data.text("refl_opnn", required=False, max_len=200)
+    return _register(ctx, filing.NewFiling(
+        psn_no=data.text("psn_no", max_len=30), filing_type="referral",
+        insutype=data.code("insutype", INSUTYPES, required=False),
+        area=data.text("mdtrtarea_admdvs", max_len=6), end_date=data.day("enddate",
+                                                                         required=False),
+        institution="", disease_code=data.text("diag_code", max_len=20),
+        disease_name=data.text("diag_name", max_len=100),
+        reason=f"{reason} → {data.text('reflin_medins_no', max_len=12)}: {opinion}"[:500],
+    ))
+
+
+@transaction("2502", "转院备案撤销", writes=True)
+def cancel_referral(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    return _cancel(ctx, inp.child("data"), memo_required=False)
+
+
+@transaction("2503", "人员慢特病备案", writes=True)
+def special_disease(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    answer = _register(ctx, filing.NewFiling(
+        psn_no=data.text("psn_no", max_len=30), filing_type="disease",
+        insutype=data.code("insutype", INSUTYPES),
+        end_date=data.day("enddate", required=False),
+        institution=data.text("ide_fixmedins_no", max_len=30),
+        disease_code=data.text("opsp_dise_code", max_len=30),
+        disease_name=data.text("opsp_dise_name", max_len=300),
+        reason=f"鉴定 {data.day('hosp_ide_date')} {data.text('diag_dr_codg', max_len=30)}",
+    ))
+    answer["result"]["exp_content"] = ""
+    return answer
+
+
+@transaction("2504", "人员慢特病备案撤销", writes=True)
+def cancel_special_disease(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    return _cancel(ctx, inp.child("data"), memo_required=True)
+
+
+@transaction("2507", "人员意外伤害备案", writes=True)
+def injury(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    """The person's declaration that the injury has no liable third party."""
+    data = inp.child("data")
+    psn_no = data.text("psn_no", max_len=30)
+    person = get_person(ctx.conn, psn_no)
+    if data.text("certno", max_len=50) != person["certno"] or (
+        data.text("psn_name", max_len=50) != person["name"]
+    ):
+        raise Refused("E-PSN-005", "certno or psn_name is not the person's")
+    return _register(ctx, filing.NewFiling(
+        psn_no=psn_no, filing_type="trauma",
+        insutype=data.code("insutype", INSUTYPES, required=False),
+        area=data.text("mdtrtarea_admdvs", required=False, max_len=6)
+        or ctx.institution.pool_area,
+        end_date=data.day("enddate", required=False),
+        reason=data.text("trum_rea", required=False, max_len=200)
+        or data.text("memo", required=False, max_len=500),
+        injury_time=data.moment("trum_time", required=False),
+        injury_site=data.text("trum_site", required=False, max_len=200),
+    ))
+
+
+def _cancel(ctx: Ctx, data: Fields, *, memo_required: bool) -> dict[str, Any]:
+    serial = data.text("trt_dcla_detl_sn", max_len=30)
+    filing.cancel(ctx.conn, _filer(ctx), serial, data.text("psn_no", max_len=30),
+                  data.text("memo", required=memo_required, max_len=500), own_only=True)
+    ctx.effect = f"filing-cancel:{serial}"
+    return {}

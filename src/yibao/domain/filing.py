@@ -1,0 +1,117 @@
+"""Filing (备案) for care away from the insured place: the pure rules.
+
+Three kinds of filing:
+- ``area``: a person files with a co-ordination area of treatment; every networked
+  institution of that area may then settle directly. Long-term types (resettled retirees,
+  long-term residents, staff stationed away) and temporary ones (referral, emergency,
+  other temporary trips). A new area filing ends the person's earlier ones.
+- ``disease``: special-disease (门慢门特) care, filed with named institutions of the
+  area of treatment, at most two per disease.
+- ``trauma``: the person's declaration that an injury has no liable third party.
+
+Validity starts at registration and ends when the person chose (end of that day,
+China Standard Time), or when the filing is cancelled or superseded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+
+from yibao.domain.errors import Refused
+
+VALIDITY_YEARS_MAX = 10
+DISEASE_INSTITUTIONS_MAX = 2  # per person and disease
+
+
+class Kind(StrEnum):
+    AREA = "area"
+    DISEASE = "disease"
+    TRAUMA = "trauma"
+
+
+class Category(StrEnum):
+    """What an away-from-home settlement rests on; the insured place's policy sets the
+    ratio cut of each (``[away]`` in the policy file)."""
+
+    LONG_TERM = "long_term"
+    REFERRAL = "referral"
+    EMERGENCY = "emergency"
+    TEMPORARY = "temporary"
+    UNFILED = "unfiled"
+
+
+# filing_type -> (kind, category, national name)
+TYPES: dict[str, tuple[Kind, Category, str]] = {
+    "resettled": (Kind.AREA, Category.LONG_TERM, "异地安置退休人员"),
+    "resident": (Kind.AREA, Category.LONG_TERM, "异地长期居住人员"),
+    "stationed": (Kind.AREA, Category.LONG_TERM, "常驻异地工作人员"),
+    "referral": (Kind.AREA, Category.REFERRAL, "异地转诊就医人员"),
+    "emergency": (Kind.AREA, Category.EMERGENCY, "异地急诊抢救人员"),
+    "temporary": (Kind.AREA, Category.TEMPORARY, "其他临时外出就医人员"),
+    "disease": (Kind.DISEASE, Category.LONG_TERM, "门诊慢特病定点备案"),
+    "trauma": (Kind.TRAUMA, Category.TEMPORARY, "意外伤害无第三方责任声明"),
+}
+# types whose validity may be left open (until cancelled or superseded)
+OPEN_ENDED_TYPES = frozenset(
+    t for t, (k, c, _) in TYPES.items() if c is Category.LONG_TERM or k is Kind.TRAUMA
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Relationship:
+    """The insured relationship a filing is made under; a change needs a new filing."""
+
+    insutype: str
+    insured_area: str
+    employer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """When a filing counts: from registration to the chosen end or its ending."""
+
+    begin_at: datetime
+    end_at: datetime | None  # chosen end (exclusive); None: until ended
+    ended_at: datetime | None  # cancelled or superseded
+
+    @property
+    def until(self) -> datetime | None:
+        ends = [t for t in (self.end_at, self.ended_at) if t is not None]
+        return min(ends, default=None)
+
+
+def kind_of(filing_type: str) -> Kind:
+    if filing_type not in TYPES:
+        raise Refused("E-FIL-008", f"filing_type {filing_type!r}; one of {', '.join(TYPES)}")
+    return TYPES[filing_type][0]
+
+
+def end_of_validity(filing_type: str, end_date: date | None, now: datetime) -> datetime | None:
+    """The exclusive end of a filing registered ``now`` that the person wants valid up to
+    and including ``end_date``. Long-term filings and injury declarations may be
+    open-ended; temporary ones may not."""
+    if end_date is None:
+        if filing_type in OPEN_ENDED_TYPES:
+            return None
+        raise Refused("E-FIL-008", f"a {filing_type} filing needs an end date (enddate)")
+    if end_date < now.date():
+        raise Refused("E-FIL-008", f"end date {end_date} is before today {now.date()}")
+    if end_date > now.date().replace(year=now.year + VALIDITY_YEARS_MAX):
+        raise Refused("E-FIL-008", f"validity longer than {VALIDITY_YEARS_MAX} years")
+    return datetime.combine(end_date + timedelta(days=1), time())
+
+
+def covers(window: Window, *, visit_begin: datetime, visit_end: datetime | None,
+           at: datetime) -> bool:
+    """Whether a filing lets a visit settle directly at ``at``: it was registered by
+    then and before discharge, and its validity overlaps the visit."""
+    deadline = min(at, visit_end) if visit_end is not None else at
+    until = window.until
+    return window.begin_at <= deadline and (until is None or until > visit_begin)
+
+
+def filed_after_discharge(window: Window, *, visit_end: datetime | None) -> bool:
+    """A filing registered after the patient left: manual reimbursement, not direct."""
+    return visit_end is not None and window.begin_at > visit_end

@@ -1,0 +1,172 @@
+"""Care away from the insured place (异地就医): may this visit settle directly here, on
+what basis, and the cost information the treatment place owes the national platform.
+
+"Catalogue of the place of treatment, policy of the insured place": fee lines were
+classified against this institution's area catalogue when uploaded; the policy (and its
+ratio cut for the basis found here) is the insured place's. Accumulators are the
+person's own, whichever place settles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, bindparam, select
+
+from yibao.domain import filing as rules
+from yibao.domain.errors import Refused
+from yibao.domain.money import fen_to_yuan
+from yibao.domain.policy import Policy
+from yibao.services import outbox
+from yibao.services.context import Institution
+from yibao.services.filing import window_of
+from yibao.store.schema import SETTLEMENT_AMOUNTS, filing
+
+EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院
+TRAUMA_MED_TYPES = frozenset({"19", "22"})  # 意外伤害门诊, 外伤住院
+SPECIAL_DISEASE_MED_TYPE = "14"  # 门诊慢特病
+COST_KIND = "away-cost"
+
+_FILINGS = select(filing).where(filing.c.psn_no == bindparam("psn_no"))
+
+
+@dataclass(frozen=True, slots=True)
+class Away:
+    """The basis of a direct settlement away from home."""
+
+    category: rules.Category
+    filing: str | None  # trt_dcla_detl_sn; None for emergencies and unfiled cases
+    cut: Decimal  # ratio points the insured place takes off
+
+
+def decide(
+    conn: Connection, *, person: RowMapping, insurance: RowMapping, visit: RowMapping,
+    institution: Institution, policy: Policy, now: datetime,
+) -> Away | None:
+    """None at home; otherwise the basis, or a refusal that says why and what to do."""
+    if person["insuplc_admdvs"] == institution.pool_area:
+        return None
+    if not institution.networked:
+        raise Refused("E-FIL-001", f"{institution.code} ({institution.pool_area})")
+    filings = list(conn.execute(_FILINGS, {"psn_no": person["psn_no"]}).mappings())
+    span = _Span(visit["begntime"], visit["endtime"], now)
+    if visit["med_type"] in TRAUMA_MED_TYPES or visit["trum_flag"] == "1":
+        _check_declaration(visit, filings, span)
+    relationship = rules.Relationship(
+        insurance["insutype"], person["insuplc_admdvs"], insurance["emp_name"])
+    if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
+        found = _disease_filing(filings, institution.code, span, relationship)
+    else:
+        found = _area_basis(filings, visit, institution.pool_area, span, relationship)
+    if found is None:
+        found = _unfiled(policy)
+    category, serial = found
+    if category.value not in policy.away:
+        raise Refused("E-FIL-002", f"insured place {policy.region} settles no {category} "
+                      "care away from home directly")
+    return Away(category, serial, policy.away[category.value])
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    begin: datetime
+    end: datetime | None  # discharge
+    at: datetime
+
+    def covered_by(self, row: RowMapping) -> bool:
+        return rules.covers(window_of(row), visit_begin=self.begin, visit_end=self.end,
+                            at=self.at)
+
+
+def _relationship_of(row: RowMapping) -> rules.Relationship:
+    return rules.Relationship(row["insutype"], row["insuplc_admdvs"], row["emp_name"])
+
+
+def _check_declaration(visit: RowMapping, filings: list[RowMapping], span: _Span) -> None:
+    if visit["rel_ttp_flag"] == "1":
+        raise Refused("E-FIL-007", f"mdtrt_id {visit['mdtrt_id']} (REL_TTP_FLAG 1)")
+    declared = any(
+        f["kind"] == rules.Kind.TRAUMA and span.covered_by(f) for f in filings
+    )
+    if not declared:
+        raise Refused("E-FIL-010", f"mdtrt_id {visit['mdtrt_id']}")
+
+
+def _disease_filing(
+    filings: list[RowMapping], code: str, span: _Span, relationship: rules.Relationship,
+) -> tuple[rules.Category, str]:
+    mine = [f for f in filings if f["kind"] == rules.Kind.DISEASE and f["fixmedins_code"] == code
+            and span.covered_by(f)]
+    if not mine:
+        raise Refused("E-FIL-011", f"{code}: no special-disease filing in force here")
+    if all(_relationship_of(f) != relationship for f in mine):
+        raise Refused("E-FIL-006", f"{mine[0]['trt_dcla_detl_sn']}")
+    return rules.Category.LONG_TERM, mine[0]["trt_dcla_detl_sn"]
+
+
+def _area_basis(
+    filings: list[RowMapping], visit: RowMapping, area: str, span: _Span,
+    relationship: rules.Relationship,
+) -> tuple[rules.Category, str | None] | None:
+    """The newest area filing that covers the visit; else emergency; else None (after
+    the refusals that explain a filing that does not count)."""
+    here = [f for f in filings if f["kind"] == rules.Kind.AREA and f["mdtrtarea_admdvs"] == area]
+    covering = sorted((f for f in here if span.covered_by(f)), key=lambda f: f["begin_at"])
+    valid = [f for f in covering if _relationship_of(f) == relationship]
+    if valid:
+        chosen = valid[-1]
+        return rules.TYPES[chosen["filing_type"]][1], chosen["trt_dcla_detl_sn"]
+    if visit["med_type"] in EMERGENCY_MED_TYPES or visit["emergency"] == "1":
+        return rules.Category.EMERGENCY, None
+    if covering:
+        raise Refused("E-FIL-006", f"{covering[-1]['trt_dcla_detl_sn']} was filed under "
+                      f"{covering[-1]['insuplc_admdvs']}/{covering[-1]['insutype']}")
+    if any(rules.filed_after_discharge(window_of(f), visit_end=span.end) for f in here):
+        raise Refused("E-FIL-003", f"mdtrt_id {visit['mdtrt_id']} left {span.end}")
+    return None
+
+
+def _unfiled(policy: Policy) -> tuple[rules.Category, None]:
+    if rules.Category.UNFILED.value not in policy.away:
+        raise Refused("E-FIL-002", f"insured place {policy.region}: file with this area "
+                      "(app, referring hospital, agency) before discharge, or pay in full "
+                      "and apply for manual reimbursement")
+    return rules.Category.UNFILED, None
+
+
+# ---------------------------------------------------------------- cost information
+
+
+def send_cost_information(
+    conn: Connection, row: dict[str, Any], funds: list[dict[str, Any]],
+    lines: list[RowMapping], now: datetime,
+) -> None:
+    """Queue the settlement's (or cancellation's) cost information for the national
+    platform, in the settlement's own transaction (docs/outbox.md)."""
+    payload = {
+        "setlinfo": {
+            **{k: row[k] for k in (
+                "setl_id", "mdtrt_id", "psn_no", "fixmedins_code", "kind", "reverses",
+                "insutype", "psn_type", "med_type", "clr_type", "insuplc_admdvs",
+                "mdtrtarea_admvs", "trt_dcla_detl_sn", "away_basis", "policy_id")},
+            "setl_time": row["setl_time"].isoformat(sep=" "),
+            **{k: fen_to_yuan(row[k]) for k in SETTLEMENT_AMOUNTS},
+        },
+        "setldetail": [
+            {"fund_pay_type": f["fund_pay_type"], "inscp_scp_amt": fen_to_yuan(f["inscp_scp_amt"]),
+             "fund_payamt": fen_to_yuan(f["fund_payamt"])}
+            for f in funds
+        ],
+        "feedetail": [
+            {"feedetl_sn": x["feedetl_sn"], "med_list_codg": x["med_list_codg"],
+             "cnt": x["cnt"], "pric": x["pric"],
+             "det_item_fee_sumamt": fen_to_yuan(x["det_item_fee_sumamt"]),
+             "chrgitm_lv": x["chrgitm_lv"], "inscp_scp_amt": fen_to_yuan(x["inscp_scp_amt"])}
+            for x in lines
+        ],
+    }
+    outbox.enqueue(conn, key=f"cost:{row['setl_id']}", kind=COST_KIND, psn_no=row["psn_no"],
+                   payload=payload, now=now)

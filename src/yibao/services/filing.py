@@ -1,0 +1,183 @@
+"""Filings (备案): registered from the hospital interface (2501/2503/2507), the channel
+API (apps) and the operator window (admin API); cancelled the same ways.
+
+The rules (types, validity, limits) are in ``domain/filing.py``; which filing a
+settlement rests on is decided in ``services/away.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, exists, insert, or_, select, update
+
+from yibao.domain import filing as rules
+from yibao.domain.errors import Refused
+from yibao.services import audit
+from yibao.services.context import Ids
+from yibao.services.persons import active_insurance, insurances, lock_person
+from yibao.store.schema import filing, institution, settlement
+
+ACTIVE = "active"
+CANCELLED = "cancelled"
+SUPERSEDED = "superseded"
+
+SOURCE_INSTITUTION = "01"  # dcla_souc: 定点医药机构
+SOURCE_AGENCY = "02"  # 中心经办系统 (operator window)
+SOURCE_APP = "04"  # APP
+
+
+@dataclass(frozen=True, slots=True)
+class Filer:
+    """Who registers or cancels: an institution, an operator or a channel (app)."""
+
+    source: str
+    name: str
+    now: datetime
+    msgid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NewFiling:
+    psn_no: str
+    filing_type: str  # a key of domain.filing.TYPES
+    insutype: str  # empty: the person's only insurance
+    area: str = ""  # co-ordination area of treatment (area and trauma filings)
+    end_date: date | None = None  # valid up to and including this day
+    institution: str = ""  # disease filings: the institution filed with
+    disease_code: str = ""
+    disease_name: str = ""
+    reason: str = ""
+    injury_time: datetime | None = None
+    injury_site: str = ""
+
+
+def register(conn: Connection, filer: Filer, ids: Ids, new: NewFiling) -> str:
+    """Record a filing and return its trt_dcla_detl_sn. A new area filing ends the
+    person's earlier area filings (re-filing); a disease filing respects the limit."""
+    kind = rules.kind_of(new.filing_type)
+    person = lock_person(conn, new.psn_no)  # one filing change of a person at a time
+    new = replace(new, insutype=new.insutype or _only_insutype(conn, new.psn_no))
+    insured = active_insurance(conn, new.psn_no, new.insutype, filer.now.date())
+    area = _area_of(conn, new, kind, person["insuplc_admdvs"])
+    end_at = rules.end_of_validity(new.filing_type, new.end_date, filer.now)
+    serial = ids.new("F")
+    if kind is rules.Kind.AREA:
+        _supersede(conn, new.psn_no, serial, filer.now)
+    if kind is rules.Kind.DISEASE:
+        _check_disease_room(conn, new, filer.now)
+    conn.execute(insert(filing).values(
+        trt_dcla_detl_sn=serial, psn_no=new.psn_no, kind=kind.value,
+        filing_type=new.filing_type, insutype=new.insutype,
+        insuplc_admdvs=person["insuplc_admdvs"], emp_name=insured["emp_name"],
+        mdtrtarea_admdvs=area, fixmedins_code=new.institution, dise_code=new.disease_code,
+        dise_name=new.disease_name, reason=new.reason, trum_time=new.injury_time,
+        trum_site=new.injury_site, begin_at=filer.now, end_at=end_at, status=ACTIVE,
+        source=filer.source, actor=filer.name, msgid=filer.msgid,
+    ))
+    audit.record(conn, kind="filing", psn_no=new.psn_no, actor=filer.name, at=filer.now,
+                 place=area, detail=f"{serial} {new.filing_type} until {end_at or 'ended'}")
+    return serial
+
+
+def _only_insutype(conn: Connection, psn_no: str) -> str:
+    held = insurances(conn, psn_no)
+    if len(held) != 1:
+        raise Refused("E-ENV-004", "insutype (the person has several insurance types)")
+    return str(held[0]["insutype"])
+
+
+def _area_of(conn: Connection, new: NewFiling, kind: rules.Kind, insured_area: str) -> str:
+    if kind is rules.Kind.DISEASE:
+        row = conn.execute(select(institution.c.pool_area).where(
+            institution.c.fixmedins_code == new.institution)).first()
+        if row is None:
+            raise Refused("E-FIL-008", f"no designated institution {new.institution!r}")
+        return str(row[0])
+    if len(new.area) != 6 or not new.area.isdigit():
+        raise Refused("E-FIL-008", f"area of treatment {new.area!r} is not a 6-digit code")
+    if kind is rules.Kind.AREA and new.area == insured_area:
+        raise Refused("E-FIL-008", f"{new.area} is the insured place: no filing is needed")
+    return new.area
+
+
+def _supersede(conn: Connection, psn_no: str, serial: str, now: datetime) -> None:
+    conn.execute(
+        update(filing)
+        .where(filing.c.psn_no == psn_no, filing.c.kind == rules.Kind.AREA.value,
+               filing.c.status == ACTIVE)
+        .values(status=SUPERSEDED, ended_at=now, ended_reason=f"superseded by {serial}")
+    )
+
+
+def _in_force(now: datetime) -> Any:
+    return and_(filing.c.status == ACTIVE, or_(filing.c.end_at.is_(None), filing.c.end_at > now))
+
+
+def _check_disease_room(conn: Connection, new: NewFiling, now: datetime) -> None:
+    filed = [r[0] for r in conn.execute(select(filing.c.fixmedins_code).where(
+        filing.c.psn_no == new.psn_no, filing.c.kind == rules.Kind.DISEASE.value,
+        filing.c.dise_code == new.disease_code, _in_force(now)))]
+    if new.institution in filed:
+        raise Refused("E-FIL-008", f"already filed with {new.institution} for this disease")
+    if len(filed) >= rules.DISEASE_INSTITUTIONS_MAX:
+        raise Refused("E-FIL-004", f"{new.disease_code} is filed with {', '.join(filed)}")
+
+
+def cancel(conn: Connection, filer: Filer, serial: str, psn_no: str, reason: str, *,
+           own_only: bool) -> None:
+    """End a filing now. An institution (``own_only``) cancels only its own filings; a
+    filing that a live settlement rests on cannot be cancelled."""
+    lock_person(conn, psn_no)
+    row = conn.execute(select(filing).where(filing.c.trt_dcla_detl_sn == serial)).mappings().first()
+    if row is None or row["psn_no"] != psn_no or (own_only and row["actor"] != filer.name):
+        raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial}")
+    window = window_of(row)
+    if row["status"] != ACTIVE or (window.until is not None and window.until <= filer.now):
+        raise Refused("E-FIL-009", f"{serial} is {row['status']}, valid until {window.until}")
+    if _used(conn, serial):
+        raise Refused("E-FIL-009", f"{serial} is used by a live settlement: cancel that first")
+    conn.execute(update(filing).where(filing.c.trt_dcla_detl_sn == serial).values(
+        status=CANCELLED, ended_at=filer.now, ended_reason=reason[:500]))
+    audit.record(conn, kind="filing-cancel", psn_no=psn_no, actor=filer.name, at=filer.now,
+                 detail=f"{serial}: {reason}")
+
+
+def _used(conn: Connection, serial: str) -> bool:
+    cancel_row = settlement.alias("cancel_row")
+    live = select(settlement.c.setl_id).where(
+        settlement.c.trt_dcla_detl_sn == serial, settlement.c.kind == "settle",
+        ~exists().where(cancel_row.c.reverses == settlement.c.setl_id),
+    )
+    return conn.execute(live.limit(1)).first() is not None
+
+
+def window_of(row: RowMapping) -> rules.Window:
+    return rules.Window(row["begin_at"], row["end_at"], row["ended_at"])
+
+
+def of_person(conn: Connection, psn_no: str) -> list[RowMapping]:
+    """Every filing of a person, newest first (ended ones too: they explain refusals)."""
+    query = select(filing).where(filing.c.psn_no == psn_no).order_by(
+        filing.c.begin_at.desc(), filing.c.trt_dcla_detl_sn.desc())
+    return list(conn.execute(query).mappings())
+
+
+def describe(row: RowMapping, now: datetime) -> dict[str, Any]:
+    """A filing as the APIs show it (English names; the HIS interface maps its own)."""
+    until = window_of(row).until
+    expired = row["status"] == ACTIVE and until is not None and until <= now
+    return {
+        "trt_dcla_detl_sn": row["trt_dcla_detl_sn"], "psn_no": row["psn_no"],
+        "kind": row["kind"], "filing_type": row["filing_type"],
+        "type_name": rules.TYPES[row["filing_type"]][2], "insutype": row["insutype"],
+        "insured_area": row["insuplc_admdvs"], "area": row["mdtrtarea_admdvs"],
+        "institution": row["fixmedins_code"], "disease_code": row["dise_code"],
+        "begin_at": row["begin_at"].isoformat(sep=" "),
+        "end_at": None if row["end_at"] is None else row["end_at"].isoformat(sep=" "),
+        "status": "expired" if expired else row["status"],
+        "ended_at": None if row["ended_at"] is None else row["ended_at"].isoformat(sep=" "),
+        "ended_reason": row["ended_reason"], "source": row["source"],
+    }

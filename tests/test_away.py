@@ -1,0 +1,364 @@
+"""Care away from the insured place, both directions, on both databases: a Hebei person
+(赵磊, insured in 130102) treated in Beijing, a Beijing person (王芳) treated in Hebei.
+Filing from the referring hospital (2501), the app, the operator window; settlement by
+the treatment place's catalogue and the insured place's policy; cancellation; the
+outbox of cost information; every refusal that explains what the person can do."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select, update
+
+from apps import WANG, ChannelApp
+from conftest import ADMIN_TOKEN
+from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, settle_payload, upload
+from yibao.store.schema import insurance, outbox
+
+AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+T0 = datetime(2026, 5, 11, 9, 30, 0)  # the FakeClock's start
+
+
+def psn_of(his, certno: str) -> str:
+    return str(person(his, certno)["baseinfo"]["psn_no"])
+
+
+def referral(his, psn_no: str, area: str = "110000", enddate: str = "2026-12-31") -> dict:
+    return his.call("2501", {"refmedin": {
+        "psn_no": psn_no, "insutype": "310", "tel": "", "addr": "", "insu_optins": "130102",
+        "diag_code": "J18.900", "diag_name": "肺炎", "dise_cond_dscr": "",
+        "reflin_medins_no": "H11010500001", "reflin_medins_name": "北京示范第一医院",
+        "mdtrtarea_admdvs": area, "hosp_agre_refl_flag": "1", "refl_type": "3",
+        "refl_date": "2026-05-11", "refl_rea": "病情需要", "refl_opnn": "同意转诊",
+        "begndate": "2026-05-11", "enddate": enddate}})
+
+
+def admin_file(http, psn_no: str, **body) -> dict:
+    reply = http.post(f"/admin/v1/persons/{psn_no}/filings", json=body, headers=AUTH)
+    return {"status": reply.status_code, **reply.json()}
+
+
+def visit(his, psn_no: str, certno: str, *, med_type: str = "11", exp: dict | None = None,
+          begin: str = "2026-05-11 09:00:00") -> str:
+    data = {"psn_no": psn_no, "insutype": "310", "begntime": begin, "med_type": med_type,
+            "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "ipt_otp_no": "OP1",
+            "exp_content": json.dumps(exp or {})}
+    return str(ok(his.call("2201", {"data": data}))["data"]["mdtrt_id"])
+
+
+def settle(his, psn_no: str, mdtrt_id: str, certno: str, lines: list[dict], *,
+           med_type: str = "11", total: str = "") -> dict:
+    """Upload ``lines`` (none: settle the ``total`` uploaded before) and settle."""
+    if lines:
+        upload(his, mdtrt_id, psn_no, lines)
+        total = str(sum(Decimal(x["det_item_fee_sumamt"]) for x in lines))
+    return his.call("2207", settle_payload(psn_no, mdtrt_id, certno, total, account=False,
+                                           med_type=med_type))
+
+
+def outbox_rows(db) -> list[dict]:
+    with db.read() as conn:
+        rows = conn.execute(select(outbox).order_by(outbox.c.created_at, outbox.c.id))
+        return [dict(r, payload=json.loads(r["payload"])) for r in rows.mappings()]
+
+
+def cumulative(his, psn_no: str) -> dict[str, Decimal]:
+    rows = ok(his.call("5206", {"data": {"psn_no": psn_no, "cum_ym": "202605"}}))["cuminfo"]
+    return {r["cum_type_code"]: Decimal(str(r["cum"])) for r in rows}
+
+
+# ---------------------------------------------------------------- Hebei person in Beijing
+
+
+def test_hebei_referral_settles_in_beijing_by_beijing_catalogue_and_hebei_policy(
+    db, his_factory
+):
+    hebei, beijing = his_factory("H13010200001"), his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    serial = ok(referral(hebei, psn_no))["result"]["trt_dcla_detl_sn"]
+    mdtrt_id = visit(beijing, psn_no, ZHAO_LEI)
+    # C01010101001 is 乙 with 20 % self-pay in Beijing's catalogue (丙 in Hebei's)
+    setl = ok(settle(beijing, psn_no, mdtrt_id, ZHAO_LEI, [
+        line("1", "XA01AAA0001", "2000.00"), line("2", "C01010101001", "100.00")]))["setlinfo"]
+    assert Decimal(setl["preselfpay_amt"]) == Decimal("20.00")
+    assert Decimal(setl["inscp_scp_amt"]) == Decimal("2080.00")
+    # Hebei policy: deductible 800, outpatient 60 % less 10 points for a referral
+    assert Decimal(setl["act_pay_dedc"]) == Decimal("800.00")
+    assert Decimal(setl["hifp_pay"]) == Decimal("640.00")  # (2080 - 800) x 50 %
+    assert Decimal(setl["psn_cash_pay"]) == Decimal("1460.00")
+    assert setl["clr_optins"] == "130102"
+
+    [sent] = outbox_rows(db)
+    assert sent["id"] == f"cost:{setl['setl_id']}" and sent["status"] == "pending"
+    info = sent["payload"]["setlinfo"]
+    assert (info["insuplc_admdvs"], info["mdtrtarea_admvs"]) == ("130102", "110000")
+    assert (info["away_basis"], info["trt_dcla_detl_sn"]) == ("referral", serial)
+    assert info["fund_pay_sumamt"] == "640.00"
+    assert [x["med_list_codg"] for x in sent["payload"]["feedetail"]] == [
+        "XA01AAA0001", "C01010101001"]
+
+
+def test_an_away_settlement_shares_the_year_with_home_and_its_cancellation_is_sent(
+    db, his_factory
+):
+    hebei, beijing = his_factory("H13010200001"), his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    ok(referral(hebei, psn_no))
+    away = ok(settle(beijing, psn_no, visit(beijing, psn_no, ZHAO_LEI), ZHAO_LEI,
+                     [line("1", "XA01AAA0001", "1000.00")]))["setlinfo"]
+    assert Decimal(away["act_pay_dedc"]) == Decimal("800.00")
+    home = ok(settle(hebei, psn_no, visit(hebei, psn_no, ZHAO_LEI), ZHAO_LEI,
+                     [line("1", "XA01AAA0001", "1000.00")]))["setlinfo"]
+    assert Decimal(home["act_pay_dedc"]) == 0  # the deductible was met away
+    assert Decimal(home["hifp_pay"]) == Decimal("600.00")  # home ratio 60 %, no cut
+    assert len(outbox_rows(db)) == 1  # a settlement at home sends no cost information
+
+    ok(beijing.call("2208", {"data": {"setl_id": away["setl_id"], "mdtrt_id": away["mdtrt_id"],
+                                      "psn_no": psn_no}}))
+    [cancel] = [r["payload"]["setlinfo"] for r in outbox_rows(db)
+                if r["payload"]["setlinfo"]["kind"] == "cancel"]
+    assert cancel["reverses"] == away["setl_id"]
+    assert cancel["fund_pay_sumamt"] == "-100.00"
+    assert cumulative(hebei, psn_no)["D.hb_otp"] == 0  # home settled with no deductible
+
+
+def test_refusals_say_why_and_what_to_do(db, his_factory):
+    hebei, beijing = his_factory("H13010200001"), his_factory("H11010500001")
+    community = his_factory("H11010500003")  # not networked
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    mdtrt_id = visit(beijing, psn_no, ZHAO_LEI)
+    message = refused(settle(beijing, psn_no, mdtrt_id, ZHAO_LEI,
+                             [line("1", "XA01AAA0001", "100.00")]), "E-FIL-002")
+    assert "file with this area" in message and "manual reimbursement" in message
+    ok(referral(hebei, psn_no))
+    other = visit(community, psn_no, ZHAO_LEI)
+    message = refused(settle(community, psn_no, other, ZHAO_LEI,
+                             [line("1", "XA01AAA0001", "100.00")]), "E-FIL-001")
+    assert "H11010500003" in message
+    assert outbox_rows(db) == []
+
+
+def test_emergency_counts_as_filed_with_the_insured_places_ratio(db, his_factory):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    by_type = visit(beijing, psn_no, ZHAO_LEI, med_type="13")
+    setl = ok(settle(beijing, psn_no, by_type, ZHAO_LEI, [line("1", "XA01AAA0001", "1800.00")],
+                     med_type="13"))["setlinfo"]
+    assert Decimal(setl["hifp_pay"]) == Decimal("500.00")  # (1800 - 800) x (60 - 10) %
+    by_flag = visit(beijing, psn_no, ZHAO_LEI, exp={"OTP_ER_REFL_FLAG": "1"})
+    setl = ok(settle(beijing, psn_no, by_flag, ZHAO_LEI, [line("1", "XA01AAA0001", "100.00")]))
+    assert Decimal(setl["setlinfo"]["hifp_pay"]) == Decimal("50.00")
+    assert [r["payload"]["setlinfo"]["away_basis"] for r in outbox_rows(db)] == [
+        "emergency", "emergency"]
+
+
+def _admit(his, psn_no: str, certno: str, exp: dict | None = None) -> str:
+    info = {"psn_no": psn_no, "insutype": "310", "begntime": "2026-05-10 08:00:00",
+            "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "med_type": "21",
+            "ipt_no": "ZY1", "atddr_no": "D1", "chfpdr_name": "主任", "adm_dept_codg": "K02",
+            "adm_dept_name": "呼吸科", "exp_content": json.dumps(exp or {})}
+    return str(ok(his.call("2401", {"mdtrtinfo": info}))["result"]["mdtrt_id"])
+
+
+def _discharge(his, psn_no: str, mdtrt_id: str, at: str) -> None:
+    ok(his.call("2402", {"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "endtime": at,
+                                      "dscg_way": "1"}}))
+
+
+def _settle_stay(his, psn_no: str, mdtrt_id: str, certno: str) -> dict:
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "5000.00")], infno="2301")
+    return his.call("2304", settle_payload(psn_no, mdtrt_id, certno, "5000.00",
+                                           account=False, med_type="21"))
+
+
+def test_filed_before_discharge_settles_directly_but_after_discharge_does_not(
+    db, http, his_factory, clock
+):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    emergency = _admit(beijing, psn_no, ZHAO_LEI, exp={"IPT_TYPE": "2"})  # counts as filed
+    _discharge(beijing, psn_no, emergency, "2026-05-11 09:00:00")
+    ok(_settle_stay(beijing, psn_no, emergency, ZHAO_LEI))
+
+    left = _admit(beijing, psn_no, ZHAO_LEI)
+    _discharge(beijing, psn_no, left, "2026-05-11 10:00:00")
+    stays = _admit(beijing, psn_no, ZHAO_LEI)
+    clock.now = datetime(2026, 5, 11, 10, 0, 1)  # one second after the first discharge
+    assert admin_file(http, psn_no, filing_type="temporary", area="110000",
+                      end_date="2026-06-30")["status"] == 201
+    message = refused(_settle_stay(beijing, psn_no, left, ZHAO_LEI), "E-FIL-003")
+    assert "2026-05-11 10:00:00" in message
+    _discharge(beijing, psn_no, stays, "2026-05-11 11:00:00")
+    setl = ok(_settle_stay(beijing, psn_no, stays, ZHAO_LEI))["setlinfo"]
+    # Hebei tier 3, a later stay: deductible 500, 85 % less 20 points (other temporary)
+    assert Decimal(setl["hifp_pay"]) == Decimal("2925.00")
+
+
+def test_validity_edges_one_second_before_start_after_expiry_and_after_refiling(
+    db, http, his_factory, clock
+):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    serial = admin_file(http, psn_no, filing_type="temporary", area="110000",
+                        end_date="2026-05-20")["trt_dcla_detl_sn"]
+    fee = [line("1", "XA01AAA0001", "10.00")]
+    clock.now = T0 - timedelta(seconds=1)
+    early = visit(beijing, psn_no, ZHAO_LEI, begin="2026-05-11 09:00:00")
+    refused(settle(beijing, psn_no, early, ZHAO_LEI, fee), "E-FIL-002")
+    clock.now = T0
+    assert ok(settle(beijing, psn_no, early, ZHAO_LEI, [], total="10.00"))["setlinfo"]
+
+    clock.now = datetime(2026, 5, 20, 23, 59, 59)  # the last second of the chosen end day
+    last = visit(beijing, psn_no, ZHAO_LEI, begin="2026-05-20 23:59:00")
+    ok(settle(beijing, psn_no, last, ZHAO_LEI, fee))
+    clock.now = datetime(2026, 5, 21, 0, 0, 0)
+    expired = visit(beijing, psn_no, ZHAO_LEI, begin="2026-05-21 00:00:00")
+    refused(settle(beijing, psn_no, expired, ZHAO_LEI, fee), "E-FIL-002")
+    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json()
+    assert [(f["trt_dcla_detl_sn"], f["status"]) for f in listed] == [(serial, "expired")]
+
+    # re-filing: a long-term filing with Shanghai ends the Beijing one
+    clock.now = datetime(2026, 5, 12, 8, 0, 0)
+    beijing_filing = admin_file(http, psn_no, filing_type="temporary", area="110000",
+                                end_date="2026-12-31")["trt_dcla_detl_sn"]
+    clock.now = datetime(2026, 5, 12, 9, 0, 0)
+    admin_file(http, psn_no, filing_type="resident", area="310000")
+    moved = visit(beijing, psn_no, ZHAO_LEI, begin="2026-05-12 09:30:00")
+    clock.now = datetime(2026, 5, 12, 9, 30, 0)
+    refused(settle(beijing, psn_no, moved, ZHAO_LEI, fee), "E-FIL-002")
+    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json()
+    ended = next(f for f in listed if f["trt_dcla_detl_sn"] == beijing_filing)
+    assert ended["status"] == "superseded" and ended["ended_at"] == "2026-05-12 09:00:00"
+
+
+def test_a_change_of_insured_relationship_needs_a_new_filing(db, http, his_factory):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    admin_file(http, psn_no, filing_type="stationed", area="110000")
+    with db.write() as conn:
+        conn.execute(update(insurance).where(insurance.c.psn_no == psn_no)
+                     .values(emp_name="新单位"))
+    fee = [line("1", "XA01AAA0001", "10.00")]
+    mdtrt_id = visit(beijing, psn_no, ZHAO_LEI)
+    refused(settle(beijing, psn_no, mdtrt_id, ZHAO_LEI, fee), "E-FIL-006")
+    admin_file(http, psn_no, filing_type="stationed", area="110000")
+    setl = ok(settle(beijing, psn_no, mdtrt_id, ZHAO_LEI, [], total="10.00"))["setlinfo"]
+    assert outbox_rows(db)[0]["payload"]["setlinfo"]["away_basis"] == "long_term"
+    assert Decimal(setl["medfee_sumamt"]) == Decimal("10.00")
+
+
+def test_special_disease_filing_two_institutions_at_most(db, his_factory, clock):
+    beijing, second = his_factory("H11010500001"), his_factory("H11010500002")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+
+    def disease(institution: str) -> dict:
+        return beijing.call("2503", {"data": {
+            "psn_no": psn_no, "insutype": "310", "opsp_dise_code": "M03900",
+            "opsp_dise_name": "高血压", "insu_optins": "130102",
+            "ide_fixmedins_no": institution, "ide_fixmedins_name": "示范",
+            "hosp_ide_date": "2026-05-01", "diag_dr_codg": "D1", "diag_dr_name": "医生",
+            "begndate": "2026-05-11", "enddate": ""}})
+
+    first = ok(disease("H11010500001"))["result"]["trt_dcla_detl_sn"]
+    ok(disease("H11010500002"))
+    message = refused(disease("H11010500003"), "E-FIL-004")
+    assert "H11010500001" in message and "H11010500002" in message
+    fee = [line("1", "XA01AAA0001", "900.00")]
+    setl = ok(settle(beijing, psn_no, visit(beijing, psn_no, ZHAO_LEI, med_type="14"),
+                     ZHAO_LEI, fee, med_type="14"))["setlinfo"]
+    assert Decimal(setl["hifp_pay"]) == Decimal("60.00")  # (900 - 800) x 60 %, no cut
+    withdraw = {"data": {"trt_dcla_detl_sn": first, "psn_no": psn_no, "memo": "换医院"}}
+    refused(beijing.call("2504", withdraw), "E-FIL-009")  # a live settlement rests on it
+    ok(beijing.call("2208", {"data": {"setl_id": setl["setl_id"], "mdtrt_id": setl["mdtrt_id"],
+                                      "psn_no": psn_no}}))
+    ok(beijing.call("2504", withdraw))
+    clock.now = T0 + timedelta(minutes=10)  # a visit after the filing ended
+    later = visit(beijing, psn_no, ZHAO_LEI, med_type="14", begin="2026-05-11 09:40:00")
+    refused(settle(beijing, psn_no, later, ZHAO_LEI, fee, med_type="14"), "E-FIL-011")
+    refused(second.call("2504", {"data": {"trt_dcla_detl_sn": first, "psn_no": psn_no,
+                                          "memo": "x"}}), "E-FIL-005")
+
+
+def test_injury_needs_the_no_third_party_declaration(db, http, his_factory):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+    fee = [line("1", "XA01AAA0001", "100.00")]
+    liable = visit(beijing, psn_no, ZHAO_LEI, exp={"TRUM_FLAG": "1", "REL_TTP_FLAG": "1"})
+    refused(settle(beijing, psn_no, liable, ZHAO_LEI, fee), "E-FIL-007")
+    injured = visit(beijing, psn_no, ZHAO_LEI, med_type="19")
+    refused(settle(beijing, psn_no, injured, ZHAO_LEI, fee, med_type="19"), "E-FIL-010")
+    refused(beijing.call("2201", {"data": {
+        "psn_no": psn_no, "insutype": "310", "mdtrt_cert_type": "02", "mdtrt_cert_no": ZHAO_LEI,
+        "ipt_otp_no": "OP1", "exp_content": '{"TRUM_FLAG": "1"}'}}), "E-ENV-004")
+    ok(beijing.call("2507", {"data": {
+        "dcla_souc": "01", "psn_no": psn_no, "psn_cert_type": "01", "certno": ZHAO_LEI,
+        "psn_name": "赵磊", "insu_admdvs": "130102", "mdtrtarea_admdvs": "110000",
+        "trum_time": "2026-05-10 18:00:00", "trum_site": "家中", "trum_rea": "摔伤",
+        "chk_pay_flag": "1", "begndate": "2026-05-10", "enddate": ""}}))
+    assert ok(settle(beijing, psn_no, injured, ZHAO_LEI, [], med_type="19", total="100.00"))
+
+
+def test_a_filing_in_use_cannot_be_cancelled_until_its_settlement_is(db, his_factory):
+    hebei, beijing = his_factory("H13010200001"), his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    serial = ok(referral(hebei, psn_no))["result"]["trt_dcla_detl_sn"]
+    setl = ok(settle(beijing, psn_no, visit(beijing, psn_no, ZHAO_LEI), ZHAO_LEI,
+                     [line("1", "XA01AAA0001", "10.00")]))["setlinfo"]
+    cancel = {"data": {"trt_dcla_detl_sn": serial, "psn_no": psn_no, "memo": "不去了"}}
+    refused(beijing.call("2502", cancel), "E-FIL-005")  # not the referring hospital's
+    refused(hebei.call("2502", cancel), "E-FIL-009")
+    ok(beijing.call("2208", {"data": {"setl_id": setl["setl_id"], "mdtrt_id": setl["mdtrt_id"],
+                                      "psn_no": psn_no}}))
+    ok(hebei.call("2502", cancel))
+    refused(hebei.call("2502", cancel), "E-FIL-009")
+
+
+# ---------------------------------------------------------------- Beijing person in Hebei
+
+
+def test_beijing_person_files_in_the_app_and_settles_in_hebei(db, http, his_factory):
+    hebei = his_factory("H13010200001")
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    path = f"/channel/v1/certificates/{cert_id}/filings"
+    wrong = app.post(path, {"pin": "000000", "filing_type": "resident", "area": "130102"})
+    assert wrong.status_code == 403
+    reply = app.post(path, {"pin": "135790", "filing_type": "resident", "area": "130102",
+                            "reason": "随子女异地居住"})
+    assert reply.status_code == 201, reply.text
+    psn_no = psn_of(hebei, WANG_FANG)
+    # Hebei's catalogue: XB02BBB0002 has 5 % self-pay (10 % in Beijing)
+    setl = ok(settle(hebei, psn_no, visit(hebei, psn_no, WANG_FANG), WANG_FANG,
+                     [line("1", "XB02BBB0002", "3000.00")]))["setlinfo"]
+    assert Decimal(setl["preselfpay_amt"]) == Decimal("150.00")
+    # Beijing policy, working employee, tier 3: deductible 1800, 70 %, long-term: no cut
+    assert Decimal(setl["act_pay_dedc"]) == Decimal("1800.00")
+    assert Decimal(setl["fund_pay_sumamt"]) == Decimal("735.00")
+    assert setl["clr_optins"] == "110000"
+    [sent] = outbox_rows(db)
+    assert sent["payload"]["setlinfo"]["mdtrtarea_admvs"] == "130102"
+
+    listed = app.post(f"{path}/list", {"pin": "135790"}).json()
+    assert [(f["filing_type"], f["area"], f["status"]) for f in listed] == [
+        ("resident", "130102", "active")]
+    bad = app.post(path, {"pin": "135790", "filing_type": "temporary", "area": "130102"})
+    assert bad.status_code == 400 and bad.json()["code"] == "E-FIL-008"
+    home = app.post(path, {"pin": "135790", "filing_type": "resident", "area": "110000"})
+    assert home.json()["code"] == "E-FIL-008" and "insured place" in home.json()["message"]
+    assert WANG["certno"] == WANG_FANG
+
+
+def test_unnetworked_hebei_hospital_until_the_operator_networks_it(db, http, his_factory):
+    second = his_factory("H13010200002")
+    psn_no = psn_of(second, WANG_FANG)
+    admin_file(http, psn_no, filing_type="resident", area="130102")
+    mdtrt_id = visit(second, psn_no, WANG_FANG)
+    refused(settle(second, psn_no, mdtrt_id, WANG_FANG, [line("1", "XA01AAA0001", "10.00")]),
+            "E-FIL-001")
+    reply = http.put("/admin/v1/institutions/H13010200002/networked",
+                     json={"networked": True}, headers=AUTH)
+    assert reply.status_code == 200 and reply.json()["networked"] is True
+    assert ok(settle(second, psn_no, mdtrt_id, WANG_FANG, [], total="10.00"))["setlinfo"]
