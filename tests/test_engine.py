@@ -208,3 +208,18 @@ def test_huge_amounts_are_refused_as_out_of_range(text):
 
     with pytest.raises(MoneyError, match="out of range"):
         yuan_to_fen(text, field="medfee_sumamt", allow_negative=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(settlement_inputs(), st.decimals(min_value=0, max_value=1, places=2))
+def test_an_away_ratio_cut_keeps_the_identities_and_never_pays_more(inp, cut):
+    base = settle(inp)
+    cut_inp = SettlementInput(inp.scheme.reduced(cut), inp.group, inp.level, inp.totals,
+                              inp.year_accums, inp.stay_accums, inp.account_balance,
+                              inp.use_account)
+    b = settle(cut_inp)
+    t = b.totals
+    assert b.psn_part == t.medfee - b.fund_sum == b.acct_pay + b.cash
+    assert sum(b.fund_fields().values()) == b.fund_sum
+    assert 0 <= b.fund_sum <= base.fund_sum
+    assert b.deductible == base.deductible  # the cut moves ratios, never the deductible
