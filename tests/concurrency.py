@@ -3,6 +3,8 @@ hospital interface, as a separate server process would."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,3 +21,20 @@ def serve_one(url: str, now: datetime, headers: dict[str, str], body: bytes) -> 
         return answer
     finally:
         database.dispose()
+
+
+def run_threads(handle: Callable[..., dict], requests: Sequence[tuple]) -> list[dict]:
+    """Call ``handle(*request)`` for every request at the same moment, one thread each."""
+    barrier = threading.Barrier(len(requests))
+    answers: list[dict] = [{}] * len(requests)
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        answers[i] = handle(*requests[i])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(requests))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return answers

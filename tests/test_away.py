@@ -10,9 +10,11 @@ import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select, update
 
 from apps import WANG, ChannelApp
+from concurrency import run_threads
 from conftest import ADMIN_TOKEN
 from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, settle_payload, upload
 from yibao.store.schema import insurance, outbox
@@ -362,3 +364,90 @@ def test_unnetworked_hebei_hospital_until_the_operator_networks_it(db, http, his
                      json={"networked": True}, headers=AUTH)
     assert reply.status_code == 200 and reply.json()["networked"] is True
     assert ok(settle(second, psn_no, mdtrt_id, WANG_FANG, [], total="10.00"))["setlinfo"]
+
+
+# ---------------------------------------------------------------- every type, both ways
+
+DIRECTIONS = {  # person, institution of treatment, its area
+    "hebei-in-beijing": (ZHAO_LEI, "H11010500001", "110000"),
+    "beijing-in-hebei": (WANG_FANG, "H13010200001", "130102"),
+}
+AREA_TYPES = {"resettled": "long_term", "resident": "long_term", "stationed": "long_term",
+              "referral": "referral", "emergency": "emergency", "temporary": "temporary"}
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+@pytest.mark.parametrize("filing_type", AREA_TYPES)
+def test_each_filing_type_from_start_to_expiry_and_refiling(
+    db, http, his_factory, clock, direction, filing_type
+):
+    certno, code, area = DIRECTIONS[direction]
+    his = his_factory(code)
+    psn_no = psn_of(his, certno)
+    fee = [line("1", "XA01AAA0001", "10.00")]
+    admin_file(http, psn_no, filing_type=filing_type, area=area, end_date="2026-05-20")
+
+    clock.now = T0 - timedelta(seconds=1)  # one second before registration
+    first = visit(his, psn_no, certno)
+    refused(settle(his, psn_no, first, certno, fee), "E-FIL-002")
+    clock.now = T0
+    setl = ok(settle(his, psn_no, first, certno, [], total="10.00"))["setlinfo"]
+    ok(his.call("2208", {"data": {"setl_id": setl["setl_id"], "mdtrt_id": first,
+                                  "psn_no": psn_no}}))
+    sent = [(r["payload"]["setlinfo"]["kind"], r["payload"]["setlinfo"]["away_basis"])
+            for r in outbox_rows(db)]
+    assert sorted(sent) == [("cancel", AREA_TYPES[filing_type]),
+                            ("settle", AREA_TYPES[filing_type])]
+
+    clock.now = datetime(2026, 5, 21, 0, 0, 0)  # the chosen end day is over
+    expired = visit(his, psn_no, certno, begin="2026-05-21 00:00:00")
+    refused(settle(his, psn_no, expired, certno, fee), "E-FIL-002")
+    admin_file(http, psn_no, filing_type=filing_type, area=area, end_date="2026-05-31")
+    ok(settle(his, psn_no, expired, certno, [], total="10.00"))
+
+    clock.now = datetime(2026, 5, 22, 9, 0, 0)  # re-filed for another area
+    assert admin_file(http, psn_no, filing_type=filing_type, area="310000",
+                      end_date="2026-05-31")["status"] == 201
+    clock.now = datetime(2026, 5, 22, 9, 0, 1)
+    after = visit(his, psn_no, certno, begin="2026-05-22 09:00:01")
+    refused(settle(his, psn_no, after, certno, fee), "E-FIL-002")
+
+
+def test_disease_and_injury_filings_have_the_same_edges(db, http, his_factory, clock):
+    his = his_factory("H11010500001")
+    psn_no = psn_of(his, ZHAO_LEI)
+    fee = [line("1", "XA01AAA0001", "10.00")]
+    admin_file(http, psn_no, filing_type="disease", institution="H11010500001",
+               disease_code="M03900", disease_name="高血压", end_date="2026-05-20")
+    clock.now = T0 - timedelta(seconds=1)
+    early = visit(his, psn_no, ZHAO_LEI, med_type="14")
+    refused(settle(his, psn_no, early, ZHAO_LEI, fee, med_type="14"), "E-FIL-011")
+    clock.now = T0
+    ok(settle(his, psn_no, early, ZHAO_LEI, [], med_type="14", total="10.00"))
+    clock.now = datetime(2026, 5, 21)
+    late = visit(his, psn_no, ZHAO_LEI, med_type="14", begin="2026-05-21 00:00:00")
+    refused(settle(his, psn_no, late, ZHAO_LEI, fee, med_type="14"), "E-FIL-011")
+
+    admin_file(http, psn_no, filing_type="resident", area="110000")
+    admin_file(http, psn_no, filing_type="trauma", area="110000", end_date="2026-05-21")
+    injured = visit(his, psn_no, ZHAO_LEI, med_type="19", begin="2026-05-21 00:00:00")
+    ok(settle(his, psn_no, injured, ZHAO_LEI, fee, med_type="19"))
+    clock.now = datetime(2026, 5, 22)
+    again = visit(his, psn_no, ZHAO_LEI, med_type="19", begin="2026-05-22 00:00:00")
+    refused(settle(his, psn_no, again, ZHAO_LEI, fee, med_type="19"), "E-FIL-010")
+
+
+def test_three_special_disease_filings_at_once_two_succeed(app, db, his_factory):
+    hospitals = [his_factory(c) for c in ("H11010500001", "H11010500002", "H11010500003")]
+    psn_no = psn_of(hospitals[0], ZHAO_LEI)
+    requests = []
+    for his in hospitals:
+        message = his.envelope("2503", {"data": {
+            "psn_no": psn_no, "insutype": "310", "opsp_dise_code": "M01600",
+            "opsp_dise_name": "糖尿病", "ide_fixmedins_no": his.code,
+            "ide_fixmedins_name": "示范", "hosp_ide_date": "2026-05-01", "diag_dr_codg": "D1",
+            "diag_dr_name": "医生", "begndate": "2026-05-11"}})
+        requests.append((his.headers(), json.dumps(message).encode()))
+    answers = run_threads(app.state.hospital.handle, requests)
+    assert sorted(a["infcode"] for a in answers) == [-1, 0, 0]
+    assert [a["err_msg"][:9] for a in answers if a["infcode"]] == ["E-FIL-004"]

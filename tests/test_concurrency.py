@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import threading
 from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from concurrency import serve_one
+from concurrency import run_threads, serve_one
 from flows import LI_JIANGUO, WANG_FANG, line, ok, person, register, settle_payload, upload
 from yibao.store.schema import settlement
 
@@ -31,22 +30,6 @@ def prepared_settlement(his, certno: str, amount: str) -> tuple[dict, bytes]:
     upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", amount)])
     message = his.envelope("2207", settle_payload(psn_no, mdtrt_id, certno, amount))
     return his.headers(), json.dumps(message).encode()
-
-
-def run_threads(handle, requests) -> list[dict]:
-    barrier = threading.Barrier(len(requests))
-    answers: list[dict] = [{}] * len(requests)
-
-    def worker(i: int) -> None:
-        barrier.wait()
-        answers[i] = handle(*requests[i])
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(requests))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return answers
 
 
 def check_deductible_used_once(his, certno: str, answers: list[dict], amount: str) -> None:
