@@ -38,7 +38,7 @@ def referral(his, psn_no: str, area: str = "110000", enddate: str = "2026-12-31"
 
 
 def admin_file(http, psn_no: str, **body) -> dict:
-    reply = http.post(f"/admin/v1/persons/{psn_no}/filings", json=body, headers=AUTH)
+    reply = http.post("/admin/v1/filings", json={"psn_no": psn_no, **body}, headers=AUTH)
     return {"status": reply.status_code, **reply.json()}
 
 

@@ -21,6 +21,7 @@ from yibao.store.schema import institution
 
 
 class FilingIn(BaseModel):
+    psn_no: str = Field(min_length=1, max_length=30, examples=["13010200000000000005"])
     filing_type: str = Field(examples=["resident"], description=(
         "resettled, resident, stationed (long-term); referral, emergency, temporary; "
         "disease (with institution and disease_code); trauma (no liable third party)"))
@@ -45,9 +46,9 @@ class NetworkIn(BaseModel):
     networked: bool
 
 
-def new_filing(psn_no: str, body: FilingIn) -> filing.NewFiling:
+def new_filing(body: FilingIn) -> filing.NewFiling:
     return filing.NewFiling(
-        psn_no=psn_no, filing_type=body.filing_type, insutype=body.insutype, area=body.area,
+        psn_no=body.psn_no, filing_type=body.filing_type, insutype=body.insutype, area=body.area,
         end_date=body.end_date, institution=body.institution,
         disease_code=body.disease_code, disease_name=body.disease_name, reason=body.reason,
     )
@@ -60,7 +61,9 @@ def router(
     """``forget_institution`` drops this process's cached copy of a changed institution
     (other server processes see the change within the gateway's cache time)."""
     api = APIRouter(prefix="/admin/v1", tags=["admin: filing"], responses={
+        400: {"description": "the body is not JSON"},
         401: {"description": "no valid operator bearer token"},
+        404: {"description": "no such person or institution (code E-...)"},
         409: {"description": "refused: the body names the error code (E-FIL-...) and why"},
     })
     Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
@@ -71,11 +74,10 @@ def router(
     def run(action: Callable[[Connection], Any]) -> Any:
         return run_refusable(db, action)
 
-    @api.post("/persons/{psn_no}/filings", status_code=201,
-              summary="Register a filing at the operator window")
-    def register(psn_no: str, body: FilingIn, op: Op) -> Any:
+    @api.post("/filings", status_code=201, summary="Register a filing at the operator window")
+    def register(body: FilingIn, op: Op) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
-            serial = filing.register(conn, filer(op), ids, new_filing(psn_no, body))
+            serial = filing.register(conn, filer(op), ids, new_filing(body))
             return {"trt_dcla_detl_sn": serial}
         return run(act)
 

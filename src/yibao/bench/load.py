@@ -28,7 +28,7 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What one client thread does: ``mode`` flow | settle | paced."""
+    """What one client thread does: ``mode`` flow | settle | paced | floor."""
 
     mode: str
     seconds: float
@@ -131,6 +131,8 @@ def run_plan(target: Target, plan: Plan) -> Record:
     record = Record()
     if plan.mode == "flow":
         return _flows(client, record, rng, plan)
+    if plan.mode == "floor":
+        return _floor(client, record, plan)
     ready = [v for v in (_visit(client, Record(), rng, plan) for _ in range(plan.prepared)) if v]
     started = time.perf_counter()
     next_at = started
@@ -162,6 +164,19 @@ def _flows(client: Client, record: Record, rng: random.Random, plan: Plan) -> Re
         _timed(client, record, "2206", settle)
         if _timed(client, record, "2207", settle)["infcode"] == 0:
             record.flows += 1
+    record.seconds = time.perf_counter() - started
+    return record
+
+
+FLOOR_INFNO = "0000"  # no such transaction: answered before authentication and the database
+
+
+def _floor(client: Client, record: Record, plan: Plan) -> Record:
+    """The HTTP floor: messages the server answers without its database (HTTP, JSON,
+    envelope, routing, logging), as fast as the client can send them."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < plan.seconds:
+        _timed(client, record, FLOOR_INFNO, {})
     record.seconds = time.perf_counter() - started
     return record
 
