@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
 from yibao.domain.errors import Refused
 from yibao.services import audit
@@ -103,11 +103,14 @@ def lift(conn: Connection, op: Operator, suspension_id: int) -> None:
     audit.record(conn, kind="suspension_lifted", psn_no=row.psn_no, actor=op.name, at=op.now)
 
 
+_SUSPENDED = select(suspension.c.end_date, suspension.c.reason).where(
+    suspension.c.psn_no == bindparam("psn_no"), suspension.c.lifted_at.is_(None),
+    suspension.c.begin_date <= bindparam("day"), suspension.c.end_date >= bindparam("day"),
+).order_by(suspension.c.end_date.desc()).limit(1)  # built once: on every settlement's path
+
+
 def check_not_suspended(conn: Connection, psn_no: str, day: date) -> None:
-    row = conn.execute(select(suspension).where(
-        suspension.c.psn_no == psn_no, suspension.c.lifted_at.is_(None),
-        suspension.c.begin_date <= day, suspension.c.end_date >= day,
-    ).order_by(suspension.c.end_date.desc())).mappings().first()
+    row = conn.execute(_SUSPENDED, {"psn_no": psn_no, "day": day}).mappings().first()
     if row is not None:
         raise Refused("E-PSN-006", f"until {row['end_date']}: {row['reason']}; "
                       "manual reimbursement remains possible")
