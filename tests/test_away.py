@@ -451,3 +451,14 @@ def test_three_special_disease_filings_at_once_two_succeed(app, db, his_factory)
     answers = run_threads(app.state.hospital.handle, requests)
     assert sorted(a["infcode"] for a in answers) == [-1, 0, 0]
     assert [a["err_msg"][:9] for a in answers if a["infcode"]] == ["E-FIL-004"]
+
+
+def test_an_emergency_with_a_temporary_filing_gets_the_smaller_cut(db, http, his_factory):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+    setl = ok(settle(beijing, psn_no, visit(beijing, psn_no, ZHAO_LEI, med_type="13"),
+                     ZHAO_LEI, [line("1", "XA01AAA0001", "1800.00")], med_type="13"))
+    # Hebei: emergency -10 points, other temporary -20: (1800 - 800) x 50 %
+    assert Decimal(setl["setlinfo"]["hifp_pay"]) == Decimal("500.00")
+    assert outbox_rows(db)[0]["payload"]["setlinfo"]["trt_dcla_detl_sn"] is None

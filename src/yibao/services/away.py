@@ -9,6 +9,7 @@ person's own, whichever place settles.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -60,7 +61,8 @@ def decide(
     if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
         found = _disease_filing(filings, institution.code, span, relationship)
     else:
-        found = _area_basis(filings, visit, institution.pool_area, span, relationship)
+        found = _area_basis(filings, visit, institution.pool_area, span, relationship,
+                            policy.away)
     if found is None:
         found = _unfiled(policy)
     category, serial = found
@@ -109,18 +111,21 @@ def _disease_filing(
 
 def _area_basis(
     filings: list[RowMapping], visit: RowMapping, area: str, span: _Span,
-    relationship: rules.Relationship,
+    relationship: rules.Relationship, away: Mapping[str, Decimal],
 ) -> tuple[rules.Category, str | None] | None:
-    """The newest area filing that covers the visit; else emergency; else None (after
-    the refusals that explain a filing that does not count)."""
+    """The basis from the newest area filing that covers the visit or from an emergency,
+    whichever the insured place cuts less; else None (after the refusals that explain a
+    filing that does not count)."""
     here = [f for f in filings if f["kind"] == rules.Kind.AREA and f["mdtrtarea_admdvs"] == area]
     covering = sorted((f for f in here if span.covered_by(f)), key=lambda f: f["begin_at"])
     valid = [f for f in covering if _relationship_of(f) == relationship]
+    bases: list[tuple[rules.Category, str | None]] = []
     if valid:
-        chosen = valid[-1]
-        return rules.TYPES[chosen["filing_type"]][1], chosen["trt_dcla_detl_sn"]
+        bases.append((rules.TYPES[valid[-1]["filing_type"]][1], valid[-1]["trt_dcla_detl_sn"]))
     if visit["med_type"] in EMERGENCY_MED_TYPES or visit["emergency"] == "1":
-        return rules.Category.EMERGENCY, None
+        bases.append((rules.Category.EMERGENCY, None))
+    if bases:
+        return min(bases, key=lambda b: away.get(b[0].value, Decimal(1)))
     if covering:
         raise Refused("E-FIL-006", f"{covering[-1]['trt_dcla_detl_sn']} was filed under "
                       f"{covering[-1]['insuplc_admdvs']}/{covering[-1]['insutype']}")
