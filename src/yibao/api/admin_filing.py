@@ -13,7 +13,7 @@ from yibao.api.admin import operator_dependency, run_refusable
 from yibao.api.gateway import INSTITUTION_CACHE_SECONDS
 from yibao.domain.errors import Refused
 from yibao.services import audit, cards, filing
-from yibao.services.context import Clock, Ids
+from yibao.services.context import Caller, Clock, Ids
 from yibao.store.db import Database
 from yibao.store.schema import institution
 
@@ -68,8 +68,8 @@ def router(
     })
     Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
 
-    def filer(op: cards.Operator) -> filing.Filer:
-        return filing.Filer(filing.SOURCE_AGENCY, op.name, op.now)
+    def agency(op: cards.Operator) -> Caller:
+        return Caller(filing.SOURCE_AGENCY, op.name, op.now)
 
     def run(action: Callable[[Connection], Any]) -> Any:
         return run_refusable(db, action)
@@ -77,7 +77,7 @@ def router(
     @api.post("/filings", status_code=201, summary="Register a filing at the operator window")
     def register(body: FilingIn, op: Op) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
-            serial = filing.register(conn, filer(op), ids, new_filing(body))
+            serial = filing.register(conn, agency(op), ids, new_filing(body))
             return {"trt_dcla_detl_sn": serial}
         return run(act)
 
@@ -89,7 +89,7 @@ def router(
     @api.post("/filings/{serial}/cancellation", summary="Cancel a filing")
     def cancel(serial: str, body: CancellationIn, op: Op) -> Any:
         def act(conn: Connection) -> dict[str, str]:
-            filing.cancel(conn, filer(op), serial, body.psn_no, body.reason, own_only=False)
+            filing.cancel(conn, agency(op), serial, body.psn_no, body.reason, own_only=False)
             return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
         return run(act)
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from yibao.domain.errors import Refused
 from yibao.services import ecert, face, filing
-from yibao.services.context import Clock, Ids
+from yibao.services.context import Caller, Clock, Ids
 from yibao.store.db import Database
 from yibao.store.schema import channel, gateway_nonce
 
@@ -200,14 +200,14 @@ def router(db: Database, clock: Clock, ids: Ids) -> APIRouter:
         return run(act, channel_id)
 
     def as_holder(channel_id: str, cert_id: str, pin: str,
-                  action: Callable[[Connection, filing.Filer, str], Any]) -> Any:
+                  action: Callable[[Connection, Caller, str], Any]) -> Any:
         """Run ``action`` for the certificate holder once the PIN matched (a wrong PIN is
         counted and committed, then refused)."""
         def act(conn: Connection, actor: ecert.Actor) -> Any:
             psn_no = ecert.holder_by_pin(conn, actor, channel_id, cert_id, pin)
             if psn_no is None:
                 return None
-            return action(conn, filing.Filer(filing.SOURCE_APP, channel_id, actor.now), psn_no)
+            return action(conn, Caller(filing.SOURCE_APP, channel_id, actor.now), psn_no)
         result = run(act, channel_id)
         return _refusal(Refused("E-ECT-005", "wrong PIN")) if result is None else result
 
@@ -218,24 +218,24 @@ def router(db: Database, clock: Clock, ids: Ids) -> APIRouter:
         if body.filing_type not in APP_FILING_TYPES:
             return _refusal(Refused("E-FIL-008", f"filing_type {body.filing_type!r} is not "
                                     "filed from an app (special diseases: at the hospital)"))
-        def act(conn: Connection, filer: filing.Filer, psn_no: str) -> dict[str, str]:
-            return {"trt_dcla_detl_sn": filing.register(conn, filer, ids, filing.NewFiling(
+        def act(conn: Connection, caller: Caller, psn_no: str) -> dict[str, str]:
+            return {"trt_dcla_detl_sn": filing.register(conn, caller, ids, filing.NewFiling(
                 psn_no=psn_no, filing_type=body.filing_type, insutype=body.insutype,
                 area=body.area, end_date=body.end_date, reason=body.reason))}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/filings/list", summary="The holder's filings")
     def filings(cert_id: str, body: PinIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, filer: filing.Filer, psn_no: str) -> list[dict[str, Any]]:
-            return [filing.describe(r, filer.now) for r in filing.of_person(conn, psn_no)]
+        def act(conn: Connection, caller: Caller, psn_no: str) -> list[dict[str, Any]]:
+            return [filing.describe(r, caller.now) for r in filing.of_person(conn, psn_no)]
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/filings/{serial}/cancellation",
               summary="Cancel one of the holder's filings")
     def cancel_filing(cert_id: str, serial: str, body: FilingCancellation,
                       channel_id: Channel) -> Any:
-        def act(conn: Connection, filer: filing.Filer, psn_no: str) -> dict[str, str]:
-            filing.cancel(conn, filer, serial, psn_no, body.reason, own_only=False)
+        def act(conn: Connection, caller: Caller, psn_no: str) -> dict[str, str]:
+            filing.cancel(conn, caller, serial, psn_no, body.reason, own_only=False)
             return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
         return as_holder(channel_id, cert_id, body.pin, act)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, insert, select
 
 from yibao.domain.errors import Refused
-from yibao.services.context import Institution
+from yibao.services.context import Institution, institution_of
 from yibao.store.db import Database
 from yibao.store.schema import gateway_nonce, institution
 
@@ -50,13 +50,7 @@ def load_institution(db: Database, code: str) -> Institution | None:
         row = conn.execute(
             select(institution).where(institution.c.fixmedins_code == code)
         ).mappings().first()
-    if row is None:
-        return None
-    return Institution(
-        code=row["fixmedins_code"], name=row["name"], kind=row["kind"], level=row["level"],
-        admdvs=row["admdvs"], pool_area=row["pool_area"], token=row["token"],
-        face_pilot=bool(row["face_pilot"]), networked=bool(row["networked"]),
-    )
+    return None if row is None else institution_of(row)
 
 
 class Gateway:

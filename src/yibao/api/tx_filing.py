@@ -10,18 +10,18 @@ from yibao.api.registry import transaction
 from yibao.domain.codes import INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.services import filing
-from yibao.services.context import Ctx
+from yibao.services.context import Caller, Ctx
 from yibao.services.persons import get_person
 
 REFERRAL_TYPES = {"1": "市内转院", "2": "转往省内异地", "3": "转往省外异地"}
 
 
-def _filer(ctx: Ctx) -> filing.Filer:
-    return filing.Filer(filing.SOURCE_INSTITUTION, ctx.institution.code, ctx.now, ctx.msgid)
+def _caller(ctx: Ctx) -> Caller:
+    return Caller(filing.SOURCE_INSTITUTION, ctx.institution.code, ctx.now, ctx.msgid)
 
 
 def _register(ctx: Ctx, new: filing.NewFiling) -> dict[str, Any]:
-    serial = filing.register(ctx.conn, _filer(ctx), ctx.ids, new)
+    serial = filing.register(ctx.conn, _caller(ctx), ctx.ids, new)
     ctx.effect = f"filing:{serial}"
     return {"result": {"trt_dcla_detl_sn": serial}}
 
@@ -94,7 +94,7 @@ def injury(ctx: Ctx, inp: Fields) -> dict[str, Any]:
 
 def _cancel(ctx: Ctx, data: Fields, *, memo_required: bool) -> dict[str, Any]:
     serial = data.text("trt_dcla_detl_sn", max_len=30)
-    filing.cancel(ctx.conn, _filer(ctx), serial, data.text("psn_no", max_len=30),
+    filing.cancel(ctx.conn, _caller(ctx), serial, data.text("psn_no", max_len=30),
                   data.text("memo", required=memo_required, max_len=500), own_only=True)
     ctx.effect = f"filing-cancel:{serial}"
     return {}

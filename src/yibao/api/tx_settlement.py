@@ -37,6 +37,7 @@ def _request(ctx: Ctx, data: Fields, visit_class: VisitClass) -> SettleRequest:
         use_account=data.flag("acct_used_flag") == "1",
         batch=data.text("chrg_bchno", required=False, max_len=30),
         interim=visit_class is VisitClass.INPATIENT and data.flag("mid_setl_flag") == "1",
+        invono=data.text("invono", required=False, max_len=50),
     )
 
 

@@ -4,9 +4,10 @@ institution, the message it answers, the clock and the id generator (injected)."
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -48,6 +49,26 @@ class Institution:
     token: str
     face_pilot: bool = False
     networked: bool = False  # for inter-provincial (away-from-home) direct settlement
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who acts outside the hospital interface's envelope: an institution, an operator or
+    a channel (app), with ``source`` as the national dcla_souc (01, 02, 04)."""
+
+    source: str
+    name: str
+    now: datetime
+    msgid: str = ""
+
+
+def institution_of(row: Mapping[str, Any]) -> Institution:
+    """An ``institution`` table row as the Institution every service call carries."""
+    return Institution(
+        code=row["fixmedins_code"], name=row["name"], kind=row["kind"], level=row["level"],
+        admdvs=row["admdvs"], pool_area=row["pool_area"], token=row["token"],
+        face_pilot=bool(row["face_pilot"]), networked=bool(row["networked"]),
+    )
 
 
 @dataclass(slots=True)

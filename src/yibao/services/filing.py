@@ -16,7 +16,7 @@ from sqlalchemy import Connection, RowMapping, and_, exists, insert, or_, select
 from yibao.domain import filing as rules
 from yibao.domain.errors import Refused
 from yibao.services import audit
-from yibao.services.context import Ids
+from yibao.services.context import Caller, Ids
 from yibao.services.persons import active_insurance, insurances, lock_person
 from yibao.store.schema import filing, institution, settlement
 
@@ -27,16 +27,6 @@ SUPERSEDED = "superseded"
 SOURCE_INSTITUTION = "01"  # dcla_souc: 定点医药机构
 SOURCE_AGENCY = "02"  # 中心经办系统 (operator window)
 SOURCE_APP = "04"  # APP
-
-
-@dataclass(frozen=True, slots=True)
-class Filer:
-    """Who registers or cancels: an institution, an operator or a channel (app)."""
-
-    source: str
-    name: str
-    now: datetime
-    msgid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,30 +44,30 @@ class NewFiling:
     injury_site: str = ""
 
 
-def register(conn: Connection, filer: Filer, ids: Ids, new: NewFiling) -> str:
+def register(conn: Connection, caller: Caller, ids: Ids, new: NewFiling) -> str:
     """Record a filing and return its trt_dcla_detl_sn. A new area filing ends the
     person's earlier area filings (re-filing); a disease filing respects the limit."""
     kind = rules.kind_of(new.filing_type)
     person = lock_person(conn, new.psn_no)  # one filing change of a person at a time
     new = replace(new, insutype=new.insutype or _only_insutype(conn, new.psn_no))
-    insured = active_insurance(conn, new.psn_no, new.insutype, filer.now.date())
+    insured = active_insurance(conn, new.psn_no, new.insutype, caller.now.date())
     area = _area_of(conn, new, kind, person["insuplc_admdvs"])
-    end_at = rules.end_of_validity(new.filing_type, new.end_date, filer.now)
+    end_at = rules.end_of_validity(new.filing_type, new.end_date, caller.now)
     serial = ids.new("F")
     if kind is rules.Kind.AREA:
-        _supersede(conn, new.psn_no, serial, filer.now)
+        _supersede(conn, new.psn_no, serial, caller.now)
     if kind is rules.Kind.DISEASE:
-        _check_disease_room(conn, new, filer.now)
+        _check_disease_room(conn, new, caller.now)
     conn.execute(insert(filing).values(
         trt_dcla_detl_sn=serial, psn_no=new.psn_no, kind=kind.value,
         filing_type=new.filing_type, insutype=new.insutype,
         insuplc_admdvs=person["insuplc_admdvs"], emp_name=insured["emp_name"],
         mdtrtarea_admdvs=area, fixmedins_code=new.institution, dise_code=new.disease_code,
         dise_name=new.disease_name, reason=new.reason, trum_time=new.injury_time,
-        trum_site=new.injury_site, begin_at=filer.now, end_at=end_at, status=ACTIVE,
-        source=filer.source, actor=filer.name, msgid=filer.msgid,
+        trum_site=new.injury_site, begin_at=caller.now, end_at=end_at, status=ACTIVE,
+        source=caller.source, actor=caller.name, msgid=caller.msgid,
     ))
-    audit.record(conn, kind="filing", psn_no=new.psn_no, actor=filer.name, at=filer.now,
+    audit.record(conn, kind="filing", psn_no=new.psn_no, actor=caller.name, at=caller.now,
                  place=area, detail=f"{serial} {new.filing_type} until {end_at or 'ended'}")
     return serial
 
@@ -126,22 +116,22 @@ def _check_disease_room(conn: Connection, new: NewFiling, now: datetime) -> None
         raise Refused("E-FIL-004", f"{new.disease_code} is filed with {', '.join(filed)}")
 
 
-def cancel(conn: Connection, filer: Filer, serial: str, psn_no: str, reason: str, *,
+def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: str, *,
            own_only: bool) -> None:
     """End a filing now. An institution (``own_only``) cancels only its own filings; a
     filing that a live settlement rests on cannot be cancelled."""
     lock_person(conn, psn_no)
     row = conn.execute(select(filing).where(filing.c.trt_dcla_detl_sn == serial)).mappings().first()
-    if row is None or row["psn_no"] != psn_no or (own_only and row["actor"] != filer.name):
+    if row is None or row["psn_no"] != psn_no or (own_only and row["actor"] != caller.name):
         raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial}")
     window = window_of(row)
-    if row["status"] != ACTIVE or (window.until is not None and window.until <= filer.now):
+    if row["status"] != ACTIVE or (window.until is not None and window.until <= caller.now):
         raise Refused("E-FIL-009", f"{serial} is {row['status']}, valid until {window.until}")
     if _used(conn, serial):
         raise Refused("E-FIL-009", f"{serial} is used by a live settlement: cancel that first")
     conn.execute(update(filing).where(filing.c.trt_dcla_detl_sn == serial).values(
-        status=CANCELLED, ended_at=filer.now, ended_reason=reason[:500]))
-    audit.record(conn, kind="filing-cancel", psn_no=psn_no, actor=filer.name, at=filer.now,
+        status=CANCELLED, ended_at=caller.now, ended_reason=reason[:500]))
+    audit.record(conn, kind="filing-cancel", psn_no=psn_no, actor=caller.name, at=caller.now,
                  detail=f"{serial}: {reason}")
 
 

@@ -30,6 +30,7 @@ from yibao.services.persons import (
 from yibao.services.visits import (
     DISCHARGED,
     OPEN,
+    SELFPAID,
     get_visit,
     live_settlements,
     require_status,
@@ -79,6 +80,11 @@ class SettleRequest:
     use_account: bool
     batch: str = ""
     interim: bool = False
+    invono: str = ""
+    # a manual reimbursement (services/reimbursement.py): no suspension or filing check,
+    # the basis away from home decided by the claim, stored as kind "claim"
+    manual: bool = False
+    manual_basis: away.Away | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +129,8 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     visit = get_visit(ctx, req.mdtrt_id, req.psn_no, lock=True)
     req = replace(req, med_type=req.med_type or visit["med_type"])
     _check_visit(ctx.conn, visit, req, visit_class)
-    cards.check_not_suspended(ctx.conn, req.psn_no, ctx.now.date())
+    if not req.manual:  # a suspension stops direct settlement, not reimbursement
+        cards.check_not_suspended(ctx.conn, req.psn_no, ctx.now.date())
     cred = req.credential
     if cred is not None and not holds(ctx.conn, cred, person):
         raise Refused("E-PSN-005", "the credential belongs to another person")
@@ -134,8 +141,9 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     totals = _totals(lines)
     _check_claimed(req.claimed, totals)
     policy, scheme = _policy(ctx, person["insuplc_admdvs"], visit["insutype"], req.med_type)
-    basis = away.decide(ctx.conn, person=person, insurance=insurance, visit=visit,
-                        institution=ctx.institution, policy=policy, now=ctx.now)
+    basis = req.manual_basis if req.manual else away.decide(
+        ctx.conn, person=person, insurance=insurance, visit=visit,
+        institution=ctx.institution, policy=policy, now=ctx.now)
     if basis is not None:
         scheme = scheme.reduced(basis.cut)
     breakdown = _compute(ctx, req, person, insurance, scheme, totals, visit_class)
@@ -151,6 +159,9 @@ def _check_visit(
         raise Refused("E-VIS-003", f"med_type {req.med_type} for a {visit_class} visit")
     if req.insutype and req.insutype != visit["insutype"]:
         raise Refused("E-PSN-003", f"visit was registered under {visit['insutype']}")
+    if req.manual:
+        require_status(visit, SELFPAID)
+        return
     if visit_class is VisitClass.OUTPATIENT:
         require_status(visit, OPEN)
         return
@@ -241,7 +252,8 @@ def _settlement_row(ctx: Ctx, plan: _Plan, setl_id: str) -> dict[str, Any]:
     )
     return dict(
         setl_id=setl_id, psn_no=plan.req.psn_no, mdtrt_id=plan.req.mdtrt_id,
-        fixmedins_code=ctx.institution.code, kind="settle", reverses=None,
+        fixmedins_code=ctx.institution.code, kind="claim" if plan.req.manual else "settle",
+        reverses=None, invono=plan.req.invono,
         insutype=plan.insurance["insutype"], psn_type=plan.insurance["psn_type"],
         med_type=plan.req.med_type, mid_setl_flag="1" if plan.req.interim else "0",
         seq=_next_seq(ctx.conn, plan.req.mdtrt_id), setl_time=ctx.now, year=ctx.now.year,
@@ -296,7 +308,7 @@ def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any
     conn.execute(
         _INSERT_LINKS, [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"]) for i in ids]
     )
-    if plan.basis is not None:
+    if plan.basis is not None and not plan.req.manual:
         away.send_cost_information(conn, row, funds, plan.lines, ctx.now)
 
 

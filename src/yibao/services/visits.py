@@ -23,6 +23,7 @@ _LOCK_VISIT = _VISIT.with_for_update()
 OPEN = "open"
 DISCHARGED = "discharged"
 CANCELLED = "cancelled"
+SELFPAID = "selfpaid"  # paid in full, to be reimbursed manually (services/reimbursement.py)
 DIAGNOSES_MAX = 50
 
 

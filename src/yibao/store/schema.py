@@ -338,7 +338,7 @@ settlement = Table(
     Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
     Column("mdtrt_id", String(30), ForeignKey("visit.mdtrt_id"), nullable=False),
     Column("fixmedins_code", String(30), nullable=False),
-    Column("kind", String(8), nullable=False),  # settle | cancel
+    Column("kind", String(8), nullable=False),  # settle | cancel | claim (reimbursement)
     Column("reverses", String(30), unique=True),  # the settle row a cancel row reverses
     Column("insutype", String(6), nullable=False),
     Column("psn_type", String(6), nullable=False),
@@ -357,6 +357,7 @@ settlement = Table(
     Column("mdtrtarea_admvs", String(6), nullable=False, server_default=""),
     Column("trt_dcla_detl_sn", String(30)),
     Column("away_basis", String(12), nullable=False, server_default=""),  # "" = at home
+    Column("invono", String(50), nullable=False, server_default=""),  # the HIS's invoice
     *(money(name) for name in _SETTLEMENT_AMOUNTS),
     Index(None, "psn_no"),
     Index(None, "mdtrt_id"),
@@ -503,4 +504,81 @@ outbox = Table(  # messages to deliver at least once (inter-provincial cost info
     Column("created_at", DateTime, nullable=False),
     Column("delivered_at", DateTime),
     Index(None, "status", "next_attempt_at"),
+)
+
+fault_period = Table(  # the institution could not settle in real time (link or platform down)
+    "fault_period",
+    metadata,
+    Column("fault_id", String(30), primary_key=True),
+    Column("fixmedins_code", String(30), ForeignKey("institution.fixmedins_code"),
+           nullable=False),
+    Column("begin_at", DateTime, nullable=False),
+    Column("end_at", DateTime, nullable=False),
+    Column("reason", String(300), nullable=False),
+    Column("actor", String(60), nullable=False),  # the institution or an operator
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "fixmedins_code", "begin_at"),
+)
+
+claim = Table(  # 手工报销: a self-paid bill and the application to reimburse it
+    "claim",
+    metadata,
+    Column("claim_id", String(30), primary_key=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("mdtrt_id", String(30), ForeignKey("visit.mdtrt_id"), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False),  # where the care took place
+    Column("invono", String(50), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("med_type", String(6), nullable=False),
+    Column("reason", String(20), nullable=False),  # see services/reimbursement.py
+    Column("trt_dcla_detl_sn", String(30)),  # the filing, for care away from home
+    Column("status", String(16), nullable=False),
+    Column("source", String(6), nullable=False),  # 01 institution, 02 agency, 04 app
+    Column("applicant", String(60), nullable=False, server_default=""),
+    Column("bank_name", String(100), nullable=False, server_default=""),
+    Column("bank_account", String(40), nullable=False, server_default=""),
+    money("medfee_sumamt"),
+    money("approved_amount"),  # what the fund pays the person
+    Column("setl_id", String(30)),  # the computed settlement (kind claim)
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index(None, "psn_no"),
+    Index(
+        "uq_claim_live_invoice",
+        "fixmedins_code",
+        "invono",
+        unique=True,
+        sqlite_where=text("status <> 'rejected'"),
+        postgresql_where=text("status <> 'rejected'"),
+    ),
+)
+
+claim_step = Table(  # every step of a claim: who, when, why (the applicant sees these)
+    "claim_step",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("claim_id", String(30), ForeignKey("claim.claim_id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("actor", String(60), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("reason", String(1000), nullable=False, server_default=""),
+    Index(None, "claim_id"),
+)
+
+payment_order = Table(  # an approved amount paid to the person's bank account
+    "payment_order",
+    metadata,
+    Column("order_id", String(30), primary_key=True),
+    Column("claim_id", String(30), ForeignKey("claim.claim_id"), nullable=False, unique=True),
+    Column("psn_no", String(30), nullable=False),
+    money("amount"),
+    Column("bank_name", String(100), nullable=False),
+    Column("bank_account", String(40), nullable=False),
+    Column("status", String(12), nullable=False),  # pending | exported | paid | failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("batch", String(40), nullable=False, server_default=""),
+    Column("last_error", String(300), nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index(None, "status"),
 )
