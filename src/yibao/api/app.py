@@ -13,10 +13,12 @@ from starlette.concurrency import run_in_threadpool
 from yibao import __version__
 from yibao.api import (  # noqa: F401 (importing registers the transactions)
     admin,
+    admin_claims,
     admin_filing,
     channel,
     tx_basic,
     tx_catalogue,
+    tx_claims,
     tx_face,
     tx_fees,
     tx_filing,
@@ -52,9 +54,10 @@ def create_app(
     if admin_tokens is None:
         admin_tokens = admin.parse_tokens(os.environ.get("YIBAO_ADMIN_TOKENS", ""))
     app.include_router(admin.router(db, clock, admin_tokens))
+    app.include_router(admin_claims.router(db, clock, ids, hospital.policies, admin_tokens))
     app.include_router(admin_filing.router(
         db, clock, ids, admin_tokens, forget_institution=hospital.gateway.forget))
-    channel.install(app, db, clock, ids)
+    channel.install(app, db, clock, ids, hospital.policies)
 
     @app.post(
         ROUTE,

@@ -20,15 +20,18 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from yibao.api.claim_models import ApplicationIn, bill_of, payee_of
 from yibao.domain.errors import Refused
-from yibao.services import ecert, face, filing
+from yibao.domain.policy import Policy
+from yibao.services import ecert, face, filing, reimbursement
 from yibao.services.context import Caller, Clock, Ids
 from yibao.store.db import Database
 from yibao.store.schema import channel, gateway_nonce
 
 WINDOW_SECONDS = 300
 STATUS = {"E-ECT-004": 423, "E-ECT-005": 403, "E-ECT-003": 404, "E-ECT-002": 409,
-          "E-FIL-005": 404, "E-FIL-004": 409, "E-FIL-009": 409}
+          "E-FIL-005": 404, "E-FIL-004": 409, "E-FIL-009": 409, "E-CLM-001": 404,
+          "E-CLM-002": 409, "E-CLM-003": 409, "E-CLM-004": 409}
 
 
 class RealPerson(BaseModel):
@@ -75,6 +78,10 @@ class FilingIn(BaseModel):
     reason: str = Field("", max_length=500, examples=["visiting family in Beijing"])
 
 
+class ClaimIn(ApplicationIn):
+    pin: str = Field(min_length=1, max_length=20)
+
+
 class FilingCancellation(BaseModel):
     pin: str = Field(min_length=1, max_length=20)
     reason: str = Field(min_length=1, max_length=500, examples=["trip cancelled"])
@@ -100,7 +107,7 @@ def _refusal(refusal: Refused, **extra: Any) -> JSONResponse:
                         status_code=STATUS.get(refusal.code, 400))
 
 
-def router(db: Database, clock: Clock, ids: Ids) -> APIRouter:
+def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -> APIRouter:
     api = APIRouter(prefix="/channel/v1", tags=["channel"], responses={
         400: {"description": "refused (real-name/real-person check, PIN format, ...)"},
         401: {"description": "signature, timestamp or nonce not valid"},
@@ -239,6 +246,24 @@ def router(db: Database, clock: Clock, ids: Ids) -> APIRouter:
             return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
         return as_holder(channel_id, cert_id, body.pin, act)
 
+    @api.post("/certificates/{cert_id}/claims", status_code=201,
+              summary="Apply for manual reimbursement (details, or a bill the hospital "
+                      "uploaded); the card and certificate keep working meanwhile")
+    def claim(cert_id: str, body: ClaimIn, channel_id: Channel) -> Any:
+        def act(conn: Connection, caller: Caller, psn_no: str) -> dict[str, str]:
+            return {"claim_id": reimbursement.apply(
+                conn, caller, ids, policies, psn_no,
+                bill=bill_of(psn_no, body.bill) if body.bill else None,
+                code=body.fixmedins_code, invono=body.invono, reason=body.reason,
+                payee=payee_of(body.payee), filing_sn=body.trt_dcla_detl_sn)}
+        return as_holder(channel_id, cert_id, body.pin, act)
+
+    @api.post("/certificates/{cert_id}/claims/list",
+              summary="The holder's claims with every review step")
+    def claims(cert_id: str, body: PinIn, channel_id: Channel) -> Any:
+        return as_holder(channel_id, cert_id, body.pin,
+                         lambda conn, _caller, psn_no: reimbursement.of_person(conn, psn_no))
+
     @api.post("/certificates/{cert_id}/deactivation", summary="Deactivate in this channel")
     def deactivate(cert_id: str, channel_id: Channel) -> Any:
         def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
@@ -253,8 +278,9 @@ class _Unauthorized(Exception):
     """A channel request whose signature, timestamp or nonce is not valid (HTTP 401)."""
 
 
-def install(app: Any, db: Database, clock: Clock, ids: Ids) -> None:
-    app.include_router(router(db, clock, ids))
+def install(app: Any, db: Database, clock: Clock, ids: Ids,
+            policies: tuple[Policy, ...]) -> None:
+    app.include_router(router(db, clock, ids, policies))
 
     @app.exception_handler(_Unauthorized)
     async def unauthorized(_request: Request, _exc: _Unauthorized) -> JSONResponse:

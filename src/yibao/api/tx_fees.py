@@ -15,8 +15,8 @@ from yibao.services import fees
 from yibao.services.context import Ctx
 
 
-def _read_line(item: Fields, *, refunds: bool) -> tuple[str, str, fees.FeeLineIn]:
-    line = fees.FeeLineIn(
+def read_line(item: Fields, *, refunds: bool) -> fees.FeeLineIn:
+    return fees.FeeLineIn(
         feedetl_sn=item.text("feedetl_sn", max_len=30),
         init_feedetl_sn=item.text("init_feedetl_sn", required=False, max_len=30),
         chrg_bchno=item.text("chrg_bchno", required=False, max_len=30) or "0",
@@ -28,7 +28,6 @@ def _read_line(item: Fields, *, refunds: bool) -> tuple[str, str, fees.FeeLineIn
         price=item.decimal("pric", limit=PRICE_MAX),
         time=item.moment("fee_ocur_time", required=False),
     )
-    return item.text("mdtrt_id", max_len=30), item.text("psn_no", max_len=30), line
 
 
 def _upload(ctx: Ctx, inp: Fields, visit_class: VisitClass) -> dict[str, Any]:
@@ -36,7 +35,8 @@ def _upload(ctx: Ctx, inp: Fields, visit_class: VisitClass) -> dict[str, Any]:
     if not items:
         raise Refused("E-ENV-004", "input.feedetail is empty")
     refunds = visit_class is VisitClass.INPATIENT
-    read = [_read_line(item, refunds=refunds) for item in items]
+    read = [(item.text("mdtrt_id", max_len=30), item.text("psn_no", max_len=30),
+             read_line(item, refunds=refunds)) for item in items]
     visits_named = {(mdtrt_id, psn_no) for mdtrt_id, psn_no, _ in read}
     if len(visits_named) != 1:
         raise Refused("E-ENV-005", "all fee lines of one message must share mdtrt_id and psn_no")

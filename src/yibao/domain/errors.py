@@ -109,6 +109,15 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "record the person's no-third-party declaration (2507) before settling"),
     ("E-FIL-011", "institution not filed for this special disease",
      "special-disease care away from home settles only at the filed institutions (2503)"),
+    # manual reimbursement
+    ("E-CLM-001", "claim or payment not found", "claim_id, order id or invoice unknown"),
+    ("E-CLM-002", "invoice already claimed", "one claim per invoice; see the existing claim"),
+    ("E-CLM-003", "invoice settled in real time", "a settled bill is not reimbursed again"),
+    ("E-CLM-004", "claim or payment in the wrong state for this step",
+     "see docs/reimbursement.md for the workflow"),
+    ("E-CLM-005", "no fault period covers this bill",
+     "declare the fault period first (2902 or the operator window)"),
+    ("E-CLM-006", "claim request not valid", "the message names what is missing or wrong"),
     # reversal
     ("E-REV-001", "original message not found", "omsgid must be a message this institution sent"),
     ("E-REV-002", "original message cannot be reversed", "only state-changing messages"),

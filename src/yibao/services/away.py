@@ -43,6 +43,19 @@ class Away:
     cut: Decimal  # ratio points the insured place takes off
 
 
+Claimed = tuple[rules.Category, str | None]  # a reimbursement's basis and filing
+
+
+def claimed(policy: Policy, basis: Claimed | None) -> Away | None:
+    """A manual reimbursement away from home: the basis the claim rests on, cut as the
+    insured place says (unfiled care as other temporary trips unless ``unfiled`` is set)."""
+    if basis is None:
+        return None
+    category, serial = basis
+    fallback = policy.away.get(rules.Category.TEMPORARY.value, Decimal(0))
+    return Away(category, serial, policy.away.get(category.value, fallback))
+
+
 def decide(
     conn: Connection, *, person: RowMapping, insurance: RowMapping, visit: RowMapping,
     institution: Institution, policy: Policy, now: datetime,

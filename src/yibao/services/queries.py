@@ -44,6 +44,7 @@ def settlement_of(ctx: Ctx, setl_id: str, mdtrt_id: str, psn_no: str) -> RowMapp
     found = row.first()
     if (
         found is None
+        or found["kind"] == "claim"  # a reimbursement is the fund's, not the institution's
         or found["fixmedins_code"] != ctx.institution.code
         or found["mdtrt_id"] != mdtrt_id
         or found["psn_no"] != psn_no

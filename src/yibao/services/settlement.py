@@ -84,7 +84,7 @@ class SettleRequest:
     # a manual reimbursement (services/reimbursement.py): no suspension or filing check,
     # the basis away from home decided by the claim, stored as kind "claim"
     manual: bool = False
-    manual_basis: away.Away | None = None
+    manual_basis: away.Claimed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,7 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     totals = _totals(lines)
     _check_claimed(req.claimed, totals)
     policy, scheme = _policy(ctx, person["insuplc_admdvs"], visit["insutype"], req.med_type)
-    basis = req.manual_basis if req.manual else away.decide(
+    basis = away.claimed(policy, req.manual_basis) if req.manual else away.decide(
         ctx.conn, person=person, insurance=insurance, visit=visit,
         institution=ctx.institution, policy=policy, now=ctx.now)
     if basis is not None:

@@ -114,6 +114,32 @@ def open_visit(ctx: Ctx, new: NewVisit, visit_class: VisitClass) -> str:
     return mdtrt_id
 
 
+def open_selfpaid(
+    ctx: Ctx, psn_no: str, insutype: str, med_type: str, visit_class: VisitClass,
+    diagnoses: tuple[Diagnosis, ...],
+) -> str:
+    """The visit of a bill paid in full (manual reimbursement), at ``ctx.institution`` and
+    ``ctx.now``; open until its lines are stored, then ``close_selfpaid``."""
+    person = get_person(ctx.conn, psn_no)
+    active_insurance(ctx.conn, psn_no, insutype, ctx.now.date())
+    mdtrt_id = ctx.ids.new("M")
+    ctx.conn.execute(insert(visit).values(
+        mdtrt_id=mdtrt_id, psn_no=psn_no, fixmedins_code=ctx.institution.code,
+        insutype=insutype, med_type=med_type, visit_class=visit_class.value, status=OPEN,
+        begntime=ctx.now, ipt_otp_no=ctx.msgid, mdtrt_cert_type="", mdtrt_cert_no="",
+        insuplc_admdvs=person["insuplc_admdvs"], mdtrtarea_admvs=ctx.institution.pool_area,
+        msgid=ctx.msgid,
+    ))
+    if diagnoses:
+        replace_diagnoses(ctx, mdtrt_id, psn_no, diagnoses, stage="visit")
+    return mdtrt_id
+
+
+def close_selfpaid(ctx: Ctx, mdtrt_id: str, end: datetime | None) -> None:
+    ctx.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(
+        status=SELFPAID, endtime=end))
+
+
 def replace_diagnoses(
     ctx: Ctx, mdtrt_id: str, psn_no: str, items: tuple[Diagnosis, ...], *, stage: str
 ) -> None:

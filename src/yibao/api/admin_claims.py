@@ -1,0 +1,135 @@
+"""The operator window for manual reimbursement (/admin/v1): applications brought by the
+employer or the social security office, review, fault periods and bank payments."""
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection
+
+from yibao.api.admin import operator_dependency, run_refusable
+from yibao.api.claim_models import ApplicationIn, bill_of, payee_of
+from yibao.domain.policy import Policy
+from yibao.services import cards, reimbursement
+from yibao.services.context import Caller, Clock, Ids
+from yibao.services.filing import SOURCE_AGENCY
+from yibao.store.db import Database
+
+# (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
+
+
+class AgencyApplicationIn(ApplicationIn):
+    psn_no: str = Field(min_length=1, max_length=30, examples=["11000000000000000001"])
+
+
+class DecisionIn(BaseModel):
+    approve: bool
+    excluded_lines: dict[str, str] = Field(default={}, examples=[{"2": "not prescribed"}],
+                                           description="feedetl_sn → reason (partly approved)")
+    reason: str = Field("", max_length=500, examples=["invoice and lists checked"])
+
+
+class FaultIn(BaseModel):
+    begin_at: datetime = Field(examples=["2026-05-11T08:00:00"])
+    end_at: datetime = Field(examples=["2026-05-11T12:00:00"])
+    reason: str = Field(min_length=1, max_length=300, examples=["link to the platform down"])
+
+
+class BankResultIn(BaseModel):
+    paid: bool
+    error: str = Field("", max_length=300, examples=["account closed"])
+
+
+def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...],
+           tokens: Mapping[str, str]) -> APIRouter:
+    api = APIRouter(prefix="/admin/v1", tags=["admin: reimbursement"], responses={
+        400: {"description": "the body is not JSON"},
+        401: {"description": "no valid operator bearer token"},
+        404: {"description": "no such claim, payment or institution (code E-...)"},
+        409: {"description": "refused: the body names the error code (E-CLM-...) and why"},
+    })
+    Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
+
+    def agency(op: cards.Operator) -> Caller:
+        return Caller(SOURCE_AGENCY, op.name, op.now)
+
+    def run(action: Callable[[Connection], Any]) -> Any:
+        return run_refusable(db, action)
+
+    @api.post("/claims", status_code=201, summary="An application at the window (paper "
+              "lists typed in, or a bill the hospital uploaded)")
+    def apply(body: AgencyApplicationIn, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, str]:
+            claim_id = reimbursement.apply(
+                conn, agency(op), ids, policies, body.psn_no,
+                bill=bill_of(body.psn_no, body.bill) if body.bill else None,
+                code=body.fixmedins_code, invono=body.invono, reason=body.reason,
+                payee=payee_of(body.payee), filing_sn=body.trt_dcla_detl_sn)
+            return {"claim_id": claim_id}
+        return run(act)
+
+    @api.get("/claims", summary="Claims, newest first (optionally of one status)")
+    def claims(op: Op, status: str = "") -> Any:
+        with db.read() as conn:
+            return [dict(r, updated_at=r["updated_at"].isoformat(sep=" "))
+                    for r in reimbursement.listing(conn, status)]
+
+    @api.get("/claims/{claim_id}", summary="One claim with its lines and every step")
+    def claim(claim_id: str, op: Op) -> Any:
+        return run(lambda conn: reimbursement.describe(conn, claim_id))
+
+    @api.post("/claims/{claim_id}/review", summary="Start reviewing a submitted claim")
+    def review(claim_id: str, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, Any]:
+            reimbursement.start_review(conn, agency(op), claim_id)
+            return reimbursement.describe(conn, claim_id)
+        return run(act)
+
+    @api.post("/claims/{claim_id}/decision",
+              summary="Approve (all or some lines: the amount is computed) or reject")
+    def decide(claim_id: str, body: DecisionIn, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, Any]:
+            if body.approve:
+                reimbursement.approve(conn, agency(op), ids, policies, claim_id,
+                                      excluded=body.excluded_lines, note=body.reason)
+            else:
+                reimbursement.reject(conn, agency(op), claim_id, body.reason)
+            return reimbursement.describe(conn, claim_id)
+        return run(act)
+
+    @api.post("/institutions/{code}/faults", status_code=201,
+              summary="Declare a fault period for an institution")
+    def fault(code: str, body: FaultIn, op: Op) -> Any:
+        return run(lambda conn: {"fault_id": reimbursement.declare_fault(
+            conn, agency(op), ids, code, body.begin_at, body.end_at, body.reason)})
+
+    @api.post("/payments/export", response_class=PlainTextResponse,
+              summary="The bank file (CSV) of every pending payment; they become exported")
+    def export(op: Op) -> Any:
+        def act(conn: Connection) -> str:
+            batch, rows = reimbursement.export_batch(conn, agency(op), ids)
+            lines = ["batch,order_id,claim_id,bank_name,bank_account,amount_yuan"]
+            lines += [f"{batch},{r['order_id']},{r['claim_id']},{r['bank_name']},"
+                      f"{r['bank_account']},{r['amount'] // 100}.{r['amount'] % 100:02d}"
+                      for r in rows]
+            return "\n".join(lines) + "\n"
+        return run(act)
+
+    @api.post("/payments/{order_id}/result", summary="The bank's answer for one order")
+    def bank_result(order_id: str, body: BankResultIn, op: Op) -> Any:
+        return run(lambda conn: {"order_id": order_id, "status":
+                                 reimbursement.record_bank_result(
+                                     conn, agency(op), order_id, paid=body.paid,
+                                     error=body.error)})
+
+    @api.post("/payments/{order_id}/retry", summary="Send a failed payment again")
+    def retry(order_id: str, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, str]:
+            reimbursement.retry_payment(conn, agency(op), order_id)
+            return {"order_id": order_id, "status": "pending"}
+        return run(act)
+
+    return api

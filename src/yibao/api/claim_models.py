@@ -1,0 +1,86 @@
+"""The REST shapes of a manual-reimbursement application, shared by the operator window
+(/admin/v1) and the apps (/channel/v1). Amounts are yuan strings, as on the invoice."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from yibao.api.fields import COUNT_MAX, PRICE_MAX
+from yibao.domain.errors import Refused
+from yibao.domain.money import MoneyError, yuan_to_fen
+from yibao.services import fees, reimbursement, visits
+
+LINES_MAX = 500
+
+
+class LineIn(BaseModel):
+    feedetl_sn: str = Field(min_length=1, max_length=30, examples=["1"])
+    med_list_codg: str = Field(min_length=1, max_length=50, examples=["XA01AAA0001"])
+    medins_list_codg: str = Field("", max_length=150)
+    name: str = Field("", max_length=200, examples=["阿莫西林胶囊"])
+    cnt: Decimal = Field(gt=0, le=COUNT_MAX, examples=["2"])
+    pric: Decimal = Field(ge=0, le=PRICE_MAX, examples=["25.00"])
+    det_item_fee_sumamt: str = Field(max_length=20, examples=["50.00"])
+    fee_ocur_time: datetime | None = None
+
+
+class DiagnosisIn(BaseModel):
+    diag_code: str = Field(min_length=1, max_length=30, examples=["J18.900"])
+    diag_name: str = Field(min_length=1, max_length=200, examples=["肺炎"])
+
+
+class BillIn(BaseModel):
+    """The care and its fee details, typed in from the paper lists or sent by an app."""
+
+    fixmedins_code: str = Field(min_length=1, max_length=30, examples=["H11010500002"])
+    insutype: str = Field(min_length=3, max_length=6, examples=["310"])
+    med_type: str = Field(min_length=2, max_length=6, examples=["11"])
+    begntime: datetime = Field(examples=["2026-05-01T10:00:00"])
+    endtime: datetime | None = None
+    invono: str = Field(min_length=1, max_length=50, examples=["FP2026050100017"])
+    lines: list[LineIn] = Field(min_length=1, max_length=LINES_MAX)
+    diagnoses: list[DiagnosisIn] = Field(default=[], max_length=20)
+
+
+class PayeeIn(BaseModel):
+    bank_name: str = Field(min_length=1, max_length=100, examples=["中国工商银行北京分行"])
+    bank_account: str = Field(min_length=8, max_length=40, examples=["6222020200001234567"])
+
+
+class ApplicationIn(BaseModel):
+    """Either ``bill`` (details typed in) or ``fixmedins_code`` + ``invono`` of a bill the
+    hospital uploaded (2901)."""
+
+    reason: str = Field("fault", examples=["no_credential"], description=", ".join(
+        reimbursement.REASONS))
+    payee: PayeeIn
+    bill: BillIn | None = None
+    fixmedins_code: str = Field("", max_length=30)
+    invono: str = Field("", max_length=50)
+    trt_dcla_detl_sn: str = Field("", max_length=30, description="filing, for care away")
+
+
+def bill_of(psn_no: str, body: BillIn) -> reimbursement.Bill:
+    return reimbursement.Bill(
+        psn_no=psn_no, insutype=body.insutype, med_type=body.med_type,
+        fixmedins_code=body.fixmedins_code, begin=body.begntime, end=body.endtime,
+        invono=body.invono, lines=tuple(_line(x) for x in body.lines),
+        diagnoses=tuple(visits.Diagnosis("1", i + 1, d.diag_code, d.diag_name)
+                        for i, d in enumerate(body.diagnoses)),
+    )
+
+
+def _line(x: LineIn) -> fees.FeeLineIn:
+    try:
+        amount = yuan_to_fen(x.det_item_fee_sumamt, field=f"line {x.feedetl_sn}")
+    except MoneyError as exc:
+        raise Refused("E-CLM-006", str(exc)) from exc
+    return fees.FeeLineIn(
+        feedetl_sn=x.feedetl_sn, init_feedetl_sn="", chrg_bchno="0",
+        list_code=x.med_list_codg, medins_code=x.medins_list_codg or x.med_list_codg,
+        name=x.name, amount=amount, count=x.cnt, price=x.pric, time=x.fee_ocur_time)
+
+
+def payee_of(body: PayeeIn) -> reimbursement.Payee:
+    return reimbursement.Payee(body.bank_name, body.bank_account)

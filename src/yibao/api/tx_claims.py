@@ -1,0 +1,56 @@
+"""yibao extensions of the interface for manual reimbursement (not in the national
+standard, numbered where it has nothing): 2902 declares a fault period of the caller,
+2901 uploads a bill paid in full during one, with its fee details, so that the person
+need not bring paper lists. See docs/reimbursement.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yibao.api.fields import Fields
+from yibao.api.registry import transaction
+from yibao.api.tx_fees import read_line
+from yibao.api.tx_visits import read_diagnoses
+from yibao.domain.codes import INSUTYPES, MED_TYPES
+from yibao.domain.errors import Refused
+from yibao.services import reimbursement
+from yibao.services.context import Caller, Ctx
+from yibao.services.filing import SOURCE_INSTITUTION
+
+
+def _caller(ctx: Ctx) -> Caller:
+    return Caller(SOURCE_INSTITUTION, ctx.institution.code, ctx.now, ctx.msgid)
+
+
+@transaction("2902", "故障期间申报 (yibao extension)", writes=True)
+def declare_fault(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    begin, end = data.moment("begntime"), data.moment("endtime")
+    assert begin is not None and end is not None
+    fault_id = reimbursement.declare_fault(
+        ctx.conn, _caller(ctx), ctx.ids, ctx.institution.code, begin, end,
+        data.text("memo", max_len=300))
+    ctx.effect = f"fault:{fault_id}"
+    return {"result": {"fault_id": fault_id}}
+
+
+@transaction("2901", "故障期间自费费用上传 (yibao extension)", writes=True)
+def fault_bill(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    info = inp.child("billinfo")
+    items = inp.list_of("feedetail")
+    if not items:
+        raise Refused("E-ENV-004", "input.feedetail is empty")
+    begin = info.moment("begntime")
+    assert begin is not None
+    bill = reimbursement.Bill(
+        psn_no=info.text("psn_no", max_len=30), insutype=info.code("insutype", INSUTYPES),
+        med_type=info.code("med_type", MED_TYPES), fixmedins_code=ctx.institution.code,
+        begin=begin, end=info.moment("endtime", required=False),
+        invono=info.text("invono", max_len=50),
+        lines=tuple(read_line(item, refunds=False) for item in items),
+        diagnoses=read_diagnoses(inp),
+    )
+    claim_id = reimbursement.record_fault_bill(ctx.conn, _caller(ctx), ctx.ids, ctx.policies,
+                                               bill)
+    ctx.effect = f"claim:{claim_id}"
+    return {"result": {"claim_id": claim_id, "status": reimbursement.ELIGIBLE}}

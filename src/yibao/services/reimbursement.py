@@ -1,0 +1,437 @@
+"""Manual reimbursement (手工报销): a bill the person paid in full is recorded with its fee
+details, applied for, reviewed by a named operator and computed by the same engine,
+policy and catalogue as a real-time settlement of the same visit on its date.
+
+A claim's visit is stored like any visit (status ``selfpaid``) at the institution of
+care, its lines classified against that institution's catalogue on the day of care. On
+approval the visit is settled with the institution, the clock and the year of the care
+(``settlement.settle_visit`` with ``manual``), under the person's lock: the deductible
+and cap room a real-time settlement used are never used again, and later settlements
+see what the reimbursement used. Nothing blocks the person's card or certificate.
+
+Statuses: eligible (a fault-period bill the HIS uploaded) → submitted → under_review →
+approved | partly_approved | rejected; approved → paid when the bank pays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, exists, insert, select, update
+
+from yibao.domain import filing as filing_rules
+from yibao.domain.codes import VisitClass, visit_class_of
+from yibao.domain.errors import Refused
+from yibao.domain.policy import Policy
+from yibao.services import fees, settlement, visits
+from yibao.services.context import Caller, Ctx, Ids, institution_of
+from yibao.services.persons import get_person
+from yibao.store.schema import (
+    claim,
+    claim_step,
+    fault_period,
+    fee_line,
+    filing,
+    institution,
+    payment_order,
+)
+from yibao.store.schema import settlement as settlement_table
+from yibao.store.schema import visit as visit_table
+
+ELIGIBLE = "eligible"
+SUBMITTED = "submitted"
+UNDER_REVIEW = "under_review"
+APPROVED = "approved"
+PARTLY_APPROVED = "partly_approved"
+REJECTED = "rejected"
+PAID = "paid"
+
+REASONS = {  # claim.reason: why the bill was not settled in real time (≤ 20 characters)
+    "fault": "the platform or the institution's link was down",
+    "no_credential": "no card or certificate at hand",
+    "after_discharge": "filed for care away from home after discharge",
+    "not_networked": "the institution is not networked for direct settlement",
+    "other": "other",
+}
+FAULT_HOURS_MAX = 7 * 24
+EXCLUDED = "excluded"  # a fee line the reviewer did not accept (fee_line.status)
+
+
+@dataclass(frozen=True, slots=True)
+class Bill:
+    """A visit paid in full: where, when, what, and the invoice."""
+
+    psn_no: str
+    insutype: str
+    med_type: str
+    fixmedins_code: str
+    begin: datetime
+    end: datetime | None
+    invono: str
+    lines: tuple[fees.FeeLineIn, ...]
+    diagnoses: tuple[visits.Diagnosis, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Payee:
+    bank_name: str
+    bank_account: str
+
+
+# ---------------------------------------------------------------- fault periods
+
+
+def declare_fault(conn: Connection, caller: Caller, ids: Ids, code: str, begin: datetime,
+                  end: datetime, reason: str) -> str:
+    """Record that ``code`` could not settle in real time from ``begin`` to ``end``."""
+    if not begin < end or (end - begin).total_seconds() > FAULT_HOURS_MAX * 3600:
+        raise Refused("E-CLM-006", f"a fault period runs forward, at most {FAULT_HOURS_MAX} h")
+    _institution(conn, code)
+    fault_id = ids.new("FLT")
+    conn.execute(insert(fault_period).values(
+        fault_id=fault_id, fixmedins_code=code, begin_at=begin, end_at=end, reason=reason,
+        actor=caller.name, created_at=caller.now))
+    return fault_id
+
+
+def _in_fault(conn: Connection, code: str, at: datetime) -> bool:
+    return conn.execute(select(fault_period.c.fault_id).where(
+        fault_period.c.fixmedins_code == code, fault_period.c.begin_at <= at,
+        fault_period.c.end_at >= at).limit(1)).first() is not None
+
+
+# ---------------------------------------------------------------- bills and applications
+
+
+def record_fault_bill(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, ...],
+                      bill: Bill) -> str:
+    """The HIS uploads a bill of a fault period, fully self-paid: it becomes eligible."""
+    if not _in_fault(conn, bill.fixmedins_code, bill.begin):
+        raise Refused("E-CLM-005", f"{bill.fixmedins_code} declared no fault at {bill.begin}")
+    return _record(conn, caller, ids, policies, bill, reason="fault", status=ELIGIBLE)
+
+
+def submit(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, ...], bill: Bill,
+           *, reason: str, payee: Payee, filing_sn: str = "") -> str:
+    """An application with the details typed in (paper lists) or sent by an app."""
+    if reason not in REASONS:
+        raise Refused("E-CLM-006", f"reason {reason!r}; one of {', '.join(REASONS)}")
+    claim_id = _record(conn, caller, ids, policies, bill, reason=reason, status=SUBMITTED,
+                       payee=payee, filing_sn=filing_sn)
+    return claim_id
+
+
+def apply(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, ...],
+          psn_no: str, *, bill: Bill | None, code: str, invono: str, reason: str,
+          payee: Payee, filing_sn: str) -> str:
+    """An application: with the details (``bill``) or for a bill the HIS uploaded."""
+    if bill is not None:
+        return submit(conn, caller, ids, policies, bill, reason=reason, payee=payee,
+                      filing_sn=filing_sn)
+    return apply_for(conn, caller, psn_no, code, invono, payee, filing_sn)
+
+
+def apply_for(conn: Connection, caller: Caller, psn_no: str, code: str, invono: str,
+              payee: Payee, filing_sn: str = "") -> str:
+    """Apply for an eligible bill the HIS uploaded: no paper lists needed."""
+    row = conn.execute(select(claim).where(
+        claim.c.fixmedins_code == code, claim.c.invono == invono,
+        claim.c.status != REJECTED).with_for_update()).mappings().first()
+    if row is None or row["psn_no"] != psn_no:
+        raise Refused("E-CLM-001", f"no uploaded bill {code}/{invono} of this person")
+    _require(row, ELIGIBLE)
+    _check_payee(payee)
+    _check_filing(conn, psn_no, filing_sn)
+    conn.execute(update(claim).where(claim.c.claim_id == row["claim_id"]).values(
+        status=SUBMITTED, bank_name=payee.bank_name, bank_account=payee.bank_account,
+        trt_dcla_detl_sn=filing_sn or None, source=caller.source, applicant=caller.name,
+        updated_at=caller.now))
+    _step(conn, row["claim_id"], SUBMITTED, caller, "application")
+    return str(row["claim_id"])
+
+
+def _record(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, ...],
+            bill: Bill, *, reason: str, status: str, payee: Payee | None = None,
+            filing_sn: str = "") -> str:
+    get_person(conn, bill.psn_no)
+    if payee is not None:
+        _check_payee(payee)
+    _check_filing(conn, bill.psn_no, filing_sn)
+    _check_invoice(conn, bill.fixmedins_code, bill.invono)
+    claim_id = ids.new("R")
+    ctx = _care_ctx(conn, bill.fixmedins_code, claim_id, bill.begin, ids, policies, caller)
+    mdtrt_id = _store_visit(ctx, bill)
+    total = sum(x.amount for x in bill.lines)
+    conn.execute(insert(claim).values(
+        claim_id=claim_id, psn_no=bill.psn_no, mdtrt_id=mdtrt_id,
+        fixmedins_code=bill.fixmedins_code, invono=bill.invono, insutype=bill.insutype,
+        med_type=bill.med_type, reason=reason, trt_dcla_detl_sn=filing_sn or None,
+        status=status, source=caller.source, applicant=caller.name,
+        bank_name=payee.bank_name if payee else "", bank_account=payee.bank_account if payee
+        else "", medfee_sumamt=total, created_at=caller.now, updated_at=caller.now))
+    _step(conn, claim_id, status, caller, REASONS[reason])
+    return claim_id
+
+
+def _check_payee(payee: Payee) -> None:
+    digits = payee.bank_account.replace(" ", "")
+    if not (8 <= len(digits) <= 30 and digits.isdigit() and payee.bank_name.strip()):
+        raise Refused("E-CLM-006", "a bank name and an account number (8-30 digits) are needed")
+
+
+def _check_filing(conn: Connection, psn_no: str, filing_sn: str) -> None:
+    if not filing_sn:
+        return
+    owner = conn.execute(select(filing.c.psn_no).where(
+        filing.c.trt_dcla_detl_sn == filing_sn)).scalar_one_or_none()
+    if owner != psn_no:
+        raise Refused("E-FIL-005", f"trt_dcla_detl_sn {filing_sn}")
+
+
+def _check_invoice(conn: Connection, code: str, invono: str) -> None:
+    """One claim per invoice (a rejected one may be applied for again), and never for an
+    invoice the institution settled in real time."""
+    if not invono:
+        raise Refused("E-CLM-006", "the invoice number is required")
+    taken = conn.execute(select(claim.c.claim_id).where(
+        claim.c.fixmedins_code == code, claim.c.invono == invono,
+        claim.c.status != REJECTED)).scalar_one_or_none()
+    if taken is not None:
+        raise Refused("E-CLM-002", f"invoice {invono} of {code} is claim {taken}")
+    cancel = settlement_table.alias("cancel_row")
+    settled = conn.execute(select(settlement_table.c.setl_id).where(
+        settlement_table.c.fixmedins_code == code, settlement_table.c.invono == invono,
+        settlement_table.c.kind == "settle",
+        ~exists().where(cancel.c.reverses == settlement_table.c.setl_id)).limit(1)
+    ).scalar_one_or_none()
+    if settled is not None:
+        raise Refused("E-CLM-003", f"invoice {invono} was settled in real time as {settled}")
+
+
+def _institution(conn: Connection, code: str) -> RowMapping:
+    row = conn.execute(select(institution).where(
+        institution.c.fixmedins_code == code)).mappings().first()
+    if row is None:
+        raise Refused("E-CLM-006", f"no designated institution {code!r}")
+    return row
+
+
+def _care_ctx(conn: Connection, code: str, claim_id: str, at: datetime, ids: Ids,
+              policies: tuple[Policy, ...], caller: Caller) -> Ctx:
+    """The context of the care itself: its institution and its moment."""
+    return Ctx(conn=conn, institution=institution_of(_institution(conn, code)),
+               msgid=claim_id, infno="claim", operator=caller.name, now=at, ids=ids,
+               policies=policies)
+
+
+def _store_visit(ctx: Ctx, bill: Bill) -> str:
+    visit_class = visit_class_of(bill.med_type)
+    if visit_class is None:
+        raise Refused("E-VIS-003", f"med_type {bill.med_type}")
+    if not bill.lines:
+        raise Refused("E-CLM-006", "fee details are required")
+    mdtrt_id = visits.open_selfpaid(ctx, bill.psn_no, bill.insutype, bill.med_type,
+                                    visit_class, bill.diagnoses)
+    fees.upload(ctx, mdtrt_id, bill.psn_no, list(bill.lines), visit_class)
+    visits.close_selfpaid(ctx, mdtrt_id, bill.end)
+    return mdtrt_id
+
+
+# ---------------------------------------------------------------- review
+
+
+def start_review(conn: Connection, caller: Caller, claim_id: str) -> None:
+    row = _claim(conn, claim_id)
+    _require(row, SUBMITTED)
+    _move(conn, row, UNDER_REVIEW, caller, "review started")
+
+
+def reject(conn: Connection, caller: Caller, claim_id: str, reason: str) -> None:
+    row = _claim(conn, claim_id)
+    _require(row, SUBMITTED, UNDER_REVIEW)
+    if not reason.strip():
+        raise Refused("E-CLM-006", "a rejection needs its reasons")
+    _move(conn, row, REJECTED, caller, reason)
+
+
+def approve(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, ...],
+            claim_id: str, *, excluded: dict[str, str], note: str = "") -> dict[str, Any]:
+    """Compute and record the reimbursement; lines in ``excluded`` (feedetl_sn → reason)
+    are left out (partly approved). Creates the payment order."""
+    row = _claim(conn, claim_id)
+    _require(row, UNDER_REVIEW)
+    visit = conn.execute(select(visit_table).where(
+        visit_table.c.mdtrt_id == row["mdtrt_id"])).mappings().one()
+    _exclude(conn, row["mdtrt_id"], excluded)
+    when = visit["endtime"] or visit["begntime"]
+    ctx = _care_ctx(conn, row["fixmedins_code"], claim_id, when, ids, policies, caller)
+    req = settlement.SettleRequest(
+        psn_no=row["psn_no"], mdtrt_id=row["mdtrt_id"], med_type="", insutype="",
+        credential=None, claimed={}, use_account=False, invono=row["invono"], manual=True,
+        manual_basis=_basis(conn, row, ctx))
+    outcome = settlement.settle_visit(ctx, req, VisitClass(visit["visit_class"]))
+    amount = outcome.row["fund_pay_sumamt"]
+    status = PARTLY_APPROVED if excluded else APPROVED
+    conn.execute(update(claim).where(claim.c.claim_id == claim_id).values(
+        status=status, approved_amount=amount, setl_id=outcome.row["setl_id"],
+        updated_at=caller.now))
+    reasons = "; ".join(f"{sn}: {why}" for sn, why in sorted(excluded.items()))
+    _step(conn, claim_id, status, caller, "; ".join(p for p in (note, reasons) if p))
+    if amount > 0:
+        _order(conn, ids, row, amount, caller.now)
+    return dict(outcome.row)
+
+
+def _exclude(conn: Connection, mdtrt_id: str, excluded: dict[str, str]) -> None:
+    for sn, why in excluded.items():
+        if not why.strip():
+            raise Refused("E-CLM-006", f"feedetl_sn {sn}: a reason is needed")
+        done = conn.execute(update(fee_line).where(
+            fee_line.c.mdtrt_id == mdtrt_id, fee_line.c.feedetl_sn == sn,
+            fee_line.c.status == fees.ACTIVE).values(status=EXCLUDED)).rowcount
+        if done != 1:
+            raise Refused("E-CLM-006", f"feedetl_sn {sn} is not a line of this claim")
+
+
+def _basis(conn: Connection, row: RowMapping, ctx: Ctx) -> tuple[filing_rules.Category,
+                                                                  str | None] | None:
+    """Away from home: the filing's category (the insured place's cut applies), or
+    unfiled. At home: None."""
+    person = get_person(conn, row["psn_no"])
+    if person["insuplc_admdvs"] == ctx.institution.pool_area:
+        return None
+    serial = row["trt_dcla_detl_sn"]
+    if not serial:
+        return filing_rules.Category.UNFILED, None
+    kind = conn.execute(select(filing.c.filing_type).where(
+        filing.c.trt_dcla_detl_sn == serial)).scalar_one()
+    return filing_rules.TYPES[kind][1], serial
+
+
+# ---------------------------------------------------------------- payment
+
+
+PAYMENT_ATTEMPTS_MAX = 3
+
+
+def _order(conn: Connection, ids: Ids, row: RowMapping, amount: int, now: datetime) -> None:
+    conn.execute(insert(payment_order).values(
+        order_id=ids.new("PAY"), claim_id=row["claim_id"], psn_no=row["psn_no"], amount=amount,
+        bank_name=row["bank_name"], bank_account=row["bank_account"], status="pending",
+        created_at=now, updated_at=now))
+
+
+def export_batch(conn: Connection, caller: Caller, ids: Ids) -> tuple[str, list[RowMapping]]:
+    """Every pending payment order goes into one bank file batch (status exported)."""
+    rows = list(conn.execute(select(payment_order).where(payment_order.c.status == "pending")
+                             .order_by(payment_order.c.order_id).with_for_update()).mappings())
+    batch = ids.new("BAT")
+    if rows:
+        conn.execute(update(payment_order).where(
+            payment_order.c.order_id.in_([r["order_id"] for r in rows])).values(
+            status="exported", batch=batch, attempts=payment_order.c.attempts + 1,
+            updated_at=caller.now))
+    return batch, rows
+
+
+def record_bank_result(conn: Connection, caller: Caller, order_id: str, *, paid: bool,
+                       error: str = "") -> str:
+    """The bank's answer for an exported order: paid (the claim is paid) or failed."""
+    order = _payment(conn, order_id)
+    if order["status"] != "exported":
+        raise Refused("E-CLM-004", f"payment {order_id} is {order['status']}, not exported")
+    status = "paid" if paid else "failed"
+    conn.execute(update(payment_order).where(payment_order.c.order_id == order_id).values(
+        status=status, last_error="" if paid else error[:300], updated_at=caller.now))
+    if paid:
+        row = _claim(conn, order["claim_id"])
+        _move(conn, row, PAID, caller, f"paid by bank batch {order['batch']}")
+    return status
+
+
+def retry_payment(conn: Connection, caller: Caller, order_id: str) -> None:
+    order = _payment(conn, order_id)
+    if order["status"] != "failed" or order["attempts"] >= PAYMENT_ATTEMPTS_MAX:
+        raise Refused("E-CLM-004", f"payment {order_id} is {order['status']} after "
+                      f"{order['attempts']} of {PAYMENT_ATTEMPTS_MAX} attempts")
+    conn.execute(update(payment_order).where(payment_order.c.order_id == order_id).values(
+        status="pending", updated_at=caller.now))
+
+
+def _payment(conn: Connection, order_id: str) -> RowMapping:
+    row = conn.execute(select(payment_order).where(payment_order.c.order_id == order_id)
+                       .with_for_update()).mappings().first()
+    if row is None:
+        raise Refused("E-CLM-001", f"no such payment {order_id}")
+    return row
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _claim(conn: Connection, claim_id: str) -> RowMapping:
+    row = conn.execute(select(claim).where(claim.c.claim_id == claim_id)
+                       .with_for_update()).mappings().first()
+    if row is None:
+        raise Refused("E-CLM-001", f"no such claim {claim_id}")
+    return row
+
+
+def _require(row: RowMapping, *allowed: str) -> None:
+    if row["status"] not in allowed:
+        raise Refused("E-CLM-004", f"claim {row['claim_id']} is {row['status']}")
+
+
+def _move(conn: Connection, row: RowMapping, status: str, caller: Caller, reason: str) -> None:
+    conn.execute(update(claim).where(claim.c.claim_id == row["claim_id"]).values(
+        status=status, updated_at=caller.now))
+    _step(conn, row["claim_id"], status, caller, reason)
+
+
+def _step(conn: Connection, claim_id: str, status: str, caller: Caller, reason: str) -> None:
+    conn.execute(insert(claim_step).values(claim_id=claim_id, status=status, actor=caller.name,
+                                           at=caller.now, reason=reason[:1000]))
+
+
+def describe(conn: Connection, claim_id: str) -> dict[str, Any]:
+    """A claim as its applicant and the operators see it: amounts in fen, the account
+    masked, every step with who, when and why."""
+    row = conn.execute(select(claim).where(claim.c.claim_id == claim_id)).mappings().first()
+    if row is None:
+        raise Refused("E-CLM-001", f"no such claim {claim_id}")
+    steps = conn.execute(select(claim_step).where(claim_step.c.claim_id == claim_id)
+                         .order_by(claim_step.c.id)).mappings()
+    lines = conn.execute(select(fee_line).where(fee_line.c.mdtrt_id == row["mdtrt_id"])
+                         .order_by(fee_line.c.id)).mappings()
+    account = row["bank_account"]
+    return {
+        "claim_id": claim_id, "psn_no": row["psn_no"], "status": row["status"],
+        "fixmedins_code": row["fixmedins_code"], "invono": row["invono"],
+        "med_type": row["med_type"], "reason": row["reason"],
+        "trt_dcla_detl_sn": row["trt_dcla_detl_sn"], "medfee_sumamt": row["medfee_sumamt"],
+        "approved_amount": row["approved_amount"], "setl_id": row["setl_id"],
+        "bank_account": f"****{account[-4:]}" if account else "",
+        "steps": [{"status": s["status"], "actor": s["actor"], "at": s["at"].isoformat(sep=" "),
+                   "reason": s["reason"]} for s in steps],
+        "lines": [{"feedetl_sn": x["feedetl_sn"], "med_list_codg": x["med_list_codg"],
+                   "amount": x["det_item_fee_sumamt"], "status": x["status"],
+                   "inscp_scp_amt": x["inscp_scp_amt"]} for x in lines],
+    }
+
+
+def of_person(conn: Connection, psn_no: str) -> list[dict[str, Any]]:
+    ids_ = conn.execute(select(claim.c.claim_id).where(claim.c.psn_no == psn_no).order_by(
+        claim.c.created_at.desc(), claim.c.claim_id.desc())).scalars()
+    return [describe(conn, i) for i in ids_]
+
+
+def listing(conn: Connection, status: str, limit: int = 200) -> list[RowMapping]:
+    query = select(claim.c.claim_id, claim.c.psn_no, claim.c.status, claim.c.fixmedins_code,
+                   claim.c.invono, claim.c.medfee_sumamt, claim.c.approved_amount,
+                   claim.c.updated_at)
+    if status:
+        query = query.where(claim.c.status == status)
+    return list(conn.execute(query.order_by(claim.c.updated_at.desc()).limit(limit)).mappings())
+

@@ -1,0 +1,224 @@
+"""Manual reimbursement end to end, on both databases: a fault period declared and its
+bill uploaded by the HIS, applications from the app and from the window (paper lists),
+review (approval, partial approval, rejection), duplicates, the year-to-date ordering,
+a real-time settlement while a claim is under review, and the bank payment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from apps import ChannelApp
+from conftest import ADMIN_TOKEN
+from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, register, settle_payload, upload
+from yibao.store.schema import settlement
+
+AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+PAYEE = {"bank_name": "中国工商银行北京分行", "bank_account": "6222020200001234567"}
+
+
+def bill(invono: str, *lines: tuple[str, str, str], code: str = "H11010500001",
+         begin: str = "2026-04-20T10:00:00") -> dict:
+    return {"fixmedins_code": code, "insutype": "310", "med_type": "11", "begntime": begin,
+            "invono": invono, "diagnoses": [{"diag_code": "J18.900", "diag_name": "肺炎"}],
+            "lines": [{"feedetl_sn": sn, "med_list_codg": item, "cnt": "1", "pric": amount,
+                       "det_item_fee_sumamt": amount} for sn, item, amount in lines]}
+
+
+def window_apply(http, psn_no: str, **body) -> dict:
+    reply = http.post("/admin/v1/claims", json={"psn_no": psn_no, "reason": "no_credential",
+                                                  "payee": PAYEE, **body}, headers=AUTH)
+    return {"status": reply.status_code, **reply.json()}
+
+
+def review_and_decide(http, claim_id: str, **decision) -> dict:
+    assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=AUTH).status_code == 200
+    reply = http.post(f"/admin/v1/claims/{claim_id}/decision",
+                      json={"approve": True, **decision}, headers=AUTH)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def cum(his, psn_no: str, month: str = "202605") -> dict[str, Decimal]:
+    rows = ok(his.call("5206", {"data": {"psn_no": psn_no, "cum_ym": month}}))["cuminfo"]
+    return {r["cum_type_code"]: Decimal(str(r["cum"])) for r in rows}
+
+
+def psn(his, certno: str = WANG_FANG) -> str:
+    return str(person(his, certno)["baseinfo"]["psn_no"])
+
+
+def fault_bill(his, psn_no: str, invono: str, amount: str, at: str) -> dict:
+    return his.call("2901", {
+        "billinfo": {"psn_no": psn_no, "insutype": "310", "med_type": "11", "begntime": at,
+                     "invono": invono},
+        "feedetail": [{"feedetl_sn": "1", "med_list_codg": "XA01AAA0001",
+                       "medins_list_codg": "HIS-1", "det_item_fee_sumamt": amount, "cnt": "1",
+                       "pric": amount, "fee_ocur_time": at}],
+        "diseinfo": [{"diag_type": "1", "diag_srt_no": "1", "diag_code": "J18.900",
+                      "diag_name": "肺炎"}]})
+
+
+def test_fault_period_bill_uploaded_by_the_hospital_then_applied_for_in_the_app(
+    db, http, his
+):
+    psn_no = psn(his)
+    refused(fault_bill(his, psn_no, "INV-1", "2000.00", "2026-05-11 08:30:00"), "E-CLM-005")
+    ok(his.call("2902", {"data": {"begntime": "2026-05-11 08:00:00",
+                                  "endtime": "2026-05-11 09:00:00", "memo": "专线中断"}}))
+    uploaded = ok(fault_bill(his, psn_no, "INV-1", "2000.00", "2026-05-11 08:30:00"))
+    assert uploaded["result"]["status"] == "eligible"
+
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    reply = app.post(f"/channel/v1/certificates/{cert_id}/claims", {
+        "pin": "135790", "reason": "fault", "payee": PAYEE,
+        "fixmedins_code": "H11010500001", "invono": "INV-1"})
+    assert reply.status_code == 201, reply.text
+    claim_id = reply.json()["claim_id"]
+    assert claim_id == uploaded["result"]["claim_id"]
+    decided = review_and_decide(http, claim_id)
+    # the same as a real-time settlement that day: deductible 1800, tier 3 at 70 %
+    assert decided["status"] == "approved" and decided["approved_amount"] == 14000
+    seen = app.post(f"/channel/v1/certificates/{cert_id}/claims/list", {"pin": "135790"})
+    [mine] = seen.json()
+    assert [s["status"] for s in mine["steps"]] == [
+        "eligible", "submitted", "under_review", "approved"]
+    assert mine["bank_account"] == "****4567" and mine["steps"][-1]["actor"] == "tester"
+
+
+def test_window_application_with_paper_lists_partly_approved(db, http, his):
+    psn_no = psn(his)
+    applied = window_apply(http, psn_no, bill=bill(
+        "INV-2", ("1", "XA01AAA0001", "2500.00"), ("2", "XB02BBB0002", "300.00")))
+    assert applied["status"] == 201
+    decided = review_and_decide(http, applied["claim_id"],
+                                excluded_lines={"2": "not on the prescription"})
+    assert decided["status"] == "partly_approved"
+    assert decided["approved_amount"] == 49000  # (2500 - 1800) x 70 %
+    assert [x["status"] for x in decided["lines"]] == ["active", "excluded"]
+    assert "2: not on the prescription" in decided["steps"][-1]["reason"]
+
+
+def test_rejection_needs_reasons_and_the_invoice_may_then_be_applied_for_again(db, http, his):
+    psn_no = psn(his)
+    first = window_apply(http, psn_no, bill=bill("INV-3", ("1", "XA01AAA0001", "100.00")))
+    claim_id = first["claim_id"]
+    assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=AUTH).status_code == 200
+    empty = http.post(f"/admin/v1/claims/{claim_id}/decision",
+                      json={"approve": False, "reason": " "}, headers=AUTH)
+    assert empty.status_code == 409 and empty.json()["code"] == "E-CLM-006"
+    rejected = http.post(f"/admin/v1/claims/{claim_id}/decision",
+                         json={"approve": False, "reason": "invoice unreadable"}, headers=AUTH)
+    assert rejected.json()["status"] == "rejected"
+    assert rejected.json()["steps"][-1]["reason"] == "invoice unreadable"
+    again = window_apply(http, psn_no, bill=bill("INV-3", ("1", "XA01AAA0001", "100.00")))
+    assert again["status"] == 201 and again["claim_id"] != claim_id
+
+
+def test_duplicates_are_refused(db, http, his):
+    psn_no = psn(his)
+    window_apply(http, psn_no, bill=bill("INV-4", ("1", "XA01AAA0001", "100.00")))
+    twice = window_apply(http, psn_no, bill=bill("INV-4", ("1", "XA01AAA0001", "100.00")))
+    assert twice["status"] == 409 and twice["code"] == "E-CLM-002"
+
+    mdtrt_id = register(his, psn_no, WANG_FANG)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "100.00")])
+    payload = settle_payload(psn_no, mdtrt_id, WANG_FANG, "100.00")
+    payload["data"]["invono"] = "INV-5"
+    ok(his.call("2207", payload))
+    settled = window_apply(http, psn_no, bill=bill("INV-5", ("1", "XA01AAA0001", "100.00")))
+    assert settled["status"] == 409 and settled["code"] == "E-CLM-003"
+
+
+def test_an_older_visit_reimbursed_later_never_uses_the_deductible_twice(db, http, his):
+    psn_no = psn(his)
+    mdtrt_id = register(his, psn_no, WANG_FANG)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "3000.00")])
+    realtime = ok(his.call("2207", settle_payload(psn_no, mdtrt_id, WANG_FANG, "3000.00",
+                                                  account=False)))["setlinfo"]
+    assert Decimal(str(realtime["act_pay_dedc"])) == 1800
+    # an April visit, applied for in May after the May settlement used the deductible
+    older = window_apply(http, psn_no, bill=bill("INV-6", ("1", "XA01AAA0001", "1000.00")))
+    decided = review_and_decide(http, older["claim_id"])
+    assert decided["approved_amount"] == 70000  # 1000 x 70 %, no deductible again
+    history = cum(his, psn_no)
+    assert history["D.emp_otp"] == 1800 and history["B.emp_otp"] == 4000
+
+
+def test_a_reimbursement_first_is_seen_by_the_next_real_time_settlement(db, http, his):
+    psn_no = psn(his)
+    claim = window_apply(http, psn_no, bill=bill("INV-7", ("1", "XA01AAA0001", "1000.00")))
+    assert review_and_decide(http, claim["claim_id"])["approved_amount"] == 0
+    mdtrt_id = register(his, psn_no, WANG_FANG)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "3000.00")])
+    setl = ok(his.call("2207", settle_payload(psn_no, mdtrt_id, WANG_FANG, "3000.00",
+                                              account=False)))["setlinfo"]
+    assert Decimal(str(setl["act_pay_dedc"])) == 800  # 1000 of 1800 met by the claim
+    assert Decimal(str(setl["fund_pay_sumamt"])) == Decimal("1540.00")
+
+
+def test_real_time_settlement_works_while_a_claim_is_under_review(db, http, his):
+    psn_no = psn(his)
+    claim = window_apply(http, psn_no, bill=bill("INV-8", ("1", "XA01AAA0001", "100.00")))
+    assert http.post(f"/admin/v1/claims/{claim['claim_id']}/review",
+                     headers=AUTH).json()["status"] == "under_review"
+    by_card = {"mdtrt_cert_type": "03", "mdtrt_cert_no": "BJ0000000001",
+               "card_sn": "SN0000000001"}
+    mdtrt_id = register(his, psn_no, WANG_FANG)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "50.00")])
+    payload = settle_payload(psn_no, mdtrt_id, WANG_FANG, "50.00")
+    payload["data"].update(by_card)
+    assert ok(his.call("2207", payload))["setlinfo"]["setl_id"]
+
+
+def test_payment_order_bank_file_failure_retry_and_paid(db, http, his):
+    psn_no = psn(his)
+    claim = window_apply(http, psn_no, bill=bill("INV-9", ("1", "XA01AAA0001", "2000.00")))
+    review_and_decide(http, claim["claim_id"])
+    first = http.post("/admin/v1/payments/export", headers=AUTH).text.splitlines()
+    assert len(first) == 2 and first[1].endswith(",6222020200001234567,140.00")
+    order_id = first[1].split(",")[1]
+    failed = http.post(f"/admin/v1/payments/{order_id}/result",
+                       json={"paid": False, "error": "account frozen"}, headers=AUTH)
+    assert failed.json()["status"] == "failed"
+    assert http.post("/admin/v1/payments/export", headers=AUTH).text.count("\n") == 1
+    assert http.post(f"/admin/v1/payments/{order_id}/retry", headers=AUTH).status_code == 200
+    second = http.post("/admin/v1/payments/export", headers=AUTH).text.splitlines()
+    assert second[1].split(",")[1] == order_id and second[1].split(",")[0] != first[1][:20]
+    paid = http.post(f"/admin/v1/payments/{order_id}/result", json={"paid": True},
+                     headers=AUTH)
+    assert paid.json()["status"] == "paid"
+    shown = http.get(f"/admin/v1/claims/{claim['claim_id']}", headers=AUTH).json()
+    assert shown["status"] == "paid" and "paid by bank batch" in shown["steps"][-1]["reason"]
+    twice = http.post(f"/admin/v1/payments/{order_id}/result", json={"paid": True},
+                      headers=AUTH)
+    assert twice.status_code == 409 and twice.json()["code"] == "E-CLM-004"
+
+
+def test_care_away_filed_after_discharge_is_reimbursed_by_the_insured_places_policy(
+    db, http, his_factory, clock
+):
+    beijing = his_factory("H11010500001")
+    psn_no = psn(beijing, ZHAO_LEI)
+    clock.now = datetime(2026, 5, 11, 9, 30)
+    filed = http.post("/admin/v1/filings", json={
+        "psn_no": psn_no, "filing_type": "temporary", "area": "110000",
+        "end_date": "2026-06-30"}, headers=AUTH).json()["trt_dcla_detl_sn"]
+    claim = window_apply(http, psn_no, reason="after_discharge",
+                         trt_dcla_detl_sn=filed,
+                         bill=bill("INV-10", ("1", "XA01AAA0001", "1800.00")))
+    decided = review_and_decide(http, claim["claim_id"])
+    # Hebei policy: deductible 800, 60 % less 20 points (other temporary trip)
+    assert decided["approved_amount"] == 40000
+    with db.read() as conn:
+        row = conn.execute(select(settlement).where(
+            settlement.c.setl_id == decided["setl_id"])).mappings().one()
+    assert (row["kind"], row["policy_id"], row["away_basis"]) == (
+        "claim", "130102-310-2024", "temporary")
+    assert row["setl_time"] == datetime(2026, 4, 20, 10, 0)  # computed as of the care
+    hidden = beijing.call("5203", {"data": {"psn_no": psn_no, "setl_id": row["setl_id"],
+                                            "mdtrt_id": row["mdtrt_id"]}})
+    refused(hidden, "E-SETL-002")  # the hospital's queries show its own settlements only
