@@ -8,12 +8,17 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from apps import ChannelApp
+from concurrency import run_threads
 from conftest import ADMIN_TOKEN
 from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, register, settle_payload, upload
-from yibao.store.schema import settlement
+from yibao.api.claim_models import BillIn, bill_of
+from yibao.domain.errors import Refused
+from yibao.services import reimbursement
+from yibao.services.context import Caller, Ids
+from yibao.store.schema import claim, settlement
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 PAYEE = {"bank_name": "中国工商银行北京分行", "bank_account": "6222020200001234567"}
@@ -222,3 +227,23 @@ def test_care_away_filed_after_discharge_is_reimbursed_by_the_insured_places_pol
     hidden = beijing.call("5203", {"data": {"psn_no": psn_no, "setl_id": row["setl_id"],
                                             "mdtrt_id": row["mdtrt_id"]}})
     refused(hidden, "E-SETL-002")  # the hospital's queries show its own settlements only
+
+
+def test_the_same_invoice_applied_for_twice_at_once_makes_one_claim(db, his, clock):
+    psn_no = psn(his)
+    application = bill_of(psn_no, BillIn(**bill("INV-11", ("1", "XA01AAA0001", "10.00"))))
+    payee = reimbursement.Payee("银行", "6222020200001234567")
+
+    def apply_once() -> str:
+        caller = Caller("02", "window", clock.now)
+        try:
+            with db.write() as conn:
+                return reimbursement.submit(conn, caller, Ids(lambda: clock.now), (),
+                                            application, reason="other", payee=payee)
+        except Refused as refusal:
+            return refusal.code
+
+    answers = run_threads(apply_once, [()] * 2)
+    assert sorted(a[:9] for a in answers) == ["E-CLM-002", "R20260511"]
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(claim)).scalar_one() == 1

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from yibao.domain import filing as filing_rules
 from yibao.domain.codes import VisitClass, visit_class_of
@@ -164,6 +165,19 @@ def _record(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
     ctx = _care_ctx(conn, bill.fixmedins_code, claim_id, bill.begin, ids, policies, caller)
     mdtrt_id = _store_visit(ctx, bill)
     total = sum(x.amount for x in bill.lines)
+    try:
+        with conn.begin_nested():  # a concurrent claim of the same invoice: refuse cleanly
+            _insert_claim(conn, caller, bill, claim_id, mdtrt_id, total, reason=reason,
+                          status=status, payee=payee, filing_sn=filing_sn)
+    except IntegrityError as exc:
+        raise Refused("E-CLM-002", f"invoice {bill.invono} of {bill.fixmedins_code}") from exc
+    _step(conn, claim_id, status, caller, REASONS[reason])
+    return claim_id
+
+
+def _insert_claim(conn: Connection, caller: Caller, bill: Bill, claim_id: str, mdtrt_id: str,
+                  total: int, *, reason: str, status: str, payee: Payee | None,
+                  filing_sn: str) -> None:
     conn.execute(insert(claim).values(
         claim_id=claim_id, psn_no=bill.psn_no, mdtrt_id=mdtrt_id,
         fixmedins_code=bill.fixmedins_code, invono=bill.invono, insutype=bill.insutype,
@@ -171,8 +185,6 @@ def _record(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
         status=status, source=caller.source, applicant=caller.name,
         bank_name=payee.bank_name if payee else "", bank_account=payee.bank_account if payee
         else "", medfee_sumamt=total, created_at=caller.now, updated_at=caller.now))
-    _step(conn, claim_id, status, caller, REASONS[reason])
-    return claim_id
 
 
 def _check_payee(payee: Payee) -> None:
