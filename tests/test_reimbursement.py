@@ -247,3 +247,8 @@ def test_the_same_invoice_applied_for_twice_at_once_makes_one_claim(db, his, clo
     assert sorted(a[:9] for a in answers) == ["E-CLM-002", "R20260511"]
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(claim)).scalar_one() == 1
+
+
+def test_a_wrong_method_names_every_method_of_the_path(http):
+    reply = http.request("DELETE", "/admin/v1/claims", headers=AUTH)
+    assert reply.status_code == 405 and reply.headers["allow"] == "GET, POST"

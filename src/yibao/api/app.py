@@ -6,9 +6,12 @@ import os
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yibao import __version__
 from yibao.api import (  # noqa: F401 (importing registers the transactions)
@@ -77,6 +80,13 @@ def create_app(
                             headers={"content-disposition": disposition})
         return Response(to_json(result), media_type="application/json; charset=utf-8")
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405,
+                            headers={"Allow": allowed_methods(app, request.url.path)})
+
     @app.get(
         "/health", summary="Liveness: 200 when the database answers, 503 when it does not",
         responses={503: {"description": "the database is unavailable"}},
@@ -90,6 +100,17 @@ def create_app(
         return JSONResponse({"status": "ok", "version": __version__})
 
     return app
+
+
+def allowed_methods(app: FastAPI, path: str) -> str:
+    """Every method some route serves at ``path`` (Starlette's own 405 names only the
+    first route that matched the path, e.g. POST where GET and POST share it)."""
+    methods = {
+        method for route in app.routes
+        if isinstance(route, APIRoute) and route.path_regex.match(path)
+        for method in route.methods
+    }
+    return ", ".join(sorted(methods))
 
 
 def app_from_env() -> FastAPI:
