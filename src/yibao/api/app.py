@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from yibao import __version__
 from yibao.api import (  # noqa: F401 (importing registers the transactions)
@@ -102,15 +102,17 @@ def create_app(
     return app
 
 
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def allowed_methods(app: FastAPI, path: str) -> str:
     """Every method some route serves at ``path`` (Starlette's own 405 names only the
     first route that matched the path, e.g. POST where GET and POST share it)."""
-    methods = {
-        method for route in app.routes
-        if isinstance(route, APIRoute) and route.path_regex.match(path)
-        for method in route.methods
-    }
-    return ", ".join(sorted(methods))
+    def served(method: str) -> bool:
+        scope = {"type": "http", "path": path, "method": method, "root_path": ""}
+        return any(route.matches(scope)[0] is Match.FULL for route in app.routes)
+
+    return ", ".join(m for m in HTTP_METHODS if served(m))
 
 
 def app_from_env() -> FastAPI:
