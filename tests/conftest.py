@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from yibao.api.app import create_app
 from yibao.client import HisClient, httpx_transport
+from yibao.services import ledger
 from yibao.store.db import Database
 from yibao.store.demo import demo_token, seed_demo
 from yibao.store.schema import metadata
@@ -64,10 +65,15 @@ def _empty(database: Database) -> None:
 
 
 @pytest.fixture
-def db(migrated: Database) -> Iterator[Database]:
-    """A migrated database holding exactly the demo dataset."""
+def db(migrated: Database, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A migrated database holding exactly the demo dataset. After the test, the fund
+    ledger must agree with the settlements to the fen (``yibao ledger verify``), unless
+    the test corrupts records on purpose (marked ``corrupts``)."""
     reset(migrated)
     yield migrated
+    if request.node.get_closest_marker("corrupts") is None:
+        with migrated.read() as conn:
+            assert ledger.verify(conn) == []
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The ``yibao`` command: serve, migrate, seed, demo, errors."""
+"""The ``yibao`` command: serve, migrate, seed, demo, errors, ledger, world, bench."""
 
 from __future__ import annotations
 
@@ -84,6 +84,41 @@ def errors(output: Path | None = typer.Option(None, "--output")) -> None:
         console.print(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+ledger_cli = typer.Typer(help="The fund ledger")
+app.add_typer(ledger_cli, name="ledger")
+
+
+@ledger_cli.command("verify")
+def ledger_verify(db: str = DB_OPTION) -> None:
+    """Prove that the ledger and the settlements agree to the fen (exit 1 if not)."""
+    from yibao.services import ledger
+
+    with Database(db).read() as conn:
+        problems = ledger.verify(conn)
+    for problem in problems[:50]:
+        console.print(f"[red]✘[/] {problem}")
+    if problems:
+        console.print(f"[red]{len(problems)} problems[/]")
+        raise typer.Exit(1)
+    console.print("[green]ledger verified[/]: every posting sums to zero and matches its record")
+
+
+@ledger_cli.command("balances")
+def ledger_balances(db: str = DB_OPTION, prefix: str = typer.Option("", "--prefix")) -> None:
+    """Account balances derived from the entries (yuan; debit positive)."""
+    from rich.table import Table
+
+    from yibao.domain.money import fen_to_yuan
+    from yibao.services import ledger
+
+    with Database(db).read() as conn:
+        rows = ledger.balances(conn, prefix)
+    table = Table("account", "balance")
+    for account, amount in sorted(rows.items()):
+        table.add_row(account, fen_to_yuan(amount))
+    console.print(table)
 
 
 world = typer.Typer(help="Synthetic regions for load tests and benchmarks")

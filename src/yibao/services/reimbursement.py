@@ -23,10 +23,11 @@ from sqlalchemy import Connection, RowMapping, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from yibao.domain import filing as filing_rules
+from yibao.domain import ledger as ledger_rules
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
-from yibao.services import fees, settlement, visits
+from yibao.services import fees, ledger, settlement, visits
 from yibao.services.context import Caller, Ctx, Ids, institution_of
 from yibao.services.persons import get_person
 from yibao.store.schema import (
@@ -359,6 +360,9 @@ def record_bank_result(conn: Connection, caller: Caller, order_id: str, *, paid:
         status=status, last_error="" if paid else error[:300], updated_at=caller.now))
     if paid:
         row = _claim(conn, order["claim_id"])
+        region = get_person(conn, row["psn_no"])["insuplc_admdvs"]
+        ledger.post(conn, f"pay:{order_id}", "payout", ledger_rules.payout_entries(
+            region, f"person:{row['psn_no']}", order["amount"]), caller.now)
         _move(conn, row, PAID, caller, f"paid by bank batch {order['batch']}")
     return status
 

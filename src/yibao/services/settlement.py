@@ -18,7 +18,7 @@ from yibao.domain.engine import Breakdown, EngineError, SettlementInput, settle
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.policy import Policy, Scheme, select_policy
-from yibao.services import accumulators, away, cards
+from yibao.services import accumulators, away, cards, ledger
 from yibao.services.context import Ctx
 from yibao.services.fees import unsettled_lines
 from yibao.services.persons import (
@@ -308,6 +308,7 @@ def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any
     conn.execute(
         _INSERT_LINKS, [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"]) for i in ids]
     )
+    ledger.post_settlement(conn, row, funds)
     if plan.basis is not None and not plan.req.manual:
         away.send_cost_information(conn, row, funds, plan.lines, ctx.now)
 
@@ -390,6 +391,7 @@ def _reverse(ctx: Ctx, original: dict[str, Any], person: RowMapping) -> Outcome:
         .where(fee_line.c.setl_id == original["setl_id"])
         .values(setl_id=None)
     )
+    ledger.post_settlement(conn, row, funds)
     if row["away_basis"]:
         away.send_cost_information(conn, row, funds, [], ctx.now)
     ctx.effect = f"settlement-cancel:{new_id}"

@@ -582,3 +582,16 @@ payment_order = Table(  # an approved amount paid to the person's bank account
     Column("updated_at", DateTime, nullable=False),
     Index(None, "status"),
 )
+
+ledger_entry = Table(  # the fund ledger: signed fen, each posting (txn) sums to zero
+    "ledger_entry",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("txn", String(40), nullable=False),  # "setl:<setl_id>", "pay:<order_id>", ...
+    Column("kind", String(16), nullable=False),  # settle | cancel | claim | payout | prepay
+    Column("account", String(60), nullable=False),  # see domain/ledger.py
+    Column("amount", BigInteger, nullable=False),  # debit > 0, credit < 0
+    Column("at", DateTime, nullable=False),
+    Index("uq_ledger_entry_txn_account", "txn", "account", unique=True),
+    Index(None, "account"),
+)

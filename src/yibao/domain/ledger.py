@@ -1,0 +1,72 @@
+"""The fund ledger's rules: which accounts a settlement moves, always summing to zero.
+
+Entries are signed fen: positive is a debit, negative a credit; every posting (the
+entries of one transaction) sums to zero. Accounts are named ``kind:owner[:detail]``:
+
+- ``fund:<region>:<fund_pay_type>``  what a fund of an insured place paid (debit)
+- ``personal:<region>``             the personal accounts of an insured place, drawn (debit)
+- ``payable:<fixmedins_code>``      owed to an institution for its settlements (credit)
+- ``person:<psn_no>``               owed to a person: an approved reimbursement (credit)
+- ``interregional:<from>:<to>``     owed by insured place ``from`` to treatment place ``to``
+                                    (credit in ``from``'s books)
+- ``receivable:<to>:<from>``        the same debt as ``to`` sees it (debit)
+- ``prepaid:<fixmedins_code>``      paid to an institution in advance, not yet cleared
+- ``cash:<region>``                 the fund's bank account of a region (credit: paid out)
+
+A settlement at home: funds and personal accounts debited, the institution's payable
+credited. Away from home, the insured place owes the treatment place (``interregional``)
+and the treatment place owes its institution, linked by ``receivable``. A reimbursement
+is owed to the person; paying it, or paying an institution, moves ``cash``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+Entry = tuple[str, int]  # account, signed fen
+
+
+def settlement_entries(
+    row: Mapping[str, object], funds: Sequence[Mapping[str, object]]
+) -> list[Entry]:
+    """The posting of a settlement, cancellation (negative amounts) or reimbursement."""
+    insured = str(row["insuplc_admdvs"])
+    treated = str(row["mdtrtarea_admvs"]) or insured
+    entries: list[Entry] = [
+        (f"fund:{insured}:{f['fund_pay_type']}", int(str(f["fund_payamt"]))) for f in funds
+    ]
+    acct_pay = int(str(row["acct_pay"]))
+    if acct_pay:
+        entries.append((f"personal:{insured}", acct_pay))
+    owed = sum(amount for _, amount in entries)
+    if row["kind"] == "claim":
+        entries.append((f"person:{row['psn_no']}", -owed))
+        return _nonzero(entries)
+    if treated != insured:
+        entries += [(f"interregional:{insured}:{treated}", -owed),
+                    (f"receivable:{treated}:{insured}", owed)]
+    entries.append((f"payable:{row['fixmedins_code']}", -owed))
+    return _nonzero(entries)
+
+
+def payout_entries(region: str, payee_account: str, amount: int) -> list[Entry]:
+    """Money leaves the fund's bank: to a person (``person:``) or an institution."""
+    return _nonzero([(payee_account, amount), (f"cash:{region}", -amount)])
+
+
+def prepayment_entries(region: str, code: str, amount: int) -> list[Entry]:
+    return _nonzero([(f"prepaid:{code}", amount), (f"cash:{region}", -amount)])
+
+
+def balanced(entries: Iterable[Entry]) -> bool:
+    return sum(amount for _, amount in entries) == 0
+
+
+def _nonzero(entries: list[Entry]) -> list[Entry]:
+    """One entry per account (two fund lines of one fund add up), zeros dropped."""
+    totals: dict[str, int] = {}
+    for account, amount in entries:
+        totals[account] = totals.get(account, 0) + amount
+    out = [(account, amount) for account, amount in totals.items() if amount]
+    assert balanced(out), out
+    return out

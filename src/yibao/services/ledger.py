@@ -1,0 +1,110 @@
+"""The fund ledger: postings written in the transaction of the change they record, and
+``verify``, which proves that the ledger and the settlements agree to the fen.
+
+Balances are never stored: an account's balance is the sum of its entries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select
+
+from yibao.domain import ledger as rules
+from yibao.store.schema import account_entry, ledger_entry, payment_order, person
+from yibao.store.schema import settlement as settlement_table
+from yibao.store.schema import settlement_fund as fund_table
+
+_INSERT = insert(ledger_entry)
+
+
+def post(conn: Connection, txn: str, kind: str, entries: Sequence[rules.Entry],
+         at: datetime) -> None:
+    assert rules.balanced(entries), (txn, entries)
+    if entries:
+        conn.execute(_INSERT, [dict(txn=txn, kind=kind, account=account, amount=amount, at=at)
+                               for account, amount in entries])
+
+
+def post_settlement(conn: Connection, row: Mapping[str, object],
+                    funds: Sequence[Mapping[str, object]]) -> None:
+    """A settlement, cancellation or reimbursement, at its own time."""
+    post(conn, f"setl:{row['setl_id']}", str(row["kind"]),
+         rules.settlement_entries(row, funds), row["setl_time"])  # type: ignore[arg-type]
+
+
+def balance(conn: Connection, account: str) -> int:
+    return int(conn.execute(select(func.coalesce(func.sum(ledger_entry.c.amount), 0)).where(
+        ledger_entry.c.account == account)).scalar_one())
+
+
+def balances(conn: Connection, prefix: str = "") -> dict[str, int]:
+    query = select(ledger_entry.c.account, func.sum(ledger_entry.c.amount)).group_by(
+        ledger_entry.c.account)
+    if prefix:
+        query = query.where(ledger_entry.c.account.startswith(prefix))
+    return {account: int(total) for account, total in conn.execute(query)}
+
+
+# ---------------------------------------------------------------- verification
+
+
+def verify(conn: Connection) -> list[str]:
+    """Every problem found; an empty list means the ledger and the records agree."""
+    return [*_unbalanced(conn), *_settlements_posted(conn), *_personal_accounts(conn),
+            *_payouts(conn)]
+
+
+def _unbalanced(conn: Connection) -> list[str]:
+    rows = conn.execute(select(ledger_entry.c.txn, func.sum(ledger_entry.c.amount)).group_by(
+        ledger_entry.c.txn).having(func.sum(ledger_entry.c.amount) != 0))
+    return [f"posting {txn} sums to {total}, not 0" for txn, total in rows]
+
+
+def _settlements_posted(conn: Connection) -> list[str]:
+    """Each settlement's posting is exactly what its row and fund lines give, and no
+    posting of a settlement exists without one."""
+    actual: dict[str, dict[str, int]] = defaultdict(dict)
+    for txn, account, amount in conn.execute(select(
+            ledger_entry.c.txn, ledger_entry.c.account, ledger_entry.c.amount).where(
+            ledger_entry.c.txn.startswith("setl:"))):
+        actual[txn][account] = amount
+    funds: dict[str, list[Mapping[str, object]]] = defaultdict(list)
+    for f in conn.execute(select(fund_table)).mappings():
+        funds[f["setl_id"]].append(f)
+    problems = []
+    for row in conn.execute(select(settlement_table)).mappings():
+        txn = f"setl:{row['setl_id']}"
+        expected = dict(rules.settlement_entries(row, funds[row["setl_id"]]))
+        found = actual.pop(txn, {})
+        if found != expected:
+            problems.append(f"{txn}: ledger {sorted(found.items())} but the settlement "
+                            f"gives {sorted(expected.items())}")
+    problems += [f"{txn}: posted, but no such settlement" for txn in actual]
+    return problems
+
+
+def _personal_accounts(conn: Connection) -> list[str]:
+    """What the ledger drew from each place's personal accounts equals what the
+    accounts themselves recorded (account_entry, negative when paid out)."""
+    drawn = select(person.c.insuplc_admdvs, -func.sum(account_entry.c.amount)).join(
+        person, person.c.psn_no == account_entry.c.psn_no).group_by(person.c.insuplc_admdvs)
+    recorded = {f"personal:{region}": int(total) for region, total in conn.execute(drawn)}
+    posted = balances(conn, "personal:")
+    return [f"{account}: ledger {posted.get(account, 0)}, accounts {recorded.get(account, 0)}"
+            for account in sorted(set(recorded) | set(posted))
+            if posted.get(account, 0) != recorded.get(account, 0)]
+
+
+def _payouts(conn: Connection) -> list[str]:
+    paid = {f"pay:{r.order_id}": r.amount for r in conn.execute(select(
+        payment_order.c.order_id, payment_order.c.amount).where(
+        payment_order.c.status == "paid"))}
+    posted = {txn: int(total) for txn, total in conn.execute(
+        select(ledger_entry.c.txn, func.sum(ledger_entry.c.amount)).where(
+            ledger_entry.c.txn.startswith("pay:"), ledger_entry.c.amount > 0).group_by(
+            ledger_entry.c.txn))}
+    return [f"{txn}: paid {paid.get(txn)}, ledger {posted.get(txn)}"
+            for txn in sorted(set(paid) | set(posted)) if paid.get(txn) != posted.get(txn)]

@@ -1,0 +1,117 @@
+"""The fund ledger: a day of settlements, a cancellation, care away from home and a
+paid reimbursement gives the balances an auditor expects, every posting sums to zero,
+and ``yibao ledger verify`` finds a corrupted or missing entry. (Every other database
+test verifies the ledger at its end too: see the ``db`` fixture.)"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import delete, update
+from typer.testing import CliRunner
+
+from conftest import ADMIN_TOKEN
+from flows import WANG_FANG, ZHAO_LEI, line, ok, person, register, settle_payload, upload
+from yibao.cli import app as cli
+from yibao.services import ledger
+from yibao.store.schema import ledger_entry
+
+AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def fen(value: object) -> int:
+    return int(Decimal(str(value)) * 100)
+
+
+def settle(his, certno: str, amount: str) -> dict:
+    psn_no = person(his, certno)["baseinfo"]["psn_no"]
+    mdtrt_id = register(his, psn_no, certno)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", amount)])
+    return ok(his.call("2207", settle_payload(psn_no, mdtrt_id, certno, amount)))["setlinfo"]
+
+
+def a_day(http, his_factory) -> dict:
+    beijing, hebei = his_factory("H11010500001"), his_factory("H13010200001")
+    home = settle(beijing, WANG_FANG, "3000.00")
+    cancelled = settle(beijing, WANG_FANG, "100.00")
+    ok(beijing.call("2208", {"data": {"setl_id": cancelled["setl_id"],
+                                      "mdtrt_id": cancelled["mdtrt_id"],
+                                      "psn_no": cancelled["psn_no"]}}))
+    zhao = person(beijing, ZHAO_LEI)["baseinfo"]["psn_no"]
+    ok(hebei.call("2501", {"refmedin": {
+        "psn_no": zhao, "insutype": "310", "diag_code": "J18.900", "diag_name": "肺炎",
+        "reflin_medins_no": "H11010500001", "reflin_medins_name": "北京", "refl_type": "3",
+        "mdtrtarea_admdvs": "110000", "refl_date": "2026-05-11", "refl_rea": "病情",
+        "refl_opnn": "同意", "enddate": "2026-12-31"}}))
+    away = settle(beijing, ZHAO_LEI, "2000.00")
+    claim = http.post("/admin/v1/claims", headers=AUTH, json={
+        "psn_no": home["psn_no"], "reason": "no_credential",
+        "payee": {"bank_name": "银行", "bank_account": "6222020200001234567"},
+        "bill": {"fixmedins_code": "H11010500002", "insutype": "310", "med_type": "11",
+                 "begntime": "2026-04-20T10:00:00", "invono": "INV-L1",
+                 "lines": [{"feedetl_sn": "1", "med_list_codg": "XA01AAA0001", "cnt": "1",
+                            "pric": "500.00", "det_item_fee_sumamt": "500.00"}]}}).json()
+    http.post(f"/admin/v1/claims/{claim['claim_id']}/review", headers=AUTH)
+    approved = http.post(f"/admin/v1/claims/{claim['claim_id']}/decision", headers=AUTH,
+                         json={"approve": True}).json()
+    order = http.post("/admin/v1/payments/export", headers=AUTH).text.splitlines()[1]
+    http.post(f"/admin/v1/payments/{order.split(',')[1]}/result", headers=AUTH,
+              json={"paid": True})
+    return {"home": home, "away": away, "claim": approved}
+
+
+def test_a_day_gives_the_balances_an_auditor_expects(db, http, his_factory):
+    day = a_day(http, his_factory)
+    home, away, claim = day["home"], day["away"], day["claim"]
+    with db.read() as conn:
+        balances = ledger.balances(conn)
+        assert ledger.verify(conn) == []
+    fund_home = fen(home["fund_pay_sumamt"])
+    assert balances["fund:110000:330100"] == fund_home + claim["approved_amount"]
+    assert balances["personal:110000"] == fen(home["acct_pay"])
+    assert balances["fund:130102:310100"] == fen(away["fund_pay_sumamt"]) > 0
+    owed_away = fen(away["fund_pay_sumamt"])
+    assert balances["interregional:130102:110000"] == -owed_away
+    assert balances["receivable:110000:130102"] == owed_away
+    assert balances["payable:H11010500001"] == -(fund_home + fen(home["acct_pay"]) + owed_away)
+    assert balances[f"person:{home['psn_no']}"] == 0  # owed, then paid
+    assert balances["cash:110000"] == -claim["approved_amount"]
+    assert sum(balances.values()) == 0
+
+
+@pytest.mark.corrupts
+def test_verify_finds_a_changed_a_missing_and_a_stray_entry(db, http, his_factory, tmp_path):
+    day = a_day(http, his_factory)
+    txn = f"setl:{day['home']['setl_id']}"
+    with db.write() as conn:
+        conn.execute(update(ledger_entry).where(
+            ledger_entry.c.txn == txn, ledger_entry.c.account.startswith("fund:"))
+            .values(amount=ledger_entry.c.amount + 1))
+    with db.read() as conn:
+        problems = ledger.verify(conn)
+    assert any(p.startswith(f"posting {txn} sums to 1") for p in problems)
+    assert any(p.startswith(f"{txn}: ledger") for p in problems)
+
+    away = f"setl:{day['away']['setl_id']}"
+    with db.write() as conn:
+        conn.execute(delete(ledger_entry).where(ledger_entry.c.txn == away))
+        conn.execute(ledger_entry.insert().values(
+            txn="setl:S-NOTHING", kind="settle", account="cash:110000", amount=0,
+            at=datetime(2026, 5, 11)))
+    with db.read() as conn:
+        problems = ledger.verify(conn)
+    assert any(p.startswith(f"{away}: ledger []") for p in problems)
+    assert "setl:S-NOTHING: posted, but no such settlement" in problems
+    result = CliRunner().invoke(cli, ["ledger", "verify", "--db", db.url])
+    assert result.exit_code == 1 and "problems" in result.output
+
+
+def test_the_cli_verifies_a_consistent_ledger(db, http, his_factory):
+    a_day(http, his_factory)
+    result = CliRunner().invoke(cli, ["ledger", "verify", "--db", db.url])
+    assert result.exit_code == 0 and "ledger verified" in result.output
+    shown = CliRunner().invoke(cli, ["ledger", "balances", "--db", db.url,
+                                     "--prefix", "interregional:"])
+    assert "interregional:130102:110000" in shown.output
