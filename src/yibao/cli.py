@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
 
 from yibao.store.db import DEFAULT_URL, Database
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from yibao.services.context import Caller
 
 app = typer.Typer(
     help="yibao: medical-insurance real-time settlement platform", no_args_is_help=True
@@ -119,6 +126,90 @@ def ledger_balances(db: str = DB_OPTION, prefix: str = typer.Option("", "--prefi
     for account, amount in sorted(rows.items()):
         table.add_row(account, fen_to_yuan(amount))
     console.print(table)
+
+
+clearing_cli = typer.Typer(help="Monthly clearing, prepayment and statements")
+app.add_typer(clearing_cli, name="clearing")
+MONTH_OPTION = typer.Option(..., "--month", help="YYYY-MM")
+OPERATOR_OPTION = typer.Option(os.environ.get("USER", "cli"), "--operator",
+                               help="who runs it (recorded)")
+
+
+T = TypeVar("T")
+
+
+def _clearing_step(db: str, action: Callable[[Connection], T]) -> T:
+    """Run a clearing step in one write transaction; a refusal exits 1 with its reason."""
+    from yibao.domain.errors import Refused
+
+    try:
+        with Database(db).write() as conn:
+            return action(conn)
+    except Refused as refusal:
+        console.print(f"[red]{refusal.message}[/]")
+        raise typer.Exit(1) from refusal
+
+
+def _caller(operator: str) -> Caller:
+    from yibao.services.context import Caller, china_now
+
+    return Caller("02", operator, china_now())
+
+
+@clearing_cli.command("run")
+def clearing_run(
+    month: str = MONTH_OPTION, db: str = DB_OPTION, operator: str = OPERATOR_OPTION,
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark"),
+    out: Path | None = typer.Option(None, "--out", help="write the statements here"),
+) -> None:
+    """Compute a month (again, while it is open); optionally write the statements."""
+    import time
+
+    from yibao.services import clearing, statements
+
+    started = time.perf_counter()
+    outcome = _clearing_step(db, lambda conn: clearing.run(
+        conn, _caller(operator), month, engine=engine))
+    console.print(f"{month}: {outcome.settlements:,} settlements, {outcome.institutions} "
+                  f"institutions, {outcome.regions} region pairs, due "
+                  f"{outcome.due / 100:,.2f} yuan ({time.perf_counter() - started:.1f} s)")
+    if out is not None:
+        with Database(db).read() as conn:
+            files = statements.write(conn, month, out)
+        console.print(f"{len(files)} statement files in {out}")
+
+
+@clearing_cli.command("close")
+def clearing_close(month: str = MONTH_OPTION, db: str = DB_OPTION,
+                   operator: str = OPERATOR_OPTION) -> None:
+    """Close a month: post the payments; it is never rewritten afterwards."""
+    from yibao.services import clearing
+
+    _clearing_step(db, lambda conn: clearing.close(conn, _caller(operator), month))
+    console.print(f"[green]{month} closed[/]")
+
+
+@clearing_cli.command("prepay")
+def clearing_prepay(month: str = MONTH_OPTION, db: str = DB_OPTION,
+                    operator: str = OPERATOR_OPTION) -> None:
+    """Prepay the month to institutions flagged for it (average of recent months)."""
+    from yibao.services import clearing
+
+    paid = _clearing_step(db, lambda conn: clearing.prepay(conn, _caller(operator), month))
+    for code, amount in paid.items():
+        console.print(f"{code}: {amount / 100:,.2f} yuan prepaid for {month}")
+    console.print(f"{len(paid)} prepayments")
+
+
+@clearing_cli.command("statements")
+def clearing_statements(month: str = MONTH_OPTION, db: str = DB_OPTION,
+                        out: Path = typer.Option(Path("statements"), "--out")) -> None:
+    """Write every institution's statement and the bureau summary (CSV and HTML)."""
+    from yibao.services import statements
+
+    with Database(db).read() as conn:
+        files = statements.write(conn, month, out)
+    console.print(f"{len(files)} files in {out}")
 
 
 world = typer.Typer(help="Synthetic regions for load tests and benchmarks")

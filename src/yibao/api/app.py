@@ -26,6 +26,7 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
     tx_fees,
     tx_filing,
     tx_queries,
+    tx_reconciliation,
     tx_settlement,
     tx_visits,
 )

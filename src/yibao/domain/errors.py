@@ -118,6 +118,12 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-CLM-005", "no fault period covers this bill",
      "declare the fault period first (2902 or the operator window)"),
     ("E-CLM-006", "claim request not valid", "the message names what is missing or wrong"),
+    # clearing and reconciliation
+    ("E-CLR-001", "month already closed", "late changes count in the month they happen"),
+    ("E-CLR-002", "month not valid or not run", "YYYY-MM; run the month before closing it"),
+    ("E-CLR-003", "clearing application not found", "clr_appy_evt_id of this institution"),
+    ("E-REC-001", "reconciliation file not found or not readable",
+     "upload the detail file with 9101 and send its file_qury_no"),
     # reversal
     ("E-REV-001", "original message not found", "omsgid must be a message this institution sent"),
     ("E-REV-002", "original message cannot be reversed", "only state-changing messages"),

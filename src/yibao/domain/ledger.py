@@ -58,6 +58,21 @@ def prepayment_entries(region: str, code: str, amount: int) -> list[Entry]:
     return _nonzero([(f"prepaid:{code}", amount), (f"cash:{region}", -amount)])
 
 
+def clearing_entries(code: str, region: str, owed: int, prepaid: int) -> list[Entry]:
+    """A month's clearing payment to an institution: what it was owed, less what was
+    prepaid, leaves the treatment place's bank."""
+    return _nonzero([(f"payable:{code}", owed), (f"prepaid:{code}", -prepaid),
+                     (f"cash:{region}", prepaid - owed)])
+
+
+def region_entries(insured: str, treatment: str, amount: int) -> list[Entry]:
+    """The insured place pays the treatment place in full (bank charges are never
+    deducted from the amount: they are not the fund's)."""
+    return _nonzero([(f"interregional:{insured}:{treatment}", amount),
+                     (f"cash:{insured}", -amount), (f"cash:{treatment}", amount),
+                     (f"receivable:{treatment}:{insured}", -amount)])
+
+
 def balanced(entries: Iterable[Entry]) -> bool:
     return sum(amount for _, amount in entries) == 0
 

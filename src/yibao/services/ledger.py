@@ -10,10 +10,20 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, or_, select
 
 from yibao.domain import ledger as rules
-from yibao.store.schema import account_entry, ledger_entry, payment_order, person
+from yibao.store.schema import (
+    account_entry,
+    clearing_institution,
+    clearing_month,
+    clearing_region,
+    institution,
+    ledger_entry,
+    payment_order,
+    person,
+    prepayment,
+)
 from yibao.store.schema import settlement as settlement_table
 from yibao.store.schema import settlement_fund as fund_table
 
@@ -54,7 +64,7 @@ def balances(conn: Connection, prefix: str = "") -> dict[str, int]:
 def verify(conn: Connection) -> list[str]:
     """Every problem found; an empty list means the ledger and the records agree."""
     return [*_unbalanced(conn), *_settlements_posted(conn), *_personal_accounts(conn),
-            *_payouts(conn)]
+            *_payouts(conn), *_clearing_posted(conn)]
 
 
 def _unbalanced(conn: Connection) -> list[str]:
@@ -108,3 +118,33 @@ def _payouts(conn: Connection) -> list[str]:
             ledger_entry.c.txn))}
     return [f"{txn}: paid {paid.get(txn)}, ledger {posted.get(txn)}"
             for txn in sorted(set(paid) | set(posted)) if paid.get(txn) != posted.get(txn)]
+
+
+def _clearing_posted(conn: Connection) -> list[str]:
+    """Closed months' payments, payments between regions and prepayments are posted
+    exactly as the clearing tables say, and nothing else under their names."""
+    expected: dict[str, dict[str, int]] = {}
+    closed = select(clearing_month.c.month).where(clearing_month.c.status == "closed")
+    for r in conn.execute(select(clearing_institution).where(
+            clearing_institution.c.month.in_(closed))).mappings():
+        expected[f"clr:{r['month']}:{r['fixmedins_code']}"] = dict(rules.clearing_entries(
+            r["fixmedins_code"], r["region"], r["fund"] + r["acct"], r["prepaid"]))
+    for r in conn.execute(select(clearing_region).where(
+            clearing_region.c.month.in_(closed))).mappings():
+        expected[f"ir:{r['month']}:{r['insured']}:{r['treatment']}"] = dict(
+            rules.region_entries(r["insured"], r["treatment"], r["amount"]))
+    for r in conn.execute(select(prepayment, institution.c.pool_area).join(
+            institution, institution.c.fixmedins_code == prepayment.c.fixmedins_code)
+            ).mappings():
+        expected[f"pre:{r['month']}:{r['fixmedins_code']}"] = dict(rules.prepayment_entries(
+            r["pool_area"], r["fixmedins_code"], r["amount"]))
+    actual: dict[str, dict[str, int]] = defaultdict(dict)
+    prefixes = (ledger_entry.c.txn.startswith(p) for p in ("clr:", "ir:", "pre:"))
+    for txn, account, amount in conn.execute(select(
+            ledger_entry.c.txn, ledger_entry.c.account, ledger_entry.c.amount).where(
+            or_(*prefixes))):
+        actual[txn][account] = amount
+    return [f"{txn}: ledger {sorted(actual.get(txn, {}).items())}, clearing "
+            f"{sorted(expected.get(txn, {}).items())}"
+            for txn in sorted(set(expected) | set(actual))
+            if actual.get(txn, {}) != {k: v for k, v in expected.get(txn, {}).items() if v}]

@@ -52,6 +52,8 @@ institution = Table(
     Column("face_pilot", Boolean, nullable=False, server_default=text("false")),
     # networked for inter-provincial (away-from-home) direct settlement
     Column("networked", Boolean, nullable=False, server_default=text("false")),
+    # receives next month's fund in advance (monthly clearing nets it off)
+    Column("prepay", Boolean, nullable=False, server_default=text("false")),
 )
 
 person = Table(
@@ -594,4 +596,85 @@ ledger_entry = Table(  # the fund ledger: signed fen, each posting (txn) sums to
     Column("at", DateTime, nullable=False),
     Index("uq_ledger_entry_txn_account", "txn", "account", unique=True),
     Index(None, "account"),
+)
+
+clearing_month = Table(  # a month's clearing: re-run while open, never rewritten once closed
+    "clearing_month",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM
+    Column("status", String(8), nullable=False),  # open | closed
+    Column("runs", Integer, nullable=False),
+    Column("settlements", Integer, nullable=False),
+    Column("run_at", DateTime, nullable=False),
+    Column("run_by", String(60), nullable=False),
+    Column("closed_at", DateTime),
+    Column("closed_by", String(60)),
+)
+
+clearing_line = Table(  # what one fund owes one institution for one clearing type
+    "clearing_line",
+    metadata,
+    Column("month", String(7), ForeignKey("clearing_month.month"), primary_key=True),
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("fund_pay_type", String(6), primary_key=True),
+    Column("clr_type", String(6), primary_key=True),
+    Column("region", String(6), nullable=False),
+    money("settled"),
+    money("cancelled"),
+    money("net"),
+)
+
+clearing_institution = Table(  # one institution's month: counts, totals, prepaid, due
+    "clearing_institution",
+    metadata,
+    Column("month", String(7), ForeignKey("clearing_month.month"), primary_key=True),
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("region", String(6), nullable=False),
+    Column("settlements", Integer, nullable=False),
+    Column("cancellations", Integer, nullable=False),
+    money("medfee"),
+    money("fund"),
+    money("acct"),
+    money("cash"),
+    money("prepaid"),
+    money("due"),  # fund + acct - prepaid: what the clearing pays
+)
+
+clearing_region = Table(  # what an insured place owes a treatment place for the month
+    "clearing_region",
+    metadata,
+    Column("month", String(7), ForeignKey("clearing_month.month"), primary_key=True),
+    Column("insured", String(6), primary_key=True),
+    Column("treatment", String(6), primary_key=True),
+    money("amount"),
+    Column("settlements", Integer, nullable=False),
+    Column("cancellations", Integer, nullable=False),
+)
+
+prepayment = Table(  # next month's fund paid in advance to a large institution
+    "prepayment",
+    metadata,
+    Column("month", String(7), primary_key=True),  # the month it is for
+    Column("fixmedins_code", String(30), primary_key=True),
+    money("amount"),
+    Column("basis", String(200), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("actor", String(60), nullable=False),
+)
+
+clearing_application = Table(  # 3203 / 3204: an institution applies for a month's clearing
+    "clearing_application",
+    metadata,
+    Column("clr_appy_evt_id", String(30), primary_key=True),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("setlym", String(6), nullable=False),
+    Column("clr_type", String(6), nullable=False),
+    Column("psntime", Integer, nullable=False),
+    money("medfee_sumamt"),
+    money("fund_appy_sum"),
+    money("acct_pay"),
+    money("cash_payamt"),
+    Column("status", String(12), nullable=False),  # applied | cancelled
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "fixmedins_code", "setlym"),
 )

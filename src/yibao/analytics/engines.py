@@ -1,0 +1,55 @@
+"""Running the clearing SQL over a month's Parquet files: DuckDB by default, Spark when
+one machine is outgrown. Both get the same SQL text and return the same rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from yibao.analytics.sql import QUERIES
+
+TABLES = ("settlements", "funds")
+Results = dict[str, list[tuple[Any, ...]]]
+
+
+def run_duckdb(directory: Path, queries: dict[str, str] = QUERIES) -> Results:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        for table in TABLES:
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM "
+                        f"read_parquet('{_parquet(directory, table)}')")
+        return {name: [tuple(_plain(v) for v in row) for row in con.execute(query).fetchall()]
+                for name, query in queries.items()}
+    finally:
+        con.close()
+
+
+def run_spark(directory: Path, queries: dict[str, str] = QUERIES) -> Results:
+    """The same queries on Apache Spark (local[2] here; a cluster URL in production)."""
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[2]").appName("yibao-clearing")
+             .config("spark.ui.enabled", "false")
+             .config("spark.sql.shuffle.partitions", "4").getOrCreate())
+    try:
+        for table in TABLES:
+            spark.read.parquet(str(_parquet(directory, table))).createOrReplaceTempView(table)
+        return {name: [tuple(_plain(v) for v in row) for row in spark.sql(query).collect()]
+                for name, query in queries.items()}
+    finally:
+        spark.stop()
+
+
+def _parquet(directory: Path, table: str) -> Path:
+    path = directory / f"{table}.parquet"
+    assert "'" not in str(path), path
+    return path
+
+
+def _plain(value: Any) -> Any:
+    """DuckDB sums BIGINT into HUGEINT and Spark into Decimal or int: make both int."""
+    if isinstance(value, (str, type(None))):
+        return value
+    return int(value)

@@ -1,0 +1,73 @@
+"""A month of settlements from the store into Parquet (``settlements``, ``funds``).
+
+Rows are streamed out of the database into CSV, then DuckDB types and compresses them.
+(DuckDB's SQLite and PostgreSQL readers are extensions fetched from the network, which
+these machines do not reach; streaming keeps the store the only dependency.)
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, select
+
+from yibao.domain.errors import Refused
+from yibao.store.schema import settlement, settlement_fund
+
+SETTLEMENT_COLUMNS = {
+    "setl_id": "VARCHAR", "kind": "VARCHAR", "fixmedins_code": "VARCHAR",
+    "insutype": "VARCHAR", "clr_type": "VARCHAR", "insuplc_admdvs": "VARCHAR",
+    "mdtrtarea_admvs": "VARCHAR", "medfee_sumamt": "BIGINT", "fund_pay_sumamt": "BIGINT",
+    "acct_pay": "BIGINT", "psn_cash_pay": "BIGINT",
+}
+FUND_COLUMNS = {"setl_id": "VARCHAR", "fund_pay_type": "VARCHAR", "fund_payamt": "BIGINT"}
+BATCH_ROWS = 50_000
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """'2026-05' -> [2026-05-01 00:00, 2026-06-01 00:00) in China Standard Time."""
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise Refused("E-CLR-002", f"month {month!r} is not YYYY-MM")
+    year, number = int(month[:4]), int(month[5:])
+    begin = datetime(year, number, 1)
+    end = datetime(year + number // 12, number % 12 + 1, 1)
+    return begin, end
+
+
+def extract_month(conn: Connection, month: str, directory: Path) -> int:
+    """Write the month's settle and cancel rows and their fund lines; returns the count."""
+    begin, end = month_bounds(month)
+    in_month = (settlement.c.setl_time >= begin, settlement.c.setl_time < end,
+                settlement.c.kind.in_(("settle", "cancel")))
+    rows = select(*(settlement.c[name] for name in SETTLEMENT_COLUMNS)).where(*in_month)
+    funds = select(settlement_fund.c.setl_id, settlement_fund.c.fund_pay_type,
+                   settlement_fund.c.fund_payamt).join(
+        settlement, settlement.c.setl_id == settlement_fund.c.setl_id).where(*in_month)
+    directory.mkdir(parents=True, exist_ok=True)
+    count = _to_parquet(conn, rows, SETTLEMENT_COLUMNS, directory, "settlements")
+    _to_parquet(conn, funds, FUND_COLUMNS, directory, "funds")
+    return count
+
+
+def _to_parquet(conn: Connection, query: object, columns: dict[str, str], directory: Path,
+                name: str) -> int:
+    import duckdb
+
+    staging = directory / f"{name}.csv"
+    count = 0
+    with staging.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)  # type: ignore[call-overload]
+        for batch in result.partitions():
+            writer.writerows(batch)
+            count += len(batch)
+    types = ", ".join(f"'{column}': '{kind}'" for column, kind in columns.items())
+    target = directory / f"{name}.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{staging}', header = true, "
+               f"columns = {{{types}}})) TO '{target}' (FORMAT parquet)")
+    staging.unlink()
+    return count

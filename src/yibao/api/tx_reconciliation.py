@@ -1,0 +1,80 @@
+"""Reconciliation and clearing over the interface: 3201 totals, 3202 detail (files via
+9101/9102), 3203/3204 clearing application and its withdrawal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yibao.api.fields import Fields
+from yibao.api.registry import transaction
+from yibao.domain.codes import INSUTYPES
+from yibao.domain.errors import Refused
+from yibao.services import clearing, reconciliation
+from yibao.services.context import Caller, Ctx
+from yibao.services.filing import SOURCE_INSTITUTION
+
+CLR_TYPES = frozenset({"11", "21", "41"})
+
+
+def _scope(data: Fields, *, insutype: str = "") -> reconciliation.Scope:
+    begin, end = data.day("stmt_begndate"), data.day("stmt_enddate")
+    assert begin is not None and end is not None
+    return reconciliation.Scope(
+        clr_type=data.code("clr_type", CLR_TYPES), begin=begin, end=end,
+        with_refunds=data.flag("fixmedins_refd_setl_flag", default="1") == "1",
+        insutype=insutype)
+
+
+def _money(data: Fields, name: str) -> int:
+    value = data.money(name, negative=True)
+    assert value is not None
+    return value
+
+
+@transaction("3201", "医药机构费用结算对总账", writes=False)
+def totals(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    scope = _scope(data, insutype=data.code("insutype", INSUTYPES))
+    count = data.text("fixmedins_setl_cnt", max_len=10)
+    if not count.isdigit():
+        raise Refused("E-ENV-005", "input.data.fixmedins_setl_cnt must be a whole number")
+    his = reconciliation.Totals(_money(data, "medfee_sumamt"), _money(data, "fund_pay_sumamt"),
+                                _money(data, "acct_pay"), int(count))
+    result, description = reconciliation.totals(ctx, scope, his)
+    return {"stmtinfo": {"setl_optins": data.text("setl_optins", max_len=6),
+                         "stmt_rslt": result, "stmt_rslt_dscr": description}}
+
+
+@transaction("3202", "医药机构费用结算对明细账", writes=True)
+def detail(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    found = reconciliation.detail(ctx, _scope(data), data.text("file_qury_no", max_len=60))
+    ctx.effect = f"file:{found['file_qury_no']}"
+    return {"fileinfo": {"file_qury_no": found["file_qury_no"], "filename": found["filename"],
+                         "dld_endtime": found["dld_endtime"].strftime("%Y-%m-%d %H:%M:%S")}}
+
+
+def _caller(ctx: Ctx) -> Caller:
+    return Caller(SOURCE_INSTITUTION, ctx.institution.code, ctx.now, ctx.msgid)
+
+
+@transaction("3203", "清算申请", writes=True)
+def apply(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    setlym = data.text("setlym", max_len=6)
+    psntime = data.text("psntime", max_len=6)
+    if len(setlym) != 6 or not setlym.isdigit() or not psntime.isdigit():
+        raise Refused("E-ENV-005", "input.data.setlym (YYYYMM) and psntime must be numbers")
+    serial = clearing.apply(ctx.conn, _caller(ctx), ctx.ids, clearing.Application(
+        setlym=setlym, clr_type=data.code("clr_type", CLR_TYPES), psntime=int(psntime),
+        medfee_sumamt=_money(data, "medfee_sumamt"), fund_appy_sum=_money(data, "fund_appy_sum"),
+        acct_pay=_money(data, "acct_pay"), cash_payamt=_money(data, "cash_payamt")))
+    ctx.effect = f"clearing-application:{serial}"
+    return {"result": {"clr_appy_evt_id": serial}}
+
+
+@transaction("3204", "清算申请撤销", writes=True)
+def withdraw(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    clearing.withdraw(ctx.conn, _caller(ctx), data.text("clr_appy_evt_id", max_len=30))
+    return {}

@@ -1,0 +1,221 @@
+"""Monthly clearing: what every fund owes every institution for a month (settlements
+minus cancellations, minus what was prepaid), what insured places owe treatment places,
+prepayment to large institutions, and the institutions' applications (3203/3204).
+
+A month is computed by the set-based SQL of ``analytics/`` (DuckDB, or Spark) over an
+extract of the store, and may be run again until it is closed. Closing posts the
+payments to the ledger; a closed month is never rewritten: a later cancellation counts
+in the month it happens.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
+
+from yibao.analytics import engines
+from yibao.analytics.extract import extract_month, month_bounds
+from yibao.domain import ledger as ledger_rules
+from yibao.domain.errors import Refused
+from yibao.services import ledger
+from yibao.services.context import Caller, Ids
+from yibao.store.schema import (
+    clearing_application,
+    clearing_institution,
+    clearing_line,
+    clearing_month,
+    clearing_region,
+    institution,
+    prepayment,
+)
+
+OPEN = "open"
+CLOSED = "closed"
+PREPAY_MONTHS = 3  # a prepayment is the average of the last three closed months
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    month: str
+    settlements: int
+    institutions: int
+    due: int
+    regions: int
+
+
+def run(conn: Connection, caller: Caller, month: str, *, engine: str = "duckdb",
+        workdir: Path | None = None) -> Outcome:
+    """Compute (or recompute) an open month from the store."""
+    state = _require_open(conn, month)
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = workdir or Path(scratch)
+        count = extract_month(conn, month, directory)
+        runner = engines.run_spark if engine == "spark" else engines.run_duckdb
+        results = runner(directory)
+    _replace(conn, caller, month, state, count, results)
+    due = conn.execute(select(func.coalesce(func.sum(clearing_institution.c.due), 0)).where(
+        clearing_institution.c.month == month)).scalar_one()
+    return Outcome(month, count, len(results["institutions"]), int(due),
+                   len(results["regions"]))
+
+
+def _month(conn: Connection, month: str) -> RowMapping | None:
+    return conn.execute(select(clearing_month).where(clearing_month.c.month == month)
+                        .with_for_update()).mappings().first()
+
+
+def _replace(conn: Connection, caller: Caller, month: str, state: RowMapping | None,
+             count: int, results: engines.Results) -> None:
+    for table in (clearing_line, clearing_institution, clearing_region):
+        conn.execute(delete(table).where(table.c.month == month))
+    values = dict(status=OPEN, settlements=count, run_at=caller.now, run_by=caller.name)
+    if state is None:
+        conn.execute(insert(clearing_month).values(month=month, runs=1, **values))
+    else:
+        conn.execute(update(clearing_month).where(clearing_month.c.month == month).values(
+            runs=clearing_month.c.runs + 1, **values))
+    lines = [dict(zip(("fixmedins_code", "region", "fund_pay_type", "clr_type", "settled",
+                       "cancelled", "net"), row, strict=True), month=month)
+             for row in results["lines"]]
+    if lines:
+        conn.execute(insert(clearing_line), lines)
+    _institutions(conn, month, results["institutions"])
+    regions = [dict(zip(("insured", "treatment", "amount", "settlements", "cancellations"),
+                        row, strict=True), month=month) for row in results["regions"]]
+    if regions:
+        conn.execute(insert(clearing_region), regions)
+
+
+def _institutions(conn: Connection, month: str, rows: list[tuple[Any, ...]]) -> None:
+    prepaid = {r.fixmedins_code: r.amount for r in conn.execute(select(
+        prepayment.c.fixmedins_code, prepayment.c.amount).where(prepayment.c.month == month))}
+    out = []
+    names = ("fixmedins_code", "region", "settlements", "cancellations", "medfee", "fund",
+             "acct", "cash")
+    for row in rows:
+        item = dict(zip(names, row, strict=True), month=month)
+        item["prepaid"] = prepaid.pop(item["fixmedins_code"], 0)
+        item["due"] = item["fund"] + item["acct"] - item["prepaid"]
+        out.append(item)
+    for code, amount in prepaid.items():  # prepaid, but nothing settled this month
+        region = conn.execute(select(institution.c.pool_area).where(
+            institution.c.fixmedins_code == code)).scalar_one()
+        out.append(dict(month=month, fixmedins_code=code, region=region, settlements=0,
+                        cancellations=0, medfee=0, fund=0, acct=0, cash=0, prepaid=amount,
+                        due=-amount))
+    if out:
+        conn.execute(insert(clearing_institution), out)
+
+
+def close(conn: Connection, caller: Caller, month: str) -> None:
+    """Close a computed month: post the payments to institutions (net of prepayment) and
+    between regions. Nothing of the month changes afterwards."""
+    state = _month(conn, month)
+    if state is None:
+        raise Refused("E-CLR-002", f"{month} has not been run")
+    if state["status"] == CLOSED:
+        raise Refused("E-CLR-001", f"{month} was closed on {state['closed_at']}")
+    for row in conn.execute(select(clearing_institution).where(
+            clearing_institution.c.month == month)).mappings():
+        ledger.post(conn, f"clr:{month}:{row['fixmedins_code']}", "clearing",
+                    ledger_rules.clearing_entries(row["fixmedins_code"], row["region"],
+                                                  row["fund"] + row["acct"], row["prepaid"]),
+                    caller.now)
+    for row in conn.execute(select(clearing_region).where(
+            clearing_region.c.month == month)).mappings():
+        ledger.post(conn, f"ir:{month}:{row['insured']}:{row['treatment']}", "interregional",
+                    ledger_rules.region_entries(row["insured"], row["treatment"],
+                                                row["amount"]),
+                    caller.now)
+    conn.execute(update(clearing_month).where(clearing_month.c.month == month).values(
+        status=CLOSED, closed_at=caller.now, closed_by=caller.name))
+
+
+# ---------------------------------------------------------------- prepayment
+
+
+def prepay(conn: Connection, caller: Caller, month: str) -> dict[str, int]:
+    """Pay each prepaying institution, in advance for ``month``, the average it was due
+    over the last closed months (at most three); nets off in that month's clearing."""
+    _require_open(conn, month)
+    before = [m for (m,) in conn.execute(select(clearing_month.c.month).where(
+        clearing_month.c.status == CLOSED, clearing_month.c.month < month).order_by(
+        clearing_month.c.month.desc()).limit(PREPAY_MONTHS))]
+    paid: dict[str, int] = {}
+    for row in conn.execute(select(institution).where(institution.c.prepay.is_(True))
+                            .order_by(institution.c.fixmedins_code)).mappings():
+        amount = _average_due(conn, row["fixmedins_code"], before)
+        if amount <= 0 or _prepaid(conn, month, row["fixmedins_code"]):
+            continue
+        conn.execute(insert(prepayment).values(
+            month=month, fixmedins_code=row["fixmedins_code"], amount=amount,
+            basis=f"average of {', '.join(before)}", created_at=caller.now, actor=caller.name))
+        ledger.post(conn, f"pre:{month}:{row['fixmedins_code']}", "prepay",
+                    ledger_rules.prepayment_entries(row["pool_area"], row["fixmedins_code"],
+                                                    amount), caller.now)
+        paid[row["fixmedins_code"]] = amount
+    return paid
+
+
+def _average_due(conn: Connection, code: str, months: list[str]) -> int:
+    if not months:
+        return 0
+    total = conn.execute(select(func.coalesce(func.sum(
+        clearing_institution.c.fund + clearing_institution.c.acct), 0)).where(
+        clearing_institution.c.fixmedins_code == code,
+        clearing_institution.c.month.in_(months))).scalar_one()
+    return int(total) // len(months)
+
+
+def _prepaid(conn: Connection, month: str, code: str) -> bool:
+    return conn.execute(select(prepayment.c.amount).where(
+        prepayment.c.month == month, prepayment.c.fixmedins_code == code)).first() is not None
+
+
+# ---------------------------------------------------------------- applications (3203/3204)
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    setlym: str  # YYYYMM
+    clr_type: str
+    psntime: int
+    medfee_sumamt: int
+    fund_appy_sum: int
+    acct_pay: int
+    cash_payamt: int
+
+
+def apply(conn: Connection, caller: Caller, ids: Ids, app: Application) -> str:
+    month = f"{app.setlym[:4]}-{app.setlym[4:]}"
+    _require_open(conn, month)
+    serial = ids.new("CLR")
+    conn.execute(insert(clearing_application).values(
+        clr_appy_evt_id=serial, fixmedins_code=caller.name, setlym=app.setlym,
+        clr_type=app.clr_type, psntime=app.psntime, medfee_sumamt=app.medfee_sumamt,
+        fund_appy_sum=app.fund_appy_sum, acct_pay=app.acct_pay, cash_payamt=app.cash_payamt,
+        status="applied", created_at=caller.now))
+    return serial
+
+
+def withdraw(conn: Connection, caller: Caller, serial: str) -> None:
+    row = conn.execute(select(clearing_application).where(
+        clearing_application.c.clr_appy_evt_id == serial)).mappings().first()
+    if row is None or row["fixmedins_code"] != caller.name or row["status"] != "applied":
+        raise Refused("E-CLR-003", f"clr_appy_evt_id {serial}")
+    _require_open(conn, f"{row['setlym'][:4]}-{row['setlym'][4:]}")
+    conn.execute(update(clearing_application).where(
+        clearing_application.c.clr_appy_evt_id == serial).values(status="cancelled"))
+
+
+def _require_open(conn: Connection, month: str) -> RowMapping | None:
+    """The month's clearing state (locked), refusing a malformed or closed month."""
+    month_bounds(month)
+    state = _month(conn, month)
+    if state is not None and state["status"] == CLOSED:
+        raise Refused("E-CLR-001", f"{month} was closed on {state['closed_at']}")
+    return state

@@ -1,0 +1,101 @@
+"""Clearing statements: one per institution (CSV and HTML) and the bureau's summary,
+written from the stored results of a month's clearing."""
+
+from __future__ import annotations
+
+import csv
+import html
+from pathlib import Path
+
+from sqlalchemy import Connection, select
+
+from yibao.domain.codes import FUNDS
+from yibao.domain.money import fen_to_yuan
+from yibao.store.schema import clearing_institution, clearing_line, clearing_month, clearing_region
+
+PERSONAL_ACCOUNT = "个人账户"
+INSTITUTION_COLUMNS = ("fixmedins_code", "region", "settlements", "cancellations", "medfee",
+                       "fund", "acct", "cash", "prepaid", "due")
+MONEY = frozenset({"medfee", "fund", "acct", "cash", "prepaid", "due", "settled", "cancelled",
+                   "net", "amount"})
+
+
+def write(conn: Connection, month: str, directory: Path) -> list[Path]:
+    """All statements of a month; returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    state = conn.execute(select(clearing_month).where(clearing_month.c.month == month)
+                         ).mappings().one()
+    institutions = list(conn.execute(select(clearing_institution).where(
+        clearing_institution.c.month == month).order_by(
+        clearing_institution.c.fixmedins_code)).mappings())
+    written = []
+    for row in institutions:
+        lines = list(conn.execute(select(clearing_line).where(
+            clearing_line.c.month == month,
+            clearing_line.c.fixmedins_code == row["fixmedins_code"]).order_by(
+            clearing_line.c.fund_pay_type, clearing_line.c.clr_type)).mappings())
+        base = directory / f"statement-{month}-{row['fixmedins_code']}"
+        written += _institution(base, month, state["status"], row, lines)
+    regions = list(conn.execute(select(clearing_region).where(
+        clearing_region.c.month == month)).mappings())
+    written += _summary(directory / f"summary-{month}", month, state["status"], institutions,
+                        regions)
+    return written
+
+
+def _cell(name: str, value: object) -> str:
+    return fen_to_yuan(int(str(value))) if name in MONEY else str(value)
+
+
+def _fund_name(code: str) -> str:
+    return FUNDS[code][0] if code in FUNDS else PERSONAL_ACCOUNT
+
+
+def _institution(base: Path, month: str, status: str, row: dict, lines: list) -> list[Path]:
+    header = ["fund_pay_type", "fund", "clr_type", "settled", "cancelled", "net"]
+    body = [[x["fund_pay_type"], _fund_name(x["fund_pay_type"]), x["clr_type"],
+             *(_cell(k, x[k]) for k in ("settled", "cancelled", "net"))] for x in lines]
+    totals = [[k, _cell(k, row[k])] for k in INSTITUTION_COLUMNS[2:]]
+    csv_path = base.with_suffix(".csv")
+    with csv_path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["month", month, "status", status, "institution", row["fixmedins_code"]])
+        writer.writerow(header)
+        writer.writerows(body)
+        writer.writerows(totals)
+    html_path = base.with_suffix(".html")
+    html_path.write_text(_page(f"清算结算单 {row['fixmedins_code']} {month} ({status})",
+                               [(header, body), (["item", "yuan / count"], totals)]),
+                         encoding="utf-8")
+    return [csv_path, html_path]
+
+
+def _summary(base: Path, month: str, status: str, institutions: list, regions: list
+             ) -> list[Path]:
+    body = [[_cell(k, r[k]) for k in INSTITUTION_COLUMNS] for r in institutions]
+    region_header = ["insured", "treatment", "amount", "settlements", "cancellations"]
+    region_body = [[_cell(k, r[k]) for k in region_header] for r in regions]
+    csv_path = base.with_suffix(".csv")
+    with csv_path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["month", month, "status", status])
+        writer.writerow(INSTITUTION_COLUMNS)
+        writer.writerows(body)
+        writer.writerow(region_header)
+        writer.writerows(region_body)
+    html_path = base.with_suffix(".html")
+    html_path.write_text(_page(f"月度清算汇总 {month} ({status})",
+                               [(list(INSTITUTION_COLUMNS), body), (region_header, region_body)]),
+                         encoding="utf-8")
+    return [csv_path, html_path]
+
+
+def _page(title: str, tables: list[tuple[list[str], list[list[str]]]]) -> str:
+    parts = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<h1>{html.escape(title)}</h1>"]
+    for header, rows in tables:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                       for row in rows)
+        parts.append(f"<table border='1'><tr>{head}</tr>{body}</table>")
+    return "\n".join(parts) + "\n"
