@@ -11,8 +11,9 @@ import csv
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 
 from yibao.domain.errors import Refused
 from yibao.store.schema import settlement, settlement_fund
@@ -52,7 +53,7 @@ def extract_month(conn: Connection, month: str, directory: Path) -> int:
     return count
 
 
-def _to_parquet(conn: Connection, query: object, columns: dict[str, str], directory: Path,
+def _to_parquet(conn: Connection, query: Select[Any], columns: dict[str, str], directory: Path,
                 name: str) -> int:
     import duckdb
 
@@ -61,7 +62,9 @@ def _to_parquet(conn: Connection, query: object, columns: dict[str, str], direct
     with staging.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(columns)
-        result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)  # type: ignore[call-overload]
+        # on the statement, not the connection: Connection.execution_options changes the
+        # connection itself, and later statements would run through server-side cursors
+        result = conn.execute(query.execution_options(yield_per=BATCH_ROWS))
         for batch in result.partitions():
             writer.writerows(batch)
             count += len(batch)

@@ -1,0 +1,129 @@
+"""Monthly clearing from the store, on both databases: April with care away from home,
+closed; May prepaid to a large institution, with a late cancellation of an April
+settlement; statements; re-running a closed month refused; after both months are
+closed every institution, prepayment and region account is square. And the Spark path
+gives the same clearing as DuckDB."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from flows import (
+    LI_JIANGUO,
+    WANG_FANG,
+    ZHAO_LEI,
+    line,
+    ok,
+    person,
+    register,
+    settle_payload,
+    upload,
+)
+from yibao.analytics.engines import run_duckdb, run_spark
+from yibao.analytics.synthetic import generate_month
+from yibao.cli import app as cli
+from yibao.services import ledger
+from yibao.store.schema import clearing_institution, clearing_region, institution
+
+
+def fen(value: object) -> int:
+    return int(Decimal(str(value)) * 100)
+
+
+def settle(his, certno: str, amount: str) -> dict:
+    psn_no = person(his, certno)["baseinfo"]["psn_no"]
+    mdtrt_id = register(his, psn_no, certno)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", amount)])
+    return ok(his.call("2207", settle_payload(psn_no, mdtrt_id, certno, amount)))["setlinfo"]
+
+
+def owed(s: dict) -> int:
+    return fen(s["fund_pay_sumamt"]) + fen(s["acct_pay"])
+
+
+def clearing(db, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["clearing", *args, "--db", db.url])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def due(db, month: str) -> dict[str, tuple[int, int, int]]:
+    with db.read() as conn:
+        return {r.fixmedins_code: (r.fund + r.acct, r.prepaid, r.due) for r in conn.execute(
+            select(clearing_institution).where(clearing_institution.c.month == month))}
+
+
+def test_two_months_with_prepayment_late_cancellation_and_care_away(
+    db, his_factory, clock, tmp_path: Path
+):
+    first, second, hebei = (his_factory(c) for c in ("H11010500001", "H11010500002",
+                                                     "H13010200001"))
+    clock.now = datetime(2026, 4, 15, 10, 0)
+    home = settle(first, WANG_FANG, "3000.00")
+    zhao = person(first, ZHAO_LEI)["baseinfo"]["psn_no"]
+    ok(hebei.call("2501", {"refmedin": {
+        "psn_no": zhao, "insutype": "310", "diag_code": "J18.900", "diag_name": "肺炎",
+        "reflin_medins_no": "H11010500001", "reflin_medins_name": "北京", "refl_type": "3",
+        "mdtrtarea_admdvs": "110000", "refl_date": "2026-04-15", "refl_rea": "病情",
+        "refl_opnn": "同意", "enddate": "2026-12-31"}}))
+    away = settle(first, ZHAO_LEI, "2000.00")
+    late = settle(second, LI_JIANGUO, "1500.00")
+
+    assert "3 settlements" in clearing(db, "run", "--month", "2026-04")
+    april = due(db, "2026-04")
+    assert april["H11010500001"] == (owed(home) + owed(away), 0, owed(home) + owed(away))
+    assert april["H11010500002"] == (owed(late), 0, owed(late))
+    with db.read() as conn:
+        [region] = conn.execute(select(clearing_region)).mappings()
+    assert (region["insured"], region["treatment"], region["amount"]) == (
+        "130102", "110000", owed(away))
+    clearing(db, "close", "--month", "2026-04")
+
+    with db.write() as conn:
+        conn.execute(update(institution).where(institution.c.fixmedins_code == "H11010500001")
+                     .values(prepay=True))
+    assert "1 prepayments" in clearing(db, "prepay", "--month", "2026-05")
+    clock.now = datetime(2026, 5, 11, 9, 30)
+    ok(second.call("2208", {"data": {"setl_id": late["setl_id"], "mdtrt_id": late["mdtrt_id"],
+                                     "psn_no": late["psn_no"]}}))
+    may_home = settle(first, WANG_FANG, "1000.00")
+    clearing(db, "run", "--month", "2026-05", "--out", str(tmp_path))
+    may = due(db, "2026-05")
+    prepaid = owed(home) + owed(away)  # April's, the only closed month
+    assert may["H11010500001"] == (owed(may_home), prepaid, owed(may_home) - prepaid)
+    assert may["H11010500002"] == (-owed(late), 0, -owed(late))  # the late cancellation
+    assert due(db, "2026-04") == april  # a closed month is never rewritten
+
+    refused = CliRunner().invoke(cli, ["clearing", "run", "--month", "2026-04", "--db", db.url])
+    assert refused.exit_code == 1 and "E-CLR-001" in refused.output
+    statement = (tmp_path / "statement-2026-05-H11010500001.csv").read_text(encoding="utf-8")
+    assert f"{(owed(may_home) - prepaid) / 100:.2f}" in statement
+    assert (tmp_path / "summary-2026-05.html").read_text(encoding="utf-8").count("<tr>") >= 3
+
+    clearing(db, "close", "--month", "2026-05")
+    with db.read() as conn:
+        balances = ledger.balances(conn)
+    for account in ("payable:H11010500001", "payable:H11010500002", "prepaid:H11010500001",
+                    "interregional:130102:110000", "receivable:110000:130102"):
+        assert balances[account] == 0, account
+    assert balances["cash:130102"] == -owed(away)  # Hebei paid Beijing in full
+
+
+def test_a_month_must_be_valid_and_run_before_it_closes(db):
+    for args, code in ((["run", "--month", "2026-13"], "E-CLR-002"),
+                       (["close", "--month", "2026-06"], "E-CLR-002")):
+        result = CliRunner().invoke(cli, ["clearing", *args, "--db", db.url])
+        assert result.exit_code == 1 and code in result.output
+
+
+def test_spark_clears_a_month_exactly_as_duckdb(tmp_path: Path):
+    generate_month(tmp_path, 5_000)
+    duck = run_duckdb(tmp_path)
+    spark = run_spark(tmp_path)
+    assert spark == duck
+    assert len(duck["institutions"]) == 2_000 and duck["regions"]
