@@ -266,6 +266,24 @@ def bench_engine(count: int = typer.Option(100_000, "--count")) -> None:
     )
 
 
+@bench.command("clearing")
+def bench_clearing(
+    settlements: int = typer.Option(10_000_000, "--settlements"),
+    directory: Path = typer.Option(Path("bench/results/clearing-month"), "--dir",
+                                   help="the month's Parquet files (generated if absent)"),
+) -> None:
+    """Clear a synthetic month with DuckDB; baseline: one scan of the same files."""
+    from yibao.bench import clearing
+
+    r = clearing.run(directory, settlements)
+    if r.generate_seconds is not None:
+        console.print(f"generated {r.settlements:,} settlements in {r.generate_seconds:.1f} s")
+    console.print(
+        f"clearing: {r.settlements:,} settlements, {r.institutions:,} institutions in "
+        f"{r.clearing_seconds:.2f} s ({r.rows_per_second:,.0f} rows/s); baseline scan "
+        f"{r.baseline_seconds:.2f} s; ratio {r.baseline_seconds / r.clearing_seconds:.3f}")
+
+
 @bench.command("settle")
 def bench_settle(
     db: str = DB_OPTION,
