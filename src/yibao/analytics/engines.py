@@ -49,7 +49,11 @@ def _parquet(directory: Path, table: str) -> Path:
 
 
 def _plain(value: Any) -> Any:
-    """DuckDB sums BIGINT into HUGEINT and Spark into Decimal or int: make both int."""
+    """DuckDB sums BIGINT into HUGEINT and Spark into Decimal or int: make both int. A
+    float here would be money that went through floating point: refuse it."""
     if isinstance(value, (str, type(None))):
         return value
+    if isinstance(value, float):
+        raise TypeError(f"a float reached the clearing results: {value!r}")
+    assert value == int(value), value
     return int(value)

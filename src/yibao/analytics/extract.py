@@ -58,7 +58,21 @@ def _to_parquet(conn: Connection, query: Select[Any], columns: dict[str, str], d
     import duckdb
 
     staging = directory / f"{name}.csv"
-    count = 0
+    if conn.dialect.name == "postgresql":
+        _copy_out(conn, query, staging)
+    else:
+        _stream_out(conn, query, columns, staging)
+    types = ", ".join(f"'{column}': '{kind}'" for column, kind in columns.items())
+    target = directory / f"{name}.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{staging}', header = true, "
+               f"columns = {{{types}}})) TO '{target}' (FORMAT parquet)")
+    staging.unlink()
+    [(count,)] = duckdb.sql(f"SELECT COUNT(*) FROM read_parquet('{target}')").fetchall()
+    return int(count)
+
+
+def _stream_out(conn: Connection, query: Select[Any], columns: dict[str, str],
+                staging: Path) -> None:
     with staging.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(columns)
@@ -67,10 +81,15 @@ def _to_parquet(conn: Connection, query: Select[Any], columns: dict[str, str], d
         result = conn.execute(query.execution_options(yield_per=BATCH_ROWS))
         for batch in result.partitions():
             writer.writerows(batch)
-            count += len(batch)
-    types = ", ".join(f"'{column}': '{kind}'" for column, kind in columns.items())
-    target = directory / f"{name}.parquet"
-    duckdb.sql(f"COPY (SELECT * FROM read_csv('{staging}', header = true, "
-               f"columns = {{{types}}})) TO '{target}' (FORMAT parquet)")
-    staging.unlink()
-    return count
+
+
+def _copy_out(conn: Connection, query: Select[Any], staging: Path) -> None:
+    """PostgreSQL writes the CSV itself (COPY ... TO STDOUT), in the caller's transaction:
+    about ten times faster than rows through Python."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    with staging.open("wb") as out, raw.cursor() as cursor, cursor.copy(
+            f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
+        for chunk in copy:
+            out.write(chunk)

@@ -19,10 +19,10 @@ COPY (
          '110000' AS mdtrtarea_admvs,
          sign * (fund + acct + cash) AS medfee_sumamt, sign * fund AS fund_pay_sumamt,
          sign * acct AS acct_pay, sign * cash AS psn_cash_pay
-  FROM (SELECT i, CASE WHEN i % 50 = 49 THEN -1 ELSE 1 END AS sign,
-               (hash(i) % 50000) AS fund,
-               CASE WHEN i % 4 = 0 THEN 0 ELSE hash(i + 1) % 20000 END AS acct,
-               hash(i + 2) % 10000 AS cash
+  FROM (SELECT i, CAST(CASE WHEN i % 50 = 49 THEN -1 ELSE 1 END AS BIGINT) AS sign,
+               CAST(hash(i) % 50000 AS BIGINT) AS fund,
+               CASE WHEN i % 4 = 0 THEN 0 ELSE CAST(hash(i + 1) % 20000 AS BIGINT) END AS acct,
+               CAST(hash(i + 2) % 10000 AS BIGINT) AS cash
         FROM range({settlements}) t(i))
 ) TO '{target}' (FORMAT parquet)
 """
