@@ -271,6 +271,8 @@ def bench_clearing(
     settlements: int = typer.Option(10_000_000, "--settlements"),
     directory: Path = typer.Option(Path("bench/results/clearing-month"), "--dir",
                                    help="the month's Parquet files (generated if absent)"),
+    store: str = typer.Option("", "--store", help="a scratch PostgreSQL database to load "
+                              "the month into and extract it from (it is filled)"),
 ) -> None:
     """Clear a synthetic month with DuckDB; baseline: one scan of the same files."""
     from yibao.bench import clearing
@@ -282,6 +284,13 @@ def bench_clearing(
         f"clearing: {r.settlements:,} settlements, {r.institutions:,} institutions in "
         f"{r.clearing_seconds:.2f} s ({r.rows_per_second:,.0f} rows/s); baseline scan "
         f"{r.baseline_seconds:.2f} s; ratio {r.baseline_seconds / r.clearing_seconds:.3f}")
+    if store:
+        s = clearing.run_store(store, directory)
+        console.print(
+            f"store: loaded {s.settlements:,} in {s.load_seconds:.1f} s; extract "
+            f"{s.extract_seconds:.1f} s ({s.settlements / s.extract_seconds:,.0f} rows/s); "
+            f"clear {s.clearing_seconds:.2f} s; extract + clear "
+            f"{s.extract_seconds + s.clearing_seconds:.1f} s")
 
 
 @bench.command("settle")
