@@ -17,6 +17,7 @@ class Receiver:
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: dict[str, dict[str, Any]] = {}  # by Idempotency-Key
+        self.bodies: dict[str, set[bytes]] = {}  # every distinct body sent with the key
         self.requests = 0
         self.duplicates = 0
         self._failures: list[int] = []  # statuses to answer the next requests with
@@ -49,6 +50,7 @@ class Receiver:
             self.requests += 1
             if self._failures:
                 return self._failures.pop()
+            self.bodies.setdefault(key, set()).add(body)
             if key in self.messages:
                 self.duplicates += 1
             else:

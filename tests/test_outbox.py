@@ -69,21 +69,25 @@ def wait_until(condition) -> None:
 
 def test_each_message_reaches_the_receiver_once_with_its_key_and_payload(
         db, clock, receiver, http):
-    enqueue(db, clock, "S1", setl_id="S1", fixmedins_name="北京协和医院", medfee_sumamt="88.20")
-    enqueue(db, clock, "S2")
     enqueue(db, clock, "S3")
+    clock.now += timedelta(seconds=1)
+    enqueue(db, clock, "S1", setl_id="S1", fixmedins_name="北京协和医院", medfee_sumamt="88.20")
+    clock.now += timedelta(seconds=1)
+    enqueue(db, clock, "S2")
     assert deliver(db, clock, receiver) == outbox.DeliveryReport(delivered=3)
     assert deliver(db, clock, receiver).handled == 0
     assert receiver.requests == 3
     assert set(receiver.messages) == {"S1", "S2", "S3"}
     assert receiver.messages["S1"] == {
-        "id": "S1", "kind": "away-cost", "created_at": "2026-05-11T09:30:00",
+        "id": "S1", "kind": "away-cost", "created_at": "2026-05-11T09:30:01",
         "payload": {"setl_id": "S1", "fixmedins_name": "北京协和医院", "medfee_sumamt": "88.20"}}
     listing = http.get("/admin/v1/outbox", headers=AUTH).json()
     assert listing["counts"] == {"pending": 0, "delivered": 3, "failed": 0}
+    assert [m["id"] for m in listing["messages"]] == ["S2", "S1", "S3"]  # newest first
     assert [m["status"] for m in listing["messages"]] == ["delivered"] * 3
+    assert http.get("/admin/v1/outbox?status=lost", headers=AUTH).status_code == 422
     one = shown(http, "S1")
-    assert one["attempts"] == 1 and one["delivered_at"] == "2026-05-11T09:30:00"
+    assert one["attempts"] == 1 and one["delivered_at"] == "2026-05-11T09:30:02"
     assert one["payload"]["fixmedins_name"] == "北京协和医院"
 
 
@@ -208,6 +212,22 @@ def test_a_late_failure_of_a_deliverer_whose_lease_expired_changes_nothing(
     assert set(receiver.messages) == {"S1"}
     shows = shown(http, "S1")
     assert (shows["status"], shows["attempts"], shows["last_error"]) == ("delivered", 1, "")
+
+
+def test_a_message_whose_answer_was_lost_is_sent_again_and_applied_once(
+        db, clock, receiver, http):
+    enqueue(db, clock, "S1")
+
+    def answer_lost(url: str, key: str, body: bytes) -> int:
+        outbox.post_json(url, key, body)
+        raise httpx.ReadTimeout("timed out")
+
+    assert deliver(db, clock, receiver, post=answer_lost) == outbox.DeliveryReport(retried=1)
+    clock.now += outbox.backoff(1)
+    assert deliver(db, clock, receiver) == outbox.DeliveryReport(delivered=1)
+    assert (receiver.requests, receiver.duplicates) == (2, 1)
+    assert list(receiver.messages) == ["S1"] and len(receiver.bodies["S1"]) == 1
+    assert shown(http, "S1")["attempts"] == 2
 
 
 def test_a_timeout_is_a_failed_attempt(db, clock, http):

@@ -30,8 +30,8 @@ class MessageRow(BaseModel):
     kind: str = Field(examples=["away-cost"])
     psn_no: str = Field(examples=["11000000000000000001"])
     status: Status
-    attempts: int = Field(examples=[3], description="failed attempts so far, or all of them "
-                          "once delivered")
+    attempts: int = Field(examples=[3], description="attempts so far, a successful one "
+                          "included; 0 again after an operator's retry")
     last_error: str = Field(examples=["HTTP 503"], description="empty when delivered")
     next_attempt_at: str = Field(examples=["2026-05-11T09:30:20"], description="CST")
     lease_until: str | None = Field(examples=[None],

@@ -101,7 +101,7 @@ class Claim:
 def backoff(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failed attempt: 5 s, 10 s, 20 s ... at most 1 h."""
     assert attempts >= 1, attempts
-    exponent = min(attempts - 1, BACKOFF_SECONDS_MAX.bit_length())  # past the cap already
+    exponent = min(attempts - 1, BACKOFF_SECONDS_MAX.bit_length())  # (at the cap by then)
     return timedelta(seconds=min(BACKOFF_SECONDS_FIRST * 2**exponent, BACKOFF_SECONDS_MAX))
 
 
