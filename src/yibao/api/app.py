@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -18,6 +19,7 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
     admin,
     admin_claims,
     admin_filing,
+    admin_outbox,
     channel,
     tx_basic,
     tx_catalogue,
@@ -35,6 +37,7 @@ from yibao.api.hospital import ROUTE, HospitalInterface
 from yibao.api.registry import FileReply
 from yibao.api.schemas import EnvelopeOut, request_body
 from yibao.domain.policy import Policy
+from yibao.services import outbox
 from yibao.services.context import Clock, Ids, china_now
 from yibao.store.db import Database
 from yibao.store.policy_files import load_policies
@@ -43,7 +46,9 @@ from yibao.store.policy_files import load_policies
 def create_app(
     db: Database, *, policies: tuple[Policy, ...] | None = None, clock: Clock = china_now,
     ids: Ids | None = None, admin_tokens: Mapping[str, str] | None = None,
+    deliverer: outbox.Deliverer | None = None,
 ) -> FastAPI:
+    """The application; ``deliverer`` (the outbox's) runs while the application does."""
     ids = ids or Ids(clock)
     hospital = HospitalInterface(
         db, policies if policies is not None else load_policies(), clock=clock, ids=ids
@@ -53,6 +58,7 @@ def create_app(
         version=__version__,
         description="Medical-insurance real-time settlement platform. The hospital interface "
         f"is the national envelope at POST {ROUTE} (see docs/interface.md).",
+        lifespan=_running(deliverer),
     )
     app.state.hospital = hospital
     if admin_tokens is None:
@@ -61,6 +67,7 @@ def create_app(
     app.include_router(admin_claims.router(db, clock, ids, hospital.policies, admin_tokens))
     app.include_router(admin_filing.router(
         db, clock, ids, admin_tokens, forget_institution=hospital.gateway.forget))
+    app.include_router(admin_outbox.router(db, clock, admin_tokens))
     channel.install(app, db, clock, ids, hospital.policies)
 
     @app.post(
@@ -118,14 +125,43 @@ def allowed_methods(app: FastAPI, path: str) -> str:
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (several worker processes): the database URL
-    comes from YIBAO_DATABASE_URL."""
+    comes from YIBAO_DATABASE_URL, the outbox endpoint from YIBAO_OUTBOX_URL."""
     import os
 
     from yibao import log
     from yibao.store.db import DEFAULT_URL
 
     log.configure(os.environ.get("YIBAO_LOG_LEVEL", "INFO"))
-    return create_app(Database(os.environ.get("YIBAO_DATABASE_URL", DEFAULT_URL)))
+    database = Database(os.environ.get("YIBAO_DATABASE_URL", DEFAULT_URL))
+    return create_app(database, deliverer=_deliverer_from_env(database))
+
+
+def _deliverer_from_env(db: Database) -> outbox.Deliverer | None:
+    """An outbox deliverer when YIBAO_OUTBOX_URL is set (docs/outbox.md)."""
+    url = os.environ.get("YIBAO_OUTBOX_URL", "")
+    if not url:
+        return None
+    interval = float(os.environ.get("YIBAO_OUTBOX_INTERVAL", outbox.INTERVAL_SECONDS))
+    return outbox.Deliverer(db, url=url, interval=interval)
+
+
+def _running(
+    deliverer: outbox.Deliverer | None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The lifespan: start the deliverer with the application, stop it before exit."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if deliverer is None:
+            yield
+            return
+        deliverer.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(deliverer.stop)
+
+    return lifespan
 
 
 async def _read_limited(request: Request) -> bytes:

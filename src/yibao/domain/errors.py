@@ -127,6 +127,9 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     # reversal
     ("E-REV-001", "original message not found", "omsgid must be a message this institution sent"),
     ("E-REV-002", "original message cannot be reversed", "only state-changing messages"),
+    # outbox
+    ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox"),
+    ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically"),
     # system
     ("E-SYS-001", "service temporarily unavailable", "retry the same msgid later"),
     ("E-SYS-002", "internal error", "report the inf_refmsgid to the operator"),
