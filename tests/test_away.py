@@ -17,6 +17,8 @@ from apps import WANG, ChannelApp
 from concurrency import run_threads
 from conftest import ADMIN_TOKEN
 from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, settle_payload, upload
+from receiver import Receiver
+from yibao.services import outbox as outbox_service
 from yibao.store.schema import insurance, outbox
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -462,3 +464,30 @@ def test_an_emergency_with_a_temporary_filing_gets_the_smaller_cut(db, http, his
     # Hebei: emergency -10 points, other temporary -20: (1800 - 800) x 50 %
     assert Decimal(setl["setlinfo"]["hifp_pay"]) == Decimal("500.00")
     assert outbox_rows(db)[0]["payload"]["setlinfo"]["trt_dcla_detl_sn"] is None
+
+
+def test_cost_information_of_a_settlement_and_its_cancellation_reaches_the_platform(
+    db, http, his_factory, clock
+):
+    receiver = Receiver()
+    try:
+        beijing = his_factory("H11010500001")
+        psn_no = psn_of(beijing, ZHAO_LEI)
+        admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+        setl = ok(settle(beijing, psn_no, visit(beijing, psn_no, ZHAO_LEI), ZHAO_LEI,
+                         [line("1", "XA01AAA0001", "1800.00")]))["setlinfo"]
+        receiver.fail_next(1)  # the platform is briefly down: delivered on a later attempt
+        report = outbox_service.deliver_due(db, url=receiver.url, clock=clock)
+        assert (report.delivered, report.retried) == (0, 1)
+        ok(beijing.call("2208", {"data": {"setl_id": setl["setl_id"],
+                                          "mdtrt_id": setl["mdtrt_id"], "psn_no": psn_no}}))
+        clock.now = T0 + timedelta(minutes=5)
+        assert outbox_service.deliver_due(db, url=receiver.url, clock=clock).delivered == 2
+        got = {key: m["payload"]["setlinfo"] for key, m in receiver.messages.items()}
+        assert got[f"cost:{setl['setl_id']}"]["fund_pay_sumamt"] == "400.00"
+        [cancel] = [v for k, v in got.items() if v["kind"] == "cancel"]
+        assert cancel["reverses"] == setl["setl_id"] and cancel["fund_pay_sumamt"] == "-400.00"
+        statuses = http.get("/admin/v1/outbox", headers=AUTH).json()["counts"]
+        assert statuses.get("delivered") == 2 and not statuses.get("pending")
+    finally:
+        receiver.stop()
