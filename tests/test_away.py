@@ -363,7 +363,7 @@ def test_unnetworked_hebei_hospital_until_the_operator_networks_it(db, http, his
     refused(settle(second, psn_no, mdtrt_id, WANG_FANG, [line("1", "XA01AAA0001", "10.00")]),
             "E-FIL-001")
     reply = http.put("/admin/v1/institutions/H13010200002/networked",
-                     json={"networked": True}, headers=AUTH)
+                     json={"enabled": True}, headers=AUTH)
     assert reply.status_code == 200 and reply.json()["networked"] is True
     assert ok(settle(second, psn_no, mdtrt_id, WANG_FANG, [], total="10.00"))["setlinfo"]
 

@@ -10,9 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from conftest import ADMIN_TOKEN
 from flows import (
     LI_JIANGUO,
     WANG_FANG,
@@ -28,7 +29,7 @@ from yibao.analytics.engines import run_duckdb, run_spark
 from yibao.analytics.synthetic import generate_month
 from yibao.cli import app as cli
 from yibao.services import ledger
-from yibao.store.schema import clearing_institution, clearing_region, institution
+from yibao.store.schema import clearing_institution, clearing_region
 
 
 def fen(value: object) -> int:
@@ -59,7 +60,7 @@ def due(db, month: str) -> dict[str, tuple[int, int, int]]:
 
 
 def test_two_months_with_prepayment_late_cancellation_and_care_away(
-    db, his_factory, clock, tmp_path: Path
+    db, http, his_factory, clock, tmp_path: Path
 ):
     first, second, hebei = (his_factory(c) for c in ("H11010500001", "H11010500002",
                                                      "H13010200001"))
@@ -84,9 +85,9 @@ def test_two_months_with_prepayment_late_cancellation_and_care_away(
         "130102", "110000", owed(away))
     clearing(db, "close", "--month", "2026-04")
 
-    with db.write() as conn:
-        conn.execute(update(institution).where(institution.c.fixmedins_code == "H11010500001")
-                     .values(prepay=True))
+    flagged = http.put("/admin/v1/institutions/H11010500001/prepay", json={"enabled": True},
+                       headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert flagged.status_code == 200 and flagged.json()["prepay"] is True
     assert "1 prepayments" in clearing(db, "prepay", "--month", "2026-05")
     clock.now = datetime(2026, 5, 11, 9, 30)
     ok(second.call("2208", {"data": {"setl_id": late["setl_id"], "mdtrt_id": late["mdtrt_id"],

@@ -1,5 +1,5 @@
 """The operator window for filing (/admin/v1): register, list and cancel a person's
-filings, and mark institutions networked for inter-provincial settlement."""
+filings."""
 
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -7,15 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from yibao.api.admin import operator_dependency, run_refusable
-from yibao.api.gateway import INSTITUTION_CACHE_SECONDS
-from yibao.domain.errors import Refused
-from yibao.services import audit, cards, filing
+from yibao.services import cards, filing
 from yibao.services.context import Caller, Clock, Ids
 from yibao.store.db import Database
-from yibao.store.schema import institution
 
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
 
@@ -42,10 +39,6 @@ class CancellationIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500, examples=["filed by mistake"])
 
 
-class NetworkIn(BaseModel):
-    networked: bool
-
-
 def new_filing(body: FilingIn) -> filing.NewFiling:
     return filing.NewFiling(
         psn_no=body.psn_no, filing_type=body.filing_type, insutype=body.insutype, area=body.area,
@@ -54,16 +47,11 @@ def new_filing(body: FilingIn) -> filing.NewFiling:
     )
 
 
-def router(
-    db: Database, clock: Clock, ids: Ids, tokens: Mapping[str, str], *,
-    forget_institution: Callable[[str], None],
-) -> APIRouter:
-    """``forget_institution`` drops this process's cached copy of a changed institution
-    (other server processes see the change within the gateway's cache time)."""
+def router(db: Database, clock: Clock, ids: Ids, tokens: Mapping[str, str]) -> APIRouter:
     api = APIRouter(prefix="/admin/v1", tags=["admin: filing"], responses={
         400: {"description": "the body is not JSON"},
         401: {"description": "no valid operator bearer token"},
-        404: {"description": "no such person or institution (code E-...)"},
+        404: {"description": "no such person (code E-...)"},
         409: {"description": "refused: the body names the error code (E-FIL-...) and why"},
     })
     Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
@@ -91,21 +79,6 @@ def router(
         def act(conn: Connection) -> dict[str, str]:
             filing.cancel(conn, agency(op), serial, body.psn_no, body.reason, own_only=False)
             return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
-        return run(act)
-
-    @api.put("/institutions/{code}/networked",
-             summary="Mark an institution networked (or not) for inter-provincial settlement")
-    def network(code: str, body: NetworkIn, op: Op) -> Any:
-        def act(conn: Connection) -> dict[str, Any]:
-            changed = conn.execute(update(institution).where(
-                institution.c.fixmedins_code == code).values(networked=body.networked))
-            if changed.rowcount != 1:
-                raise Refused("E-AUTH-002", f"no such institution {code}")
-            forget_institution(code)
-            audit.record(conn, kind="networked", psn_no=None, actor=op.name, at=op.now,
-                         place=code, detail=str(body.networked))
-            return {"fixmedins_code": code, "networked": body.networked,
-                    "effective_within_seconds": INSTITUTION_CACHE_SECONDS}
         return run(act)
 
     return api

@@ -19,6 +19,7 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
     admin,
     admin_claims,
     admin_filing,
+    admin_institutions,
     admin_outbox,
     channel,
     tx_basic,
@@ -65,8 +66,9 @@ def create_app(
         admin_tokens = admin.parse_tokens(os.environ.get("YIBAO_ADMIN_TOKENS", ""))
     app.include_router(admin.router(db, clock, admin_tokens))
     app.include_router(admin_claims.router(db, clock, ids, hospital.policies, admin_tokens))
-    app.include_router(admin_filing.router(
-        db, clock, ids, admin_tokens, forget_institution=hospital.gateway.forget))
+    app.include_router(admin_filing.router(db, clock, ids, admin_tokens))
+    app.include_router(admin_institutions.router(
+        db, clock, admin_tokens, forget_institution=hospital.gateway.forget))
     app.include_router(admin_outbox.router(db, clock, admin_tokens))
     channel.install(app, db, clock, ids, hospital.policies)
 
