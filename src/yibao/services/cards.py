@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import Connection, Exists, RowMapping, bindparam, exists, insert, select, update
 
 from yibao.domain.errors import Refused
 from yibao.services import audit
-from yibao.store.schema import card, card_history, suspension
+from yibao.store.schema import card, card_history, person, suspension
 
 VALID = "valid"
 LOST = "lost"
@@ -103,10 +104,20 @@ def lift(conn: Connection, op: Operator, suspension_id: int) -> None:
     audit.record(conn, kind="suspension_lifted", psn_no=row.psn_no, actor=op.name, at=op.now)
 
 
+def _in_force(day: Any) -> tuple[Any, ...]:
+    return (suspension.c.lifted_at.is_(None), suspension.c.begin_date <= day,
+            suspension.c.end_date >= day)
+
+
+def suspended_on(day: Any) -> Exists:
+    """EXISTS(a suspension of the outer query's person in force on ``day``), for folding
+    the check into another statement."""
+    return exists().where(suspension.c.psn_no == person.c.psn_no, *_in_force(day))
+
+
 _SUSPENDED = select(suspension.c.end_date, suspension.c.reason).where(
-    suspension.c.psn_no == bindparam("psn_no"), suspension.c.lifted_at.is_(None),
-    suspension.c.begin_date <= bindparam("day"), suspension.c.end_date >= bindparam("day"),
-).order_by(suspension.c.end_date.desc()).limit(1)  # built once: on every settlement's path
+    suspension.c.psn_no == bindparam("psn_no"), *_in_force(bindparam("day")),
+).order_by(suspension.c.end_date.desc()).limit(1)  # built once: on every credential's path
 
 
 def check_not_suspended(conn: Connection, psn_no: str, day: date) -> None:

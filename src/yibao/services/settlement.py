@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
 from yibao.domain import catalogue
 from yibao.domain.codes import VisitClass, person_group_of, visit_class_of
@@ -44,10 +44,17 @@ from yibao.store.schema import (
     settlement_fund,
     settlement_line,
 )
+from yibao.store.schema import person as person_table
 
 _BALANCE = select(account.c.balance).where(account.c.psn_no == bindparam("psn_no"))
-_NEXT_SEQ = select(func.coalesce(func.max(settlement.c.seq), 0) + 1).where(
-    settlement.c.mdtrt_id == bindparam("mdtrt_id")
+# the person locked, with the account balance and whether a suspension is in force, in
+# one round trip (the settlement's first statement; details only when suspended)
+_LOCK_FOR_SETTLEMENT = (
+    select(person_table, account.c.balance,
+           cards.suspended_on(bindparam("day")).label("suspended"))
+    .outerjoin(account, account.c.psn_no == person_table.c.psn_no)
+    .where(person_table.c.psn_no == bindparam("psn_no"))
+    .with_for_update(of=person_table)
 )
 _INSERT_SETTLEMENT = insert(settlement)
 _INSERT_FUNDS = insert(settlement_fund)
@@ -125,12 +132,15 @@ class _Plan:
 
 
 def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
-    person = lock_person(ctx.conn, req.psn_no)
-    visit = get_visit(ctx, req.mdtrt_id, req.psn_no, lock=True)
+    person = ctx.conn.execute(
+        _LOCK_FOR_SETTLEMENT, {"psn_no": req.psn_no, "day": ctx.now.date()}).mappings().first()
+    if person is None:
+        raise Refused("E-PSN-001", "psn_no unknown")
+    visit = get_visit(ctx, req.mdtrt_id, req.psn_no, for_settlement=True)
     req = replace(req, med_type=req.med_type or visit["med_type"])
     _check_visit(ctx.conn, visit, req, visit_class)
-    if not req.manual:  # a suspension stops direct settlement, not reimbursement
-        cards.check_not_suspended(ctx.conn, req.psn_no, ctx.now.date())
+    if person["suspended"] and not req.manual:  # reimbursement stays possible
+        cards.check_not_suspended(ctx.conn, req.psn_no, ctx.now.date())  # says until when
     cred = req.credential
     if cred is not None and not holds(ctx.conn, cred, person):
         raise Refused("E-PSN-005", "the credential belongs to another person")
@@ -227,7 +237,7 @@ def _compute(
     if visit_class is VisitClass.INPATIENT:
         period = accumulators.stay_period(req.mdtrt_id)
         stay = accumulators.read(ctx.conn, req.psn_no, insutype, period)
-    balance = _balance(ctx.conn, req.psn_no)
+    balance = person["balance"] or 0
     group = person_group_of(insurance["psn_type"], person["brdy"], ctx.now.date())
     try:
         return settle(
@@ -256,7 +266,7 @@ def _settlement_row(ctx: Ctx, plan: _Plan, setl_id: str) -> dict[str, Any]:
         reverses=None, invono=plan.req.invono,
         insutype=plan.insurance["insutype"], psn_type=plan.insurance["psn_type"],
         med_type=plan.req.med_type, mid_setl_flag="1" if plan.req.interim else "0",
-        seq=_next_seq(ctx.conn, plan.req.mdtrt_id), setl_time=ctx.now, year=ctx.now.year,
+        seq=plan.visit["next_seq"], setl_time=ctx.now, year=ctx.now.year,
         policy_id=plan.policy.policy_id, clr_type=clr_type, msgid=ctx.msgid,
         mdtrt_cert_type=(plan.req.credential or _visit_credential(plan.visit)).cert_type,
         insuplc_admdvs=plan.person["insuplc_admdvs"], mdtrtarea_admvs=ctx.institution.pool_area,
@@ -283,11 +293,6 @@ def _fund_rows(b: Breakdown) -> list[dict[str, Any]]:
         )
         for i, f in enumerate(b.funds)
     ]
-
-
-def _next_seq(conn: Connection, mdtrt_id: str) -> int:
-    seq: int = conn.execute(_NEXT_SEQ, {"mdtrt_id": mdtrt_id}).scalar_one()
-    return seq
 
 
 def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any]]) -> None:

@@ -19,6 +19,17 @@ from yibao.store.schema import diagnosis, fee_line, settlement, visit
 
 _VISIT = select(visit).where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
 _LOCK_VISIT = _VISIT.with_for_update()
+# the visit locked with the sequence number its next settlement takes (one round trip)
+_NEXT_SEQ = (
+    select(func.coalesce(func.max(settlement.c.seq), 0) + 1)
+    .where(settlement.c.mdtrt_id == visit.c.mdtrt_id)
+    .scalar_subquery()
+)
+_LOCK_VISIT_FOR_SETTLEMENT = (
+    select(visit, _NEXT_SEQ.label("next_seq"))
+    .where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
+    .with_for_update(of=visit)
+)
 
 OPEN = "open"
 DISCHARGED = "discharged"
@@ -68,9 +79,11 @@ class NewVisit:
     flags: AwayFlags = AwayFlags()
 
 
-def get_visit(ctx: Ctx, mdtrt_id: str, psn_no: str, *, lock: bool = False) -> RowMapping:
-    """The caller's visit; another institution's visit is reported as unknown."""
-    query = _LOCK_VISIT if lock else _VISIT
+def get_visit(ctx: Ctx, mdtrt_id: str, psn_no: str, *, lock: bool = False,
+              for_settlement: bool = False) -> RowMapping:
+    """The caller's visit; another institution's visit is reported as unknown. Locked
+    ``for_settlement``, the row also carries ``next_seq``."""
+    query = _LOCK_VISIT_FOR_SETTLEMENT if for_settlement else _LOCK_VISIT if lock else _VISIT
     row = ctx.conn.execute(query, {"mdtrt_id": mdtrt_id}).mappings().first()
     if row is None or row["fixmedins_code"] != ctx.institution.code:
         raise Refused("E-VIS-001", f"mdtrt_id {mdtrt_id}")
