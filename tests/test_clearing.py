@@ -10,9 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from concurrency import run_threads
 from conftest import ADMIN_TOKEN
 from flows import (
     LI_JIANGUO,
@@ -28,8 +29,11 @@ from flows import (
 from yibao.analytics.engines import run_duckdb, run_spark
 from yibao.analytics.synthetic import generate_month
 from yibao.cli import app as cli
+from yibao.domain.errors import Refused
+from yibao.services import clearing as clearing_service
 from yibao.services import ledger
-from yibao.store.schema import clearing_institution, clearing_region
+from yibao.services.context import Caller
+from yibao.store.schema import clearing_institution, clearing_line, clearing_month, clearing_region
 
 
 def fen(value: object) -> int:
@@ -128,3 +132,25 @@ def test_spark_clears_a_month_exactly_as_duckdb(tmp_path: Path):
     spark = run_spark(tmp_path)
     assert spark == duck
     assert len(duck["institutions"]) == 2_000 and duck["regions"]
+
+
+def test_two_runs_of_a_month_at_once_leave_one_consistent_result(db, his, clock):
+    clock.now = datetime(2026, 4, 15, 10, 0)
+    settle(his, WANG_FANG, "3000.00")
+    settle(his, LI_JIANGUO, "800.00")
+
+    def run_once() -> str:
+        try:
+            with db.write(snapshot=True) as conn:
+                clearing_service.run(conn, Caller("02", "op", clock.now), "2026-04")
+            return "ran"
+        except Refused as refusal:  # PostgreSQL: the other run came first
+            return refusal.code
+
+    outcomes = run_threads(run_once, [()] * 2)
+    assert "ran" in outcomes and set(outcomes) <= {"ran", "E-CLR-004"}
+    with db.read() as conn:
+        runs = conn.execute(select(clearing_month.c.runs)).scalar_one()
+        lines = conn.execute(select(func.sum(clearing_line.c.net))).scalar_one()
+        due = conn.execute(select(func.sum(clearing_institution.c.due))).scalar_one()
+    assert runs == outcomes.count("ran") and lines == due > 0

@@ -142,11 +142,12 @@ T = TypeVar("T")
 
 
 def _clearing_step(db: str, action: Callable[[Connection], T]) -> T:
-    """Run a clearing step in one write transaction; a refusal exits 1 with its reason."""
+    """Run a clearing step in one write transaction that reads one snapshot of the store;
+    a refusal (another run of the same month first, say) exits 1 with why."""
     from yibao.domain.errors import Refused
 
     try:
-        with Database(db).write() as conn:
+        with Database(db).write(snapshot=True) as conn:
             return action(conn)
     except Refused as refusal:
         console.print(f"[red]{refusal.message}[/]")

@@ -64,10 +64,14 @@ def _to_parquet(conn: Connection, query: Select[Any], columns: dict[str, str], d
         _stream_out(conn, query, columns, staging)
     types = ", ".join(f"'{column}': '{kind}'" for column, kind in columns.items())
     target = directory / f"{name}.parquet"
-    duckdb.sql(f"COPY (SELECT * FROM read_csv('{staging}', header = true, "
-               f"columns = {{{types}}})) TO '{target}' (FORMAT parquet)")
+    con = duckdb.connect()  # its own: DuckDB's default connection is not for threads
+    try:
+        con.execute(f"COPY (SELECT * FROM read_csv('{staging}', header = true, "
+                    f"columns = {{{types}}})) TO '{target}' (FORMAT parquet)")
+        [(count,)] = con.execute(f"SELECT COUNT(*) FROM read_parquet('{target}')").fetchall()
+    finally:
+        con.close()
     staging.unlink()
-    [(count,)] = duckdb.sql(f"SELECT COUNT(*) FROM read_parquet('{target}')").fetchall()
     return int(count)
 
 

@@ -122,6 +122,7 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-CLR-001", "month already closed", "late changes count in the month they happen"),
     ("E-CLR-002", "month not valid or not run", "YYYY-MM; run the month before closing it"),
     ("E-CLR-003", "clearing application not found", "clr_appy_evt_id of this institution"),
+    ("E-CLR-004", "another run of this month came first", "run it again: it sees that run"),
     ("E-REC-001", "reconciliation file not found or not readable",
      "upload the detail file with 9101 and send its file_qury_no"),
     # reversal

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from yibao.analytics import engines
 from yibao.analytics.extract import extract_month, month_bounds
@@ -50,13 +51,14 @@ class Outcome:
 def run(conn: Connection, caller: Caller, month: str, *, engine: str = "duckdb",
         workdir: Path | None = None) -> Outcome:
     """Compute (or recompute) an open month from the store."""
-    state = _require_open(conn, month)
+    if _require_open(conn, month) is None:
+        _claim(conn, caller, month)
     with tempfile.TemporaryDirectory() as scratch:
         directory = workdir or Path(scratch)
         count = extract_month(conn, month, directory)
         runner = engines.run_spark if engine == "spark" else engines.run_duckdb
         results = runner(directory)
-    _replace(conn, caller, month, state, count, results)
+    _replace(conn, caller, month, count, results)
     due = conn.execute(select(func.coalesce(func.sum(clearing_institution.c.due), 0)).where(
         clearing_institution.c.month == month)).scalar_one()
     return Outcome(month, count, len(results["institutions"]), int(due),
@@ -64,20 +66,35 @@ def run(conn: Connection, caller: Caller, month: str, *, engine: str = "duckdb",
 
 
 def _month(conn: Connection, month: str) -> RowMapping | None:
-    return conn.execute(select(clearing_month).where(clearing_month.c.month == month)
-                        .with_for_update()).mappings().first()
+    """The month's row, locked; a run of the same month that committed meanwhile makes
+    PostgreSQL's snapshot stale: refused, to be run again."""
+    try:
+        with conn.begin_nested():
+            return conn.execute(select(clearing_month).where(clearing_month.c.month == month)
+                                .with_for_update()).mappings().first()
+    except OperationalError as exc:
+        raise Refused("E-CLR-004", f"{month} changed while this run waited") from exc
 
 
-def _replace(conn: Connection, caller: Caller, month: str, state: RowMapping | None,
-             count: int, results: engines.Results) -> None:
+def _claim(conn: Connection, caller: Caller, month: str) -> None:
+    """The first run of a month creates its row before reading anything, so that a
+    second first run waits for it and is refused instead of clearing twice."""
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(clearing_month).values(
+                month=month, status=OPEN, runs=0, settlements=0, run_at=caller.now,
+                run_by=caller.name))
+    except IntegrityError as exc:
+        raise Refused("E-CLR-004", f"another run of {month} started first") from exc
+
+
+def _replace(conn: Connection, caller: Caller, month: str, count: int,
+             results: engines.Results) -> None:
     for table in (clearing_line, clearing_institution, clearing_region):
         conn.execute(delete(table).where(table.c.month == month))
-    values = dict(status=OPEN, settlements=count, run_at=caller.now, run_by=caller.name)
-    if state is None:
-        conn.execute(insert(clearing_month).values(month=month, runs=1, **values))
-    else:
-        conn.execute(update(clearing_month).where(clearing_month.c.month == month).values(
-            runs=clearing_month.c.runs + 1, **values))
+    conn.execute(update(clearing_month).where(clearing_month.c.month == month).values(
+        runs=clearing_month.c.runs + 1, status=OPEN, settlements=count, run_at=caller.now,
+        run_by=caller.name))
     lines = [dict(zip(("fixmedins_code", "region", "fund_pay_type", "clr_type", "settled",
                        "cancelled", "net"), row, strict=True), month=month)
              for row in results["lines"]]

@@ -40,9 +40,14 @@ class Database:
         self.engine = _create(self.url, pool_size=pool_size)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction: committed if the block returns, rolled back otherwise."""
-        with self.engine.connect().execution_options(yibao_write=True) as conn, conn.begin():
+    def write(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A write transaction: committed if the block returns, rolled back otherwise.
+        ``snapshot``: every read sees the same moment (PostgreSQL REPEATABLE READ; a
+        SQLite write transaction already does), for jobs that read a whole month."""
+        options: dict[str, object] = {"yibao_write": True}
+        if snapshot and not self.is_sqlite:
+            options["isolation_level"] = "REPEATABLE READ"
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
             yield conn
 
     @contextmanager
