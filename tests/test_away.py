@@ -491,3 +491,25 @@ def test_cost_information_of_a_settlement_and_its_cancellation_reaches_the_platf
         assert statuses.get("delivered") == 2 and not statuses.get("pending")
     finally:
         receiver.stop()
+
+
+def test_hospitals_query_special_disease_and_referral_filings(db, his_factory, clock):
+    hebei, beijing = his_factory("H13010200001"), his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    serial = ok(referral(hebei, psn_no))["result"]["trt_dcla_detl_sn"]
+    ok(beijing.call("2503", {"data": {
+        "psn_no": psn_no, "insutype": "310", "opsp_dise_code": "M03900",
+        "opsp_dise_name": "高血压", "ide_fixmedins_no": "H11010500001",
+        "ide_fixmedins_name": "示范", "hosp_ide_date": "2026-05-01", "diag_dr_codg": "D1",
+        "diag_dr_name": "医生", "begndate": "2026-05-11", "enddate": "2026-12-31"}}))
+    diseases = ok(beijing.call("5301", {"data": {"psn_no": psn_no}}))["feedetail"]
+    assert [(d["opsp_dise_code"], d["begndate"], d["enddate"]) for d in diseases] == [
+        ("M03900", "2026-05-11", "2026-12-31")]
+    sent = ok(hebei.call("5304", {"data": {"psn_no": psn_no,
+                                           "begntime": "2026-05-01 00:00:00"}}))["refmedin"]
+    assert [(r["trt_dcla_detl_sn"], r["reflin_medins_no"], r["out_flag"]) for r in sent] == [
+        (serial, "H11010500001", "1")]
+    assert sent[0]["reflin_medins_name"].startswith("北京示范第一医院")
+    assert ok(beijing.call("5304", {"data": {"psn_no": psn_no,
+                                             "begntime": "2026-05-01 00:00:00"}}))[
+        "refmedin"] == []  # only the referring hospital's own referrals

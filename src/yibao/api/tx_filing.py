@@ -3,15 +3,20 @@ declaration (人员意外伤害备案). See docs/away.md."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from typing import Any
+
+from sqlalchemy import select
 
 from yibao.api.fields import Fields
 from yibao.api.registry import transaction
+from yibao.domain import filing as rules
 from yibao.domain.codes import INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.services import filing
 from yibao.services.context import Caller, Ctx
 from yibao.services.persons import get_person
+from yibao.store.schema import institution
 
 REFERRAL_TYPES = {"1": "市内转院", "2": "转往省内异地", "3": "转往省外异地"}
 
@@ -37,9 +42,10 @@ def referral(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         insutype=data.code("insutype", INSUTYPES, required=False),
         area=data.text("mdtrtarea_admdvs", max_len=6), end_date=data.day("enddate",
                                                                          required=False),
-        institution="", disease_code=data.text("diag_code", max_len=20),
+        institution=data.text("reflin_medins_no", max_len=30),
+        disease_code=data.text("diag_code", max_len=20),
         disease_name=data.text("diag_name", max_len=100),
-        reason=f"{reason} → {data.text('reflin_medins_no', max_len=12)}: {opinion}"[:500],
+        reason=f"{reason}: {opinion}"[:500],
     ))
 
 
@@ -98,3 +104,54 @@ def _cancel(ctx: Ctx, data: Fields, *, memo_required: bool) -> dict[str, Any]:
                   data.text("memo", required=memo_required, max_len=500), own_only=True)
     ctx.effect = f"filing-cancel:{serial}"
     return {}
+
+
+def _day(moment: date | None) -> str:
+    return "" if moment is None else f"{moment:%Y-%m-%d}"
+
+
+def _last_day(end_at: datetime | None) -> str:
+    """The chosen end day (end_at is the exclusive midnight after it)."""
+    return "" if end_at is None else _day(end_at - timedelta(days=1))
+
+
+@transaction("5301", "人员慢特病备案查询", writes=False)
+def special_diseases(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    psn_no = inp.child("data").text("psn_no", max_len=30)
+    get_person(ctx.conn, psn_no)
+    rows = filing.in_force(ctx.conn, psn_no, rules.Kind.DISEASE, ctx.now)
+    return {"feedetail": [
+        {"opsp_dise_code": r["dise_code"], "opsp_dise_name": r["dise_name"],
+         "begndate": _day(r["begin_at"]), "enddate": _last_day(r["end_at"]),
+         "fixmedins_code": r["fixmedins_code"], "trt_dcla_detl_sn": r["trt_dcla_detl_sn"]}
+        for r in rows]}
+
+
+@transaction("5304", "转院信息查询", writes=False)
+def referrals(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    data = inp.child("data")
+    psn_no = data.text("psn_no", max_len=30)
+    person = get_person(ctx.conn, psn_no)
+    begin = data.moment("begntime")
+    assert begin is not None
+    rows = [r for r in filing.made_by(ctx.conn, psn_no, ctx.institution.code, begin,
+                                      data.moment("endtime", required=False))
+            if r["filing_type"] == "referral"]
+    names = dict(ctx.conn.execute(select(institution.c.fixmedins_code, institution.c.name)
+                                  .where(institution.c.fixmedins_code.in_(
+                                      [r["fixmedins_code"] for r in rows]))).all())
+    return {"refmedin": [
+        {"insutype": r["insutype"], "dcla_souc": r["source"], "psn_no": psn_no,
+         "psn_cert_type": person["psn_cert_type"], "certno": person["certno"],
+         "psn_name": person["name"], "gend": person["gend"], "brdy": _day(person["brdy"]),
+         "insu_optins": r["insuplc_admdvs"], "emp_name": r["emp_name"],
+         "diag_code": r["dise_code"], "diag_name": r["dise_name"],
+         "reflin_medins_no": r["fixmedins_code"],
+         "reflin_medins_name": names.get(r["fixmedins_code"], ""),
+         "out_flag": "1" if r["mdtrtarea_admdvs"] != r["insuplc_admdvs"] else "0",
+         "refl_date": _day(r["begin_at"]), "refl_rea": r["reason"],
+         "begndate": _day(r["begin_at"]), "enddate": _last_day(r["end_at"]),
+         "hosp_agre_refl_flag": "1", "status": r["status"],
+         "trt_dcla_detl_sn": r["trt_dcla_detl_sn"]}
+        for r in rows]}
+

@@ -144,6 +144,25 @@ def _used(conn: Connection, serial: str) -> bool:
     return conn.execute(live.limit(1)).first() is not None
 
 
+def in_force(conn: Connection, psn_no: str, kind: rules.Kind, now: datetime
+             ) -> list[RowMapping]:
+    """The person's filings of a kind that count now (5301: special diseases)."""
+    rows = conn.execute(select(filing).where(
+        filing.c.psn_no == psn_no, filing.c.kind == kind.value, _in_force(now)).order_by(
+        filing.c.begin_at, filing.c.trt_dcla_detl_sn)).mappings()
+    return [r for r in rows if r["begin_at"] <= now]
+
+
+def made_by(conn: Connection, psn_no: str, actor: str, begin: datetime, end: datetime | None
+            ) -> list[RowMapping]:
+    """The person's filings an institution registered in a period (5304: referrals)."""
+    query = select(filing).where(filing.c.psn_no == psn_no, filing.c.actor == actor,
+                                 filing.c.begin_at >= begin)
+    if end is not None:
+        query = query.where(filing.c.begin_at <= end)
+    return list(conn.execute(query.order_by(filing.c.begin_at)).mappings())
+
+
 def window_of(row: RowMapping) -> rules.Window:
     return rules.Window(row["begin_at"], row["end_at"], row["ended_at"])
 
