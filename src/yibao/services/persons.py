@@ -102,7 +102,13 @@ def insurances(conn: Connection, psn_no: str) -> list[RowMapping]:
 def active_insurance(conn: Connection, psn_no: str, insutype: str, day: date) -> RowMapping:
     """The person's insurance of a type, refused unless it is in force on that day."""
     row = conn.execute(_INSURANCE, {"psn_no": psn_no, "insutype": insutype}).mappings().first()
-    if row is None:
+    return require_insured(row, insutype, day)
+
+
+def require_insured(row: RowMapping | None, insutype: str, day: date) -> RowMapping:
+    """``row`` (with the insurance columns, None or NULL when there is none) if it is in
+    force on ``day``; refused otherwise."""
+    if row is None or row["psn_insu_stas"] is None:
         raise Refused("E-PSN-003", f"insutype {insutype}")
     if row["psn_insu_stas"] != INSURED:
         since = row["paus_insu_date"] or ""

@@ -23,9 +23,9 @@ from yibao.services.context import Ctx
 from yibao.services.fees import unsettled_lines
 from yibao.services.persons import (
     Credential,
-    active_insurance,
     holds,
     lock_person,
+    require_insured,
 )
 from yibao.services.visits import (
     DISCHARGED,
@@ -144,7 +144,7 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     cred = req.credential
     if cred is not None and not holds(ctx.conn, cred, person):
         raise Refused("E-PSN-005", "the credential belongs to another person")
-    insurance = active_insurance(ctx.conn, req.psn_no, visit["insutype"], ctx.now.date())
+    insurance = require_insured(visit, visit["insutype"], ctx.now.date())
     lines = unsettled_lines(ctx.conn, req.mdtrt_id, req.batch)
     if not lines:
         raise Refused("E-FEE-004", f"mdtrt_id {req.mdtrt_id}")

@@ -9,13 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.services.context import Ctx
 from yibao.services.persons import Credential, active_insurance, find_by_credential, get_person
-from yibao.store.schema import diagnosis, fee_line, settlement, visit
+from yibao.store.schema import diagnosis, fee_line, insurance, settlement, visit
 
 _VISIT = select(visit).where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
 _LOCK_VISIT = _VISIT.with_for_update()
@@ -26,7 +36,11 @@ _NEXT_SEQ = (
     .scalar_subquery()
 )
 _LOCK_VISIT_FOR_SETTLEMENT = (
-    select(visit, _NEXT_SEQ.label("next_seq"))
+    select(visit, _NEXT_SEQ.label("next_seq"), insurance.c.psn_type,
+           insurance.c.psn_insu_stas, insurance.c.psn_insu_date, insurance.c.paus_insu_date,
+           insurance.c.cvlserv_flag, insurance.c.emp_name)
+    .outerjoin(insurance, and_(insurance.c.psn_no == visit.c.psn_no,
+                               insurance.c.insutype == visit.c.insutype))
     .where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
     .with_for_update(of=visit)
 )
@@ -82,7 +96,8 @@ class NewVisit:
 def get_visit(ctx: Ctx, mdtrt_id: str, psn_no: str, *, lock: bool = False,
               for_settlement: bool = False) -> RowMapping:
     """The caller's visit; another institution's visit is reported as unknown. Locked
-    ``for_settlement``, the row also carries ``next_seq``."""
+    ``for_settlement``, the row also carries ``next_seq`` and the person's insurance
+    columns of the visit's insurance type (``persons.require_insured``)."""
     query = _LOCK_VISIT_FOR_SETTLEMENT if for_settlement else _LOCK_VISIT if lock else _VISIT
     row = ctx.conn.execute(query, {"mdtrt_id": mdtrt_id}).mappings().first()
     if row is None or row["fixmedins_code"] != ctx.institution.code:
