@@ -5,6 +5,8 @@ a real-time settlement while a claim is under review, and the bank payment."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from decimal import Decimal
 
@@ -252,3 +254,16 @@ def test_the_same_invoice_applied_for_twice_at_once_makes_one_claim(db, his, clo
 def test_a_wrong_method_names_every_method_of_the_path(http):
     reply = http.request("DELETE", "/admin/v1/claims", headers=AUTH)
     assert reply.status_code == 405 and reply.headers["allow"] == "GET, POST"
+
+
+def test_the_bank_file_is_csv_whatever_the_bank_name(db, http, his):
+    psn_no = psn(his)
+    payee = {"bank_name": "Bank of Beijing, Xicheng branch", "bank_account": "6222020200009876"}
+    claim = http.post("/admin/v1/claims", headers=AUTH, json={
+        "psn_no": psn_no, "reason": "other", "payee": payee,
+        "bill": bill("INV-12", ("1", "XA01AAA0001", "2000.00"))}).json()
+    review_and_decide(http, claim["claim_id"])
+    exported = http.post("/admin/v1/payments/export", headers=AUTH).text
+    [header, row] = list(csv.reader(io.StringIO(exported)))
+    assert header[3:] == ["bank_name", "bank_account", "amount_yuan"]
+    assert row[3:] == ["Bank of Beijing, Xicheng branch", "6222020200009876", "140.00"]

@@ -1,6 +1,8 @@
 """The operator window for manual reimbursement (/admin/v1): applications brought by the
 employer or the social security office, review, fault periods and bank payments."""
 
+import csv
+import io
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
@@ -12,6 +14,7 @@ from sqlalchemy import Connection
 
 from yibao.api.admin import operator_dependency, run_refusable
 from yibao.api.claim_models import ApplicationIn, bill_of, payee_of
+from yibao.domain.money import fen_to_yuan
 from yibao.domain.policy import Policy
 from yibao.services import cards, reimbursement
 from yibao.services.context import Caller, Clock, Ids
@@ -111,11 +114,13 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...],
     def export(op: Op) -> Any:
         def act(conn: Connection) -> str:
             batch, rows = reimbursement.export_batch(conn, agency(op), ids)
-            lines = ["batch,order_id,claim_id,bank_name,bank_account,amount_yuan"]
-            lines += [f"{batch},{r['order_id']},{r['claim_id']},{r['bank_name']},"
-                      f"{r['bank_account']},{r['amount'] // 100}.{r['amount'] % 100:02d}"
-                      for r in rows]
-            return "\n".join(lines) + "\n"
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["batch", "order_id", "claim_id", "bank_name", "bank_account",
+                             "amount_yuan"])
+            writer.writerows([batch, r["order_id"], r["claim_id"], r["bank_name"],
+                              r["bank_account"], fen_to_yuan(r["amount"])] for r in rows)
+            return out.getvalue()
         return run(act)
 
     @api.post("/payments/{order_id}/result", summary="The bank's answer for one order")
