@@ -154,3 +154,21 @@ def test_two_runs_of_a_month_at_once_leave_one_consistent_result(db, his, clock)
         lines = conn.execute(select(func.sum(clearing_line.c.net))).scalar_one()
         due = conn.execute(select(func.sum(clearing_institution.c.due))).scalar_one()
     assert runs == outcomes.count("ran") and lines == due > 0
+
+
+def test_a_month_prepaid_after_its_last_run_must_be_run_again_before_closing(db, http, his,
+                                                                           clock):
+    clock.now = datetime(2026, 4, 15, 10, 0)
+    settle(his, WANG_FANG, "3000.00")
+    clearing(db, "run", "--month", "2026-04")
+    clearing(db, "close", "--month", "2026-04")
+    http.put("/admin/v1/institutions/H11010500001/prepay", json={"enabled": True},
+             headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    clearing(db, "run", "--month", "2026-05")
+    clearing(db, "prepay", "--month", "2026-05")
+    stale = CliRunner().invoke(cli, ["clearing", "close", "--month", "2026-05", "--db", db.url])
+    assert stale.exit_code == 1 and "run it again" in stale.output
+    clearing(db, "run", "--month", "2026-05")
+    clearing(db, "close", "--month", "2026-05")
+    with db.read() as conn:
+        assert ledger.balances(conn)["prepaid:H11010500001"] == 0

@@ -136,6 +136,7 @@ def close(conn: Connection, caller: Caller, month: str) -> None:
         raise Refused("E-CLR-002", f"{month} has not been run")
     if state["status"] == CLOSED:
         raise Refused("E-CLR-001", f"{month} was closed on {state['closed_at']}")
+    _check_prepayments_included(conn, month)
     for row in conn.execute(select(clearing_institution).where(
             clearing_institution.c.month == month)).mappings():
         ledger.post(conn, f"clr:{month}:{row['fixmedins_code']}", "clearing",
@@ -150,6 +151,16 @@ def close(conn: Connection, caller: Caller, month: str) -> None:
                     caller.now)
     conn.execute(update(clearing_month).where(clearing_month.c.month == month).values(
         status=CLOSED, closed_at=caller.now, closed_by=caller.name))
+
+
+def _check_prepayments_included(conn: Connection, month: str) -> None:
+    """A prepayment made after the month's last run is not netted yet: run it again."""
+    prepaid = conn.execute(select(func.coalesce(func.sum(prepayment.c.amount), 0)).where(
+        prepayment.c.month == month)).scalar_one()
+    netted = conn.execute(select(func.coalesce(func.sum(clearing_institution.c.prepaid), 0))
+                          .where(clearing_institution.c.month == month)).scalar_one()
+    if prepaid != netted:
+        raise Refused("E-CLR-002", f"{month} was prepaid after its last run: run it again")
 
 
 # ---------------------------------------------------------------- prepayment
