@@ -513,3 +513,13 @@ def test_hospitals_query_special_disease_and_referral_filings(db, his_factory, c
     assert ok(beijing.call("5304", {"data": {"psn_no": psn_no,
                                              "begntime": "2026-05-01 00:00:00"}}))[
         "refmedin"] == []  # only the referring hospital's own referrals
+
+
+def test_a_special_disease_filing_needs_its_disease_and_a_known_institution(db, http):
+    psn_no = "13010200000000000005"
+    no_disease = admin_file(http, psn_no, filing_type="disease", institution="H11010500001")
+    unknown = admin_file(http, psn_no, filing_type="disease", institution="H99",
+                         disease_code="M03900")
+    assert (no_disease["status"], no_disease["code"]) == (409, "E-FIL-008")
+    assert (unknown["status"], unknown["code"]) == (409, "E-FIL-008")
+    assert http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json() == []

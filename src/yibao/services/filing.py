@@ -81,6 +81,8 @@ def _only_insutype(conn: Connection, psn_no: str) -> str:
 
 def _area_of(conn: Connection, new: NewFiling, kind: rules.Kind, insured_area: str) -> str:
     if kind is rules.Kind.DISEASE:
+        if not new.disease_code:
+            raise Refused("E-FIL-008", "a special-disease filing names its disease_code")
         row = conn.execute(select(institution.c.pool_area).where(
             institution.c.fixmedins_code == new.institution)).first()
         if row is None:
