@@ -32,6 +32,7 @@ from yibao.store.schema import (
     clearing_region,
     institution,
     prepayment,
+    settlement,
 )
 
 OPEN = "open"
@@ -137,6 +138,7 @@ def close(conn: Connection, caller: Caller, month: str) -> None:
     if state["status"] == CLOSED:
         raise Refused("E-CLR-001", f"{month} was closed on {state['closed_at']}")
     _check_prepayments_included(conn, month)
+    _check_nothing_settled_since(conn, month, state["settlements"])
     for row in conn.execute(select(clearing_institution).where(
             clearing_institution.c.month == month)).mappings():
         ledger.post(conn, f"clr:{month}:{row['fixmedins_code']}", "clearing",
@@ -161,6 +163,18 @@ def _check_prepayments_included(conn: Connection, month: str) -> None:
                           .where(clearing_institution.c.month == month)).scalar_one()
     if prepaid != netted:
         raise Refused("E-CLR-002", f"{month} was prepaid after its last run: run it again")
+
+
+def _check_nothing_settled_since(conn: Connection, month: str, counted: int) -> None:
+    """A settlement or cancellation of the month recorded after its last run would never
+    be cleared once the month is closed: run it again."""
+    begin, end = month_bounds(month)
+    now = conn.execute(select(func.count()).select_from(settlement).where(
+        settlement.c.setl_time >= begin, settlement.c.setl_time < end,
+        settlement.c.kind.in_(("settle", "cancel")))).scalar_one()
+    if now != counted:
+        raise Refused("E-CLR-002", f"{month} has {now - counted} rows since its last run: "
+                      "run it again")
 
 
 # ---------------------------------------------------------------- prepayment

@@ -39,6 +39,7 @@ from yibao.store.schema import (
     SETTLEMENT_AMOUNTS,
     account,
     account_entry,
+    claim,
     fee_line,
     settlement,
     settlement_fund,
@@ -139,6 +140,8 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     visit = get_visit(ctx, req.mdtrt_id, req.psn_no, for_settlement=True)
     req = replace(req, med_type=req.med_type or visit["med_type"])
     _check_visit(ctx.conn, visit, req, visit_class)
+    if req.invono and not req.manual:
+        _check_not_claimed(ctx, req.invono)
     if person["suspended"] and not req.manual:  # reimbursement stays possible
         cards.check_not_suspended(ctx.conn, req.psn_no, ctx.now.date())  # says until when
     cred = req.credential
@@ -158,6 +161,15 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
         scheme = scheme.reduced(basis.cut)
     breakdown = _compute(ctx, req, person, insurance, scheme, totals, visit_class)
     return _Plan(req, person, insurance, visit, policy, lines, breakdown, visit_class, basis)
+
+
+def _check_not_claimed(ctx: Ctx, invono: str) -> None:
+    """An invoice claimed for manual reimbursement is not settled in real time as well."""
+    taken = ctx.conn.execute(select(claim.c.claim_id).where(
+        claim.c.fixmedins_code == ctx.institution.code, claim.c.invono == invono,
+        claim.c.status != "rejected")).scalar_one_or_none()
+    if taken is not None:
+        raise Refused("E-CLM-002", f"invoice {invono} is claim {taken}")
 
 
 def _check_visit(
