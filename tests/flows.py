@@ -91,3 +91,16 @@ def settle_payload(psn_no: str, mdtrt_id: str, certno: str, medfee: str, *,
 def amounts(setlinfo: dict[str, Any]) -> dict[str, Decimal]:
     return {k: Decimal(str(v)) for k, v in setlinfo.items() if isinstance(v, (int, float))
             and k not in ("age",)}
+
+
+def fen(value: object) -> int:
+    """A yuan amount of an answer (number or string) in fen."""
+    return int(Decimal(str(value)) * 100)
+
+
+def settle_once(his: HisClient, certno: str, amount: str) -> dict[str, Any]:
+    """Person info, registration, one fee line of ``amount`` and 2207: the setlinfo."""
+    psn_no = person(his, certno)["baseinfo"]["psn_no"]
+    mdtrt_id = register(his, psn_no, certno)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", amount)])
+    return ok(his.call("2207", settle_payload(psn_no, mdtrt_id, certno, amount)))["setlinfo"]

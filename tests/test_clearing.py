@@ -7,7 +7,6 @@ gives the same clearing as DuckDB."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -19,12 +18,10 @@ from flows import (
     LI_JIANGUO,
     WANG_FANG,
     ZHAO_LEI,
-    line,
+    fen,
     ok,
     person,
-    register,
-    settle_payload,
-    upload,
+    settle_once,
 )
 from yibao.analytics.engines import run_duckdb, run_spark
 from yibao.analytics.synthetic import generate_month
@@ -34,17 +31,6 @@ from yibao.services import clearing as clearing_service
 from yibao.services import ledger
 from yibao.services.context import Caller
 from yibao.store.schema import clearing_institution, clearing_line, clearing_month, clearing_region
-
-
-def fen(value: object) -> int:
-    return int(Decimal(str(value)) * 100)
-
-
-def settle(his, certno: str, amount: str) -> dict:
-    psn_no = person(his, certno)["baseinfo"]["psn_no"]
-    mdtrt_id = register(his, psn_no, certno)
-    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", amount)])
-    return ok(his.call("2207", settle_payload(psn_no, mdtrt_id, certno, amount)))["setlinfo"]
 
 
 def owed(s: dict) -> int:
@@ -69,15 +55,15 @@ def test_two_months_with_prepayment_late_cancellation_and_care_away(
     first, second, hebei = (his_factory(c) for c in ("H11010500001", "H11010500002",
                                                      "H13010200001"))
     clock.now = datetime(2026, 4, 15, 10, 0)
-    home = settle(first, WANG_FANG, "3000.00")
+    home = settle_once(first, WANG_FANG, "3000.00")
     zhao = person(first, ZHAO_LEI)["baseinfo"]["psn_no"]
     ok(hebei.call("2501", {"refmedin": {
         "psn_no": zhao, "insutype": "310", "diag_code": "J18.900", "diag_name": "肺炎",
         "reflin_medins_no": "H11010500001", "reflin_medins_name": "北京", "refl_type": "3",
         "mdtrtarea_admdvs": "110000", "refl_date": "2026-04-15", "refl_rea": "病情",
         "refl_opnn": "同意", "enddate": "2026-12-31"}}))
-    away = settle(first, ZHAO_LEI, "2000.00")
-    late = settle(second, LI_JIANGUO, "1500.00")
+    away = settle_once(first, ZHAO_LEI, "2000.00")
+    late = settle_once(second, LI_JIANGUO, "1500.00")
 
     assert "3 settlements" in clearing(db, "run", "--month", "2026-04")
     april = due(db, "2026-04")
@@ -96,7 +82,7 @@ def test_two_months_with_prepayment_late_cancellation_and_care_away(
     clock.now = datetime(2026, 5, 11, 9, 30)
     ok(second.call("2208", {"data": {"setl_id": late["setl_id"], "mdtrt_id": late["mdtrt_id"],
                                      "psn_no": late["psn_no"]}}))
-    may_home = settle(first, WANG_FANG, "1000.00")
+    may_home = settle_once(first, WANG_FANG, "1000.00")
     clearing(db, "run", "--month", "2026-05", "--out", str(tmp_path))
     may = due(db, "2026-05")
     prepaid = owed(home) + owed(away)  # April's, the only closed month
@@ -136,8 +122,8 @@ def test_spark_clears_a_month_exactly_as_duckdb(tmp_path: Path):
 
 def test_two_runs_of_a_month_at_once_leave_one_consistent_result(db, his, clock):
     clock.now = datetime(2026, 4, 15, 10, 0)
-    settle(his, WANG_FANG, "3000.00")
-    settle(his, LI_JIANGUO, "800.00")
+    settle_once(his, WANG_FANG, "3000.00")
+    settle_once(his, LI_JIANGUO, "800.00")
 
     def run_once() -> str:
         try:
@@ -159,7 +145,7 @@ def test_two_runs_of_a_month_at_once_leave_one_consistent_result(db, his, clock)
 def test_a_month_prepaid_after_its_last_run_must_be_run_again_before_closing(db, http, his,
                                                                            clock):
     clock.now = datetime(2026, 4, 15, 10, 0)
-    settle(his, WANG_FANG, "3000.00")
+    settle_once(his, WANG_FANG, "3000.00")
     clearing(db, "run", "--month", "2026-04")
     clearing(db, "close", "--month", "2026-04")
     http.put("/admin/v1/institutions/H11010500001/prepay", json={"enabled": True},

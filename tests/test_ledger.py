@@ -6,14 +6,20 @@ test verifies the ledger at its end too: see the ``db`` fixture.)"""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import delete, update
 from typer.testing import CliRunner
 
 from conftest import ADMIN_TOKEN
-from flows import WANG_FANG, ZHAO_LEI, line, ok, person, register, settle_payload, upload
+from flows import (
+    WANG_FANG,
+    ZHAO_LEI,
+    fen,
+    ok,
+    person,
+    settle_once,
+)
 from yibao.cli import app as cli
 from yibao.services import ledger
 from yibao.store.schema import ledger_entry
@@ -21,21 +27,12 @@ from yibao.store.schema import ledger_entry
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-def fen(value: object) -> int:
-    return int(Decimal(str(value)) * 100)
-
-
-def settle(his, certno: str, amount: str) -> dict:
-    psn_no = person(his, certno)["baseinfo"]["psn_no"]
-    mdtrt_id = register(his, psn_no, certno)
-    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", amount)])
-    return ok(his.call("2207", settle_payload(psn_no, mdtrt_id, certno, amount)))["setlinfo"]
 
 
 def a_day(http, his_factory) -> dict:
     beijing, hebei = his_factory("H11010500001"), his_factory("H13010200001")
-    home = settle(beijing, WANG_FANG, "3000.00")
-    cancelled = settle(beijing, WANG_FANG, "100.00")
+    home = settle_once(beijing, WANG_FANG, "3000.00")
+    cancelled = settle_once(beijing, WANG_FANG, "100.00")
     ok(beijing.call("2208", {"data": {"setl_id": cancelled["setl_id"],
                                       "mdtrt_id": cancelled["mdtrt_id"],
                                       "psn_no": cancelled["psn_no"]}}))
@@ -45,7 +42,7 @@ def a_day(http, his_factory) -> dict:
         "reflin_medins_no": "H11010500001", "reflin_medins_name": "北京", "refl_type": "3",
         "mdtrtarea_admdvs": "110000", "refl_date": "2026-05-11", "refl_rea": "病情",
         "refl_opnn": "同意", "enddate": "2026-12-31"}}))
-    away = settle(beijing, ZHAO_LEI, "2000.00")
+    away = settle_once(beijing, ZHAO_LEI, "2000.00")
     claim = http.post("/admin/v1/claims", headers=AUTH, json={
         "psn_no": home["psn_no"], "reason": "no_credential",
         "payee": {"bank_name": "银行", "bank_account": "6222020200001234567"},

@@ -9,16 +9,16 @@ import io
 import zipfile
 from decimal import Decimal
 
-from flows import LI_JIANGUO, WANG_FANG, line, ok, person, refused, register, settle_payload, upload
+from flows import (
+    LI_JIANGUO,
+    WANG_FANG,
+    ok,
+    refused,
+    settle_once,
+)
 
 DAY = {"stmt_begndate": "2026-05-11", "stmt_enddate": "2026-05-11", "clr_type": "11"}
 
-
-def settle(his, certno: str, amount: str) -> dict:
-    psn_no = person(his, certno)["baseinfo"]["psn_no"]
-    mdtrt_id = register(his, psn_no, certno)
-    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", amount)])
-    return ok(his.call("2207", settle_payload(psn_no, mdtrt_id, certno, amount)))["setlinfo"]
 
 
 def cancel(his, s: dict) -> None:
@@ -42,12 +42,12 @@ def totals(his, medfee: str, fund: str, acct: str, count: int) -> dict:
 
 
 def test_a_day_with_deliberate_differences_is_found_line_by_line(db, his):
-    a = settle(his, WANG_FANG, "100.00")
-    b = settle(his, WANG_FANG, "200.00")
-    c = settle(his, LI_JIANGUO, "300.00")
-    d = settle(his, LI_JIANGUO, "400.00")
+    a = settle_once(his, WANG_FANG, "100.00")
+    b = settle_once(his, WANG_FANG, "200.00")
+    c = settle_once(his, LI_JIANGUO, "300.00")
+    d = settle_once(his, LI_JIANGUO, "400.00")
     cancel(his, d)
-    f = settle(his, WANG_FANG, "500.00")
+    f = settle_once(his, WANG_FANG, "500.00")
     ghost = dict(a, setl_id="S-NOT-AT-CENTRE", mdtrt_id="M-HIS")
     his_rows = [row(a), row(b, medfee="250.00"), row(d), row(ghost), row(f),
                 row(f, refund=True)]  # c missing; d's reversal missing; f reversed at HIS

@@ -155,9 +155,9 @@ def _clearing_step(db: str, action: Callable[[Connection], T]) -> T:
 
 
 def _caller(operator: str) -> Caller:
-    from yibao.services.context import Caller, china_now
+    from yibao.services.context import SOURCE_AGENCY, Caller, china_now
 
-    return Caller("02", operator, china_now())
+    return Caller(SOURCE_AGENCY, operator, china_now())
 
 
 @clearing_cli.command("run")

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select
 
 from yibao.domain.errors import Refused
 from yibao.services import cards
-from yibao.services.context import Clock
+from yibao.services.context import SOURCE_AGENCY, Caller, Clock
 from yibao.store.db import Database
 from yibao.store.schema import audit_event, person
 
@@ -54,6 +54,11 @@ def operator_dependency(
         raise HTTPException(401, "a valid operator bearer token is required")
 
     return operator
+
+
+def agency(op: cards.Operator) -> Caller:
+    """An operator acting at the window, as the services' Caller (dcla_souc 02)."""
+    return Caller(SOURCE_AGENCY, op.name, op.now)
 
 
 def run_refusable(db: Database, action: Callable[[Connection], Any]) -> Any:

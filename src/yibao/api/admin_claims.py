@@ -12,13 +12,12 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from yibao.api.admin import operator_dependency, run_refusable
+from yibao.api.admin import agency, operator_dependency, run_refusable
 from yibao.api.claim_models import ApplicationIn, bill_of, payee_of
 from yibao.domain.money import fen_to_yuan
 from yibao.domain.policy import Policy
 from yibao.services import cards, reimbursement
-from yibao.services.context import Caller, Clock, Ids
-from yibao.services.filing import SOURCE_AGENCY
+from yibao.services.context import Clock, Ids
 from yibao.store.db import Database
 
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
@@ -55,9 +54,6 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...],
         409: {"description": "refused: the body names the error code (E-CLM-...) and why"},
     })
     Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
-
-    def agency(op: cards.Operator) -> Caller:
-        return Caller(SOURCE_AGENCY, op.name, op.now)
 
     def run(action: Callable[[Connection], Any]) -> Any:
         return run_refusable(db, action)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from yibao.api.admin import operator_dependency, run_refusable
+from yibao.api.admin import agency, operator_dependency, run_refusable
 from yibao.services import cards, filing
-from yibao.services.context import Caller, Clock, Ids
+from yibao.services.context import Clock, Ids
 from yibao.store.db import Database
 
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
@@ -55,9 +55,6 @@ def router(db: Database, clock: Clock, ids: Ids, tokens: Mapping[str, str]) -> A
         409: {"description": "refused: the body names the error code (E-FIL-...) and why"},
     })
     Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
-
-    def agency(op: cards.Operator) -> Caller:
-        return Caller(filing.SOURCE_AGENCY, op.name, op.now)
 
     def run(action: Callable[[Connection], Any]) -> Any:
         return run_refusable(db, action)

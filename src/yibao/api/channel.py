@@ -24,7 +24,7 @@ from yibao.api.claim_models import ApplicationIn, bill_of, payee_of
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services import ecert, face, filing, reimbursement
-from yibao.services.context import Caller, Clock, Ids
+from yibao.services.context import SOURCE_APP, Caller, Clock, Ids
 from yibao.store.db import Database
 from yibao.store.schema import channel, gateway_nonce
 
@@ -214,7 +214,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
             psn_no = ecert.holder_by_pin(conn, actor, channel_id, cert_id, pin)
             if psn_no is None:
                 return None
-            return action(conn, Caller(filing.SOURCE_APP, channel_id, actor.now), psn_no)
+            return action(conn, Caller(SOURCE_APP, channel_id, actor.now), psn_no)
         result = run(act, channel_id)
         return _refusal(Refused("E-ECT-005", "wrong PIN")) if result is None else result
 

@@ -14,12 +14,7 @@ from yibao.api.tx_visits import read_diagnoses
 from yibao.domain.codes import INSUTYPES, MED_TYPES
 from yibao.domain.errors import Refused
 from yibao.services import reimbursement
-from yibao.services.context import Caller, Ctx
-from yibao.services.filing import SOURCE_INSTITUTION
-
-
-def _caller(ctx: Ctx) -> Caller:
-    return Caller(SOURCE_INSTITUTION, ctx.institution.code, ctx.now, ctx.msgid)
+from yibao.services.context import Ctx
 
 
 @transaction("2902", "故障期间申报 (yibao extension)", writes=True)
@@ -28,7 +23,7 @@ def declare_fault(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     begin, end = data.moment("begntime"), data.moment("endtime")
     assert begin is not None and end is not None
     fault_id = reimbursement.declare_fault(
-        ctx.conn, _caller(ctx), ctx.ids, ctx.institution.code, begin, end,
+        ctx.conn, ctx.caller, ctx.ids, ctx.institution.code, begin, end,
         data.text("memo", max_len=300))
     ctx.effect = f"fault:{fault_id}"
     return {"result": {"fault_id": fault_id}}
@@ -50,7 +45,7 @@ def fault_bill(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         lines=tuple(read_line(item, refunds=False) for item in items),
         diagnoses=read_diagnoses(inp),
     )
-    claim_id = reimbursement.record_fault_bill(ctx.conn, _caller(ctx), ctx.ids, ctx.policies,
+    claim_id = reimbursement.record_fault_bill(ctx.conn, ctx.caller, ctx.ids, ctx.policies,
                                                bill)
     ctx.effect = f"claim:{claim_id}"
     return {"result": {"claim_id": claim_id, "status": reimbursement.ELIGIBLE}}

@@ -14,19 +14,16 @@ from yibao.domain import filing as rules
 from yibao.domain.codes import INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.services import filing
-from yibao.services.context import Caller, Ctx
+from yibao.services.context import Ctx
 from yibao.services.persons import get_person
 from yibao.store.schema import institution
 
 REFERRAL_TYPES = {"1": "市内转院", "2": "转往省内异地", "3": "转往省外异地"}
 
 
-def _caller(ctx: Ctx) -> Caller:
-    return Caller(filing.SOURCE_INSTITUTION, ctx.institution.code, ctx.now, ctx.msgid)
-
 
 def _register(ctx: Ctx, new: filing.NewFiling) -> dict[str, Any]:
-    serial = filing.register(ctx.conn, _caller(ctx), ctx.ids, new)
+    serial = filing.register(ctx.conn, ctx.caller, ctx.ids, new)
     ctx.effect = f"filing:{serial}"
     return {"result": {"trt_dcla_detl_sn": serial}}
 
@@ -100,7 +97,7 @@ def injury(ctx: Ctx, inp: Fields) -> dict[str, Any]:
 
 def _cancel(ctx: Ctx, data: Fields, *, memo_required: bool) -> dict[str, Any]:
     serial = data.text("trt_dcla_detl_sn", max_len=30)
-    filing.cancel(ctx.conn, _caller(ctx), serial, data.text("psn_no", max_len=30),
+    filing.cancel(ctx.conn, ctx.caller, serial, data.text("psn_no", max_len=30),
                   data.text("memo", required=memo_required, max_len=500), own_only=True)
     ctx.effect = f"filing-cancel:{serial}"
     return {}

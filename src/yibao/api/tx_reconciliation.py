@@ -10,8 +10,7 @@ from yibao.api.registry import transaction
 from yibao.domain.codes import INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.services import clearing, reconciliation
-from yibao.services.context import Caller, Ctx
-from yibao.services.filing import SOURCE_INSTITUTION
+from yibao.services.context import Ctx
 
 CLR_TYPES = frozenset({"11", "21", "41"})
 
@@ -54,9 +53,6 @@ def detail(ctx: Ctx, inp: Fields) -> dict[str, Any]:
                          "dld_endtime": found["dld_endtime"].strftime("%Y-%m-%d %H:%M:%S")}}
 
 
-def _caller(ctx: Ctx) -> Caller:
-    return Caller(SOURCE_INSTITUTION, ctx.institution.code, ctx.now, ctx.msgid)
-
 
 @transaction("3203", "清算申请", writes=True)
 def apply(ctx: Ctx, inp: Fields) -> dict[str, Any]:
@@ -65,7 +61,7 @@ def apply(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     psntime = data.text("psntime", max_len=6)
     if len(setlym) != 6 or not setlym.isdigit() or not psntime.isdigit():
         raise Refused("E-ENV-005", "input.data.setlym (YYYYMM) and psntime must be numbers")
-    serial = clearing.apply(ctx.conn, _caller(ctx), ctx.ids, clearing.Application(
+    serial = clearing.apply(ctx.conn, ctx.caller, ctx.ids, clearing.Application(
         setlym=setlym, clr_type=data.code("clr_type", CLR_TYPES), psntime=int(psntime),
         medfee_sumamt=_money(data, "medfee_sumamt"), fund_appy_sum=_money(data, "fund_appy_sum"),
         acct_pay=_money(data, "acct_pay"), cash_payamt=_money(data, "cash_payamt")))
@@ -76,5 +72,5 @@ def apply(ctx: Ctx, inp: Fields) -> dict[str, Any]:
 @transaction("3204", "清算申请撤销", writes=True)
 def withdraw(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
-    clearing.withdraw(ctx.conn, _caller(ctx), data.text("clr_appy_evt_id", max_len=30))
+    clearing.withdraw(ctx.conn, ctx.caller, data.text("clr_appy_evt_id", max_len=30))
     return {}

@@ -51,6 +51,11 @@ class Institution:
     networked: bool = False  # for inter-provincial (away-from-home) direct settlement
 
 
+SOURCE_INSTITUTION = "01"  # dcla_souc: 定点医药机构
+SOURCE_AGENCY = "02"  # 中心经办系统 (operator window)
+SOURCE_APP = "04"  # APP
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who acts outside the hospital interface's envelope: an institution, an operator or
@@ -84,3 +89,8 @@ class Ctx:
     ids: Ids
     policies: tuple[Policy, ...]
     effect: str | None = field(default=None)  # what a state change did, for 2601
+
+    @property
+    def caller(self) -> Caller:
+        """The calling institution as a Caller (filing, claims, clearing services)."""
+        return Caller(SOURCE_INSTITUTION, self.institution.code, self.now, self.msgid)

@@ -24,9 +24,6 @@ ACTIVE = "active"
 CANCELLED = "cancelled"
 SUPERSEDED = "superseded"
 
-SOURCE_INSTITUTION = "01"  # dcla_souc: 定点医药机构
-SOURCE_AGENCY = "02"  # 中心经办系统 (operator window)
-SOURCE_APP = "04"  # APP
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select, update
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.services import fees, filing, settlement, visits
-from yibao.services.context import Caller, Ctx
+from yibao.services.context import Ctx
 from yibao.store.schema import fee_line, message, reversal, signin
 from yibao.store.schema import settlement as settlement_table
 
@@ -75,8 +75,7 @@ def _undo(ctx: Ctx, psn_no: str, omsgid: str, effect: str) -> None:
     elif kind == "discharge":
         visits.undo_discharge(ctx, ref, psn_no)
     elif kind == "filing":  # the filings it superseded stay ended (file again if needed)
-        caller = Caller(filing.SOURCE_INSTITUTION, ctx.institution.code, ctx.now, ctx.msgid)
-        filing.cancel(ctx.conn, caller, ref, psn_no, f"reversed by 2601 {ctx.msgid}",
+        filing.cancel(ctx.conn, ctx.caller, ref, psn_no, f"reversed by 2601 {ctx.msgid}",
                       own_only=True)
     elif kind == "signin":
         ctx.conn.execute(
