@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from yibao.api.hospital import ROUTE
+from yibao.bench.cpu import own_seconds
 
 FEE_LINES_PER_FLOW = 5
 
@@ -28,14 +29,17 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What one client thread does: ``mode`` flow | settle | paced | floor."""
+    """What one client thread does: ``mode`` flow | settle | paced | floor | prepare
+    (``prepared`` visits registered with their fee lines, for settle and paced, which
+    send 2207 for ``visits``)."""
 
     mode: str
     seconds: float
     institution: tuple[str, str]  # code, token
     persons: list[tuple[str, str, str]]  # psn_no, certno, insutype
     items: list[str]
-    prepared: int = 0  # settle/paced: visits prepared before the clock starts
+    prepared: int = 0  # prepare: how many visits
+    visits: tuple[dict[str, Any], ...] = ()  # settle/paced: the 2207 inputs, in order
     interval: float = 0.0  # paced: seconds between 2207 calls
     seed: int = 0
 
@@ -46,6 +50,8 @@ class Record:
     errors: dict[str, int] = field(default_factory=dict)
     flows: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this thread's share of its client process's CPU time
+    visits: list[dict[str, Any]] = field(default_factory=list)  # what ``prepare`` made
 
     def add(self, infno: str, ms: float, ok: bool) -> None:
         self.latencies.setdefault(infno, []).append(ms)
@@ -96,7 +102,9 @@ def _timed(client: Client, record: Record, infno: str, payload: dict) -> dict[st
     return answer
 
 
-def _visit(client: Client, record: Record, rng: random.Random, plan: Plan) -> tuple | None:
+def _visit(
+    client: Client, record: Record, rng: random.Random, plan: Plan
+) -> dict[str, Any] | None:
     """1101 -> 2201 -> 2204; returns what 2206/2207 need, or None if a step failed."""
     psn_no, certno, insutype = rng.choice(plan.persons)
     cred = {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno}
@@ -122,7 +130,7 @@ def _visit(client: Client, record: Record, rng: random.Random, plan: Plan) -> tu
     settle = {"data": {"psn_no": psn_no, "mdtrt_id": mdtrt_id, "med_type": "11",
                        "medfee_sumamt": f"{total // 100}.{total % 100:02d}", "chrg_bchno": "0000",
                        "acct_used_flag": "1", "psn_setlway": "01", **cred}}
-    return (settle,)
+    return settle
 
 
 def run_plan(target: Target, plan: Plan) -> Record:
@@ -133,10 +141,13 @@ def run_plan(target: Target, plan: Plan) -> Record:
         return _flows(client, record, rng, plan)
     if plan.mode == "floor":
         return _floor(client, record, plan)
-    ready = [v for v in (_visit(client, Record(), rng, plan) for _ in range(plan.prepared)) if v]
+    if plan.mode == "prepare":
+        made = (_visit(client, Record(), rng, plan) for _ in range(plan.prepared))
+        record.visits = [v for v in made if v is not None]
+        return record
     started = time.perf_counter()
     next_at = started
-    for (settle,) in ready:
+    for settle in plan.visits:
         if plan.mode == "paced":
             next_at += plan.interval
             pause = next_at - time.perf_counter()
@@ -157,10 +168,9 @@ def _flows(client: Client, record: Record, rng: random.Random, plan: Plan) -> Re
         if plan.interval:
             next_at += plan.interval
             time.sleep(max(0.0, next_at - time.perf_counter()))
-        visit = _visit(client, record, rng, plan)
-        if visit is None:
+        settle = _visit(client, record, rng, plan)
+        if settle is None:
             continue
-        (settle,) = visit
         _timed(client, record, "2206", settle)
         if _timed(client, record, "2207", settle)["infcode"] == 0:
             record.flows += 1
@@ -182,6 +192,12 @@ def _floor(client: Client, record: Record, plan: Plan) -> Record:
 
 
 def run_process(target: Target, plans: list[Plan]) -> list[Record]:
-    """One client process: its plans on threads."""
+    """One client process: its plans on threads; each record carries an equal share of
+    the process's CPU time."""
+    started = own_seconds()
     with ThreadPoolExecutor(max_workers=len(plans)) as pool:
-        return list(pool.map(lambda p: run_plan(target, p), plans))
+        records = list(pool.map(lambda p: run_plan(target, p), plans))
+    share = (own_seconds() - started) / len(records)
+    for record in records:
+        record.cpu_seconds = share
+    return records

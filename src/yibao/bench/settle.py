@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
+from yibao.bench.cpu import Meter
 from yibao.bench.load import FLOOR_INFNO, Plan, Record, Target, run_process
 from yibao.bench.server import ServerProcess, free_port
 from yibao.store.db import Database
@@ -74,13 +75,29 @@ def _population(db: Database) -> tuple[list, list, list]:
 
 
 def _drive(opts: Options, target: Target, make: Any) -> list[Record]:
-    """Run plans made by ``make(index)`` on opts.clients threads over opts.processes."""
+    """Run plans made by ``make(index)`` on opts.clients threads over opts.processes; the
+    records come back in the order of the plans."""
     plans = [make(i) for i in range(opts.clients)]
     per = [plans[i::opts.processes] for i in range(opts.processes)]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=opts.processes, mp_context=context) as pool:
-        results = pool.map(run_process, [target] * opts.processes, per)
-        return [record for batch in results for record in batch]
+        batches = list(pool.map(run_process, [target] * opts.processes, per))
+    records: list[Record] = [Record()] * opts.clients
+    for p, batch in enumerate(batches):
+        records[p::opts.processes] = batch
+    return records
+
+
+def _meter(server: ServerProcess, db: Database) -> Meter:
+    return Meter(server.pid, "" if db.is_sqlite else db.engine.url.database or "")
+
+
+def _metered(meter: Meter, opts: Options, target: Target, make: Any) -> dict[str, Any]:
+    """A phase merged, with the server's and the database's CPU time during it."""
+    server, database = meter.read()
+    records = _drive(opts, target, make)
+    after = meter.read()
+    return _merge(records, (after[0] - server, after[1] - database))
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -91,7 +108,9 @@ def _percentiles(values: list[float]) -> dict[str, float]:
             "p99": round(cuts[98], 2)}
 
 
-def _merge(records: list[Record]) -> dict[str, Any]:
+def _merge(records: list[Record], cpu: tuple[float, float] = (0.0, 0.0)) -> dict[str, Any]:
+    """One phase's records together; ``cpu``: the server's and the database's CPU
+    seconds during the phase, reported with the clients' per call."""
     latencies: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     for r in records:
@@ -100,8 +119,12 @@ def _merge(records: list[Record]) -> dict[str, Any]:
         for infno, n in r.errors.items():
             errors[infno] = errors.get(infno, 0) + n
     seconds = max((r.seconds for r in records), default=0.0) or 1.0
+    calls = sum(len(v) for v in latencies.values()) or 1
+    parties = {"server": cpu[0], "database": cpu[1],
+               "clients": sum(r.cpu_seconds for r in records)}
     return {
         "seconds": round(seconds, 2),
+        "cpu_ms_per_call": {k: round(v / calls * 1000, 3) for k, v in parties.items()},
         "flows_per_s": round(sum(r.flows for r in records) / seconds, 1),
         "calls_per_s": {k: round(len(v) / seconds, 1) for k, v in sorted(latencies.items())},
         "latency_ms": {k: _percentiles(v) for k, v in sorted(latencies.items())},
@@ -178,21 +201,23 @@ def soak(opts: Options, minutes: float, window: float, report: Any = print) -> d
     hospitals, people, items = _population(db)
     server = ServerProcess(opts.url, free_port(opts.port), workers=opts.workers)
     target = Target("127.0.0.1", server.port)
+    meter = _meter(server, db)
     try:
-        probe = _merge(_drive(opts, target, lambda i: Plan(
-            "flow", min(10.0, window), hospitals[i % len(hospitals)], people, items, seed=i)))
+        probe = _metered(meter, opts, target, lambda i: Plan(
+            "flow", min(10.0, window), hospitals[i % len(hospitals)], people, items, seed=i))
         rate = 0.7 * probe["flows_per_s"]
         interval = opts.clients / rate if rate else 1.0
         report(f"maximum {probe['flows_per_s']} flows/s; soaking at {rate:.1f}/s")
         windows = []
         for n in range(max(1, int(minutes * 60 / window))):
-            merged = _merge(_drive(opts, target, lambda i, n=n: Plan(
+            merged = _metered(meter, opts, target, lambda i, n=n: Plan(
                 "flow", window, hospitals[i % len(hospitals)], people, items,
-                interval=interval, seed=1000 * n + i)))
+                interval=interval, seed=1000 * n + i))
             row = {"window": n, "flows_per_s": merged["flows_per_s"],
                    "p50_2207": merged["latency_ms"].get("2207", {}).get("p50"),
                    "p99_2207": merged["latency_ms"].get("2207", {}).get("p99"),
-                   "server_rss_mb": _rss_mb(server.pid)}
+                   "server_rss_mb": _rss_mb(server.pid),
+                   "cpu_ms_per_call": merged["cpu_ms_per_call"]}
             report(row)
             windows.append(row)
     finally:
@@ -209,31 +234,37 @@ def run(opts: Options, report: Any = print) -> dict[str, Any]:
     hospitals, people, items = _population(db)
     server = ServerProcess(opts.url, free_port(opts.port), workers=opts.workers)
     target = Target("127.0.0.1", server.port)
+    meter = _meter(server, db)
     out: dict[str, Any] = {}
     try:
         def plan(mode: str, i: int, **kw: Any) -> Plan:
             return Plan(mode, opts.seconds, hospitals[i % len(hospitals)], people, items,
                         seed=hash((mode, i)) & 0xFFFF, **kw)
 
+        def prepared(count: int) -> list[tuple[dict[str, Any], ...]]:
+            records = _drive(opts, target, lambda i: plan("prepare", i, prepared=count))
+            return [tuple(r.visits) for r in records]
+
         report("phase 0: HTTP floor (a message answered without the database) ...")
-        out["floor"] = _drive(opts, target, lambda i: plan("floor", i))
+        out["floor"] = _metered(meter, opts, target, lambda i: plan("floor", i))
         report("phase 1: full outpatient flows ...")
-        out["flows"] = _drive(opts, target, lambda i: plan("flow", i))
-        per_client = max(50, int(300 * opts.seconds / 20))
+        out["flows"] = _metered(meter, opts, target, lambda i: plan("flow", i))
+        visits = prepared(max(50, int(300 * opts.seconds / 20)))
         report("phase 2: 2207 at full speed ...")
-        out["settle_max"] = _drive(opts, target, lambda i: plan("settle", i, prepared=per_client))
-        peak = _merge(out["settle_max"])["calls_per_s"].get("2207", 0.0)
+        out["settle_max"] = _metered(
+            meter, opts, target, lambda i: plan("settle", i, visits=visits[i]))
+        peak = out["settle_max"]["calls_per_s"].get("2207", 0.0)
         interval = opts.clients / (0.8 * peak) if peak else 1.0
+        visits = prepared(max(20, int(0.8 * peak * opts.seconds / opts.clients) + 5))
         report(f"phase 3: 2207 paced at 80 % of {peak:.0f}/s ...")
-        out["settle_80"] = _drive(opts, target, lambda i: plan(
-            "paced", i, prepared=max(20, int(0.8 * peak * opts.seconds / opts.clients) + 5),
-            interval=interval))
+        out["settle_80"] = _metered(meter, opts, target, lambda i: plan(
+            "paced", i, visits=visits[i], interval=interval))
     finally:
         server.stop()
     report("phase 4: bare-SQL baseline ...")
     base = baseline(db, opts.clients, min(opts.seconds, 15.0))
     db.dispose()
-    return _summary(opts, {k: _merge(v) for k, v in out.items()}, base)
+    return _summary(opts, out, base)
 
 
 def _summary(opts: Options, phases: dict[str, Any], base: float) -> dict[str, Any]:
@@ -268,6 +299,14 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     lines = [f"| measure ({result['database']}) | value | target |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {target} |" for name, value, target in rows]
+    lines += ["", "| phase | CPU ms per call: server | database | clients | calls/s the "
+              "cores could carry |", "|---|---|---|---|---|"]
+    for phase in ("floor", "settle_max", "settle_80"):
+        cpu = p[phase]["cpu_ms_per_call"]
+        total = sum(cpu.values())
+        ceiling = round(result["machine"]["cpus"] * 1000 / total) if total else None
+        lines.append(f"| {phase} | {cpu['server']} | {cpu['database']} | {cpu['clients']} "
+                     f"| {ceiling} |")
     lines += ["", "| infno | calls/s (flows) | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|"]
     for infno, lat in p["flows"]["latency_ms"].items():
         rate = p["flows"]["calls_per_s"][infno]
