@@ -520,10 +520,11 @@ INPUTS = JSON | st.fixed_dictionaries(
 @settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(infno=st.sampled_from(sorted(REGISTRY)), payload=INPUTS)
-def test_arbitrary_input_always_gets_a_well_formed_answer(http, his, infno, payload):
+def test_arbitrary_input_always_gets_a_well_formed_answer(http, his, db, infno, payload):
     message = his.envelope(infno, {})
     message["input"] = payload
     body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+    before = snapshot(db)
     reply = http.post(ROUTE, content=body, headers=his.headers())
     assert reply.status_code == 200
     if reply.headers["content-type"].startswith("application/zip"):
@@ -536,3 +537,4 @@ def test_arbitrary_input_always_gets_a_well_formed_answer(http, his, infno, payl
     if answer["infcode"] == -1:
         not_internal(answer)
         assert len(answer["err_msg"]) <= 200
+        assert snapshot(db) == before, "a refused message changed the database"

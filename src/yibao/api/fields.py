@@ -8,6 +8,7 @@ those and raises ``Refused`` (E-ENV-004 missing, E-ENV-005 bad format) naming th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,6 +23,7 @@ LIST_LENGTH_MAX = 1000
 EXTENSION_LENGTH_MAX = 4000  # exp_content
 COUNT_MAX = Decimal("1000000")
 PRICE_MAX = Decimal("100000000")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f]")
 
 
 def is_absent(value: Any) -> bool:
@@ -54,7 +56,7 @@ class Fields:
         text = str(value).strip()
         if len(text) > min(max_len, TEXT_LENGTH_MAX):
             raise Refused("E-ENV-005", f"{self.where}.{name} longer than {max_len}")
-        if any(ord(ch) < 32 for ch in text):
+        if CONTROL_CHARACTER.search(text):
             raise Refused("E-ENV-005", f"{self.where}.{name} contains control characters")
         return text
 
