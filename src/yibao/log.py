@@ -35,6 +35,7 @@ def configure(level: str = "INFO") -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level, force=True)
     structlog.configure(
         processors=[
+            structlog.stdlib.filter_by_level,  # below the level: no rendering at all
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _mask_sensitive,

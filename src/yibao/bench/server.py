@@ -37,7 +37,8 @@ class ServerProcess:
         return self.process.pid
 
     def start(self) -> None:
-        env = dict(os.environ, YIBAO_LOG_LEVEL="WARNING")
+        # logs as in production (a line per message), thrown away
+        env = dict(os.environ, YIBAO_LOG_LEVEL="INFO")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "yibao.cli", "serve", "--db", self.url, "--port",
              str(self.port), "--workers", str(self.workers)],
