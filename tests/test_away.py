@@ -523,3 +523,16 @@ def test_a_special_disease_filing_needs_its_disease_and_a_known_institution(db, 
     assert (no_disease["status"], no_disease["code"]) == (409, "E-FIL-008")
     assert (unknown["status"], unknown["code"]) == (409, "E-FIL-008")
     assert http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json() == []
+
+
+def test_a_filing_made_on_29_february_may_run_ten_years(db, http, clock):
+    clock.now = datetime(2028, 2, 29, 9, 30)
+    psn_no = "13010200000000000005"
+    longest = admin_file(http, psn_no, filing_type="resident", area="110000",
+                         end_date="2038-02-28")
+    assert longest["status"] == 201, longest
+    too_long = admin_file(http, psn_no, filing_type="resident", area="110000",
+                          end_date="2038-03-01")
+    assert (too_long["status"], too_long["code"]) == (409, "E-FIL-008")
+    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json()
+    assert [(f["end_at"], f["status"]) for f in listed] == [("2038-03-01 00:00:00", "active")]

@@ -98,9 +98,18 @@ def end_of_validity(filing_type: str, end_date: date | None, now: datetime) -> d
         raise Refused("E-FIL-008", f"a {filing_type} filing needs an end date (enddate)")
     if end_date < now.date():
         raise Refused("E-FIL-008", f"end date {end_date} is before today {now.date()}")
-    if end_date > now.date().replace(year=now.year + VALIDITY_YEARS_MAX):
+    if end_date > years_after(now.date(), VALIDITY_YEARS_MAX):
         raise Refused("E-FIL-008", f"validity longer than {VALIDITY_YEARS_MAX} years")
     return datetime.combine(end_date + timedelta(days=1), time())
+
+
+def years_after(day: date, years: int) -> date:
+    """The same day ``years`` later; 29 February becomes 28 February in a common year
+    (the last day not past the anniversary)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February into a common year
+        return day.replace(year=day.year + years, day=28)
 
 
 def covers(window: Window, *, visit_begin: datetime, visit_end: datetime | None,
