@@ -82,6 +82,12 @@ class Window:
         return min(ends, default=None)
 
 
+def is_area_code(code: str) -> bool:
+    """A co-ordination area (admdvs) is exactly six ASCII digits: ``str.isdigit`` alone
+    also takes full-width or Arabic-Indic digits, which name no area."""
+    return len(code) == 6 and code.isascii() and code.isdigit()
+
+
 def kind_of(filing_type: str) -> Kind:
     if filing_type not in TYPES:
         raise Refused("E-FIL-008", f"filing_type {filing_type!r}; one of {', '.join(TYPES)}")

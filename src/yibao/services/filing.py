@@ -85,8 +85,8 @@ def _area_of(conn: Connection, new: NewFiling, kind: rules.Kind, insured_area: s
         if row is None:
             raise Refused("E-FIL-008", f"no designated institution {new.institution!r}")
         return str(row[0])
-    if len(new.area) != 6 or not new.area.isdigit():
-        raise Refused("E-FIL-008", f"area of treatment {new.area!r} is not a 6-digit code")
+    if not rules.is_area_code(new.area):
+        raise Refused("E-FIL-008", f"area of treatment {new.area!r} is not 6 ASCII digits")
     if kind is rules.Kind.AREA and new.area == insured_area:
         raise Refused("E-FIL-008", f"{new.area} is the insured place: no filing is needed")
     return new.area
