@@ -573,3 +573,23 @@ def test_an_area_code_is_six_ascii_digits_wherever_a_filing_names_one(
     by_app = app.post(path, {"pin": "135790", "filing_type": "resident", "area": area})
     assert (by_app.status_code, by_app.json()["code"]) == (400, "E-FIL-008")
     assert filing_states(http, home) == [(mine.json()["trt_dcla_detl_sn"], "active")]
+
+
+def test_an_injury_declaration_counts_only_in_the_area_it_names(db, http, his_factory):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+    shanghai = admin_file(http, psn_no, filing_type="trauma", area="310000")
+    assert shanghai["status"] == 201  # at the window a person declares for any area
+    fee = [line("1", "XA01AAA0001", "100.00")]
+    injured = visit(beijing, psn_no, ZHAO_LEI, med_type="19")
+    message = refused(settle(beijing, psn_no, injured, ZHAO_LEI, fee, med_type="19"),
+                      "E-FIL-012")
+    assert shanghai["trt_dcla_detl_sn"] in message and "care is in 110000" in message
+    # the Beijing hospital cannot record a declaration for care in Shanghai
+    message = refused(declare_injury(beijing, psn_no, area="310000"), "E-FIL-012")
+    assert "treats in 110000" in message
+    assert len(filing_states(http, psn_no)) == 2 and outbox_rows(db) == []
+    ok(declare_injury(beijing, psn_no))
+    setl = ok(settle(beijing, psn_no, injured, ZHAO_LEI, [], med_type="19", total="100.00"))
+    assert outbox_rows(db)[0]["payload"]["setlinfo"]["setl_id"] == setl["setlinfo"]["setl_id"]

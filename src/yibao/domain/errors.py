@@ -109,6 +109,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "record the person's no-third-party declaration (2507) before settling"),
     ("E-FIL-011", "institution not filed for this special disease",
      "special-disease care away from home settles only at the filed institutions (2503)"),
+    ("E-FIL-012", "injury declaration for another co-ordination area",
+     "declare the injury for the area of treatment (2507 by the treating institution)"),
     # manual reimbursement
     ("E-CLM-001", "claim or payment not found", "claim_id, order id or invoice unknown"),
     ("E-CLM-002", "invoice already claimed", "one claim per invoice; see the existing claim"),

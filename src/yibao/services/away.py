@@ -68,7 +68,7 @@ def decide(
     filings = list(conn.execute(_FILINGS, {"psn_no": person["psn_no"]}).mappings())
     span = _Span(visit["begntime"], visit["endtime"], now)
     if visit["med_type"] in TRAUMA_MED_TYPES or visit["trum_flag"] == "1":
-        _check_declaration(visit, filings, span)
+        _check_declaration(visit, filings, span, institution.pool_area)
     relationship = rules.Relationship(
         insurance["insutype"], person["insuplc_admdvs"], insurance["emp_name"])
     if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
@@ -100,14 +100,18 @@ def _relationship_of(row: RowMapping) -> rules.Relationship:
     return rules.Relationship(row["insutype"], row["insuplc_admdvs"], row["emp_name"])
 
 
-def _check_declaration(visit: RowMapping, filings: list[RowMapping], span: _Span) -> None:
+def _check_declaration(visit: RowMapping, filings: list[RowMapping], span: _Span,
+                       area: str) -> None:
+    """An injury settles away from home only with a declaration for this area."""
     if visit["rel_ttp_flag"] == "1":
         raise Refused("E-FIL-007", f"mdtrt_id {visit['mdtrt_id']} (REL_TTP_FLAG 1)")
-    declared = any(
-        f["kind"] == rules.Kind.TRAUMA and span.covered_by(f) for f in filings
-    )
-    if not declared:
-        raise Refused("E-FIL-010", f"mdtrt_id {visit['mdtrt_id']}")
+    declared = [f for f in filings if f["kind"] == rules.Kind.TRAUMA and span.covered_by(f)]
+    if any(f["mdtrtarea_admdvs"] == area for f in declared):
+        return
+    if declared:
+        raise Refused("E-FIL-012", f"{declared[-1]['trt_dcla_detl_sn']} is for "
+                      f"{declared[-1]['mdtrtarea_admdvs']}, the care is in {area}")
+    raise Refused("E-FIL-010", f"mdtrt_id {visit['mdtrt_id']}")
 
 
 def _disease_filing(
