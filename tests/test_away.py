@@ -593,3 +593,34 @@ def test_an_injury_declaration_counts_only_in_the_area_it_names(db, http, his_fa
     ok(declare_injury(beijing, psn_no))
     setl = ok(settle(beijing, psn_no, injured, ZHAO_LEI, [], med_type="19", total="100.00"))
     assert outbox_rows(db)[0]["payload"]["setlinfo"]["setl_id"] == setl["setlinfo"]["setl_id"]
+
+
+def test_special_disease_care_rests_on_the_filing_made_under_the_current_relationship(
+    db, his_factory, clock
+):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+
+    def disease(code: str, name: str) -> str:
+        return str(ok(beijing.call("2503", {"data": {
+            "psn_no": psn_no, "insutype": "310", "opsp_dise_code": code,
+            "opsp_dise_name": name, "ide_fixmedins_no": "H11010500001",
+            "ide_fixmedins_name": "示范", "hosp_ide_date": "2026-05-01",
+            "diag_dr_codg": "D1", "diag_dr_name": "医生", "begndate": "2026-05-11",
+            "enddate": ""}}))["result"]["trt_dcla_detl_sn"])
+
+    old_employer = disease("M03900", "高血压")  # found first, but no longer valid
+    with db.write() as conn:
+        conn.execute(update(insurance).where(insurance.c.psn_no == psn_no)
+                     .values(emp_name="新单位"))
+    clock.now = T0 + timedelta(minutes=1)
+    current = disease("M01600", "糖尿病")
+    setl = ok(settle(beijing, psn_no, visit(beijing, psn_no, ZHAO_LEI, med_type="14"),
+                     ZHAO_LEI, [line("1", "XA01AAA0001", "900.00")], med_type="14"))
+    [sent] = outbox_rows(db)
+    assert sent["payload"]["setlinfo"]["trt_dcla_detl_sn"] == current
+    assert sent["payload"]["setlinfo"]["setl_id"] == setl["setlinfo"]["setl_id"]
+    withdraw = {"psn_no": psn_no, "memo": "换医院"}
+    refused(beijing.call("2504", {"data": {"trt_dcla_detl_sn": current, **withdraw}}),
+            "E-FIL-009")  # the settlement rests on it
+    ok(beijing.call("2504", {"data": {"trt_dcla_detl_sn": old_employer, **withdraw}}))
