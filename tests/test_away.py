@@ -44,6 +44,15 @@ def admin_file(http, psn_no: str, **body) -> dict:
     return {"status": reply.status_code, **reply.json()}
 
 
+def declare_injury(his, psn_no: str, area: str = "110000") -> dict:
+    """2507: 赵磊 declares that no third party is liable for his injury."""
+    return his.call("2507", {"data": {
+        "dcla_souc": "01", "psn_no": psn_no, "psn_cert_type": "01", "certno": ZHAO_LEI,
+        "psn_name": "赵磊", "insu_admdvs": "130102", "mdtrtarea_admdvs": area,
+        "trum_time": "2026-05-10 18:00:00", "trum_site": "家中", "trum_rea": "摔伤",
+        "chk_pay_flag": "1", "begndate": "2026-05-10", "enddate": ""}})
+
+
 def visit(his, psn_no: str, certno: str, *, med_type: str = "11", exp: dict | None = None,
           begin: str = "2026-05-11 09:00:00") -> str:
     data = {"psn_no": psn_no, "insutype": "310", "begntime": begin, "med_type": med_type,
@@ -297,11 +306,7 @@ def test_injury_needs_the_no_third_party_declaration(db, http, his_factory):
     refused(beijing.call("2201", {"data": {
         "psn_no": psn_no, "insutype": "310", "mdtrt_cert_type": "02", "mdtrt_cert_no": ZHAO_LEI,
         "ipt_otp_no": "OP1", "exp_content": '{"TRUM_FLAG": "1"}'}}), "E-ENV-004")
-    ok(beijing.call("2507", {"data": {
-        "dcla_souc": "01", "psn_no": psn_no, "psn_cert_type": "01", "certno": ZHAO_LEI,
-        "psn_name": "赵磊", "insu_admdvs": "130102", "mdtrtarea_admdvs": "110000",
-        "trum_time": "2026-05-10 18:00:00", "trum_site": "家中", "trum_rea": "摔伤",
-        "chk_pay_flag": "1", "begndate": "2026-05-10", "enddate": ""}}))
+    ok(declare_injury(beijing, psn_no))
     assert ok(settle(beijing, psn_no, injured, ZHAO_LEI, [], med_type="19", total="100.00"))
 
 
@@ -523,3 +528,99 @@ def test_a_special_disease_filing_needs_its_disease_and_a_known_institution(db, 
     assert (no_disease["status"], no_disease["code"]) == (409, "E-FIL-008")
     assert (unknown["status"], unknown["code"]) == (409, "E-FIL-008")
     assert http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json() == []
+
+
+def test_a_filing_made_on_29_february_may_run_ten_years(db, http, clock):
+    clock.now = datetime(2028, 2, 29, 9, 30)
+    psn_no = "13010200000000000005"
+    longest = admin_file(http, psn_no, filing_type="resident", area="110000",
+                         end_date="2038-02-28")
+    assert longest["status"] == 201, longest
+    too_long = admin_file(http, psn_no, filing_type="resident", area="110000",
+                          end_date="2038-03-01")
+    assert (too_long["status"], too_long["code"]) == (409, "E-FIL-008")
+    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json()
+    assert [(f["end_at"], f["status"]) for f in listed] == [("2038-03-01 00:00:00", "active")]
+
+
+NON_ASCII_AREAS = {"full-width": "１１００００", "arabic-indic": "١١٠٠٠٠",
+                   "devanagari": "११००००", "superscript": "11000²"}  # all pass str.isdigit
+
+
+def filing_states(http, psn_no: str) -> list[tuple[str, str]]:
+    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json()
+    return [(f["trt_dcla_detl_sn"], f["status"]) for f in listed]
+
+
+@pytest.mark.parametrize("area", NON_ASCII_AREAS.values(), ids=NON_ASCII_AREAS)
+def test_an_area_code_is_six_ascii_digits_wherever_a_filing_names_one(
+    db, http, his_factory, area
+):
+    hebei, beijing = his_factory("H13010200001"), his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    valid = admin_file(http, psn_no, filing_type="resident", area="110000")
+    assert "6 ASCII digits" in refused(referral(hebei, psn_no, area=area), "E-FIL-008")
+    refused(declare_injury(beijing, psn_no, area=area), "E-FIL-008")
+    at_window = [admin_file(http, psn_no, filing_type=t, area=area, end_date="2026-06-30")
+                 for t in ("temporary", "trauma")]
+    assert [(r["status"], r["code"]) for r in at_window] == [(409, "E-FIL-008")] * 2
+    assert filing_states(http, psn_no) == [(valid["trt_dcla_detl_sn"], "active")]
+
+    app = ChannelApp(http)
+    path = f"/channel/v1/certificates/{app.activate()}/filings"
+    home = psn_of(beijing, WANG_FANG)
+    mine = app.post(path, {"pin": "135790", "filing_type": "resident", "area": "130102"})
+    by_app = app.post(path, {"pin": "135790", "filing_type": "resident", "area": area})
+    assert (by_app.status_code, by_app.json()["code"]) == (400, "E-FIL-008")
+    assert filing_states(http, home) == [(mine.json()["trt_dcla_detl_sn"], "active")]
+
+
+def test_an_injury_declaration_counts_only_in_the_area_it_names(db, http, his_factory):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+    shanghai = admin_file(http, psn_no, filing_type="trauma", area="310000")
+    assert shanghai["status"] == 201  # at the window a person declares for any area
+    fee = [line("1", "XA01AAA0001", "100.00")]
+    injured = visit(beijing, psn_no, ZHAO_LEI, med_type="19")
+    message = refused(settle(beijing, psn_no, injured, ZHAO_LEI, fee, med_type="19"),
+                      "E-FIL-012")
+    assert shanghai["trt_dcla_detl_sn"] in message and "care is in 110000" in message
+    # the Beijing hospital cannot record a declaration for care in Shanghai
+    message = refused(declare_injury(beijing, psn_no, area="310000"), "E-FIL-012")
+    assert "treats in 110000" in message
+    assert len(filing_states(http, psn_no)) == 2 and outbox_rows(db) == []
+    ok(declare_injury(beijing, psn_no))
+    setl = ok(settle(beijing, psn_no, injured, ZHAO_LEI, [], med_type="19", total="100.00"))
+    assert outbox_rows(db)[0]["payload"]["setlinfo"]["setl_id"] == setl["setlinfo"]["setl_id"]
+
+
+def test_special_disease_care_rests_on_the_filing_made_under_the_current_relationship(
+    db, his_factory, clock
+):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+
+    def disease(code: str, name: str) -> str:
+        return str(ok(beijing.call("2503", {"data": {
+            "psn_no": psn_no, "insutype": "310", "opsp_dise_code": code,
+            "opsp_dise_name": name, "ide_fixmedins_no": "H11010500001",
+            "ide_fixmedins_name": "示范", "hosp_ide_date": "2026-05-01",
+            "diag_dr_codg": "D1", "diag_dr_name": "医生", "begndate": "2026-05-11",
+            "enddate": ""}}))["result"]["trt_dcla_detl_sn"])
+
+    old_employer = disease("M03900", "高血压")  # found first, but no longer valid
+    with db.write() as conn:
+        conn.execute(update(insurance).where(insurance.c.psn_no == psn_no)
+                     .values(emp_name="新单位"))
+    clock.now = T0 + timedelta(minutes=1)
+    current = disease("M01600", "糖尿病")
+    setl = ok(settle(beijing, psn_no, visit(beijing, psn_no, ZHAO_LEI, med_type="14"),
+                     ZHAO_LEI, [line("1", "XA01AAA0001", "900.00")], med_type="14"))
+    [sent] = outbox_rows(db)
+    assert sent["payload"]["setlinfo"]["trt_dcla_detl_sn"] == current
+    assert sent["payload"]["setlinfo"]["setl_id"] == setl["setlinfo"]["setl_id"]
+    withdraw = {"psn_no": psn_no, "memo": "换医院"}
+    refused(beijing.call("2504", {"data": {"trt_dcla_detl_sn": current, **withdraw}}),
+            "E-FIL-009")  # the settlement rests on it
+    ok(beijing.call("2504", {"data": {"trt_dcla_detl_sn": old_employer, **withdraw}}))

@@ -15,6 +15,7 @@ from yibao.domain.filing import (
     end_of_validity,
     filed_after_discharge,
     kind_of,
+    years_after,
 )
 from yibao.domain.policy import PolicyError, parse_policy
 
@@ -36,6 +37,28 @@ def test_invalid_validity_is_refused_with_the_reason(filing_type, end, says):
     with pytest.raises(Refused) as caught:
         end_of_validity(filing_type, end, NOW)
     assert caught.value.code == "E-FIL-008" and says in caught.value.message
+
+
+def test_a_filing_registered_on_29_february_may_run_ten_years_to_28_february():
+    leap_day = datetime(2028, 2, 29, 9, 30)
+    assert end_of_validity("resident", date(2038, 2, 28), leap_day) == datetime(2038, 3, 1)
+    with pytest.raises(Refused) as caught:
+        end_of_validity("resident", date(2038, 3, 1), leap_day)
+    assert caught.value.code == "E-FIL-008" and "longer than 10 years" in caught.value.message
+
+
+@given(st.dates(max_value=date(9989, 12, 31)), st.integers(0, 10))
+def test_the_longest_validity_is_the_same_day_ten_years_on_or_the_day_before(day, years):
+    later = years_after(day, years)
+    assert later.year == day.year + years
+    assert (later.month, later.day) in ((day.month, day.day), (2, 28))
+    registered = datetime.combine(day, datetime.min.time())
+    longest = years_after(day, 10)
+    assert end_of_validity("resident", longest, registered) == datetime.combine(
+        longest + timedelta(days=1), datetime.min.time())
+    with pytest.raises(Refused) as caught:
+        end_of_validity("resident", longest + timedelta(days=1), registered)
+    assert caught.value.code == "E-FIL-008"
 
 
 def test_an_unknown_filing_type_is_refused_with_the_list():

@@ -267,3 +267,34 @@ def test_the_bank_file_is_csv_whatever_the_bank_name(db, http, his):
     [header, row] = list(csv.reader(io.StringIO(exported)))
     assert header[3:] == ["bank_name", "bank_account", "amount_yuan"]
     assert row[3:] == ["Bank of Beijing, Xicheng branch", "6222020200009876", "140.00"]
+
+
+def test_care_in_the_future_or_ending_before_it_begins_is_refused_everywhere(db, http, his):
+    """A bill dated next January would be settled against next year's fresh deductible."""
+    psn_no = psn(his)
+    future = bill("INV-13", ("1", "XA01AAA0001", "2000.00"), begin="2027-01-05T10:00:00")
+    backwards = dict(bill("INV-14", ("1", "XA01AAA0001", "2000.00")),
+                     endtime="2026-04-19T10:00:00")  # the day before begntime
+    ends_later = dict(bill("INV-15", ("1", "XA01AAA0001", "2000.00")),
+                      endtime="2026-05-11T09:30:01")  # one second after now
+    at_window = [window_apply(http, psn_no, bill=b) for b in (future, backwards, ends_later)]
+    assert [(a["status"], a["code"]) for a in at_window] == [
+        (409, "E-CLM-007"), (409, "E-CLM-008"), (409, "E-CLM-007")]
+    assert "2027-01-05 10:00:00" in at_window[0]["message"]
+
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    by_app = [app.post(f"/channel/v1/certificates/{cert_id}/claims", {
+        "pin": "135790", "reason": "other", "payee": PAYEE, "bill": b}).json()["code"]
+        for b in (future, backwards)]
+    assert by_app == ["E-CLM-007", "E-CLM-008"]
+
+    ok(his.call("2902", {"data": {"begntime": "2026-05-11 09:00:00",
+                                  "endtime": "2026-05-12 09:00:00", "memo": "专线中断"}}))
+    refused(fault_bill(his, psn_no, "INV-16", "100.00", "2026-05-11 10:00:00"), "E-CLM-007")
+    assert http.get("/admin/v1/claims", headers=AUTH).json() == []
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(claim)).scalar_one() == 0
+    now = dict(bill("INV-17", ("1", "XA01AAA0001", "100.00"), begin="2026-05-11T01:30:00Z"),
+               endtime="2026-05-11T09:30:00+08:00")  # now, sent with offsets
+    assert window_apply(http, psn_no, bill=now)["status"] == 201

@@ -4,12 +4,13 @@
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from yibao.api.fields import COUNT_MAX, PRICE_MAX
 from yibao.domain.errors import Refused
 from yibao.domain.money import MoneyError, yuan_to_fen
 from yibao.services import fees, reimbursement, visits
+from yibao.services.context import CHINA
 
 LINES_MAX = 500
 
@@ -41,6 +42,15 @@ class BillIn(BaseModel):
     invono: str = Field(min_length=1, max_length=50, examples=["FP2026050100017"])
     lines: list[LineIn] = Field(min_length=1, max_length=LINES_MAX)
     diagnoses: list[DiagnosisIn] = Field(default=[], max_length=20)
+
+    @field_validator("begntime", "endtime")
+    @classmethod
+    def _in_china_time(cls, value: datetime | None) -> datetime | None:
+        """Stored times are China Standard Time without an offset; one sent with an
+        offset is converted."""
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(CHINA).replace(tzinfo=None)
 
 
 class PayeeIn(BaseModel):

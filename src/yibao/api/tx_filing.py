@@ -92,6 +92,7 @@ def injury(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         or data.text("memo", required=False, max_len=500),
         injury_time=data.moment("trum_time", required=False),
         injury_site=data.text("trum_site", required=False, max_len=200),
+        care_area=ctx.institution.pool_area,
     ))
 
 

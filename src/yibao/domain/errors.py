@@ -109,6 +109,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "record the person's no-third-party declaration (2507) before settling"),
     ("E-FIL-011", "institution not filed for this special disease",
      "special-disease care away from home settles only at the filed institutions (2503)"),
+    ("E-FIL-012", "injury declaration for another co-ordination area",
+     "declare the injury for the area of treatment (2507 by the treating institution)"),
     # manual reimbursement
     ("E-CLM-001", "claim or payment not found", "claim_id, order id or invoice unknown"),
     ("E-CLM-002", "invoice already claimed", "one claim per invoice; see the existing claim"),
@@ -118,6 +120,9 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-CLM-005", "no fault period covers this bill",
      "declare the fault period first (2902 or the operator window)"),
     ("E-CLM-006", "claim request not valid", "the message names what is missing or wrong"),
+    ("E-CLM-007", "care dated in the future",
+     "begntime and endtime of the bill are when the care was given, not later than now"),
+    ("E-CLM-008", "care ends before it begins", "endtime must not be before begntime"),
     # clearing and reconciliation
     ("E-CLR-001", "month already closed", "late changes count in the month they happen"),
     ("E-CLR-002", "month not valid or not run", "YYYY-MM; run the month before closing it"),

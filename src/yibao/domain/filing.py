@@ -82,6 +82,12 @@ class Window:
         return min(ends, default=None)
 
 
+def is_area_code(code: str) -> bool:
+    """A co-ordination area (admdvs) is exactly six ASCII digits: ``str.isdigit`` alone
+    also takes full-width or Arabic-Indic digits, which name no area."""
+    return len(code) == 6 and code.isascii() and code.isdigit()
+
+
 def kind_of(filing_type: str) -> Kind:
     if filing_type not in TYPES:
         raise Refused("E-FIL-008", f"filing_type {filing_type!r}; one of {', '.join(TYPES)}")
@@ -98,9 +104,18 @@ def end_of_validity(filing_type: str, end_date: date | None, now: datetime) -> d
         raise Refused("E-FIL-008", f"a {filing_type} filing needs an end date (enddate)")
     if end_date < now.date():
         raise Refused("E-FIL-008", f"end date {end_date} is before today {now.date()}")
-    if end_date > now.date().replace(year=now.year + VALIDITY_YEARS_MAX):
+    if end_date > years_after(now.date(), VALIDITY_YEARS_MAX):
         raise Refused("E-FIL-008", f"validity longer than {VALIDITY_YEARS_MAX} years")
     return datetime.combine(end_date + timedelta(days=1), time())
+
+
+def years_after(day: date, years: int) -> date:
+    """The same day ``years`` later; 29 February becomes 28 February in a common year
+    (the last day not past the anniversary)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February into a common year
+        return day.replace(year=day.year + years, day=28)
 
 
 def covers(window: Window, *, visit_begin: datetime, visit_end: datetime | None,

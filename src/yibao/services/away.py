@@ -9,7 +9,7 @@ person's own, whichever place settles.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -68,7 +68,7 @@ def decide(
     filings = list(conn.execute(_FILINGS, {"psn_no": person["psn_no"]}).mappings())
     span = _Span(visit["begntime"], visit["endtime"], now)
     if visit["med_type"] in TRAUMA_MED_TYPES or visit["trum_flag"] == "1":
-        _check_declaration(visit, filings, span)
+        _check_declaration(visit, filings, span, institution.pool_area)
     relationship = rules.Relationship(
         insurance["insutype"], person["insuplc_admdvs"], insurance["emp_name"])
     if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
@@ -100,26 +100,44 @@ def _relationship_of(row: RowMapping) -> rules.Relationship:
     return rules.Relationship(row["insutype"], row["insuplc_admdvs"], row["emp_name"])
 
 
-def _check_declaration(visit: RowMapping, filings: list[RowMapping], span: _Span) -> None:
+def _check_declaration(visit: RowMapping, filings: list[RowMapping], span: _Span,
+                       area: str) -> None:
+    """An injury settles away from home only with a declaration for this area."""
     if visit["rel_ttp_flag"] == "1":
         raise Refused("E-FIL-007", f"mdtrt_id {visit['mdtrt_id']} (REL_TTP_FLAG 1)")
-    declared = any(
-        f["kind"] == rules.Kind.TRAUMA and span.covered_by(f) for f in filings
-    )
-    if not declared:
-        raise Refused("E-FIL-010", f"mdtrt_id {visit['mdtrt_id']}")
+    declared = [f for f in filings if f["kind"] == rules.Kind.TRAUMA and span.covered_by(f)]
+    if any(f["mdtrtarea_admdvs"] == area for f in declared):
+        return
+    if declared:
+        raise Refused("E-FIL-012", f"{declared[-1]['trt_dcla_detl_sn']} is for "
+                      f"{declared[-1]['mdtrtarea_admdvs']}, the care is in {area}")
+    raise Refused("E-FIL-010", f"mdtrt_id {visit['mdtrt_id']}")
+
+
+def _covering(filings: Iterable[RowMapping], span: _Span) -> list[RowMapping]:
+    """The filings that cover the visit, oldest first."""
+    return sorted((f for f in filings if span.covered_by(f)),
+                  key=lambda f: (f["begin_at"], f["trt_dcla_detl_sn"]))
+
+
+def _made_under(filings: list[RowMapping], relationship: rules.Relationship
+                ) -> list[RowMapping]:
+    return [f for f in filings if _relationship_of(f) == relationship]
 
 
 def _disease_filing(
     filings: list[RowMapping], code: str, span: _Span, relationship: rules.Relationship,
 ) -> tuple[rules.Category, str]:
-    mine = [f for f in filings if f["kind"] == rules.Kind.DISEASE and f["fixmedins_code"] == code
-            and span.covered_by(f)]
+    """The newest special-disease filing with this institution that covers the visit and
+    was made under the person's current insured relationship."""
+    mine = _covering((f for f in filings if f["kind"] == rules.Kind.DISEASE
+                      and f["fixmedins_code"] == code), span)
     if not mine:
         raise Refused("E-FIL-011", f"{code}: no special-disease filing in force here")
-    if all(_relationship_of(f) != relationship for f in mine):
-        raise Refused("E-FIL-006", f"{mine[0]['trt_dcla_detl_sn']}")
-    return rules.Category.LONG_TERM, mine[0]["trt_dcla_detl_sn"]
+    valid = _made_under(mine, relationship)
+    if not valid:
+        raise Refused("E-FIL-006", f"{mine[-1]['trt_dcla_detl_sn']}")
+    return rules.Category.LONG_TERM, valid[-1]["trt_dcla_detl_sn"]
 
 
 def _area_basis(
@@ -130,8 +148,8 @@ def _area_basis(
     whichever the insured place cuts less; else None (after the refusals that explain a
     filing that does not count)."""
     here = [f for f in filings if f["kind"] == rules.Kind.AREA and f["mdtrtarea_admdvs"] == area]
-    covering = sorted((f for f in here if span.covered_by(f)), key=lambda f: f["begin_at"])
-    valid = [f for f in covering if _relationship_of(f) == relationship]
+    covering = _covering(here, span)
+    valid = _made_under(covering, relationship)
     bases: list[tuple[rules.Category, str | None]] = []
     if valid:
         bases.append((rules.TYPES[valid[-1]["filing_type"]][1], valid[-1]["trt_dcla_detl_sn"]))

@@ -39,6 +39,7 @@ class NewFiling:
     reason: str = ""
     injury_time: datetime | None = None
     injury_site: str = ""
+    care_area: str = ""  # the treating institution's area, when it registers (2507)
 
 
 def register(conn: Connection, caller: Caller, ids: Ids, new: NewFiling) -> str:
@@ -85,8 +86,10 @@ def _area_of(conn: Connection, new: NewFiling, kind: rules.Kind, insured_area: s
         if row is None:
             raise Refused("E-FIL-008", f"no designated institution {new.institution!r}")
         return str(row[0])
-    if len(new.area) != 6 or not new.area.isdigit():
-        raise Refused("E-FIL-008", f"area of treatment {new.area!r} is not a 6-digit code")
+    if not rules.is_area_code(new.area):
+        raise Refused("E-FIL-008", f"area of treatment {new.area!r} is not 6 ASCII digits")
+    if new.care_area and new.area != new.care_area:
+        raise Refused("E-FIL-012", f"{new.area}: the institution treats in {new.care_area}")
     if kind is rules.Kind.AREA and new.area == insured_area:
         raise Refused("E-FIL-008", f"{new.area} is the insured place: no filing is needed")
     return new.area

@@ -157,6 +157,7 @@ def apply_for(conn: Connection, caller: Caller, psn_no: str, code: str, invono: 
 def _record(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, ...],
             bill: Bill, *, reason: str, status: str, payee: Payee | None = None,
             filing_sn: str = "") -> str:
+    _check_care_dates(bill, caller.now)
     get_person(conn, bill.psn_no)
     if payee is not None:
         _check_payee(payee)
@@ -186,6 +187,16 @@ def _insert_claim(conn: Connection, caller: Caller, bill: Bill, claim_id: str, m
         status=status, source=caller.source, applicant=caller.name,
         bank_name=payee.bank_name if payee else "", bank_account=payee.bank_account if payee
         else "", medfee_sumamt=total, created_at=caller.now, updated_at=caller.now))
+
+
+def _check_care_dates(bill: Bill, now: datetime) -> None:
+    """Care already given, ending no earlier than it began: a bill dated later would be
+    settled against a later year's deductible and caps."""
+    if bill.end is not None and bill.end < bill.begin:
+        raise Refused("E-CLM-008", f"endtime {bill.end} is before begntime {bill.begin}")
+    last = bill.end or bill.begin
+    if last > now:
+        raise Refused("E-CLM-007", f"the care at {last} is after now ({now})")
 
 
 def _check_payee(payee: Payee) -> None:
