@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import datetime
 from decimal import Decimal
 
@@ -298,3 +299,40 @@ def test_care_in_the_future_or_ending_before_it_begins_is_refused_everywhere(db,
     now = dict(bill("INV-17", ("1", "XA01AAA0001", "100.00"), begin="2026-05-11T01:30:00Z"),
                endtime="2026-05-11T09:30:00+08:00")  # now, sent with offsets
     assert window_apply(http, psn_no, bill=now)["status"] == 201
+
+
+def test_an_invoice_claimed_and_settled_in_real_time_at_once_is_paid_once(db, app, his, clock):
+    """The claim and the 2207 naming the same invoice race; the person's lock orders them,
+    so exactly one of them takes the invoice, in every round."""
+    psn_no = psn(his)
+    for round_ in range(4):
+        answers = race_claim_and_settlement(db, app, his, clock, psn_no, f"INV-RACE-{round_}")
+        assert answers in (["E-CLM-002", "R"], ["E-CLM-003", "S"]), answers
+
+
+def race_claim_and_settlement(db, app, his, clock, psn_no: str, invono: str) -> list[str]:
+    """A window application and a 2207 of one invoice at the same moment: 'R' for a claim,
+    'S' for a settlement, else the refusal's code."""
+    mdtrt_id = register(his, psn_no, WANG_FANG)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "30.00")])
+    payload = settle_payload(psn_no, mdtrt_id, WANG_FANG, "30.00")
+    payload["data"]["invono"] = invono
+    message = json.dumps(his.envelope("2207", payload)).encode()
+    headers = his.headers()
+    application = bill_of(psn_no, BillIn(**bill(invono, ("1", "XA01AAA0001", "30.00"))))
+    payee = reimbursement.Payee("银行", "6222020200001234567")
+
+    def claim_it() -> str:
+        try:
+            with db.write() as conn:
+                return reimbursement.submit(conn, Caller("02", "window", clock.now),
+                                            Ids(lambda: clock.now), (), application,
+                                            reason="other", payee=payee)[:1]
+        except Refused as refusal:
+            return refusal.code
+
+    def settle_it() -> str:
+        answer = app.state.hospital.handle(headers, message)
+        return "S" if answer["infcode"] == 0 else answer["err_msg"][:9]
+
+    return sorted(run_threads(lambda work: work(), [(claim_it,), (settle_it,)]))

@@ -29,7 +29,7 @@ from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services import fees, ledger, settlement, visits
 from yibao.services.context import Caller, Ctx, Ids, institution_of
-from yibao.services.persons import get_person
+from yibao.services.persons import get_person, lock_person
 from yibao.store.schema import (
     claim,
     claim_step,
@@ -158,7 +158,9 @@ def _record(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
             bill: Bill, *, reason: str, status: str, payee: Payee | None = None,
             filing_sn: str = "") -> str:
     _check_care_dates(bill, caller.now)
-    get_person(conn, bill.psn_no)
+    # the person's lock, as a real-time settlement takes first: a 2207 naming the same
+    # invoice at the same moment then sees this claim, or this claim sees its settlement
+    lock_person(conn, bill.psn_no)
     if payee is not None:
         _check_payee(payee)
     _check_filing(conn, bill.psn_no, filing_sn)

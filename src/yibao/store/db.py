@@ -74,7 +74,10 @@ def alembic_config() -> Config:
 
 def _create(url: str, *, pool_size: int) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        # no pre-ping (a round trip per checkout): after a database restart the first
+        # statement on a dead connection fails, SQLAlchemy sees the disconnect and
+        # replaces every pooled connection older than it (docs/reliability.md)
+        return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
     memory = url in ("sqlite://", "sqlite:///:memory:")
     engine = create_engine(
         url,
