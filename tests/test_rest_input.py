@@ -7,15 +7,17 @@ request, is refused with 422 and the field's location; a refusal changes nothing
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from apps import FACE_OK, WANG, ChannelApp
 from conftest import ADMIN_TOKEN
-from test_errors import unchanged
+from test_errors import snapshot, unchanged
 from yibao.store.schema import fault_period
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}", "content-type": "application/json"}
@@ -106,3 +108,39 @@ def test_unstorable_text_in_a_channel_request_is_refused(http, db, bad):
         assert reply.json()["detail"][0]["loc"] == ["body", "name"]
         reply = app.post("/channel/v1/certificates/C1/qr", {"pin": f"1357{bad}"})
         assert reply.status_code == 422, reply.text
+
+
+# ---------------------------------------------------------------- property
+
+OFFSETS = st.builds(timezone, st.timedeltas(min_value=-timedelta(hours=23, minutes=59),
+                                            max_value=timedelta(hours=23, minutes=59)))
+TIMES = (st.datetimes(timezones=st.none() | OFFSETS).map(datetime.isoformat)
+         | st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00",
+                            "0000-01-01T00:00:00", "２０２６-05-11T08:00:00", "2026-05-1١T08:00",
+                            "2026-05-11T08:00:00\x00"])
+         | st.integers(min_value=-(10**12), max_value=10**12))
+DATES = st.dates().map(str) | st.sampled_from(["0000-01-01", "9999-12-31", "٢٠٢٦-٠٥-١١"])
+TEXT = st.text(max_size=8) | st.sampled_from(["\x00", "a\x00b", "\ud800", "²", "١٢"])
+REQUESTS = st.one_of(
+    st.builds(lambda b, e, r: (f"/admin/v1/institutions/{HOSPITAL}/faults",
+                               {"begin_at": b, "end_at": e, "reason": r}), TIMES, TIMES, TEXT),
+    st.builds(lambda b, e, r: ("/admin/v1/persons/11000000000000000001/suspensions",
+                               {"begin_date": b, "end_date": e, "reason": r}), DATES, DATES, TEXT),
+    st.builds(lambda d, t, a: ("/admin/v1/filings", {
+        "psn_no": "11000000000000000001", "filing_type": t, "area": a, "end_date": d}),
+        DATES, st.sampled_from(["temporary", "resident", "t\x00"]), TEXT),
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(request=REQUESTS)
+def test_hostile_times_dates_and_text_get_a_clean_answer(http, db, request):
+    """Aware and extreme times, non-ASCII digits and NUL: never a 500, a refusal changes
+    nothing (``snapshot``), on both databases."""
+    path, body = request
+    before = snapshot(db)
+    reply = http.post(path, content=json.dumps(body).encode(), headers=AUTH)
+    assert reply.status_code < 500, reply.text
+    if reply.status_code >= 400:
+        assert snapshot(db) == before
