@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from flows import LIU_YANG, WANG_FANG, ok, person, refused, register
+from yibao.api.gateway import signature
 from yibao.api.hospital import ROUTE
 from yibao.client import HisClient, httpx_transport
 from yibao.store.demo import demo_token
@@ -87,6 +88,19 @@ def test_no_headers_at_all(his, http, db, wang):
     before = snapshot(db)
     reply = post(http, {"content-type": "application/json"}, registration(his, wang))
     refused(answer_of(reply), "E-AUTH-001")
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("header", ["x-tif-paasid", "x-tif-nonce", "x-tif-timestamp"])
+def test_a_control_character_in_a_header_is_refused(app, his, db, wang, header):
+    """A NUL would reach PostgreSQL (which refuses it in text) as the caller or nonce."""
+    headers = his.headers()
+    headers[header] += "\x00"
+    headers["x-tif-signature"] = signature(
+        headers["x-tif-timestamp"], demo_token(HOSPITAL), headers["x-tif-nonce"])
+    before = snapshot(db)
+    body = json.dumps(registration(his, wang)).encode()
+    refused(app.state.hospital.handle(headers, body), "E-AUTH-001")
     assert snapshot(db) == before
 
 

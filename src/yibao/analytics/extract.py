@@ -30,12 +30,13 @@ BATCH_ROWS = 50_000
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """'2026-05' -> [2026-05-01 00:00, 2026-06-01 00:00) in China Standard Time."""
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
         raise Refused("E-CLR-002", f"month {month!r} is not YYYY-MM")
     year, number = int(month[:4]), int(month[5:])
-    begin = datetime(year, number, 1)
-    end = datetime(year + number // 12, number % 12 + 1, 1)
-    return begin, end
+    try:
+        return datetime(year, number, 1), datetime(year + number // 12, number % 12 + 1, 1)
+    except ValueError as exc:  # year 0000, or 9999-12 (which would end in year 10000)
+        raise Refused("E-CLR-002", f"month {month!r} is outside the years 0001..9999") from exc
 
 
 def extract_month(conn: Connection, month: str, directory: Path) -> int:

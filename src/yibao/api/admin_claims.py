@@ -4,7 +4,6 @@ employer or the social security office, review, fault periods and bank payments.
 import csv
 import io
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -14,6 +13,7 @@ from sqlalchemy import Connection
 
 from yibao.api.admin import agency, operator_dependency, run_refusable
 from yibao.api.claim_models import ApplicationIn, bill_of, payee_of
+from yibao.api.rest import ChinaTime
 from yibao.domain.money import fen_to_yuan
 from yibao.domain.policy import Policy
 from yibao.services import cards, reimbursement
@@ -35,8 +35,8 @@ class DecisionIn(BaseModel):
 
 
 class FaultIn(BaseModel):
-    begin_at: datetime = Field(examples=["2026-05-11T08:00:00"])
-    end_at: datetime = Field(examples=["2026-05-11T12:00:00"])
+    begin_at: ChinaTime = Field(examples=["2026-05-11T08:00:00"])
+    end_at: ChinaTime = Field(examples=["2026-05-11T12:00:00"])
     reason: str = Field(min_length=1, max_length=300, examples=["link to the platform down"])
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
@@ -36,6 +36,7 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
 from yibao.api.envelope import BODY_BYTES_MAX, to_json
 from yibao.api.hospital import ROUTE, HospitalInterface
 from yibao.api.registry import FileReply
+from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
 from yibao.domain.policy import Policy
 from yibao.services import outbox
@@ -83,13 +84,16 @@ def create_app(
 
     if admin_tokens is None:
         admin_tokens = admin.parse_tokens(os.environ.get("YIBAO_ADMIN_TOKENS", ""))
-    app.include_router(admin.router(db, clock, admin_tokens))
-    app.include_router(admin_claims.router(db, clock, ids, hospital.policies, admin_tokens))
-    app.include_router(admin_filing.router(db, clock, ids, admin_tokens))
-    app.include_router(admin_institutions.router(
+    rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
+    rest.include_router(admin.router(db, clock, admin_tokens))
+    rest.include_router(admin_claims.router(db, clock, ids, hospital.policies, admin_tokens))
+    rest.include_router(admin_filing.router(db, clock, ids, admin_tokens))
+    rest.include_router(admin_institutions.router(
         db, clock, admin_tokens, forget_institution=hospital.gateway.forget))
-    app.include_router(admin_outbox.router(db, clock, admin_tokens))
-    channel.install(app, db, clock, ids, hospital.policies)
+    rest.include_router(admin_outbox.router(db, clock, admin_tokens))
+    rest.include_router(channel.router(db, clock, ids, hospital.policies))
+    app.include_router(rest)
+    channel.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -278,9 +278,9 @@ class _Unauthorized(Exception):
     """A channel request whose signature, timestamp or nonce is not valid (HTTP 401)."""
 
 
-def install(app: Any, db: Database, clock: Clock, ids: Ids,
-            policies: tuple[Policy, ...]) -> None:
-    app.include_router(router(db, clock, ids, policies))
+def install(app: Any) -> None:
+    """Answer an unauthorized channel request 401 (the router is included with the other
+    REST routes, app.py)."""
 
     @app.exception_handler(_Unauthorized)
     async def unauthorized(_request: Request, _exc: _Unauthorized) -> JSONResponse:

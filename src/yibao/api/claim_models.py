@@ -1,16 +1,15 @@
 """The REST shapes of a manual-reimbursement application, shared by the operator window
 (/admin/v1) and the apps (/channel/v1). Amounts are yuan strings, as on the invoice."""
 
-from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from yibao.api.fields import COUNT_MAX, PRICE_MAX
+from yibao.api.rest import ChinaTime
 from yibao.domain.errors import Refused
 from yibao.domain.money import MoneyError, yuan_to_fen
 from yibao.services import fees, reimbursement, visits
-from yibao.services.context import CHINA
 
 LINES_MAX = 500
 
@@ -23,7 +22,7 @@ class LineIn(BaseModel):
     cnt: Decimal = Field(gt=0, le=COUNT_MAX, examples=["2"])
     pric: Decimal = Field(ge=0, le=PRICE_MAX, examples=["25.00"])
     det_item_fee_sumamt: str = Field(max_length=20, examples=["50.00"])
-    fee_ocur_time: datetime | None = None
+    fee_ocur_time: ChinaTime | None = None
 
 
 class DiagnosisIn(BaseModel):
@@ -37,20 +36,11 @@ class BillIn(BaseModel):
     fixmedins_code: str = Field(min_length=1, max_length=30, examples=["H11010500002"])
     insutype: str = Field(min_length=3, max_length=6, examples=["310"])
     med_type: str = Field(min_length=2, max_length=6, examples=["11"])
-    begntime: datetime = Field(examples=["2026-05-01T10:00:00"])
-    endtime: datetime | None = None
+    begntime: ChinaTime = Field(examples=["2026-05-01T10:00:00"])
+    endtime: ChinaTime | None = None
     invono: str = Field(min_length=1, max_length=50, examples=["FP2026050100017"])
     lines: list[LineIn] = Field(min_length=1, max_length=LINES_MAX)
     diagnoses: list[DiagnosisIn] = Field(default=[], max_length=20)
-
-    @field_validator("begntime", "endtime")
-    @classmethod
-    def _in_china_time(cls, value: datetime | None) -> datetime | None:
-        """Stored times are China Standard Time without an offset; one sent with an
-        offset is converted."""
-        if value is None or value.tzinfo is None:
-            return value
-        return value.astimezone(CHINA).replace(tzinfo=None)
 
 
 class PayeeIn(BaseModel):

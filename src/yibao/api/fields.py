@@ -97,11 +97,25 @@ class Fields:
             raise Refused("E-ENV-005", f"{self.where}.{name} has more than 6 decimals")
         return number
 
+    def digits(self, name: str, *, max_len: int, length: int = 0) -> str:
+        """ASCII digits only (str.isdigit would pass '²', which int() refuses, and '٣')."""
+        text = self.text(name, max_len=max_len)
+        if not (text.isascii() and text.isdigit()) or (length and len(text) != length):
+            size = f"{length} " if length else ""
+            raise Refused("E-ENV-005", f"{self.where}.{name} must be {size}digits 0-9")
+        return text
+
+    def whole(self, name: str, *, max_len: int = 10) -> int:
+        """A whole number of at most ``max_len`` ASCII digits."""
+        return int(self.digits(name, max_len=max_len))
+
     def moment(self, name: str, *, required: bool = True) -> datetime | None:
         value = self._raw(name, required)
         if value is None:
             return None
         text = str(value).strip()
+        if not text.isascii():  # strptime's \d would read Arabic-Indic or fullwidth digits
+            raise Refused("E-ENV-005", f"{self.where}.{name} is not a time (ASCII digits)")
         for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y%m%d%H%M%S", "%Y-%m-%dT%H:%M:%S"):
             try:
                 return datetime.strptime(text, pattern)

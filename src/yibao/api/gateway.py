@@ -82,6 +82,8 @@ class Gateway:
         sent = headers.get("x-tif-signature", "")
         if not (paasid and timestamp and nonce and sent):
             raise Refused("E-AUTH-001")
+        if not all(value.isprintable() for value in (paasid, timestamp, nonce, sent)):
+            raise Refused("E-AUTH-001", "x-tif-* headers must be printable text (no NUL)")
         caller = self.institution(paasid[:30])
         if caller is None:
             raise Refused("E-AUTH-002")

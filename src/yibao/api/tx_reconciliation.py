@@ -8,7 +8,6 @@ from typing import Any
 from yibao.api.fields import Fields
 from yibao.api.registry import transaction
 from yibao.domain.codes import INSUTYPES
-from yibao.domain.errors import Refused
 from yibao.services import clearing, reconciliation
 from yibao.services.context import Ctx
 
@@ -34,11 +33,8 @@ def _money(data: Fields, name: str) -> int:
 def totals(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     scope = _scope(data, insutype=data.code("insutype", INSUTYPES))
-    count = data.text("fixmedins_setl_cnt", max_len=10)
-    if not count.isdigit():
-        raise Refused("E-ENV-005", "input.data.fixmedins_setl_cnt must be a whole number")
     his = reconciliation.Totals(_money(data, "medfee_sumamt"), _money(data, "fund_pay_sumamt"),
-                                _money(data, "acct_pay"), int(count))
+                                _money(data, "acct_pay"), data.whole("fixmedins_setl_cnt"))
     result, description = reconciliation.totals(ctx, scope, his)
     return {"stmtinfo": {"setl_optins": data.text("setl_optins", max_len=6),
                          "stmt_rslt": result, "stmt_rslt_dscr": description}}
@@ -57,12 +53,9 @@ def detail(ctx: Ctx, inp: Fields) -> dict[str, Any]:
 @transaction("3203", "清算申请", writes=True)
 def apply(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
-    setlym = data.text("setlym", max_len=6)
-    psntime = data.text("psntime", max_len=6)
-    if len(setlym) != 6 or not setlym.isdigit() or not psntime.isdigit():
-        raise Refused("E-ENV-005", "input.data.setlym (YYYYMM) and psntime must be numbers")
     serial = clearing.apply(ctx.conn, ctx.caller, ctx.ids, clearing.Application(
-        setlym=setlym, clr_type=data.code("clr_type", CLR_TYPES), psntime=int(psntime),
+        setlym=data.digits("setlym", max_len=6, length=6),
+        clr_type=data.code("clr_type", CLR_TYPES), psntime=data.whole("psntime", max_len=6),
         medfee_sumamt=_money(data, "medfee_sumamt"), fund_appy_sum=_money(data, "fund_appy_sum"),
         acct_pay=_money(data, "acct_pay"), cash_payamt=_money(data, "cash_payamt")))
     ctx.effect = f"clearing-application:{serial}"

@@ -25,8 +25,11 @@ def to_decimal(value: object, *, field: str) -> Decimal:
         raise MoneyError(f"{field} is not a number")
     if isinstance(value, float):
         value = repr(value)
+    text = str(value).strip()
+    if not text.isascii():  # Decimal would read Arabic-Indic and fullwidth digits
+        raise MoneyError(f"{field} is not a number (ASCII digits): {text[:20]!r}")
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation as exc:
         raise MoneyError(f"{field} is not a number: {str(value)[:20]!r}") from exc
     if not number.is_finite():

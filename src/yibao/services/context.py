@@ -20,7 +20,15 @@ Clock = Callable[[], datetime]
 
 def china_now() -> datetime:
     """Now in China Standard Time, naive (all stored times are CST)."""
-    return datetime.now(UTC).astimezone(CHINA).replace(tzinfo=None)
+    return in_china(datetime.now(UTC))
+
+
+def in_china(moment: datetime) -> datetime:
+    """The naive China Standard Time of ``moment``: an aware time is converted, a naive
+    one is already CST. OverflowError when the CST time falls outside the years 1..9999."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.replace(tzinfo=None)
+    return moment.astimezone(CHINA).replace(tzinfo=None)
 
 
 class Ids:

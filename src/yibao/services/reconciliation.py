@@ -55,7 +55,7 @@ def _rows(ctx: Ctx, scope: Scope) -> Any:
     where = [settlement.c.fixmedins_code == ctx.institution.code,
              settlement.c.clr_type == scope.clr_type, settlement.c.kind.in_(kinds),
              settlement.c.setl_time >= datetime.combine(scope.begin, time()),
-             settlement.c.setl_time < datetime.combine(scope.end + timedelta(days=1), time())]
+             settlement.c.setl_time <= datetime.combine(scope.end, time.max)]  # 9999-12-31 too
     if scope.insutype:
         where.append(settlement.c.insutype == scope.insutype)
     return where
