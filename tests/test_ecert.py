@@ -140,6 +140,9 @@ def test_activation_checks_and_several_channels(http):
     weak_pin = bj.post("/channel/v1/certificates", dict(WANG, pin="12ab",
                                                          real_person=FACE_OK))
     assert weak_pin.json()["code"] == "E-ECT-005"
+    for pin in ("１３５７９０", "١٣٥٧٩٠", "²³⁵⁷⁹⁰"):  # digits to str.isdigit, not 0-9
+        odd_pin = bj.post("/channel/v1/certificates", dict(WANG, pin=pin, real_person=FACE_OK))
+        assert odd_pin.json()["code"] == "E-ECT-005"
     first, second = bj.activate(), wechat.activate()
     twice = bj.post("/channel/v1/certificates", dict(WANG, pin="135790", real_person=FACE_OK))
     assert twice.status_code == 409
@@ -150,7 +153,7 @@ def test_activation_checks_and_several_channels(http):
     assert wechat.qr(first).status_code == 404  # and cannot use another channel's id
 
 
-@pytest.mark.parametrize("tamper", ["secret", "replay", "stale"])
+@pytest.mark.parametrize("tamper", ["secret", "replay", "stale", "superscript"])
 def test_channel_requests_must_be_signed_fresh_and_unique(http, tamper):
     app = ChannelApp(http)
     body = dict(WANG, pin="135790", real_person=FACE_OK)
@@ -161,9 +164,10 @@ def test_channel_requests_must_be_signed_fresh_and_unique(http, tamper):
         reply = app.post("/channel/v1/certificates", body, nonce="same")
     else:
         raw = json.dumps(body).encode()
-        ts = str(int(time.time()) - 301)
+        ts = str(int(time.time()) - 301) if tamper == "stale" else "²"
         reply = http.post("/channel/v1/certificates", content=raw, headers={
-            "x-yb-channel": "CH-BJAPP", "x-yb-timestamp": ts, "x-yb-nonce": "old",
+            "x-yb-channel": "CH-BJAPP", "x-yb-timestamp": ts.encode("latin-1"),
+            "x-yb-nonce": "old",
             "x-yb-signature": signature(demo_token("CH-BJAPP"), "POST",
                                         "/channel/v1/certificates", ts, "old", raw)})
     assert reply.status_code == 401

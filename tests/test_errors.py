@@ -288,8 +288,12 @@ def test_bad_flag_time_and_month(his, db, wang, open_visit):
     with unchanged(db):
         assert "acct_used_flag" in rejected(his.call("2207", payload), "E-ENV-005")
         rejected(his.call("2201", reg_payload(wang, begntime="11/05/2026")), "E-ENV-005")
-        rejected(his.call("5206", {"data": {"psn_no": wang, "cum_ym": "2026-05"}}),
-                 "E-ENV-005")
+        for month in ("2026-05", "２０２６０５", "20260²", "٢٠٢٦٠٥"):  # ASCII digits only
+            rejected(his.call("5206", {"data": {"psn_no": wang, "cum_ym": month}}),
+                     "E-ENV-005")
+        for page in ("²", "１"):
+            rejected(his.call("1312", {"data": {"page_num": page, "page_size": "2"}}),
+                     "E-ENV-005")
 
 
 def test_control_characters_in_text(his, db, wang):

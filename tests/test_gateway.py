@@ -157,9 +157,10 @@ def test_timestamp_inside_the_window_is_accepted(his, db, wang, offset):
     assert visit_count(db) == 1
 
 
-@pytest.mark.parametrize("stamp", ["abc", "-5", "1.7e9", " "])
+@pytest.mark.parametrize("stamp", ["abc", "-5", "1.7e9", " ", "²", "1764000000³"])
 def test_timestamp_that_is_not_unix_seconds_is_refused(his, http, db, wang, stamp):
-    headers = his.headers() | {"x-tif-timestamp": stamp}
+    # as bytes: HTTP header values are Latin-1, where '²' and '³' are digits to isdigit()
+    headers = his.headers() | {"x-tif-timestamp": stamp.encode("latin-1")}
     before = snapshot(db)
     answer = answer_of(post(http, headers, registration(his, wang)))
     assert answer["infcode"] == -1

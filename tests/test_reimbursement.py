@@ -336,3 +336,15 @@ def race_claim_and_settlement(db, app, his, clock, psn_no: str, invono: str) -> 
         return "S" if answer["infcode"] == 0 else answer["err_msg"][:9]
 
     return sorted(run_threads(lambda work: work(), [(claim_it,), (settle_it,)]))
+
+
+def test_a_bank_account_must_be_ascii_digits(db, http, his):
+    """The account goes into the bank file as it is: fullwidth or Arabic-Indic digits
+    would name no account at the bank."""
+    psn_no = psn(his)
+    for account in ("６２２２０２０２００００１２３４５６７", "٦٢٢٢٠٢٠٢٠٠٠٠١٢٣٤٥٦٧"):
+        odd = window_apply(http, psn_no, bill=bill("INV-BANK", ("1", "XA01AAA0001", "10.00")),
+                           payee={"bank_name": "银行", "bank_account": account})
+        assert odd["status"] == 409 and odd["code"] == "E-CLM-006", odd
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(claim)).scalar_one() == 0

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from yibao.api.claim_models import ApplicationIn, bill_of, payee_of
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
+from yibao.domain.text import is_digits
 from yibao.services import ecert, face, filing, reimbursement
 from yibao.services.context import SOURCE_APP, Caller, Clock, Ids
 from yibao.store.db import Database
@@ -126,7 +127,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         with db.read() as conn:
             secret = conn.execute(select(channel.c.secret).where(
                 channel.c.channel_id == channel_id[:30])).scalar_one_or_none()
-        fresh = ts.isdigit() and abs(int(ts) - int(time.time())) <= WINDOW_SECONDS
+        fresh = is_digits(ts) and abs(int(ts) - int(time.time())) <= WINDOW_SECONDS
         expected = "" if secret is None else signature(
             secret, request.method, request.url.path, ts, nonce, body)
         if not (secret and fresh and nonce and hmac.compare_digest(expected, sent)):

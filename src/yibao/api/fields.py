@@ -16,6 +16,7 @@ from typing import Any
 
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, MoneyError, to_decimal, yuan_to_fen
+from yibao.domain.text import is_digits
 
 ABSENT = frozenset({"", "null", "NULL", "None", "none"})
 TEXT_LENGTH_MAX = 1000
@@ -100,7 +101,7 @@ class Fields:
     def digits(self, name: str, *, max_len: int, length: int = 0) -> str:
         """ASCII digits only (str.isdigit would pass '²', which int() refuses, and '٣')."""
         text = self.text(name, max_len=max_len)
-        if not (text.isascii() and text.isdigit()) or (length and len(text) != length):
+        if not is_digits(text) or (length and len(text) != length):
             size = f"{length} " if length else ""
             raise Refused("E-ENV-005", f"{self.where}.{name} must be {size}digits 0-9")
         return text

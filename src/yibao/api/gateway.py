@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, insert, select
 
 from yibao.domain.errors import Refused
+from yibao.domain.text import is_digits
 from yibao.services.context import Institution, institution_of
 from yibao.store.db import Database
 from yibao.store.schema import gateway_nonce, institution
@@ -87,7 +88,7 @@ class Gateway:
         caller = self.institution(paasid[:30])
         if caller is None:
             raise Refused("E-AUTH-002")
-        if not timestamp.isdigit() or abs(int(timestamp) - now_unix) > WINDOW_SECONDS:
+        if not is_digits(timestamp) or abs(int(timestamp) - now_unix) > WINDOW_SECONDS:
             raise Refused("E-AUTH-003")
         if len(nonce) > NONCE_LENGTH_MAX:
             raise Refused("E-AUTH-004", "nonce too long")

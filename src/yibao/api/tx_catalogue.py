@@ -11,6 +11,7 @@ from typing import Any
 from yibao.api.fields import Fields
 from yibao.api.registry import FileReply, transaction
 from yibao.domain.errors import Refused
+from yibao.domain.text import is_digits
 from yibao.services import catalogue, files
 from yibao.services.context import Ctx
 
@@ -73,7 +74,7 @@ def _query(inp: Fields) -> tuple[Fields, str, Any]:
     data = inp.child("data")
     for name in ("page_num", "page_size"):
         value = data.text(name, required=False, max_len=6)
-        if value and not value.isdigit():
+        if value and not is_digits(value):
             raise Refused("E-ENV-005", f"input.data.{name} must be a number")
     day = data.day("query_date", required=False)
     return data, data.text("hilist_code", required=False, max_len=50), day

@@ -13,6 +13,7 @@ from yibao.domain.codes import age_on
 from yibao.domain.engine import COUNT_KEYS
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
+from yibao.domain.text import is_digits
 from yibao.services import accumulators, persons, queries
 from yibao.services.context import Ctx
 from yibao.services.settlement import Outcome
@@ -139,7 +140,7 @@ def accumulations(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     psn_no = data.text("psn_no", max_len=30)
     persons.get_person(ctx.conn, psn_no)
     cum_ym = data.text("cum_ym", required=False, max_len=6) or f"{ctx.now:%Y%m}"
-    if not (len(cum_ym) == 6 and cum_ym.isdigit() and 1 <= int(cum_ym[4:]) <= 12):
+    if not (len(cum_ym) == 6 and is_digits(cum_ym) and 1 <= int(cum_ym[4:]) <= 12):
         raise Refused("E-ENV-005", "input.data.cum_ym must be yyyyMM")
     rows = accumulators.for_person(ctx.conn, psn_no, year=int(cum_ym[:4]))
     return {"cuminfo": [

@@ -9,6 +9,7 @@ from yibao.api.registry import transaction
 from yibao.api.tx_basic import read_credential
 from yibao.domain.codes import INSUTYPES, VisitClass
 from yibao.domain.errors import Refused
+from yibao.domain.text import is_digits
 from yibao.services import visits
 from yibao.services.context import Ctx
 
@@ -17,7 +18,7 @@ def read_diagnoses(inp: Fields) -> tuple[visits.Diagnosis, ...]:
     out = []
     for i, d in enumerate(inp.list_of("diseinfo", required=False)):
         srt = d.text("diag_srt_no", required=False, max_len=3) or str(i + 1)
-        if not srt.isdigit():
+        if not is_digits(srt):
             srt = str(i + 1)
         out.append(
             visits.Diagnosis(

@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from yibao.domain.errors import Refused
+from yibao.domain.text import is_digits
 
 VALIDITY_YEARS_MAX = 10
 DISEASE_INSTITUTIONS_MAX = 2  # per person and disease
@@ -85,7 +86,7 @@ class Window:
 def is_area_code(code: str) -> bool:
     """A co-ordination area (admdvs) is exactly six ASCII digits: ``str.isdigit`` alone
     also takes full-width or Arabic-Indic digits, which name no area."""
-    return len(code) == 6 and code.isascii() and code.isdigit()
+    return len(code) == 6 and is_digits(code)
 
 
 def kind_of(filing_type: str) -> Kind:

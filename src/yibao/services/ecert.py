@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from yibao.domain.errors import Refused
+from yibao.domain.text import is_digits
 from yibao.services import audit, cards
 from yibao.services.context import Ids
 from yibao.store.schema import ec_token, ecert, family_binding, insurance, person, qr_code
@@ -66,7 +67,7 @@ def pin_matches(pin: str, stored: str) -> bool:
 
 
 def check_pin_format(pin: str) -> None:
-    if len(pin) != PIN_LENGTH or not pin.isdigit():
+    if len(pin) != PIN_LENGTH or not is_digits(pin):
         raise Refused("E-ECT-005", f"the PIN is {PIN_LENGTH} digits")
 
 

@@ -27,6 +27,7 @@ from yibao.domain import ledger as ledger_rules
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
+from yibao.domain.text import is_digits
 from yibao.services import fees, ledger, settlement, visits
 from yibao.services.context import Caller, Ctx, Ids, institution_of
 from yibao.services.persons import get_person, lock_person
@@ -203,7 +204,7 @@ def _check_care_dates(bill: Bill, now: datetime) -> None:
 
 def _check_payee(payee: Payee) -> None:
     digits = payee.bank_account.replace(" ", "")
-    if not (8 <= len(digits) <= 30 and digits.isdigit() and payee.bank_name.strip()):
+    if not (8 <= len(digits) <= 30 and is_digits(digits) and payee.bank_name.strip()):
         raise Refused("E-CLM-006", "a bank name and an account number (8-30 digits) are needed")
 
 

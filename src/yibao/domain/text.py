@@ -1,0 +1,10 @@
+"""Rules for text that carries numbers."""
+
+from __future__ import annotations
+
+
+def is_digits(text: str) -> bool:
+    """Only the ASCII digits 0-9, at least one. ``str.isdigit`` alone also passes '²',
+    which ``int`` refuses, and Arabic-Indic or fullwidth digits, which ``int`` reads as
+    a number the rest of the system would never compare equal to the ASCII one."""
+    return text.isascii() and text.isdigit()
