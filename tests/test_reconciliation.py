@@ -9,6 +9,8 @@ import io
 import zipfile
 from decimal import Decimal
 
+import pytest
+
 from flows import (
     LI_JIANGUO,
     WANG_FANG,
@@ -16,6 +18,7 @@ from flows import (
     refused,
     settle_once,
 )
+from yibao.services import files
 
 DAY = {"stmt_begndate": "2026-05-11", "stmt_enddate": "2026-05-11", "clr_type": "11"}
 
@@ -114,3 +117,39 @@ def download(his, file_qury_no: str, filename: str) -> list[list[str]]:
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         text = "".join(archive.read(n).decode() for n in archive.namelist())
     return [r.split("\t") for r in text.splitlines()]
+
+
+def _broken_archives() -> dict[str, bytes]:
+    """Archives zipfile opens but cannot read, each in its own way."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("detail.txt", "S1\tM1\tP1\n" * 200)
+    good = buffer.getvalue()
+    data_at = 30 + len("detail.txt")  # local header, then the deflated data
+    corrupt = bytearray(good)
+    corrupt[data_at:data_at + 8] = b"\xff" * 8
+    unsupported = bytearray(good)
+    unsupported[8:10] = (99).to_bytes(2, "little")  # compression method 99
+    central = good.rindex(b"PK\x01\x02")
+    unsupported[central + 10:central + 12] = (99).to_bytes(2, "little")
+    encrypted = bytearray(good)
+    encrypted[central + 8] |= 1  # flag bit 0: encrypted
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("detail.txt", b"\0" * (files.UNZIPPED_BYTES_MAX + 1))
+    return {"corrupt": bytes(corrupt), "unsupported": bytes(unsupported),
+            "encrypted": bytes(encrypted), "bomb": bomb.getvalue()}
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "unsupported", "encrypted", "bomb"])
+def test_an_unreadable_archive_is_refused_as_bad_input(db, his, kind):
+    content = _broken_archives()[kind]
+    up = ok(his.call("9101", {"fsUploadIn": {"in": base64.b64encode(content).decode(),
+                                             "filename": f"{kind}.zip",
+                                             "fixmedins_code": his.code}}))
+    answer = his.call("3202", {"data": {**DAY, "setl_optins": "110000",
+                                        "file_qury_no": up["file_qury_no"],
+                                        "medfee_sumamt": "0", "fund_pay_sumamt": "0",
+                                        "cash_payamt": "0", "fixmedins_setl_cnt": "1",
+                                        "fixmedins_refd_setl_flag": "1"}})
+    refused(answer, "E-ENV-006" if kind == "bomb" else "E-ENV-005")

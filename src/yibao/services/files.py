@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,11 @@ from yibao.store.schema import stored_file
 
 POLICY_CENTRE = "plc"
 FILE_BYTES_MAX = 20 * 1024 * 1024
+UNZIPPED_BYTES_MAX = 64 * 1024 * 1024  # what the TXT files of an archive may add up to
+# what zipfile raises for an archive it opens but cannot read: corrupt data, an
+# unsupported compression method, encryption, a truncated member
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
+               UnicodeDecodeError, KeyError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +44,15 @@ def unzip_rows(content: bytes) -> list[list[str]]:
     """The tab-separated rows of every TXT file in a ZIP (E-ENV-005 if it is not one)."""
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            # declared sizes: zipfile never reads past them (a member that inflates
+            # further fails its check), so a small bomb is refused before it is read
+            if sum(info.file_size for info in archive.infolist()) > UNZIPPED_BYTES_MAX:
+                raise Refused("E-ENV-006", f"files larger than {UNZIPPED_BYTES_MAX} bytes "
+                              "once unzipped")
             text = "".join(
                 archive.read(name).decode("utf-8-sig") for name in archive.namelist()
             )
-    except (zipfile.BadZipFile, UnicodeDecodeError, KeyError) as exc:
+    except _UNREADABLE as exc:
         raise Refused("E-ENV-005", "file is not a ZIP of UTF-8 TXT files") from exc
     return [line.split("\t") for line in text.splitlines() if line.strip()]
 
