@@ -284,6 +284,7 @@ def test_special_disease_filing_two_institutions_at_most(db, his_factory, clock)
     assert Decimal(setl["hifp_pay"]) == Decimal("60.00")  # (900 - 800) x 60 %, no cut
     withdraw = {"data": {"trt_dcla_detl_sn": first, "psn_no": psn_no, "memo": "换医院"}}
     refused(beijing.call("2504", withdraw), "E-FIL-009")  # a live settlement rests on it
+    assert "is a disease filing" in refused(beijing.call("2502", withdraw), "E-FIL-005")
     ok(beijing.call("2208", {"data": {"setl_id": setl["setl_id"], "mdtrt_id": setl["mdtrt_id"],
                                       "psn_no": psn_no}}))
     ok(beijing.call("2504", withdraw))

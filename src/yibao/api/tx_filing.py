@@ -48,7 +48,7 @@ def referral(ctx: Ctx, inp: Fields) -> dict[str, Any]:
 
 @transaction("2502", "转院备案撤销", writes=True)
 def cancel_referral(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _cancel(ctx, inp.child("data"), memo_required=False)
+    return _cancel(ctx, inp.child("data"), rules.Kind.AREA, memo_required=False)
 
 
 @transaction("2503", "人员慢特病备案", writes=True)
@@ -69,7 +69,7 @@ def special_disease(ctx: Ctx, inp: Fields) -> dict[str, Any]:
 
 @transaction("2504", "人员慢特病备案撤销", writes=True)
 def cancel_special_disease(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _cancel(ctx, inp.child("data"), memo_required=True)
+    return _cancel(ctx, inp.child("data"), rules.Kind.DISEASE, memo_required=True)
 
 
 @transaction("2507", "人员意外伤害备案", writes=True)
@@ -96,10 +96,12 @@ def injury(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     ))
 
 
-def _cancel(ctx: Ctx, data: Fields, *, memo_required: bool) -> dict[str, Any]:
+def _cancel(ctx: Ctx, data: Fields, kind: rules.Kind, *, memo_required: bool
+            ) -> dict[str, Any]:
     serial = data.text("trt_dcla_detl_sn", max_len=30)
     filing.cancel(ctx.conn, ctx.caller, serial, data.text("psn_no", max_len=30),
-                  data.text("memo", required=memo_required, max_len=500), own_only=True)
+                  data.text("memo", required=memo_required, max_len=500), own_only=True,
+                  kind=kind)
     ctx.effect = f"filing-cancel:{serial}"
     return {}
 

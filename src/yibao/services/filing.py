@@ -119,13 +119,17 @@ def _check_disease_room(conn: Connection, new: NewFiling, now: datetime) -> None
 
 
 def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: str, *,
-           own_only: bool) -> None:
-    """End a filing now. An institution (``own_only``) cancels only its own filings; a
+           own_only: bool, kind: rules.Kind | None = None) -> None:
+    """End a filing now. An institution (``own_only``) cancels only its own filings, and
+    a transaction only the ``kind`` it registers (2502 area, 2504 special disease); a
     filing that a live settlement rests on cannot be cancelled."""
     lock_person(conn, psn_no)
     row = conn.execute(select(filing).where(filing.c.trt_dcla_detl_sn == serial)).mappings().first()
     if row is None or row["psn_no"] != psn_no or (own_only and row["actor"] != caller.name):
         raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial}")
+    actual = rules.TYPES[row["filing_type"]][0]
+    if kind is not None and actual is not kind:
+        raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial} is a {actual} filing")
     window = window_of(row)
     if row["status"] != ACTIVE or (window.until is not None and window.until <= caller.now):
         raise Refused("E-FIL-009", f"{serial} is {row['status']}, valid until {window.until}")
