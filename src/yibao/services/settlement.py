@@ -35,6 +35,7 @@ from yibao.services.visits import (
     live_settlements,
     require_status,
 )
+from yibao.store.db import pipelined
 from yibao.store.schema import (
     SETTLEMENT_AMOUNTS,
     account,
@@ -70,7 +71,6 @@ _MOVE_ACCOUNT = (
     update(account)
     .where(account.c.psn_no == bindparam("owner"))
     .values(balance=account.c.balance + bindparam("amount"))
-    .returning(account.c.balance)
 )
 
 CLR_TYPES = {VisitClass.OUTPATIENT: "11", VisitClass.INPATIENT: "21"}
@@ -309,35 +309,39 @@ def _fund_rows(b: Breakdown) -> list[dict[str, Any]]:
 
 def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any]]) -> None:
     conn, setl_id, b = ctx.conn, row["setl_id"], plan.breakdown
-    conn.execute(_INSERT_SETTLEMENT, row)
-    if funds:
-        conn.execute(_INSERT_FUNDS, [dict(f, setl_id=setl_id, psn_no=row["psn_no"]) for f in funds])
-    stay = accumulators.stay_period(row["mdtrt_id"])
-    deltas = [(str(row["year"]), k, d) for k, d in b.year_deltas]
-    deltas += [(stay, k, d) for k, d in b.stay_deltas]
-    accumulators.apply(
-        conn, setl_id=setl_id, psn_no=row["psn_no"], insutype=row["insutype"], deltas=deltas
-    )
-    _move_account(ctx, row["psn_no"], setl_id, -b.acct_pay)
     ids = [line["id"] for line in plan.lines]
     marked = conn.execute(_MARK_LINES, {"ids": ids, "mark": setl_id}).rowcount
     assert marked == len(ids), (marked, len(ids))
-    conn.execute(
-        _INSERT_LINKS, [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"]) for i in ids]
-    )
-    ledger.post_settlement(conn, row, funds)
-    if plan.basis is not None and not plan.req.manual:
-        away.send_cost_information(conn, row, funds, plan.lines, ctx.now)
+    with pipelined(conn):  # nothing below reads an answer: one round trip
+        conn.execute(_INSERT_SETTLEMENT, row)
+        if funds:
+            conn.execute(_INSERT_FUNDS,
+                         [dict(f, setl_id=setl_id, psn_no=row["psn_no"]) for f in funds])
+        stay = accumulators.stay_period(row["mdtrt_id"])
+        deltas = [(str(row["year"]), k, d) for k, d in b.year_deltas]
+        deltas += [(stay, k, d) for k, d in b.stay_deltas]
+        accumulators.apply(conn, setl_id=setl_id, psn_no=row["psn_no"],
+                           insutype=row["insutype"], deltas=deltas)
+        _move_account(ctx, row["psn_no"], setl_id, -b.acct_pay, plan.person["balance"] or 0)
+        conn.execute(_INSERT_LINKS,
+                     [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"]) for i in ids])
+        ledger.post_settlement(conn, row, funds)
+        if plan.basis is not None and not plan.req.manual:
+            away.send_cost_information(conn, row, funds, plan.lines, ctx.now)
 
 
-def _move_account(ctx: Ctx, psn_no: str, setl_id: str, amount: Fen) -> None:
+def _move_account(ctx: Ctx, psn_no: str, setl_id: str, amount: Fen, balance: Fen) -> None:
+    """Move the personal account by ``amount`` from ``balance``, read under the person's
+    lock (so it is the balance the update starts from)."""
     if amount == 0:
         return
-    balance = ctx.conn.execute(_MOVE_ACCOUNT, {"owner": psn_no, "amount": amount}).scalar_one()
-    assert balance >= 0, (psn_no, balance)
+    after = balance + amount
+    if after < 0:
+        raise Refused("E-SETL-001", f"the personal account holds {fen_to_yuan(balance)}")
+    ctx.conn.execute(_MOVE_ACCOUNT, {"owner": psn_no, "amount": amount})
     ctx.conn.execute(
         _INSERT_ENTRY,
-        dict(setl_id=setl_id, psn_no=psn_no, amount=amount, balance_after=balance,
+        dict(setl_id=setl_id, psn_no=psn_no, amount=amount, balance_after=after,
              created_at=ctx.now),
     )
 
@@ -390,7 +394,8 @@ def _reverse(ctx: Ctx, original: dict[str, Any], person: RowMapping) -> Outcome:
             select(settlement_fund).where(settlement_fund.c.setl_id == original["setl_id"])
         ).mappings()
     ]
-    row["balc"] = _balance(conn, original["psn_no"]) + original["acct_pay"]
+    balance = _balance(conn, original["psn_no"])
+    row["balc"] = balance + original["acct_pay"]
     conn.execute(insert(settlement).values(**row))
     if funds:
         conn.execute(
@@ -402,7 +407,7 @@ def _reverse(ctx: Ctx, original: dict[str, Any], person: RowMapping) -> Outcome:
         conn, setl_id=new_id, psn_no=original["psn_no"], insutype=original["insutype"],
         deltas=deltas,
     )
-    _move_account(ctx, original["psn_no"], new_id, original["acct_pay"])
+    _move_account(ctx, original["psn_no"], new_id, original["acct_pay"], balance)
     conn.execute(
         update(fee_line)
         .where(fee_line.c.setl_id == original["setl_id"])

@@ -16,6 +16,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -64,6 +65,25 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """Statements whose results are not read, sent without waiting for each answer: on
+    PostgreSQL in psycopg's pipeline mode, one round trip when the block ends, where a
+    database error then surfaces (as SQLAlchemy's DBAPIError, like any other); SQLite,
+    in process, runs them one by one."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with raw.pipeline():
+            yield
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi.Error,
+                                  connection_invalidated=raw.broken) from exc
 
 
 def alembic_config() -> Config:
