@@ -219,8 +219,9 @@ def _settle_stage(
     deltas.add(stage.band_period, keys.basis, basis)
     deltas.add(Period.YEAR, keys.paid, paid)
     deltas.add(Period.YEAR, keys.overflow, overflow_paid)
-    for line in lines:
-        deltas.add(Period.YEAR, f"F.{line.fund}", line.paid)
+    deltas.add(Period.YEAR, keys.fund_paid, paid)
+    if overflow_paid:
+        deltas.add(Period.YEAR, keys.overflow_fund_paid, overflow_paid)
     return lines
 
 

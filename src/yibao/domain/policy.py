@@ -106,6 +106,8 @@ class StageKeys(NamedTuple):
     overflow: str
     stays: str
     in_stay: str
+    fund_paid: str  # F.<fund>: what the stage's fund paid this year
+    overflow_fund_paid: str  # F.<overflow fund>, or "" without an overflow fund
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +128,8 @@ class Stage:
     )
 
     def __post_init__(self) -> None:
-        keys = StageKeys(*(f"{prefix}.{self.key}" for prefix in "DBPOSN"))
+        keys = StageKeys(*(f"{prefix}.{self.key}" for prefix in "DBPOSN"), f"F.{self.fund}",
+                         "" if self.overflow is None else f"F.{self.overflow.fund}")
         table = {
             (group, level): Rules(
                 self.deductible_for(group, level),
