@@ -24,7 +24,7 @@ from yibao.api.registry import REGISTRY, FileReply, Transaction
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services.context import Clock, Ctx, Ids
-from yibao.store.db import Database
+from yibao.store.db import Database, pipelined
 from yibao.store.schema import message, reversal, signin
 
 ROUTE = "/fsi/api/rsfComIfsService/callService"
@@ -129,9 +129,10 @@ class HospitalInterface:
     ) -> dict[str, Any] | FileReply:
         caller = granted.caller
         with self.db.write() as conn:
-            self.gateway.record(conn, granted)
-            if tx.writes:
-                _claim(conn, caller.code, envelope, now)
+            with pipelined(conn):  # BEGIN, the nonce and the claim: one round trip
+                self.gateway.record(conn, granted)
+                if tx.writes:
+                    _claim(conn, caller.code, envelope, now)
             if tx.signin:
                 _check_signin(conn, caller.code, envelope.sign_no)
             ctx = Ctx(

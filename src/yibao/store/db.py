@@ -82,8 +82,11 @@ def pipelined(conn: Connection) -> Iterator[None]:
         with raw.pipeline():
             yield
     except dbapi.Error as exc:
+        lost = raw.broken
+        if lost:  # the database went away: this connection is not used again
+            conn.invalidate(exc)
         raise DBAPIError.instance(None, None, exc, dbapi.Error,
-                                  connection_invalidated=raw.broken) from exc
+                                  connection_invalidated=lost) from exc
 
 
 def alembic_config() -> Config:
