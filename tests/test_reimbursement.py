@@ -230,6 +230,9 @@ def test_care_away_filed_after_discharge_is_reimbursed_by_the_insured_places_pol
     hidden = beijing.call("5203", {"data": {"psn_no": psn_no, "setl_id": row["setl_id"],
                                             "mdtrt_id": row["mdtrt_id"]}})
     refused(hidden, "E-SETL-002")  # the hospital's queries show its own settlements only
+    cancel = http.post(f"/admin/v1/filings/{filed}/cancellation",
+                       json={"psn_no": psn_no, "reason": "moved back"}, headers=AUTH)
+    assert cancel.status_code == 409 and cancel.json()["code"] == "E-FIL-009"  # claim uses it
 
 
 def test_the_same_invoice_applied_for_twice_at_once_makes_one_claim(db, his, clock):
@@ -278,9 +281,12 @@ def test_care_in_the_future_or_ending_before_it_begins_is_refused_everywhere(db,
                      endtime="2026-04-19T10:00:00")  # the day before begntime
     ends_later = dict(bill("INV-15", ("1", "XA01AAA0001", "2000.00")),
                       endtime="2026-05-11T09:30:01")  # one second after now
-    at_window = [window_apply(http, psn_no, bill=b) for b in (future, backwards, ends_later)]
+    line_later = bill("INV-17", ("1", "XA01AAA0001", "2000.00"))
+    line_later["lines"][0]["fee_ocur_time"] = "2026-12-01T10:00:00"  # picks next catalogue
+    at_window = [window_apply(http, psn_no, bill=b)
+                 for b in (future, backwards, ends_later, line_later)]
     assert [(a["status"], a["code"]) for a in at_window] == [
-        (409, "E-CLM-007"), (409, "E-CLM-008"), (409, "E-CLM-007")]
+        (409, "E-CLM-007"), (409, "E-CLM-008"), (409, "E-CLM-007"), (409, "E-CLM-007")]
     assert "2027-01-05 10:00:00" in at_window[0]["message"]
 
     app = ChannelApp(http)

@@ -121,7 +121,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "declare the fault period first (2902 or the operator window)"),
     ("E-CLM-006", "claim request not valid", "the message names what is missing or wrong"),
     ("E-CLM-007", "care dated in the future",
-     "begntime and endtime of the bill are when the care was given, not later than now"),
+     "begntime, endtime and the lines' fee_ocur_time are when the care was given, not "
+     "later than now"),
     ("E-CLM-008", "care ends before it begins", "endtime must not be before begntime"),
     # clearing and reconciliation
     ("E-CLR-001", "month already closed", "late changes count in the month they happen"),

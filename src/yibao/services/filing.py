@@ -122,7 +122,8 @@ def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: s
            own_only: bool, kind: rules.Kind | None = None) -> None:
     """End a filing now. An institution (``own_only``) cancels only its own filings, and
     a transaction only the ``kind`` it registers (2502 area, 2504 special disease); a
-    filing that a live settlement rests on cannot be cancelled."""
+    filing that a live settlement or an approved reimbursement rests on cannot be
+    cancelled."""
     lock_person(conn, psn_no)
     row = conn.execute(select(filing).where(filing.c.trt_dcla_detl_sn == serial)).mappings().first()
     if row is None or row["psn_no"] != psn_no or (own_only and row["actor"] != caller.name):
@@ -144,7 +145,7 @@ def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: s
 def _used(conn: Connection, serial: str) -> bool:
     cancel_row = settlement.alias("cancel_row")
     live = select(settlement.c.setl_id).where(
-        settlement.c.trt_dcla_detl_sn == serial, settlement.c.kind == "settle",
+        settlement.c.trt_dcla_detl_sn == serial, settlement.c.kind.in_(("settle", "claim")),
         ~exists().where(cancel_row.c.reverses == settlement.c.setl_id),
     )
     return conn.execute(live.limit(1)).first() is not None

@@ -200,6 +200,9 @@ def _check_care_dates(bill: Bill, now: datetime) -> None:
     last = bill.end or bill.begin
     if last > now:
         raise Refused("E-CLM-007", f"the care at {last} is after now ({now})")
+    for line in bill.lines:  # a line's day picks its catalogue entry
+        if line.time is not None and line.time > now:
+            raise Refused("E-CLM-007", f"line {line.feedetl_sn} at {line.time} is after now")
 
 
 def _check_payee(payee: Payee) -> None:
