@@ -2,17 +2,21 @@
 server error and every answer matches the documented schema (status codes, content
 types, response bodies). Half the envelopes are
 signed correctly, so generated transactions reach the dispatcher and the handlers.
-(SQLite only: the app under test is built once for the module.)"""
+Runs on SQLite and, when YIBAO_TEST_PG_URL is set, on PostgreSQL too, in a schema of its
+own (the app under test is built once, when the module is collected)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
+from sqlalchemy import text
 
 from yibao.api.app import create_app
 from yibao.api.gateway import signature
@@ -22,20 +26,49 @@ from yibao.store.demo import demo_token, seed_demo
 CODE = "H11010500001"
 
 
-def _app():
-    database = Database(str(Path(tempfile.mkdtemp()) / "fuzz.db"))
+PG_URL = os.environ.get("YIBAO_TEST_PG_URL", "")
+FUZZ_SCHEMA = "yibao_fuzz"  # the suite's own fixtures recreate "public"
+
+
+def _app(url: str):
+    database = Database(url)
+    if not database.is_sqlite:
+        with database.engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {FUZZ_SCHEMA} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {FUZZ_SCHEMA}"))
     database.migrate()
     with database.write() as conn:
         seed_demo(conn)
     return create_app(database)
 
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
+def _pg_url() -> str:
+    return f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{FUZZ_SCHEMA}"
 
 
-@schema.parametrize()
+sqlite_schema = schemathesis.openapi.from_asgi(
+    "/openapi.json", _app(str(Path(tempfile.mkdtemp()) / "fuzz.db")))
+pg_schema = schemathesis.openapi.from_asgi("/openapi.json", _app(_pg_url())) if PG_URL else None
+
+
+@sqlite_schema.parametrize()
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_error_and_answers_match_the_schema(case):
+    check(case)
+
+
+if pg_schema is not None:
+    @pg_schema.parametrize()
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    def test_no_server_error_on_postgresql(case):
+        check(case)
+else:
+    @pytest.mark.skip(reason="YIBAO_TEST_PG_URL is not set")
+    def test_no_server_error_on_postgresql():
+        pass
+
+
+def check(case) -> None:
     if isinstance(case.body, dict) and hash(repr(case.body)) % 2 == 0:
         case.body["fixmedins_code"] = CODE
         ts, nonce = str(int(time.time())), f"n{time.perf_counter_ns()}"
