@@ -21,7 +21,7 @@ from yibao.api.claim_models import BillIn, bill_of
 from yibao.domain.errors import Refused
 from yibao.services import reimbursement
 from yibao.services.context import Caller, Ids
-from yibao.store.schema import claim, settlement
+from yibao.store.schema import claim, ledger_entry, settlement
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 PAYEE = {"bank_name": "中国工商银行北京分行", "bank_account": "6222020200001234567"}
@@ -227,6 +227,10 @@ def test_care_away_filed_after_discharge_is_reimbursed_by_the_insured_places_pol
     assert (row["kind"], row["policy_id"], row["away_basis"]) == (
         "claim", "130102-310-2024", "temporary")
     assert row["setl_time"] == datetime(2026, 4, 20, 10, 0)  # computed as of the care
+    with db.read() as conn:  # and booked in the fund ledger when it was approved
+        booked = set(conn.execute(select(ledger_entry.c.at).where(
+            ledger_entry.c.txn == f"setl:{row['setl_id']}")).scalars())
+    assert booked == {clock.now}
     hidden = beijing.call("5203", {"data": {"psn_no": psn_no, "setl_id": row["setl_id"],
                                             "mdtrt_id": row["mdtrt_id"]}})
     refused(hidden, "E-SETL-002")  # the hospital's queries show its own settlements only

@@ -39,10 +39,12 @@ def post(conn: Connection, txn: str, kind: str, entries: Sequence[rules.Entry],
 
 
 def post_settlement(conn: Connection, row: Mapping[str, object],
-                    funds: Sequence[Mapping[str, object]]) -> None:
-    """A settlement, cancellation or reimbursement, at its own time."""
+                    funds: Sequence[Mapping[str, object]], at: datetime | None = None) -> None:
+    """A settlement, cancellation or reimbursement, at its own time unless ``at`` says
+    when it was booked (a reimbursement is computed as of the care, booked when approved)."""
+    when = at or row["setl_time"]
     post(conn, f"setl:{row['setl_id']}", str(row["kind"]),
-         rules.settlement_entries(row, funds), row["setl_time"])  # type: ignore[arg-type]
+         rules.settlement_entries(row, funds), when)  # type: ignore[arg-type]
 
 
 def balance(conn: Connection, account: str) -> int:

@@ -300,7 +300,7 @@ def approve(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
     req = settlement.SettleRequest(
         psn_no=row["psn_no"], mdtrt_id=row["mdtrt_id"], med_type="", insutype="",
         credential=None, claimed={}, use_account=False, invono=row["invono"], manual=True,
-        manual_basis=_basis(conn, row, ctx))
+        manual_basis=_basis(conn, row, ctx), booked_at=caller.now)
     outcome = settlement.settle_visit(ctx, req, VisitClass(visit["visit_class"]))
     amount = outcome.row["fund_pay_sumamt"]
     status = PARTLY_APPROVED if excluded else APPROVED

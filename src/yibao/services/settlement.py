@@ -8,6 +8,7 @@ lines are written in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
@@ -93,6 +94,7 @@ class SettleRequest:
     # the basis away from home decided by the claim, stored as kind "claim"
     manual: bool = False
     manual_basis: away.Claimed | None = None
+    booked_at: datetime | None = None  # a manual reimbursement: its approval, not the care
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +327,7 @@ def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any
         _move_account(ctx, row["psn_no"], setl_id, -b.acct_pay, plan.person["balance"] or 0)
         conn.execute(_INSERT_LINKS,
                      [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"]) for i in ids])
-        ledger.post_settlement(conn, row, funds)
+        ledger.post_settlement(conn, row, funds, plan.req.booked_at)
         if plan.basis is not None and not plan.req.manual:
             away.send_cost_information(conn, row, funds, plan.lines, ctx.now)
 
