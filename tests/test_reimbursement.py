@@ -76,6 +76,12 @@ def test_fault_period_bill_uploaded_by_the_hospital_then_applied_for_in_the_app(
     refused(fault_bill(his, psn_no, "INV-1", "2000.00", "2026-05-11 08:30:00"), "E-CLM-005")
     ok(his.call("2902", {"data": {"begntime": "2026-05-11 08:00:00",
                                   "endtime": "2026-05-11 09:00:00", "memo": "专线中断"}}))
+    overlapping = his.call("2902", {"data": {"begntime": "2026-05-11 08:59:00",
+                                             "endtime": "2026-05-11 09:20:00", "memo": "again"}})
+    assert "overlaps fault period" in refused(overlapping, "E-CLM-006")
+    later = his.call("2902", {"data": {"begntime": "2026-05-11 09:31:00",  # now is 09:30
+                                       "endtime": "2026-05-11 10:00:00", "memo": "planned"}})
+    assert "cannot begin after now" in refused(later, "E-CLM-006")
     uploaded = ok(fault_bill(his, psn_no, "INV-1", "2000.00", "2026-05-11 08:30:00"))
     assert uploaded["result"]["status"] == "eligible"
 

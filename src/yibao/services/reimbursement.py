@@ -91,12 +91,29 @@ def declare_fault(conn: Connection, caller: Caller, ids: Ids, code: str, begin: 
     """Record that ``code`` could not settle in real time from ``begin`` to ``end``."""
     if not begin < end or (end - begin).total_seconds() > FAULT_HOURS_MAX * 3600:
         raise Refused("E-CLM-006", f"a fault period runs forward, at most {FAULT_HOURS_MAX} h")
+    if begin > caller.now:
+        raise Refused("E-CLM-006", f"a fault period cannot begin after now ({caller.now})")
     _institution(conn, code)
+    _check_no_overlap(conn, code, begin, end)
     fault_id = ids.new("FLT")
     conn.execute(insert(fault_period).values(
         fault_id=fault_id, fixmedins_code=code, begin_at=begin, end_at=end, reason=reason,
         actor=caller.name, created_at=caller.now))
     return fault_id
+
+
+def _check_no_overlap(conn: Connection, code: str, begin: datetime, end: datetime) -> None:
+    """One fault period at a time per institution (its row locked, so two overlapping
+    declarations at once are ordered too)."""
+    conn.execute(select(institution.c.fixmedins_code).where(
+        institution.c.fixmedins_code == code).with_for_update())
+    other = conn.execute(select(fault_period.c.fault_id, fault_period.c.begin_at,
+                                fault_period.c.end_at).where(
+        fault_period.c.fixmedins_code == code, fault_period.c.begin_at < end,
+        fault_period.c.end_at > begin).limit(1)).first()
+    if other is not None:
+        raise Refused("E-CLM-006", f"overlaps fault period {other.fault_id} "
+                      f"({other.begin_at} to {other.end_at})")
 
 
 def _in_fault(conn: Connection, code: str, at: datetime) -> bool:
