@@ -21,7 +21,6 @@ from yibao.store.schema import institution
 REFERRAL_TYPES = {"1": "市内转院", "2": "转往省内异地", "3": "转往省外异地"}
 
 
-
 def _register(ctx: Ctx, new: filing.NewFiling) -> dict[str, Any]:
     serial = filing.register(ctx.conn, ctx.caller, ctx.ids, new)
     ctx.effect = f"filing:{serial}"

@@ -49,7 +49,6 @@ def detail(ctx: Ctx, inp: Fields) -> dict[str, Any]:
                          "dld_endtime": found["dld_endtime"].strftime("%Y-%m-%d %H:%M:%S")}}
 
 
-
 @transaction("3203", "清算申请", writes=True)
 def apply(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")

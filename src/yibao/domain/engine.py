@@ -220,8 +220,7 @@ def _settle_stage(
     deltas.add(Period.YEAR, keys.paid, paid)
     deltas.add(Period.YEAR, keys.overflow, overflow_paid)
     deltas.add(Period.YEAR, keys.fund_paid, paid)
-    if overflow_paid:
-        deltas.add(Period.YEAR, keys.overflow_fund_paid, overflow_paid)
+    deltas.add(Period.YEAR, keys.overflow_fund_paid, overflow_paid)  # 0 without overflow
     return lines
 
 

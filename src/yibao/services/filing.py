@@ -25,7 +25,6 @@ CANCELLED = "cancelled"
 SUPERSEDED = "superseded"
 
 
-
 @dataclass(frozen=True, slots=True)
 class NewFiling:
     psn_no: str

@@ -242,9 +242,7 @@ def _check_invoice(conn: Connection, code: str, invono: str) -> None:
     invoice the institution settled in real time."""
     if not invono:
         raise Refused("E-CLM-006", "the invoice number is required")
-    taken = conn.execute(select(claim.c.claim_id).where(
-        claim.c.fixmedins_code == code, claim.c.invono == invono,
-        claim.c.status != REJECTED)).scalar_one_or_none()
+    taken = settlement.claim_of_invoice(conn, code, invono)
     if taken is not None:
         raise Refused("E-CLM-002", f"invoice {invono} of {code} is claim {taken}")
     cancel = settlement_table.alias("cancel_row")

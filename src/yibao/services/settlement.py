@@ -165,11 +165,17 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     return _Plan(req, person, insurance, visit, policy, lines, breakdown, visit_class, basis)
 
 
+def claim_of_invoice(conn: Connection, code: str, invono: str) -> str | None:
+    """The manual-reimbursement claim (not rejected) of an institution's invoice."""
+    taken: str | None = conn.execute(select(claim.c.claim_id).where(
+        claim.c.fixmedins_code == code, claim.c.invono == invono,
+        claim.c.status != "rejected")).scalar_one_or_none()
+    return taken
+
+
 def _check_not_claimed(ctx: Ctx, invono: str) -> None:
     """An invoice claimed for manual reimbursement is not settled in real time as well."""
-    taken = ctx.conn.execute(select(claim.c.claim_id).where(
-        claim.c.fixmedins_code == ctx.institution.code, claim.c.invono == invono,
-        claim.c.status != "rejected")).scalar_one_or_none()
+    taken = claim_of_invoice(ctx.conn, ctx.institution.code, invono)
     if taken is not None:
         raise Refused("E-CLM-002", f"invoice {invono} is claim {taken}")
 
@@ -338,8 +344,7 @@ def _move_account(ctx: Ctx, psn_no: str, setl_id: str, amount: Fen, balance: Fen
     if amount == 0:
         return
     after = balance + amount
-    if after < 0:
-        raise Refused("E-SETL-001", f"the personal account holds {fen_to_yuan(balance)}")
+    assert after >= 0, (psn_no, balance, amount)  # the engine pays at most the balance
     ctx.conn.execute(_MOVE_ACCOUNT, {"owner": psn_no, "amount": amount})
     ctx.conn.execute(
         _INSERT_ENTRY,
