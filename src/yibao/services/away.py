@@ -67,10 +67,9 @@ def decide(
         raise Refused("E-FIL-001", f"{institution.code} ({institution.pool_area})")
     filings = list(conn.execute(_FILINGS, {"psn_no": person["psn_no"]}).mappings())
     span = _Span(visit["begntime"], visit["endtime"], now)
+    relationship = current_relationship(person, insurance)
     if visit["med_type"] in TRAUMA_MED_TYPES or visit["trum_flag"] == "1":
-        _check_declaration(visit, filings, span, institution.pool_area)
-    relationship = rules.Relationship(
-        insurance["insutype"], person["insuplc_admdvs"], insurance["emp_name"])
+        _check_declaration(visit, filings, span, institution.pool_area, relationship)
     if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
         found = _disease_filing(filings, institution.code, span, relationship)
     else:
@@ -96,18 +95,28 @@ class _Span:
                             at=self.at)
 
 
+def current_relationship(person: RowMapping, insurance: RowMapping) -> rules.Relationship:
+    """The person's insured relationship now: a filing counts only if made under it."""
+    return rules.Relationship(
+        insurance["insutype"], person["insuplc_admdvs"], insurance["emp_name"])
+
+
 def _relationship_of(row: RowMapping) -> rules.Relationship:
     return rules.Relationship(row["insutype"], row["insuplc_admdvs"], row["emp_name"])
 
 
 def _check_declaration(visit: RowMapping, filings: list[RowMapping], span: _Span,
-                       area: str) -> None:
-    """An injury settles away from home only with a declaration for this area."""
+                       area: str, relationship: rules.Relationship) -> None:
+    """An injury settles away from home only with a declaration for this area, made
+    under the person's current insured relationship."""
     if visit["rel_ttp_flag"] == "1":
         raise Refused("E-FIL-007", f"mdtrt_id {visit['mdtrt_id']} (REL_TTP_FLAG 1)")
-    declared = [f for f in filings if f["kind"] == rules.Kind.TRAUMA and span.covered_by(f)]
-    if any(f["mdtrtarea_admdvs"] == area for f in declared):
+    declared = _covering((f for f in filings if f["kind"] == rules.Kind.TRAUMA), span)
+    here = _for_area(declared, rules.Kind.TRAUMA, area)
+    if _made_under(here, relationship):
         return
+    if here:
+        raise _filed_under_another_relationship(here[-1], relationship)
     if declared:
         raise Refused("E-FIL-012", f"{declared[-1]['trt_dcla_detl_sn']} is for "
                       f"{declared[-1]['mdtrtarea_admdvs']}, the care is in {area}")
@@ -125,19 +134,48 @@ def _made_under(filings: list[RowMapping], relationship: rules.Relationship
     return [f for f in filings if _relationship_of(f) == relationship]
 
 
+def _filed_under_another_relationship(row: RowMapping, now: rules.Relationship) -> Refused:
+    """E-FIL-006 naming what changed since the filing was made."""
+    then = _relationship_of(row)
+    changed = "; ".join(f"{name} {old} (now {new})" for name, old, new in (
+        ("insured place", then.insured_area, now.insured_area),
+        ("insutype", then.insutype, now.insutype),
+        ("employer", then.employer, now.employer)) if old != new)
+    return Refused("E-FIL-006", f"{row['trt_dcla_detl_sn']} was filed under {changed}")
+
+
+def _for_area(filings: Iterable[RowMapping], kind: rules.Kind, area: str) -> list[RowMapping]:
+    """The area filings (or injury declarations) for a co-ordination area."""
+    return [f for f in filings if f["kind"] == kind and f["mdtrtarea_admdvs"] == area]
+
+
+def _with_institution(filings: Iterable[RowMapping], code: str) -> list[RowMapping]:
+    """The special-disease filings with an institution."""
+    return [f for f in filings if f["kind"] == rules.Kind.DISEASE and f["fixmedins_code"] == code]
+
+
+def _filed_after(filings: Iterable[RowMapping], span: _Span) -> list[RowMapping]:
+    """The filings registered after the visit's discharge."""
+    return [f for f in filings
+            if rules.filed_after_discharge(window_of(f), visit_end=span.end)]
+
+
+def _category_of(row: RowMapping) -> tuple[rules.Category, str]:
+    return rules.TYPES[row["filing_type"]][1], row["trt_dcla_detl_sn"]
+
+
 def _disease_filing(
     filings: list[RowMapping], code: str, span: _Span, relationship: rules.Relationship,
 ) -> tuple[rules.Category, str]:
     """The newest special-disease filing with this institution that covers the visit and
     was made under the person's current insured relationship."""
-    mine = _covering((f for f in filings if f["kind"] == rules.Kind.DISEASE
-                      and f["fixmedins_code"] == code), span)
+    mine = _covering(_with_institution(filings, code), span)
     if not mine:
         raise Refused("E-FIL-011", f"{code}: no special-disease filing in force here")
     valid = _made_under(mine, relationship)
     if not valid:
-        raise Refused("E-FIL-006", f"{mine[-1]['trt_dcla_detl_sn']}")
-    return rules.Category.LONG_TERM, valid[-1]["trt_dcla_detl_sn"]
+        raise _filed_under_another_relationship(mine[-1], relationship)
+    return _category_of(valid[-1])
 
 
 def _area_basis(
@@ -147,20 +185,19 @@ def _area_basis(
     """The basis from the newest area filing that covers the visit or from an emergency,
     whichever the insured place cuts less; else None (after the refusals that explain a
     filing that does not count)."""
-    here = [f for f in filings if f["kind"] == rules.Kind.AREA and f["mdtrtarea_admdvs"] == area]
+    here = _for_area(filings, rules.Kind.AREA, area)
     covering = _covering(here, span)
     valid = _made_under(covering, relationship)
     bases: list[tuple[rules.Category, str | None]] = []
     if valid:
-        bases.append((rules.TYPES[valid[-1]["filing_type"]][1], valid[-1]["trt_dcla_detl_sn"]))
+        bases.append(_category_of(valid[-1]))
     if visit["med_type"] in EMERGENCY_MED_TYPES or visit["emergency"] == "1":
         bases.append((rules.Category.EMERGENCY, None))
     if bases:
         return min(bases, key=lambda b: away.get(b[0].value, Decimal(1)))
     if covering:
-        raise Refused("E-FIL-006", f"{covering[-1]['trt_dcla_detl_sn']} was filed under "
-                      f"{covering[-1]['insuplc_admdvs']}/{covering[-1]['insutype']}")
-    if any(rules.filed_after_discharge(window_of(f), visit_end=span.end) for f in here):
+        raise _filed_under_another_relationship(covering[-1], relationship)
+    if _filed_after(here, span):
         raise Refused("E-FIL-003", f"mdtrt_id {visit['mdtrt_id']} left {span.end}")
     return None
 
