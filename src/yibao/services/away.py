@@ -1,5 +1,7 @@
 """Care away from the insured place (异地就医): may this visit settle directly here, on
 what basis, and the cost information the treatment place owes the national platform.
+A manual reimbursement of such care rests on the filing it names only where this
+module's rules would have let the same care settle on it (``claim_basis``).
 
 "Catalogue of the place of treatment, policy of the insured place": fee lines were
 classified against this institution's area catalogue when uploaded; the policy (and its
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +25,7 @@ from yibao.domain.money import fen_to_yuan
 from yibao.domain.policy import Policy
 from yibao.services import outbox
 from yibao.services.context import Institution
-from yibao.services.filing import window_of
+from yibao.services.filing import ACTIVE, CANCELLED, window_of
 from yibao.store.schema import SETTLEMENT_AMOUNTS, filing
 
 EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院
@@ -32,6 +34,7 @@ SPECIAL_DISEASE_MED_TYPE = "14"  # 门诊慢特病
 COST_KIND = "away-cost"
 
 _FILINGS = select(filing).where(filing.c.psn_no == bindparam("psn_no"))
+_INSTANT = timedelta(microseconds=1)  # a window's end is exclusive: its last day ends before
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +47,6 @@ class Away:
 
 
 Claimed = tuple[rules.Category, str | None]  # a reimbursement's basis and filing
-
-
-def claimed(policy: Policy, basis: Claimed | None) -> Away | None:
-    """A manual reimbursement away from home: the basis the claim rests on, cut as the
-    insured place says (unfiled care as other temporary trips unless ``unfiled`` is set)."""
-    if basis is None:
-        return None
-    category, serial = basis
-    fallback = policy.away.get(rules.Category.TEMPORARY.value, Decimal(0))
-    return Away(category, serial, policy.away.get(category.value, fallback))
 
 
 def decide(
@@ -208,6 +201,64 @@ def _unfiled(policy: Policy) -> tuple[rules.Category, None]:
                       "(app, referring hospital, agency) before discharge, or pay in full "
                       "and apply for manual reimbursement")
     return rules.Category.UNFILED, None
+
+
+# ---------------------------------------------------------------- manual reimbursement
+
+
+def claimed(policy: Policy, basis: Claimed | None) -> Away | None:
+    """A manual reimbursement away from home: the basis the claim rests on, cut as the
+    insured place says (unfiled care as other temporary trips unless ``unfiled`` is set)."""
+    if basis is None:
+        return None
+    category, serial = basis
+    fallback = policy.away.get(rules.Category.TEMPORARY.value, Decimal(0))
+    return Away(category, serial, policy.away.get(category.value, fallback))
+
+
+def named_filing(conn: Connection, psn_no: str, serial: str) -> RowMapping:
+    """The person's filing a manual reimbursement names (E-FIL-005: not the person's)."""
+    row = conn.execute(_FILINGS.where(filing.c.trt_dcla_detl_sn == serial),
+                       {"psn_no": psn_no}).mappings().first()
+    if row is None:
+        raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial}")
+    return row
+
+
+def claim_basis(
+    named: RowMapping, *, person: RowMapping, insurance: RowMapping, visit: RowMapping,
+    institution: Institution,
+) -> Claimed:
+    """The basis of a manual reimbursement of care away from home (``visit``, over) that
+    names a filing. It counts only where real-time settlement of the same care would
+    have rested on it (``decide``'s kind, area or institution, coverage and insured
+    relationship), or, for an area filing, where it was registered after discharge
+    (E-FIL-003 sent the person here); a cancelled filing never counts."""
+    last = visit["endtime"] or visit["begntime"]
+    span = _Span(visit["begntime"], last, last)  # the care is over
+    if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
+        code, fitting = "E-FIL-011", _covering(_with_institution([named], institution.code), span)
+    else:
+        here = _for_area([named], rules.Kind.AREA, institution.pool_area)
+        code, fitting = "E-FIL-002", _covering(here, span) or _filed_after(here, span)
+    if not fitting or named["status"] == CANCELLED:
+        raise Refused(code, f"{_summary(named)}: not for care at {institution.code} "
+                      f"({institution.pool_area}) on {visit['begntime']:%Y-%m-%d}")
+    relationship = current_relationship(person, insurance)
+    if not _made_under(fitting, relationship):
+        raise _filed_under_another_relationship(named, relationship)
+    return _category_of(named)
+
+
+def _summary(row: RowMapping) -> str:
+    """A filing in a refusal: type, area or institution, first and last day, ending."""
+    window = window_of(row)
+    last = "open" if window.until is None else f"{window.until - _INSTANT:%Y-%m-%d}"
+    place = row["fixmedins_code"] if row["kind"] == rules.Kind.DISEASE else row[
+        "mdtrtarea_admdvs"]
+    ending = "" if row["status"] == ACTIVE else f", {row['status']}"
+    return (f"{row['trt_dcla_detl_sn']} ({row['filing_type']} {place}, "
+            f"{window.begin_at:%Y-%m-%d}..{last}{ending})")
 
 
 # ---------------------------------------------------------------- cost information
