@@ -625,3 +625,23 @@ def test_special_disease_care_rests_on_the_filing_made_under_the_current_relatio
     refused(beijing.call("2504", {"data": {"trt_dcla_detl_sn": current, **withdraw}}),
             "E-FIL-009")  # the settlement rests on it
     ok(beijing.call("2504", {"data": {"trt_dcla_detl_sn": old_employer, **withdraw}}))
+
+
+def test_an_injury_declaration_made_under_an_earlier_relationship_does_not_count(
+    db, http, his_factory
+):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    declared = ok(declare_injury(beijing, psn_no))["result"]["trt_dcla_detl_sn"]
+    with db.write() as conn:
+        conn.execute(update(insurance).where(insurance.c.psn_no == psn_no)
+                     .values(emp_name="新单位"))
+    admin_file(http, psn_no, filing_type="stationed", area="110000")  # filed again
+    injured = visit(beijing, psn_no, ZHAO_LEI, med_type="19")
+    message = refused(settle(beijing, psn_no, injured, ZHAO_LEI,
+                             [line("1", "XA01AAA0001", "100.00")], med_type="19"), "E-FIL-006")
+    assert declared in message and "(now 新单位)" in message
+    assert outbox_rows(db) == []  # nothing settled
+    ok(declare_injury(beijing, psn_no))  # declared again under the new relationship
+    setl = ok(settle(beijing, psn_no, injured, ZHAO_LEI, [], med_type="19", total="100.00"))
+    assert outbox_rows(db)[0]["payload"]["setlinfo"]["setl_id"] == setl["setlinfo"]["setl_id"]

@@ -92,7 +92,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-FIL-001", "institution not networked for direct settlement away from home",
      "pay in full here and apply for manual reimbursement at the insured place"),
     ("E-FIL-002", "no filing for this co-ordination area",
-     "file (app, referring hospital 2501, agency) before discharge; emergencies count as filed"),
+     "file (app, referring hospital 2501, agency) before discharge; emergencies count as "
+     "filed; a claim names a filing for the area of its care (or none)"),
     ("E-FIL-003", "filed after discharge: not settled directly",
      "pay in full; the stay is eligible for manual reimbursement at the insured place"),
     ("E-FIL-004", "special-disease filing limit reached",
@@ -108,7 +109,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-FIL-010", "no declaration for this injury",
      "record the person's no-third-party declaration (2507) before settling"),
     ("E-FIL-011", "institution not filed for this special disease",
-     "special-disease care away from home settles only at the filed institutions (2503)"),
+     "special-disease care away from home settles only at the filed institutions (2503); "
+     "a claim names such a filing in force at the care (or none)"),
     ("E-FIL-012", "injury declaration for another co-ordination area",
      "declare the injury for the area of treatment (2507 by the treating institution)"),
     # manual reimbursement

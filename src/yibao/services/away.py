@@ -1,5 +1,7 @@
 """Care away from the insured place (异地就医): may this visit settle directly here, on
 what basis, and the cost information the treatment place owes the national platform.
+A manual reimbursement of such care rests on the filing it names only where this
+module's rules would have let the same care settle on it (``claim_basis``).
 
 "Catalogue of the place of treatment, policy of the insured place": fee lines were
 classified against this institution's area catalogue when uploaded; the policy (and its
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +25,7 @@ from yibao.domain.money import fen_to_yuan
 from yibao.domain.policy import Policy
 from yibao.services import outbox
 from yibao.services.context import Institution
-from yibao.services.filing import window_of
+from yibao.services.filing import ACTIVE, CANCELLED, window_of
 from yibao.store.schema import SETTLEMENT_AMOUNTS, filing
 
 EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院
@@ -32,6 +34,7 @@ SPECIAL_DISEASE_MED_TYPE = "14"  # 门诊慢特病
 COST_KIND = "away-cost"
 
 _FILINGS = select(filing).where(filing.c.psn_no == bindparam("psn_no"))
+_INSTANT = timedelta(microseconds=1)  # a window's end is exclusive: its last day ends before
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +49,6 @@ class Away:
 Claimed = tuple[rules.Category, str | None]  # a reimbursement's basis and filing
 
 
-def claimed(policy: Policy, basis: Claimed | None) -> Away | None:
-    """A manual reimbursement away from home: the basis the claim rests on, cut as the
-    insured place says (unfiled care as other temporary trips unless ``unfiled`` is set)."""
-    if basis is None:
-        return None
-    category, serial = basis
-    fallback = policy.away.get(rules.Category.TEMPORARY.value, Decimal(0))
-    return Away(category, serial, policy.away.get(category.value, fallback))
-
-
 def decide(
     conn: Connection, *, person: RowMapping, insurance: RowMapping, visit: RowMapping,
     institution: Institution, policy: Policy, now: datetime,
@@ -67,10 +60,9 @@ def decide(
         raise Refused("E-FIL-001", f"{institution.code} ({institution.pool_area})")
     filings = list(conn.execute(_FILINGS, {"psn_no": person["psn_no"]}).mappings())
     span = _Span(visit["begntime"], visit["endtime"], now)
+    relationship = current_relationship(person, insurance)
     if visit["med_type"] in TRAUMA_MED_TYPES or visit["trum_flag"] == "1":
-        _check_declaration(visit, filings, span, institution.pool_area)
-    relationship = rules.Relationship(
-        insurance["insutype"], person["insuplc_admdvs"], insurance["emp_name"])
+        _check_declaration(visit, filings, span, institution.pool_area, relationship)
     if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
         found = _disease_filing(filings, institution.code, span, relationship)
     else:
@@ -96,18 +88,28 @@ class _Span:
                             at=self.at)
 
 
+def current_relationship(person: RowMapping, insurance: RowMapping) -> rules.Relationship:
+    """The person's insured relationship now: a filing counts only if made under it."""
+    return rules.Relationship(
+        insurance["insutype"], person["insuplc_admdvs"], insurance["emp_name"])
+
+
 def _relationship_of(row: RowMapping) -> rules.Relationship:
     return rules.Relationship(row["insutype"], row["insuplc_admdvs"], row["emp_name"])
 
 
 def _check_declaration(visit: RowMapping, filings: list[RowMapping], span: _Span,
-                       area: str) -> None:
-    """An injury settles away from home only with a declaration for this area."""
+                       area: str, relationship: rules.Relationship) -> None:
+    """An injury settles away from home only with a declaration for this area, made
+    under the person's current insured relationship."""
     if visit["rel_ttp_flag"] == "1":
         raise Refused("E-FIL-007", f"mdtrt_id {visit['mdtrt_id']} (REL_TTP_FLAG 1)")
-    declared = [f for f in filings if f["kind"] == rules.Kind.TRAUMA and span.covered_by(f)]
-    if any(f["mdtrtarea_admdvs"] == area for f in declared):
+    declared = _covering((f for f in filings if f["kind"] == rules.Kind.TRAUMA), span)
+    here = _for_area(declared, rules.Kind.TRAUMA, area)
+    if _made_under(here, relationship):
         return
+    if here:
+        raise _filed_under_another_relationship(here[-1], relationship)
     if declared:
         raise Refused("E-FIL-012", f"{declared[-1]['trt_dcla_detl_sn']} is for "
                       f"{declared[-1]['mdtrtarea_admdvs']}, the care is in {area}")
@@ -125,19 +127,48 @@ def _made_under(filings: list[RowMapping], relationship: rules.Relationship
     return [f for f in filings if _relationship_of(f) == relationship]
 
 
+def _filed_under_another_relationship(row: RowMapping, now: rules.Relationship) -> Refused:
+    """E-FIL-006 naming what changed since the filing was made."""
+    then = _relationship_of(row)
+    changed = "; ".join(f"{name} {old} (now {new})" for name, old, new in (
+        ("insured place", then.insured_area, now.insured_area),
+        ("insutype", then.insutype, now.insutype),
+        ("employer", then.employer, now.employer)) if old != new)
+    return Refused("E-FIL-006", f"{row['trt_dcla_detl_sn']} was filed under {changed}")
+
+
+def _for_area(filings: Iterable[RowMapping], kind: rules.Kind, area: str) -> list[RowMapping]:
+    """The area filings (or injury declarations) for a co-ordination area."""
+    return [f for f in filings if f["kind"] == kind and f["mdtrtarea_admdvs"] == area]
+
+
+def _with_institution(filings: Iterable[RowMapping], code: str) -> list[RowMapping]:
+    """The special-disease filings with an institution."""
+    return [f for f in filings if f["kind"] == rules.Kind.DISEASE and f["fixmedins_code"] == code]
+
+
+def _filed_after(filings: Iterable[RowMapping], span: _Span) -> list[RowMapping]:
+    """The filings registered after the visit's discharge."""
+    return [f for f in filings
+            if rules.filed_after_discharge(window_of(f), visit_end=span.end)]
+
+
+def _category_of(row: RowMapping) -> tuple[rules.Category, str]:
+    return rules.TYPES[row["filing_type"]][1], row["trt_dcla_detl_sn"]
+
+
 def _disease_filing(
     filings: list[RowMapping], code: str, span: _Span, relationship: rules.Relationship,
 ) -> tuple[rules.Category, str]:
     """The newest special-disease filing with this institution that covers the visit and
     was made under the person's current insured relationship."""
-    mine = _covering((f for f in filings if f["kind"] == rules.Kind.DISEASE
-                      and f["fixmedins_code"] == code), span)
+    mine = _covering(_with_institution(filings, code), span)
     if not mine:
         raise Refused("E-FIL-011", f"{code}: no special-disease filing in force here")
     valid = _made_under(mine, relationship)
     if not valid:
-        raise Refused("E-FIL-006", f"{mine[-1]['trt_dcla_detl_sn']}")
-    return rules.Category.LONG_TERM, valid[-1]["trt_dcla_detl_sn"]
+        raise _filed_under_another_relationship(mine[-1], relationship)
+    return _category_of(valid[-1])
 
 
 def _area_basis(
@@ -147,20 +178,19 @@ def _area_basis(
     """The basis from the newest area filing that covers the visit or from an emergency,
     whichever the insured place cuts less; else None (after the refusals that explain a
     filing that does not count)."""
-    here = [f for f in filings if f["kind"] == rules.Kind.AREA and f["mdtrtarea_admdvs"] == area]
+    here = _for_area(filings, rules.Kind.AREA, area)
     covering = _covering(here, span)
     valid = _made_under(covering, relationship)
     bases: list[tuple[rules.Category, str | None]] = []
     if valid:
-        bases.append((rules.TYPES[valid[-1]["filing_type"]][1], valid[-1]["trt_dcla_detl_sn"]))
+        bases.append(_category_of(valid[-1]))
     if visit["med_type"] in EMERGENCY_MED_TYPES or visit["emergency"] == "1":
         bases.append((rules.Category.EMERGENCY, None))
     if bases:
         return min(bases, key=lambda b: away.get(b[0].value, Decimal(1)))
     if covering:
-        raise Refused("E-FIL-006", f"{covering[-1]['trt_dcla_detl_sn']} was filed under "
-                      f"{covering[-1]['insuplc_admdvs']}/{covering[-1]['insutype']}")
-    if any(rules.filed_after_discharge(window_of(f), visit_end=span.end) for f in here):
+        raise _filed_under_another_relationship(covering[-1], relationship)
+    if _filed_after(here, span):
         raise Refused("E-FIL-003", f"mdtrt_id {visit['mdtrt_id']} left {span.end}")
     return None
 
@@ -171,6 +201,64 @@ def _unfiled(policy: Policy) -> tuple[rules.Category, None]:
                       "(app, referring hospital, agency) before discharge, or pay in full "
                       "and apply for manual reimbursement")
     return rules.Category.UNFILED, None
+
+
+# ---------------------------------------------------------------- manual reimbursement
+
+
+def claimed(policy: Policy, basis: Claimed | None) -> Away | None:
+    """A manual reimbursement away from home: the basis the claim rests on, cut as the
+    insured place says (unfiled care as other temporary trips unless ``unfiled`` is set)."""
+    if basis is None:
+        return None
+    category, serial = basis
+    fallback = policy.away.get(rules.Category.TEMPORARY.value, Decimal(0))
+    return Away(category, serial, policy.away.get(category.value, fallback))
+
+
+def named_filing(conn: Connection, psn_no: str, serial: str) -> RowMapping:
+    """The person's filing a manual reimbursement names (E-FIL-005: not the person's)."""
+    row = conn.execute(_FILINGS.where(filing.c.trt_dcla_detl_sn == serial),
+                       {"psn_no": psn_no}).mappings().first()
+    if row is None:
+        raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial}")
+    return row
+
+
+def claim_basis(
+    named: RowMapping, *, person: RowMapping, insurance: RowMapping, visit: RowMapping,
+    institution: Institution,
+) -> Claimed:
+    """The basis of a manual reimbursement of care away from home (``visit``, over) that
+    names a filing. It counts only where real-time settlement of the same care would
+    have rested on it (``decide``'s kind, area or institution, coverage and insured
+    relationship), or, for an area filing, where it was registered after discharge
+    (E-FIL-003 sent the person here); a cancelled filing never counts."""
+    last = visit["endtime"] or visit["begntime"]
+    span = _Span(visit["begntime"], last, last)  # the care is over
+    if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
+        code, fitting = "E-FIL-011", _covering(_with_institution([named], institution.code), span)
+    else:
+        here = _for_area([named], rules.Kind.AREA, institution.pool_area)
+        code, fitting = "E-FIL-002", _covering(here, span) or _filed_after(here, span)
+    if not fitting or named["status"] == CANCELLED:
+        raise Refused(code, f"{_summary(named)}: not for care at {institution.code} "
+                      f"({institution.pool_area}) on {visit['begntime']:%Y-%m-%d}")
+    relationship = current_relationship(person, insurance)
+    if not _made_under(fitting, relationship):
+        raise _filed_under_another_relationship(named, relationship)
+    return _category_of(named)
+
+
+def _summary(row: RowMapping) -> str:
+    """A filing in a refusal: type, area or institution, first and last day, ending."""
+    window = window_of(row)
+    last = "open" if window.until is None else f"{window.until - _INSTANT:%Y-%m-%d}"
+    place = row["fixmedins_code"] if row["kind"] == rules.Kind.DISEASE else row[
+        "mdtrtarea_admdvs"]
+    ending = "" if row["status"] == ACTIVE else f", {row['status']}"
+    return (f"{row['trt_dcla_detl_sn']} ({row['filing_type']} {place}, "
+            f"{window.begin_at:%Y-%m-%d}..{last}{ending})")
 
 
 # ---------------------------------------------------------------- cost information

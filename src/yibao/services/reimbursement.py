@@ -8,6 +8,9 @@ approval the visit is settled with the institution, the clock and the year of th
 (``settlement.settle_visit`` with ``manual``), under the person's lock: the deductible
 and cap room a real-time settlement used are never used again, and later settlements
 see what the reimbursement used. Nothing blocks the person's card or certificate.
+Away from home, a filing the claim names counts only as ``away.claim_basis`` says (as
+real-time settlement of the same care would have, or filed after discharge), both when
+the claim is applied for and when it is approved.
 
 Statuses: eligible (a fault-period bill the HIS uploaded) → submitted → under_review →
 approved | partly_approved | rejected; approved → paid when the bank pays.
@@ -28,15 +31,14 @@ from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.domain.text import is_digits
-from yibao.services import fees, ledger, settlement, visits
-from yibao.services.context import Caller, Ctx, Ids, institution_of
-from yibao.services.persons import get_person, lock_person
+from yibao.services import away, fees, ledger, settlement, visits
+from yibao.services.context import Caller, Ctx, Ids, Institution, institution_of
+from yibao.services.persons import active_insurance, get_person, lock_person
 from yibao.store.schema import (
     claim,
     claim_step,
     fault_period,
     fee_line,
-    filing,
     institution,
     payment_order,
 )
@@ -163,7 +165,10 @@ def apply_for(conn: Connection, caller: Caller, psn_no: str, code: str, invono: 
         raise Refused("E-CLM-001", f"no uploaded bill {code}/{invono} of this person")
     _require(row, ELIGIBLE)
     _check_payee(payee)
-    _check_filing(conn, psn_no, filing_sn)
+    if filing_sn:
+        lock_person(conn, psn_no)  # filings change under the person's lock
+        _check_filing(conn, psn_no, row["mdtrt_id"], filing_sn,
+                      institution_of(_institution(conn, code)))
     conn.execute(update(claim).where(claim.c.claim_id == row["claim_id"]).values(
         status=SUBMITTED, bank_name=payee.bank_name, bank_account=payee.bank_account,
         trt_dcla_detl_sn=filing_sn or None, source=caller.source, applicant=caller.name,
@@ -181,11 +186,11 @@ def _record(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
     lock_person(conn, bill.psn_no)
     if payee is not None:
         _check_payee(payee)
-    _check_filing(conn, bill.psn_no, filing_sn)
     _check_invoice(conn, bill.fixmedins_code, bill.invono)
     claim_id = ids.new("R")
     ctx = _care_ctx(conn, bill.fixmedins_code, claim_id, bill.begin, ids, policies, caller)
     mdtrt_id = _store_visit(ctx, bill)
+    _check_filing(conn, bill.psn_no, mdtrt_id, filing_sn, ctx.institution)
     total = sum(x.amount for x in bill.lines)
     try:
         with conn.begin_nested():  # a concurrent claim of the same invoice: refuse cleanly
@@ -228,13 +233,12 @@ def _check_payee(payee: Payee) -> None:
         raise Refused("E-CLM-006", "a bank name and an account number (8-30 digits) are needed")
 
 
-def _check_filing(conn: Connection, psn_no: str, filing_sn: str) -> None:
-    if not filing_sn:
-        return
-    owner = conn.execute(select(filing.c.psn_no).where(
-        filing.c.trt_dcla_detl_sn == filing_sn)).scalar_one_or_none()
-    if owner != psn_no:
-        raise Refused("E-FIL-005", f"trt_dcla_detl_sn {filing_sn}")
+def _check_filing(conn: Connection, psn_no: str, mdtrt_id: str, serial: str,
+                  care_at: Institution) -> None:
+    """A filing the application names must count for the care (checked again at
+    approval: it may be cancelled, or the insured relationship change, meanwhile)."""
+    if serial:
+        _basis(conn, psn_no, _visit(conn, mdtrt_id), serial, care_at)
 
 
 def _check_invoice(conn: Connection, code: str, invono: str) -> None:
@@ -307,15 +311,17 @@ def approve(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
     are left out (partly approved). Creates the payment order."""
     row = _claim(conn, claim_id)
     _require(row, UNDER_REVIEW)
-    visit = conn.execute(select(visit_table).where(
-        visit_table.c.mdtrt_id == row["mdtrt_id"])).mappings().one()
-    _exclude(conn, row["mdtrt_id"], excluded)
+    lock_person(conn, row["psn_no"])  # before the filing is read: a cancellation waits
+    visit = _visit(conn, row["mdtrt_id"])
     when = visit["endtime"] or visit["begntime"]
     ctx = _care_ctx(conn, row["fixmedins_code"], claim_id, when, ids, policies, caller)
+    # checked again: the filing may have been cancelled, or the relationship changed
+    basis = _basis(conn, row["psn_no"], visit, row["trt_dcla_detl_sn"], ctx.institution)
+    _exclude(conn, row["mdtrt_id"], excluded)
     req = settlement.SettleRequest(
         psn_no=row["psn_no"], mdtrt_id=row["mdtrt_id"], med_type="", insutype="",
         credential=None, claimed={}, use_account=False, invono=row["invono"], manual=True,
-        manual_basis=_basis(conn, row, ctx), booked_at=caller.now)
+        manual_basis=basis, booked_at=caller.now)
     outcome = settlement.settle_visit(ctx, req, VisitClass(visit["visit_class"]))
     amount = outcome.row["fund_pay_sumamt"]
     status = PARTLY_APPROVED if excluded else APPROVED
@@ -340,19 +346,27 @@ def _exclude(conn: Connection, mdtrt_id: str, excluded: dict[str, str]) -> None:
             raise Refused("E-CLM-006", f"feedetl_sn {sn} is not a line of this claim")
 
 
-def _basis(conn: Connection, row: RowMapping, ctx: Ctx) -> tuple[filing_rules.Category,
-                                                                  str | None] | None:
-    """Away from home: the filing's category (the insured place's cut applies), or
-    unfiled. At home: None."""
-    person = get_person(conn, row["psn_no"])
-    if person["insuplc_admdvs"] == ctx.institution.pool_area:
+def _visit(conn: Connection, mdtrt_id: str) -> RowMapping:
+    return conn.execute(select(visit_table).where(
+        visit_table.c.mdtrt_id == mdtrt_id)).mappings().one()
+
+
+def _basis(conn: Connection, psn_no: str, visit: RowMapping, serial: str | None,
+           care_at: Institution) -> away.Claimed | None:
+    """What the claim's care rests on. Away from home: the named filing's category if it
+    counts for this care as it would have in real time (else refused), or unfiled; the
+    insured place's cut applies. At home: None (a named filing must still be the
+    person's)."""
+    named = away.named_filing(conn, psn_no, serial) if serial else None
+    person = get_person(conn, psn_no)
+    if person["insuplc_admdvs"] == care_at.pool_area:
         return None
-    serial = row["trt_dcla_detl_sn"]
-    if not serial:
+    if named is None:
         return filing_rules.Category.UNFILED, None
-    kind = conn.execute(select(filing.c.filing_type).where(
-        filing.c.trt_dcla_detl_sn == serial)).scalar_one()
-    return filing_rules.TYPES[kind][1], serial
+    when = visit["endtime"] or visit["begntime"]
+    insured = active_insurance(conn, psn_no, visit["insutype"], when.date())
+    return away.claim_basis(named, person=person, insurance=insured, visit=visit,
+                            institution=care_at)
 
 
 # ---------------------------------------------------------------- payment
