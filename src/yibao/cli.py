@@ -298,6 +298,29 @@ def bench_clearing(
             f"{s.extract_seconds + s.clearing_seconds:.1f} s")
 
 
+@bench.command("ledger")
+def bench_ledger(
+    db: str = DB_OPTION,
+    settlements: int = typer.Option(200_000, "--settlements",
+                                    help="how many to write if the database holds none"),
+) -> None:
+    """Time ``ledger verify`` and its peak memory; baseline: one scan of its tables."""
+    from yibao.bench import ledger
+
+    database = Database(db)
+    written = ledger.fill(database, settlements)
+    database.dispose()
+    if written:
+        console.print(f"wrote {written:,} settlements with their postings")
+    m = ledger.measure(database.url)
+    console.print(
+        f"verify: {m.settlements:,} settlements, {m.entries:,} ledger entries, "
+        f"{m.problems} problems in {m.verify_seconds:.1f} s; peak memory "
+        f"{m.rss_peak_mib:,.0f} MiB ({m.rss_before_mib:,.0f} MiB before verify); "
+        f"baseline scan {m.baseline_seconds:.2f} s; "
+        f"ratio {m.baseline_seconds / m.verify_seconds:.3f}")
+
+
 @bench.command("settle")
 def bench_settle(
     db: str = DB_OPTION,

@@ -28,23 +28,44 @@ from yibao.store.schema import settlement as settlement_table
 from yibao.store.schema import settlement_fund as fund_table
 
 _INSERT = insert(ledger_entry)
+SETTLEMENT_TXN = "setl:"  # a settlement's posting is "setl:<setl_id>"
 
 
 def post(conn: Connection, txn: str, kind: str, entries: Sequence[rules.Entry],
          at: datetime) -> None:
-    assert rules.balanced(entries), (txn, entries)
-    if entries:
-        conn.execute(_INSERT, [dict(txn=txn, kind=kind, account=account, amount=amount, at=at)
-                               for account, amount in entries])
+    _insert(conn, posting(txn, kind, entries, at))
 
 
 def post_settlement(conn: Connection, row: Mapping[str, object],
                     funds: Sequence[Mapping[str, object]], at: datetime | None = None) -> None:
-    """A settlement, cancellation or reimbursement, at its own time unless ``at`` says
-    when it was booked (a reimbursement is computed as of the care, booked when approved)."""
+    _insert(conn, settlement_posting(row, funds, at))
+
+
+def posting(txn: str, kind: str, entries: Sequence[rules.Entry],
+            at: datetime) -> list[dict[str, object]]:
+    """The ``ledger_entry`` rows of one posting."""
+    assert rules.balanced(entries), (txn, entries)
+    return [dict(txn=txn, kind=kind, account=account, amount=amount, at=at)
+            for account, amount in entries]
+
+
+def settlement_posting(row: Mapping[str, object], funds: Sequence[Mapping[str, object]],
+                       at: datetime | None = None) -> list[dict[str, object]]:
+    """A settlement's, cancellation's or reimbursement's posting, at its own time unless
+    ``at`` says when it was booked (a reimbursement is computed as of the care, booked
+    when approved)."""
     when = at or row["setl_time"]
-    post(conn, f"setl:{row['setl_id']}", str(row["kind"]),
-         rules.settlement_entries(row, funds), when)  # type: ignore[arg-type]
+    return posting(settlement_txn(str(row["setl_id"])), str(row["kind"]),
+                   rules.settlement_entries(row, funds), when)  # type: ignore[arg-type]
+
+
+def settlement_txn(setl_id: str) -> str:
+    return f"{SETTLEMENT_TXN}{setl_id}"
+
+
+def _insert(conn: Connection, rows: list[dict[str, object]]) -> None:
+    if rows:
+        conn.execute(_INSERT, rows)
 
 
 def balance(conn: Connection, account: str) -> int:
@@ -81,14 +102,14 @@ def _settlements_posted(conn: Connection) -> list[str]:
     actual: dict[str, dict[str, int]] = defaultdict(dict)
     for txn, account, amount in conn.execute(select(
             ledger_entry.c.txn, ledger_entry.c.account, ledger_entry.c.amount).where(
-            ledger_entry.c.txn.startswith("setl:"))):
+            ledger_entry.c.txn.startswith(SETTLEMENT_TXN))):
         actual[txn][account] = amount
     funds: dict[str, list[Mapping[str, object]]] = defaultdict(list)
     for f in conn.execute(select(fund_table)).mappings():
         funds[f["setl_id"]].append(f)
     problems = []
     for row in conn.execute(select(settlement_table)).mappings():
-        txn = f"setl:{row['setl_id']}"
+        txn = settlement_txn(row["setl_id"])
         expected = dict(rules.settlement_entries(row, funds[row["setl_id"]]))
         found = actual.pop(txn, {})
         if found != expected:
