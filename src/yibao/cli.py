@@ -97,6 +97,7 @@ def errors(output: Path | None = typer.Option(None, "--output")) -> None:
 
 
 ledger_cli = typer.Typer(help="The fund ledger")
+PROBLEMS_SHOWN_MAX = 50  # verify counts the rest
 app.add_typer(ledger_cli, name="ledger")
 
 
@@ -105,12 +106,13 @@ def ledger_verify(db: str = DB_OPTION) -> None:
     """Prove that the ledger and the settlements agree to the fen (exit 1 if not)."""
     from yibao.services import ledger
 
-    with Database(db).read() as conn:
-        problems = ledger.verify(conn)
-    for problem in problems[:50]:
-        console.print(f"[red]✘[/] {problem}")
-    if problems:
-        console.print(f"[red]{len(problems)} problems[/]")
+    count = 0
+    with Database(db).read(snapshot=True) as conn:
+        for count, problem in enumerate(ledger.problems(conn), start=1):
+            if count <= PROBLEMS_SHOWN_MAX:
+                console.print(f"[red]✘[/] {problem}")
+    if count:
+        console.print(f"[red]{count} problems[/]")
         raise typer.Exit(1)
     console.print("[green]ledger verified[/]: every posting sums to zero and matches its record")
 
