@@ -317,9 +317,9 @@ def bench_ledger(
     m = ledger.measure(database.url)
     console.print(
         f"verify: {m.settlements:,} settlements, {m.entries:,} ledger entries, "
-        f"{m.problems} problems in {m.verify_seconds:.1f} s; peak memory "
-        f"{m.rss_peak_mib:,.0f} MiB ({m.rss_before_mib:,.0f} MiB before verify); "
-        f"baseline scan {m.baseline_seconds:.2f} s; "
+        f"{m.problems} problems in {m.verify_seconds:.1f} s ({m.verify_cpu_seconds:.1f} s "
+        f"CPU); peak memory {m.rss_peak_mib:,.0f} MiB ({m.rss_before_mib:,.0f} MiB before "
+        f"verify); baseline scan {m.baseline_seconds:.2f} s; "
         f"ratio {m.baseline_seconds / m.verify_seconds:.3f}")
 
 
