@@ -1,12 +1,14 @@
 """The settlement benchmark runs end to end (a short version of `yibao bench settle`): every
-phase gets answers without errors, and each party's CPU time per call is measured."""
+phase gets answers without errors, and each party's CPU time per call is measured. The
+ledger benchmark fills a database whose ledger verifies, and measures verify."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from yibao.bench import settle
+from yibao.bench import ledger, settle
 from yibao.bench.server import free_port
+from yibao.store.db import Database
 
 
 def test_bench_settle_runs_every_phase_and_meters_cpu(tmp_path: Path) -> None:
@@ -25,3 +27,13 @@ def test_bench_settle_runs_every_phase_and_meters_cpu(tmp_path: Path) -> None:
     assert cpu["database"] == 0  # SQLite works inside the server's processes
     table = settle.markdown(result)
     assert "| settle_max |" in table and "2207 settlements/s (max)" in table
+
+
+def test_bench_ledger_fills_a_ledger_that_verifies_and_measures_verify(tmp_path: Path) -> None:
+    db = Database(str(tmp_path / "ledger.db"))
+    assert ledger.fill(db, 300) == 300
+    assert ledger.fill(db, 300) == 0  # filled already
+    measured = ledger.measure(db.url)
+    assert (measured.settlements, measured.problems) == (300, 0)
+    assert measured.entries > 2 * measured.settlements
+    assert measured.rss_peak_mib >= measured.rss_before_mib > 0

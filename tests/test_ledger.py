@@ -1,14 +1,16 @@
 """The fund ledger: a day of settlements, a cancellation, care away from home and a
 paid reimbursement gives the balances an auditor expects, every posting sums to zero,
-and ``yibao ledger verify`` finds a corrupted or missing entry. (Every other database
-test verifies the ledger at its end too: see the ``db`` fixture.)"""
+and ``yibao ledger verify`` finds a corrupted or missing entry. Verify reads in pages:
+whatever the page size, a problem is found once, on either side of a page boundary and
+past the last key. (Every other database test verifies the ledger at its end too: see
+the ``db`` fixture.)"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
 from conftest import ADMIN_TOKEN
@@ -21,12 +23,13 @@ from flows import (
     settle_once,
 )
 from yibao.cli import app as cli
+from yibao.domain import ledger as rules
 from yibao.services import ledger
-from yibao.store.schema import ledger_entry
+from yibao.store.schema import ledger_entry, prepayment, settlement
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
+PAGE_SIZES = range(1, 7)  # a day has five settlements: pages of one to all of them, and more
+AT = datetime(2026, 5, 11)
 
 
 def a_day(http, his_factory) -> dict:
@@ -112,3 +115,85 @@ def test_the_cli_verifies_a_consistent_ledger(db, http, his_factory):
     shown = CliRunner().invoke(cli, ["ledger", "balances", "--db", db.url,
                                      "--prefix", "interregional:"])
     assert "interregional:130102:110000" in shown.output
+
+
+def setl_txns(db) -> list[str]:
+    with db.read() as conn:
+        ids = conn.scalars(select(settlement.c.setl_id).order_by(settlement.c.setl_id))
+        return [f"setl:{setl_id}" for setl_id in ids]
+
+
+def stray(conn, txn: str, amount: int = 5) -> None:
+    """A balanced posting under ``txn`` that no record gives."""
+    conn.execute(ledger_entry.insert(), ledger.posting(
+        txn, "stray", [("cash:110000", amount), ("cash:130102", -amount)], AT))
+
+
+def verify_in_pages(db) -> list[str]:
+    """The problems, the same for every page size."""
+    with db.read() as conn:
+        found = [ledger.verify(conn, page_size=size) for size in PAGE_SIZES]
+    assert all(problems == found[0] for problems in found), found
+    return found[0]
+
+
+@pytest.mark.corrupts
+def test_verify_in_pages_finds_a_changed_posting_on_each_side_of_a_page_boundary(
+        db, http, his_factory):
+    a_day(http, his_factory)
+    txns = setl_txns(db)
+    assert len(txns) == 5
+    changed = txns[1:3]  # the last of the first page of two and the first of the second
+    with db.write() as conn:
+        for txn in changed:
+            stray(conn, txn, 7)
+    problems = verify_in_pages(db)
+    assert [p.split(": ledger ")[0] for p in problems] == changed
+    assert all("('cash:130102', -7)" in p and " but the settlement gives " in p
+               for p in problems)
+
+
+@pytest.mark.corrupts
+def test_verify_in_pages_finds_settlements_with_no_posting(db, http, his_factory):
+    a_day(http, his_factory)
+    txns = setl_txns(db)
+    missing = [txns[0], txns[2], txns[-1]]
+    with db.write() as conn:
+        conn.execute(delete(ledger_entry).where(ledger_entry.c.txn.in_(missing)))
+    problems = [p for p in verify_in_pages(db) if p.startswith("setl:")]
+    assert [p.split(": ledger [] but the settlement gives ")[0] for p in problems] == missing
+
+
+@pytest.mark.corrupts
+def test_verify_in_pages_finds_postings_with_no_record(db, http, his_factory):
+    a_day(http, his_factory)
+    txns = setl_txns(db)
+    strays = ["setl:A-STRAY", f"{txns[1]}-STRAY", f"{txns[-1]}-STRAY", "setl:Z-STRAY",
+              "pay:A-STRAY", "pay:Z-STRAY"]
+    with db.write() as conn:
+        for txn in strays:
+            stray(conn, txn)
+    problems = verify_in_pages(db)
+    assert problems == [f"{txn}: posted, but no such settlement" for txn in strays[:4]] + [
+        f"{txn}: paid None, ledger 5" for txn in strays[4:]]
+
+
+@pytest.mark.corrupts
+def test_verify_finds_clearing_postings_of_months_with_no_clearing(db):
+    """Prepayments for April and June, posted; stray postings before, between and after
+    them, in any of the three kinds, are each found once."""
+    with db.write() as conn:
+        for month in ("2026-04", "2026-06"):
+            conn.execute(prepayment.insert().values(
+                month=month, fixmedins_code="H11010500001", amount=1000, basis="test",
+                created_at=AT, actor="tester"))
+            ledger.post(conn, f"pre:{month}:H11010500001", "prepay",
+                        rules.prepayment_entries("110000", "H11010500001", 1000), AT)
+    strays = ["clr:2026-01:H11010500001", "ir:2026-05:130102:110000",
+              "pre:2026-04:H11010500002", "pre:2026-06", "clr:2027-01:H11010500001"]
+    with db.write() as conn:
+        for txn in strays:
+            stray(conn, txn)
+        assert ledger.verify(conn) == sorted(
+            f"{txn}: ledger [('cash:110000', 5), ('cash:130102', -5)], clearing []"
+            for txn in strays)

@@ -33,3 +33,15 @@ def test_a_conflict_among_statements_sent_together_is_an_integrity_error_and_und
     with db.write() as conn:  # the pool's connection is usable again
         conn.execute(insert(gateway_nonce).values(paasid="H1", nonce="after", ts=3))
     assert nonces(db) == 1
+
+
+def test_a_snapshot_read_sees_one_moment(db):
+    """Long readers (``ledger verify``) read in many statements: a commit made meanwhile
+    must not show in the later ones."""
+    with db.read(snapshot=True) as conn:
+        before = conn.execute(select(func.count()).select_from(gateway_nonce)).scalar_one()
+        with db.write() as other:
+            other.execute(insert(gateway_nonce).values(paasid="H1", nonce="meanwhile", ts=1))
+        after = conn.execute(select(func.count()).select_from(gateway_nonce)).scalar_one()
+    assert after == before
+    assert nonces(db) == before + 1

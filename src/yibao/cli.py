@@ -97,6 +97,7 @@ def errors(output: Path | None = typer.Option(None, "--output")) -> None:
 
 
 ledger_cli = typer.Typer(help="The fund ledger")
+PROBLEMS_SHOWN_MAX = 50  # verify counts the rest
 app.add_typer(ledger_cli, name="ledger")
 
 
@@ -105,12 +106,13 @@ def ledger_verify(db: str = DB_OPTION) -> None:
     """Prove that the ledger and the settlements agree to the fen (exit 1 if not)."""
     from yibao.services import ledger
 
-    with Database(db).read() as conn:
-        problems = ledger.verify(conn)
-    for problem in problems[:50]:
-        console.print(f"[red]✘[/] {problem}")
-    if problems:
-        console.print(f"[red]{len(problems)} problems[/]")
+    count = 0
+    with Database(db).read(snapshot=True) as conn:
+        for count, problem in enumerate(ledger.problems(conn), start=1):
+            if count <= PROBLEMS_SHOWN_MAX:
+                console.print(f"[red]✘[/] {problem}")
+    if count:
+        console.print(f"[red]{count} problems[/]")
         raise typer.Exit(1)
     console.print("[green]ledger verified[/]: every posting sums to zero and matches its record")
 
@@ -296,6 +298,29 @@ def bench_clearing(
             f"{s.extract_seconds:.1f} s ({s.settlements / s.extract_seconds:,.0f} rows/s); "
             f"clear {s.clearing_seconds:.2f} s; extract + clear "
             f"{s.extract_seconds + s.clearing_seconds:.1f} s")
+
+
+@bench.command("ledger")
+def bench_ledger(
+    db: str = DB_OPTION,
+    settlements: int = typer.Option(200_000, "--settlements",
+                                    help="how many to write if the database holds none"),
+) -> None:
+    """Time ``ledger verify`` and its peak memory; baseline: one scan of its tables."""
+    from yibao.bench import ledger
+
+    database = Database(db)
+    written = ledger.fill(database, settlements)
+    database.dispose()
+    if written:
+        console.print(f"wrote {written:,} settlements with their postings")
+    m = ledger.measure(database.url)
+    console.print(
+        f"verify: {m.settlements:,} settlements, {m.entries:,} ledger entries, "
+        f"{m.problems} problems in {m.verify_seconds:.1f} s ({m.verify_cpu_seconds:.1f} s "
+        f"CPU); peak memory {m.rss_peak_mib:,.0f} MiB ({m.rss_before_mib:,.0f} MiB before "
+        f"verify); baseline scan {m.baseline_seconds:.2f} s; "
+        f"ratio {m.baseline_seconds / m.verify_seconds:.3f}")
 
 
 @bench.command("settle")

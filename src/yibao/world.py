@@ -146,16 +146,17 @@ def _write(db: Database, table: Table, rows: Iterator[dict[str, Any]], progress:
     for row in rows:
         batch.append(row)
         if len(batch) >= BATCH_ROWS:
-            count += _flush(db, table, batch)
+            count += write_batch(db, table, batch)
             progress(label, len(batch))
             batch = []
     if batch:
-        count += _flush(db, table, batch)
+        count += write_batch(db, table, batch)
         progress(label, len(batch))
     return count
 
 
-def _flush(db: Database, table: Table, batch: list[dict[str, Any]]) -> int:
+def write_batch(db: Database, table: Table, batch: list[dict[str, Any]]) -> int:
+    """Rows into ``table`` in one transaction (PostgreSQL: COPY)."""
     with db.write() as conn:
         if db.is_sqlite:
             conn.execute(table.insert(), batch)
@@ -197,5 +198,5 @@ def _persons_batch(db: Database, counts: dict[str, int], people: list, insured: 
     for table, rows in ((person, people), (insurance, insured), (account, accounts),
                         (card, cards)):
         if rows:
-            counts[table.name] += _flush(db, table, rows)
+            counts[table.name] += write_batch(db, table, rows)
     progress("persons", len(people))

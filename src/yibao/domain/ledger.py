@@ -24,6 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 Entry = tuple[str, int]  # account, signed fen
+# what ``settlement_entries`` reads of a settlement row and of each of its fund lines
+SETTLEMENT_FIELDS = ("kind", "psn_no", "fixmedins_code", "insuplc_admdvs", "mdtrtarea_admvs",
+                     "acct_pay")
+FUND_FIELDS = ("fund_pay_type", "fund_payamt")
 
 
 def settlement_entries(

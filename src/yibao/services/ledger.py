@@ -7,10 +7,22 @@ Balances are never stored: an account's balance is the sum of its entries.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, func, insert, or_, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    and_,
+    func,
+    insert,
+    select,
+    union,
+)
 
 from yibao.domain import ledger as rules
 from yibao.store.schema import (
@@ -28,23 +40,50 @@ from yibao.store.schema import settlement as settlement_table
 from yibao.store.schema import settlement_fund as fund_table
 
 _INSERT = insert(ledger_entry)
+SETTLEMENT_TXN = "setl:"  # a settlement's posting is "setl:<setl_id>"
+PAGE_SIZE = 2_000  # rows verify reads at a time
+_PAYOUT_TXN = "pay:"  # a paid payment order's posting is "pay:<order_id>"
+_SETTLEMENTS = select(settlement_table.c.setl_id, *(
+    settlement_table.c[name] for name in rules.SETTLEMENT_FIELDS))
+_FUNDS = select(fund_table.c.setl_id, *(fund_table.c[name] for name in rules.FUND_FIELDS))
+_CLOSED = select(clearing_month.c.month).where(clearing_month.c.status == "closed")
 
 
 def post(conn: Connection, txn: str, kind: str, entries: Sequence[rules.Entry],
          at: datetime) -> None:
-    assert rules.balanced(entries), (txn, entries)
-    if entries:
-        conn.execute(_INSERT, [dict(txn=txn, kind=kind, account=account, amount=amount, at=at)
-                               for account, amount in entries])
+    _insert(conn, posting(txn, kind, entries, at))
 
 
 def post_settlement(conn: Connection, row: Mapping[str, object],
                     funds: Sequence[Mapping[str, object]], at: datetime | None = None) -> None:
-    """A settlement, cancellation or reimbursement, at its own time unless ``at`` says
-    when it was booked (a reimbursement is computed as of the care, booked when approved)."""
+    _insert(conn, settlement_posting(row, funds, at))
+
+
+def posting(txn: str, kind: str, entries: Sequence[rules.Entry],
+            at: datetime) -> list[dict[str, object]]:
+    """The ``ledger_entry`` rows of one posting."""
+    assert rules.balanced(entries), (txn, entries)
+    return [dict(txn=txn, kind=kind, account=account, amount=amount, at=at)
+            for account, amount in entries]
+
+
+def settlement_posting(row: Mapping[str, object], funds: Sequence[Mapping[str, object]],
+                       at: datetime | None = None) -> list[dict[str, object]]:
+    """A settlement's, cancellation's or reimbursement's posting, at its own time unless
+    ``at`` says when it was booked (a reimbursement is computed as of the care, booked
+    when approved)."""
     when = at or row["setl_time"]
-    post(conn, f"setl:{row['setl_id']}", str(row["kind"]),
-         rules.settlement_entries(row, funds), when)  # type: ignore[arg-type]
+    return posting(settlement_txn(str(row["setl_id"])), str(row["kind"]),
+                   rules.settlement_entries(row, funds), when)  # type: ignore[arg-type]
+
+
+def settlement_txn(setl_id: str) -> str:
+    return f"{SETTLEMENT_TXN}{setl_id}"
+
+
+def _insert(conn: Connection, rows: list[dict[str, object]]) -> None:
+    if rows:
+        conn.execute(_INSERT, rows)
 
 
 def balance(conn: Connection, account: str) -> int:
@@ -61,12 +100,72 @@ def balances(conn: Connection, prefix: str = "") -> dict[str, int]:
 
 
 # ---------------------------------------------------------------- verification
+#
+# Verify reads the settlements (and the paid payment orders) in pages of ``page_size``
+# rows in key order, and for each page the fund lines and postings whose keys fall in the
+# page's range (just after the previous page's last key, through its own last key; the
+# last page every key beyond): memory stays bounded whatever the number of rows, and a
+# posting whose key has no record still falls in exactly one page. The database compares
+# the keys, in its own collation, so a page's ranges in the three tables agree; Python
+# only groups equal keys. The clearing kinds are read one month at a time, in the same
+# way. ``ledger verify`` reads in one snapshot (``Database.read(snapshot=True)``).
 
 
-def verify(conn: Connection) -> list[str]:
+def verify(conn: Connection, *, page_size: int = PAGE_SIZE) -> list[str]:
     """Every problem found; an empty list means the ledger and the records agree."""
-    return [*_unbalanced(conn), *_settlements_posted(conn), *_personal_accounts(conn),
-            *_payouts(conn), *_clearing_posted(conn)]
+    return list(problems(conn, page_size=page_size))
+
+
+def problems(conn: Connection, *, page_size: int = PAGE_SIZE) -> Iterator[str]:
+    """``verify``'s problems one at a time: settlement postings in order of setl_id,
+    payouts in order of order_id, clearing postings by kind and month."""
+    assert page_size > 0, page_size
+    yield from _unbalanced(conn)
+    yield from _settlements_posted(conn, page_size)
+    yield from _personal_accounts(conn)
+    yield from _payouts(conn, page_size)
+    yield from _clearing_posted(conn)
+
+
+class _Page(NamedTuple):
+    rows: Sequence[RowMapping]
+    after: str | None  # the page covers keys above this one (None: from the first) ...
+    through: str | None  # ... through this one (None: to the last)
+
+
+def _pages(conn: Connection, query: Select[Any], key: Column[str],
+           page_size: int) -> Iterator[_Page]:
+    """``query``'s rows in pages in order of ``key``; the pages' ranges cover every key."""
+    after = None
+    while True:
+        page = query.order_by(key).limit(page_size)
+        if after is not None:
+            page = page.where(key > after)
+        rows = conn.execute(page).mappings().all()
+        through = rows[-1][key.name] if len(rows) == page_size else None
+        yield _Page(rows, after, through)
+        if through is None:
+            return
+        after = through
+
+
+def _keyed(column: Column[str], prefix: str, after: str | None,
+           through: str | None) -> ColumnElement[bool]:
+    """``column`` is ``prefix`` and a key above ``after`` and through ``through``."""
+    bounds = [column.startswith(prefix)] if prefix else []
+    bounds.append(column > prefix + after if after is not None else column >= prefix)
+    if through is not None:
+        bounds.append(column <= prefix + through)
+    return and_(*bounds)
+
+
+def _postings(conn: Connection, where: ColumnElement[bool]) -> dict[str, dict[str, int]]:
+    """Account and amount by posting, of the entries ``where`` selects."""
+    postings: dict[str, dict[str, int]] = defaultdict(dict)
+    for txn, account, amount in conn.execute(select(
+            ledger_entry.c.txn, ledger_entry.c.account, ledger_entry.c.amount).where(where)):
+        postings[txn][account] = amount
+    return postings
 
 
 def _unbalanced(conn: Connection) -> list[str]:
@@ -75,27 +174,24 @@ def _unbalanced(conn: Connection) -> list[str]:
     return [f"posting {txn} sums to {total}, not 0" for txn, total in rows]
 
 
-def _settlements_posted(conn: Connection) -> list[str]:
+def _settlements_posted(conn: Connection, page_size: int) -> Iterator[str]:
     """Each settlement's posting is exactly what its row and fund lines give, and no
     posting of a settlement exists without one."""
-    actual: dict[str, dict[str, int]] = defaultdict(dict)
-    for txn, account, amount in conn.execute(select(
-            ledger_entry.c.txn, ledger_entry.c.account, ledger_entry.c.amount).where(
-            ledger_entry.c.txn.startswith("setl:"))):
-        actual[txn][account] = amount
-    funds: dict[str, list[Mapping[str, object]]] = defaultdict(list)
-    for f in conn.execute(select(fund_table)).mappings():
-        funds[f["setl_id"]].append(f)
-    problems = []
-    for row in conn.execute(select(settlement_table)).mappings():
-        txn = f"setl:{row['setl_id']}"
-        expected = dict(rules.settlement_entries(row, funds[row["setl_id"]]))
-        found = actual.pop(txn, {})
-        if found != expected:
-            problems.append(f"{txn}: ledger {sorted(found.items())} but the settlement "
-                            f"gives {sorted(expected.items())}")
-    problems += [f"{txn}: posted, but no such settlement" for txn in actual]
-    return problems
+    for page in _pages(conn, _SETTLEMENTS, settlement_table.c.setl_id, page_size):
+        funds: dict[str, list[RowMapping]] = defaultdict(list)
+        for f in conn.execute(_FUNDS.where(
+                _keyed(fund_table.c.setl_id, "", page.after, page.through))).mappings():
+            funds[f["setl_id"]].append(f)
+        expected = {settlement_txn(row["setl_id"]): dict(rules.settlement_entries(
+            row, funds[row["setl_id"]])) for row in page.rows}
+        actual = _postings(conn, _keyed(ledger_entry.c.txn, SETTLEMENT_TXN, page.after,
+                                        page.through))
+        for txn in sorted(expected.keys() | actual.keys()):
+            if txn not in expected:
+                yield f"{txn}: posted, but no such settlement"
+            elif actual.get(txn, {}) != expected[txn]:
+                yield (f"{txn}: ledger {sorted(actual.get(txn, {}).items())} but the "
+                       f"settlement gives {sorted(expected[txn].items())}")
 
 
 def _personal_accounts(conn: Connection) -> list[str]:
@@ -110,43 +206,60 @@ def _personal_accounts(conn: Connection) -> list[str]:
             if posted.get(account, 0) != recorded.get(account, 0)]
 
 
-def _payouts(conn: Connection) -> list[str]:
-    paid = {f"pay:{r.order_id}": r.amount for r in conn.execute(select(
-        payment_order.c.order_id, payment_order.c.amount).where(
-        payment_order.c.status == "paid"))}
-    posted = {txn: int(total) for txn, total in conn.execute(
-        select(ledger_entry.c.txn, func.sum(ledger_entry.c.amount)).where(
-            ledger_entry.c.txn.startswith("pay:"), ledger_entry.c.amount > 0).group_by(
-            ledger_entry.c.txn))}
-    return [f"{txn}: paid {paid.get(txn)}, ledger {posted.get(txn)}"
-            for txn in sorted(set(paid) | set(posted)) if paid.get(txn) != posted.get(txn)]
+def _payouts(conn: Connection, page_size: int) -> Iterator[str]:
+    """Each paid payment order's posting pays its amount, and no payout posting exists
+    without a paid order."""
+    paid_orders = select(payment_order.c.order_id, payment_order.c.amount).where(
+        payment_order.c.status == "paid")
+    for page in _pages(conn, paid_orders, payment_order.c.order_id, page_size):
+        paid = {f"{_PAYOUT_TXN}{r['order_id']}": r["amount"] for r in page.rows}
+        posted = {txn: int(total) for txn, total in conn.execute(
+            select(ledger_entry.c.txn, func.sum(ledger_entry.c.amount)).where(
+                _keyed(ledger_entry.c.txn, _PAYOUT_TXN, page.after, page.through),
+                ledger_entry.c.amount > 0).group_by(ledger_entry.c.txn))}
+        yield from (f"{txn}: paid {paid.get(txn)}, ledger {posted.get(txn)}"
+                    for txn in sorted(paid.keys() | posted.keys())
+                    if paid.get(txn) != posted.get(txn))
 
 
-def _clearing_posted(conn: Connection) -> list[str]:
+def _clearing_posted(conn: Connection) -> Iterator[str]:
     """Closed months' payments, payments between regions and prepayments are posted
-    exactly as the clearing tables say, and nothing else under their names."""
-    expected: dict[str, dict[str, int]] = {}
-    closed = select(clearing_month.c.month).where(clearing_month.c.status == "closed")
-    for r in conn.execute(select(clearing_institution).where(
-            clearing_institution.c.month.in_(closed))).mappings():
-        expected[f"clr:{r['month']}:{r['fixmedins_code']}"] = dict(rules.clearing_entries(
-            r["fixmedins_code"], r["region"], r["fund"] + r["acct"], r["prepaid"]))
-    for r in conn.execute(select(clearing_region).where(
-            clearing_region.c.month.in_(closed))).mappings():
-        expected[f"ir:{r['month']}:{r['insured']}:{r['treatment']}"] = dict(
-            rules.region_entries(r["insured"], r["treatment"], r["amount"]))
-    for r in conn.execute(select(prepayment, institution.c.pool_area).join(
-            institution, institution.c.fixmedins_code == prepayment.c.fixmedins_code)
-            ).mappings():
-        expected[f"pre:{r['month']}:{r['fixmedins_code']}"] = dict(rules.prepayment_entries(
-            r["pool_area"], r["fixmedins_code"], r["amount"]))
-    actual: dict[str, dict[str, int]] = defaultdict(dict)
-    prefixes = (ledger_entry.c.txn.startswith(p) for p in ("clr:", "ir:", "pre:"))
-    for txn, account, amount in conn.execute(select(
-            ledger_entry.c.txn, ledger_entry.c.account, ledger_entry.c.amount).where(
-            or_(*prefixes))):
-        actual[txn][account] = amount
-    return [f"{txn}: ledger {sorted(actual.get(txn, {}).items())}, clearing "
-            f"{sorted(expected.get(txn, {}).items())}"
-            for txn in sorted(set(expected) | set(actual))
-            if actual.get(txn, {}) != {k: v for k, v in expected.get(txn, {}).items() if v}]
+    exactly as the clearing tables say, and nothing else under their names; one kind and
+    one month at a time (the month's postings, and any of a month with no clearing that
+    sorts between it and the next)."""
+    months = list(conn.scalars(union(select(clearing_month.c.month),
+                                     select(prepayment.c.month)).order_by("month")))
+    for prefix, expected_of in (("clr:", _cleared), ("ir:", _between_regions),
+                                ("pre:", _prepaid)):
+        for month, after, through in zip(months or [None], [None, *months[1:]],
+                                         [*months[1:], None], strict=True):
+            expected = expected_of(conn, month) if month else {}
+            actual = _postings(conn, _keyed(ledger_entry.c.txn, prefix, after, through))
+            yield from (f"{txn}: ledger {sorted(actual.get(txn, {}).items())}, clearing "
+                        f"{sorted(expected.get(txn, {}).items())}"
+                        for txn in sorted(expected.keys() | actual.keys())
+                        if actual.get(txn, {}) != expected.get(txn, {}))
+
+
+def _cleared(conn: Connection, month: str) -> dict[str, dict[str, int]]:
+    return {f"clr:{r['month']}:{r['fixmedins_code']}": dict(rules.clearing_entries(
+        r["fixmedins_code"], r["region"], r["fund"] + r["acct"], r["prepaid"]))
+        for r in conn.execute(select(clearing_institution).where(
+            clearing_institution.c.month == month,
+            clearing_institution.c.month.in_(_CLOSED))).mappings()}
+
+
+def _between_regions(conn: Connection, month: str) -> dict[str, dict[str, int]]:
+    return {f"ir:{r['month']}:{r['insured']}:{r['treatment']}": dict(rules.region_entries(
+        r["insured"], r["treatment"], r["amount"]))
+        for r in conn.execute(select(clearing_region).where(
+            clearing_region.c.month == month,
+            clearing_region.c.month.in_(_CLOSED))).mappings()}
+
+
+def _prepaid(conn: Connection, month: str) -> dict[str, dict[str, int]]:
+    return {f"pre:{r['month']}:{r['fixmedins_code']}": dict(rules.prepayment_entries(
+        r["pool_area"], r["fixmedins_code"], r["amount"]))
+        for r in conn.execute(select(prepayment, institution.c.pool_area).join(
+            institution, institution.c.fixmedins_code == prepayment.c.fixmedins_code).where(
+            prepayment.c.month == month)).mappings()}

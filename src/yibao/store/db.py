@@ -45,16 +45,21 @@ class Database:
         """A write transaction: committed if the block returns, rolled back otherwise.
         ``snapshot``: every read sees the same moment (PostgreSQL REPEATABLE READ; a
         SQLite write transaction already does), for jobs that read a whole month."""
-        options: dict[str, object] = {"yibao_write": True}
-        if snapshot and not self.is_sqlite:
-            options["isolation_level"] = "REPEATABLE READ"
+        options = {"yibao_write": True, **self._isolation(snapshot)}
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
             yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+    def read(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read transaction. ``snapshot``: every statement sees the same moment
+        (PostgreSQL REPEATABLE READ; a SQLite read transaction already does), for readers
+        that run many statements (``ledger verify``)."""
+        options = self._isolation(snapshot)
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
             yield conn
+
+    def _isolation(self, snapshot: bool) -> dict[str, object]:
+        return {"isolation_level": "REPEATABLE READ"} if snapshot and not self.is_sqlite else {}
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (alembic upgrade head)."""
