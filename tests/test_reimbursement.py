@@ -59,14 +59,19 @@ def psn(his, certno: str = WANG_FANG) -> str:
 
 
 def fault_bill(his, psn_no: str, invono: str, amount: str, at: str) -> dict:
-    return his.call("2901", {
+    return his.call("2901", fault_bill_input(psn_no, invono, amount, at))
+
+
+def fault_bill_input(psn_no: str, invono: str, amount: str, at: str) -> dict:
+    """The input of a 2901: one 甲 line of ``amount`` at ``at``."""
+    return {
         "billinfo": {"psn_no": psn_no, "insutype": "310", "med_type": "11", "begntime": at,
                      "invono": invono},
         "feedetail": [{"feedetl_sn": "1", "med_list_codg": "XA01AAA0001",
                        "medins_list_codg": "HIS-1", "det_item_fee_sumamt": amount, "cnt": "1",
                        "pric": amount, "fee_ocur_time": at}],
         "diseinfo": [{"diag_type": "1", "diag_srt_no": "1", "diag_code": "J18.900",
-                      "diag_name": "肺炎"}]})
+                      "diag_name": "肺炎"}]}
 
 
 def test_fault_period_bill_uploaded_by_the_hospital_then_applied_for_in_the_app(

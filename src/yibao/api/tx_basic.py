@@ -135,7 +135,8 @@ def reverse(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         raise Refused("E-REV-002", "a message cannot reverse itself")
     if oinfno in REGISTRY and not REGISTRY[oinfno].writes:
         raise Refused("E-REV-002", f"{oinfno} changes nothing, so there is nothing to reverse")
-    outcome = reversal.reverse(ctx, data.text("psn_no", max_len=30), omsgid, oinfno)
+    psn_no = data.text("psn_no", max_len=30, required=oinfno not in reversal.PERSONLESS)
+    outcome = reversal.reverse(ctx, psn_no, omsgid, oinfno)
     return {"data": {"omsgid": omsgid, "rslt": outcome}}
 
 

@@ -136,6 +136,12 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     # reversal
     ("E-REV-001", "original message not found", "omsgid must be a message this institution sent"),
     ("E-REV-002", "original message cannot be reversed", "only state-changing messages"),
+    ("E-REV-003", "uploaded bill already applied for",
+     "the person applied for the 2901 bill: only the bureau's window can reject or correct "
+     "the claim"),
+    ("E-REV-004", "bills rely on this fault period",
+     "withdraw the period's 2901 bills first (2601 of each); a bill the person applied for "
+     "keeps the period"),
     # outbox
     ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox"),
     ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically"),

@@ -13,7 +13,8 @@ real-time settlement of the same care would have, or filed after discharge), bot
 the claim is applied for and when it is approved.
 
 Statuses: eligible (a fault-period bill the HIS uploaded) → submitted → under_review →
-approved | partly_approved | rejected; approved → paid when the bank pays.
+approved | partly_approved | rejected; approved → paid when the bank pays. An eligible
+bill nobody applied for is withdrawn by the institution's 2601 of its 2901.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from yibao.services import away, fees, ledger, settlement, visits
 from yibao.services.context import Caller, Ctx, Ids, Institution, institution_of
 from yibao.services.persons import active_insurance, get_person, lock_person
 from yibao.store.schema import (
+    CLAIM_RELEASED,
     claim,
     claim_step,
     fault_period,
@@ -52,6 +54,7 @@ APPROVED = "approved"
 PARTLY_APPROVED = "partly_approved"
 REJECTED = "rejected"
 PAID = "paid"
+WITHDRAWN = "withdrawn"  # the institution reversed its upload (2601 of the 2901)
 
 REASONS = {  # claim.reason: why the bill was not settled in real time (≤ 20 characters)
     "fault": "the platform or the institution's link was down",
@@ -112,16 +115,52 @@ def _check_no_overlap(conn: Connection, code: str, begin: datetime, end: datetim
     other = conn.execute(select(fault_period.c.fault_id, fault_period.c.begin_at,
                                 fault_period.c.end_at).where(
         fault_period.c.fixmedins_code == code, fault_period.c.begin_at < end,
-        fault_period.c.end_at > begin).limit(1)).first()
+        fault_period.c.end_at > begin, fault_period.c.cancelled_at.is_(None)).limit(1)).first()
     if other is not None:
         raise Refused("E-CLM-006", f"overlaps fault period {other.fault_id} "
                       f"({other.begin_at} to {other.end_at})")
 
 
 def _in_fault(conn: Connection, code: str, at: datetime) -> bool:
+    """A period in force covers ``at``; held (shared) until the bill is recorded, so that
+    the period is not cancelled meanwhile (``cancel_fault``)."""
     return conn.execute(select(fault_period.c.fault_id).where(
         fault_period.c.fixmedins_code == code, fault_period.c.begin_at <= at,
-        fault_period.c.end_at >= at).limit(1)).first() is not None
+        fault_period.c.end_at >= at, fault_period.c.cancelled_at.is_(None)).limit(1)
+        .with_for_update(read=True)).first() is not None
+
+
+def cancel_fault(conn: Connection, caller: Caller, fault_id: str) -> None:
+    """2601 of the 2902 that declared the period: it is cancelled (kept, marked) unless a
+    bill relies on it. Locked first: a 2901 at the same moment is seen, or finds none."""
+    conn.execute(select(fault_period.c.fault_id).where(
+        fault_period.c.fault_id == fault_id).with_for_update())
+    invoices = _invoices_relying_on(conn, fault_id)
+    if invoices:
+        raise Refused("E-REV-004", f"{fault_id} covers invoice {', '.join(invoices)}: "
+                      "withdraw them first (2601 of each 2901); one applied for keeps it")
+    conn.execute(update(fault_period).where(fault_period.c.fault_id == fault_id).values(
+        cancelled_at=caller.now, cancelled_reason=f"reversed by 2601 {caller.msgid}"))
+
+
+def _invoices_relying_on(conn: Connection, fault_id: str) -> list[str]:
+    """Invoices of the live fault claims at the period's institution whose care begins
+    in the period and in no other period in force (some at most)."""
+    period, other = fault_period.alias("period"), fault_period.alias("other")
+    elsewhere = exists().where(
+        other.c.fixmedins_code == period.c.fixmedins_code, other.c.fault_id != fault_id,
+        other.c.cancelled_at.is_(None), other.c.begin_at <= visit_table.c.begntime,
+        other.c.end_at >= visit_table.c.begntime)
+    query = (
+        select(claim.c.invono)
+        .join(visit_table, visit_table.c.mdtrt_id == claim.c.mdtrt_id)
+        .join(period, period.c.fixmedins_code == claim.c.fixmedins_code)
+        .where(period.c.fault_id == fault_id, claim.c.reason == "fault",
+               claim.c.status.not_in(CLAIM_RELEASED),
+               visit_table.c.begntime.between(period.c.begin_at, period.c.end_at), ~elsewhere)
+        .order_by(claim.c.invono).limit(3)
+    )
+    return list(conn.execute(query).scalars())
 
 
 # ---------------------------------------------------------------- bills and applications
@@ -160,7 +199,7 @@ def apply_for(conn: Connection, caller: Caller, psn_no: str, code: str, invono: 
     """Apply for an eligible bill the HIS uploaded: no paper lists needed."""
     row = conn.execute(select(claim).where(
         claim.c.fixmedins_code == code, claim.c.invono == invono,
-        claim.c.status != REJECTED).with_for_update()).mappings().first()
+        claim.c.status.not_in(CLAIM_RELEASED)).with_for_update()).mappings().first()
     if row is None or row["psn_no"] != psn_no:
         raise Refused("E-CLM-001", f"no uploaded bill {code}/{invono} of this person")
     _require(row, ELIGIBLE)
@@ -286,6 +325,21 @@ def _store_visit(ctx: Ctx, bill: Bill) -> str:
     fees.upload(ctx, mdtrt_id, bill.psn_no, list(bill.lines), visit_class)
     visits.close_selfpaid(ctx, mdtrt_id, bill.end)
     return mdtrt_id
+
+
+def withdraw_bill(ctx: Ctx, claim_id: str, psn_no: str) -> None:
+    """2601 of the 2901 that uploaded the bill: while nobody has applied for it, the claim
+    is withdrawn (a step says so), its visit and lines cancelled, and the invoice may be
+    uploaded again. Once the person applied, only the bureau's window handles it."""
+    row = _claim(ctx.conn, claim_id)  # locked: an application at the same moment waits
+    visits.get_visit(ctx, row["mdtrt_id"], psn_no, lock=True)
+    if row["status"] != ELIGIBLE:
+        raise Refused("E-REV-003", f"claim {claim_id} of invoice {row['invono']} is "
+                      f"{row['status']}: only the bureau's window can reject or correct it")
+    fees.withdraw(ctx.conn, row["mdtrt_id"], [], refusal="E-REV-003", skip_settled=False)
+    visits.set_status(ctx, row["mdtrt_id"], visits.CANCELLED)
+    _move(ctx.conn, row, WITHDRAWN, ctx.caller,
+          f"the institution withdrew the uploaded bill (reversed by 2601 {ctx.msgid})")
 
 
 # ---------------------------------------------------------------- review

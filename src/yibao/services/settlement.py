@@ -38,6 +38,7 @@ from yibao.services.visits import (
 )
 from yibao.store.db import pipelined
 from yibao.store.schema import (
+    CLAIM_RELEASED,
     SETTLEMENT_AMOUNTS,
     account,
     account_entry,
@@ -166,10 +167,11 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
 
 
 def claim_of_invoice(conn: Connection, code: str, invono: str) -> str | None:
-    """The manual-reimbursement claim (not rejected) of an institution's invoice."""
+    """The manual-reimbursement claim (not rejected or withdrawn) of an institution's
+    invoice."""
     taken: str | None = conn.execute(select(claim.c.claim_id).where(
         claim.c.fixmedins_code == code, claim.c.invono == invono,
-        claim.c.status != "rejected")).scalar_one_or_none()
+        claim.c.status.not_in(CLAIM_RELEASED))).scalar_one_or_none()
     return taken
 
 

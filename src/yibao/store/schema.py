@@ -519,7 +519,15 @@ fault_period = Table(  # the institution could not settle in real time (link or 
     Column("reason", String(300), nullable=False),
     Column("actor", String(60), nullable=False),  # the institution or an operator
     Column("created_at", DateTime, nullable=False),
+    Column("cancelled_at", DateTime),  # NULL = in force; set by 2601 of its 2902
+    Column("cancelled_reason", String(300), nullable=False, server_default=""),
     Index(None, "fixmedins_code", "begin_at"),
+)
+
+# a claim in one of these statuses no longer holds its invoice (it may be claimed again)
+CLAIM_RELEASED = ("rejected", "withdrawn")
+_CLAIM_HOLDS_INVOICE = text(
+    "status NOT IN (" + ", ".join(f"'{status}'" for status in CLAIM_RELEASED) + ")"
 )
 
 claim = Table(  # 手工报销: a self-paid bill and the application to reimburse it
@@ -550,8 +558,8 @@ claim = Table(  # 手工报销: a self-paid bill and the application to reimburs
         "fixmedins_code",
         "invono",
         unique=True,
-        sqlite_where=text("status <> 'rejected'"),
-        postgresql_where=text("status <> 'rejected'"),
+        sqlite_where=_CLAIM_HOLDS_INVOICE,
+        postgresql_where=_CLAIM_HOLDS_INVOICE,
     ),
 )
 
