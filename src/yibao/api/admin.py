@@ -61,11 +61,13 @@ def agency(op: cards.Operator) -> Caller:
     return Caller(SOURCE_AGENCY, op.name, op.now)
 
 
-def run_refusable(db: Database, action: Callable[[Connection], Any]) -> Any:
-    """Run an operator's change in one write transaction; a refusal changes nothing and
-    answers 404 (no such ...) or 409 with its error code."""
+def run_refusable(db: Database, action: Callable[[Connection], Any], *,
+                  read_only: bool = False) -> Any:
+    """Run an operator's change in one write transaction (or a view in one read of one
+    snapshot); a refusal changes nothing and answers 404 (no such ...) or 409 with its
+    error code."""
     try:
-        with db.write() as conn:
+        with db.read(snapshot=True) if read_only else db.write() as conn:
             return action(conn)
     except Refused as refusal:
         return JSONResponse({"code": refusal.code, "message": refusal.message},

@@ -4,9 +4,9 @@ employer or the social security office, review, fault periods and bank payments.
 import csv
 import io
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
@@ -40,6 +40,45 @@ class FaultIn(BaseModel):
     reason: str = Field(min_length=1, max_length=300, examples=["link to the platform down"])
 
 
+FaultStatus = Literal["in_force", "cancelled"]  # reimbursement.FAULT_STATUSES
+
+
+class FaultRow(BaseModel):
+    fault_id: str = Field(examples=["FLT20260511093000a1b2c3d4e5f6"])
+    fixmedins_code: str = Field(examples=["H11010500001"])
+    begin_at: str = Field(examples=["2026-05-11T08:00:00"], description="CST")
+    end_at: str = Field(examples=["2026-05-11T12:00:00"], description="CST")
+    reason: str = Field(examples=["link to the platform down"])
+    declared_by: str = Field(examples=["H11010500001"],
+                             description="the institution (2902) or the operator")
+    declared_at: str = Field(examples=["2026-05-11T08:05:00"])
+    status: FaultStatus
+    cancelled_at: str | None = Field(examples=[None], description="set once cancelled")
+    cancelled_reason: str = Field(examples=["reversed by 2601 H110105000012026051108100001"],
+                                  description="the 2601 that reversed the 2902, or the "
+                                  "operator and their reason; empty while in force")
+
+
+class RelyingClaim(BaseModel):
+    claim_id: str = Field(examples=["CLM20260511083500a1b2c3d4e5f6"])
+    invono: str = Field(examples=["INV-1"])
+    psn_no: str = Field(examples=["11000000000000000001"])
+    status: str = Field(examples=["eligible"])
+    care_begins_at: str = Field(examples=["2026-05-11T08:30:00"])
+
+
+class Fault(FaultRow):
+    claims_total: int = Field(examples=[1], description="claims relying on the period")
+    claims: list[RelyingClaim] = Field(
+        description="live fault claims at the institution whose care begins in the period "
+        "and in no other period in force (they keep it from being cancelled), by invoice, "
+        f"at most {reimbursement.FAULTS_SHOWN}")
+
+
+class FaultCancelIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=200, examples=["declared for the wrong day"])
+
+
 class BankResultIn(BaseModel):
     paid: bool
     error: str = Field("", max_length=300, examples=["account closed"])
@@ -50,13 +89,14 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...],
     api = APIRouter(prefix="/admin/v1", tags=["admin: reimbursement"], responses={
         400: {"description": "the body is not JSON"},
         401: {"description": "no valid operator bearer token"},
-        404: {"description": "no such claim, payment or institution (code E-...)"},
+        404: {"description": "no such claim, payment, institution or fault period "
+                             "(code E-...)"},
         409: {"description": "refused: the body names the error code (E-CLM-...) and why"},
     })
     Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
 
-    def run(action: Callable[[Connection], Any]) -> Any:
-        return run_refusable(db, action)
+    def run(action: Callable[[Connection], Any], *, read_only: bool = False) -> Any:
+        return run_refusable(db, action, read_only=read_only)
 
     @api.post("/claims", status_code=201, summary="An application at the window (paper "
               "lists typed in, or a bill the hospital uploaded)")
@@ -104,6 +144,29 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...],
     def fault(code: str, body: FaultIn, op: Op) -> Any:
         return run(lambda conn: {"fault_id": reimbursement.declare_fault(
             conn, agency(op), ids, code, body.begin_at, body.end_at, body.reason)})
+
+    @api.get("/institutions/{code}/faults", response_model=list[FaultRow],
+             summary="An institution's fault periods, newest first (optionally of one status)")
+    def faults(code: str, op: Op, status: FaultStatus | None = None,
+               limit: Annotated[int, Query(ge=1, le=reimbursement.FAULTS_SHOWN)]
+               = reimbursement.FAULTS_SHOWN) -> Any:
+        return run(lambda conn: reimbursement.faults_of(conn, code, status, limit),
+                   read_only=True)
+
+    @api.get("/faults/{fault_id}", response_model=Fault,
+             summary="One fault period: who declared it, its span, its cancellation, the "
+             "claims relying on it")
+    def fault_period(fault_id: str, op: Op) -> Any:
+        return run(lambda conn: reimbursement.describe_fault(conn, fault_id), read_only=True)
+
+    @api.post("/faults/{fault_id}/cancel", response_model=Fault,
+              summary="Cancel a wrongly declared fault period (refused while bills rely on it)")
+    def cancel_fault(fault_id: str, body: FaultCancelIn, op: Op) -> Any:
+        def act(conn: Connection) -> dict[str, Any]:
+            reimbursement.cancel_fault(conn, agency(op), fault_id,
+                                       f"cancelled by {op.name}: {body.reason}")
+            return reimbursement.describe_fault(conn, fault_id)
+        return run(act)
 
     @api.post("/payments/export", response_class=PlainTextResponse,
               summary="The bank file (CSV) of every pending payment; they become exported")

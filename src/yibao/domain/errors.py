@@ -126,6 +126,10 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "begntime, endtime and the lines' fee_ocur_time are when the care was given, not "
      "later than now"),
     ("E-CLM-008", "care ends before it begins", "endtime must not be before begntime"),
+    ("E-CLM-009", "fault period not found",
+     "fault_id unknown: GET /admin/v1/institutions/{code}/faults lists an institution's"),
+    ("E-CLM-010", "fault period already cancelled",
+     "a period is cancelled once; declare it again if it was right after all"),
     # clearing and reconciliation
     ("E-CLR-001", "month already closed", "late changes count in the month they happen"),
     ("E-CLR-002", "month not valid or not run", "YYYY-MM; run the month before closing it"),

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, exists, insert, select, update
+from sqlalchemy import Connection, RowMapping, Subquery, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from yibao.domain import filing as filing_rules
@@ -32,7 +32,7 @@ from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.domain.text import is_digits
-from yibao.services import away, fees, ledger, settlement, visits
+from yibao.services import audit, away, fees, ledger, settlement, visits
 from yibao.services.context import Caller, Ctx, Ids, Institution, institution_of
 from yibao.services.persons import active_insurance, get_person, lock_person
 from yibao.store.schema import (
@@ -64,6 +64,9 @@ REASONS = {  # claim.reason: why the bill was not settled in real time (≤ 20 c
     "other": "other",
 }
 FAULT_HOURS_MAX = 7 * 24
+FAULT_IN_FORCE, FAULT_CANCELLED = "in_force", "cancelled"  # a period's status (cancelled_at)
+FAULT_STATUSES = (FAULT_IN_FORCE, FAULT_CANCELLED)
+FAULTS_SHOWN = 200  # fault periods in a listing, claims in a period's view
 EXCLUDED = "excluded"  # a fee line the reviewer did not accept (fee_line.status)
 
 
@@ -130,37 +133,96 @@ def _in_fault(conn: Connection, code: str, at: datetime) -> bool:
         .with_for_update(read=True)).first() is not None
 
 
-def cancel_fault(conn: Connection, caller: Caller, fault_id: str) -> None:
-    """2601 of the 2902 that declared the period: it is cancelled (kept, marked) unless a
-    bill relies on it. Locked first: a 2901 at the same moment is seen, or finds none."""
-    conn.execute(select(fault_period.c.fault_id).where(
-        fault_period.c.fault_id == fault_id).with_for_update())
-    invoices = _invoices_relying_on(conn, fault_id)
+def cancel_fault(conn: Connection, caller: Caller, fault_id: str, reason: str) -> None:
+    """Cancel a fault period (kept, marked with the time and ``reason``, audited) unless a
+    bill relies on it: the 2601 of the 2902 that declared it, or an operator. Locked
+    first: a 2901 at the same moment is seen, or finds none."""
+    row = _fault(conn, fault_id, lock=True)
+    if row["cancelled_at"] is not None:
+        raise Refused("E-CLM-010", f"{fault_id} was cancelled at {row['cancelled_at']} "
+                      f"({row['cancelled_reason']})")
+    relying = _relying_claims(fault_id)
+    invoices = list(conn.execute(
+        select(relying.c.invono).order_by(relying.c.invono).limit(3)).scalars())
     if invoices:
         raise Refused("E-REV-004", f"{fault_id} covers invoice {', '.join(invoices)}: "
                       "withdraw them first (2601 of each 2901); one applied for keeps it")
     conn.execute(update(fault_period).where(fault_period.c.fault_id == fault_id).values(
-        cancelled_at=caller.now, cancelled_reason=f"reversed by 2601 {caller.msgid}"))
+        cancelled_at=caller.now, cancelled_reason=reason[:300]))
+    audit.record(conn, kind="fault-cancel", psn_no=None, actor=caller.name, at=caller.now,
+                 place=row["fixmedins_code"], detail=f"{fault_id}: {reason}")
 
 
-def _invoices_relying_on(conn: Connection, fault_id: str) -> list[str]:
-    """Invoices of the live fault claims at the period's institution whose care begins
-    in the period and in no other period in force (some at most)."""
+def _relying_claims(fault_id: str) -> Subquery:
+    """The live fault claims at the period's institution whose care begins in the period
+    and in no other period in force."""
     period, other = fault_period.alias("period"), fault_period.alias("other")
     elsewhere = exists().where(
         other.c.fixmedins_code == period.c.fixmedins_code, other.c.fault_id != fault_id,
         other.c.cancelled_at.is_(None), other.c.begin_at <= visit_table.c.begntime,
         other.c.end_at >= visit_table.c.begntime)
-    query = (
-        select(claim.c.invono)
+    return (
+        select(claim.c.claim_id, claim.c.invono, claim.c.psn_no, claim.c.status,
+               visit_table.c.begntime)
         .join(visit_table, visit_table.c.mdtrt_id == claim.c.mdtrt_id)
         .join(period, period.c.fixmedins_code == claim.c.fixmedins_code)
         .where(period.c.fault_id == fault_id, claim.c.reason == "fault",
                claim.c.status.not_in(CLAIM_RELEASED),
                visit_table.c.begntime.between(period.c.begin_at, period.c.end_at), ~elsewhere)
-        .order_by(claim.c.invono).limit(3)
+        .subquery()
     )
-    return list(conn.execute(query).scalars())
+
+
+def _fault(conn: Connection, fault_id: str, *, lock: bool = False) -> RowMapping:
+    query = select(fault_period).where(fault_period.c.fault_id == fault_id)
+    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
+    if row is None:
+        raise Refused("E-CLM-009", f"no such fault period {fault_id}")
+    return row
+
+
+def faults_of(conn: Connection, code: str, status: str | None,
+              limit: int = FAULTS_SHOWN) -> list[dict[str, Any]]:
+    """An institution's fault periods, newest first, optionally only those ``in_force``
+    or ``cancelled``."""
+    assert status in (None, *FAULT_STATUSES), status
+    if conn.execute(select(institution.c.fixmedins_code).where(
+            institution.c.fixmedins_code == code)).first() is None:
+        raise Refused("E-AUTH-002", f"no such institution {code}")
+    query = select(fault_period).where(fault_period.c.fixmedins_code == code)
+    if status is not None:
+        cancelled = fault_period.c.cancelled_at
+        query = query.where(cancelled.is_(None) if status == FAULT_IN_FORCE
+                            else cancelled.is_not(None))
+    rows = conn.execute(query.order_by(fault_period.c.begin_at.desc(),
+                                       fault_period.c.fault_id.desc()).limit(limit)).mappings()
+    return [_fault_summary(row) for row in rows]
+
+
+def describe_fault(conn: Connection, fault_id: str) -> dict[str, Any]:
+    """A fault period with who declared it and when, whether it was cancelled and why, and
+    the claims relying on it (those that keep it from being cancelled)."""
+    summary = _fault_summary(_fault(conn, fault_id))
+    relying = _relying_claims(fault_id)
+    claims = [{"claim_id": c.claim_id, "invono": c.invono, "psn_no": c.psn_no,
+               "status": c.status, "care_begins_at": c.begntime.isoformat()}
+              for c in conn.execute(select(relying).order_by(relying.c.invono)
+                                    .limit(FAULTS_SHOWN))]
+    total = conn.execute(select(func.count()).select_from(relying)).scalar_one()
+    return summary | {"claims_total": total, "claims": claims}
+
+
+def _fault_summary(row: RowMapping) -> dict[str, Any]:
+    cancelled_at = row["cancelled_at"]
+    return {
+        "fault_id": row["fault_id"], "fixmedins_code": row["fixmedins_code"],
+        "begin_at": row["begin_at"].isoformat(), "end_at": row["end_at"].isoformat(),
+        "reason": row["reason"], "declared_by": row["actor"],
+        "declared_at": row["created_at"].isoformat(),
+        "status": FAULT_IN_FORCE if cancelled_at is None else FAULT_CANCELLED,
+        "cancelled_at": None if cancelled_at is None else cancelled_at.isoformat(),
+        "cancelled_reason": row["cancelled_reason"],
+    }
 
 
 # ---------------------------------------------------------------- bills and applications

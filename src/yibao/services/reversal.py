@@ -105,7 +105,7 @@ def _withdraw_bill(ctx: Ctx, claim_id: str, psn_no: str, omsgid: str) -> None:
 
 def _cancel_fault(ctx: Ctx, fault_id: str, psn_no: str, omsgid: str) -> None:
     """A fault period is the institution's, no person's: ``psn_no`` is not checked."""
-    reimbursement.cancel_fault(ctx.conn, ctx.caller, fault_id)
+    reimbursement.cancel_fault(ctx.conn, ctx.caller, fault_id, f"reversed by 2601 {ctx.msgid}")
 
 
 def _same_person(actual: str, sent: str) -> None:
