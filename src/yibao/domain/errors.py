@@ -127,7 +127,7 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "later than now"),
     ("E-CLM-008", "care ends before it begins", "endtime must not be before begntime"),
     ("E-CLM-009", "fault period not found",
-     "fault_id unknown: GET /admin/v1/institutions/{code}/faults lists an institution's"),
+     "fault_id unknown; an institution's periods: GET /admin/v1/institutions/{code}/faults"),
     ("E-CLM-010", "fault period already cancelled",
      "a period is cancelled once; declare it again if it was right after all"),
     # clearing and reconciliation
