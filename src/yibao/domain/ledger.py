@@ -28,6 +28,18 @@ Entry = tuple[str, int]  # account, signed fen
 SETTLEMENT_FIELDS = ("kind", "psn_no", "fixmedins_code", "insuplc_admdvs", "mdtrtarea_admvs",
                      "acct_pay")
 FUND_FIELDS = ("fund_pay_type", "fund_payamt")
+# A posting's transaction name is a kind's prefix and its key (``txn``): ``ledger verify``
+# reads one prefix at a time, and a retried posting finds its name taken.
+TXN_SETTLEMENT = "setl:"  # setl:<setl_id>
+TXN_PAYOUT = "pay:"  # pay:<order_id>, a paid reimbursement
+TXN_CLEARING = "clr:"  # clr:<month>:<fixmedins_code>
+TXN_REGION = "ir:"  # ir:<month>:<insured place>:<treatment place>
+TXN_PREPAY = "pre:"  # pre:<month>:<fixmedins_code>
+
+
+def txn(prefix: str, *key: str) -> str:
+    """A posting's transaction name: ``txn(TXN_CLEARING, "2026-10", "H1")``."""
+    return prefix + ":".join(key)
 
 
 def settlement_entries(

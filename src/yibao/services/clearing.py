@@ -141,13 +141,15 @@ def close(conn: Connection, caller: Caller, month: str) -> None:
     _check_nothing_settled_since(conn, month, state["settlements"])
     for row in conn.execute(select(clearing_institution).where(
             clearing_institution.c.month == month)).mappings():
-        ledger.post(conn, f"clr:{month}:{row['fixmedins_code']}", "clearing",
+        ledger.post(conn, ledger_rules.txn(
+                    ledger_rules.TXN_CLEARING, month, row["fixmedins_code"]), "clearing",
                     ledger_rules.clearing_entries(row["fixmedins_code"], row["region"],
                                                   row["fund"] + row["acct"], row["prepaid"]),
                     caller.now)
     for row in conn.execute(select(clearing_region).where(
             clearing_region.c.month == month)).mappings():
-        ledger.post(conn, f"ir:{month}:{row['insured']}:{row['treatment']}", "interregional",
+        ledger.post(conn, ledger_rules.txn(ledger_rules.TXN_REGION, month, row["insured"],
+                                           row["treatment"]), "interregional",
                     ledger_rules.region_entries(row["insured"], row["treatment"],
                                                 row["amount"]),
                     caller.now)
@@ -196,7 +198,8 @@ def prepay(conn: Connection, caller: Caller, month: str) -> dict[str, int]:
         conn.execute(insert(prepayment).values(
             month=month, fixmedins_code=row["fixmedins_code"], amount=amount,
             basis=f"average of {', '.join(before)}", created_at=caller.now, actor=caller.name))
-        ledger.post(conn, f"pre:{month}:{row['fixmedins_code']}", "prepay",
+        ledger.post(conn, ledger_rules.txn(
+                    ledger_rules.TXN_PREPAY, month, row["fixmedins_code"]), "prepay",
                     ledger_rules.prepayment_entries(row["pool_area"], row["fixmedins_code"],
                                                     amount), caller.now)
         paid[row["fixmedins_code"]] = amount

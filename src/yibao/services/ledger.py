@@ -40,9 +40,7 @@ from yibao.store.schema import settlement as settlement_table
 from yibao.store.schema import settlement_fund as fund_table
 
 _INSERT = insert(ledger_entry)
-SETTLEMENT_TXN = "setl:"  # a settlement's posting is "setl:<setl_id>"
 PAGE_SIZE = 2_000  # rows verify reads at a time
-_PAYOUT_TXN = "pay:"  # a paid payment order's posting is "pay:<order_id>"
 _SETTLEMENTS = select(settlement_table.c.setl_id, *(
     settlement_table.c[name] for name in rules.SETTLEMENT_FIELDS))
 _FUNDS = select(fund_table.c.setl_id, *(fund_table.c[name] for name in rules.FUND_FIELDS))
@@ -78,7 +76,7 @@ def settlement_posting(row: Mapping[str, object], funds: Sequence[Mapping[str, o
 
 
 def settlement_txn(setl_id: str) -> str:
-    return f"{SETTLEMENT_TXN}{setl_id}"
+    return rules.txn(rules.TXN_SETTLEMENT, setl_id)
 
 
 def _insert(conn: Connection, rows: list[dict[str, object]]) -> None:
@@ -184,7 +182,7 @@ def _settlements_posted(conn: Connection, page_size: int) -> Iterator[str]:
             funds[f["setl_id"]].append(f)
         expected = {settlement_txn(row["setl_id"]): dict(rules.settlement_entries(
             row, funds[row["setl_id"]])) for row in page.rows}
-        actual = _postings(conn, _keyed(ledger_entry.c.txn, SETTLEMENT_TXN, page.after,
+        actual = _postings(conn, _keyed(ledger_entry.c.txn, rules.TXN_SETTLEMENT, page.after,
                                         page.through))
         for txn in sorted(expected.keys() | actual.keys()):
             if txn not in expected:
@@ -212,10 +210,10 @@ def _payouts(conn: Connection, page_size: int) -> Iterator[str]:
     paid_orders = select(payment_order.c.order_id, payment_order.c.amount).where(
         payment_order.c.status == "paid")
     for page in _pages(conn, paid_orders, payment_order.c.order_id, page_size):
-        paid = {f"{_PAYOUT_TXN}{r['order_id']}": r["amount"] for r in page.rows}
+        paid = {rules.txn(rules.TXN_PAYOUT, r["order_id"]): r["amount"] for r in page.rows}
         posted = {txn: int(total) for txn, total in conn.execute(
             select(ledger_entry.c.txn, func.sum(ledger_entry.c.amount)).where(
-                _keyed(ledger_entry.c.txn, _PAYOUT_TXN, page.after, page.through),
+                _keyed(ledger_entry.c.txn, rules.TXN_PAYOUT, page.after, page.through),
                 ledger_entry.c.amount > 0).group_by(ledger_entry.c.txn))}
         yield from (f"{txn}: paid {paid.get(txn)}, ledger {posted.get(txn)}"
                     for txn in sorted(paid.keys() | posted.keys())
@@ -229,8 +227,9 @@ def _clearing_posted(conn: Connection) -> Iterator[str]:
     sorts between it and the next)."""
     months = list(conn.scalars(union(select(clearing_month.c.month),
                                      select(prepayment.c.month)).order_by("month")))
-    for prefix, expected_of in (("clr:", _cleared), ("ir:", _between_regions),
-                                ("pre:", _prepaid)):
+    for prefix, expected_of in ((rules.TXN_CLEARING, _cleared),
+                                (rules.TXN_REGION, _between_regions),
+                                (rules.TXN_PREPAY, _prepaid)):
         for month, after, through in zip(months or [None], [None, *months[1:]],
                                          [*months[1:], None], strict=True):
             expected = expected_of(conn, month) if month else {}
@@ -242,15 +241,17 @@ def _clearing_posted(conn: Connection) -> Iterator[str]:
 
 
 def _cleared(conn: Connection, month: str) -> dict[str, dict[str, int]]:
-    return {f"clr:{r['month']}:{r['fixmedins_code']}": dict(rules.clearing_entries(
-        r["fixmedins_code"], r["region"], r["fund"] + r["acct"], r["prepaid"]))
+    return {rules.txn(rules.TXN_CLEARING, r["month"], r["fixmedins_code"]): dict(
+        rules.clearing_entries(r["fixmedins_code"], r["region"], r["fund"] + r["acct"],
+                               r["prepaid"]))
         for r in conn.execute(select(clearing_institution).where(
             clearing_institution.c.month == month,
             clearing_institution.c.month.in_(_CLOSED))).mappings()}
 
 
 def _between_regions(conn: Connection, month: str) -> dict[str, dict[str, int]]:
-    return {f"ir:{r['month']}:{r['insured']}:{r['treatment']}": dict(rules.region_entries(
+    return {rules.txn(
+        rules.TXN_REGION, r["month"], r["insured"], r["treatment"]): dict(rules.region_entries(
         r["insured"], r["treatment"], r["amount"]))
         for r in conn.execute(select(clearing_region).where(
             clearing_region.c.month == month,
@@ -258,8 +259,8 @@ def _between_regions(conn: Connection, month: str) -> dict[str, dict[str, int]]:
 
 
 def _prepaid(conn: Connection, month: str) -> dict[str, dict[str, int]]:
-    return {f"pre:{r['month']}:{r['fixmedins_code']}": dict(rules.prepayment_entries(
-        r["pool_area"], r["fixmedins_code"], r["amount"]))
+    return {rules.txn(rules.TXN_PREPAY, r["month"], r["fixmedins_code"]): dict(
+        rules.prepayment_entries(r["pool_area"], r["fixmedins_code"], r["amount"]))
         for r in conn.execute(select(prepayment, institution.c.pool_area).join(
             institution, institution.c.fixmedins_code == prepayment.c.fixmedins_code).where(
             prepayment.c.month == month)).mappings()}

@@ -523,8 +523,9 @@ def record_bank_result(conn: Connection, caller: Caller, order_id: str, *, paid:
     if paid:
         row = _claim(conn, order["claim_id"])
         region = get_person(conn, row["psn_no"])["insuplc_admdvs"]
-        ledger.post(conn, f"pay:{order_id}", "payout", ledger_rules.payout_entries(
-            region, f"person:{row['psn_no']}", order["amount"]), caller.now)
+        ledger.post(conn, ledger_rules.txn(ledger_rules.TXN_PAYOUT, order_id), "payout",
+                    ledger_rules.payout_entries(region, f"person:{row['psn_no']}",
+                                                order["amount"]), caller.now)
         _move(conn, row, PAID, caller, f"paid by bank batch {order['batch']}")
     return status
 
