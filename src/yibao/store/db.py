@@ -8,7 +8,7 @@ same person never interleave.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -61,12 +61,19 @@ class Database:
     def _isolation(self, snapshot: bool) -> dict[str, object]:
         return {"isolation_level": "REPEATABLE READ"} if snapshot and not self.is_sqlite else {}
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration (alembic upgrade head)."""
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema up to a migration, by default the newest (alembic upgrade)."""
+        self._alembic(command.upgrade, revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Take the schema down to a migration ("base": nothing) (alembic downgrade)."""
+        self._alembic(command.downgrade, revision)
+
+    def _alembic(self, verb: Callable[[Config, str], None], revision: str) -> None:
         with self.engine.begin() as conn:
             config = alembic_config()
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            verb(config, revision)
 
     def dispose(self) -> None:
         self.engine.dispose()

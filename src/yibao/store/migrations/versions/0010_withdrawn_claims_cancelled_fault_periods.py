@@ -27,6 +27,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # before 0010 a claim that no longer holds its invoice was 'rejected'; a withdrawn
+    # one left as it is would hold the invoice against the live claim made after it
+    op.execute("UPDATE claim SET status = 'rejected' WHERE status = 'withdrawn'")
     _claim_index(NEW, OLD)
     with op.batch_alter_table('fault_period', schema=None) as batch_op:
         batch_op.drop_column('cancelled_reason')

@@ -1,0 +1,80 @@
+"""The schema's migrations run down to nothing and back up on both databases, keeping
+what a downgrade can keep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, insert, inspect, select, text
+
+from conftest import BACKENDS, PG_URL
+from yibao.store.db import Database
+from yibao.store.demo import seed_demo
+from yibao.store.schema import claim, metadata, person, visit
+
+SCRATCH = "yibao_migrations_test"
+
+
+@pytest.fixture(params=BACKENDS)
+def scratch(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """An empty database of its own (the shared test database keeps its schema)."""
+    if request.param == "sqlite":
+        database = Database(str(tmp_path / "migrations.db"))
+        yield database
+        database.dispose()
+        return
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {SCRATCH}"))
+    database = Database(PG_URL.rsplit("/", 1)[0] + "/" + SCRATCH)
+    yield database
+    database.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)"))
+    admin.dispose()
+
+
+def _claims_of_one_invoice(database: Database) -> None:
+    """A withdrawn claim and the live claim made after it, for the same invoice."""
+    at = datetime(2026, 11, 2, 9, 0)
+    with database.write() as conn:
+        seed_demo(conn)
+        psn_no = conn.execute(select(person.c.psn_no).limit(1)).scalar_one()
+        conn.execute(insert(visit).values(
+            mdtrt_id="M1", psn_no=psn_no, fixmedins_code="H11010500001", insutype="310",
+            med_type="11", visit_class="outpatient", status="discharged", begntime=at,
+            ipt_otp_no="O1", mdtrt_cert_type="02", insuplc_admdvs="110000",
+            mdtrtarea_admvs="110000", msgid="m1"))
+        common = dict(psn_no=psn_no, mdtrt_id="M1", fixmedins_code="H11010500001",
+                      invono="INV1", insutype="310", med_type="11", reason="fault",
+                      source="01", medfee_sumamt=10_000, approved_amount=0,
+                      created_at=at, updated_at=at)
+        conn.execute(insert(claim).values(claim_id="C1", status="withdrawn", **common))
+        conn.execute(insert(claim).values(claim_id="C2", status="submitted", **common))
+
+
+def test_the_schema_goes_down_to_nothing_and_back_up_to_what_the_code_expects(scratch):
+    scratch.migrate()
+    scratch.downgrade("base")
+    assert set(inspect(scratch.engine).get_table_names()) <= {"alembic_version"}
+    scratch.migrate()
+    with scratch.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_going_below_withdrawn_claims_marks_them_rejected_and_keeps_the_live_claim(scratch):
+    scratch.migrate()
+    _claims_of_one_invoice(scratch)
+    scratch.downgrade("0009")
+    with scratch.read() as conn:
+        statuses = dict(conn.execute(text("SELECT claim_id, status FROM claim")).all())
+    assert statuses == {"C1": "rejected", "C2": "submitted"}
+    scratch.migrate()
+    with scratch.read() as conn:
+        assert conn.execute(select(claim.c.status).where(claim.c.claim_id == "C2")
+                            ).scalar_one() == "submitted"
