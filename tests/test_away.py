@@ -374,6 +374,13 @@ def test_unnetworked_hebei_hospital_until_the_operator_networks_it(db, http, his
     assert ok(settle(second, psn_no, mdtrt_id, WANG_FANG, [], total="10.00"))["setlinfo"]
 
 
+def test_an_unknown_institution_cannot_be_networked(db, http):
+    reply = http.put("/admin/v1/institutions/H99999999999/networked",
+                     json={"enabled": True}, headers=AUTH)
+    assert reply.status_code == 404 and reply.json()["code"] == "E-ADM-001"
+    assert "H99999999999" in reply.json()["message"]
+
+
 # ---------------------------------------------------------------- every type, both ways
 
 DIRECTIONS = {  # person, institution of treatment, its area

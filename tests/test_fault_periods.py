@@ -198,7 +198,7 @@ def test_a_cancelled_period_is_not_cancelled_again(db, http, his):
 def test_unknown_institutions_and_periods_are_404_in_the_error_format(db, http):
     assert faults(http, "H99999999999").status_code == 404
     assert faults(http, "H99999999999").json() == {
-        "code": "E-AUTH-002", "message": "E-AUTH-002 unknown caller: no such institution "
+        "code": "E-ADM-001", "message": "E-ADM-001 institution not found: no such institution "
         "H99999999999"}
     missing = http.get("/admin/v1/faults/FLT-NONE", headers=AUTH)
     assert missing.status_code == 404 and missing.json() == {

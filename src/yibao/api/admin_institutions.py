@@ -42,7 +42,7 @@ def router(db: Database, clock: Clock, tokens: Mapping[str, str], *,
             changed = conn.execute(update(institution).where(
                 institution.c.fixmedins_code == code).values({column: enabled}))
             if changed.rowcount != 1:
-                raise Refused("E-AUTH-002", f"no such institution {code}")
+                raise Refused("E-ADM-001", f"no such institution {code}")
             forget_institution(code)
             audit.record(conn, kind=column, psn_no=None, actor=op.name, at=op.now,
                          place=code, detail=str(enabled))

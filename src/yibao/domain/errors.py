@@ -146,6 +146,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-REV-004", "bills rely on this fault period",
      "withdraw the period's 2901 bills first (2601 of each); a bill the person applied for "
      "keeps the period"),
+    # operators' views and changes
+    ("E-ADM-001", "institution not found", "fixmedins_code is not a registered institution"),
     # outbox
     ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox"),
     ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically"),

@@ -188,7 +188,7 @@ def faults_of(conn: Connection, code: str, status: str | None,
     assert status in (None, *FAULT_STATUSES), status
     if conn.execute(select(institution.c.fixmedins_code).where(
             institution.c.fixmedins_code == code)).first() is None:
-        raise Refused("E-AUTH-002", f"no such institution {code}")
+        raise Refused("E-ADM-001", f"no such institution {code}")
     query = select(fault_period).where(fault_period.c.fixmedins_code == code)
     if status is not None:
         cancelled = fault_period.c.cancelled_at
