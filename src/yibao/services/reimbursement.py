@@ -228,7 +228,8 @@ def _record(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
     claim_id = ids.new("R")
     ctx = _care_ctx(conn, bill.fixmedins_code, claim_id, bill.begin, ids, policies, caller)
     mdtrt_id = _store_visit(ctx, bill)
-    _check_basis(conn, bill.psn_no, mdtrt_id, filing_sn, ctx.institution)
+    if status == SUBMITTED:  # an application (an uploaded bill is checked when applied for)
+        _check_basis(conn, bill.psn_no, mdtrt_id, filing_sn, ctx.institution)
     total = sum(x.amount for x in bill.lines)
     try:
         with conn.begin_nested():  # a concurrent claim of the same invoice: refuse cleanly
