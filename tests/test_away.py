@@ -665,7 +665,8 @@ def test_an_injury_declaration_in_use_is_not_cancelled_until_its_settlements_are
     psn_no = psn_of(beijing, ZHAO_LEI)
     clock.now = datetime(2026, 5, 10, 7, 0)  # before the admission
     admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
-    declared = admin_file(http, psn_no, filing_type="trauma", area="110000")["trt_dcla_detl_sn"]
+    declared = ok(declare_injury(beijing, psn_no))["result"]["trt_dcla_detl_sn"]
+    reverse = {"data": {"psn_no": psn_no, "omsgid": beijing.last_msgid, "oinfno": "2507"}}
     clock.now = T0
     stay = _admit(beijing, psn_no, ZHAO_LEI, med_type="22")  # 外伤住院
     _discharge(beijing, psn_no, stay, "2026-05-11 09:00:00")
@@ -677,9 +678,10 @@ def test_an_injury_declaration_in_use_is_not_cancelled_until_its_settlements_are
         refusal = cancel_filing(http, psn_no, declared)
         assert (refusal["http"], refusal["code"]) == (409, "E-FIL-009")
         assert "live settlement" in refusal["message"]
+        refused(beijing.call("2601", reverse), "E-FIL-009")  # nor by reversing the 2507
         ok(beijing.call(infno, {"data": {"setl_id": setl["setl_id"],
                                          "mdtrt_id": setl["mdtrt_id"], "psn_no": psn_no}}))
-    assert cancel_filing(http, psn_no, declared)["http"] == 200
+    ok(beijing.call("2601", reverse))
     assert dict(filing_states(http, psn_no))[declared] == "cancelled"
     again = visit(beijing, psn_no, ZHAO_LEI, med_type="19")  # a cancelled one never counts
     refused(settle(beijing, psn_no, again, ZHAO_LEI, [line("1", "XA01AAA0001", "10.00")],
