@@ -18,8 +18,11 @@ from concurrency import run_threads
 from conftest import ADMIN_TOKEN
 from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, settle_payload, upload
 from receiver import Receiver
+from yibao.domain.errors import Refused
+from yibao.services import filing as filing_service
 from yibao.services import outbox as outbox_service
-from yibao.store.schema import insurance, outbox
+from yibao.services.context import Caller
+from yibao.store.schema import insurance, outbox, settlement
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 T0 = datetime(2026, 5, 11, 9, 30, 0)  # the FakeClock's start
@@ -167,9 +170,10 @@ def test_emergency_counts_as_filed_with_the_insured_places_ratio(db, his_factory
         "emergency", "emergency"]
 
 
-def _admit(his, psn_no: str, certno: str, exp: dict | None = None) -> str:
+def _admit(his, psn_no: str, certno: str, exp: dict | None = None, *,
+           med_type: str = "21") -> str:
     info = {"psn_no": psn_no, "insutype": "310", "begntime": "2026-05-10 08:00:00",
-            "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "med_type": "21",
+            "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "med_type": med_type,
             "ipt_no": "ZY1", "atddr_no": "D1", "chfpdr_name": "主任", "adm_dept_codg": "K02",
             "adm_dept_name": "呼吸科", "exp_content": json.dumps(exp or {})}
     return str(ok(his.call("2401", {"mdtrtinfo": info}))["result"]["mdtrt_id"])
@@ -180,10 +184,11 @@ def _discharge(his, psn_no: str, mdtrt_id: str, at: str) -> None:
                                       "dscg_way": "1"}}))
 
 
-def _settle_stay(his, psn_no: str, mdtrt_id: str, certno: str) -> dict:
+def _settle_stay(his, psn_no: str, mdtrt_id: str, certno: str, *,
+                 med_type: str = "21") -> dict:
     upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "5000.00")], infno="2301")
     return his.call("2304", settle_payload(psn_no, mdtrt_id, certno, "5000.00",
-                                           account=False, med_type="21"))
+                                           account=False, med_type=med_type))
 
 
 def test_filed_before_discharge_settles_directly_but_after_discharge_does_not(
@@ -652,3 +657,89 @@ def test_an_injury_declaration_made_under_an_earlier_relationship_does_not_count
     ok(declare_injury(beijing, psn_no))  # declared again under the new relationship
     setl = ok(settle(beijing, psn_no, injured, ZHAO_LEI, [], med_type="19", total="100.00"))
     assert outbox_rows(db)[0]["payload"]["setlinfo"]["setl_id"] == setl["setlinfo"]["setl_id"]
+
+
+def cancel_filing(http, psn_no: str, serial: str) -> dict:
+    reply = http.post(f"/admin/v1/filings/{serial}/cancellation",
+                      json={"psn_no": psn_no, "reason": "withdrawn"}, headers=AUTH)
+    return {"http": reply.status_code, **reply.json()}
+
+
+def test_an_injury_declaration_in_use_is_not_cancelled_until_its_settlements_are(
+    db, http, his_factory, clock
+):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    clock.now = datetime(2026, 5, 10, 7, 0)  # before the admission
+    admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+    declared = ok(declare_injury(beijing, psn_no))["result"]["trt_dcla_detl_sn"]
+    reverse = {"data": {"psn_no": psn_no, "omsgid": beijing.last_msgid, "oinfno": "2507"}}
+    clock.now = T0
+    stay = _admit(beijing, psn_no, ZHAO_LEI, med_type="22")  # 外伤住院
+    _discharge(beijing, psn_no, stay, "2026-05-11 09:00:00")
+    inpatient = ok(_settle_stay(beijing, psn_no, stay, ZHAO_LEI, med_type="22"))["setlinfo"]
+    outpatient = ok(settle(beijing, psn_no, visit(beijing, psn_no, ZHAO_LEI, med_type="19"),
+                           ZHAO_LEI, [line("1", "XA01AAA0001", "100.00")],
+                           med_type="19"))["setlinfo"]
+    for setl, infno in ((outpatient, "2208"), (inpatient, "2305")):
+        refusal = cancel_filing(http, psn_no, declared)
+        assert (refusal["http"], refusal["code"]) == (409, "E-FIL-009")
+        assert "live settlement" in refusal["message"]
+        refused(beijing.call("2601", reverse), "E-FIL-009")  # nor by reversing the 2507
+        ok(beijing.call(infno, {"data": {"setl_id": setl["setl_id"],
+                                         "mdtrt_id": setl["mdtrt_id"], "psn_no": psn_no}}))
+    ok(beijing.call("2601", reverse))
+    assert dict(filing_states(http, psn_no))[declared] == "cancelled"
+    again = visit(beijing, psn_no, ZHAO_LEI, med_type="19")  # a cancelled one never counts
+    refused(settle(beijing, psn_no, again, ZHAO_LEI, [line("1", "XA01AAA0001", "10.00")],
+                   med_type="19"), "E-FIL-010")
+
+
+def test_an_injury_settlement_and_the_cancellation_of_its_declaration_at_once(
+    db, app, http, his_factory, clock
+):
+    """The person's lock orders them: the settlement rests on the declaration and the
+    cancellation is refused, or the declaration is cancelled and the settlement refused;
+    never a live settlement on a cancelled declaration."""
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+    for _ in range(4):
+        declared = ok(declare_injury(beijing, psn_no))["result"]["trt_dcla_detl_sn"]
+        injured = visit(beijing, psn_no, ZHAO_LEI, med_type="19")
+        answers = race_settlement_and_cancellation(db, app, beijing, clock, injured, declared)
+        assert answers in (["settled", "E-FIL-009"], ["E-FIL-010", "cancelled"]), answers
+        with db.read() as conn:
+            used = conn.execute(select(settlement.c.setl_id, settlement.c.trum_dcla_detl_sn)
+                                .where(settlement.c.mdtrt_id == injured)).all()
+        assert [serial for _, serial in used] == ([declared] if answers[0] == "settled" else [])
+        for setl_id, _ in used:  # the next round starts with no declaration in force
+            ok(beijing.call("2208", {"data": {"setl_id": setl_id, "mdtrt_id": injured,
+                                              "psn_no": psn_no}}))
+            assert cancel_filing(http, psn_no, declared)["http"] == 200
+
+
+def race_settlement_and_cancellation(db, app, his, clock, mdtrt_id: str, serial: str
+                                     ) -> list[str]:
+    """A 2207 of 赵磊's injury visit and the window's cancellation of his declaration at
+    the same moment: 'settled', 'cancelled', or the refusal's code, in that order."""
+    psn_no = psn_of(his, ZHAO_LEI)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "10.00")])
+    message = json.dumps(his.envelope("2207", settle_payload(
+        psn_no, mdtrt_id, ZHAO_LEI, "10.00", account=False, med_type="19"))).encode()
+    headers = his.headers()
+
+    def settle_it() -> str:
+        answer = app.state.hospital.handle(headers, message)
+        return "settled" if answer["infcode"] == 0 else answer["err_msg"][:9]
+
+    def cancel_it() -> str:
+        try:
+            with db.write() as conn:
+                filing_service.cancel(conn, Caller("02", "window", clock.now), serial,
+                                      psn_no, "withdrawn", own_only=False)
+            return "cancelled"
+        except Refused as refusal:
+            return refusal.code
+
+    return run_threads(lambda work: work(), [(settle_it,), (cancel_it,)])

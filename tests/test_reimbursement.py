@@ -58,15 +58,17 @@ def psn(his, certno: str = WANG_FANG) -> str:
     return str(person(his, certno)["baseinfo"]["psn_no"])
 
 
-def fault_bill(his, psn_no: str, invono: str, amount: str, at: str) -> dict:
-    return his.call("2901", fault_bill_input(psn_no, invono, amount, at))
+def fault_bill(his, psn_no: str, invono: str, amount: str, at: str, *,
+               med_type: str = "11") -> dict:
+    return his.call("2901", fault_bill_input(psn_no, invono, amount, at, med_type=med_type))
 
 
-def fault_bill_input(psn_no: str, invono: str, amount: str, at: str) -> dict:
+def fault_bill_input(psn_no: str, invono: str, amount: str, at: str, *,
+                     med_type: str = "11") -> dict:
     """The input of a 2901: one 甲 line of ``amount`` at ``at``."""
     return {
-        "billinfo": {"psn_no": psn_no, "insutype": "310", "med_type": "11", "begntime": at,
-                     "invono": invono},
+        "billinfo": {"psn_no": psn_no, "insutype": "310", "med_type": med_type,
+                     "begntime": at, "invono": invono},
         "feedetail": [{"feedetl_sn": "1", "med_list_codg": "XA01AAA0001",
                        "medins_list_codg": "HIS-1", "det_item_fee_sumamt": amount, "cnt": "1",
                        "pric": amount, "fee_ocur_time": at}],

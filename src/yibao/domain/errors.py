@@ -105,9 +105,12 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "the liable third party pays; the fund does not settle it directly"),
     ("E-FIL-008", "filing request not valid",
      "see docs/away.md: type, area, validity (end not before today, at most 10 years)"),
-    ("E-FIL-009", "filing cannot be cancelled", "it has ended, or a live settlement used it"),
+    ("E-FIL-009", "filing cannot be cancelled",
+     "it has ended, or a live settlement or approved claim used it (as its filing or its "
+     "injury declaration): cancel the settlement first"),
     ("E-FIL-010", "no declaration for this injury",
-     "record the person's no-third-party declaration (2507) before settling"),
+     "record the person's no-third-party declaration (2507, app, window) for the area of "
+     "treatment before settling; a claim counts one made after the care"),
     ("E-FIL-011", "institution not filed for this special disease",
      "special-disease care away from home settles only at the filed institutions (2503); "
      "a claim names such a filing in force at the care (or none)"),

@@ -44,9 +44,16 @@ class Away:
     category: rules.Category
     filing: str | None  # trt_dcla_detl_sn; None for emergencies and unfiled cases
     cut: Decimal  # ratio points the insured place takes off
+    declaration: str | None  # the injury declaration the care needed
 
 
-Claimed = tuple[rules.Category, str | None]  # a reimbursement's basis and filing
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """What a manual reimbursement away from home rests on."""
+
+    category: rules.Category
+    filing: str | None  # the filing the claim names; None: unfiled
+    declaration: str | None  # the injury declaration the care needed
 
 
 def decide(
@@ -61,8 +68,11 @@ def decide(
     filings = list(conn.execute(_FILINGS, {"psn_no": person["psn_no"]}).mappings())
     span = _Span(visit["begntime"], visit["endtime"], now)
     relationship = current_relationship(person, insurance)
-    if visit["med_type"] in TRAUMA_MED_TYPES or visit["trum_flag"] == "1":
-        _check_declaration(visit, filings, span, institution.pool_area, relationship)
+    declaration = None
+    if _is_injury(visit):
+        declaration = _check_declaration(
+            visit, _covering(_declarations(filings), span), institution.pool_area,
+            relationship)
     if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
         found = _disease_filing(filings, institution.code, span, relationship)
     else:
@@ -74,7 +84,7 @@ def decide(
     if category.value not in policy.away:
         raise Refused("E-FIL-002", f"insured place {policy.region} settles no {category} "
                       "care away from home directly")
-    return Away(category, serial, policy.away[category.value])
+    return Away(category, serial, policy.away[category.value], declaration)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,28 +108,43 @@ def _relationship_of(row: RowMapping) -> rules.Relationship:
     return rules.Relationship(row["insutype"], row["insuplc_admdvs"], row["emp_name"])
 
 
-def _check_declaration(visit: RowMapping, filings: list[RowMapping], span: _Span,
-                       area: str, relationship: rules.Relationship) -> None:
-    """An injury settles away from home only with a declaration for this area, made
-    under the person's current insured relationship."""
+def _is_injury(visit: RowMapping) -> bool:
+    """Injury care: settled (or reimbursed) away from home only with a declaration."""
+    return visit["med_type"] in TRAUMA_MED_TYPES or visit["trum_flag"] == "1"
+
+
+def _declarations(filings: Iterable[RowMapping]) -> list[RowMapping]:
+    """The injury declarations that may count: a cancelled one was withdrawn."""
+    return [f for f in filings if f["kind"] == rules.Kind.TRAUMA and f["status"] != CANCELLED]
+
+
+def _check_declaration(visit: RowMapping, declared: list[RowMapping], area: str,
+                       relationship: rules.Relationship) -> str:
+    """The serial of the newest of the ``declared`` injury declarations (those that count
+    for the care, oldest first) for this area made under the person's current insured
+    relationship: an injury away from home rests on one."""
     if visit["rel_ttp_flag"] == "1":
         raise Refused("E-FIL-007", f"mdtrt_id {visit['mdtrt_id']} (REL_TTP_FLAG 1)")
-    declared = _covering((f for f in filings if f["kind"] == rules.Kind.TRAUMA), span)
     here = _for_area(declared, rules.Kind.TRAUMA, area)
-    if _made_under(here, relationship):
-        return
+    valid = _made_under(here, relationship)
+    if valid:
+        return str(valid[-1]["trt_dcla_detl_sn"])
     if here:
         raise _filed_under_another_relationship(here[-1], relationship)
     if declared:
         raise Refused("E-FIL-012", f"{declared[-1]['trt_dcla_detl_sn']} is for "
                       f"{declared[-1]['mdtrtarea_admdvs']}, the care is in {area}")
-    raise Refused("E-FIL-010", f"mdtrt_id {visit['mdtrt_id']}")
+    raise Refused("E-FIL-010", f"no declaration for care in {area} on "
+                  f"{visit['begntime']:%Y-%m-%d} (mdtrt_id {visit['mdtrt_id']})")
 
 
 def _covering(filings: Iterable[RowMapping], span: _Span) -> list[RowMapping]:
     """The filings that cover the visit, oldest first."""
-    return sorted((f for f in filings if span.covered_by(f)),
-                  key=lambda f: (f["begin_at"], f["trt_dcla_detl_sn"]))
+    return _oldest_first(f for f in filings if span.covered_by(f))
+
+
+def _oldest_first(filings: Iterable[RowMapping]) -> list[RowMapping]:
+    return sorted(filings, key=lambda f: (f["begin_at"], f["trt_dcla_detl_sn"]))
 
 
 def _made_under(filings: list[RowMapping], relationship: rules.Relationship
@@ -211,9 +236,9 @@ def claimed(policy: Policy, basis: Claimed | None) -> Away | None:
     insured place says (unfiled care as other temporary trips unless ``unfiled`` is set)."""
     if basis is None:
         return None
-    category, serial = basis
     fallback = policy.away.get(rules.Category.TEMPORARY.value, Decimal(0))
-    return Away(category, serial, policy.away.get(category.value, fallback))
+    return Away(basis.category, basis.filing,
+                policy.away.get(basis.category.value, fallback), basis.declaration)
 
 
 def named_filing(conn: Connection, psn_no: str, serial: str) -> RowMapping:
@@ -226,16 +251,42 @@ def named_filing(conn: Connection, psn_no: str, serial: str) -> RowMapping:
 
 
 def claim_basis(
-    named: RowMapping, *, person: RowMapping, insurance: RowMapping, visit: RowMapping,
-    institution: Institution,
+    conn: Connection, named: RowMapping | None, *, person: RowMapping, insurance: RowMapping,
+    visit: RowMapping, institution: Institution,
 ) -> Claimed:
-    """The basis of a manual reimbursement of care away from home (``visit``, over) that
-    names a filing. It counts only where real-time settlement of the same care would
-    have rested on it (``decide``'s kind, area or institution, coverage and insured
-    relationship), or, for an area filing, where it was registered after discharge
-    (E-FIL-003 sent the person here); a cancelled filing never counts."""
+    """The basis of a manual reimbursement of care away from home (``visit``, over).
+    Injury care needs a declaration as in ``decide``, one registered after the care
+    counting too. A named filing counts only where real-time settlement of the same care
+    would have rested on it (``decide``'s kind, area or institution, coverage and
+    insured relationship), or, for an area filing, where it was registered after
+    discharge (E-FIL-003 sent the person here); none: unfiled. A cancelled filing or
+    declaration never counts."""
     last = visit["endtime"] or visit["begntime"]
     span = _Span(visit["begntime"], last, last)  # the care is over
+    relationship = current_relationship(person, insurance)
+    declaration = None
+    if _is_injury(visit):
+        filings = conn.execute(_FILINGS, {"psn_no": person["psn_no"]}).mappings()
+        declaration = _check_declaration(
+            visit, _covering_or_after(_declarations(filings), span), institution.pool_area,
+            relationship)
+    if named is None:
+        return Claimed(rules.Category.UNFILED, None, declaration)
+    category, serial = _named_basis(named, span, visit, institution, relationship)
+    return Claimed(category, serial, declaration)
+
+
+def _covering_or_after(filings: Iterable[RowMapping], span: _Span) -> list[RowMapping]:
+    """The filings that cover the care or were registered after it, oldest first."""
+    rows = list(filings)
+    return _oldest_first([*_covering(rows, span), *_filed_after(rows, span)])
+
+
+def _named_basis(
+    named: RowMapping, span: _Span, visit: RowMapping, institution: Institution,
+    relationship: rules.Relationship,
+) -> tuple[rules.Category, str]:
+    """The category of the filing a claim names, if it counts for the care."""
     if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
         code, fitting = "E-FIL-011", _covering(_with_institution([named], institution.code), span)
     else:
@@ -244,7 +295,6 @@ def claim_basis(
     if not fitting or named["status"] == CANCELLED:
         raise Refused(code, f"{_summary(named)}: not for care at {institution.code} "
                       f"({institution.pool_area}) on {visit['begntime']:%Y-%m-%d}")
-    relationship = current_relationship(person, insurance)
     if not _made_under(fitting, relationship):
         raise _filed_under_another_relationship(named, relationship)
     return _category_of(named)

@@ -121,8 +121,8 @@ def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: s
            own_only: bool, kind: rules.Kind | None = None) -> None:
     """End a filing now. An institution (``own_only``) cancels only its own filings, and
     a transaction only the ``kind`` it registers (2502 area, 2504 special disease); a
-    filing that a live settlement or an approved reimbursement rests on cannot be
-    cancelled."""
+    filing that a live settlement or an approved reimbursement rests on, or needed as its
+    injury declaration, cannot be cancelled."""
     lock_person(conn, psn_no)
     row = conn.execute(select(filing).where(filing.c.trt_dcla_detl_sn == serial)).mappings().first()
     if row is None or row["psn_no"] != psn_no or (own_only and row["actor"] != caller.name):
@@ -133,18 +133,23 @@ def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: s
     window = window_of(row)
     if row["status"] != ACTIVE or (window.until is not None and window.until <= caller.now):
         raise Refused("E-FIL-009", f"{serial} is {row['status']}, valid until {window.until}")
-    if _used(conn, serial):
-        raise Refused("E-FIL-009", f"{serial} is used by a live settlement: cancel that first")
+    if _used(conn, psn_no, serial):
+        raise Refused("E-FIL-009", f"{serial} is used by a live settlement or an approved "
+                      "claim: cancel the settlement first")
     conn.execute(update(filing).where(filing.c.trt_dcla_detl_sn == serial).values(
         status=CANCELLED, ended_at=caller.now, ended_reason=reason[:500]))
     audit.record(conn, kind="filing-cancel", psn_no=psn_no, actor=caller.name, at=caller.now,
                  detail=f"{serial}: {reason}")
 
 
-def _used(conn: Connection, serial: str) -> bool:
+def _used(conn: Connection, psn_no: str, serial: str) -> bool:
+    """A live settlement or an approved reimbursement of the person rests on the filing,
+    or needed it as its injury declaration."""
     cancel_row = settlement.alias("cancel_row")
     live = select(settlement.c.setl_id).where(
-        settlement.c.trt_dcla_detl_sn == serial, settlement.c.kind.in_(("settle", "claim")),
+        settlement.c.psn_no == psn_no,
+        or_(settlement.c.trt_dcla_detl_sn == serial, settlement.c.trum_dcla_detl_sn == serial),
+        settlement.c.kind.in_(("settle", "claim")),
         ~exists().where(cancel_row.c.reverses == settlement.c.setl_id),
     )
     return conn.execute(live.limit(1)).first() is not None

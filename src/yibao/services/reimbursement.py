@@ -9,7 +9,8 @@ approval the visit is settled with the institution, the clock and the year of th
 and cap room a real-time settlement used are never used again, and later settlements
 see what the reimbursement used. Nothing blocks the person's card or certificate.
 Away from home, a filing the claim names counts only as ``away.claim_basis`` says (as
-real-time settlement of the same care would have, or filed after discharge), both when
+real-time settlement of the same care would have, or filed after discharge), and injury
+care needs a declaration as in real time (one made after the care counts), both when
 the claim is applied for and when it is approved.
 
 Statuses: eligible (a fault-period bill the HIS uploaded) → submitted → under_review →
@@ -26,7 +27,6 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, Subquery, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from yibao.domain import filing as filing_rules
 from yibao.domain import ledger as ledger_rules
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
@@ -266,10 +266,9 @@ def apply_for(conn: Connection, caller: Caller, psn_no: str, code: str, invono: 
         raise Refused("E-CLM-001", f"no uploaded bill {code}/{invono} of this person")
     _require(row, ELIGIBLE)
     _check_payee(payee)
-    if filing_sn:
-        lock_person(conn, psn_no)  # filings change under the person's lock
-        _check_filing(conn, psn_no, row["mdtrt_id"], filing_sn,
-                      institution_of(_institution(conn, code)))
+    lock_person(conn, psn_no)  # filings change under the person's lock
+    _check_basis(conn, psn_no, row["mdtrt_id"], filing_sn,
+                 institution_of(_institution(conn, code)))
     conn.execute(update(claim).where(claim.c.claim_id == row["claim_id"]).values(
         status=SUBMITTED, bank_name=payee.bank_name, bank_account=payee.bank_account,
         trt_dcla_detl_sn=filing_sn or None, source=caller.source, applicant=caller.name,
@@ -291,7 +290,8 @@ def _record(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
     claim_id = ids.new("R")
     ctx = _care_ctx(conn, bill.fixmedins_code, claim_id, bill.begin, ids, policies, caller)
     mdtrt_id = _store_visit(ctx, bill)
-    _check_filing(conn, bill.psn_no, mdtrt_id, filing_sn, ctx.institution)
+    if status == SUBMITTED:  # an application (an uploaded bill is checked when applied for)
+        _check_basis(conn, bill.psn_no, mdtrt_id, filing_sn, ctx.institution)
     total = sum(x.amount for x in bill.lines)
     try:
         with conn.begin_nested():  # a concurrent claim of the same invoice: refuse cleanly
@@ -334,12 +334,12 @@ def _check_payee(payee: Payee) -> None:
         raise Refused("E-CLM-006", "a bank name and an account number (8-30 digits) are needed")
 
 
-def _check_filing(conn: Connection, psn_no: str, mdtrt_id: str, serial: str,
-                  care_at: Institution) -> None:
-    """A filing the application names must count for the care (checked again at
-    approval: it may be cancelled, or the insured relationship change, meanwhile)."""
-    if serial:
-        _basis(conn, psn_no, _visit(conn, mdtrt_id), serial, care_at)
+def _check_basis(conn: Connection, psn_no: str, mdtrt_id: str, serial: str,
+                 care_at: Institution) -> None:
+    """Care away from home must rest on what the application names and, for an injury,
+    on a declaration (checked again at approval: a filing or declaration may be
+    cancelled, or the insured relationship change, meanwhile)."""
+    _basis(conn, psn_no, _visit(conn, mdtrt_id), serial, care_at)
 
 
 def _check_invoice(conn: Connection, code: str, invono: str) -> None:
@@ -427,11 +427,12 @@ def approve(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
     are left out (partly approved). Creates the payment order."""
     row = _claim(conn, claim_id)
     _require(row, UNDER_REVIEW)
-    lock_person(conn, row["psn_no"])  # before the filing is read: a cancellation waits
+    lock_person(conn, row["psn_no"])  # before filings are read: a cancellation waits
     visit = _visit(conn, row["mdtrt_id"])
     when = visit["endtime"] or visit["begntime"]
     ctx = _care_ctx(conn, row["fixmedins_code"], claim_id, when, ids, policies, caller)
-    # checked again: the filing may have been cancelled, or the relationship changed
+    # checked again: a filing or declaration may have been cancelled, or the
+    # relationship changed
     basis = _basis(conn, row["psn_no"], visit, row["trt_dcla_detl_sn"], ctx.institution)
     _exclude(conn, row["mdtrt_id"], excluded)
     req = settlement.SettleRequest(
@@ -470,18 +471,16 @@ def _visit(conn: Connection, mdtrt_id: str) -> RowMapping:
 def _basis(conn: Connection, psn_no: str, visit: RowMapping, serial: str | None,
            care_at: Institution) -> away.Claimed | None:
     """What the claim's care rests on. Away from home: the named filing's category if it
-    counts for this care as it would have in real time (else refused), or unfiled; the
-    insured place's cut applies. At home: None (a named filing must still be the
-    person's)."""
+    counts for this care as it would have in real time (else refused), or unfiled, and
+    for an injury the declaration (``away.claim_basis``); the insured place's cut
+    applies. At home: None (a named filing must still be the person's)."""
     named = away.named_filing(conn, psn_no, serial) if serial else None
     person = get_person(conn, psn_no)
     if person["insuplc_admdvs"] == care_at.pool_area:
         return None
-    if named is None:
-        return filing_rules.Category.UNFILED, None
     when = visit["endtime"] or visit["begntime"]
     insured = active_insurance(conn, psn_no, visit["insutype"], when.date())
-    return away.claim_basis(named, person=person, insurance=insured, visit=visit,
+    return away.claim_basis(conn, named, person=person, insurance=insured, visit=visit,
                             institution=care_at)
 
 

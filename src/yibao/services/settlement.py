@@ -293,6 +293,7 @@ def _settlement_row(ctx: Ctx, plan: _Plan, setl_id: str) -> dict[str, Any]:
         mdtrt_cert_type=(plan.req.credential or _visit_credential(plan.visit)).cert_type,
         insuplc_admdvs=plan.person["insuplc_admdvs"], mdtrtarea_admvs=ctx.institution.pool_area,
         trt_dcla_detl_sn=plan.basis.filing if plan.basis else None,
+        trum_dcla_detl_sn=plan.basis.declaration if plan.basis else None,
         away_basis=plan.basis.category.value if plan.basis else "",
         medfee_sumamt=t.medfee, fulamt_ownpay_amt=t.fulamt_ownpay,
         overlmt_selfpay=t.overlmt_selfpay, preselfpay_amt=t.preselfpay,

@@ -354,10 +354,12 @@ settlement = Table(
     Column("msgid", String(30), nullable=False),
     Column("pool_prop_selfpay", String(8), nullable=False),  # fund ratio, 4 decimals
     Column("mdtrt_cert_type", String(3), nullable=False),
-    # away from home: the two co-ordination areas, the filing used and on what basis
+    # away from home: the two co-ordination areas, the filing used and on what basis,
+    # and for an injury the declaration (a filing of kind trauma) it needed
     Column("insuplc_admdvs", String(6), nullable=False, server_default=""),
     Column("mdtrtarea_admvs", String(6), nullable=False, server_default=""),
     Column("trt_dcla_detl_sn", String(30)),
+    Column("trum_dcla_detl_sn", String(30)),
     Column("away_basis", String(12), nullable=False, server_default=""),  # "" = at home
     Column("invono", String(50), nullable=False, server_default=""),  # the HIS's invoice
     *(money(name) for name in _SETTLEMENT_AMOUNTS),
