@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from flows import refused
 from test_errors import unchanged
-from test_reimbursement import AUTH, fault_bill, psn
+from test_reimbursement import AUTH, declare_fault, fault_bill, psn
 from test_reversal import reverse, rslt
-from test_reversal_claims import CODE, bring_to, declare, upload_bill
+from test_reversal_claims import CODE, bring_to, upload_bill
 from yibao.store.schema import audit_event
 
 
@@ -57,8 +57,8 @@ def test_an_institutions_periods_newest_first_with_who_declared_them_and_their_s
     db, http, his
 ):
     psn_no = psn(his)
-    by_hospital = declare(his, "2026-05-09 08:00:00", "2026-05-09 10:00:00")
-    reversed_ = declare(his, "2026-05-10 08:00:00", "2026-05-10 09:00:00")
+    by_hospital = declare_fault(his, "2026-05-09 08:00:00", "2026-05-09 10:00:00")
+    reversed_ = declare_fault(his, "2026-05-10 08:00:00", "2026-05-10 09:00:00")
     rslt(reverse(his, psn_no, his.last_msgid, "2902"))
     by_operator = declare_at_window(http, "2026-05-11T07:00:00", "2026-05-11T12:00:00",
                                     "platform down")
@@ -88,7 +88,7 @@ def test_an_institutions_periods_newest_first_with_who_declared_them_and_their_s
 
 def test_a_period_shows_the_claims_relying_on_it_with_their_status(db, http, his):
     psn_no = psn(his)
-    fault_id = declare(his)
+    fault_id = declare_fault(his)
     applied = upload_bill(his, psn_no, "INV-P2")
     eligible = upload_bill(his, psn_no, "INV-P1", "300.00", at="2026-05-11 08:10:00")
     withdrawn = upload_bill(his, psn_no, "INV-P3", "100.00")
@@ -111,7 +111,7 @@ def test_a_period_shows_the_claims_relying_on_it_with_their_status(db, http, his
 
 def test_an_operator_cancels_a_wrongly_declared_period_and_it_is_audited(db, http, his):
     psn_no = psn(his)
-    fault_id = declare(his)
+    fault_id = declare_fault(his)
 
     reply = cancel(http, fault_id, "the hospital declared the wrong day")
     assert reply.status_code == 200, reply.text
@@ -123,13 +123,13 @@ def test_an_operator_cancels_a_wrongly_declared_period_and_it_is_audited(db, htt
         ("fault-cancel", "tester", CODE, f"{fault_id}: {period['cancelled_reason']}")]
     # as after the 2601 of its 2902: no bill can be uploaded in it, it may be declared again
     refused(fault_bill(his, psn_no, "INV-C1", "100.00", "2026-05-11 08:30:00"), "E-CLM-005")
-    assert declare(his) != fault_id
+    assert declare_fault(his) != fault_id
     upload_bill(his, psn_no, "INV-C1", "100.00")
 
 
 def test_the_2601_of_a_2902_is_audited_too(db, his):
     psn_no = psn(his)
-    fault_id = declare(his)
+    fault_id = declare_fault(his)
     reversal = rslt(reverse(his, psn_no, his.last_msgid, "2902"))
     assert reversal == f"reversed 2902 fault:{fault_id}"
     [(kind, actor, place, detail)] = audit_of(db, fault_id)
@@ -142,7 +142,7 @@ def test_a_period_a_bill_relies_on_is_not_cancelled_and_nothing_changes(
     db, http, his, status
 ):
     psn_no = psn(his)
-    fault_id = declare(his)
+    fault_id = declare_fault(his)
     claim_id = upload_bill(his, psn_no, "INV-K1")
     if status != "eligible":
         bring_to(http, psn_no, claim_id, "INV-K1", status)
@@ -160,7 +160,7 @@ def test_a_period_a_bill_relies_on_is_not_cancelled_and_nothing_changes(
 
 def test_a_period_is_cancelled_once_its_bills_are_withdrawn_or_rejected(db, http, his):
     psn_no = psn(his)
-    fault_id = declare(his)
+    fault_id = declare_fault(his)
     rejected = upload_bill(his, psn_no, "INV-J1")
     upload_bill(his, psn_no, "INV-J2", "100.00")
     rslt(reverse(his, psn_no, his.last_msgid, "2901"))  # the hospital withdraws one
@@ -173,7 +173,7 @@ def test_a_period_is_cancelled_once_its_bills_are_withdrawn_or_rejected(db, http
 
 def test_a_cancelled_period_is_not_cancelled_again(db, http, his):
     psn_no = psn(his)
-    by_operator = declare(his)
+    by_operator = declare_fault(his)
     declare_msgid = his.last_msgid
     assert cancel(http, by_operator, "wrong day").status_code == 200
 
@@ -185,7 +185,7 @@ def test_a_cancelled_period_is_not_cancelled_again(db, http, his):
     assert "cancelled by tester: wrong day" in late_2601
     assert shown(http, by_operator)["cancelled_reason"] == "cancelled by tester: wrong day"
 
-    by_2601 = declare(his)
+    by_2601 = declare_fault(his)
     rslt(reverse(his, psn_no, his.last_msgid, "2902"))
     with unchanged(db):
         reply = cancel(http, by_2601)
@@ -211,7 +211,7 @@ def test_unknown_institutions_and_periods_are_404_in_the_error_format(db, http):
 
 @pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer not-an-operator"}])
 def test_only_an_operator_sees_or_cancels_fault_periods(db, http, his, headers):
-    fault_id = declare(his)
+    fault_id = declare_fault(his)
     with unchanged(db):
         assert http.get(f"/admin/v1/institutions/{CODE}/faults",
                         headers=headers).status_code == 401
@@ -222,7 +222,7 @@ def test_only_an_operator_sees_or_cancels_fault_periods(db, http, his, headers):
 
 @pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "x" * 201}])
 def test_a_cancellation_needs_a_reason(db, http, his, body):
-    fault_id = declare(his)
+    fault_id = declare_fault(his)
     with unchanged(db):
         reply = http.post(f"/admin/v1/faults/{fault_id}/cancel", json=body, headers=AUTH)
     assert reply.status_code == 422

@@ -58,6 +58,13 @@ def psn(his, certno: str = WANG_FANG) -> str:
     return str(person(his, certno)["baseinfo"]["psn_no"])
 
 
+def declare_fault(his, begin: str = "2026-05-11 08:00:00",
+                  end: str = "2026-05-11 09:00:00") -> str:
+    """A 2902 fault period of the caller; its fault_id."""
+    answer = his.call("2902", {"data": {"begntime": begin, "endtime": end, "memo": "专线中断"}})
+    return str(ok(answer)["result"]["fault_id"])
+
+
 def fault_bill(his, psn_no: str, invono: str, amount: str, at: str, *,
                med_type: str = "11") -> dict:
     return his.call("2901", fault_bill_input(psn_no, invono, amount, at, med_type=med_type))
@@ -81,8 +88,7 @@ def test_fault_period_bill_uploaded_by_the_hospital_then_applied_for_in_the_app(
 ):
     psn_no = psn(his)
     refused(fault_bill(his, psn_no, "INV-1", "2000.00", "2026-05-11 08:30:00"), "E-CLM-005")
-    ok(his.call("2902", {"data": {"begntime": "2026-05-11 08:00:00",
-                                  "endtime": "2026-05-11 09:00:00", "memo": "专线中断"}}))
+    declare_fault(his)
     overlapping = his.call("2902", {"data": {"begntime": "2026-05-11 08:59:00",
                                              "endtime": "2026-05-11 09:20:00", "memo": "again"}})
     assert "overlaps fault period" in refused(overlapping, "E-CLM-006")
@@ -313,8 +319,7 @@ def test_care_in_the_future_or_ending_before_it_begins_is_refused_everywhere(db,
         for b in (future, backwards)]
     assert by_app == ["E-CLM-007", "E-CLM-008"]
 
-    ok(his.call("2902", {"data": {"begntime": "2026-05-11 09:00:00",
-                                  "endtime": "2026-05-12 09:00:00", "memo": "专线中断"}}))
+    declare_fault(his, "2026-05-11 09:00:00", "2026-05-12 09:00:00")
     refused(fault_bill(his, psn_no, "INV-16", "100.00", "2026-05-11 10:00:00"), "E-CLM-007")
     assert http.get("/admin/v1/claims", headers=AUTH).json() == []
     with db.read() as conn:

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from flows import ZHAO_LEI, ok
-from test_reimbursement import AUTH, bill, fault_bill, psn, window_apply
+from test_reimbursement import AUTH, bill, declare_fault, fault_bill, psn, window_apply
 from yibao.store.schema import (
     claim,
     fee_line,
@@ -183,8 +183,7 @@ def test_an_uploaded_bill_is_applied_for_only_with_a_filing_for_its_institutions
 ):
     beijing = his_factory("H11010500001")
     psn_no = psn(beijing, ZHAO_LEI)
-    ok(beijing.call("2902", {"data": {"begntime": "2026-05-11 08:00:00",
-                                      "endtime": "2026-05-11 09:00:00", "memo": "专线中断"}}))
+    declare_fault(beijing)
     uploaded = ok(fault_bill(beijing, psn_no, "INV-U1", "1800.00", "2026-05-11 08:30:00"))
     shanghai = file(http, clock, T0, psn_no, filing_type="resident", area="310000")
 

@@ -13,7 +13,15 @@ from sqlalchemy import select
 
 from apps import ChannelApp
 from flows import WANG_FANG, ZHAO_LEI, ok
-from test_reimbursement import AUTH, PAYEE, bill, fault_bill, psn, window_apply
+from test_reimbursement import (
+    AUTH,
+    PAYEE,
+    bill,
+    declare_fault,
+    fault_bill,
+    psn,
+    window_apply,
+)
 from test_reimbursement_filing import (
     T0,
     cancel,
@@ -170,8 +178,7 @@ def test_an_uploaded_injury_bill_is_applied_for_only_with_a_declaration(
 ):
     beijing = his_factory("H11010500001")
     psn_no = psn(beijing, ZHAO_LEI)
-    ok(beijing.call("2902", {"data": {"begntime": "2026-05-11 08:00:00",
-                                      "endtime": "2026-05-11 09:00:00", "memo": "专线中断"}}))
+    declare_fault(beijing)
     uploaded = ok(fault_bill(beijing, psn_no, "INV-U1", "1800.00", "2026-05-11 08:30:00",
                              med_type="19"))
     claim_id = uploaded["result"]["claim_id"]

@@ -16,6 +16,7 @@ from flows import LIU_YANG, ok, person, refused
 from test_errors import unchanged
 from test_reimbursement import (
     AUTH,
+    declare_fault,
     fault_bill,
     fault_bill_input,
     psn,
@@ -29,11 +30,6 @@ from yibao.store.schema import fault_period
 
 CODE = "H11010500001"
 CARE = "2026-05-11 08:30:00"
-
-
-def declare(his, begin: str = "2026-05-11 08:00:00", end: str = "2026-05-11 09:00:00") -> str:
-    answer = his.call("2902", {"data": {"begntime": begin, "endtime": end, "memo": "专线中断"}})
-    return str(ok(answer)["result"]["fault_id"])
 
 
 def upload_bill(his, psn_no: str, invono: str, amount: str = "2000.00", at: str = CARE) -> str:
@@ -73,7 +69,7 @@ def test_reversing_a_2901_withdraws_the_bill_and_the_invoice_may_be_uploaded_aga
     db, http, his
 ):
     psn_no = psn(his)
-    declare(his)
+    declare_fault(his)
     claim_id = upload_bill(his, psn_no, "INV-R1")
     upload_msgid = his.last_msgid
 
@@ -107,7 +103,7 @@ def test_reversing_a_2901_withdraws_the_bill_and_the_invoice_may_be_uploaded_aga
                                     "rejected"])
 def test_a_2901_the_person_applied_for_cannot_be_reversed(db, http, his, status):
     psn_no = psn(his)
-    declare(his)
+    declare_fault(his)
     claim_id = upload_bill(his, psn_no, "INV-R2")
     upload_msgid = his.last_msgid
     bring_to(http, psn_no, claim_id, "INV-R2", status)
@@ -122,7 +118,7 @@ def test_a_2901_the_person_applied_for_cannot_be_reversed(db, http, his, status)
 
 def test_reversing_a_2901_with_another_persons_psn_no_is_refused(db, http, his):
     psn_no = psn(his)
-    declare(his)
+    declare_fault(his)
     claim_id = upload_bill(his, psn_no, "INV-R3")
     upload_msgid = his.last_msgid
     liu = person(his, LIU_YANG)["baseinfo"]["psn_no"]
@@ -133,7 +129,7 @@ def test_reversing_a_2901_with_another_persons_psn_no_is_refused(db, http, his):
 
 def test_a_lost_2901_reversed_before_it_arrives_never_takes_effect(db, http, his):
     psn_no = psn(his)
-    declare(his)
+    declare_fault(his)
     message = his.envelope("2901", fault_bill_input(psn_no, "INV-R4", "300.00", CARE))
     assert "nothing" in rslt(reverse(his, psn_no, message["msgid"], "2901"))
     refused(his.send(message), "E-MSG-003")
@@ -146,18 +142,18 @@ def test_a_lost_2901_reversed_before_it_arrives_never_takes_effect(db, http, his
 
 def test_reversing_a_2902_cancels_the_fault_period(db, his):
     psn_no = psn(his)
-    fault_id = declare(his)
+    fault_id = declare_fault(his)
     declare_msgid = his.last_msgid
     assert rslt(reverse(his, psn_no, declare_msgid, "2902")) == f"reversed 2902 fault:{fault_id}"
     # the period is gone: no bill can be uploaded in it, and it may be declared again
     refused(fault_bill(his, psn_no, "INV-F1", "100.00", CARE), "E-CLM-005")
-    assert declare(his) != fault_id
+    assert declare_fault(his) != fault_id
     upload_bill(his, psn_no, "INV-F1", "100.00")
 
 
 def test_a_2902_whose_period_has_a_bill_cannot_be_reversed_until_the_bill_is(db, http, his):
     psn_no = psn(his)
-    declare(his)
+    declare_fault(his)
     declare_msgid = his.last_msgid
     claim_id = upload_bill(his, psn_no, "INV-F2")
     upload_msgid = his.last_msgid
@@ -176,7 +172,7 @@ def test_a_2902_whose_period_has_a_bill_cannot_be_reversed_until_the_bill_is(db,
 
 def test_a_2902_whose_bill_was_applied_for_keeps_its_period(db, http, his):
     psn_no = psn(his)
-    declare(his)
+    declare_fault(his)
     declare_msgid = his.last_msgid
     claim_id = upload_bill(his, psn_no, "INV-F5")
     bring_to(http, psn_no, claim_id, "INV-F5", "approved")
@@ -186,7 +182,7 @@ def test_a_2902_whose_bill_was_applied_for_keeps_its_period(db, http, his):
 
 def test_a_rejected_bill_does_not_keep_the_period(db, http, his):
     psn_no = psn(his)
-    declare(his)
+    declare_fault(his)
     declare_msgid = his.last_msgid
     claim_id = upload_bill(his, psn_no, "INV-F6")
     bring_to(http, psn_no, claim_id, "INV-F6", "rejected")
@@ -199,7 +195,7 @@ def test_a_bill_also_covered_by_an_older_overlapping_period_does_not_keep_the_pe
     """Periods declared before overlaps were refused may overlap: a bill inside another
     live period does not rely on the one reversed."""
     psn_no = psn(his)
-    declare(his)
+    declare_fault(his)
     declare_msgid = his.last_msgid
     with db.write() as conn:
         conn.execute(insert(fault_period).values(
@@ -215,7 +211,7 @@ def test_a_bill_also_covered_by_an_older_overlapping_period_does_not_keep_the_pe
 @pytest.mark.parametrize("sent", ["null", ""])
 def test_a_2902_is_reversed_without_a_psn_no(db, his, sent):
     """A fault period is no person's: the HIS has no psn_no to send."""
-    fault_id = declare(his)
+    fault_id = declare_fault(his)
     answer = reverse(his, sent, his.last_msgid, "2902")
     assert rslt(answer) == f"reversed 2902 fault:{fault_id}"
     refused(fault_bill(his, psn(his), "INV-F11", "100.00", CARE), "E-CLM-005")
@@ -239,7 +235,7 @@ def test_a_retried_2601_repeats_its_answer_and_a_second_says_already_reversed(
     db, his, oinfno
 ):
     psn_no = psn(his)
-    declare(his)
+    declare_fault(his)
     if oinfno == "2901":
         upload_bill(his, psn_no, "INV-T1")
     omsgid = his.last_msgid
@@ -271,7 +267,7 @@ def test_a_bill_and_the_reversal_of_its_period_at_once_never_leave_a_bill_withou
     psn_no = psn(his)
     for day in range(1, 5):
         at = f"2026-05-0{day} 08:30:00"
-        declare(his, f"2026-05-0{day} 08:00:00", f"2026-05-0{day} 09:00:00")
+        declare_fault(his, f"2026-05-0{day} 08:00:00", f"2026-05-0{day} 09:00:00")
         reversal = his.envelope("2601", {"data": {"psn_no": psn_no, "omsgid": his.last_msgid,
                                                   "oinfno": "2902"}})
         upload = his.envelope("2901", fault_bill_input(psn_no, f"INV-C{day}", "100.00", at))
@@ -286,7 +282,7 @@ def test_a_bill_withdrawn_and_applied_for_at_once_is_one_or_the_other(db, app, h
     """The claim's row orders the 2601 and the application: the bill is withdrawn and the
     application finds none, or it is applied for and the 2601 is refused."""
     psn_no = psn(his)
-    declare(his)
+    declare_fault(his)
     payee = reimbursement.Payee("银行", "6222020200001234567")
     for round_ in range(4):
         invono = f"INV-W{round_}"
