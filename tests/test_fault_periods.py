@@ -206,7 +206,11 @@ def test_unknown_institutions_and_periods_are_404_in_the_error_format(db, http):
         "message": "E-CLM-009 fault period not found: no such fault period FLT-NONE"}
     with unchanged(db):
         reply = cancel(http, "FLT-NONE")
+        declared = http.post("/admin/v1/institutions/H99999999999/faults", headers=AUTH,
+                             json={"begin_at": "2026-05-09T08:00:00",
+                                   "end_at": "2026-05-09T10:00:00", "reason": "link down"})
     assert reply.status_code == 404 and reply.json()["code"] == "E-CLM-009"
+    assert declared.status_code == 404 and declared.json()["code"] == "E-ADM-001"
 
 
 @pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer not-an-operator"}])

@@ -101,7 +101,7 @@ def declare_fault(conn: Connection, caller: Caller, ids: Ids, code: str, begin: 
         raise Refused("E-CLM-006", f"a fault period runs forward, at most {FAULT_HOURS_MAX} h")
     if begin > caller.now:
         raise Refused("E-CLM-006", f"a fault period cannot begin after now ({caller.now})")
-    _institution(conn, code)
+    _check_known(conn, code)
     _check_no_overlap(conn, code, begin, end)
     fault_id = ids.new("FLT")
     conn.execute(insert(fault_period).values(
@@ -186,9 +186,7 @@ def faults_of(conn: Connection, code: str, status: str | None,
     """An institution's fault periods, newest first, optionally only those ``in_force``
     or ``cancelled``."""
     assert status in (None, *FAULT_STATUSES), status
-    if conn.execute(select(institution.c.fixmedins_code).where(
-            institution.c.fixmedins_code == code)).first() is None:
-        raise Refused("E-ADM-001", f"no such institution {code}")
+    _check_known(conn, code)
     query = select(fault_period).where(fault_period.c.fixmedins_code == code)
     if status is not None:
         cancelled = fault_period.c.cancelled_at
@@ -358,6 +356,13 @@ def _check_invoice(conn: Connection, code: str, invono: str) -> None:
     ).scalar_one_or_none()
     if settled is not None:
         raise Refused("E-CLM-003", f"invoice {invono} was settled in real time as {settled}")
+
+
+def _check_known(conn: Connection, code: str) -> None:
+    """An institution an operator names (in the path) exists."""
+    if conn.execute(select(institution.c.fixmedins_code).where(
+            institution.c.fixmedins_code == code)).first() is None:
+        raise Refused("E-ADM-001", f"no such institution {code}")
 
 
 def _institution(conn: Connection, code: str) -> RowMapping:
