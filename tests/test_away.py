@@ -309,9 +309,11 @@ def test_injury_needs_the_no_third_party_declaration(db, http, his_factory):
     refused(settle(beijing, psn_no, liable, ZHAO_LEI, fee), "E-FIL-007")
     injured = visit(beijing, psn_no, ZHAO_LEI, med_type="19")
     refused(settle(beijing, psn_no, injured, ZHAO_LEI, fee, med_type="19"), "E-FIL-010")
-    refused(beijing.call("2201", {"data": {
-        "psn_no": psn_no, "insutype": "310", "mdtrt_cert_type": "02", "mdtrt_cert_no": ZHAO_LEI,
+    unsaid = refused(beijing.call("2201", {"data": {
+        "psn_no": psn_no, "insutype": "310", "begntime": "2026-05-11 09:00:00",
+        "med_type": "11", "mdtrt_cert_type": "02", "mdtrt_cert_no": ZHAO_LEI,
         "ipt_otp_no": "OP1", "exp_content": '{"TRUM_FLAG": "1"}'}}), "E-ENV-004")
+    assert "REL_TTP_FLAG (required with TRUM_FLAG 1)" in unsaid
     ok(declare_injury(beijing, psn_no))
     assert ok(settle(beijing, psn_no, injured, ZHAO_LEI, [], med_type="19", total="100.00"))
 

@@ -12,13 +12,14 @@ from datetime import datetime
 from sqlalchemy import select
 
 from apps import ChannelApp
-from flows import WANG_FANG, ZHAO_LEI, ok
+from flows import WANG_FANG, ZHAO_LEI, ok, refused
 from test_reimbursement import (
     AUTH,
     PAYEE,
     bill,
     declare_fault,
     fault_bill,
+    fault_bill_input,
     psn,
     window_apply,
 )
@@ -209,3 +210,52 @@ def test_an_injury_claim_at_home_needs_no_declaration(db, http):
     assert (approved["http"], approved["status"]) == (200, "approved")
     row = settled(db, approved["setl_id"])
     assert (row["away_basis"], row["trum_dcla_detl_sn"]) == ("", None)
+
+
+def test_an_injury_flagged_on_an_ordinary_bill_needs_the_declaration_too(
+    db, http, his_factory, clock
+):
+    """The window types in what the hospital's papers say: an injury (外伤) under an
+    ordinary outpatient med_type, and whether a third party is liable."""
+    psn_no = psn(his_factory("H11010500001"), ZHAO_LEI)
+    ordinary = bill("INV-F1", ("1", "XA01AAA0001", "1800.00"))
+    before = counts(db)
+    unsaid = window_apply(http, psn_no, reason="other", bill=ordinary | {"injury": True})
+    assert (unsaid["status"], unsaid["code"]) == (409, "E-CLM-006")
+    assert "third_party_liable" in unsaid["message"]
+    liable = window_apply(http, psn_no, reason="other",
+                          bill=ordinary | {"injury": True, "third_party_liable": True})
+    assert (liable["status"], liable["code"]) == (409, "E-FIL-007")
+    undeclared = window_apply(http, psn_no, reason="other",
+                              bill=ordinary | {"injury": True, "third_party_liable": False})
+    assert (undeclared["status"], undeclared["code"]) == (409, "E-FIL-010")
+    assert counts(db) == before
+
+    declared = declare(http, clock, APRIL, psn_no)
+    applied = window_apply(http, psn_no, reason="other",
+                           bill=ordinary | {"injury": True, "third_party_liable": False})
+    assert applied["status"] == 201
+    review(http, applied["claim_id"])
+    approved = decide(http, applied["claim_id"])
+    assert settled(db, approved["setl_id"])["trum_dcla_detl_sn"] == declared
+
+
+def test_a_2901_bill_flags_an_injury_in_exp_content_as_2201_does(db, http, his_factory, clock):
+    beijing = his_factory("H11010500001")
+    psn_no = psn(beijing, ZHAO_LEI)
+    declare_fault(beijing)
+    message = fault_bill_input(psn_no, "INV-X1", "1800.00", "2026-05-11 08:30:00")
+    message["billinfo"]["exp_content"] = '{"TRUM_FLAG": "1"}'
+    refused(beijing.call("2901", message), "E-ENV-004")  # REL_TTP_FLAG goes with it
+    message["billinfo"]["exp_content"] = '{"TRUM_FLAG": "1", "REL_TTP_FLAG": "0"}'
+    claim_id = ok(beijing.call("2901", message))["result"]["claim_id"]
+
+    def apply() -> dict:
+        return window_apply(http, psn_no, reason="fault", fixmedins_code="H11010500001",
+                            invono="INV-X1")
+
+    assert apply()["code"] == "E-FIL-010"
+    declare(http, clock, T0, psn_no)
+    assert apply()["status"] == 201
+    review(http, claim_id)
+    assert decide(http, claim_id)["status"] == "approved"

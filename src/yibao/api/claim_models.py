@@ -41,6 +41,10 @@ class BillIn(BaseModel):
     invono: str = Field(min_length=1, max_length=50, examples=["FP2026050100017"])
     lines: list[LineIn] = Field(min_length=1, max_length=LINES_MAX)
     diagnoses: list[DiagnosisIn] = Field(default=[], max_length=20)
+    injury: bool = Field(False, description="care of an injury (外伤, TRUM_FLAG); away "
+                         "from home it needs an injury declaration")
+    third_party_liable: bool | None = Field(None, description="a third party is liable for "
+                                            "the injury (REL_TTP_FLAG); required with injury")
 
 
 class PayeeIn(BaseModel):
@@ -68,7 +72,16 @@ def bill_of(psn_no: str, body: BillIn) -> reimbursement.Bill:
         invono=body.invono, lines=tuple(_line(x) for x in body.lines),
         diagnoses=tuple(visits.Diagnosis("1", i + 1, d.diag_code, d.diag_name)
                         for i, d in enumerate(body.diagnoses)),
+        flags=_injury(body),
     )
+
+
+def _injury(body: BillIn) -> visits.AwayFlags:
+    if not body.injury:
+        return visits.ORDINARY
+    if body.third_party_liable is None:
+        raise Refused("E-CLM-006", "bill.third_party_liable is required with injury")
+    return visits.AwayFlags(trauma="1", third_party="1" if body.third_party_liable else "0")
 
 
 def _line(x: LineIn) -> fees.FeeLineIn:

@@ -10,8 +10,8 @@ from typing import Any
 from yibao.api.fields import Fields
 from yibao.api.registry import transaction
 from yibao.api.tx_fees import read_line
-from yibao.api.tx_visits import read_diagnoses
-from yibao.domain.codes import INSUTYPES, MED_TYPES
+from yibao.api.tx_visits import read_diagnoses, read_inpatient_flags, read_outpatient_flags
+from yibao.domain.codes import INSUTYPES, MED_TYPES, VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.services import reimbursement
 from yibao.services.context import Ctx
@@ -37,13 +37,16 @@ def fault_bill(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         raise Refused("E-ENV-004", "input.feedetail is empty")
     begin = info.moment("begntime")
     assert begin is not None
+    med_type = info.code("med_type", MED_TYPES)
+    inpatient = visit_class_of(med_type) is VisitClass.INPATIENT
     bill = reimbursement.Bill(
         psn_no=info.text("psn_no", max_len=30), insutype=info.code("insutype", INSUTYPES),
-        med_type=info.code("med_type", MED_TYPES), fixmedins_code=ctx.institution.code,
+        med_type=med_type, fixmedins_code=ctx.institution.code,
         begin=begin, end=info.moment("endtime", required=False),
         invono=info.text("invono", max_len=50),
         lines=tuple(read_line(item, refunds=False) for item in items),
         diagnoses=read_diagnoses(inp),
+        flags=read_inpatient_flags(info) if inpatient else read_outpatient_flags(info),
     )
     claim_id = reimbursement.record_fault_bill(ctx.conn, ctx.caller, ctx.ids, ctx.policies,
                                                bill)

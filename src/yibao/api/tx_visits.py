@@ -41,15 +41,27 @@ def read_away_flags(node: Fields, *, emergency_field: str, emergency_values: fro
     liable (REL_TTP_FLAG, required with TRUM_FLAG 1)."""
     ext = node.extension()
     trauma = ext.flag("TRUM_FLAG")
-    third_party = ext.flag("REL_TTP_FLAG", default="") if trauma == "1" else ""
-    if trauma == "1" and not third_party:
-        raise Refused("E-ENV-004", f"{ext.where}.REL_TTP_FLAG (required with TRUM_FLAG 1)")
+    third_party = ""
+    if trauma == "1":
+        if not ext.text("REL_TTP_FLAG", required=False, max_len=1):
+            raise Refused("E-ENV-004", f"{ext.where}.REL_TTP_FLAG (required with TRUM_FLAG 1)")
+        third_party = ext.flag("REL_TTP_FLAG")
     emergency = ext.text(emergency_field, required=False, max_len=1) in emergency_values
     return visits.AwayFlags("1" if emergency else "0", trauma, third_party)
 
 
 OUTPATIENT_EMERGENCY = frozenset({"1", "3"})  # OTP_ER_REFL_FLAG: 急诊, 转诊合并急诊
 INPATIENT_EMERGENCY = frozenset({"2"})  # IPT_TYPE: 急诊或者抢救住院
+
+
+def read_outpatient_flags(node: Fields) -> visits.AwayFlags:
+    return read_away_flags(node, emergency_field="OTP_ER_REFL_FLAG",
+                           emergency_values=OUTPATIENT_EMERGENCY)
+
+
+def read_inpatient_flags(node: Fields) -> visits.AwayFlags:
+    return read_away_flags(node, emergency_field="IPT_TYPE",
+                           emergency_values=INPATIENT_EMERGENCY)
 
 
 @transaction("2201", "门诊挂号", writes=True)
@@ -65,8 +77,7 @@ def register(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         dept_code=data.text("dept_code", required=False, max_len=30),
         dept_name=data.text("dept_name", required=False),
         caty=data.text("caty", required=False, max_len=10),
-        flags=read_away_flags(data, emergency_field="OTP_ER_REFL_FLAG",
-                              emergency_values=OUTPATIENT_EMERGENCY),
+        flags=read_outpatient_flags(data),
     )
     mdtrt_id = visits.open_visit(ctx, new, VisitClass.OUTPATIENT)
     return {
@@ -107,8 +118,7 @@ def admit(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         dept_code=info.text("adm_dept_codg", required=False, max_len=30),
         dept_name=info.text("adm_dept_name", required=False),
         diagnoses=read_diagnoses(inp),
-        flags=read_away_flags(info, emergency_field="IPT_TYPE",
-                              emergency_values=INPATIENT_EMERGENCY),
+        flags=read_inpatient_flags(info),
     )
     mdtrt_id = visits.open_visit(ctx, new, VisitClass.INPATIENT)
     return {"result": {"mdtrt_id": mdtrt_id, "psn_no": new.psn_no, "ipt_otp_no": new.ipt_otp_no}}

@@ -83,6 +83,7 @@ class Bill:
     invono: str
     lines: tuple[fees.FeeLineIn, ...]
     diagnoses: tuple[visits.Diagnosis, ...] = ()
+    flags: visits.AwayFlags = visits.ORDINARY  # injury (and third party), emergency
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,7 +389,7 @@ def _store_visit(ctx: Ctx, bill: Bill) -> str:
     if not bill.lines:
         raise Refused("E-CLM-006", "fee details are required")
     mdtrt_id = visits.open_selfpaid(ctx, bill.psn_no, bill.insutype, bill.med_type,
-                                    visit_class, bill.diagnoses)
+                                    visit_class, bill.diagnoses, bill.flags)
     fees.upload(ctx, mdtrt_id, bill.psn_no, list(bill.lines), visit_class)
     visits.close_selfpaid(ctx, mdtrt_id, bill.end)
     return mdtrt_id

@@ -74,6 +74,9 @@ class AwayFlags:
     third_party: str = ""  # "0" none liable, "1" liable, "" not an injury
 
 
+ORDINARY = AwayFlags()  # neither an emergency nor an injury
+
+
 @dataclass(frozen=True, slots=True)
 class NewVisit:
     psn_no: str
@@ -144,7 +147,7 @@ def open_visit(ctx: Ctx, new: NewVisit, visit_class: VisitClass) -> str:
 
 def open_selfpaid(
     ctx: Ctx, psn_no: str, insutype: str, med_type: str, visit_class: VisitClass,
-    diagnoses: tuple[Diagnosis, ...],
+    diagnoses: tuple[Diagnosis, ...], flags: AwayFlags,
 ) -> str:
     """The visit of a bill paid in full (manual reimbursement), at ``ctx.institution`` and
     ``ctx.now``; open until its lines are stored, then ``close_selfpaid``."""
@@ -156,7 +159,8 @@ def open_selfpaid(
         insutype=insutype, med_type=med_type, visit_class=visit_class.value, status=OPEN,
         begntime=ctx.now, ipt_otp_no=ctx.msgid, mdtrt_cert_type="", mdtrt_cert_no="",
         insuplc_admdvs=person["insuplc_admdvs"], mdtrtarea_admvs=ctx.institution.pool_area,
-        msgid=ctx.msgid,
+        msgid=ctx.msgid, emergency=flags.emergency, trum_flag=flags.trauma,
+        rel_ttp_flag=flags.third_party,
     ))
     if diagnoses:
         replace_diagnoses(ctx, mdtrt_id, psn_no, diagnoses, stage="visit")
