@@ -741,14 +741,16 @@ def test_an_injury_settlement_and_the_cancellation_of_its_declaration_at_once(
         assert cancel_filing(http, psn_no, declared)["http"] == 200
 
 
-def race_settlement_and_cancellation(db, app, his, clock, mdtrt_id: str, serial: str
-                                     ) -> list[str]:
-    """A 2207 of 赵磊's injury visit and the window's cancellation of his declaration at
-    the same moment: 'settled', 'cancelled', or the refusal's code, in that order."""
+def race_settlement_and_cancellation(db, app, his, clock, mdtrt_id: str, serial: str, *,
+                                     med_type: str = "19", stay: bool = False) -> list[str]:
+    """A settlement of 赵磊's visit (2207; a discharged ``stay``: 2304) and the window's
+    cancellation of his filing or declaration ``serial`` at the same moment: 'settled',
+    'cancelled', or the refusal's code, in that order."""
     psn_no = psn_of(his, ZHAO_LEI)
-    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "10.00")])
-    message = json.dumps(his.envelope("2207", settle_payload(
-        psn_no, mdtrt_id, ZHAO_LEI, "10.00", account=False, med_type="19"))).encode()
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "10.00")],
+           infno="2301" if stay else "2204")
+    message = json.dumps(his.envelope("2304" if stay else "2207", settle_payload(
+        psn_no, mdtrt_id, ZHAO_LEI, "10.00", account=False, med_type=med_type))).encode()
     headers = his.headers()
 
     def settle_it() -> str:

@@ -149,13 +149,13 @@ def _check_unused(conn: Connection, row: RowMapping, now: datetime) -> None:
     waiting = [v["mdtrt_id"] for v in visits.unsettled(conn, row["psn_no"])
                if away.serves(row, v, now)]
     if waiting:
-        raise Refused("E-FIL-009", f"{serial} covers the unsettled visit "
-                      f"{_few(waiting)}: the institution settles it, or cancels the visit "
-                      "(2202 / 2404), first")
+        raise Refused("E-FIL-009", "the unsettled visits it covers are settled or "
+                      f"cancelled (2202 / 2404) first: {_few(waiting)}")
 
 
-def _few(items: list[str], shown: int = 3) -> str:
-    """At most ``shown`` items, and how many more there are."""
+def _few(items: list[str], shown: int = 2) -> str:
+    """At most ``shown`` items, and how many more there are (a refusal's text is 200
+    characters at most)."""
     more = f" and {len(items) - shown} more" if len(items) > shown else ""
     return ", ".join(items[:shown]) + more
 
