@@ -209,11 +209,11 @@ def _category_of(row: RowMapping) -> tuple[rules.Category, str]:
 
 
 def _disease_filing(
-    mine: list[RowMapping], code: str, span: _Span, relationship: rules.Relationship,
+    filed: list[RowMapping], code: str, span: _Span, relationship: rules.Relationship,
 ) -> tuple[rules.Category, str]:
-    """The newest of ``mine`` (the special-disease filings with this institution) that
+    """The newest of ``filed`` (the special-disease filings with this institution) that
     covers the visit and was made under the person's current insured relationship."""
-    mine = _covering(mine, span)
+    mine = _covering(filed, span)
     if not mine:
         raise Refused("E-FIL-011", f"{code}: no special-disease filing in force here")
     valid = _made_under(mine, relationship)
