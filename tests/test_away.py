@@ -170,7 +170,7 @@ def test_emergency_counts_as_filed_with_the_insured_places_ratio(db, his_factory
         "emergency", "emergency"]
 
 
-def _admit(his, psn_no: str, certno: str, exp: dict | None = None, *,
+def admit_stay(his, psn_no: str, certno: str, exp: dict | None = None, *,
            med_type: str = "21") -> str:
     info = {"psn_no": psn_no, "insutype": "310", "begntime": "2026-05-10 08:00:00",
             "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "med_type": med_type,
@@ -179,16 +179,25 @@ def _admit(his, psn_no: str, certno: str, exp: dict | None = None, *,
     return str(ok(his.call("2401", {"mdtrtinfo": info}))["result"]["mdtrt_id"])
 
 
-def _discharge(his, psn_no: str, mdtrt_id: str, at: str) -> None:
+def discharge(his, psn_no: str, mdtrt_id: str, at: str) -> None:
     ok(his.call("2402", {"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "endtime": at,
                                       "dscg_way": "1"}}))
 
 
-def _settle_stay(his, psn_no: str, mdtrt_id: str, certno: str, *,
+def settle_stay(his, psn_no: str, mdtrt_id: str, certno: str, *,
                  med_type: str = "21") -> dict:
     upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "5000.00")], infno="2301")
     return his.call("2304", settle_payload(psn_no, mdtrt_id, certno, "5000.00",
                                            account=False, med_type=med_type))
+
+
+def withdraw_visit(his, psn_no: str, mdtrt_id: str, *, stay: bool = False) -> None:
+    """The institution cancels an unsettled visit, its fee lines first: 2205 and 2202, or
+    for a discharged stay 2405 (reopen), 2302 and 2404."""
+    steps = ((("2405", {}), ("2302", {"feedetl_sn": "0000"}), ("2404", {})) if stay
+             else (("2205", {"chrg_bchno": "0000"}), ("2202", {})))
+    for infno, extra in steps:
+        ok(his.call(infno, {"data": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, **extra}}))
 
 
 def test_filed_before_discharge_settles_directly_but_after_discharge_does_not(
@@ -196,20 +205,20 @@ def test_filed_before_discharge_settles_directly_but_after_discharge_does_not(
 ):
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
-    emergency = _admit(beijing, psn_no, ZHAO_LEI, exp={"IPT_TYPE": "2"})  # counts as filed
-    _discharge(beijing, psn_no, emergency, "2026-05-11 09:00:00")
-    ok(_settle_stay(beijing, psn_no, emergency, ZHAO_LEI))
+    emergency = admit_stay(beijing, psn_no, ZHAO_LEI, exp={"IPT_TYPE": "2"})  # counts as filed
+    discharge(beijing, psn_no, emergency, "2026-05-11 09:00:00")
+    ok(settle_stay(beijing, psn_no, emergency, ZHAO_LEI))
 
-    left = _admit(beijing, psn_no, ZHAO_LEI)
-    _discharge(beijing, psn_no, left, "2026-05-11 10:00:00")
-    stays = _admit(beijing, psn_no, ZHAO_LEI)
+    left = admit_stay(beijing, psn_no, ZHAO_LEI)
+    discharge(beijing, psn_no, left, "2026-05-11 10:00:00")
+    stays = admit_stay(beijing, psn_no, ZHAO_LEI)
     clock.now = datetime(2026, 5, 11, 10, 0, 1)  # one second after the first discharge
     assert admin_file(http, psn_no, filing_type="temporary", area="110000",
                       end_date="2026-06-30")["status"] == 201
-    message = refused(_settle_stay(beijing, psn_no, left, ZHAO_LEI), "E-FIL-003")
+    message = refused(settle_stay(beijing, psn_no, left, ZHAO_LEI), "E-FIL-003")
     assert "2026-05-11 10:00:00" in message
-    _discharge(beijing, psn_no, stays, "2026-05-11 11:00:00")
-    setl = ok(_settle_stay(beijing, psn_no, stays, ZHAO_LEI))["setlinfo"]
+    discharge(beijing, psn_no, stays, "2026-05-11 11:00:00")
+    setl = ok(settle_stay(beijing, psn_no, stays, ZHAO_LEI))["setlinfo"]
     # Hebei tier 3, a later stay: deductible 500, 85 % less 20 points (other temporary)
     assert Decimal(setl["hifp_pay"]) == Decimal("2925.00")
 
@@ -292,6 +301,9 @@ def test_special_disease_filing_two_institutions_at_most(db, his_factory, clock)
     assert "is a disease filing" in refused(beijing.call("2502", withdraw), "E-FIL-005")
     ok(beijing.call("2208", {"data": {"setl_id": setl["setl_id"], "mdtrt_id": setl["mdtrt_id"],
                                       "psn_no": psn_no}}))
+    # the visit could settle on it again: the hospital cancels it first
+    assert setl["mdtrt_id"] in refused(beijing.call("2504", withdraw), "E-FIL-009")
+    withdraw_visit(beijing, psn_no, setl["mdtrt_id"])
     ok(beijing.call("2504", withdraw))
     clock.now = T0 + timedelta(minutes=10)  # a visit after the filing ended
     later = visit(beijing, psn_no, ZHAO_LEI, med_type="14", begin="2026-05-11 09:40:00")
@@ -326,9 +338,11 @@ def test_a_filing_in_use_cannot_be_cancelled_until_its_settlement_is(db, his_fac
                      [line("1", "XA01AAA0001", "10.00")]))["setlinfo"]
     cancel = {"data": {"trt_dcla_detl_sn": serial, "psn_no": psn_no, "memo": "不去了"}}
     refused(beijing.call("2502", cancel), "E-FIL-005")  # not the referring hospital's
-    refused(hebei.call("2502", cancel), "E-FIL-009")
+    assert "live settlement" in refused(hebei.call("2502", cancel), "E-FIL-009")
     ok(beijing.call("2208", {"data": {"setl_id": setl["setl_id"], "mdtrt_id": setl["mdtrt_id"],
                                       "psn_no": psn_no}}))
+    assert "unsettled visit" in refused(hebei.call("2502", cancel), "E-FIL-009")
+    withdraw_visit(beijing, psn_no, setl["mdtrt_id"])
     ok(hebei.call("2502", cancel))
     refused(hebei.call("2502", cancel), "E-FIL-009")
 
@@ -677,9 +691,9 @@ def test_an_injury_declaration_in_use_is_not_cancelled_until_its_settlements_are
     declared = ok(declare_injury(beijing, psn_no))["result"]["trt_dcla_detl_sn"]
     reverse = {"data": {"psn_no": psn_no, "omsgid": beijing.last_msgid, "oinfno": "2507"}}
     clock.now = T0
-    stay = _admit(beijing, psn_no, ZHAO_LEI, med_type="22")  # 外伤住院
-    _discharge(beijing, psn_no, stay, "2026-05-11 09:00:00")
-    inpatient = ok(_settle_stay(beijing, psn_no, stay, ZHAO_LEI, med_type="22"))["setlinfo"]
+    stay = admit_stay(beijing, psn_no, ZHAO_LEI, med_type="22")  # 外伤住院
+    discharge(beijing, psn_no, stay, "2026-05-11 09:00:00")
+    inpatient = ok(settle_stay(beijing, psn_no, stay, ZHAO_LEI, med_type="22"))["setlinfo"]
     outpatient = ok(settle(beijing, psn_no, visit(beijing, psn_no, ZHAO_LEI, med_type="19"),
                            ZHAO_LEI, [line("1", "XA01AAA0001", "100.00")],
                            med_type="19"))["setlinfo"]
@@ -690,6 +704,11 @@ def test_an_injury_declaration_in_use_is_not_cancelled_until_its_settlements_are
         refused(beijing.call("2601", reverse), "E-FIL-009")  # nor by reversing the 2507
         ok(beijing.call(infno, {"data": {"setl_id": setl["setl_id"],
                                          "mdtrt_id": setl["mdtrt_id"], "psn_no": psn_no}}))
+    # both visits are unsettled again and could settle on it: cancelled first
+    message = refused(beijing.call("2601", reverse), "E-FIL-009")
+    assert stay in message and outpatient["mdtrt_id"] in message
+    withdraw_visit(beijing, psn_no, stay, stay=True)
+    withdraw_visit(beijing, psn_no, outpatient["mdtrt_id"])
     ok(beijing.call("2601", reverse))
     assert dict(filing_states(http, psn_no))[declared] == "cancelled"
     again = visit(beijing, psn_no, ZHAO_LEI, med_type="19")  # a cancelled one never counts
@@ -700,9 +719,10 @@ def test_an_injury_declaration_in_use_is_not_cancelled_until_its_settlements_are
 def test_an_injury_settlement_and_the_cancellation_of_its_declaration_at_once(
     db, app, http, his_factory, clock
 ):
-    """The person's lock orders them: the settlement rests on the declaration and the
-    cancellation is refused, or the declaration is cancelled and the settlement refused;
-    never a live settlement on a cancelled declaration."""
+    """The person's lock orders them, and either way the settlement rests on the
+    declaration and the cancellation is refused: first, the visit is unsettled and the
+    declaration covers it; second, a live settlement uses it. Never a live settlement on
+    a cancelled declaration."""
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
     admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
@@ -710,25 +730,29 @@ def test_an_injury_settlement_and_the_cancellation_of_its_declaration_at_once(
         declared = ok(declare_injury(beijing, psn_no))["result"]["trt_dcla_detl_sn"]
         injured = visit(beijing, psn_no, ZHAO_LEI, med_type="19")
         answers = race_settlement_and_cancellation(db, app, beijing, clock, injured, declared)
-        assert answers in (["settled", "E-FIL-009"], ["E-FIL-010", "cancelled"]), answers
+        assert answers == ["settled", "E-FIL-009"]
         with db.read() as conn:
-            used = conn.execute(select(settlement.c.setl_id, settlement.c.trum_dcla_detl_sn)
-                                .where(settlement.c.mdtrt_id == injured)).all()
-        assert [serial for _, serial in used] == ([declared] if answers[0] == "settled" else [])
-        for setl_id, _ in used:  # the next round starts with no declaration in force
-            ok(beijing.call("2208", {"data": {"setl_id": setl_id, "mdtrt_id": injured,
-                                              "psn_no": psn_no}}))
-            assert cancel_filing(http, psn_no, declared)["http"] == 200
+            [(setl_id, serial)] = conn.execute(
+                select(settlement.c.setl_id, settlement.c.trum_dcla_detl_sn)
+                .where(settlement.c.mdtrt_id == injured)).all()
+        assert serial == declared and dict(filing_states(http, psn_no))[declared] == "active"
+        # the next round starts with no declaration in force
+        ok(beijing.call("2208", {"data": {"setl_id": setl_id, "mdtrt_id": injured,
+                                          "psn_no": psn_no}}))
+        withdraw_visit(beijing, psn_no, injured)
+        assert cancel_filing(http, psn_no, declared)["http"] == 200
 
 
-def race_settlement_and_cancellation(db, app, his, clock, mdtrt_id: str, serial: str
-                                     ) -> list[str]:
-    """A 2207 of 赵磊's injury visit and the window's cancellation of his declaration at
-    the same moment: 'settled', 'cancelled', or the refusal's code, in that order."""
+def race_settlement_and_cancellation(db, app, his, clock, mdtrt_id: str, serial: str, *,
+                                     med_type: str = "19", stay: bool = False) -> list[str]:
+    """A settlement of 赵磊's visit (2207; a discharged ``stay``: 2304) and the window's
+    cancellation of his filing or declaration ``serial`` at the same moment: 'settled',
+    'cancelled', or the refusal's code, in that order."""
     psn_no = psn_of(his, ZHAO_LEI)
-    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "10.00")])
-    message = json.dumps(his.envelope("2207", settle_payload(
-        psn_no, mdtrt_id, ZHAO_LEI, "10.00", account=False, med_type="19"))).encode()
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "10.00")],
+           infno="2301" if stay else "2204")
+    message = json.dumps(his.envelope("2304" if stay else "2207", settle_payload(
+        psn_no, mdtrt_id, ZHAO_LEI, "10.00", account=False, med_type=med_type))).encode()
     headers = his.headers()
 
     def settle_it() -> str:

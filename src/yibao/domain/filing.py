@@ -15,15 +15,23 @@ China Standard Time), or when the filing is cancelled or superseded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 
 from yibao.domain.errors import Refused
 from yibao.domain.text import is_digits
 
 VALIDITY_YEARS_MAX = 10
 DISEASE_INSTITUTIONS_MAX = 2  # per person and disease
+
+# filing.status: a cancelled filing was withdrawn and never counts; a superseded one (ended
+# by a newer area filing) still covers the visits its validity overlapped
+ACTIVE = "active"
+CANCELLED = "cancelled"
+SUPERSEDED = "superseded"
 
 
 class Kind(StrEnum):
@@ -81,6 +89,11 @@ class Window:
     def until(self) -> datetime | None:
         ends = [t for t in (self.end_at, self.ended_at) if t is not None]
         return min(ends, default=None)
+
+
+def window_of(row: Mapping[str, Any]) -> Window:
+    """The window of a stored filing (a ``filing`` row)."""
+    return Window(row["begin_at"], row["end_at"], row["ended_at"])
 
 
 def is_area_code(code: str) -> bool:

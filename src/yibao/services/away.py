@@ -21,11 +21,11 @@ from sqlalchemy import Connection, RowMapping, bindparam, select
 
 from yibao.domain import filing as rules
 from yibao.domain.errors import Refused
+from yibao.domain.filing import ACTIVE, CANCELLED, window_of
 from yibao.domain.money import fen_to_yuan
 from yibao.domain.policy import Policy
 from yibao.services import outbox
 from yibao.services.context import Institution
-from yibao.services.filing import ACTIVE, CANCELLED, window_of
 from yibao.store.schema import SETTLEMENT_AMOUNTS, filing
 
 EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院
@@ -65,7 +65,7 @@ def decide(
         return None
     if not institution.networked:
         raise Refused("E-FIL-001", f"{institution.code} ({institution.pool_area})")
-    filings = list(conn.execute(_FILINGS, {"psn_no": person["psn_no"]}).mappings())
+    filings = _standing(conn.execute(_FILINGS, {"psn_no": person["psn_no"]}).mappings())
     span = _Span(visit["begntime"], visit["endtime"], now)
     relationship = current_relationship(person, insurance)
     declaration = None
@@ -73,11 +73,11 @@ def decide(
         declaration = _check_declaration(
             visit, _covering(_declarations(filings), span), institution.pool_area,
             relationship)
+    here = _basis_filings(filings, visit)
     if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
-        found = _disease_filing(filings, institution.code, span, relationship)
+        found = _disease_filing(here, institution.code, span, relationship)
     else:
-        found = _area_basis(filings, visit, institution.pool_area, span, relationship,
-                            policy.away)
+        found = _area_basis(here, visit, span, relationship, policy.away)
     if found is None:
         found = _unfiled(policy)
     category, serial = found
@@ -113,9 +113,27 @@ def _is_injury(visit: RowMapping) -> bool:
     return visit["med_type"] in TRAUMA_MED_TYPES or visit["trum_flag"] == "1"
 
 
+def serves(row: RowMapping, visit: RowMapping, at: datetime) -> bool:
+    """Whether a direct settlement of the visit at ``at`` could rest on the filing, as
+    its basis (the kind and place ``decide`` looks for) or as its injury declaration,
+    coverage as in ``decide``; the insured relationship and an emergency's own basis
+    aside. At home no filing counts."""
+    if visit["mdtrtarea_admvs"] == visit["insuplc_admdvs"]:
+        return False
+    fitting = _basis_filings([row], visit)
+    if _is_injury(visit):
+        fitting += _for_area([row], rules.Kind.TRAUMA, visit["mdtrtarea_admvs"])
+    return bool(_covering(fitting, _Span(visit["begntime"], visit["endtime"], at)))
+
+
+def _standing(filings: Iterable[RowMapping]) -> list[RowMapping]:
+    """The filings that may count: a cancelled one was withdrawn (a superseded or expired
+    one still covers what its validity overlapped)."""
+    return [f for f in filings if f["status"] != CANCELLED]
+
+
 def _declarations(filings: Iterable[RowMapping]) -> list[RowMapping]:
-    """The injury declarations that may count: a cancelled one was withdrawn."""
-    return [f for f in filings if f["kind"] == rules.Kind.TRAUMA and f["status"] != CANCELLED]
+    return [f for f in filings if f["kind"] == rules.Kind.TRAUMA]
 
 
 def _check_declaration(visit: RowMapping, declared: list[RowMapping], area: str,
@@ -172,6 +190,14 @@ def _with_institution(filings: Iterable[RowMapping], code: str) -> list[RowMappi
     return [f for f in filings if f["kind"] == rules.Kind.DISEASE and f["fixmedins_code"] == code]
 
 
+def _basis_filings(filings: Iterable[RowMapping], visit: RowMapping) -> list[RowMapping]:
+    """The filings of the kind and place the visit's basis may rest on: special-disease
+    care on a filing with its institution, other care on an area filing for its area."""
+    if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
+        return _with_institution(filings, visit["fixmedins_code"])
+    return _for_area(filings, rules.Kind.AREA, visit["mdtrtarea_admvs"])
+
+
 def _filed_after(filings: Iterable[RowMapping], span: _Span) -> list[RowMapping]:
     """The filings registered after the visit's discharge."""
     return [f for f in filings
@@ -183,11 +209,11 @@ def _category_of(row: RowMapping) -> tuple[rules.Category, str]:
 
 
 def _disease_filing(
-    filings: list[RowMapping], code: str, span: _Span, relationship: rules.Relationship,
+    filed: list[RowMapping], code: str, span: _Span, relationship: rules.Relationship,
 ) -> tuple[rules.Category, str]:
-    """The newest special-disease filing with this institution that covers the visit and
-    was made under the person's current insured relationship."""
-    mine = _covering(_with_institution(filings, code), span)
+    """The newest of ``filed`` (the special-disease filings with this institution) that
+    covers the visit and was made under the person's current insured relationship."""
+    mine = _covering(filed, span)
     if not mine:
         raise Refused("E-FIL-011", f"{code}: no special-disease filing in force here")
     valid = _made_under(mine, relationship)
@@ -197,13 +223,12 @@ def _disease_filing(
 
 
 def _area_basis(
-    filings: list[RowMapping], visit: RowMapping, area: str, span: _Span,
+    here: list[RowMapping], visit: RowMapping, span: _Span,
     relationship: rules.Relationship, away: Mapping[str, Decimal],
 ) -> tuple[rules.Category, str | None] | None:
-    """The basis from the newest area filing that covers the visit or from an emergency,
-    whichever the insured place cuts less; else None (after the refusals that explain a
-    filing that does not count)."""
-    here = _for_area(filings, rules.Kind.AREA, area)
+    """The basis from the newest of ``here`` (the area filings for this area) that covers
+    the visit or from an emergency, whichever the insured place cuts less; else None
+    (after the refusals that explain a filing that does not count)."""
     covering = _covering(here, span)
     valid = _made_under(covering, relationship)
     bases: list[tuple[rules.Category, str | None]] = []
@@ -268,8 +293,8 @@ def claim_basis(
     if _is_injury(visit):
         filings = conn.execute(_FILINGS, {"psn_no": person["psn_no"]}).mappings()
         declaration = _check_declaration(
-            visit, _covering_or_after(_declarations(filings), span), institution.pool_area,
-            relationship)
+            visit, _covering_or_after(_declarations(_standing(filings)), span),
+            institution.pool_area, relationship)
     if named is None:
         return Claimed(rules.Category.UNFILED, None, declaration)
     category, serial = _named_basis(named, span, visit, institution, relationship)
@@ -287,10 +312,10 @@ def _named_basis(
     relationship: rules.Relationship,
 ) -> tuple[rules.Category, str]:
     """The category of the filing a claim names, if it counts for the care."""
+    here = _basis_filings([named], visit)
     if visit["med_type"] == SPECIAL_DISEASE_MED_TYPE:
-        code, fitting = "E-FIL-011", _covering(_with_institution([named], institution.code), span)
+        code, fitting = "E-FIL-011", _covering(here, span)
     else:
-        here = _for_area([named], rules.Kind.AREA, institution.pool_area)
         code, fitting = "E-FIL-002", _covering(here, span) or _filed_after(here, span)
     if not fitting or named["status"] == CANCELLED:
         raise Refused(code, f"{_summary(named)}: not for care at {institution.code} "

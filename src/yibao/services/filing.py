@@ -15,14 +15,11 @@ from sqlalchemy import Connection, RowMapping, and_, exists, insert, or_, select
 
 from yibao.domain import filing as rules
 from yibao.domain.errors import Refused
-from yibao.services import audit
+from yibao.domain.filing import ACTIVE, CANCELLED, SUPERSEDED, window_of
+from yibao.services import audit, away, visits
 from yibao.services.context import Caller, Ids
 from yibao.services.persons import active_insurance, insurances, lock_person
 from yibao.store.schema import filing, institution, settlement
-
-ACTIVE = "active"
-CANCELLED = "cancelled"
-SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +118,8 @@ def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: s
            own_only: bool, kind: rules.Kind | None = None) -> None:
     """End a filing now. An institution (``own_only``) cancels only its own filings, and
     a transaction only the ``kind`` it registers (2502 area, 2504 special disease); a
-    filing that a live settlement or an approved reimbursement rests on, or needed as its
-    injury declaration, cannot be cancelled."""
-    lock_person(conn, psn_no)
+    filing in use (``_check_unused``) cannot be cancelled."""
+    lock_person(conn, psn_no)  # settlements, and the filing changes, of the person wait
     row = conn.execute(select(filing).where(filing.c.trt_dcla_detl_sn == serial)).mappings().first()
     if row is None or row["psn_no"] != psn_no or (own_only and row["actor"] != caller.name):
         raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial}")
@@ -133,13 +129,35 @@ def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: s
     window = window_of(row)
     if row["status"] != ACTIVE or (window.until is not None and window.until <= caller.now):
         raise Refused("E-FIL-009", f"{serial} is {row['status']}, valid until {window.until}")
-    if _used(conn, psn_no, serial):
-        raise Refused("E-FIL-009", f"{serial} is used by a live settlement or an approved "
-                      "claim: cancel the settlement first")
+    _check_unused(conn, row, caller.now)
     conn.execute(update(filing).where(filing.c.trt_dcla_detl_sn == serial).values(
         status=CANCELLED, ended_at=caller.now, ended_reason=reason[:500]))
     audit.record(conn, kind="filing-cancel", psn_no=psn_no, actor=caller.name, at=caller.now,
                  detail=f"{serial}: {reason}")
+
+
+def _check_unused(conn: Connection, row: RowMapping, now: datetime) -> None:
+    """E-FIL-009 while a live settlement or an approved reimbursement of the person rests
+    on the filing (as its basis or its injury declaration), or while a visit away from
+    home that it covers is not yet settled (``away.serves``): a stay admitted under the
+    filing settles on it. A visit registered after the cancellation finds no filing (a
+    cancelled one never counts)."""
+    serial = row["trt_dcla_detl_sn"]
+    if _used(conn, row["psn_no"], serial):
+        raise Refused("E-FIL-009", f"{serial} is used by a live settlement or an approved "
+                      "claim: cancel the settlement first")
+    waiting = [v["mdtrt_id"] for v in visits.unsettled(conn, row["psn_no"])
+               if away.serves(row, v, now)]
+    if waiting:
+        raise Refused("E-FIL-009", "the unsettled visits it covers are settled or "
+                      f"cancelled (2202 / 2404) first: {_few(waiting)}")
+
+
+def _few(items: list[str], shown: int = 2) -> str:
+    """At most ``shown`` items, and how many more there are (a refusal's text is 200
+    characters at most)."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def _used(conn: Connection, psn_no: str, serial: str) -> bool:
@@ -172,10 +190,6 @@ def made_by(conn: Connection, psn_no: str, actor: str, begin: datetime, end: dat
     if end is not None:
         query = query.where(filing.c.begin_at <= end)
     return list(conn.execute(query.order_by(filing.c.begin_at)).mappings())
-
-
-def window_of(row: RowMapping) -> rules.Window:
-    return rules.Window(row["begin_at"], row["end_at"], row["ended_at"])
 
 
 def of_person(conn: Connection, psn_no: str) -> list[RowMapping]:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     RowMapping,
+    Select,
     and_,
     bindparam,
     delete,
@@ -205,18 +208,32 @@ def record_visit_info(
     replace_diagnoses(ctx, mdtrt_id, psn_no, items, stage="visit")
 
 
-def live_settlements(conn: Connection, mdtrt_id: str, *, final_only: bool) -> list[RowMapping]:
-    """The visit's settlements that no cancellation reverses, oldest first (the unique
-    index on ``reverses`` answers the NOT EXISTS per row)."""
+def _live(mdtrt_id: str | ColumnElement[str], *, final_only: bool) -> Select[Any]:
+    """The settlements of a visit (an id, or the ``visit`` row of an outer query) that no
+    cancellation reverses (the unique index on ``reverses`` answers the NOT EXISTS)."""
     cancel = settlement.alias("cancel")
     query = select(settlement).where(
         settlement.c.mdtrt_id == mdtrt_id,
         settlement.c.kind == "settle",
         ~select(cancel.c.setl_id).where(cancel.c.reverses == settlement.c.setl_id).exists(),
     )
-    if final_only:
-        query = query.where(settlement.c.mid_setl_flag == "0")
-    return list(conn.execute(query.order_by(settlement.c.seq)).mappings())
+    return query.where(settlement.c.mid_setl_flag == "0") if final_only else query
+
+
+def live_settlements(conn: Connection, mdtrt_id: str, *, final_only: bool) -> list[RowMapping]:
+    """The visit's settlements that no cancellation reverses, oldest first."""
+    query = _live(mdtrt_id, final_only=final_only).order_by(settlement.c.seq)
+    return list(conn.execute(query).mappings())
+
+
+def unsettled(conn: Connection, psn_no: str) -> list[RowMapping]:
+    """The person's visits still to be settled, oldest first: open (or discharged) with no
+    live final settlement. A visit whose settlement was cancelled is unsettled again."""
+    query = select(visit).where(
+        visit.c.psn_no == psn_no, visit.c.status.in_((OPEN, DISCHARGED)),
+        ~_live(visit.c.mdtrt_id, final_only=True).exists(),
+    ).order_by(visit.c.begntime, visit.c.mdtrt_id)
+    return list(conn.execute(query).mappings())
 
 
 def _has_active_fees(conn: Connection, mdtrt_id: str) -> bool:
