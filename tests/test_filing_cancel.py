@@ -137,6 +137,21 @@ def test_the_refusal_names_a_few_visits(db, http, his_factory):
     assert message.endswith(" and 3 more")
 
 
+def test_an_outpatient_visit_left_open_after_its_day_keeps_no_filing(
+    db, http, his_factory, clock
+):
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    serial = admin_file(http, psn_no, filing_type="temporary", area="110000",
+                        end_date="2026-06-30")["trt_dcla_detl_sn"]
+    abandoned = visit(beijing, psn_no, ZHAO_LEI)  # registered, never settled nor cancelled
+    assert abandoned in cancel_filing(http, psn_no, serial)["message"]  # the same day
+    clock.now = T0 + timedelta(days=1)
+    assert cancel_filing(http, psn_no, serial)["http"] == 200
+    refused(settle(beijing, psn_no, abandoned, ZHAO_LEI, [line("1", "XA01AAA0001", "10.00")]),
+            "E-FIL-002")
+
+
 # filing, med_type of the later visit, the refusal it meets
 CANCELLED_KINDS = {
     "area": ({"filing_type": "temporary", "area": "110000", "end_date": "2026-06-30"},

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, and_, exists, insert, or_, select, update
 
 from yibao.domain import filing as rules
+from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.filing import ACTIVE, CANCELLED, SUPERSEDED, window_of
 from yibao.services import audit, away, visits
@@ -147,10 +148,18 @@ def _check_unused(conn: Connection, row: RowMapping, now: datetime) -> None:
         raise Refused("E-FIL-009", f"{serial} is used by a live settlement or an approved "
                       "claim: cancel the settlement first")
     waiting = [v["mdtrt_id"] for v in visits.unsettled(conn, row["psn_no"])
-               if away.serves(row, v, now)]
+               if _in_progress(v, now) and away.serves(row, v, now)]
     if waiting:
         raise Refused("E-FIL-009", "the unsettled visits it covers are settled or "
                       f"cancelled (2202 / 2404) first: {_few(waiting)}")
+
+
+def _in_progress(visit: RowMapping, now: datetime) -> bool:
+    """An inpatient stay is in progress until settled or cancelled; an outpatient visit
+    only on the day it began: one the HIS left open after its day keeps no filing (it
+    would find none: a cancelled filing never counts)."""
+    return (visit["visit_class"] == VisitClass.INPATIENT.value
+            or visit["begntime"].date() == now.date())
 
 
 def _few(items: list[str], shown: int = 2) -> str:
