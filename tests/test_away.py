@@ -47,6 +47,11 @@ def admin_file(http, psn_no: str, **body) -> dict:
     return {"status": reply.status_code, **reply.json()}
 
 
+def temporary_filing(http, psn_no: str, end_date: str = "2026-06-30") -> dict:
+    """A temporary filing (other temporary trips) for Beijing, 110000, at the window."""
+    return admin_file(http, psn_no, filing_type="temporary", area="110000", end_date=end_date)
+
+
 def declare_injury(his, psn_no: str, area: str = "110000") -> dict:
     """2507: 赵磊 declares that no third party is liable for his injury."""
     return his.call("2507", {"data": {
@@ -213,8 +218,7 @@ def test_filed_before_discharge_settles_directly_but_after_discharge_does_not(
     discharge(beijing, psn_no, left, "2026-05-11 10:00:00")
     stays = admit_stay(beijing, psn_no, ZHAO_LEI)
     clock.now = datetime(2026, 5, 11, 10, 0, 1)  # one second after the first discharge
-    assert admin_file(http, psn_no, filing_type="temporary", area="110000",
-                      end_date="2026-06-30")["status"] == 201
+    assert temporary_filing(http, psn_no)["status"] == 201
     message = refused(settle_stay(beijing, psn_no, left, ZHAO_LEI), "E-FIL-003")
     assert "2026-05-11 10:00:00" in message
     discharge(beijing, psn_no, stays, "2026-05-11 11:00:00")
@@ -228,8 +232,7 @@ def test_validity_edges_one_second_before_start_after_expiry_and_after_refiling(
 ):
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
-    serial = admin_file(http, psn_no, filing_type="temporary", area="110000",
-                        end_date="2026-05-20")["trt_dcla_detl_sn"]
+    serial = temporary_filing(http, psn_no, "2026-05-20")["trt_dcla_detl_sn"]
     fee = [line("1", "XA01AAA0001", "10.00")]
     clock.now = T0 - timedelta(seconds=1)
     early = visit(beijing, psn_no, ZHAO_LEI, begin="2026-05-11 09:00:00")
@@ -248,8 +251,7 @@ def test_validity_edges_one_second_before_start_after_expiry_and_after_refiling(
 
     # re-filing: a long-term filing with Shanghai ends the Beijing one
     clock.now = datetime(2026, 5, 12, 8, 0, 0)
-    beijing_filing = admin_file(http, psn_no, filing_type="temporary", area="110000",
-                                end_date="2026-12-31")["trt_dcla_detl_sn"]
+    beijing_filing = temporary_filing(http, psn_no, "2026-12-31")["trt_dcla_detl_sn"]
     clock.now = datetime(2026, 5, 12, 9, 0, 0)
     admin_file(http, psn_no, filing_type="resident", area="310000")
     moved = visit(beijing, psn_no, ZHAO_LEI, begin="2026-05-12 09:30:00")
@@ -315,7 +317,7 @@ def test_special_disease_filing_two_institutions_at_most(db, his_factory, clock)
 def test_injury_needs_the_no_third_party_declaration(db, http, his_factory):
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
-    admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+    temporary_filing(http, psn_no)
     fee = [line("1", "XA01AAA0001", "100.00")]
     liable = visit(beijing, psn_no, ZHAO_LEI, exp={"TRUM_FLAG": "1", "REL_TTP_FLAG": "1"})
     refused(settle(beijing, psn_no, liable, ZHAO_LEI, fee), "E-FIL-007")
@@ -492,7 +494,7 @@ def test_three_special_disease_filings_at_once_two_succeed(app, db, his_factory)
 def test_an_emergency_with_a_temporary_filing_gets_the_smaller_cut(db, http, his_factory):
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
-    admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+    temporary_filing(http, psn_no)
     setl = ok(settle(beijing, psn_no, visit(beijing, psn_no, ZHAO_LEI, med_type="13"),
                      ZHAO_LEI, [line("1", "XA01AAA0001", "1800.00")], med_type="13"))
     # Hebei: emergency -10 points, other temporary -20: (1800 - 800) x 50 %
@@ -507,7 +509,7 @@ def test_cost_information_of_a_settlement_and_its_cancellation_reaches_the_platf
     try:
         beijing = his_factory("H11010500001")
         psn_no = psn_of(beijing, ZHAO_LEI)
-        admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+        temporary_filing(http, psn_no)
         setl = ok(settle(beijing, psn_no, visit(beijing, psn_no, ZHAO_LEI), ZHAO_LEI,
                          [line("1", "XA01AAA0001", "1800.00")]))["setlinfo"]
         receiver.fail_next(1)  # the platform is briefly down: delivered on a later attempt
@@ -607,7 +609,7 @@ def test_an_area_code_is_six_ascii_digits_wherever_a_filing_names_one(
 def test_an_injury_declaration_counts_only_in_the_area_it_names(db, http, his_factory):
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
-    admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+    temporary_filing(http, psn_no)
     shanghai = admin_file(http, psn_no, filing_type="trauma", area="310000")
     assert shanghai["status"] == 201  # at the window a person declares for any area
     fee = [line("1", "XA01AAA0001", "100.00")]
@@ -687,7 +689,7 @@ def test_an_injury_declaration_in_use_is_not_cancelled_until_its_settlements_are
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
     clock.now = datetime(2026, 5, 10, 7, 0)  # before the admission
-    admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+    temporary_filing(http, psn_no)
     declared = ok(declare_injury(beijing, psn_no))["result"]["trt_dcla_detl_sn"]
     reverse = {"data": {"psn_no": psn_no, "omsgid": beijing.last_msgid, "oinfno": "2507"}}
     clock.now = T0
@@ -725,7 +727,7 @@ def test_an_injury_settlement_and_the_cancellation_of_its_declaration_at_once(
     a cancelled declaration."""
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
-    admin_file(http, psn_no, filing_type="temporary", area="110000", end_date="2026-06-30")
+    temporary_filing(http, psn_no)
     for _ in range(4):
         declared = ok(declare_injury(beijing, psn_no))["result"]["trt_dcla_detl_sn"]
         injured = visit(beijing, psn_no, ZHAO_LEI, med_type="19")

@@ -26,6 +26,7 @@ from test_away import (
     referral,
     settle,
     settle_stay,
+    temporary_filing,
     visit,
     withdraw_visit,
 )
@@ -142,8 +143,7 @@ def test_an_outpatient_visit_left_open_after_its_day_keeps_no_filing(
 ):
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
-    serial = admin_file(http, psn_no, filing_type="temporary", area="110000",
-                        end_date="2026-06-30")["trt_dcla_detl_sn"]
+    serial = temporary_filing(http, psn_no)["trt_dcla_detl_sn"]
     abandoned = visit(beijing, psn_no, ZHAO_LEI)  # registered, never settled nor cancelled
     assert abandoned in cancel_filing(http, psn_no, serial)["message"]  # the same day
     clock.now = T0 + timedelta(days=1)
@@ -194,8 +194,7 @@ def test_a_cancelled_filing_made_after_discharge_does_not_send_the_stay_to_a_cla
     psn_no = psn_of(beijing, ZHAO_LEI)
     stay = admit_stay(beijing, psn_no, ZHAO_LEI)
     discharge(beijing, psn_no, stay, "2026-05-11 09:00:00")
-    serial = admin_file(http, psn_no, filing_type="temporary", area="110000",
-                        end_date="2026-06-30")["trt_dcla_detl_sn"]  # at 09:30
+    serial = temporary_filing(http, psn_no)["trt_dcla_detl_sn"]  # at 09:30
     assert cancel_filing(http, psn_no, serial)["http"] == 200
     refused(settle_stay(beijing, psn_no, stay, ZHAO_LEI), "E-FIL-002")
 
@@ -205,8 +204,7 @@ def test_a_stay_admitted_under_a_superseded_filing_settles_on_it(
 ):
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
-    old = admin_file(http, psn_no, filing_type="temporary", area="110000",
-                     end_date="2026-06-30")["trt_dcla_detl_sn"]
+    old = temporary_filing(http, psn_no)["trt_dcla_detl_sn"]
     stay = admit_stay(beijing, psn_no, ZHAO_LEI)
     clock.now = T0 + timedelta(hours=1)
     new = admin_file(http, psn_no, filing_type="resident", area="310000")  # re-filing
@@ -228,8 +226,7 @@ def test_a_final_settlement_and_the_cancellation_of_its_filing_at_once(
     uses it)."""
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
-    serial = admin_file(http, psn_no, filing_type="temporary", area="110000",
-                        end_date="2026-06-30")["trt_dcla_detl_sn"]
+    serial = temporary_filing(http, psn_no)["trt_dcla_detl_sn"]
     for _ in range(4):
         stay = admit_stay(beijing, psn_no, ZHAO_LEI)
         discharge(beijing, psn_no, stay, "2026-05-11 10:00:00")  # filed before discharge
