@@ -258,6 +258,30 @@ def test_care_away_filed_after_discharge_is_reimbursed_by_the_insured_places_pol
     assert cancel.status_code == 409 and cancel.json()["code"] == "E-FIL-009"  # claim uses it
 
 
+def test_emergency_care_away_is_reimbursed_as_an_emergency_not_as_unfiled_care(
+    db, http, his_factory, clock
+):
+    """As in real time, emergency care away from home rests on the emergency with no
+    filing: Hebei cuts 10 points for it, 20 for other temporary trips."""
+    beijing = his_factory("H11010500001")
+    psn_no = psn(beijing, ZHAO_LEI)
+    emergency = dict(bill("INV-E1", ("1", "XA01AAA0001", "1800.00")), med_type="13")
+    decided = review_and_decide(http, window_apply(http, psn_no, reason="other",
+                                                   bill=emergency)["claim_id"])
+    assert decided["approved_amount"] == 50000  # (1800 - 800) x (60 % - 10 points)
+    declare_fault(beijing)
+    flagged = fault_bill_input(psn_no, "INV-E2", "1000.00", "2026-05-11 08:30:00")
+    flagged["billinfo"]["exp_content"] = {"OTP_ER_REFL_FLAG": "1"}  # 急诊, med_type 11
+    claim_id = ok(beijing.call("2901", flagged))["result"]["claim_id"]
+    assert window_apply(http, psn_no, reason="fault", fixmedins_code="H11010500001",
+                        invono="INV-E2")["status"] == 201
+    assert review_and_decide(http, claim_id)["approved_amount"] == 50000  # 1000 x 50 %
+    with db.read() as conn:
+        bases = list(conn.execute(select(settlement.c.away_basis, settlement.c.trt_dcla_detl_sn)
+                                  .order_by(settlement.c.setl_time)))
+    assert bases == [("emergency", None), ("emergency", None)]
+
+
 def test_the_same_invoice_applied_for_twice_at_once_makes_one_claim(db, his, clock):
     psn_no = psn(his)
     application = bill_of(psn_no, BillIn(**bill("INV-11", ("1", "XA01AAA0001", "10.00"))))

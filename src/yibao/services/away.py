@@ -54,6 +54,7 @@ class Claimed:
     category: rules.Category
     filing: str | None  # the filing the claim names; None: unfiled
     declaration: str | None  # the injury declaration the care needed
+    emergency: bool = False  # emergency care: its own basis too, as in ``decide``
 
 
 def decide(
@@ -106,6 +107,11 @@ def current_relationship(person: RowMapping, insurance: RowMapping) -> rules.Rel
 
 def _relationship_of(row: RowMapping) -> rules.Relationship:
     return rules.Relationship(row["insutype"], row["insuplc_admdvs"], row["emp_name"])
+
+
+def _is_emergency(visit: RowMapping) -> bool:
+    """Emergency care: settled away from home as if filed (the emergency category)."""
+    return visit["med_type"] in EMERGENCY_MED_TYPES or visit["emergency"] == "1"
 
 
 def _is_injury(visit: RowMapping) -> bool:
@@ -234,7 +240,7 @@ def _area_basis(
     bases: list[tuple[rules.Category, str | None]] = []
     if valid:
         bases.append(_category_of(valid[-1]))
-    if visit["med_type"] in EMERGENCY_MED_TYPES or visit["emergency"] == "1":
+    if _is_emergency(visit):
         bases.append((rules.Category.EMERGENCY, None))
     if bases:
         return min(bases, key=lambda b: away.get(b[0].value, Decimal(1)))
@@ -258,12 +264,21 @@ def _unfiled(policy: Policy) -> tuple[rules.Category, None]:
 
 def claimed(policy: Policy, basis: Claimed | None) -> Away | None:
     """A manual reimbursement away from home: the basis the claim rests on, cut as the
-    insured place says (unfiled care as other temporary trips unless ``unfiled`` is set)."""
+    insured place says (unfiled care as other temporary trips unless ``unfiled`` is set);
+    emergency care rests on the filing or on the emergency, whichever is cut less, as in
+    ``decide``."""
     if basis is None:
         return None
     fallback = policy.away.get(rules.Category.TEMPORARY.value, Decimal(0))
-    return Away(basis.category, basis.filing,
-                policy.away.get(basis.category.value, fallback), basis.declaration)
+
+    def cut(category: rules.Category) -> Decimal:
+        return policy.away.get(category.value, fallback)
+
+    bases = [(basis.category, basis.filing)]
+    if basis.emergency:
+        bases.append((rules.Category.EMERGENCY, None))
+    category, serial = min(bases, key=lambda b: cut(b[0]))
+    return Away(category, serial, cut(category), basis.declaration)
 
 
 def named_filing(conn: Connection, psn_no: str, serial: str) -> RowMapping:
@@ -284,7 +299,8 @@ def claim_basis(
     counting too. A named filing counts only where real-time settlement of the same care
     would have rested on it (``decide``'s kind, area or institution, coverage and
     insured relationship), or, for an area filing, where it was registered after
-    discharge (E-FIL-003 sent the person here); none: unfiled. A cancelled filing or
+    discharge (E-FIL-003 sent the person here); none: unfiled. Emergency care may rest on
+    the emergency instead (``claimed`` takes the lesser cut). A cancelled filing or
     declaration never counts."""
     last = visit["endtime"] or visit["begntime"]
     span = _Span(visit["begntime"], last, last)  # the care is over
@@ -295,10 +311,11 @@ def claim_basis(
         declaration = _check_declaration(
             visit, _covering_or_after(_declarations(_standing(filings)), span),
             institution.pool_area, relationship)
+    emergency = visit["med_type"] != SPECIAL_DISEASE_MED_TYPE and _is_emergency(visit)
     if named is None:
-        return Claimed(rules.Category.UNFILED, None, declaration)
+        return Claimed(rules.Category.UNFILED, None, declaration, emergency)
     category, serial = _named_basis(named, span, visit, institution, relationship)
-    return Claimed(category, serial, declaration)
+    return Claimed(category, serial, declaration, emergency)
 
 
 def _covering_or_after(filings: Iterable[RowMapping], span: _Span) -> list[RowMapping]:
