@@ -176,6 +176,11 @@ def test_a_cancelled_period_is_not_cancelled_again(db, http, his):
     by_operator = declare_fault(his)
     declare_msgid = his.last_msgid
     assert cancel(http, by_operator, "wrong day").status_code == 200
+    words = declare_fault(his, "2026-05-10 08:00:00", "2026-05-10 09:00:00")
+    assert cancel(http, words, "no such outage happened").status_code == 200
+    with unchanged(db):  # the operator's words do not make it "not found"
+        twice = cancel(http, words, "again")
+    assert (twice.status_code, twice.json()["code"]) == (409, "E-CLM-010")
 
     with unchanged(db):
         again = cancel(http, by_operator, "again")

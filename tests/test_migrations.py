@@ -4,7 +4,7 @@ what a downgrade can keep."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, insert, inspect, select, text
 from conftest import BACKENDS, PG_URL
 from yibao.store.db import Database
 from yibao.store.demo import seed_demo
-from yibao.store.schema import claim, metadata, person, visit
+from yibao.store.schema import claim, fault_period, metadata, person, visit
 
 SCRATCH = "yibao_migrations_test"
 
@@ -40,10 +40,16 @@ def scratch(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
 
 
 def _claims_of_one_invoice(database: Database) -> None:
-    """A withdrawn claim and the live claim made after it, for the same invoice."""
+    """A withdrawn claim and the live claim made after it, for the same invoice; a fault
+    period cancelled and the one declared in its place."""
     at = datetime(2026, 11, 2, 9, 0)
     with database.write() as conn:
         seed_demo(conn)
+        period = dict(fixmedins_code="H11010500001", begin_at=at, end_at=at + timedelta(hours=1),
+                      reason="link down", actor="H11010500001", created_at=at)
+        conn.execute(insert(fault_period).values(fault_id="F1", cancelled_at=at,
+                                                 cancelled_reason="wrong day", **period))
+        conn.execute(insert(fault_period).values(fault_id="F2", **period))
         psn_no = conn.execute(select(person.c.psn_no).limit(1)).scalar_one()
         conn.execute(insert(visit).values(
             mdtrt_id="M1", psn_no=psn_no, fixmedins_code="H11010500001", insutype="310",
@@ -67,13 +73,17 @@ def test_the_schema_goes_down_to_nothing_and_back_up_to_what_the_code_expects(sc
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
-def test_going_below_withdrawn_claims_marks_them_rejected_and_keeps_the_live_claim(scratch):
+def test_going_below_withdrawals_keeps_the_live_claim_and_the_period_in_force(scratch):
+    """Below 0010 nothing is withdrawn or cancelled: a withdrawn claim becomes rejected
+    (it frees its invoice), a cancelled fault period goes (it would be in force again)."""
     scratch.migrate()
     _claims_of_one_invoice(scratch)
     scratch.downgrade("0009")
     with scratch.read() as conn:
         statuses = dict(conn.execute(text("SELECT claim_id, status FROM claim")).all())
+        periods = conn.execute(text("SELECT fault_id FROM fault_period")).scalars().all()
     assert statuses == {"C1": "rejected", "C2": "submitted"}
+    assert periods == ["F2"]
     scratch.migrate()
     with scratch.read() as conn:
         assert conn.execute(select(claim.c.status).where(claim.c.claim_id == "C2")

@@ -276,10 +276,13 @@ def test_emergency_care_away_is_reimbursed_as_an_emergency_not_as_unfiled_care(
     assert window_apply(http, psn_no, reason="fault", fixmedins_code="H11010500001",
                         invono="INV-E2")["status"] == 201
     assert review_and_decide(http, claim_id)["approved_amount"] == 50000  # 1000 x 50 %
+    typed = dict(bill("INV-E3", ("1", "XA01AAA0001", "1000.00")), emergency=True)
+    assert review_and_decide(http, window_apply(http, psn_no, reason="other", bill=typed)[
+        "claim_id"])["approved_amount"] == 50000
     with db.read() as conn:
         bases = list(conn.execute(select(settlement.c.away_basis, settlement.c.trt_dcla_detl_sn)
                                   .order_by(settlement.c.setl_time)))
-    assert bases == [("emergency", None), ("emergency", None)]
+    assert bases == [("emergency", None)] * 3
 
 
 def test_the_same_invoice_applied_for_twice_at_once_makes_one_claim(db, his, clock):

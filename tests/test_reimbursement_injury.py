@@ -223,6 +223,10 @@ def test_an_injury_flagged_on_an_ordinary_bill_needs_the_declaration_too(
     unsaid = window_apply(http, psn_no, reason="other", bill=ordinary | {"injury": True})
     assert (unsaid["status"], unsaid["code"]) == (409, "E-CLM-006")
     assert "third_party_liable" in unsaid["message"]
+    stray = window_apply(http, psn_no, reason="other", bill=ordinary | {
+        "third_party_liable": False})
+    assert (stray["status"], stray["code"]) == (409, "E-CLM-006")
+    assert "goes with injury" in stray["message"]
     liable = window_apply(http, psn_no, reason="other",
                           bill=ordinary | {"injury": True, "third_party_liable": True})
     assert (liable["status"], liable["code"]) == (409, "E-FIL-007")

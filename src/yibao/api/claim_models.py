@@ -41,6 +41,8 @@ class BillIn(BaseModel):
     invono: str = Field(min_length=1, max_length=50, examples=["FP2026050100017"])
     lines: list[LineIn] = Field(min_length=1, max_length=LINES_MAX)
     diagnoses: list[DiagnosisIn] = Field(default=[], max_length=20)
+    emergency: bool = Field(False, description="emergency care (急诊, OTP_ER_REFL_FLAG / "
+                            "IPT_TYPE) under any med_type; away from home a basis of its own")
     injury: bool = Field(False, description="care of an injury (外伤, TRUM_FLAG); away "
                          "from home it needs an injury declaration")
     third_party_liable: bool | None = Field(None, description="a third party is liable for "
@@ -72,16 +74,20 @@ def bill_of(psn_no: str, body: BillIn) -> reimbursement.Bill:
         invono=body.invono, lines=tuple(_line(x) for x in body.lines),
         diagnoses=tuple(visits.Diagnosis("1", i + 1, d.diag_code, d.diag_name)
                         for i, d in enumerate(body.diagnoses)),
-        flags=_injury(body),
+        flags=_flags(body),
     )
 
 
-def _injury(body: BillIn) -> visits.AwayFlags:
+def _flags(body: BillIn) -> visits.AwayFlags:
+    """The bill's emergency and injury flags, as 2201's exp_content carries them."""
+    emergency = "1" if body.emergency else "0"
     if not body.injury:
-        return visits.ORDINARY
+        if body.third_party_liable is not None:
+            raise Refused("E-CLM-006", "bill.third_party_liable goes with injury: true")
+        return visits.AwayFlags(emergency=emergency)
     if body.third_party_liable is None:
         raise Refused("E-CLM-006", "bill.third_party_liable is required with injury")
-    return visits.AwayFlags(trauma="1", third_party="1" if body.third_party_liable else "0")
+    return visits.AwayFlags(emergency, "1", "1" if body.third_party_liable else "0")
 
 
 def _line(x: LineIn) -> fees.FeeLineIn:

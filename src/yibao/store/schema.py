@@ -521,7 +521,7 @@ fault_period = Table(  # the institution could not settle in real time (link or 
     Column("reason", String(300), nullable=False),
     Column("actor", String(60), nullable=False),  # the institution or an operator
     Column("created_at", DateTime, nullable=False),
-    Column("cancelled_at", DateTime),  # NULL = in force; set by 2601 of its 2902
+    Column("cancelled_at", DateTime),  # NULL = in force; a 2601 of its 2902, or an operator
     Column("cancelled_reason", String(300), nullable=False, server_default=""),
     Index(None, "fixmedins_code", "begin_at"),
 )

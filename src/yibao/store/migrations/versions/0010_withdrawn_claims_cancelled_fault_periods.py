@@ -31,6 +31,10 @@ def downgrade() -> None:
     # one left as it is would hold the invoice against the live claim made after it
     op.execute("UPDATE claim SET status = 'rejected' WHERE status = 'withdrawn'")
     _claim_index(NEW, OLD)
+    # before 0010 a fault period could not be cancelled: one left without its mark would
+    # be in force again (bills uploaded into it, another period overlapping it); the
+    # cancellation stays in audit_event (kind fault-cancel)
+    op.execute("DELETE FROM fault_period WHERE cancelled_at IS NOT NULL")
     with op.batch_alter_table('fault_period', schema=None) as batch_op:
         batch_op.drop_column('cancelled_reason')
         batch_op.drop_column('cancelled_at')

@@ -1,5 +1,8 @@
 """a settlement records the injury declaration it needed (trum_dcla_detl_sn)
 
+Not backfilled: settlements made before 0011 name no declaration, so theirs are not kept
+from cancellation (docs/away.md).
+
 Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-26 09:00:00.000000
