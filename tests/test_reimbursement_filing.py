@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from flows import ZHAO_LEI, ok
+from test_errors import unchanged
 from test_reimbursement import AUTH, bill, declare_fault, fault_bill, psn, window_apply
 from yibao.store.schema import (
     claim,
-    fee_line,
     insurance,
     ledger_entry,
     payment_order,
@@ -154,9 +154,11 @@ def test_a_filing_made_under_an_earlier_relationship_counts_neither_at_applicati
     assert (approved["status"], approved["approved_amount"]) == ("approved", 60000)
 
 
-def test_an_approval_whose_filing_was_cancelled_since_is_refused_and_changes_nothing(
+def test_a_filing_a_claim_awaiting_its_decision_names_is_not_cancelled_until_decided(
     db, http, his_factory, clock
 ):
+    """Cancelled under a claim under review, the filing would refuse its approval: the
+    cancellation waits for the decision instead (the person's lock orders the two)."""
     beijing = his_factory("H11010500001")
     psn_no = psn(beijing, ZHAO_LEI)
     temporary = file(http, clock, datetime(2026, 4, 1, 9, 0), psn_no,
@@ -165,17 +167,15 @@ def test_an_approval_whose_filing_was_cancelled_since_is_refused_and_changes_not
                            bill=two_lines("INV-C1"))
     assert applied["status"] == 201
     review(http, applied["claim_id"])
-    cancel(http, psn_no, temporary)  # no settlement rests on it yet
-    before = counts(db)
-    refusal = decide(http, applied["claim_id"], excluded_lines={"2": "not prescribed"})
-    assert (refusal["http"], refusal["code"]) == (409, "E-FIL-002")
-    assert temporary in refusal["message"] and "cancelled" in refusal["message"]
-    assert counts(db) == before
-    with db.read() as conn:
-        assert set(conn.execute(select(fee_line.c.status)).scalars()) == {"active"}
-    shown = http.get(f"/admin/v1/claims/{applied['claim_id']}", headers=AUTH).json()
-    assert shown["status"] == "under_review"
-    assert [s["status"] for s in shown["steps"]] == ["submitted", "under_review"]
+    with unchanged(db):
+        refusal = http.post(f"/admin/v1/filings/{temporary}/cancellation",
+                            json={"psn_no": psn_no, "reason": "withdrawn"}, headers=AUTH)
+    assert (refusal.status_code, refusal.json()["code"]) == (409, "E-FIL-009")
+    assert applied["claim_id"] in refusal.json()["message"]
+    rejected = http.post(f"/admin/v1/claims/{applied['claim_id']}/decision", headers=AUTH,
+                         json={"approve": False, "reason": "no prescription"})
+    assert rejected.status_code == 200, rejected.text
+    cancel(http, psn_no, temporary)  # decided: nothing rests on it
 
 
 def test_an_uploaded_bill_is_applied_for_only_with_a_filing_for_its_institutions_area(

@@ -242,6 +242,8 @@ def test_an_injury_flagged_on_an_ordinary_bill_needs_the_declaration_too(
     review(http, applied["claim_id"])
     approved = decide(http, applied["claim_id"])
     assert settled(db, approved["setl_id"])["trum_dcla_detl_sn"] == declared
+    shown = http.get(f"/admin/v1/claims/{applied['claim_id']}", headers=AUTH).json()
+    assert (shown["away_basis"], shown["trum_dcla_detl_sn"]) == ("unfiled", declared)
 
 
 def test_a_2901_bill_flags_an_injury_in_exp_content_as_2201_does(db, http, his_factory, clock):

@@ -107,9 +107,9 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "see docs/away.md: type, area, validity (end not before today, at most 10 years)"),
     ("E-FIL-009", "filing cannot be cancelled",
      "it has ended; or a live settlement or approved claim used it (as its filing or its "
-     "injury declaration): cancel the settlement first; or a visit away from home that it "
-     "covers is not settled (a stay, or an outpatient visit begun today): the institution "
-     "settles it or cancels the visit first"),
+     "injury declaration): cancel the settlement first; or a claim not yet decided names "
+     "it; or a visit away from home that it covers is not settled (a stay, or an "
+     "outpatient visit begun today): the institution settles it or cancels the visit first"),
     ("E-FIL-010", "no declaration for this injury",
      "record the person's no-third-party declaration (2507, app, window) for the area of "
      "treatment before settling; a claim counts one made after the care"),

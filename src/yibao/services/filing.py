@@ -17,10 +17,10 @@ from yibao.domain import filing as rules
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.filing import ACTIVE, CANCELLED, SUPERSEDED, window_of
-from yibao.services import audit, away, visits
+from yibao.services import audit, away, reimbursement, visits
 from yibao.services.context import Caller, Ids
 from yibao.services.persons import active_insurance, insurances, lock_person
-from yibao.store.schema import filing, institution, settlement
+from yibao.store.schema import claim, filing, institution, settlement
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,19 +139,33 @@ def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: s
 
 def _check_unused(conn: Connection, row: RowMapping, now: datetime) -> None:
     """E-FIL-009 while a live settlement or an approved reimbursement of the person rests
-    on the filing (as its basis or its injury declaration), or while a visit away from
-    home that it covers is not yet settled (``away.serves``): a stay admitted under the
-    filing settles on it. A visit registered after the cancellation finds no filing (a
-    cancelled one never counts)."""
+    on the filing (as its basis or its injury declaration), while a reimbursement not yet
+    decided names it, or while a visit away from home that it covers is not yet settled
+    (``away.serves``): a stay admitted under the filing settles on it. A visit
+    registered after the cancellation finds no filing (a cancelled one never counts)."""
     serial = row["trt_dcla_detl_sn"]
     if _used(conn, row["psn_no"], serial):
         raise Refused("E-FIL-009", f"{serial} is used by a live settlement or an approved "
                       "claim: cancel the settlement first")
+    pending = _named_by_pending_claims(conn, row["psn_no"], serial)
+    if pending:
+        raise Refused("E-FIL-009", f"{serial} is named by claims not yet decided: "
+                      f"{_few(pending)}")
     waiting = [v["mdtrt_id"] for v in visits.unsettled(conn, row["psn_no"])
                if _in_progress(v, now) and away.serves(row, v, now)]
     if waiting:
         raise Refused("E-FIL-009", "the unsettled visits it covers are settled or "
                       f"cancelled (2202 / 2404) first: {_few(waiting)}")
+
+
+def _named_by_pending_claims(conn: Connection, psn_no: str, serial: str) -> list[str]:
+    """The person's manual reimbursements, applied for and not yet decided, that name the
+    filing: cancelled now, it would refuse their approval."""
+    query = select(claim.c.claim_id).where(
+        claim.c.psn_no == psn_no, claim.c.trt_dcla_detl_sn == serial,
+        claim.c.status.in_((reimbursement.SUBMITTED, reimbursement.UNDER_REVIEW)),
+    ).order_by(claim.c.claim_id)
+    return list(conn.execute(query).scalars())
 
 
 def _in_progress(visit: RowMapping, now: datetime) -> bool:

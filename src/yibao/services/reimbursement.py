@@ -596,6 +596,7 @@ def describe(conn: Connection, claim_id: str) -> dict[str, Any]:
         "med_type": row["med_type"], "reason": row["reason"],
         "trt_dcla_detl_sn": row["trt_dcla_detl_sn"], "medfee_sumamt": row["medfee_sumamt"],
         "approved_amount": row["approved_amount"], "setl_id": row["setl_id"],
+        **_rested_on(conn, row["setl_id"]),
         "bank_account": f"****{account[-4:]}" if account else "",
         "steps": [{"status": s["status"], "actor": s["actor"], "at": s["at"].isoformat(sep=" "),
                    "reason": s["reason"]} for s in steps],
@@ -603,6 +604,16 @@ def describe(conn: Connection, claim_id: str) -> dict[str, Any]:
                    "amount": x["det_item_fee_sumamt"], "status": x["status"],
                    "inscp_scp_amt": x["inscp_scp_amt"]} for x in lines],
     }
+
+
+def _rested_on(conn: Connection, setl_id: str | None) -> dict[str, Any]:
+    """What an approved claim's settlement rested on away from home: its basis and the
+    injury declaration (none at home or before approval)."""
+    row = None if setl_id is None else conn.execute(select(
+        settlement_table.c.away_basis, settlement_table.c.trum_dcla_detl_sn).where(
+        settlement_table.c.setl_id == setl_id)).first()
+    return {"away_basis": row.away_basis if row else "",
+            "trum_dcla_detl_sn": row.trum_dcla_detl_sn if row else None}
 
 
 def of_person(conn: Connection, psn_no: str) -> list[dict[str, Any]]:
