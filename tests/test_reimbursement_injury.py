@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from apps import ChannelApp
 from flows import WANG_FANG, ZHAO_LEI, ok, refused
+from test_errors import unchanged
 from test_reimbursement import (
     AUTH,
     PAYEE,
@@ -108,9 +109,13 @@ def test_a_declaration_made_under_an_earlier_relationship_does_not_count(
     beijing = his_factory("H11010500001")
     psn_no = psn(beijing, ZHAO_LEI)
     declared = declare(http, clock, APRIL, psn_no)
-    change_employer(db, psn_no)
+    applied = window_apply(http, psn_no, reason="other", bill=injury("INV-I2"))
+    review(http, applied["claim_id"])
+    change_employer(db, psn_no)  # while the claim is under review
     before = counts(db)
-    refusal = window_apply(http, psn_no, reason="other", bill=injury("INV-I2"))
+    at_approval = decide(http, applied["claim_id"])
+    assert (at_approval["http"], at_approval["code"]) == (409, "E-FIL-006")
+    refusal = window_apply(http, psn_no, reason="other", bill=injury("INV-I3"))
     assert (refusal["status"], refusal["code"]) == (409, "E-FIL-006")
     assert declared in refusal["message"] and "(now 新单位)" in refusal["message"]
     assert counts(db) == before
@@ -148,30 +153,25 @@ def test_a_cancelled_declaration_never_counts(db, http, his_factory, clock):
     assert counts(db) == before
 
 
-def test_a_declaration_cancelled_under_review_refuses_the_approval_and_changes_nothing(
+def test_a_declaration_a_claim_under_review_rests_on_is_not_cancelled_until_decided(
     db, http, his_factory, clock
 ):
+    """The claim does not name the declaration, yet would rest on it: cancelled under
+    the review, it would refuse the approval, so the cancellation waits."""
     beijing = his_factory("H11010500001")
     psn_no = psn(beijing, ZHAO_LEI)
     declared = declare(http, clock, APRIL, psn_no)
-    applied = window_apply(http, psn_no, reason="other",
-                           bill=dict(injury("INV-I5"), lines=[
-                               *injury("INV-I5")["lines"],
-                               {"feedetl_sn": "2", "med_list_codg": "XA01AAA0001", "cnt": "1",
-                                "pric": "200.00", "det_item_fee_sumamt": "200.00"}]))
+    shanghai = declare(http, clock, APRIL, psn_no, area="310000")
+    applied = window_apply(http, psn_no, reason="other", bill=injury("INV-I5"))
     assert applied["status"] == 201, applied
     review(http, applied["claim_id"])
-    cancel(http, psn_no, declared)  # nothing settled rests on it yet
-    before = counts(db)
-    refusal = decide(http, applied["claim_id"], excluded_lines={"2": "not prescribed"})
-    assert (refusal["http"], refusal["code"]) == (409, "E-FIL-010")
-    assert counts(db) == before  # no settlement, payment order or ledger posting
-    shown = http.get(f"/admin/v1/claims/{applied['claim_id']}", headers=AUTH).json()
-    assert (shown["status"], shown["setl_id"]) == ("under_review", None)
-    assert [x["status"] for x in shown["lines"]] == ["active", "active"]
-
-    declare(http, clock, T0, psn_no)  # declared again: the approval goes through
+    with unchanged(db):
+        refusal = cancel_refused(http, psn_no, declared)
+    assert (refusal["http"], refusal["code"]) == (409, "E-FIL-009")
+    assert applied["claim_id"] in refusal["message"]
+    cancel(http, psn_no, shanghai)  # for another area: the claim cannot rest on it
     assert decide(http, applied["claim_id"])["status"] == "approved"
+    assert "live settlement" in cancel_refused(http, psn_no, declared)["message"]
 
 
 def test_an_uploaded_injury_bill_is_applied_for_only_with_a_declaration(

@@ -302,8 +302,7 @@ def claim_basis(
     discharge (E-FIL-003 sent the person here); none: unfiled. Emergency care may rest on
     the emergency instead (``claimed`` takes the lesser cut). A cancelled filing or
     declaration never counts."""
-    last = visit["endtime"] or visit["begntime"]
-    span = _Span(visit["begntime"], last, last)  # the care is over
+    span = _care_over(visit)
     relationship = current_relationship(person, insurance)
     declaration = None
     if _is_injury(visit):
@@ -316,6 +315,21 @@ def claim_basis(
         return Claimed(rules.Category.UNFILED, None, declaration, emergency)
     category, serial = _named_basis(named, span, visit, institution, relationship)
     return Claimed(category, serial, declaration, emergency)
+
+
+def claim_needs(row: RowMapping, visit: RowMapping) -> bool:
+    """Whether a manual reimbursement of the visit (care over) may rest on the injury
+    declaration ``row`` as ``claim_basis`` looks for one: injury care away from home in
+    its area, covered by it or registered after the care."""
+    if visit["mdtrtarea_admvs"] == visit["insuplc_admdvs"] or not _is_injury(visit):
+        return False
+    here = _for_area([row], rules.Kind.TRAUMA, visit["mdtrtarea_admvs"])
+    return bool(_covering_or_after(here, _care_over(visit)))
+
+
+def _care_over(visit: RowMapping) -> _Span:
+    last = visit["endtime"] or visit["begntime"]
+    return _Span(visit["begntime"], last, last)
 
 
 def _covering_or_after(filings: Iterable[RowMapping], span: _Span) -> list[RowMapping]:

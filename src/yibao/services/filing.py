@@ -20,7 +20,7 @@ from yibao.domain.filing import ACTIVE, CANCELLED, SUPERSEDED, window_of
 from yibao.services import audit, away, reimbursement, visits
 from yibao.services.context import Caller, Ids
 from yibao.services.persons import active_insurance, insurances, lock_person
-from yibao.store.schema import claim, filing, institution, settlement
+from yibao.store.schema import claim, filing, institution, settlement, visit
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +147,9 @@ def _check_unused(conn: Connection, row: RowMapping, now: datetime) -> None:
     if _used(conn, row["psn_no"], serial):
         raise Refused("E-FIL-009", f"{serial} is used by a live settlement or an approved "
                       "claim: cancel the settlement first")
-    pending = _named_by_pending_claims(conn, row["psn_no"], serial)
+    pending = _pending_claims_on(conn, row)
     if pending:
-        raise Refused("E-FIL-009", f"{serial} is named by claims not yet decided: "
+        raise Refused("E-FIL-009", f"{serial} is relied on by claims not yet decided: "
                       f"{_few(pending)}")
     waiting = [v["mdtrt_id"] for v in visits.unsettled(conn, row["psn_no"])
                if _in_progress(v, now) and away.serves(row, v, now)]
@@ -158,22 +158,26 @@ def _check_unused(conn: Connection, row: RowMapping, now: datetime) -> None:
                       f"cancelled (2202 / 2404) first: {_few(waiting)}")
 
 
-def _named_by_pending_claims(conn: Connection, psn_no: str, serial: str) -> list[str]:
+def _pending_claims_on(conn: Connection, row: RowMapping) -> list[str]:
     """The person's manual reimbursements, applied for and not yet decided, that name the
-    filing: cancelled now, it would refuse their approval."""
-    query = select(claim.c.claim_id).where(
-        claim.c.psn_no == psn_no, claim.c.trt_dcla_detl_sn == serial,
+    filing or may rest on it as their injury declaration: cancelled now, it would refuse
+    their approval."""
+    query = select(claim.c.claim_id, claim.c.trt_dcla_detl_sn, visit).join(
+        visit, visit.c.mdtrt_id == claim.c.mdtrt_id).where(
+        claim.c.psn_no == row["psn_no"],
         claim.c.status.in_((reimbursement.SUBMITTED, reimbursement.UNDER_REVIEW)),
     ).order_by(claim.c.claim_id)
-    return list(conn.execute(query).scalars())
+    serial, declaration = row["trt_dcla_detl_sn"], row["kind"] == rules.Kind.TRAUMA
+    return [c["claim_id"] for c in conn.execute(query).mappings()
+            if c["trt_dcla_detl_sn"] == serial or (declaration and away.claim_needs(row, c))]
 
 
-def _in_progress(visit: RowMapping, now: datetime) -> bool:
+def _in_progress(care: RowMapping, now: datetime) -> bool:
     """An inpatient stay is in progress until settled or cancelled; an outpatient visit
     only on the day it began: one the HIS left open after its day keeps no filing (it
     would find none: a cancelled filing never counts)."""
-    return (visit["visit_class"] == VisitClass.INPATIENT.value
-            or visit["begntime"].date() == now.date())
+    return (care["visit_class"] == VisitClass.INPATIENT.value
+            or care["begntime"].date() == now.date())
 
 
 def _few(items: list[str], shown: int = 2) -> str:
