@@ -9,11 +9,18 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
+from concurrency import run_threads
 from flows import ZHAO_LEI, ok
 from test_errors import unchanged
 from test_reimbursement import AUTH, bill, declare_fault, fault_bill, psn, window_apply
+from yibao.api.claim_models import BillIn, bill_of
+from yibao.domain.errors import Refused
+from yibao.services import filing as filing_service
+from yibao.services import reimbursement
+from yibao.services.context import Caller, Ids
 from yibao.store.schema import (
     claim,
+    filing,
     insurance,
     ledger_entry,
     payment_order,
@@ -204,3 +211,46 @@ def test_an_uploaded_bill_is_applied_for_only_with_a_filing_for_its_institutions
     review(http, applied["claim_id"])
     approved = decide(http, applied["claim_id"])  # (1800 - 800) x (60 - 20) %
     assert (approved["status"], approved["approved_amount"]) == ("approved", 40000)
+
+
+def test_an_application_naming_a_filing_and_its_cancellation_at_once(
+    db, http, his_factory, clock
+):
+    """The person's lock orders them: the claim is recorded and the cancellation refused,
+    or the filing is cancelled and the application refused; never a claim on a cancelled
+    filing."""
+    psn_no = psn(his_factory("H11010500001"), ZHAO_LEI)
+    payee = reimbursement.Payee("银行", "6222020200001234567")
+    for round_ in range(4):
+        serial = file(http, clock, datetime(2026, 4, 1, 9, 0), psn_no, filing_type="temporary",
+                      area="110000", end_date="2026-06-30")
+        application = bill_of(psn_no, BillIn(**two_lines(f"INV-RACE{round_}")))
+        caller = Caller("02", "window", clock.now)
+
+        def apply_it(serial: str = serial, application=application, caller=caller) -> str:
+            try:
+                with db.write() as conn:
+                    reimbursement.submit(conn, caller, Ids(lambda: clock.now), (), application,
+                                         reason="other", payee=payee, filing_sn=serial)
+                return "applied"
+            except Refused as refusal:
+                return refusal.code
+
+        def cancel_it(serial: str = serial, caller=caller) -> str:
+            try:
+                with db.write() as conn:
+                    filing_service.cancel(conn, caller, serial, psn_no, "withdrawn",
+                                          own_only=False)
+                return "cancelled"
+            except Refused as refusal:
+                return refusal.code
+
+        answers = run_threads(lambda work: work(), [(apply_it,), (cancel_it,)])
+        assert answers in (["applied", "E-FIL-009"], ["E-FIL-002", "cancelled"]), answers
+        with db.read() as conn:
+            claimed = conn.execute(select(func.count()).select_from(claim).where(
+                claim.c.trt_dcla_detl_sn == serial)).scalar_one()
+            status = conn.execute(select(filing.c.status).where(
+                filing.c.trt_dcla_detl_sn == serial)).scalar_one()
+        assert (claimed, status) == ((1, "active") if answers[0] == "applied"
+                                     else (0, "cancelled"))
