@@ -314,6 +314,24 @@ def test_special_disease_filing_two_institutions_at_most(db, his_factory, clock)
                                           "memo": "x"}}), "E-FIL-005")
 
 
+def test_a_declaration_covers_care_of_an_injury_that_had_happened_by_then(
+    db, http, his_factory
+):
+    """2507 says when the injury happened (trum_time 2026-05-10 18:00): care that began
+    the day before is not for that injury; care that day or later is."""
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    temporary_filing(http, psn_no)
+    serial = ok(declare_injury(beijing, psn_no))["result"]["trt_dcla_detl_sn"]
+    fee = [line("1", "XA01AAA0001", "10.00")]
+    earlier = visit(beijing, psn_no, ZHAO_LEI, med_type="19", begin="2026-05-09 09:00:00")
+    message = refused(settle(beijing, psn_no, earlier, ZHAO_LEI, fee, med_type="19"),
+                      "E-FIL-010")
+    assert f"{serial} declares an injury on 2026-05-10" in message and "2026-05-09" in message
+    same_day = visit(beijing, psn_no, ZHAO_LEI, med_type="19", begin="2026-05-10 20:00:00")
+    assert ok(settle(beijing, psn_no, same_day, ZHAO_LEI, fee, med_type="19"))["setlinfo"]
+
+
 def test_injury_needs_the_no_third_party_declaration(db, http, his_factory):
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)

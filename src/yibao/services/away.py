@@ -128,7 +128,8 @@ def serves(row: RowMapping, visit: RowMapping, at: datetime) -> bool:
         return False
     fitting = _basis_filings([row], visit)
     if _is_injury(visit):
-        fitting += _for_area([row], rules.Kind.TRAUMA, visit["mdtrtarea_admvs"])
+        fitting += _injured_by(_for_area([row], rules.Kind.TRAUMA, visit["mdtrtarea_admvs"]),
+                               visit)
     return bool(_covering(fitting, _Span(visit["begntime"], visit["endtime"], at)))
 
 
@@ -150,16 +151,28 @@ def _check_declaration(visit: RowMapping, declared: list[RowMapping], area: str,
     if visit["rel_ttp_flag"] == "1":
         raise Refused("E-FIL-007", f"mdtrt_id {visit['mdtrt_id']} (REL_TTP_FLAG 1)")
     here = _for_area(declared, rules.Kind.TRAUMA, area)
-    valid = _made_under(here, relationship)
+    injured = _injured_by(here, visit)
+    valid = _made_under(injured, relationship)
     if valid:
         return str(valid[-1]["trt_dcla_detl_sn"])
+    if injured:
+        raise _filed_under_another_relationship(injured[-1], relationship)
     if here:
-        raise _filed_under_another_relationship(here[-1], relationship)
+        raise Refused("E-FIL-010", f"{here[-1]['trt_dcla_detl_sn']} declares an injury on "
+                      f"{here[-1]['trum_time']:%Y-%m-%d}, after the care began "
+                      f"({visit['begntime']:%Y-%m-%d})")
     if declared:
         raise Refused("E-FIL-012", f"{declared[-1]['trt_dcla_detl_sn']} is for "
                       f"{declared[-1]['mdtrtarea_admdvs']}, the care is in {area}")
     raise Refused("E-FIL-010", f"no declaration for care in {area} on "
                   f"{visit['begntime']:%Y-%m-%d} (mdtrt_id {visit['mdtrt_id']})")
+
+
+def _injured_by(declarations: Iterable[RowMapping], visit: RowMapping) -> list[RowMapping]:
+    """The declarations of an injury that happened by the day the care began (one with
+    no injury time: any injury)."""
+    begun = visit["begntime"].date()
+    return [d for d in declarations if d["trum_time"] is None or d["trum_time"].date() <= begun]
 
 
 def _covering(filings: Iterable[RowMapping], span: _Span) -> list[RowMapping]:
@@ -323,7 +336,7 @@ def claim_needs(row: RowMapping, visit: RowMapping) -> bool:
     its area, covered by it or registered after the care."""
     if visit["mdtrtarea_admvs"] == visit["insuplc_admdvs"] or not _is_injury(visit):
         return False
-    here = _for_area([row], rules.Kind.TRAUMA, visit["mdtrtarea_admvs"])
+    here = _injured_by(_for_area([row], rules.Kind.TRAUMA, visit["mdtrtarea_admvs"]), visit)
     return bool(_covering_or_after(here, _care_over(visit)))
 
 
