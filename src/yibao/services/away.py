@@ -128,8 +128,7 @@ def serves(row: RowMapping, visit: RowMapping, at: datetime) -> bool:
         return False
     fitting = _basis_filings([row], visit)
     if _is_injury(visit):
-        fitting += _injured_by(_for_area([row], rules.Kind.TRAUMA, visit["mdtrtarea_admvs"]),
-                               visit)
+        fitting += _declared_for([row], visit)
     return bool(_covering(fitting, _Span(visit["begntime"], visit["endtime"], at)))
 
 
@@ -166,6 +165,12 @@ def _check_declaration(visit: RowMapping, declared: list[RowMapping], area: str,
                       f"{declared[-1]['mdtrtarea_admdvs']}, the care is in {area}")
     raise Refused("E-FIL-010", f"no declaration for care in {area} on "
                   f"{visit['begntime']:%Y-%m-%d} (mdtrt_id {visit['mdtrt_id']})")
+
+
+def _declared_for(filings: Iterable[RowMapping], visit: RowMapping) -> list[RowMapping]:
+    """The injury declarations for the visit's area, of an injury that had happened by
+    the day the care began."""
+    return _injured_by(_for_area(filings, rules.Kind.TRAUMA, visit["mdtrtarea_admvs"]), visit)
 
 
 def _injured_by(declarations: Iterable[RowMapping], visit: RowMapping) -> list[RowMapping]:
@@ -336,8 +341,7 @@ def claim_needs(row: RowMapping, visit: RowMapping) -> bool:
     its area, covered by it or registered after the care."""
     if visit["mdtrtarea_admvs"] == visit["insuplc_admdvs"] or not _is_injury(visit):
         return False
-    here = _injured_by(_for_area([row], rules.Kind.TRAUMA, visit["mdtrtarea_admvs"]), visit)
-    return bool(_covering_or_after(here, _care_over(visit)))
+    return bool(_covering_or_after(_declared_for([row], visit), _care_over(visit)))
 
 
 def _care_over(visit: RowMapping) -> _Span:

@@ -61,9 +61,9 @@ class Database:
     def _isolation(self, snapshot: bool) -> dict[str, object]:
         return {"isolation_level": "REPEATABLE READ"} if snapshot and not self.is_sqlite else {}
 
-    def migrate(self, revision: str = "head") -> None:
-        """Bring the schema up to a migration, by default the newest (alembic upgrade)."""
-        self._alembic(command.upgrade, revision)
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (alembic upgrade head)."""
+        self._alembic(command.upgrade, "head")
 
     def downgrade(self, revision: str) -> None:
         """Take the schema down to a migration ("base": nothing) (alembic downgrade)."""
