@@ -574,8 +574,8 @@ def test_a_special_disease_filing_needs_its_disease_and_a_known_institution(db, 
     no_disease = admin_file(http, psn_no, filing_type="disease", institution="H11010500001")
     unknown = admin_file(http, psn_no, filing_type="disease", institution="H99",
                          disease_code="M03900")
-    assert (no_disease["status"], no_disease["code"]) == (409, "E-FIL-008")
-    assert (unknown["status"], unknown["code"]) == (409, "E-FIL-008")
+    assert (no_disease["status"], no_disease["code"]) == (400, "E-FIL-008")
+    assert (unknown["status"], unknown["code"]) == (400, "E-FIL-008")
     assert http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json() == []
 
 
@@ -587,7 +587,7 @@ def test_a_filing_made_on_29_february_may_run_ten_years(db, http, clock):
     assert longest["status"] == 201, longest
     too_long = admin_file(http, psn_no, filing_type="resident", area="110000",
                           end_date="2038-03-01")
-    assert (too_long["status"], too_long["code"]) == (409, "E-FIL-008")
+    assert (too_long["status"], too_long["code"]) == (400, "E-FIL-008")
     listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json()
     assert [(f["end_at"], f["status"]) for f in listed] == [("2038-03-01 00:00:00", "active")]
 
@@ -612,7 +612,7 @@ def test_an_area_code_is_six_ascii_digits_wherever_a_filing_names_one(
     refused(declare_injury(beijing, psn_no, area=area), "E-FIL-008")
     at_window = [admin_file(http, psn_no, filing_type=t, area=area, end_date="2026-06-30")
                  for t in ("temporary", "trauma")]
-    assert [(r["status"], r["code"]) for r in at_window] == [(409, "E-FIL-008")] * 2
+    assert [(r["status"], r["code"]) for r in at_window] == [(400, "E-FIL-008")] * 2
     assert filing_states(http, psn_no) == [(valid["trt_dcla_detl_sn"], "active")]
 
     app = ChannelApp(http)

@@ -136,7 +136,7 @@ def test_rejection_needs_reasons_and_the_invoice_may_then_be_applied_for_again(d
     assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=AUTH).status_code == 200
     empty = http.post(f"/admin/v1/claims/{claim_id}/decision",
                       json={"approve": False, "reason": " "}, headers=AUTH)
-    assert empty.status_code == 409 and empty.json()["code"] == "E-CLM-006"
+    assert empty.status_code == 400 and empty.json()["code"] == "E-CLM-006"
     rejected = http.post(f"/admin/v1/claims/{claim_id}/decision",
                          json={"approve": False, "reason": "invoice unreadable"}, headers=AUTH)
     assert rejected.json()["status"] == "rejected"
@@ -336,7 +336,7 @@ def test_care_in_the_future_or_ending_before_it_begins_is_refused_everywhere(db,
     at_window = [window_apply(http, psn_no, bill=b)
                  for b in (future, backwards, ends_later, line_later)]
     assert [(a["status"], a["code"]) for a in at_window] == [
-        (409, "E-CLM-007"), (409, "E-CLM-008"), (409, "E-CLM-007"), (409, "E-CLM-007")]
+        (400, "E-CLM-007"), (400, "E-CLM-008"), (400, "E-CLM-007"), (400, "E-CLM-007")]
     assert "2027-01-05 10:00:00" in at_window[0]["message"]
 
     app = ChannelApp(http)
@@ -400,6 +400,6 @@ def test_a_bank_account_must_be_ascii_digits(db, http, his):
     for account in ("６２２２０２０２００００１２３４５６７", "٦٢٢٢٠٢٠٢٠٠٠٠١٢٣٤٥٦٧"):
         odd = window_apply(http, psn_no, bill=bill("INV-BANK", ("1", "XA01AAA0001", "10.00")),
                            payee={"bank_name": "银行", "bank_account": account})
-        assert odd["status"] == 409 and odd["code"] == "E-CLM-006", odd
+        assert odd["status"] == 400 and odd["code"] == "E-CLM-006", odd
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(claim)).scalar_one() == 0

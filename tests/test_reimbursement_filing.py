@@ -106,7 +106,8 @@ def test_a_claim_names_only_a_filing_that_counts_for_its_care(db, http, his_fact
         "expired": "E-FIL-002", "shanghai": "E-FIL-002", "injury": "E-FIL-002",
         "withdrawn": "E-FIL-002", "disease_elsewhere": "E-FIL-011",
         "disease_later": "E-FIL-011", "not_his": "E-FIL-005"}
-    assert {status for status, _, _ in answers.values()} == {409}
+    assert {name: status for name, (status, _, _) in answers.items()} == dict(
+        dict.fromkeys(answers, 409), not_his=404)  # another person's filing is not found
     for name, serial in (("expired", expired), ("shanghai", shanghai),
                          ("disease_elsewhere", disease_elsewhere)):
         message = answers[name][2]

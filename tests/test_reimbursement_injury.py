@@ -96,7 +96,7 @@ def test_a_claim_from_the_app_for_injury_care_away_needs_the_declaration(
     body = {"pin": "135790", "reason": "other", "payee": PAYEE,
             "bill": injury("INV-A1", code="H13010200001")}
     refusal = app.post(path, body)
-    assert (refusal.status_code, refusal.json()["code"]) == (400, "E-FIL-010")
+    assert (refusal.status_code, refusal.json()["code"]) == (409, "E-FIL-010")
     assert "130102" in refusal.json()["message"]
     assert counts(db)["claim"] == 0
     declare(http, clock, T0, psn_no, area="130102")  # after the care: it counts
@@ -221,11 +221,11 @@ def test_an_injury_flagged_on_an_ordinary_bill_needs_the_declaration_too(
     ordinary = bill("INV-F1", ("1", "XA01AAA0001", "1800.00"))
     before = counts(db)
     unsaid = window_apply(http, psn_no, reason="other", bill=ordinary | {"injury": True})
-    assert (unsaid["status"], unsaid["code"]) == (409, "E-CLM-006")
+    assert (unsaid["status"], unsaid["code"]) == (400, "E-CLM-006")
     assert "third_party_liable" in unsaid["message"]
     stray = window_apply(http, psn_no, reason="other", bill=ordinary | {
         "third_party_liable": False})
-    assert (stray["status"], stray["code"]) == (409, "E-CLM-006")
+    assert (stray["status"], stray["code"]) == (400, "E-CLM-006")
     assert "goes with injury" in stray["message"]
     liable = window_apply(http, psn_no, reason="other",
                           bill=ordinary | {"injury": True, "third_party_liable": True})

@@ -64,14 +64,14 @@ def agency(op: cards.Operator) -> Caller:
 def run_refusable(db: Database, action: Callable[[Connection], Any], *,
                   read_only: bool = False) -> Any:
     """Run an operator's change in one write transaction (or a view in one read of one
-    snapshot); a refusal changes nothing and answers 404 (its detail begins "no such",
-    never text a user gave) or 409 with its error code."""
+    snapshot); a refusal changes nothing and answers its code's HTTP status (the error
+    catalogue declares it) with the code and message."""
     try:
         with db.read(snapshot=True) if read_only else db.write() as conn:
             return action(conn)
     except Refused as refusal:
         return JSONResponse({"code": refusal.code, "message": refusal.message},
-                            status_code=404 if refusal.detail.startswith("no such") else 409)
+                            status_code=refusal.http_status)
 
 
 def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:

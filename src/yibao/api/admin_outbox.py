@@ -75,7 +75,7 @@ def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
                 return outbox.message(conn, key)
         except Refused as refusal:
             return JSONResponse({"code": refusal.code, "message": refusal.message},
-                                status_code=404)
+                                status_code=refusal.http_status)
 
     @api.post("/{key}/retry", response_model=Message,
               responses={409: {"description": "the message is not failed (E-OUT-002)"}},

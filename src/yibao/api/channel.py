@@ -30,9 +30,6 @@ from yibao.store.db import Database
 from yibao.store.schema import channel, gateway_nonce
 
 WINDOW_SECONDS = 300
-STATUS = {"E-ECT-004": 423, "E-ECT-005": 403, "E-ECT-003": 404, "E-ECT-002": 409,
-          "E-FIL-005": 404, "E-FIL-004": 409, "E-FIL-009": 409, "E-CLM-001": 404,
-          "E-CLM-002": 409, "E-CLM-003": 409, "E-CLM-004": 409}
 
 
 class RealPerson(BaseModel):
@@ -105,7 +102,7 @@ def signature(secret: str, method: str, path: str, timestamp: str, nonce: str,
 
 def _refusal(refusal: Refused, **extra: Any) -> JSONResponse:
     return JSONResponse({"code": refusal.code, "message": refusal.message, **extra},
-                        status_code=STATUS.get(refusal.code, 400))
+                        status_code=refusal.http_status)
 
 
 def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -> APIRouter:

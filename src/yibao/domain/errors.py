@@ -12,153 +12,163 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class ErrorCode:
+    """A code of the catalogue; ``http`` is the HTTP status a REST route answers it with
+    (the national envelope always answers HTTP 200 with infcode -1)."""
+
     code: str
     title: str
     hint: str
+    http: int
 
 
-def _codes(*rows: tuple[str, str, str]) -> dict[str, ErrorCode]:
-    return {code: ErrorCode(code, title, hint) for code, title, hint in rows}
+HTTP_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 423, 429, 500, 503})
+
+
+def _codes(*rows: tuple[str, str, str, int]) -> dict[str, ErrorCode]:
+    for row in rows:
+        assert row[3] in HTTP_STATUSES, row
+    return {code: ErrorCode(code, title, hint, http) for code, title, hint, http in rows}
 
 
 CATALOGUE: dict[str, ErrorCode] = _codes(
     # envelope and transport
-    ("E-ENV-001", "body is not valid JSON", "send a UTF-8 JSON object as the request body"),
-    ("E-ENV-002", "envelope field missing or invalid", "see docs/interface.md, envelope"),
-    ("E-ENV-003", "unknown or unsupported infno", "see docs/interface.md for the list"),
-    ("E-ENV-004", "required input field missing", "the message names the field"),
-    ("E-ENV-005", "input field has a wrong type or format", "the message names the field"),
-    ("E-ENV-006", "request too large or too deeply nested", "limits are in docs/interface.md"),
-    ("E-ENV-007", "unknown code value", "use a value from the code table (1901)"),
+    ("E-ENV-001", "body is not valid JSON", "send a UTF-8 JSON object as the request body", 400),
+    ("E-ENV-002", "envelope field missing or invalid", "see docs/interface.md, envelope", 400),
+    ("E-ENV-003", "unknown or unsupported infno", "see docs/interface.md for the list", 400),
+    ("E-ENV-004", "required input field missing", "the message names the field", 400),
+    ("E-ENV-005", "input field has a wrong type or format", "the message names the field", 400),
+    ("E-ENV-006", "request too large or too deeply nested", "limits are in docs/interface.md", 413),
+    ("E-ENV-007", "unknown code value", "use a value from the code table (1901)", 400),
     # gateway authentication
-    ("E-AUTH-001", "gateway headers missing", "send x-tif-paasid/timestamp/nonce/signature"),
-    ("E-AUTH-002", "unknown caller", "x-tif-paasid must be a registered institution code"),
-    ("E-AUTH-003", "timestamp outside the allowed window", "clock must be within 300 s"),
-    ("E-AUTH-004", "nonce already used", "use a fresh random nonce per request"),
-    ("E-AUTH-005", "signature does not match", "sha256(timestamp+token+nonce+timestamp)"),
-    ("E-AUTH-006", "fixmedins_code is not the caller's", "an institution acts only for itself"),
-    ("E-AUTH-007", "sign_no is not a live sign-in", "call 9001 and send its sign_no"),
+    ("E-AUTH-001", "gateway headers missing", "send x-tif-paasid/timestamp/nonce/signature", 401),
+    ("E-AUTH-002", "unknown caller", "x-tif-paasid must be a registered institution code", 401),
+    ("E-AUTH-003", "timestamp outside the allowed window", "clock must be within 300 s", 401),
+    ("E-AUTH-004", "nonce already used", "use a fresh random nonce per request", 401),
+    ("E-AUTH-005", "signature does not match", "sha256(timestamp+token+nonce+timestamp)", 401),
+    ("E-AUTH-006", "fixmedins_code is not the caller's", "an institution acts only for itself", 403),
+    ("E-AUTH-007", "sign_no is not a live sign-in", "call 9001 and send its sign_no", 401),
     # message identity
-    ("E-MSG-001", "msgid malformed", "1..30 ASCII letters/digits, unique per institution"),
-    ("E-MSG-002", "msgid already used with a different body", "a retry must resend the same body"),
-    ("E-MSG-003", "msgid was reversed by 2601", "the message was undone; send a new msgid"),
+    ("E-MSG-001", "msgid malformed", "1..30 ASCII letters/digits, unique per institution", 400),
+    ("E-MSG-002", "msgid already used with a different body", "a retry must resend the same body", 409),
+    ("E-MSG-003", "msgid was reversed by 2601", "the message was undone; send a new msgid", 409),
     # persons and insurance
-    ("E-PSN-001", "person not found", "check the certificate number or card"),
-    ("E-PSN-002", "insurance suspended", "the person's insurance is not active"),
-    ("E-PSN-003", "person has no such insurance type", "use an insutype returned by 1101"),
-    ("E-PSN-004", "card not valid", "card number and card_sn must match a valid card"),
-    ("E-PSN-005", "identity details do not match", "name or certificate differs from the record"),
-    ("E-PSN-006", "direct settlement suspended", "the bureau suspended it; see the end date"),
+    ("E-PSN-001", "person not found", "check the certificate number or card", 404),
+    ("E-PSN-002", "insurance suspended", "the person's insurance is not active", 409),
+    ("E-PSN-003", "person has no such insurance type", "use an insutype returned by 1101", 409),
+    ("E-PSN-004", "card not valid", "card number and card_sn must match a valid card", 409),
+    ("E-PSN-005", "identity details do not match", "name or certificate differs from the record", 409),
+    ("E-PSN-006", "direct settlement suspended", "the bureau suspended it; see the end date", 409),
+    ("E-PSN-007", "card not found", "no social security card has this number", 404),
     # electronic certificate
-    ("E-ECT-001", "real-name or real-person verification failed", "check name, ID, place"),
-    ("E-ECT-002", "certificate already active in this channel", "deactivate it first"),
-    ("E-ECT-003", "no active certificate", "activate the certificate in the channel"),
-    ("E-ECT-004", "certificate locked", "reset the PIN with real-person verification"),
-    ("E-ECT-005", "PIN wrong or malformed", "6 digits; 5 wrong PINs lock the certificate"),
-    ("E-ECT-006", "QR code not valid", "unknown, used or expired: show a fresh code"),
-    ("E-ECT-007", "unknown ecToken", "scan the QR code again (1162)"),
-    ("E-ECT-008", "ecToken of another institution", "scan the code at this institution"),
-    ("E-ECT-009", "ecToken expired", "scan the QR code again (1162)"),
-    ("E-ECT-010", "ecToken for another business type", "scan with the right businessType"),
-    ("E-ECT-011", "family binding refused", "the relative's consent is required"),
+    ("E-ECT-001", "real-name or real-person verification failed", "check name, ID, place", 400),
+    ("E-ECT-002", "certificate already active in this channel", "deactivate it first", 409),
+    ("E-ECT-003", "no active certificate", "activate the certificate in the channel", 404),
+    ("E-ECT-004", "certificate locked", "reset the PIN with real-person verification", 423),
+    ("E-ECT-005", "PIN wrong or malformed", "6 digits; 5 wrong PINs lock the certificate", 403),
+    ("E-ECT-006", "QR code not valid", "unknown, used or expired: show a fresh code", 409),
+    ("E-ECT-007", "unknown ecToken", "scan the QR code again (1162)", 409),
+    ("E-ECT-008", "ecToken of another institution", "scan the code at this institution", 409),
+    ("E-ECT-009", "ecToken expired", "scan the QR code again (1162)", 409),
+    ("E-ECT-010", "ecToken for another business type", "scan with the right businessType", 409),
+    ("E-ECT-011", "family binding refused", "the relative's consent is required", 400),
     # facial-recognition pilot
-    ("E-FACE-001", "photo not usable", "a JPEG/PNG of one face, base64, at most 1 MiB"),
-    ("E-FACE-002", "institution is not in the face pilot", "use the QR code, card or ID"),
-    ("E-FACE-003", "no face enrolled", "enrol in the app first"),
-    ("E-FACE-004", "face does not match", "use the QR code, card or ID"),
-    ("E-FACE-005", "liveness check failed", "the photo must come from a live capture"),
+    ("E-FACE-001", "photo not usable", "a JPEG/PNG of one face, base64, at most 1 MiB", 400),
+    ("E-FACE-002", "institution is not in the face pilot", "use the QR code, card or ID", 409),
+    ("E-FACE-003", "no face enrolled", "enrol in the app first", 404),
+    ("E-FACE-004", "face does not match", "use the QR code, card or ID", 409),
+    ("E-FACE-005", "liveness check failed", "the photo must come from a live capture", 409),
     # visits
-    ("E-VIS-001", "visit not found", "mdtrt_id unknown, or not this institution's"),
-    ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle"),
-    ("E-VIS-003", "medical type not allowed here", "outpatient and inpatient types differ"),
-    ("E-VIS-004", "visit belongs to another person", "psn_no differs from the visit's"),
+    ("E-VIS-001", "visit not found", "mdtrt_id unknown, or not this institution's", 404),
+    ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle", 409),
+    ("E-VIS-003", "medical type not allowed here", "outpatient and inpatient types differ", 409),
+    ("E-VIS-004", "visit belongs to another person", "psn_no differs from the visit's", 409),
     # fee details
-    ("E-FEE-001", "fee line already uploaded", "feedetl_sn must be unique within the visit"),
-    ("E-FEE-002", "fee amount does not equal price x count", "det_item_fee_sumamt = pric x cnt"),
-    ("E-FEE-003", "refund line refers to an unknown or settled line", "check init_feedetl_sn"),
-    ("E-FEE-004", "no unsettled fee lines", "upload details (2204/2301) before settling"),
-    ("E-FEE-005", "too many fee lines", "split the upload into batches"),
-    ("E-FEE-006", "fee line cannot be cancelled", "settled lines are cancelled by 2208/2305"),
+    ("E-FEE-001", "fee line already uploaded", "feedetl_sn must be unique within the visit", 409),
+    ("E-FEE-002", "fee amount does not equal price x count", "det_item_fee_sumamt = pric x cnt", 409),
+    ("E-FEE-003", "refund line refers to an unknown or settled line", "check init_feedetl_sn", 409),
+    ("E-FEE-004", "no unsettled fee lines", "upload details (2204/2301) before settling", 409),
+    ("E-FEE-005", "too many fee lines", "split the upload into batches", 409),
+    ("E-FEE-006", "fee line cannot be cancelled", "settled lines are cancelled by 2208/2305", 409),
     # settlement
-    ("E-SETL-001", "amounts do not match the uploaded details", "recompute from 2204/2301"),
-    ("E-SETL-002", "settlement not found", "setl_id unknown, or not this institution's"),
-    ("E-SETL-003", "settlement already cancelled", "nothing to do"),
-    ("E-SETL-004", "a later settlement of this visit must be cancelled first", "cancel newest"),
-    ("E-SETL-005", "visit has an open settlement", "cancel the settlement first"),
+    ("E-SETL-001", "amounts do not match the uploaded details", "recompute from 2204/2301", 409),
+    ("E-SETL-002", "settlement not found", "setl_id unknown, or not this institution's", 404),
+    ("E-SETL-003", "settlement already cancelled", "nothing to do", 409),
+    ("E-SETL-004", "a later settlement of this visit must be cancelled first", "cancel newest", 409),
+    ("E-SETL-005", "visit has an open settlement", "cancel the settlement first", 409),
     # policy
-    ("E-POL-001", "no policy in force", "no policy for this region, insurance type and date"),
-    ("E-POL-002", "medical type not covered by the policy", "check med_type and insutype"),
+    ("E-POL-001", "no policy in force", "no policy for this region, insurance type and date", 409),
+    ("E-POL-002", "medical type not covered by the policy", "check med_type and insutype", 409),
     # away from home (inter-provincial direct settlement) and filing
     ("E-FIL-001", "institution not networked for direct settlement away from home",
-     "pay in full here and apply for manual reimbursement at the insured place"),
+     "pay in full here and apply for manual reimbursement at the insured place", 409),
     ("E-FIL-002", "no filing for this co-ordination area",
      "file (app, referring hospital 2501, agency) before discharge; emergencies count as "
-     "filed; a claim names a filing for the area of its care (or none)"),
+     "filed; a claim names a filing for the area of its care (or none)", 409),
     ("E-FIL-003", "filed after discharge: not settled directly",
-     "pay in full; the stay is eligible for manual reimbursement at the insured place"),
+     "pay in full; the stay is eligible for manual reimbursement at the insured place", 409),
     ("E-FIL-004", "special-disease filing limit reached",
-     "at most two institutions per disease: cancel one filing first (2504)"),
-    ("E-FIL-005", "filing not found", "trt_dcla_detl_sn unknown, or not this person's or caller's"),
+     "at most two institutions per disease: cancel one filing first (2504)", 409),
+    ("E-FIL-005", "filing not found", "trt_dcla_detl_sn unknown, or not this person's or caller's", 404),
     ("E-FIL-006", "filing made under a different insured relationship",
-     "insured place, employer or insurance type changed: file again"),
+     "insured place, employer or insurance type changed: file again", 409),
     ("E-FIL-007", "injury with a liable third party",
-     "the liable third party pays; the fund does not settle it directly"),
+     "the liable third party pays; the fund does not settle it directly", 409),
     ("E-FIL-008", "filing request not valid",
-     "see docs/away.md: type, area, validity (end not before today, at most 10 years)"),
+     "see docs/away.md: type, area, validity (end not before today, at most 10 years)", 400),
     ("E-FIL-009", "filing cannot be cancelled",
      "it has ended; or a live settlement or approved claim used it (as its filing or its "
      "injury declaration): cancel the settlement first; or a claim not yet decided names "
      "it; or a visit away from home that it covers is not settled (a stay, or an "
-     "outpatient visit begun today): the institution settles it or cancels the visit first"),
+     "outpatient visit begun today): the institution settles it or cancels the visit first", 409),
     ("E-FIL-010", "no declaration for this injury",
      "record the person's no-third-party declaration (2507, app, window) for the area of "
-     "treatment before settling; a claim counts one made after the care"),
+     "treatment before settling; a claim counts one made after the care", 409),
     ("E-FIL-011", "institution not filed for this special disease",
      "special-disease care away from home settles only at the filed institutions (2503); "
-     "a claim names such a filing in force at the care (or none)"),
+     "a claim names such a filing in force at the care (or none)", 409),
     ("E-FIL-012", "injury declaration for another co-ordination area",
-     "declare the injury for the area of treatment (2507 by the treating institution)"),
+     "declare the injury for the area of treatment (2507 by the treating institution)", 409),
     # manual reimbursement
-    ("E-CLM-001", "claim or payment not found", "claim_id, order id or invoice unknown"),
-    ("E-CLM-002", "invoice already claimed", "one claim per invoice; see the existing claim"),
-    ("E-CLM-003", "invoice settled in real time", "a settled bill is not reimbursed again"),
+    ("E-CLM-001", "claim or payment not found", "claim_id, order id or invoice unknown", 404),
+    ("E-CLM-002", "invoice already claimed", "one claim per invoice; see the existing claim", 409),
+    ("E-CLM-003", "invoice settled in real time", "a settled bill is not reimbursed again", 409),
     ("E-CLM-004", "claim or payment in the wrong state for this step",
-     "see docs/reimbursement.md for the workflow"),
+     "see docs/reimbursement.md for the workflow", 409),
     ("E-CLM-005", "no fault period covers this bill",
-     "declare the fault period first (2902 or the operator window)"),
-    ("E-CLM-006", "claim request not valid", "the message names what is missing or wrong"),
+     "declare the fault period first (2902 or the operator window)", 409),
+    ("E-CLM-006", "claim request not valid", "the message names what is missing or wrong", 400),
     ("E-CLM-007", "care dated in the future",
      "begntime, endtime and the lines' fee_ocur_time are when the care was given, not "
-     "later than now"),
-    ("E-CLM-008", "care ends before it begins", "endtime must not be before begntime"),
+     "later than now", 400),
+    ("E-CLM-008", "care ends before it begins", "endtime must not be before begntime", 400),
     ("E-CLM-009", "fault period not found",
-     "fault_id unknown; an institution's periods: GET /admin/v1/institutions/{code}/faults"),
+     "fault_id unknown; an institution's periods: GET /admin/v1/institutions/{code}/faults", 404),
     ("E-CLM-010", "fault period already cancelled",
-     "a period is cancelled once; declare it again if it was right after all"),
+     "a period is cancelled once; declare it again if it was right after all", 409),
     # clearing and reconciliation
-    ("E-CLR-001", "month already closed", "late changes count in the month they happen"),
-    ("E-CLR-002", "month not valid or not run", "YYYY-MM; run the month before closing it"),
-    ("E-CLR-003", "clearing application not found", "clr_appy_evt_id of this institution"),
-    ("E-CLR-004", "another run of this month came first", "run it again: it sees that run"),
+    ("E-CLR-001", "month already closed", "late changes count in the month they happen", 409),
+    ("E-CLR-002", "month not valid or not run", "YYYY-MM; run the month before closing it", 400),
+    ("E-CLR-003", "clearing application not found", "clr_appy_evt_id of this institution", 404),
+    ("E-CLR-004", "another run of this month came first", "run it again: it sees that run", 409),
     ("E-REC-001", "reconciliation file not found or not readable",
-     "upload the detail file with 9101 and send its file_qury_no"),
+     "upload the detail file with 9101 and send its file_qury_no", 404),
     # reversal
-    ("E-REV-001", "original message not found", "omsgid must be a message this institution sent"),
-    ("E-REV-002", "original message cannot be reversed", "only state-changing messages"),
+    ("E-REV-001", "original message not found", "omsgid must be a message this institution sent", 404),
+    ("E-REV-002", "original message cannot be reversed", "only state-changing messages", 409),
     ("E-REV-003", "uploaded bill already applied for",
      "the person applied for the 2901 bill: only the bureau's window can reject or correct "
-     "the claim"),
+     "the claim", 409),
     ("E-REV-004", "bills rely on this fault period",
      "withdraw the period's 2901 bills first (2601 of each); a bill the person applied for "
-     "keeps the period"),
+     "keeps the period", 409),
     # operators' views and changes
-    ("E-ADM-001", "institution not found", "fixmedins_code is not a registered institution"),
+    ("E-ADM-001", "institution not found", "fixmedins_code is not a registered institution", 404),
     # outbox
-    ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox"),
-    ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically"),
+    ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox", 404),
+    ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically", 409),
     # system
-    ("E-SYS-001", "service temporarily unavailable", "retry the same msgid later"),
-    ("E-SYS-002", "internal error", "report the inf_refmsgid to the operator"),
+    ("E-SYS-001", "service temporarily unavailable", "retry the same msgid later", 503),
+    ("E-SYS-002", "internal error", "report the inf_refmsgid to the operator", 500),
 )
 
 
@@ -168,16 +178,18 @@ Every refusal is answered with `infcode` -1 and an `err_msg` that starts with on
 codes, then the title, then (after a colon) the detail of this case, for example
 `E-SETL-001 amounts do not match the uploaded details: medfee_sumamt sent 100.00, ...`.
 Codes never change meaning. A refused message changes nothing and is not remembered:
-the same msgid may be sent again once the cause is fixed. This page is generated by
+the same msgid may be sent again once the cause is fixed. The REST routes (/admin/v1,
+/channel/v1) answer a refusal with the HTTP status in the last column and the body
+`{"code": ..., "message": ...}`. This page is generated by
 `yibao errors --output docs/errors.md` (a test keeps it equal to the code).
 
-| code | meaning | what to do |
-|---|---|---|
+| code | meaning | what to do | HTTP (REST) |
+|---|---|---|---|
 """
 
 
 def catalogue_markdown() -> str:
-    rows = [f"| {e.code} | {e.title} | {e.hint} |" for e in CATALOGUE.values()]
+    rows = [f"| {e.code} | {e.title} | {e.hint} | {e.http} |" for e in CATALOGUE.values()]
     return MARKDOWN_HEAD + "\n".join(rows) + "\n"
 
 
@@ -189,6 +201,10 @@ class Refused(Exception):
         self.code = code
         self.detail = detail
         super().__init__(self.message)
+
+    @property
+    def http_status(self) -> int:
+        return CATALOGUE[self.code].http
 
     @property
     def message(self) -> str:

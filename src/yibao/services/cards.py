@@ -34,7 +34,7 @@ def _card(conn: Connection, card_no: str) -> RowMapping:
     row = conn.execute(select(card).where(card.c.card_no == card_no).with_for_update())
     found = row.mappings().first()
     if found is None:
-        raise Refused("E-PSN-004", "no such card")
+        raise Refused("E-PSN-007", f"no such card {card_no}")
     return found
 
 
