@@ -213,7 +213,8 @@ def test_audit_trail_names_events_not_secrets(http, his):
     trail = http.get(f"/admin/v1/persons/{psn_no}/audit",
                      headers={"authorization": f"Bearer {ADMIN_TOKEN}"}).json()
     kinds = [event["kind"] for event in reversed(trail)]
-    assert kinds == ["ecert_activated", "qr_issued", "qr_scanned", "token_used", "pin_locked"]
+    assert kinds == ["ecert_activated", "qr_issued", "qr_scanned", "token_used", "pin_locked",
+                     "tokens_revoked"]  # the PIN lock revoked the token issued before
     text = json.dumps(trail, ensure_ascii=False)
     for secret in (token, WANG_FANG, "王芳", "135790", "999999"):
         assert secret not in text

@@ -1,23 +1,49 @@
 """The facial-recognition pilot with a real model (dlib) and real photos: the enrolled
 person matches, a different person is refused, non-pilot institutions are refused, and
-neither the photo nor the plain template is stored."""
+neither the photo nor the plain template is stored. Every attempt is audited, a refusal
+never tells the distance, failures lock the person and the institution out for a while,
+a liveness result is required, and ``yibao serve`` refuses the development template key."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from faces import astronaut, lfw
 from flows import ok, refused
 from test_ecert import ChannelApp
+from yibao import cli
 from yibao.services import face
-from yibao.store.schema import face_template, metadata
+from yibao.store.schema import audit_event, ec_token, face_template, metadata
+
+WANG_PSN = "11000000000000000001"
 
 
-def recog(his, psn_no: str, photo: str, **extra) -> dict:
-    return his.call("9601", {"recogInfo": dict({
+def recog(his, psn_no: str, photo: str, *, omit: str = "", **extra) -> dict:
+    info = dict({
         "medins_code": his.code, "medins_name": "demo", "psn_no": psn_no,
         "psn_cert_type": "01", "certno": "110105198503150027", "psn_name": "王芳",
-        "recog_pic": photo, "recog_biz": "1", "liveness": "1"}, **extra)})
+        "recog_pic": photo, "recog_biz": "1", "liveness": "1"}, **extra)
+    info.pop(omit, None)
+    return his.call("9601", {"recogInfo": info})
+
+
+def attempts(db, kind: str | None = None) -> list[tuple[str, str, str]]:
+    """The audited face attempts (kind, psn_no, detail), oldest first."""
+    query = select(audit_event.c.kind, audit_event.c.psn_no, audit_event.c.detail).where(
+        audit_event.c.kind.like("face_%"), audit_event.c.kind != "face_enrolled")
+    if kind is not None:
+        query = query.where(audit_event.c.kind == kind)
+    with db.read() as conn:
+        return [tuple(r) for r in conn.execute(query.order_by(audit_event.c.id))]
+
+
+def tokens(db) -> int:
+    with db.read() as conn:
+        return conn.execute(select(func.count()).select_from(ec_token)).scalar_one()
 
 
 def enrolled(http) -> str:
@@ -71,3 +97,75 @@ def test_templates_are_sealed_and_photos_never_stored(http, db):
         assert type(exc).__name__ == "InvalidTag"
     else:
         raise AssertionError("a template opened under another person's id")
+
+
+def test_refused_attempts_are_audited_and_never_tell_the_distance(http, his, db):
+    psn_no = enrolled(http)
+    message = refused(recog(his, psn_no, lfw(7)), "E-FACE-004")
+    assert not re.search(r"\d", message.removeprefix("E-FACE-004")), message
+    [(kind, who, detail)] = attempts(db)
+    assert (kind, who) == ("face_refused", psn_no)
+    distance = float(detail.removeprefix("E-FACE-004 distance "))  # kept for the bureau
+    assert distance > face.threshold()
+    assert tokens(db) == 0
+    ok(recog(his, psn_no, astronaut(top=40, left=100, size=250, brightness=0.8)))
+    assert [k for k, _, _ in attempts(db)] == ["face_refused", "face_matched"]
+    assert tokens(db) == 1
+
+
+def test_a_liveness_result_is_required(http, his, db):
+    psn_no = enrolled(http)
+    assert "required" in refused(recog(his, psn_no, astronaut(), omit="liveness"),
+                                 "E-FACE-005")
+    refused(recog(his, psn_no, astronaut(), liveness="0"), "E-FACE-005")
+    refused(recog(his, psn_no, astronaut(), liveness=""), "E-FACE-005")
+    assert [d for _, _, d in attempts(db, "face_refused")] == ["E-FACE-005"] * 3
+    assert tokens(db) == 0
+
+
+def test_five_failures_lock_the_person_out_for_a_day(http, his, db, clock):
+    psn_no = enrolled(http)
+    for _ in range(face.PERSON_FAILURES_MAX_DEFAULT):
+        refused(recog(his, psn_no, astronaut(), certno="110105198503150000"), "E-PSN-005")
+    first_failure = clock.now
+    clock.now += timedelta(hours=1)
+    locked = refused(recog(his, psn_no, astronaut()), "E-FACE-006")  # even the right face
+    assert f"until {first_failure + timedelta(hours=24):%Y-%m-%d %H:%M:%S}" in locked
+    kinds = [k for k, _, _ in attempts(db)]
+    assert kinds == ["face_refused"] * 5 + ["face_blocked"]  # audited, not counted
+    assert tokens(db) == 0
+    clock.now = first_failure + timedelta(hours=24, seconds=1)
+    ok(recog(his, psn_no, astronaut()))
+    assert tokens(db) == 1
+
+
+def test_failures_lock_the_institution_out_for_an_hour(http, his, his_factory, db, clock,
+                                                       monkeypatch):
+    monkeypatch.setenv("YIBAO_FACE_INSTITUTION_FAILURES_MAX", "3")
+    psn_no = enrolled(http)
+    for other in ("11000000000000000002", "11000000000000000003", "11000000000000000004"):
+        refused(recog(his, other, astronaut()), "E-PSN-005")  # another person's certno
+    locked = refused(recog(his, psn_no, astronaut()), "E-FACE-007")
+    assert f"until {clock.now + timedelta(hours=1):%Y-%m-%d %H:%M:%S}" in locked
+    assert len(attempts(db, "face_refused")) == 3 and tokens(db) == 0
+    clock.now += timedelta(hours=1, seconds=1)
+    ok(recog(his, psn_no, astronaut()))
+
+
+def test_serve_refuses_the_development_template_key(db, tmp_path, monkeypatch):
+    import uvicorn
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    monkeypatch.delenv("YIBAO_TEMPLATE_KEY", raising=False)
+    url = str(tmp_path / "serve.db")
+    monkeypatch.setenv("YIBAO_DATABASE_URL", url)  # serve sets it: restored after the test
+    refused_run = CliRunner().invoke(cli.app, ["serve", "--db", url])
+    assert refused_run.exit_code == 2 and "development face template key" in refused_run.output
+    assert started == []
+    monkeypatch.setenv("YIBAO_TEMPLATE_KEY", face.DEVELOPMENT_KEY)  # named explicitly: same
+    assert CliRunner().invoke(cli.app, ["serve", "--db", url]).exit_code == 2
+    assert CliRunner().invoke(cli.app, ["serve", "--db", url, "--demo"]).exit_code == 0
+    monkeypatch.setenv("YIBAO_TEMPLATE_KEY", "cHJvZHVjdGlvbi1rZXktMzItYnl0ZXMtbG9uZyEhISE=")
+    assert CliRunner().invoke(cli.app, ["serve", "--db", url]).exit_code == 0
+    assert len(started) == 2

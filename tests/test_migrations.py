@@ -88,3 +88,25 @@ def test_going_below_withdrawals_keeps_the_live_claim_and_the_period_in_force(sc
     with scratch.read() as conn:
         assert conn.execute(select(claim.c.status).where(claim.c.claim_id == "C2")
                             ).scalar_one() == "submitted"
+
+
+def test_upgrading_hashes_the_raw_ectokens_visits_held(scratch):
+    """Before 0014 a visit registered with an ecToken held the raw token; the upgrade keeps
+    only its SHA-256 (and leaves other credentials, and hashes already made, alone)."""
+    import hashlib
+    import importlib
+
+    below = importlib.import_module(
+        "yibao.store.migrations.versions.0014_token_revocation_face_attempts").down_revision
+    scratch.migrate()
+    _claims_of_one_invoice(scratch)  # M1: registered by ID number
+    scratch.downgrade(below)
+    raw = "q" * 43
+    with scratch.write() as conn:
+        row = conn.execute(select(visit).where(visit.c.mdtrt_id == "M1")).mappings().one()
+        conn.execute(insert(visit).values(dict(row, mdtrt_id="M2", mdtrt_cert_type="01",
+                                               mdtrt_cert_no=raw, msgid="m2")))
+    scratch.migrate()
+    with scratch.read() as conn:
+        stored = dict(conn.execute(select(visit.c.mdtrt_id, visit.c.mdtrt_cert_no)).all())
+    assert stored == {"M1": "", "M2": hashlib.sha256(raw.encode()).hexdigest()}

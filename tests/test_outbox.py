@@ -4,6 +4,7 @@ ATTEMPTS_MAX attempts until an operator retries, and shows all of it on /admin/v
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -282,7 +283,8 @@ def test_serve_runs_the_deliverer_when_an_outbox_url_is_set_and_stops_it(
         db, receiver, tmp_path):
     enqueue(db, lambda: china_now() - timedelta(seconds=1), "S1")
     env = dict(os.environ, YIBAO_OUTBOX_URL=receiver.url, YIBAO_OUTBOX_INTERVAL="0.1",
-               YIBAO_LOG_LEVEL="INFO")
+               YIBAO_LOG_LEVEL="INFO",  # and a template key of its own, as in production
+               YIBAO_TEMPLATE_KEY=base64.b64encode(os.urandom(32)).decode())
     logs = tmp_path / "serve.log"
     with logs.open("wb") as stderr:
         server = subprocess.Popen(

@@ -56,11 +56,22 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8080, "--port"),
     workers: int = typer.Option(1, "--workers"),
+    demo_mode: bool = typer.Option(
+        False, "--demo", help="demo mode: allow the built-in development face template key"),
 ) -> None:
     """Run the HTTP server (several worker processes with --workers); with
-    YIBAO_OUTBOX_URL set, each worker runs an outbox deliverer too."""
+    YIBAO_OUTBOX_URL set, each worker runs an outbox deliverer too. Refuses to start with
+    the built-in development face template key (YIBAO_TEMPLATE_KEY unset) unless --demo."""
     import uvicorn
 
+    from yibao.services import face
+
+    if face.uses_development_key() and not demo_mode:
+        console.print("[red]refusing to serve with the built-in development face template "
+                      "key[/]: set YIBAO_TEMPLATE_KEY (32 random bytes, base64; keep it "
+                      "secret and stable: it seals the enrolled templates), or pass --demo "
+                      "for a demonstration")
+        raise typer.Exit(2)
     database = Database(db)
     database.migrate()
     database.dispose()
@@ -81,7 +92,7 @@ def demo(
     os.environ.setdefault("YIBAO_ADMIN_TOKENS", "demo-operator:demo operator")
     seed(db=db, demo=True)
     console.print(f"serving on http://{host}:{port}  (OpenAPI at /docs, walk-through in README)")
-    serve(db=db, host=host, port=port, workers=1)
+    serve(db=db, host=host, port=port, workers=1, demo_mode=True)
 
 
 @app.command()

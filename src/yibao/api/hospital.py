@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -127,6 +127,20 @@ class HospitalInterface:
         self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope, now: datetime,
         refmsgid: str,
     ) -> dict[str, Any] | FileReply:
+        kept: list[Callable[[Connection], None]] = []
+        try:
+            return self._transact(tx, granted, envelope, now, refmsgid, kept)
+        except Refused:
+            if kept:  # what a refused message keeps (Ctx.kept_on_refusal), on its own
+                with self.db.write() as conn:
+                    for write in kept:
+                        write(conn)
+            raise
+
+    def _transact(
+        self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope, now: datetime,
+        refmsgid: str, kept: list[Callable[[Connection], None]],
+    ) -> dict[str, Any] | FileReply:
         caller = granted.caller
         with self.db.write() as conn:
             with pipelined(conn):  # BEGIN, the nonce and the claim: one round trip
@@ -138,6 +152,7 @@ class HospitalInterface:
             ctx = Ctx(
                 conn=conn, institution=caller, msgid=envelope.msgid, infno=envelope.infno,
                 operator=envelope.opter, now=now, ids=self.ids, policies=self.policies,
+                kept_on_refusal=kept,
             )
             output = tx.handler(ctx, Fields(envelope.input, where="input"))
             if isinstance(output, FileReply):

@@ -58,8 +58,9 @@ def read_credential(node: Fields, ctx: Ctx) -> persons.Credential:
     if not cert_no:
         raise Refused("E-ENV-004", f"{node.where}.mdtrt_cert_no")
     card_sn = node.text("card_sn", required=False, max_len=50)
-    return persons.Credential(cert_type, cert_no, card_sn, ctx.institution.code, ctx.infno,
-                              ctx.now)
+    return persons.Credential.presented(cert_type, cert_no, card_sn,
+                                        institution=ctx.institution.code, infno=ctx.infno,
+                                        at=ctx.now)
 
 
 @transaction("1101", "人员信息获取", writes=False)

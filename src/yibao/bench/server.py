@@ -41,7 +41,8 @@ class ServerProcess:
         env = dict(os.environ, YIBAO_LOG_LEVEL="INFO")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "yibao.cli", "serve", "--db", self.url, "--port",
-             str(self.port), "--workers", str(self.workers)],
+             str(self.port), "--workers", str(self.workers),
+             *([] if "YIBAO_TEMPLATE_KEY" in os.environ else ["--demo"])],  # no faces here
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: workers die with it
         )

@@ -77,6 +77,14 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-FACE-003", "no face enrolled", "enrol in the app first", 404),
     ("E-FACE-004", "face does not match", "use the QR code, card or ID", 409),
     ("E-FACE-005", "liveness check failed", "the photo must come from a live capture", 409),
+    ("E-FACE-006", "face authentication locked for this person",
+     "too many failed attempts: wait for the end time given, or use the QR code, card or ID",
+     423),
+    ("E-FACE-007", "face authentication locked at this institution",
+     "too many failed attempts this hour: wait for the end time given", 429),
+    # ecTokens
+    ("E-ECT-020", "ecToken revoked", "deactivation, PIN lock, suspension or card loss "
+     "revoked it: scan a fresh code (1162)", 409),
     # visits
     ("E-VIS-001", "visit not found", "mdtrt_id unknown, or not this institution's", 404),
     ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle", 409),

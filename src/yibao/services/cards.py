@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Exists, RowMapping, bindparam, exists, insert, select, update
 
 from yibao.domain.errors import Refused
-from yibao.services import audit
+from yibao.services import audit, revocation
 from yibao.store.schema import card, card_history, person, suspension
 
 VALID = "valid"
@@ -45,6 +45,8 @@ def report_lost(conn: Connection, op: Operator, card_no: str) -> None:
     conn.execute(update(card).where(card.c.card_no == card_no)
                  .values(status=LOST, status_at=op.now))
     audit.record(conn, kind="card_lost", psn_no=row["psn_no"], actor=op.name, at=op.now)
+    revocation.revoke_tokens(conn, row["psn_no"], reason=revocation.CARD_LOST, actor=op.name,
+                             at=op.now)
 
 
 def replace(conn: Connection, op: Operator, card_no: str, new_card_sn: str) -> None:
@@ -91,6 +93,9 @@ def suspend(
         operator=op.name, created_at=op.now))
     audit.record(conn, kind="suspended", psn_no=psn_no, actor=op.name, at=op.now,
                  detail=f"{begin}..{end}")
+    if begin <= op.now.date() <= end:  # in force: tokens issued before it are revoked
+        revocation.revoke_tokens(conn, psn_no, reason=revocation.SUSPENDED, actor=op.name,
+                                 at=op.now)
     suspension_id: int = result.inserted_primary_key[0]
     return suspension_id
 

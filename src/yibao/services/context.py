@@ -97,6 +97,9 @@ class Ctx:
     ids: Ids
     policies: tuple[Policy, ...]
     effect: str | None = field(default=None)  # what a state change did, for 2601
+    # writes that must outlive a refusal (a failed face attempt's audit row): the entry
+    # point runs them in a transaction of their own after the message's rollback
+    kept_on_refusal: list[Callable[[Connection], None]] = field(default_factory=list)
 
     @property
     def caller(self) -> Caller:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from yibao.domain.errors import Refused
 from yibao.domain.text import is_digits
-from yibao.services import audit, cards
+from yibao.services import audit, cards, revocation
 from yibao.services.context import Ids
 from yibao.store.schema import ec_token, ecert, family_binding, insurance, person, qr_code
 
@@ -126,6 +126,8 @@ def _verify_pin(conn: Connection, actor: Actor, cert: RowMapping, pin: str) -> b
     if locked is not None:
         audit.record(conn, kind="pin_locked", psn_no=cert["psn_no"], actor=actor.name,
                      at=actor.now, detail=cert["cert_id"])
+        revocation.revoke_tokens(conn, cert["psn_no"], reason=revocation.PIN_LOCKED,
+                                 actor=actor.name, at=actor.now, cert_id=cert["cert_id"])
     return False
 
 
@@ -225,6 +227,8 @@ def deactivate(conn: Connection, actor: Actor, channel_id: str, cert_id: str) ->
     conn.execute(update(ecert).where(ecert.c.cert_id == cert_id).values(status="deactivated"))
     audit.record(conn, kind="ecert_deactivated", psn_no=cert["psn_no"], actor=actor.name,
                  at=actor.now, detail=cert_id)
+    revocation.revoke_tokens(conn, cert["psn_no"], reason=revocation.DEACTIVATED,
+                             actor=actor.name, at=actor.now, cert_id=cert_id)
 
 
 def scan(conn: Connection, actor: Actor, code: str, business_type: str) -> tuple[str, str]:
@@ -266,15 +270,19 @@ def issue_token(
 
 
 def token_holder(
-    conn: Connection, token: str, *, institution: str, infno: str, now: datetime
+    conn: Connection, token_hash: str, *, institution: str, infno: str, now: datetime
 ) -> str:
-    """The psn_no an ecToken stands for, if this institution may use it for this message."""
-    row = conn.execute(select(ec_token).where(ec_token.c.token_hash == digest(token))
+    """The psn_no an ecToken (given as its SHA-256: the raw token goes no further than the
+    interface) stands for, if this institution may use it for this message now."""
+    row = conn.execute(select(ec_token).where(ec_token.c.token_hash == token_hash)
                        ).mappings().first()
     if row is None:
         raise Refused("E-ECT-007", "unknown ecToken")
     if row["fixmedins_code"] != institution:
         raise Refused("E-ECT-008", "the ecToken was issued to another institution")
+    if row["revoked_at"] is not None:
+        raise Refused("E-ECT-020", f"revoked at {row['revoked_at']:%Y-%m-%d %H:%M:%S}: "
+                      f"{row['revoked_why']}")
     if row["expires_at"] < now:
         raise Refused("E-ECT-009", f"the ecToken expired at {row['expires_at']:%H:%M:%S}")
     allowed = BUSINESS_TYPES[row["business_type"]][1]

@@ -5,6 +5,13 @@ face-recognition-models package, loaded on first use, never at import).
 Templates are sealed with AES-GCM (key: YIBAO_TEMPLATE_KEY, 32 bytes base64); photos are
 never stored. The match threshold on the Euclidean distance is configurable
 (YIBAO_FACE_THRESHOLD, default 0.45); docs/ecert.md reports measured error rates.
+
+Every 9601 attempt is an audit row, a refused one too (kept after the message's rollback):
+``face_matched``, ``face_refused`` (a failed attempt: counted) or ``face_blocked`` (refused
+before any check of the person: not in the pilot, or locked out; not counted). Failed
+attempts lock the person out after YIBAO_FACE_PERSON_FAILURES_MAX (5) in 24 hours and the
+institution after YIBAO_FACE_INSTITUTION_FAILURES_MAX (20) in an hour. A refusal never
+tells the distance; the audit row keeps it for the bureau (docs/security.md).
 """
 
 from __future__ import annotations
@@ -15,18 +22,19 @@ import io
 import os
 import threading
 from dataclasses import dataclass
-from datetime import datetime
-from functools import cache
+from datetime import datetime, timedelta
+from functools import cache, partial
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from yibao.domain.errors import Refused
-from yibao.services import audit
-from yibao.store.schema import face_template
+from yibao.services import audit, ecert, persons
+from yibao.services.context import Ctx
+from yibao.store.schema import audit_event, face_template
 
 MODEL = "dlib_face_recognition_resnet_model_v1"
 THRESHOLD_DEFAULT = 0.45
@@ -34,6 +42,13 @@ IMAGE_BYTES_MAX = 1024 * 1024  # the spec's recog_pic is at most 1M
 IMAGE_SIDE_MIN = 200  # small photos are upscaled to this before detection
 # A development key so that tests and the demo run; production sets YIBAO_TEMPLATE_KEY.
 DEVELOPMENT_KEY = base64.b64encode(b"yibao-development-template-key!!").decode()
+
+
+PERSON_FAILURES_MAX_DEFAULT = 5
+PERSON_WINDOW = timedelta(hours=24)
+INSTITUTION_FAILURES_MAX_DEFAULT = 20
+INSTITUTION_WINDOW = timedelta(hours=1)
+MATCHED, REFUSED, BLOCKED = "face_matched", "face_refused", "face_blocked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +59,24 @@ class Match:
 
 def threshold() -> float:
     return float(os.environ.get("YIBAO_FACE_THRESHOLD", THRESHOLD_DEFAULT))
+
+
+def person_failures_max() -> int:
+    return int(os.environ.get("YIBAO_FACE_PERSON_FAILURES_MAX", PERSON_FAILURES_MAX_DEFAULT))
+
+
+def institution_failures_max() -> int:
+    return int(os.environ.get("YIBAO_FACE_INSTITUTION_FAILURES_MAX",
+                              INSTITUTION_FAILURES_MAX_DEFAULT))
+
+
+def template_key() -> str:
+    """The template key (base64): YIBAO_TEMPLATE_KEY, or the built-in development key."""
+    return os.environ.get("YIBAO_TEMPLATE_KEY", DEVELOPMENT_KEY)
+
+
+def uses_development_key() -> bool:
+    return template_key() == DEVELOPMENT_KEY
 
 
 class _Model:
@@ -97,7 +130,7 @@ def decode(image_base64: str) -> np.ndarray:
 def _cipher() -> Any:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    key = base64.b64decode(os.environ.get("YIBAO_TEMPLATE_KEY", DEVELOPMENT_KEY))
+    key = base64.b64decode(template_key())
     return AESGCM(key)
 
 
@@ -131,3 +164,87 @@ def compare(conn: Connection, psn_no: str, image_base64: str) -> Match:
     live = model().descriptor(decode(image_base64))
     distance = float(np.linalg.norm(live - unseal(sealed, psn_no)))
     return Match(distance <= threshold(), round(distance, 4))
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A 9601 message: who the photo should be, the photo, and the terminal's liveness
+    result ("1" passed; anything else, or nothing, is refused)."""
+
+    psn_no: str
+    certno: str
+    photo: str
+    liveness: str
+    business_type: str
+
+
+@dataclass(slots=True)
+class _Progress:
+    """How far an attempt got: whether it counts as a failure, the distance if compared."""
+
+    counted: bool = False
+    distance: float | None = None
+
+
+def authenticate(ctx: Ctx, attempt: Attempt) -> tuple[Match, str]:
+    """9601: the match and an ecToken for the caller, or a refusal whose audit row is kept
+    (``Ctx.kept_on_refusal``) and which never tells the distance."""
+    progress = _Progress()
+    try:
+        match = _check(ctx, attempt, progress)
+    except Refused as refusal:
+        detail = refusal.code if progress.distance is None else (
+            f"{refusal.code} distance {progress.distance}")
+        ctx.kept_on_refusal.append(partial(
+            audit.record, kind=REFUSED if progress.counted else BLOCKED,
+            psn_no=attempt.psn_no, actor=ctx.institution.code, at=ctx.now,
+            place=ctx.institution.code, detail=detail))
+        raise
+    actor = ecert.Actor(ctx.institution.code, ctx.now)
+    audit.record(ctx.conn, kind=MATCHED, psn_no=attempt.psn_no, actor=actor.name, at=ctx.now,
+                 place=actor.name, detail=f"distance {match.distance}")
+    return match, ecert.issue_token(ctx.conn, actor, attempt.psn_no, "face",
+                                    attempt.business_type)
+
+
+def _check(ctx: Ctx, attempt: Attempt, progress: _Progress) -> Match:
+    if not ctx.institution.face_pilot:
+        raise Refused("E-FACE-002", ctx.institution.code)
+    check_not_locked(ctx.conn, attempt.psn_no, ctx.institution.code, ctx.now)
+    progress.counted = True
+    if attempt.business_type not in ecert.BUSINESS_TYPES:
+        raise Refused("E-ENV-007", f"businessType {attempt.business_type[:8]}")
+    if attempt.liveness != "1":
+        raise Refused("E-FACE-005", "liveness must be 1 (passed)" if attempt.liveness
+                      else "the terminal's liveness result is required")
+    if attempt.certno != persons.get_person(ctx.conn, attempt.psn_no)["certno"]:
+        raise Refused("E-PSN-005", "certno differs from the person's")
+    match = compare(ctx.conn, attempt.psn_no, attempt.photo)
+    progress.distance = match.distance
+    if not match.matched:
+        raise Refused("E-FACE-004")  # never the distance: it would guide a forger
+    return match
+
+
+def check_not_locked(conn: Connection, psn_no: str, institution: str, now: datetime) -> None:
+    """Refused while the person, or the institution, has too many recent failed attempts;
+    the message says until when."""
+    until = _locked_until(conn, audit_event.c.psn_no == psn_no, person_failures_max(),
+                          PERSON_WINDOW, now)
+    if until is not None:
+        raise Refused("E-FACE-006", f"until {until:%Y-%m-%d %H:%M:%S}")
+    until = _locked_until(conn, audit_event.c.place == institution,
+                          institution_failures_max(), INSTITUTION_WINDOW, now)
+    if until is not None:
+        raise Refused("E-FACE-007", f"until {until:%Y-%m-%d %H:%M:%S}")
+
+
+def _locked_until(conn: Connection, whose: ColumnElement[bool], failures_max: int,
+                  window: timedelta, now: datetime) -> datetime | None:
+    """When the failures_max-th most recent failure within the window leaves it, if there
+    are that many."""
+    recent = conn.execute(
+        select(audit_event.c.at).where(audit_event.c.kind == REFUSED, whose,
+                                       audit_event.c.at > now - window)
+        .order_by(audit_event.c.at.desc()).limit(failures_max)).scalars().all()
+    return recent[-1] + window if len(recent) >= failures_max else None

@@ -33,7 +33,8 @@ INSURED = "1"
 @dataclass(frozen=True, slots=True)
 class Credential:
     """What the HIS presented. An ecToken (type 01) is only valid for the institution,
-    transaction and moment it is presented in, so those travel with it."""
+    transaction and moment it is presented in, so those travel with it; its ``cert_no`` is
+    the token's SHA-256 (``presented`` hashes it), which is all a visit stores."""
 
     cert_type: str
     cert_no: str
@@ -41,6 +42,16 @@ class Credential:
     institution: str = ""
     infno: str = ""
     at: datetime | None = None
+
+    @classmethod
+    def presented(
+        cls, cert_type: str, cert_no: str, card_sn: str, *, institution: str, infno: str,
+        at: datetime,
+    ) -> Credential:
+        """A credential as the HIS sent it: a raw ecToken is replaced by its SHA-256."""
+        if cert_type == CERT_ECERT:
+            cert_no = ecert.digest(cert_no)
+        return cls(cert_type, cert_no, card_sn, institution, infno, at)
 
 
 def find_by_credential(conn: Connection, cred: Credential, day: date) -> RowMapping:

@@ -23,6 +23,7 @@ from yibao.services import accumulators, away, cards, ledger
 from yibao.services.context import Ctx
 from yibao.services.fees import unsettled_lines
 from yibao.services.persons import (
+    CERT_ECERT,
     Credential,
     holds,
     lock_person,
@@ -147,7 +148,7 @@ def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
         _check_not_claimed(ctx, req.invono)
     if person["suspended"] and not req.manual:  # reimbursement stays possible
         cards.check_not_suspended(ctx.conn, req.psn_no, ctx.now.date())  # says until when
-    cred = req.credential
+    cred = req.credential or _registered_token(ctx, req, visit)
     if cred is not None and not holds(ctx.conn, cred, person):
         raise Refused("E-PSN-005", "the credential belongs to another person")
     insurance = require_insured(visit, visit["insutype"], ctx.now.date())
@@ -306,6 +307,16 @@ def _settlement_row(ctx: Ctx, plan: _Plan, setl_id: str) -> dict[str, Any]:
 
 def _visit_credential(visit: RowMapping) -> Credential:
     return Credential(visit["mdtrt_cert_type"], visit["mdtrt_cert_no"])
+
+
+def _registered_token(ctx: Ctx, req: SettleRequest, visit: RowMapping) -> Credential | None:
+    """A message that presents no credential settles a visit registered with an ecToken
+    under that token: its business type must allow this transaction, and it must still be
+    this institution's, unexpired and unrevoked (the visit keeps the token's SHA-256)."""
+    if req.manual or visit["mdtrt_cert_type"] != CERT_ECERT:
+        return None
+    return Credential(CERT_ECERT, visit["mdtrt_cert_no"], institution=ctx.institution.code,
+                      infno=ctx.infno, at=ctx.now)
 
 
 def _fund_rows(b: Breakdown) -> list[dict[str, Any]]:

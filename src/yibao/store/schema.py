@@ -184,6 +184,10 @@ ec_token = Table(  # identity tokens issued by 1162, bound to institution and bu
     Column("business_type", String(6), nullable=False),
     Column("issued_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
+    # ecTokens: set when a deactivation, PIN lock, suspension or card loss revokes it
+    Column("revoked_at", DateTime),
+    Column("revoked_why", String(30), nullable=False, server_default=""),
+    Index(None, "psn_no"),
 )
 
 audit_event = Table(  # identity events: who did what, where, when (no personal data)
@@ -197,6 +201,7 @@ audit_event = Table(  # identity events: who did what, where, when (no personal 
     Column("place", String(60), nullable=False, server_default=""),
     Column("detail", String(300), nullable=False, server_default=""),
     Index(None, "psn_no"),
+    Index(None, "kind", "place", "at"),  # face pilot: refused attempts per institution
 )
 
 catalogue_item = Table(
