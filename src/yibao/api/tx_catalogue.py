@@ -172,10 +172,10 @@ def upload(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     code = node.text("fixmedins_code", max_len=30)
     if code != ctx.institution.code:
         raise Refused("E-AUTH-006", "fsUploadIn.fixmedins_code")
-    file_qury_no = files.store(ctx, code, filename, _bytes(node))
+    file_qury_no, deadline = files.upload(ctx, filename, _bytes(node))
     ctx.effect = f"file:{file_qury_no}"
     return {"file_qury_no": file_qury_no, "filename": filename, "fixmedins_code": code,
-            "dld_endtime": ""}
+            "dld_endtime": f"{deadline:%Y-%m-%d %H:%M:%S}"}
 
 
 @transaction("9102", "文件下载", writes=False)

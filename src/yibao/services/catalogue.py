@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 from functools import cache
@@ -50,15 +51,17 @@ def reference(ctx: Ctx, kind: str, *, after_ver: str = "") -> list[RowMapping]:
 def download_file(
     ctx: Ctx, infno: str, rows: list[RowMapping], columns: tuple[str, ...]
 ) -> dict[str, Any]:
-    """Write rows into a ZIP of one tab-separated TXT for 9102; answer as 1301 does."""
+    """The ZIP of one tab-separated TXT of the rows, for 9102; answer as 1301 does. One
+    stored file per catalogue version: a later call with the same rows gets the same one."""
     filename = f"{infno}_{ctx.institution.pool_area}_{ctx.now:%Y%m%d%H%M%S}.zip"
     content = files.zip_rows(
-        filename.replace(".zip", ".txt"), ([row[c] for c in columns] for row in rows)
+        f"{infno}_{ctx.institution.pool_area}.txt", ([row[c] for c in columns] for row in rows)
     )
-    file_qury_no = files.store(ctx, files.POLICY_CENTRE, filename, content)
+    key = hashlib.sha256(f"{infno}|{ctx.institution.pool_area}|".encode() + content)
+    stored = files.catalogue_file(ctx, key.hexdigest(), filename, content)
     return {
-        "file_qury_no": file_qury_no, "filename": filename,
-        "dld_end_time": ctx.now.date().isoformat(), "data_cnt": len(rows),
+        "file_qury_no": stored.file_qury_no, "filename": stored.filename,
+        "dld_end_time": stored.dld_endtime.date().isoformat(), "data_cnt": len(rows),
     }
 
 

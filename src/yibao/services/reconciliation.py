@@ -104,9 +104,10 @@ def detail(ctx: Ctx, scope: Scope, file_qury_no: str) -> dict[str, Any]:
     differing = [r for r in compared if r["outcome"] != "balanced"]
     filename = f"3202_{ctx.institution.code}_{ctx.now:%Y%m%d%H%M%S}.zip"
     content = files.zip_rows("result.txt", [_result_line(r) for r in differing])
-    serial = files.store(ctx, ctx.institution.code, filename, content)
-    return {"file_qury_no": serial, "filename": filename,
-            "dld_endtime": ctx.now + timedelta(hours=RESULT_DOWNLOAD_HOURS),
+    deadline = ctx.now + timedelta(hours=RESULT_DOWNLOAD_HOURS)
+    serial = files.store(ctx, ctx.institution.code, filename, content, kind=files.RESULT,
+                         dld_endtime=deadline)
+    return {"file_qury_no": serial, "filename": filename, "dld_endtime": deadline,
             "differing": len(differing), "compared": len(compared)}
 
 
