@@ -115,6 +115,8 @@ def _uploaded(ctx: Ctx, file_qury_no: str) -> list[list[str]]:
     try:
         stored = files.fetch(ctx, file_qury_no, "")
     except Refused as exc:
+        if exc.code != "E-UPL-004":  # past its deadline: say so (E-UPL-005)
+            raise
         raise Refused("E-REC-001", f"file_qury_no {file_qury_no[:40]}") from exc
     rows = files.unzip_rows(stored.content)
     if len(rows) > DETAIL_ROWS_MAX:
