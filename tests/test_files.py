@@ -17,6 +17,7 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, insert, select
 
+from concurrency import run_threads
 from flows import ok, refused
 from yibao.api.hospital import ROUTE
 from yibao.domain import archive
@@ -205,4 +206,32 @@ def test_3202_refuses_an_upload_past_its_deadline(db, his, clock):
     up = ok(upload(his, a_zip({"detail.txt": b""})))
     clock.now += timedelta(hours=files.UPLOAD_DOWNLOAD_HOURS, seconds=1)
     refused(_detail(his, up["file_qury_no"]), "E-UPL-005")
+    assert stored(db) == 1
+
+
+# ------------------------------------------------------------ at the same moment
+
+
+def _message(his, infno: str, payload: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+    body = json.dumps(his.envelope(infno, payload), ensure_ascii=False).encode()
+    return his.headers(), body
+
+
+def test_parallel_uploads_cannot_pass_the_quota_together(app, db, his, monkeypatch):
+    monkeypatch.setattr(files, "QUOTA", archive.Quota(files_max=1, bytes_max=10_000))
+    content = base64.b64encode(a_zip({"a.txt": b"a\n"})).decode()
+    requests = [_message(his, "9101", {"fsUploadIn": {
+        "in": content, "filename": f"{i}.zip", "fixmedins_code": his.code}})
+        for i in range(4)]
+    answers = run_threads(app.state.hospital.handle, requests)
+    assert sorted(a["infcode"] for a in answers) == [-1, -1, -1, 0]
+    assert all(a["err_msg"].startswith("E-UPL-003") for a in answers if a["infcode"])
+    assert stored(db) == 1
+
+
+def test_parallel_first_catalogue_calls_store_one_file(app, db, his_factory):
+    hospitals = [his_factory(code) for code in ("H11010500001", OTHER, "H11010500003")]
+    requests = [_message(h, "1301", {"data": {"ver": "0"}}) for h in hospitals]
+    answers = run_threads(app.state.hospital.handle, requests)
+    assert len({ok(a)["file_qury_no"] for a in answers}) == 1
     assert stored(db) == 1
