@@ -119,9 +119,9 @@ def test_catalogue_files_can_be_fetched_by_any_institution(his, his_factory):
 def test_9102_with_a_wrong_filename_or_unknown_number_is_refused(his):
     answer = ok(his.call("1301", {"data": {"ver": "0"}}))
     wrong_name = json.loads(fetch(his, answer["file_qury_no"], "other.zip"))
-    assert wrong_name["infcode"] == -1 and wrong_name["err_msg"].startswith("E-ENV-005")
+    assert wrong_name["infcode"] == -1 and wrong_name["err_msg"].startswith("E-UPL-004")
     unknown = json.loads(fetch(his, "F0000000000000000000", answer["filename"]))
-    assert unknown["infcode"] == -1 and unknown["err_msg"].startswith("E-ENV-005")
+    assert unknown["infcode"] == -1 and unknown["err_msg"].startswith("E-UPL-004")
 
 
 # ------------------------------------------------------------ 1312 / 1318 / 1319

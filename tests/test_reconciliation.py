@@ -10,6 +10,7 @@ import zipfile
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
 from flows import (
     LI_JIANGUO,
@@ -19,6 +20,7 @@ from flows import (
     settle_once,
 )
 from yibao.services import files
+from yibao.store.schema import stored_file
 
 DAY = {"stmt_begndate": "2026-05-11", "stmt_enddate": "2026-05-11", "clr_type": "11"}
 
@@ -142,14 +144,11 @@ def _broken_archives() -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "unsupported", "encrypted", "bomb"])
-def test_an_unreadable_archive_is_refused_as_bad_input(db, his, kind):
+def test_an_unreadable_archive_is_refused_at_upload_and_not_stored(db, his, kind):
     content = _broken_archives()[kind]
-    up = ok(his.call("9101", {"fsUploadIn": {"in": base64.b64encode(content).decode(),
-                                             "filename": f"{kind}.zip",
-                                             "fixmedins_code": his.code}}))
-    answer = his.call("3202", {"data": {**DAY, "setl_optins": "110000",
-                                        "file_qury_no": up["file_qury_no"],
-                                        "medfee_sumamt": "0", "fund_pay_sumamt": "0",
-                                        "cash_payamt": "0", "fixmedins_setl_cnt": "1",
-                                        "fixmedins_refd_setl_flag": "1"}})
-    refused(answer, "E-ENV-006" if kind == "bomb" else "E-ENV-005")
+    answer = his.call("9101", {"fsUploadIn": {"in": base64.b64encode(content).decode(),
+                                              "filename": f"{kind}.zip",
+                                              "fixmedins_code": his.code}})
+    refused(answer, "E-UPL-002" if kind == "bomb" else "E-UPL-001")
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(stored_file)).scalar() == 0

@@ -1,5 +1,5 @@
 """The ``yibao`` command: serve, migrate, seed, demo, errors, outbox, ledger, clearing,
-world, bench."""
+world, bench, purge."""
 
 from __future__ import annotations
 
@@ -475,6 +475,24 @@ def outbox_list(
         table.add_row(row["id"], row["kind"], row["status"], str(row["attempts"]),
                       row["next_attempt_at"], row["last_error"], row["created_at"])
     console.print(table)
+
+
+@app.command()
+def purge(
+    db: str = DB_OPTION,
+    dry_run: bool = typer.Option(False, "--dry-run", help="count, delete nothing"),
+) -> None:
+    """Delete what is past its retention (messages, nonces, ecTokens, QR codes, stored
+    files, face attempts; docs/retention.md) in short batches, safe while serving."""
+    import time
+
+    from yibao.services import retention
+    from yibao.services.context import china_now
+
+    counts = retention.purge(Database(db), china_now(), int(time.time()), dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for name, count in counts.items():
+        console.print(f"{name}: {verb} {count}")
 
 
 def _safe(url: str) -> str:

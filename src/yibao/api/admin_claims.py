@@ -13,8 +13,11 @@ from sqlalchemy import Connection
 
 from yibao.api.admin import agency, operator_dependency, run_refusable
 from yibao.api.claim_models import ApplicationIn, bill_of, payee_of
+from yibao.api.pages import Limit, Offset
 from yibao.api.rest import ChinaTime
+from yibao.domain import paging
 from yibao.domain.money import fen_to_yuan
+from yibao.domain.paging import Page
 from yibao.domain.policy import Policy
 from yibao.services import cards, reimbursement
 from yibao.services.context import Clock, Ids
@@ -110,11 +113,13 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...],
             return {"claim_id": claim_id}
         return run(act)
 
-    @api.get("/claims", summary="Claims, newest first (optionally of one status)")
-    def claims(op: Op, status: str = "") -> Any:
+    @api.get("/claims", summary="A page of the claims, last changed first (optionally of "
+             f"one status; at most {paging.REST_ROWS_MAX} a page)")
+    def claims(op: Op, status: str = "", limit: Limit = paging.REST_ROWS_DEFAULT,
+               offset: Offset = 0) -> Any:
         with db.read() as conn:
             return [dict(r, updated_at=r["updated_at"].isoformat(sep=" "))
-                    for r in reimbursement.listing(conn, status)]
+                    for r in reimbursement.listing(conn, status, Page(limit, offset))]
 
     @api.get("/claims/{claim_id}", summary="One claim with its lines and every step")
     def claim(claim_id: str, op: Op) -> Any:

@@ -10,6 +10,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from yibao.api.admin import agency, operator_dependency, run_refusable
+from yibao.api.pages import Limit, Offset
+from yibao.domain import paging
+from yibao.domain.paging import Page
 from yibao.services import cards, filing
 from yibao.services.context import Clock, Ids
 from yibao.store.db import Database
@@ -66,10 +69,13 @@ def router(db: Database, clock: Clock, ids: Ids, tokens: Mapping[str, str]) -> A
             return {"trt_dcla_detl_sn": serial}
         return run(act)
 
-    @api.get("/persons/{psn_no}/filings", summary="A person's filings, newest first")
-    def listing(psn_no: str, op: Op) -> Any:
+    @api.get("/persons/{psn_no}/filings", summary="A page of a person's filings, newest "
+             f"first (at most {paging.REST_ROWS_MAX} a page)")
+    def listing(psn_no: str, op: Op, limit: Limit = paging.REST_ROWS_DEFAULT,
+                offset: Offset = 0) -> Any:
         with db.read() as conn:
-            return [filing.describe(r, op.now) for r in filing.of_person(conn, psn_no)]
+            return [filing.describe(r, op.now)
+                    for r in filing.of_person(conn, psn_no, Page(limit, offset))]
 
     @api.post("/filings/{serial}/cancellation", summary="Cancel a filing")
     def cancel(serial: str, body: CancellationIn, op: Op) -> Any:

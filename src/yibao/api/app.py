@@ -77,9 +77,8 @@ def create_app(
         headers = {k.lower(): v for k, v in request.headers.items()}
         result = await run_in_threadpool(hospital.handle, headers, body)
         if isinstance(result, FileReply):
-            disposition = f'attachment; filename="{result.filename}"'
             return Response(result.content, media_type="application/zip",
-                            headers={"content-disposition": disposition})
+                            headers={"content-disposition": result.disposition})
         return Response(to_json(result), media_type="application/json; charset=utf-8")
 
     if admin_tokens is None:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from yibao.api.claim_models import ApplicationIn, bill_of, payee_of
+from yibao.api.pages import PageIn
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.domain.text import is_digits
@@ -49,6 +50,10 @@ class Activation(BaseModel):
 
 class PinIn(BaseModel):
     pin: str = Field(min_length=1, max_length=20)
+
+
+class PagedPinIn(PinIn, PageIn):
+    """The PIN and which page of a list (limit, offset)."""
 
 
 class Relative(BaseModel):
@@ -229,10 +234,12 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
                 area=body.area, end_date=body.end_date, reason=body.reason))}
         return as_holder(channel_id, cert_id, body.pin, act)
 
-    @api.post("/certificates/{cert_id}/filings/list", summary="The holder's filings")
-    def filings(cert_id: str, body: PinIn, channel_id: Channel) -> Any:
+    @api.post("/certificates/{cert_id}/filings/list",
+              summary="A page of the holder's filings, newest first")
+    def filings(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
         def act(conn: Connection, caller: Caller, psn_no: str) -> list[dict[str, Any]]:
-            return [filing.describe(r, caller.now) for r in filing.of_person(conn, psn_no)]
+            return [filing.describe(r, caller.now)
+                    for r in filing.of_person(conn, psn_no, body.page)]
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/filings/{serial}/cancellation",
@@ -257,10 +264,10 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/claims/list",
-              summary="The holder's claims with every review step")
-    def claims(cert_id: str, body: PinIn, channel_id: Channel) -> Any:
-        return as_holder(channel_id, cert_id, body.pin,
-                         lambda conn, _caller, psn_no: reimbursement.of_person(conn, psn_no))
+              summary="A page of the holder's claims, newest first, with every review step")
+    def claims(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
+        return as_holder(channel_id, cert_id, body.pin, lambda conn, _caller, psn_no:
+                         reimbursement.of_person(conn, psn_no, body.page))
 
     @api.post("/certificates/{cert_id}/deactivation", summary="Deactivate in this channel")
     def deactivate(cert_id: str, channel_id: Channel) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from yibao.api.fields import Fields
 from yibao.services.context import Ctx
@@ -18,6 +19,15 @@ class FileReply:
 
     filename: str
     content: bytes
+
+    @property
+    def disposition(self) -> str:
+        """Content-Disposition (RFC 6266): an ASCII ``filename`` with quotes and
+        backslashes escaped, and the exact name as ``filename*`` (RFC 5987, UTF-8)."""
+        ascii_name = "".join(ch if " " <= ch <= "~" else "_" for ch in self.filename)
+        quoted = ascii_name.replace("\\", "\\\\").replace('"', '\\"')
+        return (f'attachment; filename="{quoted}"; '
+                f"filename*=UTF-8''{quote(self.filename, safe='')}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from yibao.api.fields import Fields
 from yibao.api.registry import FileReply, transaction
+from yibao.domain import paging
 from yibao.domain.errors import Refused
+from yibao.domain.paging import Page
 from yibao.domain.text import is_digits
 from yibao.services import catalogue, files
+from yibao.services.catalogue import ItemFilter
 from yibao.services.context import Ctx
 
 ITEM_DOWNLOADS = {
@@ -37,7 +41,7 @@ REFERENCE_DOWNLOADS = {
 def _register_item_download(infno: str, title: str, list_types: tuple[str, ...]) -> None:
     def download(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         ver = inp.child("data").text("ver", max_len=20)
-        rows = catalogue.items(ctx, list_types=list_types, after_ver=ver)
+        rows = catalogue.items(ctx, ItemFilter(list_types=list_types, after_ver=ver))
         return catalogue.download_file(ctx, infno, rows, catalogue.ITEM_COLUMNS)
 
     transaction(infno, title, writes=True)(download)
@@ -58,26 +62,31 @@ for _infno, (_title, _kind) in REFERENCE_DOWNLOADS.items():
     _register_reference_download(_infno, _title, _kind)
 
 
-def _page(data: Fields, rows: list[Any], render: Any) -> dict[str, Any]:
-    num = int(data.text("page_num", required=False, max_len=6) or "1")
-    size = min(int(data.text("page_size", required=False, max_len=6) or "100"),
-               catalogue.PAGE_SIZE_MAX)
-    if num < 1 or size < 1:
-        raise Refused("E-ENV-005", "page_num and page_size must be positive")
-    chunk = rows[(num - 1) * size: num * size]
-    pages = max(1, -(-len(rows) // size))
-    return {"data": [render(r) for r in chunk], "recordCounts": len(rows), "pageNum": num,
-            "pageSize": size, "pages": pages, "firstPage": num == 1, "lastPage": num >= pages}
-
-
-def _query(inp: Fields) -> tuple[Fields, str, Any]:
-    data = inp.child("data")
+def _page(data: Fields) -> Page:
+    """page_num and page_size (default 1 and 100; a size above PAGE_SIZE_MAX is cut)."""
     for name in ("page_num", "page_size"):
         value = data.text(name, required=False, max_len=6)
         if value and not is_digits(value):
             raise Refused("E-ENV-005", f"input.data.{name} must be a number")
+    num = int(data.text("page_num", required=False, max_len=6) or "1")
+    size = int(data.text("page_size", required=False, max_len=6) or "100")
+    return paging.numbered(num, size, catalogue.PAGE_SIZE_MAX)
+
+
+def _answer(found: tuple[list[Any], int], page: Page, render: Any) -> dict[str, Any]:
+    rows, total = found
+    num, pages = page.offset // page.limit + 1, paging.pages(total, page.limit)
+    return {"data": [render(r) for r in rows], "recordCounts": total, "pageNum": num,
+            "pageSize": page.limit, "pages": pages, "firstPage": num == 1,
+            "lastPage": num >= pages}
+
+
+def _query(inp: Fields, **only: Any) -> tuple[Fields, ItemFilter, Page]:
+    data = inp.child("data")
+    page = _page(data)
     day = data.day("query_date", required=False)
-    return data, data.text("hilist_code", required=False, max_len=50), day
+    code = data.text("hilist_code", required=False, max_len=50)
+    return data, ItemFilter(code=code, day=day, **only), page
 
 
 def _base(ctx: Ctx, r: Any) -> dict[str, Any]:
@@ -88,9 +97,8 @@ def _base(ctx: Ctx, r: Any) -> dict[str, Any]:
 
 @transaction("1312", "医保目录信息查询", writes=False)
 def hilist(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    data, code, day = _query(inp)
-    rows = catalogue.items(ctx, code=code, day=day)
-    return _page(data, rows, lambda r: dict(
+    _, only, page = _query(inp)
+    return _answer(catalogue.item_page(ctx, only, page), page, lambda r: dict(
         _base(ctx, r), hilist_name=r["name"], list_type=r["list_type"],
         chrgitm_lv=r["chrgitm_lv"], med_chrgitm_type=r["list_type"], lmt_used_flag="0",
         med_use_flag="1", matn_used_flag="0", hilist_use_type="1", lmt_cpnd_type="0",
@@ -99,9 +107,8 @@ def hilist(ctx: Ctx, inp: Fields) -> dict[str, Any]:
 
 @transaction("1304", "民族药品目录查询", writes=False)
 def ethnic_drugs(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    data, _, _ = _query(inp)
-    rows = catalogue.reference(ctx, "ethnic")
-    return _page(data, rows, lambda r: {
+    page = _page(inp.child("data"))
+    return _answer(catalogue.reference_page(ctx, "ethnic", page), page, lambda r: {
         "med_list_codg": r["code"], "drug_prodname": r["name"], "drug_genname": r["name"],
         "vali_flag": "1", "ver": r["ver"]})
 
@@ -109,28 +116,26 @@ def ethnic_drugs(ctx: Ctx, inp: Fields) -> dict[str, Any]:
 @transaction("1316", "医疗目录与医保目录匹配信息查询", writes=False)
 def list_matching(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     """In yibao the medical list code and the insurance list code are the same item."""
-    data, code, day = _query(inp)
-    code = code or data.text("med_list_codg", required=False, max_len=50)
-    rows = catalogue.items(ctx, code=code, day=day)
-    return _page(data, rows, lambda r: dict(
+    data, only, page = _query(inp)
+    code = only.code or data.text("med_list_codg", required=False, max_len=50)
+    found = catalogue.item_page(ctx, replace(only, code=code), page)
+    return _answer(found, page, lambda r: dict(
         _base(ctx, r), med_list_codg=r["code"], list_type=r["list_type"], memo="",
         rid=f"{r['region']}-{r['code']}", updt_time=r["valid_from"].isoformat()))
 
 
 @transaction("1318", "医保目录限价信息查询", writes=False)
 def price_limits(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    data, code, day = _query(inp)
-    rows = [r for r in catalogue.items(ctx, code=code, day=day) if r["price_cap"] is not None]
-    return _page(data, rows, lambda r: dict(
+    _, only, page = _query(inp, capped=True)
+    return _answer(catalogue.item_page(ctx, only, page), page, lambda r: dict(
         _base(ctx, r), hilist_lmtpric_type="1", overlmt_dspo_way="1",
         hilist_pric_uplmt_amt=r["price_cap"]))
 
 
 @transaction("1319", "医保目录先自付比例信息查询", writes=False)
 def selfpay_ratios(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    data, code, day = _query(inp)
-    rows = [r for r in catalogue.items(ctx, code=code, day=day) if r["chrgitm_lv"] == "02"]
-    return _page(data, rows, lambda r: dict(
+    _, only, page = _query(inp, chrgitm_lv="02")
+    return _answer(catalogue.item_page(ctx, only, page), page, lambda r: dict(
         _base(ctx, r), selfpay_prop_psn_type="", selfpay_prop_type="1",
         selfpay_prop=r["selfpay_ratio"]))
 
@@ -172,10 +177,10 @@ def upload(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     code = node.text("fixmedins_code", max_len=30)
     if code != ctx.institution.code:
         raise Refused("E-AUTH-006", "fsUploadIn.fixmedins_code")
-    file_qury_no = files.store(ctx, code, filename, _bytes(node))
+    file_qury_no, deadline = files.upload(ctx, filename, _bytes(node))
     ctx.effect = f"file:{file_qury_no}"
     return {"file_qury_no": file_qury_no, "filename": filename, "fixmedins_code": code,
-            "dld_endtime": ""}
+            "dld_endtime": f"{deadline:%Y-%m-%d %H:%M:%S}"}
 
 
 @transaction("9102", "文件下载", writes=False)

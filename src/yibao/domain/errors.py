@@ -160,6 +160,17 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-CLR-004", "another run of this month came first", "run it again: it sees that run", 409),
     ("E-REC-001", "reconciliation file not found or not readable",
      "upload the detail file with 9101 and send its file_qury_no", 404),
+    # stored files
+    ("E-UPL-001", "file is not a ZIP archive of TXT files",
+     "9101 takes a ZIP of tab-separated TXT files (docs/interface.md, files)", 400),
+    ("E-UPL-002", "file too large, or too large once unzipped",
+     "limits are in docs/interface.md, files", 413),
+    ("E-UPL-003", "upload quota of this institution reached",
+     "files and bytes per 24 hours are in docs/interface.md, files", 429),
+    ("E-UPL-004", "file not found for this institution",
+     "file_qury_no and filename as 9101, 1301-1315 or 3202 answered them", 404),
+    ("E-UPL-005", "download deadline passed",
+     "fetch before dld_endtime; run 1301-1315 or 3202 again for a new file", 404),
     # reversal
     ("E-REV-001", "original message not found", "omsgid must be a message this institution sent", 404),
     ("E-REV-002", "original message cannot be reversed", "only state-changing messages", 409),

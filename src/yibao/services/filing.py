@@ -17,6 +17,7 @@ from yibao.domain import filing as rules
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.filing import ACTIVE, CANCELLED, SUPERSEDED, window_of
+from yibao.domain.paging import Page
 from yibao.services import audit, away, reimbursement, visits
 from yibao.services.context import Caller, Ids
 from yibao.services.persons import active_insurance, insurances, lock_person
@@ -219,11 +220,11 @@ def made_by(conn: Connection, psn_no: str, actor: str, begin: datetime, end: dat
     return list(conn.execute(query.order_by(filing.c.begin_at)).mappings())
 
 
-def of_person(conn: Connection, psn_no: str) -> list[RowMapping]:
-    """Every filing of a person, newest first (ended ones too: they explain refusals)."""
+def of_person(conn: Connection, psn_no: str, page: Page) -> list[RowMapping]:
+    """A page of a person's filings, newest first (ended ones too: they explain refusals)."""
     query = select(filing).where(filing.c.psn_no == psn_no).order_by(
         filing.c.begin_at.desc(), filing.c.trt_dcla_detl_sn.desc())
-    return list(conn.execute(query).mappings())
+    return list(conn.execute(query.limit(page.limit).offset(page.offset)).mappings())
 
 
 def describe(row: RowMapping, now: datetime) -> dict[str, Any]:

@@ -104,9 +104,10 @@ def detail(ctx: Ctx, scope: Scope, file_qury_no: str) -> dict[str, Any]:
     differing = [r for r in compared if r["outcome"] != "balanced"]
     filename = f"3202_{ctx.institution.code}_{ctx.now:%Y%m%d%H%M%S}.zip"
     content = files.zip_rows("result.txt", [_result_line(r) for r in differing])
-    serial = files.store(ctx, ctx.institution.code, filename, content)
-    return {"file_qury_no": serial, "filename": filename,
-            "dld_endtime": ctx.now + timedelta(hours=RESULT_DOWNLOAD_HOURS),
+    deadline = ctx.now + timedelta(hours=RESULT_DOWNLOAD_HOURS)
+    serial = files.store(ctx, ctx.institution.code, filename, content, kind=files.RESULT,
+                         dld_endtime=deadline)
+    return {"file_qury_no": serial, "filename": filename, "dld_endtime": deadline,
             "differing": len(differing), "compared": len(compared)}
 
 
@@ -114,6 +115,8 @@ def _uploaded(ctx: Ctx, file_qury_no: str) -> list[list[str]]:
     try:
         stored = files.fetch(ctx, file_qury_no, "")
     except Refused as exc:
+        if exc.code != "E-UPL-004":  # past its deadline: say so (E-UPL-005)
+            raise
         raise Refused("E-REC-001", f"file_qury_no {file_qury_no[:40]}") from exc
     rows = files.unzip_rows(stored.content)
     if len(rows) > DETAIL_ROWS_MAX:

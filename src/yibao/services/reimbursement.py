@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from yibao.domain import ledger as ledger_rules
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
+from yibao.domain.paging import Page
 from yibao.domain.policy import Policy
 from yibao.domain.text import is_digits
 from yibao.services import audit, away, fees, ledger, settlement, visits
@@ -616,17 +617,21 @@ def _rested_on(conn: Connection, setl_id: str | None) -> dict[str, Any]:
             "trum_dcla_detl_sn": row.trum_dcla_detl_sn if row else None}
 
 
-def of_person(conn: Connection, psn_no: str) -> list[dict[str, Any]]:
+def of_person(conn: Connection, psn_no: str, page: Page) -> list[dict[str, Any]]:
+    """A page of a person's claims, newest first, each with its lines and steps."""
     ids_ = conn.execute(select(claim.c.claim_id).where(claim.c.psn_no == psn_no).order_by(
-        claim.c.created_at.desc(), claim.c.claim_id.desc())).scalars()
+        claim.c.created_at.desc(), claim.c.claim_id.desc())
+        .limit(page.limit).offset(page.offset)).scalars().all()
     return [describe(conn, i) for i in ids_]
 
 
-def listing(conn: Connection, status: str, limit: int = 200) -> list[RowMapping]:
+def listing(conn: Connection, status: str, page: Page) -> list[RowMapping]:
+    """A page of the claims (of one status), last changed first."""
     query = select(claim.c.claim_id, claim.c.psn_no, claim.c.status, claim.c.fixmedins_code,
                    claim.c.invono, claim.c.medfee_sumamt, claim.c.approved_amount,
                    claim.c.updated_at)
     if status:
         query = query.where(claim.c.status == status)
-    return list(conn.execute(query.order_by(claim.c.updated_at.desc()).limit(limit)).mappings())
+    query = query.order_by(claim.c.updated_at.desc(), claim.c.claim_id.desc())
+    return list(conn.execute(query.limit(page.limit).offset(page.offset)).mappings())
 

@@ -457,6 +457,12 @@ stored_file = Table(
     Column("filename", String(200), nullable=False),
     Column("content", LargeBinary, nullable=False),
     Column("created_at", DateTime, nullable=False),
+    # files, storage and exports: upload (9101) | result (3202) | catalogue (1301-1315)
+    Column("kind", String(12), nullable=False, server_default="upload"),
+    Column("content_key", String(64), unique=True),  # a catalogue file's version key
+    Column("dld_endtime", DateTime, nullable=False),  # 9102 refuses it afterwards
+    Index(None, "fixmedins_code", "created_at"),
+    Index(None, "dld_endtime"),
 )
 
 account_entry = Table(
