@@ -42,7 +42,7 @@ def _rows(now: datetime, now_unix: int, psn_no: str) -> dict[str, tuple[dict, di
     token = dict(psn_no=psn_no, cert_id="EC-R", fixmedins_code="H11010500001",
                  business_type="01101", issued_at=now - 3 * day)
     qr = dict(cert_id="EC-R", psn_no=psn_no)
-    face = dict(kind="face_checked", psn_no=psn_no, actor="H11010500001")
+    face = dict(kind="face_refused", psn_no=psn_no, actor="H11010500001")
     stored = dict(fixmedins_code="H11010500001", filename="a.zip", content=b"PK",
                   created_at=now - 5 * day, kind="upload")
     msg = dict(fixmedins_code="H11010500001", infno="2207", body_hash="0" * 64, infcode=0,
@@ -119,7 +119,7 @@ def test_purge_deletes_only_what_is_past_retention_and_never_money(aged, his):
                             ).scalars().all() == ["KEPT"]
         assert conn.execute(select(stored_file.c.file_qury_no)).scalars().all() == ["KEPT"]
         kinds = conn.execute(select(audit_event.c.kind)).scalars().all()
-        assert kinds.count("ecert_activated") == 1 and kinds.count("face_checked") == 1
+        assert kinds.count("ecert_activated") == 1 and kinds.count("face_refused") == 1
     again = runner.invoke(cli, ["purge", "--db", aged.url])
     assert all(f"{name}: deleted 0" in again.output for name in TABLES)
 

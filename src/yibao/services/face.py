@@ -49,6 +49,7 @@ PERSON_WINDOW = timedelta(hours=24)
 INSTITUTION_FAILURES_MAX_DEFAULT = 20
 INSTITUTION_WINDOW = timedelta(hours=1)
 MATCHED, REFUSED, BLOCKED = "face_matched", "face_refused", "face_blocked"
+ATTEMPT_KINDS = (MATCHED, REFUSED, BLOCKED)  # audit_event kinds of a 9601 attempt
 
 
 @dataclass(frozen=True, slots=True)

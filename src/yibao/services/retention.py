@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, tuple_
 
+from yibao.services.face import ATTEMPT_KINDS as FACE_ATTEMPT_KINDS
 from yibao.store.db import Database
 from yibao.store.schema import audit_event, ec_token, gateway_nonce, message, qr_code, stored_file
 
 BATCH_ROWS = 1000
 GATEWAY_WINDOW_SECONDS = 300  # api/gateway.py and api/channel.py WINDOW_SECONDS
-FACE_ATTEMPT_KINDS = ("face_checked",)  # audit_event kinds of a face comparison
 
 
 @dataclass(frozen=True, slots=True)
