@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from yibao.domain.errors import Refused
+from yibao.domain.text import is_digits
 
 # method -> what the channel checked (the documented list; nothing else is accepted)
 METHODS: dict[str, str] = {
@@ -109,6 +110,17 @@ def check_bindings_room(live: int) -> None:
     if live >= BINDINGS_MAX:
         raise Refused("E-ECT-018", f"{live} family bindings active or pending; at most "
                       f"{BINDINGS_MAX}")
+
+
+def check_bank_account(bank_name: str, bank_account: str) -> None:
+    """A bank's name and an account number of 8-30 ASCII digits (spaces allowed)."""
+    digits = bank_account.replace(" ", "")
+    if not (8 <= len(digits) <= 30 and is_digits(digits) and bank_name.strip()):
+        raise Refused("E-CLM-006", "a bank name and an account number (8-30 digits) are needed")
+
+
+def masked(bank_account: str) -> str:
+    return f"****{bank_account[-4:]}" if bank_account else ""
 
 
 def check_payee_name(account_name: str, person_name: str) -> None:
