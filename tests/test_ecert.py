@@ -11,7 +11,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-
 from sqlalchemy import func, select
 
 from apps import FACE_OK, WANG, ChannelApp
