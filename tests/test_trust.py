@@ -149,7 +149,7 @@ def _ref_of(db, purpose: str) -> str:
             attestation.c.purpose == purpose)).scalar_one())
 
 
-def test_a_binding_needs_the_relatives_own_acceptance_and_is_plausible(db, http):
+def test_a_binding_needs_the_relatives_own_acceptance_and_is_plausible(db, http, his):
     """Observed: a holder bound three strangers as "parent" (one younger than her),
     duplicates allowed, no limit."""
     app = ChannelApp(http)
@@ -190,8 +190,17 @@ def test_a_binding_needs_the_relatives_own_acceptance_and_is_plausible(db, http)
     assert count(db, family_binding, family_binding.c.status == "active") == 0
     reply = his_app.post(accept, {"pin": "246810", "real_person": his_app.attestation()})
     assert reply.status_code == 200
-    assert app.post(f"{family}/{binding}/qr", {"pin": "135790"}).status_code == 200
+    code = app.post(f"{family}/{binding}/qr", {"pin": "135790"}).json()["qr_code"]
     assert "family_accepted" in [n["kind"] for n in app.notices(cert_id)]
+
+    # he withdraws his consent from his own certificate: the code issued meanwhile is void
+    withdrawal = f"{CERTS}/{li}/family-requests/{binding}/withdrawal"
+    assert answer(stranger.post(f"{CERTS}/{liu}/family-requests/{binding}/withdrawal",
+                                {"pin": "112233"})) == (404, "E-ECT-019")
+    assert his_app.post(withdrawal, {"pin": "246810"}).status_code == 200
+    refused(scan(his, code), "E-ECT-006")
+    assert answer(app.post(f"{family}/{binding}/qr", {"pin": "135790"})) == (404, "E-ECT-003")
+    assert count(db, family_binding, family_binding.c.status == "active") == 0
 
 
 def test_a_minor_child_binds_at_once_on_the_holders_own_check(db, http):

@@ -220,6 +220,14 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
             return {"binding_id": binding_id, "status": ecert.ACTIVE}
         return as_holder(channel_id, cert_id, body.pin, act)
 
+    @api.post("/certificates/{cert_id}/family-requests/{binding_id}/withdrawal",
+              summary="The relative declines a request, or withdraws the consent given")
+    def withdraw(cert_id: str, binding_id: str, body: PinIn, channel_id: Channel) -> Any:
+        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
+            ecert.withdraw_binding(conn, actor, channel_id, psn_no, binding_id)
+            return {"binding_id": binding_id, "status": ecert.REMOVED}
+        return as_holder(channel_id, cert_id, body.pin, act, settled=False)
+
     @api.post("/certificates/{cert_id}/payee", status_code=201,
               summary="Register or change the account app claims pay to (in the holder's "
                       "name, real-person check)")

@@ -264,19 +264,39 @@ def _holder_of(conn: Connection, cert_id: str) -> str:
 
 def unbind_relative(conn: Connection, actor: Actor, channel_id: str, cert_id: str,
                     binding_id: str) -> None:
-    """Remove a binding (active or still pending): every QR code issued through it is
-    refused from now on (``scan``)."""
+    """The holder removes a binding (active or still pending)."""
     cert = certificate(conn, channel_id, cert_id)
-    row = conn.execute(select(family_binding).where(
-        family_binding.c.binding_id == binding_id, family_binding.c.cert_id == cert_id,
-        family_binding.c.status.in_((ACTIVE, PENDING))).with_for_update()).mappings().first()
-    if row is None:
+    row = _live_binding(conn, binding_id)
+    if row is None or row["cert_id"] != cert_id:
         raise Refused("E-ECT-003", "no such family binding on this certificate")
+    _end_binding(conn, actor, channel_id, row, cert["psn_no"])
+
+
+def withdraw_binding(conn: Connection, actor: Actor, channel_id: str, psn_no: str,
+                     binding_id: str) -> None:
+    """The relative (``psn_no``, signed in with their own PIN) declines a request or
+    withdraws the consent they gave."""
+    row = _live_binding(conn, binding_id)
+    if row is None or row["relative_psn_no"] != psn_no:
+        raise Refused("E-ECT-019", "no family binding with this id for this person")
+    _end_binding(conn, actor, channel_id, row, _holder_of(conn, row["cert_id"]))
+
+
+def _live_binding(conn: Connection, binding_id: str) -> RowMapping | None:
+    return conn.execute(select(family_binding).where(
+        family_binding.c.binding_id == binding_id,
+        family_binding.c.status.in_((ACTIVE, PENDING))).with_for_update()).mappings().first()
+
+
+def _end_binding(conn: Connection, actor: Actor, channel_id: str, row: RowMapping,
+                 holder: str) -> None:
+    """Every QR code issued through the binding is refused from now on (``scan``)."""
+    binding_id = row["binding_id"]
     conn.execute(update(family_binding).where(family_binding.c.binding_id == binding_id)
                  .values(status=REMOVED, removed_at=actor.now))
     audit.record(conn, kind="family_unbound", psn_no=row["relative_psn_no"],
-                 actor=actor.name, at=actor.now, detail=f"{binding_id} {cert_id}")
-    for who in (row["relative_psn_no"], cert["psn_no"]):
+                 actor=actor.name, at=actor.now, detail=f"{binding_id} {row['cert_id']}")
+    for who in (row["relative_psn_no"], holder):
         trust.notify(conn, trust.Act(channel_id, who, actor.now), "family_removed",
                      f"{binding_id} ({row['relation']})")
 
