@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from apps import PAYEE, WANG, ChannelApp
+from concurrency import run_threads
 from conftest import ADMIN_TOKEN
 from flows import LI_JIANGUO, LIU_YANG, WANG_FANG, ZHANG_DEMING, ok, refused
 from test_ecert import scan
 from test_reimbursement import declare_fault, fault_bill, psn
+from yibao.domain.trust import Attestation
+from yibao.services import ecert as ecert_service
+from yibao.services.context import Ids
 from yibao.store.schema import (
     attestation,
     claim,
@@ -239,3 +243,26 @@ def test_removing_a_binding_voids_every_code_issued_through_it(db, http, his):
     assert app.post(f"{binding}/qr", {"pin": "135790"}).status_code == 404
     own = app.qr(cert_id).json()["qr_code"]  # the holder's own codes are not affected
     assert ok(scan(his, own))["data"]["certno"] == WANG_FANG
+
+
+def test_two_channels_activating_at_once_one_starts_in_a_first_period(db, clock):
+    """The person's row is locked at activation: of two channels at the same moment, the
+    second sees the first (four rounds)."""
+    for round_ in range(4):
+        with db.write() as conn:
+            conn.execute(update(ecert).values(status="deactivated"))
+
+        def activate(channel_id: str, ref: str) -> str:
+            sent = Attestation("face_liveness", ref, clock.now)
+            with db.write() as conn:
+                return ecert_service.activate(
+                    conn, ecert_service.Actor(channel_id, clock.now), Ids(lambda: clock.now),
+                    channel_id=channel_id, insured_place="110000", name="王芳",
+                    certno=WANG_FANG, real_person=sent, pin="135790")
+
+        run_threads(activate, [("CH-BJAPP", f"EV-race-{round_}-1"),
+                               ("CH-WECHAT", f"EV-race-{round_}-2")])
+        with db.read() as conn:
+            periods = list(conn.execute(select(ecert.c.probation_until).where(
+                ecert.c.status == "active")).scalars())
+        assert sorted(p is None for p in periods) == [False, True], periods

@@ -83,20 +83,11 @@ def activate(
     with its first period (``rules.PROBATION``)."""
     rules.check_attestation(real_person, actor.now)
     check_pin_format(pin)
-    found = conn.execute(select(person).where(person.c.certno == certno)).mappings().first()
-    if found is None or found["name"] != name or found["insuplc_admdvs"] != insured_place:
-        raise Refused("E-ECT-001", "no insured person of that place with this name and ID")
-    insured = conn.execute(select(insurance.c.psn_insu_stas).where(
-        insurance.c.psn_no == found["psn_no"], insurance.c.psn_insu_stas == "1")).first()
-    if insured is None:
-        raise Refused("E-PSN-002", "no insurance in force")
-    existing = conn.execute(select(ecert.c.cert_id).where(
-        ecert.c.psn_no == found["psn_no"], ecert.c.channel_id == channel_id,
-        ecert.c.status == ACTIVE)).first()
-    if existing is not None:
-        raise Refused("E-ECT-002", "already active in this channel")
+    found = _real_name(conn, name, certno, insured_place)
     elsewhere = sorted(conn.execute(select(ecert.c.channel_id).where(
         ecert.c.psn_no == found["psn_no"], ecert.c.status == ACTIVE)).scalars())
+    if channel_id in elsewhere:
+        raise Refused("E-ECT-002", "already active in this channel")
     until = rules.probation_end(actor.now, bool(elsewhere))
     cert_id = ids.new("EC")
     conn.execute(insert(ecert).values(
@@ -112,6 +103,20 @@ def activate(
         trust.notify(conn, act, "activated_in_new_channel", f"active also in "
                      f"{', '.join(elsewhere)}; first period until {until:%Y-%m-%d %H:%M:%S}")
     return cert_id
+
+
+def _real_name(conn: Connection, name: str, certno: str, insured_place: str) -> RowMapping:
+    """The person insured at ``insured_place`` with this name and ID number, insurance in
+    force; locked, so that two channels activating at once see each other."""
+    found = conn.execute(select(person).where(person.c.certno == certno)
+                         .with_for_update()).mappings().first()
+    if found is None or found["name"] != name or found["insuplc_admdvs"] != insured_place:
+        raise Refused("E-ECT-001", "no insured person of that place with this name and ID")
+    insured = conn.execute(select(insurance.c.psn_insu_stas).where(
+        insurance.c.psn_no == found["psn_no"], insurance.c.psn_insu_stas == "1")).first()
+    if insured is None:
+        raise Refused("E-PSN-002", "no insurance in force")
+    return found
 
 
 def certificate(conn: Connection, channel_id: str, cert_id: str) -> RowMapping:
