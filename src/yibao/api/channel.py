@@ -140,8 +140,8 @@ def _refusal(refusal: Refused, **extra: Any) -> JSONResponse:
 def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -> APIRouter:
     api = APIRouter(prefix="/channel/v1", tags=["channel"], responses={
         400: {"description": "refused (real-name/real-person check, PIN format, ...)"},
-        403: {"description": "wrong PIN (E-ECT-005); first period of a channel (E-ECT-013)"},
         401: {"description": "signature, timestamp or nonce not valid"},
+        403: {"description": "wrong PIN (E-ECT-005); first period of a channel (E-ECT-013)"},
         404: {"description": "no active certificate in this channel (E-ECT-003)"},
         409: {"description": "already active in this channel (E-ECT-002)"},
         423: {"description": "locked after five wrong PINs (E-ECT-004)"},

@@ -1,8 +1,11 @@
 """The medical insurance electronic certificate (医保电子凭证).
 
 Activation in a certified channel: real-name check (name + ID number of a person insured
-at the chosen place), real-person check (the channel's signed attestation), a 6-digit PIN
-kept as a scrypt hash. The app shows a dynamic QR code: 32 random bytes (URL-safe text,
+at the chosen place), real-person check (the channel's attestation: a listed method, its
+reference, a recent time; recorded), a 6-digit PIN kept as a scrypt hash; a channel
+activated while the person is active in another starts with a first period. Family
+bindings wait for the relative's own acceptance (a minor child binds at once) and their
+QR codes die with them. What a channel may assert: docs/security.md, "Channels". The app shows a dynamic QR code: 32 random bytes (URL-safe text,
 nothing about the person in it), valid 60 seconds, usable once, stored only as its SHA-256.
 The hospital scans it (1162) and gets an ecToken: 32 random bytes, valid 30 minutes,
 bound to that institution and one business type, stored only as its SHA-256; 1101 and
