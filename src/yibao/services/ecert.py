@@ -5,8 +5,9 @@ at the chosen place), real-person check (the channel's attestation: a listed met
 reference, a recent time; recorded), a 6-digit PIN kept as a scrypt hash; a channel
 activated while the person is active in another starts with a first period. Family
 bindings wait for the relative's own acceptance (a minor child binds at once) and their
-QR codes die with them. What a channel may assert: docs/security.md, "Channels". The app shows a dynamic QR code: 32 random bytes (URL-safe text,
-nothing about the person in it), valid 60 seconds, usable once, stored only as its SHA-256.
+QR codes die with them. What a channel may assert: docs/security.md, "Channels".
+The app shows a dynamic QR code: 32 random bytes (URL-safe text, nothing about the
+person in it), valid 60 seconds, usable once, stored only as its SHA-256.
 The hospital scans it (1162) and gets an ecToken: 32 random bytes, valid 30 minutes,
 bound to that institution and one business type, stored only as its SHA-256; 1101 and
 the settlement transactions accept it as ``mdtrt_cert_type`` 01. Design: docs/ecert.md.
