@@ -83,7 +83,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def app(db: Database, clock: FakeClock):
-    return create_app(db, clock=clock, admin_tokens={ADMIN_TOKEN: "tester"})
+    made = create_app(db, clock=clock, admin_tokens={ADMIN_TOKEN: "tester"})
+    made.state.clock = clock  # the time a test app's real-person checks happen (tests/apps.py)
+    return made
 
 
 @pytest.fixture

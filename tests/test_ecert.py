@@ -11,11 +11,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
 from apps import FACE_OK, WANG, ChannelApp
 from flows import WANG_FANG, line, ok, refused, upload
 from yibao.api.channel import signature
 from yibao.store.demo import demo_token
+from yibao.store.schema import attestation, ecert
 
 
 def scan(his, code: str, business: str = "01101") -> dict:
@@ -110,7 +112,10 @@ def test_token_bound_to_institution_business_and_time(http, his, his_factory, cl
                                        "mdtrt_cert_no": "forged"}}), "E-ECT-007")
 
 
-def test_five_wrong_pins_lock_until_a_real_person_reset(http):
+def test_five_wrong_pins_lock_until_a_real_person_reset(db, http, clock):
+    """The same channel asserting ``real_person: true`` (or a check of no accepted method,
+    a stale one, one from the future, one relied on before) unlocks nothing: only a fresh
+    attestation of an accepted method does, and the person is told."""
     app = ChannelApp(http)
     cert_id = app.activate()
     for attempt in range(5):
@@ -118,14 +123,27 @@ def test_five_wrong_pins_lock_until_a_real_person_reset(http):
         assert reply.status_code == 403 if attempt < 4 else reply.status_code in (403, 423)
     locked = app.qr(cert_id)  # even the right PIN
     assert locked.status_code == 423 and locked.json()["code"] == "E-ECT-004"
-    no_face = app.post(f"/channel/v1/certificates/{cert_id}/pin",
-                       {"new_pin": "246810", "real_person": {"verified": False,
-                                                             "method": "face"}})
-    assert no_face.status_code == 400 and no_face.json()["code"] == "E-ECT-001"
-    reset = app.post(f"/channel/v1/certificates/{cert_id}/pin",
-                     {"new_pin": "246810", "real_person": FACE_OK})
+    path = f"/channel/v1/certificates/{cert_id}/pin"
+    used = app.attestation()
+    assert app.post(path, {"new_pin": "135791", "real_person": used}).status_code == 200
+    for _ in range(5):
+        app.qr(cert_id, pin="000000")  # locked again
+    for bare in (True, {"verified": True, "method": "none"}, {"verified": True},
+                 app.attestation("sms_code"), app.attestation(evidence_ref="x"),
+                 app.attestation(attested_at=str(clock.now - timedelta(minutes=11))),
+                 app.attestation(attested_at=str(clock.now + timedelta(seconds=1))),
+                 used):  # a check already relied on
+        no_face = app.post(path, {"new_pin": "246810", "real_person": bare})
+        assert no_face.status_code == 400 and no_face.json()["code"] == "E-ECT-012", bare
+    assert app.qr(cert_id, pin="246810").json()["code"] == "E-ECT-004"  # still locked
+    with db.read() as conn:
+        assert conn.execute(select(ecert.c.locked_at)).scalar_one() is not None
+        assert conn.execute(select(func.count()).select_from(attestation)).scalar_one() == 2
+    reset = app.post(path, {"new_pin": "246810", "real_person": app.attestation("id_card_nfc")})
     assert reset.status_code == 200
     assert app.qr(cert_id, pin="246810").status_code == 200
+    assert [n["kind"] for n in app.notices(cert_id, "246810")] == [
+        "unlocked", "unlocked", "activated"]
 
 
 def test_activation_checks_and_several_channels(http):
@@ -224,13 +242,15 @@ def test_family_binding_shows_a_relatives_code_with_consent(http, his):
     app = ChannelApp(http)
     cert_id = app.activate()
     father = {"name": "李建国", "certno": "11010219600620003X", "relation": "parent"}
-    no_consent = app.post(f"/channel/v1/certificates/{cert_id}/family",
-                          dict(father, consent={"verified": False, "method": "sms"}))
-    assert no_consent.status_code == 400 and no_consent.json()["code"] == "E-ECT-011"
-    made = app.post(f"/channel/v1/certificates/{cert_id}/family",
-                    dict(father, consent={"verified": True, "method": "face-liveness"}))
-    assert made.status_code == 201
+    made = app.post(f"/channel/v1/certificates/{cert_id}/family", father)
+    assert made.status_code == 201 and made.json()["status"] == "pending"
     binding = made.json()["binding_id"]
+    his_app = ChannelApp(http, "CH-WECHAT")  # the father accepts from his own certificate
+    his_cert = his_app.activate(pin="246810", name="李建国", certno="11010219600620003X")
+    accepted = his_app.post(
+        f"/channel/v1/certificates/{his_cert}/family-requests/{binding}/acceptance",
+        {"pin": "246810", "real_person": his_app.attestation()})
+    assert accepted.status_code == 200, accepted.text
     path = f"/channel/v1/certificates/{cert_id}/family/{binding}/qr"
     code = app.post(path, {"pin": "135790"}).json()["qr_code"]
     scanned = ok(scan(his, code))["data"]

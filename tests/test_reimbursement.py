@@ -100,6 +100,7 @@ def test_fault_period_bill_uploaded_by_the_hospital_then_applied_for_in_the_app(
 
     app = ChannelApp(http)
     cert_id = app.activate()
+    app.register_payee(cert_id)  # an app's claims pay only to it
     reply = app.post(f"/channel/v1/certificates/{cert_id}/claims", {
         "pin": "135790", "reason": "fault", "payee": PAYEE,
         "fixmedins_code": "H11010500001", "invono": "INV-1"})
@@ -341,6 +342,7 @@ def test_care_in_the_future_or_ending_before_it_begins_is_refused_everywhere(db,
 
     app = ChannelApp(http)
     cert_id = app.activate()
+    app.register_payee(cert_id)  # an app's claims pay only to it
     by_app = [app.post(f"/channel/v1/certificates/{cert_id}/claims", {
         "pin": "135790", "reason": "other", "payee": PAYEE, "bill": b}).json()["code"]
         for b in (future, backwards)]

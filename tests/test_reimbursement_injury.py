@@ -92,7 +92,9 @@ def test_a_claim_from_the_app_for_injury_care_away_needs_the_declaration(
     hebei = his_factory("H13010200001")
     psn_no = psn(hebei, WANG_FANG)  # insured in Beijing, treated in Hebei
     app = ChannelApp(http)
-    path = f"/channel/v1/certificates/{app.activate()}/claims"
+    cert_id = app.activate()
+    app.register_payee(cert_id)  # an app's claims pay only to it
+    path = f"/channel/v1/certificates/{cert_id}/claims"
     body = {"pin": "135790", "reason": "other", "payee": PAYEE,
             "bill": injury("INV-A1", code="H13010200001")}
     refusal = app.post(path, body)
@@ -202,7 +204,9 @@ def test_an_uploaded_injury_bill_is_applied_for_only_with_a_declaration(
 
 def test_an_injury_claim_at_home_needs_no_declaration(db, http):
     app = ChannelApp(http)  # 王芳, insured in Beijing, treated in Beijing
-    reply = app.post(f"/channel/v1/certificates/{app.activate()}/claims", {
+    cert_id = app.activate()
+    app.register_payee(cert_id)
+    reply = app.post(f"/channel/v1/certificates/{cert_id}/claims", {
         "pin": "135790", "reason": "no_credential", "payee": PAYEE, "bill": injury("INV-H1")})
     assert reply.status_code == 201, reply.text
     review(http, reply.json()["claim_id"])

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
 
 from yibao.domain.errors import Refused
-from yibao.services import cards
+from yibao.services import cards, trust
 from yibao.services.context import SOURCE_AGENCY, Caller, Clock
 from yibao.store.db import Database
 from yibao.store.schema import audit_event, person
@@ -125,6 +125,15 @@ def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
             rows = conn.execute(select(audit_event).where(audit_event.c.psn_no == psn_no)
                                 .order_by(audit_event.c.id.desc()).limit(AUDIT_ROWS_MAX))
             return [dict(r, at=r["at"].isoformat()) for r in rows.mappings()]
+
+    @api.get("/persons/{psn_no}/attestations",
+             summary="The real-person attestations channels made for the person, newest "
+                     "first (method, the channel's evidence reference, purpose, times)")
+    def attestations(psn_no: str, op: Op) -> Any:
+        def act(conn: Connection) -> list[dict[str, Any]]:
+            _known_person(conn, psn_no)
+            return trust.attestations_of(conn, psn_no)
+        return run_refusable(db, act, read_only=True)
 
     return api
 

@@ -20,12 +20,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from yibao.api.claim_models import ApplicationIn, bill_of, payee_of
+from yibao.api.claim_models import ApplicationIn, PayeeIn, bill_of, payee_of
 from yibao.api.pages import PageIn
+from yibao.api.rest import ChinaTime
+from yibao.domain import trust as trust_rules
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.domain.text import is_digits
-from yibao.services import ecert, face, filing, reimbursement
+from yibao.services import ecert, face, filing, reimbursement, trust
 from yibao.services.context import SOURCE_APP, Caller, Clock, Ids
 from yibao.store.db import Database
 from yibao.store.schema import channel, gateway_nonce
@@ -34,10 +36,24 @@ WINDOW_SECONDS = 300
 
 
 class RealPerson(BaseModel):
-    """The channel's attestation of its real-person (face/liveness) check."""
+    """The channel's attestation of its real-person check (docs/security.md, "Channels"):
+    how it checked (one of the listed methods), its own reference of the check (used
+    once) and when (within the last 10 minutes). A bare ``true`` is refused (E-ECT-012)."""
 
-    verified: bool
-    method: str = Field(max_length=30, examples=["face-liveness"])
+    method: str = Field("", max_length=40, examples=["face_liveness"],
+                        description=", ".join(trust_rules.METHODS))
+    evidence_ref: str = Field("", max_length=64, examples=["FL-20260511-000123"])
+    attested_at: ChinaTime | None = Field(None, examples=["2026-05-11T09:29:30+08:00"])
+
+
+Attested = RealPerson | bool
+
+
+def attestation_of(sent: Attested | None) -> trust_rules.Attestation | None:
+    """The service's attestation; None (refused there) for a bare flag or nothing."""
+    if not isinstance(sent, RealPerson):
+        return None
+    return trust_rules.Attestation(sent.method, sent.evidence_ref, sent.attested_at)
 
 
 class Activation(BaseModel):
@@ -45,7 +61,7 @@ class Activation(BaseModel):
     name: str = Field(min_length=1, max_length=50, examples=["王芳"])
     certno: str = Field(min_length=1, max_length=50, examples=["110105198503150027"])
     pin: str = Field(min_length=1, max_length=20, examples=["135790"])
-    real_person: RealPerson
+    real_person: Attested
 
 
 class PinIn(BaseModel):
@@ -60,7 +76,21 @@ class Relative(BaseModel):
     name: str = Field(min_length=1, max_length=50, examples=["李建国"])
     certno: str = Field(min_length=1, max_length=50, examples=["11010219600620003X"])
     relation: str = Field(examples=["parent"], description="parent, child, spouse, guardian, other")
-    consent: RealPerson = Field(description="the relative's consent, as the channel verified it")
+    real_person: Attested | None = Field(None, description="the holder's attestation: needed "
+                                         "to bind a minor child at once")
+
+
+class FamilyAcceptance(BaseModel):
+    pin: str = Field(min_length=1, max_length=20)
+    real_person: Attested | None = Field(None, description="the relative's own check: "
+                                         "their consent")
+
+
+class PayeeRegistration(PayeeIn):
+    pin: str = Field(min_length=1, max_length=20)
+    account_name: str = Field(min_length=1, max_length=50, examples=["王芳"],
+                              description="the account holder's name: the person's own")
+    real_person: Attested | None = None
 
 
 class FaceIn(BaseModel):
@@ -83,6 +113,8 @@ class FilingIn(BaseModel):
 
 class ClaimIn(ApplicationIn):
     pin: str = Field(min_length=1, max_length=20)
+    payee: PayeeIn | None = Field(None, description="the registered payee (the claim pays "
+                                  "only to it; another account is refused, E-ECT-015)")
 
 
 class FilingCancellation(BaseModel):
@@ -96,7 +128,7 @@ APP_FILING_TYPES = frozenset(
 
 class PinReset(BaseModel):
     new_pin: str = Field(min_length=1, max_length=20)
-    real_person: RealPerson
+    real_person: Attested
 
 
 def signature(secret: str, method: str, path: str, timestamp: str, nonce: str,
@@ -114,7 +146,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
     api = APIRouter(prefix="/channel/v1", tags=["channel"], responses={
         400: {"description": "refused (real-name/real-person check, PIN format, ...)"},
         401: {"description": "signature, timestamp or nonce not valid"},
-        403: {"description": "wrong PIN (E-ECT-005)"},
+        403: {"description": "wrong PIN (E-ECT-005); first period of a channel (E-ECT-013)"},
         404: {"description": "no active certificate in this channel (E-ECT-003)"},
         409: {"description": "already active in this channel (E-ECT-002)"},
         423: {"description": "locked after five wrong PINs (E-ECT-004)"},
@@ -155,7 +187,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
     def activate(body: Activation, channel_id: Channel) -> Any:
         return run(lambda conn, actor: {"cert_id": ecert.activate(
             conn, actor, ids, channel_id=channel_id, insured_place=body.insured_place,
-            name=body.name, certno=body.certno, real_person=body.real_person.verified,
+            name=body.name, certno=body.certno, real_person=attestation_of(body.real_person),
             pin=body.pin)}, channel_id)
 
     @api.post("/certificates/{cert_id}/qr", summary="A fresh dynamic QR code (needs the PIN)")
@@ -172,12 +204,52 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         return {"qr_code": code, "expires_in": ecert.QR_SECONDS}
 
     @api.post("/certificates/{cert_id}/family", status_code=201,
-              summary="Bind a relative (with consent) whose codes this holder may show")
+              summary="Ask to show a relative's codes: pending until the relative accepts "
+                      "(a minor child binds at once)")
     def bind(cert_id: str, body: Relative, channel_id: Channel) -> Any:
-        return run(lambda conn, actor: {"binding_id": ecert.bind_relative(
-            conn, actor, ids, channel_id, cert_id, name=body.name, certno=body.certno,
-            relation=body.relation, consent=body.consent.verified,
-            consent_method=body.consent.method)}, channel_id)
+        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
+            binding_id, status = ecert.bind_relative(
+                conn, actor, ids, channel_id, cert_id, name=body.name, certno=body.certno,
+                relation=body.relation, real_person=attestation_of(body.real_person))
+            return {"binding_id": binding_id, "status": status}
+        return run(act, channel_id)
+
+    @api.post("/certificates/{cert_id}/family-requests/{binding_id}/acceptance",
+              summary="The relative accepts a request to show their codes (their own "
+                      "certificate, PIN and real-person check)")
+    def accept(cert_id: str, binding_id: str, body: FamilyAcceptance,
+               channel_id: Channel) -> Any:
+        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
+            ecert.accept_binding(conn, actor, channel_id, psn_no, binding_id,
+                                 attestation_of(body.real_person))
+            return {"binding_id": binding_id, "status": ecert.ACTIVE}
+        return as_holder(channel_id, cert_id, body.pin, act)
+
+    @api.post("/certificates/{cert_id}/family-requests/{binding_id}/withdrawal",
+              summary="The relative declines a request, or withdraws the consent given")
+    def withdraw(cert_id: str, binding_id: str, body: PinIn, channel_id: Channel) -> Any:
+        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
+            ecert.withdraw_binding(conn, actor, channel_id, psn_no, binding_id)
+            return {"binding_id": binding_id, "status": ecert.REMOVED}
+        return as_holder(channel_id, cert_id, body.pin, act, settled=False)
+
+    @api.post("/certificates/{cert_id}/payee", status_code=201,
+              summary="Register or change the account app claims pay to (in the holder's "
+                      "name, real-person check)")
+    def payee(cert_id: str, body: PayeeRegistration, channel_id: Channel) -> Any:
+        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, Any]:
+            return trust.register_payee(
+                conn, trust.Act(channel_id, psn_no, actor.now), bank_name=body.bank_name,
+                bank_account=body.bank_account, account_name=body.account_name,
+                sent=attestation_of(body.real_person))
+        return as_holder(channel_id, cert_id, body.pin, act)
+
+    @api.post("/certificates/{cert_id}/notifications/list",
+              summary="What happened to the holder's identity in any channel, newest first")
+    def notifications(cert_id: str, body: PinIn, channel_id: Channel) -> Any:
+        return as_holder(channel_id, cert_id, body.pin,
+                         lambda conn, _actor, psn_no: trust.notices_of(conn, psn_no),
+                         settled=False)
 
     @api.post("/certificates/{cert_id}/family/{binding_id}/qr",
               summary="A fresh QR code of a bound relative (the holder's PIN)")
@@ -196,7 +268,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
               summary="Enrol the holder's face for the pilot (the template is encrypted)")
     def enrol_face(cert_id: str, body: FaceIn, channel_id: Channel) -> Any:
         def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
-            cert = ecert.certificate(conn, channel_id, cert_id)
+            cert = ecert.settled_certificate(conn, actor, channel_id, cert_id)
             face.enroll(conn, cert["psn_no"], body.image, actor=actor.name, now=actor.now)
             return {"cert_id": cert_id, "face": "enrolled"}
         return run(act, channel_id)
@@ -205,21 +277,27 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
     def reset_pin(cert_id: str, body: PinReset, channel_id: Channel) -> Any:
         def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
             ecert.reset_pin(conn, actor, channel_id, cert_id,
-                            real_person=body.real_person.verified, new_pin=body.new_pin)
+                            real_person=attestation_of(body.real_person), new_pin=body.new_pin)
             return {"cert_id": cert_id, "status": "active"}
         return run(act, channel_id)
 
     def as_holder(channel_id: str, cert_id: str, pin: str,
-                  action: Callable[[Connection, Caller, str], Any]) -> Any:
+                  action: Callable[[Connection, ecert.Actor, str], Any], *,
+                  settled: bool = True) -> Any:
         """Run ``action`` for the certificate holder once the PIN matched (a wrong PIN is
-        counted and committed, then refused)."""
+        counted and committed, then refused); ``settled``: not in the certificate's first
+        period (E-ECT-013)."""
         def act(conn: Connection, actor: ecert.Actor) -> Any:
-            psn_no = ecert.holder_by_pin(conn, actor, channel_id, cert_id, pin)
+            psn_no = ecert.holder_by_pin(conn, actor, channel_id, cert_id, pin,
+                                         settled=settled)
             if psn_no is None:
                 return None
-            return action(conn, Caller(SOURCE_APP, channel_id, actor.now), psn_no)
+            return action(conn, actor, psn_no)
         result = run(act, channel_id)
         return _refusal(Refused("E-ECT-005", "wrong PIN")) if result is None else result
+
+    def app_caller(channel_id: str, actor: ecert.Actor) -> Caller:
+        return Caller(SOURCE_APP, channel_id, actor.now)
 
     @api.post("/certificates/{cert_id}/filings", status_code=201,
               summary="File for care away from the insured place (the holder chooses the "
@@ -228,7 +306,8 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         if body.filing_type not in APP_FILING_TYPES:
             return _refusal(Refused("E-FIL-008", f"filing_type {body.filing_type!r} is not "
                                     "filed from an app (special diseases: at the hospital)"))
-        def act(conn: Connection, caller: Caller, psn_no: str) -> dict[str, str]:
+        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
+            caller = app_caller(channel_id, actor)
             return {"trt_dcla_detl_sn": filing.register(conn, caller, ids, filing.NewFiling(
                 psn_no=psn_no, filing_type=body.filing_type, insutype=body.insutype,
                 area=body.area, end_date=body.end_date, reason=body.reason))}
@@ -237,8 +316,8 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
     @api.post("/certificates/{cert_id}/filings/list",
               summary="A page of the holder's filings, newest first")
     def filings(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, caller: Caller, psn_no: str) -> list[dict[str, Any]]:
-            return [filing.describe(r, caller.now)
+        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> list[dict[str, Any]]:
+            return [filing.describe(r, actor.now)
                     for r in filing.of_person(conn, psn_no, body.page)]
         return as_holder(channel_id, cert_id, body.pin, act)
 
@@ -246,8 +325,9 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
               summary="Cancel one of the holder's filings")
     def cancel_filing(cert_id: str, serial: str, body: FilingCancellation,
                       channel_id: Channel) -> Any:
-        def act(conn: Connection, caller: Caller, psn_no: str) -> dict[str, str]:
-            filing.cancel(conn, caller, serial, psn_no, body.reason, own_only=False)
+        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
+            filing.cancel(conn, app_caller(channel_id, actor), serial, psn_no, body.reason,
+                          own_only=False)
             return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
         return as_holder(channel_id, cert_id, body.pin, act)
 
@@ -255,18 +335,19 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
               summary="Apply for manual reimbursement (details, or a bill the hospital "
                       "uploaded); the card and certificate keep working meanwhile")
     def claim(cert_id: str, body: ClaimIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, caller: Caller, psn_no: str) -> dict[str, str]:
+        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
             return {"claim_id": reimbursement.apply(
-                conn, caller, ids, policies, psn_no,
+                conn, app_caller(channel_id, actor), ids, policies, psn_no,
                 bill=bill_of(psn_no, body.bill) if body.bill else None,
                 code=body.fixmedins_code, invono=body.invono, reason=body.reason,
-                payee=payee_of(body.payee), filing_sn=body.trt_dcla_detl_sn)}
+                payee=payee_of(body.payee) if body.payee else None,
+                filing_sn=body.trt_dcla_detl_sn)}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/claims/list",
               summary="A page of the holder's claims, newest first, with every review step")
     def claims(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
-        return as_holder(channel_id, cert_id, body.pin, lambda conn, _caller, psn_no:
+        return as_holder(channel_id, cert_id, body.pin, lambda conn, _actor, psn_no:
                          reimbursement.of_person(conn, psn_no, body.page))
 
     @api.post("/certificates/{cert_id}/deactivation", summary="Deactivate in this channel")

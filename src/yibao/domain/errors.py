@@ -71,6 +71,22 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-ECT-009", "ecToken expired", "scan the QR code again (1162)", 409),
     ("E-ECT-010", "ecToken for another business type", "scan with the right businessType", 409),
     ("E-ECT-011", "family binding refused", "the relative's consent is required", 400),
+    ("E-ECT-012", "real-person attestation not accepted", "a listed method, the channel's "
+     "evidence reference (used once), attested in the last 10 minutes", 400),
+    ("E-ECT-013", "channel still in its first period", "activated while active in another "
+     "channel: wait until the time named, or use the other channel", 403),
+    ("E-ECT-014", "payee account not in the person's name", "register an account in the "
+     "holder's own name", 400),
+    ("E-ECT-015", "payee not registered or not the registered one", "register the payee "
+     "first (real-person check); a claim pays only to it", 409),
+    ("E-ECT-016", "family relation not plausible", "a parent is at least 15 years older "
+     "than the child; a spouse or guardian is an adult", 400),
+    ("E-ECT-017", "family binding already exists", "the relative is bound or requested "
+     "already", 409),
+    ("E-ECT-018", "too many family bindings", "at most 5 active or pending per holder: "
+     "remove one first", 409),
+    ("E-ECT-019", "no such pending family request", "the relative accepts from their own "
+     "certificate the request addressed to them", 404),
     # facial-recognition pilot
     ("E-FACE-001", "photo not usable", "a JPEG/PNG of one face, base64, at most 1 MiB", 400),
     ("E-FACE-002", "institution is not in the face pilot", "use the QR code, card or ID", 409),

@@ -1,9 +1,13 @@
 """The medical insurance electronic certificate (医保电子凭证).
 
 Activation in a certified channel: real-name check (name + ID number of a person insured
-at the chosen place), real-person check (the channel's signed attestation), a 6-digit PIN
-kept as a scrypt hash. The app shows a dynamic QR code: 32 random bytes (URL-safe text,
-nothing about the person in it), valid 60 seconds, usable once, stored only as its SHA-256.
+at the chosen place), real-person check (the channel's attestation: a listed method, its
+reference, a recent time; recorded), a 6-digit PIN kept as a scrypt hash; a channel
+activated while the person is active in another starts with a first period. Family
+bindings wait for the relative's own acceptance (a minor child binds at once) and their
+QR codes die with them. What a channel may assert: docs/security.md, "Channels".
+The app shows a dynamic QR code: 32 random bytes (URL-safe text, nothing about the
+person in it), valid 60 seconds, usable once, stored only as its SHA-256.
 The hospital scans it (1162) and gets an ecToken: 32 random bytes, valid 30 minutes,
 bound to that institution and one business type, stored only as its SHA-256; 1101 and
 the settlement transactions accept it as ``mdtrt_cert_type`` 01. Design: docs/ecert.md.
@@ -17,11 +21,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
+from yibao.domain import trust as rules
 from yibao.domain.errors import Refused
 from yibao.domain.text import is_digits
-from yibao.services import audit, cards, revocation
+from yibao.services import audit, cards, revocation, trust
 from yibao.services.context import Ids
 from yibao.store.schema import ec_token, ecert, family_binding, insurance, person, qr_code
 
@@ -31,6 +36,8 @@ PIN_FAILURES_MAX = 5
 PIN_LENGTH = 6
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 ACTIVE = "active"
+PENDING = "pending"  # a family binding the relative has not accepted yet
+REMOVED = "removed"
 
 # businessType of 1162 -> the transactions an ecToken of that type may be used for
 BUSINESS_TYPES: dict[str, tuple[str, frozenset[str]]] = {
@@ -73,31 +80,47 @@ def check_pin_format(pin: str) -> None:
 
 def activate(
     conn: Connection, actor: Actor, ids: Ids, *, channel_id: str, insured_place: str,
-    name: str, certno: str, real_person: bool, pin: str,
+    name: str, certno: str, real_person: rules.Attestation | None, pin: str,
 ) -> str:
-    """Real-name and real-person checks, then a certificate for this channel."""
-    if not real_person:
-        raise Refused("E-ECT-001", "real-person verification did not pass")
+    """Real-name and real-person checks, then a certificate for this channel. Active in
+    another channel already: the person is told in every channel, and this one starts
+    with its first period (``rules.PROBATION``)."""
+    rules.check_attestation(real_person, actor.now)
     check_pin_format(pin)
-    found = conn.execute(select(person).where(person.c.certno == certno)).mappings().first()
+    found = _real_name(conn, name, certno, insured_place)
+    elsewhere = sorted(conn.execute(select(ecert.c.channel_id).where(
+        ecert.c.psn_no == found["psn_no"], ecert.c.status == ACTIVE)).scalars())
+    if channel_id in elsewhere:
+        raise Refused("E-ECT-002", "already active in this channel")
+    until = rules.probation_end(actor.now, bool(elsewhere))
+    cert_id = ids.new("EC")
+    conn.execute(insert(ecert).values(
+        cert_id=cert_id, psn_no=found["psn_no"], channel_id=channel_id, status=ACTIVE,
+        pin_hash=hash_pin(pin), created_at=actor.now, probation_until=until))
+    act = trust.Act(channel_id, found["psn_no"], actor.now)
+    trust.attest(conn, act, "activation", real_person, cert_id)
+    audit.record(conn, kind="ecert_activated", psn_no=found["psn_no"], actor=actor.name,
+                 at=actor.now, detail=cert_id)
+    if until is None:
+        trust.notify(conn, act, "activated")
+    else:
+        trust.notify(conn, act, "activated_in_new_channel", f"active also in "
+                     f"{', '.join(elsewhere)}; first period until {until:%Y-%m-%d %H:%M:%S}")
+    return cert_id
+
+
+def _real_name(conn: Connection, name: str, certno: str, insured_place: str) -> RowMapping:
+    """The person insured at ``insured_place`` with this name and ID number, insurance in
+    force; locked, so that two channels activating at once see each other."""
+    found = conn.execute(select(person).where(person.c.certno == certno)
+                         .with_for_update()).mappings().first()
     if found is None or found["name"] != name or found["insuplc_admdvs"] != insured_place:
         raise Refused("E-ECT-001", "no insured person of that place with this name and ID")
     insured = conn.execute(select(insurance.c.psn_insu_stas).where(
         insurance.c.psn_no == found["psn_no"], insurance.c.psn_insu_stas == "1")).first()
     if insured is None:
         raise Refused("E-PSN-002", "no insurance in force")
-    existing = conn.execute(select(ecert.c.cert_id).where(
-        ecert.c.psn_no == found["psn_no"], ecert.c.channel_id == channel_id,
-        ecert.c.status == ACTIVE)).first()
-    if existing is not None:
-        raise Refused("E-ECT-002", "already active in this channel")
-    cert_id = ids.new("EC")
-    conn.execute(insert(ecert).values(
-        cert_id=cert_id, psn_no=found["psn_no"], channel_id=channel_id, status=ACTIVE,
-        pin_hash=hash_pin(pin), created_at=actor.now))
-    audit.record(conn, kind="ecert_activated", psn_no=found["psn_no"], actor=actor.name,
-                 at=actor.now, detail=cert_id)
-    return cert_id
+    return found
 
 
 def certificate(conn: Connection, channel_id: str, cert_id: str) -> RowMapping:
@@ -132,12 +155,26 @@ def _verify_pin(conn: Connection, actor: Actor, cert: RowMapping, pin: str) -> b
 
 
 def holder_by_pin(
-    conn: Connection, actor: Actor, channel_id: str, cert_id: str, pin: str
+    conn: Connection, actor: Actor, channel_id: str, cert_id: str, pin: str, *,
+    settled: bool = True,
 ) -> str | None:
     """The psn_no of the certificate's holder, or None when the PIN was wrong (the failure
-    is recorded: the caller refuses after its transaction commits)."""
+    is recorded: the caller refuses after its transaction commits). ``settled``: refused
+    while the certificate is in its first period (E-ECT-013)."""
     cert = certificate(conn, channel_id, cert_id)
-    return str(cert["psn_no"]) if _verify_pin(conn, actor, cert, pin) else None
+    if not _verify_pin(conn, actor, cert, pin):
+        return None
+    if settled:
+        rules.check_settled(cert["probation_until"], actor.now)
+    return str(cert["psn_no"])
+
+
+def settled_certificate(conn: Connection, actor: Actor, channel_id: str,
+                        cert_id: str) -> RowMapping:
+    """The active certificate, out of its first period (E-ECT-013)."""
+    cert = certificate(conn, channel_id, cert_id)
+    rules.check_settled(cert["probation_until"], actor.now)
+    return cert
 
 
 def issue_qr(
@@ -156,47 +193,123 @@ def issue_qr(
     code = "YB1" + secrets.token_urlsafe(32)
     conn.execute(insert(qr_code).values(
         code_hash=digest(code), cert_id=cert_id, psn_no=psn_no,
-        expires_at=actor.now + timedelta(seconds=QR_SECONDS)))
+        expires_at=actor.now + timedelta(seconds=QR_SECONDS), binding_id=binding_id or None))
     audit.record(conn, kind="qr_issued", psn_no=psn_no, actor=actor.name, at=actor.now,
                  detail=binding_id)
     return code
 
 
-RELATIONS = frozenset({"parent", "child", "spouse", "guardian", "other"})
-
-
 def bind_relative(
     conn: Connection, actor: Actor, ids: Ids, channel_id: str, cert_id: str, *,
-    name: str, certno: str, relation: str, consent: bool, consent_method: str,
-) -> str:
-    """Let a certificate holder show a relative's codes, with the relative's consent."""
-    if relation not in RELATIONS:
-        raise Refused("E-ENV-007", f"relation must be one of {sorted(RELATIONS)}")
-    if not consent:
-        raise Refused("E-ECT-011", "the relative's consent is required")
-    cert = certificate(conn, channel_id, cert_id)
+    name: str, certno: str, relation: str, real_person: rules.Attestation | None,
+) -> tuple[str, str]:
+    """Ask to show a relative's codes: (binding_id, status). A minor child of the holder
+    binds at once on the holder's own attestation; anyone else gets a pending request the
+    relative accepts from their own certificate (``accept_binding``)."""
+    if relation not in rules.RELATIONS:
+        raise Refused("E-ENV-007", f"relation must be one of {sorted(rules.RELATIONS)}")
+    cert = settled_certificate(conn, actor, channel_id, cert_id)
+    holder = conn.execute(select(person).where(person.c.psn_no == cert["psn_no"])
+                          .with_for_update()).mappings().one()  # bindings counted once
     relative = conn.execute(select(person).where(person.c.certno == certno)).mappings().first()
     if relative is None or relative["name"] != name:
         raise Refused("E-ECT-001", "no insured person with this name and ID")
-    if relative["psn_no"] == cert["psn_no"]:
+    if relative["psn_no"] == holder["psn_no"]:
         raise Refused("E-ECT-011", "a person cannot bind themselves")
+    today = actor.now.date()
+    rules.check_relation(relation, holder["brdy"], relative["brdy"], today)
+    _check_new_binding(conn, holder["psn_no"], relative["psn_no"])
     binding_id = ids.new("FB")
+    at_once = rules.binds_at_once(relation, relative["brdy"], today)
+    if at_once:
+        trust.attest(conn, trust.Act(channel_id, holder["psn_no"], actor.now),
+                     "family_consent", real_person, binding_id)
     conn.execute(insert(family_binding).values(
         binding_id=binding_id, cert_id=cert_id, relative_psn_no=relative["psn_no"],
-        relation=relation, consent_method=consent_method[:30], status=ACTIVE,
-        created_at=actor.now))
-    audit.record(conn, kind="family_bound", psn_no=relative["psn_no"], actor=actor.name,
-                 at=actor.now, detail=f"{cert_id} {relation}")
-    return binding_id
+        relation=relation, consent_method="guardian" if at_once else "",
+        status=ACTIVE if at_once else PENDING, created_at=actor.now,
+        accepted_at=actor.now if at_once else None))
+    kind = "family_bound_minor" if at_once else "family_requested"
+    audit.record(conn, kind=kind, psn_no=relative["psn_no"], actor=actor.name,
+                 at=actor.now, detail=f"{binding_id} {cert_id} {relation}")
+    trust.notify(conn, trust.Act(channel_id, relative["psn_no"], actor.now), kind,
+                 f"{binding_id}: {holder['name'][:1]}* asks to show your codes as {relation}")
+    return binding_id, ACTIVE if at_once else PENDING
+
+
+def _check_new_binding(conn: Connection, holder: str, relative: str) -> None:
+    """No second binding of the same relative, and room for one more (E-ECT-017/018)."""
+    live = select(family_binding.c.relative_psn_no).join(
+        ecert, ecert.c.cert_id == family_binding.c.cert_id).where(
+        ecert.c.psn_no == holder, family_binding.c.status.in_((ACTIVE, PENDING))).subquery()
+    if conn.execute(select(live).where(live.c.relative_psn_no == relative)).first():
+        raise Refused("E-ECT-017", "this relative is bound or requested already")
+    rules.check_bindings_room(conn.execute(select(func.count()).select_from(live)).scalar_one())
+
+
+def accept_binding(conn: Connection, actor: Actor, channel_id: str, psn_no: str,
+                   binding_id: str, real_person: rules.Attestation | None) -> None:
+    """The relative (``psn_no``, signed in with their own PIN) accepts a pending request
+    addressed to them, with a fresh real-person attestation of their consent."""
+    row = conn.execute(select(family_binding).where(
+        family_binding.c.binding_id == binding_id).with_for_update()).mappings().first()
+    if row is None or row["relative_psn_no"] != psn_no or row["status"] != PENDING:
+        raise Refused("E-ECT-019", "no pending family request with this id for this person")
+    trust.attest(conn, trust.Act(channel_id, psn_no, actor.now), "family_consent",
+                 real_person, binding_id)
+    assert real_person is not None  # attest refuses a missing one
+    conn.execute(update(family_binding).where(family_binding.c.binding_id == binding_id)
+                 .values(status=ACTIVE, accepted_at=actor.now, consent_method=real_person.method))
+    holder = _holder_of(conn, row["cert_id"])
+    audit.record(conn, kind="family_accepted", psn_no=psn_no, actor=actor.name, at=actor.now,
+                 detail=f"{binding_id} {row['cert_id']}")
+    for who in (psn_no, holder):
+        trust.notify(conn, trust.Act(channel_id, who, actor.now), "family_accepted",
+                     f"{binding_id} ({row['relation']})")
+
+
+def _holder_of(conn: Connection, cert_id: str) -> str:
+    return str(conn.execute(select(ecert.c.psn_no).where(ecert.c.cert_id == cert_id))
+               .scalar_one())
 
 
 def unbind_relative(conn: Connection, actor: Actor, channel_id: str, cert_id: str,
                     binding_id: str) -> None:
-    binding = _binding(conn, channel_id, cert_id, binding_id)
+    """The holder removes a binding (active or still pending)."""
+    cert = certificate(conn, channel_id, cert_id)
+    row = _live_binding(conn, binding_id)
+    if row is None or row["cert_id"] != cert_id:
+        raise Refused("E-ECT-003", "no such family binding on this certificate")
+    _end_binding(conn, actor, channel_id, row, cert["psn_no"])
+
+
+def withdraw_binding(conn: Connection, actor: Actor, channel_id: str, psn_no: str,
+                     binding_id: str) -> None:
+    """The relative (``psn_no``, signed in with their own PIN) declines a request or
+    withdraws the consent they gave."""
+    row = _live_binding(conn, binding_id)
+    if row is None or row["relative_psn_no"] != psn_no:
+        raise Refused("E-ECT-019", "no family binding with this id for this person")
+    _end_binding(conn, actor, channel_id, row, _holder_of(conn, row["cert_id"]))
+
+
+def _live_binding(conn: Connection, binding_id: str) -> RowMapping | None:
+    return conn.execute(select(family_binding).where(
+        family_binding.c.binding_id == binding_id,
+        family_binding.c.status.in_((ACTIVE, PENDING))).with_for_update()).mappings().first()
+
+
+def _end_binding(conn: Connection, actor: Actor, channel_id: str, row: RowMapping,
+                 holder: str) -> None:
+    """Every QR code issued through the binding is refused from now on (``scan``)."""
+    binding_id = row["binding_id"]
     conn.execute(update(family_binding).where(family_binding.c.binding_id == binding_id)
-                 .values(status="removed"))
-    audit.record(conn, kind="family_unbound", psn_no=binding["relative_psn_no"],
-                 actor=actor.name, at=actor.now, detail=cert_id)
+                 .values(status=REMOVED, removed_at=actor.now))
+    audit.record(conn, kind="family_unbound", psn_no=row["relative_psn_no"],
+                 actor=actor.name, at=actor.now, detail=f"{binding_id} {row['cert_id']}")
+    for who in (row["relative_psn_no"], holder):
+        trust.notify(conn, trust.Act(channel_id, who, actor.now), "family_removed",
+                     f"{binding_id} ({row['relation']})")
 
 
 def _binding(conn: Connection, channel_id: str, cert_id: str, binding_id: str) -> RowMapping:
@@ -210,16 +323,21 @@ def _binding(conn: Connection, channel_id: str, cert_id: str, binding_id: str) -
 
 
 def reset_pin(
-    conn: Connection, actor: Actor, channel_id: str, cert_id: str, *, real_person: bool,
-    new_pin: str,
+    conn: Connection, actor: Actor, channel_id: str, cert_id: str, *,
+    real_person: rules.Attestation | None, new_pin: str,
 ) -> None:
-    if not real_person:
-        raise Refused("E-ECT-001", "real-person verification did not pass")
+    """A new PIN (and the end of a lock) only on a fresh real-person attestation of an
+    accepted method, recorded; the person is told in every channel."""
+    rules.check_attestation(real_person, actor.now)
     check_pin_format(new_pin)
     cert = certificate(conn, channel_id, cert_id)
+    trust.attest(conn, trust.Act(channel_id, cert["psn_no"], actor.now), "unlock",
+                 real_person, cert_id)
     conn.execute(update(ecert).where(ecert.c.cert_id == cert_id).values(
         pin_hash=hash_pin(new_pin), pin_failures=0, locked_at=None))
     audit.record(conn, kind="pin_reset", psn_no=cert["psn_no"], actor=actor.name, at=actor.now)
+    kind = "unlocked" if cert["locked_at"] is not None else "pin_reset"
+    trust.notify(conn, trust.Act(channel_id, cert["psn_no"], actor.now), kind, cert_id)
 
 
 def deactivate(conn: Connection, actor: Actor, channel_id: str, cert_id: str) -> None:
@@ -246,12 +364,23 @@ def scan(conn: Connection, actor: Actor, code: str, business_type: str) -> tuple
     cert = conn.execute(select(ecert.c.status).where(ecert.c.cert_id == row["cert_id"])).first()
     if cert is None or cert.status != ACTIVE:
         raise Refused("E-ECT-003", "the certificate was deactivated")
+    _check_binding_live(conn, row["binding_id"])
     cards.check_not_suspended(conn, row["psn_no"], actor.now.date())
     conn.execute(update(qr_code).where(qr_code.c.code_hash == row["code_hash"])
                  .values(used_at=actor.now))
     audit.record(conn, kind="qr_scanned", psn_no=row["psn_no"], actor=actor.name,
                  at=actor.now, place=actor.name, detail=business_type)
     return row["psn_no"], issue_token(conn, actor, row["psn_no"], row["cert_id"], business_type)
+
+
+def _check_binding_live(conn: Connection, binding_id: str | None) -> None:
+    """A relative's code counts only while the binding it was issued through is active."""
+    if binding_id is None:
+        return
+    status = conn.execute(select(family_binding.c.status).where(
+        family_binding.c.binding_id == binding_id)).scalar_one_or_none()
+    if status != ACTIVE:
+        raise Refused("E-ECT-006", "QR code issued through a family binding that was removed")
 
 
 def issue_token(

@@ -28,13 +28,13 @@ from sqlalchemy import Connection, RowMapping, Subquery, exists, func, insert, s
 from sqlalchemy.exc import IntegrityError
 
 from yibao.domain import ledger as ledger_rules
+from yibao.domain import trust as trust_rules
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.paging import Page
 from yibao.domain.policy import Policy
-from yibao.domain.text import is_digits
-from yibao.services import audit, away, fees, ledger, settlement, visits
-from yibao.services.context import Caller, Ctx, Ids, Institution, institution_of
+from yibao.services import audit, away, fees, ledger, settlement, trust, visits
+from yibao.services.context import SOURCE_APP, Caller, Ctx, Ids, Institution, institution_of
 from yibao.services.persons import active_insurance, get_person, lock_person
 from yibao.store.schema import (
     CLAIM_RELEASED,
@@ -89,8 +89,11 @@ class Bill:
 
 @dataclass(frozen=True, slots=True)
 class Payee:
+    """The account a claim pays to; ``payee_id`` the registered payee (an app's claim)."""
+
     bank_name: str
     bank_account: str
+    payee_id: int | None = None
 
 
 # ---------------------------------------------------------------- fault periods
@@ -248,12 +251,25 @@ def submit(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, .
 
 def apply(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, ...],
           psn_no: str, *, bill: Bill | None, code: str, invono: str, reason: str,
-          payee: Payee, filing_sn: str) -> str:
+          payee: Payee | None, filing_sn: str) -> str:
     """An application: with the details (``bill``) or for a bill the HIS uploaded."""
+    payee = _payee_of(conn, caller, psn_no, payee)
     if bill is not None:
         return submit(conn, caller, ids, policies, bill, reason=reason, payee=payee,
                       filing_sn=filing_sn)
     return apply_for(conn, caller, psn_no, code, invono, payee, filing_sn)
+
+
+def _payee_of(conn: Connection, caller: Caller, psn_no: str, sent: Payee | None) -> Payee:
+    """An app's claim pays only to the person's registered payee (in their name, set with
+    a real-person check); at the window the operator takes the payee from the person."""
+    if caller.source == SOURCE_APP:
+        row = trust.payee_for_claim(conn, psn_no, sent.bank_name if sent else None,
+                                    sent.bank_account if sent else None)
+        return Payee(row["bank_name"], row["bank_account"], row["id"])
+    if sent is None:
+        raise Refused("E-CLM-006", "a payee (bank name and account) is required")
+    return sent
 
 
 def apply_for(conn: Connection, caller: Caller, psn_no: str, code: str, invono: str,
@@ -271,8 +287,8 @@ def apply_for(conn: Connection, caller: Caller, psn_no: str, code: str, invono: 
                  institution_of(_institution(conn, code)))
     conn.execute(update(claim).where(claim.c.claim_id == row["claim_id"]).values(
         status=SUBMITTED, bank_name=payee.bank_name, bank_account=payee.bank_account,
-        trt_dcla_detl_sn=filing_sn or None, source=caller.source, applicant=caller.name,
-        updated_at=caller.now))
+        payee_id=payee.payee_id, trt_dcla_detl_sn=filing_sn or None, source=caller.source,
+        applicant=caller.name, updated_at=caller.now))
     _step(conn, row["claim_id"], SUBMITTED, caller, "application")
     return str(row["claim_id"])
 
@@ -312,7 +328,8 @@ def _insert_claim(conn: Connection, caller: Caller, bill: Bill, claim_id: str, m
         med_type=bill.med_type, reason=reason, trt_dcla_detl_sn=filing_sn or None,
         status=status, source=caller.source, applicant=caller.name,
         bank_name=payee.bank_name if payee else "", bank_account=payee.bank_account if payee
-        else "", medfee_sumamt=total, created_at=caller.now, updated_at=caller.now))
+        else "", payee_id=payee.payee_id if payee else None, medfee_sumamt=total,
+        created_at=caller.now, updated_at=caller.now))
 
 
 def _check_care_dates(bill: Bill, now: datetime) -> None:
@@ -329,9 +346,7 @@ def _check_care_dates(bill: Bill, now: datetime) -> None:
 
 
 def _check_payee(payee: Payee) -> None:
-    digits = payee.bank_account.replace(" ", "")
-    if not (8 <= len(digits) <= 30 and is_digits(digits) and payee.bank_name.strip()):
-        raise Refused("E-CLM-006", "a bank name and an account number (8-30 digits) are needed")
+    trust_rules.check_bank_account(payee.bank_name, payee.bank_account)
 
 
 def _check_basis(conn: Connection, psn_no: str, mdtrt_id: str, serial: str,
@@ -599,12 +614,26 @@ def describe(conn: Connection, claim_id: str) -> dict[str, Any]:
         "approved_amount": row["approved_amount"], "setl_id": row["setl_id"],
         **_rested_on(conn, row["setl_id"]),
         "bank_account": f"****{account[-4:]}" if account else "",
+        "payee": _payee_view(conn, row),
         "steps": [{"status": s["status"], "actor": s["actor"], "at": s["at"].isoformat(sep=" "),
                    "reason": s["reason"]} for s in steps],
         "lines": [{"feedetl_sn": x["feedetl_sn"], "med_list_codg": x["med_list_codg"],
                    "amount": x["det_item_fee_sumamt"], "status": x["status"],
                    "inscp_scp_amt": x["inscp_scp_amt"]} for x in lines],
     }
+
+
+def _payee_view(conn: Connection, row: RowMapping) -> dict[str, Any] | None:
+    """Whom the claim pays and who set that account when: the registered payee of an app's
+    claim (its channel and time), or the window's operator at the application."""
+    if row["payee_id"] is not None:
+        return trust.describe_payee(conn, row["payee_id"])
+    if not row["bank_account"]:
+        return None  # an uploaded bill nobody applied for yet
+    return {"payee_id": None, "bank_name": row["bank_name"],
+            "bank_account": trust_rules.masked(row["bank_account"]),
+            "set_at": row["created_at"].isoformat(sep=" "), "set_by": row["applicant"],
+            "change": "window", "replaced_at": None}
 
 
 def _rested_on(conn: Connection, setl_id: str | None) -> dict[str, Any]:

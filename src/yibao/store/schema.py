@@ -140,6 +140,9 @@ ecert = Table(  # one activation of the electronic certificate in one channel
     Column("pin_failures", Integer, nullable=False, server_default=text("0")),
     Column("locked_at", DateTime),
     Column("created_at", DateTime, nullable=False),
+    # activated while active in another channel: no claims, payees, filings, family
+    # bindings or face until then (domain/trust.py)
+    Column("probation_until", DateTime),
     Index(None, "psn_no"),
 )
 
@@ -151,8 +154,10 @@ family_binding = Table(  # a certificate holder shows a relative's QR codes
     Column("relative_psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
     Column("relation", String(20), nullable=False),
     Column("consent_method", String(30), nullable=False),
-    Column("status", String(16), nullable=False),  # active | removed
+    Column("status", String(16), nullable=False),  # pending | active | removed
     Column("created_at", DateTime, nullable=False),
+    Column("accepted_at", DateTime),  # the relative accepted (or a minor bound at once)
+    Column("removed_at", DateTime),
 )
 
 face_template = Table(  # 128-d face descriptors, AES-GCM encrypted; images never stored
@@ -172,6 +177,7 @@ qr_code = Table(  # dynamic QR codes: only the SHA-256 of the code is kept
     Column("psn_no", String(30), nullable=False),
     Column("expires_at", DateTime, nullable=False),
     Column("used_at", DateTime),
+    Column("binding_id", String(30)),  # a relative's code: valid while the binding is
 )
 
 ec_token = Table(  # identity tokens issued by 1162, bound to institution and business
@@ -560,6 +566,7 @@ claim = Table(  # 手工报销: a self-paid bill and the application to reimburs
     Column("applicant", String(60), nullable=False, server_default=""),
     Column("bank_name", String(100), nullable=False, server_default=""),
     Column("bank_account", String(40), nullable=False, server_default=""),
+    Column("payee_id", Integer),  # an app's claim: the registered payee (payee_account.id)
     money("medfee_sumamt"),
     money("approved_amount"),  # what the fund pays the person
     Column("setl_id", String(30)),  # the computed settlement (kind claim)
@@ -698,4 +705,49 @@ clearing_application = Table(  # 3203 / 3204: an institution applies for a month
     Column("status", String(12), nullable=False),  # applied | cancelled
     Column("created_at", DateTime, nullable=False),
     Index(None, "fixmedins_code", "setlym"),
+)
+
+
+# ---------------------------------------------------------------- channels' trust (issue 13)
+
+attestation = Table(  # a channel's real-person check: how, its reference, when, what for
+    "attestation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("channel_id", String(30), nullable=False),
+    Column("purpose", String(20), nullable=False),  # activation|unlock|payee|family_consent
+    Column("subject", String(30), nullable=False, server_default=""),  # cert, binding, payee
+    Column("method", String(20), nullable=False),
+    Column("evidence_ref", String(64), nullable=False),
+    Column("attested_at", DateTime, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Index(None, "psn_no"),
+    Index(None, "channel_id", "evidence_ref", unique=True),  # one check, relied on once
+)
+
+person_notice = Table(  # what happened to the person's identity, readable in every channel
+    "person_notice",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("channel_id", String(30), nullable=False),
+    Column("detail", String(300), nullable=False, server_default=""),
+    Index(None, "psn_no"),
+)
+
+payee_account = Table(  # the account an app's claims pay to; one current row per person
+    "payee_account",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("bank_name", String(100), nullable=False),
+    Column("bank_account", String(40), nullable=False),
+    Column("channel_id", String(30), nullable=False),  # who registered it
+    Column("attestation_id", Integer, ForeignKey("attestation.id"), nullable=False),
+    Column("set_at", DateTime, nullable=False),
+    Column("replaced_at", DateTime),  # a later registration replaced it
+    Index(None, "psn_no"),
 )
