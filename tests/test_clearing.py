@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from concurrency import run_threads
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN
 from flows import (
     LI_JIANGUO,
     WANG_FANG,
@@ -76,7 +76,7 @@ def test_two_months_with_prepayment_late_cancellation_and_care_away(
     clearing(db, "close", "--month", "2026-04")
 
     flagged = http.put("/admin/v1/institutions/H11010500001/prepay", json={"enabled": True},
-                       headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+                       headers=ADMIN)
     assert flagged.status_code == 200 and flagged.json()["prepay"] is True
     assert "1 prepayments" in clearing(db, "prepay", "--month", "2026-05")
     clock.now = datetime(2026, 5, 11, 9, 30)
@@ -149,7 +149,7 @@ def test_a_month_prepaid_after_its_last_run_must_be_run_again_before_closing(db,
     clearing(db, "run", "--month", "2026-04")
     clearing(db, "close", "--month", "2026-04")
     http.put("/admin/v1/institutions/H11010500001/prepay", json={"enabled": True},
-             headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+             headers=ADMIN)
     clearing(db, "run", "--month", "2026-05")
     clearing(db, "prepay", "--month", "2026-05")
     stale = CliRunner().invoke(cli, ["clearing", "close", "--month", "2026-05", "--db", db.url])

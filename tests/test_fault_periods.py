@@ -11,32 +11,33 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from conftest import ADMIN, AUDITOR
 from flows import refused
 from test_errors import unchanged
-from test_reimbursement import AUTH, declare_fault, fault_bill, psn
+from test_reimbursement import declare_fault, fault_bill, psn
 from test_reversal import reverse, rslt
 from test_reversal_claims import CODE, bring_to, upload_bill
 from yibao.store.schema import audit_event
 
 
 def faults(http, code: str = CODE, **params: str) -> Any:
-    return http.get(f"/admin/v1/institutions/{code}/faults", params=params, headers=AUTH)
+    return http.get(f"/admin/v1/institutions/{code}/faults", params=params, headers=AUDITOR)
 
 
 def shown(http, fault_id: str) -> dict[str, Any]:
-    reply = http.get(f"/admin/v1/faults/{fault_id}", headers=AUTH)
+    reply = http.get(f"/admin/v1/faults/{fault_id}", headers=AUDITOR)
     assert reply.status_code == 200, reply.text
     return dict(reply.json())
 
 
 def cancel(http, fault_id: str, reason: str = "declared for the wrong day",
-           headers: dict[str, str] = AUTH) -> Any:
+           headers: dict[str, str] = ADMIN) -> Any:
     return http.post(f"/admin/v1/faults/{fault_id}/cancel", json={"reason": reason},
                      headers=headers)
 
 
 def declare_at_window(http, begin: str, end: str, reason: str = "link down") -> str:
-    reply = http.post(f"/admin/v1/institutions/{CODE}/faults", headers=AUTH,
+    reply = http.post(f"/admin/v1/institutions/{CODE}/faults", headers=ADMIN,
                       json={"begin_at": begin, "end_at": end, "reason": reason})
     assert reply.status_code == 201, reply.text
     return str(reply.json()["fault_id"])
@@ -205,13 +206,13 @@ def test_unknown_institutions_and_periods_are_404_in_the_error_format(db, http):
     assert faults(http, "H99999999999").json() == {
         "code": "E-ADM-001", "message": "E-ADM-001 institution not found: no such institution "
         "H99999999999"}
-    missing = http.get("/admin/v1/faults/FLT-NONE", headers=AUTH)
+    missing = http.get("/admin/v1/faults/FLT-NONE", headers=AUDITOR)
     assert missing.status_code == 404 and missing.json() == {
         "code": "E-CLM-009",
         "message": "E-CLM-009 fault period not found: no such fault period FLT-NONE"}
     with unchanged(db):
         reply = cancel(http, "FLT-NONE")
-        declared = http.post("/admin/v1/institutions/H99999999999/faults", headers=AUTH,
+        declared = http.post("/admin/v1/institutions/H99999999999/faults", headers=ADMIN,
                              json={"begin_at": "2026-05-09T08:00:00",
                                    "end_at": "2026-05-09T10:00:00", "reason": "link down"})
     assert reply.status_code == 404 and reply.json()["code"] == "E-CLM-009"
@@ -233,5 +234,5 @@ def test_only_an_operator_sees_or_cancels_fault_periods(db, http, his, headers):
 def test_a_cancellation_needs_a_reason(db, http, his, body):
     fault_id = declare_fault(his)
     with unchanged(db):
-        reply = http.post(f"/admin/v1/faults/{fault_id}/cancel", json=body, headers=AUTH)
+        reply = http.post(f"/admin/v1/faults/{fault_id}/cancel", json=body, headers=ADMIN)
     assert reply.status_code == 422

@@ -1,5 +1,5 @@
-"""The ``yibao`` command: serve, migrate, seed, demo, errors, outbox, ledger, clearing,
-world, bench."""
+"""The ``yibao`` command: serve, migrate, seed, demo, errors, operators, outbox, ledger,
+clearing, world, bench."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from yibao.services.context import Caller
+    from yibao.services.operators import Issued
 
 app = typer.Typer(
     help="yibao: medical-insurance real-time settlement platform", no_args_is_help=True
@@ -78,7 +79,6 @@ def demo(
     port: int = typer.Option(8080, "--port"),
 ) -> None:
     """Migrate, load the demo dataset and serve: the one-command start."""
-    os.environ.setdefault("YIBAO_ADMIN_TOKENS", "demo-operator:demo operator")
     seed(db=db, demo=True)
     console.print(f"serving on http://{host}:{port}  (OpenAPI at /docs, walk-through in README)")
     serve(db=db, host=host, port=port, workers=1)
@@ -464,6 +464,78 @@ def outbox_list(
         table.add_row(row["id"], row["kind"], row["status"], str(row["attempts"]),
                       row["next_attempt_at"], row["last_error"], row["created_at"])
     console.print(table)
+
+
+operators_app = typer.Typer(help="Bureau operators: roles and bearer tokens (docs/security.md)")
+app.add_typer(operators_app, name="operators")
+DAYS_OPTION = typer.Option(90, "--days", help="the token expires after this many days")
+
+
+def _operators_step(db: str, action: Callable[[Connection], T]) -> T:
+    """One write transaction; a refusal (unknown operator, name taken) exits 1."""
+    from yibao.domain.errors import Refused
+
+    try:
+        with Database(db).write() as conn:
+            return action(conn)
+    except Refused as refusal:
+        console.print(f"[red]{refusal.code} {refusal.message}[/]")
+        raise typer.Exit(1) from refusal
+
+
+def _show_token(issued: Issued) -> None:
+    console.print(f"token of {issued.name} (shown once, store it now): {issued.token}")
+    console.print(f"expires {issued.expires_at:%Y-%m-%d %H:%M}")
+
+
+@operators_app.command("create")
+def operators_create(
+    name: str, role: list[str] = typer.Option(..., "--role", help="clerk, reviewer, "
+                                              "approver, finance, auditor, administrator"),
+    days: int = DAYS_OPTION, db: str = DB_OPTION,
+) -> None:
+    """Create an operator with one or more roles; prints its token once."""
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    _show_token(_operators_step(db, lambda conn: operators.create(
+        conn, name, role, china_now(), days=days)))
+
+
+@operators_app.command("list")
+def operators_list(db: str = DB_OPTION) -> None:
+    """Every operator: roles, status, when its live token expires (tokens never shown)."""
+    from rich.table import Table
+
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    with Database(db).read() as conn:
+        rows = operators.listing(conn, china_now())
+    table = Table("name", "roles", "status", "token expires")
+    for row in rows:
+        table.add_row(row["name"], row["roles"], row["status"], row["expires_at"] or "-")
+    console.print(table)
+
+
+@operators_app.command("rotate")
+def operators_rotate(name: str, days: int = DAYS_OPTION, db: str = DB_OPTION) -> None:
+    """A new token for the operator (printed once); the old ones stop working at once."""
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    _show_token(_operators_step(db, lambda conn: operators.rotate(
+        conn, name, china_now(), days=days)))
+
+
+@operators_app.command("revoke")
+def operators_revoke(name: str, db: str = DB_OPTION) -> None:
+    """Revoke every token of the operator (effective on the next request)."""
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    revoked = _operators_step(db, lambda conn: operators.revoke(conn, name, china_now()))
+    console.print(f"{revoked} token(s) of {name} revoked")
 
 
 def _safe(url: str) -> str:

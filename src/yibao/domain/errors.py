@@ -163,6 +163,19 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "keeps the period", 409),
     # operators' views and changes
     ("E-ADM-001", "institution not found", "fixmedins_code is not a registered institution", 404),
+    ("E-ADM-002", "no valid operator credential",
+     "send Authorization: Bearer <token>; a token expires, and is revoked or rotated away "
+     "(yibao operators rotate NAME)", 401),
+    ("E-ADM-003", "the operator's roles do not allow this",
+     "the message names the role needed (docs/security.md, Operators)", 403),
+    ("E-ADM-004", "separation of duties",
+     "whoever submitted or reviewed a claim cannot approve it; a second approval needs a "
+     "second, different approver", 403),
+    ("E-ADM-005", "the exporter approved a pending payment",
+     "an operator who approved a claim cannot export its payment: another finance operator "
+     "exports the file", 403),
+    ("E-ADM-006", "operator not found or name taken",
+     "yibao operators list; a name is 1..60 letters, digits, '.', '_' or '-'", 409),
     # outbox
     ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox", 404),
     ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically", 409),
