@@ -65,7 +65,7 @@ def test_suspension_refuses_every_credential_until_lifted(http, his):
     ok(his.call("2207", settle_payload(psn_no, mdtrt_id, WANG_FANG, "10.00")))
     trail = http.get(f"/admin/v1/persons/{psn_no}/audit", headers=AUDITOR).json()
     assert [e["kind"] for e in trail] == ["suspension_lifted", "suspended"]
-    assert all(e["actor"] == "tester" for e in trail)
+    assert all(e["actor"] == "admin" for e in trail)
 
 
 def test_a_suspension_needs_a_sane_period_and_a_reason(http, his):

@@ -68,7 +68,7 @@ def test_an_institutions_periods_newest_first_with_who_declared_them_and_their_s
     assert [f["fault_id"] for f in listed] == [by_operator, reversed_, by_hospital]
     assert listed[0] | {"fault_id": ""} == {
         "fault_id": "", "fixmedins_code": CODE, "begin_at": "2026-05-11T07:00:00",
-        "end_at": "2026-05-11T12:00:00", "reason": "platform down", "declared_by": "tester",
+        "end_at": "2026-05-11T12:00:00", "reason": "platform down", "declared_by": "admin",
         "declared_at": "2026-05-11T09:30:00", "status": "in_force", "cancelled_at": None,
         "cancelled_reason": ""}
     assert listed[1]["status"] == "cancelled" and listed[1]["declared_by"] == CODE
@@ -118,10 +118,10 @@ def test_an_operator_cancels_a_wrongly_declared_period_and_it_is_audited(db, htt
     assert reply.status_code == 200, reply.text
     period = reply.json()
     assert period["status"] == "cancelled" and period["cancelled_at"] == "2026-05-11T09:30:00"
-    assert period["cancelled_reason"] == "cancelled by tester: the hospital declared the wrong day"
+    assert period["cancelled_reason"] == "cancelled by admin: the hospital declared the wrong day"
     assert shown(http, fault_id) == period
     assert audit_of(db, fault_id) == [
-        ("fault-cancel", "tester", CODE, f"{fault_id}: {period['cancelled_reason']}")]
+        ("fault-cancel", "admin", CODE, f"{fault_id}: {period['cancelled_reason']}")]
     # as after the 2601 of its 2902: no bill can be uploaded in it, it may be declared again
     refused(fault_bill(his, psn_no, "INV-C1", "100.00", "2026-05-11 08:30:00"), "E-CLM-005")
     assert declare_fault(his) != fault_id
@@ -187,9 +187,9 @@ def test_a_cancelled_period_is_not_cancelled_again(db, http, his):
         again = cancel(http, by_operator, "again")
         late_2601 = refused(reverse(his, psn_no, declare_msgid, "2902"), "E-CLM-010")
     assert again.status_code == 409 and again.json()["code"] == "E-CLM-010"
-    assert "cancelled by tester: wrong day" in again.json()["message"]
-    assert "cancelled by tester: wrong day" in late_2601
-    assert shown(http, by_operator)["cancelled_reason"] == "cancelled by tester: wrong day"
+    assert "cancelled by admin: wrong day" in again.json()["message"]
+    assert "cancelled by admin: wrong day" in late_2601
+    assert shown(http, by_operator)["cancelled_reason"] == "cancelled by admin: wrong day"
 
     by_2601 = declare_fault(his)
     rslt(reverse(his, psn_no, his.last_msgid, "2902"))

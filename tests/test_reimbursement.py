@@ -112,7 +112,7 @@ def test_fault_period_bill_uploaded_by_the_hospital_then_applied_for_in_the_app(
     [mine] = seen.json()
     assert [s["status"] for s in mine["steps"]] == [
         "eligible", "submitted", "under_review", "approved"]
-    assert mine["bank_account"] == "****4567" and mine["steps"][-1]["actor"] == "tester"
+    assert mine["bank_account"] == "****4567" and mine["steps"][-1]["actor"] == "approver"
 
 
 def test_window_application_with_paper_lists_partly_approved(db, http, his):

@@ -27,7 +27,8 @@ NUL, SURROGATE = "\x00", "\ud800"
 
 def fault(http, begin: Any, end: Any, reason: str = "link down"):
     body = json.dumps({"begin_at": begin, "end_at": end, "reason": reason})
-    return http.post(f"/admin/v1/institutions/{HOSPITAL}/faults", content=body, headers=ADMIN | JSON)
+    return http.post(f"/admin/v1/institutions/{HOSPITAL}/faults", content=body,
+                     headers=ADMIN | JSON)
 
 
 def stored_fault(db) -> tuple[datetime, datetime]:
