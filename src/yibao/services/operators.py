@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator, check_name, check_roles, token_hash
@@ -109,17 +109,15 @@ def revoke(conn: Connection, name: str, now: datetime, *, actor: str = "cli") ->
 
 def listing(conn: Connection, now: datetime) -> list[dict[str, Any]]:
     """Every operator with roles, status and the live credentials' latest expiry."""
-    rows = conn.execute(select(operator).order_by(operator.c.name)).mappings()
-    result = []
-    for row in rows:
-        expiry = conn.execute(select(operator_credential.c.expires_at).where(
-            operator_credential.c.operator == row["name"],
-            operator_credential.c.revoked_at.is_(None),
-            operator_credential.c.expires_at > now).order_by(
-            operator_credential.c.expires_at.desc()).limit(1)).scalar_one_or_none()
-        result.append({"name": row["name"], "roles": row["roles"], "status": row["status"],
-                       "expires_at": None if expiry is None else expiry.isoformat(sep=" ")})
-    return result
+    expiry = select(func.max(operator_credential.c.expires_at)).where(
+        operator_credential.c.operator == operator.c.name,
+        operator_credential.c.revoked_at.is_(None),
+        operator_credential.c.expires_at > now).scalar_subquery()
+    rows = conn.execute(select(operator, expiry.label("expires_at"))
+                        .order_by(operator.c.name)).mappings()
+    return [{"name": r["name"], "roles": r["roles"], "status": r["status"],
+             "expires_at": None if r["expires_at"] is None
+             else r["expires_at"].isoformat(sep=" ")} for r in rows]
 
 
 def _issue(conn: Connection, name: str, now: datetime, days: int, *, token: str | None,
