@@ -30,7 +30,13 @@ from yibao.domain.errors import Refused
 from yibao.services import clearing as clearing_service
 from yibao.services import ledger
 from yibao.services.context import Caller
-from yibao.store.schema import clearing_institution, clearing_line, clearing_month, clearing_region
+from yibao.store.schema import (
+    clearing_institution,
+    clearing_line,
+    clearing_month,
+    clearing_region,
+    operator_action,
+)
 
 
 def owed(s: dict) -> int:
@@ -79,6 +85,14 @@ def test_two_months_with_prepayment_late_cancellation_and_care_away(
                        headers=ADMIN)
     assert flagged.status_code == 200 and flagged.json()["prepay"] is True
     assert "1 prepayments" in clearing(db, "prepay", "--month", "2026-05")
+    with db.read() as conn:  # the flag and every clearing step are in the operators' log
+        logged = conn.execute(select(operator_action.c.action, operator_action.c.role,
+                                     operator_action.c.subject)
+                              .order_by(operator_action.c.id)).all()
+    assert [tuple(row) for row in logged][-3:] == [
+        ("clearing.close", "cli", "2026-04"),
+        ("institution.prepay", "administrator", "H11010500001"),
+        ("clearing.prepay", "cli", "2026-05")]
     clock.now = datetime(2026, 5, 11, 9, 30)
     ok(second.call("2208", {"data": {"setl_id": late["setl_id"], "mdtrt_id": late["mdtrt_id"],
                                      "psn_no": late["psn_no"]}}))

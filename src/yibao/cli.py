@@ -156,6 +156,22 @@ def _clearing_step(db: str, action: Callable[[Connection], T]) -> T:
         raise typer.Exit(1) from refusal
 
 
+def _logged(operator: str, what: str, month: str,
+            action: Callable[[Connection], T]) -> Callable[[Connection], T]:
+    """The clearing step, then its row of the operators' log in the same transaction
+    (role ``cli``: a command run on the server by whoever ``--operator`` names)."""
+    from yibao.domain.roles import Operator
+    from yibao.services import audit
+    from yibao.services.context import china_now
+
+    def act(conn: Connection) -> T:
+        result = action(conn)
+        audit.action(conn, Operator(operator, china_now(), role="cli"), what, month)
+        return result
+
+    return act
+
+
 def _caller(operator: str) -> Caller:
     from yibao.services.context import SOURCE_AGENCY, Caller, china_now
 
@@ -174,8 +190,9 @@ def clearing_run(
     from yibao.services import clearing, statements
 
     started = time.perf_counter()
-    outcome = _clearing_step(db, lambda conn: clearing.run(
-        conn, _caller(operator), month, engine=engine))
+    outcome = _clearing_step(db, _logged(operator, "clearing.run", month, lambda conn:
+                                         clearing.run(conn, _caller(operator), month,
+                                                      engine=engine)))
     console.print(f"{month}: {outcome.settlements:,} settlements, {outcome.institutions} "
                   f"institutions, {outcome.regions} region pairs, due "
                   f"{outcome.due / 100:,.2f} yuan ({time.perf_counter() - started:.1f} s)")
@@ -191,7 +208,8 @@ def clearing_close(month: str = MONTH_OPTION, db: str = DB_OPTION,
     """Close a month: post the payments; it is never rewritten afterwards."""
     from yibao.services import clearing
 
-    _clearing_step(db, lambda conn: clearing.close(conn, _caller(operator), month))
+    _clearing_step(db, _logged(operator, "clearing.close", month, lambda conn:
+                               clearing.close(conn, _caller(operator), month)))
     console.print(f"[green]{month} closed[/]")
 
 
@@ -201,7 +219,8 @@ def clearing_prepay(month: str = MONTH_OPTION, db: str = DB_OPTION,
     """Prepay the month to institutions flagged for it (average of recent months)."""
     from yibao.services import clearing
 
-    paid = _clearing_step(db, lambda conn: clearing.prepay(conn, _caller(operator), month))
+    paid = _clearing_step(db, _logged(operator, "clearing.prepay", month, lambda conn:
+                                      clearing.prepay(conn, _caller(operator), month)))
     for code, amount in paid.items():
         console.print(f"{code}: {amount / 100:,.2f} yuan prepaid for {month}")
     console.print(f"{len(paid)} prepayments")
