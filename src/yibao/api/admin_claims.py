@@ -94,6 +94,7 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
                              "(code E-...)"},
         409: {"description": "refused: the body names the error code (E-CLM-...) and why"},
     })
+
     def run(action: Callable[[Connection], Any], *, read_only: bool = False) -> Any:
         return run_refusable(db, action, read_only=read_only)
 

@@ -33,6 +33,7 @@ def router(db: Database, gate: Gate, *, forget_institution: Callable[[str], None
         400: {"description": "the body is not JSON"}, **DENIED,
         404: {"description": "no such institution"},
     })
+
     Admin = gate.needs("institutions.flags")
 
     def set_flag(code: str, column: str, enabled: bool, op: Operator) -> Any:
