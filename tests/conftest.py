@@ -14,13 +14,27 @@ from sqlalchemy import text
 
 from yibao.api.app import create_app
 from yibao.client import HisClient, httpx_transport
-from yibao.services import ledger
+from yibao.domain import roles
+from yibao.services import ledger, operators
 from yibao.store.db import Database
 from yibao.store.demo import demo_token, seed_demo
 from yibao.store.schema import metadata
 
 PG_URL = os.environ.get("YIBAO_TEST_PG_URL", "")
-ADMIN_TOKEN = "test-operator-token"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+# the demo operators (store/demo.py), one per role; tests act as the role an action needs
+CLERK_TOKEN, REVIEWER_TOKEN, APPROVER_TOKEN, APPROVER2_TOKEN = (
+    "demo-clerk", "demo-reviewer", "demo-approver", "demo-approver2")
+FINANCE_TOKEN, AUDITOR_TOKEN, ADMIN_TOKEN = "demo-finance", "demo-auditor", "demo-admin"
+CLERK, REVIEWER, APPROVER, APPROVER2 = (bearer(t) for t in (
+    CLERK_TOKEN, REVIEWER_TOKEN, APPROVER_TOKEN, APPROVER2_TOKEN))
+FINANCE, AUDITOR, ADMIN = (bearer(t) for t in (FINANCE_TOKEN, AUDITOR_TOKEN, ADMIN_TOKEN))
+EVERY_ROLE_TOKEN = "test-every-role"  # the ``every_role`` fixture's operator
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 
 
@@ -83,9 +97,19 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def app(db: Database, clock: FakeClock):
-    made = create_app(db, clock=clock, admin_tokens={ADMIN_TOKEN: "tester"})
+    made = create_app(db, clock=clock)
     made.state.clock = clock  # the time a test app's real-person checks happen (tests/apps.py)
     return made
+
+
+@pytest.fixture
+def every_role(db: Database, clock: FakeClock) -> dict[str, str]:
+    """Headers of an operator holding every role, for tests of something else than roles
+    (hostile input on every route); never for flows that separation of duties governs."""
+    with db.write() as conn:
+        operators.create(conn, "every-role", list(roles.ROLES), clock(),
+                         token=EVERY_ROLE_TOKEN)
+    return bearer(EVERY_ROLE_TOKEN)
 
 
 @pytest.fixture

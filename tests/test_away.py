@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from apps import WANG, ChannelApp
 from concurrency import run_threads
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN, AUDITOR, CLERK
 from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, settle_payload, upload
 from receiver import Receiver
 from yibao.domain.errors import Refused
@@ -24,7 +24,6 @@ from yibao.services import outbox as outbox_service
 from yibao.services.context import Caller
 from yibao.store.schema import insurance, outbox, settlement
 
-AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 T0 = datetime(2026, 5, 11, 9, 30, 0)  # the FakeClock's start
 
 
@@ -43,7 +42,7 @@ def referral(his, psn_no: str, area: str = "110000", enddate: str = "2026-12-31"
 
 
 def admin_file(http, psn_no: str, **body) -> dict:
-    reply = http.post("/admin/v1/filings", json={"psn_no": psn_no, **body}, headers=AUTH)
+    reply = http.post("/admin/v1/filings", json={"psn_no": psn_no, **body}, headers=CLERK)
     return {"status": reply.status_code, **reply.json()}
 
 
@@ -246,7 +245,7 @@ def test_validity_edges_one_second_before_start_after_expiry_and_after_refiling(
     clock.now = datetime(2026, 5, 21, 0, 0, 0)
     expired = visit(beijing, psn_no, ZHAO_LEI, begin="2026-05-21 00:00:00")
     refused(settle(beijing, psn_no, expired, ZHAO_LEI, fee), "E-FIL-002")
-    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json()
+    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUDITOR).json()
     assert [(f["trt_dcla_detl_sn"], f["status"]) for f in listed] == [(serial, "expired")]
 
     # re-filing: a long-term filing with Shanghai ends the Beijing one
@@ -257,7 +256,7 @@ def test_validity_edges_one_second_before_start_after_expiry_and_after_refiling(
     moved = visit(beijing, psn_no, ZHAO_LEI, begin="2026-05-12 09:30:00")
     clock.now = datetime(2026, 5, 12, 9, 30, 0)
     refused(settle(beijing, psn_no, moved, ZHAO_LEI, fee), "E-FIL-002")
-    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json()
+    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUDITOR).json()
     ended = next(f for f in listed if f["trt_dcla_detl_sn"] == beijing_filing)
     assert ended["status"] == "superseded" and ended["ended_at"] == "2026-05-12 09:00:00"
 
@@ -410,14 +409,14 @@ def test_unnetworked_hebei_hospital_until_the_operator_networks_it(db, http, his
     refused(settle(second, psn_no, mdtrt_id, WANG_FANG, [line("1", "XA01AAA0001", "10.00")]),
             "E-FIL-001")
     reply = http.put("/admin/v1/institutions/H13010200002/networked",
-                     json={"enabled": True}, headers=AUTH)
+                     json={"enabled": True}, headers=ADMIN)
     assert reply.status_code == 200 and reply.json()["networked"] is True
     assert ok(settle(second, psn_no, mdtrt_id, WANG_FANG, [], total="10.00"))["setlinfo"]
 
 
 def test_an_unknown_institution_cannot_be_networked(db, http):
     reply = http.put("/admin/v1/institutions/H99999999999/networked",
-                     json={"enabled": True}, headers=AUTH)
+                     json={"enabled": True}, headers=ADMIN)
     assert reply.status_code == 404 and reply.json()["code"] == "E-ADM-001"
     assert "H99999999999" in reply.json()["message"]
 
@@ -541,7 +540,7 @@ def test_cost_information_of_a_settlement_and_its_cancellation_reaches_the_platf
         assert got[f"cost:{setl['setl_id']}"]["fund_pay_sumamt"] == "400.00"
         [cancel] = [v for k, v in got.items() if v["kind"] == "cancel"]
         assert cancel["reverses"] == setl["setl_id"] and cancel["fund_pay_sumamt"] == "-400.00"
-        statuses = http.get("/admin/v1/outbox", headers=AUTH).json()["counts"]
+        statuses = http.get("/admin/v1/outbox", headers=AUDITOR).json()["counts"]
         assert statuses.get("delivered") == 2 and not statuses.get("pending")
     finally:
         receiver.stop()
@@ -576,7 +575,7 @@ def test_a_special_disease_filing_needs_its_disease_and_a_known_institution(db, 
                          disease_code="M03900")
     assert (no_disease["status"], no_disease["code"]) == (400, "E-FIL-008")
     assert (unknown["status"], unknown["code"]) == (400, "E-FIL-008")
-    assert http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json() == []
+    assert http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUDITOR).json() == []
 
 
 def test_a_filing_made_on_29_february_may_run_ten_years(db, http, clock):
@@ -588,7 +587,7 @@ def test_a_filing_made_on_29_february_may_run_ten_years(db, http, clock):
     too_long = admin_file(http, psn_no, filing_type="resident", area="110000",
                           end_date="2038-03-01")
     assert (too_long["status"], too_long["code"]) == (400, "E-FIL-008")
-    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json()
+    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUDITOR).json()
     assert [(f["end_at"], f["status"]) for f in listed] == [("2038-03-01 00:00:00", "active")]
 
 
@@ -597,7 +596,7 @@ NON_ASCII_AREAS = {"full-width": "１１００００", "arabic-indic": "١١٠٠
 
 
 def filing_states(http, psn_no: str) -> list[tuple[str, str]]:
-    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUTH).json()
+    listed = http.get(f"/admin/v1/persons/{psn_no}/filings", headers=AUDITOR).json()
     return [(f["trt_dcla_detl_sn"], f["status"]) for f in listed]
 
 
@@ -697,7 +696,7 @@ def test_an_injury_declaration_made_under_an_earlier_relationship_does_not_count
 
 def cancel_filing(http, psn_no: str, serial: str) -> dict:
     reply = http.post(f"/admin/v1/filings/{serial}/cancellation",
-                      json={"psn_no": psn_no, "reason": "withdrawn"}, headers=AUTH)
+                      json={"psn_no": psn_no, "reason": "withdrawn"}, headers=CLERK)
     return {"http": reply.status_code, **reply.json()}
 
 

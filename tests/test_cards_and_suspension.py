@@ -4,7 +4,7 @@ credential with its reason and end date; each is in the audit trail."""
 
 from __future__ import annotations
 
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN, AUDITOR, CLERK
 from flows import (
     WANG_FANG,
     line,
@@ -16,7 +16,6 @@ from flows import (
     upload,
 )
 
-AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 CARD = {"mdtrt_cert_type": "03", "mdtrt_cert_no": "BJ0000000001", "card_sn": "SN0000000001"}
 
 
@@ -26,12 +25,12 @@ def by_card(his, card_sn: str = "SN0000000001") -> dict:
 
 def test_lost_card_is_refused_at_once_and_replacement_works(http, his):
     assert ok(by_card(his))["baseinfo"]["psn_name"] == "王芳"
-    lost = http.post("/admin/v1/cards/BJ0000000001/loss", headers=AUTH)
+    lost = http.post("/admin/v1/cards/BJ0000000001/loss", headers=CLERK)
     assert lost.status_code == 200
     assert "reported lost on 2026-05-11" in refused(by_card(his), "E-PSN-004")
-    again = http.post("/admin/v1/cards/BJ0000000001/loss", headers=AUTH)
+    again = http.post("/admin/v1/cards/BJ0000000001/loss", headers=CLERK)
     assert again.status_code == 409 and again.json()["code"] == "E-PSN-004"
-    new = http.post("/admin/v1/cards/BJ0000000001/replacement", headers=AUTH,
+    new = http.post("/admin/v1/cards/BJ0000000001/replacement", headers=CLERK,
                     json={"card_sn": "SN0000000101"})
     assert new.status_code == 200
     assert ok(by_card(his, "SN0000000101"))["baseinfo"]["psn_name"] == "王芳"
@@ -43,7 +42,7 @@ def test_operators_must_authenticate(http):
     assert http.post("/admin/v1/cards/BJ0000000001/loss").status_code == 401
     wrong = {"authorization": "Bearer not-a-token"}
     assert http.post("/admin/v1/cards/BJ0000000001/loss", headers=wrong).status_code == 401
-    unknown = http.post("/admin/v1/cards/NOPE/loss", headers=AUTH)
+    unknown = http.post("/admin/v1/cards/NOPE/loss", headers=CLERK)
     assert unknown.status_code == 404
 
 
@@ -51,7 +50,7 @@ def test_suspension_refuses_every_credential_until_lifted(http, his):
     psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
     mdtrt_id = register(his, psn_no, WANG_FANG)
     upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "10.00")])
-    made = http.post(f"/admin/v1/persons/{psn_no}/suspensions", headers=AUTH, json={
+    made = http.post(f"/admin/v1/persons/{psn_no}/suspensions", headers=ADMIN, json={
         "begin_date": "2026-05-01", "end_date": "2026-08-31",
         "reason": "lent the card to another person"})
     assert made.status_code == 201
@@ -61,20 +60,20 @@ def test_suspension_refuses_every_credential_until_lifted(http, his):
         assert "until 2026-08-31" in message and "lent the card" in message
     settle = his.call("2207", settle_payload(psn_no, mdtrt_id, WANG_FANG, "10.00"))
     assert "manual reimbursement" in refused(settle, "E-PSN-006")
-    lifted = http.delete(f"/admin/v1/suspensions/{made.json()['id']}", headers=AUTH)
+    lifted = http.delete(f"/admin/v1/suspensions/{made.json()['id']}", headers=ADMIN)
     assert lifted.status_code == 200
     ok(his.call("2207", settle_payload(psn_no, mdtrt_id, WANG_FANG, "10.00")))
-    trail = http.get(f"/admin/v1/persons/{psn_no}/audit", headers=AUTH).json()
+    trail = http.get(f"/admin/v1/persons/{psn_no}/audit", headers=AUDITOR).json()
     assert [e["kind"] for e in trail] == ["suspension_lifted", "suspended"]
-    assert all(e["actor"] == "tester" for e in trail)
+    assert all(e["actor"] == "admin" for e in trail)
 
 
 def test_a_suspension_needs_a_sane_period_and_a_reason(http, his):
     psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
-    backwards = http.post(f"/admin/v1/persons/{psn_no}/suspensions", headers=AUTH, json={
+    backwards = http.post(f"/admin/v1/persons/{psn_no}/suspensions", headers=ADMIN, json={
         "begin_date": "2026-08-01", "end_date": "2026-05-01", "reason": "x"})
     assert backwards.status_code == 400 and backwards.json()["code"] == "E-ENV-005"
-    nobody = http.post("/admin/v1/persons/nobody/suspensions", headers=AUTH, json={
+    nobody = http.post("/admin/v1/persons/nobody/suspensions", headers=ADMIN, json={
         "begin_date": "2026-05-01", "end_date": "2026-06-01", "reason": "x"})
     assert nobody.status_code == 404
     assert person(his, WANG_FANG)["insuinfo"]  # nothing was suspended

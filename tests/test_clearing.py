@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from concurrency import run_threads
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN
 from flows import (
     LI_JIANGUO,
     WANG_FANG,
@@ -30,7 +30,13 @@ from yibao.domain.errors import Refused
 from yibao.services import clearing as clearing_service
 from yibao.services import ledger
 from yibao.services.context import Caller
-from yibao.store.schema import clearing_institution, clearing_line, clearing_month, clearing_region
+from yibao.store.schema import (
+    clearing_institution,
+    clearing_line,
+    clearing_month,
+    clearing_region,
+    operator_action,
+)
 
 
 def owed(s: dict) -> int:
@@ -76,9 +82,17 @@ def test_two_months_with_prepayment_late_cancellation_and_care_away(
     clearing(db, "close", "--month", "2026-04")
 
     flagged = http.put("/admin/v1/institutions/H11010500001/prepay", json={"enabled": True},
-                       headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+                       headers=ADMIN)
     assert flagged.status_code == 200 and flagged.json()["prepay"] is True
     assert "1 prepayments" in clearing(db, "prepay", "--month", "2026-05")
+    with db.read() as conn:  # the flag and every clearing step are in the operators' log
+        logged = conn.execute(select(operator_action.c.action, operator_action.c.role,
+                                     operator_action.c.subject)
+                              .order_by(operator_action.c.id)).all()
+    assert [tuple(row) for row in logged][-3:] == [
+        ("clearing.close", "cli", "2026-04"),
+        ("institution.prepay", "administrator", "H11010500001"),
+        ("clearing.prepay", "cli", "2026-05")]
     clock.now = datetime(2026, 5, 11, 9, 30)
     ok(second.call("2208", {"data": {"setl_id": late["setl_id"], "mdtrt_id": late["mdtrt_id"],
                                      "psn_no": late["psn_no"]}}))
@@ -149,7 +163,7 @@ def test_a_month_prepaid_after_its_last_run_must_be_run_again_before_closing(db,
     clearing(db, "run", "--month", "2026-04")
     clearing(db, "close", "--month", "2026-04")
     http.put("/admin/v1/institutions/H11010500001/prepay", json={"enabled": True},
-             headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+             headers=ADMIN)
     clearing(db, "run", "--month", "2026-05")
     clearing(db, "prepay", "--month", "2026-05")
     stale = CliRunner().invoke(cli, ["clearing", "close", "--month", "2026-05", "--db", db.url])

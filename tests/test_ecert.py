@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from apps import FACE_OK, WANG, ChannelApp
+from conftest import AUDITOR, CLERK
 from flows import WANG_FANG, line, ok, refused, upload
 from yibao.api.channel import signature
 from yibao.store.demo import demo_token
@@ -65,10 +66,8 @@ def test_settle_with_the_certificate_then_with_the_card(http, his):
         k: Decimal(str(by_card[k])) for k in money}
     assert Decimal(str(by_card["hifob_pay"])) == Decimal("840.00")  # (3000-1800) x 70 %
     # the card is then reported lost: refused at once, the certificate still works
-    from conftest import ADMIN_TOKEN
-
     lost = http.post("/admin/v1/cards/BJ0000000001/loss",
-                     headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+                     headers=CLERK)
     assert lost.status_code == 200
     refused(his.call("1101", {"data": {"mdtrt_cert_type": "03", "mdtrt_cert_no": "BJ0000000001",
                                        "card_sn": "SN0000000001"}}), "E-PSN-004")
@@ -219,8 +218,6 @@ def test_pharmacy_and_inpatient_with_the_certificate(http, his, his_factory):
 
 
 def test_audit_trail_names_events_not_secrets(http, his):
-    from conftest import ADMIN_TOKEN
-
     app = ChannelApp(http)
     cert_id = app.activate()
     token = token_for(his, app, cert_id, "01101")
@@ -229,7 +226,7 @@ def test_audit_trail_names_events_not_secrets(http, his):
     for _ in range(5):
         app.qr(cert_id, pin="999999")
     trail = http.get(f"/admin/v1/persons/{psn_no}/audit",
-                     headers={"authorization": f"Bearer {ADMIN_TOKEN}"}).json()
+                     headers=AUDITOR).json()
     kinds = [event["kind"] for event in reversed(trail)]
     assert kinds == ["ecert_activated", "qr_issued", "qr_scanned", "token_used", "pin_locked",
                      "tokens_revoked"]  # the PIN lock revoked the token issued before

@@ -11,32 +11,33 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from conftest import ADMIN, AUDITOR
 from flows import refused
 from test_errors import unchanged
-from test_reimbursement import AUTH, declare_fault, fault_bill, psn
+from test_reimbursement import declare_fault, fault_bill, psn
 from test_reversal import reverse, rslt
 from test_reversal_claims import CODE, bring_to, upload_bill
 from yibao.store.schema import audit_event
 
 
 def faults(http, code: str = CODE, **params: str) -> Any:
-    return http.get(f"/admin/v1/institutions/{code}/faults", params=params, headers=AUTH)
+    return http.get(f"/admin/v1/institutions/{code}/faults", params=params, headers=AUDITOR)
 
 
 def shown(http, fault_id: str) -> dict[str, Any]:
-    reply = http.get(f"/admin/v1/faults/{fault_id}", headers=AUTH)
+    reply = http.get(f"/admin/v1/faults/{fault_id}", headers=AUDITOR)
     assert reply.status_code == 200, reply.text
     return dict(reply.json())
 
 
 def cancel(http, fault_id: str, reason: str = "declared for the wrong day",
-           headers: dict[str, str] = AUTH) -> Any:
+           headers: dict[str, str] = ADMIN) -> Any:
     return http.post(f"/admin/v1/faults/{fault_id}/cancel", json={"reason": reason},
                      headers=headers)
 
 
 def declare_at_window(http, begin: str, end: str, reason: str = "link down") -> str:
-    reply = http.post(f"/admin/v1/institutions/{CODE}/faults", headers=AUTH,
+    reply = http.post(f"/admin/v1/institutions/{CODE}/faults", headers=ADMIN,
                       json={"begin_at": begin, "end_at": end, "reason": reason})
     assert reply.status_code == 201, reply.text
     return str(reply.json()["fault_id"])
@@ -67,7 +68,7 @@ def test_an_institutions_periods_newest_first_with_who_declared_them_and_their_s
     assert [f["fault_id"] for f in listed] == [by_operator, reversed_, by_hospital]
     assert listed[0] | {"fault_id": ""} == {
         "fault_id": "", "fixmedins_code": CODE, "begin_at": "2026-05-11T07:00:00",
-        "end_at": "2026-05-11T12:00:00", "reason": "platform down", "declared_by": "tester",
+        "end_at": "2026-05-11T12:00:00", "reason": "platform down", "declared_by": "admin",
         "declared_at": "2026-05-11T09:30:00", "status": "in_force", "cancelled_at": None,
         "cancelled_reason": ""}
     assert listed[1]["status"] == "cancelled" and listed[1]["declared_by"] == CODE
@@ -117,10 +118,10 @@ def test_an_operator_cancels_a_wrongly_declared_period_and_it_is_audited(db, htt
     assert reply.status_code == 200, reply.text
     period = reply.json()
     assert period["status"] == "cancelled" and period["cancelled_at"] == "2026-05-11T09:30:00"
-    assert period["cancelled_reason"] == "cancelled by tester: the hospital declared the wrong day"
+    assert period["cancelled_reason"] == "cancelled by admin: the hospital declared the wrong day"
     assert shown(http, fault_id) == period
     assert audit_of(db, fault_id) == [
-        ("fault-cancel", "tester", CODE, f"{fault_id}: {period['cancelled_reason']}")]
+        ("fault-cancel", "admin", CODE, f"{fault_id}: {period['cancelled_reason']}")]
     # as after the 2601 of its 2902: no bill can be uploaded in it, it may be declared again
     refused(fault_bill(his, psn_no, "INV-C1", "100.00", "2026-05-11 08:30:00"), "E-CLM-005")
     assert declare_fault(his) != fault_id
@@ -186,9 +187,9 @@ def test_a_cancelled_period_is_not_cancelled_again(db, http, his):
         again = cancel(http, by_operator, "again")
         late_2601 = refused(reverse(his, psn_no, declare_msgid, "2902"), "E-CLM-010")
     assert again.status_code == 409 and again.json()["code"] == "E-CLM-010"
-    assert "cancelled by tester: wrong day" in again.json()["message"]
-    assert "cancelled by tester: wrong day" in late_2601
-    assert shown(http, by_operator)["cancelled_reason"] == "cancelled by tester: wrong day"
+    assert "cancelled by admin: wrong day" in again.json()["message"]
+    assert "cancelled by admin: wrong day" in late_2601
+    assert shown(http, by_operator)["cancelled_reason"] == "cancelled by admin: wrong day"
 
     by_2601 = declare_fault(his)
     rslt(reverse(his, psn_no, his.last_msgid, "2902"))
@@ -205,13 +206,13 @@ def test_unknown_institutions_and_periods_are_404_in_the_error_format(db, http):
     assert faults(http, "H99999999999").json() == {
         "code": "E-ADM-001", "message": "E-ADM-001 institution not found: no such institution "
         "H99999999999"}
-    missing = http.get("/admin/v1/faults/FLT-NONE", headers=AUTH)
+    missing = http.get("/admin/v1/faults/FLT-NONE", headers=AUDITOR)
     assert missing.status_code == 404 and missing.json() == {
         "code": "E-CLM-009",
         "message": "E-CLM-009 fault period not found: no such fault period FLT-NONE"}
     with unchanged(db):
         reply = cancel(http, "FLT-NONE")
-        declared = http.post("/admin/v1/institutions/H99999999999/faults", headers=AUTH,
+        declared = http.post("/admin/v1/institutions/H99999999999/faults", headers=ADMIN,
                              json={"begin_at": "2026-05-09T08:00:00",
                                    "end_at": "2026-05-09T10:00:00", "reason": "link down"})
     assert reply.status_code == 404 and reply.json()["code"] == "E-CLM-009"
@@ -233,5 +234,5 @@ def test_only_an_operator_sees_or_cancels_fault_periods(db, http, his, headers):
 def test_a_cancellation_needs_a_reason(db, http, his, body):
     fault_id = declare_fault(his)
     with unchanged(db):
-        reply = http.post(f"/admin/v1/faults/{fault_id}/cancel", json=body, headers=AUTH)
+        reply = http.post(f"/admin/v1/faults/{fault_id}/cancel", json=body, headers=ADMIN)
     assert reply.status_code == 422

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
-from conftest import ADMIN_TOKEN
+from conftest import APPROVER, CLERK, FINANCE, REVIEWER
 from flows import (
     WANG_FANG,
     ZHAO_LEI,
@@ -27,7 +27,6 @@ from yibao.domain import ledger as rules
 from yibao.services import ledger
 from yibao.store.schema import ledger_entry, prepayment, settlement
 
-AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 PAGE_SIZES = range(1, 7)  # a day has five settlements: pages of one to all of them, and more
 AT = datetime(2026, 5, 11)
 
@@ -46,18 +45,18 @@ def a_day(http, his_factory) -> dict:
         "mdtrtarea_admdvs": "110000", "refl_date": "2026-05-11", "refl_rea": "病情",
         "refl_opnn": "同意", "enddate": "2026-12-31"}}))
     away = settle_once(beijing, ZHAO_LEI, "2000.00")
-    claim = http.post("/admin/v1/claims", headers=AUTH, json={
+    claim = http.post("/admin/v1/claims", headers=CLERK, json={
         "psn_no": home["psn_no"], "reason": "no_credential",
         "payee": {"bank_name": "银行", "bank_account": "6222020200001234567"},
         "bill": {"fixmedins_code": "H11010500002", "insutype": "310", "med_type": "11",
                  "begntime": "2026-04-20T10:00:00", "invono": "INV-L1",
                  "lines": [{"feedetl_sn": "1", "med_list_codg": "XA01AAA0001", "cnt": "1",
                             "pric": "500.00", "det_item_fee_sumamt": "500.00"}]}}).json()
-    http.post(f"/admin/v1/claims/{claim['claim_id']}/review", headers=AUTH)
-    approved = http.post(f"/admin/v1/claims/{claim['claim_id']}/decision", headers=AUTH,
+    http.post(f"/admin/v1/claims/{claim['claim_id']}/review", headers=REVIEWER)
+    approved = http.post(f"/admin/v1/claims/{claim['claim_id']}/decision", headers=APPROVER,
                          json={"approve": True}).json()
-    order = http.post("/admin/v1/payments/export", headers=AUTH).text.splitlines()[1]
-    http.post(f"/admin/v1/payments/{order.split(',')[1]}/result", headers=AUTH,
+    order = http.post("/admin/v1/payments/export", headers=FINANCE).text.splitlines()[1]
+    http.post(f"/admin/v1/payments/{order.split(',')[1]}/result", headers=FINANCE,
               json={"paid": True})
     return {"home": home, "away": away, "claim": approved}
 

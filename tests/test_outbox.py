@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN, AUDITOR
 from receiver import Receiver
 from yibao.api.app import create_app
 from yibao.bench.server import free_port
@@ -28,7 +28,6 @@ from yibao.services import outbox
 from yibao.services.context import china_now
 from yibao.store.db import Database
 
-AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 PSN_NO = "11000000000000000001"
 WAIT_SECONDS_MAX = 60.0
 
@@ -52,13 +51,13 @@ def deliver(db, clock, receiver, **options) -> outbox.DeliveryReport:
 
 
 def shown(http, key: str) -> dict:
-    answer = http.get(f"/admin/v1/outbox/{key}", headers=AUTH)
+    answer = http.get(f"/admin/v1/outbox/{key}", headers=AUDITOR)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
 def counts(http) -> dict[str, int]:
-    return http.get("/admin/v1/outbox", headers=AUTH).json()["counts"]
+    return http.get("/admin/v1/outbox", headers=AUDITOR).json()["counts"]
 
 
 def wait_until(condition) -> None:
@@ -82,11 +81,11 @@ def test_each_message_reaches_the_receiver_once_with_its_key_and_payload(
     assert receiver.messages["S1"] == {
         "id": "S1", "kind": "away-cost", "created_at": "2026-05-11T09:30:01",
         "payload": {"setl_id": "S1", "fixmedins_name": "北京协和医院", "medfee_sumamt": "88.20"}}
-    listing = http.get("/admin/v1/outbox", headers=AUTH).json()
+    listing = http.get("/admin/v1/outbox", headers=AUDITOR).json()
     assert listing["counts"] == {"pending": 0, "delivered": 3, "failed": 0}
     assert [m["id"] for m in listing["messages"]] == ["S2", "S1", "S3"]  # newest first
     assert [m["status"] for m in listing["messages"]] == ["delivered"] * 3
-    assert http.get("/admin/v1/outbox?status=lost", headers=AUTH).status_code == 422
+    assert http.get("/admin/v1/outbox?status=lost", headers=AUDITOR).status_code == 422
     one = shown(http, "S1")
     assert one["attempts"] == 1 and one["delivered_at"] == "2026-05-11T09:30:02"
     assert one["payload"]["fixmedins_name"] == "北京协和医院"
@@ -129,13 +128,13 @@ def test_a_receiver_that_is_down_fails_the_message_until_an_operator_retries(
     assert deliver(db, clock, receiver) == outbox.DeliveryReport(failed=1)
     clock.now += timedelta(days=1)
     assert deliver(db, clock, receiver).handled == 0  # failed waits for an operator
-    listing = http.get("/admin/v1/outbox?status=failed", headers=AUTH).json()
+    listing = http.get("/admin/v1/outbox?status=failed", headers=AUDITOR).json()
     assert listing["counts"] == {"pending": 0, "delivered": 0, "failed": 1}
     [failed] = listing["messages"]
     assert (failed["id"], failed["attempts"]) == ("S1", outbox.ATTEMPTS_MAX)
     assert failed["last_error"].startswith("ConnectError")
     receiver.start()
-    retried = http.post("/admin/v1/outbox/S1/retry", headers=AUTH)
+    retried = http.post("/admin/v1/outbox/S1/retry", headers=ADMIN)
     assert retried.status_code == 200
     assert (retried.json()["status"], retried.json()["attempts"]) == ("pending", 0)
     assert deliver(db, clock, receiver) == outbox.DeliveryReport(delivered=1)
@@ -145,12 +144,12 @@ def test_a_receiver_that_is_down_fails_the_message_until_an_operator_retries(
 
 def test_only_a_failed_message_can_be_retried(db, clock, receiver, http):
     enqueue(db, clock, "S1")
-    pending = http.post("/admin/v1/outbox/S1/retry", headers=AUTH)
+    pending = http.post("/admin/v1/outbox/S1/retry", headers=ADMIN)
     assert pending.status_code == 409 and pending.json()["code"] == "E-OUT-002"
     assert "it is pending" in pending.json()["message"]
-    unknown = http.post("/admin/v1/outbox/NOPE/retry", headers=AUTH)
+    unknown = http.post("/admin/v1/outbox/NOPE/retry", headers=ADMIN)
     assert unknown.status_code == 404 and unknown.json()["code"] == "E-OUT-001"
-    assert http.get("/admin/v1/outbox/NOPE", headers=AUTH).json()["code"] == "E-OUT-001"
+    assert http.get("/admin/v1/outbox/NOPE", headers=AUDITOR).json()["code"] == "E-OUT-001"
 
 
 def test_a_message_of_a_rolled_back_transaction_is_never_sent(db, clock, receiver, http):
@@ -244,8 +243,7 @@ def test_a_timeout_is_a_failed_attempt(db, clock, http):
 
 def test_the_application_runs_the_deliverer_while_it_runs(db, clock, receiver):
     deliverer = outbox.Deliverer(db, url=receiver.url, clock=clock, interval=0.05)
-    app = create_app(db, clock=clock, admin_tokens={ADMIN_TOKEN: "tester"},
-                     deliverer=deliverer)
+    app = create_app(db, clock=clock, deliverer=deliverer)
     with TestClient(app) as http:
         enqueue(db, clock, "S1")
         enqueue(db, clock, "S2")

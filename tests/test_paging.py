@@ -11,13 +11,12 @@ import pytest
 from sqlalchemy import event, insert
 
 from apps import ChannelApp
-from conftest import ADMIN_TOKEN
+from conftest import CLERK as AUTH
 from flows import WANG_FANG, ok, person
 from yibao.domain import paging
 from yibao.services import catalogue
 from yibao.store.schema import catalogue_item
 
-AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 PAYEE = {"bank_name": "中国工商银行北京分行", "bank_account": "6222020200001234567"}
 PIN = "135790"
 

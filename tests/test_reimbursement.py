@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from apps import ChannelApp
 from concurrency import run_threads
-from conftest import ADMIN_TOKEN
+from conftest import APPROVER, AUDITOR, CLERK, FINANCE, REVIEWER
 from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, register, settle_payload, upload
 from yibao.api.claim_models import BillIn, bill_of
 from yibao.domain.errors import Refused
@@ -23,7 +23,6 @@ from yibao.services import reimbursement
 from yibao.services.context import Caller, Ids
 from yibao.store.schema import claim, ledger_entry, settlement
 
-AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 PAYEE = {"bank_name": "中国工商银行北京分行", "bank_account": "6222020200001234567"}
 
 
@@ -37,14 +36,14 @@ def bill(invono: str, *lines: tuple[str, str, str], code: str = "H11010500001",
 
 def window_apply(http, psn_no: str, **body) -> dict:
     reply = http.post("/admin/v1/claims", json={"psn_no": psn_no, "reason": "no_credential",
-                                                  "payee": PAYEE, **body}, headers=AUTH)
+                                                  "payee": PAYEE, **body}, headers=CLERK)
     return {"status": reply.status_code, **reply.json()}
 
 
 def review_and_decide(http, claim_id: str, **decision) -> dict:
-    assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=AUTH).status_code == 200
+    assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=REVIEWER).status_code == 200
     reply = http.post(f"/admin/v1/claims/{claim_id}/decision",
-                      json={"approve": True, **decision}, headers=AUTH)
+                      json={"approve": True, **decision}, headers=APPROVER)
     assert reply.status_code == 200, reply.text
     return reply.json()
 
@@ -114,7 +113,7 @@ def test_fault_period_bill_uploaded_by_the_hospital_then_applied_for_in_the_app(
     [mine] = seen.json()
     assert [s["status"] for s in mine["steps"]] == [
         "eligible", "submitted", "under_review", "approved"]
-    assert mine["bank_account"] == "****4567" and mine["steps"][-1]["actor"] == "tester"
+    assert mine["bank_account"] == "****4567" and mine["steps"][-1]["actor"] == "approver"
 
 
 def test_window_application_with_paper_lists_partly_approved(db, http, his):
@@ -134,12 +133,12 @@ def test_rejection_needs_reasons_and_the_invoice_may_then_be_applied_for_again(d
     psn_no = psn(his)
     first = window_apply(http, psn_no, bill=bill("INV-3", ("1", "XA01AAA0001", "100.00")))
     claim_id = first["claim_id"]
-    assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=AUTH).status_code == 200
+    assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=REVIEWER).status_code == 200
     empty = http.post(f"/admin/v1/claims/{claim_id}/decision",
-                      json={"approve": False, "reason": " "}, headers=AUTH)
+                      json={"approve": False, "reason": " "}, headers=APPROVER)
     assert empty.status_code == 400 and empty.json()["code"] == "E-CLM-006"
     rejected = http.post(f"/admin/v1/claims/{claim_id}/decision",
-                         json={"approve": False, "reason": "invoice unreadable"}, headers=AUTH)
+                         json={"approve": False, "reason": "invoice unreadable"}, headers=APPROVER)
     assert rejected.json()["status"] == "rejected"
     assert rejected.json()["steps"][-1]["reason"] == "invoice unreadable"
     again = window_apply(http, psn_no, bill=bill("INV-3", ("1", "XA01AAA0001", "100.00")))
@@ -192,7 +191,7 @@ def test_real_time_settlement_works_while_a_claim_is_under_review(db, http, his)
     psn_no = psn(his)
     claim = window_apply(http, psn_no, bill=bill("INV-8", ("1", "XA01AAA0001", "100.00")))
     assert http.post(f"/admin/v1/claims/{claim['claim_id']}/review",
-                     headers=AUTH).json()["status"] == "under_review"
+                     headers=REVIEWER).json()["status"] == "under_review"
     by_card = {"mdtrt_cert_type": "03", "mdtrt_cert_no": "BJ0000000001",
                "card_sn": "SN0000000001"}
     mdtrt_id = register(his, psn_no, WANG_FANG)
@@ -206,23 +205,23 @@ def test_payment_order_bank_file_failure_retry_and_paid(db, http, his):
     psn_no = psn(his)
     claim = window_apply(http, psn_no, bill=bill("INV-9", ("1", "XA01AAA0001", "2000.00")))
     review_and_decide(http, claim["claim_id"])
-    first = http.post("/admin/v1/payments/export", headers=AUTH).text.splitlines()
+    first = http.post("/admin/v1/payments/export", headers=FINANCE).text.splitlines()
     assert len(first) == 2 and first[1].endswith(",6222020200001234567,140.00")
     order_id = first[1].split(",")[1]
     failed = http.post(f"/admin/v1/payments/{order_id}/result",
-                       json={"paid": False, "error": "account frozen"}, headers=AUTH)
+                       json={"paid": False, "error": "account frozen"}, headers=FINANCE)
     assert failed.json()["status"] == "failed"
-    assert http.post("/admin/v1/payments/export", headers=AUTH).text.count("\n") == 1
-    assert http.post(f"/admin/v1/payments/{order_id}/retry", headers=AUTH).status_code == 200
-    second = http.post("/admin/v1/payments/export", headers=AUTH).text.splitlines()
+    assert http.post("/admin/v1/payments/export", headers=FINANCE).text.count("\n") == 1
+    assert http.post(f"/admin/v1/payments/{order_id}/retry", headers=FINANCE).status_code == 200
+    second = http.post("/admin/v1/payments/export", headers=FINANCE).text.splitlines()
     assert second[1].split(",")[1] == order_id and second[1].split(",")[0] != first[1][:20]
     paid = http.post(f"/admin/v1/payments/{order_id}/result", json={"paid": True},
-                     headers=AUTH)
+                     headers=FINANCE)
     assert paid.json()["status"] == "paid"
-    shown = http.get(f"/admin/v1/claims/{claim['claim_id']}", headers=AUTH).json()
+    shown = http.get(f"/admin/v1/claims/{claim['claim_id']}", headers=AUDITOR).json()
     assert shown["status"] == "paid" and "paid by bank batch" in shown["steps"][-1]["reason"]
     twice = http.post(f"/admin/v1/payments/{order_id}/result", json={"paid": True},
-                      headers=AUTH)
+                      headers=FINANCE)
     assert twice.status_code == 409 and twice.json()["code"] == "E-CLM-004"
 
 
@@ -234,7 +233,7 @@ def test_care_away_filed_after_discharge_is_reimbursed_by_the_insured_places_pol
     clock.now = datetime(2026, 5, 11, 9, 30)
     filed = http.post("/admin/v1/filings", json={
         "psn_no": psn_no, "filing_type": "temporary", "area": "110000",
-        "end_date": "2026-06-30"}, headers=AUTH).json()["trt_dcla_detl_sn"]
+        "end_date": "2026-06-30"}, headers=CLERK).json()["trt_dcla_detl_sn"]
     claim = window_apply(http, psn_no, reason="after_discharge",
                          trt_dcla_detl_sn=filed,
                          bill=bill("INV-10", ("1", "XA01AAA0001", "1800.00")))
@@ -255,7 +254,7 @@ def test_care_away_filed_after_discharge_is_reimbursed_by_the_insured_places_pol
                                             "mdtrt_id": row["mdtrt_id"]}})
     refused(hidden, "E-SETL-002")  # the hospital's queries show its own settlements only
     cancel = http.post(f"/admin/v1/filings/{filed}/cancellation",
-                       json={"psn_no": psn_no, "reason": "moved back"}, headers=AUTH)
+                       json={"psn_no": psn_no, "reason": "moved back"}, headers=CLERK)
     assert cancel.status_code == 409 and cancel.json()["code"] == "E-FIL-009"  # claim uses it
 
 
@@ -307,18 +306,18 @@ def test_the_same_invoice_applied_for_twice_at_once_makes_one_claim(db, his, clo
 
 
 def test_a_wrong_method_names_every_method_of_the_path(http):
-    reply = http.request("DELETE", "/admin/v1/claims", headers=AUTH)
+    reply = http.request("DELETE", "/admin/v1/claims", headers=CLERK)
     assert reply.status_code == 405 and reply.headers["allow"] == "GET, POST"
 
 
 def test_the_bank_file_is_csv_whatever_the_bank_name(db, http, his):
     psn_no = psn(his)
     payee = {"bank_name": "Bank of Beijing, Xicheng branch", "bank_account": "6222020200009876"}
-    claim = http.post("/admin/v1/claims", headers=AUTH, json={
+    claim = http.post("/admin/v1/claims", headers=CLERK, json={
         "psn_no": psn_no, "reason": "other", "payee": payee,
         "bill": bill("INV-12", ("1", "XA01AAA0001", "2000.00"))}).json()
     review_and_decide(http, claim["claim_id"])
-    exported = http.post("/admin/v1/payments/export", headers=AUTH).text
+    exported = http.post("/admin/v1/payments/export", headers=FINANCE).text
     [header, row] = list(csv.reader(io.StringIO(exported)))
     assert header[3:] == ["bank_name", "bank_account", "amount_yuan"]
     assert row[3:] == ["Bank of Beijing, Xicheng branch", "6222020200009876", "140.00"]
@@ -350,7 +349,7 @@ def test_care_in_the_future_or_ending_before_it_begins_is_refused_everywhere(db,
 
     declare_fault(his, "2026-05-11 09:00:00", "2026-05-12 09:00:00")
     refused(fault_bill(his, psn_no, "INV-16", "100.00", "2026-05-11 10:00:00"), "E-CLM-007")
-    assert http.get("/admin/v1/claims", headers=AUTH).json() == []
+    assert http.get("/admin/v1/claims", headers=AUDITOR).json() == []
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(claim)).scalar_one() == 0
     now = dict(bill("INV-17", ("1", "XA01AAA0001", "100.00"), begin="2026-05-11T01:30:00Z"),

@@ -10,9 +10,10 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from concurrency import run_threads
+from conftest import APPROVER, AUDITOR, CLERK, REVIEWER
 from flows import ZHAO_LEI, ok
 from test_errors import unchanged
-from test_reimbursement import AUTH, bill, declare_fault, fault_bill, psn, window_apply
+from test_reimbursement import bill, declare_fault, fault_bill, psn, window_apply
 from yibao.api.claim_models import BillIn, bill_of
 from yibao.domain.errors import Refused
 from yibao.services import filing as filing_service
@@ -33,7 +34,7 @@ T0 = datetime(2026, 5, 11, 9, 30, 0)  # the FakeClock's start; the bills' care i
 
 def file(http, clock, at: datetime, psn_no: str, **body) -> str:
     clock.now = at
-    reply = http.post("/admin/v1/filings", json={"psn_no": psn_no, **body}, headers=AUTH)
+    reply = http.post("/admin/v1/filings", json={"psn_no": psn_no, **body}, headers=CLERK)
     assert reply.status_code == 201, reply.text
     clock.now = T0
     return str(reply.json()["trt_dcla_detl_sn"])
@@ -41,7 +42,7 @@ def file(http, clock, at: datetime, psn_no: str, **body) -> str:
 
 def cancel(http, psn_no: str, serial: str) -> None:
     reply = http.post(f"/admin/v1/filings/{serial}/cancellation",
-                      json={"psn_no": psn_no, "reason": "withdrawn"}, headers=AUTH)
+                      json={"psn_no": psn_no, "reason": "withdrawn"}, headers=CLERK)
     assert reply.status_code == 200, reply.text
 
 
@@ -60,7 +61,7 @@ def change_employer(db, psn_no: str) -> None:
 
 def decide(http, claim_id: str, **decision) -> dict:
     reply = http.post(f"/admin/v1/claims/{claim_id}/decision",
-                      json={"approve": True, **decision}, headers=AUTH)
+                      json={"approve": True, **decision}, headers=APPROVER)
     return {**reply.json(), "http": reply.status_code}
 
 
@@ -69,7 +70,7 @@ def two_lines(invono: str) -> dict:
 
 
 def review(http, claim_id: str) -> None:
-    assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=AUTH).status_code == 200
+    assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=REVIEWER).status_code == 200
 
 
 def test_a_claim_names_only_a_filing_that_counts_for_its_care(db, http, his_factory, clock):
@@ -117,7 +118,7 @@ def test_a_claim_names_only_a_filing_that_counts_for_its_care(db, http, his_fact
     assert "cancelled" in answers["withdrawn"][2]
     assert "H11010500002" in answers["disease_elsewhere"][2]
     assert counts(db)["claim"] == counts(db)["visit"] == 0
-    assert http.get("/admin/v1/claims", headers=AUTH).json() == []
+    assert http.get("/admin/v1/claims", headers=AUDITOR).json() == []
 
     disease_here = file(http, clock, april, psn_no, filing_type="disease",
                         institution="H11010500001", disease_code="M01600",
@@ -142,7 +143,7 @@ def test_a_filing_made_under_an_earlier_relationship_counts_neither_at_applicati
     assert (refusal["http"], refusal["code"]) == (409, "E-FIL-006")
     assert stationed in refusal["message"] and "(now 新单位)" in refusal["message"]
     assert counts(db) == before  # no settlement, payment order or ledger entry
-    shown = http.get(f"/admin/v1/claims/{first['claim_id']}", headers=AUTH).json()
+    shown = http.get(f"/admin/v1/claims/{first['claim_id']}", headers=AUDITOR).json()
     assert (shown["status"], shown["approved_amount"], shown["setl_id"]) == (
         "under_review", 0, None)
     assert [x["status"] for x in shown["lines"]] == ["active", "active"]  # nothing excluded
@@ -177,10 +178,10 @@ def test_a_filing_a_claim_awaiting_its_decision_names_is_not_cancelled_until_dec
     review(http, applied["claim_id"])
     with unchanged(db):
         refusal = http.post(f"/admin/v1/filings/{temporary}/cancellation",
-                            json={"psn_no": psn_no, "reason": "withdrawn"}, headers=AUTH)
+                            json={"psn_no": psn_no, "reason": "withdrawn"}, headers=CLERK)
     assert (refusal.status_code, refusal.json()["code"]) == (409, "E-FIL-009")
     assert applied["claim_id"] in refusal.json()["message"]
-    rejected = http.post(f"/admin/v1/claims/{applied['claim_id']}/decision", headers=AUTH,
+    rejected = http.post(f"/admin/v1/claims/{applied['claim_id']}/decision", headers=APPROVER,
                          json={"approve": False, "reason": "no prescription"})
     assert rejected.status_code == 200, rejected.text
     cancel(http, psn_no, temporary)  # decided: nothing rests on it
@@ -202,7 +203,7 @@ def test_an_uploaded_bill_is_applied_for_only_with_a_filing_for_its_institutions
     refusal = apply(shanghai)
     assert (refusal["status"], refusal["code"]) == (409, "E-FIL-002")
     assert shanghai in refusal["message"] and "110000" in refusal["message"]
-    shown = http.get(f"/admin/v1/claims/{uploaded['result']['claim_id']}", headers=AUTH).json()
+    shown = http.get(f"/admin/v1/claims/{uploaded['result']['claim_id']}", headers=AUDITOR).json()
     assert (shown["status"], shown["trt_dcla_detl_sn"]) == ("eligible", None)
 
     beijing_filing = file(http, clock, T0, psn_no, filing_type="temporary", area="110000",

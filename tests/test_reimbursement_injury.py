@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from apps import ChannelApp
+from conftest import AUDITOR, CLERK
 from flows import WANG_FANG, ZHAO_LEI, ok, refused
 from test_errors import unchanged
 from test_reimbursement import (
-    AUTH,
     PAYEE,
     bill,
     declare_fault,
@@ -50,7 +50,7 @@ def declare(http, clock, at: datetime, psn_no: str, area: str = "110000") -> str
 
 def cancel_refused(http, psn_no: str, serial: str) -> dict:
     reply = http.post(f"/admin/v1/filings/{serial}/cancellation",
-                      json={"psn_no": psn_no, "reason": "withdrawn"}, headers=AUTH)
+                      json={"psn_no": psn_no, "reason": "withdrawn"}, headers=CLERK)
     return {"http": reply.status_code, **reply.json()}
 
 
@@ -78,7 +78,7 @@ def test_an_injury_claim_away_from_home_without_a_declaration_for_the_area_is_re
     assert (elsewhere["status"], elsewhere["code"]) == (409, "E-FIL-012")
     assert shanghai in elsewhere["message"] and "care is in 110000" in elsewhere["message"]
     assert counts(db) == before  # no claim, no visit
-    assert http.get("/admin/v1/claims", headers=AUTH).json() == []
+    assert http.get("/admin/v1/claims", headers=AUDITOR).json() == []
 
     declare(http, clock, APRIL, psn_no)
     applied = window_apply(http, psn_no, reason="other", trt_dcla_detl_sn=filed,
@@ -192,7 +192,7 @@ def test_an_uploaded_injury_bill_is_applied_for_only_with_a_declaration(
 
     refusal = apply()
     assert (refusal["status"], refusal["code"]) == (409, "E-FIL-010")
-    shown = http.get(f"/admin/v1/claims/{claim_id}", headers=AUTH).json()
+    shown = http.get(f"/admin/v1/claims/{claim_id}", headers=AUDITOR).json()
     assert (shown["status"], shown["med_type"], len(shown["steps"])) == ("eligible", "19", 1)
     declared = declare(http, clock, T0, psn_no)  # after the care
     assert apply()["status"] == 201
@@ -246,7 +246,7 @@ def test_an_injury_flagged_on_an_ordinary_bill_needs_the_declaration_too(
     review(http, applied["claim_id"])
     approved = decide(http, applied["claim_id"])
     assert settled(db, approved["setl_id"])["trum_dcla_detl_sn"] == declared
-    shown = http.get(f"/admin/v1/claims/{applied['claim_id']}", headers=AUTH).json()
+    shown = http.get(f"/admin/v1/claims/{applied['claim_id']}", headers=AUDITOR).json()
     assert (shown["away_basis"], shown["trum_dcla_detl_sn"]) == ("unfiled", declared)
 
 

@@ -16,18 +16,19 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from apps import FACE_OK, WANG, ChannelApp
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN
 from test_errors import snapshot, unchanged
 from yibao.store.schema import fault_period
 
-AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}", "content-type": "application/json"}
+JSON = {"content-type": "application/json"}
 HOSPITAL = "H11010500001"
 NUL, SURROGATE = "\x00", "\ud800"
 
 
 def fault(http, begin: Any, end: Any, reason: str = "link down"):
     body = json.dumps({"begin_at": begin, "end_at": end, "reason": reason})
-    return http.post(f"/admin/v1/institutions/{HOSPITAL}/faults", content=body, headers=AUTH)
+    return http.post(f"/admin/v1/institutions/{HOSPITAL}/faults", content=body,
+                     headers=ADMIN | JSON)
 
 
 def stored_fault(db) -> tuple[datetime, datetime]:
@@ -87,11 +88,11 @@ def admin_requests(bad: str) -> list[tuple[str, str, dict[str, Any] | None]]:
 
 
 @pytest.mark.parametrize("bad", [NUL, SURROGATE], ids=["nul", "surrogate"])
-def test_unstorable_text_anywhere_in_an_admin_request_is_refused(http, db, bad):
+def test_unstorable_text_anywhere_in_an_admin_request_is_refused(http, db, bad, every_role):
     for method, path, body in admin_requests(bad):
         content = None if body is None else json.dumps(body).encode()
         with unchanged(db):
-            reply = http.request(method, path, content=content, headers=AUTH)
+            reply = http.request(method, path, content=content, headers=every_role | JSON)
         assert reply.status_code == 422, (path, reply.text)
         detail = reply.json()["detail"]
         assert detail[0]["type"] == "string_unstorable", detail
@@ -135,12 +136,12 @@ REQUESTS = st.one_of(
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(request=REQUESTS)
-def test_hostile_times_dates_and_text_get_a_clean_answer(http, db, request):
+def test_hostile_times_dates_and_text_get_a_clean_answer(http, db, request, every_role):
     """Aware and extreme times, non-ASCII digits and NUL: never a 500, a refusal changes
     nothing (``snapshot``), on both databases."""
     path, body = request
     before = snapshot(db)
-    reply = http.post(path, content=json.dumps(body).encode(), headers=AUTH)
+    reply = http.post(path, content=json.dumps(body).encode(), headers=every_role | JSON)
     assert reply.status_code < 500, reply.text
     if reply.status_code >= 400:
         assert snapshot(db) == before

@@ -12,10 +12,10 @@ from sqlalchemy import insert
 
 from apps import ChannelApp
 from concurrency import run_threads
+from conftest import APPROVER, AUDITOR, FINANCE, REVIEWER
 from flows import LIU_YANG, ok, person, refused
 from test_errors import unchanged
 from test_reimbursement import (
-    AUTH,
     declare_fault,
     fault_bill,
     fault_bill_input,
@@ -37,7 +37,7 @@ def upload_bill(his, psn_no: str, invono: str, amount: str = "2000.00", at: str 
 
 
 def claim_of(http, claim_id: str) -> dict:
-    reply = http.get(f"/admin/v1/claims/{claim_id}", headers=AUTH)
+    reply = http.get(f"/admin/v1/claims/{claim_id}", headers=AUDITOR)
     assert reply.status_code == 200, reply.text
     return dict(reply.json())
 
@@ -50,15 +50,15 @@ def bring_to(http, psn_no: str, claim_id: str, invono: str, status: str) -> None
     """The person applies for the uploaded bill and the bureau takes it to ``status``."""
     assert apply_for(http, psn_no, invono)["claim_id"] == claim_id
     if status != "submitted":
-        assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=AUTH).status_code == 200
+        assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=REVIEWER).status_code == 200
     if status in ("approved", "paid", "rejected"):
         decision = {"approve": status != "rejected", "reason": "checked"}
-        reply = http.post(f"/admin/v1/claims/{claim_id}/decision", json=decision, headers=AUTH)
+        reply = http.post(f"/admin/v1/claims/{claim_id}/decision", json=decision, headers=APPROVER)
         assert reply.json()["status"] == ("rejected" if status == "rejected" else "approved")
     if status == "paid":
-        order_id = http.post("/admin/v1/payments/export", headers=AUTH).text.splitlines()[1]
+        order_id = http.post("/admin/v1/payments/export", headers=FINANCE).text.splitlines()[1]
         reply = http.post(f"/admin/v1/payments/{order_id.split(',')[1]}/result",
-                          json={"paid": True}, headers=AUTH)
+                          json={"paid": True}, headers=FINANCE)
         assert reply.json()["status"] == "paid"
 
 

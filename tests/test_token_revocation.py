@@ -13,12 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from apps import ChannelApp
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN, CLERK
 from flows import line, ok, refused, upload
 from test_ecert import token_for
 from yibao.store.schema import account, ec_token, metadata, settlement, suspension, visit
 
-AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 EVENTS = ["deactivation", "pin_lock", "suspension", "card_loss"]
 
 
@@ -60,10 +59,10 @@ def happen(event: str, http, app: ChannelApp, cert_id: str, psn_no: str) -> None
         assert reply.json()["code"] == "E-ECT-004"
         return
     elif event == "suspension":
-        reply = http.post(f"/admin/v1/persons/{psn_no}/suspensions", headers=AUTH, json={
+        reply = http.post(f"/admin/v1/persons/{psn_no}/suspensions", headers=ADMIN, json={
             "begin_date": "2026-05-01", "end_date": "2026-08-31", "reason": "card lent"})
     else:
-        reply = http.post("/admin/v1/cards/BJ0000000001/loss", headers=AUTH)
+        reply = http.post("/admin/v1/cards/BJ0000000001/loss", headers=CLERK)
     assert reply.status_code in (200, 201), reply.text
 
 
@@ -83,7 +82,7 @@ def test_the_event_revokes_tokens_issued_before_it(http, his, db, event):
     if event == "suspension":  # lifted: the person may settle again, not with that token
         suspension_id = _suspension_id(db, psn_no)
         assert http.delete(f"/admin/v1/suspensions/{suspension_id}",
-                           headers=AUTH).status_code == 200
+                           headers=ADMIN).status_code == 200
         refused(register(his, token, psn_no), "E-ECT-020")
         assert counted(db, visit) == 0
 
@@ -136,7 +135,7 @@ def test_a_revoked_token_does_not_settle_its_visit_when_the_2207_omits_the_type(
     ok(settle_without_type(pharmacy, psn_no, visits[0], "30.00"))  # the token allows it
     after_first = balance(db, psn_no)
     assert after_first < 300000
-    assert http.post("/admin/v1/cards/BJ0000000001/loss", headers=AUTH).status_code == 200
+    assert http.post("/admin/v1/cards/BJ0000000001/loss", headers=CLERK).status_code == 200
     refused(settle_without_type(pharmacy, psn_no, visits[1], "30.00"), "E-ECT-020")
     assert balance(db, psn_no) == after_first and counted(db, settlement) == 1
 

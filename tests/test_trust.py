@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, update
 
 from apps import PAYEE, WANG, ChannelApp
 from concurrency import run_threads
-from conftest import ADMIN_TOKEN
+from conftest import AUDITOR as AUTH
 from flows import LI_JIANGUO, LIU_YANG, WANG_FANG, ZHANG_DEMING, ok, refused
 from test_ecert import scan
 from test_reimbursement import declare_fault, fault_bill, psn
@@ -29,7 +29,6 @@ from yibao.store.schema import (
     qr_code,
 )
 
-AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 CERTS = "/channel/v1/certificates"
 
 

@@ -1,5 +1,5 @@
-"""The ``yibao`` command: serve, migrate, seed, demo, errors, outbox, ledger, clearing,
-world, bench, purge."""
+"""The ``yibao`` command: serve, migrate, seed, demo, errors, operators, outbox, ledger,
+clearing, world, bench, purge."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from yibao.services.context import Caller
+    from yibao.services.operators import Issued
 
 app = typer.Typer(
     help="yibao: medical-insurance real-time settlement platform", no_args_is_help=True
@@ -89,7 +90,6 @@ def demo(
     port: int = typer.Option(8080, "--port"),
 ) -> None:
     """Migrate, load the demo dataset and serve: the one-command start."""
-    os.environ.setdefault("YIBAO_ADMIN_TOKENS", "demo-operator:demo operator")
     seed(db=db, demo=True)
     console.print(f"serving on http://{host}:{port}  (OpenAPI at /docs, walk-through in README)")
     serve(db=db, host=host, port=port, workers=1, demo_mode=True)
@@ -167,6 +167,22 @@ def _clearing_step(db: str, action: Callable[[Connection], T]) -> T:
         raise typer.Exit(1) from refusal
 
 
+def _logged(operator: str, what: str, month: str,
+            action: Callable[[Connection], T]) -> Callable[[Connection], T]:
+    """The clearing step, then its row of the operators' log in the same transaction
+    (role ``cli``: a command run on the server by whoever ``--operator`` names)."""
+    from yibao.domain.roles import Operator
+    from yibao.services import audit
+    from yibao.services.context import china_now
+
+    def act(conn: Connection) -> T:
+        result = action(conn)
+        audit.action(conn, Operator(operator, china_now(), role="cli"), what, month)
+        return result
+
+    return act
+
+
 def _caller(operator: str) -> Caller:
     from yibao.services.context import SOURCE_AGENCY, Caller, china_now
 
@@ -185,8 +201,9 @@ def clearing_run(
     from yibao.services import clearing, statements
 
     started = time.perf_counter()
-    outcome = _clearing_step(db, lambda conn: clearing.run(
-        conn, _caller(operator), month, engine=engine))
+    outcome = _clearing_step(db, _logged(operator, "clearing.run", month, lambda conn:
+                                         clearing.run(conn, _caller(operator), month,
+                                                      engine=engine)))
     console.print(f"{month}: {outcome.settlements:,} settlements, {outcome.institutions} "
                   f"institutions, {outcome.regions} region pairs, due "
                   f"{outcome.due / 100:,.2f} yuan ({time.perf_counter() - started:.1f} s)")
@@ -202,7 +219,8 @@ def clearing_close(month: str = MONTH_OPTION, db: str = DB_OPTION,
     """Close a month: post the payments; it is never rewritten afterwards."""
     from yibao.services import clearing
 
-    _clearing_step(db, lambda conn: clearing.close(conn, _caller(operator), month))
+    _clearing_step(db, _logged(operator, "clearing.close", month, lambda conn:
+                               clearing.close(conn, _caller(operator), month)))
     console.print(f"[green]{month} closed[/]")
 
 
@@ -212,7 +230,8 @@ def clearing_prepay(month: str = MONTH_OPTION, db: str = DB_OPTION,
     """Prepay the month to institutions flagged for it (average of recent months)."""
     from yibao.services import clearing
 
-    paid = _clearing_step(db, lambda conn: clearing.prepay(conn, _caller(operator), month))
+    paid = _clearing_step(db, _logged(operator, "clearing.prepay", month, lambda conn:
+                                      clearing.prepay(conn, _caller(operator), month)))
     for code, amount in paid.items():
         console.print(f"{code}: {amount / 100:,.2f} yuan prepaid for {month}")
     console.print(f"{len(paid)} prepayments")
@@ -493,6 +512,78 @@ def purge(
     verb = "would delete" if dry_run else "deleted"
     for name, count in counts.items():
         console.print(f"{name}: {verb} {count}")
+
+
+operators_app = typer.Typer(help="Bureau operators: roles and bearer tokens (docs/security.md)")
+app.add_typer(operators_app, name="operators")
+DAYS_OPTION = typer.Option(90, "--days", help="the token expires after this many days")
+
+
+def _operators_step(db: str, action: Callable[[Connection], T]) -> T:
+    """One write transaction; a refusal (unknown operator, name taken) exits 1."""
+    from yibao.domain.errors import Refused
+
+    try:
+        with Database(db).write() as conn:
+            return action(conn)
+    except Refused as refusal:
+        console.print(f"[red]{refusal.code} {refusal.message}[/]")
+        raise typer.Exit(1) from refusal
+
+
+def _show_token(issued: Issued) -> None:
+    console.print(f"token of {issued.name} (shown once, store it now): {issued.token}")
+    console.print(f"expires {issued.expires_at:%Y-%m-%d %H:%M}")
+
+
+@operators_app.command("create")
+def operators_create(
+    name: str, role: list[str] = typer.Option(..., "--role", help="clerk, reviewer, "
+                                              "approver, finance, auditor, administrator"),
+    days: int = DAYS_OPTION, db: str = DB_OPTION,
+) -> None:
+    """Create an operator with one or more roles; prints its token once."""
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    _show_token(_operators_step(db, lambda conn: operators.create(
+        conn, name, role, china_now(), days=days)))
+
+
+@operators_app.command("list")
+def operators_list(db: str = DB_OPTION) -> None:
+    """Every operator: roles, status, when its live token expires (tokens never shown)."""
+    from rich.table import Table
+
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    with Database(db).read() as conn:
+        rows = operators.listing(conn, china_now())
+    table = Table("name", "roles", "status", "token expires")
+    for row in rows:
+        table.add_row(row["name"], row["roles"], row["status"], row["expires_at"] or "-")
+    console.print(table)
+
+
+@operators_app.command("rotate")
+def operators_rotate(name: str, days: int = DAYS_OPTION, db: str = DB_OPTION) -> None:
+    """A new token for the operator (printed once); the old ones stop working at once."""
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    _show_token(_operators_step(db, lambda conn: operators.rotate(
+        conn, name, china_now(), days=days)))
+
+
+@operators_app.command("revoke")
+def operators_revoke(name: str, db: str = DB_OPTION) -> None:
+    """Revoke every token of the operator (effective on the next request)."""
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    revoked = _operators_step(db, lambda conn: operators.revoke(conn, name, china_now()))
+    console.print(f"{revoked} token(s) of {name} revoked")
 
 
 def _safe(url: str) -> str:

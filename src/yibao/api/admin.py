@@ -1,20 +1,22 @@
 """Bureau operators' REST API (/admin/v1): card loss and replacement, suspensions of
-direct settlement, the identity audit trail. Authenticated by a bearer token per
-operator (YIBAO_ADMIN_TOKENS="token:name,..."); every change names its operator."""
+direct settlement, the identity audit trail and the operators' log. Every request carries
+``Authorization: Bearer <token>`` of an operator (services/operators.py); every route
+names the permission it needs (domain/roles.py); every change names its operator."""
 
 
-import hmac
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
 
 from yibao.domain.errors import Refused
-from yibao.services import cards, trust
+from yibao.domain.roles import Operator, acting_role
+from yibao.services import audit, cards, operators, trust
 from yibao.services.context import SOURCE_AGENCY, Caller, Clock
 from yibao.store.db import Database
 from yibao.store.schema import audit_event, person
@@ -22,41 +24,69 @@ from yibao.store.schema import audit_event, person
 # (no "from __future__ import annotations" here: FastAPI reads the closures' Annotated
 # dependencies at definition time)
 AUDIT_ROWS_MAX = 500
+DENIED = {
+    401: {"description": "no valid operator bearer token (E-ADM-002)"},
+    403: {"description": "the operator's roles do not allow this (E-ADM-003 names the role "
+                         "needed), or separation of duties (E-ADM-004, E-ADM-005)"},
+}
 
 
-class Replacement(BaseModel):
-    card_sn: str = Field(min_length=1, max_length=50, examples=["SN0000000101"])
+class OperatorDenied(Exception):
+    """A refusal raised while authenticating or authorising (before the route runs)."""
+
+    def __init__(self, refusal: Refused) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
 
 
-class SuspensionIn(BaseModel):
-    begin_date: date
-    end_date: date
-    reason: str = Field(min_length=1, max_length=200,
-                        examples=["lent the social security card to another person"])
+def install(app: Any) -> None:
+    """Answer an unauthenticated (401) or unauthorised (403) operator request with its
+    code, like every other refusal of /admin/v1."""
+
+    @app.exception_handler(OperatorDenied)
+    async def denied(_request: Request, exc: OperatorDenied) -> JSONResponse:
+        refusal = exc.refusal
+        headers = {"WWW-Authenticate": "Bearer"} if refusal.http_status == 401 else None
+        return JSONResponse({"code": refusal.code, "message": refusal.message},
+                            status_code=refusal.http_status, headers=headers)
 
 
-def parse_tokens(text: str) -> dict[str, str]:
-    """'token:operator name,token2:name2' -> {token: name}."""
-    pairs = (item.split(":", 1) for item in text.split(",") if ":" in item)
-    return {token.strip(): name.strip() for token, name in pairs if token.strip()}
+def operator_dependency(db: Database, clock: Clock) -> Callable[..., Operator]:
+    """The FastAPI dependency: the operator of the Authorization header (401)."""
+
+    def authenticated(authorization: Annotated[str, Header()] = "") -> Operator:
+        try:
+            return operators.authenticate(db, authorization, clock())
+        except Refused as refusal:
+            raise OperatorDenied(refusal) from None
+
+    return authenticated
 
 
-def operator_dependency(
-    clock: Clock, tokens: Mapping[str, str]
-) -> Callable[..., cards.Operator]:
-    """The FastAPI dependency that turns a bearer token into the named operator (401)."""
+class Gate:
+    """Per route: the authenticated operator, acting under a role that holds the route's
+    permission (403 naming the role needed otherwise)."""
 
-    def operator(authorization: Annotated[str, Header()] = "") -> cards.Operator:
-        sent = authorization.removeprefix("Bearer ").strip()
-        for token, name in tokens.items():
-            if sent and hmac.compare_digest(sent, token):
-                return cards.Operator(name, clock())
-        raise HTTPException(401, "a valid operator bearer token is required")
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.authenticated = operator_dependency(db, clock)
 
-    return operator
+    def needs(self, permission: str) -> Any:
+        def authorised(op: Annotated[Operator, Depends(self.authenticated)]) -> Operator:
+            try:
+                return dataclasses.replace(op, role=acting_role(op.roles, permission))
+            except Refused as refusal:
+                raise OperatorDenied(refusal) from None
+
+        return Annotated[Operator, Depends(authorised)]
 
 
-def agency(op: cards.Operator) -> Caller:
+def as_role(op: Operator, permission: str) -> Operator:
+    """The operator acting under a role for a permission the route decides inside (the
+    decision route: reject or approve); refused E-ADM-003 otherwise."""
+    return dataclasses.replace(op, role=acting_role(op.roles, permission))
+
+
+def agency(op: Operator) -> Caller:
     """An operator acting at the window, as the services' Caller (dcla_souc 02)."""
     return Caller(SOURCE_AGENCY, op.name, op.now)
 
@@ -74,36 +104,44 @@ def run_refusable(db: Database, action: Callable[[Connection], Any], *,
                             status_code=refusal.http_status)
 
 
-def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
+class Replacement(BaseModel):
+    card_sn: str = Field(min_length=1, max_length=50, examples=["SN0000000101"])
+
+
+class SuspensionIn(BaseModel):
+    begin_date: date
+    end_date: date
+    reason: str = Field(min_length=1, max_length=200,
+                        examples=["lent the social security card to another person"])
+
+
+def router(db: Database, gate: Gate) -> APIRouter:
     api = APIRouter(prefix="/admin/v1", tags=["admin"], responses={
-        400: {"description": "the body is not JSON"},
-        401: {"description": "no valid operator bearer token"},
+        400: {"description": "the body is not JSON"}, **DENIED,
         404: {"description": "no such card, person or suspension (code E-...)"},
         409: {"description": "refused: the body names the error code and why"},
     })
 
-    Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
-
     def run(action: Callable[[Connection], Any]) -> Any:
         return run_refusable(db, action)
 
-    @api.post("/cards/{card_no}/loss", summary="Report a social security card lost")
-    def report_lost(card_no: str, op: Op) -> Any:
+    @api.post("/cards/{card_no}/loss", summary="Report a social security card lost (clerk)")
+    def report_lost(card_no: str, op: gate.needs("cards.loss")) -> Any:
         def act(conn: Connection) -> dict[str, str]:
             cards.report_lost(conn, op, card_no)
             return {"card_no": card_no, "status": "lost"}
         return run(act)
 
-    @api.post("/cards/{card_no}/replacement", summary="Replace a card (new card_sn)")
-    def replace(card_no: str, body: Replacement, op: Op) -> Any:
+    @api.post("/cards/{card_no}/replacement", summary="Replace a card (new card_sn; clerk)")
+    def replace_card(card_no: str, body: Replacement, op: gate.needs("cards.replace")) -> Any:
         def act(conn: Connection) -> dict[str, str]:
             cards.replace(conn, op, card_no, body.card_sn)
             return {"card_no": card_no, "status": "valid"}
         return run(act)
 
     @api.post("/persons/{psn_no}/suspensions", status_code=201,
-              summary="Suspend a person's direct settlement for a period")
-    def suspend(psn_no: str, body: SuspensionIn, op: Op) -> Any:
+              summary="Suspend a person's direct settlement for a period (administrator)")
+    def suspend(psn_no: str, body: SuspensionIn, op: gate.needs("suspensions.change")) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
             _known_person(conn, psn_no)
             new_id = cards.suspend(conn, op, psn_no, body.begin_date, body.end_date,
@@ -112,15 +150,16 @@ def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
                     "end_date": str(body.end_date)}
         return run(act)
 
-    @api.delete("/suspensions/{suspension_id}", summary="Lift a suspension")
-    def lift(suspension_id: int, op: Op) -> Any:
+    @api.delete("/suspensions/{suspension_id}", summary="Lift a suspension (administrator)")
+    def lift(suspension_id: int, op: gate.needs("suspensions.change")) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
             cards.lift(conn, op, suspension_id)
             return {"id": suspension_id, "lifted": True}
         return run(act)
 
-    @api.get("/persons/{psn_no}/audit", summary="The person's identity events, newest first")
-    def audit_trail(psn_no: str, op: Op) -> Any:
+    @api.get("/persons/{psn_no}/audit",
+             summary="The person's identity events, newest first (auditor, administrator)")
+    def audit_trail(psn_no: str, op: gate.needs("audit.read")) -> Any:
         with db.read() as conn:
             rows = conn.execute(select(audit_event).where(audit_event.c.psn_no == psn_no)
                                 .order_by(audit_event.c.id.desc()).limit(AUDIT_ROWS_MAX))
@@ -129,11 +168,22 @@ def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
     @api.get("/persons/{psn_no}/attestations",
              summary="The real-person attestations channels made for the person, newest "
                      "first (method, the channel's evidence reference, purpose, times)")
-    def attestations(psn_no: str, op: Op) -> Any:
+    def attestations(psn_no: str, op: gate.needs("audit.read")) -> Any:
         def act(conn: Connection) -> list[dict[str, Any]]:
             _known_person(conn, psn_no)
             return trust.attestations_of(conn, psn_no)
         return run_refusable(db, act, read_only=True)
+    @api.get("/audit", summary="The operators' log, newest first, one page (auditor, "
+             "administrator): next page with before = the last id shown")
+    def operator_log(
+        op: gate.needs("audit.read"), before: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[int, Query(ge=1, le=audit.ACTIONS_MAX)] = 100,
+        actor: Annotated[str, Query(max_length=60)] = "",
+        subject: Annotated[str, Query(max_length=60)] = "",
+    ) -> Any:
+        with db.read() as conn:
+            return audit.actions(conn, before=before, limit=limit, actor=actor,
+                                 subject=subject)
 
     return api
 
@@ -141,4 +191,3 @@ def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
 def _known_person(conn: Connection, psn_no: str) -> None:
     if conn.execute(select(person.c.psn_no).where(person.c.psn_no == psn_no)).first() is None:
         raise Refused("E-PSN-001", "no such person")
-

@@ -1,20 +1,20 @@
 """The operator window for filing (/admin/v1): register, list and cancel a person's
 filings."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from yibao.api.admin import agency, operator_dependency, run_refusable
+from yibao.api.admin import DENIED, Gate, agency, run_refusable
 from yibao.api.pages import Limit, Offset
 from yibao.domain import paging
 from yibao.domain.paging import Page
-from yibao.services import cards, filing
-from yibao.services.context import Clock, Ids
+from yibao.services import audit, filing
+from yibao.services.context import Ids
 from yibao.store.db import Database
 
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
@@ -50,37 +50,40 @@ def new_filing(body: FilingIn) -> filing.NewFiling:
     )
 
 
-def router(db: Database, clock: Clock, ids: Ids, tokens: Mapping[str, str]) -> APIRouter:
+def router(db: Database, gate: Gate, ids: Ids) -> APIRouter:
     api = APIRouter(prefix="/admin/v1", tags=["admin: filing"], responses={
-        400: {"description": "the body is not JSON"},
-        401: {"description": "no valid operator bearer token"},
+        400: {"description": "the body is not JSON"}, **DENIED,
         404: {"description": "no such person (code E-...)"},
         409: {"description": "refused: the body names the error code (E-FIL-...) and why"},
     })
-    Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
 
     def run(action: Callable[[Connection], Any]) -> Any:
         return run_refusable(db, action)
 
-    @api.post("/filings", status_code=201, summary="Register a filing at the operator window")
-    def register(body: FilingIn, op: Op) -> Any:
+    @api.post("/filings", status_code=201,
+              summary="Register a filing at the operator window (clerk)")
+    def register(body: FilingIn, op: gate.needs("filings.register")) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
             serial = filing.register(conn, agency(op), ids, new_filing(body))
+            audit.action(conn, op, "filing.register", serial, psn_no=body.psn_no,
+                         filing_type=body.filing_type)
             return {"trt_dcla_detl_sn": serial}
         return run(act)
 
     @api.get("/persons/{psn_no}/filings", summary="A page of a person's filings, newest "
              f"first (at most {paging.REST_ROWS_MAX} a page)")
-    def listing(psn_no: str, op: Op, limit: Limit = paging.REST_ROWS_DEFAULT,
+    def listing(psn_no: str, op: gate.needs("read"), limit: Limit = paging.REST_ROWS_DEFAULT,
                 offset: Offset = 0) -> Any:
         with db.read() as conn:
             return [filing.describe(r, op.now)
                     for r in filing.of_person(conn, psn_no, Page(limit, offset))]
 
-    @api.post("/filings/{serial}/cancellation", summary="Cancel a filing")
-    def cancel(serial: str, body: CancellationIn, op: Op) -> Any:
+    @api.post("/filings/{serial}/cancellation", summary="Cancel a filing (clerk)")
+    def cancel(serial: str, body: CancellationIn,
+               op: gate.needs("filings.cancel")) -> Any:
         def act(conn: Connection) -> dict[str, str]:
             filing.cancel(conn, agency(op), serial, body.psn_no, body.reason, own_only=False)
+            audit.action(conn, op, "filing.cancel", serial, psn_no=body.psn_no)
             return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
         return run(act)
 

@@ -1,20 +1,19 @@
 """Operators' view of the outbox (/admin/v1/outbox): counts per status, the newest
-messages, one message with its payload, and the retry of a failed one. Same bearer
-operator tokens as the rest of /admin/v1 (see admin.py, docs/outbox.md)."""
+messages, one message with its payload (any operator), and the retry of a failed one
+(administrator). Same bearer operator tokens as the rest of /admin/v1 (see admin.py,
+docs/outbox.md)."""
 
 
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from yibao.api.admin import operator_dependency, run_refusable
+from yibao.api.admin import DENIED, Gate, run_refusable
 from yibao.domain.errors import Refused
-from yibao.services import cards, outbox
-from yibao.services.context import Clock
+from yibao.services import audit, outbox
 from yibao.store.db import Database
 
 # (no "from __future__ import annotations" here: FastAPI reads the closures' Annotated
@@ -50,18 +49,16 @@ class Listing(BaseModel):
     messages: list[MessageRow] = Field(description="newest first, at most `limit`")
 
 
-def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
+def router(db: Database, gate: Gate) -> APIRouter:
     api = APIRouter(prefix="/admin/v1/outbox", tags=["admin"], responses={
-        401: {"description": "no valid operator bearer token"},
+        **DENIED,
         404: {"description": "no such outbox message (E-OUT-001)"},
     })
-
-    Op = Annotated[cards.Operator, Depends(operator_dependency(clock, tokens))]
 
     @api.get("", response_model=Listing,
              summary="Messages to the national platform: counts per status, newest first")
     def list_messages(
-        op: Op, status: Status | None = None,
+        op: gate.needs("read"), status: Status | None = None,
         limit: Annotated[int, Query(ge=1, le=outbox.ROWS_MAX)] = ROWS_DEFAULT,
     ) -> Any:
         with db.read() as conn:
@@ -69,7 +66,7 @@ def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
                     "messages": outbox.listing(conn, status=status, limit=limit)}
 
     @api.get("/{key}", response_model=Message, summary="One message with its payload")
-    def one_message(key: str, op: Op) -> Any:
+    def one_message(key: str, op: gate.needs("read")) -> Any:
         try:
             with db.read() as conn:
                 return outbox.message(conn, key)
@@ -80,8 +77,9 @@ def router(db: Database, clock: Clock, tokens: Mapping[str, str]) -> APIRouter:
     @api.post("/{key}/retry", response_model=Message,
               responses={409: {"description": "the message is not failed (E-OUT-002)"}},
               summary="Send a failed message again: pending, due now, a fresh set of attempts")
-    def retry(key: str, op: Op) -> Any:
+    def retry(key: str, op: gate.needs("outbox.retry")) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
+            audit.action(conn, op, "outbox.retry", key)
             return outbox.retry(conn, key, op.name, op.now)
         return run_refusable(db, act)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -38,6 +38,8 @@ from yibao.api.hospital import ROUTE, HospitalInterface
 from yibao.api.registry import FileReply
 from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
+from yibao.domain import roles
+from yibao.domain.money import yuan_to_fen
 from yibao.domain.policy import Policy
 from yibao.services import outbox
 from yibao.services.context import Clock, Ids, china_now
@@ -47,10 +49,13 @@ from yibao.store.policy_files import load_policies
 
 def create_app(
     db: Database, *, policies: tuple[Policy, ...] | None = None, clock: Clock = china_now,
-    ids: Ids | None = None, admin_tokens: Mapping[str, str] | None = None,
-    deliverer: outbox.Deliverer | None = None,
+    ids: Ids | None = None, deliverer: outbox.Deliverer | None = None,
+    second_approval_above: int | None = None,
 ) -> FastAPI:
-    """The application; ``deliverer`` (the outbox's) runs while the application does."""
+    """The application; ``deliverer`` (the outbox's) runs while the application does.
+    Operators authenticate with their bearer tokens (``yibao operators``); a claim
+    approved above ``second_approval_above`` fen (default YIBAO_SECOND_APPROVAL_ABOVE
+    yuan, else 5,000.00) needs a second approver."""
     ids = ids or Ids(clock)
     hospital = HospitalInterface(
         db, policies if policies is not None else load_policies(), clock=clock, ids=ids
@@ -81,18 +86,20 @@ def create_app(
                             headers={"content-disposition": result.disposition})
         return Response(to_json(result), media_type="application/json; charset=utf-8")
 
-    if admin_tokens is None:
-        admin_tokens = admin.parse_tokens(os.environ.get("YIBAO_ADMIN_TOKENS", ""))
+    gate = admin.Gate(db, clock)
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
-    rest.include_router(admin.router(db, clock, admin_tokens))
-    rest.include_router(admin_claims.router(db, clock, ids, hospital.policies, admin_tokens))
-    rest.include_router(admin_filing.router(db, clock, ids, admin_tokens))
+    rest.include_router(admin.router(db, gate))
+    rest.include_router(admin_claims.router(
+        db, gate, ids, hospital.policies,
+        second_approval_above=_second_approval_above(second_approval_above)))
+    rest.include_router(admin_filing.router(db, gate, ids))
     rest.include_router(admin_institutions.router(
-        db, clock, admin_tokens, forget_institution=hospital.gateway.forget))
-    rest.include_router(admin_outbox.router(db, clock, admin_tokens))
+        db, gate, forget_institution=hospital.gateway.forget))
+    rest.include_router(admin_outbox.router(db, gate))
     rest.include_router(channel.router(db, clock, ids, hospital.policies))
     app.include_router(rest)
     channel.install(app)
+    admin.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -114,6 +121,17 @@ def create_app(
         return JSONResponse({"status": "ok", "version": __version__})
 
     return app
+
+
+def _second_approval_above(fen: int | None) -> int:
+    """The amount (fen) above which a claim needs two approvers: the argument, else
+    YIBAO_SECOND_APPROVAL_ABOVE (yuan), else the default (domain/roles.py)."""
+    if fen is not None:
+        return fen
+    yuan = os.environ.get("YIBAO_SECOND_APPROVAL_ABOVE", "")
+    if not yuan:
+        return roles.SECOND_APPROVAL_ABOVE_FEN
+    return yuan_to_fen(yuan, field="YIBAO_SECOND_APPROVAL_ABOVE")
 
 
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")

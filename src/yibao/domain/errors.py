@@ -45,18 +45,21 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-AUTH-003", "timestamp outside the allowed window", "clock must be within 300 s", 401),
     ("E-AUTH-004", "nonce already used", "use a fresh random nonce per request", 401),
     ("E-AUTH-005", "signature does not match", "sha256(timestamp+token+nonce+timestamp)", 401),
-    ("E-AUTH-006", "fixmedins_code is not the caller's", "an institution acts only for itself", 403),
+    ("E-AUTH-006", "fixmedins_code is not the caller's", "an institution acts only for itself",
+     403),
     ("E-AUTH-007", "sign_no is not a live sign-in", "call 9001 and send its sign_no", 401),
     # message identity
     ("E-MSG-001", "msgid malformed", "1..30 ASCII letters/digits, unique per institution", 400),
-    ("E-MSG-002", "msgid already used with a different body", "a retry must resend the same body", 409),
+    ("E-MSG-002", "msgid already used with a different body", "a retry must resend the same body",
+     409),
     ("E-MSG-003", "msgid was reversed by 2601", "the message was undone; send a new msgid", 409),
     # persons and insurance
     ("E-PSN-001", "person not found", "check the certificate number or card", 404),
     ("E-PSN-002", "insurance suspended", "the person's insurance is not active", 409),
     ("E-PSN-003", "person has no such insurance type", "use an insutype returned by 1101", 409),
     ("E-PSN-004", "card not valid", "card number and card_sn must match a valid card", 409),
-    ("E-PSN-005", "identity details do not match", "name or certificate differs from the record", 409),
+    ("E-PSN-005", "identity details do not match", "name or certificate differs from the record",
+     409),
     ("E-PSN-006", "direct settlement suspended", "the bureau suspended it; see the end date", 409),
     ("E-PSN-007", "card not found", "no social security card has this number", 404),
     # electronic certificate
@@ -103,12 +106,14 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "revoked it: scan a fresh code (1162)", 409),
     # visits
     ("E-VIS-001", "visit not found", "mdtrt_id unknown, or not this institution's", 404),
-    ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle", 409),
+    ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle",
+     409),
     ("E-VIS-003", "medical type not allowed here", "outpatient and inpatient types differ", 409),
     ("E-VIS-004", "visit belongs to another person", "psn_no differs from the visit's", 409),
     # fee details
     ("E-FEE-001", "fee line already uploaded", "feedetl_sn must be unique within the visit", 409),
-    ("E-FEE-002", "fee amount does not equal price x count", "det_item_fee_sumamt = pric x cnt", 409),
+    ("E-FEE-002", "fee amount does not equal price x count", "det_item_fee_sumamt = pric x cnt",
+     409),
     ("E-FEE-003", "refund line refers to an unknown or settled line", "check init_feedetl_sn", 409),
     ("E-FEE-004", "no unsettled fee lines", "upload details (2204/2301) before settling", 409),
     ("E-FEE-005", "too many fee lines", "split the upload into batches", 409),
@@ -117,7 +122,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-SETL-001", "amounts do not match the uploaded details", "recompute from 2204/2301", 409),
     ("E-SETL-002", "settlement not found", "setl_id unknown, or not this institution's", 404),
     ("E-SETL-003", "settlement already cancelled", "nothing to do", 409),
-    ("E-SETL-004", "a later settlement of this visit must be cancelled first", "cancel newest", 409),
+    ("E-SETL-004", "a later settlement of this visit must be cancelled first", "cancel newest",
+     409),
     ("E-SETL-005", "visit has an open settlement", "cancel the settlement first", 409),
     # policy
     ("E-POL-001", "no policy in force", "no policy for this region, insurance type and date", 409),
@@ -132,7 +138,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "pay in full; the stay is eligible for manual reimbursement at the insured place", 409),
     ("E-FIL-004", "special-disease filing limit reached",
      "at most two institutions per disease: cancel one filing first (2504)", 409),
-    ("E-FIL-005", "filing not found", "trt_dcla_detl_sn unknown, or not this person's or caller's", 404),
+    ("E-FIL-005", "filing not found", "trt_dcla_detl_sn unknown, or not this person's or caller's",
+     404),
     ("E-FIL-006", "filing made under a different insured relationship",
      "insured place, employer or insurance type changed: file again", 409),
     ("E-FIL-007", "injury with a liable third party",
@@ -188,7 +195,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-UPL-005", "download deadline passed",
      "fetch before dld_endtime; run 1301-1315 or 3202 again for a new file", 404),
     # reversal
-    ("E-REV-001", "original message not found", "omsgid must be a message this institution sent", 404),
+    ("E-REV-001", "original message not found", "omsgid must be a message this institution sent",
+     404),
     ("E-REV-002", "original message cannot be reversed", "only state-changing messages", 409),
     ("E-REV-003", "uploaded bill already applied for",
      "the person applied for the 2901 bill: only the bureau's window can reject or correct "
@@ -198,9 +206,23 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "keeps the period", 409),
     # operators' views and changes
     ("E-ADM-001", "institution not found", "fixmedins_code is not a registered institution", 404),
+    ("E-ADM-002", "no valid operator credential",
+     "send Authorization: Bearer <token>; a token expires, and is revoked or rotated away "
+     "(yibao operators rotate NAME)", 401),
+    ("E-ADM-003", "the operator's roles do not allow this",
+     "the message names the role needed (docs/security.md, Operators)", 403),
+    ("E-ADM-004", "separation of duties",
+     "whoever submitted or reviewed a claim cannot approve it; a second approval needs a "
+     "second, different approver", 403),
+    ("E-ADM-005", "the exporter approved a pending payment",
+     "an operator who approved a claim cannot export its payment: another finance operator "
+     "exports the file", 403),
+    ("E-ADM-006", "operator not found or name taken",
+     "yibao operators list; a name is 1..60 letters, digits, '.', '_' or '-'", 409),
     # outbox
     ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox", 404),
-    ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically", 409),
+    ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically",
+     409),
     # system
     ("E-SYS-001", "service temporarily unavailable", "retry the same msgid later", 503),
     ("E-SYS-002", "internal error", "report the inf_refmsgid to the operator", 500),

@@ -1,15 +1,23 @@
-"""The identity audit log: every identity event with who and where, never with names,
-ID numbers, card numbers, tokens or PINs (the person is named by psn_no only)."""
+"""Two audit logs, never with names, ID numbers, card numbers, accounts, tokens or PINs:
+the identity log (every identity event with who and where; the person is named by
+psn_no only) and the operators' log (every money-moving or configuration action: who,
+under which role, what, on which subject, when), each written in the transaction of the
+change it records."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
-from yibao.store.schema import audit_event
+from yibao.domain.roles import Operator
+from yibao.store.schema import audit_event, operator_action
 
 _INSERT = insert(audit_event)
+_INSERT_ACTION = insert(operator_action)
+ACTIONS_MAX = 500  # rows in one page of the operators' log
 
 
 def record(
@@ -18,3 +26,28 @@ def record(
 ) -> None:
     conn.execute(_INSERT, dict(kind=kind, psn_no=psn_no, actor=actor[:60], at=at,
                                place=place[:60], detail=detail[:300]))
+
+
+def action(conn: Connection, op: Operator, what: str, subject: str, **detail: Any) -> None:
+    """One row of the operators' log; ``detail`` holds codes, ids and amounts only."""
+    assert op.role, "an operator acts under a role"
+    conn.execute(_INSERT_ACTION, dict(
+        at=op.now, actor=op.name[:60], role=op.role[:20], action=what[:40],
+        subject=subject[:60], detail=json.dumps(detail, ensure_ascii=False, default=str)))
+
+
+def actions(conn: Connection, *, before: int | None = None, limit: int = ACTIONS_MAX,
+            actor: str = "", subject: str = "") -> list[dict[str, Any]]:
+    """The operators' log, newest first, one page (``before``: the last id of the page
+    before), optionally of one actor or one subject."""
+    assert 1 <= limit <= ACTIONS_MAX
+    query = select(operator_action)
+    if before is not None:
+        query = query.where(operator_action.c.id < before)
+    if actor:
+        query = query.where(operator_action.c.actor == actor)
+    if subject:
+        query = query.where(operator_action.c.subject == subject)
+    rows = conn.execute(query.order_by(operator_action.c.id.desc()).limit(limit)).mappings()
+    return [dict(r, at=r["at"].isoformat(sep=" "), detail=json.loads(r["detail"]))
+            for r in rows]

@@ -8,13 +8,13 @@ reimbursement is not affected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Exists, RowMapping, bindparam, exists, insert, select, update
 
 from yibao.domain.errors import Refused
+from yibao.domain.roles import Operator  # an operator acting under a role
 from yibao.services import audit, revocation
 from yibao.store.schema import card, card_history, person, suspension
 
@@ -22,12 +22,6 @@ VALID = "valid"
 LOST = "lost"
 REASON_LENGTH_MAX = 200
 SUSPENSION_DAYS_MAX = 366 * 3
-
-
-@dataclass(frozen=True, slots=True)
-class Operator:
-    name: str
-    now: datetime
 
 
 def _card(conn: Connection, card_no: str) -> RowMapping:
@@ -47,6 +41,7 @@ def report_lost(conn: Connection, op: Operator, card_no: str) -> None:
     audit.record(conn, kind="card_lost", psn_no=row["psn_no"], actor=op.name, at=op.now)
     revocation.revoke_tokens(conn, row["psn_no"], reason=revocation.CARD_LOST, actor=op.name,
                              at=op.now)
+    audit.action(conn, op, "card.loss", row["psn_no"])
 
 
 def replace(conn: Connection, op: Operator, card_no: str, new_card_sn: str) -> None:
@@ -59,6 +54,7 @@ def replace(conn: Connection, op: Operator, card_no: str, new_card_sn: str) -> N
     conn.execute(update(card).where(card.c.card_no == card_no)
                  .values(card_sn=new_card_sn, status=VALID, status_at=op.now))
     audit.record(conn, kind="card_replaced", psn_no=row["psn_no"], actor=op.name, at=op.now)
+    audit.action(conn, op, "card.replace", row["psn_no"])
 
 
 def _on(moment: datetime | None) -> str:
@@ -97,6 +93,8 @@ def suspend(
         revocation.revoke_tokens(conn, psn_no, reason=revocation.SUSPENDED, actor=op.name,
                                  at=op.now)
     suspension_id: int = result.inserted_primary_key[0]
+    audit.action(conn, op, "suspension.create", psn_no, suspension=suspension_id,
+                 begin=begin, end=end)
     return suspension_id
 
 
@@ -107,6 +105,7 @@ def lift(conn: Connection, op: Operator, suspension_id: int) -> None:
     conn.execute(update(suspension).where(suspension.c.id == suspension_id)
                  .values(lifted_at=op.now))
     audit.record(conn, kind="suspension_lifted", psn_no=row.psn_no, actor=op.name, at=op.now)
+    audit.action(conn, op, "suspension.lift", row.psn_no, suspension=suspension_id)
 
 
 def _in_force(day: Any) -> tuple[Any, ...]:

@@ -14,7 +14,11 @@ care needs a declaration as in real time (one made after the care counts), both 
 the claim is applied for and when it is approved.
 
 Statuses: eligible (a fault-period bill the HIS uploaded) → submitted → under_review →
-approved | partly_approved | rejected; approved → paid when the bank pays. An eligible
+approved | partly_approved | rejected; approved → paid when the bank pays. Separation of
+duties (domain/roles.py), from the claim's steps: whoever submitted or reviewed a claim
+does not approve it; an amount above the second-approval limit is first approved (a step
+``first_approved``, the claim stays under review) and then approved by a second,
+different approver; whoever approved a claim does not export its payment. An eligible
 bill nobody applied for is withdrawn by the institution's 2601 of its 2901.
 """
 
@@ -28,11 +32,14 @@ from sqlalchemy import Connection, RowMapping, Subquery, exists, func, insert, s
 from sqlalchemy.exc import IntegrityError
 
 from yibao.domain import ledger as ledger_rules
+from yibao.domain import roles
 from yibao.domain import trust as trust_rules
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
+from yibao.domain.money import fen_to_yuan
 from yibao.domain.paging import Page
 from yibao.domain.policy import Policy
+from yibao.domain.text import neutralised_cell
 from yibao.services import audit, away, fees, ledger, settlement, trust, visits
 from yibao.services.context import SOURCE_APP, Caller, Ctx, Ids, Institution, institution_of
 from yibao.services.persons import active_insurance, get_person, lock_person
@@ -56,6 +63,8 @@ PARTLY_APPROVED = "partly_approved"
 REJECTED = "rejected"
 PAID = "paid"
 WITHDRAWN = "withdrawn"  # the institution reversed its upload (2601 of the 2901)
+FIRST_APPROVED = "first_approved"  # a step only: the claim stays under review
+APPROVALS = (FIRST_APPROVED, APPROVED, PARTLY_APPROVED)  # steps naming an approver
 
 REASONS = {  # claim.reason: why the bill was not settled in real time (≤ 20 characters)
     "fault": "the platform or the institution's link was down",
@@ -94,6 +103,15 @@ class Payee:
     bank_name: str
     bank_account: str
     payee_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """An approval's outcome: approved, partly_approved, or first_approved (a second
+    approver is needed); the amount the fund pays (fen)."""
+
+    status: str
+    amount: int
 
 
 # ---------------------------------------------------------------- fault periods
@@ -444,11 +462,23 @@ def reject(conn: Connection, caller: Caller, claim_id: str, reason: str) -> None
 
 
 def approve(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, ...],
-            claim_id: str, *, excluded: dict[str, str], note: str = "") -> dict[str, Any]:
+            claim_id: str, *, excluded: dict[str, str], note: str = "",
+            second_approval_above: int = roles.SECOND_APPROVAL_ABOVE_FEN) -> Approval:
     """Compute and record the reimbursement; lines in ``excluded`` (feedetl_sn → reason)
-    are left out (partly approved). Creates the payment order."""
+    are left out (partly approved). Creates the payment order. Not by the claim's
+    submitter or reviewer; above ``second_approval_above`` (fen) the first approval only
+    records itself (the computation is rolled back) and a second, different approver
+    approves the same lines."""
     row = _claim(conn, claim_id)
     _require(row, UNDER_REVIEW)
+    actors = _actors(conn, claim_id)
+    first = (actors.get(FIRST_APPROVED) or [None])[-1]
+    roles.check_may_approve(caller.name, submitters=[row["applicant"],
+                                                     *actors.get(SUBMITTED, [])],
+                            reviewers=actors.get(UNDER_REVIEW, []), first_approver=first)
+    if first is not None and excluded:
+        raise Refused("E-CLM-006", f"the second approval confirms {first}'s; lines are "
+                      "left out at the first approval (or reject the claim)")
     lock_person(conn, row["psn_no"])  # before filings are read: a cancellation waits
     visit = _visit(conn, row["mdtrt_id"])
     when = visit["endtime"] or visit["begntime"]
@@ -461,17 +491,47 @@ def approve(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
         psn_no=row["psn_no"], mdtrt_id=row["mdtrt_id"], med_type="", insutype="",
         credential=None, claimed={}, use_account=False, invono=row["invono"], manual=True,
         manual_basis=basis, booked_at=caller.now)
-    outcome = settlement.settle_visit(ctx, req, VisitClass(visit["visit_class"]))
+    reasons = "; ".join(f"{sn}: {why}" for sn, why in sorted(excluded.items()))
+    trial = conn.begin_nested()  # rolled back when a second approver is needed
+    try:
+        outcome = settlement.settle_visit(ctx, req, VisitClass(visit["visit_class"]))
+    except BaseException:
+        trial.rollback()
+        raise
     amount = outcome.row["fund_pay_sumamt"]
-    status = PARTLY_APPROVED if excluded else APPROVED
+    if roles.needs_second_approval(amount, first, second_approval_above):
+        trial.rollback()
+        above = f"{fen_to_yuan(amount)} yuan is above {fen_to_yuan(second_approval_above)}"
+        _move(conn, row, UNDER_REVIEW, caller, "; ".join(p for p in (
+            note, reasons, f"{above}: a second, different approver approves") if p),
+            step=FIRST_APPROVED)
+        return Approval(FIRST_APPROVED, amount)
+    trial.commit()
+    status = PARTLY_APPROVED if _has_excluded(conn, row["mdtrt_id"]) else APPROVED
     conn.execute(update(claim).where(claim.c.claim_id == claim_id).values(
         status=status, approved_amount=amount, setl_id=outcome.row["setl_id"],
         updated_at=caller.now))
-    reasons = "; ".join(f"{sn}: {why}" for sn, why in sorted(excluded.items()))
-    _step(conn, claim_id, status, caller, "; ".join(p for p in (note, reasons) if p))
+    second = f"second approval after {first}" if first else ""
+    _step(conn, claim_id, status, caller, "; ".join(p for p in (note, reasons, second) if p))
     if amount > 0:
         _order(conn, ids, row, amount, caller.now)
-    return dict(outcome.row)
+    return Approval(status, amount)
+
+
+def _actors(conn: Connection, claim_id: str) -> dict[str, list[str]]:
+    """Who took each step of a claim (status → actors, oldest first)."""
+    steps = conn.execute(select(claim_step.c.status, claim_step.c.actor).where(
+        claim_step.c.claim_id == claim_id).order_by(claim_step.c.id))
+    actors: dict[str, list[str]] = {}
+    for status, actor in steps:
+        actors.setdefault(status, []).append(actor)
+    return actors
+
+
+def _has_excluded(conn: Connection, mdtrt_id: str) -> bool:
+    return conn.execute(select(fee_line.c.id).where(
+        fee_line.c.mdtrt_id == mdtrt_id, fee_line.c.status == EXCLUDED).limit(1)
+    ).first() is not None
 
 
 def _exclude(conn: Connection, mdtrt_id: str, excluded: dict[str, str]) -> None:
@@ -520,16 +580,35 @@ def _order(conn: Connection, ids: Ids, row: RowMapping, amount: int, now: dateti
 
 
 def export_batch(conn: Connection, caller: Caller, ids: Ids) -> tuple[str, list[RowMapping]]:
-    """Every pending payment order goes into one bank file batch (status exported)."""
+    """Every pending payment order goes into one bank file batch (status exported, the
+    exporter recorded), unless the exporter approved one of their claims: then nothing
+    is exported (E-ADM-005 names the claims; another finance operator exports)."""
     rows = list(conn.execute(select(payment_order).where(payment_order.c.status == "pending")
                              .order_by(payment_order.c.order_id).with_for_update()).mappings())
+    approved = conn.execute(select(claim_step.c.claim_id).where(
+        claim_step.c.claim_id.in_([r["claim_id"] for r in rows]),
+        claim_step.c.actor == caller.name, claim_step.c.status.in_(APPROVALS))
+        .distinct().order_by(claim_step.c.claim_id)).scalars()
+    roles.check_may_export(caller.name, list(approved))
     batch = ids.new("BAT")
     if rows:
         conn.execute(update(payment_order).where(
             payment_order.c.order_id.in_([r["order_id"] for r in rows])).values(
             status="exported", batch=batch, attempts=payment_order.c.attempts + 1,
-            updated_at=caller.now))
+            exported_by=caller.name, updated_at=caller.now))
     return batch, rows
+
+
+BANK_FILE_HEAD = ("batch", "order_id", "claim_id", "bank_name", "bank_account", "amount_yuan")
+
+
+def bank_file_rows(batch: str, rows: list[RowMapping]) -> list[list[str]]:
+    """The bank file's cells, head first; every cell neutralised for spreadsheets (a
+    bank name typed as ``=HYPERLINK(...)`` is text, not a formula)."""
+    cells = [list(BANK_FILE_HEAD)] + [
+        [batch, r["order_id"], r["claim_id"], r["bank_name"], r["bank_account"],
+         fen_to_yuan(r["amount"])] for r in rows]
+    return [[neutralised_cell(cell) for cell in line] for line in cells]
 
 
 def record_bank_result(conn: Connection, caller: Caller, order_id: str, *, paid: bool,
@@ -540,7 +619,8 @@ def record_bank_result(conn: Connection, caller: Caller, order_id: str, *, paid:
         raise Refused("E-CLM-004", f"payment {order_id} is {order['status']}, not exported")
     status = "paid" if paid else "failed"
     conn.execute(update(payment_order).where(payment_order.c.order_id == order_id).values(
-        status=status, last_error="" if paid else error[:300], updated_at=caller.now))
+        status=status, last_error="" if paid else error[:300], result_by=caller.name,
+        updated_at=caller.now))
     if paid:
         row = _claim(conn, order["claim_id"])
         region = get_person(conn, row["psn_no"])["insuplc_admdvs"]
@@ -584,10 +664,13 @@ def _require(row: RowMapping, *allowed: str) -> None:
         raise Refused("E-CLM-004", f"claim {row['claim_id']} is {row['status']}")
 
 
-def _move(conn: Connection, row: RowMapping, status: str, caller: Caller, reason: str) -> None:
+def _move(conn: Connection, row: RowMapping, status: str, caller: Caller, reason: str, *,
+          step: str = "") -> None:
+    """The claim's new status and its step (``step``: the step's own status, when it is
+    not the claim's, e.g. first_approved)."""
     conn.execute(update(claim).where(claim.c.claim_id == row["claim_id"]).values(
         status=status, updated_at=caller.now))
-    _step(conn, row["claim_id"], status, caller, reason)
+    _step(conn, row["claim_id"], step or status, caller, reason)
 
 
 def _step(conn: Connection, claim_id: str, status: str, caller: Caller, reason: str) -> None:

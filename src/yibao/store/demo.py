@@ -3,16 +3,19 @@
 Region 110000 (Beijing): four institutions, five persons (one insured in Hebei), five
 catalogue items. Region 130102 (Hebei, illustrative): two hospitals and its own
 catalogue, so that care away from home can be exercised in both directions.
+One operator per role, with documented fixed tokens (stored hashed like any other;
+``demo-approver2`` is the second approver): never use them outside a demo.
 Seeding is idempotent: rows already present are left alone.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
+from yibao.domain import roles
 from yibao.store.schema import (
     account,
     card,
@@ -20,6 +23,8 @@ from yibao.store.schema import (
     channel,
     institution,
     insurance,
+    operator,
+    operator_credential,
     person,
     reference_list,
 )
@@ -87,6 +92,20 @@ REFERENCE = [
 ]
 
 
+# operator name, roles; the token is "demo-" + the name
+OPERATORS = [
+    ("clerk", (roles.CLERK,)),
+    ("reviewer", (roles.REVIEWER,)),
+    ("approver", (roles.APPROVER,)),
+    ("approver2", (roles.APPROVER,)),
+    ("finance", (roles.FINANCE,)),
+    ("auditor", (roles.AUDITOR,)),
+    ("admin", (roles.ADMINISTRATOR,)),
+]
+OPERATORS_SINCE = datetime(2026, 1, 1)
+OPERATORS_UNTIL = datetime(2099, 12, 31)
+
+
 def psn_no_of(index: int, region: str) -> str:
     return f"{region}{index:014d}"
 
@@ -143,4 +162,19 @@ def seed_demo(conn: Connection) -> int:
         dict(kind=kind, code=code, name=name, valid_from=date(2020, 1, 1), ver="20240101")
         for kind, code, name in REFERENCE
     ])
+    return added + _seed_operators(conn)
+
+
+def _seed_operators(conn: Connection) -> int:
+    added = _insert_missing(conn, operator, [
+        dict(name=name, roles=",".join(held), status="active", created_at=OPERATORS_SINCE)
+        for name, held in OPERATORS])
+    for name, _held in OPERATORS:
+        digest = roles.token_hash(demo_token(name))
+        if conn.execute(select(operator_credential.c.id).where(
+                operator_credential.c.token_hash == digest)).first() is None:
+            conn.execute(operator_credential.insert().values(
+                operator=name, token_hash=digest, created_at=OPERATORS_SINCE,
+                expires_at=OPERATORS_UNTIL))
+            added += 1
     return added

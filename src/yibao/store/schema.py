@@ -610,6 +610,8 @@ payment_order = Table(  # an approved amount paid to the person's bank account
     Column("last_error", String(300), nullable=False, server_default=""),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    Column("exported_by", String(60)),  # the operator who last put it in a bank file
+    Column("result_by", String(60)),  # the operator who recorded the bank's answer
     Index(None, "status"),
 )
 
@@ -750,4 +752,43 @@ payee_account = Table(  # the account an app's claims pay to; one current row pe
     Column("set_at", DateTime, nullable=False),
     Column("replaced_at", DateTime),  # a later registration replaced it
     Index(None, "psn_no"),
+)
+
+# ---------------------------------------------------------------- operators (issue 13:
+# roles, separation of duties, attribution)
+
+operator = Table(  # a bureau operator: a unique name (the id) and roles (comma-separated)
+    "operator",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("roles", String(200), nullable=False),  # domain/roles.py ROLES
+    Column("status", String(10), nullable=False),  # active | disabled
+    Column("created_at", DateTime, nullable=False),
+)
+
+operator_credential = Table(  # a bearer token, stored as its SHA-256 only
+    "operator_credential",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("operator", String(60), ForeignKey("operator.name"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Column("rotated_from", Integer),  # the credential this one replaced
+    Index(None, "operator"),
+)
+
+operator_action = Table(  # every money-moving or configuration action: who, as what, when
+    "operator_action",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(60), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("subject", String(60), nullable=False),
+    Column("detail", Text, nullable=False, server_default="{}"),  # JSON, no personal data
+    Index(None, "actor"),
+    Index(None, "subject"),
 )

@@ -6,7 +6,7 @@ replaced by its SHA-256 (hex). The downgrade cannot restore raw tokens and keeps
 hashes (a token lives 30 minutes: none of them is usable any more).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-03 07:00:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 
 revision = '0014'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
