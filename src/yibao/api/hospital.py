@@ -24,7 +24,7 @@ from yibao.api.registry import REGISTRY, FileReply, Transaction
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services.context import Clock, Ctx, Ids
-from yibao.store.db import Database, Failure, classify, pipelined
+from yibao.store.db import Database, Failure, classify, constraint_of, pipelined
 from yibao.store.schema import message, reversal, signin
 
 ROUTE = "/fsi/api/rsfComIfsService/callService"
@@ -184,7 +184,7 @@ def _database_failure(exc: DBAPIError, refmsgid: str) -> str:
                        error=type(exc.orig).__name__)
         return "E-SYS-001"
     logger.error("database_refused", failure=failure.value, error=type(exc.orig).__name__,
-                 refmsgid=refmsgid)
+                 constraint=constraint_of(exc), refmsgid=refmsgid)
     return "E-SYS-002"
 
 

@@ -153,6 +153,16 @@ def classify(exc: DBAPIError) -> Failure:
     return Failure.UNAVAILABLE if not isinstance(exc, IntegrityError) else Failure.BROKEN
 
 
+def constraint_of(exc: DBAPIError) -> str:
+    """The name of the constraint (or the table.column) a refused row broke, for the
+    logs: never a value of the row."""
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None:
+        return str(diag.constraint_name or diag.column_name or "")
+    text = str(exc.orig)
+    return text.split("failed: ", 1)[1][:120] if "constraint failed: " in text else ""
+
+
 def _classify_pg(sqlstate: str) -> Failure:
     if sqlstate in _PG_COLLISION:
         return Failure.COLLISION

@@ -761,7 +761,6 @@ CHECKS: dict[Table, dict[str, str]] = {
                  f"fund_pay_sumamt = {' + '.join(_SETTLEMENT_FUNDS)}",
         "balc": "balc >= 0",
     },
-    accumulator: {"cum": "cum >= 0"},
     filing: {
         "status": _one_of("status", states.FILING),
         "kind": _one_of("kind", states.FILING_KINDS),

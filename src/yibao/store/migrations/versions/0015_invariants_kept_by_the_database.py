@@ -99,10 +99,6 @@ CHECKS = {
         'balc':
             "balc >= 0",
     },
-    'accumulator': {
-        'cum':
-            "cum >= 0",
-    },
     'filing': {
         'status':
             "status IN ('active', 'cancelled', 'superseded')",
