@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from flows import WANG_FANG, ok, person, refused, register, settle_once
 from yibao.api import tx_visits
+from yibao.domain import states
 from yibao.services import visits
 from yibao.store.db import Failure, classify, constraint_of
 from yibao.store.schema import (
@@ -471,3 +472,22 @@ def test_changing_or_removing_one_entry_of_a_settlements_posting_is_refused(db, 
     _refused_at_commit(db, lambda conn: conn.execute(   # moved to another posting
         update(ledger_entry).where(ledger_entry.c.txn == txn, one).values(txn="setl:X")))
     assert _entries(db, txn) == posted
+
+
+def test_the_services_write_only_values_the_database_accepts():
+    """The status constants of the services are the values the CHECKs allow
+    (domain/states.py), so a renamed status fails here, not in production."""
+    from yibao.services import cards, clearing, ecert, fees, outbox, reimbursement
+    from yibao.services.persons import INSURED
+
+    assert {visits.OPEN, visits.DISCHARGED, visits.CANCELLED, visits.SELFPAID} == set(
+        states.VISIT)
+    assert {fees.ACTIVE, fees.CANCELLED, reimbursement.EXCLUDED} == set(states.FEE_LINE)
+    assert {reimbursement.ELIGIBLE, reimbursement.SUBMITTED, reimbursement.UNDER_REVIEW,
+            reimbursement.APPROVED, reimbursement.PARTLY_APPROVED, reimbursement.REJECTED,
+            reimbursement.PAID, reimbursement.WITHDRAWN} == set(states.CLAIM)
+    assert set(outbox.STATUSES) == set(states.OUTBOX)
+    assert {cards.VALID, cards.LOST} == set(states.CARD)
+    assert {clearing.OPEN, clearing.CLOSED} == set(states.CLEARING_MONTH)
+    assert ecert.ACTIVE in states.ECERT and ecert.ACTIVE in states.FAMILY_BINDING
+    assert INSURED in states.INSURANCE

@@ -38,6 +38,7 @@ from yibao.api.hospital import ROUTE, HospitalInterface
 from yibao.api.registry import FileReply
 from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
+from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services import outbox
 from yibao.services.context import Clock, Ids, china_now
@@ -94,6 +95,14 @@ def create_app(
     rest.include_router(channel.router(db, clock, ids, hospital.policies))
     app.include_router(rest)
     channel.install(app)
+
+    @app.exception_handler(Refused)
+    async def refused(_request: Request, refusal: Refused) -> Response:
+        """A refusal a REST route let through (the routes answer their own with
+        ``run_refusable`` and the channel's ``run``): its code's HTTP status from the
+        catalogue, the same body, never a 500."""
+        return JSONResponse({"code": refusal.code, "message": refusal.message},
+                            status_code=refusal.http_status)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
