@@ -67,3 +67,31 @@ def test_a_refusal_a_route_lets_through_answers_its_catalogue_status(db, http, m
 
     monkeypatch.setattr(reimbursement, "listing", refuse)
     _refused(http.get("/admin/v1/claims", headers=AUTH), "E-CLM-001")
+
+
+def test_a_database_error_under_a_rest_route_is_told_by_its_kind(db, http, monkeypatch):
+    """A collision or a lost database is E-SYS-001 (503: retry); a row the database
+    refuses is E-SYS-002 (500), never called a collision."""
+    import sqlite3
+
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from yibao.services import reimbursement
+
+    def busy() -> Exception:
+        orig = sqlite3.OperationalError("database is locked")
+        orig.sqlite_errorname = "SQLITE_BUSY"
+        return OperationalError("SELECT", {}, orig)
+
+    def not_null() -> Exception:
+        orig = sqlite3.IntegrityError("NOT NULL constraint failed: claim.status")
+        orig.sqlite_errorname = "SQLITE_CONSTRAINT_NOTNULL"
+        return IntegrityError("INSERT", {}, orig)
+
+    for error, code, status in ((busy, "E-SYS-001", 503), (not_null, "E-SYS-002", 500)):
+        def fail(*_args, error=error, **_kwargs):
+            raise error()
+
+        monkeypatch.setattr(reimbursement, "listing", fail)
+        reply = http.get("/admin/v1/claims", headers=AUTH)
+        assert (reply.status_code, reply.json()["code"]) == (status, code), reply.text

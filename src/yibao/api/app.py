@@ -34,7 +34,7 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
     tx_visits,
 )
 from yibao.api.envelope import BODY_BYTES_MAX, to_json
-from yibao.api.hospital import ROUTE, HospitalInterface
+from yibao.api.hospital import ROUTE, HospitalInterface, database_failure_code
 from yibao.api.registry import FileReply
 from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
@@ -103,6 +103,13 @@ def create_app(
         catalogue, the same body, never a 500."""
         return JSONResponse({"code": refusal.code, "message": refusal.message},
                             status_code=refusal.http_status)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        """A database error under a REST route: E-SYS-001 (503, retry) for a collision or
+        a lost database, E-SYS-002 (500) for a row the database refused."""
+        reference = f"{request.method} {request.url.path}"[:100]
+        return await refused(request, Refused(database_failure_code(exc, reference)))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -63,7 +63,7 @@ class HospitalInterface:
                 infcode=-1, refmsgid=refmsgid, now=now, err_msg=refusal.message
             )
         except DBAPIError as exc:
-            result = _failure(_database_failure(exc, refmsgid), refmsgid, now)
+            result = _failure(database_failure_code(exc, refmsgid), refmsgid, now)
         except Exception:  # the answer must stay well-formed whatever broke
             logger.exception("internal_error", refmsgid=refmsgid)
             result = _failure("E-SYS-002", refmsgid, now)
@@ -174,17 +174,17 @@ class HospitalInterface:
         )
 
 
-def _database_failure(exc: DBAPIError, refmsgid: str) -> str:
-    """E-SYS-001 (retry later) only when the database is away or the message collided
-    with concurrent changes on every attempt; anything else is E-SYS-002 (a value the
-    database refused that the input checks should have caught: report it)."""
+def database_failure_code(exc: DBAPIError, reference: str) -> str:
+    """E-SYS-001 (retry later) only when the database is away or the request collided
+    with concurrent changes (on every attempt); anything else is E-SYS-002 (a row the
+    database refused that the input checks should have caught: report ``reference``)."""
     failure = classify(exc)
     if failure in (Failure.COLLISION, Failure.UNAVAILABLE):
         logger.warning("database_unavailable", failure=failure.value,
                        error=type(exc.orig).__name__)
         return "E-SYS-001"
     logger.error("database_refused", failure=failure.value, error=type(exc.orig).__name__,
-                 constraint=constraint_of(exc), refmsgid=refmsgid)
+                 constraint=constraint_of(exc), reference=reference)
     return "E-SYS-002"
 
 
