@@ -1,9 +1,14 @@
 """Invariants kept by the database, not only by Python (issue 13).
 
-A database error caused by the input is never reported as a concurrency collision: 2203
-without ``diseinfo`` is refused at once with E-ENV-004 naming the field; a row the
-database refuses is E-SYS-002 and not retried; only serialization failures, deadlocks and
-SQLite's busy lock are collisions, retried once and then E-SYS-001.
+- Every CHECK constraint of store/schema.py refuses a bad row written directly with SQL
+  (INSERT, and UPDATE of a good row) on both databases, naming itself; the good rows pass;
+  the migrated database holds every constraint the schema declares.
+- On PostgreSQL a deferred constraint trigger refuses, at commit, a transaction that
+  leaves a ledger posting not summing to zero (SQLite: skipped, with the reason).
+- A database error caused by the input is never reported as a concurrency collision:
+  2203 without ``diseinfo`` is refused at once with E-ENV-004 naming the field; a row
+  the database refuses is E-SYS-002 and not retried; only serialization failures,
+  deadlocks and SQLite's busy lock are collisions, retried once and then E-SYS-001.
 """
 
 from __future__ import annotations
