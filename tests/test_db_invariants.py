@@ -25,10 +25,12 @@ from flows import WANG_FANG, ok, person, refused, register, settle_once
 from yibao.api import tx_visits
 from yibao.domain import states
 from yibao.services import visits
-from yibao.store.db import Failure, classify, constraint_of
+from yibao.store.db import Database, Failure, classify, constraint_of
+from yibao.store.demo import seed_demo
 from yibao.store.schema import (
     CHECKS,
     SETTLEMENT_AMOUNTS,
+    account,
     channel,
     check_name,
     diagnosis,
@@ -496,3 +498,27 @@ def test_the_services_write_only_values_the_database_accepts():
     assert {clearing.OPEN, clearing.CLOSED} == set(states.CLEARING_MONTH)
     assert ecert.ACTIVE in states.ECERT and ecert.ACTIVE in states.FAMILY_BINDING
     assert INSURED in states.INSURANCE
+
+
+def test_on_sqlite_the_constraints_come_and_go_with_the_rows_kept(tmp_path):
+    """Adding (and dropping) a CHECK recreates a SQLite table: with rows in the tables and
+    in the tables referring to them, 0015 goes down and up again keeping every row (the
+    foreign keys are off meanwhile and checked before the migration commits)."""
+    database = Database(str(tmp_path / "populated.db"))
+    database.migrate()
+    with database.write() as conn:
+        seed_demo(conn)
+        _insert_good_rows(conn, _good_rows())
+    counts = _counts(database)
+    database.downgrade("0011")
+    assert _counts(database) == counts
+    with database.read() as conn:
+        assert not {c["name"] for c in inspect(conn).get_check_constraints("settlement")}
+    database.migrate()
+    assert _counts(database) == counts
+    with database.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    with pytest.raises(IntegrityError), database.write() as conn:
+        conn.execute(update(account).values(balance=-1))
+    database.dispose()
