@@ -34,11 +34,12 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
     tx_visits,
 )
 from yibao.api.envelope import BODY_BYTES_MAX, to_json
-from yibao.api.hospital import ROUTE, HospitalInterface
+from yibao.api.hospital import ROUTE, HospitalInterface, database_failure_code
 from yibao.api.registry import FileReply
 from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
 from yibao.domain import roles
+from yibao.domain.errors import Refused
 from yibao.domain.money import yuan_to_fen
 from yibao.domain.policy import Policy
 from yibao.services import outbox
@@ -100,6 +101,21 @@ def create_app(
     app.include_router(rest)
     channel.install(app)
     admin.install(app)
+
+    @app.exception_handler(Refused)
+    async def refused(_request: Request, refusal: Refused) -> Response:
+        """A refusal a REST route let through (the routes answer their own with
+        ``run_refusable`` and the channel's ``run``): its code's HTTP status from the
+        catalogue, the same body, never a 500."""
+        return JSONResponse({"code": refusal.code, "message": refusal.message},
+                            status_code=refusal.http_status)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        """A database error under a REST route: E-SYS-001 (503, retry) for a collision or
+        a lost database, E-SYS-002 (500) for a row the database refused."""
+        reference = f"{request.method} {request.url.path}"[:100]
+        return await refused(request, Refused(database_failure_code(exc, reference)))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

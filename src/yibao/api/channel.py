@@ -370,5 +370,5 @@ def install(app: Any) -> None:
 
     @app.exception_handler(_Unauthorized)
     async def unauthorized(_request: Request, _exc: _Unauthorized) -> JSONResponse:
-        return JSONResponse({"code": "E-AUTH-005", "message": "channel signature, timestamp "
-                             "or nonce not valid"}, status_code=401)
+        return _refusal(Refused("E-AUTH-005", "channel signature, timestamp or nonce "
+                                              "not valid"))

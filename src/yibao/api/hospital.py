@@ -24,7 +24,7 @@ from yibao.api.registry import REGISTRY, FileReply, Transaction
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services.context import Clock, Ctx, Ids
-from yibao.store.db import Database, pipelined
+from yibao.store.db import Database, Failure, classify, constraint_of, pipelined
 from yibao.store.schema import message, reversal, signin
 
 ROUTE = "/fsi/api/rsfComIfsService/callService"
@@ -35,6 +35,8 @@ _ANSWER = (
     .values(response=bindparam("answer"), effect=bindparam("did"))
 )
 PLATFORM_REGION = "110000"
+ATTEMPTS_MAX = 2  # a message that collides with concurrent changes runs once more
+RETRIED = frozenset({Failure.COLLISION, Failure.DUPLICATE})
 logger = log.get("yibao.hospital")
 
 
@@ -61,8 +63,7 @@ class HospitalInterface:
                 infcode=-1, refmsgid=refmsgid, now=now, err_msg=refusal.message
             )
         except DBAPIError as exc:
-            logger.warning("database_error", error=type(exc.orig).__name__)
-            result = _failure("E-SYS-001", refmsgid, now)
+            result = _failure(database_failure_code(exc, refmsgid), refmsgid, now)
         except Exception:  # the answer must stay well-formed whatever broke
             logger.exception("internal_error", refmsgid=refmsgid)
             result = _failure("E-SYS-002", refmsgid, now)
@@ -94,15 +95,21 @@ class HospitalInterface:
         refmsgid: str,
     ) -> dict[str, Any] | FileReply:
         """Run the message; a unique-key conflict means a reused nonce, a msgid already
-        answered (or being answered), or a concurrent change: tell which, or run again."""
-        for _ in range(2):
+        answered (or being answered), or a concurrent change: tell which, or run again. A
+        serialization failure or deadlock runs it again too. Any other database error
+        (a value the database refuses) is not a collision: it is raised, never retried."""
+        for attempt in range(ATTEMPTS_MAX):
             try:
                 return self._run(tx, granted, envelope, now, refmsgid)
-            except IntegrityError:
-                stored = self._after_conflict(tx, granted, envelope)
-                if stored is not None:
-                    return stored
-        raise Refused("E-SYS-001", "the message collided with concurrent changes twice")
+            except DBAPIError as exc:
+                failure = classify(exc)
+                if failure is Failure.DUPLICATE:
+                    stored = self._after_conflict(tx, granted, envelope)
+                    if stored is not None:
+                        return stored
+                if failure not in RETRIED or attempt + 1 == ATTEMPTS_MAX:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _after_conflict(
         self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope
@@ -180,6 +187,20 @@ class HospitalInterface:
             err=result["err_msg"][:10],
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
+
+
+def database_failure_code(exc: DBAPIError, reference: str) -> str:
+    """E-SYS-001 (retry later) only when the database is away or the request collided
+    with concurrent changes (on every attempt); anything else is E-SYS-002 (a row the
+    database refused that the input checks should have caught: report ``reference``)."""
+    failure = classify(exc)
+    if failure in (Failure.COLLISION, Failure.UNAVAILABLE):
+        logger.warning("database_unavailable", failure=failure.value,
+                       error=type(exc.orig).__name__)
+        return "E-SYS-001"
+    logger.error("database_refused", failure=failure.value, error=type(exc.orig).__name__,
+                 constraint=constraint_of(exc), reference=reference)
+    return "E-SYS-002"
 
 
 def _claim(conn: Connection, code: str, envelope: env_mod.Envelope, now: datetime) -> None:

@@ -14,9 +14,14 @@ from yibao.services import visits
 from yibao.services.context import Ctx
 
 
-def read_diagnoses(inp: Fields) -> tuple[visits.Diagnosis, ...]:
+def read_diagnoses(inp: Fields, *, required: bool = False) -> tuple[visits.Diagnosis, ...]:
+    """The ``diseinfo`` list; ``required``: at least one diagnosis (E-ENV-004 otherwise,
+    an empty list too)."""
+    items = inp.list_of("diseinfo", required=required)
+    if required and not items:
+        raise Refused("E-ENV-004", f"{inp.where}.diseinfo (at least one diagnosis)")
     out = []
-    for i, d in enumerate(inp.list_of("diseinfo", required=False)):
+    for i, d in enumerate(items):
         srt = d.text("diag_srt_no", required=False, max_len=3) or str(i + 1)
         if not is_digits(srt):
             srt = str(i + 1)
@@ -101,7 +106,7 @@ def visit_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     info = inp.child("mdtrtinfo")
     visits.record_visit_info(
         ctx, info.text("mdtrt_id", max_len=30), info.text("psn_no", max_len=30),
-        info.text("med_type", max_len=6), read_diagnoses(inp),
+        info.text("med_type", max_len=6), read_diagnoses(inp, required=True),
     )
     return {}
 

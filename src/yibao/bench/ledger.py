@@ -131,9 +131,15 @@ def _tables(batch: list[tuple[Any, ...]]) -> tuple[list[dict[str, Any]], ...]:
 def _settlement(values: tuple[Any, ...]) -> dict[str, Any]:
     row = dict(zip(COLUMNS, values, strict=True))
     holder = _holder(row["insuplc_admdvs"])
+    # what the database checks (schema.CHECKS): the parts add up (the fund's part in one
+    # fund field), and a cancellation names the row it reverses (of an earlier month,
+    # not generated)
     return row | dict(psn_no=holder, mdtrt_id=holder, psn_type="1101", med_type="11", seq=1,
                       setl_time=SETTLED_AT, year=SETTLED_AT.year, policy_id="bench",
-                      msgid="bench", pool_prop_selfpay="0", mdtrt_cert_type="02")
+                      msgid="bench", pool_prop_selfpay="0", mdtrt_cert_type="02",
+                      hifp_pay=row["fund_pay_sumamt"],
+                      psn_part_amt=row["acct_pay"] + row["psn_cash_pay"],
+                      reverses=f"E{row['setl_id']}" if row["kind"] == "cancel" else None)
 
 
 def _measure_here(url: str) -> Measured:

@@ -24,6 +24,7 @@ from yibao.domain import ledger as ledger_rules
 from yibao.domain.errors import Refused
 from yibao.services import ledger
 from yibao.services.context import Caller, Ids
+from yibao.store.db import Failure, classify
 from yibao.store.schema import (
     clearing_application,
     clearing_institution,
@@ -74,6 +75,8 @@ def _month(conn: Connection, month: str) -> RowMapping | None:
             return conn.execute(select(clearing_month).where(clearing_month.c.month == month)
                                 .with_for_update()).mappings().first()
     except OperationalError as exc:
+        if classify(exc) is not Failure.COLLISION:  # the database, not a concurrent run
+            raise
         raise Refused("E-CLR-004", f"{month} changed while this run waited") from exc
 
 
@@ -86,6 +89,8 @@ def _claim(conn: Connection, caller: Caller, month: str) -> None:
                 month=month, status=OPEN, runs=0, settlements=0, run_at=caller.now,
                 run_by=caller.name))
     except IntegrityError as exc:
+        if classify(exc) is not Failure.DUPLICATE:
+            raise
         raise Refused("E-CLR-004", f"another run of {month} started first") from exc
 
 

@@ -43,6 +43,7 @@ from yibao.domain.text import neutralised_cell
 from yibao.services import audit, away, fees, ledger, settlement, trust, visits
 from yibao.services.context import SOURCE_APP, Caller, Ctx, Ids, Institution, institution_of
 from yibao.services.persons import active_insurance, get_person, lock_person
+from yibao.store.db import Failure, classify
 from yibao.store.schema import (
     CLAIM_RELEASED,
     claim,
@@ -332,6 +333,8 @@ def _record(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
             _insert_claim(conn, caller, bill, claim_id, mdtrt_id, total, reason=reason,
                           status=status, payee=payee, filing_sn=filing_sn)
     except IntegrityError as exc:
+        if classify(exc) is not Failure.DUPLICATE:  # a row refused, not a concurrent claim
+            raise
         raise Refused("E-CLM-002", f"invoice {bill.invono} of {bill.fixmedins_code}") from exc
     _step(conn, claim_id, status, caller, REASONS[reason])
     return claim_id

@@ -183,6 +183,8 @@ def replace_diagnoses(
     ctx.conn.execute(
         delete(diagnosis).where(diagnosis.c.mdtrt_id == mdtrt_id, diagnosis.c.stage == stage)
     )
+    if not items:  # an empty executemany would insert one row of defaults
+        return
     ctx.conn.execute(
         insert(diagnosis),
         [

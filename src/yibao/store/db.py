@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -70,10 +71,25 @@ class Database:
         self._alembic(command.downgrade, revision)
 
     def _alembic(self, verb: Callable[[Config, str], None], revision: str) -> None:
-        with self.engine.begin() as conn:
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            verb(config, revision)
+        """On SQLite, adding a constraint recreates the table (Alembic's batch mode): the
+        foreign keys are off meanwhile (dropping a referenced table would otherwise delete
+        or refuse its children) and checked before the migration commits (SQLite's
+        procedure for schema changes; the pragma works only outside a transaction)."""
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection if self.is_sqlite else None
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    config = alembic_config()
+                    config.attributes["connection"] = conn
+                    verb(config, revision)
+                    if raw is not None:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        assert not broken, f"foreign keys broken: {broken[:5]}"
+            finally:
+                if raw is not None:  # a pooled (in-memory) connection is used again
+                    raw.execute("PRAGMA foreign_keys=ON")
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -99,6 +115,72 @@ def pipelined(conn: Connection) -> Iterator[None]:
             conn.invalidate(exc)
         raise DBAPIError.instance(None, None, exc, dbapi.Error,
                                   connection_invalidated=lost) from exc
+
+
+class Failure(Enum):
+    """What a database error says about the request that met it."""
+
+    COLLISION = "collision"  # a concurrent transaction won: the same request may succeed
+    DUPLICATE = "duplicate"  # a unique key is taken: a concurrent twin, or the input's own
+    UNAVAILABLE = "unavailable"  # the database cannot be reached or refuses work for now
+    BROKEN = "broken"  # a row the database refuses (NOT NULL, CHECK, foreign key), bad SQL
+
+
+# PostgreSQL SQLSTATEs: 40001 serialization failure, 40P01 deadlock; 23505 unique
+# violation; class 08 connection exceptions, 53 insufficient resources, 57P0x shutdown
+_PG_COLLISION = frozenset({"40001", "40P01"})
+_PG_UNAVAILABLE_PREFIXES = ("08", "53", "57P")
+# SQLite result codes (Python's sqlite_errorname): busy/locked is the write lock held by
+# another connection past the busy timeout; I/O and open failures are the file
+_SQLITE_COLLISION_PREFIXES = ("SQLITE_BUSY", "SQLITE_LOCKED")
+_SQLITE_DUPLICATE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+_SQLITE_UNAVAILABLE_PREFIXES = ("SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_FULL")
+
+
+def classify(exc: DBAPIError) -> Failure:
+    """Tell a concurrency collision (worth running the same request again) from a lost
+    database and from a statement the database refuses whatever the timing (a missing
+    value, a broken CHECK: the input or the code is at fault, never retried)."""
+    if exc.connection_invalidated:
+        return Failure.UNAVAILABLE
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return _classify_pg(sqlstate)
+    name = getattr(exc.orig, "sqlite_errorname", None)
+    if name is not None:
+        return _classify_sqlite(name)
+    # no server answer at all (psycopg could not connect): the database is away
+    return Failure.UNAVAILABLE if not isinstance(exc, IntegrityError) else Failure.BROKEN
+
+
+def constraint_of(exc: DBAPIError) -> str:
+    """The name of the constraint (or the table.column) a refused row broke, for the
+    logs: never a value of the row."""
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None:
+        return str(diag.constraint_name or diag.column_name or "")
+    text = str(exc.orig)
+    return text.split("failed: ", 1)[1][:120] if "constraint failed: " in text else ""
+
+
+def _classify_pg(sqlstate: str) -> Failure:
+    if sqlstate in _PG_COLLISION:
+        return Failure.COLLISION
+    if sqlstate == "23505":
+        return Failure.DUPLICATE
+    if sqlstate.startswith(_PG_UNAVAILABLE_PREFIXES):
+        return Failure.UNAVAILABLE
+    return Failure.BROKEN
+
+
+def _classify_sqlite(name: str) -> Failure:
+    if name.startswith(_SQLITE_COLLISION_PREFIXES):
+        return Failure.COLLISION
+    if name in _SQLITE_DUPLICATE:
+        return Failure.DUPLICATE
+    if name.startswith(_SQLITE_UNAVAILABLE_PREFIXES):
+        return Failure.UNAVAILABLE
+    return Failure.BROKEN
 
 
 def alembic_config() -> Config:

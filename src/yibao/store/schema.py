@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -24,6 +25,9 @@ from sqlalchemy import (
     Text,
     text,
 )
+
+from yibao.domain import states
+from yibao.domain.codes import INSUTYPES, MED_TYPES
 
 metadata = MetaData(
     naming_convention={
@@ -792,3 +796,107 @@ operator_action = Table(  # every money-moving or configuration action: who, as 
     Index(None, "actor"),
     Index(None, "subject"),
 )
+# ---------------------------------------------------------------- invariants (issue 13)
+#
+# Invariants kept by the database, not only by Python: a row a bug or a hand-written
+# statement would write against them is refused (IntegrityError). Each constraint is
+# named ck_<table>_<what>; migration 0015 creates the same names (tests/test_db_invariants
+# reads them back from the migrated database). Settlements are never updated: a
+# cancellation is a new row whose amounts are the negated amounts of the row it reverses,
+# so the sign rules are per kind. On PostgreSQL a deferred constraint trigger also checks
+# that every ledger posting (txn) sums to zero (migration 0015; SQLite has no deferred
+# triggers: there the posting code and ``ledger verify`` keep it).
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    assert values and all("'" not in v for v in values), values
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({_quoted(values)})"
+
+
+def _each(columns: tuple[str, ...], condition: str) -> str:
+    return " AND ".join(f"{c} {condition}" for c in columns)
+
+
+_FEE_PARTS = ("fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt", "inscp_scp_amt")
+_SETTLEMENT_SIGNED = tuple(n for n in _SETTLEMENT_AMOUNTS if n != "balc")
+_SETTLEMENT_FUNDS = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay",
+                     "maf_pay", "oth_pay")
+_CANCEL = f"kind = '{states.SETTLEMENT_CANCEL}'"
+_INSUTYPE = _one_of("insutype", tuple(INSUTYPES))
+
+CHECKS: dict[Table, dict[str, str]] = {
+    institution: {"kind": _one_of("kind", states.INSTITUTION_KINDS)},
+    insurance: {"status": _one_of("psn_insu_stas", states.INSURANCE), "insutype": _INSUTYPE},
+    account: {"balance": "balance >= 0"},
+    account_entry: {"balance_after": "balance_after >= 0"},
+    card: {"status": _one_of("status", states.CARD)},
+    ecert: {"status": _one_of("status", states.ECERT), "pin_failures": "pin_failures >= 0"},
+    family_binding: {"status": _one_of("status", states.FAMILY_BINDING)},
+    visit: {
+        "status": _one_of("status", states.VISIT),
+        "class": _one_of("visit_class", states.VISIT_CLASSES),
+        "insutype": _INSUTYPE,
+        "med_type": _one_of("med_type", tuple(MED_TYPES)),
+    },
+    fee_line: {
+        "status": _one_of("status", states.FEE_LINE),
+        "parts": f"det_item_fee_sumamt = {' + '.join(_FEE_PARTS)}",
+        # a negative line refunds (part of) the line it names
+        "signs": f"(det_item_fee_sumamt >= 0 AND {_each(_FEE_PARTS, '>= 0')}) OR "
+                 f"(det_item_fee_sumamt < 0 AND init_feedetl_sn <> '' AND "
+                 f"{_each(_FEE_PARTS, '<= 0')})",
+    },
+    settlement: {
+        "kind": _one_of("kind", states.SETTLEMENT_KINDS),
+        "insutype": _INSUTYPE,
+        # a cancellation, and only a cancellation, reverses a row
+        "reverses": f"({_CANCEL} AND reverses IS NOT NULL) OR "
+                    f"(NOT {_CANCEL} AND reverses IS NULL)",
+        "signs": f"({_CANCEL} AND {_each(_SETTLEMENT_SIGNED, '<= 0')}) OR "
+                 f"(NOT {_CANCEL} AND {_each(_SETTLEMENT_SIGNED, '>= 0')})",
+        "parts": "medfee_sumamt = fund_pay_sumamt + psn_part_amt + hosp_part_amt AND "
+                 "psn_part_amt = acct_pay + psn_cash_pay AND "
+                 f"fund_pay_sumamt = {' + '.join(_SETTLEMENT_FUNDS)}",
+        "balc": "balc >= 0",
+    },
+    filing: {
+        "status": _one_of("status", states.FILING),
+        "kind": _one_of("kind", states.FILING_KINDS),
+        "insutype": _INSUTYPE,
+    },
+    outbox: {"status": _one_of("status", states.OUTBOX), "attempts": "attempts >= 0"},
+    claim: {
+        "status": _one_of("status", states.CLAIM),
+        "insutype": _INSUTYPE,
+        "amounts": "medfee_sumamt >= 0 AND approved_amount >= 0 AND "
+                   "approved_amount <= medfee_sumamt",
+    },
+    claim_step: {"status": _one_of("status", states.CLAIM_STEP)},
+    payment_order: {
+        "status": _one_of("status", states.PAYMENT_ORDER),
+        "amount": "amount > 0",
+        "attempts": "attempts >= 0",
+    },
+    ledger_entry: {"kind": _one_of("kind", states.LEDGER_KINDS), "amount": "amount <> 0"},
+    clearing_month: {"status": _one_of("status", states.CLEARING_MONTH),
+                     "runs": "runs >= 0 AND settlements >= 0"},
+    prepayment: {"amount": "amount > 0"},
+    clearing_application: {
+        "status": _one_of("status", states.CLEARING_APPLICATION),
+        "amounts": "psntime >= 0 AND medfee_sumamt >= 0 AND fund_appy_sum >= 0 AND "
+                   "acct_pay >= 0 AND cash_payamt >= 0",
+    },
+}
+
+
+def check_name(table: Table, what: str) -> str:
+    return f"ck_{table.name}_{what}"
+
+
+for _table, _checks in CHECKS.items():
+    for _what, _condition in _checks.items():
+        _table.append_constraint(CheckConstraint(_condition, name=check_name(_table, _what)))

@@ -4,7 +4,7 @@ A file stored before 0016 gets its creation time as deadline: it is past, so 910
 longer serves it and ``yibao purge`` removes it (1301-1315 make a catalogue file again).
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-03 07:30:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

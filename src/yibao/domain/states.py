@@ -1,0 +1,30 @@
+"""The values a status or kind column may hold: the database checks them (CHECK ...
+IN, see store/schema.py) and the services write only these (tests/test_db_invariants.py
+ties each service's constants to these tuples)."""
+
+from __future__ import annotations
+
+from yibao.domain import filing
+from yibao.domain.codes import VisitClass
+
+INSTITUTION_KINDS = ("hospital", "pharmacy")
+INSURANCE = ("1", "2", "4")  # psn_insu_stas: normal, suspended, ended
+CARD = ("valid", "lost")
+ECERT = ("active", "deactivated")
+FAMILY_BINDING = ("active", "pending", "removed")  # pending: the relative has not accepted
+VISIT = ("open", "discharged", "cancelled", "selfpaid")
+VISIT_CLASSES = tuple(c.value for c in VisitClass)
+FEE_LINE = ("active", "cancelled", "excluded")  # excluded: not accepted in a claim's review
+SETTLEMENT_KINDS = ("settle", "cancel", "claim")
+SETTLEMENT_CANCEL = "cancel"  # the kind whose amounts are negated, reversing another row
+FILING = (filing.ACTIVE, filing.CANCELLED, filing.SUPERSEDED)
+FILING_KINDS = tuple(k.value for k in filing.Kind)
+OUTBOX = ("pending", "delivered", "failed")
+CLAIM = ("eligible", "submitted", "under_review", "approved", "partly_approved", "rejected",
+         "paid", "withdrawn")
+CLAIM_STEP = (*CLAIM, "first_approved")  # above the limit, the first of two approvals
+PAYMENT_ORDER = ("pending", "exported", "paid", "failed")
+# ledger_entry.kind: a settlement's kind, or the movement a posting records
+LEDGER_KINDS = (*SETTLEMENT_KINDS, "payout", "prepay", "clearing", "interregional")
+CLEARING_MONTH = ("open", "closed")
+CLEARING_APPLICATION = ("applied", "cancelled")

@@ -1,0 +1,526 @@
+"""Invariants kept by the database, not only by Python (issue 13).
+
+- Every CHECK constraint of store/schema.py refuses a bad row written directly with SQL
+  (INSERT, and UPDATE of a good row) on both databases, naming itself; the good rows pass;
+  the migrated database holds every constraint the schema declares.
+- On PostgreSQL a deferred constraint trigger refuses, at commit, a transaction that
+  leaves a ledger posting not summing to zero (SQLite: skipped, with the reason).
+- A database error caused by the input is never reported as a concurrency collision:
+  2203 without ``diseinfo`` is refused at once with E-ENV-004 naming the field; a row
+  the database refuses is E-SYS-002 and not retried; only serialization failures,
+  deadlocks and SQLite's busy lock are collisions, retried once and then E-SYS-001.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, delete, func, insert, inspect, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from flows import WANG_FANG, ok, person, refused, register, settle_once
+from yibao.api import tx_visits
+from yibao.domain import states
+from yibao.services import visits
+from yibao.store.db import Database, Failure, classify, constraint_of
+from yibao.store.demo import seed_demo
+from yibao.store.schema import (
+    CHECKS,
+    SETTLEMENT_AMOUNTS,
+    account,
+    channel,
+    check_name,
+    diagnosis,
+    institution,
+    ledger_entry,
+    message,
+    metadata,
+    visit,
+)
+
+
+def _visit(his) -> tuple[str, str]:
+    psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+    return psn_no, register(his, psn_no, WANG_FANG)
+
+
+def _visit_info(mdtrt_id: str, psn_no: str, **extra: Any) -> dict[str, Any]:
+    return {"mdtrtinfo": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "med_type": "11"}, **extra}
+
+
+def _state(db) -> tuple[int, int, str]:
+    """Diagnoses and answered messages stored, and the one visit's medical type."""
+    with db.read() as conn:
+        return (conn.execute(select(func.count()).select_from(diagnosis)).scalar_one(),
+                conn.execute(select(func.count()).select_from(message)).scalar_one(),
+                conn.execute(select(visit.c.med_type)).scalar_one())
+
+
+DIAGNOSIS = {"diag_type": "1", "diag_srt_no": "1", "diag_code": "J06.900",
+             "diag_name": "急性上呼吸道感染"}
+
+
+@pytest.mark.parametrize("extra", [{}, {"diseinfo": []}, {"diseinfo": ""}],
+                         ids=["absent", "empty-list", "empty-text"])
+def test_2203_without_diagnoses_is_an_input_error_at_once_and_changes_nothing(
+        db, his, extra):
+    psn_no, mdtrt_id = _visit(his)
+    before = _state(db)
+    payload = _visit_info(mdtrt_id, psn_no, **extra)
+    payload["mdtrtinfo"]["med_type"] = "14"
+    message_text = refused(his.call("2203", payload), "E-ENV-004")
+    assert "input.diseinfo" in message_text
+    assert _state(db) == before
+
+
+def test_2203_with_a_diagnosis_still_answers(db, his):
+    psn_no, mdtrt_id = _visit(his)
+    ok(his.call("2203", _visit_info(mdtrt_id, psn_no, diseinfo=[DIAGNOSIS])))
+    assert _state(db)[0] == 1
+
+
+def _count_calls(monkeypatch, target, name: str, replacement) -> list[int]:
+    calls: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return replacement(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, counted)
+    return calls
+
+
+def test_a_row_the_database_refuses_is_e_sys_002_at_once_never_a_collision(
+        db, his, monkeypatch):
+    """The old path of the 2203 bug (one row of defaults: NOT NULL violated) written on
+    purpose: answered E-SYS-002 after one attempt, nothing stored."""
+    psn_no, mdtrt_id = _visit(his)
+    before = _state(db)
+
+    def bad_row(ctx, *_args: Any, **_kwargs: Any) -> None:
+        ctx.conn.execute(insert(diagnosis), {"mdtrt_id": mdtrt_id, "psn_no": psn_no})
+
+    calls = _count_calls(monkeypatch, visits, "replace_diagnoses", bad_row)
+    answer = his.call("2203", _visit_info(mdtrt_id, psn_no, diseinfo=[DIAGNOSIS]))
+    refused(answer, "E-SYS-002")
+    assert len(calls) == 1
+    assert _state(db) == before
+
+
+def _fake_sqlite_error(name: str, kind: type[sqlite3.Error]) -> sqlite3.Error:
+    error = kind(name)
+    error.sqlite_errorname = name
+    return error
+
+
+def _busy() -> OperationalError:
+    return OperationalError("COMMIT", {}, _fake_sqlite_error("SQLITE_BUSY",
+                                                             sqlite3.OperationalError))
+
+
+def test_a_collision_is_retried_once_then_answered(db, his, monkeypatch):
+    psn_no, mdtrt_id = _visit(his)
+    real = tx_visits.visits.record_visit_info
+    failures = [_busy()]
+
+    def collide_once(*args: Any) -> None:
+        if failures:
+            raise failures.pop()
+        real(*args)
+
+    calls = _count_calls(monkeypatch, tx_visits.visits, "record_visit_info", collide_once)
+    ok(his.call("2203", _visit_info(mdtrt_id, psn_no, diseinfo=[DIAGNOSIS])))
+    assert len(calls) == 2
+    assert _state(db)[0] == 1
+
+
+def test_a_collision_on_every_attempt_is_e_sys_001_and_changes_nothing(db, his, monkeypatch):
+    psn_no, mdtrt_id = _visit(his)
+    before = _state(db)
+
+    def collide(*_args: Any) -> None:
+        raise _busy()
+
+    calls = _count_calls(monkeypatch, tx_visits.visits, "record_visit_info", collide)
+    refused(his.call("2203", _visit_info(mdtrt_id, psn_no, diseinfo=[DIAGNOSIS])),
+            "E-SYS-001")
+    assert len(calls) == 2
+    assert _state(db) == before
+
+
+def _error_of(db, statement, params: dict[str, Any]) -> DBAPIError:
+    with pytest.raises(DBAPIError) as caught, db.write() as conn:
+        conn.execute(statement, params)
+    return caught.value
+
+
+def test_classify_real_errors_of_both_databases(db):
+    missing = _error_of(db, insert(diagnosis), {"mdtrt_id": "M1", "psn_no": "P1"})
+    assert isinstance(missing, IntegrityError)
+    assert classify(missing) is Failure.BROKEN
+    with db.read() as conn:
+        row = dict(conn.execute(select(institution).limit(1)).mappings().one())
+    duplicate = _error_of(db, insert(institution), row)
+    assert classify(duplicate) is Failure.DUPLICATE
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str | None) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(("orig", "failure"), [
+    (_PgError("40001"), Failure.COLLISION),  # serialization failure
+    (_PgError("40P01"), Failure.COLLISION),  # deadlock
+    (_PgError("23505"), Failure.DUPLICATE),
+    (_PgError("23502"), Failure.BROKEN),  # not null
+    (_PgError("23514"), Failure.BROKEN),  # check
+    (_PgError("22003"), Failure.BROKEN),  # numeric value out of range
+    (_PgError("08006"), Failure.UNAVAILABLE),  # connection failure
+    (_PgError("57P01"), Failure.UNAVAILABLE),  # admin shutdown
+    (_PgError(None), Failure.UNAVAILABLE),  # no server answer
+    (_fake_sqlite_error("SQLITE_BUSY", sqlite3.OperationalError), Failure.COLLISION),
+    (_fake_sqlite_error("SQLITE_LOCKED", sqlite3.OperationalError), Failure.COLLISION),
+    (_fake_sqlite_error("SQLITE_CONSTRAINT_UNIQUE", sqlite3.IntegrityError),
+     Failure.DUPLICATE),
+    (_fake_sqlite_error("SQLITE_CONSTRAINT_NOTNULL", sqlite3.IntegrityError), Failure.BROKEN),
+    (_fake_sqlite_error("SQLITE_CONSTRAINT_CHECK", sqlite3.IntegrityError), Failure.BROKEN),
+    (_fake_sqlite_error("SQLITE_ERROR", sqlite3.OperationalError), Failure.BROKEN),
+    (_fake_sqlite_error("SQLITE_IOERR", sqlite3.OperationalError), Failure.UNAVAILABLE),
+])
+def test_classify_by_sqlstate_and_sqlite_result_code(orig, failure):
+    assert classify(DBAPIError("SELECT 1", {}, orig)) is failure
+
+
+# ---------------------------------------------------------------- CHECK constraints
+#
+# One row of each constrained table that the constraints accept (parents first), written
+# with plain SQL; then each bad variant of it, written the same way, must be refused by
+# the database itself, naming its constraint, and leave nothing behind.
+
+AT = datetime(2026, 5, 11, 9, 30)
+PSN = "P-INVARIANT"
+ZERO_SETTLEMENT = dict.fromkeys(SETTLEMENT_AMOUNTS, 0)
+
+
+def _good_rows() -> dict[str, dict[str, Any]]:
+    person_row = dict(psn_no=PSN, psn_cert_type="01", certno="X-INVARIANT", name="测试",
+                      gend="1", naty="01", brdy=date(1990, 1, 1), insuplc_admdvs="110000")
+    settle = dict(
+        ZERO_SETTLEMENT, setl_id="S-INV", psn_no=PSN, mdtrt_id="M-INV",
+        fixmedins_code="H11010500001", kind="settle", insutype="310", psn_type="1101",
+        med_type="11", seq=1, setl_time=AT, year=2026, policy_id="p", clr_type="11",
+        msgid="m", pool_prop_selfpay="0.9000", mdtrt_cert_type="02",
+        medfee_sumamt=10_000, hifp_pay=6_000, fund_pay_sumamt=6_000, psn_part_amt=4_000,
+        acct_pay=1_000, psn_cash_pay=3_000, balc=2_000)
+    return {
+        "institution": dict(fixmedins_code="H-INV", name="n", kind="hospital", level=1,
+                            admdvs="110105", pool_area="110000", token="t"),
+        "person": person_row,
+        "insurance": dict(psn_no=PSN, insutype="310", psn_type="1101", psn_insu_stas="1",
+                          psn_insu_date=date(2000, 1, 1)),
+        "account": dict(psn_no=PSN, balance=100),
+        "card": dict(card_no="C-INV", card_sn="SN-INV", psn_no=PSN, status="valid"),
+        "ecert": dict(cert_id="E-INV", psn_no=PSN, channel_id=CHANNEL, status="active",
+                      pin_hash="h", created_at=AT),
+        "family_binding": dict(binding_id="B-INV", cert_id="E-INV", relative_psn_no=PSN,
+                               relation="self", consent_method="m", status="active",
+                               created_at=AT),
+        "visit": dict(mdtrt_id="M-INV", psn_no=PSN, fixmedins_code="H11010500001",
+                      insutype="310", med_type="11", visit_class="outpatient", status="open",
+                      begntime=AT, ipt_otp_no="O", mdtrt_cert_type="02",
+                      insuplc_admdvs="110000", mdtrtarea_admvs="110000", msgid="m"),
+        "fee_line": dict(psn_no=PSN, mdtrt_id="M-INV", feedetl_sn="1", chrg_bchno="B",
+                         med_list_codg="X", medins_list_codg="X", cnt="1", pric="100.00",
+                         det_item_fee_sumamt=10_000, fulamt_ownpay_amt=1_000,
+                         overlmt_amt=1_000, preselfpay_amt=1_000, inscp_scp_amt=7_000,
+                         chrgitm_lv="02", selfpay_prop="0.1", status="active", msgid="m"),
+        "settlement": settle,
+        "settlement_cancel": dict(
+            settle, **{name: -value for name, value in settle.items()
+                       if name in SETTLEMENT_AMOUNTS and name != "balc"},
+            setl_id="C-INV", kind="cancel", reverses="S-INV"),
+        "account_entry": dict(setl_id="S-INV", psn_no=PSN, amount=-1_000, balance_after=2_000,
+                              created_at=AT),
+        "filing": dict(trt_dcla_detl_sn="F-INV", psn_no=PSN, kind="area",
+                       filing_type="temporary", insutype="310", insuplc_admdvs="110000",
+                       mdtrtarea_admdvs="130100", begin_at=AT, status="active", source="01",
+                       actor="a"),
+        "outbox": dict(id="O-INV", kind="cost", psn_no=PSN, payload="{}", status="pending",
+                       next_attempt_at=AT, created_at=AT),
+        "claim": dict(claim_id="R-INV", psn_no=PSN, mdtrt_id="M-INV",
+                      fixmedins_code="H11010500001", invono="I-INV", insutype="310",
+                      med_type="11", reason="fault", status="approved", source="01",
+                      medfee_sumamt=10_000, approved_amount=6_000, created_at=AT,
+                      updated_at=AT),
+        "claim_step": dict(claim_id="R-INV", status="approved", actor="a", at=AT),
+        "payment_order": dict(order_id="PAY-INV", claim_id="R-INV", psn_no=PSN, amount=6_000,
+                              bank_name="b", bank_account="1", status="pending",
+                              created_at=AT, updated_at=AT),
+        "ledger_entry": dict(txn="t:INV", kind="payout", account="cash:110000", amount=5,
+                             at=AT),
+        "clearing_month": dict(month="2026-04", status="open", runs=1, settlements=0,
+                               run_at=AT, run_by="a"),
+        "prepayment": dict(month="2026-06", fixmedins_code="H11010500001", amount=1_000,
+                           basis="b", created_at=AT, actor="a"),
+        "clearing_application": dict(clr_appy_evt_id="A-INV", fixmedins_code="H11010500001",
+                                     setlym="202604", clr_type="11", psntime=1,
+                                     medfee_sumamt=100, fund_appy_sum=50, acct_pay=0,
+                                     cash_payamt=50, status="applied", created_at=AT),
+    }
+
+
+CHANNEL = "CH-INV"
+# (constraint, the row it is tried on, what makes the row bad)
+BAD: list[tuple[str, str, dict[str, Any]]] = [
+    ("ck_institution_kind", "institution", {"kind": "bank"}),
+    ("ck_insurance_status", "insurance", {"psn_insu_stas": "9"}),
+    ("ck_insurance_insutype", "insurance", {"insutype": "999"}),
+    ("ck_account_balance", "account", {"balance": -1}),
+    ("ck_account_entry_balance_after", "account_entry", {"balance_after": -1}),
+    ("ck_card_status", "card", {"status": "stolen"}),
+    ("ck_ecert_status", "ecert", {"status": "locked"}),
+    ("ck_ecert_pin_failures", "ecert", {"pin_failures": -1}),
+    ("ck_family_binding_status", "family_binding", {"status": "gone"}),
+    ("ck_visit_status", "visit", {"status": "closed"}),
+    ("ck_visit_class", "visit", {"visit_class": "daycare"}),
+    ("ck_visit_insutype", "visit", {"insutype": ""}),
+    ("ck_visit_med_type", "visit", {"med_type": "99"}),
+    ("ck_fee_line_status", "fee_line", {"status": "deleted"}),
+    ("ck_fee_line_parts", "fee_line", {"inscp_scp_amt": 7_001}),
+    # a negative line that names no line it refunds
+    ("ck_fee_line_signs", "fee_line", {"det_item_fee_sumamt": -10_000, "cnt": "-1",
+                                       "fulamt_ownpay_amt": -1_000, "overlmt_amt": -1_000,
+                                       "preselfpay_amt": -1_000, "inscp_scp_amt": -7_000}),
+    ("ck_settlement_kind", "settlement", {"kind": "refund"}),
+    ("ck_settlement_insutype", "settlement", {"insutype": "000"}),
+    # a settle row that claims to reverse another, a cancel row that reverses nothing
+    ("ck_settlement_reverses", "settlement", {"reverses": "S-OTHER"}),
+    ("ck_settlement_reverses", "settlement_cancel", {"reverses": None}),
+    # the fund paying a negative amount and the person the difference: parts still add up
+    ("ck_settlement_signs", "settlement", {"hifp_pay": -1_000, "fund_pay_sumamt": -1_000,
+                                           "psn_part_amt": 11_000, "psn_cash_pay": 10_000}),
+    # a cancellation with positive amounts (not the negation of what it reverses)
+    ("ck_settlement_signs", "settlement_cancel", {
+        name: -value for name, value in _good_rows()["settlement_cancel"].items()
+        if name in SETTLEMENT_AMOUNTS and name != "balc"}),
+    ("ck_settlement_parts", "settlement", {"psn_cash_pay": 2_999}),
+    ("ck_settlement_parts", "settlement", {"hifp_pay": 5_000}),
+    ("ck_settlement_balc", "settlement", {"balc": -1}),
+    ("ck_filing_status", "filing", {"status": "expired"}),
+    ("ck_filing_kind", "filing", {"kind": "other"}),
+    ("ck_filing_insutype", "filing", {"insutype": "31"}),
+    ("ck_outbox_status", "outbox", {"status": "sent"}),
+    ("ck_outbox_attempts", "outbox", {"attempts": -1}),
+    ("ck_claim_status", "claim", {"status": "approved!"}),
+    ("ck_claim_insutype", "claim", {"insutype": "3100"}),
+    ("ck_claim_amounts", "claim", {"approved_amount": 10_001}),
+    ("ck_claim_amounts", "claim", {"approved_amount": -1}),
+    ("ck_claim_step_status", "claim_step", {"status": "looked at"}),
+    ("ck_payment_order_status", "payment_order", {"status": "sent"}),
+    ("ck_payment_order_amount", "payment_order", {"amount": 0}),
+    ("ck_payment_order_attempts", "payment_order", {"attempts": -1}),
+    ("ck_ledger_entry_kind", "ledger_entry", {"kind": "stray"}),
+    ("ck_ledger_entry_amount", "ledger_entry", {"amount": 0}),
+    ("ck_clearing_month_status", "clearing_month", {"status": "reopened"}),
+    ("ck_clearing_month_runs", "clearing_month", {"runs": -1}),
+    ("ck_prepayment_amount", "prepayment", {"amount": -1_000}),
+    ("ck_clearing_application_status", "clearing_application", {"status": "paid"}),
+    ("ck_clearing_application_amounts", "clearing_application", {"fund_appy_sum": -50}),
+]
+
+
+def _table_of(row_name: str) -> Table:
+    return metadata.tables[row_name.removesuffix("_cancel")]
+
+
+def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
+                      refused: tuple[str, dict[str, Any]] | None = None) -> None:
+    """The good rows, parents first; ``refused``: the constraint the row named ``first``
+    breaks with the given values, tried just before the good row is written."""
+    conn.execute(insert(channel).values(channel_id=CHANNEL, name="n", secret="s"))
+    for name, row in rows.items():
+        table = _table_of(name)
+        if name == first and refused is not None:
+            constraint, bad = refused
+            _refused_by(conn, constraint, insert(table).values(**(row | bad)))
+        conn.execute(insert(table).values(**row))
+
+
+def _counts(db) -> dict[str, int]:
+    with db.read() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in CHECKS}
+
+
+class _Undo(Exception):
+    """Raised to roll the good rows back."""
+
+
+def _refused_by(conn, constraint: str, statement) -> None:
+    with pytest.raises(IntegrityError) as caught, conn.begin_nested():
+        conn.execute(statement)
+    assert constraint_of(caught.value) == constraint, caught.value
+    assert classify(caught.value) is Failure.BROKEN
+
+
+def test_every_check_constraint_has_a_bad_row_below():
+    names = {check_name(table, what) for table, checks in CHECKS.items() for what in checks}
+    assert names == {constraint for constraint, _, _ in BAD}
+
+
+def _count_in(conn, table: Table) -> int:
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_the_good_rows_are_accepted(db):
+    """No false alarm: the good rows are written (then rolled back; alone the ledger
+    entry does not sum to zero, which PostgreSQL checks at commit)."""
+    before = _counts(db)
+    rows = _good_rows()
+    with pytest.raises(_Undo), db.write() as conn:
+        _insert_good_rows(conn, rows)
+        written = {t.name: _count_in(conn, t) - before[t.name] for t in CHECKS}
+        raise _Undo
+    expected = {t.name: sum(1 for name in rows if _table_of(name) is t) for t in CHECKS}
+    assert written == expected
+    assert _counts(db) == before
+
+
+@pytest.mark.parametrize(("constraint", "row_name", "bad"), BAD,
+                         ids=[f"{c}-{r}-{i}" for i, (c, r, _) in enumerate(BAD)])
+def test_the_database_refuses_a_bad_row_written_directly(db, constraint, row_name, bad):
+    """INSERT of the bad row, and UPDATE of the good row to the bad values: both refused,
+    naming the constraint, and nothing is left behind."""
+    before = _counts(db)
+    rows = _good_rows()
+    good, table = rows[row_name], _table_of(row_name)
+    with pytest.raises(_Undo), db.write() as conn:
+        _insert_good_rows(conn, rows, first=row_name, refused=(constraint, bad))
+        key = [table.c[c.name] == good[c.name] for c in table.primary_key.columns
+               if c.name in good] or [table.c[c] == good[c] for c in ("feedetl_sn", "txn")
+                                      if c in good]
+        written = _count_in(conn, table)
+        _refused_by(conn, constraint, update(table).where(*key).values(**bad))
+        assert conn.execute(select(func.count()).select_from(table).where(*key)).scalar_one(
+            ) == 1
+        assert _count_in(conn, table) == written
+        raise _Undo
+    assert _counts(db) == before
+
+
+def test_the_migrated_database_has_every_check_constraint_of_the_schema(db):
+    with db.engine.connect() as conn:
+        found = inspect(conn)
+        for table, checks in CHECKS.items():
+            names = {c["name"] for c in found.get_check_constraints(table.name)}
+            assert {check_name(table, what) for what in checks} <= names, table.name
+
+
+# ---------------------------------------------------------------- every posting sums to zero
+
+
+def _pg_only(db) -> None:
+    if db.is_sqlite:
+        pytest.skip("SQLite has no deferred constraint triggers: there the posting code "
+                    "(ledger.posting asserts the balance) and `yibao ledger verify` keep it")
+
+
+def _entries(db, txn: str) -> list[tuple[str, int]]:
+    with db.read() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(ledger_entry.c.account, ledger_entry.c.amount)
+            .where(ledger_entry.c.txn == txn).order_by(ledger_entry.c.account))]
+
+
+def _refused_at_commit(db, change) -> IntegrityError:
+    with pytest.raises(IntegrityError) as caught, db.write() as conn:
+        change(conn)
+    assert constraint_of(caught.value) == "ct_ledger_entry_txn_balanced"
+    assert classify(caught.value) is Failure.BROKEN
+    return caught.value
+
+
+def test_a_posting_is_checked_at_commit_not_per_statement(db):
+    """Written one entry at a time (unbalanced between the statements), a balanced
+    posting commits; an unbalanced one is refused at commit and leaves nothing."""
+    _pg_only(db)
+    entry = dict(txn="pre:2026-06:H11010500001", kind="prepay", at=AT)
+    with db.write() as conn:
+        conn.execute(insert(ledger_entry).values(**entry, account="prepaid:H1", amount=700))
+        conn.execute(insert(ledger_entry).values(**entry, account="cash:110000", amount=-700))
+    assert _entries(db, entry["txn"]) == [("cash:110000", -700), ("prepaid:H1", 700)]
+    entry["txn"] = "pre:2026-07:H11010500001"
+    error = _refused_at_commit(db, lambda conn: conn.execute(insert(ledger_entry), [
+        dict(entry, account="prepaid:H1", amount=700),
+        dict(entry, account="cash:110000", amount=-699)]))
+    assert "pre:2026-07:H11010500001 sums to 1 fen" in str(error.orig)
+    assert _entries(db, entry["txn"]) == []
+    with db.write() as conn:  # tidy: the ledger verify of the db fixture reads prepayments
+        conn.execute(delete(ledger_entry).where(ledger_entry.c.txn.startswith("pre:")))
+
+
+def test_changing_or_removing_one_entry_of_a_settlements_posting_is_refused(db, his):
+    _pg_only(db)
+    setl_id = settle_once(his, WANG_FANG, "100.00")["setl_id"]
+    txn = f"setl:{setl_id}"
+    posted = _entries(db, txn)
+    assert len(posted) >= 2 and sum(amount for _, amount in posted) == 0
+    one = ledger_entry.c.account == posted[0][0]
+    _refused_at_commit(db, lambda conn: conn.execute(
+        update(ledger_entry).where(ledger_entry.c.txn == txn, one)
+        .values(amount=ledger_entry.c.amount + 1)))
+    _refused_at_commit(db, lambda conn: conn.execute(
+        delete(ledger_entry).where(ledger_entry.c.txn == txn, one)))
+    _refused_at_commit(db, lambda conn: conn.execute(   # moved to another posting
+        update(ledger_entry).where(ledger_entry.c.txn == txn, one).values(txn="setl:X")))
+    assert _entries(db, txn) == posted
+
+
+def test_the_services_write_only_values_the_database_accepts():
+    """The status constants of the services are the values the CHECKs allow
+    (domain/states.py), so a renamed status fails here, not in production."""
+    from yibao.services import cards, clearing, ecert, fees, outbox, reimbursement
+    from yibao.services.persons import INSURED
+
+    assert {visits.OPEN, visits.DISCHARGED, visits.CANCELLED, visits.SELFPAID} == set(
+        states.VISIT)
+    assert {fees.ACTIVE, fees.CANCELLED, reimbursement.EXCLUDED} == set(states.FEE_LINE)
+    assert {reimbursement.ELIGIBLE, reimbursement.SUBMITTED, reimbursement.UNDER_REVIEW,
+            reimbursement.APPROVED, reimbursement.PARTLY_APPROVED, reimbursement.REJECTED,
+            reimbursement.PAID, reimbursement.WITHDRAWN} == set(states.CLAIM)
+    assert set(states.CLAIM_STEP) == {*states.CLAIM, reimbursement.FIRST_APPROVED}
+    assert set(outbox.STATUSES) == set(states.OUTBOX)
+    assert {cards.VALID, cards.LOST} == set(states.CARD)
+    assert {clearing.OPEN, clearing.CLOSED} == set(states.CLEARING_MONTH)
+    assert ecert.ACTIVE in states.ECERT
+    assert {ecert.ACTIVE, ecert.PENDING, ecert.REMOVED} == set(states.FAMILY_BINDING)
+    assert INSURED in states.INSURANCE
+
+
+def test_on_sqlite_the_constraints_come_and_go_with_the_rows_kept(tmp_path):
+    """Adding (and dropping) a CHECK recreates a SQLite table: with rows in the tables and
+    in the tables referring to them, 0015 goes down and up again keeping every row (the
+    foreign keys are off meanwhile and checked before the migration commits)."""
+    database = Database(str(tmp_path / "populated.db"))
+    database.migrate()
+    with database.write() as conn:
+        seed_demo(conn)
+        _insert_good_rows(conn, _good_rows())
+    counts = _counts(database)
+    database.downgrade("0011")
+    assert _counts(database) == counts
+    with database.read() as conn:
+        assert not {c["name"] for c in inspect(conn).get_check_constraints("settlement")}
+    database.migrate()
+    assert _counts(database) == counts
+    with database.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    with pytest.raises(IntegrityError), database.write() as conn:
+        conn.execute(update(account).values(balance=-1))
+    database.dispose()
