@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -34,10 +35,13 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
     tx_visits,
 )
 from yibao.api.envelope import BODY_BYTES_MAX, to_json
+from yibao.api.gateway import Pass
 from yibao.api.hospital import ROUTE, HospitalInterface
+from yibao.api.limits import EdgeLimits, Family
 from yibao.api.registry import FileReply
 from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
+from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services import outbox
 from yibao.services.context import Clock, Ids, china_now
@@ -73,17 +77,28 @@ def create_app(
                          "the envelope, or for a successful 9102 the file"}},
     )
     async def call_service(request: Request) -> Response:
-        body = await _read_limited(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        result = await run_in_threadpool(hospital.handle, headers, body)
+        admitted = await run_in_threadpool(hospital.admit, headers)  # the body still unread
+        if not isinstance(admitted, Pass):
+            return _envelope_reply(admitted, close=True)
+        body, cut = await _read_limited(request)
+        result = await run_in_threadpool(hospital.serve, admitted, body)
         if isinstance(result, FileReply):
             disposition = f'attachment; filename="{result.filename}"'
             return Response(result.content, media_type="application/zip",
                             headers={"content-disposition": disposition})
-        return Response(to_json(result), media_type="application/json; charset=utf-8")
+        return _envelope_reply(result, close=cut)
 
     if admin_tokens is None:
         admin_tokens = admin.parse_tokens(os.environ.get("YIBAO_ADMIN_TOKENS", ""))
+    app.add_middleware(EdgeLimits, families=(
+        Family(ROUTE, read_body=False, too_large=lambda: _envelope_reply(hospital.refused(
+            Refused("E-ENV-006", f"body larger than {BODY_BYTES_MAX} bytes"))),
+               unauthorized=lambda: Response(status_code=401)),  # admitted by the route
+        channel.edge(db),
+        admin.edge(admin_tokens, clock),
+        Family(""),
+    ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
     rest.include_router(admin.router(db, clock, admin_tokens))
     rest.include_router(admin_claims.router(db, clock, ids, hospital.policies, admin_tokens))
@@ -171,12 +186,19 @@ def _running(
     return lifespan
 
 
-async def _read_limited(request: Request) -> bytes:
-    """The body, cut off one byte past the limit (the envelope parser then refuses it)."""
+async def _read_limited(request: Request) -> tuple[bytes, bool]:
+    """The body, cut off one byte past the limit (the envelope parser then refuses it),
+    and whether it was cut off (the rest was never read)."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > BODY_BYTES_MAX:
-            break
-    return bytes(body[: BODY_BYTES_MAX + 1])
+            return bytes(body[: BODY_BYTES_MAX + 1]), True
+    return bytes(body), False
 
+
+def _envelope_reply(answer: dict[str, Any], *, close: bool = False) -> Response:
+    """An envelope answer; ``close``: the connection closes after it (the body was not
+    read to its end)."""
+    return Response(to_json(answer), media_type="application/json; charset=utf-8",
+                    headers={"connection": "close"} if close else None)

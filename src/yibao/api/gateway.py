@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, insert, select
 
 from yibao.domain.errors import Refused
-from yibao.domain.text import is_digits
+from yibao.domain.text import unix_seconds
 from yibao.services.context import Institution, institution_of
 from yibao.store.db import Database
 from yibao.store.schema import gateway_nonce, institution
@@ -88,14 +88,15 @@ class Gateway:
         caller = self.institution(paasid[:30])
         if caller is None:
             raise Refused("E-AUTH-002")
-        if not is_digits(timestamp) or abs(int(timestamp) - now_unix) > WINDOW_SECONDS:
+        sent_at = unix_seconds(timestamp)
+        if sent_at is None or abs(sent_at - now_unix) > WINDOW_SECONDS:
             raise Refused("E-AUTH-003")
         if len(nonce) > NONCE_LENGTH_MAX:
             raise Refused("E-AUTH-004", "nonce too long")
         expected = signature(timestamp, caller.token, nonce)
-        if not hmac.compare_digest(expected, sent.lower()):
+        if not hmac.compare_digest(expected.encode(), sent.lower().encode()):
             raise Refused("E-AUTH-005")
-        return Pass(caller, nonce, int(timestamp))
+        return Pass(caller, nonce, sent_at)
 
     def record(self, conn: Connection, granted: Pass) -> None:
         """Record the nonce in the caller's transaction (IntegrityError if reused)."""
