@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from apps import FACE_OK, WANG, ChannelApp
 from conftest import ADMIN_TOKEN
-from flows import ok, refused
-from test_errors import reg_payload, snapshot, unchanged, wang  # noqa: F401 (fixture)
+from flows import WANG_FANG, ok, person, refused
+from test_errors import reg_payload, snapshot, unchanged
 from yibao.api.channel import signature as channel_signature
 from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX
 from yibao.api.hospital import ROUTE
@@ -29,6 +29,11 @@ AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}", "content-type": "application/j
 OVER = BODY_BYTES_MAX + 1
 CHUNK = 1024 * 1024
 FLOOD_CHUNKS = 64  # a 64 MiB body: the application must stop asking long before its end
+
+
+@pytest.fixture
+def wang(his) -> str:
+    return str(person(his, WANG_FANG)["baseinfo"]["psn_no"])
 
 
 def nonces(db) -> int:
