@@ -34,7 +34,7 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
     tx_settlement,
     tx_visits,
 )
-from yibao.api.envelope import BODY_BYTES_MAX, to_json
+from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX, to_json
 from yibao.api.gateway import Pass
 from yibao.api.hospital import ROUTE, HospitalInterface
 from yibao.api.limits import EdgeLimits, Family
@@ -63,7 +63,10 @@ def create_app(
         title="yibao",
         version=__version__,
         description="Medical-insurance real-time settlement platform. The hospital interface "
-        f"is the national envelope at POST {ROUTE} (see docs/interface.md).",
+        f"is the national envelope at POST {ROUTE} (see docs/interface.md). Every route: "
+        f"body at most {BODY_BYTES_MAX} bytes (413, refused before it is read), JSON nested "
+        f"at most {JSON_DEPTH_MAX} levels and strings at most {STRING_LENGTH_MAX} characters "
+        "(422); credentials are checked from the headers before the body is read (401).",
         lifespan=_running(deliverer),
     )
     app.state.hospital = hospital
