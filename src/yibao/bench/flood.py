@@ -3,13 +3,13 @@ oversized bodies, on one server (one worker, SQLite) on 127.0.0.1.
 
 Phase 1 (the baseline, same run): ``clients`` threads send signed 5206 (accumulations,
 read-only) one after another for ``seconds``. Phase 2: the same, while ``flooders``
-threads send POSTs of ``flood_bytes`` (60 MB by default) with no credentials, alternately
-to /channel/v1/certificates and to /admin/v1, each declaring its Content-Length and then
-streaming the body (a valid JSON object) until the server answers or closes (from a process of its own).
-Printed: 5206 p50/p99 in both
-phases and their ratio, how the flood was answered (status counts, seconds per answer),
-and the server's memory before and after. Loopback only; bounded by ``seconds`` per phase
-and a socket timeout per request.
+threads (in a process of their own) send POSTs of ``flood_bytes`` (60 MiB by default)
+with no credentials, alternately to /channel/v1/certificates and to /admin/v1, each
+declaring its Content-Length and then streaming the body (a valid JSON object) until the
+server answers or closes. Printed: 5206 p50/p99 in both phases and their ratio, how the
+flood was answered (status counts, seconds per request), and the server's memory before
+and after. Loopback only; bounded by ``seconds`` per phase and a socket timeout per
+request.
 """
 
 from __future__ import annotations
