@@ -345,3 +345,14 @@ def test_a_refused_channel_request_consumes_its_nonce(http, db):
     before = certificates(db)
     reply = http.post(ACTIVATE, content=body, headers=headers)
     assert reply.status_code == 401 and certificates(db) == before == 0
+
+
+def test_unknown_callers_do_not_grow_the_institution_cache(http, app, monkeypatch):
+    """Every distinct x-tif-paasid a stranger invents is looked up once and cached as
+    unknown: the cache is bounded, so a stream of invented codes cannot grow memory."""
+    monkeypatch.setattr("yibao.api.gateway.INSTITUTION_CACHE_MAX", 8)
+    for n in range(40):
+        headers = {"x-tif-paasid": f"X{n:011d}", "x-tif-timestamp": str(int(time.time())),
+                   "x-tif-nonce": f"n{n}", "x-tif-signature": "0" * 64}
+        refused(http.post(ROUTE, content=b"{}", headers=headers).json(), "E-AUTH-002")
+    assert len(app.state.hospital.gateway._cache) <= 8

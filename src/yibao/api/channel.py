@@ -184,7 +184,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         423: {"description": "locked after five wrong PINs (E-ECT-004)"},
     })
 
-    def caller(request: Request) -> str:
+    async def caller(request: Request) -> str:  # async: nothing blocks, no thread hop
         """The channel the edge verified (api/limits.py: before the body was read, its
         headers; once read, the signature over it, and the nonce was recorded)."""
         channel_id: str | None = request.scope.get("state", {}).get(VERIFIED)

@@ -30,6 +30,7 @@ _INSERT_NONCE = insert(gateway_nonce)
 WINDOW_SECONDS = 300
 NONCE_LENGTH_MAX = 64
 INSTITUTION_CACHE_SECONDS = 60.0
+INSTITUTION_CACHE_MAX = 20_000  # entries: every institution of a large region, with room
 PRUNE_EVERY = 1000
 
 
@@ -68,6 +69,8 @@ class Gateway:
             return cached[1]
         found = load_institution(self.db, code)
         with self._lock:
+            if len(self._cache) >= INSTITUTION_CACHE_MAX:
+                self._cache.clear()  # bounded: unknown x-tif-paasid values are cached too
             self._cache[code] = (now, found)
         return found
 
