@@ -94,12 +94,9 @@ def create_app(
 
     if admin_tokens is None:
         admin_tokens = admin.parse_tokens(os.environ.get("YIBAO_ADMIN_TOKENS", ""))
+    # the edge: limits and authentication before a byte of a body is read (api/limits.py)
     app.add_middleware(EdgeLimits, families=(
-        Family(ROUTE, read_body=False, too_large=lambda: _envelope_reply(hospital.refused(
-            Refused("E-ENV-006", f"body larger than {BODY_BYTES_MAX} bytes"))),
-               unauthorized=lambda: Response(status_code=401)),  # admitted by the route
-        channel.edge(db),
-        admin.edge(admin_tokens, clock),
+        _national_family(hospital), channel.edge(db), admin.edge(admin_tokens, clock),
         Family(""),
     ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
@@ -198,6 +195,17 @@ async def _read_limited(request: Request) -> tuple[bytes, bool]:
         if len(body) > BODY_BYTES_MAX:
             return bytes(body[: BODY_BYTES_MAX + 1]), True
     return bytes(body), False
+
+
+def _national_family(hospital: HospitalInterface) -> Family:
+    """The national route at the edge: an oversized body is the envelope's E-ENV-006;
+    the route authenticates the gateway headers itself before it reads the body."""
+
+    def too_large() -> Response:
+        return _envelope_reply(hospital.refused(
+            Refused("E-ENV-006", f"body larger than {BODY_BYTES_MAX} bytes")))
+
+    return Family(ROUTE, read_body=False, too_large=too_large)
 
 
 def _envelope_reply(answer: dict[str, Any], *, close: bool = False) -> Response:

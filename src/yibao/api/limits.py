@@ -45,8 +45,16 @@ Ticket = Any
 
 @dataclass(frozen=True, slots=True)
 class Family:
-    """The limits and the authentication of one route family (``prefix``: the path or
-    the path prefix it serves; "" serves every path no other family does)."""
+    """The limits and the authentication of one route family.
+
+    ``prefix``: the path or path prefix it serves ("" serves every path no other family
+    does); ``admit``: authentication from the headers alone (sync, run in a worker
+    thread), a ticket or None (answered ``unauthorized()``); ``verify``: once the body is
+    read, whether the ticket holds for it (sync, worker thread; may note the caller in
+    ``scope["state"]``); ``json_limits``: check the body against the JSON limits of
+    every route (rest.body_problems); ``read_body``: False when the route reads the body
+    itself (only the declared length is checked here); ``too_large()``: the answer to a
+    body over ``body_bytes_max``."""
 
     prefix: str
     unauthorized: Callable[[], Response] = lambda: JSONResponse(
