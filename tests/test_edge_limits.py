@@ -88,7 +88,8 @@ class Watched:
         return {"type": "http.request", "body": self.chunk, "more_body": more}
 
 
-def call_asgi(app, path: str, headers: dict[str, str], client: Watched) -> tuple[int, bytes]:
+def call_asgi(app, path: str, headers: dict[str, str], client: Watched, *,
+              method: str = "POST") -> tuple[int, bytes]:
     """One request straight into the ASGI application; its status and body."""
     sent: list[dict[str, Any]] = []
 
@@ -96,7 +97,7 @@ def call_asgi(app, path: str, headers: dict[str, str], client: Watched) -> tuple
         sent.append(message)
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
              "root_path": "", "query_string": b"", "server": ("testserver", 80),
              "client": ("127.0.0.1", 1234),
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
@@ -356,3 +357,15 @@ def test_unknown_callers_do_not_grow_the_institution_cache(http, app, monkeypatc
                    "x-tif-nonce": f"n{n}", "x-tif-signature": "0" * 64}
         refused(http.post(ROUTE, content=b"{}", headers=headers).json(), "E-AUTH-002")
     assert len(app.state.hospital.gateway._cache) <= 8
+
+
+def test_a_method_no_endpoint_takes_is_405_with_the_body_unread(app, db):
+    """The router answers a path no route has (404) or a method the path does not take
+    (405) itself, without the body; only requests some endpoint serves are
+    authenticated first."""
+    for method, path, status in (("TRACE", SUSPEND, 405), ("GET", ACTIVATE, 405),
+                                 ("POST", "/admin/v1/nothing-here", 404)):
+        client = Watched(b"x" * CHUNK, FLOOD_CHUNKS)
+        with unchanged(db):
+            got, _ = call_asgi(app, path, {}, client, method=method)
+        assert (got, client.taken) == (status, 0), (method, path)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import Scope
 
 from yibao import __version__
 from yibao.api import (  # noqa: F401 (importing registers the transactions)
@@ -95,7 +96,7 @@ def create_app(
     if admin_tokens is None:
         admin_tokens = admin.parse_tokens(os.environ.get("YIBAO_ADMIN_TOKENS", ""))
     # the edge: limits and authentication before a byte of a body is read (api/limits.py)
-    app.add_middleware(EdgeLimits, families=(
+    app.add_middleware(EdgeLimits, routed=lambda scope: routed(app, scope), families=(
         _national_family(hospital), channel.edge(db), admin.edge(admin_tokens, clock),
         Family(""),
     ))
@@ -135,12 +136,16 @@ def create_app(
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
+def routed(app: FastAPI, scope: Scope) -> bool:
+    """Whether some endpoint serves this request's path and method."""
+    return any(route.matches(scope)[0] is Match.FULL for route in app.routes)
+
+
 def allowed_methods(app: FastAPI, path: str) -> str:
     """Every method some route serves at ``path`` (Starlette's own 405 names only the
     first route that matched the path, e.g. POST where GET and POST share it)."""
     def served(method: str) -> bool:
-        scope = {"type": "http", "path": path, "method": method, "root_path": ""}
-        return any(route.matches(scope)[0] is Match.FULL for route in app.routes)
+        return routed(app, {"type": "http", "path": path, "method": method, "root_path": ""})
 
     return ", ".join(m for m in HTTP_METHODS if served(m))
 

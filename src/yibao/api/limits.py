@@ -18,6 +18,9 @@ else). For every request, in this order:
    in a worker thread, never on the event loop;
 5. only then does the application see the request, with the body already read.
 
+A request no endpoint serves (a path no route has: 404; a method the path does not
+take: 405) is left to the router, which answers without reading the body.
+
 The national route authenticates its gateway headers itself before it reads the body
 (app.py, hospital.py), so its family only bounds the size and leaves the body unread.
 An answer given before the body was read closes the connection, so the server does not
@@ -78,10 +81,12 @@ def too_large_reply(limit: int = BODY_BYTES_MAX) -> Response:
 class EdgeLimits:
     """The ASGI middleware: ``families`` in order, the first that serves a path wins."""
 
-    def __init__(self, app: ASGIApp, families: Sequence[Family]) -> None:
+    def __init__(self, app: ASGIApp, families: Sequence[Family],
+                 routed: Callable[[Scope], bool] = lambda _scope: True) -> None:
         assert families and not families[-1].prefix, "the last family serves every path"
         self.app = app
         self.families = tuple(families)
+        self.routed = routed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,6 +96,9 @@ class EdgeLimits:
         headers = Headers(scope=scope)
         if declared_length(headers) > family.body_bytes_max:
             await _early(family.too_large(), scope, receive, send)
+            return
+        if not self.routed(scope):  # 404 / 405: the router answers, the body unread
+            await self.app(scope, receive, send)
             return
         ticket = None
         if family.admit is not None:
