@@ -369,3 +369,18 @@ def test_a_method_no_endpoint_takes_is_405_with_the_body_unread(app, db):
         with unchanged(db):
             got, _ = call_asgi(app, path, {}, client, method=method)
         assert (got, client.taken) == (status, 0), (method, path)
+
+
+@pytest.mark.parametrize("header", ["x-yb-channel", "x-yb-nonce"])
+def test_a_nul_in_a_channel_header_is_401(app, db, header):
+    """A NUL would reach PostgreSQL (which refuses it in text) as the channel or nonce."""
+    body = activation()
+    headers = channel_headers(body)
+    headers[header] += "\x00"
+    headers["x-yb-signature"] = channel_signature(
+        demo_token("CH-BJAPP"), "POST", ACTIVATE, headers["x-yb-timestamp"],
+        headers["x-yb-nonce"], body)
+    before = snapshot(db), nonces(db)
+    status, answer = call_asgi(app, ACTIVATE, headers, Watched(body, 1))
+    assert status == 401 and json.loads(answer)["code"] == "E-AUTH-005"
+    assert (snapshot(db), nonces(db)) == before

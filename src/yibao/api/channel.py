@@ -130,8 +130,9 @@ def claimed(db: Database, headers: Mapping[str, str], now_unix: int) -> Claim | 
     if sent_at is None or abs(sent_at - now_unix) > WINDOW_SECONDS:
         return None
     if not (0 < len(channel_id) <= CHANNEL_ID_LENGTH_MAX
-            and 0 < len(nonce) <= NONCE_LENGTH_MAX and len(sent) <= SIGNATURE_LENGTH_MAX):
-        return None
+            and 0 < len(nonce) <= NONCE_LENGTH_MAX and len(sent) <= SIGNATURE_LENGTH_MAX
+            and channel_id.isprintable() and nonce.isprintable()):
+        return None  # (a NUL would reach PostgreSQL, which refuses it in text)
     with db.read() as conn:
         secret = conn.execute(select(channel.c.secret).where(
             channel.c.channel_id == channel_id)).scalar_one_or_none()
