@@ -384,3 +384,14 @@ def test_a_nul_in_a_channel_header_is_401(app, db, header):
     status, answer = call_asgi(app, ACTIVATE, headers, Watched(body, 1))
     assert status == 401 and json.loads(answer)["code"] == "E-AUTH-005"
     assert (snapshot(db), nonces(db)) == before
+
+
+def test_a_national_string_longer_than_the_limit_is_e_env_006(http, his, db, wang):
+    """The same string limit as the REST families, in a field no transaction reads."""
+    message = his.envelope("2201", reg_payload(wang))
+    message["fixmedins_name"] = "x" * (STRING_LENGTH_MAX + 1)
+    with unchanged(db):
+        reply = http.post(ROUTE, content=json.dumps(message).encode(), headers=his.headers())
+    assert str(STRING_LENGTH_MAX) in refused(reply.json(), "E-ENV-006")
+    message["fixmedins_name"] = "x" * STRING_LENGTH_MAX
+    ok(his.send(message))

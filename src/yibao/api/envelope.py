@@ -53,6 +53,8 @@ def parse_body(body: bytes) -> dict[str, Any]:
         raise Refused("E-ENV-001", "the body must be a JSON object")
     if depth(data) > JSON_DEPTH_MAX:
         raise Refused("E-ENV-006", f"nesting deeper than {JSON_DEPTH_MAX}")
+    if longest_string(data) > STRING_LENGTH_MAX:
+        raise Refused("E-ENV-006", f"a string longer than {STRING_LENGTH_MAX} characters")
     return data
 
 
@@ -66,6 +68,18 @@ def depth(value: Any, level: int = 0) -> int:
     if isinstance(value, list):
         return max((depth(v, level + 1) for v in value), default=level + 1)
     return level
+
+
+def longest_string(value: Any) -> int:
+    """The length of the longest string (key or value) in a JSON value nested at most
+    JSON_DEPTH_MAX deep (``depth`` is checked first)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return max((max(len(k), longest_string(v)) for k, v in value.items()), default=0)
+    if isinstance(value, list):
+        return max((longest_string(v) for v in value), default=0)
+    return 0
 
 
 def read_envelope(data: dict[str, Any]) -> Envelope:
