@@ -82,7 +82,11 @@ def create_app(
     )
     async def call_service(request: Request) -> Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
-        admitted = await run_in_threadpool(hospital.admit, headers)  # the body still unread
+        # authenticated before a byte of the body is read; in a worker thread only when
+        # the institution must be read from the database (the hot path: no thread hop)
+        admitted = (hospital.admit(headers)
+                    if hospital.gateway.knows(headers.get("x-tif-paasid", ""))
+                    else await run_in_threadpool(hospital.admit, headers))
         if not isinstance(admitted, Pass):
             return _envelope_reply(admitted, close=True)
         body, cut = await _read_limited(request)

@@ -74,6 +74,13 @@ class Gateway:
             self._cache[code] = (now, found)
         return found
 
+    def knows(self, paasid: str) -> bool:
+        """Whether ``authenticate`` can answer for this x-tif-paasid without the database
+        (its institution is cached for at least another second)."""
+        cached = self._cache.get(paasid[:30])
+        return cached is not None and (
+            time.monotonic() - cached[0] < INSTITUTION_CACHE_SECONDS - 1.0)
+
     def forget(self, code: str) -> None:
         """Drop a cached institution (this process reads it again on its next message)."""
         with self._lock:
