@@ -113,10 +113,11 @@ class EdgeLimits:
         if body is None:
             await _early(family.too_large(), scope, receive, send)
             return
-        refusal = await run_in_threadpool(_checked, family, scope, ticket, body)
-        if refusal is not None:
-            await refusal(scope, receive, send)
-            return
+        if family.verify is not None or family.json_limits:
+            refusal = await run_in_threadpool(_checked, family, scope, ticket, body)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
         await self.app(scope, _replaying(body, receive), send)
 
 
