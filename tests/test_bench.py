@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from yibao.bench import ledger, settle
+from yibao.bench import flood, ledger, settle
 from yibao.bench.server import free_port
 from yibao.store.db import Database
 
@@ -37,3 +37,15 @@ def test_bench_ledger_fills_a_ledger_that_verifies_and_measures_verify(tmp_path:
     assert (measured.settlements, measured.problems) == (300, 0)
     assert measured.entries > 2 * measured.settlements
     assert measured.rss_peak_mib >= measured.rss_before_mib > 0
+
+
+def test_bench_flood_measures_5206_alone_and_under_a_flood(tmp_path: Path) -> None:
+    opts = flood.Options(str(tmp_path / "flood.db"), seconds=1.0, clients=1, flooders=1,
+                         flood_bytes=8 * 1024 * 1024, port=free_port())
+    result = flood.run(opts, report=lambda *_: None)
+    for phase in ("alone", "flooded"):
+        assert result[phase]["latency_ms"]["n"] > 1 and result[phase]["errors"] == {}, phase
+    answers = result["flooded"]["flood_answers"]
+    assert answers.get("413", 0) > 0 and set(answers) == {"413"}, answers
+    assert result["ratio_p50"] is not None
+    assert "| 5206 p99 ms |" in flood.markdown(result)

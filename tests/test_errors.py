@@ -28,6 +28,7 @@ from flows import (
     settle_payload,
     upload,
 )
+from yibao.api.envelope import STRING_LENGTH_MAX
 from yibao.api.hospital import ROUTE
 from yibao.api.registry import REGISTRY
 from yibao.client import HisClient
@@ -168,7 +169,9 @@ def test_body_over_4_mb(http, his, db, wang):
 
 def test_body_just_under_the_limit_is_read(http, his, db, wang):
     message = his.envelope("2201", reg_payload(wang))
-    message["fixmedins_name"] = "x" * (4 * 1024 * 1024 - 2000)
+    # the padding in three fields: a single string is limited to STRING_LENGTH_MAX
+    message["fixmedins_name"] = message["cainfo"] = "x" * STRING_LENGTH_MAX
+    message["dev_safe_info"] = "x" * (4 * 1024 * 1024 - 2000 - 2 * STRING_LENGTH_MAX)
     assert ok(send(http, his, message))["data"]["mdtrt_id"]
 
 

@@ -353,6 +353,24 @@ def bench_ledger(
         f"ratio {m.baseline_seconds / m.verify_seconds:.3f}")
 
 
+@bench.command("flood")
+def bench_flood(
+    db: str = typer.Option("", "--db", help="SQLite path (default: a new file under --dir)"),
+    seconds: float = typer.Option(10.0, "--seconds", max=120.0),
+    clients: int = typer.Option(4, "--clients", min=1, max=32),
+    flooders: int = typer.Option(4, "--flooders", min=1, max=32),
+    flood_mib: int = typer.Option(60, "--flood-mib", min=1, max=200),
+    directory: Path = typer.Option(Path("bench/results"), "--dir"),
+) -> None:
+    """Signed 5206 latency alone, then while unauthenticated oversized bodies flood
+    /channel/v1 and /admin/v1 (one server on 127.0.0.1, SQLite); prints both and the ratio."""
+    from yibao.bench import flood
+
+    opts = flood.Options(db or flood.default_url(directory), seconds, clients, flooders,
+                         flood_mib * 1024 * 1024)
+    console.print(flood.markdown(flood.run(opts, report=console.print)))
+
+
 @bench.command("settle")
 def bench_settle(
     db: str = DB_OPTION,

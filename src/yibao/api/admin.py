@@ -13,7 +13,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
+from starlette.datastructures import Headers
 
+from yibao.api.limits import Family
 from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator, acting_role
 from yibao.services import audit, cards, operators, trust
@@ -23,6 +25,7 @@ from yibao.store.schema import audit_event, person
 
 # (no "from __future__ import annotations" here: FastAPI reads the closures' Annotated
 # dependencies at definition time)
+PREFIX = "/admin/v1"
 AUDIT_ROWS_MAX = 500
 DENIED = {
     401: {"description": "no valid operator bearer token (E-ADM-002)"},
@@ -61,6 +64,26 @@ def operator_dependency(db: Database, clock: Clock) -> Callable[..., Operator]:
             raise OperatorDenied(refusal) from None
 
     return authenticated
+
+
+def edge(db: Database, clock: Clock) -> Family:
+    """The /admin/v1 family of the edge (api/limits.py): a live operator's bearer token,
+    checked before a byte of the body is read (401 E-ADM-002 otherwise); each route's
+    dependency then authenticates and authorises the same header."""
+
+    def admit(headers: Headers) -> Operator | None:
+        try:
+            return operators.authenticate(db, headers.get("authorization", ""), clock())
+        except Refused:
+            return None
+
+    def unauthorized() -> JSONResponse:
+        refusal = Refused("E-ADM-002", "the token is unknown, expired or revoked")
+        return JSONResponse({"code": refusal.code, "message": refusal.message},
+                            status_code=refusal.http_status,
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    return Family(PREFIX, admit=admit, json_limits=True, unauthorized=unauthorized)
 
 
 class Gate:
@@ -116,7 +139,7 @@ class SuspensionIn(BaseModel):
 
 
 def router(db: Database, gate: Gate) -> APIRouter:
-    api = APIRouter(prefix="/admin/v1", tags=["admin"], responses={
+    api = APIRouter(prefix=PREFIX, tags=["admin"], responses={
         400: {"description": "the body is not JSON"}, **DENIED,
         404: {"description": "no such card, person or suspension (code E-...)"},
         409: {"description": "refused: the body names the error code and why"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -13,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import Scope
 
 from yibao import __version__
 from yibao.api import (  # noqa: F401 (importing registers the transactions)
@@ -33,8 +35,10 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
     tx_settlement,
     tx_visits,
 )
-from yibao.api.envelope import BODY_BYTES_MAX, to_json
+from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX, to_json
+from yibao.api.gateway import Pass
 from yibao.api.hospital import ROUTE, HospitalInterface, database_failure_code
+from yibao.api.limits import EdgeLimits, Family
 from yibao.api.registry import FileReply
 from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
@@ -65,7 +69,10 @@ def create_app(
         title="yibao",
         version=__version__,
         description="Medical-insurance real-time settlement platform. The hospital interface "
-        f"is the national envelope at POST {ROUTE} (see docs/interface.md).",
+        f"is the national envelope at POST {ROUTE} (see docs/interface.md). Every route: "
+        f"body at most {BODY_BYTES_MAX} bytes (413, refused before it is read), JSON nested "
+        f"at most {JSON_DEPTH_MAX} levels and strings at most {STRING_LENGTH_MAX} characters "
+        "(422); credentials are checked from the headers before the body is read (401).",
         lifespan=_running(deliverer),
     )
     app.state.hospital = hospital
@@ -79,15 +86,27 @@ def create_app(
                          "the envelope, or for a successful 9102 the file"}},
     )
     async def call_service(request: Request) -> Response:
-        body = await _read_limited(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        result = await run_in_threadpool(hospital.handle, headers, body)
+        # authenticated before a byte of the body is read; in a worker thread only when
+        # the institution must be read from the database (the hot path: no thread hop)
+        admitted = (hospital.admit(headers)
+                    if hospital.gateway.knows(headers.get("x-tif-paasid", ""))
+                    else await run_in_threadpool(hospital.admit, headers))
+        if not isinstance(admitted, Pass):
+            return _envelope_reply(admitted, close=True)
+        body, cut = await _read_limited(request)
+        result = await run_in_threadpool(hospital.serve, admitted, body)
         if isinstance(result, FileReply):
             return Response(result.content, media_type="application/zip",
                             headers={"content-disposition": result.disposition})
-        return Response(to_json(result), media_type="application/json; charset=utf-8")
+        return _envelope_reply(result, close=cut)
 
     gate = admin.Gate(db, clock)
+    # the edge: limits and authentication before a byte of a body is read (api/limits.py)
+    app.add_middleware(EdgeLimits, routed=lambda scope: routed(app, scope), families=(
+        _national_family(hospital), channel.edge(db), admin.edge(db, clock),
+        Family(""),
+    ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
     rest.include_router(admin.router(db, gate))
     rest.include_router(admin_claims.router(
@@ -153,12 +172,16 @@ def _second_approval_above(fen: int | None) -> int:
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
+def routed(app: FastAPI, scope: Scope) -> bool:
+    """Whether some endpoint serves this request's path and method."""
+    return any(route.matches(scope)[0] is Match.FULL for route in app.routes)
+
+
 def allowed_methods(app: FastAPI, path: str) -> str:
     """Every method some route serves at ``path`` (Starlette's own 405 names only the
     first route that matched the path, e.g. POST where GET and POST share it)."""
     def served(method: str) -> bool:
-        scope = {"type": "http", "path": path, "method": method, "root_path": ""}
-        return any(route.matches(scope)[0] is Match.FULL for route in app.routes)
+        return routed(app, {"type": "http", "path": path, "method": method, "root_path": ""})
 
     return ", ".join(m for m in HTTP_METHODS if served(m))
 
@@ -204,12 +227,30 @@ def _running(
     return lifespan
 
 
-async def _read_limited(request: Request) -> bytes:
-    """The body, cut off one byte past the limit (the envelope parser then refuses it)."""
+async def _read_limited(request: Request) -> tuple[bytes, bool]:
+    """The body, cut off one byte past the limit (the envelope parser then refuses it),
+    and whether it was cut off (the rest was never read)."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > BODY_BYTES_MAX:
-            break
-    return bytes(body[: BODY_BYTES_MAX + 1])
+            return bytes(body[: BODY_BYTES_MAX + 1]), True
+    return bytes(body), False
 
+
+def _national_family(hospital: HospitalInterface) -> Family:
+    """The national route at the edge: an oversized body is the envelope's E-ENV-006;
+    the route authenticates the gateway headers itself before it reads the body."""
+
+    def too_large() -> Response:
+        return _envelope_reply(hospital.refused(
+            Refused("E-ENV-006", f"body larger than {BODY_BYTES_MAX} bytes")))
+
+    return Family(ROUTE, read_body=False, too_large=too_large)
+
+
+def _envelope_reply(answer: dict[str, Any], *, close: bool = False) -> Response:
+    """An envelope answer; ``close``: the connection closes after it (the body was not
+    read to its end)."""
+    return Response(to_json(answer), media_type="application/json; charset=utf-8",
+                    headers={"connection": "close"} if close else None)

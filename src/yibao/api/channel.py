@@ -10,7 +10,8 @@ reused). HMAC-SHA256 rather than SM2/SM3: see docs/ecert.md.
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -19,20 +20,28 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from yibao.api.claim_models import ApplicationIn, PayeeIn, bill_of, payee_of
+from yibao.api.limits import Family
 from yibao.api.pages import PageIn
 from yibao.api.rest import ChinaTime
 from yibao.domain import trust as trust_rules
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
-from yibao.domain.text import is_digits
+from yibao.domain.text import unix_seconds
 from yibao.services import ecert, face, filing, reimbursement, trust
 from yibao.services.context import SOURCE_APP, Caller, Clock, Ids
 from yibao.store.db import Database
 from yibao.store.schema import channel, gateway_nonce
 
+PREFIX = "/channel/v1"
 WINDOW_SECONDS = 300
+CHANNEL_ID_LENGTH_MAX = 30
+NONCE_LENGTH_MAX = 64
+SIGNATURE_LENGTH_MAX = 64  # hex SHA-256
+VERIFIED = "yibao.channel"  # the scope["state"] key of the verified channel id
 
 
 class RealPerson(BaseModel):
@@ -137,13 +146,74 @@ def signature(secret: str, method: str, path: str, timestamp: str, nonce: str,
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A channel request's signing headers, checked before a byte of its body is read."""
+
+    channel_id: str
+    secret: str
+    timestamp: str
+    nonce: str
+    sent: str
+
+
+def claimed(db: Database, headers: Mapping[str, str], now_unix: int) -> Claim | None:
+    """The request's claim when its headers name a known channel, a timestamp within the
+    window and a nonce of bounded length (None otherwise): every header is bounded before
+    it is used, and the body is not needed."""
+    channel_id, ts = headers.get("x-yb-channel", ""), headers.get("x-yb-timestamp", "")
+    nonce, sent = headers.get("x-yb-nonce", ""), headers.get("x-yb-signature", "")
+    sent_at = unix_seconds(ts)
+    if sent_at is None or abs(sent_at - now_unix) > WINDOW_SECONDS:
+        return None
+    if not (0 < len(channel_id) <= CHANNEL_ID_LENGTH_MAX
+            and 0 < len(nonce) <= NONCE_LENGTH_MAX and len(sent) <= SIGNATURE_LENGTH_MAX
+            and channel_id.isprintable() and nonce.isprintable()):
+        return None  # (a NUL would reach PostgreSQL, which refuses it in text)
+    with db.read() as conn:
+        secret = conn.execute(select(channel.c.secret).where(
+            channel.c.channel_id == channel_id)).scalar_one_or_none()
+    return None if not secret else Claim(channel_id, secret, ts, nonce, sent)
+
+
+def verified(db: Database, claim: Claim, method: str, path: str, body: bytes) -> bool:
+    """Whether the signature covers this body; if it does, the nonce is recorded now,
+    whatever becomes of the request (a reused nonce: False)."""
+    expected = signature(claim.secret, method, path, claim.timestamp, claim.nonce, body)
+    if not hmac.compare_digest(expected.encode(), claim.sent.encode()):
+        return False
+    try:
+        with db.write() as conn:
+            conn.execute(insert(gateway_nonce).values(
+                paasid=f"ch:{claim.channel_id}"[:30], nonce=claim.nonce, ts=int(claim.timestamp)))
+    except IntegrityError:
+        return False
+    return True
+
+
+def edge(db: Database) -> Family:
+    """The channel family of the edge (api/limits.py)."""
+
+    def admit(headers: Headers) -> Claim | None:
+        return claimed(db, headers, int(time.time()))
+
+    def verify(scope: Scope, claim: Claim, body: bytes) -> bool:
+        if not verified(db, claim, scope["method"], scope["path"], body):
+            return False
+        scope.setdefault("state", {})[VERIFIED] = claim.channel_id
+        return True
+
+    return Family(PREFIX, unauthorized=_unauthorized_reply, admit=admit, verify=verify,
+                  json_limits=True)
+
+
 def _refusal(refusal: Refused, **extra: Any) -> JSONResponse:
     return JSONResponse({"code": refusal.code, "message": refusal.message, **extra},
                         status_code=refusal.http_status)
 
 
 def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -> APIRouter:
-    api = APIRouter(prefix="/channel/v1", tags=["channel"], responses={
+    api = APIRouter(prefix=PREFIX, tags=["channel"], responses={
         400: {"description": "refused (real-name/real-person check, PIN format, ...)"},
         401: {"description": "signature, timestamp or nonce not valid"},
         403: {"description": "wrong PIN (E-ECT-005); first period of a channel (E-ECT-013)"},
@@ -152,26 +222,12 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         423: {"description": "locked after five wrong PINs (E-ECT-004)"},
     })
 
-    async def caller(request: Request) -> str:
-        """The verified channel id of a signed request (401 otherwise)."""
-        body = await request.body()
-        head = request.headers
-        channel_id, ts = head.get("x-yb-channel", ""), head.get("x-yb-timestamp", "")
-        nonce, sent = head.get("x-yb-nonce", ""), head.get("x-yb-signature", "")
-        with db.read() as conn:
-            secret = conn.execute(select(channel.c.secret).where(
-                channel.c.channel_id == channel_id[:30])).scalar_one_or_none()
-        fresh = is_digits(ts) and abs(int(ts) - int(time.time())) <= WINDOW_SECONDS
-        expected = "" if secret is None else signature(
-            secret, request.method, request.url.path, ts, nonce, body)
-        if not (secret and fresh and nonce and hmac.compare_digest(expected, sent)):
+    async def caller(request: Request) -> str:  # async: nothing blocks, no thread hop
+        """The channel the edge verified (api/limits.py: before the body was read, its
+        headers; once read, the signature over it, and the nonce was recorded)."""
+        channel_id: str | None = request.scope.get("state", {}).get(VERIFIED)
+        if channel_id is None:
             raise _Unauthorized()
-        try:
-            with db.write() as conn:
-                conn.execute(insert(gateway_nonce).values(
-                    paasid=f"ch:{channel_id}"[:30], nonce=nonce[:64], ts=int(ts)))
-        except IntegrityError as exc:
-            raise _Unauthorized() from exc
         return channel_id
 
     Channel = Annotated[str, Depends(caller)]
@@ -370,5 +426,8 @@ def install(app: Any) -> None:
 
     @app.exception_handler(_Unauthorized)
     async def unauthorized(_request: Request, _exc: _Unauthorized) -> JSONResponse:
-        return _refusal(Refused("E-AUTH-005", "channel signature, timestamp or nonce "
-                                              "not valid"))
+        return _unauthorized_reply()
+
+
+def _unauthorized_reply() -> JSONResponse:
+    return _refusal(Refused("E-AUTH-005", "channel signature, timestamp or nonce not valid"))

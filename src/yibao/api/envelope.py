@@ -16,8 +16,11 @@ from typing import Any
 from yibao.api.fields import Fields, is_absent
 from yibao.domain.errors import Refused
 
+# The limits of every route family (docs/interface.md, docs/security.md): the national
+# route here, the REST families at the edge (api/limits.py, api/rest.py).
 BODY_BYTES_MAX = 4 * 1024 * 1024
 JSON_DEPTH_MAX = 16
+STRING_LENGTH_MAX = 1_400_000  # the longest text any field takes: a face image, base64
 MSGID_LENGTH = 30
 
 
@@ -48,19 +51,35 @@ def parse_body(body: bytes) -> dict[str, Any]:
         raise Refused("E-ENV-001", type(exc).__name__) from exc
     if not isinstance(data, dict):
         raise Refused("E-ENV-001", "the body must be a JSON object")
-    if _depth(data) > JSON_DEPTH_MAX:
+    if depth(data) > JSON_DEPTH_MAX:
         raise Refused("E-ENV-006", f"nesting deeper than {JSON_DEPTH_MAX}")
+    if longest_string(data) > STRING_LENGTH_MAX:
+        raise Refused("E-ENV-006", f"a string longer than {STRING_LENGTH_MAX} characters")
     return data
 
 
-def _depth(value: Any, level: int = 0) -> int:
+def depth(value: Any, level: int = 0) -> int:
+    """The nesting depth of a JSON value (an object or array holding no container: 1),
+    counted no further than one past JSON_DEPTH_MAX."""
     if level > JSON_DEPTH_MAX:
         return level
     if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+        return max((depth(v, level + 1) for v in value.values()), default=level + 1)
     if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level + 1)
+        return max((depth(v, level + 1) for v in value), default=level + 1)
     return level
+
+
+def longest_string(value: Any) -> int:
+    """The length of the longest string (key or value) in a JSON value nested at most
+    JSON_DEPTH_MAX deep (``depth`` is checked first)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return max((max(len(k), longest_string(v)) for k, v in value.items()), default=0)
+    if isinstance(value, list):
+        return max((longest_string(v) for v in value), default=0)
+    return 0
 
 
 def read_envelope(data: dict[str, Any]) -> Envelope:

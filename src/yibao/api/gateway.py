@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, insert, select
 
 from yibao.domain.errors import Refused
-from yibao.domain.text import is_digits
+from yibao.domain.text import unix_seconds
 from yibao.services.context import Institution, institution_of
 from yibao.store.db import Database
 from yibao.store.schema import gateway_nonce, institution
@@ -30,6 +30,7 @@ _INSERT_NONCE = insert(gateway_nonce)
 WINDOW_SECONDS = 300
 NONCE_LENGTH_MAX = 64
 INSTITUTION_CACHE_SECONDS = 60.0
+INSTITUTION_CACHE_MAX = 20_000  # entries: every institution of a large region, with room
 PRUNE_EVERY = 1000
 
 
@@ -68,8 +69,17 @@ class Gateway:
             return cached[1]
         found = load_institution(self.db, code)
         with self._lock:
+            if len(self._cache) >= INSTITUTION_CACHE_MAX:
+                self._cache.clear()  # bounded: unknown x-tif-paasid values are cached too
             self._cache[code] = (now, found)
         return found
+
+    def knows(self, paasid: str) -> bool:
+        """Whether ``authenticate`` can answer for this x-tif-paasid without the database
+        (its institution is cached for at least another second)."""
+        cached = self._cache.get(paasid[:30])
+        return cached is not None and (
+            time.monotonic() - cached[0] < INSTITUTION_CACHE_SECONDS - 1.0)
 
     def forget(self, code: str) -> None:
         """Drop a cached institution (this process reads it again on its next message)."""
@@ -88,14 +98,15 @@ class Gateway:
         caller = self.institution(paasid[:30])
         if caller is None:
             raise Refused("E-AUTH-002")
-        if not is_digits(timestamp) or abs(int(timestamp) - now_unix) > WINDOW_SECONDS:
+        sent_at = unix_seconds(timestamp)
+        if sent_at is None or abs(sent_at - now_unix) > WINDOW_SECONDS:
             raise Refused("E-AUTH-003")
         if len(nonce) > NONCE_LENGTH_MAX:
             raise Refused("E-AUTH-004", "nonce too long")
         expected = signature(timestamp, caller.token, nonce)
-        if not hmac.compare_digest(expected, sent.lower()):
+        if not hmac.compare_digest(expected.encode(), sent.lower().encode()):
             raise Refused("E-AUTH-005")
-        return Pass(caller, nonce, int(timestamp))
+        return Pass(caller, nonce, sent_at)
 
     def record(self, conn: Connection, granted: Pass) -> None:
         """Record the nonce in the caller's transaction (IntegrityError if reused)."""

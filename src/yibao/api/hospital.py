@@ -51,44 +51,71 @@ class HospitalInterface:
         self.gateway = Gateway(db)
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | FileReply:
+        """One message: ``admit`` on the headers, then ``serve`` the body."""
+        admitted = self.admit(headers)
+        return self.serve(admitted, body) if isinstance(admitted, Pass) else admitted
+
+    def admit(self, headers: Mapping[str, str]) -> Pass | dict[str, Any]:
+        """Authenticate from the gateway headers alone (the route calls this before it
+        reads a byte of the body): the pass, or the refusal's answer."""
         started = time.perf_counter()
-        now = self.clock()
-        refmsgid = f"{PLATFORM_REGION}{now:%Y%m%d%H%M%S}{self.ids.serial(10)}"
-        envelope: env_mod.Envelope | None = None
         try:
-            envelope = env_mod.read_envelope(env_mod.parse_body(body))
-            result = self._serve(headers, envelope, now, refmsgid)
-        except Refused as refusal:
-            result = env_mod.answer(
-                infcode=-1, refmsgid=refmsgid, now=now, err_msg=refusal.message
-            )
-        except DBAPIError as exc:
-            result = _failure(database_failure_code(exc, refmsgid), refmsgid, now)
-        except Exception:  # the answer must stay well-formed whatever broke
-            logger.exception("internal_error", refmsgid=refmsgid)
-            result = _failure("E-SYS-002", refmsgid, now)
-        self._log(envelope, result, started)
+            return self.gateway.authenticate(headers, int(time.time()))
+        except Exception as exc:
+            result = self.refused(exc, self._stamp())
+        self._log(None, result, started)
         return result
 
+    def serve(self, granted: Pass, body: bytes) -> dict[str, Any] | FileReply:
+        """Parse and run an authenticated message. Its nonce is recorded whatever the
+        outcome (with the change, or on its own when the message is refused, fails or is
+        answered from the store), so the same headers never carry another body."""
+        started = time.perf_counter()
+        parsed: list[env_mod.Envelope] = []
+        stamp = self._stamp()
+        try:
+            result = self._serve(granted, body, parsed, stamp)
+        except Exception as exc:
+            result = self.refused(exc, stamp)
+            self._remember_nonce(granted)
+        self._log(parsed[0] if parsed else None, result, started)
+        return result
+
+    def _stamp(self) -> tuple[datetime, str]:
+        """The business time of an answer and its refmsgid."""
+        now = self.clock()
+        return now, f"{PLATFORM_REGION}{now:%Y%m%d%H%M%S}{self.ids.serial(10)}"
+
+    def refused(
+        self, exc: Exception, stamp: tuple[datetime, str] | None = None
+    ) -> dict[str, Any]:
+        """The envelope answering a refusal, or a failure (logged, called where it was
+        caught) as E-SYS-001/002."""
+        now, refmsgid = stamp or self._stamp()
+        if isinstance(exc, Refused):
+            return env_mod.answer(infcode=-1, refmsgid=refmsgid, now=now, err_msg=exc.message)
+        if isinstance(exc, DBAPIError):
+            return _failure(database_failure_code(exc, refmsgid), refmsgid, now)
+        logger.exception("internal_error", refmsgid=refmsgid)
+        return _failure("E-SYS-002", refmsgid, now)
+
     def _serve(
-        self, headers: Mapping[str, str], envelope: env_mod.Envelope, now: datetime,
-        refmsgid: str,
+        self, granted: Pass, body: bytes, parsed: list[env_mod.Envelope],
+        stamp: tuple[datetime, str],
     ) -> dict[str, Any] | FileReply:
+        envelope = env_mod.read_envelope(env_mod.parse_body(body))
+        parsed.append(envelope)
+        now, refmsgid = stamp
         tx = REGISTRY.get(envelope.infno)
         if tx is None:
             raise Refused("E-ENV-003", f"infno {envelope.infno[:6]}")
-        now_unix = int(time.time())
-        granted = self.gateway.authenticate(headers, now_unix)
         if envelope.fixmedins_code != granted.caller.code:
             raise Refused("E-AUTH-006", envelope.fixmedins_code[:30])
         env_mod.check_msgid(envelope.msgid)
         try:
             return self._attempt(tx, granted, envelope, now, refmsgid)
-        except Refused:
-            self._remember_nonce(granted)
-            raise
         finally:
-            self.gateway.prune_if_due(now_unix)
+            self.gateway.prune_if_due(int(time.time()))
 
     def _attempt(
         self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope, now: datetime,
@@ -106,6 +133,7 @@ class HospitalInterface:
                 if failure is Failure.DUPLICATE:
                     stored = self._after_conflict(tx, granted, envelope)
                     if stored is not None:
+                        self._remember_nonce(granted)  # the answer's transaction rolled back
                         return stored
                 if failure not in RETRIED or attempt + 1 == ATTEMPTS_MAX:
                     raise
@@ -123,12 +151,15 @@ class HospitalInterface:
             return _stored_answer(conn, granted.caller.code, envelope)
 
     def _remember_nonce(self, granted: Pass) -> None:
-        """A refused message's nonce is recorded too, so it cannot be replayed later."""
+        """Record the nonce of a message whose own transaction did not (refused, failed,
+        answered from the store), so its headers cannot be replayed later."""
         try:
             with self.db.write() as conn:
                 self.gateway.record(conn, granted)
         except IntegrityError:
             pass  # already recorded: this was the replay
+        except DBAPIError as exc:
+            logger.warning("nonce_not_recorded", error=type(exc.orig).__name__)
 
     def _run(
         self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope, now: datetime,

@@ -1,26 +1,35 @@
 """What every REST request (/admin/v1, /channel/v1) gets at the edge, whatever its
-endpoint: text that both databases can store, and times in China Standard Time.
+endpoint: JSON within the limits of every route, text that both databases can store, and
+times in China Standard Time.
 
+- ``body_problems``, run by the edge (api/limits.py) in a worker thread once the caller
+  is authenticated and before FastAPI parses the body, refuses a JSON body nested deeper
+  than JSON_DEPTH_MAX (422 ``json_too_deep``), holding a string longer than
+  STRING_LENGTH_MAX (422 ``string_too_long``) or a string no database can store (below),
+  in FastAPI's validation shape with the location named. The limits are the national
+  route's (api/envelope.py); the body size is bounded before it is read (BODY_BYTES_MAX).
 - ``storable_text``, a dependency of the one router that holds every REST route, refuses
-  (HTTP 422, FastAPI's validation shape, the location named) a path, query, header or
-  JSON-body string holding a NUL character (PostgreSQL text cannot hold one) or an
-  unpaired surrogate (not UTF-8: no database stores it). The offending text is never
-  echoed back.
+  (HTTP 422, the same shape) a path, query or header string holding a NUL character
+  (PostgreSQL text cannot hold one) or an unpaired surrogate (not UTF-8: no database
+  stores it), walking them in a worker thread. The offending text is never echoed back.
 - ``ChinaTime`` is the type of every datetime field of a request model: a time sent with
   an offset (or as unix seconds) becomes naive China Standard Time, the business clock
   of every stored time, so SQLite and PostgreSQL store the same value and aware and
   naive times never meet.
 """
 
+import json
 from collections.abc import Iterator
-from contextlib import suppress
 from datetime import datetime
+from itertools import chain
 from typing import Annotated, Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
+from starlette.concurrency import run_in_threadpool
 
+from yibao.api.envelope import JSON_DEPTH_MAX, STRING_LENGTH_MAX, depth
 from yibao.services.context import in_china
 
 Location = tuple[str | int, ...]
@@ -64,23 +73,57 @@ def strings(value: Any, where: Location) -> Iterator[tuple[Location, str]]:
             pending.extend(((*location, i), child) for i, child in enumerate(item))
 
 
-async def _request_strings(request: Request) -> Iterator[tuple[Location, str]]:
-    found: list[Iterator[tuple[Location, str]]] = [
-        strings(dict(request.path_params), ("path",)),
-        strings({name: request.query_params.getlist(name) for name in request.query_params},
-                ("query",)),
-        strings(dict(request.headers), ("header",)),
-    ]
-    if await request.body():
-        with suppress(ValueError, RecursionError):  # not JSON: FastAPI answers that itself
-            found.append(strings(await request.json(), ("body",)))
-    return (pair for source in found for pair in source)
+Problems = list[dict[str, Any]]
+PROBLEMS_MAX = 20
+
+
+def body_problems(body: bytes) -> tuple[int, Problems] | None:
+    """Why a REST body is refused at the edge (HTTP status and FastAPI-shaped errors), or
+    None (a body that is not JSON at all is FastAPI's to answer, as before)."""
+    if not body.strip():
+        return None
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        return 422, [_too_deep()]
+    except ValueError:
+        return None
+    if depth(value) > JSON_DEPTH_MAX:
+        return 422, [_too_deep()]
+    errors = _text_problems(strings(value, ("body",)))
+    return (422, errors) if errors else None
+
+
+def _too_deep() -> dict[str, Any]:
+    return {"type": "json_too_deep", "loc": ["body"],
+            "msg": f"JSON nesting deeper than {JSON_DEPTH_MAX} levels (the limit of every route)"}
+
+
+def _text_problems(found: Iterator[tuple[Location, str]]) -> Problems:
+    errors: Problems = []
+    for location, text in found:
+        if len(text) > STRING_LENGTH_MAX:
+            errors.append({"type": "string_too_long", "loc": list(location), "msg":
+                           f"text longer than {STRING_LENGTH_MAX} characters (the limit "
+                           "of every route)"})
+        elif reason := unstorable(text):
+            errors.append({"type": "string_unstorable", "loc": list(location), "msg": reason})
+        if len(errors) == PROBLEMS_MAX:
+            break
+    return errors
+
+
+def _outside_body(path: dict[str, Any], query: dict[str, list[str]],
+                  headers: dict[str, str]) -> Problems:
+    return _text_problems(chain(strings(path, ("path",)), strings(query, ("query",)),
+                                strings(headers, ("header",))))
 
 
 async def storable_text(request: Request) -> None:
-    """Refuse a request carrying text no database can store (422, before anything runs)."""
-    errors = [{"type": "string_unstorable", "loc": location, "msg": reason}
-              for location, text in await _request_strings(request)
-              if (reason := unstorable(text))]
+    """Refuse a path, query or header carrying text no database can store (422, before
+    the endpoint runs; the body was checked at the edge)."""
+    query = {name: request.query_params.getlist(name) for name in request.query_params}
+    errors = await run_in_threadpool(_outside_body, dict(request.path_params), query,
+                                     dict(request.headers))
     if errors:
-        raise RequestValidationError(errors[:20])
+        raise RequestValidationError(errors)

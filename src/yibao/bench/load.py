@@ -228,12 +228,15 @@ def _flows(client: Client, record: Record, rng: random.Random, plan: Plan) -> Re
     return record
 
 
-FLOOR_INFNO = "0000"  # no such transaction: answered before authentication and the database
+# no such transaction: refused once authenticated, before any transaction runs (its
+# nonce is recorded: one small write, the only database work)
+FLOOR_INFNO = "0000"
 
 
 def _floor(client: Client, record: Record, plan: Plan) -> Record:
-    """The HTTP floor: messages the server answers without its database (HTTP, JSON,
-    envelope, routing, logging), as fast as the client can send them."""
+    """The HTTP floor: messages the server answers without running a transaction (HTTP,
+    authentication, JSON, envelope, routing, logging, the nonce's record), as fast as the
+    client can send them."""
     started = time.perf_counter()
     while time.perf_counter() - started < plan.seconds:
         _timed(client, record, FLOOR_INFNO, {})

@@ -245,7 +245,7 @@ def run(opts: Options, report: Any = print) -> dict[str, Any]:
             records = _drive(opts, target, lambda i: plan("prepare", i, prepared=count))
             return [tuple(r.visits) for r in records]
 
-        report("phase 0: HTTP floor (a message answered without the database) ...")
+        report("phase 0: HTTP floor (a message refused before any transaction runs) ...")
         out["floor"] = _metered(meter, opts, target, lambda i: plan("floor", i))
         report("phase 1: full outpatient flows ...")
         out["flows"] = _metered(meter, opts, target, lambda i: plan("flow", i))
@@ -289,7 +289,7 @@ def markdown(result: dict[str, Any]) -> str:
     p = result["phases"]
     lat80 = p["settle_80"]["latency_ms"].get("2207", {})
     rows = [
-        ("HTTP floor req/s (answered without the database)", result["floor_per_s"],
+        ("HTTP floor req/s (refused before any transaction)", result["floor_per_s"],
          "> 1000 for the 2207 target to be reachable"),
         ("full outpatient flows/s", p["flows"]["flows_per_s"], "≥ 250"),
         ("2207 settlements/s (max)", p["settle_max"]["calls_per_s"].get("2207"), "≥ 1000"),

@@ -18,3 +18,15 @@ def neutralised_cell(text: str) -> str:
     not run as a formula: one starting with = + - @ (or tab, carriage return) gets a
     leading apostrophe (OWASP, CSV injection)."""
     return f"'{text}" if text.startswith(SPREADSHEET_FORMULA_STARTS) else text
+
+
+UNIX_SECONDS_DIGITS_MAX = 12  # unix seconds have 10 digits until the year 2286
+
+
+def unix_seconds(text: str) -> int | None:
+    """A timestamp header's unix seconds, or None when it is not 1..12 ASCII digits.
+    The length is bounded before ``int``: thousands of digits would cost quadratic time
+    and raise past Python's 4300-digit conversion limit."""
+    if len(text) > UNIX_SECONDS_DIGITS_MAX or not is_digits(text):
+        return None
+    return int(text)
