@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from yibao.domain.errors import Refused
 
 ZIP_MAGIC = b"PK\x03\x04"  # a local file header: an archive with at least one member
-UPLOAD_BYTES_MAX = 2 * 1024 * 1024  # the ZIP itself (its base64 fits the 4 MiB body)
+UPLOAD_BYTES_MAX = 1024 * 1024  # the ZIP itself: its base64 fits the string limit of every route
 UNZIPPED_BYTES_MAX = 64 * 1024 * 1024  # what its TXT files may add up to once unzipped
 MEMBERS_MAX = 100
 NAME_LENGTH_MAX = 200
