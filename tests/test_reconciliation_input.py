@@ -61,6 +61,7 @@ def hostile(infno: str) -> st.SearchStrategy[dict[str, Any]]:
 @example(case=("3201", {"fixmedins_setl_cnt": "²"}))
 @example(case=("3202", {"stmt_begndate": "0000-01-01", "stmt_enddate": "9999-12-31"}))
 @example(case=("3203", {"setlym": "999912", "psntime": "²"}))
+@example(case=("3203", {"acct_pay": "-0.01"}))  # a negative application: E-ENV-005, not E-SYS-002
 def test_odd_fields_get_a_specific_answer_and_a_refusal_changes_nothing(db, his, uploaded, case):
     infno, changes = case
     data = VALID[infno] | {"file_qury_no": uploaded} if infno == "3202" else VALID[infno]

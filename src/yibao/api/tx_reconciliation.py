@@ -23,10 +23,16 @@ def _scope(data: Fields, *, insutype: str = "") -> reconciliation.Scope:
         insutype=insutype)
 
 
-def _money(data: Fields, name: str) -> int:
-    value = data.money(name, negative=True)
+def _money(data: Fields, name: str, *, negative: bool = True) -> int:
+    """An amount (3201's totals are net of refunds and may be negative; a 3203 application
+    asks for money and may not: the database refuses a negative one too)."""
+    value = data.money(name, negative=negative)
     assert value is not None
     return value
+
+
+def _applied(data: Fields, name: str) -> int:
+    return _money(data, name, negative=False)
 
 
 @transaction("3201", "医药机构费用结算对总账", writes=False)
@@ -55,8 +61,9 @@ def apply(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     serial = clearing.apply(ctx.conn, ctx.caller, ctx.ids, clearing.Application(
         setlym=data.digits("setlym", max_len=6, length=6),
         clr_type=data.code("clr_type", CLR_TYPES), psntime=data.whole("psntime", max_len=6),
-        medfee_sumamt=_money(data, "medfee_sumamt"), fund_appy_sum=_money(data, "fund_appy_sum"),
-        acct_pay=_money(data, "acct_pay"), cash_payamt=_money(data, "cash_payamt")))
+        medfee_sumamt=_applied(data, "medfee_sumamt"),
+        fund_appy_sum=_applied(data, "fund_appy_sum"), acct_pay=_applied(data, "acct_pay"),
+        cash_payamt=_applied(data, "cash_payamt")))
     ctx.effect = f"clearing-application:{serial}"
     return {"result": {"clr_appy_evt_id": serial}}
 
