@@ -25,7 +25,7 @@ def offences(source: str, name: str) -> list[str]:
     found: list[str] = []
     for node in ast.walk(ast.parse(source)):
         for what in _offences_of(node):
-            found.append(f"{name}:{node.lineno}: {what}")  # type: ignore[attr-defined]
+            found.append(f"{name}:{getattr(node, 'lineno', 0)}: {what}")
     return found
 
 
@@ -35,9 +35,9 @@ def _offences_of(node: ast.AST) -> list[str]:
                 if a.name == SCHEMA or a.name.split(".")[0] == "sqlalchemy"]
     if isinstance(node, ast.ImportFrom):
         return _from_import(node.module or "", [a.name for a in node.names])
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        if node.func.attr in RUNS_SQL:
-            return [f"calls .{node.func.attr}()"]
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr in RUNS_SQL):
+        return [f"calls .{node.func.attr}()"]
     return []
 
 
