@@ -11,9 +11,11 @@ import time
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from flows import LIU_YANG, WANG_FANG, ok, person, refused, register
+from yibao.api.app import create_app
 from yibao.api.gateway import signature
 from yibao.api.hospital import ROUTE
 from yibao.client import HisClient, httpx_transport
@@ -155,6 +157,30 @@ def test_timestamp_inside_the_window_is_accepted(his, db, wang, offset):
     answer = his.send(registration(his, wang), timestamp=int(time.time()) + offset)
     assert ok(answer)["data"]["mdtrt_id"]
     assert visit_count(db) == 1
+
+
+FIXED_UNIX = 1_900_000_000  # 2030-03-17: far from the machine's clock
+
+
+@pytest.fixture
+def fixed_his(db, clock):
+    """A HIS calling an app whose gateway clock is stopped at FIXED_UNIX."""
+    with TestClient(create_app(db, clock=clock, unix_clock=lambda: FIXED_UNIX)) as client:
+        yield HisClient(httpx_transport(client), HOSPITAL, demo_token(HOSPITAL))
+
+
+def sign_in(his: HisClient) -> dict[str, Any]:
+    return his.envelope("9001", {"signIn": {"opter_no": "001", "mac": "00-00", "ip": "::1"}})
+
+
+def test_the_window_is_that_of_the_injected_gateway_clock(fixed_his, db):
+    before = snapshot(db)
+    refused(fixed_his.send(sign_in(fixed_his), timestamp=int(time.time())), "E-AUTH-003")
+    assert snapshot(db) == before
+    answer = fixed_his.send(sign_in(fixed_his), timestamp=FIXED_UNIX - 290)
+    assert ok(answer)["signinoutb"]["sign_no"]
+    with db.read() as conn:
+        assert conn.execute(select(gateway_nonce.c.ts)).scalars().all() == [FIXED_UNIX - 290]
 
 
 @pytest.mark.parametrize("stamp", ["abc", "-5", "1.7e9", " ", "²", "1764000000³"])

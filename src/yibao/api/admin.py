@@ -12,16 +12,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from starlette.datastructures import Headers
 
 from yibao.api.limits import Family
 from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator, acting_role
-from yibao.services import audit, cards, operators, trust
+from yibao.services import audit, cards, operators, persons, trust
 from yibao.services.context import SOURCE_AGENCY, Caller, Clock
 from yibao.store.db import Database
-from yibao.store.schema import audit_event, person
 
 # (no "from __future__ import annotations" here: FastAPI reads the closures' Annotated
 # dependencies at definition time)
@@ -166,7 +165,7 @@ def router(db: Database, gate: Gate) -> APIRouter:
               summary="Suspend a person's direct settlement for a period (administrator)")
     def suspend(psn_no: str, body: SuspensionIn, op: gate.needs("suspensions.change")) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
-            _known_person(conn, psn_no)
+            persons.get_person(conn, psn_no)
             new_id = cards.suspend(conn, op, psn_no, body.begin_date, body.end_date,
                                    body.reason)
             return {"id": new_id, "psn_no": psn_no, "begin_date": str(body.begin_date),
@@ -184,16 +183,14 @@ def router(db: Database, gate: Gate) -> APIRouter:
              summary="The person's identity events, newest first (auditor, administrator)")
     def audit_trail(psn_no: str, op: gate.needs("audit.read")) -> Any:
         with db.read() as conn:
-            rows = conn.execute(select(audit_event).where(audit_event.c.psn_no == psn_no)
-                                .order_by(audit_event.c.id.desc()).limit(AUDIT_ROWS_MAX))
-            return [dict(r, at=r["at"].isoformat()) for r in rows.mappings()]
+            return audit.events_of(conn, psn_no, limit=AUDIT_ROWS_MAX)
 
     @api.get("/persons/{psn_no}/attestations",
              summary="The real-person attestations channels made for the person, newest "
                      "first (method, the channel's evidence reference, purpose, times)")
     def attestations(psn_no: str, op: gate.needs("audit.read")) -> Any:
         def act(conn: Connection) -> list[dict[str, Any]]:
-            _known_person(conn, psn_no)
+            persons.get_person(conn, psn_no)
             return trust.attestations_of(conn, psn_no)
         return run_refusable(db, act, read_only=True)
     @api.get("/audit", summary="The operators' log, newest first, one page (auditor, "
@@ -210,7 +207,3 @@ def router(db: Database, gate: Gate) -> APIRouter:
 
     return api
 
-
-def _known_person(conn: Connection, psn_no: str) -> None:
-    if conn.execute(select(person.c.psn_no).where(person.c.psn_no == psn_no)).first() is None:
-        raise Refused("E-PSN-001", "no such person")

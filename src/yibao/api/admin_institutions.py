@@ -6,15 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from yibao.api.admin import DENIED, Gate, run_refusable
 from yibao.api.gateway import INSTITUTION_CACHE_SECONDS
 from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator
 from yibao.services import audit
+from yibao.store import institutions
 from yibao.store.db import Database
-from yibao.store.schema import institution
 
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
 
@@ -38,9 +38,7 @@ def router(db: Database, gate: Gate, *, forget_institution: Callable[[str], None
 
     def set_flag(code: str, column: str, enabled: bool, op: Operator) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
-            changed = conn.execute(update(institution).where(
-                institution.c.fixmedins_code == code).values({column: enabled}))
-            if changed.rowcount != 1:
+            if not institutions.set_flag(conn, code, column, enabled):
                 raise Refused("E-ADM-001", f"no such institution {code}")
             forget_institution(code)
             audit.record(conn, kind=column, psn_no=None, actor=op.name, at=op.now,

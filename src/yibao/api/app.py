@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -36,7 +37,7 @@ from yibao.api import (  # noqa: F401 (importing registers the transactions)
     tx_visits,
 )
 from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX, to_json
-from yibao.api.gateway import Pass
+from yibao.api.gateway import Pass, UnixClock
 from yibao.api.hospital import ROUTE, HospitalInterface, database_failure_code
 from yibao.api.limits import EdgeLimits, Family
 from yibao.api.registry import FileReply
@@ -55,15 +56,18 @@ from yibao.store.policy_files import load_policies
 def create_app(
     db: Database, *, policies: tuple[Policy, ...] | None = None, clock: Clock = china_now,
     ids: Ids | None = None, deliverer: outbox.Deliverer | None = None,
-    second_approval_above: int | None = None,
+    second_approval_above: int | None = None, unix_clock: UnixClock = time.time,
 ) -> FastAPI:
     """The application; ``deliverer`` (the outbox's) runs while the application does.
     Operators authenticate with their bearer tokens (``yibao operators``); a claim
     approved above ``second_approval_above`` fen (default YIBAO_SECOND_APPROVAL_ABOVE
-    yuan, else 5,000.00) needs a second approver."""
+    yuan, else 5,000.00) needs a second approver. ``clock`` is the business clock (China
+    time), ``unix_clock`` the machine's the signed headers' timestamps are checked
+    against."""
     ids = ids or Ids(clock)
     hospital = HospitalInterface(
-        db, policies if policies is not None else load_policies(), clock=clock, ids=ids
+        db, policies if policies is not None else load_policies(), clock=clock, ids=ids,
+        unix_clock=unix_clock,
     )
     app = FastAPI(
         title="yibao",
@@ -104,7 +108,7 @@ def create_app(
     gate = admin.Gate(db, clock)
     # the edge: limits and authentication before a byte of a body is read (api/limits.py)
     app.add_middleware(EdgeLimits, routed=lambda scope: routed(app, scope), families=(
-        _national_family(hospital), channel.edge(db), admin.edge(db, clock),
+        _national_family(hospital), channel.edge(db, unix_clock), admin.edge(db, clock),
         Family(""),
     ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
@@ -148,10 +152,7 @@ def create_app(
         responses={503: {"description": "the database is unavailable"}},
     )
     def health() -> Response:
-        try:
-            with db.read() as conn:
-                conn.exec_driver_sql("SELECT 1")
-        except DBAPIError:
+        if not db.answers():
             return JSONResponse({"status": "database unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
 

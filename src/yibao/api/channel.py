@@ -18,23 +18,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from yibao.api.claim_models import ApplicationIn, PayeeIn, bill_of, payee_of
+from yibao.api.gateway import UnixClock
 from yibao.api.limits import Family
 from yibao.api.pages import PageIn
 from yibao.api.rest import ChinaTime
+from yibao.domain import filing as filing_rules
 from yibao.domain import trust as trust_rules
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.domain.text import unix_seconds
 from yibao.services import ecert, face, filing, reimbursement, trust
 from yibao.services.context import SOURCE_APP, Caller, Clock, Ids
+from yibao.store import channels, nonces
 from yibao.store.db import Database
-from yibao.store.schema import channel, gateway_nonce
 
 PREFIX = "/channel/v1"
 WINDOW_SECONDS = 300
@@ -131,10 +133,6 @@ class FilingCancellation(BaseModel):
     reason: str = Field(min_length=1, max_length=500, examples=["trip cancelled"])
 
 
-APP_FILING_TYPES = frozenset(
-    {"resettled", "resident", "stationed", "referral", "emergency", "temporary", "trauma"})
-
-
 class PinReset(BaseModel):
     new_pin: str = Field(min_length=1, max_length=20)
     real_person: Attested
@@ -171,9 +169,8 @@ def claimed(db: Database, headers: Mapping[str, str], now_unix: int) -> Claim | 
             and channel_id.isprintable() and nonce.isprintable()):
         return None  # (a NUL would reach PostgreSQL, which refuses it in text)
     with db.read() as conn:
-        secret = conn.execute(select(channel.c.secret).where(
-            channel.c.channel_id == channel_id)).scalar_one_or_none()
-    return None if not secret else Claim(channel_id, secret, ts, nonce, sent)
+        secret = channels.secret(conn, channel_id)
+    return None if secret is None else Claim(channel_id, secret, ts, nonce, sent)
 
 
 def verified(db: Database, claim: Claim, method: str, path: str, body: bytes) -> bool:
@@ -184,18 +181,18 @@ def verified(db: Database, claim: Claim, method: str, path: str, body: bytes) ->
         return False
     try:
         with db.write() as conn:
-            conn.execute(insert(gateway_nonce).values(
-                paasid=f"ch:{claim.channel_id}"[:30], nonce=claim.nonce, ts=int(claim.timestamp)))
+            nonces.record(conn, f"ch:{claim.channel_id}"[:30], claim.nonce, int(claim.timestamp))
     except IntegrityError:
         return False
     return True
 
 
-def edge(db: Database) -> Family:
-    """The channel family of the edge (api/limits.py)."""
+def edge(db: Database, unix_clock: UnixClock = time.time) -> Family:
+    """The channel family of the edge (api/limits.py); ``unix_clock`` is the machine's
+    clock the timestamps are checked against."""
 
     def admit(headers: Headers) -> Claim | None:
-        return claimed(db, headers, int(time.time()))
+        return claimed(db, headers, int(unix_clock()))
 
     def verify(scope: Scope, claim: Claim, body: bytes) -> bool:
         if not verified(db, claim, scope["method"], scope["path"], body):
@@ -359,9 +356,11 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
               summary="File for care away from the insured place (the holder chooses the "
                       "area and the validity)")
     def file(cert_id: str, body: FilingIn, channel_id: Channel) -> Any:
-        if body.filing_type not in APP_FILING_TYPES:
-            return _refusal(Refused("E-FIL-008", f"filing_type {body.filing_type!r} is not "
-                                    "filed from an app (special diseases: at the hospital)"))
+        try:
+            filing_rules.check_from_app(body.filing_type)
+        except Refused as refusal:
+            return _refusal(refusal)
+
         def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
             caller = app_caller(channel_id, actor)
             return {"trt_dcla_detl_sn": filing.register(conn, caller, ids, filing.NewFiling(

@@ -15,18 +15,18 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection
 
 from yibao.domain.errors import Refused
 from yibao.domain.text import unix_seconds
-from yibao.services.context import Institution, institution_of
+from yibao.services.context import Institution
+from yibao.store import institutions, nonces
 from yibao.store.db import Database
-from yibao.store.schema import gateway_nonce, institution
 
-_INSERT_NONCE = insert(gateway_nonce)
+UnixClock = Callable[[], float]  # seconds since the epoch (time.time)
 WINDOW_SECONDS = 300
 NONCE_LENGTH_MAX = 64
 INSTITUTION_CACHE_SECONDS = 60.0
@@ -49,15 +49,16 @@ class Pass:
 
 def load_institution(db: Database, code: str) -> Institution | None:
     with db.read() as conn:
-        row = conn.execute(
-            select(institution).where(institution.c.fixmedins_code == code)
-        ).mappings().first()
-    return None if row is None else institution_of(row)
+        return institutions.find(conn, code)
 
 
 class Gateway:
-    def __init__(self, db: Database) -> None:
+    """``clock`` is the machine's unix-seconds clock the timestamps are checked against
+    (``time.time``; tests pass a fake one)."""
+
+    def __init__(self, db: Database, clock: UnixClock = time.time) -> None:
         self.db = db
+        self.clock = clock
         self._cache: dict[str, tuple[float, Institution | None]] = {}
         self._lock = threading.Lock()
         self._recorded = 0
@@ -86,7 +87,14 @@ class Gateway:
         with self._lock:
             self._cache.pop(code, None)
 
-    def authenticate(self, headers: Mapping[str, str], now_unix: int) -> Pass:
+    def now(self) -> int:
+        """The gateway clock's time, whole unix seconds."""
+        return int(self.clock())
+
+    def authenticate(self, headers: Mapping[str, str]) -> Pass:
+        """The pass of a correctly signed request sent within the window of the gateway
+        clock's time."""
+        now_unix = self.now()
         paasid = headers.get("x-tif-paasid", "")
         timestamp = headers.get("x-tif-timestamp", "")
         nonce = headers.get("x-tif-nonce", "")
@@ -110,22 +118,15 @@ class Gateway:
 
     def record(self, conn: Connection, granted: Pass) -> None:
         """Record the nonce in the caller's transaction (IntegrityError if reused)."""
-        conn.execute(
-            _INSERT_NONCE,
-            {"paasid": granted.caller.code, "nonce": granted.nonce, "ts": granted.timestamp},
-        )
+        nonces.record(conn, granted.caller.code, granted.nonce, granted.timestamp)
         self._recorded += 1
 
     def seen(self, conn: Connection, granted: Pass) -> bool:
-        query = select(gateway_nonce.c.ts).where(
-            gateway_nonce.c.paasid == granted.caller.code, gateway_nonce.c.nonce == granted.nonce
-        )
-        return conn.execute(query).first() is not None
+        return nonces.seen(conn, granted.caller.code, granted.nonce)
 
-    def prune_if_due(self, now_unix: int) -> None:
+    def prune_if_due(self) -> None:
         if self._recorded < PRUNE_EVERY:
             return
         self._recorded = 0
         with self.db.write() as conn:
-            cutoff = now_unix - 2 * WINDOW_SECONDS
-            conn.execute(delete(gateway_nonce).where(gateway_nonce.c.ts < cutoff))
+            nonces.prune(conn, self.now() - 2 * WINDOW_SECONDS)

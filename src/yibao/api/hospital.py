@@ -13,27 +13,21 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from yibao import log
 from yibao.api import envelope as env_mod
 from yibao.api.fields import Fields
-from yibao.api.gateway import Gateway, Pass
+from yibao.api.gateway import Gateway, Pass, UnixClock
 from yibao.api.registry import REGISTRY, FileReply, Transaction
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services.context import Clock, Ctx, Ids
+from yibao.store import messages, signins
 from yibao.store.db import Database, Failure, classify, constraint_of, pipelined
-from yibao.store.schema import message, reversal, signin
 
 ROUTE = "/fsi/api/rsfComIfsService/callService"
-_CLAIM = insert(message)
-_ANSWER = (
-    update(message)
-    .where(message.c.fixmedins_code == bindparam("code"), message.c.msgid == bindparam("id"))
-    .values(response=bindparam("answer"), effect=bindparam("did"))
-)
 PLATFORM_REGION = "110000"
 ATTEMPTS_MAX = 2  # a message that collides with concurrent changes runs once more
 RETRIED = frozenset({Failure.COLLISION, Failure.DUPLICATE})
@@ -42,13 +36,16 @@ logger = log.get("yibao.hospital")
 
 class HospitalInterface:
     def __init__(
-        self, db: Database, policies: tuple[Policy, ...], *, clock: Clock, ids: Ids
+        self, db: Database, policies: tuple[Policy, ...], *, clock: Clock, ids: Ids,
+        unix_clock: UnixClock = time.time,
     ) -> None:
+        """``clock`` is the business clock (China time); ``unix_clock`` the machine's,
+        which the gateway checks timestamps against."""
         self.db = db
         self.policies = policies
         self.clock = clock
         self.ids = ids
-        self.gateway = Gateway(db)
+        self.gateway = Gateway(db, unix_clock)
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | FileReply:
         """One message: ``admit`` on the headers, then ``serve`` the body."""
@@ -60,7 +57,7 @@ class HospitalInterface:
         reads a byte of the body): the pass, or the refusal's answer."""
         started = time.perf_counter()
         try:
-            return self.gateway.authenticate(headers, int(time.time()))
+            return self.gateway.authenticate(headers)
         except Exception as exc:
             result = self.refused(exc, self._stamp())
         self._log(None, result, started)
@@ -115,7 +112,7 @@ class HospitalInterface:
         try:
             return self._attempt(tx, granted, envelope, now, refmsgid)
         finally:
-            self.gateway.prune_if_due(int(time.time()))
+            self.gateway.prune_if_due()
 
     def _attempt(
         self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope, now: datetime,
@@ -197,10 +194,8 @@ class HospitalInterface:
                 return output
             result = env_mod.answer(infcode=0, refmsgid=refmsgid, now=now, output=output)
             if tx.writes:
-                conn.execute(_ANSWER, {
-                    "code": caller.code, "id": envelope.msgid,
-                    "answer": env_mod.to_json(result), "did": ctx.effect,
-                })
+                messages.answer(conn, caller.code, envelope.msgid,
+                                response=env_mod.to_json(result), effect=ctx.effect)
             return result
 
     def _log(
@@ -237,20 +232,14 @@ def database_failure_code(exc: DBAPIError, reference: str) -> str:
 def _claim(conn: Connection, code: str, envelope: env_mod.Envelope, now: datetime) -> None:
     """Claim the msgid before acting: a duplicate (earlier, concurrent, or blocked by a
     2601 reversal) fails on this row with IntegrityError and is answered from the store."""
-    conn.execute(_CLAIM, dict(
-        fixmedins_code=code, msgid=envelope.msgid, infno=envelope.infno,
-        body_hash=envelope.body_hash, infcode=0, response="", created_at=now,
-    ))
+    messages.claim(conn, code, envelope.msgid, infno=envelope.infno,
+                   body_hash=envelope.body_hash, at=now)
 
 
 def _stored_answer(
     conn: Connection, code: str, envelope: env_mod.Envelope
 ) -> dict[str, Any] | None:
-    row = conn.execute(
-        select(message.c.body_hash, message.c.response).where(
-            message.c.fixmedins_code == code, message.c.msgid == envelope.msgid
-        )
-    ).first()
+    row = messages.stored(conn, code, envelope.msgid)
     if row is None:
         return None
     if row.body_hash != envelope.body_hash:
@@ -260,10 +249,7 @@ def _stored_answer(
 
 
 def _check_not_reversed(conn: Connection, code: str, msgid: str) -> None:
-    query = select(reversal.c.omsgid).where(
-        reversal.c.fixmedins_code == code, reversal.c.omsgid == msgid
-    )
-    if conn.execute(query).first() is not None:
+    if messages.reversed_(conn, code, msgid):
         raise Refused("E-MSG-003", msgid)
 
 
@@ -272,10 +258,8 @@ def _check_signin(conn: Connection, code: str, sign_no: str) -> None:
     settlement; the gateway signature already authenticates the institution."""
     if not sign_no:
         return
-    row = conn.execute(
-        select(signin.c.fixmedins_code, signin.c.signout_time).where(signin.c.sign_no == sign_no)
-    ).first()
-    if row is None or row.fixmedins_code != code or row.signout_time is not None:
+    found = signins.find(conn, sign_no)
+    if found is None or not found.live_for(code):
         raise Refused("E-AUTH-007", f"sign_no {sign_no[:30]}")
 
 

@@ -4,30 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, update
-
 from yibao.api.fields import Fields
 from yibao.api.registry import REGISTRY, transaction
 from yibao.domain.codes import FUNDS, INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
-from yibao.domain.policy import select_policy
-from yibao.services import ecert, persons, reversal
+from yibao.services import ecert, entitlement, persons, reversal
 from yibao.services.context import Ctx
-from yibao.store.schema import signin
+from yibao.store import signins
 
 
 @transaction("9001", "签到", writes=True, signin=False)
 def sign_in(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     node = inp.child("signIn")
     sign_no = ctx.ids.new("SN")
-    ctx.conn.execute(
-        insert(signin).values(
-            sign_no=sign_no, fixmedins_code=ctx.institution.code,
-            opter_no=node.text("opter_no", max_len=30), mac=node.text("mac", required=False),
-            ip=node.text("ip", required=False), sign_time=ctx.now,
-        )
-    )
+    signins.open_(ctx.conn, signins.NewSignIn(
+        sign_no=sign_no, fixmedins_code=ctx.institution.code,
+        opter_no=node.text("opter_no", max_len=30), mac=node.text("mac", required=False),
+        ip=node.text("ip", required=False), at=ctx.now,
+    ))
     ctx.effect = f"signin:{sign_no}"
     return {"signinoutb": {"sign_time": ctx.now, "sign_no": sign_no}}
 
@@ -36,16 +31,7 @@ def sign_in(ctx: Ctx, inp: Fields) -> dict[str, Any]:
 def sign_out(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     node = inp.child("signOut")
     sign_no = node.text("sign_no", max_len=30)
-    changed = ctx.conn.execute(
-        update(signin)
-        .where(
-            signin.c.sign_no == sign_no,
-            signin.c.fixmedins_code == ctx.institution.code,
-            signin.c.signout_time.is_(None),
-        )
-        .values(signout_time=ctx.now)
-    ).rowcount
-    if not changed:
+    if not signins.close(ctx.conn, sign_no, ctx.institution.code, ctx.now):
         raise Refused("E-AUTH-007", f"sign_no {sign_no} is not signed in")
     return {"signoutoutb": {"sign_time": ctx.now}}
 
@@ -95,34 +81,23 @@ def person_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
 
 
 @transaction("2001", "人员待遇享受检查", writes=False)
-def entitlement(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def entitlement_check(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     node = inp.child("data")
     psn_no = node.text("psn_no", max_len=30)
     insutype = node.code("insutype", INSUTYPES)
     med_type = node.text("med_type", max_len=6)
     day = node.day("begntime", required=False) or ctx.now.date()
-    person = persons.get_person(ctx.conn, psn_no)
-    try:
-        persons.active_insurance(ctx.conn, psn_no, insutype, day)
-        active, reason = True, "正常"
-    except Refused as refusal:
-        active, reason = False, refusal.message
-    policy = select_policy(
-        ctx.policies, region=person["insuplc_admdvs"], insutype=insutype, day=day
-    )
-    scheme = None if policy is None else policy.scheme_for(med_type)
-    funds = [] if scheme is None else [s.fund for s in scheme.stages]
-    if scheme is None and active:
-        active, reason = False, f"med_type {med_type} not covered for insutype {insutype}"
+    found = entitlement.check(ctx.conn, ctx.policies, psn_no, insutype=insutype,
+                              med_type=med_type, day=day)
     return {
         "trtinfo": [
             {
                 "psn_no": psn_no, "trt_chk_type": "01", "fund_pay_type": fund,
                 "fund_pay_type_name": FUNDS[fund][0],
-                "trt_enjymnt_flag": "1" if active else "0",
-                "begndate": day.isoformat(), "enddate": "", "trt_chk_rslt": reason,
+                "trt_enjymnt_flag": "1" if found.active else "0",
+                "begndate": day.isoformat(), "enddate": "", "trt_chk_rslt": found.reason,
             }
-            for fund in funds or ["310100" if insutype == "310" else "390100"]
+            for fund in found.funds
         ]
     }
 

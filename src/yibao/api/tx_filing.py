@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from yibao.api.fields import Fields
 from yibao.api.registry import transaction
 from yibao.domain import filing as rules
@@ -16,7 +14,7 @@ from yibao.domain.errors import Refused
 from yibao.services import filing
 from yibao.services.context import Ctx
 from yibao.services.persons import get_person
-from yibao.store.schema import institution
+from yibao.store import institutions
 
 REFERRAL_TYPES = {"1": "市内转院", "2": "转往省内异地", "3": "转往省外异地"}
 
@@ -136,9 +134,7 @@ def referrals(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     rows = [r for r in filing.made_by(ctx.conn, psn_no, ctx.institution.code, begin,
                                       data.moment("endtime", required=False))
             if r["filing_type"] == "referral"]
-    names = dict(ctx.conn.execute(select(institution.c.fixmedins_code, institution.c.name)
-                                  .where(institution.c.fixmedins_code.in_(
-                                      [r["fixmedins_code"] for r in rows]))).all())
+    names = institutions.names(ctx.conn, [r["fixmedins_code"] for r in rows])
     return {"refmedin": [
         {"insutype": r["insutype"], "dcla_souc": r["source"], "psn_no": psn_no,
          "psn_cert_type": person["psn_cert_type"], "certno": person["certno"],

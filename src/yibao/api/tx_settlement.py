@@ -13,8 +13,12 @@ from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
 from yibao.services import settlement
 from yibao.services.context import Ctx
-from yibao.services.settlement import CLAIM_FIELDS, Outcome, SettleRequest
-from yibao.store.schema import SETTLEMENT_AMOUNTS
+from yibao.services.settlement import (
+    CLAIM_FIELDS,
+    SETTLEMENT_AMOUNTS,
+    Outcome,
+    SettleRequest,
+)
 
 SETLWAY_BY_ITEM = "01"
 

@@ -93,6 +93,16 @@ FUNDS: dict[str, tuple[str, str]] = {
     "999999": ("其他基金", "oth_pay"),
 }
 
+EMPLOYEE_POOL_FUND = "310100"
+RESIDENT_POOL_FUND = "390100"
+
+
+def pool_fund(insutype: str) -> str:
+    """The basic pooling fund of an insurance type (2001 answers it when no scheme of the
+    person's policy names the funds): the employees' for 310, else the residents'."""
+    return EMPLOYEE_POOL_FUND if insutype == "310" else RESIDENT_POOL_FUND
+
+
 FUND_FIELDS = (
     "hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay"
 )

@@ -67,6 +67,16 @@ OPEN_ENDED_TYPES = frozenset(
     t for t, (k, c, _) in TYPES.items() if c is Category.LONG_TERM or k is Kind.TRAUMA
 )
 
+# types a person files from an app (special diseases are filed at the hospital)
+APP_TYPES = frozenset(t for t, (k, _, _) in TYPES.items() if k is not Kind.DISEASE)
+
+
+def check_from_app(filing_type: str) -> None:
+    """Refuse a filing type an app may not file (E-FIL-008)."""
+    if filing_type not in APP_TYPES:
+        raise Refused("E-FIL-008", f"filing_type {filing_type!r} is not filed from an app "
+                      "(special diseases: at the hospital)")
+
 
 @dataclass(frozen=True, slots=True)
 class Relationship:

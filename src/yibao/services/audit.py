@@ -36,6 +36,13 @@ def action(conn: Connection, op: Operator, what: str, subject: str, **detail: An
         subject=subject[:60], detail=json.dumps(detail, ensure_ascii=False, default=str)))
 
 
+def events_of(conn: Connection, psn_no: str, *, limit: int) -> list[dict[str, Any]]:
+    """The person's identity events, newest first, at most ``limit``."""
+    rows = conn.execute(select(audit_event).where(audit_event.c.psn_no == psn_no)
+                        .order_by(audit_event.c.id.desc()).limit(limit)).mappings()
+    return [dict(r, at=r["at"].isoformat()) for r in rows]
+
+
 def actions(conn: Connection, *, before: int | None = None, limit: int = ACTIONS_MAX,
             actor: str = "", subject: str = "") -> list[dict[str, Any]]:
     """The operators' log, newest first, one page (``before``: the last id of the page

@@ -94,6 +94,15 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def answers(self) -> bool:
+        """Whether the database answers a trivial query (the /health check)."""
+        try:
+            with self.read() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except DBAPIError:
+            return False
+        return True
+
 
 @contextmanager
 def pipelined(conn: Connection) -> Iterator[None]:
