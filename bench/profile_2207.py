@@ -24,11 +24,11 @@ from yibao.api import envelope, gateway, tx_settlement
 from yibao.api import hospital as hospital_module
 from yibao.api.app import create_app
 from yibao.bench.cpu import postgres_seconds
+from yibao.bench.world import world_token
 from yibao.client import HisClient
 from yibao.services import settlement
 from yibao.store.db import Database
 from yibao.store.schema import catalogue_item, institution, insurance, person
-from yibao.world import world_token
 
 
 def main() -> None:

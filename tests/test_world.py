@@ -8,9 +8,9 @@ from datetime import date
 from sqlalchemy import select
 
 from flows import line, ok, register, settle_payload, upload
+from yibao.bench.world import Scale, generate, id_check_digit, id_number, world_token
 from yibao.client import HisClient, httpx_transport
 from yibao.store.schema import institution, insurance, person
-from yibao.world import Scale, generate, id_check_digit, id_number, world_token
 
 
 def test_id_numbers_carry_the_gb11643_check_character():

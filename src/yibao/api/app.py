@@ -18,23 +18,14 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from yibao import __version__
-from yibao.api import (  # noqa: F401 (importing registers the transactions)
+from yibao.api import (
     admin,
     admin_claims,
     admin_filing,
     admin_institutions,
     admin_outbox,
     channel,
-    tx_basic,
-    tx_catalogue,
-    tx_claims,
-    tx_face,
-    tx_fees,
-    tx_filing,
-    tx_queries,
-    tx_reconciliation,
-    tx_settlement,
-    tx_visits,
+    transactions,
 )
 from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX, to_json
 from yibao.api.gateway import Pass, UnixClock
@@ -68,6 +59,7 @@ def create_app(
     hospital = HospitalInterface(
         db, policies if policies is not None else load_policies(), clock=clock, ids=ids,
         unix_clock=unix_clock,
+        transactions=transactions.table(),
     )
     app = FastAPI(
         title="yibao",

@@ -20,7 +20,7 @@ from yibao import log
 from yibao.api import envelope as env_mod
 from yibao.api.fields import Fields
 from yibao.api.gateway import Gateway, Pass, UnixClock
-from yibao.api.registry import REGISTRY, FileReply, Transaction
+from yibao.api.registry import FileReply, Transaction
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services.context import Clock, Ctx, Ids
@@ -37,11 +37,14 @@ logger = log.get("yibao.hospital")
 class HospitalInterface:
     def __init__(
         self, db: Database, policies: tuple[Policy, ...], *, clock: Clock, ids: Ids,
+        transactions: Mapping[str, Transaction],
         unix_clock: UnixClock = time.time,
     ) -> None:
-        """``clock`` is the business clock (China time); ``unix_clock`` the machine's,
-        which the gateway checks timestamps against."""
+        """``transactions``: infno -> transaction (api/transactions.py ``table()``);
+        ``clock`` is the business clock (China time); ``unix_clock`` the machine's, which
+        the gateway checks timestamps against."""
         self.db = db
+        self.transactions = transactions
         self.policies = policies
         self.clock = clock
         self.ids = ids
@@ -103,7 +106,7 @@ class HospitalInterface:
         envelope = env_mod.read_envelope(env_mod.parse_body(body))
         parsed.append(envelope)
         now, refmsgid = stamp
-        tx = REGISTRY.get(envelope.infno)
+        tx = self.transactions.get(envelope.infno)
         if tx is None:
             raise Refused("E-ENV-003", f"infno {envelope.infno[:6]}")
         if envelope.fixmedins_code != granted.caller.code:

@@ -1,8 +1,9 @@
-"""Which transactions exist: infno -> handler, and whether it writes or needs sign-in."""
+"""What a transaction of the national interface is: infno, handler, whether it writes and
+whether it needs sign-in. The table of them is built by api/transactions.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -39,15 +40,12 @@ class Transaction:
     signin: bool = True
 
 
-REGISTRY: dict[str, Transaction] = {}
-
-
-def transaction(
-    infno: str, title: str, *, writes: bool, signin: bool = True
-) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        assert infno not in REGISTRY, infno
-        REGISTRY[infno] = Transaction(infno, title, handler, writes, signin)
-        return handler
-
-    return register
+def index(entries: Iterable[Transaction]) -> dict[str, Transaction]:
+    """infno -> transaction (the hospital route's dispatch: one dict lookup); a second
+    entry for one infno is a programming error."""
+    table: dict[str, Transaction] = {}
+    for entry in entries:
+        if entry.infno in table:
+            raise ValueError(f"infno {entry.infno} listed twice")
+        table[entry.infno] = entry
+    return table

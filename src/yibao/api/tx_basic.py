@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from yibao.api.fields import Fields
-from yibao.api.registry import REGISTRY, transaction
 from yibao.domain.codes import FUNDS, INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
@@ -14,7 +14,6 @@ from yibao.services.context import Ctx
 from yibao.store import signins
 
 
-@transaction("9001", "签到", writes=True, signin=False)
 def sign_in(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     node = inp.child("signIn")
     sign_no = ctx.ids.new("SN")
@@ -27,7 +26,6 @@ def sign_in(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return {"signinoutb": {"sign_time": ctx.now, "sign_no": sign_no}}
 
 
-@transaction("9002", "签退", writes=True, signin=False)
 def sign_out(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     node = inp.child("signOut")
     sign_no = node.text("sign_no", max_len=30)
@@ -49,7 +47,6 @@ def read_credential(node: Fields, ctx: Ctx) -> persons.Credential:
                                         at=ctx.now)
 
 
-@transaction("1101", "人员信息获取", writes=False)
 def person_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     node = inp.child("data")
     info = persons.person_info(ctx.conn, read_credential(node, ctx), ctx.now.date())
@@ -80,7 +77,6 @@ def person_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     }
 
 
-@transaction("2001", "人员待遇享受检查", writes=False)
 def entitlement_check(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     node = inp.child("data")
     psn_no = node.text("psn_no", max_len=30)
@@ -102,21 +98,20 @@ def entitlement_check(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     }
 
 
-@transaction("2601", "冲正交易", writes=True)
-def reverse(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def reverse(ctx: Ctx, inp: Fields, *, read_only: Collection[str]) -> dict[str, Any]:
+    """2601; ``read_only``: the infnos that change nothing (api/transactions.py binds it)."""
     data = inp.child("data")
     omsgid = data.text("omsgid", max_len=30)
     oinfno = data.text("oinfno", max_len=6)
     if omsgid == ctx.msgid:
         raise Refused("E-REV-002", "a message cannot reverse itself")
-    if oinfno in REGISTRY and not REGISTRY[oinfno].writes:
+    if oinfno in read_only:
         raise Refused("E-REV-002", f"{oinfno} changes nothing, so there is nothing to reverse")
     psn_no = data.text("psn_no", max_len=30, required=oinfno not in reversal.PERSONLESS)
     outcome = reversal.reverse(ctx, psn_no, omsgid, oinfno)
     return {"data": {"omsgid": omsgid, "rslt": outcome}}
 
 
-@transaction("1162", "电子凭证二维码解码", writes=True)
 def scan_qr(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     actor = ecert.Actor(ctx.institution.code, ctx.now)

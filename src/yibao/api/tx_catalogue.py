@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from yibao.api.fields import Fields
-from yibao.api.registry import FileReply, transaction
+from yibao.api.registry import FileReply, Handler
 from yibao.domain import paging
 from yibao.domain.errors import Refused
 from yibao.domain.paging import Page
@@ -38,28 +38,26 @@ REFERENCE_DOWNLOADS = {
 }
 
 
-def _register_item_download(infno: str, title: str, list_types: tuple[str, ...]) -> None:
+def item_download(infno: str, list_types: tuple[str, ...]) -> Handler:
+    """The handler of a catalogue download (ITEM_DOWNLOADS): items of ``list_types``."""
+
     def download(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         ver = inp.child("data").text("ver", max_len=20)
         rows = catalogue.items(ctx, ItemFilter(list_types=list_types, after_ver=ver))
         return catalogue.download_file(ctx, infno, rows, catalogue.ITEM_COLUMNS)
 
-    transaction(infno, title, writes=True)(download)
+    return download
 
 
-def _register_reference_download(infno: str, title: str, kind: str) -> None:
+def reference_download(infno: str, kind: str) -> Handler:
+    """The handler of a code-list download (REFERENCE_DOWNLOADS): the list ``kind``."""
+
     def download(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         ver = inp.child("data").text("ver", max_len=20)
         rows = catalogue.reference(ctx, kind, after_ver=ver)
         return catalogue.download_file(ctx, infno, rows, catalogue.REFERENCE_COLUMNS)
 
-    transaction(infno, title, writes=True)(download)
-
-
-for _infno, (_title, _types) in ITEM_DOWNLOADS.items():
-    _register_item_download(_infno, _title, _types)
-for _infno, (_title, _kind) in REFERENCE_DOWNLOADS.items():
-    _register_reference_download(_infno, _title, _kind)
+    return download
 
 
 def _page(data: Fields) -> Page:
@@ -95,7 +93,6 @@ def _base(ctx: Ctx, r: Any) -> dict[str, Any]:
             "enddate": r["valid_to"].isoformat() if r["valid_to"] else "", "vali_flag": "1"}
 
 
-@transaction("1312", "医保目录信息查询", writes=False)
 def hilist(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     _, only, page = _query(inp)
     return _answer(catalogue.item_page(ctx, only, page), page, lambda r: dict(
@@ -105,7 +102,6 @@ def hilist(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         ver=r["ver"]))
 
 
-@transaction("1304", "民族药品目录查询", writes=False)
 def ethnic_drugs(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     page = _page(inp.child("data"))
     return _answer(catalogue.reference_page(ctx, "ethnic", page), page, lambda r: {
@@ -113,7 +109,6 @@ def ethnic_drugs(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         "vali_flag": "1", "ver": r["ver"]})
 
 
-@transaction("1316", "医疗目录与医保目录匹配信息查询", writes=False)
 def list_matching(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     """In yibao the medical list code and the insurance list code are the same item."""
     data, only, page = _query(inp)
@@ -124,7 +119,6 @@ def list_matching(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         rid=f"{r['region']}-{r['code']}", updt_time=r["valid_from"].isoformat()))
 
 
-@transaction("1318", "医保目录限价信息查询", writes=False)
 def price_limits(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     _, only, page = _query(inp, capped=True)
     return _answer(catalogue.item_page(ctx, only, page), page, lambda r: dict(
@@ -132,7 +126,6 @@ def price_limits(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         hilist_pric_uplmt_amt=r["price_cap"]))
 
 
-@transaction("1319", "医保目录先自付比例信息查询", writes=False)
 def selfpay_ratios(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     _, only, page = _query(inp, chrgitm_lv="02")
     return _answer(catalogue.item_page(ctx, only, page), page, lambda r: dict(
@@ -140,7 +133,6 @@ def selfpay_ratios(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         selfpay_prop=r["selfpay_ratio"]))
 
 
-@transaction("1901", "字典表查询", writes=False)
 def dictionary(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     name = data.text("type", max_len=30)
@@ -170,7 +162,6 @@ def _bytes(node: Fields) -> bytes:
     raise Refused("E-ENV-004", "input.fsUploadIn.in")
 
 
-@transaction("9101", "文件上传", writes=True)
 def upload(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     node = inp.child("fsUploadIn")
     filename = node.text("filename", max_len=200)
@@ -183,7 +174,6 @@ def upload(ctx: Ctx, inp: Fields) -> dict[str, Any]:
             "dld_endtime": f"{deadline:%Y-%m-%d %H:%M:%S}"}
 
 
-@transaction("9102", "文件下载", writes=False)
 def download(ctx: Ctx, inp: Fields) -> FileReply:
     node = inp.child("fsDownloadIn")
     stored = files.fetch(

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from yibao.api.fields import Fields
-from yibao.api.registry import transaction
 from yibao.api.tx_fees import read_line
 from yibao.api.tx_visits import read_diagnoses, read_inpatient_flags, read_outpatient_flags
 from yibao.domain.codes import INSUTYPES, MED_TYPES, VisitClass, visit_class_of
@@ -17,7 +16,6 @@ from yibao.services import reimbursement
 from yibao.services.context import Ctx
 
 
-@transaction("2902", "故障期间申报 (yibao extension)", writes=True)
 def declare_fault(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     begin, end = data.moment("begntime"), data.moment("endtime")
@@ -29,7 +27,6 @@ def declare_fault(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return {"result": {"fault_id": fault_id}}
 
 
-@transaction("2901", "故障期间自费费用上传 (yibao extension)", writes=True)
 def fault_bill(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     info = inp.child("billinfo")
     items = inp.list_of("feedetail")

@@ -7,12 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from yibao.api.fields import Fields
-from yibao.api.registry import transaction
 from yibao.services import face
 from yibao.services.context import Ctx
 
 
-@transaction("9601", "人脸认证", writes=True)
 def authenticate(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     info = inp.child("recogInfo")
     attempt = face.Attempt(

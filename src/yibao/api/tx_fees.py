@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from yibao.api.fields import COUNT_MAX, PRICE_MAX, Fields
-from yibao.api.registry import transaction
 from yibao.domain.catalogue import Classified
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
@@ -69,17 +68,14 @@ def _line_out(line: fees.FeeLineIn, c: Classified, list_type: str) -> dict[str, 
     }
 
 
-@transaction("2204", "门诊费用明细信息上传", writes=True)
 def upload_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return _upload(ctx, inp, VisitClass.OUTPATIENT)
 
 
-@transaction("2301", "住院费用明细上传", writes=True)
 def upload_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return _upload(ctx, inp, VisitClass.INPATIENT)
 
 
-@transaction("2205", "门诊费用明细信息撤销", writes=True)
 def cancel_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     fees.cancel(
@@ -89,7 +85,6 @@ def cancel_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return {}
 
 
-@transaction("2302", "住院费用明细撤销", writes=True)
 def cancel_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     fees.cancel(

@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from yibao.api.fields import Fields
-from yibao.api.registry import transaction
 from yibao.domain import filing as rules
 from yibao.domain.codes import INSUTYPES
 from yibao.domain.errors import Refused
@@ -25,7 +24,6 @@ def _register(ctx: Ctx, new: filing.NewFiling) -> dict[str, Any]:
     return {"result": {"trt_dcla_detl_sn": serial}}
 
 
-@transaction("2501", "转院备案", writes=True)
 def referral(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("refmedin")
     data.code("refl_type", REFERRAL_TYPES)
@@ -43,12 +41,10 @@ def referral(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     ))
 
 
-@transaction("2502", "转院备案撤销", writes=True)
 def cancel_referral(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return _cancel(ctx, inp.child("data"), rules.Kind.AREA, memo_required=False)
 
 
-@transaction("2503", "人员慢特病备案", writes=True)
 def special_disease(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     answer = _register(ctx, filing.NewFiling(
@@ -64,12 +60,10 @@ def special_disease(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return answer
 
 
-@transaction("2504", "人员慢特病备案撤销", writes=True)
 def cancel_special_disease(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return _cancel(ctx, inp.child("data"), rules.Kind.DISEASE, memo_required=True)
 
 
-@transaction("2507", "人员意外伤害备案", writes=True)
 def injury(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     """The person's declaration that the injury has no liable third party."""
     data = inp.child("data")
@@ -112,7 +106,6 @@ def _last_day(end_at: datetime | None) -> str:
     return "" if end_at is None else _day(end_at - timedelta(days=1))
 
 
-@transaction("5301", "人员慢特病备案查询", writes=False)
 def special_diseases(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     psn_no = inp.child("data").text("psn_no", max_len=30)
     get_person(ctx.conn, psn_no)
@@ -124,7 +117,6 @@ def special_diseases(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         for r in rows]}
 
 
-@transaction("5304", "转院信息查询", writes=False)
 def referrals(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     psn_no = data.text("psn_no", max_len=30)

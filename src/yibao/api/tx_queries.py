@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from yibao.api.fields import Fields
-from yibao.api.registry import transaction
 from yibao.api.tx_settlement import render
 from yibao.domain.codes import age_on
 from yibao.domain.engine import COUNT_KEYS
@@ -40,7 +39,6 @@ def _fee_out(row: Any) -> dict[str, Any]:
     }
 
 
-@transaction("5201", "就诊信息查询", writes=False)
 def visits(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     psn_no = data.text("psn_no", max_len=30)
@@ -67,7 +65,6 @@ def visits(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     ]}
 
 
-@transaction("5202", "诊断信息查询", writes=False)
 def diagnoses(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     mdtrt_id = data.text("mdtrt_id", max_len=30)
@@ -92,7 +89,6 @@ def _ids(inp: Fields) -> tuple[str, str, str]:
             data.text("psn_no", max_len=30))
 
 
-@transaction("5203", "结算信息查询", writes=False)
 def settlement_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     setl_id, mdtrt_id, psn_no = _ids(inp)
     row = queries.settlement_of(ctx, setl_id, mdtrt_id, psn_no)
@@ -109,7 +105,6 @@ def settlement_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return out
 
 
-@transaction("5204", "费用明细查询", writes=False)
 def settlement_lines(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     setl_id, mdtrt_id, psn_no = _ids(inp)
     row = queries.settlement_of(ctx, setl_id, mdtrt_id, psn_no)
@@ -118,7 +113,6 @@ def settlement_lines(ctx: Ctx, inp: Fields) -> dict[str, Any]:
                           for r in lines]}
 
 
-@transaction("5205", "人员慢特病用药记录查询", writes=False)
 def chronic_records(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     psn_no = data.text("psn_no", max_len=30)
@@ -134,7 +128,6 @@ def chronic_records(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     ]}
 
 
-@transaction("5206", "人员累计信息查询", writes=False)
 def accumulations(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     psn_no = data.text("psn_no", max_len=30)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from yibao.api.fields import Fields
-from yibao.api.registry import transaction
 from yibao.domain.codes import INSUTYPES
 from yibao.services import clearing, reconciliation
 from yibao.services.context import Ctx
@@ -35,7 +34,6 @@ def _applied(data: Fields, name: str) -> int:
     return _money(data, name, negative=False)
 
 
-@transaction("3201", "医药机构费用结算对总账", writes=False)
 def totals(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     scope = _scope(data, insutype=data.code("insutype", INSUTYPES))
@@ -46,7 +44,6 @@ def totals(ctx: Ctx, inp: Fields) -> dict[str, Any]:
                          "stmt_rslt": result, "stmt_rslt_dscr": description}}
 
 
-@transaction("3202", "医药机构费用结算对明细账", writes=True)
 def detail(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     found = reconciliation.detail(ctx, _scope(data), data.text("file_qury_no", max_len=60))
@@ -55,7 +52,6 @@ def detail(ctx: Ctx, inp: Fields) -> dict[str, Any]:
                          "dld_endtime": found["dld_endtime"].strftime("%Y-%m-%d %H:%M:%S")}}
 
 
-@transaction("3203", "清算申请", writes=True)
 def apply(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     serial = clearing.apply(ctx.conn, ctx.caller, ctx.ids, clearing.Application(
@@ -68,7 +64,6 @@ def apply(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return {"result": {"clr_appy_evt_id": serial}}
 
 
-@transaction("3204", "清算申请撤销", writes=True)
 def withdraw(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     clearing.withdraw(ctx.conn, ctx.caller, data.text("clr_appy_evt_id", max_len=30))

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from yibao.api.fields import Fields
-from yibao.api.registry import transaction
 from yibao.api.tx_basic import read_credential
 from yibao.domain.codes import FUNDS, VisitClass, age_on
 from yibao.domain.errors import Refused
@@ -91,31 +90,25 @@ def _cancel(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return render(ctx, outcome)
 
 
-@transaction("2206", "门诊预结算", writes=False)
 def presettle_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return _compute(ctx, inp, VisitClass.OUTPATIENT, store=False)
 
 
-@transaction("2207", "门诊结算", writes=True)
 def settle_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return _compute(ctx, inp, VisitClass.OUTPATIENT, store=True)
 
 
-@transaction("2208", "门诊结算撤销", writes=True)
 def cancel_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return _cancel(ctx, inp)
 
 
-@transaction("2303", "住院预结算", writes=False)
 def presettle_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return _compute(ctx, inp, VisitClass.INPATIENT, store=False)
 
 
-@transaction("2304", "住院结算", writes=True)
 def settle_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return _compute(ctx, inp, VisitClass.INPATIENT, store=True)
 
 
-@transaction("2305", "住院结算撤销", writes=True)
 def cancel_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return _cancel(ctx, inp)

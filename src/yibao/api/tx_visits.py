@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from yibao.api.fields import Fields
-from yibao.api.registry import transaction
 from yibao.api.tx_basic import read_credential
 from yibao.domain.codes import INSUTYPES, VisitClass
 from yibao.domain.errors import Refused
@@ -69,7 +68,6 @@ def read_inpatient_flags(node: Fields) -> visits.AwayFlags:
                            emergency_values=INPATIENT_EMERGENCY)
 
 
-@transaction("2201", "门诊挂号", writes=True)
 def register(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     new = visits.NewVisit(
@@ -91,7 +89,6 @@ def register(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     }
 
 
-@transaction("2202", "门诊挂号撤销", writes=True)
 def cancel_registration(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     visits.cancel_visit(
@@ -101,7 +98,6 @@ def cancel_registration(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return {}
 
 
-@transaction("2203", "门诊就诊信息上传", writes=True)
 def visit_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     info = inp.child("mdtrtinfo")
     visits.record_visit_info(
@@ -111,7 +107,6 @@ def visit_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return {}
 
 
-@transaction("2401", "入院办理", writes=True)
 def admit(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     info = inp.child("mdtrtinfo")
     new = visits.NewVisit(
@@ -129,7 +124,6 @@ def admit(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return {"result": {"mdtrt_id": mdtrt_id, "psn_no": new.psn_no, "ipt_otp_no": new.ipt_otp_no}}
 
 
-@transaction("2402", "出院办理", writes=True)
 def discharge(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     info = inp.child("dscginfo")
     visits.discharge(
@@ -140,7 +134,6 @@ def discharge(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return {}
 
 
-@transaction("2404", "入院撤销", writes=True)
 def cancel_admission(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     visits.cancel_visit(
@@ -150,7 +143,6 @@ def cancel_admission(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     return {}
 
 
-@transaction("2405", "出院撤销", writes=True)
 def cancel_discharge(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     visits.undo_discharge(ctx, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30))

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from yibao.analytics.synthetic import generate_month
+from yibao.bench.world import write_batch
 from yibao.services import ledger
 from yibao.store.db import Database
 from yibao.store.schema import (
@@ -32,7 +33,6 @@ from yibao.store.schema import (
     settlement_fund,
     visit,
 )
-from yibao.world import write_batch
 
 BATCH_SETTLEMENTS = 20_000
 REGIONS = ("110000", "130102")  # the synthetic month's insured places

@@ -29,9 +29,9 @@ from sqlalchemy import func, select, text
 from yibao.bench.cpu import Meter
 from yibao.bench.load import FLOOR_INFNO, Plan, Record, Target, run_process
 from yibao.bench.server import ServerProcess, free_port
+from yibao.bench.world import Scale, generate, world_token
 from yibao.store.db import Database
 from yibao.store.schema import institution, insurance, person
-from yibao.world import Scale, generate, world_token
 
 PERSONS_SAMPLE = 20_000
 

@@ -1,0 +1,5 @@
+"""``python -m yibao.cli``: the ``yibao`` command."""
+
+from yibao.cli import app
+
+app()

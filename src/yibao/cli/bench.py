@@ -1,0 +1,176 @@
+"""Benchmarks and fault runs: ``yibao bench ...`` (code in yibao/bench/, bench/README.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from yibao.cli.common import DB_OPTION, console
+from yibao.store.db import Database
+
+app = typer.Typer(help="Benchmarks: numbers and ratios against a baseline in the same run")
+
+
+@app.command("engine")
+def bench_engine(count: int = typer.Option(100_000, "--count"),
+                 rounds: int = typer.Option(5, "--rounds", min=1)) -> None:
+    """Settlements per second of the pure engine on one core (best of --rounds)."""
+    from yibao.bench import engine
+    from yibao.store.policy_files import load_policies
+
+    result = engine.run(load_policies(), count, rounds)
+    console.print(
+        f"engine: {result.per_second:,.0f} settlements/s on one core, best of {rounds} "
+        f"({result.settlements:,} in {result.seconds:.2f} s CPU); "
+        f"baseline (sum the totals only): {result.baseline_per_second:,.0f}/s; "
+        f"ratio {result.per_second / result.baseline_per_second:.3f}"
+    )
+
+
+@app.command("clearing")
+def bench_clearing(
+    settlements: int = typer.Option(10_000_000, "--settlements"),
+    directory: Path = typer.Option(Path("bench/results/clearing-month"), "--dir",
+                                   help="the month's Parquet files (generated if absent)"),
+    store: str = typer.Option("", "--store", help="a scratch PostgreSQL database to load "
+                              "the month into and extract it from (it is filled)"),
+) -> None:
+    """Clear a synthetic month with DuckDB; baseline: one scan of the same files."""
+    from yibao.bench import clearing
+
+    r = clearing.run(directory, settlements)
+    if r.generate_seconds is not None:
+        console.print(f"generated {r.settlements:,} settlements in {r.generate_seconds:.1f} s")
+    console.print(
+        f"clearing: {r.settlements:,} settlements, {r.institutions:,} institutions in "
+        f"{r.clearing_seconds:.2f} s ({r.rows_per_second:,.0f} rows/s); baseline scan "
+        f"{r.baseline_seconds:.2f} s; ratio {r.baseline_seconds / r.clearing_seconds:.3f}")
+    if store:
+        s = clearing.run_store(store, directory)
+        console.print(
+            f"store: loaded {s.settlements:,} in {s.load_seconds:.1f} s; extract "
+            f"{s.extract_seconds:.1f} s ({s.settlements / s.extract_seconds:,.0f} rows/s); "
+            f"clear {s.clearing_seconds:.2f} s; extract + clear "
+            f"{s.extract_seconds + s.clearing_seconds:.1f} s")
+
+
+@app.command("ledger")
+def bench_ledger(
+    db: str = DB_OPTION,
+    settlements: int = typer.Option(200_000, "--settlements",
+                                    help="how many to write if the database holds none"),
+) -> None:
+    """Time ``ledger verify`` and its peak memory; baseline: one scan of its tables."""
+    from yibao.bench import ledger
+
+    database = Database(db)
+    written = ledger.fill(database, settlements)
+    database.dispose()
+    if written:
+        console.print(f"wrote {written:,} settlements with their postings")
+    m = ledger.measure(database.url)
+    console.print(
+        f"verify: {m.settlements:,} settlements, {m.entries:,} ledger entries, "
+        f"{m.problems} problems in {m.verify_seconds:.1f} s ({m.verify_cpu_seconds:.1f} s "
+        f"CPU); peak memory {m.rss_peak_mib:,.0f} MiB ({m.rss_before_mib:,.0f} MiB before "
+        f"verify); baseline scan {m.baseline_seconds:.2f} s; "
+        f"ratio {m.baseline_seconds / m.verify_seconds:.3f}")
+
+
+@app.command("flood")
+def bench_flood(
+    db: str = typer.Option("", "--db", help="SQLite path (default: a new file under --dir)"),
+    seconds: float = typer.Option(10.0, "--seconds", max=120.0),
+    clients: int = typer.Option(4, "--clients", min=1, max=32),
+    flooders: int = typer.Option(4, "--flooders", min=1, max=32),
+    flood_mib: int = typer.Option(60, "--flood-mib", min=1, max=200),
+    directory: Path = typer.Option(Path("bench/results"), "--dir"),
+) -> None:
+    """Signed 5206 latency alone, then while unauthenticated oversized bodies flood
+    /channel/v1 and /admin/v1 (one server on 127.0.0.1, SQLite); prints both and the ratio."""
+    from yibao.bench import flood
+
+    opts = flood.Options(db or flood.default_url(directory), seconds, clients, flooders,
+                         flood_mib * 1024 * 1024)
+    console.print(flood.markdown(flood.run(opts, report=console.print)))
+
+
+@app.command("settle")
+def bench_settle(
+    db: str = DB_OPTION,
+    seconds: float = typer.Option(20.0, "--seconds"),
+    clients: int = typer.Option(8, "--clients"),
+    processes: int = typer.Option(2, "--client-processes"),
+    workers: int = typer.Option(2, "--workers"),
+    persons: int = typer.Option(100_000, "--persons"),
+    output: Path = typer.Option(Path("bench/results"), "--output"),
+) -> None:
+    """Drive the server with simulated HIS clients; compare with a bare-SQL baseline."""
+    from yibao.bench import settle
+
+    opts = settle.Options(db, seconds, clients, processes, workers, persons)
+    result = settle.run(opts, report=console.print)
+    path = settle.save(result, output)
+    console.print(settle.markdown(result))
+    console.print(f"saved {path}")
+
+
+@app.command("soak")
+def bench_soak(
+    db: str = DB_OPTION,
+    minutes: float = typer.Option(10.0, "--minutes"),
+    window: float = typer.Option(30.0, "--window"),
+    clients: int = typer.Option(8, "--clients"),
+    persons: int = typer.Option(20_000, "--persons"),
+) -> None:
+    """Full flows at 70 % of the measured maximum; latency and memory per window."""
+    from yibao.bench import settle
+
+    opts = settle.Options(db, window, clients, 2, 2, persons)
+    result = settle.soak(opts, minutes, window, report=console.print)
+    first, last = result["windows"][0], result["windows"][-1]
+    console.print(f"p99 2207 {first['p99_2207']} -> {last['p99_2207']} ms; server memory "
+                  f"{first['server_rss_mb']} -> {last['server_rss_mb']} MiB")
+
+
+@app.command("crash")
+def bench_crash(
+    db: str = DB_OPTION,
+    seconds: float = typer.Option(120.0, "--seconds"),
+    kills: int = typer.Option(20, "--kills"),
+    clients: int = typer.Option(4, "--clients"),
+    restart_db: str = typer.Option("", "--restart-db-command",
+                                   help="shell command that restarts the database, run once"),
+) -> None:
+    """kill -9 the server at random moments under load (optionally restart the database),
+    then check that nothing was lost, half-written or counted twice."""
+    import subprocess
+
+    from yibao.bench import faults
+    from yibao.bench.server import free_port
+    from yibao.store.demo import seed_demo
+
+    database = Database(db)
+    database.migrate()
+    with database.write() as conn:
+        seed_demo(conn)
+    people = faults.local_people(database)
+    port = free_port()
+    opening = faults.opening_balances(database)
+    outage = None
+    if restart_db:
+        def outage() -> None:
+            subprocess.run(restart_db, shell=True, check=True)
+    ledger = faults.run(database.url, seconds=seconds, kills=kills, port=port,
+                        clients=clients, persons=people, institutions=faults.DEMO_HOSPITALS,
+                        outage=outage)
+    problems = faults.check(database, ledger, opening)
+    console.print(f"acknowledged settlements {len(ledger.acknowledged)}, resent after a kill "
+                  f"{ledger.retries}, E-SYS-001 answers {ledger.unavailable}")
+    if problems:
+        for problem in problems[:50]:
+            console.print(f"[red]{problem}[/]")
+        raise typer.Exit(1)
+    console.print("[green]all acknowledged settlements exist exactly once; accumulators, "
+                  "accounts and messages are consistent[/]")

@@ -1,0 +1,105 @@
+"""Monthly clearing: ``yibao clearing run|close|prepay|statements``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from yibao.cli.common import DB_OPTION, T, console, write_step
+from yibao.store.db import Database
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from yibao.services.context import Caller
+
+app = typer.Typer(help="Monthly clearing, prepayment and statements")
+MONTH_OPTION = typer.Option(..., "--month", help="YYYY-MM")
+OPERATOR_OPTION = typer.Option(os.environ.get("USER", "cli"), "--operator",
+                               help="who runs it (recorded)")
+
+
+def _step(db: str, operator: str, what: str, month: str,
+          action: Callable[[Connection], T]) -> T:
+    """Run a clearing step in one write transaction that reads one snapshot of the store,
+    then its row of the operators' log in the same transaction (role ``cli``: a command
+    run on the server by whoever ``--operator`` names); a refusal (another run of the
+    same month first, say) exits 1 with why."""
+    from yibao.domain.roles import Operator
+    from yibao.services import audit
+    from yibao.services.context import china_now
+
+    def act(conn: Connection) -> T:
+        result = action(conn)
+        audit.action(conn, Operator(operator, china_now(), role="cli"), what, month)
+        return result
+
+    return write_step(db, act, snapshot=True)
+
+
+def _caller(operator: str) -> Caller:
+    from yibao.services.context import SOURCE_AGENCY, Caller, china_now
+
+    return Caller(SOURCE_AGENCY, operator, china_now())
+
+
+@app.command("run")
+def clearing_run(
+    month: str = MONTH_OPTION, db: str = DB_OPTION, operator: str = OPERATOR_OPTION,
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark"),
+    out: Path | None = typer.Option(None, "--out", help="write the statements here"),
+) -> None:
+    """Compute a month (again, while it is open); optionally write the statements."""
+    import time
+
+    from yibao.services import clearing, statements
+
+    started = time.perf_counter()
+    outcome = _step(db, operator, "clearing.run", month, lambda conn:
+                    clearing.run(conn, _caller(operator), month, engine=engine))
+    console.print(f"{month}: {outcome.settlements:,} settlements, {outcome.institutions} "
+                  f"institutions, {outcome.regions} region pairs, due "
+                  f"{outcome.due / 100:,.2f} yuan ({time.perf_counter() - started:.1f} s)")
+    if out is not None:
+        with Database(db).read() as conn:
+            files = statements.write(conn, month, out)
+        console.print(f"{len(files)} statement files in {out}")
+
+
+@app.command("close")
+def clearing_close(month: str = MONTH_OPTION, db: str = DB_OPTION,
+                   operator: str = OPERATOR_OPTION) -> None:
+    """Close a month: post the payments; it is never rewritten afterwards."""
+    from yibao.services import clearing
+
+    _step(db, operator, "clearing.close", month, lambda conn:
+          clearing.close(conn, _caller(operator), month))
+    console.print(f"[green]{month} closed[/]")
+
+
+@app.command("prepay")
+def clearing_prepay(month: str = MONTH_OPTION, db: str = DB_OPTION,
+                    operator: str = OPERATOR_OPTION) -> None:
+    """Prepay the month to institutions flagged for it (average of recent months)."""
+    from yibao.services import clearing
+
+    paid = _step(db, operator, "clearing.prepay", month, lambda conn:
+                 clearing.prepay(conn, _caller(operator), month))
+    for code, amount in paid.items():
+        console.print(f"{code}: {amount / 100:,.2f} yuan prepaid for {month}")
+    console.print(f"{len(paid)} prepayments")
+
+
+@app.command("statements")
+def clearing_statements(month: str = MONTH_OPTION, db: str = DB_OPTION,
+                        out: Path = typer.Option(Path("statements"), "--out")) -> None:
+    """Write every institution's statement and the bureau summary (CSV and HTML)."""
+    from yibao.services import statements
+
+    with Database(db).read() as conn:
+        files = statements.write(conn, month, out)
+    console.print(f"{len(files)} files in {out}")

@@ -1,0 +1,80 @@
+"""Bureau operators: ``yibao operators create|list|rotate|revoke`` (docs/security.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import typer
+
+from yibao.cli.common import DB_OPTION, T, console, write_step
+from yibao.store.db import Database
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from yibao.services.operators import Issued
+
+app = typer.Typer(help="Bureau operators: roles and bearer tokens (docs/security.md)")
+DAYS_OPTION = typer.Option(90, "--days", help="the token expires after this many days")
+
+
+def _step(db: str, action: Callable[[Connection], T]) -> T:
+    """One write transaction; a refusal (unknown operator, name taken) exits 1 with its
+    code."""
+    return write_step(db, action, say=lambda refusal: f"{refusal.code} {refusal.message}")
+
+
+def _show_token(issued: Issued) -> None:
+    console.print(f"token of {issued.name} (shown once, store it now): {issued.token}")
+    console.print(f"expires {issued.expires_at:%Y-%m-%d %H:%M}")
+
+
+@app.command("create")
+def operators_create(
+    name: str, role: list[str] = typer.Option(..., "--role", help="clerk, reviewer, "
+                                              "approver, finance, auditor, administrator"),
+    days: int = DAYS_OPTION, db: str = DB_OPTION,
+) -> None:
+    """Create an operator with one or more roles; prints its token once."""
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    _show_token(_step(db, lambda conn: operators.create(
+        conn, name, role, china_now(), days=days)))
+
+
+@app.command("list")
+def operators_list(db: str = DB_OPTION) -> None:
+    """Every operator: roles, status, when its live token expires (tokens never shown)."""
+    from rich.table import Table
+
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    with Database(db).read() as conn:
+        rows = operators.listing(conn, china_now())
+    table = Table("name", "roles", "status", "token expires")
+    for row in rows:
+        table.add_row(row["name"], row["roles"], row["status"], row["expires_at"] or "-")
+    console.print(table)
+
+
+@app.command("rotate")
+def operators_rotate(name: str, days: int = DAYS_OPTION, db: str = DB_OPTION) -> None:
+    """A new token for the operator (printed once); the old ones stop working at once."""
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    _show_token(_step(db, lambda conn: operators.rotate(
+        conn, name, china_now(), days=days)))
+
+
+@app.command("revoke")
+def operators_revoke(name: str, db: str = DB_OPTION) -> None:
+    """Revoke every token of the operator (effective on the next request)."""
+    from yibao.services import operators
+    from yibao.services.context import china_now
+
+    revoked = _step(db, lambda conn: operators.revoke(conn, name, china_now()))
+    console.print(f"{revoked} token(s) of {name} revoked")
