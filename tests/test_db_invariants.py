@@ -179,7 +179,7 @@ class _PgError(Exception):
     (_PgError("23505"), Failure.DUPLICATE),
     (_PgError("23502"), Failure.BROKEN),  # not null
     (_PgError("23514"), Failure.BROKEN),  # check
-    (_PgError("22003"), Failure.BROKEN),  # numeric value out of range
+    (_PgError("22003"), Failure.INPUT),  # numeric value out of range: the input
     (_PgError("08006"), Failure.UNAVAILABLE),  # connection failure
     (_PgError("57P01"), Failure.UNAVAILABLE),  # admin shutdown
     (_PgError(None), Failure.UNAVAILABLE),  # no server answer
@@ -524,3 +524,11 @@ def test_on_sqlite_the_constraints_come_and_go_with_the_rows_kept(tmp_path):
     with pytest.raises(IntegrityError), database.write() as conn:
         conn.execute(update(account).values(balance=-1))
     database.dispose()
+
+
+def test_a_number_past_its_column_is_an_input_error_not_an_internal_one():
+    from yibao.api.hospital import database_failure_code
+    out_of_range = DBAPIError("SELECT 1", {}, _PgError("22003"))
+    assert database_failure_code(out_of_range, "GET /x") == "E-ENV-005"
+    assert database_failure_code(DBAPIError("SELECT 1", {}, _PgError("23514")),
+                                 "GET /x") == "E-SYS-002"

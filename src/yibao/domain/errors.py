@@ -62,6 +62,9 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      409),
     ("E-PSN-006", "direct settlement suspended", "the bureau suspended it; see the end date", 409),
     ("E-PSN-007", "card not found", "no social security card has this number", 404),
+    ("E-PSN-008", "suspension not found",
+     "use the id POST /admin/v1/persons/{psn_no}/suspensions answered", 404),
+    ("E-PSN-009", "suspension lifted already", "it no longer applies; nothing to lift", 409),
     # electronic certificate
     ("E-ECT-001", "real-name or real-person verification failed", "check name, ID, place", 400),
     ("E-ECT-002", "certificate already active in this channel", "deactivate it first", 409),
