@@ -188,11 +188,18 @@ def allowed_methods(app: FastAPI, path: str) -> str:
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (several worker processes): the database URL
-    comes from YIBAO_DATABASE_URL, the outbox endpoint from YIBAO_OUTBOX_URL."""
+    comes from YIBAO_DATABASE_URL, the outbox endpoint from YIBAO_OUTBOX_URL. Refuses to
+    build the app (RuntimeError: uvicorn exits) with an invalid face template key, or
+    with the development key unless YIBAO_DEMO=1 (``yibao serve --demo`` sets it)."""
     import os
 
     from yibao import log
+    from yibao.services import face
     from yibao.store.db import DEFAULT_URL
+
+    problem = face.key_problem(demo=face.demo_switched_on())
+    if problem:
+        raise RuntimeError(problem)
 
     log.configure(os.environ.get("YIBAO_LOG_LEVEL", "INFO"))
     database = Database(os.environ.get("YIBAO_DATABASE_URL", DEFAULT_URL))
