@@ -222,6 +222,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "exports the file", 403),
     ("E-ADM-006", "operator not found or name taken",
      "yibao operators list; a name is 1..60 letters, digits, '.', '_' or '-'", 409),
+    ("E-ADM-007", "the claim's account is not the registered payee",
+     "check the account with the person, then approve with payee_confirmed: true", 409),
     # outbox
     ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox", 404),
     ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically",
