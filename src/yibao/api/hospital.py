@@ -66,6 +66,15 @@ class HospitalInterface:
         self._log(None, result, started)
         return result
 
+    def refuse_unread(self, granted: Pass, refusal: Refused) -> dict[str, Any]:
+        """Refuse an authenticated message before its body is read (a declared length
+        over the limit): its nonce is recorded all the same."""
+        started = time.perf_counter()
+        result = self.refused(refusal, self._stamp())
+        self._remember_nonce(granted)
+        self._log(None, result, started)
+        return result
+
     def serve(self, granted: Pass, body: bytes) -> dict[str, Any] | FileReply:
         """Parse and run an authenticated message. Its nonce is recorded whatever the
         outcome (with the change, or on its own when the message is refused, fails or is
