@@ -108,5 +108,6 @@ def _line(x: LineIn) -> fees.FeeLineIn:
 
 
 def payee_of(body: PayeeIn) -> reimbursement.Payee:
-    return reimbursement.Payee(body.bank_name, body.bank_account,
-                               account_name=getattr(body, "account_name", ""))
+    """The payee a body names; a window's names the account holder too."""
+    holder = body.account_name if isinstance(body, WindowPayeeIn) else ""
+    return reimbursement.Payee(body.bank_name, body.bank_account, account_name=holder)
