@@ -7,9 +7,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from apps import ChannelApp
-from conftest import APPROVER, AUDITOR, CLERK, REVIEWER
+from conftest import APPROVER, APPROVER2, AUDITOR, CLERK, REVIEWER
 from test_errors import unchanged
-from test_operators import SMALL
+from test_operators import LARGE, SMALL
 from test_reimbursement import PAYEE, bill, psn
 from yibao.store.schema import claim, claim_step, payment_order
 
@@ -87,3 +87,23 @@ def test_a_window_account_other_than_the_registered_payee_is_flagged_and_confirm
     # the registered account needs no confirmation
     assert http.post(f"/admin/v1/claims/{same}/review", headers=REVIEWER).status_code == 200
     assert _decide(http, same).status_code == 200
+
+
+def test_each_of_two_approvers_confirms_a_window_account_other_than_the_registered(
+        db, http, his):
+    app = ChannelApp(http)
+    app.register_payee(app.activate())
+    claim_id = http.post("/admin/v1/claims", headers=CLERK, json={
+        "psn_no": psn(his), "reason": "no_credential", "payee": ELSEWHERE,
+        "bill": bill("INV-W4", LARGE)}).json()["claim_id"]
+    assert http.post(f"/admin/v1/claims/{claim_id}/review", headers=REVIEWER).status_code == 200
+    first = _decide(http, claim_id, payee_confirmed=True)
+    assert first.json()["steps"][-1]["status"] == "first_approved"
+    with unchanged(db):
+        second = http.post(f"/admin/v1/claims/{claim_id}/decision", headers=APPROVER2,
+                           json={"approve": True})
+        assert (second.status_code, second.json()["code"]) == (409, "E-ADM-007")
+    second = http.post(f"/admin/v1/claims/{claim_id}/decision", headers=APPROVER2,
+                       json={"approve": True, "payee_confirmed": True})
+    assert second.status_code == 200 and second.json()["status"] == "approved"
+    assert _count(db, payment_order) == 1
