@@ -77,3 +77,50 @@ def test_a_suspension_needs_a_sane_period_and_a_reason(http, his):
         "begin_date": "2026-05-01", "end_date": "2026-06-01", "reason": "x"})
     assert nobody.status_code == 404
     assert person(his, WANG_FANG)["insuinfo"]  # nothing was suspended
+
+
+def _suspensions(db) -> list[tuple]:
+    from sqlalchemy import select
+
+    from yibao.store.schema import operator_action, suspension
+    with db.read() as conn:
+        return [tuple(r) for r in conn.execute(select(suspension).order_by(suspension.c.id))] + [
+            tuple(r) for r in conn.execute(select(operator_action.c.id))]
+
+
+def test_lifting_an_unknown_or_lifted_suspension_says_which(db, http, his):
+    psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+    made = http.post(f"/admin/v1/persons/{psn_no}/suspensions", headers=ADMIN, json={
+        "begin_date": "2026-05-01", "end_date": "2026-08-31", "reason": "lent the card"})
+    before = _suspensions(db)
+    unknown = http.delete("/admin/v1/suspensions/999999", headers=ADMIN)
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "E-PSN-008")
+    assert _suspensions(db) == before
+    assert http.delete(f"/admin/v1/suspensions/{made.json()['id']}",
+                       headers=ADMIN).status_code == 200
+    lifted = _suspensions(db)
+    again = http.delete(f"/admin/v1/suspensions/{made.json()['id']}", headers=ADMIN)
+    assert (again.status_code, again.json()["code"]) == (409, "E-PSN-009")
+    assert _suspensions(db) == lifted
+
+
+def test_ids_and_cursors_past_the_column_range_are_refused_422(db, http, his):
+    psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+    http.post(f"/admin/v1/persons/{psn_no}/suspensions", headers=ADMIN, json={
+        "begin_date": "2026-05-01", "end_date": "2026-08-31", "reason": "lent the card"})
+    before = _suspensions(db)
+    for number in ("2147483648", "9223372036854775808", "99999999999999999999999"):
+        lift = http.delete(f"/admin/v1/suspensions/{number}", headers=ADMIN)
+        assert lift.status_code == 422, (number, lift.text)
+        page = http.get(f"/admin/v1/audit?before={number}", headers=AUDITOR)
+        assert page.status_code == 422, (number, page.text)
+    assert _suspensions(db) == before
+    largest = http.delete("/admin/v1/suspensions/2147483647", headers=ADMIN)
+    assert (largest.status_code, largest.json()["code"]) == (404, "E-PSN-008")
+    assert http.get("/admin/v1/audit?before=2147483647", headers=AUDITOR).status_code == 200
+
+
+def test_the_audit_trail_of_an_unknown_person_is_404(http):
+    for view in ("audit", "attestations"):
+        nobody = http.get(f"/admin/v1/persons/NOPE/{view}", headers=AUDITOR)
+        assert (nobody.status_code, nobody.json()["code"]) == (404, "E-PSN-001")

@@ -38,6 +38,7 @@ from yibao.store.schema import (
     ledger_entry,
     message,
     metadata,
+    operator,
     visit,
 )
 
@@ -179,7 +180,7 @@ class _PgError(Exception):
     (_PgError("23505"), Failure.DUPLICATE),
     (_PgError("23502"), Failure.BROKEN),  # not null
     (_PgError("23514"), Failure.BROKEN),  # check
-    (_PgError("22003"), Failure.BROKEN),  # numeric value out of range
+    (_PgError("22003"), Failure.INPUT),  # numeric value out of range: the input
     (_PgError("08006"), Failure.UNAVAILABLE),  # connection failure
     (_PgError("57P01"), Failure.UNAVAILABLE),  # admin shutdown
     (_PgError(None), Failure.UNAVAILABLE),  # no server answer
@@ -271,6 +272,19 @@ def _good_rows() -> dict[str, dict[str, Any]]:
                                      setlym="202604", clr_type="11", psntime=1,
                                      medfee_sumamt=100, fund_appy_sum=50, acct_pay=0,
                                      cash_payamt=50, status="applied", created_at=AT),
+        "attestation": dict(id=900_001, psn_no=PSN, channel_id=CHANNEL, purpose="payee",
+                            method="face_liveness", evidence_ref="REF-INV-0001",
+                            attested_at=AT, recorded_at=AT),
+        "payee_account": dict(id=900_001, psn_no=PSN, bank_name="b", bank_account="62220001",
+                              channel_id=CHANNEL, attestation_id=900_001, set_at=AT),
+        "operator": dict(name="op-inv", roles="approver,clerk", status="active",
+                         created_at=AT),
+        "ec_token": dict(token_hash="T-INV", psn_no=PSN, cert_id="E-INV",
+                         fixmedins_code="H11010500001", business_type="01101", issued_at=AT,
+                         expires_at=AT),
+        "stored_file": dict(file_qury_no="Q-INV", fixmedins_code="H11010500001",
+                            filename="f.zip", content=b"x", created_at=AT, kind="upload",
+                            dld_endtime=AT),
     }
 
 
@@ -331,6 +345,18 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_prepayment_amount", "prepayment", {"amount": -1_000}),
     ("ck_clearing_application_status", "clearing_application", {"status": "paid"}),
     ("ck_clearing_application_amounts", "clearing_application", {"fund_appy_sum": -50}),
+    ("ck_claim_source", "claim", {"source": "99"}),
+    ("ck_attestation_purpose", "attestation", {"purpose": "bogus"}),
+    ("ck_attestation_method", "attestation", {"method": "none"}),
+    ("ck_payee_account_account", "payee_account", {"bank_account": ""}),
+    ("ck_payee_account_account", "payee_account", {"bank_name": ""}),
+    ("ck_operator_status", "operator", {"status": "bogus"}),
+    # roles: each item of the list one of domain/roles.py ROLES, no empty item
+    *(("ck_operator_roles", "operator", {"roles": roles}) for roles in (
+        "god", "clerk,god", "", "clerk,", ",clerk", "clerk,,auditor", "clerk, auditor",
+        "CLERK", "clerkx", "approverclerk")),
+    ("ck_ec_token_business_type", "ec_token", {"business_type": "99999"}),
+    ("ck_stored_file_kind", "stored_file", {"kind": "bogus"}),
 ]
 
 
@@ -500,6 +526,28 @@ def test_the_services_write_only_values_the_database_accepts():
     assert ecert.ACTIVE in states.ECERT
     assert {ecert.ACTIVE, ecert.PENDING, ecert.REMOVED} == set(states.FAMILY_BINDING)
     assert INSURED in states.INSURANCE
+    from yibao.services import context, files, operators
+
+    assert tuple(ecert.BUSINESS_TYPES) == states.EC_TOKEN_BUSINESS_TYPES
+    assert {files.UPLOAD, files.RESULT, files.CATALOGUE} == set(states.STORED_FILE_KINDS)
+    assert operators.ACTIVE in states.OPERATOR
+    assert {context.SOURCE_INSTITUTION, context.SOURCE_AGENCY, context.SOURCE_APP} == set(
+        states.CLAIM_SOURCES)
+
+
+def test_every_combination_of_operator_roles_is_accepted(db):
+    """No false alarm on the roles list: any non-empty set of the roles, joined as the
+    services join them (sorted, comma-separated)."""
+    from itertools import combinations
+
+    from yibao.domain.roles import ROLES
+    lists = [",".join(sorted(c)) for n in range(1, len(ROLES) + 1)
+             for c in combinations(ROLES, n)]
+    with pytest.raises(_Undo), db.write() as conn:
+        for i, roles in enumerate(lists):
+            conn.execute(insert(operator).values(name=f"op-{i}", roles=roles,
+                                                 status="active", created_at=AT))
+        raise _Undo
 
 
 def test_on_sqlite_the_constraints_come_and_go_with_the_rows_kept(tmp_path):
@@ -512,7 +560,7 @@ def test_on_sqlite_the_constraints_come_and_go_with_the_rows_kept(tmp_path):
         seed_demo(conn)
         _insert_good_rows(conn, _good_rows())
     counts = _counts(database)
-    database.downgrade("0011")
+    database.downgrade("0014")
     assert _counts(database) == counts
     with database.read() as conn:
         assert not {c["name"] for c in inspect(conn).get_check_constraints("settlement")}
@@ -524,3 +572,11 @@ def test_on_sqlite_the_constraints_come_and_go_with_the_rows_kept(tmp_path):
     with pytest.raises(IntegrityError), database.write() as conn:
         conn.execute(update(account).values(balance=-1))
     database.dispose()
+
+
+def test_a_number_past_its_column_is_an_input_error_not_an_internal_one():
+    from yibao.api.hospital import database_failure_code
+    out_of_range = DBAPIError("SELECT 1", {}, _PgError("22003"))
+    assert database_failure_code(out_of_range, "GET /x") == "E-ENV-005"
+    assert database_failure_code(DBAPIError("SELECT 1", {}, _PgError("23514")),
+                                 "GET /x") == "E-SYS-002"

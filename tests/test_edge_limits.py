@@ -396,3 +396,31 @@ def test_a_national_string_longer_than_the_limit_is_e_env_006(http, his, db, wan
     assert str(STRING_LENGTH_MAX) in refused(reply.json(), "E-ENV-006")
     message["fixmedins_name"] = "x" * STRING_LENGTH_MAX
     ok(his.send(message))
+
+
+@pytest.mark.parametrize("declared", [str(BODY_BYTES_MAX + 10), "9" * 40])
+def test_an_oversized_declared_national_body_spends_its_nonce(app, http, his, db, wang,
+                                                              declared):
+    """Observed: signed headers + a declared 4 MiB + 10 were refused E-ENV-006 and the
+    same headers then carried a valid 9001. The route refuses the oversized body after
+    authenticating the headers, unread, and records the nonce."""
+    headers = his.headers()
+    client = Watched(b"x" * CHUNK, FLOOD_CHUNKS)
+    before = nonces(db)
+    status, answer = call_asgi(app, ROUTE, dict(headers, **{"content-length": declared}),
+                               client)
+    assert (status, client.taken) == (200, 0)
+    refused(json.loads(answer), "E-ENV-006")
+    assert nonces(db) == before + 1
+    good = json.dumps(his.envelope("2201", reg_payload(wang))).encode()
+    with unchanged(db):
+        refused(http.post(ROUTE, content=good, headers=headers).json(), "E-AUTH-004")
+
+
+def test_an_oversized_streamed_national_body_spends_its_nonce(http, his, db, wang):
+    headers = his.headers()
+    refused(http.post(ROUTE, content=chunks(OVER), headers=headers).json(), "E-ENV-006")
+    good = json.dumps(his.envelope("2201", reg_payload(wang))).encode()
+    with unchanged(db):
+        refused(http.post(ROUTE, content=good, headers=headers).json(), "E-AUTH-004")
+    ok(his.send(json.loads(good)))  # the same body under fresh headers is served

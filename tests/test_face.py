@@ -6,9 +6,12 @@ a liveness result is required, and ``yibao serve`` refuses the development templ
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -158,6 +161,7 @@ def test_serve_refuses_the_development_template_key(db, tmp_path, monkeypatch):
     started = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
     monkeypatch.delenv("YIBAO_TEMPLATE_KEY", raising=False)
+    monkeypatch.delenv(face.DEMO_SWITCH, raising=False)  # --demo sets it: restored after
     url = str(tmp_path / "serve.db")
     monkeypatch.setenv("YIBAO_DATABASE_URL", url)  # serve sets it: restored after the test
     refused_run = CliRunner().invoke(cli.app, ["serve", "--db", url])
@@ -169,3 +173,48 @@ def test_serve_refuses_the_development_template_key(db, tmp_path, monkeypatch):
     monkeypatch.setenv("YIBAO_TEMPLATE_KEY", "cHJvZHVjdGlvbi1rZXktMzItYnl0ZXMtbG9uZyEhISE=")
     assert CliRunner().invoke(cli.app, ["serve", "--db", url]).exit_code == 0
     assert len(started) == 2
+
+
+DEV_SPELLINGS = (f"{face.DEVELOPMENT_KEY}\n", f" {face.DEVELOPMENT_KEY}",
+                 f"{face.DEVELOPMENT_KEY[:20]}\n{face.DEVELOPMENT_KEY[20:]}")
+BAD_KEYS = ("", "   ", "not base64!", "c2hvcnQ=", "abc")  # c2hvcnQ= is b"short"
+
+
+@pytest.fixture
+def no_demo(monkeypatch, tmp_path):
+    import uvicorn
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    monkeypatch.delenv(face.DEMO_SWITCH, raising=False)
+    monkeypatch.setenv("YIBAO_DATABASE_URL", str(tmp_path / "serve.db"))
+    return started
+
+
+@pytest.mark.parametrize("key", DEV_SPELLINGS + BAD_KEYS)
+def test_serve_refuses_the_development_key_however_spelt_and_an_invalid_key(
+        key, no_demo, monkeypatch, tmp_path):
+    from yibao.api.app import app_from_env
+
+    monkeypatch.setenv("YIBAO_TEMPLATE_KEY", key)
+    url = str(tmp_path / "serve.db")
+    run = CliRunner().invoke(cli.app, ["serve", "--db", url])
+    assert run.exit_code == 2 and "YIBAO_TEMPLATE_KEY" in run.output
+    with pytest.raises(RuntimeError, match="YIBAO_TEMPLATE_KEY"):
+        app_from_env()  # uvicorn --factory yibao.api.app:app_from_env
+    demo = CliRunner().invoke(cli.app, ["serve", "--db", url, "--demo"])
+    assert demo.exit_code == (0 if key in DEV_SPELLINGS else 2)  # invalid: even in a demo
+    assert len(no_demo) == (1 if key in DEV_SPELLINGS else 0)  # uvicorn never ran else
+
+
+def test_the_factory_starts_with_a_real_key_or_the_demo_switch(no_demo, monkeypatch):
+    from yibao.api.app import app_from_env
+
+    monkeypatch.delenv("YIBAO_TEMPLATE_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="development face template key"):
+        app_from_env()
+    monkeypatch.setenv(face.DEMO_SWITCH, "1")
+    assert app_from_env().title
+    monkeypatch.delenv(face.DEMO_SWITCH)
+    monkeypatch.setenv("YIBAO_TEMPLATE_KEY", base64.b64encode(os.urandom(32)).decode())
+    assert app_from_env().title

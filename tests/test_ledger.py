@@ -47,7 +47,8 @@ def a_day(http, his_factory) -> dict:
     away = settle_once(beijing, ZHAO_LEI, "2000.00")
     claim = http.post("/admin/v1/claims", headers=CLERK, json={
         "psn_no": home["psn_no"], "reason": "no_credential",
-        "payee": {"bank_name": "银行", "bank_account": "6222020200001234567"},
+        "payee": {"bank_name": "银行", "bank_account": "6222020200001234567",
+                  "account_name": "王芳"},
         "bill": {"fixmedins_code": "H11010500002", "insutype": "310", "med_type": "11",
                  "begntime": "2026-04-20T10:00:00", "invono": "INV-L1",
                  "lines": [{"feedetl_sn": "1", "med_list_codg": "XA01AAA0001", "cnt": "1",

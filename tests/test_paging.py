@@ -17,7 +17,8 @@ from yibao.domain import paging
 from yibao.services import catalogue
 from yibao.store.schema import catalogue_item
 
-PAYEE = {"bank_name": "中国工商银行北京分行", "bank_account": "6222020200001234567"}
+PAYEE = {"bank_name": "中国工商银行北京分行", "bank_account": "6222020200001234567",
+         "account_name": "王芳"}
 PIN = "135790"
 
 

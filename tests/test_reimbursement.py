@@ -21,9 +21,11 @@ from yibao.api.claim_models import BillIn, bill_of
 from yibao.domain.errors import Refused
 from yibao.services import reimbursement
 from yibao.services.context import Caller, Ids
+from yibao.store import demo
 from yibao.store.schema import claim, ledger_entry, settlement
 
-PAYEE = {"bank_name": "中国工商银行北京分行", "bank_account": "6222020200001234567"}
+PAYEE = {"bank_name": "中国工商银行北京分行", "bank_account": "6222020200001234567",
+         "account_name": "王芳"}
 
 
 def bill(invono: str, *lines: tuple[str, str, str], code: str = "H11010500001",
@@ -34,9 +36,16 @@ def bill(invono: str, *lines: tuple[str, str, str], code: str = "H11010500001",
                        "det_item_fee_sumamt": amount} for sn, item, amount in lines]}
 
 
+def holder_of(psn_no: str) -> str:
+    """The demo person's name: the account holder a window's payee names."""
+    return next(name for i, (name, _, _, _, place, *_) in enumerate(demo.PERSONS, 1)
+                if demo.psn_no_of(i, place) == psn_no)
+
+
 def window_apply(http, psn_no: str, **body) -> dict:
+    payee = dict(PAYEE, account_name=holder_of(psn_no))
     reply = http.post("/admin/v1/claims", json={"psn_no": psn_no, "reason": "no_credential",
-                                                  "payee": PAYEE, **body}, headers=CLERK)
+                                                  "payee": payee, **body}, headers=CLERK)
     return {"status": reply.status_code, **reply.json()}
 
 
@@ -312,7 +321,8 @@ def test_a_wrong_method_names_every_method_of_the_path(http):
 
 def test_the_bank_file_is_csv_whatever_the_bank_name(db, http, his):
     psn_no = psn(his)
-    payee = {"bank_name": "Bank of Beijing, Xicheng branch", "bank_account": "6222020200009876"}
+    payee = {"bank_name": "Bank of Beijing, Xicheng branch", "bank_account": "6222020200009876",
+             "account_name": "王芳"}
     claim = http.post("/admin/v1/claims", headers=CLERK, json={
         "psn_no": psn_no, "reason": "other", "payee": payee,
         "bill": bill("INV-12", ("1", "XA01AAA0001", "2000.00"))}).json()
@@ -400,7 +410,8 @@ def test_a_bank_account_must_be_ascii_digits(db, http, his):
     psn_no = psn(his)
     for account in ("６２２２０２０２００００１２３４５６７", "٦٢٢٢٠٢٠٢٠٠٠٠١٢٣٤٥٦٧"):
         odd = window_apply(http, psn_no, bill=bill("INV-BANK", ("1", "XA01AAA0001", "10.00")),
-                           payee={"bank_name": "银行", "bank_account": account})
+                           payee={"bank_name": "银行", "bank_account": account,
+                                  "account_name": "王芳"})
         assert odd["status"] == 400 and odd["code"] == "E-CLM-006", odd
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(claim)).scalar_one() == 0

@@ -76,7 +76,8 @@ def admin_requests(bad: str) -> list[tuple[str, str, dict[str, Any] | None]]:
          {"approve": False, "excluded_lines": {f"2{bad}": "no"}, "reason": "r"}),
         ("POST", "/admin/v1/claims",
          {"psn_no": "11000000000000000001", "payee": {"bank_name": f"b{bad}",
-                                                       "bank_account": "622202020000"}}),
+                                                       "bank_account": "622202020000",
+                                                       "account_name": "王芳"}}),
     ]
     in_urls: list[tuple[str, str, dict[str, Any] | None]] = [
         ("POST", "/admin/v1/cards/SS%0001/loss", None),

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from starlette.datastructures import Headers
 
 from yibao.api.limits import Family
+from yibao.api.pages import ROW_ID_MAX, RowId
 from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator, acting_role
 from yibao.services import audit, cards, operators, persons, trust
@@ -173,7 +174,7 @@ def router(db: Database, gate: Gate) -> APIRouter:
         return run(act)
 
     @api.delete("/suspensions/{suspension_id}", summary="Lift a suspension (administrator)")
-    def lift(suspension_id: int, op: gate.needs("suspensions.change")) -> Any:
+    def lift(suspension_id: RowId, op: gate.needs("suspensions.change")) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
             cards.lift(conn, op, suspension_id)
             return {"id": suspension_id, "lifted": True}
@@ -182,8 +183,10 @@ def router(db: Database, gate: Gate) -> APIRouter:
     @api.get("/persons/{psn_no}/audit",
              summary="The person's identity events, newest first (auditor, administrator)")
     def audit_trail(psn_no: str, op: gate.needs("audit.read")) -> Any:
-        with db.read() as conn:
+        def act(conn: Connection) -> list[dict[str, Any]]:
+            persons.get_person(conn, psn_no)
             return audit.events_of(conn, psn_no, limit=AUDIT_ROWS_MAX)
+        return run_refusable(db, act, read_only=True)
 
     @api.get("/persons/{psn_no}/attestations",
              summary="The real-person attestations channels made for the person, newest "
@@ -196,7 +199,8 @@ def router(db: Database, gate: Gate) -> APIRouter:
     @api.get("/audit", summary="The operators' log, newest first, one page (auditor, "
              "administrator): next page with before = the last id shown")
     def operator_log(
-        op: gate.needs("audit.read"), before: Annotated[int | None, Query(ge=1)] = None,
+        op: gate.needs("audit.read"),
+        before: Annotated[int | None, Query(ge=1, le=ROW_ID_MAX)] = None,
         limit: Annotated[int, Query(ge=1, le=audit.ACTIONS_MAX)] = 100,
         actor: Annotated[str, Query(max_length=60)] = "",
         subject: Annotated[str, Query(max_length=60)] = "",

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from yibao.api.admin import DENIED, Gate, agency, as_role, run_refusable
-from yibao.api.claim_models import ApplicationIn, bill_of, payee_of
+from yibao.api.claim_models import ApplicationIn, WindowPayeeIn, bill_of, payee_of
 from yibao.api.pages import Limit, Offset
 from yibao.api.rest import ChinaTime
 from yibao.domain import paging
@@ -28,6 +28,7 @@ from yibao.store.db import Database
 
 class AgencyApplicationIn(ApplicationIn):
     psn_no: str = Field(min_length=1, max_length=30, examples=["11000000000000000001"])
+    payee: WindowPayeeIn
 
 
 class DecisionIn(BaseModel):
@@ -35,6 +36,9 @@ class DecisionIn(BaseModel):
     excluded_lines: dict[str, str] = Field(default={}, examples=[{"2": "not prescribed"}],
                                            description="feedetl_sn → reason (partly approved)")
     reason: str = Field("", max_length=500, examples=["invoice and lists checked"])
+    payee_confirmed: bool = Field(False, description="the approver checked with the person "
+                                  "that the claim's account, not the registered payee, is "
+                                  "to be paid (required then: E-ADM-007)")
 
 
 class FaultIn(BaseModel):
@@ -145,7 +149,8 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
                 done = reimbursement.approve(
                     conn, agency(approver), ids, policies, claim_id,
                     excluded=body.excluded_lines, note=body.reason,
-                    second_approval_above=second_approval_above)
+                    second_approval_above=second_approval_above,
+                    payee_confirmed=body.payee_confirmed)
                 audit.action(conn, approver, f"claim.{done.status}", claim_id,
                              amount=done.amount, excluded=sorted(body.excluded_lines))
             else:

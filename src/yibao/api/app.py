@@ -30,7 +30,7 @@ from yibao.api import (
 from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX, to_json
 from yibao.api.gateway import Pass, UnixClock
 from yibao.api.hospital import ROUTE, HospitalInterface, database_failure_code
-from yibao.api.limits import EdgeLimits, Family
+from yibao.api.limits import EdgeLimits, Family, declared_length
 from yibao.api.registry import FileReply
 from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
@@ -90,6 +90,10 @@ def create_app(
                     else await run_in_threadpool(hospital.admit, headers))
         if not isinstance(admitted, Pass):
             return _envelope_reply(admitted, close=True)
+        if declared_length(request.headers) > BODY_BYTES_MAX:  # refused unread, nonce spent
+            answer = await run_in_threadpool(hospital.refuse_unread, admitted, Refused(
+                "E-ENV-006", f"body larger than {BODY_BYTES_MAX} bytes"))
+            return _envelope_reply(answer, close=True)
         body, cut = await _read_limited(request)
         result = await run_in_threadpool(hospital.serve, admitted, body)
         if isinstance(result, FileReply):
@@ -100,7 +104,7 @@ def create_app(
     gate = admin.Gate(db, clock)
     # the edge: limits and authentication before a byte of a body is read (api/limits.py)
     app.add_middleware(EdgeLimits, routed=lambda scope: routed(app, scope), families=(
-        _national_family(hospital), channel.edge(db, unix_clock), admin.edge(db, clock),
+        _national_family(), channel.edge(db, unix_clock), admin.edge(db, clock),
         Family(""),
     ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
@@ -181,11 +185,18 @@ def allowed_methods(app: FastAPI, path: str) -> str:
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (several worker processes): the database URL
-    comes from YIBAO_DATABASE_URL, the outbox endpoint from YIBAO_OUTBOX_URL."""
+    comes from YIBAO_DATABASE_URL, the outbox endpoint from YIBAO_OUTBOX_URL. Refuses to
+    build the app (RuntimeError: uvicorn exits) with an invalid face template key, or
+    with the development key unless YIBAO_DEMO=1 (``yibao serve --demo`` sets it)."""
     import os
 
     from yibao import log
+    from yibao.services import face
     from yibao.store.db import DEFAULT_URL
+
+    problem = face.key_problem(demo=face.demo_switched_on())
+    if problem:
+        raise RuntimeError(problem)
 
     log.configure(os.environ.get("YIBAO_LOG_LEVEL", "INFO"))
     database = Database(os.environ.get("YIBAO_DATABASE_URL", DEFAULT_URL))
@@ -231,15 +242,11 @@ async def _read_limited(request: Request) -> tuple[bytes, bool]:
     return bytes(body), False
 
 
-def _national_family(hospital: HospitalInterface) -> Family:
-    """The national route at the edge: an oversized body is the envelope's E-ENV-006;
-    the route authenticates the gateway headers itself before it reads the body."""
-
-    def too_large() -> Response:
-        return _envelope_reply(hospital.refused(
-            Refused("E-ENV-006", f"body larger than {BODY_BYTES_MAX} bytes")))
-
-    return Family(ROUTE, read_body=False, too_large=too_large)
+def _national_family() -> Family:
+    """The national route at the edge: the route authenticates the gateway headers
+    itself, then refuses an oversized body (E-ENV-006, declared or streamed) spending the
+    message's nonce."""
+    return Family(ROUTE, read_body=False)
 
 
 def _envelope_reply(answer: dict[str, Any], *, close: bool = False) -> Response:

@@ -54,6 +54,12 @@ class PayeeIn(BaseModel):
     bank_account: str = Field(min_length=8, max_length=40, examples=["6222020200001234567"])
 
 
+class WindowPayeeIn(PayeeIn):
+    account_name: str = Field(min_length=1, max_length=50, examples=["王芳"],
+                              description="the account holder's name: the person's own "
+                              "(E-ECT-014 otherwise)")
+
+
 class ApplicationIn(BaseModel):
     """Either ``bill`` (details typed in) or ``fixmedins_code`` + ``invono`` of a bill the
     hospital uploaded (2901)."""
@@ -102,4 +108,6 @@ def _line(x: LineIn) -> fees.FeeLineIn:
 
 
 def payee_of(body: PayeeIn) -> reimbursement.Payee:
-    return reimbursement.Payee(body.bank_name, body.bank_account)
+    """The payee a body names; a window's names the account holder too."""
+    holder = body.account_name if isinstance(body, WindowPayeeIn) else ""
+    return reimbursement.Payee(body.bank_name, body.bank_account, account_name=holder)

@@ -66,6 +66,15 @@ class HospitalInterface:
         self._log(None, result, started)
         return result
 
+    def refuse_unread(self, granted: Pass, refusal: Refused) -> dict[str, Any]:
+        """Refuse an authenticated message before its body is read (a declared length
+        over the limit): its nonce is recorded all the same."""
+        started = time.perf_counter()
+        result = self.refused(refusal, self._stamp())
+        self._remember_nonce(granted)
+        self._log(None, result, started)
+        return result
+
     def serve(self, granted: Pass, body: bytes) -> dict[str, Any] | FileReply:
         """Parse and run an authenticated message. Its nonce is recorded whatever the
         outcome (with the change, or on its own when the message is refused, fails or is
@@ -220,13 +229,18 @@ class HospitalInterface:
 
 def database_failure_code(exc: DBAPIError, reference: str) -> str:
     """E-SYS-001 (retry later) only when the database is away or the request collided
-    with concurrent changes (on every attempt); anything else is E-SYS-002 (a row the
-    database refused that the input checks should have caught: report ``reference``)."""
+    with concurrent changes (on every attempt); E-ENV-005 for a number out of its column's
+    range; anything else is E-SYS-002 (a row the database refused that the input checks
+    should have caught: report ``reference``)."""
     failure = classify(exc)
     if failure in (Failure.COLLISION, Failure.UNAVAILABLE):
         logger.warning("database_unavailable", failure=failure.value,
                        error=type(exc.orig).__name__)
         return "E-SYS-001"
+    if failure is Failure.INPUT:  # a number past its column's range: the input's fault
+        logger.warning("database_input_refused", error=type(exc.orig).__name__,
+                       reference=reference)
+        return "E-ENV-005"
     logger.error("database_refused", failure=failure.value, error=type(exc.orig).__name__,
                  constraint=constraint_of(exc), reference=reference)
     return "E-SYS-002"

@@ -22,7 +22,9 @@ A request no endpoint serves (a path no route has: 404; a method the path does n
 take: 405) is left to the router, which answers without reading the body.
 
 The national route authenticates its gateway headers itself before it reads the body
-(app.py, hospital.py), so its family only bounds the size and leaves the body unread.
+(app.py, hospital.py), so its family leaves the body unread and its size to the route:
+an authenticated message declaring or streaming an oversized body is refused there
+(E-ENV-006) and its nonce recorded, so the same headers never carry another body.
 An answer given before the body was read closes the connection, so the server does not
 go on receiving the rest of it.
 """
@@ -56,7 +58,7 @@ class Family:
     read, whether the ticket holds for it (sync, worker thread; may note the caller in
     ``scope["state"]``); ``json_limits``: check the body against the JSON limits of
     every route (rest.body_problems); ``read_body``: False when the route reads the body
-    itself (only the declared length is checked here); ``too_large()``: the answer to a
+    itself and checks its length (after authenticating); ``too_large()``: the answer to a
     body over ``body_bytes_max``."""
 
     prefix: str
@@ -94,7 +96,9 @@ class EdgeLimits:
             return
         family = next(f for f in self.families if f.serves(scope["path"]))
         headers = Headers(scope=scope)
-        if declared_length(headers) > family.body_bytes_max:
+        # a family whose route reads the body checks the declared length itself, once it
+        # authenticated the headers (so the refusal spends the national nonce)
+        if family.read_body and declared_length(headers) > family.body_bytes_max:
             await _early(family.too_large(), scope, receive, send)
             return
         if not self.routed(scope):  # 404 / 405: the router answers, the body unread

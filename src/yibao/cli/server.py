@@ -39,18 +39,20 @@ def serve(
         False, "--demo", help="demo mode: allow the built-in development face template key"),
 ) -> None:
     """Run the HTTP server (several worker processes with --workers); with
-    YIBAO_OUTBOX_URL set, each worker runs an outbox deliverer too. Refuses to start with
-    the built-in development face template key (YIBAO_TEMPLATE_KEY unset) unless --demo."""
+    YIBAO_OUTBOX_URL set, each worker runs an outbox deliverer too. Refuses to start (exit
+    2) with a face template key that is not base64 of 16, 24 or 32 bytes, and with the
+    built-in development key (YIBAO_TEMPLATE_KEY unset or that key) unless --demo (or
+    YIBAO_DEMO=1)."""
     import uvicorn
 
     from yibao.services import face
 
-    if face.uses_development_key() and not demo_mode:
-        console.print("[red]refusing to serve with the built-in development face template "
-                      "key[/]: set YIBAO_TEMPLATE_KEY (32 random bytes, base64; keep it "
-                      "secret and stable: it seals the enrolled templates), or pass --demo "
-                      "for a demonstration")
+    problem = face.key_problem(demo=demo_mode or face.demo_switched_on())
+    if problem:
+        console.print(f"[red]{problem}[/]", markup=True, highlight=False)
         raise typer.Exit(2)
+    if demo_mode:  # the workers' factory checks the key again: tell it this is a demo
+        os.environ[face.DEMO_SWITCH] = "1"
     database = Database(db)
     database.migrate()
     database.dispose()

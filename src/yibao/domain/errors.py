@@ -62,6 +62,9 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      409),
     ("E-PSN-006", "direct settlement suspended", "the bureau suspended it; see the end date", 409),
     ("E-PSN-007", "card not found", "no social security card has this number", 404),
+    ("E-PSN-008", "suspension not found",
+     "use the id POST /admin/v1/persons/{psn_no}/suspensions answered", 404),
+    ("E-PSN-009", "suspension lifted already", "it no longer applies; nothing to lift", 409),
     # electronic certificate
     ("E-ECT-001", "real-name or real-person verification failed", "check name, ID, place", 400),
     ("E-ECT-002", "certificate already active in this channel", "deactivate it first", 409),
@@ -219,6 +222,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "exports the file", 403),
     ("E-ADM-006", "operator not found or name taken",
      "yibao operators list; a name is 1..60 letters, digits, '.', '_' or '-'", 409),
+    ("E-ADM-007", "the claim's account is not the registered payee",
+     "check the account with the person, then approve with payee_confirmed: true", 409),
     # outbox
     ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox", 404),
     ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically",

@@ -4,7 +4,7 @@ ties each service's constants to these tuples)."""
 
 from __future__ import annotations
 
-from yibao.domain import filing
+from yibao.domain import filing, roles, trust
 from yibao.domain.codes import VisitClass
 
 INSTITUTION_KINDS = ("hospital", "pharmacy")
@@ -28,3 +28,11 @@ PAYMENT_ORDER = ("pending", "exported", "paid", "failed")
 LEDGER_KINDS = (*SETTLEMENT_KINDS, "payout", "prepay", "clearing", "interregional")
 CLEARING_MONTH = ("open", "closed")
 CLEARING_APPLICATION = ("applied", "cancelled")
+# issue 13 review (fixops): the code sets of the channels' trust, operators and files
+ATTESTATION_PURPOSES = trust.PURPOSES
+ATTESTATION_METHODS = tuple(trust.METHODS)
+OPERATOR = ("active", "disabled")
+OPERATOR_ROLES = roles.ROLES  # operator.roles: one or more of these, comma-separated
+EC_TOKEN_BUSINESS_TYPES = ("01101", "01102", "01201", "01202", "02101")  # 1162 businessType
+STORED_FILE_KINDS = ("upload", "result", "catalogue")
+CLAIM_SOURCES = ("01", "02", "04")  # dcla_souc: institution, agency (window), app

@@ -112,11 +112,25 @@ def check_bindings_room(live: int) -> None:
                       f"{BINDINGS_MAX}")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a formula
+
+
 def check_bank_account(bank_name: str, bank_account: str) -> None:
-    """A bank's name and an account number of 8-30 ASCII digits (spaces allowed)."""
+    """A bank's name and an account number of 8-30 ASCII digits (spaces allowed); a bank
+    name that a spreadsheet would run as a formula is refused, not stored."""
     digits = bank_account.replace(" ", "")
     if not (8 <= len(digits) <= 30 and is_digits(digits) and bank_name.strip()):
         raise Refused("E-CLM-006", "a bank name and an account number (8-30 digits) are needed")
+    if bank_name.lstrip(" ").startswith(FORMULA_STARTS):
+        raise Refused("E-CLM-006", "a bank name does not start with =, +, -, @ or a control "
+                      "character")
+
+
+def payee_differs(bank_name: str, bank_account: str, registered_name: str,
+                  registered_account: str) -> bool:
+    """Whether an account is another than the registered one (spaces ignored)."""
+    return (bank_account.replace(" ", "") != registered_account.replace(" ", "")
+            or bank_name.strip() != registered_name.strip())
 
 
 def masked(bank_account: str) -> str:

@@ -100,8 +100,10 @@ def suspend(
 
 def lift(conn: Connection, op: Operator, suspension_id: int) -> None:
     row = conn.execute(select(suspension).where(suspension.c.id == suspension_id)).first()
-    if row is None or row.lifted_at is not None:
-        raise Refused("E-ENV-005", f"no active suspension {suspension_id}")
+    if row is None:
+        raise Refused("E-PSN-008", f"no suspension {suspension_id}")
+    if row.lifted_at is not None:
+        raise Refused("E-PSN-009", f"suspension {suspension_id} was lifted already")
     conn.execute(update(suspension).where(suspension.c.id == suspension_id)
                  .values(lifted_at=op.now))
     audit.record(conn, kind="suspension_lifted", psn_no=row.psn_no, actor=op.name, at=op.now)

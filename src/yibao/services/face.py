@@ -76,8 +76,37 @@ def template_key() -> str:
     return os.environ.get("YIBAO_TEMPLATE_KEY", DEVELOPMENT_KEY)
 
 
-def uses_development_key() -> bool:
-    return template_key() == DEVELOPMENT_KEY
+KEY_LENGTHS = (16, 24, 32)  # AES-128/192/256: the bytes the key decodes to
+DEMO_SWITCH = "YIBAO_DEMO"  # "1": a server may run with the development key (demos, tests)
+
+
+def template_key_bytes() -> bytes:
+    """The key's bytes as the cipher decodes them (whitespace and stray characters are
+    ignored by the decoder, so the comparison below is of these bytes, not the text)."""
+    return base64.b64decode(template_key())
+
+
+def key_problem(*, demo: bool) -> str:
+    """Why a server must not start with the configured template key ("" when it may): a
+    key that is not base64 of 16, 24 or 32 bytes (an empty one included) is refused
+    always; the built-in development key, whatever its spelling, unless ``demo``."""
+    try:
+        key = template_key_bytes()
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) not in KEY_LENGTHS:
+        return ("YIBAO_TEMPLATE_KEY is not a valid key: it must be base64 of 32 random "
+                "bytes (16 or 24 also work)")
+    if key == base64.b64decode(DEVELOPMENT_KEY) and not demo:
+        return ("refusing to serve with the built-in development face template key: set "
+                "YIBAO_TEMPLATE_KEY (32 random bytes, base64; keep it secret and stable: it "
+                "seals the enrolled templates), or run in demo mode (yibao serve --demo, "
+                f"or {DEMO_SWITCH}=1)")
+    return ""
+
+
+def demo_switched_on() -> bool:
+    return os.environ.get(DEMO_SWITCH, "") == "1"
 
 
 class _Model:
@@ -131,8 +160,7 @@ def decode(image_base64: str) -> np.ndarray:
 def _cipher() -> Any:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    key = base64.b64decode(template_key())
-    return AESGCM(key)
+    return AESGCM(template_key_bytes())
 
 
 def seal(vector: np.ndarray, psn_no: str) -> bytes:

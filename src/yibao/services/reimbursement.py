@@ -24,6 +24,7 @@ bill nobody applied for is withdrawn by the institution's 2601 of its 2901.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -99,11 +100,15 @@ class Bill:
 
 @dataclass(frozen=True, slots=True)
 class Payee:
-    """The account a claim pays to; ``payee_id`` the registered payee (an app's claim)."""
+    """The account a claim pays to; ``payee_id`` the registered payee (an app's claim);
+    ``account_name`` the holder the window's operator names (the person's own name);
+    ``registered_id`` the registered payee a window's account differs from."""
 
     bank_name: str
     bank_account: str
     payee_id: int | None = None
+    account_name: str = ""
+    registered_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +293,11 @@ def _payee_of(conn: Connection, caller: Caller, psn_no: str, sent: Payee | None)
         return Payee(row["bank_name"], row["bank_account"], row["id"])
     if sent is None:
         raise Refused("E-CLM-006", "a payee (bank name and account) is required")
-    return sent
+    _check_payee(sent)
+    registered = trust.window_payee(conn, psn_no, bank_name=sent.bank_name,
+                                    bank_account=sent.bank_account,
+                                    account_name=sent.account_name)
+    return dataclasses.replace(sent, registered_id=registered)
 
 
 def apply_for(conn: Connection, caller: Caller, psn_no: str, code: str, invono: str,
@@ -306,7 +315,8 @@ def apply_for(conn: Connection, caller: Caller, psn_no: str, code: str, invono: 
                  institution_of(_institution(conn, code)))
     conn.execute(update(claim).where(claim.c.claim_id == row["claim_id"]).values(
         status=SUBMITTED, bank_name=payee.bank_name, bank_account=payee.bank_account,
-        payee_id=payee.payee_id, trt_dcla_detl_sn=filing_sn or None, source=caller.source,
+        payee_id=payee.payee_id, registered_payee_id=payee.registered_id,
+        trt_dcla_detl_sn=filing_sn or None, source=caller.source,
         applicant=caller.name, updated_at=caller.now))
     _step(conn, row["claim_id"], SUBMITTED, caller, "application")
     return str(row["claim_id"])
@@ -349,7 +359,8 @@ def _insert_claim(conn: Connection, caller: Caller, bill: Bill, claim_id: str, m
         med_type=bill.med_type, reason=reason, trt_dcla_detl_sn=filing_sn or None,
         status=status, source=caller.source, applicant=caller.name,
         bank_name=payee.bank_name if payee else "", bank_account=payee.bank_account if payee
-        else "", payee_id=payee.payee_id if payee else None, medfee_sumamt=total,
+        else "", payee_id=payee.payee_id if payee else None,
+        registered_payee_id=payee.registered_id if payee else None, medfee_sumamt=total,
         created_at=caller.now, updated_at=caller.now))
 
 
@@ -466,14 +477,17 @@ def reject(conn: Connection, caller: Caller, claim_id: str, reason: str) -> None
 
 def approve(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, ...],
             claim_id: str, *, excluded: dict[str, str], note: str = "",
-            second_approval_above: int = roles.SECOND_APPROVAL_ABOVE_FEN) -> Approval:
+            second_approval_above: int = roles.SECOND_APPROVAL_ABOVE_FEN,
+            payee_confirmed: bool = False) -> Approval:
     """Compute and record the reimbursement; lines in ``excluded`` (feedetl_sn → reason)
     are left out (partly approved). Creates the payment order. Not by the claim's
     submitter or reviewer; above ``second_approval_above`` (fen) the first approval only
     records itself (the computation is rolled back) and a second, different approver
-    approves the same lines."""
+    approves the same lines. A window's account other than the registered payee is paid
+    only when each approver confirms it (``payee_confirmed``; E-ADM-007 otherwise)."""
     row = _claim(conn, claim_id)
     _require(row, UNDER_REVIEW)
+    note = _payee_confirmation(row, payee_confirmed, note)
     actors = _actors(conn, claim_id)
     first = (actors.get(FIRST_APPROVED) or [None])[-1]
     roles.check_may_approve(caller.name, submitters=[row["applicant"],
@@ -519,6 +533,19 @@ def approve(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
     if amount > 0:
         _order(conn, ids, row, amount, caller.now)
     return Approval(status, amount)
+
+
+def _payee_confirmation(row: RowMapping, confirmed: bool, note: str) -> str:
+    """The step's note: with the approver's confirmation of a window's account that is
+    not the registered payee (refused without it)."""
+    if row["registered_payee_id"] is None:
+        return note
+    account = trust_rules.masked(row["bank_account"])
+    if not confirmed:
+        raise Refused("E-ADM-007", f"the claim pays {account}, not the registered payee: "
+                      "confirm with payee_confirmed after checking it with the person")
+    return "; ".join(p for p in (note, f"payee {account} (not the registered one) "
+                                 "confirmed") if p)
 
 
 def _actors(conn: Connection, claim_id: str) -> dict[str, list[str]]:
@@ -716,10 +743,14 @@ def _payee_view(conn: Connection, row: RowMapping) -> dict[str, Any] | None:
         return trust.describe_payee(conn, row["payee_id"])
     if not row["bank_account"]:
         return None  # an uploaded bill nobody applied for yet
+    registered = row["registered_payee_id"]
     return {"payee_id": None, "bank_name": row["bank_name"],
             "bank_account": trust_rules.masked(row["bank_account"]),
             "set_at": row["created_at"].isoformat(sep=" "), "set_by": row["applicant"],
-            "change": "window", "replaced_at": None}
+            "change": "window", "replaced_at": None,
+            "differs_from_registered": registered is not None,
+            "registered": None if registered is None else trust.describe_payee(conn,
+                                                                               registered)}
 
 
 def _rested_on(conn: Connection, setl_id: str | None) -> dict[str, Any]:

@@ -116,12 +116,27 @@ def payee_for_claim(conn: Connection, psn_no: str, bank_name: str | None,
     if row is None:
         raise Refused("E-ECT-015", "no payee registered: register the account in the "
                       "holder's name first (real-person check)")
-    if bank_account is not None and (
-            bank_account.replace(" ", "") != row["bank_account"].replace(" ", "")
-            or (bank_name or "").strip() != row["bank_name"].strip()):
+    if bank_account is not None and rules.payee_differs(
+            bank_name or "", bank_account, row["bank_name"], row["bank_account"]):
         raise Refused("E-ECT-015", f"a claim from an app pays only to the registered payee "
                       f"{rules.masked(row['bank_account'])}")
     return row
+
+
+def window_payee(conn: Connection, psn_no: str, *, bank_name: str, bank_account: str,
+                 account_name: str) -> int | None:
+    """An account the window's operator enters for a claim: in the person's own name
+    (E-ECT-014); the id of the registered payee when there is one and this account is
+    another (the claim records it, its view flags it and its approver confirms it)."""
+    name = conn.execute(select(person.c.name).where(person.c.psn_no == psn_no)).scalar()
+    if name is None:
+        raise Refused("E-PSN-001", "no such person")
+    rules.check_payee_name(account_name, name)
+    row = current_payee(conn, psn_no)
+    if row is None or not rules.payee_differs(bank_name, bank_account, row["bank_name"],
+                                              row["bank_account"]):
+        return None
+    return int(row["id"])
 
 
 def describe_payee(conn: Connection, payee_id: int) -> dict[str, Any]:

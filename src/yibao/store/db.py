@@ -133,11 +133,13 @@ class Failure(Enum):
     DUPLICATE = "duplicate"  # a unique key is taken: a concurrent twin, or the input's own
     UNAVAILABLE = "unavailable"  # the database cannot be reached or refuses work for now
     BROKEN = "broken"  # a row the database refuses (NOT NULL, CHECK, foreign key), bad SQL
+    INPUT = "input"  # a value out of the column type's range (an unchecked input's fault)
 
 
 # PostgreSQL SQLSTATEs: 40001 serialization failure, 40P01 deadlock; 23505 unique
 # violation; class 08 connection exceptions, 53 insufficient resources, 57P0x shutdown
 _PG_COLLISION = frozenset({"40001", "40P01"})
+_PG_INPUT = frozenset({"22003"})  # numeric value out of range (e.g. an id past INTEGER)
 _PG_UNAVAILABLE_PREFIXES = ("08", "53", "57P")
 # SQLite result codes (Python's sqlite_errorname): busy/locked is the write lock held by
 # another connection past the busy timeout; I/O and open failures are the file
@@ -177,6 +179,8 @@ def _classify_pg(sqlstate: str) -> Failure:
         return Failure.COLLISION
     if sqlstate == "23505":
         return Failure.DUPLICATE
+    if sqlstate in _PG_INPUT:
+        return Failure.INPUT
     if sqlstate.startswith(_PG_UNAVAILABLE_PREFIXES):
         return Failure.UNAVAILABLE
     return Failure.BROKEN

@@ -571,6 +571,9 @@ claim = Table(  # 手工报销: a self-paid bill and the application to reimburs
     Column("bank_name", String(100), nullable=False, server_default=""),
     Column("bank_account", String(40), nullable=False, server_default=""),
     Column("payee_id", Integer),  # an app's claim: the registered payee (payee_account.id)
+    # a window's claim paying another account than the registered payee: that payee's id
+    # (the claim's view flags it, its approvers confirm it; fixops, migration 0018)
+    Column("registered_payee_id", Integer),
     money("medfee_sumamt"),
     money("approved_amount"),  # what the fund pays the person
     Column("setl_id", String(30)),  # the computed settlement (kind claim)
@@ -890,6 +893,29 @@ CHECKS: dict[Table, dict[str, str]] = {
         "amounts": "psntime >= 0 AND medfee_sumamt >= 0 AND fund_appy_sum >= 0 AND "
                    "acct_pay >= 0 AND cash_payamt >= 0",
     },
+}
+
+
+def _each_one_of(column: str, values: tuple[str, ...]) -> str:
+    """A comma-separated list (no empty item) whose every item is one of ``values``:
+    with each item between doubled commas, removing every ',value,' leaves only commas."""
+    padded = f"',' || REPLACE({column}, ',', ',,') || ','"
+    for value in values:
+        padded = f"REPLACE({padded}, ',{value},', '')"
+    return (f"{column} <> '' AND {column} NOT LIKE ',%' AND {column} NOT LIKE '%,' AND "
+            f"{column} NOT LIKE '%,,%' AND REPLACE({padded}, ',', '') = ''")
+
+
+# issue 13 review (fixops): the code sets of the channels' trust, operators and files
+CHECKS |= {
+    attestation: {"purpose": _one_of("purpose", states.ATTESTATION_PURPOSES),
+                  "method": _one_of("method", states.ATTESTATION_METHODS)},
+    operator: {"status": _one_of("status", states.OPERATOR),
+               "roles": _each_one_of("roles", states.OPERATOR_ROLES)},
+    ec_token: {"business_type": _one_of("business_type", states.EC_TOKEN_BUSINESS_TYPES)},
+    stored_file: {"kind": _one_of("kind", states.STORED_FILE_KINDS)},
+    payee_account: {"account": "bank_name <> '' AND bank_account <> ''"},
+    claim: {**CHECKS[claim], "source": _one_of("source", states.CLAIM_SOURCES)},
 }
 
 
