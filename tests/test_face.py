@@ -49,7 +49,8 @@ def tokens(db) -> int:
 def enrolled(http) -> str:
     app = ChannelApp(http)
     cert_id = app.activate()
-    reply = app.post(f"/channel/v1/certificates/{cert_id}/face", {"image": astronaut()})
+    reply = app.post(f"/channel/v1/certificates/{cert_id}/face", {
+        "image": astronaut(), "pin": "135790", "real_person": app.attestation()})
     assert reply.status_code == 200, reply.text
     return "11000000000000000001"
 

@@ -52,9 +52,9 @@ def test_relations_must_be_plausible_from_birth_dates():
         assert code_of(lambda r=relation, o=other: trust.check_relation(
             r, holder, o, today)) == "E-ECT-016", relation
     trust.check_relation("other", holder, date(2020, 1, 1), today)
-    assert trust.binds_at_once("child", date(2010, 1, 1), today)
-    assert not trust.binds_at_once("child", date(2008, 5, 11), today)  # 18 today
-    assert not trust.binds_at_once("other", date(2015, 1, 1), today)
+    assert trust.needs_guardianship("child", date(2010, 1, 1), today)
+    assert not trust.needs_guardianship("child", date(2008, 5, 11), today)  # 18 today
+    assert not trust.needs_guardianship("other", date(2015, 1, 1), today)
 
 
 def test_the_first_period_and_the_binding_limit():
