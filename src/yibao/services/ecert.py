@@ -464,7 +464,7 @@ def _check_certificate_usable(conn: Connection, code: RowMapping) -> None:
     issued = code["expires_at"] - timedelta(seconds=QR_SECONDS)
     lost = conn.execute(select(card.c.card_no).where(
         card.c.psn_no == code["psn_no"], card.c.status == cards.LOST,
-        card.c.status_at >= issued)).first()
+        card.c.status_at > issued)).first()
     if lost is not None:
         raise Refused("E-ECT-006", "a card was reported lost after the code was shown: "
                       "show a fresh one")
