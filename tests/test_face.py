@@ -34,7 +34,7 @@ def recog(his, psn_no: str, photo: str, *, omit: str = "", **extra) -> dict:
 def attempts(db, kind: str | None = None) -> list[tuple[str, str, str]]:
     """The audited face attempts (kind, psn_no, detail), oldest first."""
     query = select(audit_event.c.kind, audit_event.c.psn_no, audit_event.c.detail).where(
-        audit_event.c.kind.like("face_%"), audit_event.c.kind != "face_enrolled")
+        audit_event.c.kind.in_(face.ATTEMPT_KINDS))
     if kind is not None:
         query = query.where(audit_event.c.kind == kind)
     with db.read() as conn:
