@@ -15,7 +15,7 @@ from faces import astronaut, lfw
 from flows import LI_JIANGUO, WANG_FANG, ok, refused
 from test_ecert import scan
 from test_face import recog
-from test_trust import CHILD, CERTS, add_person, answer, bound_child, count
+from test_trust import CERTS, CHILD, add_person, answer, bound_child, count
 from yibao.store.schema import (
     attestation,
     audit_event,
