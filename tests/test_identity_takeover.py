@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import insert, select
 
 from apps import ChannelApp
-from conftest import AUDITOR, CLERK
+from conftest import ADMIN, AUDITOR, CLERK
 from faces import astronaut, lfw
 from flows import LI_JIANGUO, WANG_FANG, ok, refused
 from test_ecert import scan
@@ -230,6 +230,12 @@ def test_a_code_shown_before_a_card_loss_or_suspension_makes_no_token(db, http, 
     fresh = app.qr(cert_id).json()["qr_code"]  # her certificate still works: a new code
     clock.now += timedelta(seconds=5)
     ok(scan(his, fresh))
+    assert count(db, ec_token) == 1
+    shown = app.qr(cert_id).json()["qr_code"]
+    today = clock.now.date().isoformat()
+    assert http.post(f"/admin/v1/persons/{WANG_PSN}/suspensions", headers=ADMIN, json={
+        "begin_date": today, "end_date": today, "reason": "card lent"}).status_code == 201
+    refused(scan(his, shown), "E-PSN-006")
     assert count(db, ec_token) == 1
 
 
