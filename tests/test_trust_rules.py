@@ -66,3 +66,14 @@ def test_the_first_period_and_the_binding_limit():
     trust.check_settled(until, until)
     trust.check_bindings_room(trust.BINDINGS_MAX - 1)
     assert code_of(lambda: trust.check_bindings_room(trust.BINDINGS_MAX)) == "E-ECT-018"
+
+
+def test_a_minor_has_at_most_two_guardians_and_requests_are_limited():
+    trust.check_guardians_room(trust.GUARDIANS_MAX - 1)
+    assert code_of(lambda: trust.check_guardians_room(trust.GUARDIANS_MAX)) == "E-ECT-022"
+    trust.check_request_rate(trust.REQUESTS_BY_HOLDER_MAX - 1,
+                             trust.REQUESTS_TO_RELATIVE_MAX - 1)
+    assert code_of(lambda: trust.check_request_rate(
+        trust.REQUESTS_BY_HOLDER_MAX, 0)) == "E-ECT-023"
+    assert code_of(lambda: trust.check_request_rate(
+        0, trust.REQUESTS_TO_RELATIVE_MAX)) == "E-ECT-023"
