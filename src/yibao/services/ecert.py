@@ -260,11 +260,12 @@ def _lock_pair(conn: Connection, first: str, second: str) -> tuple[RowMapping, R
 
 
 def _guardians(conn: Connection, relative: str) -> int:
-    """How many holders have an active binding of ``relative``."""
-    return int(conn.execute(select(func.count(func.distinct(ecert.c.psn_no))).select_from(
+    """How many holders have an active binding of ``relative`` on an active certificate
+    (a deactivated certificate shows no codes)."""
+    return _count(conn, select(func.count(func.distinct(ecert.c.psn_no))).select_from(
         family_binding.join(ecert, ecert.c.cert_id == family_binding.c.cert_id)).where(
-        family_binding.c.relative_psn_no == relative, family_binding.c.status == ACTIVE)
-    ).scalar_one())
+        family_binding.c.relative_psn_no == relative, family_binding.c.status == ACTIVE,
+        ecert.c.status == ACTIVE))
 
 
 def _check_new_binding(conn: Connection, now: datetime, holder: str, relative: str) -> None:
