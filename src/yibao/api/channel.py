@@ -86,7 +86,7 @@ class Relative(BaseModel):
     certno: str = Field(min_length=1, max_length=50, examples=["11010219600620003X"])
     relation: str = Field(examples=["parent"], description="parent, child, spouse, guardian, other")
     real_person: Attested | None = Field(None, description="the holder's attestation: needed "
-                                         "to bind a minor child at once")
+                                         "to ask for a minor child")
 
 
 class FamilyAcceptance(BaseModel):
@@ -264,7 +264,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
 
     @api.post("/certificates/{cert_id}/family", status_code=201,
               summary="Ask to show a relative's codes: pending until the relative accepts "
-                      "(a minor child binds at once)")
+                      "(a minor child: until a clerk confirms the guardianship)")
     def bind(cert_id: str, body: Relative, channel_id: Channel) -> Any:
         def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
             binding_id, status = ecert.bind_relative(
