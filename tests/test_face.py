@@ -37,7 +37,7 @@ def recog(his, psn_no: str, photo: str, *, omit: str = "", **extra) -> dict:
 def attempts(db, kind: str | None = None) -> list[tuple[str, str, str]]:
     """The audited face attempts (kind, psn_no, detail), oldest first."""
     query = select(audit_event.c.kind, audit_event.c.psn_no, audit_event.c.detail).where(
-        audit_event.c.kind.like("face_%"), audit_event.c.kind != "face_enrolled")
+        audit_event.c.kind.in_(face.ATTEMPT_KINDS))
     if kind is not None:
         query = query.where(audit_event.c.kind == kind)
     with db.read() as conn:
@@ -52,7 +52,8 @@ def tokens(db) -> int:
 def enrolled(http) -> str:
     app = ChannelApp(http)
     cert_id = app.activate()
-    reply = app.post(f"/channel/v1/certificates/{cert_id}/face", {"image": astronaut()})
+    reply = app.post(f"/channel/v1/certificates/{cert_id}/face", {
+        "image": astronaut(), "pin": "135790", "real_person": app.attestation()})
     assert reply.status_code == 200, reply.text
     return "11000000000000000001"
 

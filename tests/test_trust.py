@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select, update
 from apps import PAYEE, WANG, ChannelApp
 from concurrency import run_threads
 from conftest import AUDITOR as AUTH
+from conftest import CLERK
 from flows import LI_JIANGUO, LIU_YANG, WANG_FANG, ZHANG_DEMING, ok, refused
 from test_ecert import scan
 from test_reimbursement import declare_fault, fault_bill, psn
@@ -169,7 +170,7 @@ def test_a_binding_needs_the_relatives_own_acceptance_and_is_plausible(db, http,
     binding = father.json()["binding_id"]
     assert answer(bind(LI_JIANGUO, "李建国")) == (409, "E-ECT-017")
     assert answer(bind(LI_JIANGUO, "李建国", "other")) == (409, "E-ECT-017")
-    assert answer(app.post(f"{family}/{binding}/qr", {"pin": "135790"})) == (404, "E-ECT-003")
+    assert answer(app.post(f"{family}/{binding}/qr", {"pin": "135790"})) == (404, "E-ECT-021")
     assert bind(ZHANG_DEMING, "张德明", "other").status_code == 201
     for i in range(3):
         add_person(db, f"11010119700101{i:03d}1", f"路人{i}", date(1970, 1, 1))
@@ -202,34 +203,53 @@ def test_a_binding_needs_the_relatives_own_acceptance_and_is_plausible(db, http,
                                 {"pin": "112233"})) == (404, "E-ECT-019")
     assert his_app.post(withdrawal, {"pin": "246810"}).status_code == 200
     refused(scan(his, code), "E-ECT-006")
-    assert answer(app.post(f"{family}/{binding}/qr", {"pin": "135790"})) == (404, "E-ECT-003")
+    assert answer(app.post(f"{family}/{binding}/qr", {"pin": "135790"})) == (404, "E-ECT-021")
     assert count(db, family_binding, family_binding.c.status == "active") == 0
 
 
-def test_a_minor_child_binds_at_once_on_the_holders_own_check(db, http):
-    add_person(db, "110105201503150011", "王小明", date(2015, 3, 15))
+CHILD = {"name": "王小明", "certno": "110105201503150011", "relation": "child"}
+
+
+def bound_child(db, http, app: ChannelApp, cert_id: str) -> str:
+    """王小明 (8) bound to the holder: requested with her check, confirmed by a clerk."""
+    add_person(db, CHILD["certno"], CHILD["name"], date(2015, 3, 15))
+    made = app.post(f"{CERTS}/{cert_id}/family", dict(CHILD, real_person=app.attestation()))
+    assert made.status_code == 201 and made.json()["status"] == "pending", made.text
+    binding = made.json()["binding_id"]
+    confirmed = http.post(f"/admin/v1/family-bindings/{binding}/guardianship",
+                          headers=CLERK, json={"reason": "household register seen"})
+    assert confirmed.status_code == 200, confirmed.text
+    return str(binding)
+
+
+def test_a_minor_child_is_bound_only_once_a_clerk_saw_the_guardianship(db, http):
+    add_person(db, CHILD["certno"], CHILD["name"], date(2015, 3, 15))
     app = ChannelApp(http)
     cert_id = app.activate()
-    child = {"name": "王小明", "certno": "110105201503150011", "relation": "child"}
     path = f"{CERTS}/{cert_id}/family"
-    assert answer(app.post(path, dict(child, relation="guardian"))) == (400, "E-ECT-016")
-    assert answer(app.post(path, child)) == (400, "E-ECT-012")  # no check of the holder
+    assert answer(app.post(path, dict(CHILD, relation="guardian"))) == (400, "E-ECT-016")
+    assert answer(app.post(path, CHILD)) == (400, "E-ECT-012")  # no check of the holder
     assert count(db, family_binding) == 0
-    made = app.post(path, dict(child, real_person=app.attestation()))
-    assert made.status_code == 201 and made.json()["status"] == "active"
-    code = app.post(f"{path}/{made.json()['binding_id']}/qr", {"pin": "135790"})
+    made = app.post(path, dict(CHILD, real_person=app.attestation()))
+    assert made.status_code == 201 and made.json()["status"] == "pending"
+    binding = made.json()["binding_id"]
+    assert answer(app.post(f"{path}/{binding}/qr", {"pin": "135790"})) == (404, "E-ECT-021")
+    assert count(db, qr_code) == 0
+    confirm = f"/admin/v1/family-bindings/{binding}/guardianship"
+    assert http.post(confirm, headers=AUTH, json={"reason": "seen"}).status_code == 403
+    assert http.post(confirm, headers=CLERK, json={"reason": "register seen"}).status_code == 200
+    assert count(db, family_binding, family_binding.c.status == "active") == 1
+    assert answer(http.post(confirm, headers=CLERK, json={"reason": "again"})) == (
+        409, "E-ECT-024")
+    code = app.post(f"{path}/{binding}/qr", {"pin": "135790"})
     assert code.status_code == 200
 
 
 def test_removing_a_binding_voids_every_code_issued_through_it(db, http, his):
     """Observed: a relative's QR code issued before the binding was removed still scanned."""
-    add_person(db, "110105201503150011", "王小明", date(2015, 3, 15))
     app = ChannelApp(http)
     cert_id = app.activate()
-    made = app.post(f"{CERTS}/{cert_id}/family", {
-        "name": "王小明", "certno": "110105201503150011", "relation": "child",
-        "real_person": app.attestation()}).json()["binding_id"]
-    binding = f"{CERTS}/{cert_id}/family/{made}"
+    binding = f"{CERTS}/{cert_id}/family/{bound_child(db, http, app, cert_id)}"
     codes = [app.post(f"{binding}/qr", {"pin": "135790"}).json()["qr_code"] for _ in range(2)]
     ok(scan(his, codes[0]))  # while bound
     assert app.post(f"{binding}/removal").status_code == 200

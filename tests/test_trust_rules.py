@@ -52,9 +52,9 @@ def test_relations_must_be_plausible_from_birth_dates():
         assert code_of(lambda r=relation, o=other: trust.check_relation(
             r, holder, o, today)) == "E-ECT-016", relation
     trust.check_relation("other", holder, date(2020, 1, 1), today)
-    assert trust.binds_at_once("child", date(2010, 1, 1), today)
-    assert not trust.binds_at_once("child", date(2008, 5, 11), today)  # 18 today
-    assert not trust.binds_at_once("other", date(2015, 1, 1), today)
+    assert trust.needs_guardianship("child", date(2010, 1, 1), today)
+    assert not trust.needs_guardianship("child", date(2008, 5, 11), today)  # 18 today
+    assert not trust.needs_guardianship("other", date(2015, 1, 1), today)
 
 
 def test_the_first_period_and_the_binding_limit():
@@ -66,3 +66,14 @@ def test_the_first_period_and_the_binding_limit():
     trust.check_settled(until, until)
     trust.check_bindings_room(trust.BINDINGS_MAX - 1)
     assert code_of(lambda: trust.check_bindings_room(trust.BINDINGS_MAX)) == "E-ECT-018"
+
+
+def test_a_minor_has_at_most_two_guardians_and_requests_are_limited():
+    trust.check_guardians_room(trust.GUARDIANS_MAX - 1)
+    assert code_of(lambda: trust.check_guardians_room(trust.GUARDIANS_MAX)) == "E-ECT-022"
+    trust.check_request_rate(trust.REQUESTS_BY_HOLDER_MAX - 1,
+                             trust.REQUESTS_TO_RELATIVE_MAX - 1)
+    assert code_of(lambda: trust.check_request_rate(
+        trust.REQUESTS_BY_HOLDER_MAX, 0)) == "E-ECT-023"
+    assert code_of(lambda: trust.check_request_rate(
+        0, trust.REQUESTS_TO_RELATIVE_MAX)) == "E-ECT-023"

@@ -19,7 +19,7 @@ from yibao.api.limits import Family
 from yibao.api.pages import ROW_ID_MAX, RowId
 from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator, acting_role
-from yibao.services import audit, cards, operators, persons, trust
+from yibao.services import audit, cards, ecert, operators, persons, trust
 from yibao.services.context import SOURCE_AGENCY, Caller, Clock
 from yibao.store.db import Database
 
@@ -131,6 +131,11 @@ class Replacement(BaseModel):
     card_sn: str = Field(min_length=1, max_length=50, examples=["SN0000000101"])
 
 
+class GuardianshipIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=200,
+                        examples=["household register seen: 王小明 is 王芳's son"])
+
+
 class SuspensionIn(BaseModel):
     begin_date: date
     end_date: date
@@ -160,6 +165,16 @@ def router(db: Database, gate: Gate) -> APIRouter:
         def act(conn: Connection) -> dict[str, str]:
             cards.replace(conn, op, card_no, body.card_sn)
             return {"card_no": card_no, "status": "valid"}
+        return run(act)
+
+    @api.post("/family-bindings/{binding_id}/guardianship",
+              summary="Confirm the guardianship of a minor child's pending family binding "
+                      "after seeing the household register or birth certificate (clerk)")
+    def guardianship(binding_id: str, body: GuardianshipIn,
+                     op: gate.needs("family.guardianship")) -> Any:
+        def act(conn: Connection) -> dict[str, str]:
+            ecert.confirm_guardianship(conn, op, binding_id, body.reason)
+            return {"binding_id": binding_id, "status": ecert.ACTIVE}
         return run(act)
 
     @api.post("/persons/{psn_no}/suspensions", status_code=201,

@@ -88,7 +88,7 @@ class Relative(BaseModel):
     certno: str = Field(min_length=1, max_length=50, examples=["11010219600620003X"])
     relation: str = Field(examples=["parent"], description="parent, child, spouse, guardian, other")
     real_person: Attested | None = Field(None, description="the holder's attestation: needed "
-                                         "to bind a minor child at once")
+                                         "to ask for a minor child")
 
 
 class FamilyAcceptance(BaseModel):
@@ -105,8 +105,11 @@ class PayeeRegistration(PayeeIn):
 
 
 class FaceIn(BaseModel):
+    pin: str = Field(min_length=1, max_length=20)
     image: str = Field(min_length=1, max_length=1_400_000,
                        description="a JPEG or PNG of the holder's face, base64; not stored")
+    real_person: Attested | None = Field(None, description="the channel's fresh real-person "
+                                         "check of the holder (purpose face)")
 
 
 class FilingIn(BaseModel):
@@ -258,7 +261,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
 
     @api.post("/certificates/{cert_id}/family", status_code=201,
               summary="Ask to show a relative's codes: pending until the relative accepts "
-                      "(a minor child binds at once)")
+                      "(a minor child: until a clerk confirms the guardianship)")
     def bind(cert_id: str, body: Relative, channel_id: Channel) -> Any:
         def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
             binding_id, status = ecert.bind_relative(
@@ -298,10 +301,11 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/notifications/list",
-              summary="What happened to the holder's identity in any channel, newest first")
-    def notifications(cert_id: str, body: PinIn, channel_id: Channel) -> Any:
+              summary="A page of what happened to the holder's identity in any channel, "
+                      "newest first")
+    def notifications(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
         return as_holder(channel_id, cert_id, body.pin,
-                         lambda conn, _actor, psn_no: trust.notices_of(conn, psn_no),
+                         lambda conn, _actor, psn_no: trust.notices_of(conn, psn_no, body.page),
                          settled=False)
 
     @api.post("/certificates/{cert_id}/family/{binding_id}/qr",
@@ -318,13 +322,16 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         return run(act, channel_id)
 
     @api.post("/certificates/{cert_id}/face",
-              summary="Enrol the holder's face for the pilot (the template is encrypted)")
+              summary="Enrol or replace the holder's face for the pilot (PIN and a fresh "
+                      "real-person check; the template is encrypted; the holder is told)")
     def enrol_face(cert_id: str, body: FaceIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
-            cert = ecert.settled_certificate(conn, actor, channel_id, cert_id)
-            face.enroll(conn, cert["psn_no"], body.image, actor=actor.name, now=actor.now)
-            return {"cert_id": cert_id, "face": "enrolled"}
-        return run(act, channel_id)
+        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
+            kind = trust.enrol_face(conn, trust.Act(channel_id, psn_no, actor.now), cert_id,
+                                    attestation_of(body.real_person),
+                                    lambda: face.enroll(conn, psn_no, body.image,
+                                                        actor=actor.name, now=actor.now))
+            return {"cert_id": cert_id, "face": kind.removeprefix("face_")}
+        return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/pin", summary="Reset the PIN (real-person check)")
     def reset_pin(cert_id: str, body: PinReset, channel_id: Channel) -> Any:

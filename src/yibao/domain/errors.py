@@ -107,6 +107,14 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     # ecTokens
     ("E-ECT-020", "ecToken revoked", "deactivation, PIN lock, suspension or card loss "
      "revoked it: scan a fresh code (1162)", 409),
+    ("E-ECT-021", "family binding not found", "no binding with this id on this certificate",
+     404),
+    ("E-ECT-022", "the minor has two guardians bound already", "at most two holders show "
+     "a minor child's codes: one of them removes the binding first", 409),
+    ("E-ECT-023", "too many family requests", "at most 3 requests per holder to the same "
+     "relative in 30 days and 5 per relative a day, removed ones counted", 429),
+    ("E-ECT-024", "no guardianship awaiting confirmation", "only a pending binding of a "
+     "minor child is confirmed at the window", 409),
     # visits
     ("E-VIS-001", "visit not found", "mdtrt_id unknown, or not this institution's", 404),
     ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle",

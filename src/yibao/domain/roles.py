@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "filings.cancel": frozenset({CLERK}),
     "cards.loss": frozenset({CLERK}),
     "cards.replace": frozenset({CLERK}),
+    "family.guardianship": frozenset({CLERK}),  # a minor's binding, documents seen
     "suspensions.change": frozenset({ADMINISTRATOR}),
     "faults.change": frozenset({ADMINISTRATOR}),
     "institutions.flags": frozenset({ADMINISTRATOR}),

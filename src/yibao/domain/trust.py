@@ -7,7 +7,11 @@
 - A channel activated while the person is active in another channel is in its first
   period for ``PROBATION`` (E-ECT-013 names its end).
 - A family relation must be plausible from the birth dates (E-ECT-016); a child under
-  ``ADULT_AGE`` binds at once to a parent or guardian, everyone else confirms.
+  ``ADULT_AGE`` is never bound on the holder's word: an operator confirms the
+  guardianship at a service window (at most ``GUARDIANS_MAX`` holders per minor,
+  E-ECT-022); everyone else accepts from their own certificate.
+- Requests to the same relative are limited (``check_request_rate``, E-ECT-023), so that a
+  flood of requests cannot bury the relative's notices.
 """
 
 from __future__ import annotations
@@ -26,13 +30,17 @@ METHODS: dict[str, str] = {
     "in_person_window": "in person at a service window or counter, ID card seen (现场核验)",
     "id_card_nfc": "the ID card's chip read over NFC plus a face match (eID)",
 }
-PURPOSES = ("activation", "unlock", "payee", "family_consent")
+PURPOSES = ("activation", "unlock", "payee", "family_consent", "face")
 ATTESTATION_AGE_MAX = timedelta(minutes=10)
 EVIDENCE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,63}")  # 8..64, the channel's id
 PROBATION = timedelta(hours=24)
 ADULT_AGE = 18
 PARENT_GAP_YEARS = 15  # a parent at least this many years older than the child
 BINDINGS_MAX = 5  # active or pending family bindings per holder
+GUARDIANS_MAX = 2  # holders with an active binding of the same minor child
+# requests to one relative, removed ones counted: by one holder in 30 days, by all a day
+REQUESTS_BY_HOLDER_MAX, REQUESTS_BY_HOLDER_WINDOW = 3, timedelta(days=30)
+REQUESTS_TO_RELATIVE_MAX, REQUESTS_TO_RELATIVE_WINDOW = 5, timedelta(days=1)
 RELATIONS = frozenset({"parent", "child", "spouse", "guardian", "other"})
 
 
@@ -100,10 +108,32 @@ def check_relation(relation: str, holder_birth: date, relative_birth: date,
         raise Refused("E-ECT-016", f"a {relation} is an adult ({ADULT_AGE} or older)")
 
 
-def binds_at_once(relation: str, relative_birth: date, today: date) -> bool:
-    """A minor child binds to the parent or guardian at once (the holder's own attestation
-    and the plausibility check stand for the guardianship); everyone else confirms."""
+def needs_guardianship(relation: str, relative_birth: date, today: date) -> bool:
+    """A minor child cannot accept for themselves, and the holder's word (their own
+    attestation, plausible birth dates) does not prove the guardianship: an operator
+    confirms it after seeing the household register or birth certificate. Everyone else
+    accepts from their own certificate."""
     return relation == "child" and age_on(relative_birth, today) < ADULT_AGE
+
+
+def check_guardians_room(guardians: int) -> None:
+    """At most ``GUARDIANS_MAX`` holders show a minor child's codes."""
+    if guardians >= GUARDIANS_MAX:
+        raise Refused("E-ECT-022", f"{guardians} holders show this child's codes already; "
+                      f"at most {GUARDIANS_MAX}")
+
+
+def check_request_rate(by_holder: int, to_relative: int) -> None:
+    """``by_holder``: this holder's requests to this relative within
+    ``REQUESTS_BY_HOLDER_WINDOW``; ``to_relative``: everyone's requests to them within
+    ``REQUESTS_TO_RELATIVE_WINDOW`` (removed and declined ones counted)."""
+    if by_holder >= REQUESTS_BY_HOLDER_MAX:
+        raise Refused("E-ECT-023", f"{by_holder} requests to this relative in "
+                      f"{REQUESTS_BY_HOLDER_WINDOW.days} days; at most "
+                      f"{REQUESTS_BY_HOLDER_MAX}")
+    if to_relative >= REQUESTS_TO_RELATIVE_MAX:
+        raise Refused("E-ECT-023", f"{to_relative} requests to this relative today; at most "
+                      f"{REQUESTS_TO_RELATIVE_MAX} a day")
 
 
 def check_bindings_room(live: int) -> None:

@@ -4,8 +4,9 @@ Activation in a certified channel: real-name check (name + ID number of a person
 at the chosen place), real-person check (the channel's attestation: a listed method, its
 reference, a recent time; recorded), a 6-digit PIN kept as a scrypt hash; a channel
 activated while the person is active in another starts with a first period. Family
-bindings wait for the relative's own acceptance (a minor child binds at once) and their
-QR codes die with them. What a channel may assert: docs/security.md, "Channels".
+bindings wait for the relative's own acceptance (a minor child's for an operator's
+confirmation of the guardianship, ``confirm_guardianship``); their QR codes and tokens die
+with them. What a channel may assert: docs/security.md, "Channels".
 The app shows a dynamic QR code: 32 random bytes (URL-safe text, nothing about the
 person in it), valid 60 seconds, usable once, stored only as its SHA-256.
 The hospital scans it (1162) and gets an ecToken: 32 random bytes, valid 30 minutes,
@@ -21,14 +22,23 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, func, insert, select, update
 
 from yibao.domain import trust as rules
 from yibao.domain.errors import Refused
+from yibao.domain.roles import Operator
 from yibao.domain.text import is_digits
 from yibao.services import audit, cards, revocation, trust
 from yibao.services.context import Ids
-from yibao.store.schema import ec_token, ecert, family_binding, insurance, person, qr_code
+from yibao.store.schema import (
+    card,
+    ec_token,
+    ecert,
+    family_binding,
+    insurance,
+    person,
+    qr_code,
+)
 
 QR_SECONDS = 60
 TOKEN_MINUTES = 30
@@ -36,7 +46,9 @@ PIN_FAILURES_MAX = 5
 PIN_LENGTH = 6
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 ACTIVE = "active"
-PENDING = "pending"  # a family binding the relative has not accepted yet
+PENDING = "pending"  # a family binding the relative (an operator, for a minor) has not
+# accepted yet
+GUARDIANSHIP = "guardianship"  # consent_method of a minor's binding an operator confirmed
 REMOVED = "removed"
 
 # businessType of 1162 -> the transactions an ecToken of that type may be used for
@@ -149,8 +161,8 @@ def _verify_pin(conn: Connection, actor: Actor, cert: RowMapping, pin: str) -> b
     if locked is not None:
         audit.record(conn, kind="pin_locked", psn_no=cert["psn_no"], actor=actor.name,
                      at=actor.now, detail=cert["cert_id"])
-        revocation.revoke_tokens(conn, cert["psn_no"], reason=revocation.PIN_LOCKED,
-                                 actor=actor.name, at=actor.now, cert_id=cert["cert_id"])
+        revocation.revoke_certificate_tokens(conn, cert["cert_id"], reason=revocation.PIN_LOCKED,
+                                             actor=actor.name, at=actor.now)
     return False
 
 
@@ -184,11 +196,11 @@ def issue_qr(
     """A fresh dynamic QR code for the holder, or for a bound relative; None when the
     holder's PIN was wrong (the failure is recorded)."""
     cert = certificate(conn, channel_id, cert_id)
+    if not _verify_pin(conn, actor, cert, pin):
+        return None  # before anything about the binding is revealed
     psn_no = cert["psn_no"]
     if binding_id:
-        psn_no = _binding(conn, channel_id, cert_id, binding_id)["relative_psn_no"]
-    if not _verify_pin(conn, actor, cert, pin):
-        return None
+        psn_no = _binding(conn, cert_id, binding_id)["relative_psn_no"]
     cards.check_not_suspended(conn, psn_no, actor.now.date())
     code = "YB1" + secrets.token_urlsafe(32)
     conn.execute(insert(qr_code).values(
@@ -203,48 +215,108 @@ def bind_relative(
     conn: Connection, actor: Actor, ids: Ids, channel_id: str, cert_id: str, *,
     name: str, certno: str, relation: str, real_person: rules.Attestation | None,
 ) -> tuple[str, str]:
-    """Ask to show a relative's codes: (binding_id, status). A minor child of the holder
-    binds at once on the holder's own attestation; anyone else gets a pending request the
-    relative accepts from their own certificate (``accept_binding``)."""
+    """Ask to show a relative's codes: (binding_id, ``PENDING``). The relative accepts
+    from their own certificate (``accept_binding``); a minor child's binding is confirmed
+    by an operator who saw the guardianship (``confirm_guardianship``), the holder's own
+    attestation recorded with the request. Requests are limited (E-ECT-023)."""
     if relation not in rules.RELATIONS:
         raise Refused("E-ENV-007", f"relation must be one of {sorted(rules.RELATIONS)}")
     cert = settled_certificate(conn, actor, channel_id, cert_id)
-    holder = conn.execute(select(person).where(person.c.psn_no == cert["psn_no"])
-                          .with_for_update()).mappings().one()  # bindings counted once
     relative = conn.execute(select(person).where(person.c.certno == certno)).mappings().first()
     if relative is None or relative["name"] != name:
         raise Refused("E-ECT-001", "no insured person with this name and ID")
-    if relative["psn_no"] == holder["psn_no"]:
+    if relative["psn_no"] == cert["psn_no"]:
         raise Refused("E-ECT-011", "a person cannot bind themselves")
+    holder, relative = _lock_pair(conn, cert["psn_no"], relative["psn_no"])  # counted once
     today = actor.now.date()
     rules.check_relation(relation, holder["brdy"], relative["brdy"], today)
-    _check_new_binding(conn, holder["psn_no"], relative["psn_no"])
+    _check_new_binding(conn, actor.now, holder["psn_no"], relative["psn_no"])
     binding_id = ids.new("FB")
-    at_once = rules.binds_at_once(relation, relative["brdy"], today)
-    if at_once:
+    minor = rules.needs_guardianship(relation, relative["brdy"], today)
+    if minor:
+        rules.check_guardians_room(_guardians(conn, relative["psn_no"]))
         trust.attest(conn, trust.Act(channel_id, holder["psn_no"], actor.now),
                      "family_consent", real_person, binding_id)
     conn.execute(insert(family_binding).values(
         binding_id=binding_id, cert_id=cert_id, relative_psn_no=relative["psn_no"],
-        relation=relation, consent_method="guardian" if at_once else "",
-        status=ACTIVE if at_once else PENDING, created_at=actor.now,
-        accepted_at=actor.now if at_once else None))
-    kind = "family_bound_minor" if at_once else "family_requested"
-    audit.record(conn, kind=kind, psn_no=relative["psn_no"], actor=actor.name,
+        relation=relation, consent_method="", status=PENDING, created_at=actor.now))
+    audit.record(conn, kind="family_requested", psn_no=relative["psn_no"], actor=actor.name,
                  at=actor.now, detail=f"{binding_id} {cert_id} {relation}")
-    trust.notify(conn, trust.Act(channel_id, relative["psn_no"], actor.now), kind,
-                 f"{binding_id}: {holder['name'][:1]}* asks to show your codes as {relation}")
-    return binding_id, ACTIVE if at_once else PENDING
+    how = "an operator confirms the guardianship" if minor else "accept it in your app"
+    trust.notify(conn, trust.Act(channel_id, relative["psn_no"], actor.now),
+                 "family_requested",
+                 f"{binding_id}: {holder['name'][:1]}* asks to show your codes as {relation}; "
+                 f"{how}")
+    return binding_id, PENDING
 
 
-def _check_new_binding(conn: Connection, holder: str, relative: str) -> None:
-    """No second binding of the same relative, and room for one more (E-ECT-017/018)."""
-    live = select(family_binding.c.relative_psn_no).join(
-        ecert, ecert.c.cert_id == family_binding.c.cert_id).where(
+def _lock_pair(conn: Connection, first: str, second: str) -> tuple[RowMapping, RowMapping]:
+    """Both persons' rows, locked in psn_no order (two requests between the same two
+    people, in either direction, wait for each other instead of deadlocking)."""
+    rows = {r["psn_no"]: r for r in conn.execute(
+        select(person).where(person.c.psn_no.in_((first, second)))
+        .order_by(person.c.psn_no).with_for_update()).mappings()}
+    return rows[first], rows[second]
+
+
+def _guardians(conn: Connection, relative: str) -> int:
+    """How many holders have an active binding of ``relative`` on an active certificate
+    (a deactivated certificate shows no codes)."""
+    return _count(conn, select(func.count(func.distinct(ecert.c.psn_no))).select_from(
+        family_binding.join(ecert, ecert.c.cert_id == family_binding.c.cert_id)).where(
+        family_binding.c.relative_psn_no == relative, family_binding.c.status == ACTIVE,
+        ecert.c.status == ACTIVE))
+
+
+def _check_new_binding(conn: Connection, now: datetime, holder: str, relative: str) -> None:
+    """No second binding of the same relative, room for one more (E-ECT-017/018), and not
+    too many requests to this relative (E-ECT-023)."""
+    by_holder = family_binding.join(ecert, ecert.c.cert_id == family_binding.c.cert_id)
+    live = select(family_binding.c.relative_psn_no).select_from(by_holder).where(
         ecert.c.psn_no == holder, family_binding.c.status.in_((ACTIVE, PENDING))).subquery()
     if conn.execute(select(live).where(live.c.relative_psn_no == relative)).first():
         raise Refused("E-ECT-017", "this relative is bound or requested already")
     rules.check_bindings_room(conn.execute(select(func.count()).select_from(live)).scalar_one())
+    to_relative = family_binding.c.relative_psn_no == relative
+    rules.check_request_rate(
+        _count(conn, select(func.count()).select_from(by_holder).where(
+            to_relative, ecert.c.psn_no == holder,
+            family_binding.c.created_at > now - rules.REQUESTS_BY_HOLDER_WINDOW)),
+        _count(conn, select(func.count()).select_from(family_binding).where(
+            to_relative,
+            family_binding.c.created_at > now - rules.REQUESTS_TO_RELATIVE_WINDOW)))
+
+
+def _count(conn: Connection, query: Select[tuple[int]]) -> int:
+    return int(conn.execute(query).scalar_one())
+
+
+def confirm_guardianship(conn: Connection, op: Operator, binding_id: str, reason: str) -> str:
+    """An operator (clerk) saw the household register or birth certificate: the pending
+    binding of a minor child becomes active (at most ``rules.GUARDIANS_MAX`` holders);
+    recorded in the operators' log with the reason, the holder and the child told. The
+    child's psn_no."""
+    row = conn.execute(select(family_binding).where(
+        family_binding.c.binding_id == binding_id).with_for_update()).mappings().first()
+    if row is None:
+        raise Refused("E-ECT-021", "no family binding with this id")
+    holder = _holder_of(conn, row["cert_id"])
+    _, child = _lock_pair(conn, holder, row["relative_psn_no"])
+    if row["status"] != PENDING or not rules.needs_guardianship(
+            row["relation"], child["brdy"], op.now.date()):
+        raise Refused("E-ECT-024", f"binding {binding_id} is {row['status']}, relation "
+                      f"{row['relation']}: not a minor child's pending request")
+    rules.check_guardians_room(_guardians(conn, child["psn_no"]))
+    conn.execute(update(family_binding).where(family_binding.c.binding_id == binding_id)
+                 .values(status=ACTIVE, accepted_at=op.now, consent_method=GUARDIANSHIP))
+    audit.record(conn, kind="family_guardianship", psn_no=child["psn_no"], actor=op.name,
+                 at=op.now, detail=f"{binding_id} {row['cert_id']}")
+    audit.action(conn, op, "family.guardianship", child["psn_no"], binding=binding_id,
+                 cert=row["cert_id"], reason=reason.strip()[:200])
+    for who in (child["psn_no"], holder):
+        trust.notify(conn, trust.Act(f"window:{op.name}"[:30], who, op.now), "family_accepted",
+                     f"{binding_id} ({row['relation']}): guardianship confirmed at a window")
+    return str(child["psn_no"])
 
 
 def accept_binding(conn: Connection, actor: Actor, channel_id: str, psn_no: str,
@@ -255,6 +327,10 @@ def accept_binding(conn: Connection, actor: Actor, channel_id: str, psn_no: str,
         family_binding.c.binding_id == binding_id).with_for_update()).mappings().first()
     if row is None or row["relative_psn_no"] != psn_no or row["status"] != PENDING:
         raise Refused("E-ECT-019", "no pending family request with this id for this person")
+    birth = conn.execute(select(person.c.brdy).where(person.c.psn_no == psn_no)).scalar_one()
+    if rules.needs_guardianship(row["relation"], birth, actor.now.date()):
+        raise Refused("E-ECT-019", "a minor child's binding is confirmed at a service window "
+                      "(guardianship), not accepted from an app")
     trust.attest(conn, trust.Act(channel_id, psn_no, actor.now), "family_consent",
                  real_person, binding_id)
     assert real_person is not None  # attest refuses a missing one
@@ -279,7 +355,7 @@ def unbind_relative(conn: Connection, actor: Actor, channel_id: str, cert_id: st
     cert = certificate(conn, channel_id, cert_id)
     row = _live_binding(conn, binding_id)
     if row is None or row["cert_id"] != cert_id:
-        raise Refused("E-ECT-003", "no such family binding on this certificate")
+        raise Refused("E-ECT-021", "no family binding with this id on this certificate")
     _end_binding(conn, actor, channel_id, row, cert["psn_no"])
 
 
@@ -301,10 +377,13 @@ def _live_binding(conn: Connection, binding_id: str) -> RowMapping | None:
 
 def _end_binding(conn: Connection, actor: Actor, channel_id: str, row: RowMapping,
                  holder: str) -> None:
-    """Every QR code issued through the binding is refused from now on (``scan``)."""
+    """Every QR code issued through the binding is refused from now on (``scan``), and
+    every token is revoked."""
     binding_id = row["binding_id"]
     conn.execute(update(family_binding).where(family_binding.c.binding_id == binding_id)
                  .values(status=REMOVED, removed_at=actor.now))
+    revocation.revoke_certificate_tokens(conn, row["cert_id"], reason=revocation.BINDING_ENDED,
+                                         actor=actor.name, at=actor.now, binding_id=binding_id)
     audit.record(conn, kind="family_unbound", psn_no=row["relative_psn_no"],
                  actor=actor.name, at=actor.now, detail=f"{binding_id} {row['cert_id']}")
     for who in (row["relative_psn_no"], holder):
@@ -312,13 +391,13 @@ def _end_binding(conn: Connection, actor: Actor, channel_id: str, row: RowMappin
                      f"{binding_id} ({row['relation']})")
 
 
-def _binding(conn: Connection, channel_id: str, cert_id: str, binding_id: str) -> RowMapping:
-    certificate(conn, channel_id, cert_id)
+def _binding(conn: Connection, cert_id: str, binding_id: str) -> RowMapping:
+    """The certificate's active binding (E-ECT-021: none, or not active yet)."""
     row = conn.execute(select(family_binding).where(
         family_binding.c.binding_id == binding_id, family_binding.c.cert_id == cert_id,
         family_binding.c.status == ACTIVE)).mappings().first()
     if row is None:
-        raise Refused("E-ECT-003", "no such family binding on this certificate")
+        raise Refused("E-ECT-021", "no active family binding with this id on this certificate")
     return row
 
 
@@ -345,8 +424,8 @@ def deactivate(conn: Connection, actor: Actor, channel_id: str, cert_id: str) ->
     conn.execute(update(ecert).where(ecert.c.cert_id == cert_id).values(status="deactivated"))
     audit.record(conn, kind="ecert_deactivated", psn_no=cert["psn_no"], actor=actor.name,
                  at=actor.now, detail=cert_id)
-    revocation.revoke_tokens(conn, cert["psn_no"], reason=revocation.DEACTIVATED,
-                             actor=actor.name, at=actor.now, cert_id=cert_id)
+    revocation.revoke_certificate_tokens(conn, cert_id, reason=revocation.DEACTIVATED,
+                                         actor=actor.name, at=actor.now)
 
 
 def scan(conn: Connection, actor: Actor, code: str, business_type: str) -> tuple[str, str]:
@@ -361,16 +440,35 @@ def scan(conn: Connection, actor: Actor, code: str, business_type: str) -> tuple
         raise Refused("E-ECT-006", "QR code already used: show a fresh one")
     if row["expires_at"] < actor.now:
         raise Refused("E-ECT-006", "QR code expired: show a fresh one")
-    cert = conn.execute(select(ecert.c.status).where(ecert.c.cert_id == row["cert_id"])).first()
-    if cert is None or cert.status != ACTIVE:
-        raise Refused("E-ECT-003", "the certificate was deactivated")
+    _check_certificate_usable(conn, row)
     _check_binding_live(conn, row["binding_id"])
     cards.check_not_suspended(conn, row["psn_no"], actor.now.date())
     conn.execute(update(qr_code).where(qr_code.c.code_hash == row["code_hash"])
                  .values(used_at=actor.now))
     audit.record(conn, kind="qr_scanned", psn_no=row["psn_no"], actor=actor.name,
                  at=actor.now, place=actor.name, detail=business_type)
-    return row["psn_no"], issue_token(conn, actor, row["psn_no"], row["cert_id"], business_type)
+    return row["psn_no"], issue_token(conn, actor, row["psn_no"], row["cert_id"], business_type,
+                                      binding_id=row["binding_id"])
+
+
+def _check_certificate_usable(conn: Connection, code: RowMapping) -> None:
+    """A code counts only while the certificate it was shown from is active and unlocked,
+    and no card of the person was reported lost since it was issued (each of these
+    revokes the tokens already issued: a code shown before must not make a fresh one)."""
+    cert = conn.execute(select(ecert.c.status, ecert.c.locked_at).where(
+        ecert.c.cert_id == code["cert_id"])).first()
+    if cert is None or cert.status != ACTIVE:
+        raise Refused("E-ECT-003", "the certificate was deactivated")
+    if cert.locked_at is not None:
+        raise Refused("E-ECT-004", "the certificate was locked by wrong PINs after the code "
+                      "was shown")
+    issued = code["expires_at"] - timedelta(seconds=QR_SECONDS)
+    lost = conn.execute(select(card.c.card_no).where(
+        card.c.psn_no == code["psn_no"], card.c.status == cards.LOST,
+        card.c.status_at > issued)).first()
+    if lost is not None:
+        raise Refused("E-ECT-006", "a card was reported lost after the code was shown: "
+                      "show a fresh one")
 
 
 def _check_binding_live(conn: Connection, binding_id: str | None) -> None:
@@ -384,16 +482,18 @@ def _check_binding_live(conn: Connection, binding_id: str | None) -> None:
 
 
 def issue_token(
-    conn: Connection, actor: Actor, psn_no: str, source: str, business_type: str
+    conn: Connection, actor: Actor, psn_no: str, source: str, business_type: str, *,
+    binding_id: str | None = None,
 ) -> str:
     """An ecToken for this institution (actor) and business; ``source`` names what proved
-    the identity (a certificate id, or ``face``)."""
+    the identity (a certificate id, or ``face``), ``binding_id`` the family binding a
+    relative's code was shown through (the token is revoked with it)."""
     if business_type not in BUSINESS_TYPES:
         raise Refused("E-ENV-007", f"businessType {business_type[:8]}")
     token = secrets.token_urlsafe(32)
     conn.execute(insert(ec_token).values(
         token_hash=digest(token), psn_no=psn_no, cert_id=source, fixmedins_code=actor.name,
-        business_type=business_type, issued_at=actor.now,
+        business_type=business_type, issued_at=actor.now, binding_id=binding_id,
         expires_at=actor.now + timedelta(minutes=TOKEN_MINUTES)))
     return token
 

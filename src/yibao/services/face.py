@@ -174,15 +174,24 @@ def unseal(sealed: bytes, psn_no: str) -> np.ndarray:
     return np.frombuffer(data, dtype="<f8")
 
 
+ENROLLED, REPLACED = "face_enrolled", "face_replaced"
+
+
 def enroll(conn: Connection, psn_no: str, image_base64: str, *, actor: str,
-           now: datetime) -> None:
+           now: datetime) -> str:
+    """Seal the face's template (replacing an earlier one); audited. ``ENROLLED`` or
+    ``REPLACED``. The caller checked the holder (PIN, fresh real-person attestation)."""
     vector = model().descriptor(decode(image_base64))
+    before = conn.execute(select(face_template.c.psn_no).where(
+        face_template.c.psn_no == psn_no).with_for_update()).first()
     insert_for = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
     row = dict(psn_no=psn_no, sealed=seal(vector, psn_no), model=MODEL, enrolled_at=now)
     statement = insert_for(face_template).values(**row)
     conn.execute(statement.on_conflict_do_update(
         index_elements=["psn_no"], set_={k: statement.excluded[k] for k in row if k != "psn_no"}))
-    audit.record(conn, kind="face_enrolled", psn_no=psn_no, actor=actor, at=now)
+    kind = ENROLLED if before is None else REPLACED
+    audit.record(conn, kind=kind, psn_no=psn_no, actor=actor, at=now)
+    return kind
 
 
 def compare(conn: Connection, psn_no: str, image_base64: str) -> Match:

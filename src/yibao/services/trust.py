@@ -5,6 +5,7 @@ app's claims pay to. The rules are in domain/trust.py; docs/security.md, "Channe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,11 +15,11 @@ from sqlalchemy.exc import IntegrityError
 
 from yibao.domain import trust as rules
 from yibao.domain.errors import Refused
+from yibao.domain.paging import Page
 from yibao.services import audit
 from yibao.store.schema import attestation as attestation_table
 from yibao.store.schema import payee_account, person, person_notice
 
-NOTICES_SHOWN = 100
 ATTESTATIONS_SHOWN = 500
 
 
@@ -66,13 +67,25 @@ def notify(conn: Connection, act: Act, kind: str, detail: str = "",
         detail=detail[:300]))
 
 
-def notices_of(conn: Connection, psn_no: str) -> list[dict[str, Any]]:
-    """The person's notices, newest first."""
+def notices_of(conn: Connection, psn_no: str, page: Page) -> list[dict[str, Any]]:
+    """A page of the person's notices, newest first (every one can be reached)."""
     rows = conn.execute(select(person_notice.c.at, person_notice.c.kind,
                                person_notice.c.channel_id, person_notice.c.detail)
                         .where(person_notice.c.psn_no == psn_no)
-                        .order_by(person_notice.c.id.desc()).limit(NOTICES_SHOWN))
+                        .order_by(person_notice.c.id.desc())
+                        .limit(page.limit).offset(page.offset))
     return [dict(r, at=r["at"].isoformat(sep=" ")) for r in rows.mappings()]
+
+
+def enrol_face(conn: Connection, act: Act, cert_id: str, sent: rules.Attestation | None,
+               enroll: Callable[[], str]) -> str:
+    """Enrol or replace the person's face (``enroll``: the template is sealed, audited, and
+    ``face_enrolled`` or ``face_replaced`` returned) on a fresh real-person attestation,
+    recorded; the person is told in every channel. The caller checked the PIN."""
+    attest(conn, act, "face", sent, cert_id)
+    kind = enroll()
+    notify(conn, act, kind, cert_id)
+    return kind
 
 
 # ---------------------------------------------------------------- the registered payee

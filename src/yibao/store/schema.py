@@ -197,7 +197,11 @@ ec_token = Table(  # identity tokens issued by 1162, bound to institution and bu
     # ecTokens: set when a deactivation, PIN lock, suspension or card loss revokes it
     Column("revoked_at", DateTime),
     Column("revoked_why", String(30), nullable=False, server_default=""),
+    # a relative's token: the family binding its QR code was issued through (revoked with
+    # the binding, and with the holder's certificate: cert_id is the holder's)
+    Column("binding_id", String(30)),
     Index(None, "psn_no"),
+    Index(None, "cert_id"),
 )
 
 audit_event = Table(  # identity events: who did what, where, when (no personal data)

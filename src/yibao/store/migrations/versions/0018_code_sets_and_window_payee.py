@@ -3,7 +3,7 @@ payees and claim sources; a window claim records the registered payee its accoun
 from (issue 13 review)
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-03 08:30:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0018'
-down_revision = '0016'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
@@ -26,7 +26,7 @@ for _role in _ROLES:
 CHECKS = {
     'attestation': {
         'purpose':
-            "purpose IN ('activation', 'unlock', 'payee', 'family_consent')",
+            "purpose IN ('activation', 'unlock', 'payee', 'family_consent', 'face')",
         'method':
             "method IN ('face_liveness', 'bank_card_four', 'in_person_window', "
             "'id_card_nfc')",
