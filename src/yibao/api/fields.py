@@ -142,7 +142,7 @@ class Fields:
             if len(value) > EXTENSION_LENGTH_MAX:
                 raise Refused("E-ENV-005", f"{self.where}.{name} longer than 4000")
             try:
-                value = json.loads(value)
+                value = json.loads(value, parse_float=Decimal)  # as the envelope
             except ValueError as exc:
                 raise Refused("E-ENV-005", f"{self.where}.{name} is not a JSON object") from exc
         return Fields({} if value is None else value, where=f"{self.where}.{name}")

@@ -132,13 +132,13 @@ def json_number(value: Decimal) -> str:
     digits: every amount and ratio the interface has)."""
     if not value.is_finite():
         raise MoneyError(f"not a finite number: {value}")
-    sign, digits, exponent = value.normalize().as_tuple()
+    sign, digits, exponent = value.as_tuple()  # exact: no context rounds the digits
     assert isinstance(exponent, int)
-    text = "".join(map(str, digits))
-    point = len(text) + exponent  # where the decimal point goes, counted from the left
     minus = "-" if sign else ""
-    if value.is_zero():
+    text = "".join(map(str, digits)).rstrip("0")
+    if not text:
         return f"{minus}0.0"
+    point = len(digits) + exponent  # where the decimal point goes, counted from the left
     if -4 < point <= 16:
         return minus + _fixed(text, point)
     mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
