@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select
 from starlette.datastructures import Headers
 
 from yibao.api.limits import Family
+from yibao.api.rest import DecimalRoute
 from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator, acting_role
 from yibao.services import audit, cards, operators, trust
@@ -139,7 +140,7 @@ class SuspensionIn(BaseModel):
 
 
 def router(db: Database, gate: Gate) -> APIRouter:
-    api = APIRouter(prefix=PREFIX, tags=["admin"], responses={
+    api = APIRouter(route_class=DecimalRoute, prefix=PREFIX, tags=["admin"], responses={
         400: {"description": "the body is not JSON"}, **DENIED,
         404: {"description": "no such card, person or suspension (code E-...)"},
         409: {"description": "refused: the body names the error code and why"},
