@@ -21,7 +21,6 @@ times in China Standard Time.
   naive times never meet.
 """
 
-import json
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from itertools import chain
@@ -108,7 +107,7 @@ def body_problems(body: bytes) -> tuple[int, Problems] | None:
     if not body.strip():
         return None
     try:
-        value = json.loads(body)
+        value = loads(body)
     except RecursionError:
         return 422, [_too_deep()]
     except ValueError:
