@@ -132,6 +132,16 @@ def json_number(value: Decimal) -> str:
     digits: every amount and ratio the interface has)."""
     if not value.is_finite():
         raise MoneyError(f"not a finite number: {value}")
+    text = str(value)
+    if value and "E" not in text and -4 <= value.adjusted() < 16:  # every amount: fast
+        if "." not in text:
+            return text + ".0"
+        text = text.rstrip("0")
+        return text + "0" if text.endswith(".") else text
+    return _json_number_laid_out(value)
+
+
+def _json_number_laid_out(value: Decimal) -> str:
     sign, digits, exponent = value.as_tuple()  # exact: no context rounds the digits
     assert isinstance(exponent, int)
     minus = "-" if sign else ""
