@@ -26,6 +26,9 @@ from yibao.domain.money import (
     MoneyError,
     fen_to_decimal,
     fen_to_yuan,
+    floor_amount_within,
+    floor_average,
+    floor_ratio,
     json_number,
     yuan_to_fen,
 )
@@ -235,6 +238,14 @@ def test_json_number_layout(value, text):
 def test_json_number_refuses_what_is_not_a_number(value):
     with pytest.raises(MoneyError):
         json_number(Decimal(value))
+
+
+def test_the_named_floor_roundings():
+    assert floor_ratio(1, 3) == Decimal("0.3333") and floor_ratio(2, 3) == Decimal("0.6666")
+    assert floor_ratio(5, 0) == 0
+    assert floor_amount_within(100, Decimal("0.3")) == 333  # 333 x 0.3 = 99.9 <= 100
+    assert floor_amount_within(90, Decimal("0.9")) == 100
+    assert floor_average(10, 3) == 3 and floor_average(9, 3) == 3
 
 
 # ---------------------------------------------------------------- no float on the way

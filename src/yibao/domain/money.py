@@ -127,9 +127,9 @@ def floor_average(total: Fen, count: int) -> Fen:
 def json_number(value: Decimal) -> str:
     """The JSON number text of an exact decimal, without going through ``float``: the
     digits of the value with trailing zeros dropped, in the layout Python gives a float
-    (``42895.0``, ``0.01``, ``1e-05``, ``1e+16``), so answers read the same as when
-    amounts were written through ``float`` (they are exact for up to 15 significant
-    digits: every amount and ratio the interface has)."""
+    (``42895.0``, ``0.01``, ``1e-05``, ``1e+16``). For up to 15 significant digits (every
+    amount and ratio the interface has) that is the very text ``float`` gave, so answers
+    kept their bytes; beyond, it keeps the digits a float would have lost."""
     if not value.is_finite():
         raise MoneyError(f"not a finite number: {value}")
     text = str(value)
