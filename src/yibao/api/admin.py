@@ -17,6 +17,7 @@ from starlette.datastructures import Headers
 
 from yibao.api.limits import Family
 from yibao.api.pages import ROW_ID_MAX, RowId
+from yibao.api.rest import DecimalRoute
 from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator, acting_role
 from yibao.services import audit, cards, ecert, operators, persons, trust
@@ -144,7 +145,7 @@ class SuspensionIn(BaseModel):
 
 
 def router(db: Database, gate: Gate) -> APIRouter:
-    api = APIRouter(prefix=PREFIX, tags=["admin"], responses={
+    api = APIRouter(route_class=DecimalRoute, prefix=PREFIX, tags=["admin"], responses={
         400: {"description": "the body is not JSON"}, **DENIED,
         404: {"description": "no such card, person or suspension (code E-...)"},
         409: {"description": "refused: the body names the error code and why"},

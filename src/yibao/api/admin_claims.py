@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from yibao.api.admin import DENIED, Gate, agency, as_role, run_refusable
 from yibao.api.claim_models import ApplicationIn, WindowPayeeIn, bill_of, payee_of
 from yibao.api.pages import Limit, Offset
-from yibao.api.rest import ChinaTime
+from yibao.api.rest import ChinaTime, DecimalRoute
 from yibao.domain import paging
 from yibao.domain.paging import Page
 from yibao.domain.policy import Policy
@@ -95,7 +95,8 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
            second_approval_above: int = SECOND_APPROVAL_ABOVE_FEN) -> APIRouter:
     """``second_approval_above``: an approved amount above it (fen) needs a second,
     different approver (domain/roles.py)."""
-    api = APIRouter(prefix="/admin/v1", tags=["admin: reimbursement"], responses={
+    api = APIRouter(route_class=DecimalRoute,
+                    prefix="/admin/v1", tags=["admin: reimbursement"], responses={
         400: {"description": "the body is not JSON"}, **DENIED,
         404: {"description": "no such claim, payment, institution or fault period "
                              "(code E-...)"},

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from yibao.api.admin import DENIED, Gate, agency, run_refusable
 from yibao.api.pages import Limit, Offset
+from yibao.api.rest import DecimalRoute
 from yibao.domain import paging
 from yibao.domain.paging import Page
 from yibao.services import audit, filing
@@ -51,7 +52,8 @@ def new_filing(body: FilingIn) -> filing.NewFiling:
 
 
 def router(db: Database, gate: Gate, ids: Ids) -> APIRouter:
-    api = APIRouter(prefix="/admin/v1", tags=["admin: filing"], responses={
+    api = APIRouter(route_class=DecimalRoute,
+                    prefix="/admin/v1", tags=["admin: filing"], responses={
         400: {"description": "the body is not JSON"}, **DENIED,
         404: {"description": "no such person (code E-...)"},
         409: {"description": "refused: the body names the error code (E-FIL-...) and why"},

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from yibao.api.admin import DENIED, Gate, run_refusable
 from yibao.api.gateway import INSTITUTION_CACHE_SECONDS
+from yibao.api.rest import DecimalRoute
 from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator
 from yibao.services import audit
@@ -29,7 +30,8 @@ FLAGS = {"networked": "networked", "prepay": "prepay"}  # path segment -> column
 def router(db: Database, gate: Gate, *, forget_institution: Callable[[str], None]) -> APIRouter:
     """``forget_institution`` drops this process's cached copy of a changed institution
     (other server processes see the change within the gateway's cache time)."""
-    api = APIRouter(prefix="/admin/v1/institutions", tags=["admin: institutions"], responses={
+    api = APIRouter(route_class=DecimalRoute,
+                    prefix="/admin/v1/institutions", tags=["admin: institutions"], responses={
         400: {"description": "the body is not JSON"}, **DENIED,
         404: {"description": "no such institution"},
     })

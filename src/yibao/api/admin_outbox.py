@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from yibao.api.admin import DENIED, Gate, run_refusable
+from yibao.api.rest import DecimalRoute
 from yibao.domain.errors import Refused
 from yibao.services import audit, outbox
 from yibao.store.db import Database
@@ -50,7 +51,7 @@ class Listing(BaseModel):
 
 
 def router(db: Database, gate: Gate) -> APIRouter:
-    api = APIRouter(prefix="/admin/v1/outbox", tags=["admin"], responses={
+    api = APIRouter(route_class=DecimalRoute, prefix="/admin/v1/outbox", tags=["admin"], responses={
         **DENIED,
         404: {"description": "no such outbox message (E-OUT-001)"},
     })

@@ -27,7 +27,7 @@ from yibao.api.claim_models import ApplicationIn, PayeeIn, bill_of, payee_of
 from yibao.api.gateway import UnixClock
 from yibao.api.limits import Family
 from yibao.api.pages import PageIn
-from yibao.api.rest import ChinaTime
+from yibao.api.rest import ChinaTime, DecimalRoute
 from yibao.domain import filing as filing_rules
 from yibao.domain import trust as trust_rules
 from yibao.domain.errors import Refused
@@ -213,7 +213,7 @@ def _refusal(refusal: Refused, **extra: Any) -> JSONResponse:
 
 
 def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -> APIRouter:
-    api = APIRouter(prefix=PREFIX, tags=["channel"], responses={
+    api = APIRouter(route_class=DecimalRoute, prefix=PREFIX, tags=["channel"], responses={
         400: {"description": "refused (real-name/real-person check, PIN format, ...)"},
         401: {"description": "signature, timestamp or nonce not valid"},
         403: {"description": "wrong PIN (E-ECT-005); first period of a channel (E-ECT-013)"},

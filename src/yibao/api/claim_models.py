@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from yibao.api.fields import COUNT_MAX, PRICE_MAX
+from yibao.api.fields import COUNT_MAX, PLACES_MAX, PRICE_MAX
 from yibao.api.rest import ChinaTime
 from yibao.domain.errors import Refused
 from yibao.domain.money import MoneyError, yuan_to_fen
@@ -19,8 +19,10 @@ class LineIn(BaseModel):
     med_list_codg: str = Field(min_length=1, max_length=50, examples=["XA01AAA0001"])
     medins_list_codg: str = Field("", max_length=150)
     name: str = Field("", max_length=200, examples=["阿莫西林胶囊"])
-    cnt: Decimal = Field(gt=0, le=COUNT_MAX, examples=["2"])
-    pric: Decimal = Field(ge=0, le=PRICE_MAX, examples=["25.00"])
+    # Exact decimals (a JSON number is read as Decimal: api/rest.py), at most 6 places as
+    # on the national route (api/fields.py); the amount is yuan text, two decimals at most.
+    cnt: Decimal = Field(gt=0, le=COUNT_MAX, decimal_places=PLACES_MAX, examples=["2"])
+    pric: Decimal = Field(ge=0, le=PRICE_MAX, decimal_places=PLACES_MAX, examples=["25.00"])
     det_item_fee_sumamt: str = Field(max_length=20, examples=["50.00"])
     fee_ocur_time: ChinaTime | None = None
 

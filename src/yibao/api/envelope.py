@@ -2,12 +2,17 @@
 
 Answers are always HTTP 200 with ``infcode`` 0 (success) or -1 (refused); ``err_msg``
 starts with a code from the error catalogue.
+
+No amount passes through ``float`` here: JSON numbers with a fraction or an exponent are
+read as ``Decimal`` (``loads``) and a ``Decimal`` is written as a JSON number of its
+exact digits (``dumps``, domain/money.py ``json_number``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +20,7 @@ from typing import Any
 
 from yibao.api.fields import Fields, is_absent
 from yibao.domain.errors import Refused
+from yibao.domain.money import json_number
 
 # The limits of every route family (docs/interface.md, docs/security.md): the national
 # route here, the REST families at the edge (api/limits.py, api/rest.py).
@@ -44,7 +50,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if len(body) > BODY_BYTES_MAX:
         raise Refused("E-ENV-006", f"body larger than {BODY_BYTES_MAX} bytes")
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = loads(body.decode("utf-8"))
     except RecursionError as exc:
         raise Refused("E-ENV-006", f"nesting deeper than {JSON_DEPTH_MAX}") from exc
     except ValueError as exc:  # includes JSONDecodeError, UnicodeDecodeError, huge integers
@@ -56,6 +62,40 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if longest_string(data) > STRING_LENGTH_MAX:
         raise Refused("E-ENV-006", f"a string longer than {STRING_LENGTH_MAX} characters")
     return data
+
+
+def loads(text: str | bytes) -> Any:
+    """JSON as the interface reads it: a number with a fraction or an exponent becomes an
+    exact ``Decimal`` (``0.3`` is 0.3, ``100.005`` keeps its third decimal), never a float.
+    (The non-numbers ``NaN`` and ``Infinity`` stay Python's; no reader accepts them.)"""
+    return json.loads(text, parse_float=Decimal)
+
+
+# A Decimal is written as a string between two marks, then the marks (and the string's
+# quotes) are cut out: the standard encoder has no hook for raw numbers. The marks hold a
+# NUL (written \u0000) and a secret of this process, so no text in a message can pass
+# for one; two plain replacements keep it as fast as writing floats was.
+_SECRET = secrets.token_hex(8)
+_OPEN, _CLOSE = f"\x00{_SECRET}(", f")\x00{_SECRET}"
+_OPENED, _CLOSED = (json.dumps(_OPEN)[:-1], json.dumps(_CLOSE)[1:])
+
+
+def dumps(value: Any, *, sort_keys: bool = False) -> str:
+    """JSON text of a message whose numbers may be ``Decimal`` (written exactly) and whose
+    times are ``datetime`` (written ``yyyy-MM-dd HH:mm:ss``)."""
+    marked = False
+
+    def default(item: Any) -> Any:
+        nonlocal marked
+        if isinstance(item, Decimal):
+            marked = True
+            return _OPEN + json_number(item) + _CLOSE
+        if isinstance(item, datetime):
+            return item.strftime("%Y-%m-%d %H:%M:%S")
+        return str(item)
+
+    text = json.dumps(value, ensure_ascii=False, sort_keys=sort_keys, default=default)
+    return text.replace(_OPENED, "").replace(_CLOSED, "") if marked else text
 
 
 def depth(value: Any, level: int = 0) -> int:
@@ -118,7 +158,7 @@ def _lenient_time(head: Fields) -> datetime | None:
 
 def body_hash(infno: str, payload: Any) -> str:
     """What makes two messages 'the same body': the transaction and its input."""
-    canonical = json.dumps([infno, payload], sort_keys=True, ensure_ascii=False, default=str)
+    canonical = dumps([infno, payload], sort_keys=True)
     try:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     except UnicodeEncodeError as exc:  # a lone surrogate (\ud800) is not text
@@ -153,14 +193,5 @@ def answer(
     }
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # Exact two-decimal yuan; the JSON number is the shortest text of that value.
-        return float(value)
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
-
-
 def to_json(message: dict[str, Any]) -> str:
-    return json.dumps(message, ensure_ascii=False, default=_json_default)
+    return dumps(message)

@@ -24,6 +24,7 @@ LIST_LENGTH_MAX = 1000
 EXTENSION_LENGTH_MAX = 4000  # exp_content
 COUNT_MAX = Decimal("1000000")
 PRICE_MAX = Decimal("100000000")
+PLACES_MAX = 6  # decimals of a count or a unit price
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f]")
 
 
@@ -94,8 +95,8 @@ class Fields:
             raise Refused("E-ENV-005", str(exc)) from exc
         if abs(number) > limit or (number < 0 and not negative):
             raise Refused("E-ENV-005", f"{self.where}.{name} out of range")
-        if number.as_tuple().exponent < -6:  # type: ignore[operator]
-            raise Refused("E-ENV-005", f"{self.where}.{name} has more than 6 decimals")
+        if number.as_tuple().exponent < -PLACES_MAX:  # type: ignore[operator]
+            raise Refused("E-ENV-005", f"{self.where}.{name} has more than {PLACES_MAX} decimals")
         return number
 
     def digits(self, name: str, *, max_len: int, length: int = 0) -> str:
@@ -142,7 +143,7 @@ class Fields:
             if len(value) > EXTENSION_LENGTH_MAX:
                 raise Refused("E-ENV-005", f"{self.where}.{name} longer than 4000")
             try:
-                value = json.loads(value)
+                value = json.loads(value, parse_float=Decimal)  # as the envelope
             except ValueError as exc:
                 raise Refused("E-ENV-005", f"{self.where}.{name} is not a JSON object") from exc
         return Fields({} if value is None else value, where=f"{self.where}.{name}")

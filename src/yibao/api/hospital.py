@@ -7,7 +7,6 @@ A refusal rolls everything back; no request ends in an HTTP 500.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -261,7 +260,7 @@ def _stored_answer(
         return None
     if row.body_hash != envelope.body_hash:
         raise Refused("E-MSG-002", envelope.msgid)
-    answer: dict[str, Any] = json.loads(row.response)
+    answer: dict[str, Any] = env_mod.loads(row.response)
     return answer
 
 

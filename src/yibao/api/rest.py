@@ -12,24 +12,27 @@ times in China Standard Time.
   (HTTP 422, the same shape) a path, query or header string holding a NUL character
   (PostgreSQL text cannot hold one) or an unpaired surrogate (not UTF-8: no database
   stores it), walking them in a worker thread. The offending text is never echoed back.
+- ``DecimalRoute`` is the route class of every REST router: the body is read by
+  ``envelope.loads``, so a JSON number with a fraction reaches the models as an exact
+  ``Decimal`` (``cnt``, ``pric``), never through ``float``.
 - ``ChinaTime`` is the type of every datetime field of a request model: a time sent with
   an offset (or as unix seconds) becomes naive China Standard Time, the business clock
   of every stored time, so SQLite and PostgreSQL store the same value and aware and
   naive times never meet.
 """
 
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from itertools import chain
 from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator
 from starlette.concurrency import run_in_threadpool
 
-from yibao.api.envelope import JSON_DEPTH_MAX, STRING_LENGTH_MAX, depth
+from yibao.api.envelope import JSON_DEPTH_MAX, STRING_LENGTH_MAX, depth, loads
 from yibao.services.context import in_china
 
 Location = tuple[str | int, ...]
@@ -43,6 +46,27 @@ def _china_time(moment: datetime) -> datetime:
 
 
 ChinaTime = Annotated[datetime, AfterValidator(_china_time)]
+
+
+class DecimalRequest(Request):
+    """A request whose JSON body is read with exact decimals (``envelope.loads``)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = loads(await self.body())
+        return self._json
+
+
+class DecimalRoute(APIRoute):
+    """The route class of every REST router: its endpoint reads a DecimalRequest."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def decimal_handler(request: Request) -> Response:
+            return await handler(DecimalRequest(request.scope, request.receive))
+
+        return decimal_handler
 
 
 def unstorable(text: str) -> str:
@@ -83,7 +107,7 @@ def body_problems(body: bytes) -> tuple[int, Problems] | None:
     if not body.strip():
         return None
     try:
-        value = json.loads(body)
+        value = loads(body)
     except RecursionError:
         return 422, [_too_deep()]
     except ValueError:

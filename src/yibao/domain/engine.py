@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
 from yibao.domain.catalogue import Totals
 from yibao.domain.codes import FUND_FIELDS, FUNDS, PersonGroup
-from yibao.domain.money import Fen, apply_ratio, fen_to_yuan
+from yibao.domain.money import Fen, apply_ratio, fen_to_yuan, floor_amount_within, floor_ratio
 from yibao.domain.policy import Band, Basis, DeductibleRule, Period, Scheme, Stage
 
 COUNT_KEYS = ("S.", "N.")  # accumulators that count, not money
@@ -94,7 +94,7 @@ class Breakdown(NamedTuple):
         if not self.funds:
             return Decimal(0)
         first = self.funds[0]
-        return _ratio_of(first.paid, first.in_scope - first.deductible)
+        return floor_ratio(first.paid, first.in_scope - first.deductible)
 
     @property
     def fund_sum(self) -> Fen:
@@ -160,12 +160,6 @@ def settle(inp: SettlementInput) -> Breakdown:
     assert 0 <= paid_so_far <= t.in_scope, result
     assert 0 <= acct_pay <= psn_part or acct_pay == 0, result
     return result
-
-
-def _ratio_of(paid: Fen, amount: Fen) -> Decimal:
-    if amount <= 0:
-        return Decimal(0)
-    return (Decimal(paid) / Decimal(amount)).quantize(Decimal("0.0001"), rounding=ROUND_FLOOR)
 
 
 def _accum(inp: SettlementInput, period: Period, key: str) -> Fen:
@@ -261,7 +255,7 @@ def _amount_covered(room: Fen, ratio: Decimal, amount: Fen) -> Fen:
     """The part of a band segment whose fund share fits in the remaining cap room."""
     if ratio == 0:
         return amount
-    return min(amount, int((Decimal(room) / ratio).to_integral_value(rounding=ROUND_FLOOR)))
+    return min(amount, floor_amount_within(room, ratio))
 
 
 def _pct(ratio: Decimal) -> str:

@@ -22,6 +22,7 @@ from yibao.analytics import engines
 from yibao.analytics.extract import extract_month, month_bounds
 from yibao.domain import ledger as ledger_rules
 from yibao.domain.errors import Refused
+from yibao.domain.money import floor_average
 from yibao.services import ledger
 from yibao.services.context import Caller, Ids
 from yibao.store.db import Failure, classify
@@ -218,7 +219,7 @@ def _average_due(conn: Connection, code: str, months: list[str]) -> int:
         clearing_institution.c.fund + clearing_institution.c.acct), 0)).where(
         clearing_institution.c.fixmedins_code == code,
         clearing_institution.c.month.in_(months))).scalar_one()
-    return int(total) // len(months)
+    return floor_average(int(total), len(months))
 
 
 def _prepaid(conn: Connection, month: str, code: str) -> bool:
