@@ -148,7 +148,8 @@ def test_answers_write_amounts_in_the_layout_they_always_had(http, his, wang, vi
 def apply_raw(http, psn_no: str, line_json: str) -> Any:
     """A window application whose single bill line is the JSON text ``line_json``."""
     head = {"psn_no": psn_no, "reason": "no_credential", "payee": {
-        "bank_name": "中国工商银行北京分行", "bank_account": "6222020200001234567"}, "bill": {
+        "bank_name": "中国工商银行北京分行", "bank_account": "6222020200001234567",
+        "account_name": "王芳"}, "bill": {
         "fixmedins_code": "H11010500001", "insutype": "310", "med_type": "11",
         "begntime": "2026-04-20T10:00:00", "invono": "INV-MONEY", "lines": [RAW]}}
     body = json.dumps(head, ensure_ascii=False).replace(f'"{RAW}"', line_json)
