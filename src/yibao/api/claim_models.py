@@ -2,16 +2,26 @@
 (/admin/v1) and the apps (/channel/v1). Amounts are yuan strings, as on the invoice."""
 
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from yibao.api.fields import COUNT_MAX, PLACES_MAX, PRICE_MAX
+from yibao.api.fields import COUNT_MAX, PLACES_MAX, PRICE_MAX, too_many_places
 from yibao.api.rest import ChinaTime
 from yibao.domain.errors import Refused
 from yibao.domain.money import MoneyError, yuan_to_fen
 from yibao.services import fees, reimbursement, visits
 
 LINES_MAX = 500
+
+
+def _written_places(number: Decimal) -> Decimal:
+    if too_many_places(number):  # pydantic's decimal_places ignores trailing zeros
+        raise ValueError(f"at most {PLACES_MAX} decimals as written")
+    return number
+
+
+Places = Annotated[Decimal, AfterValidator(_written_places)]
 
 
 class LineIn(BaseModel):
@@ -21,8 +31,8 @@ class LineIn(BaseModel):
     name: str = Field("", max_length=200, examples=["阿莫西林胶囊"])
     # Exact decimals (a JSON number is read as Decimal: api/rest.py), at most 6 places as
     # on the national route (api/fields.py); the amount is yuan text, two decimals at most.
-    cnt: Decimal = Field(gt=0, le=COUNT_MAX, decimal_places=PLACES_MAX, examples=["2"])
-    pric: Decimal = Field(ge=0, le=PRICE_MAX, decimal_places=PLACES_MAX, examples=["25.00"])
+    cnt: Places = Field(gt=0, le=COUNT_MAX, decimal_places=PLACES_MAX, examples=["2"])
+    pric: Places = Field(ge=0, le=PRICE_MAX, decimal_places=PLACES_MAX, examples=["25.00"])
     det_item_fee_sumamt: str = Field(max_length=20, examples=["50.00"])
     fee_ocur_time: ChinaTime | None = None
 

@@ -28,6 +28,13 @@ PLACES_MAX = 6  # decimals of a count or a unit price
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f]")
 
 
+def too_many_places(number: Decimal) -> bool:
+    """More than PLACES_MAX decimals as written (trailing zeros count: "1.0000000" is
+    refused, so that what is stored is never longer than the column)."""
+    exponent = number.as_tuple().exponent
+    return isinstance(exponent, int) and exponent < -PLACES_MAX
+
+
 def is_absent(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() in ABSENT)
 
@@ -95,7 +102,7 @@ class Fields:
             raise Refused("E-ENV-005", str(exc)) from exc
         if abs(number) > limit or (number < 0 and not negative):
             raise Refused("E-ENV-005", f"{self.where}.{name} out of range")
-        if number.as_tuple().exponent < -PLACES_MAX:  # type: ignore[operator]
+        if too_many_places(number):
             raise Refused("E-ENV-005", f"{self.where}.{name} has more than {PLACES_MAX} decimals")
         return number
 
