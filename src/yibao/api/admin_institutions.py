@@ -11,10 +11,8 @@ from sqlalchemy import Connection
 from yibao.api.admin import DENIED, Gate, run_refusable
 from yibao.api.gateway import INSTITUTION_CACHE_SECONDS
 from yibao.api.rest import DecimalRoute
-from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator
-from yibao.services import audit
-from yibao.store import institutions
+from yibao.services import institutions
 from yibao.store.db import Database
 
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
@@ -40,12 +38,8 @@ def router(db: Database, gate: Gate, *, forget_institution: Callable[[str], None
 
     def set_flag(code: str, column: str, enabled: bool, op: Operator) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
-            if not institutions.set_flag(conn, code, column, enabled):
-                raise Refused("E-ADM-001", f"no such institution {code}")
+            institutions.set_flag(conn, op, code, column, enabled)
             forget_institution(code)
-            audit.record(conn, kind=column, psn_no=None, actor=op.name, at=op.now,
-                         place=code, detail=str(enabled))
-            audit.action(conn, op, f"institution.{column}", code, enabled=enabled)
             return {"fixmedins_code": code, column: enabled,
                     "effective_within_seconds": INSTITUTION_CACHE_SECONDS}
         return run_refusable(db, act)

@@ -9,28 +9,22 @@ from yibao.api.fields import Fields
 from yibao.domain.codes import FUNDS, INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
-from yibao.services import ecert, entitlement, persons, reversal
+from yibao.services import ecert, entitlement, persons, reversal, signins
 from yibao.services.context import Ctx
-from yibao.store import signins
 
 
 def sign_in(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     node = inp.child("signIn")
-    sign_no = ctx.ids.new("SN")
-    signins.open_(ctx.conn, signins.NewSignIn(
-        sign_no=sign_no, fixmedins_code=ctx.institution.code,
-        opter_no=node.text("opter_no", max_len=30), mac=node.text("mac", required=False),
-        ip=node.text("ip", required=False), at=ctx.now,
-    ))
-    ctx.effect = f"signin:{sign_no}"
+    sign_no = signins.sign_in(ctx, opter_no=node.text("opter_no", max_len=30),
+                              mac=node.text("mac", required=False),
+                              ip=node.text("ip", required=False))
     return {"signinoutb": {"sign_time": ctx.now, "sign_no": sign_no}}
 
 
 def sign_out(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     node = inp.child("signOut")
     sign_no = node.text("sign_no", max_len=30)
-    if not signins.close(ctx.conn, sign_no, ctx.institution.code, ctx.now):
-        raise Refused("E-AUTH-007", f"sign_no {sign_no} is not signed in")
+    signins.sign_out(ctx, sign_no)
     return {"signoutoutb": {"sign_time": ctx.now}}
 
 

@@ -10,10 +10,9 @@ from yibao.api.fields import Fields
 from yibao.domain import filing as rules
 from yibao.domain.codes import INSUTYPES
 from yibao.domain.errors import Refused
-from yibao.services import filing
+from yibao.services import filing, institutions
 from yibao.services.context import Ctx
 from yibao.services.persons import get_person
-from yibao.store import institutions
 
 REFERRAL_TYPES = {"1": "市内转院", "2": "转往省内异地", "3": "转往省外异地"}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -103,12 +104,10 @@ def catalogue_file(ctx: Ctx, key: str, filename: str, content: bytes) -> StoredF
     found = _by_key(ctx, key, deadline)
     if found is not None:
         return found
-    try:
-        with ctx.conn.begin_nested():  # a concurrent first call of the same version
-            store(ctx, POLICY_CENTRE, filename, content, kind=CATALOGUE, dld_endtime=deadline,
-                  content_key=key)
-    except IntegrityError:
-        pass
+    # a concurrent first call of the same version stored it: read that one
+    with suppress(IntegrityError), ctx.conn.begin_nested():
+        store(ctx, POLICY_CENTRE, filename, content, kind=CATALOGUE, dld_endtime=deadline,
+              content_key=key)
     found = _by_key(ctx, key, deadline)
     assert found is not None, key
     return found
