@@ -8,7 +8,7 @@ A refusal rolls everything back; no request ends in an HTTP 500.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,10 +19,10 @@ from yibao import log
 from yibao.api import envelope as env_mod
 from yibao.api.fields import Fields
 from yibao.api.gateway import Gateway, Pass, UnixClock
-from yibao.api.registry import FileReply, Transaction
+from yibao.api.registry import Answer, FileReply, Transaction
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
-from yibao.services.context import Clock, Ctx, Ids
+from yibao.services.context import Actor, ActorKind, Call, Clock, Entry, Ids, KeptRefusal
 from yibao.store import messages, signins
 from yibao.store.db import Database, Failure, classify, constraint_of, pipelined
 
@@ -173,19 +173,17 @@ class HospitalInterface:
         self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope, now: datetime,
         refmsgid: str,
     ) -> dict[str, Any] | FileReply:
-        kept: list[Callable[[Connection], None]] = []
         try:
-            return self._transact(tx, granted, envelope, now, refmsgid, kept)
-        except Refused:
-            if kept:  # what a refused message keeps (Ctx.kept_on_refusal), on its own
-                with self.db.write() as conn:
-                    for write in kept:
-                        write(conn)
+            return self._transact(tx, granted, envelope, now, refmsgid)
+        except KeptRefusal as refusal:  # what a refused message keeps, on its own
+            with self.db.write() as conn:
+                for write in refusal.kept:
+                    write(conn)
             raise
 
     def _transact(
         self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope, now: datetime,
-        refmsgid: str, kept: list[Callable[[Connection], None]],
+        refmsgid: str,
     ) -> dict[str, Any] | FileReply:
         caller = granted.caller
         with self.db.write() as conn:
@@ -195,18 +193,21 @@ class HospitalInterface:
                     _claim(conn, caller.code, envelope, now)
             if tx.signin:
                 _check_signin(conn, caller.code, envelope.sign_no)
-            ctx = Ctx(
-                conn=conn, institution=caller, msgid=envelope.msgid, infno=envelope.infno,
-                operator=envelope.opter, now=now, ids=self.ids, policies=self.policies,
-                kept_on_refusal=kept,
+            call = Call(
+                conn=conn, actor=Actor(ActorKind.INSTITUTION, caller.code, staff=envelope.opter),
+                entry=Entry.NATIONAL, now=now, ids=self.ids, policies=self.policies,
+                site=caller, ref=envelope.msgid, infno=envelope.infno,
             )
-            output = tx.handler(ctx, Fields(envelope.input, where="input"))
-            if isinstance(output, FileReply):
-                return output
-            result = env_mod.answer(infcode=0, refmsgid=refmsgid, now=now, output=output)
+            reply = tx.handler(call, Fields(envelope.input, where="input"))
+            if isinstance(reply, FileReply):
+                return reply
+            answered = reply if isinstance(reply, Answer) else Answer(reply)
+            result = env_mod.answer(infcode=0, refmsgid=refmsgid, now=now,
+                                    output=answered.output)
             if tx.writes:
+                effect = None if answered.effect is None else answered.effect.stored()
                 messages.answer(conn, caller.code, envelope.msgid,
-                                response=env_mod.to_json(result), effect=ctx.effect)
+                                response=env_mod.to_json(result), effect=effect)
             return result
 
     def _log(

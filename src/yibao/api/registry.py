@@ -9,9 +9,15 @@ from typing import Any
 from urllib.parse import quote
 
 from yibao.api.fields import Fields
-from yibao.services.context import Ctx
+from yibao.services.context import Call, Effect
 
-Handler = Callable[[Ctx, Fields], Any]
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A transaction's output and what it did (stored with the answer: 2601 undoes it)."""
+
+    output: dict[str, Any]
+    effect: Effect | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +35,10 @@ class FileReply:
         quoted = ascii_name.replace("\\", "\\\\").replace('"', '\\"')
         return (f'attachment; filename="{quoted}"; '
                 f"filename*=UTF-8''{quote(self.filename, safe='')}")
+
+
+Reply = dict[str, Any] | Answer | FileReply
+Handler = Callable[[Call, Fields], Reply]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,29 +6,31 @@ from collections.abc import Collection
 from typing import Any
 
 from yibao.api.fields import Fields
+from yibao.api.registry import Answer
 from yibao.domain.codes import FUNDS, INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
 from yibao.services import ecert, entitlement, persons, reversal, signins
-from yibao.services.context import Ctx
+from yibao.services.context import Call, Effect, EffectKind
 
 
-def sign_in(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def sign_in(call: Call, inp: Fields) -> Answer:
     node = inp.child("signIn")
-    sign_no = signins.sign_in(ctx, opter_no=node.text("opter_no", max_len=30),
+    signed = signins.sign_in(call, opter_no=node.text("opter_no", max_len=30),
                               mac=node.text("mac", required=False),
                               ip=node.text("ip", required=False))
-    return {"signinoutb": {"sign_time": ctx.now, "sign_no": sign_no}}
+    return Answer({"signinoutb": {"sign_time": call.now, "sign_no": signed.value}},
+                  signed.effect)
 
 
-def sign_out(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def sign_out(call: Call, inp: Fields) -> dict[str, Any]:
     node = inp.child("signOut")
     sign_no = node.text("sign_no", max_len=30)
-    signins.sign_out(ctx, sign_no)
-    return {"signoutoutb": {"sign_time": ctx.now}}
+    signins.sign_out(call, sign_no)
+    return {"signoutoutb": {"sign_time": call.now}}
 
 
-def read_credential(node: Fields, ctx: Ctx) -> persons.Credential:
+def read_credential(node: Fields, call: Call) -> persons.Credential:
     cert_type = node.code("mdtrt_cert_type", persons.CERT_TYPES)
     cert_no = node.text("mdtrt_cert_no", required=False, max_len=600)
     if not cert_no and cert_type == persons.CERT_ID:
@@ -37,13 +39,13 @@ def read_credential(node: Fields, ctx: Ctx) -> persons.Credential:
         raise Refused("E-ENV-004", f"{node.where}.mdtrt_cert_no")
     card_sn = node.text("card_sn", required=False, max_len=50)
     return persons.Credential.presented(cert_type, cert_no, card_sn,
-                                        institution=ctx.institution.code, infno=ctx.infno,
-                                        at=ctx.now)
+                                        institution=call.institution.code, infno=call.infno,
+                                        at=call.now)
 
 
-def person_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def person_info(call: Call, inp: Fields) -> dict[str, Any]:
     node = inp.child("data")
-    info = persons.person_info(ctx.conn, read_credential(node, ctx), ctx.now.date())
+    info = persons.person_info(call.conn, read_credential(node, call), call.now.date())
     row = info["person"]
     name = node.text("psn_name", required=False, max_len=50)
     if name and name != row["name"]:
@@ -71,13 +73,13 @@ def person_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     }
 
 
-def entitlement_check(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def entitlement_check(call: Call, inp: Fields) -> dict[str, Any]:
     node = inp.child("data")
     psn_no = node.text("psn_no", max_len=30)
     insutype = node.code("insutype", INSUTYPES)
     med_type = node.text("med_type", max_len=6)
-    day = node.day("begntime", required=False) or ctx.now.date()
-    found = entitlement.check(ctx.conn, ctx.policies, psn_no, insutype=insutype,
+    day = node.day("begntime", required=False) or call.now.date()
+    found = entitlement.check(call.conn, call.policies, psn_no, insutype=insutype,
                               med_type=med_type, day=day)
     return {
         "trtinfo": [
@@ -92,29 +94,28 @@ def entitlement_check(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     }
 
 
-def reverse(ctx: Ctx, inp: Fields, *, read_only: Collection[str]) -> dict[str, Any]:
+def reverse(call: Call, inp: Fields, *, read_only: Collection[str]) -> Answer:
     """2601; ``read_only``: the infnos that change nothing (api/transactions.py binds it)."""
     data = inp.child("data")
     omsgid = data.text("omsgid", max_len=30)
     oinfno = data.text("oinfno", max_len=6)
-    if omsgid == ctx.msgid:
+    if omsgid == call.ref:
         raise Refused("E-REV-002", "a message cannot reverse itself")
     if oinfno in read_only:
         raise Refused("E-REV-002", f"{oinfno} changes nothing, so there is nothing to reverse")
     psn_no = data.text("psn_no", max_len=30, required=oinfno not in reversal.PERSONLESS)
-    outcome = reversal.reverse(ctx, psn_no, omsgid, oinfno)
-    return {"data": {"omsgid": omsgid, "rslt": outcome}}
+    done = reversal.reverse(call, psn_no, omsgid, oinfno)
+    return Answer({"data": {"omsgid": omsgid, "rslt": done.outcome}}, done.effect)
 
 
-def scan_qr(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def scan_qr(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    actor = ecert.Actor(ctx.institution.code, ctx.now)
-    psn_no, token = ecert.scan(ctx.conn, actor, data.text("ecQrCode", max_len=200),
+    actor = ecert.Actor(call.institution.code, call.now)
+    psn_no, token = ecert.scan(call.conn, actor, data.text("ecQrCode", max_len=200),
                                data.text("businessType", max_len=6))
-    found = persons.get_person(ctx.conn, psn_no)
-    ctx.effect = f"scan:{psn_no}"
-    return {"data": {
+    found = persons.get_person(call.conn, psn_no)
+    return Answer({"data": {
         "ecToken": token, "psn_cert_type": found["psn_cert_type"], "certno": found["certno"],
         "psn_name": found["name"], "insuOrg": found["insuplc_admdvs"], "psn_no": psn_no,
         "idNo": found["certno"], "userName": found["name"], "idType": found["psn_cert_type"],
-    }}
+    }}, Effect(EffectKind.SCAN, psn_no))

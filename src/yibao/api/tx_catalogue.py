@@ -10,14 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from yibao.api.fields import Fields
-from yibao.api.registry import FileReply, Handler
+from yibao.api.registry import Answer, FileReply, Handler
 from yibao.domain import paging
 from yibao.domain.errors import Refused
 from yibao.domain.paging import Page
 from yibao.domain.text import is_digits
 from yibao.services import catalogue, files
 from yibao.services.catalogue import ItemFilter
-from yibao.services.context import Ctx
+from yibao.services.context import Call, Effect, EffectKind
 
 ITEM_DOWNLOADS = {
     "1301": ("西药中成药目录下载", ("101",)),
@@ -41,10 +41,10 @@ REFERENCE_DOWNLOADS = {
 def item_download(infno: str, list_types: tuple[str, ...]) -> Handler:
     """The handler of a catalogue download (ITEM_DOWNLOADS): items of ``list_types``."""
 
-    def download(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    def download(call: Call, inp: Fields) -> dict[str, Any]:
         ver = inp.child("data").text("ver", max_len=20)
-        rows = catalogue.items(ctx, ItemFilter(list_types=list_types, after_ver=ver))
-        return catalogue.download_file(ctx, infno, rows, catalogue.ITEM_COLUMNS)
+        rows = catalogue.items(call, ItemFilter(list_types=list_types, after_ver=ver))
+        return catalogue.download_file(call, infno, rows, catalogue.ITEM_COLUMNS)
 
     return download
 
@@ -52,10 +52,10 @@ def item_download(infno: str, list_types: tuple[str, ...]) -> Handler:
 def reference_download(infno: str, kind: str) -> Handler:
     """The handler of a code-list download (REFERENCE_DOWNLOADS): the list ``kind``."""
 
-    def download(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+    def download(call: Call, inp: Fields) -> dict[str, Any]:
         ver = inp.child("data").text("ver", max_len=20)
-        rows = catalogue.reference(ctx, kind, after_ver=ver)
-        return catalogue.download_file(ctx, infno, rows, catalogue.REFERENCE_COLUMNS)
+        rows = catalogue.reference(call, kind, after_ver=ver)
+        return catalogue.download_file(call, infno, rows, catalogue.REFERENCE_COLUMNS)
 
     return download
 
@@ -87,53 +87,53 @@ def _query(inp: Fields, **only: Any) -> tuple[Fields, ItemFilter, Page]:
     return data, ItemFilter(code=code, day=day, **only), page
 
 
-def _base(ctx: Ctx, r: Any) -> dict[str, Any]:
-    return {"hilist_code": r["code"], "insu_admdvs": ctx.institution.pool_area,
+def _base(call: Call, r: Any) -> dict[str, Any]:
+    return {"hilist_code": r["code"], "insu_admdvs": call.institution.pool_area,
             "begndate": r["valid_from"].isoformat(),
             "enddate": r["valid_to"].isoformat() if r["valid_to"] else "", "vali_flag": "1"}
 
 
-def hilist(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def hilist(call: Call, inp: Fields) -> dict[str, Any]:
     _, only, page = _query(inp)
-    return _answer(catalogue.item_page(ctx, only, page), page, lambda r: dict(
-        _base(ctx, r), hilist_name=r["name"], list_type=r["list_type"],
+    return _answer(catalogue.item_page(call, only, page), page, lambda r: dict(
+        _base(call, r), hilist_name=r["name"], list_type=r["list_type"],
         chrgitm_lv=r["chrgitm_lv"], med_chrgitm_type=r["list_type"], lmt_used_flag="0",
         med_use_flag="1", matn_used_flag="0", hilist_use_type="1", lmt_cpnd_type="0",
         ver=r["ver"]))
 
 
-def ethnic_drugs(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def ethnic_drugs(call: Call, inp: Fields) -> dict[str, Any]:
     page = _page(inp.child("data"))
-    return _answer(catalogue.reference_page(ctx, "ethnic", page), page, lambda r: {
+    return _answer(catalogue.reference_page(call, "ethnic", page), page, lambda r: {
         "med_list_codg": r["code"], "drug_prodname": r["name"], "drug_genname": r["name"],
         "vali_flag": "1", "ver": r["ver"]})
 
 
-def list_matching(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def list_matching(call: Call, inp: Fields) -> dict[str, Any]:
     """In yibao the medical list code and the insurance list code are the same item."""
     data, only, page = _query(inp)
     code = only.code or data.text("med_list_codg", required=False, max_len=50)
-    found = catalogue.item_page(ctx, replace(only, code=code), page)
+    found = catalogue.item_page(call, replace(only, code=code), page)
     return _answer(found, page, lambda r: dict(
-        _base(ctx, r), med_list_codg=r["code"], list_type=r["list_type"], memo="",
+        _base(call, r), med_list_codg=r["code"], list_type=r["list_type"], memo="",
         rid=f"{r['region']}-{r['code']}", updt_time=r["valid_from"].isoformat()))
 
 
-def price_limits(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def price_limits(call: Call, inp: Fields) -> dict[str, Any]:
     _, only, page = _query(inp, capped=True)
-    return _answer(catalogue.item_page(ctx, only, page), page, lambda r: dict(
-        _base(ctx, r), hilist_lmtpric_type="1", overlmt_dspo_way="1",
+    return _answer(catalogue.item_page(call, only, page), page, lambda r: dict(
+        _base(call, r), hilist_lmtpric_type="1", overlmt_dspo_way="1",
         hilist_pric_uplmt_amt=r["price_cap"]))
 
 
-def selfpay_ratios(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def selfpay_ratios(call: Call, inp: Fields) -> dict[str, Any]:
     _, only, page = _query(inp, chrgitm_lv="02")
-    return _answer(catalogue.item_page(ctx, only, page), page, lambda r: dict(
-        _base(ctx, r), selfpay_prop_psn_type="", selfpay_prop_type="1",
+    return _answer(catalogue.item_page(call, only, page), page, lambda r: dict(
+        _base(call, r), selfpay_prop_psn_type="", selfpay_prop_type="1",
         selfpay_prop=r["selfpay_ratio"]))
 
 
-def dictionary(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def dictionary(call: Call, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     name = data.text("type", max_len=30)
     table = catalogue.dictionaries().get(name)
@@ -162,22 +162,22 @@ def _bytes(node: Fields) -> bytes:
     raise Refused("E-ENV-004", "input.fsUploadIn.in")
 
 
-def upload(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def upload(call: Call, inp: Fields) -> Answer:
     node = inp.child("fsUploadIn")
     filename = node.text("filename", max_len=200)
     code = node.text("fixmedins_code", max_len=30)
-    if code != ctx.institution.code:
+    if code != call.institution.code:
         raise Refused("E-AUTH-006", "fsUploadIn.fixmedins_code")
-    file_qury_no, deadline = files.upload(ctx, filename, _bytes(node))
-    ctx.effect = f"file:{file_qury_no}"
-    return {"file_qury_no": file_qury_no, "filename": filename, "fixmedins_code": code,
-            "dld_endtime": f"{deadline:%Y-%m-%d %H:%M:%S}"}
+    file_qury_no, deadline = files.upload(call, filename, _bytes(node))
+    return Answer({"file_qury_no": file_qury_no, "filename": filename, "fixmedins_code": code,
+                   "dld_endtime": f"{deadline:%Y-%m-%d %H:%M:%S}"},
+                  Effect(EffectKind.FILE, file_qury_no))
 
 
-def download(ctx: Ctx, inp: Fields) -> FileReply:
+def download(call: Call, inp: Fields) -> FileReply:
     node = inp.child("fsDownloadIn")
     stored = files.fetch(
-        ctx, node.text("file_qury_no", max_len=60),
+        call, node.text("file_qury_no", max_len=60),
         node.text("filename", required=False, max_len=200),
     )
     return FileReply(stored.filename, stored.content)

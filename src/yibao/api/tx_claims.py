@@ -5,29 +5,27 @@ need not bring paper lists. See docs/reimbursement.md."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from yibao.api.fields import Fields
+from yibao.api.registry import Answer
 from yibao.api.tx_fees import read_line
 from yibao.api.tx_visits import read_diagnoses, read_inpatient_flags, read_outpatient_flags
 from yibao.domain.codes import INSUTYPES, MED_TYPES, VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.services import reimbursement
-from yibao.services.context import Ctx
+from yibao.services.context import Call, Effect, EffectKind
 
 
-def declare_fault(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def declare_fault(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
     begin, end = data.moment("begntime"), data.moment("endtime")
     assert begin is not None and end is not None
     fault_id = reimbursement.declare_fault(
-        ctx.conn, ctx.caller, ctx.ids, ctx.institution.code, begin, end,
+        call.conn, call.caller, call.ids, call.institution.code, begin, end,
         data.text("memo", max_len=300))
-    ctx.effect = f"fault:{fault_id}"
-    return {"result": {"fault_id": fault_id}}
+    return Answer({"result": {"fault_id": fault_id}}, Effect(EffectKind.FAULT, fault_id))
 
 
-def fault_bill(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def fault_bill(call: Call, inp: Fields) -> Answer:
     info = inp.child("billinfo")
     items = inp.list_of("feedetail")
     if not items:
@@ -38,14 +36,14 @@ def fault_bill(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     inpatient = visit_class_of(med_type) is VisitClass.INPATIENT
     bill = reimbursement.Bill(
         psn_no=info.text("psn_no", max_len=30), insutype=info.code("insutype", INSUTYPES),
-        med_type=med_type, fixmedins_code=ctx.institution.code,
+        med_type=med_type, fixmedins_code=call.institution.code,
         begin=begin, end=info.moment("endtime", required=False),
         invono=info.text("invono", max_len=50),
         lines=tuple(read_line(item, refunds=False) for item in items),
         diagnoses=read_diagnoses(inp),
         flags=read_inpatient_flags(info) if inpatient else read_outpatient_flags(info),
     )
-    claim_id = reimbursement.record_fault_bill(ctx.conn, ctx.caller, ctx.ids, ctx.policies,
+    claim_id = reimbursement.record_fault_bill(call.conn, call.caller, call.ids, call.policies,
                                                bill)
-    ctx.effect = f"claim:{claim_id}"
-    return {"result": {"claim_id": claim_id, "status": reimbursement.ELIGIBLE}}
+    return Answer({"result": {"claim_id": claim_id, "status": reimbursement.ELIGIBLE}},
+                  Effect(EffectKind.CLAIM, claim_id))

@@ -4,14 +4,13 @@ liveness and the audit of every attempt: services/face.py."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from yibao.api.fields import Fields
+from yibao.api.registry import Answer
 from yibao.services import face
-from yibao.services.context import Ctx
+from yibao.services.context import Call, Effect, EffectKind
 
 
-def authenticate(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def authenticate(call: Call, inp: Fields) -> Answer:
     info = inp.child("recogInfo")
     attempt = face.Attempt(
         psn_no=info.text("psn_no", max_len=30),
@@ -20,7 +19,7 @@ def authenticate(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         liveness=info.text("liveness", required=False, max_len=1),
         business_type=info.text("businessType", required=False, max_len=6) or "01101",
     )
-    match, token = face.authenticate(ctx, attempt)
-    ctx.effect = f"face:{attempt.psn_no}"
-    return {"recogRslt": {"recog_rslt": "1", "recog_rslt_dscr": "matched",
-                          "distance": match.distance, "ecToken": token}}
+    match, token = face.authenticate(call, attempt)
+    return Answer({"recogRslt": {"recog_rslt": "1", "recog_rslt_dscr": "matched",
+                          "distance": match.distance, "ecToken": token}},
+                  Effect(EffectKind.FACE, attempt.psn_no))

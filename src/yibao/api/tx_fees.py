@@ -6,12 +6,13 @@ from decimal import Decimal
 from typing import Any
 
 from yibao.api.fields import COUNT_MAX, PRICE_MAX, Fields
+from yibao.api.registry import Answer
 from yibao.domain.catalogue import Classified
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
 from yibao.services import fees
-from yibao.services.context import Ctx
+from yibao.services.context import Call
 
 
 def read_line(item: Fields, *, refunds: bool) -> fees.FeeLineIn:
@@ -29,7 +30,7 @@ def read_line(item: Fields, *, refunds: bool) -> fees.FeeLineIn:
     )
 
 
-def _upload(ctx: Ctx, inp: Fields, visit_class: VisitClass) -> dict[str, Any]:
+def _upload(call: Call, inp: Fields, visit_class: VisitClass) -> Answer:
     items = inp.list_of("feedetail")
     if not items:
         raise Refused("E-ENV-004", "input.feedetail is empty")
@@ -40,8 +41,9 @@ def _upload(ctx: Ctx, inp: Fields, visit_class: VisitClass) -> dict[str, Any]:
     if len(visits_named) != 1:
         raise Refused("E-ENV-005", "all fee lines of one message must share mdtrt_id and psn_no")
     ((mdtrt_id, psn_no),) = visits_named
-    results = fees.upload(ctx, mdtrt_id, psn_no, [line for _, _, line in read], visit_class)
-    return {"result": [_line_out(line, c, list_type) for line, c, list_type in results]}
+    done = fees.upload(call, mdtrt_id, psn_no, [line for _, _, line in read], visit_class)
+    return Answer({"result": [_line_out(line, c, list_type) for line, c, list_type in done.value]},
+                  done.effect)
 
 
 def _line_out(line: fees.FeeLineIn, c: Classified, list_type: str) -> dict[str, Any]:
@@ -68,27 +70,27 @@ def _line_out(line: fees.FeeLineIn, c: Classified, list_type: str) -> dict[str, 
     }
 
 
-def upload_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _upload(ctx, inp, VisitClass.OUTPATIENT)
+def upload_outpatient(call: Call, inp: Fields) -> Answer:
+    return _upload(call, inp, VisitClass.OUTPATIENT)
 
 
-def upload_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _upload(ctx, inp, VisitClass.INPATIENT)
+def upload_inpatient(call: Call, inp: Fields) -> Answer:
+    return _upload(call, inp, VisitClass.INPATIENT)
 
 
-def cancel_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def cancel_outpatient(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    fees.cancel(
-        ctx, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
+    done = fees.cancel(
+        call, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
         batch=data.text("chrg_bchno", max_len=30),
     )
-    return {}
+    return Answer({}, done.effect)
 
 
-def cancel_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def cancel_inpatient(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    fees.cancel(
-        ctx, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
+    done = fees.cancel(
+        call, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
         feedetl_sn=data.text("feedetl_sn", max_len=30),
     )
-    return {}
+    return Answer({}, done.effect)

@@ -7,28 +7,28 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from yibao.api.fields import Fields
+from yibao.api.registry import Answer
 from yibao.domain import filing as rules
 from yibao.domain.codes import INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.services import filing, institutions
-from yibao.services.context import Ctx
+from yibao.services.context import Call, Effect, EffectKind
 from yibao.services.persons import get_person
 
 REFERRAL_TYPES = {"1": "市内转院", "2": "转往省内异地", "3": "转往省外异地"}
 
 
-def _register(ctx: Ctx, new: filing.NewFiling) -> dict[str, Any]:
-    serial = filing.register(ctx.conn, ctx.caller, ctx.ids, new)
-    ctx.effect = f"filing:{serial}"
-    return {"result": {"trt_dcla_detl_sn": serial}}
+def _register(call: Call, new: filing.NewFiling) -> Answer:
+    serial = filing.register(call.conn, call.caller, call.ids, new)
+    return Answer({"result": {"trt_dcla_detl_sn": serial}}, Effect(EffectKind.FILING, serial))
 
 
-def referral(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def referral(call: Call, inp: Fields) -> Answer:
     data = inp.child("refmedin")
     data.code("refl_type", REFERRAL_TYPES)
     reason = data.text("refl_rea", max_len=100)
     opinion = data.text("refl_opnn", required=False, max_len=200)
-    return _register(ctx, filing.NewFiling(
+    return _register(call, filing.NewFiling(
         psn_no=data.text("psn_no", max_len=30), filing_type="referral",
         insutype=data.code("insutype", INSUTYPES, required=False),
         area=data.text("mdtrtarea_admdvs", max_len=6), end_date=data.day("enddate",
@@ -40,13 +40,13 @@ def referral(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     ))
 
 
-def cancel_referral(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _cancel(ctx, inp.child("data"), rules.Kind.AREA, memo_required=False)
+def cancel_referral(call: Call, inp: Fields) -> Answer:
+    return _cancel(call, inp.child("data"), rules.Kind.AREA, memo_required=False)
 
 
-def special_disease(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def special_disease(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    answer = _register(ctx, filing.NewFiling(
+    answer = _register(call, filing.NewFiling(
         psn_no=data.text("psn_no", max_len=30), filing_type="disease",
         insutype=data.code("insutype", INSUTYPES),
         end_date=data.day("enddate", required=False),
@@ -55,45 +55,44 @@ def special_disease(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         disease_name=data.text("opsp_dise_name", max_len=300),
         reason=f"鉴定 {data.day('hosp_ide_date')} {data.text('diag_dr_codg', max_len=30)}",
     ))
-    answer["result"]["exp_content"] = ""
+    answer.output["result"]["exp_content"] = ""
     return answer
 
 
-def cancel_special_disease(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _cancel(ctx, inp.child("data"), rules.Kind.DISEASE, memo_required=True)
+def cancel_special_disease(call: Call, inp: Fields) -> Answer:
+    return _cancel(call, inp.child("data"), rules.Kind.DISEASE, memo_required=True)
 
 
-def injury(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def injury(call: Call, inp: Fields) -> Answer:
     """The person's declaration that the injury has no liable third party."""
     data = inp.child("data")
     psn_no = data.text("psn_no", max_len=30)
-    person = get_person(ctx.conn, psn_no)
+    person = get_person(call.conn, psn_no)
     if data.text("certno", max_len=50) != person["certno"] or (
         data.text("psn_name", max_len=50) != person["name"]
     ):
         raise Refused("E-PSN-005", "certno or psn_name is not the person's")
-    return _register(ctx, filing.NewFiling(
+    return _register(call, filing.NewFiling(
         psn_no=psn_no, filing_type="trauma",
         insutype=data.code("insutype", INSUTYPES, required=False),
         area=data.text("mdtrtarea_admdvs", required=False, max_len=6)
-        or ctx.institution.pool_area,
+        or call.institution.pool_area,
         end_date=data.day("enddate", required=False),
         reason=data.text("trum_rea", required=False, max_len=200)
         or data.text("memo", required=False, max_len=500),
         injury_time=data.moment("trum_time", required=False),
         injury_site=data.text("trum_site", required=False, max_len=200),
-        care_area=ctx.institution.pool_area,
+        care_area=call.institution.pool_area,
     ))
 
 
-def _cancel(ctx: Ctx, data: Fields, kind: rules.Kind, *, memo_required: bool
-            ) -> dict[str, Any]:
+def _cancel(call: Call, data: Fields, kind: rules.Kind, *, memo_required: bool
+            ) -> Answer:
     serial = data.text("trt_dcla_detl_sn", max_len=30)
-    filing.cancel(ctx.conn, ctx.caller, serial, data.text("psn_no", max_len=30),
+    filing.cancel(call.conn, call.caller, serial, data.text("psn_no", max_len=30),
                   data.text("memo", required=memo_required, max_len=500), own_only=True,
                   kind=kind)
-    ctx.effect = f"filing-cancel:{serial}"
-    return {}
+    return Answer({}, Effect(EffectKind.FILING_CANCEL, serial))
 
 
 def _day(moment: date | None) -> str:
@@ -105,10 +104,10 @@ def _last_day(end_at: datetime | None) -> str:
     return "" if end_at is None else _day(end_at - timedelta(days=1))
 
 
-def special_diseases(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def special_diseases(call: Call, inp: Fields) -> dict[str, Any]:
     psn_no = inp.child("data").text("psn_no", max_len=30)
-    get_person(ctx.conn, psn_no)
-    rows = filing.in_force(ctx.conn, psn_no, rules.Kind.DISEASE, ctx.now)
+    get_person(call.conn, psn_no)
+    rows = filing.in_force(call.conn, psn_no, rules.Kind.DISEASE, call.now)
     return {"feedetail": [
         {"opsp_dise_code": r["dise_code"], "opsp_dise_name": r["dise_name"],
          "begndate": _day(r["begin_at"]), "enddate": _last_day(r["end_at"]),
@@ -116,16 +115,16 @@ def special_diseases(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         for r in rows]}
 
 
-def referrals(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def referrals(call: Call, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     psn_no = data.text("psn_no", max_len=30)
-    person = get_person(ctx.conn, psn_no)
+    person = get_person(call.conn, psn_no)
     begin = data.moment("begntime")
     assert begin is not None
-    rows = [r for r in filing.made_by(ctx.conn, psn_no, ctx.institution.code, begin,
+    rows = [r for r in filing.made_by(call.conn, psn_no, call.institution.code, begin,
                                       data.moment("endtime", required=False))
             if r["filing_type"] == "referral"]
-    names = institutions.names(ctx.conn, [r["fixmedins_code"] for r in rows])
+    names = institutions.names(call.conn, [r["fixmedins_code"] for r in rows])
     return {"refmedin": [
         {"insutype": r["insutype"], "dcla_souc": r["source"], "psn_no": psn_no,
          "psn_cert_type": person["psn_cert_type"], "certno": person["certno"],

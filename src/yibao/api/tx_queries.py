@@ -14,7 +14,7 @@ from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
 from yibao.domain.text import is_digits
 from yibao.services import accumulators, persons, queries
-from yibao.services.context import Ctx
+from yibao.services.context import Call
 from yibao.services.settlement import Outcome
 from yibao.services.visits import get_visit
 
@@ -39,12 +39,12 @@ def _fee_out(row: Any) -> dict[str, Any]:
     }
 
 
-def visits(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def visits(call: Call, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     psn_no = data.text("psn_no", max_len=30)
-    person = persons.get_person(ctx.conn, psn_no)
+    person = persons.get_person(call.conn, psn_no)
     rows = queries.visits_between(
-        ctx, psn_no, data.moment("begntime") or EPOCH, data.moment("endtime") or ctx.now,
+        call, psn_no, data.moment("begntime") or EPOCH, data.moment("endtime") or call.now,
         data.text("med_type", required=False, max_len=6),
         data.text("mdtrt_id", required=False, max_len=30),
     )
@@ -53,7 +53,7 @@ def visits(ctx: Ctx, inp: Fields) -> dict[str, Any]:
             "mdtrt_id": r["mdtrt_id"], "psn_no": psn_no,
             "psn_cert_type": person["psn_cert_type"], "certno": person["certno"],
             "psn_name": person["name"], "gend": person["gend"], "naty": person["naty"],
-            "brdy": person["brdy"].isoformat(), "age": age_on(person["brdy"], ctx.now.date()),
+            "brdy": person["brdy"].isoformat(), "age": age_on(person["brdy"], call.now.date()),
             "insutype": r["insutype"], "begntime": r["begntime"], "endtime": r["endtime"] or "",
             "mdtrt_cert_type": r["mdtrt_cert_type"], "med_type": r["med_type"],
             "ipt_otp_no": r["ipt_otp_no"], "atddr_no": r["atddr_no"],
@@ -65,10 +65,10 @@ def visits(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     ]}
 
 
-def diagnoses(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def diagnoses(call: Call, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     mdtrt_id = data.text("mdtrt_id", max_len=30)
-    get_visit(ctx, mdtrt_id, data.text("psn_no", max_len=30))
+    get_visit(call, mdtrt_id, data.text("psn_no", max_len=30))
     return {"diseinfo": [
         {
             "diag_info_id": str(r["id"]), "mdtrt_id": mdtrt_id, "psn_no": r["psn_no"],
@@ -79,7 +79,7 @@ def diagnoses(ctx: Ctx, inp: Fields) -> dict[str, Any]:
             "dise_dor_no": r["dise_dor_no"], "dise_dor_name": r["dise_dor_name"],
             "diag_time": r["diag_time"] or "",
         }
-        for r in queries.diagnoses(ctx, mdtrt_id)
+        for r in queries.diagnoses(call, mdtrt_id)
     ]}
 
 
@@ -89,37 +89,37 @@ def _ids(inp: Fields) -> tuple[str, str, str]:
             data.text("psn_no", max_len=30))
 
 
-def settlement_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def settlement_info(call: Call, inp: Fields) -> dict[str, Any]:
     setl_id, mdtrt_id, psn_no = _ids(inp)
-    row = queries.settlement_of(ctx, setl_id, mdtrt_id, psn_no)
-    funds = [dict(f) for f in queries.fund_lines(ctx, setl_id)]
-    person = persons.get_person(ctx.conn, psn_no)
-    out = render(ctx, Outcome(dict(row), funds, person))
-    cancelled = row["kind"] == "cancel" or queries.is_cancelled(ctx, setl_id)
+    row = queries.settlement_of(call, setl_id, mdtrt_id, psn_no)
+    funds = [dict(f) for f in queries.fund_lines(call, setl_id)]
+    person = persons.get_person(call.conn, psn_no)
+    out = render(call, Outcome(dict(row), funds, person))
+    cancelled = row["kind"] == "cancel" or queries.is_cancelled(call, setl_id)
     out["setlinfo"].update(
         refd_setl_flag="1" if row["kind"] == "cancel" else "0", year=str(row["year"]),
-        fixmedins_code=row["fixmedins_code"], fixmedins_name=ctx.institution.name,
-        hosp_lv=str(ctx.institution.level), psn_pay=out["setlinfo"]["psn_part_amt"],
+        fixmedins_code=row["fixmedins_code"], fixmedins_name=call.institution.name,
+        hosp_lv=str(call.institution.level), psn_pay=out["setlinfo"]["psn_part_amt"],
         cash_payamt=out["setlinfo"]["psn_cash_pay"], memo="cancelled" if cancelled else "",
     )
     return out
 
 
-def settlement_lines(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def settlement_lines(call: Call, inp: Fields) -> dict[str, Any]:
     setl_id, mdtrt_id, psn_no = _ids(inp)
-    row = queries.settlement_of(ctx, setl_id, mdtrt_id, psn_no)
-    lines = queries.settled_lines(ctx, row["reverses"] or setl_id)
+    row = queries.settlement_of(call, setl_id, mdtrt_id, psn_no)
+    lines = queries.settled_lines(call, row["reverses"] or setl_id)
     return {"feedetail": [dict(_fee_out(r), setl_id=setl_id, med_type=row["med_type"])
                           for r in lines]}
 
 
-def chronic_records(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def chronic_records(call: Call, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     psn_no = data.text("psn_no", max_len=30)
-    persons.get_person(ctx.conn, psn_no)
+    persons.get_person(call.conn, psn_no)
     rows = queries.chronic_lines(
-        ctx, psn_no, data.moment("begntime") or EPOCH,
-        data.moment("endtime", required=False) or ctx.now,
+        call, psn_no, data.moment("begntime") or EPOCH,
+        data.moment("endtime", required=False) or call.now,
     )
     return {"feedetail": [
         dict(_fee_out(r), fixmedins_code=r["fixmedins_code"], psn_no=psn_no,
@@ -128,14 +128,14 @@ def chronic_records(ctx: Ctx, inp: Fields) -> dict[str, Any]:
     ]}
 
 
-def accumulations(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def accumulations(call: Call, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     psn_no = data.text("psn_no", max_len=30)
-    persons.get_person(ctx.conn, psn_no)
-    cum_ym = data.text("cum_ym", required=False, max_len=6) or f"{ctx.now:%Y%m}"
+    persons.get_person(call.conn, psn_no)
+    cum_ym = data.text("cum_ym", required=False, max_len=6) or f"{call.now:%Y%m}"
     if not (len(cum_ym) == 6 and is_digits(cum_ym) and 1 <= int(cum_ym[4:]) <= 12):
         raise Refused("E-ENV-005", "input.data.cum_ym must be yyyyMM")
-    rows = accumulators.for_person(ctx.conn, psn_no, year=int(cum_ym[:4]))
+    rows = accumulators.for_person(call.conn, psn_no, year=int(cum_ym[:4]))
     return {"cuminfo": [
         {
             "insutype": r["insutype"], "year": r["period"], "cum_ym": cum_ym,

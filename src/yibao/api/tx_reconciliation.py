@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from yibao.api.fields import Fields
+from yibao.api.registry import Answer
 from yibao.domain.codes import INSUTYPES
 from yibao.services import clearing, reconciliation
-from yibao.services.context import Ctx
+from yibao.services.context import Call, Effect, EffectKind
 
 CLR_TYPES = frozenset({"11", "21", "41"})
 
@@ -34,37 +35,38 @@ def _applied(data: Fields, name: str) -> int:
     return _money(data, name, negative=False)
 
 
-def totals(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def totals(call: Call, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
     scope = _scope(data, insutype=data.code("insutype", INSUTYPES))
     his = reconciliation.Totals(_money(data, "medfee_sumamt"), _money(data, "fund_pay_sumamt"),
                                 _money(data, "acct_pay"), data.whole("fixmedins_setl_cnt"))
-    result, description = reconciliation.totals(ctx, scope, his)
+    result, description = reconciliation.totals(call, scope, his)
     return {"stmtinfo": {"setl_optins": data.text("setl_optins", max_len=6),
                          "stmt_rslt": result, "stmt_rslt_dscr": description}}
 
 
-def detail(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def detail(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    found = reconciliation.detail(ctx, _scope(data), data.text("file_qury_no", max_len=60))
-    ctx.effect = f"file:{found['file_qury_no']}"
-    return {"fileinfo": {"file_qury_no": found["file_qury_no"], "filename": found["filename"],
-                         "dld_endtime": found["dld_endtime"].strftime("%Y-%m-%d %H:%M:%S")}}
+    found = reconciliation.detail(call, _scope(data), data.text("file_qury_no", max_len=60))
+    return Answer({"fileinfo": {
+        "file_qury_no": found["file_qury_no"], "filename": found["filename"],
+        "dld_endtime": found["dld_endtime"].strftime("%Y-%m-%d %H:%M:%S"),
+    }}, Effect(EffectKind.FILE, found["file_qury_no"]))
 
 
-def apply(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def apply(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    serial = clearing.apply(ctx.conn, ctx.caller, ctx.ids, clearing.Application(
+    serial = clearing.apply(call.conn, call.caller, call.ids, clearing.Application(
         setlym=data.digits("setlym", max_len=6, length=6),
         clr_type=data.code("clr_type", CLR_TYPES), psntime=data.whole("psntime", max_len=6),
         medfee_sumamt=_applied(data, "medfee_sumamt"),
         fund_appy_sum=_applied(data, "fund_appy_sum"), acct_pay=_applied(data, "acct_pay"),
         cash_payamt=_applied(data, "cash_payamt")))
-    ctx.effect = f"clearing-application:{serial}"
-    return {"result": {"clr_appy_evt_id": serial}}
+    return Answer({"result": {"clr_appy_evt_id": serial}},
+                  Effect(EffectKind.CLEARING_APPLICATION, serial))
 
 
-def withdraw(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def withdraw(call: Call, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
-    clearing.withdraw(ctx.conn, ctx.caller, data.text("clr_appy_evt_id", max_len=30))
+    clearing.withdraw(call.conn, call.caller, data.text("clr_appy_evt_id", max_len=30))
     return {}

@@ -6,12 +6,13 @@ from decimal import Decimal
 from typing import Any
 
 from yibao.api.fields import Fields
+from yibao.api.registry import Answer
 from yibao.api.tx_basic import read_credential
 from yibao.domain.codes import FUNDS, VisitClass, age_on
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
 from yibao.services import settlement
-from yibao.services.context import Ctx
+from yibao.services.context import Call
 from yibao.services.settlement import (
     CLAIM_FIELDS,
     SETTLEMENT_AMOUNTS,
@@ -22,7 +23,7 @@ from yibao.services.settlement import (
 SETLWAY_BY_ITEM = "01"
 
 
-def _request(ctx: Ctx, data: Fields, visit_class: VisitClass) -> SettleRequest:
+def _request(call: Call, data: Fields, visit_class: VisitClass) -> SettleRequest:
     setlway = data.text("psn_setlway", required=False, max_len=6) or SETLWAY_BY_ITEM
     if setlway != SETLWAY_BY_ITEM:
         raise Refused("E-ENV-007", f"psn_setlway {setlway}: only 01 (by item) is supported")
@@ -35,7 +36,7 @@ def _request(ctx: Ctx, data: Fields, visit_class: VisitClass) -> SettleRequest:
         mdtrt_id=data.text("mdtrt_id", max_len=30),
         med_type=data.text("med_type", required=False, max_len=6),
         insutype=data.text("insutype", required=False, max_len=6),
-        credential=read_credential(data, ctx) if cert_type else None,
+        credential=read_credential(data, call) if cert_type else None,
         claimed={k: v for k, v in claimed.items() if v is not None},
         use_account=data.flag("acct_used_flag") == "1",
         batch=data.text("chrg_bchno", required=False, max_len=30),
@@ -44,7 +45,7 @@ def _request(ctx: Ctx, data: Fields, visit_class: VisitClass) -> SettleRequest:
     )
 
 
-def render(ctx: Ctx, outcome: Outcome) -> dict[str, Any]:
+def render(call: Call, outcome: Outcome) -> dict[str, Any]:
     """setlinfo + setldetail as in the national spec (amounts in yuan)."""
     row, person = outcome.row, outcome.person
     info: dict[str, Any] = {name: fen_to_decimal(row[name]) for name in SETTLEMENT_AMOUNTS}
@@ -52,7 +53,7 @@ def render(ctx: Ctx, outcome: Outcome) -> dict[str, Any]:
         setl_id=row["setl_id"], mdtrt_id=row["mdtrt_id"], psn_no=row["psn_no"],
         psn_name=person["name"], psn_cert_type=person["psn_cert_type"],
         certno=person["certno"], gend=person["gend"], naty=person["naty"],
-        brdy=person["brdy"].isoformat(), age=age_on(person["brdy"], ctx.now.date()),
+        brdy=person["brdy"].isoformat(), age=age_on(person["brdy"], call.now.date()),
         insutype=row["insutype"], psn_type=row["psn_type"], cvlserv_flag="0",
         setl_time=row["setl_time"], med_type=row["med_type"],
         mid_setl_flag=row["mid_setl_flag"], medins_setl_id=row["msgid"],
@@ -75,40 +76,41 @@ def render(ctx: Ctx, outcome: Outcome) -> dict[str, Any]:
     return {"setlinfo": info, "setldetail": detail}
 
 
-def _compute(ctx: Ctx, inp: Fields, visit_class: VisitClass, *, store: bool) -> dict[str, Any]:
-    req = _request(ctx, inp.child("data"), visit_class)
+def _compute(call: Call, inp: Fields, visit_class: VisitClass, *, store: bool) -> Answer:
+    req = _request(call, inp.child("data"), visit_class)
     run = settlement.settle_visit if store else settlement.presettle
-    return render(ctx, run(ctx, req, visit_class))
+    outcome = run(call, req, visit_class)
+    return Answer(render(call, outcome), outcome.effect)
 
 
-def _cancel(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def _cancel(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
     outcome = settlement.cancel(
-        ctx, data.text("setl_id", max_len=30), data.text("mdtrt_id", max_len=30),
+        call, data.text("setl_id", max_len=30), data.text("mdtrt_id", max_len=30),
         data.text("psn_no", max_len=30),
     )
-    return render(ctx, outcome)
+    return Answer(render(call, outcome), outcome.effect)
 
 
-def presettle_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _compute(ctx, inp, VisitClass.OUTPATIENT, store=False)
+def presettle_outpatient(call: Call, inp: Fields) -> Answer:
+    return _compute(call, inp, VisitClass.OUTPATIENT, store=False)
 
 
-def settle_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _compute(ctx, inp, VisitClass.OUTPATIENT, store=True)
+def settle_outpatient(call: Call, inp: Fields) -> Answer:
+    return _compute(call, inp, VisitClass.OUTPATIENT, store=True)
 
 
-def cancel_outpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _cancel(ctx, inp)
+def cancel_outpatient(call: Call, inp: Fields) -> Answer:
+    return _cancel(call, inp)
 
 
-def presettle_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _compute(ctx, inp, VisitClass.INPATIENT, store=False)
+def presettle_inpatient(call: Call, inp: Fields) -> Answer:
+    return _compute(call, inp, VisitClass.INPATIENT, store=False)
 
 
-def settle_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _compute(ctx, inp, VisitClass.INPATIENT, store=True)
+def settle_inpatient(call: Call, inp: Fields) -> Answer:
+    return _compute(call, inp, VisitClass.INPATIENT, store=True)
 
 
-def cancel_inpatient(ctx: Ctx, inp: Fields) -> dict[str, Any]:
-    return _cancel(ctx, inp)
+def cancel_inpatient(call: Call, inp: Fields) -> Answer:
+    return _cancel(call, inp)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from yibao.api.fields import Fields
+from yibao.api.registry import Answer
 from yibao.api.tx_basic import read_credential
 from yibao.domain.codes import INSUTYPES, VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.text import is_digits
 from yibao.services import visits
-from yibao.services.context import Ctx
+from yibao.services.context import Call
 
 
 def read_diagnoses(inp: Fields, *, required: bool = False) -> tuple[visits.Diagnosis, ...]:
@@ -68,12 +69,12 @@ def read_inpatient_flags(node: Fields) -> visits.AwayFlags:
                            emergency_values=INPATIENT_EMERGENCY)
 
 
-def register(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def register(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
     new = visits.NewVisit(
         psn_no=data.text("psn_no", max_len=30), insutype=data.code("insutype", INSUTYPES),
         med_type=data.text("med_type", required=False, max_len=6) or "11",
-        begin=data.moment("begntime") or ctx.now, credential=read_credential(data, ctx),
+        begin=data.moment("begntime") or call.now, credential=read_credential(data, call),
         ipt_otp_no=data.text("ipt_otp_no", max_len=30),
         doctor_no=data.text("atddr_no", required=False, max_len=30),
         doctor_name=data.text("dr_name", required=False, max_len=50),
@@ -82,37 +83,36 @@ def register(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         caty=data.text("caty", required=False, max_len=10),
         flags=read_outpatient_flags(data),
     )
-    mdtrt_id = visits.open_visit(ctx, new, VisitClass.OUTPATIENT)
-    return {
-        "data": {"mdtrt_id": mdtrt_id, "psn_no": new.psn_no, "ipt_otp_no": new.ipt_otp_no,
+    opened = visits.open_visit(call, new, VisitClass.OUTPATIENT)
+    return Answer({
+        "data": {"mdtrt_id": opened.value, "psn_no": new.psn_no, "ipt_otp_no": new.ipt_otp_no,
                  "exp_content": ""}
-    }
+    }, opened.effect)
 
 
-def cancel_registration(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def cancel_registration(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    visits.cancel_visit(
-        ctx, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
+    return Answer({}, visits.cancel_visit(
+        call, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
         VisitClass.OUTPATIENT,
-    )
-    return {}
+    ))
 
 
-def visit_info(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def visit_info(call: Call, inp: Fields) -> dict[str, Any]:
     info = inp.child("mdtrtinfo")
     visits.record_visit_info(
-        ctx, info.text("mdtrt_id", max_len=30), info.text("psn_no", max_len=30),
+        call, info.text("mdtrt_id", max_len=30), info.text("psn_no", max_len=30),
         info.text("med_type", max_len=6), read_diagnoses(inp, required=True),
     )
     return {}
 
 
-def admit(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def admit(call: Call, inp: Fields) -> Answer:
     info = inp.child("mdtrtinfo")
     new = visits.NewVisit(
         psn_no=info.text("psn_no", max_len=30), insutype=info.code("insutype", INSUTYPES),
-        med_type=info.text("med_type", max_len=6), begin=info.moment("begntime") or ctx.now,
-        credential=read_credential(info, ctx), ipt_otp_no=info.text("ipt_no", max_len=30),
+        med_type=info.text("med_type", max_len=6), begin=info.moment("begntime") or call.now,
+        credential=read_credential(info, call), ipt_otp_no=info.text("ipt_no", max_len=30),
         doctor_no=info.text("atddr_no", required=False, max_len=30),
         doctor_name=info.text("chfpdr_name", required=False, max_len=50),
         dept_code=info.text("adm_dept_codg", required=False, max_len=30),
@@ -120,30 +120,29 @@ def admit(ctx: Ctx, inp: Fields) -> dict[str, Any]:
         diagnoses=read_diagnoses(inp),
         flags=read_inpatient_flags(info),
     )
-    mdtrt_id = visits.open_visit(ctx, new, VisitClass.INPATIENT)
-    return {"result": {"mdtrt_id": mdtrt_id, "psn_no": new.psn_no, "ipt_otp_no": new.ipt_otp_no}}
+    opened = visits.open_visit(call, new, VisitClass.INPATIENT)
+    return Answer({"result": {"mdtrt_id": opened.value, "psn_no": new.psn_no,
+                              "ipt_otp_no": new.ipt_otp_no}}, opened.effect)
 
 
-def discharge(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def discharge(call: Call, inp: Fields) -> Answer:
     info = inp.child("dscginfo")
-    visits.discharge(
-        ctx, info.text("mdtrt_id", max_len=30), info.text("psn_no", max_len=30),
-        info.moment("endtime") or ctx.now, info.text("dscg_way", required=False, max_len=6),
+    return Answer({}, visits.discharge(
+        call, info.text("mdtrt_id", max_len=30), info.text("psn_no", max_len=30),
+        info.moment("endtime") or call.now, info.text("dscg_way", required=False, max_len=6),
         read_diagnoses(inp),
-    )
-    return {}
+    ))
 
 
-def cancel_admission(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def cancel_admission(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    visits.cancel_visit(
-        ctx, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
+    return Answer({}, visits.cancel_visit(
+        call, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30),
         VisitClass.INPATIENT,
-    )
-    return {}
+    ))
 
 
-def cancel_discharge(ctx: Ctx, inp: Fields) -> dict[str, Any]:
+def cancel_discharge(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    visits.undo_discharge(ctx, data.text("mdtrt_id", max_len=30), data.text("psn_no", max_len=30))
-    return {}
+    return Answer({}, visits.undo_discharge(call, data.text("mdtrt_id", max_len=30),
+                                            data.text("psn_no", max_len=30)))

@@ -16,7 +16,7 @@ from sqlalchemy import RowMapping, Select, func, or_, select
 from yibao.domain.codes import NATIONAL_TABLES
 from yibao.domain.paging import Page
 from yibao.services import files
-from yibao.services.context import Ctx
+from yibao.services.context import Call
 from yibao.store.schema import catalogue_item, reference_list
 
 ITEM_COLUMNS = (
@@ -40,9 +40,9 @@ class ItemFilter:
     chrgitm_lv: str = ""
 
 
-def _item_query(ctx: Ctx, f: ItemFilter) -> Select[Any]:
+def _item_query(call: Call, f: ItemFilter) -> Select[Any]:
     c = catalogue_item.c
-    query = select(catalogue_item).where(c.region == ctx.institution.pool_area)
+    query = select(catalogue_item).where(c.region == call.institution.pool_area)
     if f.list_types:
         query = query.where(c.list_type.in_(f.list_types))
     if f.after_ver:
@@ -59,14 +59,14 @@ def _item_query(ctx: Ctx, f: ItemFilter) -> Select[Any]:
     return query.order_by(c.ver, c.code)
 
 
-def items(ctx: Ctx, f: ItemFilter) -> list[RowMapping]:
+def items(call: Call, f: ItemFilter) -> list[RowMapping]:
     """Every item the filter selects (a download file holds them all)."""
-    return list(ctx.conn.execute(_item_query(ctx, f)).mappings())
+    return list(call.conn.execute(_item_query(call, f)).mappings())
 
 
-def item_page(ctx: Ctx, f: ItemFilter, page: Page) -> tuple[list[RowMapping], int]:
+def item_page(call: Call, f: ItemFilter, page: Page) -> tuple[list[RowMapping], int]:
     """One page of the items the filter selects, and how many it selects in all."""
-    return _paged(ctx, _item_query(ctx, f), page)
+    return _paged(call, _item_query(call, f), page)
 
 
 def _reference_query(kind: str, after_ver: str) -> Select[Any]:
@@ -75,32 +75,32 @@ def _reference_query(kind: str, after_ver: str) -> Select[Any]:
         c.ver, c.code)
 
 
-def reference(ctx: Ctx, kind: str, *, after_ver: str = "") -> list[RowMapping]:
-    return list(ctx.conn.execute(_reference_query(kind, after_ver)).mappings())
+def reference(call: Call, kind: str, *, after_ver: str = "") -> list[RowMapping]:
+    return list(call.conn.execute(_reference_query(kind, after_ver)).mappings())
 
 
-def reference_page(ctx: Ctx, kind: str, page: Page) -> tuple[list[RowMapping], int]:
-    return _paged(ctx, _reference_query(kind, ""), page)
+def reference_page(call: Call, kind: str, page: Page) -> tuple[list[RowMapping], int]:
+    return _paged(call, _reference_query(kind, ""), page)
 
 
-def _paged(ctx: Ctx, query: Select[Any], page: Page) -> tuple[list[RowMapping], int]:
-    total = ctx.conn.execute(select(func.count()).select_from(
+def _paged(call: Call, query: Select[Any], page: Page) -> tuple[list[RowMapping], int]:
+    total = call.conn.execute(select(func.count()).select_from(
         query.order_by(None).subquery())).scalar_one()
-    rows = ctx.conn.execute(query.limit(page.limit).offset(page.offset)).mappings()
+    rows = call.conn.execute(query.limit(page.limit).offset(page.offset)).mappings()
     return list(rows), int(total)
 
 
 def download_file(
-    ctx: Ctx, infno: str, rows: list[RowMapping], columns: tuple[str, ...]
+    call: Call, infno: str, rows: list[RowMapping], columns: tuple[str, ...]
 ) -> dict[str, Any]:
     """The ZIP of one tab-separated TXT of the rows, for 9102; answer as 1301 does. One
     stored file per catalogue version: a later call with the same rows gets the same one."""
-    filename = f"{infno}_{ctx.institution.pool_area}_{ctx.now:%Y%m%d%H%M%S}.zip"
+    filename = f"{infno}_{call.institution.pool_area}_{call.now:%Y%m%d%H%M%S}.zip"
     content = files.zip_rows(
-        f"{infno}_{ctx.institution.pool_area}.txt", ([row[c] for c in columns] for row in rows)
+        f"{infno}_{call.institution.pool_area}.txt", ([row[c] for c in columns] for row in rows)
     )
-    key = hashlib.sha256(f"{infno}|{ctx.institution.pool_area}|".encode() + content)
-    stored = files.catalogue_file(ctx, key.hexdigest(), filename, content)
+    key = hashlib.sha256(f"{infno}|{call.institution.pool_area}|".encode() + content)
+    stored = files.catalogue_file(call, key.hexdigest(), filename, content)
     return {
         "file_qury_no": stored.file_qury_no, "filename": stored.filename,
         "dld_end_time": stored.dld_endtime.date().isoformat(), "data_cnt": len(rows),

@@ -1,16 +1,20 @@
-"""What every service call gets: the connection of its transaction, the calling
-institution, the message it answers, the clock and the id generator (injected)."""
+"""The service interface's call context: what every service call gets, from every entry
+point (the national envelope, channels, operators, the CLI): the connection of its
+transaction, who acts through which entry point, the moment (injected clock), the id
+generator and the policies; and what a call did (``Effect``)."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
+from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 
 CHINA = timezone(timedelta(hours=8), "CST")
@@ -84,24 +88,149 @@ def institution_of(row: Mapping[str, Any]) -> Institution:
     )
 
 
-@dataclass(slots=True)
-class Ctx:
-    """One message being served."""
+class Entry(StrEnum):
+    """Through which entry point a call came in."""
+
+    NATIONAL = "national"  # the national interface's envelope (/fsi/api), a HIS
+    CHANNEL = "channel"  # a certified app (/channel/v1)
+    OPERATOR = "operator"  # a bureau operator (/admin/v1)
+    CLI = "cli"  # a yibao command run on the bureau's machine
+
+
+class ActorKind(StrEnum):
+    """Who acts: a designated institution, a certified channel, a bureau operator or the
+    system itself (scheduled work, the outbox)."""
+
+    INSTITUTION = "institution"
+    CHANNEL = "channel"
+    OPERATOR = "operator"
+    SYSTEM = "system"
+
+
+# dcla_souc, the national "declaration source" of what an actor records
+_SOURCES = {ActorKind.INSTITUTION: SOURCE_INSTITUTION, ActorKind.OPERATOR: SOURCE_AGENCY,
+            ActorKind.CHANNEL: SOURCE_APP, ActorKind.SYSTEM: SOURCE_AGENCY}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts. ``name`` is the institution's code, the channel's id, the operator's
+    name or the system's; an operator also carries the roles held and the role this action
+    is taken under; ``staff`` is the HIS operator (opter_name) a national message names."""
+
+    kind: ActorKind
+    name: str
+    roles: frozenset[str] = frozenset()
+    role: str = ""
+    staff: str = ""
+
+    @property
+    def source(self) -> str:
+        """The national dcla_souc of what this actor records (01, 02, 04)."""
+        return _SOURCES[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call of the service interface, whatever its entry point: the transaction's
+    connection, who acts, through which entry point, at what moment (injected clock),
+    the id generator and the policies in force. Frozen: services return what they did
+    (``Effect``), they never write it into the call.
+
+    ``site`` is the institution where the care is given (for a national message its
+    caller; for a manual claim the bill's institution, see ``for_care``); ``ref`` names
+    what the call answers and is stored as the origin of the rows it writes (a national
+    msgid; a claim's id for the care a claim settles); ``infno`` is the national
+    transaction number (national entry only)."""
 
     conn: Connection
-    institution: Institution
-    msgid: str
-    infno: str
-    operator: str
+    actor: Actor
+    entry: Entry
     now: datetime
     ids: Ids
     policies: tuple[Policy, ...]
-    effect: str | None = field(default=None)  # what a state change did, for 2601
-    # writes that must outlive a refusal (a failed face attempt's audit row): the entry
-    # point runs them in a transaction of their own after the message's rollback
-    kept_on_refusal: list[Callable[[Connection], None]] = field(default_factory=list)
+    site: Institution | None = None
+    ref: str = ""
+    infno: str = ""
+
+    @property
+    def institution(self) -> Institution:
+        """The institution where the care is given; a call without one that reaches a
+        service needing it is a programming error."""
+        if self.site is None:
+            raise AssertionError(f"{self.entry} call by {self.actor.name} has no institution")
+        return self.site
 
     @property
     def caller(self) -> Caller:
         """The calling institution as a Caller (filing, claims, clearing services)."""
-        return Caller(SOURCE_INSTITUTION, self.institution.code, self.now, self.msgid)
+        return Caller(self.actor.source, self.institution.code, self.now, self.ref)
+
+    def for_care(self, site: Institution, *, at: datetime, ref: str) -> Call:
+        """The same actor settling care given at ``site`` at ``at`` (a manual claim: the
+        amounts are those of the care's own moment, as in real time)."""
+        return replace(self, site=site, now=at, ref=ref)
+
+
+class EffectKind(StrEnum):
+    """What a national message changed, as stored with its answer and undone by 2601."""
+
+    SETTLEMENT = "settlement"  # 2207 / 2304
+    SETTLEMENT_CANCEL = "settlement-cancel"  # 2208 / 2305
+    VISIT = "visit"  # 2201 / 2401
+    VISIT_CANCEL = "visit-cancel"  # 2202 / 2404
+    FEES = "fees"  # 2204 / 2301
+    FEES_CANCEL = "fees-cancel"  # 2205 / 2302
+    DISCHARGE = "discharge"  # 2402
+    DISCHARGE_CANCEL = "discharge-cancel"  # 2405
+    FILING = "filing"  # 2501 / 2503 / 2507
+    FILING_CANCEL = "filing-cancel"  # 2502 / 2504
+    SIGNIN = "signin"  # 9001
+    REVERSAL = "reversal"  # 2601
+    CLAIM = "claim"  # 2901 (a fault-period bill becomes a reimbursement claim)
+    FAULT = "fault"  # 2902
+    FACE = "face"  # 9601
+    SCAN = "scan"  # 1162
+    FILE = "file"  # 9101, 3202 (a stored file)
+    CLEARING_APPLICATION = "clearing-application"  # 3203
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What a call did: its kind and the record it made or changed."""
+
+    kind: EffectKind
+    ref: str
+
+    def stored(self) -> str:
+        """The message table's ``effect`` text: ``kind:ref``."""
+        return f"{self.kind}:{self.ref}"
+
+    @classmethod
+    def parse(cls, text: str) -> Effect | None:
+        """The stored text back (None for a kind no 2601 knows, as ``blocked by 2601``)."""
+        kind, _, ref = text.partition(":")
+        try:
+            return cls(EffectKind(kind), ref)
+        except ValueError:
+            return None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[T]):
+    """A service's result with what it did: the effect a 2601 would reverse."""
+
+    value: T
+    effect: Effect
+
+
+class KeptRefusal(Refused):
+    """A refusal whose writes must outlive the rollback of the call (a failed face
+    attempt's audit row): the entry point runs ``kept`` in a transaction of its own."""
+
+    def __init__(self, refusal: Refused, *kept: Callable[[Connection], None]) -> None:
+        super().__init__(refusal.code, refusal.detail)
+        self.kept = kept

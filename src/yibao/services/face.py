@@ -33,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from yibao.domain.errors import Refused
 from yibao.services import audit, ecert, persons
-from yibao.services.context import Ctx
+from yibao.services.context import Call, KeptRefusal
 from yibao.store.schema import audit_event, face_template
 
 MODEL = "dlib_face_recognition_resnet_model_v1"
@@ -224,40 +224,39 @@ class _Progress:
     distance: float | None = None
 
 
-def authenticate(ctx: Ctx, attempt: Attempt) -> tuple[Match, str]:
+def authenticate(call: Call, attempt: Attempt) -> tuple[Match, str]:
     """9601: the match and an ecToken for the caller, or a refusal whose audit row is kept
-    (``Ctx.kept_on_refusal``) and which never tells the distance."""
+    (``KeptRefusal``) and which never tells the distance."""
     progress = _Progress()
     try:
-        match = _check(ctx, attempt, progress)
+        match = _check(call, attempt, progress)
     except Refused as refusal:
         detail = refusal.code if progress.distance is None else (
             f"{refusal.code} distance {progress.distance}")
-        ctx.kept_on_refusal.append(partial(
+        raise KeptRefusal(refusal, partial(
             audit.record, kind=REFUSED if progress.counted else BLOCKED,
-            psn_no=attempt.psn_no, actor=ctx.institution.code, at=ctx.now,
-            place=ctx.institution.code, detail=detail))
-        raise
-    actor = ecert.Actor(ctx.institution.code, ctx.now)
-    audit.record(ctx.conn, kind=MATCHED, psn_no=attempt.psn_no, actor=actor.name, at=ctx.now,
+            psn_no=attempt.psn_no, actor=call.institution.code, at=call.now,
+            place=call.institution.code, detail=detail)) from None
+    actor = ecert.Actor(call.institution.code, call.now)
+    audit.record(call.conn, kind=MATCHED, psn_no=attempt.psn_no, actor=actor.name, at=call.now,
                  place=actor.name, detail=f"distance {match.distance}")
-    return match, ecert.issue_token(ctx.conn, actor, attempt.psn_no, "face",
+    return match, ecert.issue_token(call.conn, actor, attempt.psn_no, "face",
                                     attempt.business_type)
 
 
-def _check(ctx: Ctx, attempt: Attempt, progress: _Progress) -> Match:
-    if not ctx.institution.face_pilot:
-        raise Refused("E-FACE-002", ctx.institution.code)
-    check_not_locked(ctx.conn, attempt.psn_no, ctx.institution.code, ctx.now)
+def _check(call: Call, attempt: Attempt, progress: _Progress) -> Match:
+    if not call.institution.face_pilot:
+        raise Refused("E-FACE-002", call.institution.code)
+    check_not_locked(call.conn, attempt.psn_no, call.institution.code, call.now)
     progress.counted = True
     if attempt.business_type not in ecert.BUSINESS_TYPES:
         raise Refused("E-ENV-007", f"businessType {attempt.business_type[:8]}")
     if attempt.liveness != "1":
         raise Refused("E-FACE-005", "liveness must be 1 (passed)" if attempt.liveness
                       else "the terminal's liveness result is required")
-    if attempt.certno != persons.get_person(ctx.conn, attempt.psn_no)["certno"]:
+    if attempt.certno != persons.get_person(call.conn, attempt.psn_no)["certno"]:
         raise Refused("E-PSN-005", "certno differs from the person's")
-    match = compare(ctx.conn, attempt.psn_no, attempt.photo)
+    match = compare(call.conn, attempt.psn_no, attempt.photo)
     progress.distance = match.distance
     if not match.matched:
         raise Refused("E-FACE-004")  # never the distance: it would guide a forger

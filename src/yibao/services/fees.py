@@ -15,7 +15,7 @@ from yibao.domain.catalogue import CatalogueItem, Classified, amount_matches, cl
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen
-from yibao.services.context import Ctx
+from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.services.visits import OPEN, get_visit, is_final_settled, require_status
 from yibao.store.schema import catalogue_item, fee_line
 
@@ -76,30 +76,29 @@ class Catalogue:
 
 
 def upload(
-    ctx: Ctx, mdtrt_id: str, psn_no: str, lines: Sequence[FeeLineIn], visit_class: VisitClass
-) -> list[tuple[FeeLineIn, Classified, str]]:
-    """Store and classify fee lines; returns each line with its classification and list type."""
-    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    call: Call, mdtrt_id: str, psn_no: str, lines: Sequence[FeeLineIn], visit_class: VisitClass
+) -> Done[list[tuple[FeeLineIn, Classified, str]]]:
+    """Store and classify fee lines; each line with its classification and list type."""
+    row = get_visit(call, mdtrt_id, psn_no, lock=True)
     if row["visit_class"] != visit_class.value:
         raise Refused("E-VIS-003", f"visit {mdtrt_id} is {row['visit_class']}")
     require_status(row, OPEN, "discharged")
-    if visit_class is VisitClass.INPATIENT and is_final_settled(ctx.conn, mdtrt_id):
+    if visit_class is VisitClass.INPATIENT and is_final_settled(call.conn, mdtrt_id):
         raise Refused("E-VIS-002", "the stay is finally settled: cancel it (2305) first")
     if row["status"] != OPEN and visit_class is VisitClass.OUTPATIENT:
         raise Refused("E-VIS-002", f"visit {mdtrt_id} is {row['status']}")
-    _check_unique(ctx.conn, mdtrt_id, lines)
-    catalogue = Catalogue(ctx.conn, ctx.institution.pool_area, {x.list_code for x in lines})
-    results = [_classify_line(ctx, catalogue, line) for line in lines]
-    rows = [_line_row(ctx, row, line, c, list_type) for line, c, list_type in results]
+    _check_unique(call.conn, mdtrt_id, lines)
+    catalogue = Catalogue(call.conn, call.institution.pool_area, {x.list_code for x in lines})
+    results = [_classify_line(call, catalogue, line) for line in lines]
+    rows = [_line_row(call, row, line, c, list_type) for line, c, list_type in results]
     charges = [r for r in rows if r["det_item_fee_sumamt"] >= 0]
     if charges:
-        ctx.conn.execute(_INSERT_LINE, charges)
+        call.conn.execute(_INSERT_LINE, charges)
     for refund, item in zip(rows, lines, strict=True):
         if refund["det_item_fee_sumamt"] < 0:  # after the lines it may refund
-            _check_refund(ctx.conn, mdtrt_id, item)
-            ctx.conn.execute(_INSERT_LINE, refund)
-    ctx.effect = f"fees:{mdtrt_id}"
-    return results
+            _check_refund(call.conn, mdtrt_id, item)
+            call.conn.execute(_INSERT_LINE, refund)
+    return Done(results, Effect(EffectKind.FEES, mdtrt_id))
 
 
 def _check_unique(conn: Connection, mdtrt_id: str, lines: Sequence[FeeLineIn]) -> None:
@@ -118,19 +117,19 @@ def _check_unique(conn: Connection, mdtrt_id: str, lines: Sequence[FeeLineIn]) -
 
 
 def _classify_line(
-    ctx: Ctx, catalogue: Catalogue, line: FeeLineIn
+    call: Call, catalogue: Catalogue, line: FeeLineIn
 ) -> tuple[FeeLineIn, Classified, str]:
     if not amount_matches(line.amount, line.price, line.count):
         raise Refused("E-FEE-002", f"feedetl_sn {line.feedetl_sn}")
     if (line.amount < 0) != (line.count < 0) or line.count == 0:
         raise Refused("E-ENV-005", f"feedetl_sn {line.feedetl_sn}: cnt and amount disagree")
-    item = catalogue.item(line.list_code, (line.time or ctx.now).date())
+    item = catalogue.item(line.list_code, (line.time or call.now).date())
     classified = classify(item, line.amount, line.price, line.count)
     return line, classified, "" if item is None else item.list_type
 
 
 def _line_row(
-    ctx: Ctx, visit_row: RowMapping, line: FeeLineIn, classified: Classified, list_type: str
+    call: Call, visit_row: RowMapping, line: FeeLineIn, classified: Classified, list_type: str
 ) -> dict[str, Any]:
     return dict(
         psn_no=visit_row["psn_no"], mdtrt_id=visit_row["mdtrt_id"],
@@ -142,7 +141,7 @@ def _line_row(
         preselfpay_amt=classified.preselfpay, inscp_scp_amt=classified.in_scope,
         chrgitm_lv=classified.chrgitm_lv, selfpay_prop=str(classified.selfpay_ratio),
         pric_uplmt_amt=None if classified.price_cap is None else str(classified.price_cap),
-        list_type=list_type, fee_ocur_time=line.time, status=ACTIVE, msgid=ctx.msgid,
+        list_type=list_type, fee_ocur_time=line.time, status=ACTIVE, msgid=call.ref,
     )
 
 
@@ -171,21 +170,20 @@ def _check_refund(conn: Connection, mdtrt_id: str, line: FeeLineIn) -> None:
 
 
 def cancel(
-    ctx: Ctx, mdtrt_id: str, psn_no: str, *, batch: str = "", feedetl_sn: str = ""
-) -> int:
-    """Cancel unsettled lines: all (``0000``), one batch, or one line. Returns the count."""
-    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    call: Call, mdtrt_id: str, psn_no: str, *, batch: str = "", feedetl_sn: str = ""
+) -> Done[int]:
+    """Cancel unsettled lines: all (``0000``), one batch, or one line; the count."""
+    row = get_visit(call, mdtrt_id, psn_no, lock=True)
     require_status(row, OPEN, "discharged")
     where = []
     if batch and batch != ALL_LINES:
         where.append(fee_line.c.chrg_bchno == batch)
     if feedetl_sn and feedetl_sn != ALL_LINES:
         where.append(fee_line.c.feedetl_sn == feedetl_sn)
-    count = withdraw(ctx.conn, mdtrt_id, where, refusal="E-FEE-006", skip_settled=not where)
+    count = withdraw(call.conn, mdtrt_id, where, refusal="E-FEE-006", skip_settled=not where)
     if count == 0:
         raise Refused("E-FEE-004", "nothing to cancel")
-    ctx.effect = f"fees-cancel:{mdtrt_id}"
-    return count
+    return Done(count, Effect(EffectKind.FEES_CANCEL, mdtrt_id))
 
 
 def withdraw(

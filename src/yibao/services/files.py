@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from yibao.domain import archive
 from yibao.domain.errors import Refused
-from yibao.services.context import Ctx
+from yibao.services.context import Call
 from yibao.store.schema import institution, stored_file
 
 POLICY_CENTRE = "plc"
@@ -71,69 +71,69 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value).replace("\t", " ").replace("\n", " ")
 
 
-def store(ctx: Ctx, owner: str, filename: str, content: bytes, *, kind: str,
+def store(call: Call, owner: str, filename: str, content: bytes, *, kind: str,
           dld_endtime: datetime, content_key: str | None = None) -> str:
-    file_qury_no = ctx.ids.new("F")
-    ctx.conn.execute(insert(stored_file).values(
+    file_qury_no = call.ids.new("F")
+    call.conn.execute(insert(stored_file).values(
         file_qury_no=file_qury_no, fixmedins_code=owner, filename=filename, content=content,
-        created_at=ctx.now, kind=kind, content_key=content_key, dld_endtime=dld_endtime))
+        created_at=call.now, kind=kind, content_key=content_key, dld_endtime=dld_endtime))
     return file_qury_no
 
 
-def upload(ctx: Ctx, filename: str, content: bytes) -> tuple[str, datetime]:
+def upload(call: Call, filename: str, content: bytes) -> tuple[str, datetime]:
     """9101: the institution's ZIP, checked and within its quota; its number and deadline."""
     archive.check_upload(content)
-    code = ctx.institution.code
+    code = call.institution.code
     # one upload of an institution at a time, so two cannot both pass the quota
-    ctx.conn.execute(select(institution.c.fixmedins_code).where(
+    call.conn.execute(select(institution.c.fixmedins_code).where(
         institution.c.fixmedins_code == code).with_for_update())
     c = stored_file.c
-    held_files, held_bytes = ctx.conn.execute(
+    held_files, held_bytes = call.conn.execute(
         select(func.count(), func.coalesce(func.sum(func.length(c.content)), 0)).where(
             c.fixmedins_code == code, c.kind == UPLOAD,
-            c.created_at > ctx.now - QUOTA_WINDOW)).one()
+            c.created_at > call.now - QUOTA_WINDOW)).one()
     archive.check_quota(QUOTA, int(held_files), int(held_bytes), len(content))
-    deadline = ctx.now + timedelta(hours=UPLOAD_DOWNLOAD_HOURS)
-    return store(ctx, code, filename, content, kind=UPLOAD, dld_endtime=deadline), deadline
+    deadline = call.now + timedelta(hours=UPLOAD_DOWNLOAD_HOURS)
+    return store(call, code, filename, content, kind=UPLOAD, dld_endtime=deadline), deadline
 
 
-def catalogue_file(ctx: Ctx, key: str, filename: str, content: bytes) -> StoredFile:
+def catalogue_file(call: Call, key: str, filename: str, content: bytes) -> StoredFile:
     """The one stored file of a catalogue version (``key``): made by the first call, served
     to every later one, its deadline moved on by each."""
-    deadline = ctx.now + timedelta(days=CATALOGUE_DOWNLOAD_DAYS)
-    found = _by_key(ctx, key, deadline)
+    deadline = call.now + timedelta(days=CATALOGUE_DOWNLOAD_DAYS)
+    found = _by_key(call, key, deadline)
     if found is not None:
         return found
     # a concurrent first call of the same version stored it: read that one
-    with suppress(IntegrityError), ctx.conn.begin_nested():
-        store(ctx, POLICY_CENTRE, filename, content, kind=CATALOGUE, dld_endtime=deadline,
+    with suppress(IntegrityError), call.conn.begin_nested():
+        store(call, POLICY_CENTRE, filename, content, kind=CATALOGUE, dld_endtime=deadline,
               content_key=key)
-    found = _by_key(ctx, key, deadline)
+    found = _by_key(call, key, deadline)
     assert found is not None, key
     return found
 
 
-def _by_key(ctx: Ctx, key: str, deadline: datetime) -> StoredFile | None:
+def _by_key(call: Call, key: str, deadline: datetime) -> StoredFile | None:
     c = stored_file.c
     # moving the deadline first keeps a concurrent purge from removing the file
-    ctx.conn.execute(update(stored_file).where(c.content_key == key, c.dld_endtime < deadline)
+    call.conn.execute(update(stored_file).where(c.content_key == key, c.dld_endtime < deadline)
                      .values(dld_endtime=deadline))
-    row = ctx.conn.execute(select(c.file_qury_no, c.filename, c.content, c.dld_endtime)
+    row = call.conn.execute(select(c.file_qury_no, c.filename, c.content, c.dld_endtime)
                            .where(c.content_key == key)).first()
     return None if row is None else StoredFile(*row)
 
 
-def fetch(ctx: Ctx, file_qury_no: str, filename: str) -> StoredFile:
+def fetch(call: Call, file_qury_no: str, filename: str) -> StoredFile:
     """A file this institution may read, before its deadline (E-UPL-004, E-UPL-005)."""
     c = stored_file.c
-    row = ctx.conn.execute(
+    row = call.conn.execute(
         select(c.file_qury_no, c.filename, c.content, c.dld_endtime, c.fixmedins_code)
         .where(c.file_qury_no == file_qury_no)).first()
-    if row is None or row.fixmedins_code not in (POLICY_CENTRE, ctx.institution.code):
+    if row is None or row.fixmedins_code not in (POLICY_CENTRE, call.institution.code):
         raise Refused("E-UPL-004", f"no file {file_qury_no[:40]} for this institution")
     if filename and filename != row.filename:
         raise Refused("E-UPL-004", f"file {file_qury_no} has another filename")
-    if ctx.now > row.dld_endtime:
+    if call.now > row.dld_endtime:
         raise Refused("E-UPL-005", f"file {file_qury_no} could be downloaded until "
                       f"{row.dld_endtime:%Y-%m-%d %H:%M:%S}")
     return StoredFile(row.file_qury_no, row.filename, row.content, row.dld_endtime)

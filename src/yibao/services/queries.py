@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import RowMapping, select
 
 from yibao.domain.errors import Refused
-from yibao.services.context import Ctx
+from yibao.services.context import Call
 from yibao.store.schema import diagnosis, fee_line, settlement, settlement_fund, settlement_line
 from yibao.store.schema import visit as visit_table
 
@@ -16,11 +16,11 @@ ROWS_MAX = 1000
 
 
 def visits_between(
-    ctx: Ctx, psn_no: str, begin: datetime, end: datetime, med_type: str, mdtrt_id: str
+    call: Call, psn_no: str, begin: datetime, end: datetime, med_type: str, mdtrt_id: str
 ) -> list[RowMapping]:
     query = select(visit_table).where(
         visit_table.c.psn_no == psn_no,
-        visit_table.c.fixmedins_code == ctx.institution.code,
+        visit_table.c.fixmedins_code == call.institution.code,
         visit_table.c.begntime >= begin,
         visit_table.c.begntime <= end,
     )
@@ -29,23 +29,23 @@ def visits_between(
     if mdtrt_id:
         query = query.where(visit_table.c.mdtrt_id == mdtrt_id)
     query = query.order_by(visit_table.c.begntime).limit(ROWS_MAX)
-    return list(ctx.conn.execute(query).mappings())
+    return list(call.conn.execute(query).mappings())
 
 
-def diagnoses(ctx: Ctx, mdtrt_id: str) -> list[RowMapping]:
+def diagnoses(call: Call, mdtrt_id: str) -> list[RowMapping]:
     query = select(diagnosis).where(diagnosis.c.mdtrt_id == mdtrt_id).order_by(
         diagnosis.c.stage, diagnosis.c.diag_srt_no
     )
-    return list(ctx.conn.execute(query).mappings())
+    return list(call.conn.execute(query).mappings())
 
 
-def settlement_of(ctx: Ctx, setl_id: str, mdtrt_id: str, psn_no: str) -> RowMapping:
-    row = ctx.conn.execute(select(settlement).where(settlement.c.setl_id == setl_id)).mappings()
+def settlement_of(call: Call, setl_id: str, mdtrt_id: str, psn_no: str) -> RowMapping:
+    row = call.conn.execute(select(settlement).where(settlement.c.setl_id == setl_id)).mappings()
     found = row.first()
     if (
         found is None
         or found["kind"] == "claim"  # a reimbursement is the fund's, not the institution's
-        or found["fixmedins_code"] != ctx.institution.code
+        or found["fixmedins_code"] != call.institution.code
         or found["mdtrt_id"] != mdtrt_id
         or found["psn_no"] != psn_no
     ):
@@ -53,29 +53,29 @@ def settlement_of(ctx: Ctx, setl_id: str, mdtrt_id: str, psn_no: str) -> RowMapp
     return found
 
 
-def fund_lines(ctx: Ctx, setl_id: str) -> list[RowMapping]:
+def fund_lines(call: Call, setl_id: str) -> list[RowMapping]:
     query = select(settlement_fund).where(settlement_fund.c.setl_id == setl_id).order_by(
         settlement_fund.c.seq
     )
-    return list(ctx.conn.execute(query).mappings())
+    return list(call.conn.execute(query).mappings())
 
 
-def is_cancelled(ctx: Ctx, setl_id: str) -> bool:
+def is_cancelled(call: Call, setl_id: str) -> bool:
     query = select(settlement.c.setl_id).where(settlement.c.reverses == setl_id)
-    return ctx.conn.execute(query).first() is not None
+    return call.conn.execute(query).first() is not None
 
 
-def settled_lines(ctx: Ctx, setl_id: str) -> list[RowMapping]:
+def settled_lines(call: Call, setl_id: str) -> list[RowMapping]:
     query = (
         select(fee_line)
         .join(settlement_line, settlement_line.c.fee_line_id == fee_line.c.id)
         .where(settlement_line.c.setl_id == setl_id)
         .order_by(fee_line.c.id)
     )
-    return list(ctx.conn.execute(query).mappings())
+    return list(call.conn.execute(query).mappings())
 
 
-def chronic_lines(ctx: Ctx, psn_no: str, begin: datetime, end: datetime) -> list[RowMapping]:
+def chronic_lines(call: Call, psn_no: str, begin: datetime, end: datetime) -> list[RowMapping]:
     """Fee lines of the person's chronic/special-disease outpatient visits (med_type 14)."""
     query = (
         select(fee_line, visit_table.c.fixmedins_code, visit_table.c.med_type)
@@ -90,4 +90,4 @@ def chronic_lines(ctx: Ctx, psn_no: str, begin: datetime, end: datetime) -> list
         .order_by(fee_line.c.id)
         .limit(ROWS_MAX)
     )
-    return list(ctx.conn.execute(query).mappings())
+    return list(call.conn.execute(query).mappings())

@@ -19,7 +19,7 @@ from yibao.analytics.sql import RECONCILE_DETAIL
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
 from yibao.services import files
-from yibao.services.context import Ctx
+from yibao.services.context import Call
 from yibao.store.schema import settlement
 
 BALANCED = "0"  # stmt_rslt 平
@@ -48,11 +48,11 @@ class Scope:
     insutype: str = ""
 
 
-def _rows(ctx: Ctx, scope: Scope) -> Any:
+def _rows(call: Call, scope: Scope) -> Any:
     if scope.end < scope.begin:
         raise Refused("E-ENV-005", "stmt_enddate is before stmt_begndate")
     kinds = ("settle", "cancel") if scope.with_refunds else ("settle",)
-    where = [settlement.c.fixmedins_code == ctx.institution.code,
+    where = [settlement.c.fixmedins_code == call.institution.code,
              settlement.c.clr_type == scope.clr_type, settlement.c.kind.in_(kinds),
              settlement.c.setl_time >= datetime.combine(scope.begin, time()),
              settlement.c.setl_time <= datetime.combine(scope.end, time.max)]  # 9999-12-31 too
@@ -61,13 +61,13 @@ def _rows(ctx: Ctx, scope: Scope) -> Any:
     return where
 
 
-def totals(ctx: Ctx, scope: Scope, his: Totals) -> tuple[str, str]:
+def totals(call: Call, scope: Scope, his: Totals) -> tuple[str, str]:
     """3201: stmt_rslt and a description that names every difference."""
-    centre_row = ctx.conn.execute(select(
+    centre_row = call.conn.execute(select(
         func.coalesce(func.sum(settlement.c.medfee_sumamt), 0),
         func.coalesce(func.sum(settlement.c.fund_pay_sumamt), 0),
         func.coalesce(func.sum(settlement.c.acct_pay), 0), func.count()).where(
-        *_rows(ctx, scope))).one()
+        *_rows(call, scope))).one()
     centre = Totals(*(int(v) for v in centre_row))
     return _compare(his, centre)
 
@@ -88,32 +88,32 @@ def _compare(his: Totals, centre: Totals) -> tuple[str, str]:
 # ---------------------------------------------------------------- detail (3202)
 
 
-def detail(ctx: Ctx, scope: Scope, file_qury_no: str) -> dict[str, Any]:
+def detail(call: Call, scope: Scope, file_qury_no: str) -> dict[str, Any]:
     """3202: compare the uploaded detail file; store and describe the result file."""
-    his = [_his_row(row, i) for i, row in enumerate(_uploaded(ctx, file_qury_no), start=1)]
+    his = [_his_row(row, i) for i, row in enumerate(_uploaded(call, file_qury_no), start=1)]
     centre = [
         (r.reverses or r.setl_id, "1" if r.kind == "cancel" else "0", r.psn_no, r.mdtrt_id,
          r.msgid, r.medfee_sumamt, r.fund_pay_sumamt, r.acct_pay)
-        for r in ctx.conn.execute(select(
+        for r in call.conn.execute(select(
             settlement.c.setl_id, settlement.c.reverses, settlement.c.kind,
             settlement.c.psn_no, settlement.c.mdtrt_id, settlement.c.msgid,
             settlement.c.medfee_sumamt, settlement.c.fund_pay_sumamt, settlement.c.acct_pay,
-        ).where(*_rows(ctx, scope)))
+        ).where(*_rows(call, scope)))
     ]
     compared = _join(his, centre)
     differing = [r for r in compared if r["outcome"] != "balanced"]
-    filename = f"3202_{ctx.institution.code}_{ctx.now:%Y%m%d%H%M%S}.zip"
+    filename = f"3202_{call.institution.code}_{call.now:%Y%m%d%H%M%S}.zip"
     content = files.zip_rows("result.txt", [_result_line(r) for r in differing])
-    deadline = ctx.now + timedelta(hours=RESULT_DOWNLOAD_HOURS)
-    serial = files.store(ctx, ctx.institution.code, filename, content, kind=files.RESULT,
+    deadline = call.now + timedelta(hours=RESULT_DOWNLOAD_HOURS)
+    serial = files.store(call, call.institution.code, filename, content, kind=files.RESULT,
                          dld_endtime=deadline)
     return {"file_qury_no": serial, "filename": filename, "dld_endtime": deadline,
             "differing": len(differing), "compared": len(compared)}
 
 
-def _uploaded(ctx: Ctx, file_qury_no: str) -> list[list[str]]:
+def _uploaded(call: Call, file_qury_no: str) -> list[list[str]]:
     try:
-        stored = files.fetch(ctx, file_qury_no, "")
+        stored = files.fetch(call, file_qury_no, "")
     except Refused as exc:
         if exc.code != "E-UPL-004":  # past its deadline: say so (E-UPL-005)
             raise

@@ -42,7 +42,18 @@ from yibao.domain.paging import Page
 from yibao.domain.policy import Policy
 from yibao.domain.text import neutralised_cell
 from yibao.services import audit, away, fees, ledger, settlement, trust, visits
-from yibao.services.context import SOURCE_APP, Caller, Ctx, Ids, Institution, institution_of
+from yibao.services.context import (
+    SOURCE_APP,
+    SOURCE_INSTITUTION,
+    Actor,
+    ActorKind,
+    Call,
+    Caller,
+    Entry,
+    Ids,
+    Institution,
+    institution_of,
+)
 from yibao.services.persons import active_insurance, get_person, lock_person
 from yibao.store.db import Failure, classify
 from yibao.store.schema import (
@@ -333,10 +344,10 @@ def _record(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
         _check_payee(payee)
     _check_invoice(conn, bill.fixmedins_code, bill.invono)
     claim_id = ids.new("R")
-    ctx = _care_ctx(conn, bill.fixmedins_code, claim_id, bill.begin, ids, policies, caller)
-    mdtrt_id = _store_visit(ctx, bill)
+    call = _care_ctx(conn, bill.fixmedins_code, claim_id, bill.begin, ids, policies, caller)
+    mdtrt_id = _store_visit(call, bill)
     if status == SUBMITTED:  # an application (an uploaded bill is checked when applied for)
-        _check_basis(conn, bill.psn_no, mdtrt_id, filing_sn, ctx.institution)
+        _check_basis(conn, bill.psn_no, mdtrt_id, filing_sn, call.institution)
     total = sum(x.amount for x in bill.lines)
     try:
         with conn.begin_nested():  # a concurrent claim of the same invoice: refuse cleanly
@@ -423,39 +434,42 @@ def _institution(conn: Connection, code: str) -> RowMapping:
 
 
 def _care_ctx(conn: Connection, code: str, claim_id: str, at: datetime, ids: Ids,
-              policies: tuple[Policy, ...], caller: Caller) -> Ctx:
+              policies: tuple[Policy, ...], caller: Caller) -> Call:
     """The context of the care itself: its institution and its moment."""
-    return Ctx(conn=conn, institution=institution_of(_institution(conn, code)),
-               msgid=claim_id, infno="claim", operator=caller.name, now=at, ids=ids,
-               policies=policies)
+    kind = {SOURCE_INSTITUTION: ActorKind.INSTITUTION, SOURCE_APP: ActorKind.CHANNEL}.get(
+        caller.source, ActorKind.OPERATOR)
+    entry = {ActorKind.INSTITUTION: Entry.NATIONAL, ActorKind.CHANNEL: Entry.CHANNEL}.get(
+        kind, Entry.OPERATOR)
+    return Call(conn=conn, actor=Actor(kind, caller.name), entry=entry, now=at, ids=ids,
+                policies=policies, site=institution_of(_institution(conn, code)), ref=claim_id)
 
 
-def _store_visit(ctx: Ctx, bill: Bill) -> str:
+def _store_visit(call: Call, bill: Bill) -> str:
     visit_class = visit_class_of(bill.med_type)
     if visit_class is None:
         raise Refused("E-VIS-003", f"med_type {bill.med_type}")
     if not bill.lines:
         raise Refused("E-CLM-006", "fee details are required")
-    mdtrt_id = visits.open_selfpaid(ctx, bill.psn_no, bill.insutype, bill.med_type,
+    mdtrt_id = visits.open_selfpaid(call, bill.psn_no, bill.insutype, bill.med_type,
                                     visit_class, bill.diagnoses, bill.flags)
-    fees.upload(ctx, mdtrt_id, bill.psn_no, list(bill.lines), visit_class)
-    visits.close_selfpaid(ctx, mdtrt_id, bill.end)
+    fees.upload(call, mdtrt_id, bill.psn_no, list(bill.lines), visit_class)
+    visits.close_selfpaid(call, mdtrt_id, bill.end)
     return mdtrt_id
 
 
-def withdraw_bill(ctx: Ctx, claim_id: str, psn_no: str) -> None:
+def withdraw_bill(call: Call, claim_id: str, psn_no: str) -> None:
     """2601 of the 2901 that uploaded the bill: while nobody has applied for it, the claim
     is withdrawn (a step says so), its visit and lines cancelled, and the invoice may be
     uploaded again. Once the person applied, only the bureau's window handles it."""
-    row = _claim(ctx.conn, claim_id)  # locked: an application at the same moment waits
-    visits.get_visit(ctx, row["mdtrt_id"], psn_no, lock=True)
+    row = _claim(call.conn, claim_id)  # locked: an application at the same moment waits
+    visits.get_visit(call, row["mdtrt_id"], psn_no, lock=True)
     if row["status"] != ELIGIBLE:
         raise Refused("E-REV-003", f"claim {claim_id} of invoice {row['invono']} is "
                       f"{row['status']}: only the bureau's window can reject or correct it")
-    fees.withdraw(ctx.conn, row["mdtrt_id"], [], refusal="E-REV-003", skip_settled=False)
-    visits.set_status(ctx, row["mdtrt_id"], visits.CANCELLED)
-    _move(ctx.conn, row, WITHDRAWN, ctx.caller,
-          f"the institution withdrew the uploaded bill (reversed by 2601 {ctx.msgid})")
+    fees.withdraw(call.conn, row["mdtrt_id"], [], refusal="E-REV-003", skip_settled=False)
+    visits.set_status(call, row["mdtrt_id"], visits.CANCELLED)
+    _move(call.conn, row, WITHDRAWN, call.caller,
+          f"the institution withdrew the uploaded bill (reversed by 2601 {call.ref})")
 
 
 # ---------------------------------------------------------------- review
@@ -499,10 +513,10 @@ def approve(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
     lock_person(conn, row["psn_no"])  # before filings are read: a cancellation waits
     visit = _visit(conn, row["mdtrt_id"])
     when = visit["endtime"] or visit["begntime"]
-    ctx = _care_ctx(conn, row["fixmedins_code"], claim_id, when, ids, policies, caller)
+    call = _care_ctx(conn, row["fixmedins_code"], claim_id, when, ids, policies, caller)
     # checked again: a filing or declaration may have been cancelled, or the
     # relationship changed
-    basis = _basis(conn, row["psn_no"], visit, row["trt_dcla_detl_sn"], ctx.institution)
+    basis = _basis(conn, row["psn_no"], visit, row["trt_dcla_detl_sn"], call.institution)
     _exclude(conn, row["mdtrt_id"], excluded)
     req = settlement.SettleRequest(
         psn_no=row["psn_no"], mdtrt_id=row["mdtrt_id"], med_type="", insutype="",
@@ -511,7 +525,7 @@ def approve(conn: Connection, caller: Caller, ids: Ids, policies: tuple[Policy, 
     reasons = "; ".join(f"{sn}: {why}" for sn, why in sorted(excluded.items()))
     trial = conn.begin_nested()  # rolled back when a second approver is needed
     try:
-        outcome = settlement.settle_visit(ctx, req, VisitClass(visit["visit_class"]))
+        outcome = settlement.settle_visit(call, req, VisitClass(visit["visit_class"]))
     except BaseException:
         trial.rollback()
         raise

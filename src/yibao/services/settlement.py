@@ -20,7 +20,7 @@ from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.policy import Policy, Scheme, select_policy
 from yibao.services import accumulators, away, cards, ledger
-from yibao.services.context import Ctx
+from yibao.services.context import Call, Effect, EffectKind
 from yibao.services.fees import unsettled_lines
 from yibao.services.persons import (
     CERT_ECERT,
@@ -106,21 +106,21 @@ class Outcome:
     row: dict[str, Any]
     funds: list[dict[str, Any]]
     person: RowMapping
+    effect: Effect | None = None  # None for a pre-settlement (nothing stored)
 
 
-def presettle(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> Outcome:
+def presettle(call: Call, req: SettleRequest, visit_class: VisitClass) -> Outcome:
     """Compute exactly what settle would, and store nothing."""
-    plan = _plan(ctx, req, visit_class)
-    return Outcome(_settlement_row(ctx, plan, "P"), _fund_rows(plan.breakdown), plan.person)
+    plan = _plan(call, req, visit_class)
+    return Outcome(_settlement_row(call, plan, "P"), _fund_rows(plan.breakdown), plan.person)
 
 
-def settle_visit(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> Outcome:
-    plan = _plan(ctx, req, visit_class)
-    row = _settlement_row(ctx, plan, ctx.ids.new("S"))
+def settle_visit(call: Call, req: SettleRequest, visit_class: VisitClass) -> Outcome:
+    plan = _plan(call, req, visit_class)
+    row = _settlement_row(call, plan, call.ids.new("S"))
     funds = _fund_rows(plan.breakdown)
-    _store(ctx, plan, row, funds)
-    ctx.effect = f"settlement:{row['setl_id']}"
-    return Outcome(row, funds, plan.person)
+    _store(call, plan, row, funds)
+    return Outcome(row, funds, plan.person, Effect(EffectKind.SETTLEMENT, row["setl_id"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,34 +136,34 @@ class _Plan:
     basis: away.Away | None
 
 
-def _plan(ctx: Ctx, req: SettleRequest, visit_class: VisitClass) -> _Plan:
-    person = ctx.conn.execute(
-        _LOCK_FOR_SETTLEMENT, {"psn_no": req.psn_no, "day": ctx.now.date()}).mappings().first()
+def _plan(call: Call, req: SettleRequest, visit_class: VisitClass) -> _Plan:
+    person = call.conn.execute(
+        _LOCK_FOR_SETTLEMENT, {"psn_no": req.psn_no, "day": call.now.date()}).mappings().first()
     if person is None:
         raise Refused("E-PSN-001", "psn_no unknown")
-    visit = get_visit(ctx, req.mdtrt_id, req.psn_no, for_settlement=True)
+    visit = get_visit(call, req.mdtrt_id, req.psn_no, for_settlement=True)
     req = replace(req, med_type=req.med_type or visit["med_type"])
-    _check_visit(ctx.conn, visit, req, visit_class)
+    _check_visit(call.conn, visit, req, visit_class)
     if req.invono and not req.manual:
-        _check_not_claimed(ctx, req.invono)
+        _check_not_claimed(call, req.invono)
     if person["suspended"] and not req.manual:  # reimbursement stays possible
-        cards.check_not_suspended(ctx.conn, req.psn_no, ctx.now.date())  # says until when
-    cred = req.credential or _registered_token(ctx, req, visit)
-    if cred is not None and not holds(ctx.conn, cred, person):
+        cards.check_not_suspended(call.conn, req.psn_no, call.now.date())  # says until when
+    cred = req.credential or _registered_token(call, req, visit)
+    if cred is not None and not holds(call.conn, cred, person):
         raise Refused("E-PSN-005", "the credential belongs to another person")
-    insurance = require_insured(visit, visit["insutype"], ctx.now.date())
-    lines = unsettled_lines(ctx.conn, req.mdtrt_id, req.batch)
+    insurance = require_insured(visit, visit["insutype"], call.now.date())
+    lines = unsettled_lines(call.conn, req.mdtrt_id, req.batch)
     if not lines:
         raise Refused("E-FEE-004", f"mdtrt_id {req.mdtrt_id}")
     totals = _totals(lines)
     _check_claimed(req.claimed, totals)
-    policy, scheme = _policy(ctx, person["insuplc_admdvs"], visit["insutype"], req.med_type)
+    policy, scheme = _policy(call, person["insuplc_admdvs"], visit["insutype"], req.med_type)
     basis = away.claimed(policy, req.manual_basis) if req.manual else away.decide(
-        ctx.conn, person=person, insurance=insurance, visit=visit,
-        institution=ctx.institution, policy=policy, now=ctx.now)
+        call.conn, person=person, insurance=insurance, visit=visit,
+        institution=call.institution, policy=policy, now=call.now)
     if basis is not None:
         scheme = scheme.reduced(basis.cut)
-    breakdown = _compute(ctx, req, person, insurance, scheme, totals, visit_class)
+    breakdown = _compute(call, req, person, insurance, scheme, totals, visit_class)
     return _Plan(req, person, insurance, visit, policy, lines, breakdown, visit_class, basis)
 
 
@@ -176,9 +176,9 @@ def claim_of_invoice(conn: Connection, code: str, invono: str) -> str | None:
     return taken
 
 
-def _check_not_claimed(ctx: Ctx, invono: str) -> None:
+def _check_not_claimed(call: Call, invono: str) -> None:
     """An invoice claimed for manual reimbursement is not settled in real time as well."""
-    taken = claim_of_invoice(ctx.conn, ctx.institution.code, invono)
+    taken = claim_of_invoice(call.conn, call.institution.code, invono)
     if taken is not None:
         raise Refused("E-CLM-002", f"invoice {invono} is claim {taken}")
 
@@ -239,9 +239,9 @@ def _check_claimed(claimed: dict[str, Fen], totals: catalogue.Totals) -> None:
             )
 
 
-def _policy(ctx: Ctx, region: str, insutype: str, med_type: str) -> tuple[Policy, Scheme]:
-    day = ctx.now.date()
-    policy = select_policy(ctx.policies, region=region, insutype=insutype, day=day)
+def _policy(call: Call, region: str, insutype: str, med_type: str) -> tuple[Policy, Scheme]:
+    day = call.now.date()
+    policy = select_policy(call.policies, region=region, insutype=insutype, day=day)
     if policy is None:
         raise Refused("E-POL-001", f"region {region}, insutype {insutype}, {day}")
     scheme = policy.scheme_for(med_type)
@@ -251,21 +251,21 @@ def _policy(ctx: Ctx, region: str, insutype: str, med_type: str) -> tuple[Policy
 
 
 def _compute(
-    ctx: Ctx, req: SettleRequest, person: RowMapping, insurance: RowMapping, scheme: Scheme,
+    call: Call, req: SettleRequest, person: RowMapping, insurance: RowMapping, scheme: Scheme,
     totals: catalogue.Totals, visit_class: VisitClass,
 ) -> Breakdown:
     insutype = insurance["insutype"]
-    year = accumulators.read(ctx.conn, req.psn_no, insutype, str(ctx.now.year))
+    year = accumulators.read(call.conn, req.psn_no, insutype, str(call.now.year))
     stay = {}
     if visit_class is VisitClass.INPATIENT:
         period = accumulators.stay_period(req.mdtrt_id)
-        stay = accumulators.read(ctx.conn, req.psn_no, insutype, period)
+        stay = accumulators.read(call.conn, req.psn_no, insutype, period)
     balance = person["balance"] or 0
-    group = person_group_of(insurance["psn_type"], person["brdy"], ctx.now.date())
+    group = person_group_of(insurance["psn_type"], person["brdy"], call.now.date())
     try:
         return settle(
             SettlementInput(
-                scheme, group, ctx.institution.level, totals, year, stay, balance,
+                scheme, group, call.institution.level, totals, year, stay, balance,
                 req.use_account,
             )
         )
@@ -278,21 +278,21 @@ def _balance(conn: Connection, psn_no: str) -> Fen:
     return conn.execute(_BALANCE, {"psn_no": psn_no}).scalar_one_or_none() or 0
 
 
-def _settlement_row(ctx: Ctx, plan: _Plan, setl_id: str) -> dict[str, Any]:
+def _settlement_row(call: Call, plan: _Plan, setl_id: str) -> dict[str, Any]:
     b, t = plan.breakdown, plan.breakdown.totals
     clr_type = (
-        PHARMACY_CLR_TYPE if ctx.institution.kind == "pharmacy" else CLR_TYPES[plan.visit_class]
+        PHARMACY_CLR_TYPE if call.institution.kind == "pharmacy" else CLR_TYPES[plan.visit_class]
     )
     return dict(
         setl_id=setl_id, psn_no=plan.req.psn_no, mdtrt_id=plan.req.mdtrt_id,
-        fixmedins_code=ctx.institution.code, kind="claim" if plan.req.manual else "settle",
+        fixmedins_code=call.institution.code, kind="claim" if plan.req.manual else "settle",
         reverses=None, invono=plan.req.invono,
         insutype=plan.insurance["insutype"], psn_type=plan.insurance["psn_type"],
         med_type=plan.req.med_type, mid_setl_flag="1" if plan.req.interim else "0",
-        seq=plan.visit["next_seq"], setl_time=ctx.now, year=ctx.now.year,
-        policy_id=plan.policy.policy_id, clr_type=clr_type, msgid=ctx.msgid,
+        seq=plan.visit["next_seq"], setl_time=call.now, year=call.now.year,
+        policy_id=plan.policy.policy_id, clr_type=clr_type, msgid=call.ref,
         mdtrt_cert_type=(plan.req.credential or _visit_credential(plan.visit)).cert_type,
-        insuplc_admdvs=plan.person["insuplc_admdvs"], mdtrtarea_admvs=ctx.institution.pool_area,
+        insuplc_admdvs=plan.person["insuplc_admdvs"], mdtrtarea_admvs=call.institution.pool_area,
         trt_dcla_detl_sn=plan.basis.filing if plan.basis else None,
         trum_dcla_detl_sn=plan.basis.declaration if plan.basis else None,
         away_basis=plan.basis.category.value if plan.basis else "",
@@ -309,14 +309,14 @@ def _visit_credential(visit: RowMapping) -> Credential:
     return Credential(visit["mdtrt_cert_type"], visit["mdtrt_cert_no"])
 
 
-def _registered_token(ctx: Ctx, req: SettleRequest, visit: RowMapping) -> Credential | None:
+def _registered_token(call: Call, req: SettleRequest, visit: RowMapping) -> Credential | None:
     """A message that presents no credential settles a visit registered with an ecToken
     under that token: its business type must allow this transaction, and it must still be
     this institution's, unexpired and unrevoked (the visit keeps the token's SHA-256)."""
     if req.manual or visit["mdtrt_cert_type"] != CERT_ECERT:
         return None
-    return Credential(CERT_ECERT, visit["mdtrt_cert_no"], institution=ctx.institution.code,
-                      infno=ctx.infno, at=ctx.now)
+    return Credential(CERT_ECERT, visit["mdtrt_cert_no"], institution=call.institution.code,
+                      infno=call.infno, at=call.now)
 
 
 def _fund_rows(b: Breakdown) -> list[dict[str, Any]]:
@@ -329,8 +329,8 @@ def _fund_rows(b: Breakdown) -> list[dict[str, Any]]:
     ]
 
 
-def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any]]) -> None:
-    conn, setl_id, b = ctx.conn, row["setl_id"], plan.breakdown
+def _store(call: Call, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any]]) -> None:
+    conn, setl_id, b = call.conn, row["setl_id"], plan.breakdown
     ids = [line["id"] for line in plan.lines]
     marked = conn.execute(_MARK_LINES, {"ids": ids, "mark": setl_id}).rowcount
     assert marked == len(ids), (marked, len(ids))
@@ -344,66 +344,66 @@ def _store(ctx: Ctx, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any
         deltas += [(stay, k, d) for k, d in b.stay_deltas]
         accumulators.apply(conn, setl_id=setl_id, psn_no=row["psn_no"],
                            insutype=row["insutype"], deltas=deltas)
-        _move_account(ctx, row["psn_no"], setl_id, -b.acct_pay, plan.person["balance"] or 0)
+        _move_account(call, row["psn_no"], setl_id, -b.acct_pay, plan.person["balance"] or 0)
         conn.execute(_INSERT_LINKS,
                      [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"]) for i in ids])
         ledger.post_settlement(conn, row, funds, plan.req.booked_at)
         if plan.basis is not None and not plan.req.manual:
-            away.send_cost_information(conn, row, funds, plan.lines, ctx.now)
+            away.send_cost_information(conn, row, funds, plan.lines, call.now)
 
 
-def _move_account(ctx: Ctx, psn_no: str, setl_id: str, amount: Fen, balance: Fen) -> None:
+def _move_account(call: Call, psn_no: str, setl_id: str, amount: Fen, balance: Fen) -> None:
     """Move the personal account by ``amount`` from ``balance``, read under the person's
     lock (so it is the balance the update starts from)."""
     if amount == 0:
         return
     after = balance + amount
     assert after >= 0, (psn_no, balance, amount)  # the engine pays at most the balance
-    ctx.conn.execute(_MOVE_ACCOUNT, {"owner": psn_no, "amount": amount})
-    ctx.conn.execute(
+    call.conn.execute(_MOVE_ACCOUNT, {"owner": psn_no, "amount": amount})
+    call.conn.execute(
         _INSERT_ENTRY,
         dict(setl_id=setl_id, psn_no=psn_no, amount=amount, balance_after=after,
-             created_at=ctx.now),
+             created_at=call.now),
     )
 
 
 # ---------------------------------------------------------------- cancellation
 
 
-def cancel(ctx: Ctx, setl_id: str, mdtrt_id: str, psn_no: str) -> Outcome:
+def cancel(call: Call, setl_id: str, mdtrt_id: str, psn_no: str) -> Outcome:
     """2208 / 2305: a new reversing settlement; accumulators and account restored exactly."""
-    person = lock_person(ctx.conn, psn_no)
-    original = _settlement_of_caller(ctx, setl_id)
+    person = lock_person(call.conn, psn_no)
+    original = _settlement_of_caller(call, setl_id)
     if original["mdtrt_id"] != mdtrt_id or original["psn_no"] != psn_no:
         raise Refused("E-SETL-002", f"setl_id {setl_id} is not of this visit and person")
-    get_visit(ctx, mdtrt_id, psn_no, lock=True)
-    live = live_settlements(ctx.conn, mdtrt_id, final_only=False)
+    get_visit(call, mdtrt_id, psn_no, lock=True)
+    live = live_settlements(call.conn, mdtrt_id, final_only=False)
     if all(s["setl_id"] != setl_id for s in live):
         raise Refused("E-SETL-003", f"setl_id {setl_id}")
     if original["visit_class_inpatient"] and live[-1]["setl_id"] != setl_id:
         raise Refused("E-SETL-004", f"cancel {live[-1]['setl_id']} first")
-    return _reverse(ctx, original, person)
+    return _reverse(call, original, person)
 
 
-def _settlement_of_caller(ctx: Ctx, setl_id: str) -> dict[str, Any]:
-    row = ctx.conn.execute(
+def _settlement_of_caller(call: Call, setl_id: str) -> dict[str, Any]:
+    row = call.conn.execute(
         select(settlement).where(settlement.c.setl_id == setl_id, settlement.c.kind == "settle")
     ).mappings().first()
-    if row is None or row["fixmedins_code"] != ctx.institution.code:
+    if row is None or row["fixmedins_code"] != call.institution.code:
         raise Refused("E-SETL-002", f"setl_id {setl_id}")
     out = dict(row)
     out["visit_class_inpatient"] = visit_class_of(row["med_type"]) is VisitClass.INPATIENT
     return out
 
 
-def _reverse(ctx: Ctx, original: dict[str, Any], person: RowMapping) -> Outcome:
-    conn = ctx.conn
-    new_id = ctx.ids.new("C")
+def _reverse(call: Call, original: dict[str, Any], person: RowMapping) -> Outcome:
+    conn = call.conn
+    new_id = call.ids.new("C")
     row = {column.name: original[column.name] for column in settlement.columns}
     row.update({name: -original[name] for name in SETTLEMENT_AMOUNTS})
     row.update(
-        setl_id=new_id, kind="cancel", reverses=original["setl_id"], setl_time=ctx.now,
-        msgid=ctx.msgid, seq=original["seq"],
+        setl_id=new_id, kind="cancel", reverses=original["setl_id"], setl_time=call.now,
+        msgid=call.ref, seq=original["seq"],
     )
     funds = [
         dict(
@@ -428,7 +428,7 @@ def _reverse(ctx: Ctx, original: dict[str, Any], person: RowMapping) -> Outcome:
         conn, setl_id=new_id, psn_no=original["psn_no"], insutype=original["insutype"],
         deltas=deltas,
     )
-    _move_account(ctx, original["psn_no"], new_id, original["acct_pay"], balance)
+    _move_account(call, original["psn_no"], new_id, original["acct_pay"], balance)
     conn.execute(
         update(fee_line)
         .where(fee_line.c.setl_id == original["setl_id"])
@@ -436,6 +436,5 @@ def _reverse(ctx: Ctx, original: dict[str, Any], person: RowMapping) -> Outcome:
     )
     ledger.post_settlement(conn, row, funds)
     if row["away_basis"]:
-        away.send_cost_information(conn, row, funds, [], ctx.now)
-    ctx.effect = f"settlement-cancel:{new_id}"
-    return Outcome(row, funds, person)
+        away.send_cost_information(conn, row, funds, [], call.now)
+    return Outcome(row, funds, person, Effect(EffectKind.SETTLEMENT_CANCEL, new_id))

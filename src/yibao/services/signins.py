@@ -4,20 +4,19 @@ message must carry where the transaction table asks for it."""
 from __future__ import annotations
 
 from yibao.domain.errors import Refused
-from yibao.services.context import Ctx
+from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.store import signins
 
 
-def sign_in(ctx: Ctx, *, opter_no: str, mac: str | None, ip: str | None) -> str:
+def sign_in(call: Call, *, opter_no: str, mac: str | None, ip: str | None) -> Done[str]:
     """Open a sign-in of the calling institution's operator; its sign_no."""
-    sign_no = ctx.ids.new("SN")
-    signins.open_(ctx.conn, signins.NewSignIn(
-        sign_no=sign_no, fixmedins_code=ctx.institution.code, opter_no=opter_no, mac=mac,
-        ip=ip, at=ctx.now))
-    ctx.effect = f"signin:{sign_no}"
-    return sign_no
+    sign_no = call.ids.new("SN")
+    signins.open_(call.conn, signins.NewSignIn(
+        sign_no=sign_no, fixmedins_code=call.institution.code, opter_no=opter_no, mac=mac,
+        ip=ip, at=call.now))
+    return Done(sign_no, Effect(EffectKind.SIGNIN, sign_no))
 
 
-def sign_out(ctx: Ctx, sign_no: str) -> None:
-    if not signins.close(ctx.conn, sign_no, ctx.institution.code, ctx.now):
+def sign_out(call: Call, sign_no: str) -> None:
+    if not signins.close(call.conn, sign_no, call.institution.code, call.now):
         raise Refused("E-AUTH-007", f"sign_no {sign_no} is not signed in")

@@ -26,7 +26,7 @@ from sqlalchemy import (
 
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
-from yibao.services.context import Ctx
+from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.services.persons import Credential, active_insurance, find_by_credential, get_person
 from yibao.store.schema import diagnosis, fee_line, insurance, settlement, visit
 
@@ -99,14 +99,14 @@ class NewVisit:
     flags: AwayFlags = AwayFlags()
 
 
-def get_visit(ctx: Ctx, mdtrt_id: str, psn_no: str, *, lock: bool = False,
+def get_visit(call: Call, mdtrt_id: str, psn_no: str, *, lock: bool = False,
               for_settlement: bool = False) -> RowMapping:
     """The caller's visit; another institution's visit is reported as unknown. Locked
     ``for_settlement``, the row also carries ``next_seq`` and the person's insurance
     columns of the visit's insurance type (``persons.require_insured``)."""
     query = _LOCK_VISIT_FOR_SETTLEMENT if for_settlement else _LOCK_VISIT if lock else _VISIT
-    row = ctx.conn.execute(query, {"mdtrt_id": mdtrt_id}).mappings().first()
-    if row is None or row["fixmedins_code"] != ctx.institution.code:
+    row = call.conn.execute(query, {"mdtrt_id": mdtrt_id}).mappings().first()
+    if row is None or row["fixmedins_code"] != call.institution.code:
         raise Refused("E-VIS-001", f"mdtrt_id {mdtrt_id}")
     if psn_no and row["psn_no"] != psn_no:
         raise Refused("E-VIS-004", f"mdtrt_id {mdtrt_id}")
@@ -118,74 +118,73 @@ def require_status(row: RowMapping, *allowed: str) -> None:
         raise Refused("E-VIS-002", f"visit {row['mdtrt_id']} is {row['status']}")
 
 
-def open_visit(ctx: Ctx, new: NewVisit, visit_class: VisitClass) -> str:
-    """2201 / 2401: check the person and insurance, create the visit, return mdtrt_id."""
+def open_visit(call: Call, new: NewVisit, visit_class: VisitClass) -> Done[str]:
+    """2201 / 2401: check the person and insurance, create the visit; its mdtrt_id."""
     if visit_class_of(new.med_type) is not visit_class:
         raise Refused("E-VIS-003", f"med_type {new.med_type} is not {visit_class}")
-    holder = find_by_credential(ctx.conn, new.credential, new.begin.date())
+    holder = find_by_credential(call.conn, new.credential, new.begin.date())
     if holder["psn_no"] != new.psn_no:
         raise Refused("E-PSN-005", "the credential belongs to another person")
-    person = get_person(ctx.conn, new.psn_no)
-    active_insurance(ctx.conn, new.psn_no, new.insutype, new.begin.date())
-    mdtrt_id = ctx.ids.new("M")
-    ctx.conn.execute(
+    person = get_person(call.conn, new.psn_no)
+    active_insurance(call.conn, new.psn_no, new.insutype, new.begin.date())
+    mdtrt_id = call.ids.new("M")
+    call.conn.execute(
         insert(visit).values(
-            mdtrt_id=mdtrt_id, psn_no=new.psn_no, fixmedins_code=ctx.institution.code,
+            mdtrt_id=mdtrt_id, psn_no=new.psn_no, fixmedins_code=call.institution.code,
             insutype=new.insutype, med_type=new.med_type, visit_class=visit_class.value,
             status=OPEN, begntime=new.begin, ipt_otp_no=new.ipt_otp_no,
             mdtrt_cert_type=new.credential.cert_type, mdtrt_cert_no=new.credential.cert_no,
             atddr_no=new.doctor_no, dr_name=new.doctor_name, dept_code=new.dept_code,
             dept_name=new.dept_name, caty=new.caty,
             insuplc_admdvs=new.insured_area or person["insuplc_admdvs"],
-            mdtrtarea_admvs=new.treatment_area or ctx.institution.pool_area, msgid=ctx.msgid,
+            mdtrtarea_admvs=new.treatment_area or call.institution.pool_area, msgid=call.ref,
             emergency=new.flags.emergency, trum_flag=new.flags.trauma,
             rel_ttp_flag=new.flags.third_party,
         )
     )
     if new.diagnoses:
-        replace_diagnoses(ctx, mdtrt_id, new.psn_no, new.diagnoses, stage="visit")
-    ctx.effect = f"visit:{mdtrt_id}"
-    return mdtrt_id
+        replace_diagnoses(call, mdtrt_id, new.psn_no, new.diagnoses, stage="visit")
+    return Done(mdtrt_id, Effect(EffectKind.VISIT, mdtrt_id))
 
 
 def open_selfpaid(
-    ctx: Ctx, psn_no: str, insutype: str, med_type: str, visit_class: VisitClass,
+    call: Call, psn_no: str, insutype: str, med_type: str, visit_class: VisitClass,
     diagnoses: tuple[Diagnosis, ...], flags: AwayFlags,
 ) -> str:
-    """The visit of a bill paid in full (manual reimbursement), at ``ctx.institution`` and
-    ``ctx.now``; open until its lines are stored, then ``close_selfpaid``."""
-    person = get_person(ctx.conn, psn_no)
-    active_insurance(ctx.conn, psn_no, insutype, ctx.now.date())
-    mdtrt_id = ctx.ids.new("M")
-    ctx.conn.execute(insert(visit).values(
-        mdtrt_id=mdtrt_id, psn_no=psn_no, fixmedins_code=ctx.institution.code,
+    """The visit of a bill paid in full (manual reimbursement), at ``call.institution`` and
+    ``call.now``; open until its lines are stored, then ``close_selfpaid``."""
+    person = get_person(call.conn, psn_no)
+    active_insurance(call.conn, psn_no, insutype, call.now.date())
+    mdtrt_id = call.ids.new("M")
+    call.conn.execute(insert(visit).values(
+        mdtrt_id=mdtrt_id, psn_no=psn_no, fixmedins_code=call.institution.code,
         insutype=insutype, med_type=med_type, visit_class=visit_class.value, status=OPEN,
-        begntime=ctx.now, ipt_otp_no=ctx.msgid, mdtrt_cert_type="", mdtrt_cert_no="",
-        insuplc_admdvs=person["insuplc_admdvs"], mdtrtarea_admvs=ctx.institution.pool_area,
-        msgid=ctx.msgid, emergency=flags.emergency, trum_flag=flags.trauma,
+        begntime=call.now, ipt_otp_no=call.ref, mdtrt_cert_type="", mdtrt_cert_no="",
+        insuplc_admdvs=person["insuplc_admdvs"], mdtrtarea_admvs=call.institution.pool_area,
+        msgid=call.ref, emergency=flags.emergency, trum_flag=flags.trauma,
         rel_ttp_flag=flags.third_party,
     ))
     if diagnoses:
-        replace_diagnoses(ctx, mdtrt_id, psn_no, diagnoses, stage="visit")
+        replace_diagnoses(call, mdtrt_id, psn_no, diagnoses, stage="visit")
     return mdtrt_id
 
 
-def close_selfpaid(ctx: Ctx, mdtrt_id: str, end: datetime | None) -> None:
-    ctx.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(
+def close_selfpaid(call: Call, mdtrt_id: str, end: datetime | None) -> None:
+    call.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(
         status=SELFPAID, endtime=end))
 
 
 def replace_diagnoses(
-    ctx: Ctx, mdtrt_id: str, psn_no: str, items: tuple[Diagnosis, ...], *, stage: str
+    call: Call, mdtrt_id: str, psn_no: str, items: tuple[Diagnosis, ...], *, stage: str
 ) -> None:
     if len(items) > DIAGNOSES_MAX:
         raise Refused("E-ENV-005", f"at most {DIAGNOSES_MAX} diagnoses")
-    ctx.conn.execute(
+    call.conn.execute(
         delete(diagnosis).where(diagnosis.c.mdtrt_id == mdtrt_id, diagnosis.c.stage == stage)
     )
     if not items:  # an empty executemany would insert one row of defaults
         return
-    ctx.conn.execute(
+    call.conn.execute(
         insert(diagnosis),
         [
             dict(
@@ -199,15 +198,15 @@ def replace_diagnoses(
 
 
 def record_visit_info(
-    ctx: Ctx, mdtrt_id: str, psn_no: str, med_type: str, items: tuple[Diagnosis, ...]
+    call: Call, mdtrt_id: str, psn_no: str, med_type: str, items: tuple[Diagnosis, ...]
 ) -> None:
     """2203: the outpatient visit's medical type and diagnoses."""
-    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    row = get_visit(call, mdtrt_id, psn_no, lock=True)
     require_status(row, OPEN)
     if visit_class_of(med_type) is not VisitClass(row["visit_class"]):
         raise Refused("E-VIS-003", f"med_type {med_type} for a {row['visit_class']} visit")
-    ctx.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(med_type=med_type))
-    replace_diagnoses(ctx, mdtrt_id, psn_no, items, stage="visit")
+    call.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(med_type=med_type))
+    replace_diagnoses(call, mdtrt_id, psn_no, items, stage="visit")
 
 
 def _live(mdtrt_id: str | ColumnElement[str], *, final_only: bool) -> Select[Any]:
@@ -245,54 +244,54 @@ def _has_active_fees(conn: Connection, mdtrt_id: str) -> bool:
     return conn.execute(query).scalar_one() > 0
 
 
-def cancel_visit(ctx: Ctx, mdtrt_id: str, psn_no: str, visit_class: VisitClass) -> None:
+def cancel_visit(call: Call, mdtrt_id: str, psn_no: str, visit_class: VisitClass) -> Effect:
     """2202 / 2404: only a visit without live settlements or uploaded fee lines."""
-    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    row = get_visit(call, mdtrt_id, psn_no, lock=True)
     if row["visit_class"] != visit_class.value:
         raise Refused("E-VIS-003", f"visit {mdtrt_id} is {row['visit_class']}")
     require_status(row, OPEN)
-    if live_settlements(ctx.conn, mdtrt_id, final_only=False):
+    if live_settlements(call.conn, mdtrt_id, final_only=False):
         raise Refused("E-SETL-005", "cancel its settlements (2208/2305) first")
-    if _has_active_fees(ctx.conn, mdtrt_id):
+    if _has_active_fees(call.conn, mdtrt_id):
         raise Refused("E-VIS-002", "fee details are uploaded: cancel them (2205/2302) first")
-    set_status(ctx, mdtrt_id, CANCELLED)
-    ctx.effect = f"visit-cancel:{mdtrt_id}"
+    set_status(call, mdtrt_id, CANCELLED)
+    return Effect(EffectKind.VISIT_CANCEL, mdtrt_id)
 
 
-def set_status(ctx: Ctx, mdtrt_id: str, status: str, **values: object) -> None:
-    ctx.conn.execute(
+def set_status(call: Call, mdtrt_id: str, status: str, **values: object) -> None:
+    call.conn.execute(
         update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(status=status, **values)
     )
 
 
 def discharge(
-    ctx: Ctx, mdtrt_id: str, psn_no: str, end: datetime, way: str,
+    call: Call, mdtrt_id: str, psn_no: str, end: datetime, way: str,
     items: tuple[Diagnosis, ...],
-) -> None:
+) -> Effect:
     """2402: the stay ends; final settlement may come before or after this message."""
-    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    row = get_visit(call, mdtrt_id, psn_no, lock=True)
     if row["visit_class"] != VisitClass.INPATIENT.value:
         raise Refused("E-VIS-003", f"visit {mdtrt_id} is not an inpatient stay")
     require_status(row, OPEN)
     if end < row["begntime"]:
         raise Refused("E-ENV-005", "endtime is before the admission time")
-    set_status(ctx, mdtrt_id, DISCHARGED, endtime=end, dscg_way=way)
+    set_status(call, mdtrt_id, DISCHARGED, endtime=end, dscg_way=way)
     if items:
-        replace_diagnoses(ctx, mdtrt_id, psn_no, items, stage="discharge")
-    ctx.effect = f"discharge:{mdtrt_id}"
+        replace_diagnoses(call, mdtrt_id, psn_no, items, stage="discharge")
+    return Effect(EffectKind.DISCHARGE, mdtrt_id)
 
 
-def undo_discharge(ctx: Ctx, mdtrt_id: str, psn_no: str) -> None:
+def undo_discharge(call: Call, mdtrt_id: str, psn_no: str) -> Effect:
     """2405: reopen a discharged stay whose final settlement is not live."""
-    row = get_visit(ctx, mdtrt_id, psn_no, lock=True)
+    row = get_visit(call, mdtrt_id, psn_no, lock=True)
     require_status(row, DISCHARGED)
-    if live_settlements(ctx.conn, mdtrt_id, final_only=True):
+    if live_settlements(call.conn, mdtrt_id, final_only=True):
         raise Refused("E-SETL-005", "cancel the final settlement (2305) first")
-    set_status(ctx, mdtrt_id, OPEN, endtime=None, dscg_way="")
-    ctx.conn.execute(
+    set_status(call, mdtrt_id, OPEN, endtime=None, dscg_way="")
+    call.conn.execute(
         delete(diagnosis).where(diagnosis.c.mdtrt_id == mdtrt_id, diagnosis.c.stage == "discharge")
     )
-    ctx.effect = f"discharge-cancel:{mdtrt_id}"
+    return Effect(EffectKind.DISCHARGE_CANCEL, mdtrt_id)
 
 
 def is_final_settled(conn: Connection, mdtrt_id: str) -> bool:

@@ -43,7 +43,8 @@ def claim(
     })
 
 
-def answer(conn: Connection, code: str, msgid: str, *, response: str, effect: str) -> None:
+def answer(conn: Connection, code: str, msgid: str, *, response: str,
+           effect: str | None) -> None:
     """Store the answer of a claimed message (and what a 2601 would reverse)."""
     conn.execute(_ANSWER, {"code": code, "id": msgid, "answer": response, "did": effect})
 
