@@ -46,7 +46,9 @@ class HisClient:
         serial = next(self._serial) % 10000
         return f"{self.code[:12]}{datetime.now():%Y%m%d%H%M%S}{serial:04d}"
 
-    def envelope(self, infno: str, payload: dict[str, Any], msgid: str | None = None) -> dict:
+    def envelope(
+        self, infno: str, payload: dict[str, Any], msgid: str | None = None
+    ) -> dict[str, Any]:
         self.last_msgid = msgid or self.next_msgid()
         return {
             "infno": infno, "msgid": self.last_msgid, "mdtrtarea_admvs": self.area,
@@ -57,7 +59,7 @@ class HisClient:
             "fixmedins_name": "demo", "sign_no": self.sign_no, "input": payload,
         }
 
-    def headers(self, *, nonce: str | None = None, timestamp: int | None = None) -> dict:
+    def headers(self, *, nonce: str | None = None, timestamp: int | None = None) -> dict[str, str]:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         nonce = nonce or secrets.token_hex(16)
         return {
@@ -74,7 +76,7 @@ class HisClient:
         answer: dict[str, Any] = json.loads(self.send_raw(message, **header_options))
         return answer
 
-    def call(self, infno: str, payload: dict[str, Any], msgid: str | None = None) -> dict:
+    def call(self, infno: str, payload: dict[str, Any], msgid: str | None = None) -> dict[str, Any]:
         return self.send(self.envelope(infno, payload, msgid))
 
     def sign_in(self) -> str:

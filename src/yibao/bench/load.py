@@ -146,7 +146,7 @@ class Client:
         return self.send(self.message(infno, payload)[1])
 
 
-def _timed(client: Client, record: Record, infno: str, payload: dict) -> dict[str, Any]:
+def _timed(client: Client, record: Record, infno: str, payload: dict[str, Any]) -> dict[str, Any]:
     answer, ms = client.call(infno, payload)
     record.add(infno, ms, answer.get("infcode") == 0)
     return answer

@@ -60,7 +60,9 @@ def prepare(db: Database, persons: int) -> None:
                  lambda label, n: None)
 
 
-def _population(db: Database) -> tuple[list, list, list]:
+def _population(
+    db: Database,
+) -> tuple[list[tuple[str, str]], list[tuple[Any, ...]], list[str]]:
     with db.read() as conn:
         hospitals = [(r.fixmedins_code, world_token(r.fixmedins_code)) for r in conn.execute(
             select(institution.c.fixmedins_code).where(

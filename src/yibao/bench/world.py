@@ -90,7 +90,10 @@ def _person_type(rng: random.Random, age: int) -> tuple[str, str]:
     return "390", "1501"
 
 
-def persons(scale: Scale) -> Iterator[tuple[dict, dict, dict | None, dict]]:
+Row = dict[str, Any]
+
+
+def persons(scale: Scale) -> Iterator[tuple[Row, Row, Row | None, Row]]:
     """(person, insurance, account or None, card) rows; ID numbers are valid and unique."""
     rng = random.Random(scale.seed + 1)
     today = date(2026, 1, 1)
@@ -193,8 +196,8 @@ def generate(db: Database, scale: Scale, progress: Progress) -> dict[str, int]:
     return counts
 
 
-def _persons_batch(db: Database, counts: dict[str, int], people: list, insured: list,
-                   accounts: list, cards: list, progress: Progress) -> None:
+def _persons_batch(db: Database, counts: dict[str, int], people: list[Row], insured: list[Row],
+                   accounts: list[Row], cards: list[Row], progress: Progress) -> None:
     for table, rows in ((person, people), (insurance, insured), (account, accounts),
                         (card, cards)):
         if rows:

@@ -128,7 +128,8 @@ class Stage:
     )
 
     def __post_init__(self) -> None:
-        keys = StageKeys(*(f"{prefix}.{self.key}" for prefix in "DBPOSN"), f"F.{self.fund}",
+        d, b, p, o, s, n = (f"{prefix}.{self.key}" for prefix in "DBPOSN")
+        keys = StageKeys(d, b, p, o, s, n, f"F.{self.fund}",
                          "" if self.overflow is None else f"F.{self.overflow.fund}")
         table = {
             (group, level): Rules(

@@ -113,7 +113,7 @@ def pipelined(conn: Connection) -> Iterator[None]:
     if conn.dialect.name != "postgresql":
         yield
         return
-    raw = conn.connection.driver_connection
+    raw: Any = conn.connection.driver_connection  # psycopg's connection: pipeline()
     dbapi = conn.dialect.loaded_dbapi
     try:
         with raw.pipeline():
