@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, select
 
 from yibao.domain.errors import Refused
+from yibao.domain.states import CLEARED_KINDS
 from yibao.store.schema import settlement, settlement_fund
 
 SETTLEMENT_COLUMNS = {
@@ -43,7 +44,7 @@ def extract_month(conn: Connection, month: str, directory: Path) -> int:
     """Write the month's settle and cancel rows and their fund lines; returns the count."""
     begin, end = month_bounds(month)
     in_month = (settlement.c.setl_time >= begin, settlement.c.setl_time < end,
-                settlement.c.kind.in_(("settle", "cancel")))
+                settlement.c.kind.in_(CLEARED_KINDS))
     rows = select(*(settlement.c[name] for name in SETTLEMENT_COLUMNS)).where(*in_month)
     funds = select(settlement_fund.c.setl_id, settlement_fund.c.fund_pay_type,
                    settlement_fund.c.fund_payamt).join(

@@ -12,6 +12,7 @@ from yibao.domain.codes import age_on
 from yibao.domain.engine import COUNT_KEYS
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
+from yibao.domain.states import SettlementKind
 from yibao.domain.text import is_digits
 from yibao.services import accumulators, persons, queries
 from yibao.services.context import Call
@@ -95,9 +96,9 @@ def settlement_info(call: Call, inp: Fields) -> dict[str, Any]:
     funds = [dict(f) for f in queries.fund_lines(call, setl_id)]
     person = persons.get_person(call.conn, psn_no)
     out = render(call, Outcome(dict(row), funds, person))
-    cancelled = row["kind"] == "cancel" or queries.is_cancelled(call, setl_id)
+    cancelled = row["kind"] == SettlementKind.CANCEL or queries.is_cancelled(call, setl_id)
     out["setlinfo"].update(
-        refd_setl_flag="1" if row["kind"] == "cancel" else "0", year=str(row["year"]),
+        refd_setl_flag="1" if row["kind"] == SettlementKind.CANCEL else "0", year=str(row["year"]),
         fixmedins_code=row["fixmedins_code"], fixmedins_name=call.institution.name,
         hosp_lv=str(call.institution.level), psn_pay=out["setlinfo"]["psn_part_amt"],
         cash_payamt=out["setlinfo"]["psn_cash_pay"], memo="cancelled" if cancelled else "",

@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 
 from yibao.bench.load import Client, Target
 from yibao.bench.server import ServerProcess
+from yibao.domain.states import SettlementKind
 from yibao.store.db import Database
 from yibao.store.demo import REGION, demo_token
 from yibao.store.schema import account, account_entry, insurance, message, person
@@ -145,7 +146,7 @@ def check(db: Database, ledger: Ledger, opening_balances: dict[str, int]) -> lis
     with db.read() as conn:
         rows = conn.execute(select(settlement_table.c.setl_id, settlement_table.c.msgid,
                                    settlement_table.c.kind)).all()
-        by_msgid = Counter(r.msgid for r in rows if r.kind == "settle")
+        by_msgid = Counter(r.msgid for r in rows if r.kind == SettlementKind.SETTLE)
         ids = {r.setl_id for r in rows}
         half = conn.execute(select(message.c.msgid).where(
             message.c.response == "", message.c.infcode == 0)).all()
