@@ -93,7 +93,7 @@ def _copy_out(conn: Connection, query: Select[Any], staging: Path) -> None:
     """PostgreSQL writes the CSV itself (COPY ... TO STDOUT), in the caller's transaction:
     about ten times faster than rows through Python."""
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    raw = conn.connection.dbapi_connection
+    raw = conn.connection.driver_connection  # psycopg's connection
     assert raw is not None
     with staging.open("wb") as out, raw.cursor() as cursor, cursor.copy(
             f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:

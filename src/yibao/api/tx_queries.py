@@ -14,6 +14,7 @@ from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
 from yibao.domain.states import SettlementKind
 from yibao.domain.text import is_digits
+from yibao.domain.visit_states import VisitStatus
 from yibao.services import accumulators, persons, queries
 from yibao.services.context import Call
 from yibao.services.settlement import Outcome
@@ -59,7 +60,8 @@ def visits(call: Call, inp: Fields) -> dict[str, Any]:
             "mdtrt_cert_type": r["mdtrt_cert_type"], "med_type": r["med_type"],
             "ipt_otp_no": r["ipt_otp_no"], "atddr_no": r["atddr_no"],
             "adm_dept_codg": r["dept_code"], "adm_dept_name": r["dept_name"],
-            "dscg_way": r["dscg_way"], "inhosp_stas": "1" if r["status"] == "open" else "0",
+            "dscg_way": r["dscg_way"],
+            "inhosp_stas": "1" if r["status"] == VisitStatus.OPEN else "0",
             "memo": r["status"],
         }
         for r in rows

@@ -156,12 +156,13 @@ def check(db: Database, ledger: Ledger, opening_balances: dict[str, int]) -> lis
             "AND d.insutype = a.insutype AND d.period = a.period AND d.cum_key = a.cum_key "
             "GROUP BY a.psn_no, a.insutype, a.period, a.cum_key, a.cum "
             "HAVING a.cum <> COALESCE(SUM(d.delta), 0)")).all()
-        moved = Counter()
+        moved: Counter[str] = Counter()
         for r in conn.execute(select(account_entry.c.psn_no, account_entry.c.amount)):
             moved[r.psn_no] += r.amount
         balances = {r.psn_no: r.balance for r in conn.execute(select(account))}
         unlinked = conn.execute(text(
-            "SELECT s.setl_id FROM settlement s WHERE s.kind = 'settle' AND NOT EXISTS "
+            f"SELECT s.setl_id FROM settlement s WHERE s.kind = '{SettlementKind.SETTLE}' "
+            "AND NOT EXISTS "
             "(SELECT 1 FROM settlement_line l WHERE l.setl_id = s.setl_id)")).all()
     for msgid, setl_id in ledger.acknowledged.items():
         if setl_id not in ids:

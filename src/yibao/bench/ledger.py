@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from yibao.analytics.synthetic import generate_month
 from yibao.bench.world import write_batch
 from yibao.domain.states import SettlementKind
+from yibao.domain.visit_states import VisitStatus
 from yibao.services import ledger
 from yibao.store.db import Database
 from yibao.store.schema import (
@@ -101,7 +102,7 @@ def _holders(db: Database) -> None:
                 insuplc_admdvs=region))
             conn.execute(visit.insert().values(
                 mdtrt_id=_holder(region), psn_no=_holder(region), fixmedins_code="B",
-                insutype="310", med_type="11", visit_class="outpatient", status="open",
+                insutype="310", med_type="11", visit_class="outpatient", status=VisitStatus.OPEN,
                 begntime=SETTLED_AT, ipt_otp_no="B", mdtrt_cert_type="02",
                 insuplc_admdvs=region, mdtrtarea_admvs=REGIONS[0], msgid="bench"))
 

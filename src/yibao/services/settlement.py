@@ -36,13 +36,15 @@ from yibao.store import accounts, settlements
 from yibao.store.db import pipelined
 from yibao.store.schema import (
     CLAIM_RELEASED,
-    SETTLEMENT_AMOUNTS,
     account,
     claim,
     fee_line,
     settlement,
     settlement_fund,
     settlement_line,
+)
+from yibao.store.schema import (
+    SETTLEMENT_AMOUNTS as SETTLEMENT_AMOUNTS,  # read by api/tx_settlement.py
 )
 from yibao.store.schema import person as person_table
 

@@ -17,8 +17,8 @@ _LOCK = (select(institution.c.fixmedins_code)
 
 def find(conn: Connection, code: str) -> Institution | None:
     """The institution of ``code``, or None when there is none."""
-    row = conn.execute(_BY_CODE, {"code": code}).mappings().first()
-    return None if row is None else institution_of(row)
+    row = conn.execute(_BY_CODE, {"code": code}).first()
+    return None if row is None else institution_of(row._asdict())
 
 
 def lock(conn: Connection, code: str) -> bool:
