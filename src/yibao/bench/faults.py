@@ -169,7 +169,7 @@ def check(db: Database, ledger: Ledger, opening_balances: dict[str, int]) -> lis
             problems.append(f"acknowledged {setl_id} ({msgid}) is missing")
         if by_msgid[msgid] != 1:
             problems.append(f"msgid {msgid} settled {by_msgid[msgid]} times")
-    problems += [f"message {m.msgid} claimed but never answered" for m in half]
+    problems += [f"message {m.msgid} reserved but never answered" for m in half]
     problems += [f"accumulator {m.psn_no} {m.cum_key} is {m.cum}, deltas say {m.total}"
                  for m in mismatched]
     problems += [f"settlement {u.setl_id} has no fee lines" for u in unlinked]

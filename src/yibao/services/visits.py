@@ -182,9 +182,10 @@ def close_selfpaid(call: Call, mdtrt_id: str, end: datetime | None) -> None:
           endtime=end)
 
 
-def withdraw_selfpaid(call: Call, mdtrt_id: str, psn_no: str) -> None:
-    """The bill paid in full is withdrawn (2601 of its 2901): its visit is cancelled."""
-    row = get_visit(call, mdtrt_id, psn_no, lock=True)
+def withdraw_selfpaid(call: Call, row: RowMapping) -> None:
+    """The bill paid in full is withdrawn (2601 of its 2901): its visit (``row``, locked
+    by ``get_visit``) is cancelled."""
+    mdtrt_id = row["mdtrt_id"]
     _move(call, mdtrt_id, visit_states.after(VisitAction.WITHDRAW_BILL, row["status"], mdtrt_id))
 
 
