@@ -88,7 +88,7 @@ def main() -> None:
 SECTIONS = [
     (hospital_module.HospitalInterface, "handle"), (hospital_module.HospitalInterface, "_run"),
     (settlement, "_plan"), (settlement, "_compute"), (settlement, "settle"),
-    (settlement, "_store"), (gateway.Gateway, "record"), (hospital_module, "_claim"),
+    (settlement, "_store"), (gateway.Gateway, "record"), (hospital_module, "_reserve"),
     (envelope, "read_envelope"), (envelope, "to_json"), (tx_settlement, "render"),
     (hospital_module.HospitalInterface, "_log"),
 ]

@@ -510,11 +510,13 @@ def test_changing_or_removing_one_entry_of_a_settlements_posting_is_refused(db, 
 def test_the_services_write_only_values_the_database_accepts():
     """The status constants of the services are the values the CHECKs allow
     (domain/states.py), so a renamed status fails here, not in production."""
+    from yibao.domain.states import SettlementKind
+    from yibao.domain.visit_states import VisitStatus
     from yibao.services import cards, clearing, ecert, fees, outbox, reimbursement
     from yibao.services.persons import INSURED
 
-    assert {visits.OPEN, visits.DISCHARGED, visits.CANCELLED, visits.SELFPAID} == set(
-        states.VISIT)
+    assert {s.value for s in VisitStatus} == set(states.VISIT)
+    assert {k.value for k in SettlementKind} == set(states.SETTLEMENT_KINDS)
     assert {fees.ACTIVE, fees.CANCELLED, reimbursement.EXCLUDED} == set(states.FEE_LINE)
     assert {reimbursement.ELIGIBLE, reimbursement.SUBMITTED, reimbursement.UNDER_REVIEW,
             reimbursement.APPROVED, reimbursement.PARTLY_APPROVED, reimbursement.REJECTED,

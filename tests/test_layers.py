@@ -83,7 +83,7 @@ def test_the_check_lets_a_connection_errors_and_store_modules_through():
               "from sqlalchemy.exc import DBAPIError, IntegrityError\n"
               "from yibao.store import messages, nonces\n"
               "from yibao.store.db import Database\n"
-              "def f(conn: Connection) -> None:\n    messages.claim(conn)\n")
+              "def f(conn: Connection) -> None:\n    messages.reserve(conn)\n")
     assert offences(source, "m.py") == []
 
 

@@ -190,7 +190,7 @@ def test_two_deliverers_racing_deliver_each_message_once(db, clock, receiver, ht
 
 def test_a_lease_left_by_a_deliverer_that_died_expires(db, clock, receiver, http):
     enqueue(db, clock, "S1")
-    assert outbox.claim_one(db, "S1", clock()) is not None  # then it died mid-flight
+    assert outbox.lease_one(db, "S1", clock()) is not None  # then it died mid-flight
     assert shown(http, "S1")["lease_until"] == "2026-05-11T09:31:00"
     assert deliver(db, clock, receiver).handled == 0  # the lease is live
     clock.now += timedelta(seconds=outbox.LEASE_SECONDS + 1)

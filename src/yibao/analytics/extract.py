@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, select
 
 from yibao.domain.errors import Refused
+from yibao.domain.states import CLEARED_KINDS
 from yibao.store.schema import settlement, settlement_fund
 
 SETTLEMENT_COLUMNS = {
@@ -43,7 +44,7 @@ def extract_month(conn: Connection, month: str, directory: Path) -> int:
     """Write the month's settle and cancel rows and their fund lines; returns the count."""
     begin, end = month_bounds(month)
     in_month = (settlement.c.setl_time >= begin, settlement.c.setl_time < end,
-                settlement.c.kind.in_(("settle", "cancel")))
+                settlement.c.kind.in_(CLEARED_KINDS))
     rows = select(*(settlement.c[name] for name in SETTLEMENT_COLUMNS)).where(*in_month)
     funds = select(settlement_fund.c.setl_id, settlement_fund.c.fund_pay_type,
                    settlement_fund.c.fund_payamt).join(
@@ -92,7 +93,7 @@ def _copy_out(conn: Connection, query: Select[Any], staging: Path) -> None:
     """PostgreSQL writes the CSV itself (COPY ... TO STDOUT), in the caller's transaction:
     about ten times faster than rows through Python."""
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    raw: Any = conn.connection.dbapi_connection  # psycopg's connection: COPY
+    raw = conn.connection.driver_connection  # psycopg's connection
     assert raw is not None
     with staging.open("wb") as out, raw.cursor() as cursor, cursor.copy(
             f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:

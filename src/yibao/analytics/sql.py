@@ -8,7 +8,10 @@ Only ``settle`` and ``cancel`` rows are cleared (a reimbursement is paid to the 
 A cancellation counts in the month it happened, so a closed month is never rewritten.
 """
 
+from yibao.domain.states import SettlementKind
+
 PERSONAL_ACCOUNT_FUND = "310200"  # 职工基本医疗保险个人账户基金
+_SETTLE, _CANCEL = SettlementKind.SETTLE.value, SettlementKind.CANCEL.value
 
 # what each fund owes each institution, by clearing type
 CLEARING_LINES = f"""
@@ -19,36 +22,36 @@ WITH paid AS (
     FROM settlements s WHERE s.acct_pay <> 0
 )
 SELECT s.fixmedins_code, s.mdtrtarea_admvs AS region, p.fund_pay_type, s.clr_type,
-       SUM(CASE WHEN s.kind = 'settle' THEN p.amount ELSE 0 END) AS settled,
-       SUM(CASE WHEN s.kind = 'cancel' THEN p.amount ELSE 0 END) AS cancelled,
+       SUM(CASE WHEN s.kind = '{_SETTLE}' THEN p.amount ELSE 0 END) AS settled,
+       SUM(CASE WHEN s.kind = '{_CANCEL}' THEN p.amount ELSE 0 END) AS cancelled,
        SUM(p.amount) AS net
 FROM settlements s JOIN paid p ON p.setl_id = s.setl_id
-WHERE s.kind IN ('settle', 'cancel')
+WHERE s.kind IN ('{_SETTLE}', '{_CANCEL}')
 GROUP BY s.fixmedins_code, s.mdtrtarea_admvs, p.fund_pay_type, s.clr_type
 ORDER BY s.fixmedins_code, p.fund_pay_type, s.clr_type
 """
 
 # each institution's month: counts and totals
-CLEARING_INSTITUTIONS = """
+CLEARING_INSTITUTIONS = f"""
 SELECT fixmedins_code, mdtrtarea_admvs AS region,
-       SUM(CASE WHEN kind = 'settle' THEN 1 ELSE 0 END) AS settlements,
-       SUM(CASE WHEN kind = 'cancel' THEN 1 ELSE 0 END) AS cancellations,
+       SUM(CASE WHEN kind = '{_SETTLE}' THEN 1 ELSE 0 END) AS settlements,
+       SUM(CASE WHEN kind = '{_CANCEL}' THEN 1 ELSE 0 END) AS cancellations,
        SUM(medfee_sumamt) AS medfee, SUM(fund_pay_sumamt) AS fund, SUM(acct_pay) AS acct,
        SUM(psn_cash_pay) AS cash
 FROM settlements
-WHERE kind IN ('settle', 'cancel')
+WHERE kind IN ('{_SETTLE}', '{_CANCEL}')
 GROUP BY fixmedins_code, mdtrtarea_admvs
 ORDER BY fixmedins_code
 """
 
 # what each insured place owes each treatment place for care away from home
-CLEARING_REGIONS = """
+CLEARING_REGIONS = f"""
 SELECT insuplc_admdvs AS insured, mdtrtarea_admvs AS treatment,
        SUM(fund_pay_sumamt + acct_pay) AS amount,
-       SUM(CASE WHEN kind = 'settle' THEN 1 ELSE 0 END) AS settlements,
-       SUM(CASE WHEN kind = 'cancel' THEN 1 ELSE 0 END) AS cancellations
+       SUM(CASE WHEN kind = '{_SETTLE}' THEN 1 ELSE 0 END) AS settlements,
+       SUM(CASE WHEN kind = '{_CANCEL}' THEN 1 ELSE 0 END) AS cancellations
 FROM settlements
-WHERE kind IN ('settle', 'cancel') AND insuplc_admdvs <> mdtrtarea_admvs
+WHERE kind IN ('{_SETTLE}', '{_CANCEL}') AND insuplc_admdvs <> mdtrtarea_admvs
 GROUP BY insuplc_admdvs, mdtrtarea_admvs
 ORDER BY insuplc_admdvs, mdtrtarea_admvs
 """

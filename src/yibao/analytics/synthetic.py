@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from yibao.domain.states import SettlementKind
+
 INSTITUTIONS = 2_000
 
 SETTLEMENTS = """
 COPY (
   SELECT 'S' || lpad(CAST(i AS VARCHAR), 12, '0') AS setl_id,
-         CASE WHEN i % 50 = 49 THEN 'cancel' ELSE 'settle' END AS kind,
+         CASE WHEN i % 50 = 49 THEN '{cancel}' ELSE '{settle}' END AS kind,
          'W' || lpad(CAST(i % {institutions} AS VARCHAR), 11, '0') AS fixmedins_code,
          CASE WHEN i % 4 = 0 THEN '390' ELSE '310' END AS insutype,
          CASE WHEN i % 10 = 0 THEN '21' ELSE '11' END AS clr_type,
@@ -43,8 +45,9 @@ def generate_month(directory: Path, settlements: int) -> None:
     rows, funds = directory / "settlements.parquet", directory / "funds.parquet"
     con = duckdb.connect()
     try:
-        con.execute(SETTLEMENTS.format(institutions=INSTITUTIONS, settlements=int(settlements),
-                                       target=rows))
+        con.execute(SETTLEMENTS.format(
+            cancel=SettlementKind.CANCEL, settle=SettlementKind.SETTLE,
+            institutions=INSTITUTIONS, settlements=int(settlements), target=rows))
         con.execute(FUNDS.format(settlements=rows, target=funds))
     finally:
         con.close()

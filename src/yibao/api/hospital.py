@@ -187,10 +187,10 @@ class HospitalInterface:
     ) -> dict[str, Any] | FileReply:
         caller = granted.caller
         with self.db.write() as conn:
-            with pipelined(conn):  # BEGIN, the nonce and the claim: one round trip
+            with pipelined(conn):  # BEGIN, the nonce and the msgid: one round trip
                 self.gateway.record(conn, granted)
                 if tx.writes:
-                    _claim(conn, caller.code, envelope, now)
+                    _reserve(conn, caller.code, envelope, now)
             if tx.signin:
                 _check_signin(conn, caller.code, envelope.sign_no)
             call = Call(
@@ -246,10 +246,10 @@ def database_failure_code(exc: DBAPIError, reference: str) -> str:
     return "E-SYS-002"
 
 
-def _claim(conn: Connection, code: str, envelope: env_mod.Envelope, now: datetime) -> None:
-    """Claim the msgid before acting: a duplicate (earlier, concurrent, or blocked by a
+def _reserve(conn: Connection, code: str, envelope: env_mod.Envelope, now: datetime) -> None:
+    """Reserve the msgid before acting: a duplicate (earlier, concurrent, or blocked by a
     2601 reversal) fails on this row with IntegrityError and is answered from the store."""
-    messages.claim(conn, code, envelope.msgid, infno=envelope.infno,
+    messages.reserve(conn, code, envelope.msgid, infno=envelope.infno,
                    body_hash=envelope.body_hash, at=now)
 
 

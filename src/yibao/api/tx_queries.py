@@ -12,7 +12,9 @@ from yibao.domain.codes import age_on
 from yibao.domain.engine import COUNT_KEYS
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
+from yibao.domain.states import SettlementKind
 from yibao.domain.text import is_digits
+from yibao.domain.visit_states import VisitStatus
 from yibao.services import accumulators, persons, queries
 from yibao.services.context import Call
 from yibao.services.settlement import Outcome
@@ -58,7 +60,8 @@ def visits(call: Call, inp: Fields) -> dict[str, Any]:
             "mdtrt_cert_type": r["mdtrt_cert_type"], "med_type": r["med_type"],
             "ipt_otp_no": r["ipt_otp_no"], "atddr_no": r["atddr_no"],
             "adm_dept_codg": r["dept_code"], "adm_dept_name": r["dept_name"],
-            "dscg_way": r["dscg_way"], "inhosp_stas": "1" if r["status"] == "open" else "0",
+            "dscg_way": r["dscg_way"],
+            "inhosp_stas": "1" if r["status"] == VisitStatus.OPEN else "0",
             "memo": r["status"],
         }
         for r in rows
@@ -95,9 +98,9 @@ def settlement_info(call: Call, inp: Fields) -> dict[str, Any]:
     funds = [dict(f) for f in queries.fund_lines(call, setl_id)]
     person = persons.get_person(call.conn, psn_no)
     out = render(call, Outcome(dict(row), funds, person))
-    cancelled = row["kind"] == "cancel" or queries.is_cancelled(call, setl_id)
+    cancelled = row["kind"] == SettlementKind.CANCEL or queries.is_cancelled(call, setl_id)
     out["setlinfo"].update(
-        refd_setl_flag="1" if row["kind"] == "cancel" else "0", year=str(row["year"]),
+        refd_setl_flag="1" if row["kind"] == SettlementKind.CANCEL else "0", year=str(row["year"]),
         fixmedins_code=row["fixmedins_code"], fixmedins_name=call.institution.name,
         hosp_lv=str(call.institution.level), psn_pay=out["setlinfo"]["psn_part_amt"],
         cash_payamt=out["setlinfo"]["psn_cash_pay"], memo="cancelled" if cancelled else "",

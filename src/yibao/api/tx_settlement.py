@@ -11,11 +11,12 @@ from yibao.api.tx_basic import read_credential
 from yibao.domain.codes import FUNDS, VisitClass, age_on
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
+from yibao.domain.states import SettlementKind
 from yibao.services import settlement
 from yibao.services.context import Call
 from yibao.services.settlement import (
-    CLAIM_FIELDS,
     SETTLEMENT_AMOUNTS,
+    STATED_FIELDS,
     Outcome,
     SettleRequest,
 )
@@ -28,8 +29,8 @@ def _request(call: Call, data: Fields, visit_class: VisitClass) -> SettleRequest
     if setlway != SETLWAY_BY_ITEM:
         raise Refused("E-ENV-007", f"psn_setlway {setlway}: only 01 (by item) is supported")
     cert_type = data.text("mdtrt_cert_type", required=False, max_len=3)
-    claimed = {name: data.money(name, required=False) for name in CLAIM_FIELDS}
-    if claimed["medfee_sumamt"] is None:
+    stated = {name: data.money(name, required=False) for name in STATED_FIELDS}
+    if stated["medfee_sumamt"] is None:
         raise Refused("E-ENV-004", f"{data.where}.medfee_sumamt")
     return SettleRequest(
         psn_no=data.text("psn_no", max_len=30),
@@ -37,7 +38,7 @@ def _request(call: Call, data: Fields, visit_class: VisitClass) -> SettleRequest
         med_type=data.text("med_type", required=False, max_len=6),
         insutype=data.text("insutype", required=False, max_len=6),
         credential=read_credential(data, call) if cert_type else None,
-        claimed={k: v for k, v in claimed.items() if v is not None},
+        stated={k: v for k, v in stated.items() if v is not None},
         use_account=data.flag("acct_used_flag") == "1",
         batch=data.text("chrg_bchno", required=False, max_len=30),
         interim=visit_class is VisitClass.INPATIENT and data.flag("mid_setl_flag") == "1",
@@ -58,7 +59,7 @@ def render(call: Call, outcome: Outcome) -> dict[str, Any]:
         setl_time=row["setl_time"], med_type=row["med_type"],
         mid_setl_flag=row["mid_setl_flag"], medins_setl_id=row["msgid"],
         clr_optins=person["insuplc_admdvs"], clr_way="1", clr_type=row["clr_type"],
-        setl_type="2" if row["kind"] == "cancel" else "1",
+        setl_type="2" if row["kind"] == SettlementKind.CANCEL else "1",
         pool_prop_selfpay=Decimal(row["pool_prop_selfpay"]),
         mdtrt_cert_type=row["mdtrt_cert_type"], hifdm_pay=Decimal(0), exp_content="",
     )

@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 
 from yibao.bench.load import Client, Target
 from yibao.bench.server import ServerProcess
+from yibao.domain.states import SettlementKind
 from yibao.store.db import Database
 from yibao.store.demo import REGION, demo_token
 from yibao.store.schema import account, account_entry, insurance, message, person
@@ -145,7 +146,7 @@ def check(db: Database, ledger: Ledger, opening_balances: dict[str, int]) -> lis
     with db.read() as conn:
         rows = conn.execute(select(settlement_table.c.setl_id, settlement_table.c.msgid,
                                    settlement_table.c.kind)).all()
-        by_msgid = Counter(r.msgid for r in rows if r.kind == "settle")
+        by_msgid = Counter(r.msgid for r in rows if r.kind == SettlementKind.SETTLE)
         ids = {r.setl_id for r in rows}
         half = conn.execute(select(message.c.msgid).where(
             message.c.response == "", message.c.infcode == 0)).all()
@@ -160,14 +161,15 @@ def check(db: Database, ledger: Ledger, opening_balances: dict[str, int]) -> lis
             moved[r.psn_no] += r.amount
         balances = {r.psn_no: r.balance for r in conn.execute(select(account))}
         unlinked = conn.execute(text(
-            "SELECT s.setl_id FROM settlement s WHERE s.kind = 'settle' AND NOT EXISTS "
+            f"SELECT s.setl_id FROM settlement s WHERE s.kind = '{SettlementKind.SETTLE}' "
+            "AND NOT EXISTS "
             "(SELECT 1 FROM settlement_line l WHERE l.setl_id = s.setl_id)")).all()
     for msgid, setl_id in ledger.acknowledged.items():
         if setl_id not in ids:
             problems.append(f"acknowledged {setl_id} ({msgid}) is missing")
         if by_msgid[msgid] != 1:
             problems.append(f"msgid {msgid} settled {by_msgid[msgid]} times")
-    problems += [f"message {m.msgid} claimed but never answered" for m in half]
+    problems += [f"message {m.msgid} reserved but never answered" for m in half]
     problems += [f"accumulator {m.psn_no} {m.cum_key} is {m.cum}, deltas say {m.total}"
                  for m in mismatched]
     problems += [f"settlement {u.setl_id} has no fee lines" for u in unlinked]

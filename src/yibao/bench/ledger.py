@@ -23,6 +23,8 @@ from sqlalchemy import func, select
 
 from yibao.analytics.synthetic import generate_month
 from yibao.bench.world import write_batch
+from yibao.domain.states import SettlementKind
+from yibao.domain.visit_states import VisitStatus
 from yibao.services import ledger
 from yibao.store.db import Database
 from yibao.store.schema import (
@@ -100,7 +102,7 @@ def _holders(db: Database) -> None:
                 insuplc_admdvs=region))
             conn.execute(visit.insert().values(
                 mdtrt_id=_holder(region), psn_no=_holder(region), fixmedins_code="B",
-                insutype="310", med_type="11", visit_class="outpatient", status="open",
+                insutype="310", med_type="11", visit_class="outpatient", status=VisitStatus.OPEN,
                 begntime=SETTLED_AT, ipt_otp_no="B", mdtrt_cert_type="02",
                 insuplc_admdvs=region, mdtrtarea_admvs=REGIONS[0], msgid="bench"))
 
@@ -131,6 +133,7 @@ def _tables(batch: list[tuple[Any, ...]]) -> tuple[list[dict[str, Any]], ...]:
 def _settlement(values: tuple[Any, ...]) -> dict[str, Any]:
     row = dict(zip(COLUMNS, values, strict=True))
     holder = _holder(row["insuplc_admdvs"])
+    cancels = row["kind"] == SettlementKind.CANCEL
     # what the database checks (schema.CHECKS): the parts add up (the fund's part in one
     # fund field), and a cancellation names the row it reverses (of an earlier month,
     # not generated)
@@ -139,7 +142,7 @@ def _settlement(values: tuple[Any, ...]) -> dict[str, Any]:
                       msgid="bench", pool_prop_selfpay="0", mdtrt_cert_type="02",
                       hifp_pay=row["fund_pay_sumamt"],
                       psn_part_amt=row["acct_pay"] + row["psn_cash_pay"],
-                      reverses=f"E{row['setl_id']}" if row["kind"] == "cancel" else None)
+                      reverses=f"E{row['setl_id']}" if cancels else None)
 
 
 def _measure_here(url: str) -> Measured:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from yibao.domain.states import SettlementKind
+
 Entry = tuple[str, int]  # account, signed fen
 # what ``settlement_entries`` reads of a settlement row and of each of its fund lines
 SETTLEMENT_FIELDS = ("kind", "psn_no", "fixmedins_code", "insuplc_admdvs", "mdtrtarea_admvs",
@@ -55,7 +57,7 @@ def settlement_entries(
     if acct_pay:
         entries.append((f"personal:{insured}", acct_pay))
     owed = sum(amount for _, amount in entries)
-    if row["kind"] == "claim":
+    if row["kind"] == SettlementKind.CLAIM:
         entries.append((f"person:{row['psn_no']}", -owed))
         return _nonzero(entries)
     if treated != insured:

@@ -4,19 +4,38 @@ ties each service's constants to these tuples)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from yibao.domain import filing, roles, trust
 from yibao.domain.codes import VisitClass
+from yibao.domain.visit_states import VisitStatus
+
+
+class SettlementKind(StrEnum):
+    """settlement.kind: a real-time settlement, the cancellation that reverses one (its
+    amounts negated), or a manual-reimbursement claim's settlement (computed by the same
+    path, paid to the person, not cleared with the institution, not shown to its
+    queries)."""
+
+    SETTLE = "settle"
+    CANCEL = "cancel"
+    CLAIM = "claim"
+
+
+# the kinds cleared with the institution (and reconciled, extracted for clearing); a
+# claim's settlement is paid to the person
+CLEARED_KINDS = (SettlementKind.SETTLE, SettlementKind.CANCEL)
 
 INSTITUTION_KINDS = ("hospital", "pharmacy")
 INSURANCE = ("1", "2", "4")  # psn_insu_stas: normal, suspended, ended
 CARD = ("valid", "lost")
 ECERT = ("active", "deactivated")
 FAMILY_BINDING = ("active", "pending", "removed")  # pending: the relative has not accepted
-VISIT = ("open", "discharged", "cancelled", "selfpaid")
+VISIT = tuple(s.value for s in VisitStatus)
 VISIT_CLASSES = tuple(c.value for c in VisitClass)
 FEE_LINE = ("active", "cancelled", "excluded")  # excluded: not accepted in a claim's review
-SETTLEMENT_KINDS = ("settle", "cancel", "claim")
-SETTLEMENT_CANCEL = "cancel"  # the kind whose amounts are negated, reversing another row
+SETTLEMENT_KINDS = tuple(k.value for k in SettlementKind)
+SETTLEMENT_CANCEL = SettlementKind.CANCEL.value  # the kind whose amounts are negated
 FILING = (filing.ACTIVE, filing.CANCELLED, filing.SUPERSEDED)
 FILING_KINDS = tuple(k.value for k in filing.Kind)
 OUTBOX = ("pending", "delivered", "failed")

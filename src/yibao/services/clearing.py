@@ -23,8 +23,10 @@ from yibao.analytics.extract import extract_month, month_bounds
 from yibao.domain import ledger as ledger_rules
 from yibao.domain.errors import Refused
 from yibao.domain.money import floor_average
+from yibao.domain.states import CLEARED_KINDS
 from yibao.services import ledger
 from yibao.services.context import Caller, Ids
+from yibao.store import institutions
 from yibao.store.db import Failure, classify
 from yibao.store.schema import (
     clearing_application,
@@ -126,8 +128,9 @@ def _institutions(conn: Connection, month: str, rows: list[tuple[Any, ...]]) -> 
         item["due"] = item["fund"] + item["acct"] - item["prepaid"]
         out.append(item)
     for code, amount in prepaid.items():  # prepaid, but nothing settled this month
-        region = conn.execute(select(institution.c.pool_area).where(
-            institution.c.fixmedins_code == code)).scalar_one()
+        found = institutions.find(conn, code)
+        assert found is not None, code  # a prepayment names a designated institution
+        region = found.pool_area
         out.append(dict(month=month, fixmedins_code=code, region=region, settlements=0,
                         cancellations=0, medfee=0, fund=0, acct=0, cash=0, prepaid=amount,
                         due=-amount))
@@ -179,7 +182,7 @@ def _check_nothing_settled_since(conn: Connection, month: str, counted: int) -> 
     begin, end = month_bounds(month)
     now = conn.execute(select(func.count()).select_from(settlement).where(
         settlement.c.setl_time >= begin, settlement.c.setl_time < end,
-        settlement.c.kind.in_(("settle", "cancel")))).scalar_one()
+        settlement.c.kind.in_(CLEARED_KINDS))).scalar_one()
     if now != counted:
         raise Refused("E-CLR-002", f"{month} has {now - counted} rows since its last run: "
                       "run it again")

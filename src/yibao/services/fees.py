@@ -15,8 +15,9 @@ from yibao.domain.catalogue import CatalogueItem, Classified, amount_matches, cl
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen
+from yibao.domain.visit_states import VisitStatus
 from yibao.services.context import Call, Done, Effect, EffectKind
-from yibao.services.visits import OPEN, get_visit, is_final_settled, require_status
+from yibao.services.visits import get_visit, is_final_settled, require_status
 from yibao.store.schema import catalogue_item, fee_line
 
 _ITEMS = select(catalogue_item).where(
@@ -82,10 +83,10 @@ def upload(
     row = get_visit(call, mdtrt_id, psn_no, lock=True)
     if row["visit_class"] != visit_class.value:
         raise Refused("E-VIS-003", f"visit {mdtrt_id} is {row['visit_class']}")
-    require_status(row, OPEN, "discharged")
+    require_status(row, VisitStatus.OPEN, VisitStatus.DISCHARGED)
     if visit_class is VisitClass.INPATIENT and is_final_settled(call.conn, mdtrt_id):
         raise Refused("E-VIS-002", "the stay is finally settled: cancel it (2305) first")
-    if row["status"] != OPEN and visit_class is VisitClass.OUTPATIENT:
+    if row["status"] != VisitStatus.OPEN and visit_class is VisitClass.OUTPATIENT:
         raise Refused("E-VIS-002", f"visit {mdtrt_id} is {row['status']}")
     _check_unique(call.conn, mdtrt_id, lines)
     catalogue = Catalogue(call.conn, call.institution.pool_area, {x.list_code for x in lines})
@@ -174,7 +175,7 @@ def cancel(
 ) -> Done[int]:
     """Cancel unsettled lines: all (``0000``), one batch, or one line; the count."""
     row = get_visit(call, mdtrt_id, psn_no, lock=True)
-    require_status(row, OPEN, "discharged")
+    require_status(row, VisitStatus.OPEN, VisitStatus.DISCHARGED)
     where = []
     if batch and batch != ALL_LINES:
         where.append(fee_line.c.chrg_bchno == batch)

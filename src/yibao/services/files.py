@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from yibao.domain import archive
 from yibao.domain.errors import Refused
 from yibao.services.context import Call
-from yibao.store.schema import institution, stored_file
+from yibao.store import institutions
+from yibao.store.schema import stored_file
 
 POLICY_CENTRE = "plc"
 UPLOAD = "upload"
@@ -85,8 +86,7 @@ def upload(call: Call, filename: str, content: bytes) -> tuple[str, datetime]:
     archive.check_upload(content)
     code = call.institution.code
     # one upload of an institution at a time, so two cannot both pass the quota
-    call.conn.execute(select(institution.c.fixmedins_code).where(
-        institution.c.fixmedins_code == code).with_for_update())
+    institutions.lock(call.conn, code)
     c = stored_file.c
     held_files, held_bytes = call.conn.execute(
         select(func.count(), func.coalesce(func.sum(func.length(c.content)), 0)).where(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, exists, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, insert, or_, select, update
 
 from yibao.domain import filing as rules
 from yibao.domain.codes import VisitClass
@@ -21,7 +21,8 @@ from yibao.domain.paging import Page
 from yibao.services import audit, away, reimbursement, visits
 from yibao.services.context import Caller, Ids
 from yibao.services.persons import active_insurance, insurances, lock_person
-from yibao.store.schema import claim, filing, institution, settlement, visit
+from yibao.store import institutions, settlements
+from yibao.store.schema import claim, filing, visit
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +80,10 @@ def _area_of(conn: Connection, new: NewFiling, kind: rules.Kind, insured_area: s
     if kind is rules.Kind.DISEASE:
         if not new.disease_code:
             raise Refused("E-FIL-008", "a special-disease filing names its disease_code")
-        row = conn.execute(select(institution.c.pool_area).where(
-            institution.c.fixmedins_code == new.institution)).first()
-        if row is None:
+        found = institutions.find(conn, new.institution)
+        if found is None:
             raise Refused("E-FIL-008", f"no designated institution {new.institution!r}")
-        return str(row[0])
+        return found.pool_area
     if not rules.is_area_code(new.area):
         raise Refused("E-FIL-008", f"area of treatment {new.area!r} is not 6 ASCII digits")
     if new.care_area and new.area != new.care_area:
@@ -191,14 +191,7 @@ def _few(items: list[str], shown: int = 2) -> str:
 def _used(conn: Connection, psn_no: str, serial: str) -> bool:
     """A live settlement or an approved reimbursement of the person rests on the filing,
     or needed it as its injury declaration."""
-    cancel_row = settlement.alias("cancel_row")
-    live = select(settlement.c.setl_id).where(
-        settlement.c.psn_no == psn_no,
-        or_(settlement.c.trt_dcla_detl_sn == serial, settlement.c.trum_dcla_detl_sn == serial),
-        settlement.c.kind.in_(("settle", "claim")),
-        ~exists().where(cancel_row.c.reverses == settlement.c.setl_id),
-    )
-    return conn.execute(live.limit(1)).first() is not None
+    return settlements.rests_on_filing(conn, psn_no, serial)
 
 
 def in_force(conn: Connection, psn_no: str, kind: rules.Kind, now: datetime

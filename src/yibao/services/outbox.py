@@ -5,7 +5,7 @@ The row's ``id`` is the receiver's idempotency key: a redelivery carries the sam
 (header ``Idempotency-Key``) and the same body, so a receiver that remembers keys
 applies each message once.
 
-Delivery claims one due row at a time with a lease (``lease_until``) in a short write
+Delivery leases one due row at a time (``lease_until``) in a short write
 transaction, posts outside any transaction, then records the outcome only if the lease
 is still its own, so several deliverers (threads or processes, SQLite or PostgreSQL)
 can run side by side. A deliverer that dies mid-flight leaves a lease that expires
@@ -35,7 +35,7 @@ PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
 STATUSES = (PENDING, DELIVERED, FAILED)
-LOST = "lost"  # a delivery outcome, not a status: another deliverer claimed it first
+LOST = "lost"  # a delivery outcome, not a status: another deliverer leased it first
 
 BACKOFF_SECONDS_FIRST = 5
 BACKOFF_SECONDS_MAX = 3600
@@ -78,7 +78,7 @@ class DeliveryReport:
     delivered: int = 0
     retried: int = 0  # failed this time, due again after the backoff
     failed: int = 0  # failed for the ATTEMPTS_MAX-th time: waits for an operator
-    lost: int = 0  # claimed by another deliverer first
+    lost: int = 0  # leased by another deliverer first
 
     @property
     def handled(self) -> int:
@@ -90,7 +90,7 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
+class Lease:
     key: str
     kind: str
     attempts: int
@@ -115,43 +115,43 @@ def deliver_due(
     db: Database, *, url: str, clock: Clock, post: Post = post_json,
     limit: int = BATCH_SIZE, stop: threading.Event | None = None,
 ) -> DeliveryReport:
-    """Deliver up to ``limit`` due messages, one by one (each claimed just before its
+    """Deliver up to ``limit`` due messages, one by one (each leased just before its
     post); returns before the next one once ``stop`` is set."""
     outcomes: Counter[str] = Counter()
     for key in _due_keys(db, clock(), limit):
         if stop is not None and stop.is_set():
             break
-        claim = claim_one(db, key, clock())
-        outcomes[LOST if claim is None else _send(db, claim, url, clock, post)] += 1
+        lease = lease_one(db, key, clock())
+        outcomes[LOST if lease is None else _send(db, lease, url, clock, post)] += 1
     return DeliveryReport(outcomes[DELIVERED], outcomes[PENDING], outcomes[FAILED],
                           outcomes[LOST])
 
 
-def claim_one(db: Database, key: str, now: datetime) -> Claim | None:
+def lease_one(db: Database, key: str, now: datetime) -> Lease | None:
     """Lease the message if it is due and nobody holds a live lease on it (else None)."""
     lease_until = now + timedelta(seconds=LEASE_SECONDS)
     with db.write() as conn:
         taken = conn.execute(
             update(outbox)
-            .where(outbox.c.id == key, *_claimable(now))
+            .where(outbox.c.id == key, *_leasable(now))
             .values(lease_until=lease_until)
         )
         if taken.rowcount != 1:
             return None
         row = conn.execute(select(outbox).where(outbox.c.id == key)).mappings().one()
-    return Claim(key, row["kind"], row["attempts"], lease_until, _body(row))
+    return Lease(key, row["kind"], row["attempts"], lease_until, _body(row))
 
 
 def _due_keys(db: Database, now: datetime, limit: int) -> list[str]:
     with db.read() as conn:
         rows = conn.execute(
-            select(outbox.c.id).where(*_claimable(now))
+            select(outbox.c.id).where(*_leasable(now))
             .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
         )
         return list(rows.scalars())
 
 
-def _claimable(now: datetime) -> tuple[Any, ...]:
+def _leasable(now: datetime) -> tuple[Any, ...]:
     return (
         outbox.c.status == PENDING,
         outbox.c.next_attempt_at <= now,
@@ -167,44 +167,44 @@ def _body(row: RowMapping) -> bytes:
     return json.dumps(envelope, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
-def _send(db: Database, claim: Claim, url: str, clock: Clock, post: Post) -> str:
+def _send(db: Database, lease: Lease, url: str, clock: Clock, post: Post) -> str:
     try:
-        status = post(url, claim.key, claim.body)
+        status = post(url, lease.key, lease.body)
         error = "" if 200 <= status < 300 else f"HTTP {status}"
     except (httpx.HTTPError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"
     if not error:
-        return _delivered(db, claim, clock())
-    return _attempt_failed(db, claim, error[:ERROR_CHARS_MAX], clock())
+        return _delivered(db, lease, clock())
+    return _attempt_failed(db, lease, error[:ERROR_CHARS_MAX], clock())
 
 
-def _delivered(db: Database, claim: Claim, now: datetime) -> str:
+def _delivered(db: Database, lease: Lease, now: datetime) -> str:
     """The receiver has it: recorded even if the lease was lost meanwhile."""
     with db.write() as conn:
         conn.execute(
-            update(outbox).where(outbox.c.id == claim.key, outbox.c.status == PENDING)
+            update(outbox).where(outbox.c.id == lease.key, outbox.c.status == PENDING)
             .values(status=DELIVERED, delivered_at=now, attempts=outbox.c.attempts + 1,
                     lease_until=None, last_error="")
         )
-    logger.info("outbox_delivered", key=claim.key, kind=claim.kind,
-                attempts=claim.attempts + 1)
+    logger.info("outbox_delivered", key=lease.key, kind=lease.kind,
+                attempts=lease.attempts + 1)
     return DELIVERED
 
 
-def _attempt_failed(db: Database, claim: Claim, error: str, now: datetime) -> str:
+def _attempt_failed(db: Database, lease: Lease, error: str, now: datetime) -> str:
     """Count the attempt and schedule the next one (or give up), if still our lease."""
-    attempts = claim.attempts + 1
+    attempts = lease.attempts + 1
     status = FAILED if attempts >= ATTEMPTS_MAX else PENDING
     with db.write() as conn:
         conn.execute(
             update(outbox)
-            .where(outbox.c.id == claim.key, outbox.c.status == PENDING,
-                   outbox.c.lease_until == claim.lease_until)
+            .where(outbox.c.id == lease.key, outbox.c.status == PENDING,
+                   outbox.c.lease_until == lease.lease_until)
             .values(status=status, attempts=attempts, last_error=error, lease_until=None,
                     next_attempt_at=now + backoff(attempts))
         )
     event = "outbox_failed" if status == FAILED else "outbox_attempt_failed"
-    logger.warning(event, key=claim.key, kind=claim.kind, attempts=attempts, error=error)
+    logger.warning(event, key=lease.key, kind=lease.kind, attempts=attempts, error=error)
     return status
 
 

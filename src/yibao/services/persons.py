@@ -11,7 +11,8 @@ from sqlalchemy import Connection, RowMapping, bindparam, select
 from yibao.domain.codes import age_on
 from yibao.domain.errors import Refused
 from yibao.services import cards, ecert
-from yibao.store.schema import account, insurance, person
+from yibao.store import accounts
+from yibao.store.schema import insurance, person
 
 # Statements built once: executing a prebuilt statement skips construction and cache-key
 # generation (about half the cost of a simple query through SQLAlchemy Core).
@@ -21,7 +22,6 @@ _PERSON_BY_CERTNO = select(person).where(person.c.certno == bindparam("certno"))
 _INSURANCE = select(insurance).where(
     insurance.c.psn_no == bindparam("psn_no"), insurance.c.insutype == bindparam("insutype")
 )
-_BALANCE = select(account.c.balance).where(account.c.psn_no == bindparam("psn_no"))
 
 CERT_ECERT = "01"
 CERT_ID = "02"
@@ -86,8 +86,8 @@ def _find_by_card(conn: Connection, cred: Credential) -> RowMapping:
 def holds(conn: Connection, cred: Credential, person_row: RowMapping) -> bool:
     """Whether the credential is the person's (an ID number is compared without a query)."""
     if cred.cert_type == CERT_ID:
-        return cred.cert_no == person_row["certno"]
-    return _resolve(conn, cred)["psn_no"] == person_row["psn_no"]
+        return bool(cred.cert_no == person_row["certno"])
+    return bool(_resolve(conn, cred)["psn_no"] == person_row["psn_no"])
 
 
 def get_person(conn: Connection, psn_no: str) -> RowMapping:
@@ -129,15 +129,10 @@ def require_insured(row: RowMapping | None, insutype: str, day: date) -> RowMapp
     return row
 
 
-def account_balance(conn: Connection, psn_no: str) -> int:
-    balance = conn.execute(_BALANCE, {"psn_no": psn_no}).scalar_one_or_none()
-    return balance or 0
-
-
 def person_info(conn: Connection, cred: Credential, today: date) -> dict[str, Any]:
     """1101: the person, their insurances and account balance."""
     row = find_by_credential(conn, cred, today)
-    balance = account_balance(conn, row["psn_no"])
+    balance = accounts.balance(conn, row["psn_no"])
     return {
         "person": row,
         "age": age_on(row["brdy"], today),

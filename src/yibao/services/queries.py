@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import RowMapping, select
 
 from yibao.domain.errors import Refused
+from yibao.domain.states import SettlementKind
 from yibao.services.context import Call
+from yibao.store import settlements
 from yibao.store.schema import diagnosis, fee_line, settlement, settlement_fund, settlement_line
 from yibao.store.schema import visit as visit_table
 
@@ -44,7 +46,8 @@ def settlement_of(call: Call, setl_id: str, mdtrt_id: str, psn_no: str) -> RowMa
     found = row.first()
     if (
         found is None
-        or found["kind"] == "claim"  # a reimbursement is the fund's, not the institution's
+        # a reimbursement is the fund's, not the institution's
+        or found["kind"] == SettlementKind.CLAIM
         or found["fixmedins_code"] != call.institution.code
         or found["mdtrt_id"] != mdtrt_id
         or found["psn_no"] != psn_no
@@ -61,8 +64,7 @@ def fund_lines(call: Call, setl_id: str) -> list[RowMapping]:
 
 
 def is_cancelled(call: Call, setl_id: str) -> bool:
-    query = select(settlement.c.setl_id).where(settlement.c.reverses == setl_id)
-    return call.conn.execute(query).first() is not None
+    return settlements.is_reversed(call.conn, setl_id)
 
 
 def settled_lines(call: Call, setl_id: str) -> list[RowMapping]:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from yibao.analytics.sql import RECONCILE_DETAIL
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
+from yibao.domain.states import CLEARED_KINDS, SettlementKind
 from yibao.services import files
 from yibao.services.context import Call
 from yibao.store.schema import settlement
@@ -51,7 +52,7 @@ class Scope:
 def _rows(call: Call, scope: Scope) -> Any:
     if scope.end < scope.begin:
         raise Refused("E-ENV-005", "stmt_enddate is before stmt_begndate")
-    kinds = ("settle", "cancel") if scope.with_refunds else ("settle",)
+    kinds = CLEARED_KINDS if scope.with_refunds else (SettlementKind.SETTLE,)
     where = [settlement.c.fixmedins_code == call.institution.code,
              settlement.c.clr_type == scope.clr_type, settlement.c.kind.in_(kinds),
              settlement.c.setl_time >= datetime.combine(scope.begin, time()),
@@ -92,8 +93,8 @@ def detail(call: Call, scope: Scope, file_qury_no: str) -> dict[str, Any]:
     """3202: compare the uploaded detail file; store and describe the result file."""
     his = [_his_row(row, i) for i, row in enumerate(_uploaded(call, file_qury_no), start=1)]
     centre = [
-        (r.reverses or r.setl_id, "1" if r.kind == "cancel" else "0", r.psn_no, r.mdtrt_id,
-         r.msgid, r.medfee_sumamt, r.fund_pay_sumamt, r.acct_pay)
+        (r.reverses or r.setl_id, "1" if r.kind == SettlementKind.CANCEL else "0", r.psn_no,
+         r.mdtrt_id, r.msgid, r.medfee_sumamt, r.fund_pay_sumamt, r.acct_pay)
         for r in call.conn.execute(select(
             settlement.c.setl_id, settlement.c.reverses, settlement.c.kind,
             settlement.c.psn_no, settlement.c.mdtrt_id, settlement.c.msgid,

@@ -7,7 +7,7 @@ lines are written in one transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import InitVar, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,8 @@ from yibao.domain.engine import Breakdown, EngineError, SettlementInput, settle
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.policy import Policy, Scheme, select_policy
+from yibao.domain.states import SettlementKind
+from yibao.domain.visit_states import VisitStatus
 from yibao.services import accumulators, away, cards, ledger
 from yibao.services.context import Call, Effect, EffectKind
 from yibao.services.fees import unsettled_lines
@@ -29,29 +31,23 @@ from yibao.services.persons import (
     lock_person,
     require_insured,
 )
-from yibao.services.visits import (
-    DISCHARGED,
-    OPEN,
-    SELFPAID,
-    get_visit,
-    live_settlements,
-    require_status,
-)
+from yibao.services.visits import get_visit, require_status
+from yibao.store import accounts, settlements
 from yibao.store.db import pipelined
 from yibao.store.schema import (
     CLAIM_RELEASED,
-    SETTLEMENT_AMOUNTS,
     account,
-    account_entry,
     claim,
     fee_line,
     settlement,
     settlement_fund,
     settlement_line,
 )
+from yibao.store.schema import (
+    SETTLEMENT_AMOUNTS as SETTLEMENT_AMOUNTS,  # read by api/tx_settlement.py
+)
 from yibao.store.schema import person as person_table
 
-_BALANCE = select(account.c.balance).where(account.c.psn_no == bindparam("psn_no"))
 # the person locked, with the account balance and whether a suspension is in force, in
 # one round trip (the settlement's first statement; details only when suspended)
 _LOCK_FOR_SETTLEMENT = (
@@ -64,16 +60,10 @@ _LOCK_FOR_SETTLEMENT = (
 _INSERT_SETTLEMENT = insert(settlement)
 _INSERT_FUNDS = insert(settlement_fund)
 _INSERT_LINKS = insert(settlement_line)
-_INSERT_ENTRY = insert(account_entry)
 _MARK_LINES = (
     update(fee_line)
     .where(fee_line.c.id.in_(bindparam("ids", expanding=True)), fee_line.c.setl_id.is_(None))
     .values(setl_id=bindparam("mark"))
-)
-_MOVE_ACCOUNT = (
-    update(account)
-    .where(account.c.psn_no == bindparam("owner"))
-    .values(balance=account.c.balance + bindparam("amount"))
 )
 
 CLR_TYPES = {VisitClass.OUTPATIENT: "11", VisitClass.INPATIENT: "21"}
@@ -87,16 +77,23 @@ class SettleRequest:
     med_type: str  # empty: the visit's
     insutype: str  # empty: the visit's
     credential: Credential | None
-    claimed: dict[str, Fen]  # amounts the HIS sent (medfee_sumamt, ...), checked
     use_account: bool
+    stated: dict[str, Fen] = field(default_factory=dict)  # the HIS's totals, checked
     batch: str = ""
     interim: bool = False
     invono: str = ""
     # a manual reimbursement (services/reimbursement.py): no suspension or filing check,
-    # the basis away from home decided by the claim, stored as kind "claim"
+    # the basis away from home decided by the claim, stored as kind SettlementKind.CLAIM
     manual: bool = False
     manual_basis: away.Claimed | None = None
     booked_at: datetime | None = None  # a manual reimbursement: its approval, not the care
+    # TRANSITIONAL: services/reimbursement.py still passes ``claimed={}`` (the old name
+    # of ``stated``); remove once it passes nothing (a claim states no totals)
+    claimed: InitVar[dict[str, Fen] | None] = None
+
+    def __post_init__(self, claimed: dict[str, Fen] | None) -> None:
+        if claimed:
+            object.__setattr__(self, "stated", claimed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +153,7 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     if not lines:
         raise Refused("E-FEE-004", f"mdtrt_id {req.mdtrt_id}")
     totals = _totals(lines)
-    _check_claimed(req.claimed, totals)
+    _check_stated(req.stated, totals)
     policy, scheme = _policy(call, person["insuplc_admdvs"], visit["insutype"], req.med_type)
     basis = away.claimed(policy, req.manual_basis) if req.manual else away.decide(
         call.conn, person=person, insurance=insurance, visit=visit,
@@ -193,15 +190,15 @@ def _check_visit(
     if req.insutype and req.insutype != visit["insutype"]:
         raise Refused("E-PSN-003", f"visit was registered under {visit['insutype']}")
     if req.manual:
-        require_status(visit, SELFPAID)
+        require_status(visit, VisitStatus.SELFPAID)
         return
     if visit_class is VisitClass.OUTPATIENT:
-        require_status(visit, OPEN)
+        require_status(visit, VisitStatus.OPEN)
         return
-    require_status(visit, OPEN, DISCHARGED)
-    if req.interim and visit["status"] == DISCHARGED:
+    require_status(visit, VisitStatus.OPEN, VisitStatus.DISCHARGED)
+    if req.interim and visit["status"] == VisitStatus.DISCHARGED:
         raise Refused("E-VIS-002", "interim settlement of a discharged stay")
-    if live_settlements(conn, req.mdtrt_id, final_only=True):
+    if settlements.live_of_visit(conn, req.mdtrt_id, final_only=True):
         raise Refused("E-SETL-005", "the stay is already finally settled")
 
 
@@ -219,7 +216,7 @@ def _totals(lines: list[RowMapping]) -> catalogue.Totals:
     return totals
 
 
-CLAIM_FIELDS = {
+STATED_FIELDS = {  # the totals a HIS states with 2207 / 2304 (field: Totals attribute)
     "medfee_sumamt": "medfee",
     "fulamt_ownpay_amt": "fulamt_ownpay",
     "overlmt_selfpay": "overlmt_selfpay",
@@ -228,14 +225,15 @@ CLAIM_FIELDS = {
 }
 
 
-def _check_claimed(claimed: dict[str, Fen], totals: catalogue.Totals) -> None:
-    for field, attr in CLAIM_FIELDS.items():
-        sent = claimed.get(field)
+def _check_stated(stated: dict[str, Fen], totals: catalogue.Totals) -> None:
+    """The totals the HIS stated are those of the uploaded details."""
+    for name, attr in STATED_FIELDS.items():
+        sent = stated.get(name)
         actual = getattr(totals, attr)
         if sent is not None and sent != actual:
             raise Refused(
                 "E-SETL-001",
-                f"{field} sent {fen_to_yuan(sent)}, uploaded details give {fen_to_yuan(actual)}",
+                f"{name} sent {fen_to_yuan(sent)}, uploaded details give {fen_to_yuan(actual)}",
             )
 
 
@@ -273,11 +271,6 @@ def _compute(
         raise Refused("E-POL-002", str(exc)) from exc
 
 
-def _balance(conn: Connection, psn_no: str) -> Fen:
-    """The personal account balance (the caller holds the person's lock)."""
-    return conn.execute(_BALANCE, {"psn_no": psn_no}).scalar_one_or_none() or 0
-
-
 def _settlement_row(call: Call, plan: _Plan, setl_id: str) -> dict[str, Any]:
     b, t = plan.breakdown, plan.breakdown.totals
     clr_type = (
@@ -285,7 +278,8 @@ def _settlement_row(call: Call, plan: _Plan, setl_id: str) -> dict[str, Any]:
     )
     return dict(
         setl_id=setl_id, psn_no=plan.req.psn_no, mdtrt_id=plan.req.mdtrt_id,
-        fixmedins_code=call.institution.code, kind="claim" if plan.req.manual else "settle",
+        fixmedins_code=call.institution.code,
+        kind=SettlementKind.CLAIM if plan.req.manual else SettlementKind.SETTLE,
         reverses=None, invono=plan.req.invono,
         insutype=plan.insurance["insutype"], psn_type=plan.insurance["psn_type"],
         med_type=plan.req.med_type, mid_setl_flag="1" if plan.req.interim else "0",
@@ -359,12 +353,8 @@ def _move_account(call: Call, psn_no: str, setl_id: str, amount: Fen, balance: F
         return
     after = balance + amount
     assert after >= 0, (psn_no, balance, amount)  # the engine pays at most the balance
-    call.conn.execute(_MOVE_ACCOUNT, {"owner": psn_no, "amount": amount})
-    call.conn.execute(
-        _INSERT_ENTRY,
-        dict(setl_id=setl_id, psn_no=psn_no, amount=amount, balance_after=after,
-             created_at=call.now),
-    )
+    accounts.move(call.conn, psn_no, setl_id=setl_id, amount=amount, balance_after=after,
+                  at=call.now)
 
 
 # ---------------------------------------------------------------- cancellation
@@ -377,17 +367,18 @@ def cancel(call: Call, setl_id: str, mdtrt_id: str, psn_no: str) -> Outcome:
     if original["mdtrt_id"] != mdtrt_id or original["psn_no"] != psn_no:
         raise Refused("E-SETL-002", f"setl_id {setl_id} is not of this visit and person")
     get_visit(call, mdtrt_id, psn_no, lock=True)
-    live = live_settlements(call.conn, mdtrt_id, final_only=False)
-    if all(s["setl_id"] != setl_id for s in live):
+    live = settlements.live_of_visit(call.conn, mdtrt_id, final_only=False)
+    if setl_id not in live:
         raise Refused("E-SETL-003", f"setl_id {setl_id}")
-    if original["visit_class_inpatient"] and live[-1]["setl_id"] != setl_id:
-        raise Refused("E-SETL-004", f"cancel {live[-1]['setl_id']} first")
+    if original["visit_class_inpatient"] and live[-1] != setl_id:
+        raise Refused("E-SETL-004", f"cancel {live[-1]} first")
     return _reverse(call, original, person)
 
 
 def _settlement_of_caller(call: Call, setl_id: str) -> dict[str, Any]:
     row = call.conn.execute(
-        select(settlement).where(settlement.c.setl_id == setl_id, settlement.c.kind == "settle")
+        select(settlement).where(settlement.c.setl_id == setl_id,
+                                 settlement.c.kind == SettlementKind.SETTLE)
     ).mappings().first()
     if row is None or row["fixmedins_code"] != call.institution.code:
         raise Refused("E-SETL-002", f"setl_id {setl_id}")
@@ -402,8 +393,8 @@ def _reverse(call: Call, original: dict[str, Any], person: RowMapping) -> Outcom
     row = {column.name: original[column.name] for column in settlement.columns}
     row.update({name: -original[name] for name in SETTLEMENT_AMOUNTS})
     row.update(
-        setl_id=new_id, kind="cancel", reverses=original["setl_id"], setl_time=call.now,
-        msgid=call.ref, seq=original["seq"],
+        setl_id=new_id, kind=SettlementKind.CANCEL, reverses=original["setl_id"],
+        setl_time=call.now, msgid=call.ref, seq=original["seq"],
     )
     funds = [
         dict(
@@ -415,7 +406,7 @@ def _reverse(call: Call, original: dict[str, Any], person: RowMapping) -> Outcom
             select(settlement_fund).where(settlement_fund.c.setl_id == original["setl_id"])
         ).mappings()
     ]
-    balance = _balance(conn, original["psn_no"])
+    balance = accounts.balance(conn, original["psn_no"])
     row["balc"] = balance + original["acct_pay"]
     conn.execute(insert(settlement).values(**row))
     if funds:

@@ -1,20 +1,18 @@
 """Visits: outpatient registration (2201/2202/2203) and inpatient stays (2401/2402/2404/2405).
 
 A visit is ``open`` until cancelled; an inpatient stay becomes ``discharged`` (2402) and
-can be reopened (2405) while its final settlement is not live.
+can be reopened (2405) while its final settlement is not live. Every status change is a
+move of ``domain/visit_states.TRANSITIONS``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     RowMapping,
-    Select,
     and_,
     bindparam,
     delete,
@@ -24,10 +22,13 @@ from sqlalchemy import (
     update,
 )
 
+from yibao.domain import visit_states
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
+from yibao.domain.visit_states import START, VisitAction, VisitStatus
 from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.services.persons import Credential, active_insurance, find_by_credential, get_person
+from yibao.store import settlements
 from yibao.store.schema import diagnosis, fee_line, insurance, settlement, visit
 
 _VISIT = select(visit).where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
@@ -48,10 +49,9 @@ _LOCK_VISIT_FOR_SETTLEMENT = (
     .with_for_update(of=visit)
 )
 
-OPEN = "open"
-DISCHARGED = "discharged"
-CANCELLED = "cancelled"
-SELFPAID = "selfpaid"  # paid in full, to be reimbursed manually (services/reimbursement.py)
+# TRANSITIONAL: services/reimbursement.py's withdraw_bill still names the status it
+# sets (``set_status``); ``withdraw_selfpaid`` moves by the transition table instead
+CANCELLED = VisitStatus.CANCELLED
 DIAGNOSES_MAX = 50
 
 
@@ -113,9 +113,16 @@ def get_visit(call: Call, mdtrt_id: str, psn_no: str, *, lock: bool = False,
     return row
 
 
-def require_status(row: RowMapping, *allowed: str) -> None:
-    if row["status"] not in allowed:
-        raise Refused("E-VIS-002", f"visit {row['mdtrt_id']} is {row['status']}")
+def require_status(row: RowMapping, *allowed: VisitStatus) -> None:
+    """The visit is in one of ``allowed`` for what is to be done with it (E-VIS-002)."""
+    visit_states.require(row["status"], row["mdtrt_id"], *allowed)
+
+
+def _move(call: Call, mdtrt_id: str, status: VisitStatus, **values: object) -> None:
+    """Store a status ``visit_states.after`` allowed (with the columns that go with it)."""
+    call.conn.execute(
+        update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(status=status, **values)
+    )
 
 
 def open_visit(call: Call, new: NewVisit, visit_class: VisitClass) -> Done[str]:
@@ -132,7 +139,7 @@ def open_visit(call: Call, new: NewVisit, visit_class: VisitClass) -> Done[str]:
         insert(visit).values(
             mdtrt_id=mdtrt_id, psn_no=new.psn_no, fixmedins_code=call.institution.code,
             insutype=new.insutype, med_type=new.med_type, visit_class=visit_class.value,
-            status=OPEN, begntime=new.begin, ipt_otp_no=new.ipt_otp_no,
+            status=START, begntime=new.begin, ipt_otp_no=new.ipt_otp_no,
             mdtrt_cert_type=new.credential.cert_type, mdtrt_cert_no=new.credential.cert_no,
             atddr_no=new.doctor_no, dr_name=new.doctor_name, dept_code=new.dept_code,
             dept_name=new.dept_name, caty=new.caty,
@@ -158,7 +165,7 @@ def open_selfpaid(
     mdtrt_id = call.ids.new("M")
     call.conn.execute(insert(visit).values(
         mdtrt_id=mdtrt_id, psn_no=psn_no, fixmedins_code=call.institution.code,
-        insutype=insutype, med_type=med_type, visit_class=visit_class.value, status=OPEN,
+        insutype=insutype, med_type=med_type, visit_class=visit_class.value, status=START,
         begntime=call.now, ipt_otp_no=call.ref, mdtrt_cert_type="", mdtrt_cert_no="",
         insuplc_admdvs=person["insuplc_admdvs"], mdtrtarea_admvs=call.institution.pool_area,
         msgid=call.ref, emergency=flags.emergency, trum_flag=flags.trauma,
@@ -170,8 +177,16 @@ def open_selfpaid(
 
 
 def close_selfpaid(call: Call, mdtrt_id: str, end: datetime | None) -> None:
-    call.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(
-        status=SELFPAID, endtime=end))
+    """The lines of the visit ``open_selfpaid`` opened in this call are stored."""
+    _move(call, mdtrt_id, visit_states.after(VisitAction.CLOSE_SELFPAID, START, mdtrt_id),
+          endtime=end)
+
+
+def withdraw_selfpaid(call: Call, row: RowMapping) -> None:
+    """The bill paid in full is withdrawn (2601 of its 2901): its visit (``row``, locked
+    by ``get_visit``) is cancelled."""
+    mdtrt_id = row["mdtrt_id"]
+    _move(call, mdtrt_id, visit_states.after(VisitAction.WITHDRAW_BILL, row["status"], mdtrt_id))
 
 
 def replace_diagnoses(
@@ -202,37 +217,20 @@ def record_visit_info(
 ) -> None:
     """2203: the outpatient visit's medical type and diagnoses."""
     row = get_visit(call, mdtrt_id, psn_no, lock=True)
-    require_status(row, OPEN)
+    require_status(row, VisitStatus.OPEN)
     if visit_class_of(med_type) is not VisitClass(row["visit_class"]):
         raise Refused("E-VIS-003", f"med_type {med_type} for a {row['visit_class']} visit")
     call.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(med_type=med_type))
     replace_diagnoses(call, mdtrt_id, psn_no, items, stage="visit")
 
 
-def _live(mdtrt_id: str | ColumnElement[str], *, final_only: bool) -> Select[Any]:
-    """The settlements of a visit (an id, or the ``visit`` row of an outer query) that no
-    cancellation reverses (the unique index on ``reverses`` answers the NOT EXISTS)."""
-    cancel = settlement.alias("cancel")
-    query = select(settlement).where(
-        settlement.c.mdtrt_id == mdtrt_id,
-        settlement.c.kind == "settle",
-        ~select(cancel.c.setl_id).where(cancel.c.reverses == settlement.c.setl_id).exists(),
-    )
-    return query.where(settlement.c.mid_setl_flag == "0") if final_only else query
-
-
-def live_settlements(conn: Connection, mdtrt_id: str, *, final_only: bool) -> list[RowMapping]:
-    """The visit's settlements that no cancellation reverses, oldest first."""
-    query = _live(mdtrt_id, final_only=final_only).order_by(settlement.c.seq)
-    return list(conn.execute(query).mappings())
-
-
 def unsettled(conn: Connection, psn_no: str) -> list[RowMapping]:
     """The person's visits still to be settled, oldest first: open (or discharged) with no
     live final settlement. A visit whose settlement was cancelled is unsettled again."""
     query = select(visit).where(
-        visit.c.psn_no == psn_no, visit.c.status.in_((OPEN, DISCHARGED)),
-        ~_live(visit.c.mdtrt_id, final_only=True).exists(),
+        visit.c.psn_no == psn_no,
+        visit.c.status.in_((VisitStatus.OPEN, VisitStatus.DISCHARGED)),
+        ~settlements.of_visit(visit.c.mdtrt_id, final_only=True).exists(),
     ).order_by(visit.c.begntime, visit.c.mdtrt_id)
     return list(conn.execute(query).mappings())
 
@@ -249,19 +247,19 @@ def cancel_visit(call: Call, mdtrt_id: str, psn_no: str, visit_class: VisitClass
     row = get_visit(call, mdtrt_id, psn_no, lock=True)
     if row["visit_class"] != visit_class.value:
         raise Refused("E-VIS-003", f"visit {mdtrt_id} is {row['visit_class']}")
-    require_status(row, OPEN)
-    if live_settlements(call.conn, mdtrt_id, final_only=False):
+    cancelled = visit_states.after(VisitAction.CANCEL, row["status"], mdtrt_id)
+    if settlements.live_of_visit(call.conn, mdtrt_id, final_only=False):
         raise Refused("E-SETL-005", "cancel its settlements (2208/2305) first")
     if _has_active_fees(call.conn, mdtrt_id):
         raise Refused("E-VIS-002", "fee details are uploaded: cancel them (2205/2302) first")
-    set_status(call, mdtrt_id, CANCELLED)
+    _move(call, mdtrt_id, cancelled)
     return Effect(EffectKind.VISIT_CANCEL, mdtrt_id)
 
 
-def set_status(call: Call, mdtrt_id: str, status: str, **values: object) -> None:
-    call.conn.execute(
-        update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(status=status, **values)
-    )
+def set_status(call: Call, mdtrt_id: str, status: VisitStatus) -> None:
+    """TRANSITIONAL, for services/reimbursement.py's withdraw_bill only: it becomes
+    ``withdraw_selfpaid``, which checks the move against the transition table."""
+    _move(call, mdtrt_id, status)
 
 
 def discharge(
@@ -272,10 +270,10 @@ def discharge(
     row = get_visit(call, mdtrt_id, psn_no, lock=True)
     if row["visit_class"] != VisitClass.INPATIENT.value:
         raise Refused("E-VIS-003", f"visit {mdtrt_id} is not an inpatient stay")
-    require_status(row, OPEN)
+    discharged = visit_states.after(VisitAction.DISCHARGE, row["status"], mdtrt_id)
     if end < row["begntime"]:
         raise Refused("E-ENV-005", "endtime is before the admission time")
-    set_status(call, mdtrt_id, DISCHARGED, endtime=end, dscg_way=way)
+    _move(call, mdtrt_id, discharged, endtime=end, dscg_way=way)
     if items:
         replace_diagnoses(call, mdtrt_id, psn_no, items, stage="discharge")
     return Effect(EffectKind.DISCHARGE, mdtrt_id)
@@ -284,10 +282,10 @@ def discharge(
 def undo_discharge(call: Call, mdtrt_id: str, psn_no: str) -> Effect:
     """2405: reopen a discharged stay whose final settlement is not live."""
     row = get_visit(call, mdtrt_id, psn_no, lock=True)
-    require_status(row, DISCHARGED)
-    if live_settlements(call.conn, mdtrt_id, final_only=True):
+    reopened = visit_states.after(VisitAction.UNDO_DISCHARGE, row["status"], mdtrt_id)
+    if settlements.live_of_visit(call.conn, mdtrt_id, final_only=True):
         raise Refused("E-SETL-005", "cancel the final settlement (2305) first")
-    set_status(call, mdtrt_id, OPEN, endtime=None, dscg_way="")
+    _move(call, mdtrt_id, reopened, endtime=None, dscg_way="")
     call.conn.execute(
         delete(diagnosis).where(diagnosis.c.mdtrt_id == mdtrt_id, diagnosis.c.stage == "discharge")
     )
@@ -295,4 +293,4 @@ def undo_discharge(call: Call, mdtrt_id: str, psn_no: str) -> Effect:
 
 
 def is_final_settled(conn: Connection, mdtrt_id: str) -> bool:
-    return bool(live_settlements(conn, mdtrt_id, final_only=True))
+    return bool(settlements.live_of_visit(conn, mdtrt_id, final_only=True))

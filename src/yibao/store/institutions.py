@@ -11,11 +11,20 @@ from yibao.store.schema import institution
 
 FLAGS = frozenset({"networked", "prepay"})  # the flags an operator sets
 _BY_CODE = select(institution).where(institution.c.fixmedins_code == bindparam("code"))
+_LOCK = (select(institution.c.fixmedins_code)
+         .where(institution.c.fixmedins_code == bindparam("code")).with_for_update())
 
 
 def find(conn: Connection, code: str) -> Institution | None:
-    row = conn.execute(_BY_CODE, {"code": code}).mappings().first()
-    return None if row is None else institution_of(row)
+    """The institution of ``code``, or None when there is none."""
+    row = conn.execute(_BY_CODE, {"code": code}).first()
+    return None if row is None else institution_of(row._asdict())
+
+
+def lock(conn: Connection, code: str) -> bool:
+    """Lock the institution's row (orders its concurrent uploads, fault periods, ...);
+    False when there is no such institution."""
+    return conn.execute(_LOCK, {"code": code}).first() is not None
 
 
 def names(conn: Connection, codes: Iterable[str]) -> dict[str, str]:

@@ -1,5 +1,5 @@
-"""The ``message`` aggregate: each state-changing message of an institution, claimed by
-its msgid before it acts and answered with the change (and ``reversal``, the msgids a
+"""The ``message`` aggregate: each state-changing message of an institution, its msgid
+reserved before it acts and answered with the change (and ``reversal``, the msgids a
 2601 blocked). Each statement is built once, at import."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from yibao.store.schema import message, reversal
 
-_CLAIM = insert(message)
+_RESERVE = insert(message)
 _ANSWER = (
     update(message)
     .where(message.c.fixmedins_code == bindparam("code"), message.c.msgid == bindparam("id"))
@@ -25,19 +25,19 @@ _REVERSED = select(reversal.c.omsgid).where(
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A claimed message: the hash of its body and its answer (JSON; empty until the
+    """A reserved message: the hash of its body and its answer (JSON; empty until the
     answer is stored with the change)."""
 
     body_hash: str
     response: str
 
 
-def claim(
+def reserve(
     conn: Connection, code: str, msgid: str, *, infno: str, body_hash: str, at: datetime
 ) -> None:
-    """Claim the msgid before acting: a duplicate (earlier, concurrent, or blocked by a
+    """Reserve the msgid before acting: a duplicate (earlier, concurrent, or blocked by a
     2601 reversal) fails on this row with IntegrityError."""
-    conn.execute(_CLAIM, {
+    conn.execute(_RESERVE, {
         "fixmedins_code": code, "msgid": msgid, "infno": infno, "body_hash": body_hash,
         "infcode": 0, "response": "", "created_at": at,
     })
@@ -45,7 +45,7 @@ def claim(
 
 def answer(conn: Connection, code: str, msgid: str, *, response: str,
            effect: str | None) -> None:
-    """Store the answer of a claimed message (and what a 2601 would reverse)."""
+    """Store the answer of a reserved message (and what a 2601 would reverse)."""
     conn.execute(_ANSWER, {"code": code, "id": msgid, "answer": response, "did": effect})
 
 
