@@ -128,8 +128,9 @@ class Stage:
     )
 
     def __post_init__(self) -> None:
-        keys = StageKeys(*(f"{prefix}.{self.key}" for prefix in "DBPOSN"), f"F.{self.fund}",
-                         "" if self.overflow is None else f"F.{self.overflow.fund}")
+        keys = StageKeys._make((*(f"{prefix}.{self.key}" for prefix in "DBPOSN"),
+                                f"F.{self.fund}",
+                                "" if self.overflow is None else f"F.{self.overflow.fund}"))
         table = {
             (group, level): Rules(
                 self.deductible_for(group, level),
