@@ -2,7 +2,8 @@
 API (apps) and the operator window (admin API); cancelled the same ways.
 
 The rules (types, validity, limits) are in ``domain/filing.py``; which filing a
-settlement rests on is decided in ``services/away.py``.
+settlement rests on is decided in ``domain/away.py`` (``services/away.py`` calls it).
+The filing rows are read as ``Filing`` records by ``store/filings.py``.
 """
 
 from __future__ import annotations
