@@ -109,9 +109,9 @@ def special_diseases(call: Call, inp: Fields) -> dict[str, Any]:
     get_person(call.conn, psn_no)
     rows = filing.in_force(call.conn, psn_no, rules.Kind.DISEASE, call.now)
     return {"feedetail": [
-        {"opsp_dise_code": r["dise_code"], "opsp_dise_name": r["dise_name"],
-         "begndate": _day(r["begin_at"]), "enddate": _last_day(r["end_at"]),
-         "fixmedins_code": r["fixmedins_code"], "trt_dcla_detl_sn": r["trt_dcla_detl_sn"]}
+        {"opsp_dise_code": r.disease_code, "opsp_dise_name": r.disease_name,
+         "begndate": _day(r.begin_at), "enddate": _last_day(r.end_at),
+         "fixmedins_code": r.institution, "trt_dcla_detl_sn": r.serial}
         for r in rows]}
 
 
@@ -123,20 +123,20 @@ def referrals(call: Call, inp: Fields) -> dict[str, Any]:
     assert begin is not None
     rows = [r for r in filing.made_by(call.conn, psn_no, call.institution.code, begin,
                                       data.moment("endtime", required=False))
-            if r["filing_type"] == "referral"]
-    names = institutions.names(call.conn, [r["fixmedins_code"] for r in rows])
+            if r.filing_type is rules.FilingType.REFERRAL]
+    names = institutions.names(call.conn, [r.institution for r in rows])
     return {"refmedin": [
-        {"insutype": r["insutype"], "dcla_souc": r["source"], "psn_no": psn_no,
+        {"insutype": r.relationship.insutype, "dcla_souc": r.source, "psn_no": psn_no,
          "psn_cert_type": person["psn_cert_type"], "certno": person["certno"],
          "psn_name": person["name"], "gend": person["gend"], "brdy": _day(person["brdy"]),
-         "insu_optins": r["insuplc_admdvs"], "emp_name": r["emp_name"],
-         "diag_code": r["dise_code"], "diag_name": r["dise_name"],
-         "reflin_medins_no": r["fixmedins_code"],
-         "reflin_medins_name": names.get(r["fixmedins_code"], ""),
-         "out_flag": "1" if r["mdtrtarea_admdvs"] != r["insuplc_admdvs"] else "0",
-         "refl_date": _day(r["begin_at"]), "refl_rea": r["reason"],
-         "begndate": _day(r["begin_at"]), "enddate": _last_day(r["end_at"]),
-         "hosp_agre_refl_flag": "1", "status": r["status"],
-         "trt_dcla_detl_sn": r["trt_dcla_detl_sn"]}
+         "insu_optins": r.relationship.insured_area, "emp_name": r.relationship.employer,
+         "diag_code": r.disease_code, "diag_name": r.disease_name,
+         "reflin_medins_no": r.institution,
+         "reflin_medins_name": names.get(r.institution, ""),
+         "out_flag": "1" if r.area != r.relationship.insured_area else "0",
+         "refl_date": _day(r.begin_at), "refl_rea": r.reason,
+         "begndate": _day(r.begin_at), "enddate": _last_day(r.end_at),
+         "hosp_agre_refl_flag": "1", "status": r.status.value,
+         "trt_dcla_detl_sn": r.serial}
         for r in rows]}
 

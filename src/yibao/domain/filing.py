@@ -15,11 +15,9 @@ China Standard Time), or when the filing is cancelled or superseded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
 
 from yibao.domain.errors import Refused
 from yibao.domain.text import is_digits
@@ -27,11 +25,21 @@ from yibao.domain.text import is_digits
 VALIDITY_YEARS_MAX = 10
 DISEASE_INSTITUTIONS_MAX = 2  # per person and disease
 
-# filing.status: a cancelled filing was withdrawn and never counts; a superseded one (ended
-# by a newer area filing) still covers the visits its validity overlapped
-ACTIVE = "active"
-CANCELLED = "cancelled"
-SUPERSEDED = "superseded"
+
+
+class Status(StrEnum):
+    """filing.status: a cancelled filing was withdrawn and never counts; a superseded one
+    (ended by a newer area filing) still covers the visits its validity overlapped."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+
+# the stored strings, for statements and answers
+ACTIVE = Status.ACTIVE.value
+CANCELLED = Status.CANCELLED.value
+SUPERSEDED = Status.SUPERSEDED.value
 
 
 class Kind(StrEnum):
@@ -51,16 +59,29 @@ class Category(StrEnum):
     UNFILED = "unfiled"
 
 
+class FilingType(StrEnum):
+    """filing.filing_type: what the person files (``TYPES`` says its kind and category)."""
+
+    RESETTLED = "resettled"
+    RESIDENT = "resident"
+    STATIONED = "stationed"
+    REFERRAL = "referral"
+    EMERGENCY = "emergency"
+    TEMPORARY = "temporary"
+    DISEASE = "disease"
+    TRAUMA = "trauma"
+
+
 # filing_type -> (kind, category, national name)
 TYPES: dict[str, tuple[Kind, Category, str]] = {
-    "resettled": (Kind.AREA, Category.LONG_TERM, "异地安置退休人员"),
-    "resident": (Kind.AREA, Category.LONG_TERM, "异地长期居住人员"),
-    "stationed": (Kind.AREA, Category.LONG_TERM, "常驻异地工作人员"),
-    "referral": (Kind.AREA, Category.REFERRAL, "异地转诊就医人员"),
-    "emergency": (Kind.AREA, Category.EMERGENCY, "异地急诊抢救人员"),
-    "temporary": (Kind.AREA, Category.TEMPORARY, "其他临时外出就医人员"),
-    "disease": (Kind.DISEASE, Category.LONG_TERM, "门诊慢特病定点备案"),
-    "trauma": (Kind.TRAUMA, Category.TEMPORARY, "意外伤害无第三方责任声明"),
+    FilingType.RESETTLED: (Kind.AREA, Category.LONG_TERM, "异地安置退休人员"),
+    FilingType.RESIDENT: (Kind.AREA, Category.LONG_TERM, "异地长期居住人员"),
+    FilingType.STATIONED: (Kind.AREA, Category.LONG_TERM, "常驻异地工作人员"),
+    FilingType.REFERRAL: (Kind.AREA, Category.REFERRAL, "异地转诊就医人员"),
+    FilingType.EMERGENCY: (Kind.AREA, Category.EMERGENCY, "异地急诊抢救人员"),
+    FilingType.TEMPORARY: (Kind.AREA, Category.TEMPORARY, "其他临时外出就医人员"),
+    FilingType.DISEASE: (Kind.DISEASE, Category.LONG_TERM, "门诊慢特病定点备案"),
+    FilingType.TRAUMA: (Kind.TRAUMA, Category.TEMPORARY, "意外伤害无第三方责任声明"),
 }
 # types whose validity may be left open (until cancelled or superseded)
 OPEN_ENDED_TYPES = frozenset(
@@ -101,9 +122,44 @@ class Window:
         return min(ends, default=None)
 
 
-def window_of(row: Mapping[str, Any]) -> Window:
-    """The window of a stored filing (a ``filing`` row)."""
-    return Window(row["begin_at"], row["end_at"], row["ended_at"])
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """A stored filing (a ``filing`` row, read by store/filings.py), typed."""
+
+    serial: str  # trt_dcla_detl_sn
+    psn_no: str
+    kind: Kind
+    filing_type: FilingType
+    relationship: Relationship  # the insured relationship it was made under
+    area: str  # mdtrtarea_admdvs: the co-ordination area of treatment
+    institution: str  # fixmedins_code: disease filings' institution, else empty
+    disease_code: str
+    disease_name: str
+    reason: str
+    injury_time: datetime | None  # trauma declarations: when the injury happened
+    injury_site: str
+    begin_at: datetime  # registration
+    end_at: datetime | None  # chosen end (exclusive); None: until ended
+    status: Status
+    ended_at: datetime | None  # cancelled or superseded
+    ended_reason: str
+    source: str  # dcla_souc
+    actor: str  # who registered it (an institution's code, an operator, a channel)
+    msgid: str
+
+    @property
+    def category(self) -> Category:
+        return TYPES[self.filing_type][1]
+
+    @property
+    def type_name(self) -> str:
+        """The national name of its type."""
+        return TYPES[self.filing_type][2]
+
+
+def window_of(filing: Filing) -> Window:
+    """When a stored filing counts."""
+    return Window(filing.begin_at, filing.end_at, filing.ended_at)
 
 
 def is_area_code(code: str) -> bool:

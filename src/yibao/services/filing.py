@@ -2,7 +2,8 @@
 API (apps) and the operator window (admin API); cancelled the same ways.
 
 The rules (types, validity, limits) are in ``domain/filing.py``; which filing a
-settlement rests on is decided in ``services/away.py``.
+settlement rests on is decided in ``domain/away.py`` (``services/away.py`` calls it).
+The filing rows are read as ``Filing`` records by ``store/filings.py``.
 """
 
 from __future__ import annotations
@@ -11,17 +12,16 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from yibao.domain import filing as rules
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
-from yibao.domain.filing import ACTIVE, CANCELLED, SUPERSEDED, window_of
-from yibao.domain.paging import Page
+from yibao.domain.filing import ACTIVE, CANCELLED, SUPERSEDED, Filing, Status, window_of
 from yibao.services import audit, away, reimbursement, visits
 from yibao.services.context import Caller, Ids
 from yibao.services.persons import active_insurance, insurances, lock_person
-from yibao.store import institutions, settlements
+from yibao.store import filings, institutions, settlements
 from yibao.store.schema import claim, filing, visit
 
 
@@ -102,14 +102,8 @@ def _supersede(conn: Connection, psn_no: str, serial: str, now: datetime) -> Non
     )
 
 
-def _in_force(now: datetime) -> Any:
-    return and_(filing.c.status == ACTIVE, or_(filing.c.end_at.is_(None), filing.c.end_at > now))
-
-
 def _check_disease_room(conn: Connection, new: NewFiling, now: datetime) -> None:
-    filed = [r[0] for r in conn.execute(select(filing.c.fixmedins_code).where(
-        filing.c.psn_no == new.psn_no, filing.c.kind == rules.Kind.DISEASE.value,
-        filing.c.dise_code == new.disease_code, _in_force(now)))]
+    filed = filings.disease_institutions(conn, new.psn_no, new.disease_code, now)
     if new.institution in filed:
         raise Refused("E-FIL-008", f"already filed with {new.institution} for this disease")
     if len(filed) >= rules.DISEASE_INSTITUTIONS_MAX:
@@ -122,15 +116,16 @@ def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: s
     a transaction only the ``kind`` it registers (2502 area, 2504 special disease); a
     filing in use (``_check_unused``) cannot be cancelled."""
     lock_person(conn, psn_no)  # settlements, and the filing changes, of the person wait
-    row = conn.execute(select(filing).where(filing.c.trt_dcla_detl_sn == serial)).mappings().first()
-    if row is None or row["psn_no"] != psn_no or (own_only and row["actor"] != caller.name):
+    row = filings.by_serial(conn, serial)
+    if row is None or row.psn_no != psn_no or (own_only and row.actor != caller.name):
         raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial}")
-    actual = rules.TYPES[row["filing_type"]][0]
+    actual = rules.TYPES[row.filing_type][0]
     if kind is not None and actual is not kind:
         raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial} is a {actual} filing")
     window = window_of(row)
-    if row["status"] != ACTIVE or (window.until is not None and window.until <= caller.now):
-        raise Refused("E-FIL-009", f"{serial} is {row['status']}, valid until {window.until}")
+    if row.status is not Status.ACTIVE or (window.until is not None
+                                          and window.until <= caller.now):
+        raise Refused("E-FIL-009", f"{serial} is {row.status}, valid until {window.until}")
     _check_unused(conn, row, caller.now)
     conn.execute(update(filing).where(filing.c.trt_dcla_detl_sn == serial).values(
         status=CANCELLED, ended_at=caller.now, ended_reason=reason[:500]))
@@ -138,37 +133,37 @@ def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: s
                  detail=f"{serial}: {reason}")
 
 
-def _check_unused(conn: Connection, row: RowMapping, now: datetime) -> None:
+def _check_unused(conn: Connection, row: Filing, now: datetime) -> None:
     """E-FIL-009 while a live settlement or an approved reimbursement of the person rests
     on the filing (as its basis or its injury declaration), while a reimbursement not yet
     decided names it, or while a visit away from home that it covers is not yet settled
     (``away.serves``): a stay admitted under the filing settles on it. A visit
     registered after the cancellation finds no filing (a cancelled one never counts)."""
-    serial = row["trt_dcla_detl_sn"]
-    if _used(conn, row["psn_no"], serial):
+    serial = row.serial
+    if _used(conn, row.psn_no, serial):
         raise Refused("E-FIL-009", f"{serial} is used by a live settlement or an approved "
                       "claim: cancel the settlement first")
     pending = _pending_claims_on(conn, row)
     if pending:
         raise Refused("E-FIL-009", f"{serial} is relied on by claims not yet decided: "
                       f"{_few(pending)}")
-    waiting = [v["mdtrt_id"] for v in visits.unsettled(conn, row["psn_no"])
+    waiting = [v["mdtrt_id"] for v in visits.unsettled(conn, row.psn_no)
                if _in_progress(v, now) and away.serves(row, v, now)]
     if waiting:
         raise Refused("E-FIL-009", "the unsettled visits it covers are settled or "
                       f"cancelled (2202 / 2404) first: {_few(waiting)}")
 
 
-def _pending_claims_on(conn: Connection, row: RowMapping) -> list[str]:
+def _pending_claims_on(conn: Connection, row: Filing) -> list[str]:
     """The person's manual reimbursements, applied for and not yet decided, that name the
     filing or may rest on it as their injury declaration: cancelled now, it would refuse
     their approval."""
     query = select(claim.c.claim_id, claim.c.trt_dcla_detl_sn, visit).join(
         visit, visit.c.mdtrt_id == claim.c.mdtrt_id).where(
-        claim.c.psn_no == row["psn_no"],
+        claim.c.psn_no == row.psn_no,
         claim.c.status.in_((reimbursement.SUBMITTED, reimbursement.UNDER_REVIEW)),
     ).order_by(claim.c.claim_id)
-    serial, declaration = row["trt_dcla_detl_sn"], row["kind"] == rules.Kind.TRAUMA
+    serial, declaration = row.serial, row.kind is rules.Kind.TRAUMA
     return [c["claim_id"] for c in conn.execute(query).mappings()
             if c["trt_dcla_detl_sn"] == serial or (declaration and away.claim_needs(row, c))]
 
@@ -177,8 +172,8 @@ def _in_progress(care: RowMapping, now: datetime) -> bool:
     """An inpatient stay is in progress until settled or cancelled; an outpatient visit
     only on the day it began: one the HIS left open after its day keeps no filing (it
     would find none: a cancelled filing never counts)."""
-    return (care["visit_class"] == VisitClass.INPATIENT.value
-            or care["begntime"].date() == now.date())
+    return bool(care["visit_class"] == VisitClass.INPATIENT.value
+                or care["begntime"].date() == now.date())
 
 
 def _few(items: list[str], shown: int = 2) -> str:
@@ -194,45 +189,25 @@ def _used(conn: Connection, psn_no: str, serial: str) -> bool:
     return settlements.rests_on_filing(conn, psn_no, serial)
 
 
-def in_force(conn: Connection, psn_no: str, kind: rules.Kind, now: datetime
-             ) -> list[RowMapping]:
-    """The person's filings of a kind that count now (5301: special diseases)."""
-    rows = conn.execute(select(filing).where(
-        filing.c.psn_no == psn_no, filing.c.kind == kind.value, _in_force(now)).order_by(
-        filing.c.begin_at, filing.c.trt_dcla_detl_sn)).mappings()
-    return [r for r in rows if r["begin_at"] <= now]
+in_force = filings.in_force  # the person's filings of a kind that count now (5301)
+made_by = filings.made_by  # those an institution registered in a period (5304: referrals)
+# a page of a person's filings, newest first (ended ones too: they explain refusals)
+of_person = filings.page_of
 
 
-def made_by(conn: Connection, psn_no: str, actor: str, begin: datetime, end: datetime | None
-            ) -> list[RowMapping]:
-    """The person's filings an institution registered in a period (5304: referrals)."""
-    query = select(filing).where(filing.c.psn_no == psn_no, filing.c.actor == actor,
-                                 filing.c.begin_at >= begin)
-    if end is not None:
-        query = query.where(filing.c.begin_at <= end)
-    return list(conn.execute(query.order_by(filing.c.begin_at)).mappings())
-
-
-def of_person(conn: Connection, psn_no: str, page: Page) -> list[RowMapping]:
-    """A page of a person's filings, newest first (ended ones too: they explain refusals)."""
-    query = select(filing).where(filing.c.psn_no == psn_no).order_by(
-        filing.c.begin_at.desc(), filing.c.trt_dcla_detl_sn.desc())
-    return list(conn.execute(query.limit(page.limit).offset(page.offset)).mappings())
-
-
-def describe(row: RowMapping, now: datetime) -> dict[str, Any]:
+def describe(row: Filing, now: datetime) -> dict[str, Any]:
     """A filing as the APIs show it (English names; the HIS interface maps its own)."""
     until = window_of(row).until
-    expired = row["status"] == ACTIVE and until is not None and until <= now
+    expired = row.status is Status.ACTIVE and until is not None and until <= now
     return {
-        "trt_dcla_detl_sn": row["trt_dcla_detl_sn"], "psn_no": row["psn_no"],
-        "kind": row["kind"], "filing_type": row["filing_type"],
-        "type_name": rules.TYPES[row["filing_type"]][2], "insutype": row["insutype"],
-        "insured_area": row["insuplc_admdvs"], "area": row["mdtrtarea_admdvs"],
-        "institution": row["fixmedins_code"], "disease_code": row["dise_code"],
-        "begin_at": row["begin_at"].isoformat(sep=" "),
-        "end_at": None if row["end_at"] is None else row["end_at"].isoformat(sep=" "),
-        "status": "expired" if expired else row["status"],
-        "ended_at": None if row["ended_at"] is None else row["ended_at"].isoformat(sep=" "),
-        "ended_reason": row["ended_reason"], "source": row["source"],
+        "trt_dcla_detl_sn": row.serial, "psn_no": row.psn_no,
+        "kind": row.kind.value, "filing_type": row.filing_type.value,
+        "type_name": row.type_name, "insutype": row.relationship.insutype,
+        "insured_area": row.relationship.insured_area, "area": row.area,
+        "institution": row.institution, "disease_code": row.disease_code,
+        "begin_at": row.begin_at.isoformat(sep=" "),
+        "end_at": None if row.end_at is None else row.end_at.isoformat(sep=" "),
+        "status": "expired" if expired else row.status.value,
+        "ended_at": None if row.ended_at is None else row.ended_at.isoformat(sep=" "),
+        "ended_reason": row.ended_reason, "source": row.source,
     }
