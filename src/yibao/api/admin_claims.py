@@ -108,12 +108,12 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
            second_approval_above: int = SECOND_APPROVAL_ABOVE_FEN) -> APIRouter:
     """``second_approval_above``: an approved amount above it (fen) needs a second,
     different approver (domain/roles.py)."""
-    responses: dict[int | str, dict[str, Any]] = {
-        400: {"description": "the body is not JSON"}, **DENIED,
-        404: {"description": "no such claim, payment, institution or fault period "
-                             "(code E-...)"},
-        409: {"description": "refused: the body names the error code (E-CLM-...) and why"},
-    }
+    responses: dict[int | str, dict[str, Any]] = {400: {"description": "the body is not JSON"}}
+    responses.update(DENIED.items())
+    responses[404] = {"description": "no such claim, payment, institution or fault period "
+                                     "(code E-...)"}
+    responses[409] = {"description": "refused: the body names the error code (E-CLM-...) "
+                                     "and why"}
     api = APIRouter(route_class=DecimalRoute, prefix="/admin/v1",
                     tags=["admin: reimbursement"], responses=responses)
 

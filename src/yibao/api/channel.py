@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
@@ -392,7 +392,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
             filing.cancel(conn, app_caller(channel_id, actor), serial, psn_no, body.reason,
                           own_only=False)
-            return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
+            return {"trt_dcla_detl_sn": serial, "status": filing_rules.CANCELLED}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     def channel_call(conn: Connection, channel_id: str, actor: ecert.Actor) -> Call:
@@ -434,7 +434,7 @@ class _Unauthorized(Exception):
     """A channel request whose signature, timestamp or nonce is not valid (HTTP 401)."""
 
 
-def install(app: Any) -> None:
+def install(app: FastAPI) -> None:
     """Answer an unauthorized channel request 401 (the router is included with the other
     REST routes, app.py)."""
 

@@ -81,7 +81,7 @@ class ApplicationIn(BaseModel):
 
     reason: str = Field("fault", examples=["no_credential"], description=", ".join(
         REASONS))
-    payee: PayeeIn
+    payee: PayeeIn | None  # each entry point's own: the window's names the holder
     bill: BillIn | None = None
     fixmedins_code: str = Field("", max_length=30)
     invono: str = Field("", max_length=50)

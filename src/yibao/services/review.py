@@ -80,7 +80,8 @@ def approve(call: Call, claim_id: str, decision: Decision) -> Approval:
     claims.require(row, Action.APPROVE)
     note = _payee_confirmation(row, decision.payee_confirmed, decision.note)
     actors = _actors(conn, claim_id)
-    first = (actors.get(FIRST_APPROVED) or [None])[-1]
+    first_approvers = actors.get(FIRST_APPROVED, [])
+    first = first_approvers[-1] if first_approvers else None
     roles.check_may_approve(call.actor.name, submitters=[row["applicant"],
                                                          *actors.get(ClaimStatus.SUBMITTED, [])],
                             reviewers=actors.get(ClaimStatus.UNDER_REVIEW, []),
