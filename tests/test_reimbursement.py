@@ -17,10 +17,13 @@ from apps import ChannelApp
 from concurrency import run_threads
 from conftest import APPROVER, AUDITOR, CLERK, FINANCE, REVIEWER
 from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, register, settle_payload, upload
+from yibao.api.admin_claims import operator_call
 from yibao.api.claim_models import BillIn, bill_of
 from yibao.domain.errors import Refused
-from yibao.services import reimbursement
-from yibao.services.context import Caller, Ids
+from yibao.domain.roles import Operator
+from yibao.services import applications
+from yibao.services.claims import Payee
+from yibao.services.context import Call, Ids
 from yibao.store import demo
 from yibao.store.schema import claim, ledger_entry, settlement
 
@@ -47,6 +50,11 @@ def window_apply(http, psn_no: str, **body) -> dict:
     reply = http.post("/admin/v1/claims", json={"psn_no": psn_no, "reason": "no_credential",
                                                   "payee": payee, **body}, headers=CLERK)
     return {"status": reply.status_code, **reply.json()}
+
+
+def window_call(conn, clock) -> Call:
+    """The call of an operator named "window", as the admin routes build it."""
+    return operator_call(conn, Operator("window", clock.now), Ids(lambda: clock.now), ())
 
 
 def review_and_decide(http, claim_id: str, **decision) -> dict:
@@ -297,14 +305,13 @@ def test_emergency_care_away_is_reimbursed_as_an_emergency_not_as_unfiled_care(
 def test_the_same_invoice_applied_for_twice_at_once_makes_one_claim(db, his, clock):
     psn_no = psn(his)
     application = bill_of(psn_no, BillIn(**bill("INV-11", ("1", "XA01AAA0001", "10.00"))))
-    payee = reimbursement.Payee("银行", "6222020200001234567")
+    payee = Payee("银行", "6222020200001234567")
 
     def apply_once() -> str:
-        caller = Caller("02", "window", clock.now)
         try:
             with db.write() as conn:
-                return reimbursement.submit(conn, caller, Ids(lambda: clock.now), (),
-                                            application, reason="other", payee=payee)
+                return applications.submit(window_call(conn, clock), application,
+                                           reason="other", payee=payee)
         except Refused as refusal:
             return refusal.code
 
@@ -386,14 +393,13 @@ def race_claim_and_settlement(db, app, his, clock, psn_no: str, invono: str) -> 
     message = json.dumps(his.envelope("2207", payload)).encode()
     headers = his.headers()
     application = bill_of(psn_no, BillIn(**bill(invono, ("1", "XA01AAA0001", "30.00"))))
-    payee = reimbursement.Payee("银行", "6222020200001234567")
+    payee = Payee("银行", "6222020200001234567")
 
     def claim_it() -> str:
         try:
             with db.write() as conn:
-                return reimbursement.submit(conn, Caller("02", "window", clock.now),
-                                            Ids(lambda: clock.now), (), application,
-                                            reason="other", payee=payee)[:1]
+                return applications.submit(window_call(conn, clock), application,
+                                           reason="other", payee=payee)[:1]
         except Refused as refusal:
             return refusal.code
 

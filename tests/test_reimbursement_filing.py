@@ -13,12 +13,13 @@ from concurrency import run_threads
 from conftest import APPROVER, AUDITOR, CLERK, REVIEWER
 from flows import ZHAO_LEI, ok
 from test_errors import unchanged
-from test_reimbursement import bill, declare_fault, fault_bill, psn, window_apply
+from test_reimbursement import bill, declare_fault, fault_bill, psn, window_apply, window_call
 from yibao.api.claim_models import BillIn, bill_of
 from yibao.domain.errors import Refused
+from yibao.services import applications
 from yibao.services import filing as filing_service
-from yibao.services import reimbursement
-from yibao.services.context import Caller, Ids
+from yibao.services.claims import Payee
+from yibao.services.context import Caller
 from yibao.store.schema import (
     claim,
     filing,
@@ -222,18 +223,18 @@ def test_an_application_naming_a_filing_and_its_cancellation_at_once(
     or the filing is cancelled and the application refused; never a claim on a cancelled
     filing."""
     psn_no = psn(his_factory("H11010500001"), ZHAO_LEI)
-    payee = reimbursement.Payee("银行", "6222020200001234567")
+    payee = Payee("银行", "6222020200001234567")
     for round_ in range(4):
         serial = file(http, clock, datetime(2026, 4, 1, 9, 0), psn_no, filing_type="temporary",
                       area="110000", end_date="2026-06-30")
         application = bill_of(psn_no, BillIn(**two_lines(f"INV-RACE{round_}")))
         caller = Caller("02", "window", clock.now)
 
-        def apply_it(serial: str = serial, application=application, caller=caller) -> str:
+        def apply_it(serial: str = serial, application=application) -> str:
             try:
                 with db.write() as conn:
-                    reimbursement.submit(conn, caller, Ids(lambda: clock.now), (), application,
-                                         reason="other", payee=payee, filing_sn=serial)
+                    applications.submit(window_call(conn, clock), application,
+                                        reason="other", payee=payee, filing_sn=serial)
                 return "applied"
             except Refused as refusal:
                 return refusal.code

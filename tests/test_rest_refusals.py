@@ -60,12 +60,12 @@ def test_every_code_declares_an_allowed_status_and_the_docs_show_it():
 def test_a_refusal_a_route_lets_through_answers_its_catalogue_status(db, http, monkeypatch):
     """The claims listing runs outside ``run_refusable``: were it to refuse, the refusal
     still answers its code's status and body (an application-wide handler), not a 500."""
-    from yibao.services import reimbursement
+    from yibao.services import claims
 
     def refuse(*_args, **_kwargs):
         raise Refused("E-CLM-001", "no such claim R-NO-SUCH")
 
-    monkeypatch.setattr(reimbursement, "listing", refuse)
+    monkeypatch.setattr(claims, "listing", refuse)
     _refused(http.get("/admin/v1/claims", headers=CLERK), "E-CLM-001")
 
 
@@ -76,7 +76,7 @@ def test_a_database_error_under_a_rest_route_is_told_by_its_kind(db, http, monke
 
     from sqlalchemy.exc import IntegrityError, OperationalError
 
-    from yibao.services import reimbursement
+    from yibao.services import claims
 
     def busy() -> Exception:
         orig = sqlite3.OperationalError("database is locked")
@@ -92,6 +92,6 @@ def test_a_database_error_under_a_rest_route_is_told_by_its_kind(db, http, monke
         def fail(*_args, error=error, **_kwargs):
             raise error()
 
-        monkeypatch.setattr(reimbursement, "listing", fail)
+        monkeypatch.setattr(claims, "listing", fail)
         reply = http.get("/admin/v1/claims", headers=CLERK)
         assert (reply.status_code, reply.json()["code"]) == (status, code), reply.text

@@ -21,11 +21,12 @@ from test_reimbursement import (
     fault_bill_input,
     psn,
     window_apply,
+    window_call,
 )
 from test_reversal import reverse, rslt
 from yibao.domain.errors import Refused
-from yibao.services import reimbursement
-from yibao.services.context import Caller
+from yibao.services import applications
+from yibao.services.claims import Payee
 from yibao.store.schema import fault_period
 
 CODE = "H11010500001"
@@ -283,7 +284,7 @@ def test_a_bill_withdrawn_and_applied_for_at_once_is_one_or_the_other(db, app, h
     application finds none, or it is applied for and the 2601 is refused."""
     psn_no = psn(his)
     declare_fault(his)
-    payee = reimbursement.Payee("银行", "6222020200001234567")
+    payee = Payee("银行", "6222020200001234567")
     for round_ in range(4):
         invono = f"INV-W{round_}"
         upload_bill(his, psn_no, invono, "100.00")
@@ -298,8 +299,8 @@ def test_a_bill_withdrawn_and_applied_for_at_once_is_one_or_the_other(db, app, h
         def apply(invono: str = invono) -> str:
             try:
                 with db.write() as conn:
-                    reimbursement.apply_for(conn, Caller("02", "window", clock.now), psn_no,
-                                            CODE, invono, payee)
+                    applications.apply_for(window_call(conn, clock), psn_no, CODE, invono,
+                                           payee)
                     return "applied"
             except Refused as refusal:
                 return refusal.code

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
@@ -33,8 +33,10 @@ from yibao.domain import trust as trust_rules
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.domain.text import unix_seconds
-from yibao.services import ecert, face, filing, reimbursement, trust
-from yibao.services.context import SOURCE_APP, Caller, Clock, Ids
+from yibao.services import applications, ecert, face, filing, trust
+from yibao.services import claims as claim_records
+from yibao.services.applications import Application
+from yibao.services.context import SOURCE_APP, Actor, ActorKind, Call, Caller, Clock, Entry, Ids
 from yibao.store import channels, nonces
 from yibao.store.db import Database
 
@@ -390,27 +392,33 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
             filing.cancel(conn, app_caller(channel_id, actor), serial, psn_no, body.reason,
                           own_only=False)
-            return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
+            return {"trt_dcla_detl_sn": serial, "status": filing_rules.CANCELLED}
         return as_holder(channel_id, cert_id, body.pin, act)
+
+    def channel_call(conn: Connection, channel_id: str, actor: ecert.Actor) -> Call:
+        """The service call of a certified app (the channel) at the moment it acts."""
+        return Call(conn=conn, actor=Actor(ActorKind.CHANNEL, channel_id),
+                    entry=Entry.CHANNEL, now=actor.now, ids=ids, policies=policies)
 
     @api.post("/certificates/{cert_id}/claims", status_code=201,
               summary="Apply for manual reimbursement (details, or a bill the hospital "
                       "uploaded); the card and certificate keep working meanwhile")
     def claim(cert_id: str, body: ClaimIn, channel_id: Channel) -> Any:
         def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            return {"claim_id": reimbursement.apply(
-                conn, app_caller(channel_id, actor), ids, policies, psn_no,
-                bill=bill_of(psn_no, body.bill) if body.bill else None,
-                code=body.fixmedins_code, invono=body.invono, reason=body.reason,
-                payee=payee_of(body.payee) if body.payee else None,
-                filing_sn=body.trt_dcla_detl_sn)}
+            return {"claim_id": applications.apply(
+                channel_call(conn, channel_id, actor), Application(
+                    psn_no=psn_no, reason=body.reason,
+                    payee=payee_of(body.payee) if body.payee else None,
+                    bill=bill_of(psn_no, body.bill) if body.bill else None,
+                    code=body.fixmedins_code, invono=body.invono,
+                    filing_sn=body.trt_dcla_detl_sn))}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/claims/list",
               summary="A page of the holder's claims, newest first, with every review step")
     def claims(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
         return as_holder(channel_id, cert_id, body.pin, lambda conn, _actor, psn_no:
-                         reimbursement.of_person(conn, psn_no, body.page))
+                         claim_records.of_person(conn, psn_no, body.page))
 
     @api.post("/certificates/{cert_id}/deactivation", summary="Deactivate in this channel")
     def deactivate(cert_id: str, channel_id: Channel) -> Any:
@@ -426,7 +434,7 @@ class _Unauthorized(Exception):
     """A channel request whose signature, timestamp or nonce is not valid (HTTP 401)."""
 
 
-def install(app: Any) -> None:
+def install(app: FastAPI) -> None:
     """Answer an unauthorized channel request 401 (the router is included with the other
     REST routes, app.py)."""
 

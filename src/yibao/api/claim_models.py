@@ -8,9 +8,12 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from yibao.api.fields import COUNT_MAX, PLACES_MAX, PRICE_MAX, too_many_places
 from yibao.api.rest import ChinaTime
+from yibao.domain.claims import REASONS
 from yibao.domain.errors import Refused
 from yibao.domain.money import MoneyError, yuan_to_fen
-from yibao.services import fees, reimbursement, visits
+from yibao.services import fees, visits
+from yibao.services.bills import Bill
+from yibao.services.claims import Payee
 
 LINES_MAX = 500
 
@@ -77,16 +80,16 @@ class ApplicationIn(BaseModel):
     hospital uploaded (2901)."""
 
     reason: str = Field("fault", examples=["no_credential"], description=", ".join(
-        reimbursement.REASONS))
-    payee: PayeeIn
+        REASONS))
+    payee: PayeeIn | None  # each entry point's own: the window's names the holder
     bill: BillIn | None = None
     fixmedins_code: str = Field("", max_length=30)
     invono: str = Field("", max_length=50)
     trt_dcla_detl_sn: str = Field("", max_length=30, description="filing, for care away")
 
 
-def bill_of(psn_no: str, body: BillIn) -> reimbursement.Bill:
-    return reimbursement.Bill(
+def bill_of(psn_no: str, body: BillIn) -> Bill:
+    return Bill(
         psn_no=psn_no, insutype=body.insutype, med_type=body.med_type,
         fixmedins_code=body.fixmedins_code, begin=body.begntime, end=body.endtime,
         invono=body.invono, lines=tuple(_line(x) for x in body.lines),
@@ -119,7 +122,7 @@ def _line(x: LineIn) -> fees.FeeLineIn:
         name=x.name, amount=amount, count=x.cnt, price=x.pric, time=x.fee_ocur_time)
 
 
-def payee_of(body: PayeeIn) -> reimbursement.Payee:
+def payee_of(body: PayeeIn) -> Payee:
     """The payee a body names; a window's names the account holder too."""
     holder = body.account_name if isinstance(body, WindowPayeeIn) else ""
-    return reimbursement.Payee(body.bank_name, body.bank_account, account_name=holder)
+    return Payee(body.bank_name, body.bank_account, account_name=holder)

@@ -9,20 +9,20 @@ from yibao.api.fields import Fields
 from yibao.api.registry import Answer
 from yibao.api.tx_fees import read_line
 from yibao.api.tx_visits import read_diagnoses, read_inpatient_flags, read_outpatient_flags
+from yibao.domain.claims import ClaimStatus
 from yibao.domain.codes import INSUTYPES, MED_TYPES, VisitClass, visit_class_of
 from yibao.domain.errors import Refused
-from yibao.services import reimbursement
-from yibao.services.context import Call, Effect, EffectKind
+from yibao.services import bills, faults
+from yibao.services.context import Call
 
 
 def declare_fault(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
     begin, end = data.moment("begntime"), data.moment("endtime")
     assert begin is not None and end is not None
-    fault_id = reimbursement.declare_fault(
-        call.conn, call.caller, call.ids, call.institution.code, begin, end,
-        data.text("memo", max_len=300))
-    return Answer({"result": {"fault_id": fault_id}}, Effect(EffectKind.FAULT, fault_id))
+    done = faults.declare(call, call.institution.code, begin, end,
+                          data.text("memo", max_len=300))
+    return Answer({"result": {"fault_id": done.value}}, done.effect)
 
 
 def fault_bill(call: Call, inp: Fields) -> Answer:
@@ -34,7 +34,7 @@ def fault_bill(call: Call, inp: Fields) -> Answer:
     assert begin is not None
     med_type = info.code("med_type", MED_TYPES)
     inpatient = visit_class_of(med_type) is VisitClass.INPATIENT
-    bill = reimbursement.Bill(
+    bill = bills.Bill(
         psn_no=info.text("psn_no", max_len=30), insutype=info.code("insutype", INSUTYPES),
         med_type=med_type, fixmedins_code=call.institution.code,
         begin=begin, end=info.moment("endtime", required=False),
@@ -43,7 +43,6 @@ def fault_bill(call: Call, inp: Fields) -> Answer:
         diagnoses=read_diagnoses(inp),
         flags=read_inpatient_flags(info) if inpatient else read_outpatient_flags(info),
     )
-    claim_id = reimbursement.record_fault_bill(call.conn, call.caller, call.ids, call.policies,
-                                               bill)
-    return Answer({"result": {"claim_id": claim_id, "status": reimbursement.ELIGIBLE}},
-                  Effect(EffectKind.CLAIM, claim_id))
+    done = bills.upload(call, bill)
+    return Answer({"result": {"claim_id": done.value, "status": ClaimStatus.ELIGIBLE.value}},
+                  done.effect)

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from yibao.domain import filing as rules
+from yibao.domain.claims import ClaimStatus
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.filing import ACTIVE, CANCELLED, SUPERSEDED, Filing, Status, window_of
-from yibao.services import audit, away, reimbursement, visits
+from yibao.services import audit, away, visits
 from yibao.services.context import Caller, Ids
 from yibao.services.persons import active_insurance, insurances, lock_person
 from yibao.store import filings, institutions, settlements
@@ -161,7 +162,7 @@ def _pending_claims_on(conn: Connection, row: Filing) -> list[str]:
     query = select(claim.c.claim_id, claim.c.trt_dcla_detl_sn, visit).join(
         visit, visit.c.mdtrt_id == claim.c.mdtrt_id).where(
         claim.c.psn_no == row.psn_no,
-        claim.c.status.in_((reimbursement.SUBMITTED, reimbursement.UNDER_REVIEW)),
+        claim.c.status.in_((ClaimStatus.SUBMITTED.value, ClaimStatus.UNDER_REVIEW.value)),
     ).order_by(claim.c.claim_id)
     serial, declaration = row.serial, row.kind is rules.Kind.TRAUMA
     return [c["claim_id"] for c in conn.execute(query).mappings()

@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
-from yibao.services import fees, filing, reimbursement, settlement, visits
+from yibao.services import bills, faults, fees, filing, settlement, visits
 from yibao.services.context import Call, Effect, EffectKind
 from yibao.store.schema import fee_line, message, reversal, signin
 from yibao.store.schema import settlement as settlement_table
@@ -108,12 +108,12 @@ def _sign_out(call: Call, sign_no: str, psn_no: str, omsgid: str) -> None:
 
 
 def _withdraw_bill(call: Call, claim_id: str, psn_no: str, omsgid: str) -> None:
-    reimbursement.withdraw_bill(call, claim_id, psn_no)
+    bills.withdraw(call, claim_id, psn_no)
 
 
 def _cancel_fault(call: Call, fault_id: str, psn_no: str, omsgid: str) -> None:
     """A fault period is the institution's, no person's: ``psn_no`` is not checked."""
-    reimbursement.cancel_fault(call.conn, call.caller, fault_id, f"reversed by 2601 {call.ref}")
+    faults.cancel(call, fault_id, f"reversed by 2601 {call.ref}")
 
 
 def _same_person(actual: str, sent: str) -> None:
