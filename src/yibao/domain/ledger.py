@@ -22,6 +22,7 @@ is owed to the person; paying it, or paying an institution, moves ``cash``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from yibao.domain.states import SettlementKind
 
@@ -45,7 +46,7 @@ def txn(prefix: str, *key: str) -> str:
 
 
 def settlement_entries(
-    row: Mapping[str, object], funds: Sequence[Mapping[str, object]]
+    row: Mapping[Any, Any], funds: Sequence[Mapping[Any, Any]]
 ) -> list[Entry]:
     """The posting of a settlement, cancellation (negative amounts) or reimbursement."""
     insured = str(row["insuplc_admdvs"])

@@ -73,7 +73,7 @@ def deltas_of(conn: Connection, setl_id: str) -> list[tuple[str, str, int]]:
     return [(p, k, d) for p, k, d in conn.execute(query)]
 
 
-def for_person(conn: Connection, psn_no: str, *, year: int | None = None) -> list[dict]:
+def for_person(conn: Connection, psn_no: str, *, year: int | None = None) -> list[dict[str, Any]]:
     """All of a person's accumulators (5206), optionally for one year only."""
     query = select(accumulator).where(accumulator.c.psn_no == psn_no)
     if year is not None:

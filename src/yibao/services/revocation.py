@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, select, update
 
 from yibao.services import audit
 from yibao.store.schema import ec_token
@@ -59,10 +59,11 @@ def revoke_certificate_tokens(
     own and the relatives' (only those of ``binding_id`` when given); audited per person.
     Returns how many."""
     assert reason in REASONS, reason
-    live = (ec_token.c.cert_id == cert_id, ec_token.c.revoked_at.is_(None),
-            ec_token.c.expires_at >= at)
+    live: list[ColumnElement[bool]] = [ec_token.c.cert_id == cert_id,
+                                       ec_token.c.revoked_at.is_(None),
+                                       ec_token.c.expires_at >= at]
     if binding_id is not None:
-        live = (*live, ec_token.c.binding_id == binding_id)
+        live.append(ec_token.c.binding_id == binding_id)
     persons = sorted(set(conn.execute(select(ec_token.c.psn_no).where(*live)).scalars()))
     total = 0
     for psn_no in persons:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import html
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -51,7 +53,8 @@ def _fund_name(code: str) -> str:
     return FUNDS[code][0] if code in FUNDS else PERSONAL_ACCOUNT
 
 
-def _institution(base: Path, month: str, status: str, row: dict, lines: list) -> list[Path]:
+def _institution(base: Path, month: str, status: str, row: Mapping[Any, Any],
+                 lines: Sequence[Mapping[Any, Any]]) -> list[Path]:
     header = ["fund_pay_type", "fund", "clr_type", "settled", "cancelled", "net"]
     body = [[x["fund_pay_type"], _fund_name(x["fund_pay_type"]), x["clr_type"],
              *(_cell(k, x[k]) for k in ("settled", "cancelled", "net"))] for x in lines]
@@ -70,8 +73,8 @@ def _institution(base: Path, month: str, status: str, row: dict, lines: list) ->
     return [csv_path, html_path]
 
 
-def _summary(base: Path, month: str, status: str, institutions: list, regions: list
-             ) -> list[Path]:
+def _summary(base: Path, month: str, status: str, institutions: Sequence[Mapping[Any, Any]],
+             regions: Sequence[Mapping[Any, Any]]) -> list[Path]:
     body = [[_cell(k, r[k]) for k in INSTITUTION_COLUMNS] for r in institutions]
     region_header = ["insured", "treatment", "amount", "settlements", "cancellations"]
     region_body = [[_cell(k, r[k]) for k in region_header] for r in regions]
