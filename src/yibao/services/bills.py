@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, exists, insert, select
+from sqlalchemy import Connection, RowMapping, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from yibao.domain.claims import REASONS, Action, ClaimStatus
@@ -22,10 +22,9 @@ from yibao.services import away, claims, faults, fees, settlement, visits
 from yibao.services.claims import Payee
 from yibao.services.context import Call, Done, Effect, EffectKind, Institution
 from yibao.services.persons import active_insurance, get_person, lock_person
-from yibao.store import institutions
+from yibao.store import institutions, settlements
 from yibao.store.db import Failure, classify
 from yibao.store.schema import claim
-from yibao.store.schema import settlement as settlement_table
 from yibao.store.schema import visit as visit_table
 
 
@@ -114,12 +113,7 @@ def _check_invoice(conn: Connection, code: str, invono: str) -> None:
     taken = settlement.claim_of_invoice(conn, code, invono)
     if taken is not None:
         raise Refused("E-CLM-002", f"invoice {invono} of {code} is claim {taken}")
-    cancel = settlement_table.alias("cancel_row")
-    settled = conn.execute(select(settlement_table.c.setl_id).where(
-        settlement_table.c.fixmedins_code == code, settlement_table.c.invono == invono,
-        settlement_table.c.kind == "settle",
-        ~exists().where(cancel.c.reverses == settlement_table.c.setl_id)).limit(1)
-    ).scalar_one_or_none()
+    settled = settlements.settled_invoice(conn, code, invono)
     if settled is not None:
         raise Refused("E-CLM-003", f"invoice {invono} was settled in real time as {settled}")
 
@@ -150,12 +144,12 @@ def withdraw(call: Call, claim_id: str, psn_no: str) -> None:
     is withdrawn (a step says so), its visit and lines cancelled, and the invoice may be
     uploaded again. Once the person applied, only the bureau's window handles it."""
     row = claims.locked(call.conn, claim_id)  # an application at the same moment waits
-    visits.get_visit(call, row["mdtrt_id"], psn_no, lock=True)
+    visit = visits.get_visit(call, row["mdtrt_id"], psn_no, lock=True)
     if row["status"] != ClaimStatus.ELIGIBLE:
         raise Refused("E-REV-003", f"claim {claim_id} of invoice {row['invono']} is "
                       f"{row['status']}: only the bureau's window can reject or correct it")
     fees.withdraw(call.conn, row["mdtrt_id"], [], refusal="E-REV-003", skip_settled=False)
-    visits.set_status(call, row["mdtrt_id"], visits.CANCELLED)
+    visits.withdraw_selfpaid(call, visit)
     claims.move(call, row, Action.WITHDRAW,
                 f"the institution withdrew the uploaded bill (reversed by 2601 {call.ref})")
 

@@ -15,7 +15,7 @@ from yibao.domain.errors import Refused
 from yibao.services import audit
 from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.store import institutions
-from yibao.store.schema import CLAIM_RELEASED, claim, fault_period, institution
+from yibao.store.schema import CLAIM_RELEASED, claim, fault_period
 from yibao.store.schema import visit as visit_table
 
 HOURS_MAX = 7 * 24
@@ -43,8 +43,7 @@ def declare(call: Call, code: str, begin: datetime, end: datetime,
 def _check_no_overlap(conn: Connection, code: str, begin: datetime, end: datetime) -> None:
     """One fault period at a time per institution (its row locked, so two overlapping
     declarations at once are ordered too)."""
-    conn.execute(select(institution.c.fixmedins_code).where(
-        institution.c.fixmedins_code == code).with_for_update())
+    institutions.lock(conn, code)
     other = conn.execute(select(fault_period.c.fault_id, fault_period.c.begin_at,
                                 fault_period.c.end_at).where(
         fault_period.c.fixmedins_code == code, fault_period.c.begin_at < end,

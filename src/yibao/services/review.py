@@ -100,7 +100,7 @@ def approve(call: Call, claim_id: str, decision: Decision) -> Approval:
     _exclude(conn, row["mdtrt_id"], excluded)
     req = settlement.SettleRequest(
         psn_no=row["psn_no"], mdtrt_id=row["mdtrt_id"], med_type="", insutype="",
-        credential=None, claimed={}, use_account=False, invono=row["invono"], manual=True,
+        credential=None, use_account=False, invono=row["invono"], manual=True,
         manual_basis=basis, booked_at=call.now)
     reasons = "; ".join(f"{sn}: {why}" for sn, why in sorted(excluded.items()))
     trial = conn.begin_nested()  # rolled back when a second approver is needed

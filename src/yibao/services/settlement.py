@@ -7,7 +7,7 @@ lines are written in one transaction.
 
 from __future__ import annotations
 
-from dataclasses import InitVar, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -82,18 +82,11 @@ class SettleRequest:
     batch: str = ""
     interim: bool = False
     invono: str = ""
-    # a manual reimbursement (services/reimbursement.py): no suspension or filing check,
+    # a manual reimbursement (services/review.py): no suspension or filing check,
     # the basis away from home decided by the claim, stored as kind SettlementKind.CLAIM
     manual: bool = False
     manual_basis: away.Claimed | None = None
     booked_at: datetime | None = None  # a manual reimbursement: its approval, not the care
-    # TRANSITIONAL: services/reimbursement.py still passes ``claimed={}`` (the old name
-    # of ``stated``); remove once it passes nothing (a claim states no totals)
-    claimed: InitVar[dict[str, Fen] | None] = None
-
-    def __post_init__(self, claimed: dict[str, Fen] | None) -> None:
-        if claimed:
-            object.__setattr__(self, "stated", claimed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,9 +49,6 @@ _LOCK_VISIT_FOR_SETTLEMENT = (
     .with_for_update(of=visit)
 )
 
-# TRANSITIONAL: services/reimbursement.py's withdraw_bill still names the status it
-# sets (``set_status``); ``withdraw_selfpaid`` moves by the transition table instead
-CANCELLED = VisitStatus.CANCELLED
 DIAGNOSES_MAX = 50
 
 
@@ -254,12 +251,6 @@ def cancel_visit(call: Call, mdtrt_id: str, psn_no: str, visit_class: VisitClass
         raise Refused("E-VIS-002", "fee details are uploaded: cancel them (2205/2302) first")
     _move(call, mdtrt_id, cancelled)
     return Effect(EffectKind.VISIT_CANCEL, mdtrt_id)
-
-
-def set_status(call: Call, mdtrt_id: str, status: VisitStatus) -> None:
-    """TRANSITIONAL, for services/reimbursement.py's withdraw_bill only: it becomes
-    ``withdraw_selfpaid``, which checks the move against the transition table."""
-    _move(call, mdtrt_id, status)
 
 
 def discharge(
