@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
+from calls import window_call
 from concurrency import run_threads
 from conftest import APPROVER, AUDITOR, CLERK, REVIEWER
 from flows import ZHAO_LEI, ok
@@ -238,11 +239,11 @@ def test_an_application_naming_a_filing_and_its_cancellation_at_once(
             except Refused as refusal:
                 return refusal.code
 
-        def cancel_it(serial: str = serial, caller=caller) -> str:
+        def cancel_it(serial: str = serial) -> str:
             try:
                 with db.write() as conn:
-                    filing_service.cancel(conn, caller, serial, psn_no, "withdrawn",
-                                          own_only=False)
+                    filing_service.cancel(window_call(conn, clock), serial, psn_no,
+                                          "withdrawn", own_only=False)
                 return "cancelled"
             except Refused as refusal:
                 return refusal.code

@@ -11,16 +11,16 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from yibao.api.admin import DENIED, Gate, agency, as_role, run_refusable
+from yibao.api.admin import DENIED, Gate, agency, as_role, operator_call, run_refusable
 from yibao.api.claim_models import ApplicationIn, WindowPayeeIn, bill_of, payee_of
 from yibao.api.pages import Limit, Offset
 from yibao.api.rest import ChinaTime, DecimalRoute
 from yibao.domain import paging
 from yibao.domain.paging import Page
 from yibao.domain.policy import Policy
-from yibao.domain.roles import SECOND_APPROVAL_ABOVE_FEN
+from yibao.domain.roles import SECOND_APPROVAL_ABOVE_FEN, Operator
 from yibao.services import audit, reimbursement
-from yibao.services.context import Ids
+from yibao.services.context import Call, Ids
 from yibao.store.db import Database
 
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
@@ -106,36 +106,40 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
     def run(action: Callable[[Connection], Any], *, read_only: bool = False) -> Any:
         return run_refusable(db, action, read_only=read_only)
 
+    def as_call(conn: Connection, op: Operator) -> Call:
+        return operator_call(conn, op, ids, policies)
+
     @api.post("/claims", status_code=201, summary="An application at the window (paper "
               "lists typed in, or a bill the hospital uploaded)")
-    def apply(body: AgencyApplicationIn, op: gate.needs("claims.apply")) -> Any:
+    def apply(body: AgencyApplicationIn,
+              op: Annotated[Operator, gate.needs("claims.apply")]) -> Any:
         def act(conn: Connection) -> dict[str, str]:
             claim_id = reimbursement.apply(
                 conn, agency(op), ids, policies, body.psn_no,
                 bill=bill_of(body.psn_no, body.bill) if body.bill else None,
                 code=body.fixmedins_code, invono=body.invono, reason=body.reason,
                 payee=payee_of(body.payee), filing_sn=body.trt_dcla_detl_sn)
-            audit.action(conn, op, "claim.apply", claim_id, psn_no=body.psn_no)
+            audit.action(as_call(conn, op), "claim.apply", claim_id, psn_no=body.psn_no)
             return {"claim_id": claim_id}
         return run(act)
 
     @api.get("/claims", summary="A page of the claims, last changed first (optionally of "
              f"one status; at most {paging.REST_ROWS_MAX} a page)")
-    def claims(op: gate.needs("read"), status: str = "", limit: Limit = paging.REST_ROWS_DEFAULT,
-               offset: Offset = 0) -> Any:
+    def claims(op: Annotated[Operator, gate.needs("read")], status: str = "",
+               limit: Limit = paging.REST_ROWS_DEFAULT, offset: Offset = 0) -> Any:
         with db.read() as conn:
             return [dict(r, updated_at=r["updated_at"].isoformat(sep=" "))
                     for r in reimbursement.listing(conn, status, Page(limit, offset))]
 
     @api.get("/claims/{claim_id}", summary="One claim with its lines and every step")
-    def claim(claim_id: str, op: gate.needs("read")) -> Any:
+    def claim(claim_id: str, op: Annotated[Operator, gate.needs("read")]) -> Any:
         return run(lambda conn: reimbursement.describe(conn, claim_id))
 
     @api.post("/claims/{claim_id}/review", summary="Start reviewing a submitted claim")
-    def review(claim_id: str, op: gate.needs("claims.review")) -> Any:
+    def review(claim_id: str, op: Annotated[Operator, gate.needs("claims.review")]) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
             reimbursement.start_review(conn, agency(op), claim_id)
-            audit.action(conn, op, "claim.review", claim_id)
+            audit.action(as_call(conn, op), "claim.review", claim_id)
             return reimbursement.describe(conn, claim_id)
         return run(act)
 
@@ -143,7 +147,8 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
               summary="Approve (all or some lines: the amount is computed; approver) or reject "
               "(reviewer, approver); above the second-approval amount the first approval "
               "leaves the claim under review for a second, different approver")
-    def decide(claim_id: str, body: DecisionIn, op: gate.needs("claims.reject")) -> Any:
+    def decide(claim_id: str, body: DecisionIn,
+               op: Annotated[Operator, gate.needs("claims.reject")]) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
             if body.approve:
                 approver = as_role(op, "claims.approve")
@@ -152,28 +157,30 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
                     excluded=body.excluded_lines, note=body.reason,
                     second_approval_above=second_approval_above,
                     payee_confirmed=body.payee_confirmed)
-                audit.action(conn, approver, f"claim.{done.status}", claim_id,
+                audit.action(as_call(conn, approver), f"claim.{done.status}", claim_id,
                              amount=done.amount, excluded=sorted(body.excluded_lines))
             else:
                 reimbursement.reject(conn, agency(op), claim_id, body.reason)
-                audit.action(conn, op, "claim.reject", claim_id)
+                audit.action(as_call(conn, op), "claim.reject", claim_id)
             return reimbursement.describe(conn, claim_id)
         return run(act)
 
     @api.post("/institutions/{code}/faults", status_code=201,
               summary="Declare a fault period for an institution")
-    def fault(code: str, body: FaultIn, op: gate.needs("faults.change")) -> Any:
+    def fault(code: str, body: FaultIn,
+              op: Annotated[Operator, gate.needs("faults.change")]) -> Any:
         def act(conn: Connection) -> dict[str, str]:
             fault_id = reimbursement.declare_fault(conn, agency(op), ids, code, body.begin_at,
                                                    body.end_at, body.reason)
-            audit.action(conn, op, "fault.declare", fault_id, fixmedins_code=code,
-                         begin_at=body.begin_at, end_at=body.end_at)
+            audit.action(as_call(conn, op), "fault.declare", fault_id,
+                         fixmedins_code=code, begin_at=body.begin_at, end_at=body.end_at)
             return {"fault_id": fault_id}
         return run(act)
 
     @api.get("/institutions/{code}/faults", response_model=list[FaultRow],
              summary="An institution's fault periods, newest first (optionally of one status)")
-    def faults(code: str, op: gate.needs("read"), status: FaultStatus | None = None,
+    def faults(code: str, op: Annotated[Operator, gate.needs("read")],
+               status: FaultStatus | None = None,
                limit: Annotated[int, Query(ge=1, le=reimbursement.FAULTS_SHOWN)]
                = reimbursement.FAULTS_SHOWN) -> Any:
         return run(lambda conn: reimbursement.faults_of(conn, code, status, limit),
@@ -182,28 +189,28 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
     @api.get("/faults/{fault_id}", response_model=Fault,
              summary="One fault period: who declared it, its span, its cancellation, the "
              "claims relying on it")
-    def fault_period(fault_id: str, op: gate.needs("read")) -> Any:
+    def fault_period(fault_id: str, op: Annotated[Operator, gate.needs("read")]) -> Any:
         return run(lambda conn: reimbursement.describe_fault(conn, fault_id), read_only=True)
 
     @api.post("/faults/{fault_id}/cancel", response_model=Fault,
               summary="Cancel a wrongly declared fault period (refused while bills rely on it)")
     def cancel_fault(fault_id: str, body: FaultCancelIn,
-                     op: gate.needs("faults.change")) -> Any:
+                     op: Annotated[Operator, gate.needs("faults.change")]) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
             reimbursement.cancel_fault(conn, agency(op), fault_id,
                                        f"cancelled by {op.name}: {body.reason}")
-            audit.action(conn, op, "fault.cancel", fault_id)
+            audit.action(as_call(conn, op), "fault.cancel", fault_id)
             return reimbursement.describe_fault(conn, fault_id)
         return run(act)
 
     @api.post("/payments/export", response_class=PlainTextResponse,
               summary="The bank file (CSV) of every pending payment; they become exported "
               "(finance; refused E-ADM-005 when the exporter approved one of them)")
-    def export(op: gate.needs("payments.export")) -> Any:
+    def export(op: Annotated[Operator, gate.needs("payments.export")]) -> Any:
         def act(conn: Connection) -> str:
             batch, rows = reimbursement.export_batch(conn, agency(op), ids)
-            audit.action(conn, op, "payments.export", batch, orders=len(rows),
-                         amount=sum(r["amount"] for r in rows))
+            audit.action(as_call(conn, op), "payments.export", batch,
+                         orders=len(rows), amount=sum(r["amount"] for r in rows))
             out = io.StringIO()
             writer = csv.writer(out, lineterminator="\n")
             writer.writerows(reimbursement.bank_file_rows(batch, rows))
@@ -212,19 +219,19 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
 
     @api.post("/payments/{order_id}/result", summary="The bank's answer for one order")
     def bank_result(order_id: str, body: BankResultIn,
-                    op: gate.needs("payments.result")) -> Any:
+                    op: Annotated[Operator, gate.needs("payments.result")]) -> Any:
         def act(conn: Connection) -> dict[str, str]:
             status = reimbursement.record_bank_result(conn, agency(op), order_id,
                                                       paid=body.paid, error=body.error)
-            audit.action(conn, op, "payment.result", order_id, status=status)
+            audit.action(as_call(conn, op), "payment.result", order_id, status=status)
             return {"order_id": order_id, "status": status}
         return run(act)
 
     @api.post("/payments/{order_id}/retry", summary="Send a failed payment again")
-    def retry(order_id: str, op: gate.needs("payments.retry")) -> Any:
+    def retry(order_id: str, op: Annotated[Operator, gate.needs("payments.retry")]) -> Any:
         def act(conn: Connection) -> dict[str, str]:
             reimbursement.retry_payment(conn, agency(op), order_id)
-            audit.action(conn, op, "payment.retry", order_id)
+            audit.action(as_call(conn, op), "payment.retry", order_id)
             return {"order_id": order_id, "status": "pending"}
         return run(act)
 

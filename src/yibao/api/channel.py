@@ -12,7 +12,7 @@ import hmac
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -34,7 +34,16 @@ from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.domain.text import unix_seconds
 from yibao.services import ecert, face, filing, reimbursement, trust
-from yibao.services.context import SOURCE_APP, Caller, Clock, Ids
+from yibao.services.context import (
+    SOURCE_APP,
+    Actor,
+    ActorKind,
+    Call,
+    Caller,
+    Clock,
+    Entry,
+    Ids,
+)
 from yibao.store import channels, nonces
 from yibao.store.db import Database
 
@@ -212,6 +221,13 @@ def _refusal(refusal: Refused, **extra: Any) -> JSONResponse:
                         status_code=refusal.http_status)
 
 
+def channel_call(conn: Connection, channel_id: str, now: datetime, ids: Ids,
+                 policies: tuple[Policy, ...]) -> Call:
+    """The call of a certified channel (an app) the edge verified (/channel/v1)."""
+    return Call(conn=conn, actor=Actor(ActorKind.CHANNEL, channel_id), entry=Entry.CHANNEL,
+                now=now, ids=ids, policies=policies)
+
+
 def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -> APIRouter:
     api = APIRouter(route_class=DecimalRoute, prefix=PREFIX, tags=["channel"], responses={
         400: {"description": "refused (real-name/real-person check, PIN format, ...)"},
@@ -232,27 +248,25 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
 
     Channel = Annotated[str, Depends(caller)]
 
-    def run(action: Callable[[Connection, ecert.Actor], Any], channel_id: str) -> Any:
+    def run(action: Callable[[Call], Any], channel_id: str) -> Any:
         try:
             with db.write() as conn:
-                return action(conn, ecert.Actor(channel_id, clock()))
+                return action(channel_call(conn, channel_id, clock(), ids, policies))
         except Refused as refusal:
             return _refusal(refusal)
 
     @api.post("/certificates", status_code=201, summary="Activate the electronic certificate")
     def activate(body: Activation, channel_id: Channel) -> Any:
-        return run(lambda conn, actor: {"cert_id": ecert.activate(
-            conn, actor, ids, channel_id=channel_id, insured_place=body.insured_place,
-            name=body.name, certno=body.certno, real_person=attestation_of(body.real_person),
-            pin=body.pin)}, channel_id)
+        return run(lambda call: {"cert_id": ecert.activate(
+            call, insured_place=body.insured_place, name=body.name, certno=body.certno,
+            real_person=attestation_of(body.real_person), pin=body.pin)}, channel_id)
 
     @api.post("/certificates/{cert_id}/qr", summary="A fresh dynamic QR code (needs the PIN)")
     def show_qr(cert_id: str, body: PinIn, channel_id: Channel) -> Any:
         return qr_reply(channel_id, cert_id, body.pin, "")
 
     def qr_reply(channel_id: str, cert_id: str, pin: str, binding_id: str) -> Any:
-        code = run(lambda conn, actor: ecert.issue_qr(conn, actor, channel_id, cert_id, pin,
-                                                      binding_id), channel_id)
+        code = run(lambda call: ecert.issue_qr(call, cert_id, pin, binding_id), channel_id)
         if isinstance(code, JSONResponse):
             return code
         if code is None:
@@ -263,9 +277,9 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
               summary="Ask to show a relative's codes: pending until the relative accepts "
                       "(a minor child: until a clerk confirms the guardianship)")
     def bind(cert_id: str, body: Relative, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
+        def act(call: Call) -> dict[str, str]:
             binding_id, status = ecert.bind_relative(
-                conn, actor, ids, channel_id, cert_id, name=body.name, certno=body.certno,
+                call, cert_id, name=body.name, certno=body.certno,
                 relation=body.relation, real_person=attestation_of(body.real_person))
             return {"binding_id": binding_id, "status": status}
         return run(act, channel_id)
@@ -275,17 +289,16 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
                       "certificate, PIN and real-person check)")
     def accept(cert_id: str, binding_id: str, body: FamilyAcceptance,
                channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            ecert.accept_binding(conn, actor, channel_id, psn_no, binding_id,
-                                 attestation_of(body.real_person))
+        def act(call: Call, psn_no: str) -> dict[str, str]:
+            ecert.accept_binding(call, psn_no, binding_id, attestation_of(body.real_person))
             return {"binding_id": binding_id, "status": ecert.ACTIVE}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/family-requests/{binding_id}/withdrawal",
               summary="The relative declines a request, or withdraws the consent given")
     def withdraw(cert_id: str, binding_id: str, body: PinIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            ecert.withdraw_binding(conn, actor, channel_id, psn_no, binding_id)
+        def act(call: Call, psn_no: str) -> dict[str, str]:
+            ecert.withdraw_binding(call, psn_no, binding_id)
             return {"binding_id": binding_id, "status": ecert.REMOVED}
         return as_holder(channel_id, cert_id, body.pin, act, settled=False)
 
@@ -293,9 +306,9 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
               summary="Register or change the account app claims pay to (in the holder's "
                       "name, real-person check)")
     def payee(cert_id: str, body: PayeeRegistration, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, Any]:
+        def act(call: Call, psn_no: str) -> dict[str, Any]:
             return trust.register_payee(
-                conn, trust.Act(channel_id, psn_no, actor.now), bank_name=body.bank_name,
+                call, psn_no, bank_name=body.bank_name,
                 bank_account=body.bank_account, account_name=body.account_name,
                 sent=attestation_of(body.real_person))
         return as_holder(channel_id, cert_id, body.pin, act)
@@ -305,7 +318,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
                       "newest first")
     def notifications(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
         return as_holder(channel_id, cert_id, body.pin,
-                         lambda conn, _actor, psn_no: trust.notices_of(conn, psn_no, body.page),
+                         lambda call, psn_no: trust.notices_of(call.conn, psn_no, body.page),
                          settled=False)
 
     @api.post("/certificates/{cert_id}/family/{binding_id}/qr",
@@ -316,8 +329,8 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
     @api.post("/certificates/{cert_id}/family/{binding_id}/removal",
               summary="Remove a family binding")
     def unbind(cert_id: str, binding_id: str, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
-            ecert.unbind_relative(conn, actor, channel_id, cert_id, binding_id)
+        def act(call: Call) -> dict[str, str]:
+            ecert.unbind_relative(call, cert_id, binding_id)
             return {"binding_id": binding_id, "status": "removed"}
         return run(act, channel_id)
 
@@ -325,39 +338,36 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
               summary="Enrol or replace the holder's face for the pilot (PIN and a fresh "
                       "real-person check; the template is encrypted; the holder is told)")
     def enrol_face(cert_id: str, body: FaceIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            kind = trust.enrol_face(conn, trust.Act(channel_id, psn_no, actor.now), cert_id,
-                                    attestation_of(body.real_person),
-                                    lambda: face.enroll(conn, psn_no, body.image,
-                                                        actor=actor.name, now=actor.now))
+        def act(call: Call, psn_no: str) -> dict[str, str]:
+            kind = trust.enrol_face(call, psn_no, cert_id, attestation_of(body.real_person),
+                                    lambda: face.enroll(call, psn_no, body.image))
             return {"cert_id": cert_id, "face": kind.removeprefix("face_")}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/pin", summary="Reset the PIN (real-person check)")
     def reset_pin(cert_id: str, body: PinReset, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
-            ecert.reset_pin(conn, actor, channel_id, cert_id,
-                            real_person=attestation_of(body.real_person), new_pin=body.new_pin)
+        def act(call: Call) -> dict[str, str]:
+            ecert.reset_pin(call, cert_id, real_person=attestation_of(body.real_person),
+                            new_pin=body.new_pin)
             return {"cert_id": cert_id, "status": "active"}
         return run(act, channel_id)
 
     def as_holder(channel_id: str, cert_id: str, pin: str,
-                  action: Callable[[Connection, ecert.Actor, str], Any], *,
-                  settled: bool = True) -> Any:
+                  action: Callable[[Call, str], Any], *, settled: bool = True) -> Any:
         """Run ``action`` for the certificate holder once the PIN matched (a wrong PIN is
         counted and committed, then refused); ``settled``: not in the certificate's first
         period (E-ECT-013)."""
-        def act(conn: Connection, actor: ecert.Actor) -> Any:
-            psn_no = ecert.holder_by_pin(conn, actor, channel_id, cert_id, pin,
-                                         settled=settled)
+        def act(call: Call) -> Any:
+            psn_no = ecert.holder_by_pin(call, cert_id, pin, settled=settled)
             if psn_no is None:
                 return None
-            return action(conn, actor, psn_no)
+            return action(call, psn_no)
         result = run(act, channel_id)
         return _refusal(Refused("E-ECT-005", "wrong PIN")) if result is None else result
 
-    def app_caller(channel_id: str, actor: ecert.Actor) -> Caller:
-        return Caller(SOURCE_APP, channel_id, actor.now)
+    def app_caller(call: Call) -> Caller:
+        """TRANSITIONAL: the claim routes, until reimbursement takes a Call."""
+        return Caller(SOURCE_APP, call.actor.name, call.now)
 
     @api.post("/certificates/{cert_id}/filings", status_code=201,
               summary="File for care away from the insured place (the holder chooses the "
@@ -368,28 +378,26 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         except Refused as refusal:
             return _refusal(refusal)
 
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            caller = app_caller(channel_id, actor)
-            return {"trt_dcla_detl_sn": filing.register(conn, caller, ids, filing.NewFiling(
+        def act(call: Call, psn_no: str) -> dict[str, str]:
+            return {"trt_dcla_detl_sn": filing.register(call, filing.NewFiling(
                 psn_no=psn_no, filing_type=body.filing_type, insutype=body.insutype,
-                area=body.area, end_date=body.end_date, reason=body.reason))}
+                area=body.area, end_date=body.end_date, reason=body.reason)).value}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/filings/list",
               summary="A page of the holder's filings, newest first")
     def filings(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> list[dict[str, Any]]:
-            return [filing.describe(r, actor.now)
-                    for r in filing.of_person(conn, psn_no, body.page)]
+        def act(call: Call, psn_no: str) -> list[dict[str, Any]]:
+            return [filing.describe(r, call.now)
+                    for r in filing.of_person(call.conn, psn_no, body.page)]
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/filings/{serial}/cancellation",
               summary="Cancel one of the holder's filings")
     def cancel_filing(cert_id: str, serial: str, body: FilingCancellation,
                       channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            filing.cancel(conn, app_caller(channel_id, actor), serial, psn_no, body.reason,
-                          own_only=False)
+        def act(call: Call, psn_no: str) -> dict[str, str]:
+            filing.cancel(call, serial, psn_no, body.reason, own_only=False)
             return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
         return as_holder(channel_id, cert_id, body.pin, act)
 
@@ -397,9 +405,9 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
               summary="Apply for manual reimbursement (details, or a bill the hospital "
                       "uploaded); the card and certificate keep working meanwhile")
     def claim(cert_id: str, body: ClaimIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
+        def act(call: Call, psn_no: str) -> dict[str, str]:
             return {"claim_id": reimbursement.apply(
-                conn, app_caller(channel_id, actor), ids, policies, psn_no,
+                call.conn, app_caller(call), ids, policies, psn_no,
                 bill=bill_of(psn_no, body.bill) if body.bill else None,
                 code=body.fixmedins_code, invono=body.invono, reason=body.reason,
                 payee=payee_of(body.payee) if body.payee else None,
@@ -409,13 +417,13 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
     @api.post("/certificates/{cert_id}/claims/list",
               summary="A page of the holder's claims, newest first, with every review step")
     def claims(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
-        return as_holder(channel_id, cert_id, body.pin, lambda conn, _actor, psn_no:
-                         reimbursement.of_person(conn, psn_no, body.page))
+        return as_holder(channel_id, cert_id, body.pin, lambda call, psn_no:
+                         reimbursement.of_person(call.conn, psn_no, body.page))
 
     @api.post("/certificates/{cert_id}/deactivation", summary="Deactivate in this channel")
     def deactivate(cert_id: str, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
-            ecert.deactivate(conn, actor, channel_id, cert_id)
+        def act(call: Call) -> dict[str, str]:
+            ecert.deactivate(call, cert_id)
             return {"cert_id": cert_id, "status": "deactivated"}
         return run(act, channel_id)
 
