@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
@@ -38,7 +38,7 @@ from yibao.store.db import Database
 # dependencies at definition time)
 PREFIX = "/admin/v1"
 AUDIT_ROWS_MAX = 500
-DENIED = {
+DENIED: dict[int | str, dict[str, Any]] = {
     401: {"description": "no valid operator bearer token (E-ADM-002)"},
     403: {"description": "the operator's roles do not allow this (E-ADM-003 names the role "
                          "needed), or separation of duties (E-ADM-004, E-ADM-005)"},
@@ -53,7 +53,7 @@ class OperatorDenied(Exception):
         self.refusal = refusal
 
 
-def install(app: Any) -> None:
+def install(app: FastAPI) -> None:
     """Answer an unauthenticated (401) or unauthorised (403) operator request with its
     code, like every other refusal of /admin/v1."""
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from yibao.api.admin import DENIED, Gate, Window
 from yibao.api.pages import Limit, Offset
 from yibao.api.rest import DecimalRoute
+from yibao.domain import filing as filing_rules
 from yibao.domain import paging
 from yibao.domain.paging import Page
 from yibao.domain.roles import Operator
@@ -82,7 +83,7 @@ def router(window: Window, gate: Gate) -> APIRouter:
         def act(call: Call) -> dict[str, str]:
             filing.cancel(call, serial, body.psn_no, body.reason, own_only=False)
             audit.action(call, "filing.cancel", serial, psn_no=body.psn_no)
-            return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
+            return {"trt_dcla_detl_sn": serial, "status": filing_rules.CANCELLED}
         return window.run(op, act)
 
     return api

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
@@ -136,8 +136,11 @@ class FilingIn(BaseModel):
 
 class ClaimIn(ApplicationIn):
     pin: str = Field(min_length=1, max_length=20)
-    payee: PayeeIn | None = Field(None, description="the registered payee (the claim pays "
-                                  "only to it; another account is refused, E-ECT-015)")
+    # an app's claim may leave the payee out (it pays the registered one): wider than the
+    # window's ApplicationIn, whose payee is required
+    payee: PayeeIn | None = Field(  # type: ignore[assignment]
+        None, description="the registered payee (the claim pays only to it; another "
+        "account is refused, E-ECT-015)")
 
 
 class FilingCancellation(BaseModel):
@@ -398,7 +401,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
                       channel_id: Channel) -> Any:
         def act(call: Call, psn_no: str) -> dict[str, str]:
             filing.cancel(call, serial, psn_no, body.reason, own_only=False)
-            return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
+            return {"trt_dcla_detl_sn": serial, "status": filing_rules.CANCELLED}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/claims", status_code=201,
@@ -434,7 +437,7 @@ class _Unauthorized(Exception):
     """A channel request whose signature, timestamp or nonce is not valid (HTTP 401)."""
 
 
-def install(app: Any) -> None:
+def install(app: FastAPI) -> None:
     """Answer an unauthorized channel request 401 (the router is included with the other
     REST routes, app.py)."""
 

@@ -93,7 +93,9 @@ def suspend(call: Call, psn_no: str, begin: date, end: date, reason: str) -> int
     if begin <= call.now.date() <= end:  # in force: tokens issued before it are revoked
         revocation.revoke_tokens(conn, psn_no, reason=revocation.SUSPENDED, actor=actor.name,
                                  at=call.now)
-    suspension_id: int = result.inserted_primary_key[0]
+    key = result.inserted_primary_key
+    assert key is not None
+    suspension_id = int(key[0])
     audit.action(call, "suspension.create", psn_no, suspension=suspension_id,
                  begin=begin, end=end)
     return suspension_id

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, func, insert, select, update
 
@@ -273,7 +274,7 @@ def _check_new_binding(conn: Connection, now: datetime, holder: str, relative: s
             family_binding.c.created_at > now - rules.REQUESTS_TO_RELATIVE_WINDOW)))
 
 
-def _count(conn: Connection, query: Select[tuple[int]]) -> int:
+def _count(conn: Connection, query: Select[Any]) -> int:
     return int(conn.execute(query).scalar_one())
 
 

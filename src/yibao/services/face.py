@@ -113,8 +113,8 @@ class _Model:
     """dlib's detector, landmark predictor and descriptor network, loaded once."""
 
     def __init__(self) -> None:
-        import dlib
-        import face_recognition_models as models
+        import dlib  # type: ignore[import-untyped]
+        import face_recognition_models as models  # type: ignore[import-untyped]
 
         self.detector = dlib.get_frontal_face_detector()
         self.landmarks = dlib.shape_predictor(models.pose_predictor_model_location())
@@ -166,7 +166,8 @@ def _cipher() -> Any:
 def seal(vector: np.ndarray, psn_no: str) -> bytes:
     nonce = os.urandom(12)
     data = vector.astype("<f8").tobytes()
-    return nonce + _cipher().encrypt(nonce, data, psn_no.encode())
+    sealed: bytes = _cipher().encrypt(nonce, data, psn_no.encode())
+    return nonce + sealed
 
 
 def unseal(sealed: bytes, psn_no: str) -> np.ndarray:

@@ -7,9 +7,10 @@ settlement rests on is decided in ``services/away.py``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, RowMapping, and_, exists, insert, or_, select, update
 
@@ -68,6 +69,11 @@ def register(call: Call, new: NewFiling) -> Done[str]:
     audit.record(conn, kind="filing", psn_no=new.psn_no, actor=actor.name, at=now,
                  place=area, detail=f"{serial} {new.filing_type} until {end_at or 'ended'}")
     return Done(serial, Effect(EffectKind.FILING, serial))
+
+
+def _mapping(row: RowMapping) -> Mapping[str, Any]:
+    """A filing row as the domain's rules read it (its keys are the column names)."""
+    return cast(Mapping[str, Any], row)
 
 
 def _only_insutype(conn: Connection, psn_no: str) -> str:
@@ -131,7 +137,7 @@ def cancel(call: Call, serial: str, psn_no: str, reason: str, *,
     actual = rules.TYPES[row["filing_type"]][0]
     if kind is not None and actual is not kind:
         raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial} is a {actual} filing")
-    window = window_of(row)
+    window = window_of(_mapping(row))
     if row["status"] != ACTIVE or (window.until is not None and window.until <= now):
         raise Refused("E-FIL-009", f"{serial} is {row['status']}, valid until {window.until}")
     _check_unused(conn, row, now)
@@ -181,8 +187,8 @@ def _in_progress(care: RowMapping, now: datetime) -> bool:
     """An inpatient stay is in progress until settled or cancelled; an outpatient visit
     only on the day it began: one the HIS left open after its day keeps no filing (it
     would find none: a cancelled filing never counts)."""
-    return (care["visit_class"] == VisitClass.INPATIENT.value
-            or care["begntime"].date() == now.date())
+    return bool(care["visit_class"] == VisitClass.INPATIENT.value
+                or care["begntime"].date() == now.date())
 
 
 def _few(items: list[str], shown: int = 2) -> str:
@@ -233,7 +239,7 @@ def of_person(conn: Connection, psn_no: str, page: Page) -> list[RowMapping]:
 
 def describe(row: RowMapping, now: datetime) -> dict[str, Any]:
     """A filing as the APIs show it (English names; the HIS interface maps its own)."""
-    until = window_of(row).until
+    until = window_of(_mapping(row)).until
     expired = row["status"] == ACTIVE and until is not None and until <= now
     return {
         "trt_dcla_detl_sn": row["trt_dcla_detl_sn"], "psn_no": row["psn_no"],

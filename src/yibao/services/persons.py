@@ -86,8 +86,8 @@ def _find_by_card(conn: Connection, cred: Credential) -> RowMapping:
 def holds(conn: Connection, cred: Credential, person_row: RowMapping) -> bool:
     """Whether the credential is the person's (an ID number is compared without a query)."""
     if cred.cert_type == CERT_ID:
-        return cred.cert_no == person_row["certno"]
-    return _resolve(conn, cred)["psn_no"] == person_row["psn_no"]
+        return bool(cred.cert_no == person_row["certno"])
+    return bool(_resolve(conn, cred)["psn_no"] == person_row["psn_no"])
 
 
 def get_person(conn: Connection, psn_no: str) -> RowMapping:

@@ -44,7 +44,9 @@ def attest(call: Call, psn_no: str, purpose: str, sent: rules.Attestation | None
                 psn_no=psn_no, channel_id=channel_of(call), purpose=purpose,
                 subject=subject[:30], method=checked.method, evidence_ref=checked.evidence_ref,
                 attested_at=checked.attested_at, recorded_at=call.now))
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
     except IntegrityError as exc:
         raise Refused("E-ECT-012", "this evidence_ref was relied on already: a fresh check "
                       "has a reference of its own") from exc
@@ -104,10 +106,12 @@ def register_payee(call: Call, psn_no: str, *, bank_name: str, bank_account: str
     if before is not None:
         conn.execute(update(payee_account).where(payee_account.c.id == before["id"])
                      .values(replaced_at=call.now))
-    payee_id = int(conn.execute(insert(payee_account).values(
+    key = conn.execute(insert(payee_account).values(
         psn_no=psn_no, bank_name=bank_name, bank_account=bank_account,
         channel_id=channel_id, attestation_id=attestation_id, set_at=call.now)
-    ).inserted_primary_key[0])
+    ).inserted_primary_key
+    assert key is not None
+    payee_id = int(key[0])
     kind = "payee_set" if before is None else "payee_changed"
     detail = f"{bank_name[:60]} {rules.masked(bank_account)}"
     audit.record(conn, kind=kind, psn_no=psn_no, actor=channel_id, at=call.now,
