@@ -160,7 +160,7 @@ def signature(secret: str, method: str, path: str, timestamp: str, nonce: str,
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
+class Signing:
     """A channel request's signing headers, checked before a byte of its body is read."""
 
     channel_id: str
@@ -170,8 +170,8 @@ class Claim:
     sent: str
 
 
-def claimed(db: Database, headers: Mapping[str, str], now_unix: int) -> Claim | None:
-    """The request's claim when its headers name a known channel, a timestamp within the
+def signing_of(db: Database, headers: Mapping[str, str], now_unix: int) -> Signing | None:
+    """The request's signing headers when they name a known channel, a timestamp within the
     window and a nonce of bounded length (None otherwise): every header is bounded before
     it is used, and the body is not needed."""
     channel_id, ts = headers.get("x-yb-channel", ""), headers.get("x-yb-timestamp", "")
@@ -185,18 +185,19 @@ def claimed(db: Database, headers: Mapping[str, str], now_unix: int) -> Claim | 
         return None  # (a NUL would reach PostgreSQL, which refuses it in text)
     with db.read() as conn:
         secret = channels.secret(conn, channel_id)
-    return None if secret is None else Claim(channel_id, secret, ts, nonce, sent)
+    return None if secret is None else Signing(channel_id, secret, ts, nonce, sent)
 
 
-def verified(db: Database, claim: Claim, method: str, path: str, body: bytes) -> bool:
+def verified(db: Database, signing: Signing, method: str, path: str, body: bytes) -> bool:
     """Whether the signature covers this body; if it does, the nonce is recorded now,
     whatever becomes of the request (a reused nonce: False)."""
-    expected = signature(claim.secret, method, path, claim.timestamp, claim.nonce, body)
-    if not hmac.compare_digest(expected.encode(), claim.sent.encode()):
+    expected = signature(signing.secret, method, path, signing.timestamp, signing.nonce, body)
+    if not hmac.compare_digest(expected.encode(), signing.sent.encode()):
         return False
     try:
         with db.write() as conn:
-            nonces.record(conn, f"ch:{claim.channel_id}"[:30], claim.nonce, int(claim.timestamp))
+            nonces.record(conn, f"ch:{signing.channel_id}"[:30], signing.nonce,
+                          int(signing.timestamp))
     except IntegrityError:
         return False
     return True
@@ -206,13 +207,13 @@ def edge(db: Database, unix_clock: UnixClock = time.time) -> Family:
     """The channel family of the edge (api/limits.py); ``unix_clock`` is the machine's
     clock the timestamps are checked against."""
 
-    def admit(headers: Headers) -> Claim | None:
-        return claimed(db, headers, int(unix_clock()))
+    def admit(headers: Headers) -> Signing | None:
+        return signing_of(db, headers, int(unix_clock()))
 
-    def verify(scope: Scope, claim: Claim, body: bytes) -> bool:
-        if not verified(db, claim, scope["method"], scope["path"], body):
+    def verify(scope: Scope, signing: Signing, body: bytes) -> bool:
+        if not verified(db, signing, scope["method"], scope["path"], body):
             return False
-        scope.setdefault("state", {})[VERIFIED] = claim.channel_id
+        scope.setdefault("state", {})[VERIFIED] = signing.channel_id
         return True
 
     return Family(PREFIX, unauthorized=_unauthorized_reply, admit=admit, verify=verify,
