@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from calls import command_call
 from yibao.api.app import create_app
 from yibao.client import HisClient, httpx_transport
 from yibao.domain import roles
@@ -107,7 +108,7 @@ def every_role(db: Database, clock: FakeClock) -> dict[str, str]:
     """Headers of an operator holding every role, for tests of something else than roles
     (hostile input on every route); never for flows that separation of duties governs."""
     with db.write() as conn:
-        operators.create(conn, "every-role", list(roles.ROLES), clock(),
+        operators.create(command_call(conn, clock), "every-role", list(roles.ROLES),
                          token=EVERY_ROLE_TOKEN)
     return bearer(EVERY_ROLE_TOKEN)
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from apps import WANG, ChannelApp
+from calls import window_call
 from concurrency import run_threads
 from conftest import ADMIN, AUDITOR, CLERK
 from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, settle_payload, upload
@@ -21,7 +22,6 @@ from receiver import Receiver
 from yibao.domain.errors import Refused
 from yibao.services import filing as filing_service
 from yibao.services import outbox as outbox_service
-from yibao.services.context import Caller
 from yibao.store.schema import insurance, outbox, settlement
 
 T0 = datetime(2026, 5, 11, 9, 30, 0)  # the FakeClock's start
@@ -781,8 +781,8 @@ def race_settlement_and_cancellation(db, app, his, clock, mdtrt_id: str, serial:
     def cancel_it() -> str:
         try:
             with db.write() as conn:
-                filing_service.cancel(conn, Caller("02", "window", clock.now), serial,
-                                      psn_no, "withdrawn", own_only=False)
+                filing_service.cancel(window_call(conn, clock), serial, psn_no, "withdrawn",
+                                      own_only=False)
             return "cancelled"
         except Refused as refusal:
             return refusal.code

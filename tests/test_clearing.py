@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from calls import command_call
 from concurrency import run_threads
 from conftest import ADMIN
 from flows import (
@@ -29,7 +30,6 @@ from yibao.cli import app as cli
 from yibao.domain.errors import Refused
 from yibao.services import clearing as clearing_service
 from yibao.services import ledger
-from yibao.services.context import Caller
 from yibao.store.schema import (
     clearing_institution,
     clearing_line,
@@ -142,7 +142,7 @@ def test_two_runs_of_a_month_at_once_leave_one_consistent_result(db, his, clock)
     def run_once() -> str:
         try:
             with db.write(snapshot=True) as conn:
-                clearing_service.run(conn, Caller("02", "op", clock.now), "2026-04")
+                clearing_service.run(command_call(conn, clock, "op"), "2026-04")
             return "ran"
         except Refused as refusal:  # PostgreSQL: the other run came first
             return refusal.code

@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
+from calls import command_call
 from conftest import (
     ADMIN,
     APPROVER,
@@ -44,7 +45,7 @@ LARGE = ("1", "XA01AAA0001", "10000.00")  # (10000 - 1800) x 70 % = 5740.00 > 50
 
 def make_operator(db, clock, name: str, *roles: str, days: int = 90) -> dict[str, str]:
     with db.write() as conn:
-        issued = operators.create(conn, name, list(roles), clock(), days=days)
+        issued = operators.create(command_call(conn, clock), name, list(roles), days=days)
     return bearer(issued.token)
 
 
@@ -231,13 +232,13 @@ def test_expired_revoked_rotated_away_and_bare_tokens_are_refused(db, http, his,
 
     rotated_away = dict(short)
     with db.write() as conn:
-        fresh = bearer(operators.rotate(conn, "short-lived", clock()).token)
+        fresh = bearer(operators.rotate(command_call(conn, clock), "short-lived").token)
     with unchanged(db):
         denied(http.post("/admin/v1/claims", headers=rotated_away, json=body), 401,
                "E-ADM-002")
     assert http.post("/admin/v1/claims", headers=fresh, json=body).status_code == 201
     with db.write() as conn:
-        assert operators.revoke(conn, "short-lived", clock()) == 1
+        assert operators.revoke(command_call(conn, clock), "short-lived") == 1
     with unchanged(db):
         denied(http.post("/admin/v1/claims", headers=fresh,
                          json=dict(body, bill=bill("INV-TOK2", SMALL))), 401, "E-ADM-002")

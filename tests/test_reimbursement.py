@@ -14,16 +14,14 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from apps import ChannelApp
+from calls import window_call
 from concurrency import run_threads
 from conftest import APPROVER, AUDITOR, CLERK, FINANCE, REVIEWER
 from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, register, settle_payload, upload
-from yibao.api.admin_claims import operator_call
 from yibao.api.claim_models import BillIn, bill_of
 from yibao.domain.errors import Refused
-from yibao.domain.roles import Operator
 from yibao.services import applications
 from yibao.services.claims import Payee
-from yibao.services.context import Call, Ids
 from yibao.store import demo
 from yibao.store.schema import claim, ledger_entry, settlement
 
@@ -50,11 +48,6 @@ def window_apply(http, psn_no: str, **body) -> dict:
     reply = http.post("/admin/v1/claims", json={"psn_no": psn_no, "reason": "no_credential",
                                                   "payee": payee, **body}, headers=CLERK)
     return {"status": reply.status_code, **reply.json()}
-
-
-def window_call(conn, clock) -> Call:
-    """The call of an operator named "window", as the admin routes build it."""
-    return operator_call(conn, Operator("window", clock.now), Ids(lambda: clock.now), ())
 
 
 def review_and_decide(http, claim_id: str, **decision) -> dict:

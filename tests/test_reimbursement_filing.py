@@ -9,17 +9,17 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
+from calls import window_call
 from concurrency import run_threads
 from conftest import APPROVER, AUDITOR, CLERK, REVIEWER
 from flows import ZHAO_LEI, ok
 from test_errors import unchanged
-from test_reimbursement import bill, declare_fault, fault_bill, psn, window_apply, window_call
+from test_reimbursement import bill, declare_fault, fault_bill, psn, window_apply
 from yibao.api.claim_models import BillIn, bill_of
 from yibao.domain.errors import Refused
 from yibao.services import applications
 from yibao.services import filing as filing_service
 from yibao.services.claims import Payee
-from yibao.services.context import Caller
 from yibao.store.schema import (
     claim,
     filing,
@@ -228,7 +228,6 @@ def test_an_application_naming_a_filing_and_its_cancellation_at_once(
         serial = file(http, clock, datetime(2026, 4, 1, 9, 0), psn_no, filing_type="temporary",
                       area="110000", end_date="2026-06-30")
         application = bill_of(psn_no, BillIn(**two_lines(f"INV-RACE{round_}")))
-        caller = Caller("02", "window", clock.now)
 
         def apply_it(serial: str = serial, application=application) -> str:
             try:
@@ -239,11 +238,11 @@ def test_an_application_naming_a_filing_and_its_cancellation_at_once(
             except Refused as refusal:
                 return refusal.code
 
-        def cancel_it(serial: str = serial, caller=caller) -> str:
+        def cancel_it(serial: str = serial) -> str:
             try:
                 with db.write() as conn:
-                    filing_service.cancel(conn, caller, serial, psn_no, "withdrawn",
-                                          own_only=False)
+                    filing_service.cancel(window_call(conn, clock), serial, psn_no,
+                                          "withdrawn", own_only=False)
                 return "cancelled"
             except Refused as refusal:
                 return refusal.code

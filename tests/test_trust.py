@@ -15,6 +15,7 @@ from conftest import CLERK
 from flows import LI_JIANGUO, LIU_YANG, WANG_FANG, ZHANG_DEMING, ok, refused
 from test_ecert import scan
 from test_reimbursement import declare_fault, fault_bill, psn
+from yibao.api.channel import channel_call
 from yibao.domain.trust import Attestation
 from yibao.services import ecert as ecert_service
 from yibao.services.context import Ids
@@ -275,9 +276,9 @@ def test_two_channels_activating_at_once_one_starts_in_a_first_period(db, clock)
             sent = Attestation("face_liveness", ref, clock.now)
             with db.write() as conn:
                 return ecert_service.activate(
-                    conn, ecert_service.Actor(channel_id, clock.now), Ids(lambda: clock.now),
-                    channel_id=channel_id, insured_place="110000", name="王芳",
-                    certno=WANG_FANG, real_person=sent, pin="135790")
+                    channel_call(conn, channel_id, clock.now, Ids(clock), ()),
+                    insured_place="110000", name="王芳", certno=WANG_FANG, real_person=sent,
+                    pin="135790")
 
         run_threads(activate, [("CH-BJAPP", f"EV-race-{round_}-1"),
                                ("CH-WECHAT", f"EV-race-{round_}-2")])

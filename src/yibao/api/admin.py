@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
@@ -19,16 +19,24 @@ from yibao.api.limits import Family
 from yibao.api.pages import ROW_ID_MAX, RowId
 from yibao.api.rest import DecimalRoute
 from yibao.domain.errors import Refused
+from yibao.domain.policy import Policy
 from yibao.domain.roles import Operator, acting_role
 from yibao.services import audit, cards, ecert, operators, persons, trust
-from yibao.services.context import SOURCE_AGENCY, Caller, Clock
+from yibao.services.context import (
+    Actor,
+    ActorKind,
+    Call,
+    Clock,
+    Entry,
+    Ids,
+)
 from yibao.store.db import Database
 
 # (no "from __future__ import annotations" here: FastAPI reads the closures' Annotated
 # dependencies at definition time)
 PREFIX = "/admin/v1"
 AUDIT_ROWS_MAX = 500
-DENIED = {
+DENIED: dict[int | str, dict[str, Any]] = {
     401: {"description": "no valid operator bearer token (E-ADM-002)"},
     403: {"description": "the operator's roles do not allow this (E-ADM-003 names the role "
                          "needed), or separation of duties (E-ADM-004, E-ADM-005)"},
@@ -43,7 +51,7 @@ class OperatorDenied(Exception):
         self.refusal = refusal
 
 
-def install(app: Any) -> None:
+def install(app: FastAPI) -> None:
     """Answer an unauthenticated (401) or unauthorised (403) operator request with its
     code, like every other refusal of /admin/v1."""
 
@@ -95,13 +103,15 @@ class Gate:
         self.authenticated = operator_dependency(db, clock)
 
     def needs(self, permission: str) -> Any:
+        """The dependency of a route needing ``permission``: ``op: Annotated[Operator,
+        gate.needs("...")]``."""
         def authorised(op: Annotated[Operator, Depends(self.authenticated)]) -> Operator:
             try:
                 return dataclasses.replace(op, role=acting_role(op.roles, permission))
             except Refused as refusal:
                 raise OperatorDenied(refusal) from None
 
-        return Annotated[Operator, Depends(authorised)]
+        return Depends(authorised)
 
 
 def as_role(op: Operator, permission: str) -> Operator:
@@ -110,9 +120,29 @@ def as_role(op: Operator, permission: str) -> Operator:
     return dataclasses.replace(op, role=acting_role(op.roles, permission))
 
 
-def agency(op: Operator) -> Caller:
-    """An operator acting at the window, as the services' Caller (dcla_souc 02)."""
-    return Caller(SOURCE_AGENCY, op.name, op.now)
+def operator_call(conn: Connection, op: Operator, ids: Ids,
+                  policies: tuple[Policy, ...]) -> Call:
+    """The call of an authenticated operator at the window (/admin/v1): who, with the
+    roles held and the role this action is taken under, at the request's moment."""
+    return Call(conn=conn, actor=Actor(ActorKind.OPERATOR, op.name, roles=op.roles,
+                                       role=op.role),
+                entry=Entry.OPERATOR, now=op.now, ids=ids, policies=policies)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Window:
+    """What an /admin/v1 router runs its operators' calls with: the database, the id
+    generator and the policies in force."""
+
+    db: Database
+    ids: Ids
+    policies: tuple[Policy, ...]
+
+    def run(self, op: Operator, action: Callable[[Call], Any], *,
+            read_only: bool = False) -> Any:
+        """``action`` as the operator's call, in one transaction (``run_refusable``)."""
+        return run_refusable(self.db, lambda conn: action(
+            operator_call(conn, op, self.ids, self.policies)), read_only=read_only)
 
 
 def run_refusable(db: Database, action: Callable[[Connection], Any], *,
@@ -144,61 +174,63 @@ class SuspensionIn(BaseModel):
                         examples=["lent the social security card to another person"])
 
 
-def router(db: Database, gate: Gate) -> APIRouter:
+def router(window: Window, gate: Gate) -> APIRouter:
     api = APIRouter(route_class=DecimalRoute, prefix=PREFIX, tags=["admin"], responses={
         400: {"description": "the body is not JSON"}, **DENIED,
         404: {"description": "no such card, person or suspension (code E-...)"},
         409: {"description": "refused: the body names the error code and why"},
     })
 
-    def run(action: Callable[[Connection], Any]) -> Any:
-        return run_refusable(db, action)
+    db = window.db
 
     @api.post("/cards/{card_no}/loss", summary="Report a social security card lost (clerk)")
-    def report_lost(card_no: str, op: gate.needs("cards.loss")) -> Any:
-        def act(conn: Connection) -> dict[str, str]:
-            cards.report_lost(conn, op, card_no)
+    def report_lost(card_no: str,
+                    op: Annotated[Operator, gate.needs("cards.loss")]) -> Any:
+        def act(call: Call) -> dict[str, str]:
+            cards.report_lost(call, card_no)
             return {"card_no": card_no, "status": "lost"}
-        return run(act)
+        return window.run(op, act)
 
     @api.post("/cards/{card_no}/replacement", summary="Replace a card (new card_sn; clerk)")
-    def replace_card(card_no: str, body: Replacement, op: gate.needs("cards.replace")) -> Any:
-        def act(conn: Connection) -> dict[str, str]:
-            cards.replace(conn, op, card_no, body.card_sn)
+    def replace_card(card_no: str, body: Replacement,
+                     op: Annotated[Operator, gate.needs("cards.replace")]) -> Any:
+        def act(call: Call) -> dict[str, str]:
+            cards.replace(call, card_no, body.card_sn)
             return {"card_no": card_no, "status": "valid"}
-        return run(act)
+        return window.run(op, act)
 
     @api.post("/family-bindings/{binding_id}/guardianship",
               summary="Confirm the guardianship of a minor child's pending family binding "
                       "after seeing the household register or birth certificate (clerk)")
     def guardianship(binding_id: str, body: GuardianshipIn,
-                     op: gate.needs("family.guardianship")) -> Any:
-        def act(conn: Connection) -> dict[str, str]:
-            ecert.confirm_guardianship(conn, op, binding_id, body.reason)
+                     op: Annotated[Operator, gate.needs("family.guardianship")]) -> Any:
+        def act(call: Call) -> dict[str, str]:
+            ecert.confirm_guardianship(call, binding_id, body.reason)
             return {"binding_id": binding_id, "status": ecert.ACTIVE}
-        return run(act)
+        return window.run(op, act)
 
     @api.post("/persons/{psn_no}/suspensions", status_code=201,
               summary="Suspend a person's direct settlement for a period (administrator)")
-    def suspend(psn_no: str, body: SuspensionIn, op: gate.needs("suspensions.change")) -> Any:
-        def act(conn: Connection) -> dict[str, Any]:
-            persons.get_person(conn, psn_no)
-            new_id = cards.suspend(conn, op, psn_no, body.begin_date, body.end_date,
-                                   body.reason)
+    def suspend(psn_no: str, body: SuspensionIn,
+                op: Annotated[Operator, gate.needs("suspensions.change")]) -> Any:
+        def act(call: Call) -> dict[str, Any]:
+            persons.get_person(call.conn, psn_no)
+            new_id = cards.suspend(call, psn_no, body.begin_date, body.end_date, body.reason)
             return {"id": new_id, "psn_no": psn_no, "begin_date": str(body.begin_date),
                     "end_date": str(body.end_date)}
-        return run(act)
+        return window.run(op, act)
 
     @api.delete("/suspensions/{suspension_id}", summary="Lift a suspension (administrator)")
-    def lift(suspension_id: RowId, op: gate.needs("suspensions.change")) -> Any:
-        def act(conn: Connection) -> dict[str, Any]:
-            cards.lift(conn, op, suspension_id)
+    def lift(suspension_id: RowId,
+             op: Annotated[Operator, gate.needs("suspensions.change")]) -> Any:
+        def act(call: Call) -> dict[str, Any]:
+            cards.lift(call, suspension_id)
             return {"id": suspension_id, "lifted": True}
-        return run(act)
+        return window.run(op, act)
 
     @api.get("/persons/{psn_no}/audit",
              summary="The person's identity events, newest first (auditor, administrator)")
-    def audit_trail(psn_no: str, op: gate.needs("audit.read")) -> Any:
+    def audit_trail(psn_no: str, op: Annotated[Operator, gate.needs("audit.read")]) -> Any:
         def act(conn: Connection) -> list[dict[str, Any]]:
             persons.get_person(conn, psn_no)
             return audit.events_of(conn, psn_no, limit=AUDIT_ROWS_MAX)
@@ -207,15 +239,16 @@ def router(db: Database, gate: Gate) -> APIRouter:
     @api.get("/persons/{psn_no}/attestations",
              summary="The real-person attestations channels made for the person, newest "
                      "first (method, the channel's evidence reference, purpose, times)")
-    def attestations(psn_no: str, op: gate.needs("audit.read")) -> Any:
+    def attestations(psn_no: str, op: Annotated[Operator, gate.needs("audit.read")]) -> Any:
         def act(conn: Connection) -> list[dict[str, Any]]:
             persons.get_person(conn, psn_no)
             return trust.attestations_of(conn, psn_no)
         return run_refusable(db, act, read_only=True)
+
     @api.get("/audit", summary="The operators' log, newest first, one page (auditor, "
              "administrator): next page with before = the last id shown")
     def operator_log(
-        op: gate.needs("audit.read"),
+        op: Annotated[Operator, gate.needs("audit.read")],
         before: Annotated[int | None, Query(ge=1, le=ROW_ID_MAX)] = None,
         limit: Annotated[int, Query(ge=1, le=audit.ACTIONS_MAX)] = 100,
         actor: Annotated[str, Query(max_length=60)] = "",

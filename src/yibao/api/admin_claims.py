@@ -4,14 +4,14 @@ employer or the social security office, review, fault periods and bank payments.
 import csv
 import io
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from yibao.api.admin import DENIED, Gate, as_role, run_refusable
+from yibao.api.admin import DENIED, Gate, as_role, operator_call, run_refusable
 from yibao.api.claim_models import ApplicationIn, WindowPayeeIn, bill_of, payee_of
 from yibao.api.pages import Limit, Offset
 from yibao.api.rest import ChinaTime, DecimalRoute
@@ -24,7 +24,7 @@ from yibao.services import claims as claim_records
 from yibao.services import faults as fault_periods
 from yibao.services import review as reviews
 from yibao.services.applications import Application
-from yibao.services.context import Actor, ActorKind, Call, Entry, Ids
+from yibao.services.context import Call, Ids
 from yibao.store.db import Database
 
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
@@ -95,15 +95,6 @@ class BankResultIn(BaseModel):
     error: str = Field("", max_length=300, examples=["account closed"])
 
 
-def operator_call(conn: Connection, op: Operator, ids: Ids,
-                  policies: tuple[Policy, ...]) -> Call:
-    """The service call of an operator at the window: their name, roles and the role
-    this action is taken under, at the moment of the request."""
-    return Call(conn=conn, actor=Actor(ActorKind.OPERATOR, op.name, roles=op.roles,
-                                       role=op.role),
-                entry=Entry.OPERATOR, now=op.now, ids=ids, policies=policies)
-
-
 def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
            second_approval_above: int = SECOND_APPROVAL_ABOVE_FEN) -> APIRouter:
     """``second_approval_above``: an approved amount above it (fen) needs a second,
@@ -117,11 +108,6 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
     api = APIRouter(route_class=DecimalRoute, prefix="/admin/v1",
                     tags=["admin: reimbursement"], responses=responses)
 
-    def needs(permission: str) -> Any:
-        """The route's dependency: the operator acting under a role holding
-        ``permission`` (``Annotated[Operator, needs(...)]``, a type mypy reads)."""
-        return get_args(gate.needs(permission))[1]
-
     def run(action: Callable[[Connection], Any], *, read_only: bool = False) -> Any:
         return run_refusable(db, action, read_only=read_only)
 
@@ -131,34 +117,34 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
     @api.post("/claims", status_code=201, summary="An application at the window (paper "
               "lists typed in, or a bill the hospital uploaded)")
     def apply(body: AgencyApplicationIn,
-              op: Annotated[Operator, needs("claims.apply")]) -> Any:
+              op: Annotated[Operator, gate.needs("claims.apply")]) -> Any:
         def act(conn: Connection) -> dict[str, str]:
             claim_id = applications.apply(call_of(conn, op), Application(
                 psn_no=body.psn_no, reason=body.reason, payee=payee_of(body.payee),
                 bill=bill_of(body.psn_no, body.bill) if body.bill else None,
                 code=body.fixmedins_code, invono=body.invono,
                 filing_sn=body.trt_dcla_detl_sn))
-            audit.action(conn, op, "claim.apply", claim_id, psn_no=body.psn_no)
+            audit.action(call_of(conn, op), "claim.apply", claim_id, psn_no=body.psn_no)
             return {"claim_id": claim_id}
         return run(act)
 
     @api.get("/claims", summary="A page of the claims, last changed first (optionally of "
              f"one status; at most {paging.REST_ROWS_MAX} a page)")
-    def claims(op: Annotated[Operator, needs("read")], status: str = "",
+    def claims(op: Annotated[Operator, gate.needs("read")], status: str = "",
                limit: Limit = paging.REST_ROWS_DEFAULT, offset: Offset = 0) -> Any:
         with db.read() as conn:
             return [dict(r, updated_at=r["updated_at"].isoformat(sep=" "))
                     for r in claim_records.listing(conn, status, Page(limit, offset))]
 
     @api.get("/claims/{claim_id}", summary="One claim with its lines and every step")
-    def claim(claim_id: str, op: Annotated[Operator, needs("read")]) -> Any:
+    def claim(claim_id: str, op: Annotated[Operator, gate.needs("read")]) -> Any:
         return run(lambda conn: claim_records.describe(conn, claim_id))
 
     @api.post("/claims/{claim_id}/review", summary="Start reviewing a submitted claim")
-    def review(claim_id: str, op: Annotated[Operator, needs("claims.review")]) -> Any:
+    def review(claim_id: str, op: Annotated[Operator, gate.needs("claims.review")]) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
             reviews.start(call_of(conn, op), claim_id)
-            audit.action(conn, op, "claim.review", claim_id)
+            audit.action(call_of(conn, op), "claim.review", claim_id)
             return claim_records.describe(conn, claim_id)
         return run(act)
 
@@ -167,7 +153,7 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
               "(reviewer, approver); above the second-approval amount the first approval "
               "leaves the claim under review for a second, different approver")
     def decide(claim_id: str, body: DecisionIn,
-               op: Annotated[Operator, needs("claims.reject")]) -> Any:
+               op: Annotated[Operator, gate.needs("claims.reject")]) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
             if body.approve:
                 approver = as_role(op, "claims.approve")
@@ -175,28 +161,29 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
                     excluded=body.excluded_lines, note=body.reason,
                     second_approval_above=second_approval_above,
                     payee_confirmed=body.payee_confirmed))
-                audit.action(conn, approver, f"claim.{done.status}", claim_id,
+                audit.action(call_of(conn, approver), f"claim.{done.status}", claim_id,
                              amount=done.amount, excluded=sorted(body.excluded_lines))
             else:
                 reviews.reject(call_of(conn, op), claim_id, body.reason)
-                audit.action(conn, op, "claim.reject", claim_id)
+                audit.action(call_of(conn, op), "claim.reject", claim_id)
             return claim_records.describe(conn, claim_id)
         return run(act)
 
     @api.post("/institutions/{code}/faults", status_code=201,
               summary="Declare a fault period for an institution")
-    def fault(code: str, body: FaultIn, op: Annotated[Operator, needs("faults.change")]) -> Any:
+    def fault(code: str, body: FaultIn,
+              op: Annotated[Operator, gate.needs("faults.change")]) -> Any:
         def act(conn: Connection) -> dict[str, str]:
             fault_id = fault_periods.declare(call_of(conn, op), code, body.begin_at,
                                              body.end_at, body.reason).value
-            audit.action(conn, op, "fault.declare", fault_id, fixmedins_code=code,
+            audit.action(call_of(conn, op), "fault.declare", fault_id, fixmedins_code=code,
                          begin_at=body.begin_at, end_at=body.end_at)
             return {"fault_id": fault_id}
         return run(act)
 
     @api.get("/institutions/{code}/faults", response_model=list[FaultRow],
              summary="An institution's fault periods, newest first (optionally of one status)")
-    def faults(code: str, op: Annotated[Operator, needs("read")],
+    def faults(code: str, op: Annotated[Operator, gate.needs("read")],
                status: FaultStatus | None = None,
                limit: Annotated[int, Query(ge=1, le=fault_periods.SHOWN)]
                = fault_periods.SHOWN) -> Any:
@@ -206,27 +193,27 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
     @api.get("/faults/{fault_id}", response_model=Fault,
              summary="One fault period: who declared it, its span, its cancellation, the "
              "claims relying on it")
-    def fault_period(fault_id: str, op: Annotated[Operator, needs("read")]) -> Any:
+    def fault_period(fault_id: str, op: Annotated[Operator, gate.needs("read")]) -> Any:
         return run(lambda conn: fault_periods.describe(conn, fault_id), read_only=True)
 
     @api.post("/faults/{fault_id}/cancel", response_model=Fault,
               summary="Cancel a wrongly declared fault period (refused while bills rely on it)")
     def cancel_fault(fault_id: str, body: FaultCancelIn,
-                     op: Annotated[Operator, needs("faults.change")]) -> Any:
+                     op: Annotated[Operator, gate.needs("faults.change")]) -> Any:
         def act(conn: Connection) -> dict[str, Any]:
             fault_periods.cancel(call_of(conn, op), fault_id,
                                  f"cancelled by {op.name}: {body.reason}")
-            audit.action(conn, op, "fault.cancel", fault_id)
+            audit.action(call_of(conn, op), "fault.cancel", fault_id)
             return fault_periods.describe(conn, fault_id)
         return run(act)
 
     @api.post("/payments/export", response_class=PlainTextResponse,
               summary="The bank file (CSV) of every pending payment; they become exported "
               "(finance; refused E-ADM-005 when the exporter approved one of them)")
-    def export(op: Annotated[Operator, needs("payments.export")]) -> Any:
+    def export(op: Annotated[Operator, gate.needs("payments.export")]) -> Any:
         def act(conn: Connection) -> str:
             batch, rows = payments.export_batch(call_of(conn, op))
-            audit.action(conn, op, "payments.export", batch, orders=len(rows),
+            audit.action(call_of(conn, op), "payments.export", batch, orders=len(rows),
                          amount=sum(r["amount"] for r in rows))
             out = io.StringIO()
             writer = csv.writer(out, lineterminator="\n")
@@ -236,19 +223,19 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
 
     @api.post("/payments/{order_id}/result", summary="The bank's answer for one order")
     def bank_result(order_id: str, body: BankResultIn,
-                    op: Annotated[Operator, needs("payments.result")]) -> Any:
+                    op: Annotated[Operator, gate.needs("payments.result")]) -> Any:
         def act(conn: Connection) -> dict[str, str]:
             status = payments.record_bank_result(call_of(conn, op), order_id,
                                                  paid=body.paid, error=body.error)
-            audit.action(conn, op, "payment.result", order_id, status=status)
+            audit.action(call_of(conn, op), "payment.result", order_id, status=status)
             return {"order_id": order_id, "status": status}
         return run(act)
 
     @api.post("/payments/{order_id}/retry", summary="Send a failed payment again")
-    def retry(order_id: str, op: Annotated[Operator, needs("payments.retry")]) -> Any:
+    def retry(order_id: str, op: Annotated[Operator, gate.needs("payments.retry")]) -> Any:
         def act(conn: Connection) -> dict[str, str]:
             payments.retry(call_of(conn, op), order_id)
-            audit.action(conn, op, "payment.retry", order_id)
+            audit.action(call_of(conn, op), "payment.retry", order_id)
             return {"order_id": order_id, "status": "pending"}
         return run(act)
 

@@ -1,22 +1,21 @@
 """The operator window for filing (/admin/v1): register, list and cancel a person's
 filings."""
 
-from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection
 
-from yibao.api.admin import DENIED, Gate, agency, run_refusable
+from yibao.api.admin import DENIED, Gate, Window
 from yibao.api.pages import Limit, Offset
 from yibao.api.rest import DecimalRoute
+from yibao.domain import filing as filing_rules
 from yibao.domain import paging
 from yibao.domain.paging import Page
+from yibao.domain.roles import Operator
 from yibao.services import audit, filing
-from yibao.services.context import Ids
-from yibao.store.db import Database
+from yibao.services.context import Call
 
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
 
@@ -51,7 +50,7 @@ def new_filing(body: FilingIn) -> filing.NewFiling:
     )
 
 
-def router(db: Database, gate: Gate, ids: Ids) -> APIRouter:
+def router(window: Window, gate: Gate) -> APIRouter:
     api = APIRouter(route_class=DecimalRoute,
                     prefix="/admin/v1", tags=["admin: filing"], responses={
         400: {"description": "the body is not JSON"}, **DENIED,
@@ -59,34 +58,32 @@ def router(db: Database, gate: Gate, ids: Ids) -> APIRouter:
         409: {"description": "refused: the body names the error code (E-FIL-...) and why"},
     })
 
-    def run(action: Callable[[Connection], Any]) -> Any:
-        return run_refusable(db, action)
-
     @api.post("/filings", status_code=201,
               summary="Register a filing at the operator window (clerk)")
-    def register(body: FilingIn, op: gate.needs("filings.register")) -> Any:
-        def act(conn: Connection) -> dict[str, Any]:
-            serial = filing.register(conn, agency(op), ids, new_filing(body))
-            audit.action(conn, op, "filing.register", serial, psn_no=body.psn_no,
+    def register(body: FilingIn,
+                 op: Annotated[Operator, gate.needs("filings.register")]) -> Any:
+        def act(call: Call) -> dict[str, Any]:
+            serial = filing.register(call, new_filing(body)).value
+            audit.action(call, "filing.register", serial, psn_no=body.psn_no,
                          filing_type=body.filing_type)
             return {"trt_dcla_detl_sn": serial}
-        return run(act)
+        return window.run(op, act)
 
     @api.get("/persons/{psn_no}/filings", summary="A page of a person's filings, newest "
              f"first (at most {paging.REST_ROWS_MAX} a page)")
-    def listing(psn_no: str, op: gate.needs("read"), limit: Limit = paging.REST_ROWS_DEFAULT,
-                offset: Offset = 0) -> Any:
-        with db.read() as conn:
+    def listing(psn_no: str, op: Annotated[Operator, gate.needs("read")],
+                limit: Limit = paging.REST_ROWS_DEFAULT, offset: Offset = 0) -> Any:
+        with window.db.read() as conn:
             return [filing.describe(r, op.now)
                     for r in filing.of_person(conn, psn_no, Page(limit, offset))]
 
     @api.post("/filings/{serial}/cancellation", summary="Cancel a filing (clerk)")
     def cancel(serial: str, body: CancellationIn,
-               op: gate.needs("filings.cancel")) -> Any:
-        def act(conn: Connection) -> dict[str, str]:
-            filing.cancel(conn, agency(op), serial, body.psn_no, body.reason, own_only=False)
-            audit.action(conn, op, "filing.cancel", serial, psn_no=body.psn_no)
-            return {"trt_dcla_detl_sn": serial, "status": filing.CANCELLED}
-        return run(act)
+               op: Annotated[Operator, gate.needs("filings.cancel")]) -> Any:
+        def act(call: Call) -> dict[str, str]:
+            filing.cancel(call, serial, body.psn_no, body.reason, own_only=False)
+            audit.action(call, "filing.cancel", serial, psn_no=body.psn_no)
+            return {"trt_dcla_detl_sn": serial, "status": filing_rules.CANCELLED}
+        return window.run(op, act)
 
     return api

@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection
 
-from yibao.api.admin import DENIED, Gate, run_refusable
+from yibao.api.admin import DENIED, Gate, Window
 from yibao.api.rest import DecimalRoute
 from yibao.domain.errors import Refused
-from yibao.services import audit, outbox
-from yibao.store.db import Database
+from yibao.domain.roles import Operator
+from yibao.services import outbox
+from yibao.services.context import Call
 
 # (no "from __future__ import annotations" here: FastAPI reads the closures' Annotated
 # dependencies at definition time)
@@ -50,7 +50,7 @@ class Listing(BaseModel):
     messages: list[MessageRow] = Field(description="newest first, at most `limit`")
 
 
-def router(db: Database, gate: Gate) -> APIRouter:
+def router(window: Window, gate: Gate) -> APIRouter:
     api = APIRouter(route_class=DecimalRoute, prefix="/admin/v1/outbox", tags=["admin"], responses={
         **DENIED,
         404: {"description": "no such outbox message (E-OUT-001)"},
@@ -59,17 +59,17 @@ def router(db: Database, gate: Gate) -> APIRouter:
     @api.get("", response_model=Listing,
              summary="Messages to the national platform: counts per status, newest first")
     def list_messages(
-        op: gate.needs("read"), status: Status | None = None,
+        op: Annotated[Operator, gate.needs("read")], status: Status | None = None,
         limit: Annotated[int, Query(ge=1, le=outbox.ROWS_MAX)] = ROWS_DEFAULT,
     ) -> Any:
-        with db.read() as conn:
+        with window.db.read() as conn:
             return {"counts": outbox.counts(conn),
                     "messages": outbox.listing(conn, status=status, limit=limit)}
 
     @api.get("/{key}", response_model=Message, summary="One message with its payload")
-    def one_message(key: str, op: gate.needs("read")) -> Any:
+    def one_message(key: str, op: Annotated[Operator, gate.needs("read")]) -> Any:
         try:
-            with db.read() as conn:
+            with window.db.read() as conn:
                 return outbox.message(conn, key)
         except Refused as refusal:
             return JSONResponse({"code": refusal.code, "message": refusal.message},
@@ -78,10 +78,9 @@ def router(db: Database, gate: Gate) -> APIRouter:
     @api.post("/{key}/retry", response_model=Message,
               responses={409: {"description": "the message is not failed (E-OUT-002)"}},
               summary="Send a failed message again: pending, due now, a fresh set of attempts")
-    def retry(key: str, op: gate.needs("outbox.retry")) -> Any:
-        def act(conn: Connection) -> dict[str, Any]:
-            audit.action(conn, op, "outbox.retry", key)
-            return outbox.retry(conn, key, op.name, op.now)
-        return run_refusable(db, act)
+    def retry(key: str, op: Annotated[Operator, gate.needs("outbox.retry")]) -> Any:
+        def act(call: Call) -> dict[str, Any]:
+            return outbox.retry(call, key)
+        return window.run(op, act)
 
     return api

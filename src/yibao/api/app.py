@@ -108,14 +108,15 @@ def create_app(
         Family(""),
     ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
-    rest.include_router(admin.router(db, gate))
+    window = admin.Window(db, ids, hospital.policies)
+    rest.include_router(admin.router(window, gate))
     rest.include_router(admin_claims.router(
         db, gate, ids, hospital.policies,
         second_approval_above=_second_approval_above(second_approval_above)))
-    rest.include_router(admin_filing.router(db, gate, ids))
+    rest.include_router(admin_filing.router(window, gate))
     rest.include_router(admin_institutions.router(
-        db, gate, forget_institution=hospital.gateway.forget))
-    rest.include_router(admin_outbox.router(db, gate))
+        window, gate, forget_institution=hospital.gateway.forget))
+    rest.include_router(admin_outbox.router(window, gate))
     rest.include_router(channel.router(db, clock, ids, hospital.policies))
     app.include_router(rest)
     channel.install(app)

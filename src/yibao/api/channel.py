@@ -12,7 +12,7 @@ import hmac
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -36,7 +36,7 @@ from yibao.domain.text import unix_seconds
 from yibao.services import applications, ecert, face, filing, trust
 from yibao.services import claims as claim_records
 from yibao.services.applications import Application
-from yibao.services.context import SOURCE_APP, Actor, ActorKind, Call, Caller, Clock, Entry, Ids
+from yibao.services.context import Actor, ActorKind, Call, Clock, Entry, Ids
 from yibao.store import channels, nonces
 from yibao.store.db import Database
 
@@ -129,8 +129,11 @@ class FilingIn(BaseModel):
 
 class ClaimIn(ApplicationIn):
     pin: str = Field(min_length=1, max_length=20)
-    payee: PayeeIn | None = Field(None, description="the registered payee (the claim pays "
-                                  "only to it; another account is refused, E-ECT-015)")
+    # an app's claim may leave the payee out (it pays the registered one): wider than the
+    # window's ApplicationIn, whose payee is required
+    payee: PayeeIn | None = Field(  # type: ignore[assignment]
+        None, description="the registered payee (the claim pays only to it; another "
+        "account is refused, E-ECT-015)")
 
 
 class FilingCancellation(BaseModel):
@@ -150,7 +153,7 @@ def signature(secret: str, method: str, path: str, timestamp: str, nonce: str,
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
+class Signing:
     """A channel request's signing headers, checked before a byte of its body is read."""
 
     channel_id: str
@@ -160,8 +163,8 @@ class Claim:
     sent: str
 
 
-def claimed(db: Database, headers: Mapping[str, str], now_unix: int) -> Claim | None:
-    """The request's claim when its headers name a known channel, a timestamp within the
+def signing_of(db: Database, headers: Mapping[str, str], now_unix: int) -> Signing | None:
+    """The request's signing headers when they name a known channel, a timestamp within the
     window and a nonce of bounded length (None otherwise): every header is bounded before
     it is used, and the body is not needed."""
     channel_id, ts = headers.get("x-yb-channel", ""), headers.get("x-yb-timestamp", "")
@@ -175,18 +178,19 @@ def claimed(db: Database, headers: Mapping[str, str], now_unix: int) -> Claim | 
         return None  # (a NUL would reach PostgreSQL, which refuses it in text)
     with db.read() as conn:
         secret = channels.secret(conn, channel_id)
-    return None if secret is None else Claim(channel_id, secret, ts, nonce, sent)
+    return None if secret is None else Signing(channel_id, secret, ts, nonce, sent)
 
 
-def verified(db: Database, claim: Claim, method: str, path: str, body: bytes) -> bool:
+def verified(db: Database, signing: Signing, method: str, path: str, body: bytes) -> bool:
     """Whether the signature covers this body; if it does, the nonce is recorded now,
     whatever becomes of the request (a reused nonce: False)."""
-    expected = signature(claim.secret, method, path, claim.timestamp, claim.nonce, body)
-    if not hmac.compare_digest(expected.encode(), claim.sent.encode()):
+    expected = signature(signing.secret, method, path, signing.timestamp, signing.nonce, body)
+    if not hmac.compare_digest(expected.encode(), signing.sent.encode()):
         return False
     try:
         with db.write() as conn:
-            nonces.record(conn, f"ch:{claim.channel_id}"[:30], claim.nonce, int(claim.timestamp))
+            nonces.record(conn, f"ch:{signing.channel_id}"[:30], signing.nonce,
+                          int(signing.timestamp))
     except IntegrityError:
         return False
     return True
@@ -196,13 +200,13 @@ def edge(db: Database, unix_clock: UnixClock = time.time) -> Family:
     """The channel family of the edge (api/limits.py); ``unix_clock`` is the machine's
     clock the timestamps are checked against."""
 
-    def admit(headers: Headers) -> Claim | None:
-        return claimed(db, headers, int(unix_clock()))
+    def admit(headers: Headers) -> Signing | None:
+        return signing_of(db, headers, int(unix_clock()))
 
-    def verify(scope: Scope, claim: Claim, body: bytes) -> bool:
-        if not verified(db, claim, scope["method"], scope["path"], body):
+    def verify(scope: Scope, signing: Signing, body: bytes) -> bool:
+        if not verified(db, signing, scope["method"], scope["path"], body):
             return False
-        scope.setdefault("state", {})[VERIFIED] = claim.channel_id
+        scope.setdefault("state", {})[VERIFIED] = signing.channel_id
         return True
 
     return Family(PREFIX, unauthorized=_unauthorized_reply, admit=admit, verify=verify,
@@ -212,6 +216,13 @@ def edge(db: Database, unix_clock: UnixClock = time.time) -> Family:
 def _refusal(refusal: Refused, **extra: Any) -> JSONResponse:
     return JSONResponse({"code": refusal.code, "message": refusal.message, **extra},
                         status_code=refusal.http_status)
+
+
+def channel_call(conn: Connection, channel_id: str, now: datetime, ids: Ids,
+                 policies: tuple[Policy, ...]) -> Call:
+    """The call of a certified channel (an app) the edge verified (/channel/v1)."""
+    return Call(conn=conn, actor=Actor(ActorKind.CHANNEL, channel_id), entry=Entry.CHANNEL,
+                now=now, ids=ids, policies=policies)
 
 
 def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -> APIRouter:
@@ -234,27 +245,25 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
 
     Channel = Annotated[str, Depends(caller)]
 
-    def run(action: Callable[[Connection, ecert.Actor], Any], channel_id: str) -> Any:
+    def run(action: Callable[[Call], Any], channel_id: str) -> Any:
         try:
             with db.write() as conn:
-                return action(conn, ecert.Actor(channel_id, clock()))
+                return action(channel_call(conn, channel_id, clock(), ids, policies))
         except Refused as refusal:
             return _refusal(refusal)
 
     @api.post("/certificates", status_code=201, summary="Activate the electronic certificate")
     def activate(body: Activation, channel_id: Channel) -> Any:
-        return run(lambda conn, actor: {"cert_id": ecert.activate(
-            conn, actor, ids, channel_id=channel_id, insured_place=body.insured_place,
-            name=body.name, certno=body.certno, real_person=attestation_of(body.real_person),
-            pin=body.pin)}, channel_id)
+        return run(lambda call: {"cert_id": ecert.activate(
+            call, insured_place=body.insured_place, name=body.name, certno=body.certno,
+            real_person=attestation_of(body.real_person), pin=body.pin)}, channel_id)
 
     @api.post("/certificates/{cert_id}/qr", summary="A fresh dynamic QR code (needs the PIN)")
     def show_qr(cert_id: str, body: PinIn, channel_id: Channel) -> Any:
         return qr_reply(channel_id, cert_id, body.pin, "")
 
     def qr_reply(channel_id: str, cert_id: str, pin: str, binding_id: str) -> Any:
-        code = run(lambda conn, actor: ecert.issue_qr(conn, actor, channel_id, cert_id, pin,
-                                                      binding_id), channel_id)
+        code = run(lambda call: ecert.issue_qr(call, cert_id, pin, binding_id), channel_id)
         if isinstance(code, JSONResponse):
             return code
         if code is None:
@@ -265,9 +274,9 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
               summary="Ask to show a relative's codes: pending until the relative accepts "
                       "(a minor child: until a clerk confirms the guardianship)")
     def bind(cert_id: str, body: Relative, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
+        def act(call: Call) -> dict[str, str]:
             binding_id, status = ecert.bind_relative(
-                conn, actor, ids, channel_id, cert_id, name=body.name, certno=body.certno,
+                call, cert_id, name=body.name, certno=body.certno,
                 relation=body.relation, real_person=attestation_of(body.real_person))
             return {"binding_id": binding_id, "status": status}
         return run(act, channel_id)
@@ -277,17 +286,16 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
                       "certificate, PIN and real-person check)")
     def accept(cert_id: str, binding_id: str, body: FamilyAcceptance,
                channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            ecert.accept_binding(conn, actor, channel_id, psn_no, binding_id,
-                                 attestation_of(body.real_person))
+        def act(call: Call, psn_no: str) -> dict[str, str]:
+            ecert.accept_binding(call, psn_no, binding_id, attestation_of(body.real_person))
             return {"binding_id": binding_id, "status": ecert.ACTIVE}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/family-requests/{binding_id}/withdrawal",
               summary="The relative declines a request, or withdraws the consent given")
     def withdraw(cert_id: str, binding_id: str, body: PinIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            ecert.withdraw_binding(conn, actor, channel_id, psn_no, binding_id)
+        def act(call: Call, psn_no: str) -> dict[str, str]:
+            ecert.withdraw_binding(call, psn_no, binding_id)
             return {"binding_id": binding_id, "status": ecert.REMOVED}
         return as_holder(channel_id, cert_id, body.pin, act, settled=False)
 
@@ -295,9 +303,9 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
               summary="Register or change the account app claims pay to (in the holder's "
                       "name, real-person check)")
     def payee(cert_id: str, body: PayeeRegistration, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, Any]:
+        def act(call: Call, psn_no: str) -> dict[str, Any]:
             return trust.register_payee(
-                conn, trust.Act(channel_id, psn_no, actor.now), bank_name=body.bank_name,
+                call, psn_no, bank_name=body.bank_name,
                 bank_account=body.bank_account, account_name=body.account_name,
                 sent=attestation_of(body.real_person))
         return as_holder(channel_id, cert_id, body.pin, act)
@@ -307,7 +315,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
                       "newest first")
     def notifications(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
         return as_holder(channel_id, cert_id, body.pin,
-                         lambda conn, _actor, psn_no: trust.notices_of(conn, psn_no, body.page),
+                         lambda call, psn_no: trust.notices_of(call.conn, psn_no, body.page),
                          settled=False)
 
     @api.post("/certificates/{cert_id}/family/{binding_id}/qr",
@@ -318,8 +326,8 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
     @api.post("/certificates/{cert_id}/family/{binding_id}/removal",
               summary="Remove a family binding")
     def unbind(cert_id: str, binding_id: str, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
-            ecert.unbind_relative(conn, actor, channel_id, cert_id, binding_id)
+        def act(call: Call) -> dict[str, str]:
+            ecert.unbind_relative(call, cert_id, binding_id)
             return {"binding_id": binding_id, "status": "removed"}
         return run(act, channel_id)
 
@@ -327,39 +335,32 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
               summary="Enrol or replace the holder's face for the pilot (PIN and a fresh "
                       "real-person check; the template is encrypted; the holder is told)")
     def enrol_face(cert_id: str, body: FaceIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            kind = trust.enrol_face(conn, trust.Act(channel_id, psn_no, actor.now), cert_id,
-                                    attestation_of(body.real_person),
-                                    lambda: face.enroll(conn, psn_no, body.image,
-                                                        actor=actor.name, now=actor.now))
+        def act(call: Call, psn_no: str) -> dict[str, str]:
+            kind = trust.enrol_face(call, psn_no, cert_id, attestation_of(body.real_person),
+                                    lambda: face.enroll(call, psn_no, body.image))
             return {"cert_id": cert_id, "face": kind.removeprefix("face_")}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/pin", summary="Reset the PIN (real-person check)")
     def reset_pin(cert_id: str, body: PinReset, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
-            ecert.reset_pin(conn, actor, channel_id, cert_id,
-                            real_person=attestation_of(body.real_person), new_pin=body.new_pin)
+        def act(call: Call) -> dict[str, str]:
+            ecert.reset_pin(call, cert_id, real_person=attestation_of(body.real_person),
+                            new_pin=body.new_pin)
             return {"cert_id": cert_id, "status": "active"}
         return run(act, channel_id)
 
     def as_holder(channel_id: str, cert_id: str, pin: str,
-                  action: Callable[[Connection, ecert.Actor, str], Any], *,
-                  settled: bool = True) -> Any:
+                  action: Callable[[Call, str], Any], *, settled: bool = True) -> Any:
         """Run ``action`` for the certificate holder once the PIN matched (a wrong PIN is
         counted and committed, then refused); ``settled``: not in the certificate's first
         period (E-ECT-013)."""
-        def act(conn: Connection, actor: ecert.Actor) -> Any:
-            psn_no = ecert.holder_by_pin(conn, actor, channel_id, cert_id, pin,
-                                         settled=settled)
+        def act(call: Call) -> Any:
+            psn_no = ecert.holder_by_pin(call, cert_id, pin, settled=settled)
             if psn_no is None:
                 return None
-            return action(conn, actor, psn_no)
+            return action(call, psn_no)
         result = run(act, channel_id)
         return _refusal(Refused("E-ECT-005", "wrong PIN")) if result is None else result
-
-    def app_caller(channel_id: str, actor: ecert.Actor) -> Caller:
-        return Caller(SOURCE_APP, channel_id, actor.now)
 
     @api.post("/certificates/{cert_id}/filings", status_code=201,
               summary="File for care away from the insured place (the holder chooses the "
@@ -370,60 +371,52 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
         except Refused as refusal:
             return _refusal(refusal)
 
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            caller = app_caller(channel_id, actor)
-            return {"trt_dcla_detl_sn": filing.register(conn, caller, ids, filing.NewFiling(
+        def act(call: Call, psn_no: str) -> dict[str, str]:
+            return {"trt_dcla_detl_sn": filing.register(call, filing.NewFiling(
                 psn_no=psn_no, filing_type=body.filing_type, insutype=body.insutype,
-                area=body.area, end_date=body.end_date, reason=body.reason))}
+                area=body.area, end_date=body.end_date, reason=body.reason)).value}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/filings/list",
               summary="A page of the holder's filings, newest first")
     def filings(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> list[dict[str, Any]]:
-            return [filing.describe(r, actor.now)
-                    for r in filing.of_person(conn, psn_no, body.page)]
+        def act(call: Call, psn_no: str) -> list[dict[str, Any]]:
+            return [filing.describe(r, call.now)
+                    for r in filing.of_person(call.conn, psn_no, body.page)]
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/filings/{serial}/cancellation",
               summary="Cancel one of the holder's filings")
     def cancel_filing(cert_id: str, serial: str, body: FilingCancellation,
                       channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            filing.cancel(conn, app_caller(channel_id, actor), serial, psn_no, body.reason,
-                          own_only=False)
+        def act(call: Call, psn_no: str) -> dict[str, str]:
+            filing.cancel(call, serial, psn_no, body.reason, own_only=False)
             return {"trt_dcla_detl_sn": serial, "status": filing_rules.CANCELLED}
         return as_holder(channel_id, cert_id, body.pin, act)
-
-    def channel_call(conn: Connection, channel_id: str, actor: ecert.Actor) -> Call:
-        """The service call of a certified app (the channel) at the moment it acts."""
-        return Call(conn=conn, actor=Actor(ActorKind.CHANNEL, channel_id),
-                    entry=Entry.CHANNEL, now=actor.now, ids=ids, policies=policies)
 
     @api.post("/certificates/{cert_id}/claims", status_code=201,
               summary="Apply for manual reimbursement (details, or a bill the hospital "
                       "uploaded); the card and certificate keep working meanwhile")
     def claim(cert_id: str, body: ClaimIn, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor, psn_no: str) -> dict[str, str]:
-            return {"claim_id": applications.apply(
-                channel_call(conn, channel_id, actor), Application(
-                    psn_no=psn_no, reason=body.reason,
-                    payee=payee_of(body.payee) if body.payee else None,
-                    bill=bill_of(psn_no, body.bill) if body.bill else None,
-                    code=body.fixmedins_code, invono=body.invono,
-                    filing_sn=body.trt_dcla_detl_sn))}
+        def act(call: Call, psn_no: str) -> dict[str, str]:
+            return {"claim_id": applications.apply(call, Application(
+                psn_no=psn_no, reason=body.reason,
+                payee=payee_of(body.payee) if body.payee else None,
+                bill=bill_of(psn_no, body.bill) if body.bill else None,
+                code=body.fixmedins_code, invono=body.invono,
+                filing_sn=body.trt_dcla_detl_sn))}
         return as_holder(channel_id, cert_id, body.pin, act)
 
     @api.post("/certificates/{cert_id}/claims/list",
               summary="A page of the holder's claims, newest first, with every review step")
     def claims(cert_id: str, body: PagedPinIn, channel_id: Channel) -> Any:
-        return as_holder(channel_id, cert_id, body.pin, lambda conn, _actor, psn_no:
-                         claim_records.of_person(conn, psn_no, body.page))
+        return as_holder(channel_id, cert_id, body.pin, lambda call, psn_no:
+                         claim_records.of_person(call.conn, psn_no, body.page))
 
     @api.post("/certificates/{cert_id}/deactivation", summary="Deactivate in this channel")
     def deactivate(cert_id: str, channel_id: Channel) -> Any:
-        def act(conn: Connection, actor: ecert.Actor) -> dict[str, str]:
-            ecert.deactivate(conn, actor, channel_id, cert_id)
+        def act(call: Call) -> dict[str, str]:
+            ecert.deactivate(call, cert_id)
             return {"cert_id": cert_id, "status": "deactivated"}
         return run(act, channel_id)
 

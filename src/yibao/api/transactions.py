@@ -65,7 +65,7 @@ LISTED: tuple[Transaction, ...] = (
     # reconciliation and clearing applications (tx_reconciliation)
     T("3201", "医药机构费用结算对总账", tx_reconciliation.totals, writes=False),
     T("3202", "医药机构费用结算对明细账", tx_reconciliation.detail, writes=True),
-    T("3203", "清算申请", tx_reconciliation.apply, writes=True),
+    T("3203", "清算申请", tx_reconciliation.file_application, writes=True),
     T("3204", "清算申请撤销", tx_reconciliation.withdraw, writes=True),
     # settlement (tx_settlement)
     T("2206", "门诊预结算", tx_settlement.presettle_outpatient, writes=False),

@@ -110,8 +110,7 @@ def reverse(call: Call, inp: Fields, *, read_only: Collection[str]) -> Answer:
 
 def scan_qr(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    actor = ecert.Actor(call.institution.code, call.now)
-    psn_no, token = ecert.scan(call.conn, actor, data.text("ecQrCode", max_len=200),
+    psn_no, token = ecert.scan(call, data.text("ecQrCode", max_len=200),
                                data.text("businessType", max_len=6))
     found = persons.get_person(call.conn, psn_no)
     return Answer({"data": {

@@ -12,15 +12,15 @@ from yibao.domain import filing as rules
 from yibao.domain.codes import INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.services import filing, institutions
-from yibao.services.context import Call, Effect, EffectKind
+from yibao.services.context import Call
 from yibao.services.persons import get_person
 
 REFERRAL_TYPES = {"1": "市内转院", "2": "转往省内异地", "3": "转往省外异地"}
 
 
 def _register(call: Call, new: filing.NewFiling) -> Answer:
-    serial = filing.register(call.conn, call.caller, call.ids, new)
-    return Answer({"result": {"trt_dcla_detl_sn": serial}}, Effect(EffectKind.FILING, serial))
+    done = filing.register(call, new)
+    return Answer({"result": {"trt_dcla_detl_sn": done.value}}, done.effect)
 
 
 def referral(call: Call, inp: Fields) -> Answer:
@@ -89,10 +89,9 @@ def injury(call: Call, inp: Fields) -> Answer:
 def _cancel(call: Call, data: Fields, kind: rules.Kind, *, memo_required: bool
             ) -> Answer:
     serial = data.text("trt_dcla_detl_sn", max_len=30)
-    filing.cancel(call.conn, call.caller, serial, data.text("psn_no", max_len=30),
-                  data.text("memo", required=memo_required, max_len=500), own_only=True,
-                  kind=kind)
-    return Answer({}, Effect(EffectKind.FILING_CANCEL, serial))
+    return Answer({}, filing.cancel(
+        call, serial, data.text("psn_no", max_len=30),
+        data.text("memo", required=memo_required, max_len=500), own_only=True, kind=kind))
 
 
 def _day(moment: date | None) -> str:

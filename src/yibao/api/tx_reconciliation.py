@@ -9,7 +9,7 @@ from yibao.api.fields import Fields
 from yibao.api.registry import Answer
 from yibao.domain.codes import INSUTYPES
 from yibao.services import clearing, reconciliation
-from yibao.services.context import Call, Effect, EffectKind
+from yibao.services.context import Call
 
 CLR_TYPES = frozenset({"11", "21", "41"})
 
@@ -47,26 +47,26 @@ def totals(call: Call, inp: Fields) -> dict[str, Any]:
 
 def detail(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    found = reconciliation.detail(call, _scope(data), data.text("file_qury_no", max_len=60))
+    done = reconciliation.detail(call, _scope(data), data.text("file_qury_no", max_len=60))
+    found = done.value
     return Answer({"fileinfo": {
         "file_qury_no": found["file_qury_no"], "filename": found["filename"],
         "dld_endtime": found["dld_endtime"].strftime("%Y-%m-%d %H:%M:%S"),
-    }}, Effect(EffectKind.FILE, found["file_qury_no"]))
+    }}, done.effect)
 
 
-def apply(call: Call, inp: Fields) -> Answer:
+def file_application(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
-    serial = clearing.apply(call.conn, call.caller, call.ids, clearing.Application(
+    done = clearing.file_application(call, clearing.Application(
         setlym=data.digits("setlym", max_len=6, length=6),
         clr_type=data.code("clr_type", CLR_TYPES), psntime=data.whole("psntime", max_len=6),
         medfee_sumamt=_applied(data, "medfee_sumamt"),
         fund_appy_sum=_applied(data, "fund_appy_sum"), acct_pay=_applied(data, "acct_pay"),
         cash_payamt=_applied(data, "cash_payamt")))
-    return Answer({"result": {"clr_appy_evt_id": serial}},
-                  Effect(EffectKind.CLEARING_APPLICATION, serial))
+    return Answer({"result": {"clr_appy_evt_id": done.value}}, done.effect)
 
 
 def withdraw(call: Call, inp: Fields) -> dict[str, Any]:
     data = inp.child("data")
-    clearing.withdraw(call.conn, call.caller, data.text("clr_appy_evt_id", max_len=30))
+    clearing.withdraw(call, data.text("clr_appy_evt_id", max_len=30))
     return {}

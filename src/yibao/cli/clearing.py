@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from yibao.cli.common import DB_OPTION, T, console, write_step
+from yibao.cli.common import DB_OPTION, T, cli_call, console, write_step
 from yibao.store.db import Database
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from yibao.services.context import Caller
+    from yibao.services.context import Call
 
 app = typer.Typer(help="Monthly clearing, prepayment and statements")
 MONTH_OPTION = typer.Option(..., "--month", help="YYYY-MM")
@@ -23,28 +23,21 @@ OPERATOR_OPTION = typer.Option(os.environ.get("USER", "cli"), "--operator",
                                help="who runs it (recorded)")
 
 
-def _step(db: str, operator: str, what: str, month: str,
-          action: Callable[[Connection], T]) -> T:
+def _step(db: str, operator: str, what: str, month: str, action: Callable[[Call], T]) -> T:
     """Run a clearing step in one write transaction that reads one snapshot of the store,
     then its row of the operators' log in the same transaction (role ``cli``: a command
     run on the server by whoever ``--operator`` names); a refusal (another run of the
     same month first, say) exits 1 with why."""
-    from yibao.domain.roles import Operator
     from yibao.services import audit
-    from yibao.services.context import china_now
+    from yibao.services.context import Actor, ActorKind
 
     def act(conn: Connection) -> T:
-        result = action(conn)
-        audit.action(conn, Operator(operator, china_now(), role="cli"), what, month)
+        call = cli_call(conn, Actor(ActorKind.OPERATOR, operator, role="cli"))
+        result = action(call)
+        audit.action(call, what, month)
         return result
 
     return write_step(db, act, snapshot=True)
-
-
-def _caller(operator: str) -> Caller:
-    from yibao.services.context import SOURCE_AGENCY, Caller, china_now
-
-    return Caller(SOURCE_AGENCY, operator, china_now())
 
 
 @app.command("run")
@@ -59,8 +52,8 @@ def clearing_run(
     from yibao.services import clearing, statements
 
     started = time.perf_counter()
-    outcome = _step(db, operator, "clearing.run", month, lambda conn:
-                    clearing.run(conn, _caller(operator), month, engine=engine))
+    outcome = _step(db, operator, "clearing.run", month, lambda call:
+                    clearing.run(call, month, engine=engine))
     console.print(f"{month}: {outcome.settlements:,} settlements, {outcome.institutions} "
                   f"institutions, {outcome.regions} region pairs, due "
                   f"{outcome.due / 100:,.2f} yuan ({time.perf_counter() - started:.1f} s)")
@@ -76,8 +69,7 @@ def clearing_close(month: str = MONTH_OPTION, db: str = DB_OPTION,
     """Close a month: post the payments; it is never rewritten afterwards."""
     from yibao.services import clearing
 
-    _step(db, operator, "clearing.close", month, lambda conn:
-          clearing.close(conn, _caller(operator), month))
+    _step(db, operator, "clearing.close", month, lambda call: clearing.close(call, month))
     console.print(f"[green]{month} closed[/]")
 
 
@@ -87,8 +79,8 @@ def clearing_prepay(month: str = MONTH_OPTION, db: str = DB_OPTION,
     """Prepay the month to institutions flagged for it (average of recent months)."""
     from yibao.services import clearing
 
-    paid = _step(db, operator, "clearing.prepay", month, lambda conn:
-                 clearing.prepay(conn, _caller(operator), month))
+    paid = _step(db, operator, "clearing.prepay", month, lambda call:
+                 clearing.prepay(call, month))
     for code, amount in paid.items():
         console.print(f"{code}: {amount / 100:,.2f} yuan prepaid for {month}")
     console.print(f"{len(paid)} prepayments")

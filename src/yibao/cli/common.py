@@ -1,4 +1,5 @@
-"""What the command groups share: the console, the --db option, one write step."""
+"""What the command groups share: the console, the --db option, one write step, the
+call a command makes to the services."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from yibao.domain.errors import Refused
+    from yibao.services.context import Actor, Call, Clock
 
 console = Console()
 DB_OPTION = typer.Option(
@@ -37,6 +39,17 @@ def write_step(
     except Refused as refusal:
         console.print(f"[red]{say(refusal)}[/]")
         raise typer.Exit(1) from refusal
+
+
+def cli_call(conn: Connection, actor: Actor, *, clock: Clock | None = None) -> Call:
+    """The call of a command run on the bureau's machine (Entry.CLI), now by ``clock``
+    (China time by default). ``actor``: the operator ``--operator`` names, or the system
+    for scheduled work. The commands settle nothing: no policies."""
+    from yibao.services.context import Call, Entry, Ids, china_now
+
+    clock = clock or china_now
+    return Call(conn=conn, actor=actor, entry=Entry.CLI, now=clock(), ids=Ids(clock),
+                policies=())
 
 
 def safe_url(url: str) -> str:

@@ -7,22 +7,25 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from yibao.cli.common import DB_OPTION, T, console, write_step
+from yibao.cli.common import DB_OPTION, T, cli_call, console, write_step
 from yibao.store.db import Database
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
+    from yibao.services.context import Call
     from yibao.services.operators import Issued
 
 app = typer.Typer(help="Bureau operators: roles and bearer tokens (docs/security.md)")
 DAYS_OPTION = typer.Option(90, "--days", help="the token expires after this many days")
 
 
-def _step(db: str, action: Callable[[Connection], T]) -> T:
-    """One write transaction; a refusal (unknown operator, name taken) exits 1 with its
-    code."""
-    return write_step(db, action, say=lambda refusal: f"{refusal.code} {refusal.message}")
+def _step(db: str, action: Callable[[Call], T]) -> T:
+    """One write transaction, as the command line administering operators (the
+    operators' log names ``cli``, role administrator); a refusal (unknown operator, name
+    taken) exits 1 with its code."""
+    from yibao.services.operators import COMMAND_LINE
+
+    return write_step(db, lambda conn: action(cli_call(conn, COMMAND_LINE)),
+                      say=lambda refusal: f"{refusal.code} {refusal.message}")
 
 
 def _show_token(issued: Issued) -> None:
@@ -38,10 +41,8 @@ def operators_create(
 ) -> None:
     """Create an operator with one or more roles; prints its token once."""
     from yibao.services import operators
-    from yibao.services.context import china_now
 
-    _show_token(_step(db, lambda conn: operators.create(
-        conn, name, role, china_now(), days=days)))
+    _show_token(_step(db, lambda call: operators.create(call, name, role, days=days)))
 
 
 @app.command("list")
@@ -64,17 +65,14 @@ def operators_list(db: str = DB_OPTION) -> None:
 def operators_rotate(name: str, days: int = DAYS_OPTION, db: str = DB_OPTION) -> None:
     """A new token for the operator (printed once); the old ones stop working at once."""
     from yibao.services import operators
-    from yibao.services.context import china_now
 
-    _show_token(_step(db, lambda conn: operators.rotate(
-        conn, name, china_now(), days=days)))
+    _show_token(_step(db, lambda call: operators.rotate(call, name, days=days)))
 
 
 @app.command("revoke")
 def operators_revoke(name: str, db: str = DB_OPTION) -> None:
     """Revoke every token of the operator (effective on the next request)."""
     from yibao.services import operators
-    from yibao.services.context import china_now
 
-    revoked = _step(db, lambda conn: operators.revoke(conn, name, china_now()))
+    revoked = _step(db, lambda call: operators.revoke(call, name))
     console.print(f"{revoked} token(s) of {name} revoked")

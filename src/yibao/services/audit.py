@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from yibao.domain.roles import Operator
+from yibao.services.context import Call
 from yibao.store.schema import audit_event, operator_action
 
 _INSERT = insert(audit_event)
@@ -28,11 +28,13 @@ def record(
                                place=place[:60], detail=detail[:300]))
 
 
-def action(conn: Connection, op: Operator, what: str, subject: str, **detail: Any) -> None:
-    """One row of the operators' log; ``detail`` holds codes, ids and amounts only."""
-    assert op.role, "an operator acts under a role"
-    conn.execute(_INSERT_ACTION, dict(
-        at=op.now, actor=op.name[:60], role=op.role[:20], action=what[:40],
+def action(call: Call, what: str, subject: str, **detail: Any) -> None:
+    """One row of the operators' log: the call's actor, under the role it acts in;
+    ``detail`` holds codes, ids and amounts only."""
+    actor = call.actor
+    assert actor.role, "an operator acts under a role"
+    call.conn.execute(_INSERT_ACTION, dict(
+        at=call.now, actor=actor.name[:60], role=actor.role[:20], action=what[:40],
         subject=subject[:60], detail=json.dumps(detail, ensure_ascii=False, default=str)))
 
 

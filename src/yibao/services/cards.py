@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, Exists, RowMapping, bindparam, exists, insert, select, update
 
 from yibao.domain.errors import Refused
-from yibao.domain.roles import Operator  # an operator acting under a role
 from yibao.services import audit, revocation
+from yibao.services.context import Call
 from yibao.store.schema import card, card_history, person, suspension
 
 VALID = "valid"
@@ -32,29 +32,31 @@ def _card(conn: Connection, card_no: str) -> RowMapping:
     return found
 
 
-def report_lost(conn: Connection, op: Operator, card_no: str) -> None:
+def report_lost(call: Call, card_no: str) -> None:
+    conn, actor = call.conn, call.actor
     row = _card(conn, card_no)
     if row["status"] == LOST:
         raise Refused("E-PSN-004", f"card already reported lost{_on(row['status_at'])}")
     conn.execute(update(card).where(card.c.card_no == card_no)
-                 .values(status=LOST, status_at=op.now))
-    audit.record(conn, kind="card_lost", psn_no=row["psn_no"], actor=op.name, at=op.now)
-    revocation.revoke_tokens(conn, row["psn_no"], reason=revocation.CARD_LOST, actor=op.name,
-                             at=op.now)
-    audit.action(conn, op, "card.loss", row["psn_no"])
+                 .values(status=LOST, status_at=call.now))
+    audit.record(conn, kind="card_lost", psn_no=row["psn_no"], actor=actor.name, at=call.now)
+    revocation.revoke_tokens(conn, row["psn_no"], reason=revocation.CARD_LOST, actor=actor.name,
+                             at=call.now)
+    audit.action(call, "card.loss", row["psn_no"])
 
 
-def replace(conn: Connection, op: Operator, card_no: str, new_card_sn: str) -> None:
+def replace(call: Call, card_no: str, new_card_sn: str) -> None:
     """Issue a new card under the same number: the new card_sn works, the old is refused."""
+    conn, actor = call.conn, call.actor
     row = _card(conn, card_no)
     if not new_card_sn or new_card_sn == row["card_sn"]:
         raise Refused("E-ENV-005", "the replacement needs a new card_sn")
     conn.execute(insert(card_history).values(card_no=card_no, card_sn=row["card_sn"],
-                                             replaced_at=op.now))
+                                             replaced_at=call.now))
     conn.execute(update(card).where(card.c.card_no == card_no)
-                 .values(card_sn=new_card_sn, status=VALID, status_at=op.now))
-    audit.record(conn, kind="card_replaced", psn_no=row["psn_no"], actor=op.name, at=op.now)
-    audit.action(conn, op, "card.replace", row["psn_no"])
+                 .values(card_sn=new_card_sn, status=VALID, status_at=call.now))
+    audit.record(conn, kind="card_replaced", psn_no=row["psn_no"], actor=actor.name, at=call.now)
+    audit.action(call, "card.replace", row["psn_no"])
 
 
 def _on(moment: datetime | None) -> str:
@@ -77,37 +79,39 @@ def check_card(conn: Connection, card_no: str, card_sn: str) -> RowMapping:
     raise Refused("E-PSN-004", "card number and card_sn do not match a card")
 
 
-def suspend(
-    conn: Connection, op: Operator, psn_no: str, begin: date, end: date, reason: str
-) -> int:
+def suspend(call: Call, psn_no: str, begin: date, end: date, reason: str) -> int:
+    conn, actor = call.conn, call.actor
     if end < begin or (end - begin).days > SUSPENSION_DAYS_MAX:
         raise Refused("E-ENV-005", "a suspension ends after it begins, within three years")
     if not reason.strip() or len(reason) > REASON_LENGTH_MAX:
         raise Refused("E-ENV-005", f"a reason of 1..{REASON_LENGTH_MAX} characters is needed")
     result = conn.execute(insert(suspension).values(
         psn_no=psn_no, begin_date=begin, end_date=end, reason=reason.strip(),
-        operator=op.name, created_at=op.now))
-    audit.record(conn, kind="suspended", psn_no=psn_no, actor=op.name, at=op.now,
+        operator=actor.name, created_at=call.now))
+    audit.record(conn, kind="suspended", psn_no=psn_no, actor=actor.name, at=call.now,
                  detail=f"{begin}..{end}")
-    if begin <= op.now.date() <= end:  # in force: tokens issued before it are revoked
-        revocation.revoke_tokens(conn, psn_no, reason=revocation.SUSPENDED, actor=op.name,
-                                 at=op.now)
-    suspension_id: int = result.inserted_primary_key[0]
-    audit.action(conn, op, "suspension.create", psn_no, suspension=suspension_id,
+    if begin <= call.now.date() <= end:  # in force: tokens issued before it are revoked
+        revocation.revoke_tokens(conn, psn_no, reason=revocation.SUSPENDED, actor=actor.name,
+                                 at=call.now)
+    key = result.inserted_primary_key
+    assert key is not None
+    suspension_id = int(key[0])
+    audit.action(call, "suspension.create", psn_no, suspension=suspension_id,
                  begin=begin, end=end)
     return suspension_id
 
 
-def lift(conn: Connection, op: Operator, suspension_id: int) -> None:
+def lift(call: Call, suspension_id: int) -> None:
+    conn, actor = call.conn, call.actor
     row = conn.execute(select(suspension).where(suspension.c.id == suspension_id)).first()
     if row is None:
         raise Refused("E-PSN-008", f"no suspension {suspension_id}")
     if row.lifted_at is not None:
         raise Refused("E-PSN-009", f"suspension {suspension_id} was lifted already")
     conn.execute(update(suspension).where(suspension.c.id == suspension_id)
-                 .values(lifted_at=op.now))
-    audit.record(conn, kind="suspension_lifted", psn_no=row.psn_no, actor=op.name, at=op.now)
-    audit.action(conn, op, "suspension.lift", row.psn_no, suspension=suspension_id)
+                 .values(lifted_at=call.now))
+    audit.record(conn, kind="suspension_lifted", psn_no=row.psn_no, actor=actor.name, at=call.now)
+    audit.action(call, "suspension.lift", row.psn_no, suspension=suspension_id)
 
 
 def _in_force(day: Any) -> tuple[Any, ...]:

@@ -25,7 +25,7 @@ from yibao.domain.errors import Refused
 from yibao.domain.money import floor_average
 from yibao.domain.states import CLEARED_KINDS
 from yibao.services import ledger
-from yibao.services.context import Caller, Ids
+from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.store import institutions
 from yibao.store.db import Failure, classify
 from yibao.store.schema import (
@@ -53,17 +53,18 @@ class Outcome:
     regions: int
 
 
-def run(conn: Connection, caller: Caller, month: str, *, engine: str = "duckdb",
+def run(call: Call, month: str, *, engine: str = "duckdb",
         workdir: Path | None = None) -> Outcome:
     """Compute (or recompute) an open month from the store."""
+    conn = call.conn
     if _require_open(conn, month) is None:
-        _claim(conn, caller, month)
+        _take_month(call, month)
     with tempfile.TemporaryDirectory() as scratch:
         directory = workdir or Path(scratch)
         count = extract_month(conn, month, directory)
         runner = engines.run_spark if engine == "spark" else engines.run_duckdb
         results = runner(directory)
-    _replace(conn, caller, month, count, results)
+    _replace(call, month, count, results)
     due = conn.execute(select(func.coalesce(func.sum(clearing_institution.c.due), 0)).where(
         clearing_institution.c.month == month)).scalar_one()
     return Outcome(month, count, len(results["institutions"]), int(due),
@@ -83,27 +84,27 @@ def _month(conn: Connection, month: str) -> RowMapping | None:
         raise Refused("E-CLR-004", f"{month} changed while this run waited") from exc
 
 
-def _claim(conn: Connection, caller: Caller, month: str) -> None:
-    """The first run of a month creates its row before reading anything, so that a
+def _take_month(call: Call, month: str) -> None:
+    """Take the month: its first run creates its row before reading anything, so that a
     second first run waits for it and is refused instead of clearing twice."""
     try:
-        with conn.begin_nested():
-            conn.execute(insert(clearing_month).values(
-                month=month, status=OPEN, runs=0, settlements=0, run_at=caller.now,
-                run_by=caller.name))
+        with call.conn.begin_nested():
+            call.conn.execute(insert(clearing_month).values(
+                month=month, status=OPEN, runs=0, settlements=0, run_at=call.now,
+                run_by=call.actor.name))
     except IntegrityError as exc:
         if classify(exc) is not Failure.DUPLICATE:
             raise
         raise Refused("E-CLR-004", f"another run of {month} started first") from exc
 
 
-def _replace(conn: Connection, caller: Caller, month: str, count: int,
-             results: engines.Results) -> None:
+def _replace(call: Call, month: str, count: int, results: engines.Results) -> None:
+    conn = call.conn
     for table in (clearing_line, clearing_institution, clearing_region):
         conn.execute(delete(table).where(table.c.month == month))
     conn.execute(update(clearing_month).where(clearing_month.c.month == month).values(
-        runs=clearing_month.c.runs + 1, status=OPEN, settlements=count, run_at=caller.now,
-        run_by=caller.name))
+        runs=clearing_month.c.runs + 1, status=OPEN, settlements=count, run_at=call.now,
+        run_by=call.actor.name))
     lines = [dict(zip(("fixmedins_code", "region", "fund_pay_type", "clr_type", "settled",
                        "cancelled", "net"), row, strict=True), month=month)
              for row in results["lines"]]
@@ -138,9 +139,10 @@ def _institutions(conn: Connection, month: str, rows: list[tuple[Any, ...]]) -> 
         conn.execute(insert(clearing_institution), out)
 
 
-def close(conn: Connection, caller: Caller, month: str) -> None:
+def close(call: Call, month: str) -> None:
     """Close a computed month: post the payments to institutions (net of prepayment) and
     between regions. Nothing of the month changes afterwards."""
+    conn = call.conn
     state = _month(conn, month)
     if state is None:
         raise Refused("E-CLR-002", f"{month} has not been run")
@@ -154,16 +156,16 @@ def close(conn: Connection, caller: Caller, month: str) -> None:
                     ledger_rules.TXN_CLEARING, month, row["fixmedins_code"]), "clearing",
                     ledger_rules.clearing_entries(row["fixmedins_code"], row["region"],
                                                   row["fund"] + row["acct"], row["prepaid"]),
-                    caller.now)
+                    call.now)
     for row in conn.execute(select(clearing_region).where(
             clearing_region.c.month == month)).mappings():
         ledger.post(conn, ledger_rules.txn(ledger_rules.TXN_REGION, month, row["insured"],
                                            row["treatment"]), "interregional",
                     ledger_rules.region_entries(row["insured"], row["treatment"],
                                                 row["amount"]),
-                    caller.now)
+                    call.now)
     conn.execute(update(clearing_month).where(clearing_month.c.month == month).values(
-        status=CLOSED, closed_at=caller.now, closed_by=caller.name))
+        status=CLOSED, closed_at=call.now, closed_by=call.actor.name))
 
 
 def _check_prepayments_included(conn: Connection, month: str) -> None:
@@ -191,9 +193,10 @@ def _check_nothing_settled_since(conn: Connection, month: str, counted: int) -> 
 # ---------------------------------------------------------------- prepayment
 
 
-def prepay(conn: Connection, caller: Caller, month: str) -> dict[str, int]:
+def prepay(call: Call, month: str) -> dict[str, int]:
     """Pay each prepaying institution, in advance for ``month``, the average it was due
     over the last closed months (at most three); nets off in that month's clearing."""
+    conn = call.conn
     _require_open(conn, month)
     before = [m for (m,) in conn.execute(select(clearing_month.c.month).where(
         clearing_month.c.status == CLOSED, clearing_month.c.month < month).order_by(
@@ -206,11 +209,12 @@ def prepay(conn: Connection, caller: Caller, month: str) -> dict[str, int]:
             continue
         conn.execute(insert(prepayment).values(
             month=month, fixmedins_code=row["fixmedins_code"], amount=amount,
-            basis=f"average of {', '.join(before)}", created_at=caller.now, actor=caller.name))
+            basis=f"average of {', '.join(before)}", created_at=call.now,
+            actor=call.actor.name))
         ledger.post(conn, ledger_rules.txn(
                     ledger_rules.TXN_PREPAY, month, row["fixmedins_code"]), "prepay",
                     ledger_rules.prepayment_entries(row["pool_area"], row["fixmedins_code"],
-                                                    amount), caller.now)
+                                                    amount), call.now)
         paid[row["fixmedins_code"]] = amount
     return paid
 
@@ -244,22 +248,26 @@ class Application:
     cash_payamt: int
 
 
-def apply(conn: Connection, caller: Caller, ids: Ids, app: Application) -> str:
+def file_application(call: Call, app: Application) -> Done[str]:
+    """3203: the calling institution files its clearing application for an open month;
+    its clr_appy_evt_id."""
     month = f"{app.setlym[:4]}-{app.setlym[4:]}"
-    _require_open(conn, month)
-    serial = ids.new("CLR")
-    conn.execute(insert(clearing_application).values(
-        clr_appy_evt_id=serial, fixmedins_code=caller.name, setlym=app.setlym,
+    _require_open(call.conn, month)
+    serial = call.ids.new("CLR")
+    call.conn.execute(insert(clearing_application).values(
+        clr_appy_evt_id=serial, fixmedins_code=call.institution.code, setlym=app.setlym,
         clr_type=app.clr_type, psntime=app.psntime, medfee_sumamt=app.medfee_sumamt,
         fund_appy_sum=app.fund_appy_sum, acct_pay=app.acct_pay, cash_payamt=app.cash_payamt,
-        status="applied", created_at=caller.now))
-    return serial
+        status="applied", created_at=call.now))
+    return Done(serial, Effect(EffectKind.CLEARING_APPLICATION, serial))
 
 
-def withdraw(conn: Connection, caller: Caller, serial: str) -> None:
+def withdraw(call: Call, serial: str) -> None:
+    """3204: the calling institution withdraws its application while the month is open."""
+    conn = call.conn
     row = conn.execute(select(clearing_application).where(
         clearing_application.c.clr_appy_evt_id == serial)).mappings().first()
-    if row is None or row["fixmedins_code"] != caller.name or row["status"] != "applied":
+    if row is None or row["fixmedins_code"] != call.institution.code or row["status"] != "applied":
         raise Refused("E-CLR-003", f"clr_appy_evt_id {serial}")
     _require_open(conn, f"{row['setlym'][:4]}-{row['setlym'][4:]}")
     conn.execute(update(clearing_application).where(

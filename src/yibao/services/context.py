@@ -68,17 +68,6 @@ SOURCE_AGENCY = "02"  # 中心经办系统 (operator window)
 SOURCE_APP = "04"  # APP
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who acts outside the hospital interface's envelope: an institution, an operator or
-    a channel (app), with ``source`` as the national dcla_souc (01, 02, 04)."""
-
-    source: str
-    name: str
-    now: datetime
-    msgid: str = ""
-
-
 def institution_of(row: Mapping[str, Any]) -> Institution:
     """An ``institution`` table row as the Institution every service call carries."""
     return Institution(
@@ -160,11 +149,6 @@ class Call:
         if self.site is None:
             raise AssertionError(f"{self.entry} call by {self.actor.name} has no institution")
         return self.site
-
-    @property
-    def caller(self) -> Caller:
-        """The calling institution as a Caller (filing, claims, clearing services)."""
-        return Caller(self.actor.source, self.institution.code, self.now, self.ref)
 
     def for_care(self, site: Institution, *, at: datetime, ref: str) -> Call:
         """The same actor settling care given at ``site`` at ``at`` (a manual claim: the

@@ -19,17 +19,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, func, insert, select, update
 
 from yibao.domain import trust as rules
 from yibao.domain.errors import Refused
-from yibao.domain.roles import Operator
 from yibao.domain.text import is_digits
 from yibao.services import audit, cards, revocation, trust
-from yibao.services.context import Ids
+from yibao.services.context import Call
 from yibao.store.schema import (
     card,
     ec_token,
@@ -62,14 +61,6 @@ BUSINESS_TYPES: dict[str, tuple[str, frozenset[str]]] = {
 ANY_BUSINESS = frozenset({"1101", "2001"})  # identity look-ups accept every business type
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who acts (a channel or an institution) and when."""
-
-    name: str
-    now: datetime
-
-
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -91,32 +82,32 @@ def check_pin_format(pin: str) -> None:
 
 
 def activate(
-    conn: Connection, actor: Actor, ids: Ids, *, channel_id: str, insured_place: str,
-    name: str, certno: str, real_person: rules.Attestation | None, pin: str,
+    call: Call, *, insured_place: str, name: str, certno: str,
+    real_person: rules.Attestation | None, pin: str,
 ) -> str:
-    """Real-name and real-person checks, then a certificate for this channel. Active in
-    another channel already: the person is told in every channel, and this one starts
-    with its first period (``rules.PROBATION``)."""
-    rules.check_attestation(real_person, actor.now)
+    """Real-name and real-person checks, then a certificate for the calling channel.
+    Active in another channel already: the person is told in every channel, and this one
+    starts with its first period (``rules.PROBATION``)."""
+    conn, channel_id = call.conn, call.actor.name
+    rules.check_attestation(real_person, call.now)
     check_pin_format(pin)
     found = _real_name(conn, name, certno, insured_place)
     elsewhere = sorted(conn.execute(select(ecert.c.channel_id).where(
         ecert.c.psn_no == found["psn_no"], ecert.c.status == ACTIVE)).scalars())
     if channel_id in elsewhere:
         raise Refused("E-ECT-002", "already active in this channel")
-    until = rules.probation_end(actor.now, bool(elsewhere))
-    cert_id = ids.new("EC")
+    until = rules.probation_end(call.now, bool(elsewhere))
+    cert_id = call.ids.new("EC")
     conn.execute(insert(ecert).values(
         cert_id=cert_id, psn_no=found["psn_no"], channel_id=channel_id, status=ACTIVE,
-        pin_hash=hash_pin(pin), created_at=actor.now, probation_until=until))
-    act = trust.Act(channel_id, found["psn_no"], actor.now)
-    trust.attest(conn, act, "activation", real_person, cert_id)
-    audit.record(conn, kind="ecert_activated", psn_no=found["psn_no"], actor=actor.name,
-                 at=actor.now, detail=cert_id)
+        pin_hash=hash_pin(pin), created_at=call.now, probation_until=until))
+    trust.attest(call, found["psn_no"], "activation", real_person, cert_id)
+    audit.record(conn, kind="ecert_activated", psn_no=found["psn_no"], actor=channel_id,
+                 at=call.now, detail=cert_id)
     if until is None:
-        trust.notify(conn, act, "activated")
+        trust.notify(call, found["psn_no"], "activated")
     else:
-        trust.notify(conn, act, "activated_in_new_channel", f"active also in "
+        trust.notify(call, found["psn_no"], "activated_in_new_channel", f"active also in "
                      f"{', '.join(elsewhere)}; first period until {until:%Y-%m-%d %H:%M:%S}")
     return cert_id
 
@@ -135,7 +126,9 @@ def _real_name(conn: Connection, name: str, certno: str, insured_place: str) -> 
     return found
 
 
-def certificate(conn: Connection, channel_id: str, cert_id: str) -> RowMapping:
+def certificate(call: Call, cert_id: str) -> RowMapping:
+    """The calling channel's active certificate ``cert_id``, locked."""
+    conn, channel_id = call.conn, call.actor.name
     row = conn.execute(select(ecert).where(ecert.c.cert_id == cert_id).with_for_update())
     found = row.mappings().first()
     if found is None or found["channel_id"] != channel_id or found["status"] != ACTIVE:
@@ -143,77 +136,72 @@ def certificate(conn: Connection, channel_id: str, cert_id: str) -> RowMapping:
     return found
 
 
-def _verify_pin(conn: Connection, actor: Actor, cert: RowMapping, pin: str) -> bool:
+def _verify_pin(call: Call, cert: RowMapping, pin: str) -> bool:
     """Check the PIN; the fifth wrong one locks the certificate. Returns whether it matched
     (the failure count must be committed, so the caller refuses after its transaction)."""
     if cert["locked_at"] is not None:
         raise Refused("E-ECT-004", "locked after too many wrong PINs: reset it with "
                       "real-person verification")
+    conn, actor = call.conn, call.actor.name
     if pin_matches(pin, cert["pin_hash"]):
         if cert["pin_failures"]:
             conn.execute(update(ecert).where(ecert.c.cert_id == cert["cert_id"])
                          .values(pin_failures=0))
         return True
     failures = cert["pin_failures"] + 1
-    locked = actor.now if failures >= PIN_FAILURES_MAX else None
+    locked = call.now if failures >= PIN_FAILURES_MAX else None
     conn.execute(update(ecert).where(ecert.c.cert_id == cert["cert_id"])
                  .values(pin_failures=failures, locked_at=locked))
     if locked is not None:
-        audit.record(conn, kind="pin_locked", psn_no=cert["psn_no"], actor=actor.name,
-                     at=actor.now, detail=cert["cert_id"])
+        audit.record(conn, kind="pin_locked", psn_no=cert["psn_no"], actor=actor,
+                     at=call.now, detail=cert["cert_id"])
         revocation.revoke_certificate_tokens(conn, cert["cert_id"], reason=revocation.PIN_LOCKED,
-                                             actor=actor.name, at=actor.now)
+                                             actor=actor, at=call.now)
     return False
 
 
-def holder_by_pin(
-    conn: Connection, actor: Actor, channel_id: str, cert_id: str, pin: str, *,
-    settled: bool = True,
-) -> str | None:
+def holder_by_pin(call: Call, cert_id: str, pin: str, *, settled: bool = True) -> str | None:
     """The psn_no of the certificate's holder, or None when the PIN was wrong (the failure
     is recorded: the caller refuses after its transaction commits). ``settled``: refused
     while the certificate is in its first period (E-ECT-013)."""
-    cert = certificate(conn, channel_id, cert_id)
-    if not _verify_pin(conn, actor, cert, pin):
+    cert = certificate(call, cert_id)
+    if not _verify_pin(call, cert, pin):
         return None
     if settled:
-        rules.check_settled(cert["probation_until"], actor.now)
+        rules.check_settled(cert["probation_until"], call.now)
     return str(cert["psn_no"])
 
 
-def settled_certificate(conn: Connection, actor: Actor, channel_id: str,
-                        cert_id: str) -> RowMapping:
+def settled_certificate(call: Call, cert_id: str) -> RowMapping:
     """The active certificate, out of its first period (E-ECT-013)."""
-    cert = certificate(conn, channel_id, cert_id)
-    rules.check_settled(cert["probation_until"], actor.now)
+    cert = certificate(call, cert_id)
+    rules.check_settled(cert["probation_until"], call.now)
     return cert
 
 
-def issue_qr(
-    conn: Connection, actor: Actor, channel_id: str, cert_id: str, pin: str,
-    binding_id: str = "",
-) -> str | None:
+def issue_qr(call: Call, cert_id: str, pin: str, binding_id: str = "") -> str | None:
     """A fresh dynamic QR code for the holder, or for a bound relative; None when the
     holder's PIN was wrong (the failure is recorded)."""
-    cert = certificate(conn, channel_id, cert_id)
-    if not _verify_pin(conn, actor, cert, pin):
+    conn = call.conn
+    cert = certificate(call, cert_id)
+    if not _verify_pin(call, cert, pin):
         return None  # before anything about the binding is revealed
     psn_no = cert["psn_no"]
     if binding_id:
         psn_no = _binding(conn, cert_id, binding_id)["relative_psn_no"]
-    cards.check_not_suspended(conn, psn_no, actor.now.date())
+    cards.check_not_suspended(conn, psn_no, call.now.date())
     code = "YB1" + secrets.token_urlsafe(32)
     conn.execute(insert(qr_code).values(
         code_hash=digest(code), cert_id=cert_id, psn_no=psn_no,
-        expires_at=actor.now + timedelta(seconds=QR_SECONDS), binding_id=binding_id or None))
-    audit.record(conn, kind="qr_issued", psn_no=psn_no, actor=actor.name, at=actor.now,
+        expires_at=call.now + timedelta(seconds=QR_SECONDS), binding_id=binding_id or None))
+    audit.record(conn, kind="qr_issued", psn_no=psn_no, actor=call.actor.name, at=call.now,
                  detail=binding_id)
     return code
 
 
 def bind_relative(
-    conn: Connection, actor: Actor, ids: Ids, channel_id: str, cert_id: str, *,
-    name: str, certno: str, relation: str, real_person: rules.Attestation | None,
+    call: Call, cert_id: str, *, name: str, certno: str, relation: str,
+    real_person: rules.Attestation | None,
 ) -> tuple[str, str]:
     """Ask to show a relative's codes: (binding_id, ``PENDING``). The relative accepts
     from their own certificate (``accept_binding``); a minor child's binding is confirmed
@@ -221,30 +209,29 @@ def bind_relative(
     attestation recorded with the request. Requests are limited (E-ECT-023)."""
     if relation not in rules.RELATIONS:
         raise Refused("E-ENV-007", f"relation must be one of {sorted(rules.RELATIONS)}")
-    cert = settled_certificate(conn, actor, channel_id, cert_id)
+    conn = call.conn
+    cert = settled_certificate(call, cert_id)
     relative = conn.execute(select(person).where(person.c.certno == certno)).mappings().first()
     if relative is None or relative["name"] != name:
         raise Refused("E-ECT-001", "no insured person with this name and ID")
     if relative["psn_no"] == cert["psn_no"]:
         raise Refused("E-ECT-011", "a person cannot bind themselves")
     holder, relative = _lock_pair(conn, cert["psn_no"], relative["psn_no"])  # counted once
-    today = actor.now.date()
+    today = call.now.date()
     rules.check_relation(relation, holder["brdy"], relative["brdy"], today)
-    _check_new_binding(conn, actor.now, holder["psn_no"], relative["psn_no"])
-    binding_id = ids.new("FB")
+    _check_new_binding(conn, call.now, holder["psn_no"], relative["psn_no"])
+    binding_id = call.ids.new("FB")
     minor = rules.needs_guardianship(relation, relative["brdy"], today)
     if minor:
         rules.check_guardians_room(_guardians(conn, relative["psn_no"]))
-        trust.attest(conn, trust.Act(channel_id, holder["psn_no"], actor.now),
-                     "family_consent", real_person, binding_id)
+        trust.attest(call, holder["psn_no"], "family_consent", real_person, binding_id)
     conn.execute(insert(family_binding).values(
         binding_id=binding_id, cert_id=cert_id, relative_psn_no=relative["psn_no"],
-        relation=relation, consent_method="", status=PENDING, created_at=actor.now))
-    audit.record(conn, kind="family_requested", psn_no=relative["psn_no"], actor=actor.name,
-                 at=actor.now, detail=f"{binding_id} {cert_id} {relation}")
+        relation=relation, consent_method="", status=PENDING, created_at=call.now))
+    audit.record(conn, kind="family_requested", psn_no=relative["psn_no"],
+                 actor=call.actor.name, at=call.now, detail=f"{binding_id} {cert_id} {relation}")
     how = "an operator confirms the guardianship" if minor else "accept it in your app"
-    trust.notify(conn, trust.Act(channel_id, relative["psn_no"], actor.now),
-                 "family_requested",
+    trust.notify(call, relative["psn_no"], "family_requested",
                  f"{binding_id}: {holder['name'][:1]}* asks to show your codes as {relation}; "
                  f"{how}")
     return binding_id, PENDING
@@ -287,15 +274,16 @@ def _check_new_binding(conn: Connection, now: datetime, holder: str, relative: s
             family_binding.c.created_at > now - rules.REQUESTS_TO_RELATIVE_WINDOW)))
 
 
-def _count(conn: Connection, query: Select[tuple[int]]) -> int:
+def _count(conn: Connection, query: Select[Any]) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def confirm_guardianship(conn: Connection, op: Operator, binding_id: str, reason: str) -> str:
+def confirm_guardianship(call: Call, binding_id: str, reason: str) -> str:
     """An operator (clerk) saw the household register or birth certificate: the pending
     binding of a minor child becomes active (at most ``rules.GUARDIANS_MAX`` holders);
     recorded in the operators' log with the reason, the holder and the child told. The
     child's psn_no."""
+    conn = call.conn
     row = conn.execute(select(family_binding).where(
         family_binding.c.binding_id == binding_id).with_for_update()).mappings().first()
     if row is None:
@@ -303,45 +291,44 @@ def confirm_guardianship(conn: Connection, op: Operator, binding_id: str, reason
     holder = _holder_of(conn, row["cert_id"])
     _, child = _lock_pair(conn, holder, row["relative_psn_no"])
     if row["status"] != PENDING or not rules.needs_guardianship(
-            row["relation"], child["brdy"], op.now.date()):
+            row["relation"], child["brdy"], call.now.date()):
         raise Refused("E-ECT-024", f"binding {binding_id} is {row['status']}, relation "
                       f"{row['relation']}: not a minor child's pending request")
     rules.check_guardians_room(_guardians(conn, child["psn_no"]))
     conn.execute(update(family_binding).where(family_binding.c.binding_id == binding_id)
-                 .values(status=ACTIVE, accepted_at=op.now, consent_method=GUARDIANSHIP))
-    audit.record(conn, kind="family_guardianship", psn_no=child["psn_no"], actor=op.name,
-                 at=op.now, detail=f"{binding_id} {row['cert_id']}")
-    audit.action(conn, op, "family.guardianship", child["psn_no"], binding=binding_id,
+                 .values(status=ACTIVE, accepted_at=call.now, consent_method=GUARDIANSHIP))
+    audit.record(conn, kind="family_guardianship", psn_no=child["psn_no"],
+                 actor=call.actor.name, at=call.now, detail=f"{binding_id} {row['cert_id']}")
+    audit.action(call, "family.guardianship", child["psn_no"], binding=binding_id,
                  cert=row["cert_id"], reason=reason.strip()[:200])
     for who in (child["psn_no"], holder):
-        trust.notify(conn, trust.Act(f"window:{op.name}"[:30], who, op.now), "family_accepted",
+        trust.notify(call, who, "family_accepted",
                      f"{binding_id} ({row['relation']}): guardianship confirmed at a window")
     return str(child["psn_no"])
 
 
-def accept_binding(conn: Connection, actor: Actor, channel_id: str, psn_no: str,
-                   binding_id: str, real_person: rules.Attestation | None) -> None:
+def accept_binding(call: Call, psn_no: str, binding_id: str,
+                   real_person: rules.Attestation | None) -> None:
     """The relative (``psn_no``, signed in with their own PIN) accepts a pending request
     addressed to them, with a fresh real-person attestation of their consent."""
+    conn = call.conn
     row = conn.execute(select(family_binding).where(
         family_binding.c.binding_id == binding_id).with_for_update()).mappings().first()
     if row is None or row["relative_psn_no"] != psn_no or row["status"] != PENDING:
         raise Refused("E-ECT-019", "no pending family request with this id for this person")
     birth = conn.execute(select(person.c.brdy).where(person.c.psn_no == psn_no)).scalar_one()
-    if rules.needs_guardianship(row["relation"], birth, actor.now.date()):
+    if rules.needs_guardianship(row["relation"], birth, call.now.date()):
         raise Refused("E-ECT-019", "a minor child's binding is confirmed at a service window "
                       "(guardianship), not accepted from an app")
-    trust.attest(conn, trust.Act(channel_id, psn_no, actor.now), "family_consent",
-                 real_person, binding_id)
+    trust.attest(call, psn_no, "family_consent", real_person, binding_id)
     assert real_person is not None  # attest refuses a missing one
     conn.execute(update(family_binding).where(family_binding.c.binding_id == binding_id)
-                 .values(status=ACTIVE, accepted_at=actor.now, consent_method=real_person.method))
+                 .values(status=ACTIVE, accepted_at=call.now, consent_method=real_person.method))
     holder = _holder_of(conn, row["cert_id"])
-    audit.record(conn, kind="family_accepted", psn_no=psn_no, actor=actor.name, at=actor.now,
-                 detail=f"{binding_id} {row['cert_id']}")
+    audit.record(conn, kind="family_accepted", psn_no=psn_no, actor=call.actor.name,
+                 at=call.now, detail=f"{binding_id} {row['cert_id']}")
     for who in (psn_no, holder):
-        trust.notify(conn, trust.Act(channel_id, who, actor.now), "family_accepted",
-                     f"{binding_id} ({row['relation']})")
+        trust.notify(call, who, "family_accepted", f"{binding_id} ({row['relation']})")
 
 
 def _holder_of(conn: Connection, cert_id: str) -> str:
@@ -349,24 +336,22 @@ def _holder_of(conn: Connection, cert_id: str) -> str:
                .scalar_one())
 
 
-def unbind_relative(conn: Connection, actor: Actor, channel_id: str, cert_id: str,
-                    binding_id: str) -> None:
+def unbind_relative(call: Call, cert_id: str, binding_id: str) -> None:
     """The holder removes a binding (active or still pending)."""
-    cert = certificate(conn, channel_id, cert_id)
-    row = _live_binding(conn, binding_id)
+    cert = certificate(call, cert_id)
+    row = _live_binding(call.conn, binding_id)
     if row is None or row["cert_id"] != cert_id:
         raise Refused("E-ECT-021", "no family binding with this id on this certificate")
-    _end_binding(conn, actor, channel_id, row, cert["psn_no"])
+    _end_binding(call, row, cert["psn_no"])
 
 
-def withdraw_binding(conn: Connection, actor: Actor, channel_id: str, psn_no: str,
-                     binding_id: str) -> None:
+def withdraw_binding(call: Call, psn_no: str, binding_id: str) -> None:
     """The relative (``psn_no``, signed in with their own PIN) declines a request or
     withdraws the consent they gave."""
-    row = _live_binding(conn, binding_id)
+    row = _live_binding(call.conn, binding_id)
     if row is None or row["relative_psn_no"] != psn_no:
         raise Refused("E-ECT-019", "no family binding with this id for this person")
-    _end_binding(conn, actor, channel_id, row, _holder_of(conn, row["cert_id"]))
+    _end_binding(call, row, _holder_of(call.conn, row["cert_id"]))
 
 
 def _live_binding(conn: Connection, binding_id: str) -> RowMapping | None:
@@ -375,20 +360,18 @@ def _live_binding(conn: Connection, binding_id: str) -> RowMapping | None:
         family_binding.c.status.in_((ACTIVE, PENDING))).with_for_update()).mappings().first()
 
 
-def _end_binding(conn: Connection, actor: Actor, channel_id: str, row: RowMapping,
-                 holder: str) -> None:
+def _end_binding(call: Call, row: RowMapping, holder: str) -> None:
     """Every QR code issued through the binding is refused from now on (``scan``), and
     every token is revoked."""
-    binding_id = row["binding_id"]
+    conn, actor, binding_id = call.conn, call.actor.name, row["binding_id"]
     conn.execute(update(family_binding).where(family_binding.c.binding_id == binding_id)
-                 .values(status=REMOVED, removed_at=actor.now))
+                 .values(status=REMOVED, removed_at=call.now))
     revocation.revoke_certificate_tokens(conn, row["cert_id"], reason=revocation.BINDING_ENDED,
-                                         actor=actor.name, at=actor.now, binding_id=binding_id)
+                                         actor=actor, at=call.now, binding_id=binding_id)
     audit.record(conn, kind="family_unbound", psn_no=row["relative_psn_no"],
-                 actor=actor.name, at=actor.now, detail=f"{binding_id} {row['cert_id']}")
+                 actor=actor, at=call.now, detail=f"{binding_id} {row['cert_id']}")
     for who in (row["relative_psn_no"], holder):
-        trust.notify(conn, trust.Act(channel_id, who, actor.now), "family_removed",
-                     f"{binding_id} ({row['relation']})")
+        trust.notify(call, who, "family_removed", f"{binding_id} ({row['relation']})")
 
 
 def _binding(conn: Connection, cert_id: str, binding_id: str) -> RowMapping:
@@ -401,35 +384,36 @@ def _binding(conn: Connection, cert_id: str, binding_id: str) -> RowMapping:
     return row
 
 
-def reset_pin(
-    conn: Connection, actor: Actor, channel_id: str, cert_id: str, *,
-    real_person: rules.Attestation | None, new_pin: str,
-) -> None:
+def reset_pin(call: Call, cert_id: str, *, real_person: rules.Attestation | None,
+              new_pin: str) -> None:
     """A new PIN (and the end of a lock) only on a fresh real-person attestation of an
     accepted method, recorded; the person is told in every channel."""
-    rules.check_attestation(real_person, actor.now)
+    rules.check_attestation(real_person, call.now)
     check_pin_format(new_pin)
-    cert = certificate(conn, channel_id, cert_id)
-    trust.attest(conn, trust.Act(channel_id, cert["psn_no"], actor.now), "unlock",
-                 real_person, cert_id)
-    conn.execute(update(ecert).where(ecert.c.cert_id == cert_id).values(
+    cert = certificate(call, cert_id)
+    trust.attest(call, cert["psn_no"], "unlock", real_person, cert_id)
+    call.conn.execute(update(ecert).where(ecert.c.cert_id == cert_id).values(
         pin_hash=hash_pin(new_pin), pin_failures=0, locked_at=None))
-    audit.record(conn, kind="pin_reset", psn_no=cert["psn_no"], actor=actor.name, at=actor.now)
+    audit.record(call.conn, kind="pin_reset", psn_no=cert["psn_no"], actor=call.actor.name,
+                 at=call.now)
     kind = "unlocked" if cert["locked_at"] is not None else "pin_reset"
-    trust.notify(conn, trust.Act(channel_id, cert["psn_no"], actor.now), kind, cert_id)
+    trust.notify(call, cert["psn_no"], kind, cert_id)
 
 
-def deactivate(conn: Connection, actor: Actor, channel_id: str, cert_id: str) -> None:
-    cert = certificate(conn, channel_id, cert_id)
+def deactivate(call: Call, cert_id: str) -> None:
+    conn, actor = call.conn, call.actor.name
+    cert = certificate(call, cert_id)
     conn.execute(update(ecert).where(ecert.c.cert_id == cert_id).values(status="deactivated"))
-    audit.record(conn, kind="ecert_deactivated", psn_no=cert["psn_no"], actor=actor.name,
-                 at=actor.now, detail=cert_id)
+    audit.record(conn, kind="ecert_deactivated", psn_no=cert["psn_no"], actor=actor,
+                 at=call.now, detail=cert_id)
     revocation.revoke_certificate_tokens(conn, cert_id, reason=revocation.DEACTIVATED,
-                                         actor=actor.name, at=actor.now)
+                                         actor=actor, at=call.now)
 
 
-def scan(conn: Connection, actor: Actor, code: str, business_type: str) -> tuple[str, str]:
-    """1162: a scanned code becomes (psn_no, ecToken) for this institution and business."""
+def scan(call: Call, code: str, business_type: str) -> tuple[str, str]:
+    """1162: a scanned code becomes (psn_no, ecToken) for the calling institution and
+    business."""
+    conn, place = call.conn, call.institution.code
     if business_type not in BUSINESS_TYPES:
         raise Refused("E-ENV-007", f"businessType {business_type[:8]}")
     row = conn.execute(select(qr_code).where(qr_code.c.code_hash == digest(code))
@@ -438,16 +422,16 @@ def scan(conn: Connection, actor: Actor, code: str, business_type: str) -> tuple
         raise Refused("E-ECT-006", "unknown QR code")
     if row["used_at"] is not None:
         raise Refused("E-ECT-006", "QR code already used: show a fresh one")
-    if row["expires_at"] < actor.now:
+    if row["expires_at"] < call.now:
         raise Refused("E-ECT-006", "QR code expired: show a fresh one")
     _check_certificate_usable(conn, row)
     _check_binding_live(conn, row["binding_id"])
-    cards.check_not_suspended(conn, row["psn_no"], actor.now.date())
+    cards.check_not_suspended(conn, row["psn_no"], call.now.date())
     conn.execute(update(qr_code).where(qr_code.c.code_hash == row["code_hash"])
-                 .values(used_at=actor.now))
-    audit.record(conn, kind="qr_scanned", psn_no=row["psn_no"], actor=actor.name,
-                 at=actor.now, place=actor.name, detail=business_type)
-    return row["psn_no"], issue_token(conn, actor, row["psn_no"], row["cert_id"], business_type,
+                 .values(used_at=call.now))
+    audit.record(conn, kind="qr_scanned", psn_no=row["psn_no"], actor=call.actor.name,
+                 at=call.now, place=place, detail=business_type)
+    return row["psn_no"], issue_token(call, row["psn_no"], row["cert_id"], business_type,
                                       binding_id=row["binding_id"])
 
 
@@ -482,19 +466,20 @@ def _check_binding_live(conn: Connection, binding_id: str | None) -> None:
 
 
 def issue_token(
-    conn: Connection, actor: Actor, psn_no: str, source: str, business_type: str, *,
+    call: Call, psn_no: str, source: str, business_type: str, *,
     binding_id: str | None = None,
 ) -> str:
-    """An ecToken for this institution (actor) and business; ``source`` names what proved
+    """An ecToken for the calling institution and business; ``source`` names what proved
     the identity (a certificate id, or ``face``), ``binding_id`` the family binding a
     relative's code was shown through (the token is revoked with it)."""
     if business_type not in BUSINESS_TYPES:
         raise Refused("E-ENV-007", f"businessType {business_type[:8]}")
     token = secrets.token_urlsafe(32)
-    conn.execute(insert(ec_token).values(
-        token_hash=digest(token), psn_no=psn_no, cert_id=source, fixmedins_code=actor.name,
-        business_type=business_type, issued_at=actor.now, binding_id=binding_id,
-        expires_at=actor.now + timedelta(minutes=TOKEN_MINUTES)))
+    call.conn.execute(insert(ec_token).values(
+        token_hash=digest(token), psn_no=psn_no, cert_id=source,
+        fixmedins_code=call.institution.code, business_type=business_type,
+        issued_at=call.now, binding_id=binding_id,
+        expires_at=call.now + timedelta(minutes=TOKEN_MINUTES)))
     return token
 
 

@@ -113,8 +113,8 @@ class _Model:
     """dlib's detector, landmark predictor and descriptor network, loaded once."""
 
     def __init__(self) -> None:
-        import dlib
-        import face_recognition_models as models
+        import dlib  # type: ignore[import-untyped]
+        import face_recognition_models as models  # type: ignore[import-untyped]
 
         self.detector = dlib.get_frontal_face_detector()
         self.landmarks = dlib.shape_predictor(models.pose_predictor_model_location())
@@ -166,7 +166,8 @@ def _cipher() -> Any:
 def seal(vector: np.ndarray, psn_no: str) -> bytes:
     nonce = os.urandom(12)
     data = vector.astype("<f8").tobytes()
-    return nonce + _cipher().encrypt(nonce, data, psn_no.encode())
+    sealed: bytes = _cipher().encrypt(nonce, data, psn_no.encode())
+    return nonce + sealed
 
 
 def unseal(sealed: bytes, psn_no: str) -> np.ndarray:
@@ -177,10 +178,10 @@ def unseal(sealed: bytes, psn_no: str) -> np.ndarray:
 ENROLLED, REPLACED = "face_enrolled", "face_replaced"
 
 
-def enroll(conn: Connection, psn_no: str, image_base64: str, *, actor: str,
-           now: datetime) -> str:
+def enroll(call: Call, psn_no: str, image_base64: str) -> str:
     """Seal the face's template (replacing an earlier one); audited. ``ENROLLED`` or
     ``REPLACED``. The caller checked the holder (PIN, fresh real-person attestation)."""
+    conn, now = call.conn, call.now
     vector = model().descriptor(decode(image_base64))
     before = conn.execute(select(face_template.c.psn_no).where(
         face_template.c.psn_no == psn_no).with_for_update()).first()
@@ -190,7 +191,7 @@ def enroll(conn: Connection, psn_no: str, image_base64: str, *, actor: str,
     conn.execute(statement.on_conflict_do_update(
         index_elements=["psn_no"], set_={k: statement.excluded[k] for k in row if k != "psn_no"}))
     kind = ENROLLED if before is None else REPLACED
-    audit.record(conn, kind=kind, psn_no=psn_no, actor=actor, at=now)
+    audit.record(conn, kind=kind, psn_no=psn_no, actor=call.actor.name, at=now)
     return kind
 
 
@@ -237,11 +238,10 @@ def authenticate(call: Call, attempt: Attempt) -> tuple[Match, str]:
             audit.record, kind=REFUSED if progress.counted else BLOCKED,
             psn_no=attempt.psn_no, actor=call.institution.code, at=call.now,
             place=call.institution.code, detail=detail)) from None
-    actor = ecert.Actor(call.institution.code, call.now)
-    audit.record(call.conn, kind=MATCHED, psn_no=attempt.psn_no, actor=actor.name, at=call.now,
-                 place=actor.name, detail=f"distance {match.distance}")
-    return match, ecert.issue_token(call.conn, actor, attempt.psn_no, "face",
-                                    attempt.business_type)
+    code = call.institution.code
+    audit.record(call.conn, kind=MATCHED, psn_no=attempt.psn_no, actor=code, at=call.now,
+                 place=code, detail=f"distance {match.distance}")
+    return match, ecert.issue_token(call, attempt.psn_no, "face", attempt.business_type)
 
 
 def _check(call: Call, attempt: Attempt, progress: _Progress) -> Match:

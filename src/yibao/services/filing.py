@@ -20,7 +20,7 @@ from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.filing import ACTIVE, CANCELLED, SUPERSEDED, Filing, Status, window_of
 from yibao.services import audit, away, visits
-from yibao.services.context import Caller, Ids
+from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.services.persons import active_insurance, insurances, lock_person
 from yibao.store import filings, institutions, settlements
 from yibao.store.schema import claim, filing, visit
@@ -42,32 +42,34 @@ class NewFiling:
     care_area: str = ""  # the treating institution's area, when it registers (2507)
 
 
-def register(conn: Connection, caller: Caller, ids: Ids, new: NewFiling) -> str:
-    """Record a filing and return its trt_dcla_detl_sn. A new area filing ends the
-    person's earlier area filings (re-filing); a disease filing respects the limit."""
+def register(call: Call, new: NewFiling) -> Done[str]:
+    """Record a filing: its trt_dcla_detl_sn. A new area filing ends the person's earlier
+    area filings (re-filing); a disease filing respects the limit. The record is the
+    actor's (its source, name and the call's ref)."""
+    conn, actor, now = call.conn, call.actor, call.now
     kind = rules.kind_of(new.filing_type)
     person = lock_person(conn, new.psn_no)  # one filing change of a person at a time
     new = replace(new, insutype=new.insutype or _only_insutype(conn, new.psn_no))
-    insured = active_insurance(conn, new.psn_no, new.insutype, caller.now.date())
+    insured = active_insurance(conn, new.psn_no, new.insutype, now.date())
     area = _area_of(conn, new, kind, person["insuplc_admdvs"])
-    end_at = rules.end_of_validity(new.filing_type, new.end_date, caller.now)
-    serial = ids.new("F")
+    end_at = rules.end_of_validity(new.filing_type, new.end_date, now)
+    serial = call.ids.new("F")
     if kind is rules.Kind.AREA:
-        _supersede(conn, new.psn_no, serial, caller.now)
+        _supersede(conn, new.psn_no, serial, now)
     if kind is rules.Kind.DISEASE:
-        _check_disease_room(conn, new, caller.now)
+        _check_disease_room(conn, new, now)
     conn.execute(insert(filing).values(
         trt_dcla_detl_sn=serial, psn_no=new.psn_no, kind=kind.value,
         filing_type=new.filing_type, insutype=new.insutype,
         insuplc_admdvs=person["insuplc_admdvs"], emp_name=insured["emp_name"],
         mdtrtarea_admdvs=area, fixmedins_code=new.institution, dise_code=new.disease_code,
         dise_name=new.disease_name, reason=new.reason, trum_time=new.injury_time,
-        trum_site=new.injury_site, begin_at=caller.now, end_at=end_at, status=ACTIVE,
-        source=caller.source, actor=caller.name, msgid=caller.msgid,
+        trum_site=new.injury_site, begin_at=now, end_at=end_at, status=ACTIVE,
+        source=actor.source, actor=actor.name, msgid=call.ref,
     ))
-    audit.record(conn, kind="filing", psn_no=new.psn_no, actor=caller.name, at=caller.now,
+    audit.record(conn, kind="filing", psn_no=new.psn_no, actor=actor.name, at=now,
                  place=area, detail=f"{serial} {new.filing_type} until {end_at or 'ended'}")
-    return serial
+    return Done(serial, Effect(EffectKind.FILING, serial))
 
 
 def _only_insutype(conn: Connection, psn_no: str) -> str:
@@ -111,27 +113,29 @@ def _check_disease_room(conn: Connection, new: NewFiling, now: datetime) -> None
         raise Refused("E-FIL-004", f"{new.disease_code} is filed with {', '.join(filed)}")
 
 
-def cancel(conn: Connection, caller: Caller, serial: str, psn_no: str, reason: str, *,
-           own_only: bool, kind: rules.Kind | None = None) -> None:
+def cancel(call: Call, serial: str, psn_no: str, reason: str, *,
+           own_only: bool, kind: rules.Kind | None = None) -> Effect:
     """End a filing now. An institution (``own_only``) cancels only its own filings, and
     a transaction only the ``kind`` it registers (2502 area, 2504 special disease); a
     filing in use (``_check_unused``) cannot be cancelled."""
+    conn, actor, now = call.conn, call.actor.name, call.now
     lock_person(conn, psn_no)  # settlements, and the filing changes, of the person wait
     row = filings.by_serial(conn, serial)
-    if row is None or row.psn_no != psn_no or (own_only and row.actor != caller.name):
+    if row is None or row.psn_no != psn_no or (own_only and row.actor != actor):
         raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial}")
     actual = rules.TYPES[row.filing_type][0]
     if kind is not None and actual is not kind:
         raise Refused("E-FIL-005", f"trt_dcla_detl_sn {serial} is a {actual} filing")
     window = window_of(row)
     if row.status is not Status.ACTIVE or (window.until is not None
-                                          and window.until <= caller.now):
+                                          and window.until <= now):
         raise Refused("E-FIL-009", f"{serial} is {row.status}, valid until {window.until}")
-    _check_unused(conn, row, caller.now)
+    _check_unused(conn, row, now)
     conn.execute(update(filing).where(filing.c.trt_dcla_detl_sn == serial).values(
-        status=CANCELLED, ended_at=caller.now, ended_reason=reason[:500]))
-    audit.record(conn, kind="filing-cancel", psn_no=psn_no, actor=caller.name, at=caller.now,
+        status=CANCELLED, ended_at=now, ended_reason=reason[:500]))
+    audit.record(conn, kind="filing-cancel", psn_no=psn_no, actor=actor, at=now,
                  detail=f"{serial}: {reason}")
+    return Effect(EffectKind.FILING_CANCEL, serial)
 
 
 def _check_unused(conn: Connection, row: Filing, now: datetime) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from yibao.domain.errors import Refused
-from yibao.domain.roles import Operator, check_name, check_roles, token_hash
+from yibao.domain.roles import ADMINISTRATOR, Operator, check_name, check_roles, token_hash
 from yibao.services import audit
+from yibao.services.context import Actor, ActorKind, Call
 from yibao.store.db import Database
 from yibao.store.schema import operator, operator_credential
 
@@ -27,6 +28,9 @@ DAYS_DEFAULT = 90
 DAYS_MAX = 366
 TOKEN_PREFIX = "yb_"
 TOKEN_LENGTH_MAX = 200
+# who administers operators from the command line on the server (``yibao operators``),
+# as the operators' log names it
+COMMAND_LINE = Actor(ActorKind.OPERATOR, "cli", role=ADMINISTRATOR)
 SCHEME = "bearer"
 
 
@@ -71,10 +75,11 @@ def authenticate(db: Database | Connection, authorization: str, now: datetime) -
     return Operator(row.name, now, frozenset(row.roles.split(",")))
 
 
-def create(conn: Connection, name: str, roles: list[str], now: datetime, *,
-           days: int = DAYS_DEFAULT, token: str | None = None, actor: str = "cli") -> Issued:
+def create(call: Call, name: str, roles: list[str], *, days: int = DAYS_DEFAULT,
+           token: str | None = None) -> Issued:
     """A new operator with ``roles`` and a first credential valid ``days`` days.
     ``token`` is for the demo's documented tokens only; otherwise a random one."""
+    conn, now = call.conn, call.now
     check_name(name)
     chosen = check_roles(roles)
     if _operator(conn, name) is not None:
@@ -82,28 +87,28 @@ def create(conn: Connection, name: str, roles: list[str], now: datetime, *,
     conn.execute(insert(operator).values(name=name, roles=",".join(sorted(chosen)),
                                          status=ACTIVE, created_at=now))
     issued = _issue(conn, name, now, days, token=token, rotated_from=None)
-    _record(conn, actor, now, "operator.create", name, roles=sorted(chosen), days=days)
+    audit.action(call, "operator.create", name, roles=sorted(chosen), days=days)
     return issued
 
 
-def rotate(conn: Connection, name: str, now: datetime, *, days: int = DAYS_DEFAULT,
-           actor: str = "cli") -> Issued:
+def rotate(call: Call, name: str, *, days: int = DAYS_DEFAULT) -> Issued:
     """A new credential; every live one of the operator is revoked at once."""
+    conn, now = call.conn, call.now
     _known(conn, name)
     newest = conn.execute(select(operator_credential.c.id).where(
         operator_credential.c.operator == name, operator_credential.c.revoked_at.is_(None))
         .order_by(operator_credential.c.id.desc()).limit(1)).scalar_one_or_none()
     revoked = _revoke_all(conn, name, now)
     issued = _issue(conn, name, now, days, token=None, rotated_from=newest)
-    _record(conn, actor, now, "operator.rotate", name, revoked=revoked, days=days)
+    audit.action(call, "operator.rotate", name, revoked=revoked, days=days)
     return issued
 
 
-def revoke(conn: Connection, name: str, now: datetime, *, actor: str = "cli") -> int:
+def revoke(call: Call, name: str) -> int:
     """Revoke every live credential of the operator; the number revoked."""
-    _known(conn, name)
-    revoked = _revoke_all(conn, name, now)
-    _record(conn, actor, now, "operator.revoke", name, revoked=revoked)
+    _known(call.conn, name)
+    revoked = _revoke_all(call.conn, name, call.now)
+    audit.action(call, "operator.revoke", name, revoked=revoked)
     return revoked
 
 
@@ -146,7 +151,3 @@ def _known(conn: Connection, name: str) -> None:
     if _operator(conn, name) is None:
         raise Refused("E-ADM-006", f"no operator {name[:60]}")
 
-
-def _record(conn: Connection, actor: str, now: datetime, action: str, subject: str,
-            **detail: Any) -> None:
-    audit.action(conn, Operator(actor, now, role="administrator"), action, subject, **detail)

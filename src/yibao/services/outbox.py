@@ -27,7 +27,8 @@ from sqlalchemy import Connection, RowMapping, func, insert, or_, select, update
 
 from yibao import log
 from yibao.domain.errors import Refused
-from yibao.services.context import Clock, china_now
+from yibao.services import audit
+from yibao.services.context import Call, Clock, china_now
 from yibao.store.db import Database
 from yibao.store.schema import outbox
 
@@ -278,8 +279,10 @@ def message(conn: Connection, key: str) -> dict[str, Any]:
     return _summary(row) | {"payload": json.loads(row["payload"])}
 
 
-def retry(conn: Connection, key: str, operator_name: str, now: datetime) -> dict[str, Any]:
-    """Put a failed message back in the queue, due now, with a fresh set of attempts."""
+def retry(call: Call, key: str) -> dict[str, Any]:
+    """Put a failed message back in the queue, due now, with a fresh set of attempts; the
+    operators' log names who did."""
+    conn = call.conn
     status = conn.execute(
         select(outbox.c.status).where(outbox.c.id == key).with_for_update()).scalar()
     if status is None:
@@ -287,8 +290,9 @@ def retry(conn: Connection, key: str, operator_name: str, now: datetime) -> dict
     if status != FAILED:
         raise Refused("E-OUT-002", f"it is {status}")
     conn.execute(update(outbox).where(outbox.c.id == key).values(
-        status=PENDING, attempts=0, next_attempt_at=now, lease_until=None))
-    logger.info("outbox_retry", key=key, operator=operator_name)
+        status=PENDING, attempts=0, next_attempt_at=call.now, lease_until=None))
+    audit.action(call, "outbox.retry", key)
+    logger.info("outbox_retry", key=key, operator=call.actor.name)
     return message(conn, key)
 
 

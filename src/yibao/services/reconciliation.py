@@ -20,7 +20,7 @@ from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
 from yibao.domain.states import CLEARED_KINDS, SettlementKind
 from yibao.services import files
-from yibao.services.context import Call
+from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.store.schema import settlement
 
 BALANCED = "0"  # stmt_rslt 平
@@ -89,8 +89,9 @@ def _compare(his: Totals, centre: Totals) -> tuple[str, str]:
 # ---------------------------------------------------------------- detail (3202)
 
 
-def detail(call: Call, scope: Scope, file_qury_no: str) -> dict[str, Any]:
-    """3202: compare the uploaded detail file; store and describe the result file."""
+def detail(call: Call, scope: Scope, file_qury_no: str) -> Done[dict[str, Any]]:
+    """3202: compare the uploaded detail file; store and describe the result file (the
+    stored file is what a 2601 reverses)."""
     his = [_his_row(row, i) for i, row in enumerate(_uploaded(call, file_qury_no), start=1)]
     centre = [
         (r.reverses or r.setl_id, "1" if r.kind == SettlementKind.CANCEL else "0", r.psn_no,
@@ -108,8 +109,9 @@ def detail(call: Call, scope: Scope, file_qury_no: str) -> dict[str, Any]:
     deadline = call.now + timedelta(hours=RESULT_DOWNLOAD_HOURS)
     serial = files.store(call, call.institution.code, filename, content, kind=files.RESULT,
                          dld_endtime=deadline)
-    return {"file_qury_no": serial, "filename": filename, "dld_endtime": deadline,
-            "differing": len(differing), "compared": len(compared)}
+    return Done({"file_qury_no": serial, "filename": filename, "dld_endtime": deadline,
+                 "differing": len(differing), "compared": len(compared)},
+                Effect(EffectKind.FILE, serial))
 
 
 def _uploaded(call: Call, file_qury_no: str) -> list[list[str]]:

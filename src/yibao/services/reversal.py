@@ -97,8 +97,7 @@ def _undo_discharge(call: Call, mdtrt_id: str, psn_no: str, omsgid: str) -> None
 
 def _cancel_filing(call: Call, serial: str, psn_no: str, omsgid: str) -> None:
     # the filings it superseded stay ended (file again if needed)
-    filing.cancel(call.conn, call.caller, serial, psn_no, f"reversed by 2601 {call.ref}",
-                  own_only=True)
+    filing.cancel(call, serial, psn_no, f"reversed by 2601 {call.ref}", own_only=True)
 
 
 def _sign_out(call: Call, sign_no: str, psn_no: str, omsgid: str) -> None:

@@ -6,8 +6,6 @@ app's claims pay to. The rules are in domain/trust.py; docs/security.md, "Channe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, insert, select, update
@@ -17,35 +15,38 @@ from yibao.domain import trust as rules
 from yibao.domain.errors import Refused
 from yibao.domain.paging import Page
 from yibao.services import audit
+from yibao.services.context import ActorKind, Call
 from yibao.store.schema import attestation as attestation_table
 from yibao.store.schema import payee_account, person, person_notice
 
 ATTESTATIONS_SHOWN = 500
 
 
-@dataclass(frozen=True, slots=True)
-class Act:
-    """A channel acting now for the person ``psn_no``."""
+def channel_of(call: Call) -> str:
+    """Where what the call tells the person comes from: the calling channel, or the window
+    of the operator acting."""
+    if call.actor.kind is ActorKind.OPERATOR:
+        return f"window:{call.actor.name}"[:30]
+    return call.actor.name
 
-    channel_id: str
-    psn_no: str
-    now: datetime
 
-
-def attest(conn: Connection, act: Act, purpose: str, sent: rules.Attestation | None,
+def attest(call: Call, psn_no: str, purpose: str, sent: rules.Attestation | None,
            subject: str = "") -> int:
-    """Record the channel's real-person attestation for ``purpose`` (refused unless it may
-    be relied on; a reference the channel already used is refused too). Its id."""
+    """Record the calling channel's real-person attestation of the person ``psn_no`` for
+    ``purpose`` (refused unless it may be relied on; a reference the channel already used
+    is refused too). Its id."""
     assert purpose in rules.PURPOSES, purpose
-    checked = rules.check_attestation(sent, act.now)
+    checked = rules.check_attestation(sent, call.now)
     assert checked.attested_at is not None
     try:
-        with conn.begin_nested():
-            result = conn.execute(insert(attestation_table).values(
-                psn_no=act.psn_no, channel_id=act.channel_id, purpose=purpose,
+        with call.conn.begin_nested():
+            result = call.conn.execute(insert(attestation_table).values(
+                psn_no=psn_no, channel_id=channel_of(call), purpose=purpose,
                 subject=subject[:30], method=checked.method, evidence_ref=checked.evidence_ref,
-                attested_at=checked.attested_at, recorded_at=act.now))
-            return int(result.inserted_primary_key[0])
+                attested_at=checked.attested_at, recorded_at=call.now))
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
     except IntegrityError as exc:
         raise Refused("E-ECT-012", "this evidence_ref was relied on already: a fresh check "
                       "has a reference of its own") from exc
@@ -59,11 +60,11 @@ def attestations_of(conn: Connection, psn_no: str) -> list[dict[str, Any]]:
                  recorded_at=r["recorded_at"].isoformat()) for r in rows.mappings()]
 
 
-def notify(conn: Connection, act: Act, kind: str, detail: str = "",
-           psn_no: str | None = None) -> None:
-    """Tell the person (``act.psn_no`` unless ``psn_no`` names another) what happened."""
-    conn.execute(insert(person_notice).values(
-        psn_no=psn_no or act.psn_no, at=act.now, kind=kind, channel_id=act.channel_id,
+def notify(call: Call, psn_no: str, kind: str, detail: str = "") -> None:
+    """Tell the person ``psn_no`` what happened (through every channel where they are
+    active), naming where it came from."""
+    call.conn.execute(insert(person_notice).values(
+        psn_no=psn_no, at=call.now, kind=kind, channel_id=channel_of(call),
         detail=detail[:300]))
 
 
@@ -77,42 +78,45 @@ def notices_of(conn: Connection, psn_no: str, page: Page) -> list[dict[str, Any]
     return [dict(r, at=r["at"].isoformat(sep=" ")) for r in rows.mappings()]
 
 
-def enrol_face(conn: Connection, act: Act, cert_id: str, sent: rules.Attestation | None,
+def enrol_face(call: Call, psn_no: str, cert_id: str, sent: rules.Attestation | None,
                enroll: Callable[[], str]) -> str:
     """Enrol or replace the person's face (``enroll``: the template is sealed, audited, and
     ``face_enrolled`` or ``face_replaced`` returned) on a fresh real-person attestation,
     recorded; the person is told in every channel. The caller checked the PIN."""
-    attest(conn, act, "face", sent, cert_id)
+    attest(call, psn_no, "face", sent, cert_id)
     kind = enroll()
-    notify(conn, act, kind, cert_id)
+    notify(call, psn_no, kind, cert_id)
     return kind
 
 
 # ---------------------------------------------------------------- the registered payee
 
 
-def register_payee(conn: Connection, act: Act, *, bank_name: str, bank_account: str,
+def register_payee(call: Call, psn_no: str, *, bank_name: str, bank_account: str,
                    account_name: str, sent: rules.Attestation | None) -> dict[str, Any]:
     """Register (or change) the account the person's app claims pay to: in the person's
     own name, with a fresh real-person attestation; audited and notified."""
+    conn, channel_id = call.conn, channel_of(call)
     rules.check_bank_account(bank_name, bank_account)
-    name = conn.execute(select(person.c.name).where(person.c.psn_no == act.psn_no)
+    name = conn.execute(select(person.c.name).where(person.c.psn_no == psn_no)
                         .with_for_update()).scalar_one()  # one change at a time
     rules.check_payee_name(account_name, name)
-    attestation_id = attest(conn, act, "payee", sent)
-    before = current_payee(conn, act.psn_no)
+    attestation_id = attest(call, psn_no, "payee", sent)
+    before = current_payee(conn, psn_no)
     if before is not None:
         conn.execute(update(payee_account).where(payee_account.c.id == before["id"])
-                     .values(replaced_at=act.now))
-    payee_id = int(conn.execute(insert(payee_account).values(
-        psn_no=act.psn_no, bank_name=bank_name, bank_account=bank_account,
-        channel_id=act.channel_id, attestation_id=attestation_id, set_at=act.now)
-    ).inserted_primary_key[0])
+                     .values(replaced_at=call.now))
+    key = conn.execute(insert(payee_account).values(
+        psn_no=psn_no, bank_name=bank_name, bank_account=bank_account,
+        channel_id=channel_id, attestation_id=attestation_id, set_at=call.now)
+    ).inserted_primary_key
+    assert key is not None
+    payee_id = int(key[0])
     kind = "payee_set" if before is None else "payee_changed"
     detail = f"{bank_name[:60]} {rules.masked(bank_account)}"
-    audit.record(conn, kind=kind, psn_no=act.psn_no, actor=act.channel_id, at=act.now,
+    audit.record(conn, kind=kind, psn_no=psn_no, actor=channel_id, at=call.now,
                  detail=f"payee {payee_id}: {detail}")
-    notify(conn, act, kind, detail)
+    notify(call, psn_no, kind, detail)
     return describe_payee(conn, payee_id)
 
 
