@@ -131,7 +131,7 @@ class ClaimIn(ApplicationIn):
     pin: str = Field(min_length=1, max_length=20)
     # an app's claim may leave the payee out (it pays the registered one): wider than the
     # window's ApplicationIn, whose payee is required
-    payee: PayeeIn | None = Field(  # type: ignore[assignment]
+    payee: PayeeIn | None = Field(
         None, description="the registered payee (the claim pays only to it; another "
         "account is refused, E-ECT-015)")
 
