@@ -2,7 +2,7 @@
 """Set up and run yibao on a fresh machine that has only Python 3.11+.
 
     python3 dev.py demo   # virtualenv + packages, SQLite + demo dataset, serve on :8080
-    python3 dev.py test   # virtualenv + packages, ruff, the whole test suite
+    python3 dev.py test   # virtualenv + packages, ruff, mypy --strict, the whole test suite
 
 Extra arguments go to the command (``yibao demo --port 9000``, ``pytest -k engine``).
 The test suite also runs on PostgreSQL when YIBAO_TEST_PG_URL is set (as CI does).
@@ -53,8 +53,9 @@ def main() -> int:
     if action == "demo":
         return run(str(BIN / "yibao"), "demo", *extra)
     lint = run(str(BIN / "ruff"), "check", "src", "tests", "tools", "bench")
+    types = run(str(BIN / "mypy"), "--strict", "src/yibao")
     tests = run(str(BIN / "python"), "-m", "pytest", *extra)
-    return tests or lint
+    return tests or lint or types
 
 
 if __name__ == "__main__":
