@@ -4,6 +4,7 @@ employer or the social security office, review, fault periods and bank payments.
 import csv
 import io
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -11,21 +12,19 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from yibao.api.admin import DENIED, Gate, as_role, operator_call, run_refusable
+from yibao.api.admin import DENIED, Gate, Window, as_role, run_refusable
 from yibao.api.claim_models import ApplicationIn, WindowPayeeIn, bill_of, payee_of
 from yibao.api.pages import Limit, Offset
 from yibao.api.rest import ChinaTime, DecimalRoute
 from yibao.domain import paging
 from yibao.domain.paging import Page
-from yibao.domain.policy import Policy
 from yibao.domain.roles import SECOND_APPROVAL_ABOVE_FEN, Operator
 from yibao.services import applications, audit, payments
 from yibao.services import claims as claim_records
 from yibao.services import faults as fault_periods
 from yibao.services import review as reviews
 from yibao.services.applications import Application
-from yibao.services.context import Call, Ids
-from yibao.store.db import Database
+from yibao.services.context import Call
 
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
 
@@ -95,7 +94,7 @@ class BankResultIn(BaseModel):
     error: str = Field("", max_length=300, examples=["account closed"])
 
 
-def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
+def router(window: Window, gate: Gate, *,
            second_approval_above: int = SECOND_APPROVAL_ABOVE_FEN) -> APIRouter:
     """``second_approval_above``: an approved amount above it (fen) needs a second,
     different approver (domain/roles.py)."""
@@ -109,30 +108,27 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
                     tags=["admin: reimbursement"], responses=responses)
 
     def run(action: Callable[[Connection], Any], *, read_only: bool = False) -> Any:
-        return run_refusable(db, action, read_only=read_only)
-
-    def call_of(conn: Connection, op: Operator) -> Call:
-        return operator_call(conn, op, ids, policies)
+        return run_refusable(window.db, action, read_only=read_only)
 
     @api.post("/claims", status_code=201, summary="An application at the window (paper "
               "lists typed in, or a bill the hospital uploaded)")
     def apply(body: AgencyApplicationIn,
               op: Annotated[Operator, gate.needs("claims.apply")]) -> Any:
-        def act(conn: Connection) -> dict[str, str]:
-            claim_id = applications.apply(call_of(conn, op), Application(
+        def act(call: Call) -> dict[str, str]:
+            claim_id = applications.apply(call, Application(
                 psn_no=body.psn_no, reason=body.reason, payee=payee_of(body.payee),
                 bill=bill_of(body.psn_no, body.bill) if body.bill else None,
                 code=body.fixmedins_code, invono=body.invono,
                 filing_sn=body.trt_dcla_detl_sn))
-            audit.action(call_of(conn, op), "claim.apply", claim_id, psn_no=body.psn_no)
+            audit.action(call, "claim.apply", claim_id, psn_no=body.psn_no)
             return {"claim_id": claim_id}
-        return run(act)
+        return window.run(op, act)
 
     @api.get("/claims", summary="A page of the claims, last changed first (optionally of "
              f"one status; at most {paging.REST_ROWS_MAX} a page)")
     def claims(op: Annotated[Operator, gate.needs("read")], status: str = "",
                limit: Limit = paging.REST_ROWS_DEFAULT, offset: Offset = 0) -> Any:
-        with db.read() as conn:
+        with window.db.read() as conn:
             return [dict(r, updated_at=r["updated_at"].isoformat(sep=" "))
                     for r in claim_records.listing(conn, status, Page(limit, offset))]
 
@@ -142,11 +138,11 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
 
     @api.post("/claims/{claim_id}/review", summary="Start reviewing a submitted claim")
     def review(claim_id: str, op: Annotated[Operator, gate.needs("claims.review")]) -> Any:
-        def act(conn: Connection) -> dict[str, Any]:
-            reviews.start(call_of(conn, op), claim_id)
-            audit.action(call_of(conn, op), "claim.review", claim_id)
-            return claim_records.describe(conn, claim_id)
-        return run(act)
+        def act(call: Call) -> dict[str, Any]:
+            reviews.start(call, claim_id)
+            audit.action(call, "claim.review", claim_id)
+            return claim_records.describe(call.conn, claim_id)
+        return window.run(op, act)
 
     @api.post("/claims/{claim_id}/decision",
               summary="Approve (all or some lines: the amount is computed; approver) or reject "
@@ -154,32 +150,33 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
               "leaves the claim under review for a second, different approver")
     def decide(claim_id: str, body: DecisionIn,
                op: Annotated[Operator, gate.needs("claims.reject")]) -> Any:
-        def act(conn: Connection) -> dict[str, Any]:
+        def act(call: Call) -> dict[str, Any]:
             if body.approve:
-                approver = as_role(op, "claims.approve")
-                done = reviews.approve(call_of(conn, approver), claim_id, reviews.Decision(
+                approving = replace(call, actor=replace(
+                    call.actor, role=as_role(op, "claims.approve").role))
+                done = reviews.approve(approving, claim_id, reviews.Decision(
                     excluded=body.excluded_lines, note=body.reason,
                     second_approval_above=second_approval_above,
                     payee_confirmed=body.payee_confirmed))
-                audit.action(call_of(conn, approver), f"claim.{done.status}", claim_id,
+                audit.action(approving, f"claim.{done.status}", claim_id,
                              amount=done.amount, excluded=sorted(body.excluded_lines))
             else:
-                reviews.reject(call_of(conn, op), claim_id, body.reason)
-                audit.action(call_of(conn, op), "claim.reject", claim_id)
-            return claim_records.describe(conn, claim_id)
-        return run(act)
+                reviews.reject(call, claim_id, body.reason)
+                audit.action(call, "claim.reject", claim_id)
+            return claim_records.describe(call.conn, claim_id)
+        return window.run(op, act)
 
     @api.post("/institutions/{code}/faults", status_code=201,
               summary="Declare a fault period for an institution")
     def fault(code: str, body: FaultIn,
               op: Annotated[Operator, gate.needs("faults.change")]) -> Any:
-        def act(conn: Connection) -> dict[str, str]:
-            fault_id = fault_periods.declare(call_of(conn, op), code, body.begin_at,
+        def act(call: Call) -> dict[str, str]:
+            fault_id = fault_periods.declare(call, code, body.begin_at,
                                              body.end_at, body.reason).value
-            audit.action(call_of(conn, op), "fault.declare", fault_id, fixmedins_code=code,
+            audit.action(call, "fault.declare", fault_id, fixmedins_code=code,
                          begin_at=body.begin_at, end_at=body.end_at)
             return {"fault_id": fault_id}
-        return run(act)
+        return window.run(op, act)
 
     @api.get("/institutions/{code}/faults", response_model=list[FaultRow],
              summary="An institution's fault periods, newest first (optionally of one status)")
@@ -200,43 +197,43 @@ def router(db: Database, gate: Gate, ids: Ids, policies: tuple[Policy, ...], *,
               summary="Cancel a wrongly declared fault period (refused while bills rely on it)")
     def cancel_fault(fault_id: str, body: FaultCancelIn,
                      op: Annotated[Operator, gate.needs("faults.change")]) -> Any:
-        def act(conn: Connection) -> dict[str, Any]:
-            fault_periods.cancel(call_of(conn, op), fault_id,
+        def act(call: Call) -> dict[str, Any]:
+            fault_periods.cancel(call, fault_id,
                                  f"cancelled by {op.name}: {body.reason}")
-            audit.action(call_of(conn, op), "fault.cancel", fault_id)
-            return fault_periods.describe(conn, fault_id)
-        return run(act)
+            audit.action(call, "fault.cancel", fault_id)
+            return fault_periods.describe(call.conn, fault_id)
+        return window.run(op, act)
 
     @api.post("/payments/export", response_class=PlainTextResponse,
               summary="The bank file (CSV) of every pending payment; they become exported "
               "(finance; refused E-ADM-005 when the exporter approved one of them)")
     def export(op: Annotated[Operator, gate.needs("payments.export")]) -> Any:
-        def act(conn: Connection) -> str:
-            batch, rows = payments.export_batch(call_of(conn, op))
-            audit.action(call_of(conn, op), "payments.export", batch, orders=len(rows),
+        def act(call: Call) -> str:
+            batch, rows = payments.export_batch(call)
+            audit.action(call, "payments.export", batch, orders=len(rows),
                          amount=sum(r["amount"] for r in rows))
             out = io.StringIO()
             writer = csv.writer(out, lineterminator="\n")
             writer.writerows(payments.bank_file_rows(batch, rows))
             return out.getvalue()
-        return run(act)
+        return window.run(op, act)
 
     @api.post("/payments/{order_id}/result", summary="The bank's answer for one order")
     def bank_result(order_id: str, body: BankResultIn,
                     op: Annotated[Operator, gate.needs("payments.result")]) -> Any:
-        def act(conn: Connection) -> dict[str, str]:
-            status = payments.record_bank_result(call_of(conn, op), order_id,
+        def act(call: Call) -> dict[str, str]:
+            status = payments.record_bank_result(call, order_id,
                                                  paid=body.paid, error=body.error)
-            audit.action(call_of(conn, op), "payment.result", order_id, status=status)
+            audit.action(call, "payment.result", order_id, status=status)
             return {"order_id": order_id, "status": status}
-        return run(act)
+        return window.run(op, act)
 
     @api.post("/payments/{order_id}/retry", summary="Send a failed payment again")
     def retry(order_id: str, op: Annotated[Operator, gate.needs("payments.retry")]) -> Any:
-        def act(conn: Connection) -> dict[str, str]:
-            payments.retry(call_of(conn, op), order_id)
-            audit.action(call_of(conn, op), "payment.retry", order_id)
+        def act(call: Call) -> dict[str, str]:
+            payments.retry(call, order_id)
+            audit.action(call, "payment.retry", order_id)
             return {"order_id": order_id, "status": "pending"}
-        return run(act)
+        return window.run(op, act)
 
     return api

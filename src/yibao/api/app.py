@@ -111,8 +111,7 @@ def create_app(
     window = admin.Window(db, ids, hospital.policies)
     rest.include_router(admin.router(window, gate))
     rest.include_router(admin_claims.router(
-        db, gate, ids, hospital.policies,
-        second_approval_above=_second_approval_above(second_approval_above)))
+        window, gate, second_approval_above=_second_approval_above(second_approval_above)))
     rest.include_router(admin_filing.router(window, gate))
     rest.include_router(admin_institutions.router(
         window, gate, forget_institution=hospital.gateway.forget))

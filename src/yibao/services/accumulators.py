@@ -45,7 +45,7 @@ def read(conn: Connection, psn_no: str, insutype: str, period: str) -> dict[str,
     return {key: cum for key, cum in conn.execute(_READ, params)}
 
 
-def apply(
+def add(
     conn: Connection, *, setl_id: str, psn_no: str, insutype: str,
     deltas: Iterable[tuple[str, str, int]],
 ) -> None:

@@ -329,7 +329,7 @@ def _store(call: Call, plan: _Plan, row: dict[str, Any], funds: list[dict[str, A
         stay = accumulators.stay_period(row["mdtrt_id"])
         deltas = [(str(row["year"]), k, d) for k, d in b.year_deltas]
         deltas += [(stay, k, d) for k, d in b.stay_deltas]
-        accumulators.apply(conn, setl_id=setl_id, psn_no=row["psn_no"],
+        accumulators.add(conn, setl_id=setl_id, psn_no=row["psn_no"],
                            insutype=row["insutype"], deltas=deltas)
         _move_account(call, row["psn_no"], setl_id, -b.acct_pay, plan.person["balance"] or 0)
         conn.execute(_INSERT_LINKS,
@@ -408,7 +408,7 @@ def _reverse(call: Call, original: dict[str, Any], person: RowMapping) -> Outcom
             [dict(f, setl_id=new_id, psn_no=original["psn_no"]) for f in funds],
         )
     deltas = [(p, k, -d) for p, k, d in accumulators.deltas_of(conn, original["setl_id"])]
-    accumulators.apply(
+    accumulators.add(
         conn, setl_id=new_id, psn_no=original["psn_no"], insutype=original["insutype"],
         deltas=deltas,
     )
