@@ -20,8 +20,11 @@ from yibao.api import (
     tx_visits,
 )
 from yibao.api.registry import Transaction, index
+from yibao.domain.codes import VisitClass
 
 T = Transaction
+settle = tx_settlement.compute
+OUTPATIENT, INPATIENT = VisitClass.OUTPATIENT, VisitClass.INPATIENT
 LISTED: tuple[Transaction, ...] = (
     # sign-in, person, entitlement, credentials (tx_basic, tx_face)
     T("9001", "签到", tx_basic.sign_in, writes=True, signin=False),
@@ -68,12 +71,12 @@ LISTED: tuple[Transaction, ...] = (
     T("3203", "清算申请", tx_reconciliation.file_application, writes=True),
     T("3204", "清算申请撤销", tx_reconciliation.withdraw, writes=True),
     # settlement (tx_settlement)
-    T("2206", "门诊预结算", tx_settlement.presettle_outpatient, writes=False),
-    T("2207", "门诊结算", tx_settlement.settle_outpatient, writes=True),
-    T("2208", "门诊结算撤销", tx_settlement.cancel_outpatient, writes=True),
-    T("2303", "住院预结算", tx_settlement.presettle_inpatient, writes=False),
-    T("2304", "住院结算", tx_settlement.settle_inpatient, writes=True),
-    T("2305", "住院结算撤销", tx_settlement.cancel_inpatient, writes=True),
+    T("2206", "门诊预结算", partial(settle, visit_class=OUTPATIENT, store=False), writes=False),
+    T("2207", "门诊结算", partial(settle, visit_class=OUTPATIENT, store=True), writes=True),
+    T("2208", "门诊结算撤销", tx_settlement.cancel, writes=True),
+    T("2303", "住院预结算", partial(settle, visit_class=INPATIENT, store=False), writes=False),
+    T("2304", "住院结算", partial(settle, visit_class=INPATIENT, store=True), writes=True),
+    T("2305", "住院结算撤销", tx_settlement.cancel, writes=True),
     # visits (tx_visits)
     T("2201", "门诊挂号", tx_visits.register, writes=True),
     T("2202", "门诊挂号撤销", tx_visits.cancel_registration, writes=True),

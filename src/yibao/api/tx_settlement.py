@@ -77,41 +77,19 @@ def render(call: Call, outcome: Outcome) -> dict[str, Any]:
     return {"setlinfo": info, "setldetail": detail}
 
 
-def _compute(call: Call, inp: Fields, visit_class: VisitClass, *, store: bool) -> Answer:
+def compute(call: Call, inp: Fields, *, visit_class: VisitClass, store: bool) -> Answer:
+    """2206 / 2303 (``store`` False: nothing is stored) and 2207 / 2304 (``store`` True)."""
     req = _request(call, inp.child("data"), visit_class)
     run = settlement.settle_visit if store else settlement.presettle
     outcome = run(call, req, visit_class)
     return Answer(render(call, outcome), outcome.effect)
 
 
-def _cancel(call: Call, inp: Fields) -> Answer:
+def cancel(call: Call, inp: Fields) -> Answer:
+    """2208 / 2305: the settlement is reversed by a cancellation row."""
     data = inp.child("data")
     outcome = settlement.cancel(
         call, data.text("setl_id", max_len=30), data.text("mdtrt_id", max_len=30),
         data.text("psn_no", max_len=30),
     )
     return Answer(render(call, outcome), outcome.effect)
-
-
-def presettle_outpatient(call: Call, inp: Fields) -> Answer:
-    return _compute(call, inp, VisitClass.OUTPATIENT, store=False)
-
-
-def settle_outpatient(call: Call, inp: Fields) -> Answer:
-    return _compute(call, inp, VisitClass.OUTPATIENT, store=True)
-
-
-def cancel_outpatient(call: Call, inp: Fields) -> Answer:
-    return _cancel(call, inp)
-
-
-def presettle_inpatient(call: Call, inp: Fields) -> Answer:
-    return _compute(call, inp, VisitClass.INPATIENT, store=False)
-
-
-def settle_inpatient(call: Call, inp: Fields) -> Answer:
-    return _compute(call, inp, VisitClass.INPATIENT, store=True)
-
-
-def cancel_inpatient(call: Call, inp: Fields) -> Answer:
-    return _cancel(call, inp)
