@@ -8,12 +8,12 @@ from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.store import signins
 
 
-def sign_in(call: Call, *, opter_no: str, mac: str | None, ip: str | None) -> Done[str]:
+def sign_in(call: Call, *, opter_no: str, mac: str, ip: str) -> Done[str]:
     """Open a sign-in of the calling institution's operator; its sign_no."""
     sign_no = call.ids.new("SN")
     signins.open_(call.conn, signins.NewSignIn(
         sign_no=sign_no, fixmedins_code=call.institution.code, opter_no=opter_no,
-        mac=mac or "", ip=ip or "", at=call.now))  # the HIS may leave them out
+        mac=mac, ip=ip, at=call.now))
     return Done(sign_no, Effect(EffectKind.SIGNIN, sign_no))
 
 
