@@ -285,6 +285,14 @@ def _good_rows() -> dict[str, dict[str, Any]]:
         "stored_file": dict(file_qury_no="Q-INV", fixmedins_code="H11010500001",
                             filename="f.zip", content=b"x", created_at=AT, kind="upload",
                             dld_endtime=AT),
+        "online_order": dict(pay_ord_id="O-INV", pay_token_hash="h", fixmedins_code="H11010500001",
+                             med_org_ord="M-INV", request_hash="r", psn_no=PSN,
+                             insutype="310", mdtrt_id="V-INV", chrg_bchno="1", med_type="11",
+                             status="held", created_at=AT, expires_at=AT, medfee_sumamt=100,
+                             fund_pay=60, acct_pay=30, cash_pay=10),
+        "online_refund": dict(refd_sn="R-INV", pay_ord_id="O-INV", app_refd_sn="A-INV",
+                              request_hash="r", refd_type="ALL", fund_refd=60, acct_refd=30,
+                              cash_refd=10, status="SUCC", created_at=AT),
     }
 
 
@@ -357,6 +365,14 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
         "CLERK", "clerkx", "approverclerk")),
     ("ck_ec_token_business_type", "ec_token", {"business_type": "99999"}),
     ("ck_stored_file_kind", "stored_file", {"kind": "bogus"}),
+    ("ck_online_order_status", "online_order", {"status": "paid"}),
+    # a held order's parts are its total, none negative
+    ("ck_online_order_split", "online_order", {"cash_pay": 11}),
+    ("ck_online_order_split", "online_order", {"fund_pay": 70}),
+    ("ck_online_order_split", "online_order", {"cash_paid": -1}),
+    ("ck_online_refund_refd_type", "online_refund", {"refd_type": "SOME"}),
+    ("ck_online_refund_status", "online_refund", {"status": "DONE"}),
+    ("ck_online_refund_amounts", "online_refund", {"cash_refd": -10}),
 ]
 
 
@@ -377,10 +393,13 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
         conn.execute(insert(table).values(**row))
 
 
-def _counts(db) -> dict[str, int]:
+LATER_TABLES = frozenset({"online_order", "online_refund"})  # made by 0019, after the 0015 round trip
+
+
+def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:
     with db.read() as conn:
         return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-                for t in CHECKS}
+                for t in CHECKS if t.name not in skip}
 
 
 class _Undo(Exception):
@@ -560,13 +579,13 @@ def test_on_sqlite_the_constraints_come_and_go_with_the_rows_kept(tmp_path):
     with database.write() as conn:
         seed_demo(conn)
         _insert_good_rows(conn, _good_rows())
-    counts = _counts(database)
+    counts = _counts(database, skip=LATER_TABLES)
     database.downgrade("0014")
-    assert _counts(database) == counts
+    assert _counts(database, skip=LATER_TABLES) == counts
     with database.read() as conn:
         assert not {c["name"] for c in inspect(conn).get_check_constraints("settlement")}
     database.migrate()
-    assert _counts(database) == counts
+    assert _counts(database, skip=LATER_TABLES) == counts
     with database.read() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from yibao.domain import filing, roles, trust
 from yibao.domain.codes import VisitClass
+from yibao.domain.orders import OrderStatus
 from yibao.domain.visit_states import VisitStatus
 
 
@@ -55,3 +56,7 @@ OPERATOR_ROLES = roles.ROLES  # operator.roles: one or more of these, comma-sepa
 EC_TOKEN_BUSINESS_TYPES = ("01101", "01102", "01201", "01202", "02101")  # 1162 businessType
 STORED_FILE_KINDS = ("upload", "result", "catalogue")
 CLAIM_SOURCES = ("01", "02", "04")  # dcla_souc: institution, agency (window), app
+# issue 15: online orders of the mobile-payment centre (domain/orders.py) and their refunds
+ONLINE_ORDER = tuple(s.value for s in OrderStatus)
+ONLINE_REFUND_TYPES = ("ALL", "HI", "CASH", "LATE")  # LATE: a payment after the order closed
+ONLINE_REFUND = ("SUCC", "FAIL", "EXP")  # 6203 refStatus (EXP: the cash part still pending)

@@ -84,6 +84,8 @@ class Entry(StrEnum):
     CHANNEL = "channel"  # a certified app (/channel/v1)
     OPERATOR = "operator"  # a bureau operator (/admin/v1)
     CLI = "cli"  # a yibao command run on the bureau's machine
+    MOBILE_PAY = "mobile_pay"  # the mobile-payment centre's SM2/SM4 envelope (6201-6401)
+    PLATFORM = "platform"  # the payment platform's notification of the person's payment
 
 
 class ActorKind(StrEnum):

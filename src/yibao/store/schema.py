@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -532,7 +533,103 @@ outbox = Table(  # messages to deliver at least once (inter-provincial cost info
     Column("last_error", String(500), nullable=False, server_default=""),
     Column("created_at", DateTime, nullable=False),
     Column("delivered_at", DateTime),
+    # where to: empty for the national platform (the deliverer's configured URL), else
+    # an institution's callback (6204 / 6302, sealed for it when sent)
+    Column("url", String(400), nullable=False, server_default=""),
     Index(None, "status", "next_attempt_at"),
+)
+
+online_order = Table(  # an order of the mobile-payment centre (payOrdId): domain/orders.py
+    "online_order",
+    metadata,
+    Column("pay_ord_id", String(40), primary_key=True),
+    Column("pay_token_hash", String(64), nullable=False),  # SHA-256 hex of the payToken
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("med_org_ord", String(40), nullable=False),  # the institution's order number
+    Column("request_hash", String(64), nullable=False),  # SHA-256 of the upload (retries)
+    Column("psn_no", String(30), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("mdtrt_id", String(30), nullable=False),
+    Column("chrg_bchno", String(30), nullable=False),
+    Column("med_type", String(6), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),  # not settled by then: released
+    money("medfee_sumamt"),
+    # the split, once held (zero before)
+    money("fund_pay"),
+    money("acct_pay"),
+    money("cash_pay"),
+    Column("held_at", DateTime),
+    Column("held_settlement", Text, nullable=False, server_default=""),  # JSON: row + funds
+    Column("hold_ref", String(40), nullable=False, server_default=""),  # orgBizSer / cashier
+    Column("channel_id", String(30), nullable=False, server_default=""),  # authorised in
+    Column("setl_id", String(30)),  # the settlement, once paid
+    Column("settled_at", DateTime),
+    Column("trade_no", String(64), nullable=False, server_default=""),  # the platform's
+    money("cash_paid"),  # what the platform confirmed (a late payment: refunded)
+    Column("revs_token_hash", String(64), nullable=False, server_default=""),
+    Column("closed_at", DateTime),  # cancelled, expired or refunded
+    UniqueConstraint("fixmedins_code", "med_org_ord"),
+    Index(None, "psn_no", "status"),
+    Index(None, "status", "expires_at"),
+)
+
+online_hold = Table(  # year and stay room held by a held order (released with it)
+    "online_hold",
+    metadata,
+    Column("pay_ord_id", String(40), ForeignKey("online_order.pay_ord_id"), primary_key=True),
+    Column("period", String(40), primary_key=True),
+    Column("cum_key", String(30), primary_key=True),
+    Column("psn_no", String(30), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Index(None, "psn_no"),
+)
+
+pay_auth = Table(  # a payAuthNo: the person's authorisation of one order, used once
+    "pay_auth",
+    metadata,
+    Column("auth_hash", String(64), primary_key=True),  # SHA-256 hex of the payAuthNo
+    Column("pay_ord_id", String(40), ForeignKey("online_order.pay_ord_id"), nullable=False),
+    Column("psn_no", String(30), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("channel_id", String(30), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime),
+    Index(None, "pay_ord_id"),
+)
+
+online_refund = Table(  # a 6203 refund (or the revsToken reversal) of an online order
+    "online_refund",
+    metadata,
+    Column("refd_sn", String(40), primary_key=True),
+    Column("pay_ord_id", String(40), ForeignKey("online_order.pay_ord_id"), nullable=False),
+    Column("app_refd_sn", String(40), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("refd_type", String(8), nullable=False),  # ALL | HI | CASH | LATE (auto)
+    money("fund_refd"),
+    money("acct_refd"),
+    money("cash_refd"),
+    Column("cancel_setl_id", String(30)),  # the cancellation giving fund and account back
+    Column("status", String(8), nullable=False),  # SUCC | FAIL | EXP (cash pending)
+    Column("platform_refund_no", String(64), nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("pay_ord_id", "app_refd_sn"),
+)
+
+mpc_app = Table(  # an institution's credentials at the mobile-payment centre's envelope
+    "mpc_app",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("fixmedins_code", String(30), ForeignKey("institution.fixmedins_code"),
+           nullable=False),
+    Column("app_secret", String(64), nullable=False),
+    Column("public_key", String(200), nullable=False),  # the institution's SM2 key, base64
+    Column("callback_url", String(400), nullable=False, server_default=""),  # 6204 / 6302
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "fixmedins_code"),
 )
 
 fault_period = Table(  # the institution could not settle in real time (link or platform down)
@@ -896,6 +993,17 @@ CHECKS: dict[Table, dict[str, str]] = {
         "status": _one_of("status", states.CLEARING_APPLICATION),
         "amounts": "psntime >= 0 AND medfee_sumamt >= 0 AND fund_appy_sum >= 0 AND "
                    "acct_pay >= 0 AND cash_payamt >= 0",
+    },
+    online_order: {
+        "status": _one_of("status", states.ONLINE_ORDER),
+        "split": "medfee_sumamt >= 0 AND fund_pay >= 0 AND acct_pay >= 0 AND cash_pay >= 0 "
+                 "AND cash_paid >= 0 AND (status = 'uploaded' OR "
+                 "medfee_sumamt = fund_pay + acct_pay + cash_pay)",
+    },
+    online_refund: {
+        "refd_type": _one_of("refd_type", states.ONLINE_REFUND_TYPES),
+        "status": _one_of("status", states.ONLINE_REFUND),
+        "amounts": "fund_refd >= 0 AND acct_refd >= 0 AND cash_refd >= 0",
     },
 }
 
