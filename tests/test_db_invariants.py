@@ -393,7 +393,8 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
         conn.execute(insert(table).values(**row))
 
 
-LATER_TABLES = frozenset({"online_order", "online_refund"})  # made by 0019, after the 0015 round trip
+# made by 0019, after the 0015 round trip
+LATER_TABLES = frozenset({"online_order", "online_refund"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:
