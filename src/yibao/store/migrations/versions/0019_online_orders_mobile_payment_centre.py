@@ -17,7 +17,7 @@ branch_labels = None
 depends_on = None
 
 
-def _money(name: str) -> sa.Column:
+def _money(name: str) -> "sa.Column[int]":
     return sa.Column(name, sa.BigInteger(), server_default=sa.text('0'), nullable=False)
 
 
