@@ -26,6 +26,7 @@ from yibao.api import (
     admin_outbox,
     channel,
     transactions,
+    tx_online,
 )
 from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX, to_json
 from yibao.api.gateway import Pass, UnixClock
@@ -48,6 +49,7 @@ def create_app(
     db: Database, *, policies: tuple[Policy, ...] | None = None, clock: Clock = china_now,
     ids: Ids | None = None, deliverer: outbox.Deliverer | None = None,
     second_approval_above: int | None = None, unix_clock: UnixClock = time.time,
+    online: tx_online.Online = transactions.NO_PLATFORM,
 ) -> FastAPI:
     """The application; ``deliverer`` (the outbox's) runs while the application does.
     Operators authenticate with their bearer tokens (``yibao operators``); a claim
@@ -59,7 +61,7 @@ def create_app(
     hospital = HospitalInterface(
         db, policies if policies is not None else load_policies(), clock=clock, ids=ids,
         unix_clock=unix_clock,
-        transactions=transactions.table(),
+        transactions=transactions.table(online),
     )
     app = FastAPI(
         title="yibao",

@@ -58,13 +58,14 @@ logger = log.get("yibao.outbox")
 
 def enqueue(
     conn: Connection, *, key: str, kind: str, psn_no: str, payload: dict[str, Any],
-    now: datetime,
+    now: datetime, url: str = "",
 ) -> None:
-    """Add a message in the caller's transaction (it is sent only if that commits)."""
+    """Add a message in the caller's transaction (it is sent only if that commits);
+    ``url``: where to (empty: the national platform, the deliverer's URL)."""
     assert 1 <= len(key) <= 40, key
     conn.execute(
         insert(outbox).values(
-            id=key, kind=kind, psn_no=psn_no, status=PENDING, created_at=now,
+            id=key, kind=kind, psn_no=psn_no, status=PENDING, created_at=now, url=url,
             payload=json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
             next_attempt_at=now,
         )
