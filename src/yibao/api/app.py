@@ -25,6 +25,7 @@ from yibao.api import (
     admin_institutions,
     admin_outbox,
     channel,
+    paynotify,
     transactions,
     tx_online,
 )
@@ -120,6 +121,7 @@ def create_app(
     rest.include_router(admin_outbox.router(window, gate))
     rest.include_router(channel.router(db, clock, ids, hospital.policies))
     app.include_router(rest)
+    app.include_router(paynotify.router(db, online, clock, ids, hospital.policies))
     channel.install(app)
     admin.install(app)
 

@@ -10,9 +10,10 @@ payment that arrives for an order already released is given back (a LATE refund)
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping
@@ -224,3 +225,84 @@ def order_view(order: RowMapping) -> dict[str, Any]:
 
 def dumps(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True)
+
+
+# ---------------------------------------------------------------- the sweeper
+
+SWEEP_INTERVAL_SECONDS = 15.0
+SWEEP_BATCH = 100
+RECOVER_AFTER = timedelta(minutes=1)  # a held order unheard of this long is asked
+
+
+class Sweeper:
+    """Every ``interval`` seconds: orders past their lifetime expire (or settle, if the
+    platform says they were paid), held orders the platform has not notified about are
+    asked about (a lost notification, a restart between payment and settlement), and
+    refunds whose cash part is pending are asked again. Each order in a transaction of
+    its own; ``run_once`` is one pass (the CLI's ``yibao orders sweep``)."""
+
+    def __init__(self, db: Any, platform: Platform, *, clock: Callable[[], datetime],
+                 ids: Any, policies: tuple[Any, ...],
+                 interval: float = SWEEP_INTERVAL_SECONDS) -> None:
+        self.db, self.platform, self.clock = db, platform, clock
+        self.ids, self.policies, self.interval = ids, policies, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _in_transaction(self, step: Callable[[Call, str], str]) -> Step:
+        def run(pay_ord_id: str) -> str:
+            with self.db.write() as conn:
+                call = system_call(conn, self.clock(), self.ids, self.policies)
+                return step(call, pay_ord_id)
+        return run
+
+    def run_once(self) -> dict[str, int]:
+        now = self.clock()
+        with self.db.read() as conn:
+            due = online_orders.due(conn, now, SWEEP_BATCH)
+            quiet = online_orders.held_since(conn, now - RECOVER_AFTER, SWEEP_BATCH)
+            pending = [r["refd_sn"] for r in online_orders.pending_refunds(conn, SWEEP_BATCH)]
+        counts = sweep(due, self._in_transaction(
+            lambda call, i: expire(call, i, self.platform)))
+        for did, n in sweep([i for i in quiet if i not in due], self._in_transaction(
+                lambda call, i: recover(call, i, self.platform))).items():
+            counts[did] = counts.get(did, 0) + n
+        for did, n in sweep(pending, self._in_transaction(self._refund_again)).items():
+            counts[f"refund_{did}"] = counts.get(f"refund_{did}", 0) + n
+        return counts
+
+    def _refund_again(self, call: Call, refd_sn: str) -> str:
+        from yibao.services import online_refund
+        row = online_orders.refund_by_sn(call.conn, refd_sn)
+        assert row is not None, refd_sn
+        return online_refund.retry_pending(call, row, self.platform)
+
+    def start(self) -> Sweeper:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="online-sweeper", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                counts = self.run_once()
+                if counts:
+                    logger.info("online_sweep", **counts)
+            except Exception:  # the database or platform away: next pass
+                logger.exception("online_sweep_failed")
+            self._stop.wait(self.interval)
+
+
+def system_call(conn: Connection, now: datetime, ids: Any,
+                policies: tuple[Any, ...]) -> Call:
+    """The call of scheduled work and of the platform's notifications: the system acts
+    (a settlement it writes is the order's institution's: ``settle``)."""
+    from yibao.services.context import Actor, ActorKind, Entry
+    return Call(conn=conn, actor=Actor(ActorKind.SYSTEM, "online"), entry=Entry.PLATFORM,
+                now=now, ids=ids, policies=policies)

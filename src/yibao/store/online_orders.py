@@ -198,3 +198,8 @@ def callback_url(conn: Connection, code: str) -> str:
         mpc_app.c.fixmedins_code == code, mpc_app.c.callback_url != "")
         .order_by(mpc_app.c.app_id).limit(1)).scalar_one_or_none()
     return url or ""
+
+
+def refund_by_sn(conn: Connection, refd_sn: str) -> RowMapping | None:
+    return conn.execute(select(online_refund).where(online_refund.c.refd_sn == refd_sn)
+                        ).mappings().first()
