@@ -291,7 +291,7 @@ def test_the_demo_keys_are_pairs_and_follow_their_documented_rule():
         assert len(app.app_id) == 32 and app.app_id == app.app_id.upper()
         assert app.app_id == hashlib.sha256(
             f"yibao-demo-mpc-app-id:{code}".encode()).hexdigest()[:32].upper()
-    assert mpc.DEMO_PRIVATE_KEY == rule("yibao-demo-mpc-centre")
+    assert rule("yibao-demo-mpc-centre") == mpc.DEMO_PRIVATE_KEY
     assert m.key_pair(mpc.DEMO_PRIVATE_KEY).public_key == mpc.DEMO_PUBLIC_KEY
 
 

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from conftest import ROOT
 from mpc_client import MpcHospital, china_stamp
 from yibao import cli
 from yibao.api import envelope as env_mod
@@ -265,3 +266,38 @@ def test_serve_refuses_the_demo_centre_key_unless_demo(db, tmp_path, monkeypatch
     assert CliRunner().invoke(cli.app, ["serve", "--db", url]).exit_code == 0
     assert app_from_env().title
     assert len(started) == 2
+
+
+# -------------------------------------------------- the vendors' worked example
+
+
+def documented_example() -> dict:
+    """The Python example of docs/online-payment-transport.md, run as written."""
+    text = (ROOT / "docs" / "online-payment-transport.md").read_text(encoding="utf-8")
+    found = re.search(r"```python\n(.*?)```", text, re.S)
+    assert found is not None
+    namespace: dict = {}
+    exec(compile(found.group(1), "online-payment-transport.md", "exec"), namespace)
+    return namespace
+
+
+def test_the_documented_example_talks_to_the_centre(hospital, clock, http):
+    example = documented_example()
+    app = demo_mpc_app("H11010500001")
+    assert (example["APP_ID"], example["APP_SECRET"]) == (app.app_id, app.app_secret)
+    assert example["PRIVATE_KEY"] == hospital.private_key
+    assert example["CENTRE_PUBLIC_KEY"] == mpc.DEMO_PUBLIC_KEY
+    body = example["seal_request"](ORDER_QUERY, app.app_id, app.app_secret,
+                                   hospital.private_key, now=clock.now.replace(tzinfo=CHINA))
+    answer = hospital.post("query_order_info", body)
+    code, message, data = example["open_answer"](answer, app.app_id, app.app_secret,
+                                                 mpc.DEMO_PUBLIC_KEY)
+    assert (code, data) == (-1, {}) and CODE.match(message).group(1) in UNKNOWN_ORDER_CODES
+    assert hospital.opened(answer) == {}  # the example and the codec agree
+    # as written, on the machine's clock (the application of the ``http`` fixture)
+    code, message, data = example["query_order"](
+        lambda path, sent: http.post(path, json=sent).json(), "ORD1", "T1")
+    assert code == -1 and CODE.match(message).group(1) in UNKNOWN_ORDER_CODES
+    with pytest.raises(ValueError, match="E-MPC-001"):
+        example["open_answer"](hospital.post("query_order_info", {**body, "appId": "X" * 32}),
+                               app.app_id, app.app_secret, mpc.DEMO_PUBLIC_KEY)
