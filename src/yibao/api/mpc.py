@@ -23,6 +23,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -197,8 +198,11 @@ class MobilePayCentre:
         self._served += 1
         if self._served % PRUNE_EVERY:
             return
-        with self.db.write() as conn:
-            nonces.prune(conn, int(self.unix_clock()) - 2 * mpc.WINDOW_SECONDS)
+        try:
+            with self.db.write() as conn:
+                nonces.prune(conn, int(self.unix_clock()) - 2 * mpc.WINDOW_SECONDS)
+        except DBAPIError as exc:  # the next pruning takes them
+            logger.warning("nonces_not_pruned", error=type(exc.orig).__name__)
 
     def _refusal(self, exc: Exception, infno: str) -> Refused:
         """A refusal as it is, a database error or a failure as E-SYS-001/002."""
@@ -230,6 +234,34 @@ class MobilePayCentre:
         )
 
 
+class MpcEnvelopeIn(BaseModel):
+    """A request (OpenAPI only: the route reads the body itself)."""
+
+    appId: str = Field(max_length=40, examples=["48AB16616BEE66DB81688B7BEA48BF41"])
+    encType: str = Field("SM4", examples=["SM4"])
+    signType: str = Field("SM2", examples=["SM2"])
+    version: str = Field("2.0.1", examples=["2.0.1"])
+    timestamp: str | int = Field(examples=["20260511093000"], description=(
+        "China time yyyyMMddHHmmss, or epoch milliseconds; within 300 s"))
+    encData: str = Field(description="SM4-ECB/PKCS#7 of the cleaned data, upper-case hex")
+    signData: str = Field(max_length=200, description="SM3withSM2 r||s, base64")
+
+
+class MpcAnswerOut(BaseModel):
+    """An answer: sealed (encData, signData by the centre) unless the app is unknown or
+    the body was not an envelope."""
+
+    appId: str
+    encType: str
+    signType: str
+    version: str
+    timestamp: str | None = None
+    code: int = Field(description="0 success, -1 refused")
+    message: str = Field(description="success, or a refusal starting with its code")
+    encData: str | None = None
+    signData: str | None = None
+
+
 def router(centre: MobilePayCentre) -> APIRouter:
     """One POST route per transaction, and one answering any other name under the prefix
     (E-ENV-003), so no request there meets a bare framework 404."""
@@ -244,6 +276,9 @@ def router(centre: MobilePayCentre) -> APIRouter:
     for name, infno in PATHS.items():
         routes.add_api_route(
             f"{PREFIX}/{name}", endpoint(infno), methods=["POST"], name=f"mpc_{infno}",
+            response_model=MpcAnswerOut, openapi_extra={"requestBody": {
+                "required": True, "content": {"application/json": {
+                    "schema": MpcEnvelopeIn.model_json_schema()}}}},
             summary=f"{infno} {TITLES[infno]}: the centre's SM2/SM4 envelope "
                     "(docs/online-payment-transport.md)")
 
