@@ -19,6 +19,8 @@ from faces import astronaut, lfw
 from flows import ok, refused
 from test_ecert import ChannelApp
 from yibao import cli
+from yibao.api import mpc
+from yibao.api.mpc_envelope import new_key_pair
 from yibao.services import face
 from yibao.store.schema import audit_event, ec_token, face_template, metadata
 
@@ -163,6 +165,7 @@ def test_serve_refuses_the_development_template_key(db, tmp_path, monkeypatch):
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
     monkeypatch.delenv("YIBAO_TEMPLATE_KEY", raising=False)
     monkeypatch.delenv(face.DEMO_SWITCH, raising=False)  # --demo sets it: restored after
+    monkeypatch.setenv(mpc.PRIVATE_KEY_ENV, new_key_pair().private_key)  # not the face's
     url = str(tmp_path / "serve.db")
     monkeypatch.setenv("YIBAO_DATABASE_URL", url)  # serve sets it: restored after the test
     refused_run = CliRunner().invoke(cli.app, ["serve", "--db", url])
@@ -189,6 +192,7 @@ def no_demo(monkeypatch, tmp_path):
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
     monkeypatch.delenv(face.DEMO_SWITCH, raising=False)
     monkeypatch.setenv("YIBAO_DATABASE_URL", str(tmp_path / "serve.db"))
+    monkeypatch.setenv(mpc.PRIVATE_KEY_ENV, new_key_pair().private_key)  # not the face's
     return started
 
 

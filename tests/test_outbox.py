@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from conftest import ADMIN, AUDITOR
 from receiver import Receiver
 from yibao.api.app import create_app
+from yibao.api.mpc_envelope import new_key_pair
 from yibao.bench.server import free_port
 from yibao.cli import app as cli
 from yibao.services import outbox
@@ -282,7 +283,8 @@ def test_serve_runs_the_deliverer_when_an_outbox_url_is_set_and_stops_it(
     enqueue(db, lambda: china_now() - timedelta(seconds=1), "S1")
     env = dict(os.environ, YIBAO_OUTBOX_URL=receiver.url, YIBAO_OUTBOX_INTERVAL="0.1",
                YIBAO_LOG_LEVEL="INFO",  # and a template key of its own, as in production
-               YIBAO_TEMPLATE_KEY=base64.b64encode(os.urandom(32)).decode())
+               YIBAO_TEMPLATE_KEY=base64.b64encode(os.urandom(32)).decode(),
+               YIBAO_MPC_PRIVATE_KEY=new_key_pair().private_key)
     logs = tmp_path / "serve.log"
     with logs.open("wb") as stderr:
         server = subprocess.Popen(

@@ -25,6 +25,7 @@ from yibao.api import (
     admin_institutions,
     admin_outbox,
     channel,
+    mpc,
     paynotify,
     transactions,
     tx_online,
@@ -51,13 +52,15 @@ def create_app(
     ids: Ids | None = None, deliverer: outbox.Deliverer | None = None,
     second_approval_above: int | None = None, unix_clock: UnixClock = time.time,
     online: tx_online.Online = transactions.NO_PLATFORM,
+    mpc_private_key: str | None = None,
 ) -> FastAPI:
     """The application; ``deliverer`` (the outbox's) runs while the application does.
     Operators authenticate with their bearer tokens (``yibao operators``); a claim
     approved above ``second_approval_above`` fen (default YIBAO_SECOND_APPROVAL_ABOVE
     yuan, else 5,000.00) needs a second approver. ``clock`` is the business clock (China
     time), ``unix_clock`` the machine's the signed headers' timestamps are checked
-    against."""
+    against; ``mpc_private_key`` the mobile-payment centre's SM2 key (default
+    YIBAO_MPC_PRIVATE_KEY, else the demo key: api/mpc.py)."""
     ids = ids or Ids(clock)
     hospital = HospitalInterface(
         db, policies if policies is not None else load_policies(), clock=clock, ids=ids,
@@ -104,11 +107,14 @@ def create_app(
                             headers={"content-disposition": result.disposition})
         return _envelope_reply(result, close=cut)
 
+    centre = mpc.MobilePayCentre(
+        db, hospital.policies, clock=clock, ids=ids, transactions=hospital.transactions,
+        unix_clock=unix_clock, private_key=mpc_private_key or mpc.private_key())
     gate = admin.Gate(db, clock)
     # the edge: limits and authentication before a byte of a body is read (api/limits.py)
     app.add_middleware(EdgeLimits, routed=lambda scope: routed(app, scope), families=(
         _national_family(), channel.edge(db, unix_clock), admin.edge(db, clock),
-        Family(""),
+        mpc.edge(), Family(""),
     ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
     window = admin.Window(db, ids, hospital.policies)
@@ -122,6 +128,7 @@ def create_app(
     rest.include_router(channel.router(db, clock, ids, hospital.policies))
     app.include_router(rest)
     app.include_router(paynotify.router(db, online, clock, ids, hospital.policies))
+    app.include_router(mpc.router(centre))
     channel.install(app)
     admin.install(app)
 
@@ -191,14 +198,16 @@ def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (several worker processes): the database URL
     comes from YIBAO_DATABASE_URL, the outbox endpoint from YIBAO_OUTBOX_URL. Refuses to
     build the app (RuntimeError: uvicorn exits) with an invalid face template key, or
-    with the development key unless YIBAO_DEMO=1 (``yibao serve --demo`` sets it)."""
+    with the development key unless YIBAO_DEMO=1 (``yibao serve --demo`` sets it), and
+    likewise with an invalid mobile-payment centre key or its published demo key."""
     import os
 
     from yibao import log
     from yibao.services import face
     from yibao.store.db import DEFAULT_URL
 
-    problem = face.key_problem(demo=face.demo_switched_on())
+    demo = face.demo_switched_on()
+    problem = face.key_problem(demo=demo) or mpc.key_problem(demo=demo)
     if problem:
         raise RuntimeError(problem)
 

@@ -12,6 +12,7 @@ import time
 import urllib.request
 
 START_SECONDS_MAX = 60.0
+_KEYS = frozenset({"YIBAO_TEMPLATE_KEY", "YIBAO_MPC_PRIVATE_KEY"})  # without both: --demo
 
 
 def free_port(preferred: int = 0) -> int:
@@ -37,12 +38,13 @@ class ServerProcess:
         return self.process.pid
 
     def start(self) -> None:
+        """Serve; in demo mode unless both production keys are set (face, mobile pay)."""
         # logs as in production (a line per message), thrown away
         env = dict(os.environ, YIBAO_LOG_LEVEL="INFO")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "yibao.cli", "serve", "--db", self.url, "--port",
              str(self.port), "--workers", str(self.workers),
-             *([] if "YIBAO_TEMPLATE_KEY" in os.environ else ["--demo"])],  # no faces here
+             *([] if all(key in os.environ for key in _KEYS) else ["--demo"])],  # no faces, no 62xx
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: workers die with it
         )

@@ -36,18 +36,23 @@ def serve(
     port: int = typer.Option(8080, "--port"),
     workers: int = typer.Option(1, "--workers"),
     demo_mode: bool = typer.Option(
-        False, "--demo", help="demo mode: allow the built-in development face template key"),
+        False, "--demo", help="demo mode: allow the built-in development face template key and the "
+        "mobile-payment centre's demo key"),
 ) -> None:
     """Run the HTTP server (several worker processes with --workers); with
     YIBAO_OUTBOX_URL set, each worker runs an outbox deliverer too. Refuses to start (exit
     2) with a face template key that is not base64 of 16, 24 or 32 bytes, and with the
     built-in development key (YIBAO_TEMPLATE_KEY unset or that key) unless --demo (or
-    YIBAO_DEMO=1)."""
+    YIBAO_DEMO=1); likewise with a YIBAO_MPC_PRIVATE_KEY that is not an SM2 private key,
+    and with the mobile-payment centre's published demo key (the variable unset) unless
+    --demo."""
     import uvicorn
 
+    from yibao.api import mpc
     from yibao.services import face
 
-    problem = face.key_problem(demo=demo_mode or face.demo_switched_on())
+    demo = demo_mode or face.demo_switched_on()
+    problem = face.key_problem(demo=demo) or mpc.key_problem(demo=demo)
     if problem:
         console.print(f"[red]{problem}[/]", markup=True, highlight=False)
         raise typer.Exit(2)

@@ -5,17 +5,22 @@ catalogue items. Region 130102 (Hebei, illustrative): two hospitals and its own
 catalogue, so that care away from home can be exercised in both directions.
 One operator per role, with documented fixed tokens (stored hashed like any other;
 ``demo-approver2`` is the second approver): never use them outside a demo.
+One app of the mobile-payment centre per institution (``demo_mpc_app``: appId and
+appSecret derived from the code, a fixed SM2 key pair whose private key is published in
+docs/online-payment-transport.md): DEMO ONLY, like the tokens.
 Seeding is idempotent: rows already present are left alone.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
 from yibao.domain import roles
+from yibao.domain.mpc import App
 from yibao.store.schema import (
     account,
     card,
@@ -23,6 +28,7 @@ from yibao.store.schema import (
     channel,
     institution,
     insurance,
+    mpc_app,
     operator,
     operator_credential,
     person,
@@ -106,6 +112,51 @@ OPERATORS_SINCE = datetime(2026, 1, 1)
 OPERATORS_UNTIL = datetime(2099, 12, 31)
 
 
+# The demo institutions' SM2 key pairs at the mobile-payment centre (private, public; base64).
+# DEMO ONLY: the private keys are published. Each private key is
+# 1 + SHA-256("yibao-demo-mpc-key:" + code) mod (n - 2), n the SM2 group order
+# (tests/test_mpc_envelope.py checks the rule and that each public key is its pair's).
+MPC_KEYS = {
+    "H11010500001": ("F3h0PN9xcSHSd3giOpE2i/9VuHUK0p9ZWYbGWZy7VZ8=",
+                     "BJj1Hru9fA12Ksxby36l7jKir4F8FJeFVO3Rmoqef32H"
+                     "CoCmqgaW5bqphBSFfdmptqYlum+EqmzcMmyfIbUE250="),
+    "H11010500002": ("sOCGRD0OP+54d16mN+hjgQnNFnnSY3W/ilclaGm+cK8=",
+                     "BFfMSjGSJrGu7hERMASQ1C4dm6UUMaEsNZ84p7IF87P5"
+                     "UHdA4bOq5wvgKx8T/iI9G7EYfN85hzxSuZ+UXzeyUz4="),
+    "H11010500003": ("1UsFn2fpO0+atdKAR4jWr5Q4OHKyZJlAr5+qcCvl4hI=",
+                     "BCzNNs7IbJNj7G52i3sjJVRAnfVqC1bo9nbePRt5Vhl0"
+                     "uG4Z7Gj13fw/+XZAtGiSi50y5CKJ0jH6yiU3Im+9VTU="),
+    "P11010500001": ("zl2xJNDkh7oE8T1KakB4u+nbNWW1GX14h9FjlmO2jYs=",
+                     "BEeGTB79n3WYZzJK5lmJJMI/ECVseUiikMzl4rDpXJv8"
+                     "TN2fbk7WVQYKoCfptUK9/3ZTf4SI90Ft2xz6Pyaxl0o="),
+    "H13010200001": ("HWFKikWuYt/Rq1mmjR6RKy5k6hiCx2EizXh+qb8n/GI=",
+                     "BGmtgJc5kHgQbiSwgaU+qimlfcaiL57EnPfqwURJT8ac"
+                     "Kj1ByzG+hyo+Et8Qcalsi1BUduKTgQp3rx7DIJ7+swc="),
+    "H13010200002": ("hvPL/1/dNJwcrOP4UNXhEtytuMO2ZTkBhyr7vMhE/rs=",
+                     "BHbpWfR6dIuJCXV1u1WC+wsFu5bsPi9eyzH7EYxgsRnS"
+                     "IJ6vtQxKzNCvX+myFO2tkT5PO9Ptza4aAGbaAj3KGSw="),
+}
+MPC_APPS_SINCE = datetime(2026, 1, 1)
+
+
+def _demo_hex(label: str) -> str:
+    return hashlib.sha256(label.encode("utf-8")).hexdigest()[:32].upper()
+
+
+def demo_mpc_app(code: str) -> App:
+    """The demo app of institution ``code``: appId the upper-case first 32 hex digits of
+    SHA-256("yibao-demo-mpc-app-id:" + code), appSecret likewise of
+    "yibao-demo-mpc-app-secret:" + code, public key from MPC_KEYS, no callback URL."""
+    return App(app_id=_demo_hex(f"yibao-demo-mpc-app-id:{code}"),
+               app_secret=_demo_hex(f"yibao-demo-mpc-app-secret:{code}"),
+               public_key=MPC_KEYS[code][1], fixmedins_code=code)
+
+
+def demo_mpc_private_key(code: str) -> str:
+    """The demo institution's SM2 private key (base64): DEMO ONLY, it is published."""
+    return MPC_KEYS[code][0]
+
+
 def psn_no_of(index: int, region: str) -> str:
     return f"{region}{index:014d}"
 
@@ -161,6 +212,12 @@ def seed_demo(conn: Connection) -> int:
     added += _insert_missing(conn, reference_list, [
         dict(kind=kind, code=code, name=name, valid_from=date(2020, 1, 1), ver="20240101")
         for kind, code, name in REFERENCE
+    ])
+    added += _insert_missing(conn, mpc_app, [
+        dict(app_id=app.app_id, fixmedins_code=code, app_secret=app.app_secret,
+             public_key=app.public_key, callback_url=app.callback_url,
+             created_at=MPC_APPS_SINCE)
+        for code, *_rest in INSTITUTIONS for app in (demo_mpc_app(code),)
     ])
     return added + _seed_operators(conn)
 
