@@ -72,7 +72,9 @@ def public_pem(private_pem: str) -> str:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
+@lru_cache(maxsize=8)
 def load_private(pem: str) -> RSAPrivateKey:
+    """The key of a PEM (cached: loading checks the key, which takes tens of ms)."""
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     assert isinstance(key, RSAPrivateKey), "an RSA private key"
     return key
