@@ -110,6 +110,7 @@ class WeChatPayPlatform:
             cert_serial_no=keys.serial_no, appid=keys.appid, apiv3_key=keys.apiv3_key,
             timeout=TIMEOUT_S, public_key=keys.platform_public_key,
             public_key_id=keys.platform_public_key_id)
+        assert hasattr(self._client._core, "_gate_way"), "wechatpayv3 moved its gateway"
         self._client._core._gate_way = config.url.rstrip("/")  # the gateway override
 
     def create(self, out_trade_no: str, amount_fen: Fen, description: str, notify_url: str,
