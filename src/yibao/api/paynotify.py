@@ -22,7 +22,7 @@ from yibao.domain.policy import Policy
 from yibao.services import online_payment
 from yibao.services.context import Ids
 from yibao.store.db import Database
-from yibao.thirdpay.platform import BadNotification
+from yibao.thirdpay.platform import NotificationInvalid
 
 PATH = "/thirdpay/wechat/notify"
 logger = log.get("yibao.online")
@@ -40,7 +40,7 @@ def router(db: Database, setup: Online, clock: Callable[[], datetime], ids: Ids,
             return _fail(503, "no payment platform is configured")
         try:
             trade = setup.platform.notification(dict(request.headers), body)
-        except BadNotification as exc:
+        except NotificationInvalid as exc:
             logger.warning("online_notification_refused", reason=str(exc)[:100])
             return _fail(401, "E-PAY-002 payment notification not valid")
         try:

@@ -1,4 +1,4 @@
-"""The ``yibao`` command: serve, migrate, seed, demo, errors, purge, and the groups
+"""The ``yibao`` command: serve, migrate, seed, demo, errors, purge, paysim, and the groups
 ledger, clearing, world, bench, outbox, operators (one module each in this package).
 
 The commands are registered here, explicitly and in this order (the order of
@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import typer
 
-from yibao.cli import bench, clearing, errors, ledger, operators, outbox, purge, server, world
+from yibao.cli import (
+    bench,
+    clearing,
+    errors,
+    ledger,
+    operators,
+    outbox,
+    paysim,
+    purge,
+    server,
+    world,
+)
 
 app = typer.Typer(
     help="yibao: medical-insurance real-time settlement platform", no_args_is_help=True
 )
 for command in (server.migrate, server.seed, server.serve, server.demo, errors.errors,
-                purge.purge):
+                purge.purge, paysim.paysim):
     app.command()(command)
 for name, group in (("ledger", ledger.app), ("clearing", clearing.app), ("world", world.app),
                     ("bench", bench.app), ("outbox", outbox.app),

@@ -27,7 +27,7 @@ from yibao.services import online, outbox, settlement
 from yibao.services.context import Call
 from yibao.services.persons import lock_person
 from yibao.store import institutions, online_orders
-from yibao.thirdpay.platform import Platform, PlatformDown, Trade, TradeState
+from yibao.thirdpay.platform import Platform, PlatformError, Trade, TradeState
 
 logger = log.get("yibao.online")
 CALLBACK_KIND = "mpc_6302"  # the outbox kind of the settlement-result callback
@@ -50,8 +50,10 @@ def start(call: Call, order: RowMapping, platform: Platform, notify_url: str) ->
         created = platform.create(order["pay_ord_id"], order["cash_pay"],
                                   f"医保移动支付 {order['pay_ord_id']}", notify_url,
                                   order["expires_at"])
-    except PlatformDown:
-        logger.warning("online_platform_down", pay_ord_id=order["pay_ord_id"], step="create")
+    except PlatformError as exc:  # down, or refused: asked again later (a paid order is
+        # found by the sweeper's query)
+        logger.warning("online_platform_failed", pay_ord_id=order["pay_ord_id"], step="create",
+                       error=type(exc).__name__)
         return order
     online_orders.change(call.conn, order["pay_ord_id"], OrderStatus.HELD,
                          pay_url=created.pay_url)
@@ -176,7 +178,7 @@ def expire(call: Call, pay_ord_id: str, platform: Platform) -> str:
             if trade.state is TradeState.PAID:
                 return on_trade(call, trade, platform).did
             platform.close(pay_ord_id)
-        except PlatformDown:
+        except PlatformError:  # down, or (a race) paid meanwhile: the next pass decides
             return "pending"
     online.close(call.conn, order, rules.move(status, Action.EXPIRE), call.now)
     logger.info("online_expired", pay_ord_id=pay_ord_id)
@@ -186,9 +188,12 @@ def expire(call: Call, pay_ord_id: str, platform: Platform) -> str:
 def recover(call: Call, pay_ord_id: str, platform: Platform) -> str:
     """A held order whose notification may have been lost (the platform or yibao was
     down): ask the platform; paid → settled."""
+    order = _reread(call.conn, pay_ord_id)
+    if not order["pay_url"]:
+        return "pending"  # no platform order yet: nothing can have been paid
     try:
         trade = platform.query(pay_ord_id)
-    except PlatformDown:
+    except PlatformError:
         return "pending"
     return on_trade(call, trade, platform).did
 

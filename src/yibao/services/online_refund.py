@@ -25,7 +25,7 @@ from yibao.services import ecert, settlement
 from yibao.services.context import Call
 from yibao.services.persons import lock_person
 from yibao.store import online_orders
-from yibao.thirdpay.platform import Platform, PlatformDown, Trade
+from yibao.thirdpay.platform import Platform, PlatformDown, PlatformRefusal, Trade
 
 logger = log.get("yibao.online")
 SUCC, FAIL, EXP = "SUCC", "FAIL", "EXP"
@@ -123,6 +123,11 @@ def _cash_back(call: Call, refd_sn: str, pay_ord_id: str, amount: int, total: in
         done = platform.refund(pay_ord_id, refd_sn, amount, total)
     except PlatformDown:
         logger.warning("online_refund_pending", pay_ord_id=pay_ord_id, refd_sn=refd_sn)
+        return
+    except PlatformRefusal as refusal:  # recorded as failed, with the platform's code
+        logger.warning("online_refund_refused", pay_ord_id=pay_ord_id, refd_sn=refd_sn,
+                       code=refusal.code)
+        online_orders.refund_done(call.conn, refd_sn, FAIL, "")
         return
     status = SUCC if done.status in PLATFORM_DONE else FAIL
     online_orders.refund_done(call.conn, refd_sn, status, done.refund_id)
