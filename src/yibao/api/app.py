@@ -41,7 +41,7 @@ from yibao.domain import roles
 from yibao.domain.errors import Refused
 from yibao.domain.money import yuan_to_fen
 from yibao.domain.policy import Policy
-from yibao.services import outbox
+from yibao.services import online_payment, outbox
 from yibao.services.context import Clock, Ids, china_now
 from yibao.store.db import Database
 from yibao.store.policy_files import load_policies
@@ -52,7 +52,7 @@ def create_app(
     ids: Ids | None = None, deliverer: outbox.Deliverer | None = None,
     second_approval_above: int | None = None, unix_clock: UnixClock = time.time,
     online: tx_online.Online = transactions.NO_PLATFORM,
-    mpc_private_key: str | None = None,
+    mpc_private_key: str | None = None, sweep: bool = False,
 ) -> FastAPI:
     """The application; ``deliverer`` (the outbox's) runs while the application does.
     Operators authenticate with their bearer tokens (``yibao operators``); a claim
@@ -60,7 +60,9 @@ def create_app(
     yuan, else 5,000.00) needs a second approver. ``clock`` is the business clock (China
     time), ``unix_clock`` the machine's the signed headers' timestamps are checked
     against; ``mpc_private_key`` the mobile-payment centre's SM2 key (default
-    YIBAO_MPC_PRIVATE_KEY, else the demo key: api/mpc.py)."""
+    YIBAO_MPC_PRIVATE_KEY, else the demo key: api/mpc.py); ``online`` how the centre
+    reaches the payment platform, whose orders a sweeper resolves while the application
+    runs when ``sweep`` (docs/online-payment.md)."""
     ids = ids or Ids(clock)
     hospital = HospitalInterface(
         db, policies if policies is not None else load_policies(), clock=clock, ids=ids,
@@ -75,7 +77,7 @@ def create_app(
         f"body at most {BODY_BYTES_MAX} bytes (413, refused before it is read), JSON nested "
         f"at most {JSON_DEPTH_MAX} levels and strings at most {STRING_LENGTH_MAX} characters "
         "(422); credentials are checked from the headers before the body is read (401).",
-        lifespan=_running(deliverer),
+        lifespan=_running(deliverer, _sweeper(sweep, db, online, clock, ids, hospital.policies)),
     )
     app.state.hospital = hospital
     # the hospital route first: it carries nearly all traffic and is matched in order
@@ -213,7 +215,23 @@ def app_from_env() -> FastAPI:
 
     log.configure(os.environ.get("YIBAO_LOG_LEVEL", "INFO"))
     database = Database(os.environ.get("YIBAO_DATABASE_URL", DEFAULT_URL))
-    return create_app(database, deliverer=_deliverer_from_env(database))
+    return create_app(database, deliverer=_deliverer_from_env(database),
+                      online=online_from_env(), sweep=True)
+
+
+def online_from_env() -> tx_online.Online:
+    """The centre's payment platform from YIBAO_WECHATPAY_* (none when
+    YIBAO_WECHATPAY_URL is unset: a cash part cannot be paid, E-PAY-001), and yibao's own
+    address as the person and the platform reach it (YIBAO_PUBLIC_URL, default
+    http://127.0.0.1:8080): docs/online-payment-platform.md."""
+    from yibao.thirdpay.wechat import WeChatConfig, WeChatPayPlatform
+
+    public = os.environ.get("YIBAO_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+    platform = None
+    if os.environ.get("YIBAO_WECHATPAY_URL"):
+        platform = WeChatPayPlatform(WeChatConfig.from_env())
+    return tx_online.Online(platform=platform, notify_url=public + paynotify.PATH,
+                            cashier_base=public)
 
 
 def _deliverer_from_env(db: Database) -> outbox.Deliverer | None:
@@ -225,21 +243,30 @@ def _deliverer_from_env(db: Database) -> outbox.Deliverer | None:
     return outbox.Deliverer(db, url=url, interval=interval)
 
 
+def _sweeper(sweep: bool, db: Database, online: tx_online.Online, clock: Clock, ids: Ids,
+             policies: tuple[Policy, ...]) -> online_payment.Sweeper | None:
+    if not sweep or online.platform is None:
+        return None
+    return online_payment.Sweeper(db, online.platform, clock=clock, ids=ids, policies=policies)
+
+
 def _running(
-    deliverer: outbox.Deliverer | None,
+    deliverer: outbox.Deliverer | None, sweeper: online_payment.Sweeper | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """The lifespan: start the deliverer with the application, stop it before exit."""
+    """The lifespan: start the outbox's deliverer and the online orders' sweeper with the
+    application, stop them before exit."""
+    workers: list[outbox.Deliverer | online_payment.Sweeper] = [
+        w for w in (deliverer, sweeper) if w is not None]
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if deliverer is None:
-            yield
-            return
-        deliverer.start()
+        for worker in workers:
+            worker.start()
         try:
             yield
         finally:
-            await run_in_threadpool(deliverer.stop)
+            for worker in workers:
+                await run_in_threadpool(worker.stop)
 
     return lifespan
 

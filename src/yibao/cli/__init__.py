@@ -1,5 +1,5 @@
 """The ``yibao`` command: serve, migrate, seed, demo, errors, purge, paysim, and the groups
-ledger, clearing, world, bench, outbox, operators (one module each in this package).
+ledger, clearing, world, bench, outbox, operators, orders (one module each in this package).
 
 The commands are registered here, explicitly and in this order (the order of
 ``yibao --help``); the group modules only define their commands.
@@ -15,6 +15,7 @@ from yibao.cli import (
     errors,
     ledger,
     operators,
+    orders,
     outbox,
     paysim,
     purge,
@@ -30,7 +31,7 @@ for command in (server.migrate, server.seed, server.serve, server.demo, errors.e
     app.command()(command)
 for name, group in (("ledger", ledger.app), ("clearing", clearing.app), ("world", world.app),
                     ("bench", bench.app), ("outbox", outbox.app),
-                    ("operators", operators.app)):
+                    ("operators", operators.app), ("orders", orders.app)):
     app.add_typer(group, name=name)
 
 __all__ = ["app"]

@@ -203,3 +203,21 @@ def callback_url(conn: Connection, code: str) -> str:
 def refund_by_sn(conn: Connection, refd_sn: str) -> RowMapping | None:
     return conn.execute(select(online_refund).where(online_refund.c.refd_sn == refd_sn)
                         ).mappings().first()
+
+
+def of_day(conn: Connection, start: datetime, end: datetime) -> list[RowMapping]:
+    """Orders that reached the platform (a pay URL) and were made or settled in
+    [start, end)."""
+    return list(conn.execute(select(online_order).where(
+        online_order.c.pay_url != "",
+        ((online_order.c.created_at >= start) & (online_order.c.created_at < end))
+        | ((online_order.c.settled_at >= start) & (online_order.c.settled_at < end)),
+    ).order_by(online_order.c.pay_ord_id)).mappings())
+
+
+def refunds_of_day(conn: Connection, start: datetime, end: datetime) -> list[RowMapping]:
+    """Refunds with a cash part the platform took (not FAIL) made in [start, end)."""
+    return list(conn.execute(select(online_refund).where(
+        online_refund.c.created_at >= start, online_refund.c.created_at < end,
+        online_refund.c.cash_refd > 0, online_refund.c.status != "FAIL",
+    ).order_by(online_refund.c.refd_sn)).mappings())
