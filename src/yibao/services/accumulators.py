@@ -11,17 +11,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select, union_all
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from yibao.store.schema import accumulator, accumulator_delta
+from yibao.store.schema import accumulator, accumulator_delta, online_hold
 
-_READ = select(accumulator.c.cum_key, accumulator.c.cum).where(
+_POSTED = select(accumulator.c.cum_key, accumulator.c.cum.label("cum")).where(
     accumulator.c.psn_no == bindparam("psn_no"),
     accumulator.c.insutype == bindparam("insutype"),
     accumulator.c.period == bindparam("period"),
 )
+_HELD = select(online_hold.c.cum_key, online_hold.c.amount.label("cum")).where(
+    online_hold.c.psn_no == bindparam("psn_no"),
+    online_hold.c.insutype == bindparam("insutype"),
+    online_hold.c.period == bindparam("period"),
+)
+# what a new settlement may use: the posted accumulators plus the room online orders hold
+# (docs/online-payment.md), in one statement
+_both = union_all(_POSTED, _HELD).subquery()
+_READ = select(_both.c.cum_key, func.sum(_both.c.cum)).group_by(_both.c.cum_key)
 _INSERT_DELTA = insert(accumulator_delta)
 
 
@@ -41,8 +50,10 @@ def stay_period(mdtrt_id: str) -> str:
 
 
 def read(conn: Connection, psn_no: str, insutype: str, period: str) -> dict[str, int]:
+    """The accumulators of the period, with the room held by online orders counted as
+    used."""
     params = {"psn_no": psn_no, "insutype": insutype, "period": period}
-    return {key: cum for key, cum in conn.execute(_READ, params)}
+    return {key: int(cum) for key, cum in conn.execute(_READ, params)}
 
 
 def add(

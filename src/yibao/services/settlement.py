@@ -7,6 +7,7 @@ lines are written in one transaction.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -32,7 +33,7 @@ from yibao.services.persons import (
     require_insured,
 )
 from yibao.services.visits import get_visit, require_status
-from yibao.store import accounts, settlements
+from yibao.store import accounts, online_orders, settlements
 from yibao.store.db import pipelined
 from yibao.store.schema import (
     CLAIM_RELEASED,
@@ -52,7 +53,8 @@ from yibao.store.schema import person as person_table
 # one round trip (the settlement's first statement; details only when suspended)
 _LOCK_FOR_SETTLEMENT = (
     select(person_table, account.c.balance,
-           cards.suspended_on(bindparam("day")).label("suspended"))
+           cards.suspended_on(bindparam("day")).label("suspended"),
+           online_orders.held_account(person_table.c.psn_no).label("held_account"))
     .outerjoin(account, account.c.psn_no == person_table.c.psn_no)
     .where(person_table.c.psn_no == bindparam("psn_no"))
     .with_for_update(of=person_table)
@@ -126,7 +128,10 @@ class _Plan:
     basis: away.Away | None
 
 
-def _plan(call: Call, req: SettleRequest, visit_class: VisitClass) -> _Plan:
+def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
+          lines: list[RowMapping] | None = None) -> _Plan:
+    """Everything a settlement needs, computed under the person's lock; ``lines``: the
+    lines an online order reserved (else the visit's unsettled ones)."""
     person = call.conn.execute(
         _LOCK_FOR_SETTLEMENT, {"psn_no": req.psn_no, "day": call.now.date()}).mappings().first()
     if person is None:
@@ -142,7 +147,8 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass) -> _Plan:
     if cred is not None and not holds(call.conn, cred, person):
         raise Refused("E-PSN-005", "the credential belongs to another person")
     insurance = require_insured(visit, visit["insutype"], call.now.date())
-    lines = unsettled_lines(call.conn, req.mdtrt_id, req.batch)
+    if lines is None:
+        lines = unsettled_lines(call.conn, req.mdtrt_id, req.batch)
     if not lines:
         raise Refused("E-FEE-004", f"mdtrt_id {req.mdtrt_id}")
     totals = _totals(lines)
@@ -251,7 +257,7 @@ def _compute(
     if visit_class is VisitClass.INPATIENT:
         period = accumulators.stay_period(req.mdtrt_id)
         stay = accumulators.read(call.conn, req.psn_no, insutype, period)
-    balance = person["balance"] or 0
+    balance = (person["balance"] or 0) - person["held_account"]  # online orders hold some
     group = person_group_of(insurance["psn_type"], person["brdy"], call.now.date())
     try:
         return settle(
@@ -288,7 +294,8 @@ def _settlement_row(call: Call, plan: _Plan, setl_id: str) -> dict[str, Any]:
         inscp_scp_amt=t.in_scope, act_pay_dedc=b.deductible,
         pool_prop_selfpay=str(b.pool_ratio), **b.fund_fields(),
         fund_pay_sumamt=b.fund_sum, psn_part_amt=b.psn_part, acct_pay=b.acct_pay,
-        psn_cash_pay=b.cash, hosp_part_amt=0, balc=b.balance_after, acct_mulaid_pay=0,
+        psn_cash_pay=b.cash, hosp_part_amt=0, acct_mulaid_pay=0,
+        balc=b.balance_after + plan.person["held_account"],  # the account's, holds aside
     )
 
 
@@ -317,26 +324,100 @@ def _fund_rows(b: Breakdown) -> list[dict[str, Any]]:
 
 
 def _store(call: Call, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any]]) -> None:
-    conn, setl_id, b = call.conn, row["setl_id"], plan.breakdown
     ids = [line["id"] for line in plan.lines]
-    marked = conn.execute(_MARK_LINES, {"ids": ids, "mark": setl_id}).rowcount
+    marked = call.conn.execute(_MARK_LINES, {"ids": ids, "mark": row["setl_id"]}).rowcount
     assert marked == len(ids), (marked, len(ids))
+    away_lines = plan.lines if plan.basis is not None and not plan.req.manual else None
+    _write(call, row, funds, ids, _deltas(plan, row), plan.person["balance"] or 0,
+           away_lines, plan.req.booked_at)
+
+
+def _deltas(plan: _Plan, row: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """The (period, key, delta) rows the settlement adds to the person's history."""
+    b, stay = plan.breakdown, accumulators.stay_period(row["mdtrt_id"])
+    return ([(str(row["year"]), k, d) for k, d in b.year_deltas]
+            + [(stay, k, d) for k, d in b.stay_deltas])
+
+
+def _write(
+    call: Call, row: dict[str, Any], funds: list[dict[str, Any]], line_ids: list[int],
+    deltas: list[tuple[str, str, int]], balance: Fen, away_lines: list[RowMapping] | None,
+    booked_at: datetime | None,
+) -> None:
+    """Store a settlement whose lines are marked: the row, its funds, its deltas, the
+    account's movement from ``balance`` (read under the person's lock), the links to its
+    lines, the ledger posting and, away from home, the cost information."""
+    conn, setl_id = call.conn, row["setl_id"]
     with pipelined(conn):  # nothing below reads an answer: one round trip
         conn.execute(_INSERT_SETTLEMENT, row)
         if funds:
             conn.execute(_INSERT_FUNDS,
                          [dict(f, setl_id=setl_id, psn_no=row["psn_no"]) for f in funds])
-        stay = accumulators.stay_period(row["mdtrt_id"])
-        deltas = [(str(row["year"]), k, d) for k, d in b.year_deltas]
-        deltas += [(stay, k, d) for k, d in b.stay_deltas]
         accumulators.add(conn, setl_id=setl_id, psn_no=row["psn_no"],
-                           insutype=row["insutype"], deltas=deltas)
-        _move_account(call, row["psn_no"], setl_id, -b.acct_pay, plan.person["balance"] or 0)
-        conn.execute(_INSERT_LINKS,
-                     [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"]) for i in ids])
-        ledger.post_settlement(conn, row, funds, plan.req.booked_at)
-        if plan.basis is not None and not plan.req.manual:
-            away.send_cost_information(conn, row, funds, plan.lines, call.now)
+                         insutype=row["insutype"], deltas=deltas)
+        _move_account(call, row["psn_no"], setl_id, -row["acct_pay"], balance)
+        conn.execute(_INSERT_LINKS, [dict(setl_id=setl_id, fee_line_id=i,
+                                          psn_no=row["psn_no"]) for i in line_ids])
+        ledger.post_settlement(conn, row, funds, booked_at)
+        if away_lines is not None:
+            away.send_cost_information(conn, row, funds, away_lines, call.now)
+
+
+# ---------------------------------------------------------------- two-phase (online orders)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A settlement computed for an online order and kept until its payment: the row (its
+    ``setl_id``, time and balance still to be set), the fund lines, the order's fee lines
+    and the deltas it holds (``services/online.py``)."""
+
+    row: dict[str, Any]
+    funds: list[dict[str, Any]]
+    line_ids: list[int]
+    deltas: list[tuple[str, str, int]]
+    away: bool
+
+    def to_json(self) -> str:
+        row = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.row.items()}
+        return json.dumps({"row": row, "funds": self.funds, "line_ids": self.line_ids,
+                           "deltas": self.deltas, "away": self.away}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Held:
+        data = json.loads(text)
+        row = dict(data["row"])
+        row["setl_time"] = datetime.fromisoformat(row["setl_time"])
+        return cls(row, data["funds"], data["line_ids"],
+                   [(p, k, d) for p, k, d in data["deltas"]], data["away"])
+
+
+def compute_held(call: Call, req: SettleRequest, visit_class: VisitClass,
+                 lines: list[RowMapping]) -> Held:
+    """The settlement of an online order's ``lines``, computed under the person's lock
+    with the room other orders hold counted as used; nothing stored here."""
+    plan = _plan(call, req, visit_class, lines)
+    row = _settlement_row(call, plan, "P")
+    return Held(row, _fund_rows(plan.breakdown), [line["id"] for line in lines],
+                _deltas(plan, row), plan.basis is not None)
+
+
+def store_held(call: Call, held: Held, pay_ord_id: str) -> Outcome:
+    """Write ``held`` as a settlement now (the payment's moment: its month is cleared;
+    its year's room was held in the year it was computed). The caller holds the person's
+    lock; the order's lines move to the new setl_id; the account moves from its balance
+    now."""
+    psn_no, mdtrt_id = held.row["psn_no"], held.row["mdtrt_id"]
+    person = lock_person(call.conn, psn_no)
+    visit = get_visit(call, mdtrt_id, psn_no, for_settlement=True)
+    balance = accounts.balance(call.conn, psn_no)
+    row = dict(held.row, setl_id=call.ids.new("S"), setl_time=call.now, msgid=call.ref,
+               seq=visit["next_seq"], balc=balance - held.row["acct_pay"])
+    away_lines = online_orders.lines(call.conn, pay_ord_id, mdtrt_id) if held.away else None
+    marked = online_orders.settle_lines(call.conn, pay_ord_id, mdtrt_id, row["setl_id"])
+    assert marked == len(held.line_ids), (pay_ord_id, marked, held.line_ids)
+    _write(call, row, held.funds, held.line_ids, held.deltas, balance, away_lines, None)
+    return Outcome(row, held.funds, person, Effect(EffectKind.SETTLEMENT, row["setl_id"]))
 
 
 def _move_account(call: Call, psn_no: str, setl_id: str, amount: Fen, balance: Fen) -> None:
