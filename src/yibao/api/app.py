@@ -30,7 +30,7 @@ from yibao.api import (
 from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX, to_json
 from yibao.api.gateway import Pass, UnixClock
 from yibao.api.hospital import ROUTE, HospitalInterface, database_failure_code
-from yibao.api.limits import EdgeLimits, Family, declared_length
+from yibao.api.limits import EdgeLimits, Family, Throttle, declared_length
 from yibao.api.registry import FileReply
 from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
@@ -48,13 +48,15 @@ def create_app(
     db: Database, *, policies: tuple[Policy, ...] | None = None, clock: Clock = china_now,
     ids: Ids | None = None, deliverer: outbox.Deliverer | None = None,
     second_approval_above: int | None = None, unix_clock: UnixClock = time.time,
+    channel_throttle: Throttle | None = None,
 ) -> FastAPI:
     """The application; ``deliverer`` (the outbox's) runs while the application does.
     Operators authenticate with their bearer tokens (``yibao operators``); a claim
     approved above ``second_approval_above`` fen (default YIBAO_SECOND_APPROVAL_ABOVE
     yuan, else 5,000.00) needs a second approver. ``clock`` is the business clock (China
     time), ``unix_clock`` the machine's the signed headers' timestamps are checked
-    against."""
+    against; ``channel_throttle`` the channels' rate limit (default: channel.throttle_of,
+    from YIBAO_CHANNEL_RATE and YIBAO_CHANNEL_BURST)."""
     ids = ids or Ids(clock)
     hospital = HospitalInterface(
         db, policies if policies is not None else load_policies(), clock=clock, ids=ids,
@@ -104,7 +106,7 @@ def create_app(
     gate = admin.Gate(db, clock)
     # the edge: limits and authentication before a byte of a body is read (api/limits.py)
     app.add_middleware(EdgeLimits, routed=lambda scope: routed(app, scope), families=(
-        _national_family(), channel.edge(db, unix_clock), admin.edge(db, clock),
+        _national_family(), channel.edge(db, unix_clock, channel_throttle), admin.edge(db, clock),
         Family(""),
     ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
