@@ -1,5 +1,6 @@
 """The ``yibao`` command: serve, migrate, seed, demo, errors, purge, and the groups
-ledger, clearing, world, bench, outbox, operators (one module each in this package).
+ledger, clearing, world, bench, outbox, operators, channels (one module each in this
+package).
 
 The commands are registered here, explicitly and in this order (the order of
 ``yibao --help``); the group modules only define their commands.
@@ -9,7 +10,18 @@ from __future__ import annotations
 
 import typer
 
-from yibao.cli import bench, clearing, errors, ledger, operators, outbox, purge, server, world
+from yibao.cli import (
+    bench,
+    channels,
+    clearing,
+    errors,
+    ledger,
+    operators,
+    outbox,
+    purge,
+    server,
+    world,
+)
 
 app = typer.Typer(
     help="yibao: medical-insurance real-time settlement platform", no_args_is_help=True
@@ -19,7 +31,7 @@ for command in (server.migrate, server.seed, server.serve, server.demo, errors.e
     app.command()(command)
 for name, group in (("ledger", ledger.app), ("clearing", clearing.app), ("world", world.app),
                     ("bench", bench.app), ("outbox", outbox.app),
-                    ("operators", operators.app)):
+                    ("operators", operators.app), ("channels", channels.app)):
     app.add_typer(group, name=name)
 
 __all__ = ["app"]
