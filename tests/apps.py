@@ -27,7 +27,7 @@ class ChannelApp:
         self.counter = 0
 
     def post(self, path: str, body: dict | None = None, *, nonce: str = "", secret: str = "",
-             key: str | None = None):
+             key: str | bytes | None = None):
         """A signed POST; ``key``: its Idempotency-Key (None: a fresh one, "": none)."""
         raw = json.dumps(body or {}).encode()
         ts = str(int(time.time()))

@@ -60,7 +60,7 @@ WINDOW_SECONDS = 300
 CHANNEL_ID_LENGTH_MAX = 30
 NONCE_LENGTH_MAX = 64
 SIGNATURE_LENGTH_MAX = 64  # hex SHA-256
-RATE_DEFAULT = Rate(per_second=50.0, burst=200)  # per channel and process
+RATE_DEFAULT = Rate(per_second=100.0, burst=1000)  # per channel and process
 
 
 class RealPerson(BaseModel):
@@ -237,8 +237,10 @@ def edge(db: Database, unix_clock: UnixClock = time.time,
         if not spend_nonce(db, signing):
             return False
         if wait:
-            return refusal_reply(Refused("E-CHN-004", f"retry after {wait} s"),
-                                 retry_after=wait)
+            reply = refusal_reply(Refused("E-CHN-004", f"retry after {wait} s"),
+                                  retry_after=wait)
+            reply.headers["Retry-After"] = str(wait)
+            return reply
         scope.setdefault("state", {})[VERIFIED] = signing.channel
         return True
 
