@@ -12,18 +12,15 @@ app = typer.Typer(help="Certified channels: scopes, sandbox, webhook URLs")
 
 @app.command("list")
 def channels_list(db: str = DB_OPTION) -> None:
-    """Every channel: its scopes, whether it is a sandbox, its webhook URL."""
-    from rich.table import Table
-
+    """Every channel, one a line: its scopes, whether it is a sandbox, its webhook URL."""
     from yibao.store import channels
 
     with Database(db).read() as conn:
         rows = channels.listing(conn)
-    table = Table("channel", "name", "scopes", "sandbox", "webhook")
     for row in rows:
-        table.add_row(row.channel_id, row.name, ",".join(sorted(row.scopes)),
-                      "yes" if row.sandbox else "no", row.webhook_url or "-")
-    console.print(table)
+        typer.echo(f"{row.channel_id}\tscopes={','.join(sorted(row.scopes))}\t"
+                   f"sandbox={'yes' if row.sandbox else 'no'}\t"
+                   f"webhook={row.webhook_url or '-'}\t{row.name}")
 
 
 @app.command("webhook")

@@ -26,6 +26,10 @@ from yibao.store.schema import (
 )
 
 
+# at the same second a cancellation is newer than what it cancels
+_NEWEST_FIRST = (settlement.c.reverses.is_(None), settlement.c.setl_id.desc())
+
+
 def _time(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(sep=" ")
 
@@ -41,7 +45,7 @@ def account_of(conn: Connection, psn_no: str, page: Page) -> dict[str, Any]:
                settlement.c.kind, settlement.c.fixmedins_code)
         .join(settlement, settlement.c.setl_id == account_entry.c.setl_id)
         .where(account_entry.c.psn_no == psn_no)
-        .order_by(account_entry.c.created_at.desc(), account_entry.c.setl_id.desc())
+        .order_by(account_entry.c.created_at.desc(), *_NEWEST_FIRST)
         .limit(page.limit).offset(page.offset)).mappings().all()
     names = institutions.names(conn, {r["fixmedins_code"] for r in rows})
     return {
@@ -67,12 +71,13 @@ def settlements_of(conn: Connection, psn_no: str, page: Page) -> list[dict[str, 
     """A page of the person's settlements, cancellations and reimbursements, newest
     first, each with its breakdown explained."""
     rows = conn.execute(select(settlement).where(settlement.c.psn_no == psn_no)
-                        .order_by(settlement.c.setl_time.desc(), settlement.c.setl_id.desc())
+                        .order_by(settlement.c.setl_time.desc(), *_NEWEST_FIRST)
                         .limit(page.limit).offset(page.offset)).mappings().all()
     ids = [r["setl_id"] for r in rows]
     funds = _funds_of(conn, ids)
-    cancelled = dict(conn.execute(select(settlement.c.reverses, settlement.c.setl_id).where(
-        settlement.c.reverses.in_(ids))).tuples().all()) if ids else {}
+    cancelled = {reverses: setl_id for reverses, setl_id in conn.execute(
+        select(settlement.c.reverses, settlement.c.setl_id).where(
+            settlement.c.reverses.in_(ids)))} if ids else {}
     names = institutions.names(conn, {r["fixmedins_code"] for r in rows})
     return [_settlement_view(r, funds.get(r["setl_id"], []), cancelled.get(r["setl_id"]),
                              names.get(r["fixmedins_code"], "")) for r in rows]
