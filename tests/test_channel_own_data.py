@@ -26,8 +26,8 @@ from yibao.domain.orders import ORD_STAS, OrderStatus
 from yibao.services import outbox, webhooks
 from yibao.store.demo import demo_token
 from yibao.store.schema import channel, online_order, operator_action
-from yibao.store.schema import person as person_table
 from yibao.store.schema import outbox as outbox_table
+from yibao.store.schema import person as person_table
 
 CERTS = "/channel/v1/certificates"
 PIN = {"pin": "135790"}

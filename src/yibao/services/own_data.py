@@ -25,7 +25,6 @@ from yibao.store.schema import (
     settlement_fund,
 )
 
-
 # at the same second a cancellation is newer than what it cancels
 _NEWEST_FIRST = (settlement.c.reverses.is_(None), settlement.c.setl_id.desc())
 
