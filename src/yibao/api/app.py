@@ -25,7 +25,9 @@ from yibao.api import (
     admin_institutions,
     admin_outbox,
     channel,
+    paynotify,
     transactions,
+    tx_online,
 )
 from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX, to_json
 from yibao.api.gateway import Pass, UnixClock
@@ -48,6 +50,7 @@ def create_app(
     db: Database, *, policies: tuple[Policy, ...] | None = None, clock: Clock = china_now,
     ids: Ids | None = None, deliverer: outbox.Deliverer | None = None,
     second_approval_above: int | None = None, unix_clock: UnixClock = time.time,
+    online: tx_online.Online = transactions.NO_PLATFORM,
     channel_throttle: Throttle | None = None,
 ) -> FastAPI:
     """The application; ``deliverer`` (the outbox's) runs while the application does.
@@ -61,7 +64,7 @@ def create_app(
     hospital = HospitalInterface(
         db, policies if policies is not None else load_policies(), clock=clock, ids=ids,
         unix_clock=unix_clock,
-        transactions=transactions.table(),
+        transactions=transactions.table(online),
     )
     app = FastAPI(
         title="yibao",
@@ -120,6 +123,7 @@ def create_app(
     rest.include_router(admin_outbox.router(window, gate))
     rest.include_router(channel.router(db, clock, ids, hospital.policies))
     app.include_router(rest)
+    app.include_router(paynotify.router(db, online, clock, ids, hospital.policies))
     channel.install(app)
     admin.install(app)
 

@@ -14,6 +14,7 @@ from yibao.api import (
     tx_face,
     tx_fees,
     tx_filing,
+    tx_online,
     tx_queries,
     tx_reconciliation,
     tx_settlement,
@@ -96,10 +97,26 @@ DOWNLOADS: tuple[Transaction, ...] = (
 REVERSAL_INFNO, REVERSAL_TITLE = "2601", "冲正交易"
 
 
-def table() -> dict[str, Transaction]:
-    """infno -> transaction, every one of them: LISTED, DOWNLOADS and 2601 (which refuses
-    to reverse the infnos that change nothing, so it is told which those are)."""
-    others = (*LISTED, *DOWNLOADS)
+def online_transactions(setup: tx_online.Online) -> tuple[Transaction, ...]:
+    """The mobile-payment centre's transactions (tx_online), bound to how it reaches the
+    payment platform. No sign-in: the centre's clients do not sign in (9001)."""
+    return (
+        T("6201", "费用明细上传", partial(tx_online.upload, setup), writes=True, signin=False),
+        T("6202", "支付下单", partial(tx_online.pay, setup), writes=True, signin=False),
+        T("6203", "医保退费", partial(tx_online.refund, setup), writes=True, signin=False),
+        T("6301", "医保订单结算结果查询", tx_online.query, writes=False, signin=False),
+        T("6401", "费用明细上传撤销", tx_online.revoke, writes=True, signin=False),
+    )
+
+
+NO_PLATFORM = tx_online.Online(platform=None, notify_url="", cashier_base="")
+
+
+def table(online: tx_online.Online = NO_PLATFORM) -> dict[str, Transaction]:
+    """infno -> transaction, every one of them: LISTED, DOWNLOADS, the online ones and
+    2601 (which refuses to reverse the infnos that change nothing, so it is told which
+    those are)."""
+    others = (*LISTED, *DOWNLOADS, *online_transactions(online))
     read_only = frozenset(entry.infno for entry in others if not entry.writes)
     reversal = T(REVERSAL_INFNO, REVERSAL_TITLE,
                  partial(tx_basic.reverse, read_only=read_only), writes=True)

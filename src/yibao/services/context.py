@@ -179,6 +179,9 @@ class EffectKind(StrEnum):
     SCAN = "scan"  # 1162
     FILE = "file"  # 9101, 3202 (a stored file)
     CLEARING_APPLICATION = "clearing-application"  # 3203
+    # an online order's step (6201-6401, a payAuthNo): 2601 refuses it (E-REV-002); 6401
+    # and 6203 are the standard's ways back
+    ORDER = "order"
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,9 @@ class SettleRequest:
     manual: bool = False
     manual_basis: away.Claimed | None = None
     booked_at: datetime | None = None  # a manual reimbursement: its approval, not the care
+    # an online order: the person authorised it in a channel (payAuthNo), no credential
+    # is presented (services/online.py)
+    online: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +146,7 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
         _check_not_claimed(call, req.invono)
     if person["suspended"] and not req.manual:  # reimbursement stays possible
         cards.check_not_suspended(call.conn, req.psn_no, call.now.date())  # says until when
-    cred = req.credential or _registered_token(call, req, visit)
+    cred = None if req.online else req.credential or _registered_token(call, req, visit)
     if cred is not None and not holds(call.conn, cred, person):
         raise Refused("E-PSN-005", "the credential belongs to another person")
     insurance = require_insured(visit, visit["insutype"], call.now.date())

@@ -9,10 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     RowMapping,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -21,7 +23,14 @@ from sqlalchemy import (
 )
 
 from yibao.domain.orders import OrderStatus
-from yibao.store.schema import fee_line, online_hold, online_order, online_refund, pay_auth
+from yibao.store.schema import (
+    fee_line,
+    mpc_app,
+    online_hold,
+    online_order,
+    online_refund,
+    pay_auth,
+)
 
 _HELD = OrderStatus.HELD.value
 
@@ -29,7 +38,7 @@ _HELD = OrderStatus.HELD.value
 def held_account(psn_no: ColumnElement[str]) -> Any:
     """A scalar subquery: the personal account held by the person's held orders (0)."""
     return (
-        select(func.coalesce(func.sum(online_order.c.acct_pay), 0))
+        select(cast(func.coalesce(func.sum(online_order.c.acct_pay), 0), BigInteger))
         .where(online_order.c.psn_no == psn_no, online_order.c.status == _HELD)
         .scalar_subquery()
     )
@@ -181,3 +190,16 @@ def pending_refunds(conn: Connection, limit: int) -> list[RowMapping]:
     """Refunds whose cash part the platform has not confirmed (EXP), oldest first."""
     return list(conn.execute(select(online_refund).where(online_refund.c.status == "EXP")
                              .order_by(online_refund.c.created_at).limit(limit)).mappings())
+
+
+def callback_url(conn: Connection, code: str) -> str:
+    """Where the institution takes 6204/6302 (its mobile-payment app's callback; "")."""
+    url: str | None = conn.execute(select(mpc_app.c.callback_url).where(
+        mpc_app.c.fixmedins_code == code, mpc_app.c.callback_url != "")
+        .order_by(mpc_app.c.app_id).limit(1)).scalar_one_or_none()
+    return url or ""
+
+
+def refund_by_sn(conn: Connection, refd_sn: str) -> RowMapping | None:
+    return conn.execute(select(online_refund).where(online_refund.c.refd_sn == refd_sn)
+                        ).mappings().first()

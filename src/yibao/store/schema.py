@@ -573,6 +573,7 @@ online_order = Table(  # an order of the mobile-payment centre (payOrdId): domai
     Column("mdtrt_id", String(30), nullable=False),
     Column("chrg_bchno", String(30), nullable=False),
     Column("med_type", String(6), nullable=False),
+    Column("acct_used", Boolean, nullable=False),  # acctUsedFlag: the account may pay
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),  # not settled by then: released
@@ -587,9 +588,11 @@ online_order = Table(  # an order of the mobile-payment centre (payOrdId): domai
     Column("channel_id", String(30), nullable=False, server_default=""),  # authorised in
     Column("setl_id", String(30)),  # the settlement, once paid
     Column("settled_at", DateTime),
+    Column("pay_url", String(400), nullable=False, server_default=""),  # the platform's page
     Column("trade_no", String(64), nullable=False, server_default=""),  # the platform's
     money("cash_paid"),  # what the platform confirmed (a late payment: refunded)
-    Column("revs_token_hash", String(64), nullable=False, server_default=""),
+    # the institution's reversal authorisation (6302/6301), valid REVS_TOKEN_LIFETIME
+    Column("revs_token", String(64), nullable=False, server_default=""),
     Column("closed_at", DateTime),  # cancelled, expired or refunded
     UniqueConstraint("fixmedins_code", "med_org_ord"),
     Index(None, "psn_no", "status"),

@@ -1,0 +1,1 @@
+"""Third-party payment of the person's own part (thdPay): docs/online-payment.md."""
