@@ -300,3 +300,69 @@ def test_a_webhook_url_is_set_by_the_command_line_only_when_valid(db):
     with db.read() as conn:
         assert set(conn.execute(select(channel.c.webhook_url)).scalars()) == {""}
     assert webhooks.check_url("") == ""
+
+
+# ---------------------------------------------------------------- payment authorisation
+
+
+@pytest.fixture
+def shop(db, clock):
+    """The app with an in-memory payment platform; the HIS signed in; the person's app."""
+    from fastapi.testclient import TestClient
+
+    from conftest import httpx_transport
+    from online import Till
+    from yibao.api.app import create_app
+    from yibao.api.tx_online import Online
+    from yibao.client import HisClient
+
+    made = create_app(db, clock=clock, online=Online(Till(), "http://yibao.test/notify",
+                                                     "http://yibao.test"))
+    made.state.clock = clock
+    with TestClient(made) as http:
+        his = HisClient(httpx_transport(http), "H11010500001", demo_token("H11010500001"))
+        his.sign_in()
+        yield his, ChannelApp(http)
+
+
+def test_the_person_authorises_an_order_in_the_app_and_the_institution_holds_it(
+        db, shop, clock):
+    from online import fee_line, pay_data, scan_token, upload_data
+
+    his, app = shop
+    cert_id = app.activate()
+    psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+    token = scan_token(his, app, cert_id)
+    uploaded = ok(his.call("6201", upload_data(
+        his, psn_no, token, [fee_line("1", "XA01AAA0001", "100.00", "2")])))["data"]
+    path = f"{CERTS}/{cert_id}/payments/authorisation"
+    body = dict(PIN, pay_ord_id=uploaded["payOrdId"])
+    first = app.post(path, body, key="auth-1")
+    assert first.status_code == 201, first.text
+    assert first.json()["expires_in"] == 600 and first.json()["payAuthNo"]
+    assert app.post(path, body, key="auth-1").json() == first.json()  # replayed, not a new one
+    # the account pays all of it: nothing to pay in cash, settled at once
+    paid = ok(his.call("6202", pay_data(his, uploaded, first.json()["payAuthNo"])))["data"]
+    assert paid["ordStas"] == ORD_STAS[OrderStatus.SETTLED]
+    [order] = app.post(f"{CERTS}/{cert_id}/orders/list", PIN, key="").json()
+    assert (order["payOrdId"], order["status"], order["ordStas"]) == (
+        uploaded["payOrdId"], "settled", ORD_STAS[OrderStatus.SETTLED])
+    assert fen(order["medfee_sumamt"]) == 20_000 == (
+        fen(order["fund_pay"]) + fen(order["acct_pay"]) + fen(order["cash_pay"]))
+    [settled] = settled_in(app, cert_id)
+    assert settled["setl_id"] == order["setl_id"] and fen(settled["acct_pay"]) == fen(
+        order["acct_pay"])
+    account = app.post(f"{CERTS}/{cert_id}/account", PIN, key="").json()
+    assert fen(account["balance"]) == 300_000 - fen(order["acct_pay"])
+    told = [n["detail"] for n in app.notices(cert_id) if n["kind"] == "settlement_made"]
+    assert told == [f"{order['setl_id']} H11010500001 200.00"]
+    again = app.post(path, body)  # a paid order is authorised no more
+    assert (again.status_code, again.json()["code"]) == (409, "E-ORD-003")
+
+    unknown = app.post(path, dict(PIN, pay_ord_id="PO-NOT-HERS"))
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "E-ORD-001")
+    with db.write() as conn:
+        conn.execute(update(channel).where(channel.c.channel_id == "CH-BJAPP")
+                     .values(scopes="activation,own_data,claims"))
+    refused = app.post(path, body)
+    assert (refused.status_code, refused.json()["code"]) == (403, "E-CHN-001")

@@ -3,7 +3,10 @@ account and its movements, the settlements with their breakdown explained, the o
 orders (the notices are api/channel.py's). Each is a POST because the holder's PIN
 travels in the body; none changes anything but a wrong PIN's count, so none needs an
 Idempotency-Key. Refused in a certificate's first period (E-ECT-013), as claims are:
-the person's history is theirs, not a newly activated channel's."""
+the person's history is theirs, not a newly activated channel's.
+
+And the person's authorisation of an online order's payment (scope payment): a write,
+with its Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from pydantic import BaseModel, Field
 from yibao.api.channel_gate import Caller, Runner, caller, post
 from yibao.api.pages import PageIn
 from yibao.domain.channels import Scope
-from yibao.services import own_data
+from yibao.domain.orders import PAY_AUTH_LIFETIME
+from yibao.services import online, own_data
 from yibao.services.context import Call
 
 Holder = Annotated[Caller, Depends(caller)]
@@ -29,8 +33,22 @@ class PagedPinIn(PinIn, PageIn):
     """The PIN and which page of a list (limit, offset)."""
 
 
+class PaymentAuthorisation(PinIn):
+    pay_ord_id: str = Field(min_length=1, max_length=40, examples=["PO20260511093000a1b2c3"],
+                            description="the payOrdId of the person's online order (6201)")
+
+
 def routes(api: APIRouter, runner: Runner) -> None:
     own = Scope.OWN_DATA
+
+    @post(api, "/certificates/{cert_id}/payments/authorisation", Scope.PAYMENT,
+          status_code=201, summary="The holder authorises payment of one of their unpaid "
+          "online orders: a payAuthNo for the institution (single use, minutes)")
+    def authorise(cert_id: str, body: PaymentAuthorisation, who: Holder) -> Any:
+        def act(call: Call, psn_no: str) -> dict[str, Any]:
+            return {"payAuthNo": online.authorise(call, psn_no, body.pay_ord_id).value,
+                    "expires_in": int(PAY_AUTH_LIFETIME.total_seconds())}
+        return runner.as_holder(who, cert_id, body.pin, act)
 
     @post(api, "/certificates/{cert_id}/account", own, write=False,
           summary="The holder's personal-account balance and a page of its movements "
