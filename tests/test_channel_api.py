@@ -317,3 +317,21 @@ def test_a_webhook_url_must_be_http_with_a_host(url):
     with pytest.raises(Refused) as refused:
         webhooks.check_url(url)
     assert refused.value.code == "E-CHN-006"
+
+
+def test_twins_sent_at_once_with_one_key_act_once_and_get_one_answer(db, http):
+    from concurrency import run_threads
+
+    app = ChannelApp(http)
+    body = dict(WANG, pin="135790", real_person=app.attestation())
+
+    def send(key: str) -> dict:
+        reply = app.post(CERTS, body, key=key)
+        return {"status": reply.status_code, "body": reply.json(),
+                "replayed": reply.headers.get(REPLAYED, "")}
+
+    answers = run_threads(send, [("twin",)] * 4)
+    assert {a["status"] for a in answers} == {201}
+    assert len({a["body"]["cert_id"] for a in answers}) == 1
+    assert sorted(a["replayed"] for a in answers) == ["", "true", "true", "true"]
+    assert count(db, ecert) == 1
