@@ -26,15 +26,21 @@ class ChannelApp:
         self.http, self.channel_id = http, channel_id
         self.counter = 0
 
-    def post(self, path: str, body: dict | None = None, *, nonce: str = "", secret: str = ""):
+    def post(self, path: str, body: dict | None = None, *, nonce: str = "", secret: str = "",
+             key: str | bytes | None = None):
+        """A signed POST; ``key``: its Idempotency-Key (None: a fresh one, "": none)."""
         raw = json.dumps(body or {}).encode()
         ts = str(int(time.time()))
         self.counter += 1
         nonce = nonce or f"n{self.counter}-{time.perf_counter_ns()}"
         sig = signature(secret or demo_token(self.channel_id), "POST", path, ts, nonce, raw)
-        return self.http.post(path, content=raw, headers={
-            "x-yb-channel": self.channel_id, "x-yb-timestamp": ts, "x-yb-nonce": nonce,
-            "x-yb-signature": sig, "content-type": "application/json"})
+        headers = {"x-yb-channel": self.channel_id, "x-yb-timestamp": ts, "x-yb-nonce": nonce,
+                   "x-yb-signature": sig, "content-type": "application/json"}
+        if key is None:
+            key = f"k{self.counter}-{time.perf_counter_ns()}"
+        if key:
+            headers["Idempotency-Key"] = key
+        return self.http.post(path, content=raw, headers=headers)
 
     def now(self) -> datetime:
         return self.http.app.state.clock()

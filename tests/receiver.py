@@ -18,6 +18,7 @@ class Receiver:
         self.port = free_port()
         self.messages: dict[str, dict[str, Any]] = {}  # by Idempotency-Key
         self.bodies: dict[str, set[bytes]] = {}  # every distinct body sent with the key
+        self.headers: dict[str, dict[str, str]] = {}  # the last headers sent with the key
         self.requests = 0
         self.duplicates = 0
         self._failures: list[int] = []  # statuses to answer the next requests with
@@ -44,13 +45,14 @@ class Receiver:
             self._server.server_close()
             self._server = None
 
-    def receive(self, key: str, body: bytes) -> int:
+    def receive(self, key: str, body: bytes, headers: dict[str, str] | None = None) -> int:
         """The status to answer: a planned failure, else 200 (recorded once per key)."""
         with self._lock:
             self.requests += 1
             if self._failures:
                 return self._failures.pop()
             self.bodies.setdefault(key, set()).add(body)
+            self.headers[key] = headers or {}
             if key in self.messages:
                 self.duplicates += 1
             else:
@@ -63,7 +65,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             key = self.headers.get("idempotency-key", "")
-            status = receiver.receive(key, body) if key else 400
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status = receiver.receive(key, body, headers) if key else 400
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()

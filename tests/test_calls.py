@@ -9,7 +9,7 @@ from typing import cast
 from sqlalchemy import Connection
 
 from yibao.api.admin import operator_call
-from yibao.api.channel import channel_call
+from yibao.api.channel_gate import channel_call
 from yibao.cli.common import cli_call
 from yibao.domain.roles import Operator
 from yibao.services.context import SOURCE_AGENCY, SOURCE_APP, ActorKind, Entry, Ids

@@ -31,7 +31,6 @@ from yibao.store.schema import (
     CHECKS,
     SETTLEMENT_AMOUNTS,
     account,
-    channel,
     check_name,
     diagnosis,
     institution,
@@ -219,6 +218,8 @@ def _good_rows() -> dict[str, dict[str, Any]]:
         medfee_sumamt=10_000, hifp_pay=6_000, fund_pay_sumamt=6_000, psn_part_amt=4_000,
         acct_pay=1_000, psn_cash_pay=3_000, balc=2_000)
     return {
+        "channel": dict(channel_id=CHANNEL, name="n", secret="s", scopes="own_data,claims",
+                        sandbox=True, webhook_url="https://app.example/hooks"),
         "institution": dict(fixmedins_code="H-INV", name="n", kind="hospital", level=1,
                             admdvs="110105", pool_area="110000", token="t"),
         "person": person_row,
@@ -294,6 +295,8 @@ def _good_rows() -> dict[str, dict[str, Any]]:
         "online_refund": dict(refd_sn="R-INV", pay_ord_id="O-INV", app_refd_sn="A-INV",
                               request_hash="r", refd_type="ALL", fund_refd=60, acct_refd=30,
                               cash_refd=10, status="SUCC", created_at=AT),
+        "channel_request": dict(channel_id=CHANNEL, idem_key="K-INV", request_hash="h",
+                                status=201, body="{}", created_at=AT),
     }
 
 
@@ -374,6 +377,12 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_online_refund_refd_type", "online_refund", {"refd_type": "SOME"}),
     ("ck_online_refund_status", "online_refund", {"status": "DONE"}),
     ("ck_online_refund_amounts", "online_refund", {"cash_refd": -10}),
+    # scopes: each item of the list one of domain/channels.py SCOPES, no empty item
+    *(("ck_channel_scopes", "channel", {"scopes": scopes}) for scopes in (
+        "admin", "claims,admin", "", "claims,", ",claims", "own_data,,claims",
+        "own_data, claims", "CLAIMS", "own_datax")),
+    ("ck_channel_request_status", "channel_request", {"status": 500}),
+    ("ck_channel_request_status", "channel_request", {"status": 199}),
 ]
 
 
@@ -385,7 +394,6 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
                       refused: tuple[str, dict[str, Any]] | None = None) -> None:
     """The good rows, parents first; ``refused``: the constraint the row named ``first``
     breaks with the given values, tried just before the good row is written."""
-    conn.execute(insert(channel).values(channel_id=CHANNEL, name="n", secret="s"))
     for name, row in rows.items():
         table = _table_of(name)
         if name == first and refused is not None:
@@ -394,8 +402,8 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
         conn.execute(insert(table).values(**row))
 
 
-# made by 0019, after the 0015 round trip
-LATER_TABLES = frozenset({"online_order", "online_refund"})
+# made by 0019 and 0020, after the 0015 round trip
+LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:

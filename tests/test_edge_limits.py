@@ -51,7 +51,7 @@ def channel_headers(body: bytes, *, path: str = ACTIVATE, nonce: str = "",
     ts = ts or str(int(time.time()))
     nonce = nonce or f"edge-{time.perf_counter_ns()}"
     return {"x-yb-channel": "CH-BJAPP", "x-yb-timestamp": ts, "x-yb-nonce": nonce,
-            "content-type": "application/json",
+            "content-type": "application/json", "idempotency-key": f"key-{nonce}",
             "x-yb-signature": channel_signature(secret or demo_token("CH-BJAPP"), "POST",
                                                 path, ts, nonce, body)}
 

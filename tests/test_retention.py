@@ -21,6 +21,7 @@ from yibao.services.context import china_now
 from yibao.store.schema import (
     account_entry,
     audit_event,
+    channel_request,
     ec_token,
     ecert,
     fee_line,
@@ -47,6 +48,7 @@ def _rows(now: datetime, now_unix: int, psn_no: str) -> dict[str, tuple[dict, di
                   created_at=now - 5 * day, kind="upload")
     msg = dict(fixmedins_code="H11010500001", infno="2207", body_hash="0" * 64, infcode=0,
                response="{}")
+    answered = dict(channel_id="CH-BJAPP", request_hash="0" * 64, status=201, body="{}")
     return {
         "messages": (dict(msg, msgid="OLD", created_at=now - 367 * day),
                      dict(msg, msgid="KEPT", created_at=now - 365 * day)),
@@ -59,11 +61,14 @@ def _rows(now: datetime, now_unix: int, psn_no: str) -> dict[str, tuple[dict, di
         "stored_files": (dict(stored, file_qury_no="OLD", dld_endtime=now - 2 * day),
                          dict(stored, file_qury_no="KEPT", dld_endtime=now - day / 2)),
         "face_attempts": (dict(face, at=now - 181 * day), dict(face, at=now - 179 * day)),
+        "channel_requests": (dict(answered, idem_key="old", created_at=now - day * 1.01),
+                             dict(answered, idem_key="kept", created_at=now - day * 0.99)),
     }
 
 
 TABLES = {"messages": message, "nonces": gateway_nonce, "ectokens": ec_token,
-          "qr_codes": qr_code, "stored_files": stored_file, "face_attempts": audit_event}
+          "qr_codes": qr_code, "stored_files": stored_file, "face_attempts": audit_event,
+          "channel_requests": channel_request}
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from conftest import CLERK
 from flows import LI_JIANGUO, LIU_YANG, WANG_FANG, ZHANG_DEMING, ok, refused
 from test_ecert import scan
 from test_reimbursement import declare_fault, fault_bill, psn
-from yibao.api.channel import channel_call
+from yibao.api.channel_gate import channel_call
 from yibao.domain.trust import Attestation
 from yibao.services import ecert as ecert_service
 from yibao.services.context import Ids

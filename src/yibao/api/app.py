@@ -33,7 +33,7 @@ from yibao.api import (
 from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX, to_json
 from yibao.api.gateway import Pass, UnixClock
 from yibao.api.hospital import ROUTE, HospitalInterface, database_failure_code
-from yibao.api.limits import EdgeLimits, Family, declared_length
+from yibao.api.limits import EdgeLimits, Family, Throttle, declared_length
 from yibao.api.registry import FileReply
 from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
@@ -53,6 +53,7 @@ def create_app(
     second_approval_above: int | None = None, unix_clock: UnixClock = time.time,
     online: tx_online.Online = transactions.NO_PLATFORM,
     mpc_private_key: str | None = None, sweep: bool = False,
+    channel_throttle: Throttle | None = None,
 ) -> FastAPI:
     """The application; ``deliverer`` (the outbox's) runs while the application does.
     Operators authenticate with their bearer tokens (``yibao operators``); a claim
@@ -62,7 +63,9 @@ def create_app(
     against; ``mpc_private_key`` the mobile-payment centre's SM2 key (default
     YIBAO_MPC_PRIVATE_KEY, else the demo key: api/mpc.py); ``online`` how the centre
     reaches the payment platform, whose orders a sweeper resolves while the application
-    runs when ``sweep`` (docs/online-payment.md)."""
+    runs when ``sweep`` (docs/online-payment.md); ``channel_throttle`` the channels'
+    rate limit (default: channel.throttle_of, from YIBAO_CHANNEL_RATE and
+    YIBAO_CHANNEL_BURST)."""
     ids = ids or Ids(clock)
     hospital = HospitalInterface(
         db, policies if policies is not None else load_policies(), clock=clock, ids=ids,
@@ -112,11 +115,13 @@ def create_app(
     centre = mpc.MobilePayCentre(
         db, hospital.policies, clock=clock, ids=ids, transactions=hospital.transactions,
         unix_clock=unix_clock, private_key=mpc_private_key or mpc.private_key())
+    outbox.register_signer(mpc.CALLBACK_KIND_PREFIX,
+                           mpc.callback_signer(centre.private_key, clock))
     gate = admin.Gate(db, clock)
     # the edge: limits and authentication before a byte of a body is read (api/limits.py)
     app.add_middleware(EdgeLimits, routed=lambda scope: routed(app, scope), families=(
-        _national_family(), channel.edge(db, unix_clock), admin.edge(db, clock),
-        mpc.edge(), Family(""),
+        _national_family(), channel.edge(db, unix_clock, channel_throttle),
+        admin.edge(db, clock), mpc.edge(), Family(""),
     ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
     window = admin.Window(db, ids, hospital.policies)
@@ -234,11 +239,11 @@ def online_from_env() -> tx_online.Online:
                             cashier_base=public)
 
 
-def _deliverer_from_env(db: Database) -> outbox.Deliverer | None:
-    """An outbox deliverer when YIBAO_OUTBOX_URL is set (docs/outbox.md)."""
+def _deliverer_from_env(db: Database) -> outbox.Deliverer:
+    """The outbox's deliverer (docs/outbox.md): to the national platform at
+    YIBAO_OUTBOX_URL (unset: those messages wait), and the messages with their own URL
+    (the mobile-payment centre's callbacks, channels' webhooks) always."""
     url = os.environ.get("YIBAO_OUTBOX_URL", "")
-    if not url:
-        return None
     interval = float(os.environ.get("YIBAO_OUTBOX_INTERVAL", outbox.INTERVAL_SECONDS))
     return outbox.Deliverer(db, url=url, interval=interval)
 

@@ -13,9 +13,9 @@ else). For every request, in this order:
    before a byte of the body is read;
 3. the body is read, counted chunk by chunk (a chunked body has no Content-Length) and
    cut off with 413 the moment it passes the limit;
-4. ``verify`` (the channel's HMAC over the body, recording the nonce) and the JSON limits
-   of REST bodies (nesting depth, string length, text a database can store: rest.py) run
-   in a worker thread, never on the event loop;
+4. ``verify`` (the channel's HMAC over the body, then its rate limit, then recording the
+   nonce) and the JSON limits of REST bodies (nesting depth, string length, text a
+   database can store: rest.py) run in a worker thread, never on the event loop;
 5. only then does the application see the request, with the body already read.
 
 A request no endpoint serves (a path no route has: 404; a method the path does not
@@ -31,6 +31,8 @@ go on receiving the rest of it.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from yibao.api.envelope import BODY_BYTES_MAX
 from yibao.api.rest import body_problems
+from yibao.domain.channels import Bucket, Rate, take
 
 CONTENT_LENGTH_DIGITS_MAX = 12  # more digits than any body under a terabyte
 # what the family's admit returns for an admitted request; None: not authenticated
@@ -56,7 +59,8 @@ class Family:
     does); ``admit``: authentication from the headers alone (sync, run in a worker
     thread), a ticket or None (answered ``unauthorized()``); ``verify``: once the body is
     read, whether the ticket holds for it (sync, worker thread; may note the caller in
-    ``scope["state"]``); ``json_limits``: check the body against the JSON limits of
+    ``scope["state"]``): True, False (answered ``unauthorized()``) or the answer to give
+    instead (a rate limit's 429); ``json_limits``: check the body against the JSON limits of
     every route (rest.body_problems); ``read_body``: False when the route reads the body
     itself and checks its length (after authenticating); ``too_large()``: the answer to a
     body over ``body_bytes_max``."""
@@ -66,7 +70,7 @@ class Family:
         {"detail": "not authenticated"}, status_code=401)
     too_large: Callable[[], Response] = lambda: too_large_reply()
     admit: Callable[[Headers], Ticket | None] | None = None
-    verify: Callable[[Scope, Ticket, bytes], bool] | None = None
+    verify: Callable[[Scope, Ticket, bytes], bool | Response] | None = None
     json_limits: bool = False
     read_body: bool = True
     body_bytes_max: int = BODY_BYTES_MAX
@@ -156,8 +160,10 @@ async def read_bounded(receive: Receive, limit: int) -> bytes | None:
 
 def _checked(family: Family, scope: Scope, ticket: Ticket, body: bytes) -> Response | None:
     """The family's check of the body and the JSON limits (in a worker thread)."""
-    if family.verify is not None and not family.verify(scope, ticket, body):
-        return family.unauthorized()
+    if family.verify is not None:
+        verdict = family.verify(scope, ticket, body)
+        if verdict is not True:
+            return family.unauthorized() if verdict is False else verdict
     if family.json_limits:
         problem = body_problems(body)
         if problem is not None:
@@ -185,3 +191,22 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replay
+
+
+class Throttle:
+    """Rate limits per caller (a channel id): one token bucket each, in this process
+    (several worker processes each keep their own: the limit is per process), refilled
+    by ``clock`` (seconds; injected, so a test moves time without sleeping). Callers are
+    authenticated before they are counted, so the buckets are as many as the channels."""
+
+    def __init__(self, rate: Rate, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.clock = rate, clock
+        self._buckets: dict[str, Bucket] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, caller: str) -> int:
+        """0: admitted (a token taken); else the whole seconds until the next token."""
+        with self._lock:
+            bucket, seconds = take(self.rate, self._buckets.get(caller), self.clock())
+            self._buckets[caller] = bucket
+        return seconds

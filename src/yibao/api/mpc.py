@@ -16,6 +16,7 @@ framework error.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -38,6 +40,7 @@ from yibao.api.registry import Answer, Transaction
 from yibao.domain.errors import Refused
 from yibao.domain.mpc import App
 from yibao.domain.policy import Policy
+from yibao.services import outbox
 from yibao.services.context import Actor, ActorKind, Call, Clock, Entry, Ids
 from yibao.store import institutions, mpc_apps, nonces
 from yibao.store.db import Database, Failure, classify
@@ -305,3 +308,23 @@ def edge() -> Family:
         mpc.unsealed(Refused("E-ENV-006", f"body larger than {env_mod.BODY_BYTES_MAX} "
                              "bytes")), status_code=200))
 
+
+
+CALLBACK_KIND_PREFIX = "mpc_"  # 6204 / 6302 to the institution (services/online_payment.py)
+
+
+def callback_signer(private_key: str, clock: Clock) -> outbox.Signer:
+    """Dress a callback of the centre (an outbox row of kind ``mpc_*``, payload
+    ``{"fixmedins_code", "data"}``) as the centre's envelope for the institution's app,
+    sealed when it is sent (a redelivery carries the same data, freshly signed)."""
+
+    def sign(conn: Connection, row: RowMapping) -> tuple[bytes, dict[str, str]]:
+        payload = json.loads(row["payload"])
+        apps = [a for a in mpc_apps.of_institution(conn, payload["fixmedins_code"])
+                if a.callback_url]
+        assert apps, payload["fixmedins_code"]  # enqueued only with a callback URL
+        sealed = mpc.seal(payload["data"], apps[0], private_key, clock())
+        body = json.dumps(sealed, ensure_ascii=False, separators=(",", ":")).encode()
+        return body, {"content-type": "application/json; charset=utf-8"}
+
+    return sign

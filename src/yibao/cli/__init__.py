@@ -1,5 +1,6 @@
 """The ``yibao`` command: serve, migrate, seed, demo, errors, purge, paysim, and the groups
-ledger, clearing, world, bench, outbox, operators, orders (one module each in this package).
+ledger, clearing, world, bench, outbox, operators, orders, channels (one module each in
+this package).
 
 The commands are registered here, explicitly and in this order (the order of
 ``yibao --help``); the group modules only define their commands.
@@ -11,6 +12,7 @@ import typer
 
 from yibao.cli import (
     bench,
+    channels,
     clearing,
     errors,
     ledger,
@@ -31,7 +33,8 @@ for command in (server.migrate, server.seed, server.serve, server.demo, errors.e
     app.command()(command)
 for name, group in (("ledger", ledger.app), ("clearing", clearing.app), ("world", world.app),
                     ("bench", bench.app), ("outbox", outbox.app),
-                    ("operators", operators.app), ("orders", orders.app)):
+                    ("operators", operators.app), ("orders", orders.app),
+                    ("channels", channels.app)):
     app.add_typer(group, name=name)
 
 __all__ = ["app"]

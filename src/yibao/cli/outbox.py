@@ -28,6 +28,7 @@ def outbox_deliver(
     import signal
 
     from yibao import log
+    from yibao.services import webhooks  # noqa: F401  (registers the webhooks' signer)
     from yibao.services.context import china_now
 
     if not url:

@@ -49,6 +49,9 @@ FIRST_APPROVED = "first_approved"  # a step only: the claim stays under review
 APPROVALS = (FIRST_APPROVED, ClaimStatus.APPROVED.value,
              ClaimStatus.PARTLY_APPROVED.value)  # steps naming an approver
 
+# the statuses a decision leaves a claim in: the person is told (services/claims.py)
+DECIDED = (ClaimStatus.APPROVED, ClaimStatus.PARTLY_APPROVED, ClaimStatus.REJECTED)
+
 _S = ClaimStatus
 # (from, action) → to: every move a claim may make, and no other
 TRANSITIONS: dict[tuple[ClaimStatus, Action], ClaimStatus] = {

@@ -267,6 +267,20 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-PAY-002", "payment notification not valid", "signature, serial or ciphertext wrong",
      401),
     ("E-PAY-003", "payment does not match the order", "amount or order number differ", 409),
+    # the open interface for channels (/channel/v1: docs/channel-api.md)
+    ("E-CHN-001", "the channel's credential lacks the scope of this route",
+     "ask the bureau for the scope (activation, payment, own_data, claims)", 403),
+    ("E-CHN-002", "Idempotency-Key missing or malformed",
+     "send 1..64 printable ASCII characters, a new key for every new write", 400),
+    ("E-CHN-003", "Idempotency-Key already used with another request",
+     "a retry resends the same path and body; a new request needs a new key", 409),
+    ("E-CHN-004", "too many requests from this channel",
+     "wait the seconds Retry-After names; the limit is per channel", 429),
+    ("E-CHN-005", "a sandbox channel acts only on the demo persons",
+     "use the demo dataset's persons (docs/channel-api.md, Sandbox)", 403),
+    ("E-CHN-006", "webhook URL not valid", "an http or https URL of at most 400 characters, "
+     "or empty to stop the webhooks", 400),
+    ("E-CHN-007", "no such channel", "yibao channels list", 404),
     # outbox
     ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox", 404),
     ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically",

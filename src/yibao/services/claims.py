@@ -10,6 +10,7 @@ approval), services/payments.py (the bank payment); docs/reimbursement.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,8 @@ from yibao.domain import trust as trust_rules
 from yibao.domain.claims import Action, ClaimStatus
 from yibao.domain.errors import Refused
 from yibao.domain.paging import Page
-from yibao.services import trust
-from yibao.services.context import Call
+from yibao.services import trust, webhooks
+from yibao.services.context import SOURCE_APP, Call
 from yibao.store.schema import claim, claim_step, fee_line
 from yibao.store.schema import settlement as settlement_table
 
@@ -68,7 +69,25 @@ def move(call: Call, row: RowMapping, action: Action, reason: str,
     call.conn.execute(update(claim).where(claim.c.claim_id == row["claim_id"]).values(
         status=status.value, updated_at=call.now, **values))
     step(call, row["claim_id"], rules.step_of(action, status), reason)
+    if status != row["status"]:
+        _tell(call, row, status, {**row, **values})
     return status
+
+
+def _tell(call: Call, row: RowMapping, status: ClaimStatus, now_reads: dict[str, Any]) -> None:
+    """The person is told a decision in every channel; the channel the claim came from
+    gets a webhook of every change of status (``now_reads``: the row as updated)."""
+    if status in rules.DECIDED:
+        trust.notify(call, row["psn_no"], "claim_decided", f"{row['claim_id']} {status.value}")
+    webhooks.notify(call.conn, channel_id=channel_of(now_reads), event="claim.status",
+                    subject_id=row["claim_id"], psn_no=row["psn_no"], now=call.now, payload={
+                        "claim_id": row["claim_id"], "status": status.value,
+                        "previous": row["status"], "at": call.now.isoformat(sep=" ")})
+
+
+def channel_of(row: Mapping[str, Any]) -> str:
+    """The channel a claim came from: the app that applied ("" for the window or a HIS)."""
+    return str(row["applicant"]) if row["source"] == SOURCE_APP else ""
 
 
 def step(call: Call, claim_id: str, status: str, reason: str) -> None:

@@ -96,8 +96,9 @@ def _tell_institution(conn: Connection, order: RowMapping, now: datetime) -> Non
     if not url:
         return
     outbox.enqueue(conn, key=f"6302:{order['pay_ord_id']}", kind=CALLBACK_KIND,
-                   psn_no=order["psn_no"], payload=settlement_notice(conn, order),
-                   now=now, url=url)
+                   psn_no=order["psn_no"], now=now, url=url, payload={
+                       "fixmedins_code": order["fixmedins_code"],
+                       "data": settlement_notice(conn, order)})
 
 
 def settlement_notice(conn: Connection, order: RowMapping) -> dict[str, Any]:

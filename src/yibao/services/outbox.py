@@ -10,6 +10,12 @@ transaction, posts outside any transaction, then records the outcome only if the
 is still its own, so several deliverers (threads or processes, SQLite or PostgreSQL)
 can run side by side. A deliverer that dies mid-flight leaves a lease that expires
 after ``LEASE_SECONDS``; the message is then delivered again. See docs/outbox.md.
+
+A row with a ``url`` goes there instead of the deliverer's configured URL (an
+institution's callback, a channel's webhook). A kind may have a signer
+(``register_signer``): when the row is leased, it dresses the message (the bytes to send
+and extra headers, e.g. a signature with the receiver's secret and the time of sending).
+A row with a ``url`` and no signer for its kind is never sent bare: each attempt fails.
 """
 
 from __future__ import annotations
@@ -17,10 +23,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import Connection, RowMapping, func, insert, or_, select, update
@@ -49,9 +55,20 @@ ROWS_MAX = 500
 ERROR_CHARS_MAX = 200
 assert LEASE_SECONDS > 2 * TIMEOUT_SECONDS
 
-# (url, idempotency key, body) -> HTTP status; raises httpx.HTTPError or OSError when
-# no answer came back
-Post = Callable[[str, str, bytes], int]
+
+
+class Post(Protocol):
+    """(url, idempotency key, body[, extra headers]) -> HTTP status; raises
+    httpx.HTTPError or OSError when no answer came back. The extra headers are passed
+    only when a signer gave some."""
+
+    def __call__(self, url: str, key: str, body: bytes,
+                 headers: Mapping[str, str] | None = None, /) -> int: ...
+
+
+# (the transaction's connection, the outbox row) -> (the bytes to send, extra headers)
+Signer = Callable[[Connection, RowMapping], tuple[bytes, dict[str, str]]]
+_SIGNERS: dict[str, Signer] = {}
 
 logger = log.get("yibao.outbox")
 
@@ -70,6 +87,18 @@ def enqueue(
             next_attempt_at=now,
         )
     )
+
+
+def register_signer(kind_prefix: str, fn: Signer) -> None:
+    """Dress every message whose kind starts with ``kind_prefix`` with ``fn`` when it is
+    leased for sending (the longest matching prefix wins)."""
+    assert kind_prefix, "a signer names the kinds it dresses"
+    _SIGNERS[kind_prefix] = fn
+
+
+def signer_of(kind: str) -> Signer | None:
+    prefixes = [p for p in _SIGNERS if kind.startswith(p)]
+    return _SIGNERS[max(prefixes, key=len)] if prefixes else None
 
 
 # ---------------------------------------------------------------- delivery
@@ -93,11 +122,17 @@ class DeliveryReport:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
+    """A leased message dressed for sending: to ``url`` ("" for the deliverer's), its
+    bytes and extra headers; ``problem``: why it cannot be sent (each attempt fails)."""
+
     key: str
     kind: str
     attempts: int
     lease_until: datetime
     body: bytes
+    url: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    problem: str = ""
 
 
 def backoff(attempts: int) -> timedelta:
@@ -107,10 +142,13 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_SECONDS_FIRST * 2**exponent, BACKOFF_SECONDS_MAX))
 
 
-def post_json(url: str, key: str, body: bytes) -> int:
-    """POST ``body`` (JSON) with the ``Idempotency-Key`` header; the HTTP status."""
-    headers = {"content-type": "application/json; charset=utf-8", "idempotency-key": key}
-    return httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_SECONDS).status_code
+def post_json(url: str, key: str, body: bytes, headers: Mapping[str, str] | None = None,
+              /) -> int:
+    """POST ``body`` (JSON) with the ``Idempotency-Key`` header (and ``headers``); the
+    HTTP status."""
+    sent = {"content-type": "application/json; charset=utf-8", **(headers or {}),
+            "idempotency-key": key}
+    return httpx.post(url, content=body, headers=sent, timeout=TIMEOUT_SECONDS).status_code
 
 
 def deliver_due(
@@ -120,7 +158,7 @@ def deliver_due(
     """Deliver up to ``limit`` due messages, one by one (each leased just before its
     post); returns before the next one once ``stop`` is set."""
     outcomes: Counter[str] = Counter()
-    for key in _due_keys(db, clock(), limit):
+    for key in _due_keys(db, clock(), limit, own_url_only=not url):
         if stop is not None and stop.is_set():
             break
         lease = lease_one(db, key, clock())
@@ -141,15 +179,30 @@ def lease_one(db: Database, key: str, now: datetime) -> Lease | None:
         if taken.rowcount != 1:
             return None
         row = conn.execute(select(outbox).where(outbox.c.id == key)).mappings().one()
-    return Lease(key, row["kind"], row["attempts"], lease_until, _body(row))
+        return _dressed(conn, row, lease_until)
 
 
-def _due_keys(db: Database, now: datetime, limit: int) -> list[str]:
+def _dressed(conn: Connection, row: RowMapping, lease_until: datetime) -> Lease:
+    """The leased row as it will be sent: its signer's bytes and headers, else the
+    envelope; a row for another receiver than the deliverer's needs a signer."""
+    lease = Lease(row["id"], row["kind"], row["attempts"], lease_until, envelope(row),
+                  url=row["url"])
+    sign = signer_of(row["kind"])
+    if sign is None:
+        return lease if not row["url"] else replace(
+            lease, problem=f"no signer registered for kind {row['kind']}")
+    body, headers = sign(conn, row)
+    return replace(lease, body=body, headers=headers)
+
+
+def _due_keys(db: Database, now: datetime, limit: int, *, own_url_only: bool) -> list[str]:
+    """Due messages, oldest first; ``own_url_only``: only those with their own URL (no
+    national endpoint is configured: the national messages wait)."""
+    query = select(outbox.c.id).where(*_leasable(now))
+    if own_url_only:
+        query = query.where(outbox.c.url != "")
     with db.read() as conn:
-        rows = conn.execute(
-            select(outbox.c.id).where(*_leasable(now))
-            .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
-        )
+        rows = conn.execute(query.order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit))
         return list(rows.scalars())
 
 
@@ -161,7 +214,7 @@ def _leasable(now: datetime) -> tuple[Any, ...]:
     )
 
 
-def _body(row: RowMapping) -> bytes:
+def envelope(row: RowMapping) -> bytes:
     """The envelope the receiver gets: the same bytes on every redelivery."""
     envelope = {"id": row["id"], "kind": row["kind"],
                 "created_at": row["created_at"].isoformat(),
@@ -171,13 +224,28 @@ def _body(row: RowMapping) -> bytes:
 
 def _send(db: Database, lease: Lease, url: str, clock: Clock, post: Post) -> str:
     try:
-        status = post(url, lease.key, lease.body)
+        status = _post(lease, url, post)
         error = "" if 200 <= status < 300 else f"HTTP {status}"
     except (httpx.HTTPError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"
+    except _Unsendable as exc:
+        error = str(exc)
     if not error:
         return _delivered(db, lease, clock())
     return _attempt_failed(db, lease, error[:ERROR_CHARS_MAX], clock())
+
+
+class _Unsendable(Exception):
+    """A message that cannot be sent as it is (no signer for a row with its own URL)."""
+
+
+def _post(lease: Lease, url: str, post: Post) -> int:
+    if lease.problem:
+        raise _Unsendable(lease.problem)
+    target = lease.url or url
+    if lease.headers:
+        return post(target, lease.key, lease.body, lease.headers)
+    return post(target, lease.key, lease.body)
 
 
 def _delivered(db: Database, lease: Lease, now: datetime) -> str:

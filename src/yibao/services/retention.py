@@ -20,7 +20,15 @@ from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, t
 
 from yibao.services.face import ATTEMPT_KINDS as FACE_ATTEMPT_KINDS
 from yibao.store.db import Database
-from yibao.store.schema import audit_event, ec_token, gateway_nonce, message, qr_code, stored_file
+from yibao.store.schema import (
+    audit_event,
+    channel_request,
+    ec_token,
+    gateway_nonce,
+    message,
+    qr_code,
+    stored_file,
+)
 
 BATCH_ROWS = 1000
 GATEWAY_WINDOW_SECONDS = 300  # api/gateway.py and api/channel.py WINDOW_SECONDS
@@ -52,6 +60,8 @@ RETENTION: tuple[Kind, ...] = (
     Kind("stored_files", stored_file, "dld_endtime", timedelta(days=1)),
     Kind("face_attempts", audit_event, "at", timedelta(days=180),
          only=lambda: (audit_event.c.kind.in_(FACE_ATTEMPT_KINDS),)),
+    # a channel's write is answered again from here for a day (its Idempotency-Key)
+    Kind("channel_requests", channel_request, "created_at", timedelta(days=1)),
 )
 
 

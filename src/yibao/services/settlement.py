@@ -22,7 +22,7 @@ from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.policy import Policy, Scheme, select_policy
 from yibao.domain.states import SettlementKind
 from yibao.domain.visit_states import VisitStatus
-from yibao.services import accumulators, away, cards, ledger
+from yibao.services import accumulators, away, cards, ledger, trust
 from yibao.services.context import Call, Effect, EffectKind
 from yibao.services.fees import unsettled_lines
 from yibao.services.persons import (
@@ -362,6 +362,8 @@ def _write(
         conn.execute(_INSERT_LINKS, [dict(setl_id=setl_id, fee_line_id=i,
                                           psn_no=row["psn_no"]) for i in line_ids])
         ledger.post_settlement(conn, row, funds, booked_at)
+        trust.notify(call, row["psn_no"], "settlement_made", f"{setl_id} {row['fixmedins_code']} "
+                     f"{fen_to_yuan(row['medfee_sumamt'])}")  # in every channel of the person
         if away_lines is not None:
             away.send_cost_information(conn, row, funds, away_lines, call.now)
 

@@ -59,6 +59,8 @@ PERSONS = [
     ("赵磊", "130102197509090010", "1", date(1975, 9, 9), "130102", "310", "1101", 0, None),
 ]
 
+DEMO_CERTNOS = frozenset(certno for _name, certno, *_rest in PERSONS)
+
 # code, name, list_type, class, price cap (yuan), self-pay ratio
 CATALOGUE = [
     ("XA01AAA0001", "阿莫西林胶囊 (示例, 甲类)", "101", "01", None, "0"),
@@ -85,6 +87,9 @@ CHANNELS = [
     ("CH-WECHAT", "微信"),
     ("CH-ALIPAY", "支付宝"),
 ]
+# the sandbox an integrator tries the channel API with: its secret is published
+# (docs/channel-api.md) and it acts only on the persons below (domain/channels.py)
+SANDBOX_CHANNEL = ("CH-SANDBOX", "沙箱渠道 (接入测试)")
 
 # kind, code, name: a few entries of the code lists served by 1307-1309
 REFERENCE = [
@@ -207,8 +212,10 @@ def seed_demo(conn: Connection) -> int:
         for code, name, list_type, lv, cap, ratio in items
     ])
     added += _insert_missing(conn, channel, [
-        dict(channel_id=code, name=name, secret=demo_token(code)) for code, name in CHANNELS
-    ])
+        dict(channel_id=code, name=name, secret=demo_token(code), sandbox=False)
+        for code, name in CHANNELS
+    ] + [dict(channel_id=SANDBOX_CHANNEL[0], name=SANDBOX_CHANNEL[1],
+              secret=demo_token(SANDBOX_CHANNEL[0]), sandbox=True)])
     added += _insert_missing(conn, reference_list, [
         dict(kind=kind, code=code, name=name, valid_from=date(2020, 1, 1), ver="20240101")
         for kind, code, name in REFERENCE

@@ -30,6 +30,8 @@ from sqlalchemy import (
 from yibao.domain import states
 from yibao.domain.codes import INSUTYPES, MED_TYPES
 
+ALL_SCOPES = ",".join(states.CHANNEL_SCOPES)
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -132,6 +134,25 @@ channel = Table(  # certified apps (national app, city app, WeChat, Alipay, bank
     Column("channel_id", String(30), primary_key=True),
     Column("name", String(100), nullable=False),
     Column("secret", String(128), nullable=False),  # HMAC key of its signed requests
+    # what its credential lets it do: domain/channels.py SCOPES, comma-separated (a
+    # channel made before scopes existed holds all of them: migration 0020)
+    Column("scopes", String(100), nullable=False, server_default=ALL_SCOPES),
+    # a sandbox channel acts only on the demo dataset's persons (docs/channel-api.md)
+    Column("sandbox", Boolean, nullable=False, server_default=text("false")),
+    # where its webhooks go (order and claim status); empty: none
+    Column("webhook_url", String(400), nullable=False, server_default=""),
+)
+
+channel_request = Table(  # a channel's write, by its Idempotency-Key: answered once
+    "channel_request",
+    metadata,
+    Column("channel_id", String(30), primary_key=True),
+    Column("idem_key", String(64), primary_key=True),
+    Column("request_hash", String(64), nullable=False),  # SHA-256 of method, path, body
+    Column("status", Integer, nullable=False),  # the HTTP status answered
+    Column("body", Text, nullable=False),  # the JSON answered
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "created_at"),  # the purge: kept 24 hours (services/retention.py)
 )
 
 ecert = Table(  # one activation of the electronic certificate in one channel
@@ -1031,6 +1052,13 @@ CHECKS |= {
     stored_file: {"kind": _one_of("kind", states.STORED_FILE_KINDS)},
     payee_account: {"account": "bank_name <> '' AND bank_account <> ''"},
     claim: {**CHECKS[claim], "source": _one_of("source", states.CLAIM_SOURCES)},
+}
+
+# issue 15: a channel's scopes (domain/channels.py), an idempotent answer's status
+CHECKS |= {
+    channel: {"scopes": _each_one_of("scopes", states.CHANNEL_SCOPES)},
+    # 0 only inside the transaction that reserved the key (never committed so)
+    channel_request: {"status": "status = 0 OR (status >= 200 AND status <= 499)"},
 }
 
 

@@ -1,0 +1,216 @@
+"""What every /channel/v1 route shares: the gate (the channel the edge verified, the
+scope the route declares, the Idempotency-Key of a write), the runner (one write
+transaction per request; a write's answer kept under its key and replayed), and the
+OpenAPI security schemes of the signature. docs/channel-api.md.
+
+A write's key is reserved first in its transaction (``channel_request``), so a parallel
+twin waits and then finds the answer; the answer (its status and JSON) is stored in the
+same transaction as what the write did, so a replay never acts again. A refusal that
+rolls the write back keeps nothing: the same key may then be sent again. A committed
+refusal (a wrong PIN, counted) is kept and replayed like any answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from yibao.domain import channels as rules
+from yibao.domain.errors import Refused
+from yibao.domain.policy import Policy
+from yibao.services import ecert
+from yibao.services.context import Actor, ActorKind, Call, Clock, Entry, Ids
+from yibao.store import channels
+from yibao.store.channels import Channel
+from yibao.store.db import Database
+
+VERIFIED = "yibao.channel"  # the scope["state"] key of the channel the edge verified
+_CALLER = "yibao_channel_caller"  # the request.state attribute the gate sets
+REPLAYED = "Idempotent-Replayed"  # the header of an answer given again for its key
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The channel calling a route, the status the route answers on success and, for a
+    write, its Idempotency-Key and the hash of what it asks (method, path, body)."""
+
+    channel: Channel
+    status: int = 200
+    key: str = ""
+    request_hash: str = ""
+
+    @property
+    def channel_id(self) -> str:
+        return self.channel.channel_id
+
+
+def refusal_reply(refusal: Refused, **extra: Any) -> JSONResponse:
+    return JSONResponse({"code": refusal.code, "message": refusal.message, **extra},
+                        status_code=refusal.http_status)
+
+
+class Unauthorized(Exception):
+    """A channel request whose signature, timestamp or nonce is not valid (HTTP 401)."""
+
+
+def unauthorized_reply() -> JSONResponse:
+    return refusal_reply(Refused("E-AUTH-005",
+                                 "channel signature, timestamp or nonce not valid"))
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(b"\n".join([method.encode(), path.encode(), body])).hexdigest()
+
+
+def _gate(scope: rules.Scope, write: bool) -> Callable[[Request], Any]:
+    async def gate(request: Request) -> None:  # async: nothing blocks (the body is read)
+        """The verified channel holds ``scope``; a write carries its Idempotency-Key."""
+        channel: Channel | None = request.scope.get("state", {}).get(VERIFIED)
+        if channel is None:
+            raise Unauthorized()
+        rules.check_scope(channel.scopes, scope)
+        status = getattr(request.scope.get("route"), "status_code", None) or 200
+        caller = Caller(channel, status)
+        if write:
+            key = rules.check_idempotency_key(request.headers.get("idempotency-key"))
+            caller = Caller(channel, status, key, request_hash(
+                request.method, request.scope["path"], await request.body()))
+        setattr(request.state, _CALLER, caller)
+
+    return gate
+
+
+async def caller(request: Request) -> Caller:
+    """The caller the route's gate let through (every channel route has one: ``post``)."""
+    found: Caller | None = getattr(request.state, _CALLER, None)
+    assert found is not None, f"{request.url.path}: a channel route without its gate"
+    return found
+
+
+SCHEMES = ("ChannelId", "ChannelTimestamp", "ChannelNonce", "ChannelSignature")
+IDEMPOTENCY_SCHEME = "IdempotencyKey"
+
+
+def post(api: APIRouter, path: str, scope: rules.Scope, *, write: bool = True,
+         **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``api.post`` of a channel route needing ``scope``; ``write``: it changes something,
+    so it needs an Idempotency-Key (the lists and views that carry the PIN in their
+    body are POSTs that change nothing but a wrong PIN's count: no key)."""
+    security = {name: [scope.value] if name == "ChannelSignature" else [] for name in SCHEMES}
+    if write:
+        security[IDEMPOTENCY_SCHEME] = []
+    return api.post(path, dependencies=[Depends(_gate(scope, write))], openapi_extra={
+        "security": [security], "x-yb-scope": scope.value, "x-yb-write": write}, **options)
+
+
+def channel_call(conn: Connection, channel_id: str, now: Any, ids: Ids,
+                 policies: tuple[Policy, ...]) -> Call:
+    """The call of a certified channel (an app) the edge verified (/channel/v1)."""
+    return Call(conn=conn, actor=Actor(ActorKind.CHANNEL, channel_id), entry=Entry.CHANNEL,
+                now=now, ids=ids, policies=policies)
+
+
+# what a route's action gives: the answer's JSON, or a Response (a committed refusal)
+Action = Callable[[Call], Any]
+
+
+class Runner:
+    """Runs a route's action in one write transaction as the calling channel."""
+
+    def __init__(self, db: Database, clock: Clock, ids: Ids,
+                 policies: tuple[Policy, ...]) -> None:
+        self.db, self.clock, self.ids, self.policies = db, clock, ids, policies
+
+    def run(self, action: Action, caller: Caller) -> Response:
+        """The answer: ``action``'s JSON with the route's status, a refusal's, or (a
+        write whose key was answered already) the stored answer again."""
+        try:
+            return self._attempt(action, caller)
+        except IntegrityError:
+            # a parallel twin took the key first and committed: its answer is ours
+            if not caller.key:
+                raise
+            with self.db.read() as conn:
+                found = channels.answered(conn, caller.channel_id, caller.key)
+            if found is None:
+                raise
+            return _replay(found, caller)
+        except Refused as refusal:
+            return refusal_reply(refusal)
+
+    def _attempt(self, action: Action, caller: Caller) -> Response:
+        with self.db.write() as conn:
+            call = channel_call(conn, caller.channel_id, self.clock(), self.ids,
+                                self.policies)
+            if caller.key:
+                found = channels.answered(conn, caller.channel_id, caller.key)
+                if found is not None:
+                    return _replay(found, caller)
+                channels.reserve(conn, caller.channel_id, caller.key, caller.request_hash,
+                                 call.now)
+            response = _response(action(call), caller.status)
+            if caller.key:
+                channels.answer(conn, caller.channel_id, caller.key, response.status_code,
+                                bytes(response.body).decode("utf-8"))
+            return response
+
+    def as_holder(self, caller: Caller, cert_id: str, pin: str,
+                  action: Callable[[Call, str], Any], *, settled: bool = True) -> Response:
+        """Run ``action`` for the certificate holder once the PIN matched (a wrong PIN is
+        counted and committed, then refused); ``settled``: not in the certificate's first
+        period (E-ECT-013)."""
+        def act(call: Call) -> Any:
+            psn_no = ecert.holder_by_pin(call, cert_id, pin, settled=settled)
+            if psn_no is None:
+                return refusal_reply(Refused("E-ECT-005", "wrong PIN"))
+            return action(call, psn_no)
+        return self.run(act, caller)
+
+
+def _response(result: Any, status: int) -> JSONResponse:
+    if isinstance(result, JSONResponse):
+        return result
+    assert not isinstance(result, Response), type(result)
+    return JSONResponse(jsonable_encoder(result), status_code=status)
+
+
+def _replay(found: channels.Answered, caller: Caller) -> Response:
+    """The stored answer of the key, if it was asked the same (E-CHN-003 otherwise)."""
+    if found.request_hash != caller.request_hash:
+        raise Refused("E-CHN-003", "this Idempotency-Key was used for another path or body")
+    assert found.status != 0, "an unanswered key was committed"
+    return Response(found.body, status_code=found.status, media_type="application/json",
+                    headers={REPLAYED: "true"})
+
+
+def install(app: FastAPI, *, security_schemes: dict[str, Any],
+            tag: dict[str, Any]) -> None:
+    """Answer an unauthorized channel request 401, and declare the signature's security
+    schemes and the channel tag (with the worked example) in the OpenAPI."""
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(_request: Request, _exc: Unauthorized) -> JSONResponse:
+        return unauthorized_reply()
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+            security_schemes)
+        schema["tags"] = [t for t in schema.get("tags", []) if t["name"] != tag["name"]]
+        schema["tags"].append(tag)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
