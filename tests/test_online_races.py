@@ -2,7 +2,9 @@
 and a window settlement of the same person, the payment and the expiry of one order, a
 notification delivered twice at once, two 6202 with one payAuthNo, two 6203 with one
 appRefdSn. Whichever order the locks give, the money is what processing one after the
-other gives, and each order resolves once (the ``db`` fixture checks ``ledger verify``)."""
+other gives, and each order resolves once (the ``db`` fixture checks ``ledger verify``).
+Last, a property over real holds: for any fees, a window settlement made while an order is
+held never pays from the account the order holds, and both add up to the fen."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from concurrency import race
@@ -27,7 +31,7 @@ from online import (
 )
 from yibao.domain.states import SettlementKind
 from yibao.services import online_payment
-from yibao.store.schema import online_hold, settlement
+from yibao.store.schema import online_hold, online_order, settlement
 
 BALANCE = 300000  # 王芳's personal account, fen
 DEDUCTIBLE = 180000  # her year's deductible (310, working employee), fen
@@ -88,6 +92,12 @@ def _settlements(db, mdtrt_id: str, kind: SettlementKind) -> int:
     with db.read() as conn:
         return int(conn.execute(select(func.count()).select_from(settlement).where(
             settlement.c.mdtrt_id == mdtrt_id, settlement.c.kind == kind)).scalar_one())
+
+
+def _setl_id_of(db, pay_ord_id: str) -> str:
+    with db.read() as conn:
+        return str(conn.execute(select(online_order.c.setl_id).where(
+            online_order.c.pay_ord_id == pay_ord_id)).scalar_one())
 
 
 def _holds(db) -> int:
@@ -256,3 +266,66 @@ def test_two_6203_with_one_app_refd_sn_refund_once(db, clock, shop, till):
     assert [r[2] for r in till.refunds] == [fen(held["ownPayAmt"])]
     assert _ord_stas(shop, uploaded) == "7"
     assert _balance(shop) == BALANCE
+
+
+# ---------------------------------------------------------------- a property over real holds
+
+LINE_FEN = st.integers(min_value=1, max_value=300000)  # 0.01 .. 3000.00 yuan
+IDENTITY = ("medfee_sumamt", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay")
+
+
+def _yuan(amount: int) -> str:
+    return f"{amount // 100}.{amount % 100:02d}"
+
+
+def _check_identities(amounts: dict[str, int]) -> None:
+    """As the engine's tests check: medfee = fund + the person's part = fund + account +
+    cash, to the fen."""
+    assert amounts["medfee_sumamt"] == amounts["fund_pay_sumamt"] + amounts["psn_part_amt"]
+    assert amounts["psn_part_amt"] == amounts["acct_pay"] + amounts["psn_cash_pay"]
+    assert min(amounts.values()) >= 0
+
+
+def _window(shop, psn_no: str, fees: tuple[int, int]) -> dict[str, int]:
+    visit = register(shop.his, psn_no, WANG_FANG)
+    upload(shop.his, visit, psn_no, [line("W1", "XA01AAA0001", _yuan(fees[0])),
+                                     line("W2", "XC03CCC0003", _yuan(fees[1]))])
+    info = ok(shop.his.call("2207", settle_payload(psn_no, visit, WANG_FANG,
+                                                   _yuan(sum(fees)))))["setlinfo"]
+    amounts = {k: fen(info[k]) for k in IDENTITY}
+    assert amounts["medfee_sumamt"] == sum(fees)
+    return amounts
+
+
+def _stored(db, setl_id: str) -> dict[str, int]:
+    with db.read() as conn:
+        row = conn.execute(select(*(settlement.c[k] for k in IDENTITY)).where(
+            settlement.c.setl_id == setl_id)).mappings().one()
+    return {k: int(row[k]) for k in IDENTITY}
+
+
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order_fees=st.tuples(LINE_FEN, LINE_FEN), window_fees=st.tuples(LINE_FEN, LINE_FEN),
+       account=st.booleans())
+def test_a_window_settlement_while_an_order_is_held_leaves_the_held_account_alone(
+        db, clock, shop, till, order_fees, window_fees, account):
+    reset(db)
+    shop.his.sign_in()
+    own = order_fees[1] + (BALANCE if account else 0)  # more than the account: a cash part
+    _, psn_no, uploaded, held = _held(db, clock, shop, [
+        fee_line("1", "XB02BBB0002", _yuan(order_fees[0])),
+        fee_line("2", "XC03CCC0003", _yuan(own))], account=account)
+    assert held["ordStas"] == "1"
+    order_acct = fen(held["psnAcctPay"])
+    window = _window(shop, psn_no, window_fees)
+    assert window["acct_pay"] <= BALANCE - order_acct
+    _check_identities(window)
+    assert _pay(db, clock, till, uploaded["payOrdId"], fen(held["ownPayAmt"])) == "settled"
+    order = _stored(db, _setl_id_of(db, uploaded["payOrdId"]))
+    _check_identities(order)
+    assert (order["medfee_sumamt"], order["fund_pay_sumamt"], order["acct_pay"],
+            order["psn_cash_pay"]) == (fen(held["feeSumamt"]), fen(held["fundPay"]),
+                                       order_acct, fen(held["ownPayAmt"]))
+    assert window["acct_pay"] + order["acct_pay"] <= BALANCE
+    assert _balance(shop) == BALANCE - window["acct_pay"] - order["acct_pay"]
