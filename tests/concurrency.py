@@ -38,3 +38,28 @@ def run_threads(handle: Callable[..., dict], requests: Sequence[tuple]) -> list[
     for t in threads:
         t.join(timeout=60)
     return answers
+
+
+def race(*actions: Callable[[], Any]) -> list[Any]:
+    """Run every action at the same moment, one thread each; their results in order. An
+    action that raised fails the caller with its exception (after every thread ended)."""
+    barrier = threading.Barrier(len(actions))
+    results: list[Any] = [None] * len(actions)
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = actions[i]()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(actions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a racer did not finish"
+    if errors:
+        raise errors[0]
+    return results

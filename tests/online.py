@@ -5,55 +5,74 @@ WeChat Pay simulator in its own process)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from apps import ChannelApp
 from flows import ok
+from yibao.api.app import create_app
+from yibao.api.tx_online import Online
+from yibao.client import HisClient, httpx_transport
 from yibao.services import online
 from yibao.services.context import Actor, ActorKind, Call, Entry, Ids
+from yibao.store.demo import demo_token
+from yibao.store.policy_files import load_policies
 from yibao.thirdpay.platform import Created, PlatformDown, Refund, Trade, TradeState
 
 
 @dataclass
 class Till:
-    """A payment platform kept in memory: orders created, paid by the test, refunded."""
+    """A payment platform kept in memory: orders created, paid by the test, refunded.
+    Safe to call from several threads at once (the race tests): one call at a time."""
 
     down: bool = False
     trades: dict[str, Trade] = field(default_factory=dict)
     refunds: list[tuple[str, str, int]] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def _up(self) -> None:
         if self.down:
             raise PlatformDown("the platform does not answer")
 
     def create(self, out_trade_no, amount_fen, description, notify_url, expire_at) -> Created:
-        self._up()
-        self.trades.setdefault(out_trade_no, Trade(out_trade_no, "", TradeState.NOTPAY,
-                                                   amount_fen, None))
-        return Created(f"https://pay.example/{out_trade_no}", f"wx{out_trade_no}")
+        with self._lock:
+            self._up()
+            self.trades.setdefault(out_trade_no, Trade(out_trade_no, "", TradeState.NOTPAY,
+                                                       amount_fen, None))
+            return Created(f"https://pay.example/{out_trade_no}", f"wx{out_trade_no}")
 
     def pay(self, out_trade_no: str, at: datetime, amount_fen: int | None = None) -> Trade:
-        before = self.trades[out_trade_no]
-        paid = Trade(out_trade_no, f"42000{out_trade_no}", TradeState.PAID,
-                     before.amount_fen if amount_fen is None else amount_fen, at)
-        self.trades[out_trade_no] = paid
-        return paid
+        with self._lock:
+            before = self.trades[out_trade_no]
+            paid = Trade(out_trade_no, f"42000{out_trade_no}", TradeState.PAID,
+                         before.amount_fen if amount_fen is None else amount_fen, at)
+            self.trades[out_trade_no] = paid
+            return paid
 
     def query(self, out_trade_no: str) -> Trade:
-        self._up()
-        return self.trades[out_trade_no]
+        with self._lock:
+            self._up()
+            return self.trades[out_trade_no]
 
     def close(self, out_trade_no: str) -> None:
-        self._up()
-        self.closed.append(out_trade_no)
+        with self._lock:
+            self._up()
+            self.closed.append(out_trade_no)
 
     def refund(self, out_trade_no, out_refund_no, refund_fen, total_fen) -> Refund:
-        self._up()
-        self.refunds.append((out_trade_no, out_refund_no, refund_fen))
-        return Refund("SUCCESS", f"50300{out_refund_no}")
+        with self._lock:
+            self._up()
+            self.refunds.append((out_trade_no, out_refund_no, refund_fen))
+            return Refund("SUCCESS", f"50300{out_refund_no}")
 
     def bill(self, day):  # not used by these tests
         raise NotImplementedError
@@ -111,3 +130,41 @@ def pay_data(his, uploaded: dict, auth: str, ser: str = "BIZ1") -> dict:
     return {"data": {"payAuthNo": auth, "payOrdId": uploaded["payOrdId"],
                      "payToken": uploaded["payToken"], "orgCodg": his.code, "orgBizSer": ser,
                      "mdtrtId": uploaded["extData"]["mdtrtId"]}}
+
+
+@dataclass(frozen=True)
+class Shop:
+    """The app with an in-memory platform, a signed-in HIS and a certified channel app."""
+
+    app: FastAPI
+    his: HisClient
+    channel: ChannelApp
+
+
+@contextmanager
+def open_shop(db, clock, till: Till) -> Iterator[Shop]:
+    made = create_app(db, clock=clock, online=Online(till, "http://yibao.test/notify",
+                                                     "http://yibao.test"))
+    made.state.clock = clock
+    with TestClient(made) as http:
+        his = HisClient(httpx_transport(http), "H11010500001", demo_token("H11010500001"))
+        his.sign_in()
+        yield Shop(made, his, ChannelApp(http))
+
+
+def as_platform(db, clock, action: Callable[[Call], Any]) -> Any:
+    """``action`` in a transaction of its own, as the platform's notification route or
+    the sweeper would run it (the system acting)."""
+    with db.write() as conn:
+        call = Call(conn=conn, actor=Actor(ActorKind.SYSTEM, "platform"),
+                    entry=Entry.PLATFORM, now=clock(), ids=Ids(clock),
+                    policies=load_policies())
+        return action(call)
+
+
+def place_order(his, app: ChannelApp, cert_id: str, psn_no: str, lines: list[dict],
+                order: str = "MO1", *, account: bool = True) -> dict:
+    """6201 with a fresh ecToken: its answer's data."""
+    token = scan_token(his, app, cert_id)
+    return ok(his.call("6201", upload_data(his, psn_no, token, lines, order=order,
+                                           account=account)))["data"]

@@ -41,6 +41,11 @@ def check_deductible_used_once(his, certno: str, answers: list[dict], amount: st
     assert history["D.emp_otp"] == DEDUCTIBLE[certno]
     assert history["B.emp_otp"] == in_scope
     assert history["F.330100"] == sum(D(s["fund_pay_sumamt"]) for s in infos)
+    # the account too: each settlement moved it from the balance the one before left
+    balance = D(person(his, certno)["insuinfo"][0]["balc"])
+    start = {WANG_FANG: D(3000), LI_JIANGUO: D(5000)}[certno]
+    assert balance == start - sum(D(s["acct_pay"]) for s in infos)
+    assert min(D(s["balc"]) for s in infos) == balance
 
 
 @pytest.mark.parametrize("certno", [WANG_FANG, LI_JIANGUO])

@@ -8,19 +8,21 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from fastapi.testclient import TestClient
 
-from apps import ChannelApp
-from conftest import httpx_transport
 from flows import WANG_FANG, fen, line, ok, person, refused, register, settle_payload, upload
-from online import Till, authorise, fee_line, pay_data, scan_token, upload_data
-from yibao.api.app import create_app
-from yibao.api.tx_online import Online
-from yibao.client import HisClient
+from online import (
+    Till,
+    as_platform,
+    authorise,
+    fee_line,
+    open_shop,
+    pay_data,
+    place_order,
+    scan_token,
+    upload_data,
+)
 from yibao.services import accumulators, online_payment
-from yibao.services.context import Actor, ActorKind, Call, Entry, Ids
 from yibao.store import accounts, online_orders
-from yibao.store.demo import demo_token
 
 
 @pytest.fixture
@@ -31,40 +33,15 @@ def till() -> Till:
 @pytest.fixture
 def shop(db, clock, till):
     """The app with the in-memory platform; the HIS signed in; the app's person."""
-    made = create_app(db, clock=clock, online=Online(till, "http://yibao.test/notify",
-                                                     "http://yibao.test"))
-    made.state.clock = clock
-    with TestClient(made) as http:
-        his = HisClient(httpx_transport(http), "H11010500001", demo_token("H11010500001"))
-        his.sign_in()
-        app = ChannelApp(http)
-        yield http, his, app
-
-
-def _as_platform(db, clock, action):
-    with db.write() as conn:
-        call = Call(conn=conn, actor=Actor(ActorKind.SYSTEM, "platform"),
-                    entry=Entry.PLATFORM, now=clock(), ids=Ids(clock),
-                    policies=_policies())
-        return action(call)
-
-
-def _policies():
-    from yibao.store.policy_files import load_policies
-    return load_policies()
-
-
-def _order(his, app, cert_id, psn_no, lines, order="MO1", *, account=True):
-    token = scan_token(his, app, cert_id)
-    return ok(his.call("6201", upload_data(his, psn_no, token, lines, order=order,
-                                           account=account)))["data"]
+    with open_shop(db, clock, till) as opened:
+        yield None, opened.his, opened.channel
 
 
 def test_an_order_is_held_then_paid_and_settled_in_the_month_of_payment(db, clock, shop, till):
     _http, his, app = shop
     cert_id = app.activate()
     psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
-    uploaded = _order(his, app, cert_id, psn_no, [fee_line("1", "XA01AAA0001", "100.00", "5")],
+    uploaded = place_order(his, app, cert_id, psn_no, [fee_line("1", "XA01AAA0001", "100.00", "5")],
                       account=False)
     assert uploaded["cashierUrl"].endswith(f"/cashier/{uploaded['payOrdId']}")
     auth = authorise(db, clock, psn_no, uploaded["payOrdId"])
@@ -82,9 +59,9 @@ def test_an_order_is_held_then_paid_and_settled_in_the_month_of_payment(db, cloc
     assert again == held
     clock.now += timedelta(minutes=3)
     trade = till.pay(uploaded["payOrdId"], clock(), fen(held["ownPayAmt"]))
-    did = _as_platform(db, clock, lambda call: online_payment.on_trade(call, trade, till).did)
+    did = as_platform(db, clock, lambda call: online_payment.on_trade(call, trade, till).did)
     assert did == "settled"
-    replay = _as_platform(db, clock, lambda call: online_payment.on_trade(call, trade, till).did)
+    replay = as_platform(db, clock, lambda call: online_payment.on_trade(call, trade, till).did)
     assert replay == "already"
     queried = ok(his.call("6301", {"data": {
         "payOrdId": uploaded["payOrdId"], "orgCodg": his.code, "payToken": uploaded["payToken"],
@@ -105,7 +82,7 @@ def test_held_room_is_not_used_by_a_window_settlement(db, clock, shop, till):
     _http, his, app = shop
     cert_id = app.activate()
     psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
-    uploaded = _order(his, app, cert_id, psn_no,
+    uploaded = place_order(his, app, cert_id, psn_no,
                       [fee_line("1", "XC03CCC0003", "1000.00", "4")])  # 丙类: account pays
     auth = authorise(db, clock, psn_no, uploaded["payOrdId"])
     held = ok(his.call("6202", pay_data(his, uploaded, auth)))["data"]
@@ -118,14 +95,14 @@ def test_held_room_is_not_used_by_a_window_settlement(db, clock, shop, till):
     ok(his.call("2208", {"data": {"setl_id": window["setlinfo"]["setl_id"],
                                   "mdtrt_id": visit, "psn_no": psn_no}}))
     clock.now += timedelta(minutes=31)
-    did = _as_platform(db, clock, lambda call: online_payment.expire(
+    did = as_platform(db, clock, lambda call: online_payment.expire(
         call, uploaded["payOrdId"], till))
     assert did == "expired" and till.closed == [uploaded["payOrdId"]]
     later = ok(his.call("2207", settle_payload(psn_no, visit, WANG_FANG, "100.00")))
     assert fen(later["setlinfo"]["acct_pay"]) == 10000
     # a payment that comes after the expiry is given back
     trade = till.pay(uploaded["payOrdId"], clock(), fen(held["ownPayAmt"]))
-    did = _as_platform(db, clock, lambda call: online_payment.on_trade(call, trade, till).did)
+    did = as_platform(db, clock, lambda call: online_payment.on_trade(call, trade, till).did)
     assert did == "late_refund"
     assert [r[2] for r in till.refunds] == [trade.amount_fen]
 
@@ -134,8 +111,8 @@ def test_a_payment_authorisation_is_single_use_and_bound(db, clock, shop):
     _http, his, app = shop
     cert_id = app.activate()
     psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
-    first = _order(his, app, cert_id, psn_no, [fee_line("1", "XA01AAA0001", "10.00")], "MO1")
-    second = _order(his, app, cert_id, psn_no, [fee_line("2", "XA01AAA0001", "20.00")], "MO2")
+    first = place_order(his, app, cert_id, psn_no, [fee_line("1", "XA01AAA0001", "10.00")], "MO1")
+    second = place_order(his, app, cert_id, psn_no, [fee_line("2", "XA01AAA0001", "20.00")], "MO2")
     auth = authorise(db, clock, psn_no, first["payOrdId"])
     refused(his.call("6202", pay_data(his, second, auth)), "E-PAU-002")
     refused(his.call("6202", pay_data(his, first, "PA-nothing")), "E-PAU-001")
@@ -169,7 +146,7 @@ def test_6401_cancels_an_unpaid_order_and_releases_its_hold(db, clock, shop, til
     _http, his, app = shop
     cert_id = app.activate()
     psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
-    uploaded = _order(his, app, cert_id, psn_no, [fee_line("1", "XC03CCC0003", "100.00")],
+    uploaded = place_order(his, app, cert_id, psn_no, [fee_line("1", "XC03CCC0003", "100.00")],
                       account=False)
     ok(his.call("6202", pay_data(his, uploaded, authorise(db, clock, psn_no,
                                                           uploaded["payOrdId"]))))
@@ -187,12 +164,12 @@ def test_6401_cancels_an_unpaid_order_and_releases_its_hold(db, clock, shop, til
 def _settled(db, clock, his, app, till, lines):
     cert_id = app.activate()
     psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
-    uploaded = _order(his, app, cert_id, psn_no, lines)
+    uploaded = place_order(his, app, cert_id, psn_no, lines)
     held = ok(his.call("6202", pay_data(his, uploaded, authorise(
         db, clock, psn_no, uploaded["payOrdId"]))))["data"]
     if fen(held["ownPayAmt"]):
         trade = till.pay(uploaded["payOrdId"], clock(), fen(held["ownPayAmt"]))
-        _as_platform(db, clock, lambda call: online_payment.on_trade(call, trade, till))
+        as_platform(db, clock, lambda call: online_payment.on_trade(call, trade, till))
     return psn_no, uploaded, held, scan_token(his, app, cert_id)
 
 
@@ -253,7 +230,7 @@ def test_the_platform_down_keeps_the_order_held_and_a_query_recovers(db, clock, 
     _http, his, app = shop
     cert_id = app.activate()
     psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
-    uploaded = _order(his, app, cert_id, psn_no, [fee_line("1", "XB02BBB0002", "100.00")],
+    uploaded = place_order(his, app, cert_id, psn_no, [fee_line("1", "XB02BBB0002", "100.00")],
                       account=False)
     auth = authorise(db, clock, psn_no, uploaded["payOrdId"])
     till.down = True
@@ -265,8 +242,8 @@ def test_the_platform_down_keeps_the_order_held_and_a_query_recovers(db, clock, 
     till.pay(uploaded["payOrdId"], clock())  # the notification is lost
     till.down = True
     clock.now += timedelta(minutes=40)
-    assert _as_platform(db, clock, lambda call: online_payment.expire(
+    assert as_platform(db, clock, lambda call: online_payment.expire(
         call, uploaded["payOrdId"], till)) == "pending"  # never released unasked
     till.down = False
-    assert _as_platform(db, clock, lambda call: online_payment.expire(
+    assert as_platform(db, clock, lambda call: online_payment.expire(
         call, uploaded["payOrdId"], till)) == "settled"

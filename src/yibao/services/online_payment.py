@@ -133,11 +133,13 @@ def on_trade(call: Call, trade: Trade, platform: Platform) -> Outcome:
     answer). Paid for a held order: settle it. Paid again (a replay): nothing. Paid for
     an order already released: give the money back (LATE refund). Unknown order or
     another amount: refused, nothing changes (the daily reconciliation lists it)."""
-    order = online_orders.find(call.conn, trade.out_trade_no)
-    if order is None:
+    found = online_orders.find(call.conn, trade.out_trade_no)
+    if found is None:
         raise Refused("E-PAY-003", f"unknown order {trade.out_trade_no[:40]}")
     if trade.state is not TradeState.PAID:
-        return Outcome(order, "pending")
+        return Outcome(found, "pending")
+    lock_person(call.conn, found["psn_no"])  # the same payment again, or the expiry, waits
+    order = _reread(call.conn, found["pay_ord_id"], lock=True)  # ... and then reads it settled
     if trade.amount_fen != order["cash_pay"] and order["status"] != OrderStatus.UPLOADED:
         raise Refused("E-PAY-003", f"paid {fen_to_yuan(trade.amount_fen)}, the order's cash "
                       f"part is {fen_to_yuan(order['cash_pay'])}")

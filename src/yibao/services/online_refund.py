@@ -52,12 +52,12 @@ def refund(call: Call, req: RefundRequest, platform: Platform | None) -> RowMapp
     order = online_orders.find(call.conn, req.pay_ord_id)
     if order is None or order["fixmedins_code"] != call.institution.code:
         raise Refused("E-ORD-001", f"payOrdId {req.pay_ord_id}")
+    lock_person(call.conn, order["psn_no"])  # the same refund sent twice at once waits here
     before = online_orders.refund(call.conn, req.pay_ord_id, req.app_refd_sn)
-    if before is not None:
+    if before is not None:  # ... and then finds the first one's refund
         if before["request_hash"] != req.digest():
             raise Refused("E-ORD-007", f"appRefdSn {req.app_refd_sn}")
         return before
-    lock_person(call.conn, order["psn_no"])
     order = online_orders.find(call.conn, req.pay_ord_id, lock=True)
     assert order is not None
     _check_authority(call, order, req.token)

@@ -49,8 +49,9 @@ from yibao.store.schema import (
 )
 from yibao.store.schema import person as person_table
 
-# the person locked, with the account balance and whether a suspension is in force, in
-# one round trip (the settlement's first statement; details only when suspended)
+# the person (locked already: _plan), with the account balance, the account online
+# orders hold and whether a suspension is in force, in one round trip (details only
+# when suspended)
 _LOCK_FOR_SETTLEMENT = (
     select(person_table, account.c.balance,
            cards.suspended_on(bindparam("day")).label("suspended"),
@@ -134,7 +135,13 @@ class _Plan:
 def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
           lines: list[RowMapping] | None = None) -> _Plan:
     """Everything a settlement needs, computed under the person's lock; ``lines``: the
-    lines an online order reserved (else the visit's unsettled ones)."""
+    lines an online order reserved (else the visit's unsettled ones).
+
+    The lock is taken by a statement of its own, before the one that reads the balance
+    and the held account: on PostgreSQL a statement that waits for a row lock still
+    reads every other table (the account, the online orders) as they were when it
+    began, before the transaction it waited for committed its account move or hold."""
+    lock_person(call.conn, req.psn_no)
     person = call.conn.execute(
         _LOCK_FOR_SETTLEMENT, {"psn_no": req.psn_no, "day": call.now.date()}).mappings().first()
     if person is None:
