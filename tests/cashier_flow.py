@@ -30,7 +30,8 @@ def uploaded_order(his, app, lines: list[dict], *, order: str = "MO1", account: 
 def cashier_link(db, clock, psn_no: str, uploaded: dict) -> str:
     """The cashierUrl's path with the payAuthNo the app appends."""
     auth = authorise(db, clock, psn_no, uploaded["payOrdId"])
-    path = "/" + uploaded["cashierUrl"].split("/", 3)[3]
+    url = uploaded["cashierUrl"]
+    path = url[url.index("/cashier/"):]
     return f"{path}?payAuthNo={auth}"
 
 

@@ -203,6 +203,19 @@ def test_confirming_needs_the_session_cookie_and_its_form_token(db, clock, shop,
     assert again.status_code == 303 and again.headers["location"] == ok.headers["location"]
 
 
+def test_without_a_payment_platform_a_part_to_pay_cannot_be_confirmed(db, clock):
+    made = create_app(db, clock=clock)  # no platform configured
+    made.state.clock = clock
+    with TestClient(made) as http:
+        his = HisClient(httpx_transport(http), "H11010500001", demo_token("H11010500001"))
+        his.sign_in()
+        pay_ord_id, page = _held(db, clock, (made, http, his, ChannelApp(http)),
+                                 [fee_line("1", PRICEY, "30.00")])
+        with unchanged(db):
+            _refused(http.post(f"/cashier/{pay_ord_id}/confirm",
+                               data={"form_token": _form_token(page.text)}), "E-PAY-001", 503)
+
+
 def test_an_expired_held_order_cannot_be_confirmed(db, clock, shop, till):
     _made, http, _his, _app = shop
     pay_ord_id, page = _held(db, clock, shop, [fee_line("1", PRICEY, "30.00")])
