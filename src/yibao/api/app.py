@@ -24,6 +24,7 @@ from yibao.api import (
     admin_filing,
     admin_institutions,
     admin_outbox,
+    cashier,
     channel,
     mpc,
     paynotify,
@@ -121,7 +122,7 @@ def create_app(
     # the edge: limits and authentication before a byte of a body is read (api/limits.py)
     app.add_middleware(EdgeLimits, routed=lambda scope: routed(app, scope), families=(
         _national_family(), channel.edge(db, unix_clock, channel_throttle),
-        admin.edge(db, clock), mpc.edge(), Family(""),
+        admin.edge(db, clock), mpc.edge(), cashier.edge(), Family(""),
     ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
     window = admin.Window(db, ids, hospital.policies)
@@ -138,6 +139,8 @@ def create_app(
     app.include_router(mpc.router(centre))
     channel.install(app)
     admin.install(app)
+    # the person's cashier page (6201's cashierUrl): HTML, the payAuthNo or cookie
+    app.include_router(cashier.router(db, clock, ids, hospital.policies, online))
 
     @app.exception_handler(Refused)
     async def refused(_request: Request, refusal: Refused) -> Response:

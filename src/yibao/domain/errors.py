@@ -252,6 +252,11 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-PAU-002", "payAuthNo is for another person, institution or order",
      "authorise this order in the app", 403),
     ("E-PAU-003", "payAuthNo or ecToken required", "send the payAuthNo the app issued", 400),
+    # the cashier page (/cashier): the person's browser session of one order
+    ("E-CSH-001", "no cashier session for this order",
+     "open the order again from the app (a new payment authorisation)", 401),
+    ("E-CSH-002", "the confirmation form is not this session's",
+     "reload the cashier page and confirm again", 403),
     # the mobile-payment centre's envelope (SM2/SM4) and callbacks
     ("E-MPC-001", "unknown appId", "use the appId the bureau registered for the institution",
      401),

@@ -86,6 +86,7 @@ class Entry(StrEnum):
     CLI = "cli"  # a yibao command run on the bureau's machine
     MOBILE_PAY = "mobile_pay"  # the mobile-payment centre's SM2/SM4 envelope (6201-6401)
     PLATFORM = "platform"  # the payment platform's notification of the person's payment
+    CASHIER = "cashier"  # the cashier page the person opens from their app (/cashier)
 
 
 class ActorKind(StrEnum):

@@ -23,9 +23,9 @@ from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.orders import Action, OrderStatus
 from yibao.services import fees, settlement, visits
-from yibao.services.context import Call, Done, Effect, EffectKind
+from yibao.services.context import Call, Done, Effect, EffectKind, Entry, Institution
 from yibao.services.persons import lock_person
-from yibao.store import online_orders
+from yibao.store import institutions, online_orders
 
 TOKEN_BYTES = 24
 Order = RowMapping  # an online_order row, as the services read it
@@ -230,14 +230,22 @@ def _spend_authorisation(call: Call, order: RowMapping, pay_auth_no: str) -> str
 
 
 def _order_for(call: Call, pay_ord_id: str, pay_token: str) -> RowMapping:
-    """The caller's order; with the payToken when one is sent (institution calls)."""
+    """The caller's order, with its payToken (institution calls). The cashier page sends
+    none: the payAuthNo alone proves the person (its call's site is the order's own)."""
     order = online_orders.find(call.conn, pay_ord_id)
     if order is None or (call.site is not None
                          and order["fixmedins_code"] != call.institution.code):
         raise Refused("E-ORD-001", f"payOrdId {pay_ord_id}")
-    if call.site is not None and digest(pay_token) != order["pay_token_hash"]:
+    cashier = pay_token == "" and call.entry is Entry.CASHIER
+    if call.site is not None and not cashier and digest(pay_token) != order["pay_token_hash"]:
         raise Refused("E-ORD-002", f"payOrdId {pay_ord_id}")
     return order
+
+
+def site_of(conn: Connection, pay_ord_id: str) -> Institution | None:
+    """The institution of an order (None: no such order)."""
+    order = online_orders.find(conn, pay_ord_id)
+    return None if order is None else institutions.find(conn, order["fixmedins_code"])
 
 
 def _locked(conn: Connection, pay_ord_id: str) -> RowMapping:
