@@ -205,6 +205,7 @@ def test_a_notification_with_another_amount_verifies_and_shows_that_amount(
         platform, simulator, receiver):
     number = _order(platform, receiver.url, 5000)
     _control(simulator, f"orders/{number}/pay")
+    receiver.wait(1)
     _control(simulator, f"orders/{number}/notify", amount_fen=1)
     headers, body = receiver.wait(2)[1]
     trade = platform.notification(headers, body)  # signed by the platform: the caller

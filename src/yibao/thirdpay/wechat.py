@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -40,6 +40,7 @@ from yibao.thirdpay.platform import (
     CST,
     Created,
     NotificationInvalid,
+    Platform,
     PlatformDown,
     PlatformRefusal,
     Refund,
@@ -281,3 +282,7 @@ def _unpack(packed: bytes | str) -> bytes:
     if len(text) > BILL_BYTES_MAX:
         raise PlatformDown("the bill is larger than BILL_BYTES_MAX")
     return text
+
+
+if TYPE_CHECKING:  # mypy --strict checks that the client is a Platform
+    _IS_A_PLATFORM: type[Platform] = WeChatPayPlatform
