@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -318,7 +318,7 @@ def callback_signer(private_key: str, clock: Clock) -> outbox.Signer:
     ``{"fixmedins_code", "data"}``) as the centre's envelope for the institution's app,
     sealed when it is sent (a redelivery carries the same data, freshly signed)."""
 
-    def sign(conn: Connection, row: RowMapping) -> tuple[bytes, dict[str, str]]:
+    def sign(conn: Connection, row: Any) -> tuple[bytes, dict[str, str]]:  # an outbox row
         payload = json.loads(row["payload"])
         apps = [a for a in mpc_apps.of_institution(conn, payload["fixmedins_code"])
                 if a.callback_url]
