@@ -34,6 +34,7 @@ from yibao.domain.orders import OrderStatus
 from yibao.domain.policy import Policy
 from yibao.services import cashier
 from yibao.services.context import Call, Clock, Ids
+from yibao.services.online import Order
 from yibao.store.db import Database
 
 PREFIX = "/cashier"
@@ -140,7 +141,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...],
         return await run_in_threadpool(confirmed, pay_ord_id, session, sent)
 
     def confirmed(pay_ord_id: str, session: str, sent: str) -> Response:
-        def act(call: Call) -> tuple[pages.Order, str]:
+        def act(call: Call) -> tuple[Order, str]:
             return cashier.confirm(call, pay_ord_id, session, sent, setup.platform,
                                    setup.notify_url), call.institution.name
 
@@ -165,7 +166,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...],
     return api
 
 
-def _after_confirm(order: pages.Order, institution: str, session: str,
+def _after_confirm(order: Order, institution: str, session: str,
                    clock: Clock) -> Response:
     """Paid at the platform: there (303). Nothing to pay: settled. The platform down: the
     order again, to try once more (503)."""

@@ -4,20 +4,19 @@ one local stylesheet (static/cashier.css), no script."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 from string import Template
-from typing import Any
 
 from yibao.domain import orders as rules
 from yibao.domain.errors import CATALOGUE, Refused
 from yibao.domain.money import fen_to_yuan
 from yibao.domain.orders import OrderStatus
+from yibao.services.online import Order
 
 STYLESHEET = "/cashier/static/cashier.css"
 FORM_FIELD = "form_token"
-Order = Mapping[Any, Any]  # an online_order row (a RowMapping)
 
 _LAYOUT = Template("""<!doctype html>
 <html lang="zh-CN">
