@@ -10,8 +10,6 @@ is not set; CI (.ci/run) installs Chromium and sets it."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -28,6 +25,7 @@ from apps import ChannelApp
 from cashier_flow import ORDER_FIELDS, cashier_link, uploaded_order, yuan_to_fen
 from conftest import FakeClock
 from online import Till, fee_line
+from servers import Remote, Served
 from yibao.api.app import create_app
 from yibao.api.tx_online import Online
 from yibao.bench.server import free_port
@@ -42,7 +40,6 @@ from yibao.thirdpay.platform import Created
 
 CHROMIUM = "/usr/bin/chromium"
 REQUIRED = bool(os.environ.get("YIBAO_REQUIRE_BROWSER"))
-START_SECONDS_MAX = 30.0
 STEP_MS = 15_000  # a page or a navigation, at most
 PRICEY = "XC03CCC0003"  # 丙类: the person pays it all
 
@@ -73,39 +70,6 @@ class PayDesk(Till):
     def create(self, out_trade_no, amount_fen, description, notify_url, expire_at) -> Created:
         created = super().create(out_trade_no, amount_fen, description, notify_url, expire_at)
         return Created(f"{self.base}/pay/{out_trade_no}", created.prepay_id)
-
-
-class Served:
-    """An ASGI app served by uvicorn in a thread on ``port``, reached as ``host``."""
-
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        self.url = f"http://{host}:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Served:
-        self.thread.start()
-        deadline = time.monotonic() + START_SECONDS_MAX
-        while not self.server.started:
-            assert time.monotonic() < deadline, f"{self.url} did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(START_SECONDS_MAX)
-
-
-class Remote:
-    """What ChannelApp needs of a client, against the running server."""
-
-    def __init__(self, base: str, app: FastAPI) -> None:
-        self.client = httpx.Client(base_url=base, timeout=10)
-        self.app = app  # its state.clock: the app's business clock
-
-    def post(self, path: str, **kwargs):
-        return self.client.post(path, **kwargs)
 
 
 def _platform_call(db: Database, clock: FakeClock, action):

@@ -21,6 +21,7 @@ from online import (
     scan_token,
     upload_data,
 )
+from yibao.domain.errors import Refused
 from yibao.services import accumulators, online_payment
 from yibao.store import accounts, online_orders
 
@@ -247,3 +248,20 @@ def test_the_platform_down_keeps_the_order_held_and_a_query_recovers(db, clock, 
     till.down = False
     assert as_platform(db, clock, lambda call: online_payment.expire(
         call, uploaded["payOrdId"], till)) == "settled"
+
+
+def test_a_payment_of_another_amount_is_refused_and_the_order_stays_held(db, clock, shop, till):
+    _http, his, app = shop
+    cert_id = app.activate()
+    psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+    uploaded = place_order(his, app, cert_id, psn_no, [fee_line("1", "XB02BBB0002", "100.00")],
+                      account=False)
+    held = ok(his.call("6202", pay_data(his, uploaded, authorise(
+        db, clock, psn_no, uploaded["payOrdId"]))))["data"]
+    wrong = till.pay(uploaded["payOrdId"], clock(), fen(held["ownPayAmt"]) - 1)
+    with pytest.raises(Refused) as caught:
+        as_platform(db, clock, lambda call: online_payment.on_trade(call, wrong, till))
+    assert caught.value.code == "E-PAY-003"
+    with db.read() as conn:
+        order = online_orders.find(conn, uploaded["payOrdId"])
+        assert order is not None and order["status"] == "held" and order["setl_id"] is None

@@ -7,9 +7,6 @@ controls; notifications arrive at a small HTTP receiver in this process."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+import servers
 from yibao.bench.server import free_port
 from yibao.domain.paybill import Kind, OurOrder, OurStatus, differences
 from yibao.services.context import china_now
@@ -93,31 +90,8 @@ def _handler(receiver: NotifyReceiver) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "yibao.cli", "paysim", "--port", str(port),
-         "--retry-scale", "0.001"], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process)
+    with servers.simulator() as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read() if process.stderr else b""
-        try:
-            if httpx.get(f"{url}/_sim/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the simulator did not start")
 
 
 @pytest.fixture()

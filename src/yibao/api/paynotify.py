@@ -22,7 +22,7 @@ from yibao.domain.policy import Policy
 from yibao.services import online_payment
 from yibao.services.context import Ids
 from yibao.store.db import Database
-from yibao.thirdpay.platform import NotificationInvalid
+from yibao.thirdpay.platform import NotificationInvalid, TradeState
 
 PATH = "/thirdpay/wechat/notify"
 logger = log.get("yibao.online")
@@ -43,6 +43,9 @@ def router(db: Database, setup: Online, clock: Callable[[], datetime], ids: Ids,
         except NotificationInvalid as exc:
             logger.warning("online_notification_refused", reason=str(exc)[:100])
             return _fail(401, "E-PAY-002 payment notification not valid")
+        if trade.state is not TradeState.PAID:  # a payment notification says it was paid
+            return _fail(400, f"E-PAY-003 payment does not match the order: state "
+                              f"{trade.state.value}")
         try:
             with db.write() as conn:
                 call = online_payment.system_call(conn, clock(), ids, policies)
