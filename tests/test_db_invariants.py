@@ -290,7 +290,8 @@ def _good_rows() -> dict[str, dict[str, Any]]:
                              fixmedins_code="H11010500001",
                              med_org_ord="M-INV", request_hash="r", psn_no=PSN,
                              insutype="310", mdtrt_id="V-INV", chrg_bchno="1", med_type="11",
-                             status="held", created_at=AT, expires_at=AT, medfee_sumamt=100,
+                             status="held", created_at=AT, expires_at=AT, held_at=AT,
+                             medfee_sumamt=100,
                              fund_pay=60, acct_pay=30, cash_pay=10),
         "online_refund": dict(refd_sn="R-INV", pay_ord_id="O-INV", app_refd_sn="A-INV",
                               request_hash="r", refd_type="ALL", fund_refd=60, acct_refd=30,
@@ -374,6 +375,7 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_online_order_split", "online_order", {"cash_pay": 11}),
     ("ck_online_order_split", "online_order", {"fund_pay": 70}),
     ("ck_online_order_split", "online_order", {"cash_paid": -1}),
+    ("ck_online_order_split", "online_order", {"held_at": None}),  # a split never held
     ("ck_online_refund_refd_type", "online_refund", {"refd_type": "SOME"}),
     ("ck_online_refund_status", "online_refund", {"status": "DONE"}),
     ("ck_online_refund_amounts", "online_refund", {"cash_refd": -10}),

@@ -39,7 +39,7 @@ from yibao.services.online_reconcile import reconcile
 from yibao.store import accounts, online_orders
 from yibao.store.demo import demo_token
 from yibao.store.policy_files import load_policies
-from yibao.store.schema import mpc_app
+from yibao.store.schema import channel, mpc_app
 from yibao.thirdpay.wechat import WeChatConfig, WeChatPayPlatform
 
 CODE = "H11010500001"
@@ -145,7 +145,7 @@ def test_a_hospital_app_flow_end_to_end(world):
     assert order["cash_paid"] == fen(held["ownPayAmt"]) and order["trade_no"]
     report = outbox.deliver_due(w.db, url="", clock=w.clock)  # 6302 to the institution
     assert report.delivered == 1
-    [sent] = w.institution.messages.values()  # sealed for the institution's app
+    [sent] = [m for m in w.institution.messages.values() if "encData" in m]  # sealed
     notice = codec.open_answer(sent, w.hospital.app, mpc.DEMO_PUBLIC_KEY)
     assert (notice["payOrdId"], notice["callType"], notice["medOrgOrd"]) == (
         pay_ord_id, "2", "MO-E2E-1")
@@ -166,6 +166,22 @@ def test_a_hospital_app_flow_end_to_end(world):
         psn_no = order["psn_no"]
         assert accounts.balance(conn, psn_no) == 300_000
     assert reconcile_today(w) == []
+
+
+def test_the_authorising_channel_gets_each_status_of_the_order(world):
+    w = world
+    with w.db.write() as conn:  # the app registered its webhook (yibao channels webhook)
+        conn.execute(update(channel).where(channel.c.channel_id == "CH-BJAPP")
+                     .values(webhook_url=w.institution.url))
+    uploaded, _ = _held(w)
+    _sim(w, f"orders/{uploaded['payOrdId']}/pay")
+    _status_becomes(w, uploaded["payOrdId"], "settled")
+    outbox.deliver_due(w.db, url="", clock=w.clock)
+    events = [m for m in w.institution.messages.values() if m.get("kind") == "wh.order.status"]
+    statuses = sorted((m["payload"]["data"]["status"], m["payload"]["data"]["ordStas"])
+                      for m in events)
+    assert statuses == [("held", "1"), ("settled", "6")]
+    assert {m["payload"]["subject_id"] for m in events} == {uploaded["payOrdId"]}
 
 
 def reconcile_today(w: World) -> list:

@@ -265,3 +265,24 @@ def test_a_payment_of_another_amount_is_refused_and_the_order_stays_held(db, clo
     with db.read() as conn:
         order = online_orders.find(conn, uploaded["payOrdId"])
         assert order is not None and order["status"] == "held" and order["setl_id"] is None
+
+
+def test_an_order_never_held_is_cancelled_and_expires_without_a_split(db, clock, shop, till):
+    _http, his, app = shop
+    cert_id = app.activate()
+    psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+    first = place_order(his, app, cert_id, psn_no, [fee_line("1", "XA01AAA0001", "10.00")],
+                        "MO1")
+    ident = {"payOrdId": first["payOrdId"], "orgCodg": his.code, "payToken": first["payToken"],
+             "idNo": WANG_FANG, "userName": "王芳", "idType": "01"}
+    assert ok(his.call("6401", {"data": ident}))["data"] == {"success": True}
+    assert ok(his.call("6301", {"data": ident}))["data"]["ordStas"] == "12"
+    second = place_order(his, app, cert_id, psn_no, [fee_line("2", "XA01AAA0001", "20.00")],
+                         "MO2")
+    clock.now += timedelta(minutes=31)
+    assert as_platform(db, clock, lambda call: online_payment.expire(
+        call, second["payOrdId"], till)) == "expired"
+    with db.read() as conn:
+        for pay_ord_id in (first["payOrdId"], second["payOrdId"]):
+            order = online_orders.find(conn, pay_ord_id)
+            assert order is not None and (order["fund_pay"], order["cash_pay"]) == (0, 0)

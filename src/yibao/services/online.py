@@ -22,7 +22,7 @@ from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.orders import Action, OrderStatus
-from yibao.services import fees, settlement, visits
+from yibao.services import fees, settlement, visits, webhooks
 from yibao.services.context import Call, Done, Effect, EffectKind, Entry, Institution
 from yibao.services.persons import lock_person
 from yibao.store import institutions, online_orders
@@ -203,6 +203,7 @@ def hold(call: Call, req: HoldRequest) -> Done[RowMapping]:
         hold_ref=req.hold_ref, channel_id=channel_id)
     online_orders.hold(call.conn, order["pay_ord_id"], order["psn_no"], order["insutype"],
                        held.deltas)
+    announce(call.conn, order["pay_ord_id"], call.now)
     return Done(_locked(call.conn, req.pay_ord_id),
                 Effect(EffectKind.ORDER, order["pay_ord_id"]))
 
@@ -300,3 +301,16 @@ def close(conn: Connection, order: RowMapping, after: OrderStatus, now: datetime
     online_orders.cancel_lines(conn, order["pay_ord_id"], order["mdtrt_id"])
     online_orders.change(conn, order["pay_ord_id"], OrderStatus(order["status"]),
                          status=after, closed_at=now)
+    announce(conn, order["pay_ord_id"], now)
+
+
+def announce(conn: Connection, pay_ord_id: str, now: datetime) -> None:
+    """The order's new status to the webhook of the channel it was authorised in (none
+    before an authorisation, or without a webhook), in the change's transaction."""
+    order = online_orders.find(conn, pay_ord_id)
+    assert order is not None, pay_ord_id
+    status = OrderStatus(order["status"])
+    webhooks.notify(conn, channel_id=order["channel_id"], event="order.status",
+                    subject_id=pay_ord_id, psn_no=order["psn_no"], now=now, payload={
+                        "payOrdId": pay_ord_id, "status": status.value,
+                        "ordStas": rules.ORD_STAS[status]})

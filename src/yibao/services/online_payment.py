@@ -85,6 +85,7 @@ def settle(call: Call, pay_ord_id: str, trade: Trade | None) -> RowMapping:
         trade_no=trade.trade_no if trade else "", cash_paid=trade.amount_fen if trade else 0)
     settled = _reread(call.conn, pay_ord_id)
     _tell_institution(call.conn, settled, call.now)
+    online.announce(call.conn, pay_ord_id, call.now)
     logger.info("online_settled", pay_ord_id=pay_ord_id, setl_id=outcome.row["setl_id"])
     return settled
 

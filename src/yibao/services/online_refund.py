@@ -21,7 +21,7 @@ from yibao import log
 from yibao.domain import orders as rules
 from yibao.domain.errors import Refused
 from yibao.domain.orders import Action, OrderStatus, RefundAsked, Split
-from yibao.services import ecert, settlement
+from yibao.services import ecert, online, settlement
 from yibao.services.context import Call
 from yibao.services.persons import lock_person
 from yibao.store import online_orders
@@ -100,6 +100,7 @@ def _give_back(call: Call, order: RowMapping, refd_type: str, app_refd_sn: str,
     online_orders.change(call.conn, order["pay_ord_id"], OrderStatus(order["status"]),
                          status=after, closed_at=call.now if after is OrderStatus.REFUNDED
                          else None)
+    online.announce(call.conn, order["pay_ord_id"], call.now)
     if parts.cash:
         _cash_back(call, refd_sn, order["pay_ord_id"], parts.cash, order["cash_paid"]
                    or order["cash_pay"], platform)

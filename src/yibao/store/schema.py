@@ -956,6 +956,12 @@ _SETTLEMENT_FUNDS = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob
 _CANCEL = f"kind = '{states.SETTLEMENT_CANCEL}'"
 _INSUTYPE = _one_of("insutype", tuple(INSUTYPES))
 
+ONLINE_ORDER_SPLIT = (
+    "medfee_sumamt >= 0 AND fund_pay >= 0 AND acct_pay >= 0 AND cash_pay >= 0 AND "
+    "cash_paid >= 0 AND ((held_at IS NULL AND fund_pay + acct_pay + cash_pay = 0) OR "
+    "(held_at IS NOT NULL AND medfee_sumamt = fund_pay + acct_pay + cash_pay))")
+
+
 CHECKS: dict[Table, dict[str, str]] = {
     institution: {"kind": _one_of("kind", states.INSTITUTION_KINDS)},
     insurance: {"status": _one_of("psn_insu_stas", states.INSURANCE), "insutype": _INSUTYPE},
@@ -1020,9 +1026,8 @@ CHECKS: dict[Table, dict[str, str]] = {
     },
     online_order: {
         "status": _one_of("status", states.ONLINE_ORDER),
-        "split": "medfee_sumamt >= 0 AND fund_pay >= 0 AND acct_pay >= 0 AND cash_pay >= 0 "
-                 "AND cash_paid >= 0 AND (status = 'uploaded' OR "
-                 "medfee_sumamt = fund_pay + acct_pay + cash_pay)",
+        # never held: no split; held once: its parts are its total
+        "split": ONLINE_ORDER_SPLIT,
     },
     online_refund: {
         "refd_type": _one_of("refd_type", states.ONLINE_REFUND_TYPES),
