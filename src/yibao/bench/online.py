@@ -86,13 +86,15 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     done: list[str] = field(default_factory=list)  # payOrdIds settled, or setl_ids
+    first_error: dict[str, str] = field(default_factory=dict)  # step -> its first refusal
     seconds: float = 0.0
 
     def add(self, step: str, ms: float) -> None:
         self.latencies.setdefault(step, []).append(ms)
 
-    def fail(self, step: str) -> None:
+    def fail(self, step: str, detail: str) -> None:
         self.errors[step] = self.errors.get(step, 0) + 1
+        self.first_error.setdefault(step, detail)
 
 
 class Failed(Exception):
@@ -209,7 +211,7 @@ def enrol(app: App, his: Client, who: tuple[str, ...]) -> Holder:
         "insured_place": "110000", "name": name, "certno": certno, "pin": PIN,
         "real_person": {"method": "face_liveness", "evidence_ref": f"BENCH-{os.urandom(8).hex()}",
                         "attested_at": now.isoformat(timespec="seconds")}},
-        f"act-{psn_no}")["cert_id"])
+        f"act-{psn_no}-{os.urandom(4).hex()}")["cert_id"])
     code = app.post(f"/channel/v1/certificates/{cert_id}/qr", {"pin": PIN},
                     f"qr-{psn_no}-{os.urandom(4).hex()}")["qr_code"]
     scanned = _data(his.call("1162", {"data": {
@@ -339,10 +341,10 @@ def drive(parties: Parties, holders: list[Holder], flow: Flow, seconds: float,
         try:
             done = _timed(tally, name, partial(flow, parties, holder, order, tally))
         except Failed as failure:
-            tally.fail(failure.step)
+            tally.fail(failure.step, str(failure))
             continue
-        except OSError:
-            tally.fail("connection")
+        except OSError as error:
+            tally.fail("connection", str(error))
             continue
         tally.done.append(done)
     tally.seconds = time.perf_counter() - started
@@ -411,17 +413,19 @@ def _phase(opts: Options, urls: tuple[Target, str, str], clients: list[Enrolled]
 def merge(tallies: list[Tally], name: str) -> dict[str, Any]:
     latencies: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
+    first: dict[str, str] = {}
     for tally in tallies:
         for step, values in tally.latencies.items():
             latencies.setdefault(step, []).extend(values)
         for step, n in tally.errors.items():
             errors[step] = errors.get(step, 0) + n
+        first = tally.first_error | first
     seconds = max((t.seconds for t in tallies), default=0.0) or 1.0
     done = [d for t in tallies for d in t.done]
     return {"count": len(done), "seconds": round(seconds, 2),
             "per_s": round(len(done) / seconds, 2),
             "latency_ms": {k: _percentiles(v) for k, v in latencies.items()},
-            "errors": errors, "done": done, "flow": name}
+            "errors": errors, "first_error": first, "done": done, "flow": name}
 
 
 def _enrolled(opts: Options, target: Target, base: str, db: Database) -> list[Enrolled]:
@@ -496,6 +500,9 @@ def markdown(result: dict[str, Any]) -> str:
         for step in steps:
             lat = phase["latency_ms"].get(step, {})
             lines.append(f"| {step} | {lat.get('n', 0)} | {lat.get('p50')} | {lat.get('p99')} |")
+    for phase in (online, window):
+        lines += [f"first refusal at {step}: {detail}"
+                  for step, detail in phase["first_error"].items()]
     return "\n".join(lines) + "\n"
 
 
