@@ -1,14 +1,21 @@
 """The settlement benchmark runs end to end (a short version of `yibao bench settle`): every
 phase gets answers without errors, and each party's CPU time per call is measured. The
-ledger benchmark fills a database whose ledger verifies, and measures verify."""
+ledger benchmark fills a database whose ledger verifies, and measures verify. The online
+benchmark (a short `yibao bench online`, with the simulator and a server as processes)
+counts only orders that are settled in the database."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from yibao.bench import flood, ledger, settle
+from sqlalchemy import select
+
+from yibao.bench import flood, ledger, online, settle
 from yibao.bench.server import free_port
+from yibao.services import ledger as fund_ledger
 from yibao.store.db import Database
+from yibao.store.schema import online_order
+from yibao.store.schema import settlement as settlement_table
 
 
 def test_bench_settle_runs_every_phase_and_meters_cpu(tmp_path: Path) -> None:
@@ -49,3 +56,34 @@ def test_bench_flood_measures_5206_alone_and_under_a_flood(tmp_path: Path) -> No
     assert answers.get("413", 0) > 0 and set(answers) == {"413"}, answers
     assert result["ratio_p50"] is not None
     assert "| 5206 p99 ms |" in flood.markdown(result)
+
+
+def test_bench_online_counts_only_orders_settled_in_the_database(db: Database) -> None:
+    opts = online.Options(db.url, seconds=2.0, clients=1, persons=5, workers=1,
+                          port=free_port())
+    result = online.run(opts, report=lambda *_: None)
+
+    orders, window = result["online"], result["window"]
+    assert orders["count"] > 0 and window["count"] > 0
+    assert orders["errors"] == {} and window["errors"] == {}
+    for step in online.STEPS:  # every counted order went through every step
+        assert orders["latency_ms"][step]["n"] >= orders["count"], step
+    assert orders["latency_ms"]["order"]["n"] == orders["count"]
+    assert window["latency_ms"]["flow"]["n"] == window["count"]
+    assert result["ratio"] == round(orders["per_s"] / window["per_s"], 3)
+    with db.read() as conn:
+        rows = conn.execute(select(
+            online_order.c.status, online_order.c.setl_id, online_order.c.cash_pay,
+            online_order.c.cash_paid).where(online_order.c.pay_ord_id.in_(orders["done"]))
+        ).all()
+        settled = {r.setl_id for r in rows}
+        written = set(conn.execute(select(settlement_table.c.setl_id).where(
+            settlement_table.c.setl_id.in_(settled | set(window["done"])))).scalars())
+        problems = list(fund_ledger.problems(conn))
+    assert len(rows) == orders["count"] == len(set(orders["done"]))
+    assert {r.status for r in rows} == {"settled"}
+    assert all(r.cash_pay > 0 and r.cash_paid == r.cash_pay for r in rows)  # a cash part, paid
+    assert written == settled | set(window["done"]) and None not in settled
+    assert problems == []
+    table = online.markdown(result)
+    assert "| online orders/s end to end (settled) |" in table and "| settled |" in table

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 
 START_SECONDS_MAX = 60.0
 _KEYS = frozenset({"YIBAO_TEMPLATE_KEY", "YIBAO_MPC_PRIVATE_KEY"})  # without both: --demo
@@ -27,8 +28,11 @@ def free_port(preferred: int = 0) -> int:
 
 
 class ServerProcess:
-    def __init__(self, url: str, port: int, *, workers: int = 1) -> None:
+    def __init__(self, url: str, port: int, *, workers: int = 1,
+                 env: Mapping[str, str] | None = None) -> None:
+        """``env``: variables added to this process's environment for the server."""
         self.url, self.port, self.workers = url, port, workers
+        self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
 
@@ -40,7 +44,7 @@ class ServerProcess:
     def start(self) -> None:
         """Serve; in demo mode unless both production keys are set (face, mobile pay)."""
         # logs as in production (a line per message), thrown away
-        env = dict(os.environ, YIBAO_LOG_LEVEL="INFO")
+        env = dict(os.environ, YIBAO_LOG_LEVEL="INFO", **self.env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "yibao.cli", "serve", "--db", self.url, "--port",
              str(self.port), "--workers", str(self.workers),

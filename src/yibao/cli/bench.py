@@ -116,6 +116,28 @@ def bench_settle(
     console.print(f"saved {path}")
 
 
+@app.command("online")
+def bench_online(
+    db: str = typer.Option("", "--db", help="database URL (default: a new SQLite file "
+                           "under --dir); setup activates a certificate per person, so use "
+                           "an empty database"),
+    seconds: float = typer.Option(20.0, "--seconds", min=0.5, max=600.0),
+    clients: int = typer.Option(4, "--clients", min=1, max=32),
+    persons: int = typer.Option(200, "--persons", min=1),
+    workers: int = typer.Option(2, "--workers", min=1),
+    directory: Path = typer.Option(Path("bench/results"), "--dir"),
+) -> None:
+    """Online orders per second end to end (6201, authorisation, 6202, payment at the
+    simulator, settled) against window flows 2201 -> 2204 -> 2207 through the same server
+    in the same run."""
+    from yibao.bench import online
+
+    opts = online.Options(db or online.default_url(directory), seconds, clients, persons,
+                          workers)
+    result = online.run(opts, report=console.print)
+    console.print(online.markdown(result))
+
+
 @app.command("soak")
 def bench_soak(
     db: str = DB_OPTION,

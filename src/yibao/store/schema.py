@@ -870,6 +870,9 @@ person_notice = Table(  # what happened to the person's identity, readable in ev
     Column("channel_id", String(30), nullable=False),
     Column("detail", String(300), nullable=False, server_default=""),
     Index(None, "psn_no"),
+    # an insert reads no answer (no RETURNING of the new id): settlement._write sends it
+    # in a pipelined block (store.db.pipelined), where reading an answer fails
+    implicit_returning=False,
 )
 
 payee_account = Table(  # the account an app's claims pay to; one current row per person
