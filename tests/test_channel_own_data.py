@@ -152,7 +152,7 @@ def test_the_online_orders_with_their_status(db, http, clock):
             base, pay_ord_id="ORD1", med_org_ord="A1", status="settled",
             created_at=clock.now - timedelta(minutes=5), medfee_sumamt=12_345,
             fund_pay=8_000, acct_pay=3_000, cash_pay=1_345, cash_paid=1_345,
-            setl_id="S1", settled_at=clock.now)))
+            held_at=clock.now - timedelta(minutes=4), setl_id="S1", settled_at=clock.now)))
         conn.execute(insert(online_order).values(dict(
             base, pay_ord_id="ORD2", med_org_ord="A2", status="uploaded",
             created_at=clock.now, medfee_sumamt=500)))
