@@ -146,7 +146,7 @@ def test_the_online_orders_with_their_status(db, http, clock):
             person_table.c.certno == WANG_FANG)).scalar_one()
         base = dict(pay_token_hash="h", fixmedins_code="P11010500001", request_hash="r",
                     psn_no=psn_no, insutype="310", mdtrt_id="M1", chrg_bchno="1",
-                    med_type="11", expires_at=clock.now + timedelta(minutes=30))
+                    med_type="11", acct_used=True, expires_at=clock.now + timedelta(minutes=30))
         conn.execute(insert(online_order).values(dict(
             base, pay_ord_id="ORD1", med_org_ord="A1", status="settled",
             created_at=clock.now - timedelta(minutes=5), medfee_sumamt=12_345,

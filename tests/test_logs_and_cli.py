@@ -41,7 +41,7 @@ def test_cli_migrates_seeds_and_prints_the_error_catalogue(tmp_path):
     assert runner.invoke(cli, ["migrate", "--db", url]).exit_code == 0
     first = runner.invoke(cli, ["seed", "--demo", "--db", url])
     again = runner.invoke(cli, ["seed", "--demo", "--db", url])
-    assert first.exit_code == 0 and "(60 rows added)" in first.output
+    assert first.exit_code == 0 and "(61 rows added)" in first.output
     assert again.exit_code == 0 and "(0 rows added)" in again.output
     errors = runner.invoke(cli, ["errors"])
     assert "E-PSN-002" in errors.output
