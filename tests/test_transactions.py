@@ -47,7 +47,8 @@ def test_the_table_holds_every_documented_infno_and_nothing_else():
 
 def test_each_infno_is_listed_once_with_a_callable_handler():
     table = transactions.table()
-    entries = (*transactions.LISTED, *transactions.DOWNLOADS)
+    entries = (*transactions.LISTED, *transactions.DOWNLOADS,
+               *transactions.online_transactions(transactions.NO_PLATFORM))
     infnos = [entry.infno for entry in entries]
     assert len(infnos) == len(set(infnos)) and transactions.REVERSAL_INFNO not in infnos
     assert len(table) == len(entries) + 1

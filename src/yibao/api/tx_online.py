@@ -10,8 +10,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping
-
 from yibao.api.fields import COUNT_MAX, PRICE_MAX, Fields
 from yibao.api.registry import Answer
 from yibao.domain.codes import INSUTYPES
@@ -20,6 +18,7 @@ from yibao.domain.money import fen_to_yuan
 from yibao.domain.orders import ORD_STAS, Action, OrderStatus, RefundAsked
 from yibao.services import fees, online, online_payment, online_refund, visits
 from yibao.services.context import Call
+from yibao.services.online import Order
 from yibao.services.persons import CERT_ECERT, Credential
 from yibao.thirdpay.platform import Platform
 
@@ -128,7 +127,7 @@ def pay(setup: Online, call: Call, inp: Fields) -> Answer:
     return Answer({"data": split_of(order) | {"extData": _pay_ext(order)}}, done.effect)
 
 
-def _started(setup: Online, call: Call, order: RowMapping) -> RowMapping:
+def _started(setup: Online, call: Call, order: Order) -> Order:
     if setup.platform is None:
         if order["cash_pay"]:
             raise Refused("E-PAY-001", "no payment platform is configured")
@@ -136,7 +135,7 @@ def _started(setup: Online, call: Call, order: RowMapping) -> RowMapping:
     return online_payment.start(call, order, setup.platform, setup.notify_url)
 
 
-def split_of(order: RowMapping) -> dict[str, Any]:
+def split_of(order: Order) -> dict[str, Any]:
     """payOrdId, ordStas and the split (6202's answer; 6301's and 6204's too)."""
     return {
         "payOrdId": order["pay_ord_id"], "ordStas": ORD_STAS[OrderStatus(order["status"])],
@@ -146,7 +145,7 @@ def split_of(order: RowMapping) -> dict[str, Any]:
     }
 
 
-def _pay_ext(order: RowMapping) -> dict[str, Any]:
+def _pay_ext(order: Order) -> dict[str, Any]:
     ext: dict[str, Any] = {"expireTime": f"{order['expires_at']:%Y-%m-%d %H:%M:%S}"}
     if order["pay_url"] and order["status"] == OrderStatus.HELD:
         ext["payUrl"] = order["pay_url"]  # where the person pays the cash part
@@ -177,7 +176,7 @@ def query(call: Call, inp: Fields) -> dict[str, Any]:
     }}
 
 
-def _revs_token(call: Call, order: RowMapping) -> str:
+def _revs_token(call: Call, order: Order) -> str:
     from yibao.domain.orders import REVS_TOKEN_LIFETIME
     if not order["revs_token"] or call.now > order["settled_at"] + REVS_TOKEN_LIFETIME:
         return ""

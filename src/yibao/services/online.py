@@ -28,6 +28,7 @@ from yibao.services.persons import lock_person
 from yibao.store import online_orders
 
 TOKEN_BYTES = 24
+Order = RowMapping  # an online_order row, as the services read it
 
 
 def digest(secret: str) -> str:
