@@ -205,12 +205,6 @@ def spend_nonce(db: Database, signing: Signing) -> bool:
     return True
 
 
-def verified(db: Database, signing: Signing, method: str, path: str, body: bytes) -> bool:
-    """Whether the signature covers this body; if it does, the nonce is recorded now,
-    whatever becomes of the request (a reused nonce: False)."""
-    return signed(signing, method, path, body) and spend_nonce(db, signing)
-
-
 def throttle_of(rate: Rate | None = None) -> Throttle:
     """The channels' rate limit: ``rate``, else YIBAO_CHANNEL_RATE requests a second with
     bursts of YIBAO_CHANNEL_BURST (defaults: RATE_DEFAULT), per channel and process."""
