@@ -225,11 +225,10 @@ def edge(db: Database, unix_clock: UnixClock = time.time,
         return signing_of(db, headers, int(unix_clock()))
 
     def verify(scope: AsgiScope, signing: Signing, body: bytes) -> bool | Response:
-        if not signed(signing, scope["method"], scope["path"], body):
-            return False
+        if not (signed(signing, scope["method"], scope["path"], body)
+                and spend_nonce(db, signing)):
+            return False  # a forgery or a replay spends none of the channel's tokens
         wait = limit.wait(signing.channel.channel_id)
-        if not spend_nonce(db, signing):
-            return False
         if wait:
             reply = refusal_reply(Refused("E-CHN-004", f"retry after {wait} s"),
                                   retry_after=wait)
