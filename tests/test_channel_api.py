@@ -242,6 +242,12 @@ def test_over_the_rate_limit_a_channel_gets_429_with_retry_after(db, clock):
         assert forged.status_code == 401  # a forgery spends none of the channel's tokens
         seconds.now += 2.0
         assert app.qr(cert_id).status_code == 200
+        seconds.now += 4.0  # the bucket full again: two tokens
+        path, pin = f"{CERTS}/{cert_id}/qr", {"pin": "135790"}
+        assert app.post(path, pin, nonce="once").status_code == 200
+        assert app.post(path, pin, nonce="once").status_code == 401  # a replay: no token
+        assert app.qr(cert_id).status_code == 200
+        assert code_of(app.qr(cert_id)) == (429, "E-CHN-004")
 
 
 def test_the_bucket_refills_at_its_rate_up_to_the_burst():

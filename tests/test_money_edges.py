@@ -261,6 +261,8 @@ FLOAT_ALLOWED = {
     ("api/app.py", "_deliverer_from_env"),  # YIBAO_OUTBOX_INTERVAL, seconds
     ("services/face.py", "threshold"),      # YIBAO_FACE_THRESHOLD, a face distance
     ("services/face.py", "compare"),        # the distance between two face descriptors
+    ("api/channel.py", "throttle_of"),      # YIBAO_CHANNEL_RATE, requests per second
+    ("domain/channels.py", "take"),         # a rate limit's tokens (requests, not money)
 }
 CHECKED = ("api", "domain", "services", "analytics")
 

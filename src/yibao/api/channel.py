@@ -205,12 +205,6 @@ def spend_nonce(db: Database, signing: Signing) -> bool:
     return True
 
 
-def verified(db: Database, signing: Signing, method: str, path: str, body: bytes) -> bool:
-    """Whether the signature covers this body; if it does, the nonce is recorded now,
-    whatever becomes of the request (a reused nonce: False)."""
-    return signed(signing, method, path, body) and spend_nonce(db, signing)
-
-
 def throttle_of(rate: Rate | None = None) -> Throttle:
     """The channels' rate limit: ``rate``, else YIBAO_CHANNEL_RATE requests a second with
     bursts of YIBAO_CHANNEL_BURST (defaults: RATE_DEFAULT), per channel and process."""
@@ -231,11 +225,10 @@ def edge(db: Database, unix_clock: UnixClock = time.time,
         return signing_of(db, headers, int(unix_clock()))
 
     def verify(scope: AsgiScope, signing: Signing, body: bytes) -> bool | Response:
-        if not signed(signing, scope["method"], scope["path"], body):
-            return False
+        if not (signed(signing, scope["method"], scope["path"], body)
+                and spend_nonce(db, signing)):
+            return False  # a forgery or a replay spends none of the channel's tokens
         wait = limit.wait(signing.channel.channel_id)
-        if not spend_nonce(db, signing):
-            return False
         if wait:
             reply = refusal_reply(Refused("E-CHN-004", f"retry after {wait} s"),
                                   retry_after=wait)

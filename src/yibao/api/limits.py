@@ -13,8 +13,8 @@ else). For every request, in this order:
    before a byte of the body is read;
 3. the body is read, counted chunk by chunk (a chunked body has no Content-Length) and
    cut off with 413 the moment it passes the limit;
-4. ``verify`` (the channel's HMAC over the body, then its rate limit, then recording the
-   nonce) and the JSON limits of REST bodies (nesting depth, string length, text a
+4. ``verify`` (the channel's HMAC over the body, recording the nonce, then its rate
+   limit) and the JSON limits of REST bodies (nesting depth, string length, text a
    database can store: rest.py) run in a worker thread, never on the event loop;
 5. only then does the application see the request, with the body already read.
 
