@@ -143,10 +143,15 @@ def test_a_hospital_app_flow_end_to_end(world):
     _sim(w, f"orders/{pay_ord_id}/pay")  # the person pays; the platform notifies yibao
     order = _status_becomes(w, pay_ord_id, "settled")
     assert order["cash_paid"] == fen(held["ownPayAmt"]) and order["trade_no"]
-    report = outbox.deliver_due(w.db, url="", clock=w.clock)  # 6302 to the institution
-    assert report.delivered == 1
-    [sent] = [m for m in w.institution.messages.values() if "encData" in m]  # sealed
-    notice = codec.open_answer(sent, w.hospital.app, mpc.DEMO_PUBLIC_KEY)
+    report = outbox.deliver_due(w.db, url="", clock=w.clock)  # 6204 and 6302
+    assert report.delivered == 2
+    sealed = {key.split(":")[0]: codec.open_answer(m, w.hospital.app, mpc.DEMO_PUBLIC_KEY)
+              for key, m in w.institution.messages.items() if "encData" in m}
+    assert sealed["6204"] == {
+        "payOrdId": pay_ord_id, "medOrgOrd": "MO-E2E-1", "feeSumamt": "250.00",
+        "ownPayAmt": held["ownPayAmt"], "psnAcctPay": held["psnAcctPay"],
+        "fundPay": held["fundPay"], "thdPayType": "WECHAT"}
+    notice = sealed["6302"]
     assert (notice["payOrdId"], notice["callType"], notice["medOrgOrd"]) == (
         pay_ord_id, "2", "MO-E2E-1")
     assert notice["feeSumamt"] == "250.00" and notice["revsToken"]

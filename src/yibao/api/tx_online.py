@@ -23,7 +23,6 @@ from yibao.services.persons import CERT_ECERT, Credential
 from yibao.thirdpay.platform import Platform
 
 REFUND_KINDS = {"ALL": Action.REFUND_ALL, "HI": Action.REFUND_HI, "CASH": Action.REFUND_CASH}
-THD_PAY_TYPE = "WECHAT"  # thdPayType of the platform the cash part is paid through
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.orders import Action, OrderStatus
-from yibao.services import fees, settlement, visits, webhooks
+from yibao.services import fees, outbox, settlement, visits, webhooks
 from yibao.services.context import Call, Done, Effect, EffectKind, Entry, Institution
 from yibao.services.persons import lock_person
 from yibao.store import institutions, online_orders
@@ -204,8 +204,9 @@ def hold(call: Call, req: HoldRequest) -> Done[RowMapping]:
     online_orders.hold(call.conn, order["pay_ord_id"], order["psn_no"], order["insutype"],
                        held.deltas)
     announce(call.conn, order["pay_ord_id"], call.now)
-    return Done(_locked(call.conn, req.pay_ord_id),
-                Effect(EffectKind.ORDER, order["pay_ord_id"]))
+    now_held = _locked(call.conn, req.pay_ord_id)
+    tell_institution(call.conn, now_held, "6204", order_sync(now_held), call.now)
+    return Done(now_held, Effect(EffectKind.ORDER, order["pay_ord_id"]))
 
 
 def _settle_request(order: RowMapping) -> settlement.SettleRequest:
@@ -314,3 +315,28 @@ def announce(conn: Connection, pay_ord_id: str, now: datetime) -> None:
                     subject_id=pay_ord_id, psn_no=order["psn_no"], now=now, payload={
                         "payOrdId": pay_ord_id, "status": status.value,
                         "ordStas": rules.ORD_STAS[status]})
+
+
+CALLBACK_KINDS = {"6204": "mpc_6204", "6302": "mpc_6302"}  # outbox kinds (api/mpc.py seals)
+THD_PAY_TYPE = "WECHAT"  # thdPayType: the platform the cash part is paid on
+
+
+def tell_institution(conn: Connection, order: RowMapping, infno: str, data: dict[str, object],
+                     now: datetime) -> None:
+    """6204 or 6302 to the institution's registered callback, at least once (the outbox,
+    sealed in the centre's envelope when sent); none registered: it queries with 6301."""
+    url = online_orders.callback_url(conn, order["fixmedins_code"])
+    if not url:
+        return
+    outbox.enqueue(conn, key=f"{infno}:{order['pay_ord_id']}", kind=CALLBACK_KINDS[infno],
+                   psn_no=order["psn_no"], now=now, url=url, payload={
+                       "fixmedins_code": order["fixmedins_code"], "data": data})
+
+
+def order_sync(order: RowMapping) -> dict[str, object]:
+    """6204's data: the order and its split, once held."""
+    return {"payOrdId": order["pay_ord_id"], "medOrgOrd": order["med_org_ord"],
+            "feeSumamt": fen_to_yuan(order["medfee_sumamt"]),
+            "ownPayAmt": fen_to_yuan(order["cash_pay"]),
+            "psnAcctPay": fen_to_yuan(order["acct_pay"]), "fundPay": fen_to_yuan(order["fund_pay"]),
+            "thdPayType": THD_PAY_TYPE}

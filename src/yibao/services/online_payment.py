@@ -23,15 +23,13 @@ from yibao.domain import orders as rules
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_yuan
 from yibao.domain.orders import Action, OrderStatus
-from yibao.services import online, outbox, settlement
+from yibao.services import online, settlement
 from yibao.services.context import Call
 from yibao.services.persons import lock_person
 from yibao.store import institutions, online_orders
 from yibao.thirdpay.platform import Platform, PlatformError, Trade, TradeState
 
 logger = log.get("yibao.online")
-CALLBACK_KIND = "mpc_6302"  # the outbox kind of the settlement-result callback
-SYNC_KIND = "mpc_6204"  # the outbox kind of the order-sync callback
 
 
 # ---------------------------------------------------------------- the platform order
@@ -84,22 +82,11 @@ def settle(call: Call, pay_ord_id: str, trade: Trade | None) -> RowMapping:
         settled_at=call.now, revs_token=revs_token,
         trade_no=trade.trade_no if trade else "", cash_paid=trade.amount_fen if trade else 0)
     settled = _reread(call.conn, pay_ord_id)
-    _tell_institution(call.conn, settled, call.now)
+    online.tell_institution(call.conn, settled, "6302", settlement_notice(call.conn, settled),
+                            call.now)
     online.announce(call.conn, pay_ord_id, call.now)
     logger.info("online_settled", pay_ord_id=pay_ord_id, setl_id=outcome.row["setl_id"])
     return settled
-
-
-def _tell_institution(conn: Connection, order: RowMapping, now: datetime) -> None:
-    """6302 to the institution's registered callback, at least once (the outbox); none
-    registered: it queries with 6301."""
-    url = online_orders.callback_url(conn, order["fixmedins_code"])
-    if not url:
-        return
-    outbox.enqueue(conn, key=f"6302:{order['pay_ord_id']}", kind=CALLBACK_KIND,
-                   psn_no=order["psn_no"], now=now, url=url, payload={
-                       "fixmedins_code": order["fixmedins_code"],
-                       "data": settlement_notice(conn, order)})
 
 
 def settlement_notice(conn: Connection, order: RowMapping) -> dict[str, Any]:
