@@ -171,7 +171,7 @@ def _settled(db, clock, his, app, till, lines):
     if fen(held["ownPayAmt"]):
         trade = till.pay(uploaded["payOrdId"], clock(), fen(held["ownPayAmt"]))
         as_platform(db, clock, lambda call: online_payment.on_trade(call, trade, till))
-    return psn_no, uploaded, held, scan_token(his, app, cert_id)
+    return psn_no, uploaded, held, cert_id
 
 
 def _refund(his, uploaded, held, token, kind, sn, **amounts):
@@ -183,8 +183,9 @@ def _refund(his, uploaded, held, token, kind, sn, **amounts):
 
 def test_refunds_give_each_part_back_the_way_it_was_paid(db, clock, shop, till):
     _http, his, app = shop
-    psn_no, uploaded, held, token = _settled(
+    psn_no, uploaded, held, cert_id = _settled(
         db, clock, his, app, till, [fee_line("1", "XB02BBB0002", "1000.00", "5")])
+    token = scan_token(his, app, cert_id)
     refused(_refund(his, uploaded, held, token, "CASH", "R1", cashRefdAmt="1.00"), "E-ORD-006")
     cash = ok(_refund(his, uploaded, held, token, "CASH", "R1",
                       cashRefdAmt=held["ownPayAmt"]))["data"]
@@ -286,3 +287,22 @@ def test_an_order_never_held_is_cancelled_and_expires_without_a_split(db, clock,
         for pay_ord_id in (first["payOrdId"], second["payOrdId"]):
             order = online_orders.find(conn, pay_ord_id)
             assert order is not None and (order["fund_pay"], order["cash_pay"]) == (0, 0)
+
+
+def test_a_refund_months_later_posts_in_the_month_it_is_made(db, clock, shop, till):
+    """The settlement is cleared in the month of payment; a refund a month later posts its
+    cancellation then (a month already cleared is not reopened)."""
+    _http, his, app = shop
+    _psn_no, uploaded, held, cert_id = _settled(
+        db, clock, his, app, till, [fee_line("1", "XB02BBB0002", "100.00")])
+    paid_on = clock.now
+    clock.now = paid_on + timedelta(days=31)
+    token = scan_token(his, app, cert_id)
+    done = ok(_refund(his, uploaded, held, token, "ALL", "R1", cashRefdAmt=held["ownPayAmt"],
+                      fundRefdAmt=held["fundPay"], psnAcctRefdAmt=held["psnAcctPay"]))["data"]
+    with db.read() as conn:
+        posted = dict(conn.exec_driver_sql(
+            "select kind, min(at) from ledger_entry group by kind").all())
+    assert f"{posted['settle']}"[:7] == f"{paid_on:%Y-%m}"
+    assert f"{posted['cancel']}"[:7] == f"{clock.now:%Y-%m}" != f"{paid_on:%Y-%m}"
+    assert done["hiTrnsDate"] == f"{clock.now:%Y%m%d}"
