@@ -37,7 +37,7 @@ def router(db: Database, setup: Online, clock: Callable[[], datetime], ids: Ids,
     async def notified(request: Request) -> Response:
         body = await request.body()
         if setup.platform is None:
-            return _fail(503, "no payment platform is configured")
+            return _fail(404, "no payment platform is configured")
         try:
             trade = setup.platform.notification(dict(request.headers), body)
         except NotificationInvalid as exc:
