@@ -20,6 +20,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -319,7 +320,7 @@ def callback_signer(private_key: str, clock: Clock) -> outbox.Signer:
     sealed when it is sent (a redelivery carries the same data, freshly signed)."""
 
     def sign(conn: Connection, row: Any) -> tuple[bytes, dict[str, str]]:  # an outbox row
-        payload = json.loads(row["payload"])
+        payload = json.loads(row["payload"], parse_float=Decimal)
         apps = [a for a in mpc_apps.of_institution(conn, payload["fixmedins_code"])
                 if a.callback_url]
         assert apps, payload["fixmedins_code"]  # enqueued only with a callback URL

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -33,7 +34,7 @@ def router(db: Database, setup: Online, clock: Callable[[], datetime], ids: Ids,
     api = APIRouter(tags=["payment platform"])
 
     @api.post(PATH, summary="The payment platform's payment notification (signed, encrypted)",
-              include_in_schema=True)
+              include_in_schema=True, responses=_ANSWERS)
     async def notified(request: Request) -> Response:
         body = await request.body()
         if setup.platform is None:
@@ -58,6 +59,17 @@ def router(db: Database, setup: Online, clock: Callable[[], datetime], ids: Ids,
         return Response(status_code=200)
 
     return api
+
+
+_FAIL = {"content": {"application/json": {"schema": {
+    "type": "object", "required": ["code", "message"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}}
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "not this order's payment (E-PAY-003) or refused", **_FAIL},
+    401: {"description": "signature or encryption not valid (E-PAY-002)", **_FAIL},
+    404: {"description": "no payment platform is configured", **_FAIL},
+    503: {"description": "the database could not take it now; the platform retries", **_FAIL},
+}
 
 
 def _fail(status: int, message: str) -> JSONResponse:

@@ -28,8 +28,13 @@ def outbox_deliver(
     import signal
 
     from yibao import log
+    from yibao.api import mpc
     from yibao.services import webhooks  # noqa: F401  (registers the webhooks' signer)
     from yibao.services.context import china_now
+
+    # the centre's callbacks to institutions (6204, 6302), sealed with its key when sent
+    outbox.register_signer(mpc.CALLBACK_KIND_PREFIX,
+                           mpc.callback_signer(mpc.private_key(), china_now))
 
     if not url:
         raise typer.BadParameter("give --url or set YIBAO_OUTBOX_URL")
