@@ -27,7 +27,7 @@ from yibao.domain import channels as rules
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services import ecert
-from yibao.services.context import Actor, ActorKind, Call, Clock, Entry, Ids
+from yibao.services.context import Actor, ActorKind, Call, Clock, Entry, Ids, KeptRefusal
 from yibao.store import channels
 from yibao.store.channels import Channel
 from yibao.store.db import Database
@@ -143,6 +143,11 @@ class Runner:
             if found is None:
                 raise
             return _replay(found, caller)
+        except KeptRefusal as refusal:  # what the refused action keeps, on its own
+            with self.db.write() as conn:
+                for write in refusal.kept:
+                    write(conn)
+            return refusal_reply(refusal)
         except Refused as refusal:
             return refusal_reply(refusal)
 

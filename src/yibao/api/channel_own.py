@@ -6,23 +6,26 @@ Idempotency-Key. Refused in a certificate's first period (E-ECT-013), as claims 
 the person's history is theirs, not a newly activated channel's.
 
 And the person's authorisation of an online order's payment (scope payment): a write,
-with its Idempotency-Key."""
+with its Idempotency-Key, proved by the PIN or, for an order of an institution in the face
+pilot, by a live capture of the face enrolled in the app."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from yibao.api.channel_gate import Caller, Runner, caller, post
 from yibao.api.pages import PageIn
 from yibao.domain.channels import Scope
 from yibao.domain.orders import PAY_AUTH_LIFETIME
-from yibao.services import online, own_data
-from yibao.services.context import Call
+from yibao.services import face, online, own_data
+from yibao.services.context import Call, Done
 
 Holder = Annotated[Caller, Depends(caller)]
+# base64 of the 1 MiB a face photo may be (services/face.py)
+FACE_PHOTO_CHARS_MAX = 4 * (face.IMAGE_BYTES_MAX + 2) // 3
 
 
 class PinIn(BaseModel):
@@ -33,9 +36,30 @@ class PagedPinIn(PinIn, PageIn):
     """The PIN and which page of a list (limit, offset)."""
 
 
-class PaymentAuthorisation(PinIn):
+class LiveFace(BaseModel):
+    """A live capture of the holder's face, taken by the app."""
+
+    photo: str = Field(min_length=1, max_length=FACE_PHOTO_CHARS_MAX,
+                       description="base64 of a JPEG or PNG of one face, at most 1 MiB")
+    liveness: str = Field(max_length=2, examples=["1"],
+                          description="the app's liveness check: 1 passed (anything else "
+                                      "is refused, E-FACE-005)")
+
+
+class PaymentAuthorisation(BaseModel):
+    """The order, and how the holder proves it is them: the PIN, or (an order of an
+    institution in the face pilot) their face, compared with the one enrolled."""
+
     pay_ord_id: str = Field(min_length=1, max_length=40, examples=["PO20260511093000a1b2c3"],
                             description="the payOrdId of the person's online order (6201)")
+    pin: str | None = Field(None, min_length=1, max_length=20, examples=["135790"])
+    face: LiveFace | None = None
+
+    @model_validator(mode="after")
+    def one_proof(self) -> PaymentAuthorisation:
+        if (self.pin is None) == (self.face is None):
+            raise ValueError("give either pin or face")
+        return self
 
 
 def routes(api: APIRouter, runner: Runner) -> None:
@@ -45,10 +69,15 @@ def routes(api: APIRouter, runner: Runner) -> None:
           status_code=201, summary="The holder authorises payment of one of their unpaid "
           "online orders: a payAuthNo for the institution (single use, minutes)")
     def authorise(cert_id: str, body: PaymentAuthorisation, who: Holder) -> Any:
-        def act(call: Call, psn_no: str) -> dict[str, Any]:
-            return {"payAuthNo": online.authorise(call, psn_no, body.pay_ord_id).value,
+        def issued(done: Done[str]) -> dict[str, Any]:
+            return {"payAuthNo": done.value,
                     "expires_in": int(PAY_AUTH_LIFETIME.total_seconds())}
-        return runner.as_holder(who, cert_id, body.pin, act)
+        if body.face is not None:
+            live = body.face
+            return runner.run(lambda call: issued(online.authorise_by_face(
+                call, cert_id, body.pay_ord_id, live.photo, live.liveness)), who)
+        return runner.as_holder(who, cert_id, body.pin or "", lambda call, psn_no: issued(
+            online.authorise(call, psn_no, body.pay_ord_id)))
 
     @post(api, "/certificates/{cert_id}/account", own, write=False,
           summary="The holder's personal-account balance and a page of its movements "

@@ -102,7 +102,7 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-FACE-006", "face authentication locked for this person",
      "too many failed attempts: wait for the end time given, or use the QR code, card or ID",
      423),
-    ("E-FACE-007", "face authentication locked at this institution",
+    ("E-FACE-007", "face authentication locked at this institution or channel",
      "too many failed attempts this hour: wait for the end time given", 429),
     # ecTokens
     ("E-ECT-020", "ecToken revoked", "deactivation, PIN lock, suspension or card loss "

@@ -21,6 +21,7 @@ import binascii
 import io
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, partial
@@ -217,6 +218,17 @@ class Attempt:
     business_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a face is compared: who is recorded as trying, the place whose failures lock
+    it out (an institution's terminal for 9601, a channel for a payment's authorisation),
+    and whether the attempt is within the pilot (the institution's flag)."""
+
+    actor: str
+    place: str
+    pilot: bool
+
+
 @dataclass(slots=True)
 class _Progress:
     """How far an attempt got: whether it counts as a failure, the distance if compared."""
@@ -228,35 +240,50 @@ class _Progress:
 def authenticate(call: Call, attempt: Attempt) -> tuple[Match, str]:
     """9601: the match and an ecToken for the caller, or a refusal whose audit row is kept
     (``KeptRefusal``) and which never tells the distance."""
+    code = call.institution.code
+    match = attempted(call, attempt.psn_no, Where(code, code, call.institution.face_pilot),
+                      attempt.photo, attempt.liveness, partial(_check_message, call, attempt))
+    return match, ecert.issue_token(call, attempt.psn_no, "face", attempt.business_type)
+
+
+def _check_message(call: Call, attempt: Attempt) -> None:
+    if attempt.business_type not in ecert.BUSINESS_TYPES:
+        raise Refused("E-ENV-007", f"businessType {attempt.business_type[:8]}")
+    if attempt.certno != persons.get_person(call.conn, attempt.psn_no)["certno"]:
+        raise Refused("E-PSN-005", "certno differs from the person's")
+
+
+def attempted(call: Call, psn_no: str, where: Where, photo: str, liveness: str,
+              checks: Callable[[], None] = lambda: None) -> Match:
+    """One attempt to prove ``psn_no`` by face at ``where`` (``checks``: the caller's own,
+    once the person and the place are not locked out): the match, audited, or a refusal
+    whose audit row is kept (``KeptRefusal``), counted as a failure once it got past the
+    pilot and the lockouts, and never telling the distance."""
     progress = _Progress()
     try:
-        match = _check(call, attempt, progress)
+        match = _check(call, psn_no, where, photo, liveness, checks, progress)
     except Refused as refusal:
         detail = refusal.code if progress.distance is None else (
             f"{refusal.code} distance {progress.distance}")
         raise KeptRefusal(refusal, partial(
-            audit.record, kind=REFUSED if progress.counted else BLOCKED,
-            psn_no=attempt.psn_no, actor=call.institution.code, at=call.now,
-            place=call.institution.code, detail=detail)) from None
-    code = call.institution.code
-    audit.record(call.conn, kind=MATCHED, psn_no=attempt.psn_no, actor=code, at=call.now,
-                 place=code, detail=f"distance {match.distance}")
-    return match, ecert.issue_token(call, attempt.psn_no, "face", attempt.business_type)
+            audit.record, kind=REFUSED if progress.counted else BLOCKED, psn_no=psn_no,
+            actor=where.actor, at=call.now, place=where.place, detail=detail)) from None
+    audit.record(call.conn, kind=MATCHED, psn_no=psn_no, actor=where.actor, at=call.now,
+                 place=where.place, detail=f"distance {match.distance}")
+    return match
 
 
-def _check(call: Call, attempt: Attempt, progress: _Progress) -> Match:
-    if not call.institution.face_pilot:
-        raise Refused("E-FACE-002", call.institution.code)
-    check_not_locked(call.conn, attempt.psn_no, call.institution.code, call.now)
+def _check(call: Call, psn_no: str, where: Where, photo: str, liveness: str,
+           checks: Callable[[], None], progress: _Progress) -> Match:
+    if not where.pilot:
+        raise Refused("E-FACE-002", where.place)
+    check_not_locked(call.conn, psn_no, where.place, call.now)
     progress.counted = True
-    if attempt.business_type not in ecert.BUSINESS_TYPES:
-        raise Refused("E-ENV-007", f"businessType {attempt.business_type[:8]}")
-    if attempt.liveness != "1":
-        raise Refused("E-FACE-005", "liveness must be 1 (passed)" if attempt.liveness
+    checks()
+    if liveness != "1":
+        raise Refused("E-FACE-005", "liveness must be 1 (passed)" if liveness
                       else "the terminal's liveness result is required")
-    if attempt.certno != persons.get_person(call.conn, attempt.psn_no)["certno"]:
-        raise Refused("E-PSN-005", "certno differs from the person's")
-    match = compare(call.conn, attempt.psn_no, attempt.photo)
+    match = compare(call.conn, psn_no, photo)
     progress.distance = match.distance
     if not match.matched:
         raise Refused("E-FACE-004")  # never the distance: it would guide a forger

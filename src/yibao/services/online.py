@@ -22,7 +22,7 @@ from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.orders import Action, OrderStatus
-from yibao.services import fees, outbox, settlement, visits, webhooks
+from yibao.services import ecert, face, fees, outbox, settlement, visits, webhooks
 from yibao.services.context import Call, Done, Effect, EffectKind, Entry, Institution
 from yibao.services.persons import lock_person
 from yibao.store import institutions, online_orders
@@ -143,13 +143,37 @@ def authorise(call: Call, psn_no: str, pay_ord_id: str) -> Done[str]:
     """The person (the holder the channel proved by PIN) authorises payment of one of
     their unpaid orders: a payAuthNo bound to them, the institution and the order, valid
     for ``PAY_AUTH_LIFETIME`` and used once."""
+    return _issue_authorisation(call, _own_open_order(call, psn_no, pay_ord_id))
+
+
+def authorise_by_face(call: Call, cert_id: str, pay_ord_id: str, photo: str,
+                      liveness: str) -> Done[str]:
+    """As ``authorise``, the holder proved by their face instead of the PIN: only for an
+    order of an institution in the face pilot (E-FACE-002), compared with the template
+    enrolled in the app, audited and locked out after failures as 9601 is (the channel is
+    the place: its failures lock it out)."""
+    psn_no = str(ecert.settled_certificate(call, cert_id)["psn_no"])
+    order = _own_open_order(call, psn_no, pay_ord_id)
+    at = institutions.find(call.conn, order["fixmedins_code"])
+    assert at is not None, order["fixmedins_code"]  # an order's institution is kept
+    channel = call.actor.name
+    face.attempted(call, psn_no, face.Where(channel, channel, at.face_pilot), photo, liveness)
+    return _issue_authorisation(call, order)
+
+
+def _own_open_order(call: Call, psn_no: str, pay_ord_id: str) -> RowMapping:
     order = online_orders.find(call.conn, pay_ord_id)
     if order is None or order["psn_no"] != psn_no:
         raise Refused("E-ORD-001", f"payOrdId {pay_ord_id}")
     _require_open(order, call.now, Action.HOLD)
+    return order
+
+
+def _issue_authorisation(call: Call, order: RowMapping) -> Done[str]:
     token = new_secret("PA")
+    pay_ord_id = order["pay_ord_id"]
     online_orders.add_auth(call.conn, dict(
-        auth_hash=digest(token), pay_ord_id=pay_ord_id, psn_no=psn_no,
+        auth_hash=digest(token), pay_ord_id=pay_ord_id, psn_no=order["psn_no"],
         fixmedins_code=order["fixmedins_code"], channel_id=call.actor.name,
         created_at=call.now, expires_at=call.now + rules.PAY_AUTH_LIFETIME))
     return Done(token, Effect(EffectKind.ORDER, pay_ord_id))
