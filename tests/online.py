@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -57,6 +58,9 @@ class Till:
                          before.amount_fen if amount_fen is None else amount_fen, at)
             self.trades[out_trade_no] = paid
             return paid
+
+    def return_to(self, pay_url: str, return_url: str) -> str:
+        return f"{pay_url}?return={quote(return_url, safe='')}"
 
     def query(self, out_trade_no: str) -> Trade:
         with self._lock:

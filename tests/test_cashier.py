@@ -20,7 +20,7 @@ from yibao.api.app import create_app
 from yibao.api.tx_online import Online
 from yibao.client import HisClient
 from yibao.domain.errors import Refused
-from yibao.services import online, online_payment
+from yibao.services import ledger, online, online_payment
 from yibao.services.context import Actor, ActorKind, Call, Entry, Ids
 from yibao.store import institutions, online_orders
 from yibao.store.demo import demo_token
@@ -95,7 +95,9 @@ def test_the_person_sees_the_split_confirms_pays_and_sees_it_settled(db, clock, 
     sent = http.post(f"/cashier/{pay_ord_id}/confirm", data={"form_token": token},
                      follow_redirects=False)
     assert sent.status_code == 303
-    assert sent.headers["location"] == f"https://pay.example/{pay_ord_id}"
+    assert sent.headers["location"] == (  # told to send the person back to the result
+        f"https://pay.example/{pay_ord_id}?return=http%3A%2F%2Fyibao.test%2Fcashier%2F"
+        f"{pay_ord_id}%2Fresult")
     assert till.trades[pay_ord_id].amount_fen == 24100
     waiting = http.get(f"/cashier/{pay_ord_id}/result")
     assert shown(waiting.text, "status") == "等待支付 / Waiting for payment"
@@ -109,6 +111,26 @@ def test_the_person_sees_the_split_confirms_pays_and_sees_it_settled(db, clock, 
     stranger = TestClient(_made).get(f"/cashier/{pay_ord_id}/result")
     assert shown(stranger.text, "status") == "已结算 / Settled"
     assert 'id="cash-pay"' not in stranger.text and 'id="institution"' not in stranger.text
+
+
+def test_back_from_the_platform_before_its_notification_the_payment_is_asked_for(
+        db, clock, shop, till):
+    _made, http, _his, _app = shop
+    pay_ord_id, page = _held(db, clock, shop, [fee_line("1", PRICEY, "50.00")])
+    http.post(f"/cashier/{pay_ord_id}/confirm", data={"form_token": _form_token(page.text)},
+              follow_redirects=False)
+    waiting = http.get(f"/cashier/{pay_ord_id}/result")  # not paid: the way to pay again
+    assert shown(waiting.text, "status") == "等待支付 / Waiting for payment"
+    assert f'href="https://pay.example/{pay_ord_id}?return=' in waiting.text
+    trade = till.pay(pay_ord_id, clock())  # paid; the notification is late
+    back = http.get(f"/cashier/{pay_ord_id}/result")
+    assert shown(back.text, "status") == "已结算 / Settled"
+    assert yuan_to_fen(shown(back.text, "cash-pay")) == 5000
+    late = _as_platform(db, clock, lambda call: online_payment.on_trade(call, trade, till))
+    assert late.did == "already"  # settled once
+    with db.read() as conn:
+        assert ledger.verify(conn) == []
+    assert _order(db, pay_ord_id)["trade_no"] == trade.trade_no
 
 
 def test_nothing_to_pay_settles_on_confirmation(db, clock, shop, till):
@@ -140,7 +162,8 @@ def test_the_platform_down_keeps_the_order_held_and_asks_to_try_again(db, clock,
     till.down = False
     reply = http.post(f"/cashier/{pay_ord_id}/confirm", data={"form_token": _form_token(
         reply.text)}, follow_redirects=False)
-    assert reply.status_code == 303 and reply.headers["location"].endswith(pay_ord_id)
+    assert reply.status_code == 303 and reply.headers["location"].startswith(
+        f"https://pay.example/{pay_ord_id}?return=")
 
 
 def test_opening_is_refused_with_a_page_and_changes_nothing(db, clock, shop):

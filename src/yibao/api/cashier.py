@@ -149,32 +149,45 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...],
             order, institution = run(pay_ord_id, act)
         except Refused as refusal:
             return _refused(refusal)
-        return _after_confirm(order, institution, session, clock)
+        return _after_confirm(order, institution, session, clock, setup)
 
     @api.get("/{pay_ord_id}/result")
     def result(pay_ord_id: str, request: Request) -> Response:
         session = request.cookies.get(COOKIE, "")
+
+        def act(call: Call) -> tuple[Order, str | None]:
+            order = cashier.returned(call, pay_ord_id, setup.platform)
+            mine = cashier.of_session(call.conn, pay_ord_id, session) is not None
+            return order, call.institution.name if mine else None
+
         try:
-            with db.read() as conn:
-                order = cashier.state(conn, _checked_id(pay_ord_id))
-                mine = cashier.of_session(conn, pay_ord_id, session) is not None
-                institution = cashier.site(conn, pay_ord_id).name if mine else None
+            order, institution = run(pay_ord_id, act)
         except Refused as refusal:
             return _refused(refusal)
-        return _html(pages.result_page(order, institution, clock()))
+        return _html(pages.result_page(order, institution, clock(),
+                                       pay_link(order, setup)))
 
     return api
 
 
-def _after_confirm(order: Order, institution: str, session: str,
-                   clock: Clock) -> Response:
+def pay_link(order: Order, setup: Online) -> str:
+    """Where the person pays the held order's own part: the platform's page, told to
+    send them back to the order's result page ("" when there is none)."""
+    if setup.platform is None or not order["pay_url"]:
+        return ""
+    back = f"{setup.cashier_base}{PREFIX}/{order['pay_ord_id']}/result"
+    return setup.platform.return_to(order["pay_url"], back)
+
+
+def _after_confirm(order: Order, institution: str, session: str, clock: Clock,
+                   setup: Online) -> Response:
     """Paid at the platform: there (303). Nothing to pay: settled. The platform down: the
     order again, to try once more (503)."""
     status = OrderStatus(order["status"])
     if status is OrderStatus.HELD and order["pay_url"]:
-        return RedirectResponse(order["pay_url"], status_code=303, headers=HEADERS)
+        return RedirectResponse(pay_link(order, setup), status_code=303, headers=HEADERS)
     if status is OrderStatus.SETTLED:
-        return _html(pages.result_page(order, institution, clock()))
+        return _html(pages.result_page(order, institution, clock(), ""))
     token = cashier.form_token(session, order["pay_ord_id"])
     note = "支付平台暂不可用，请稍后重试 / The payment platform is not answering; try again"
     return _html(pages.order_page(order, institution, token, clock(), note), 503)

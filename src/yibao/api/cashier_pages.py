@@ -118,17 +118,18 @@ def order_page(order: Order, institution: str, token: str, now: datetime,
     return page("确认订单 / Your order", body)
 
 
-def result_page(order: Order, institution: str | None, now: datetime) -> str:
+def result_page(order: Order, institution: str | None, now: datetime, pay_link: str) -> str:
     """The order's state; with the split when the person's session holds it
-    (``institution`` given), else the state alone."""
+    (``institution`` given), else the state alone; ``pay_link``: where the held order's
+    own part is paid (api/cashier.py)."""
     status = shown_status(order, now)
     if institution is not None:
         body = _split(order, institution, now)
     else:
         body = _rows([("order", "订单号 / Order number", order["pay_ord_id"]),
                       ("status", "状态 / Status", STATUS_LABELS[status])])
-    if status is OrderStatus.HELD and order["pay_url"]:
-        body += (f'<p><a class="button" id="pay" href="{escape(order["pay_url"])}">'
+    if status is OrderStatus.HELD and pay_link:
+        body += (f'<p><a class="button" id="pay" href="{escape(pay_link)}">'
                  "去支付 / Go to payment</a></p>")
     if status is OrderStatus.HELD:
         body += _result_link(order["pay_ord_id"], "刷新 / Refresh")

@@ -127,6 +127,17 @@ def confirm(call: Call, pay_ord_id: str, session: str, sent_token: str,
     return online_payment.settle(call, pay_ord_id, None)
 
 
+def returned(call: Call, pay_ord_id: str, platform: Platform | None) -> RowMapping:
+    """The person back from the platform's page: an order held with a platform order is
+    asked of the platform (paid → settled now, as its notification would settle it; the
+    notification then finds it settled), then the order as it is (E-ORD-001)."""
+    order = state(call.conn, pay_ord_id)
+    if (platform is not None and order["status"] == OrderStatus.HELD and order["pay_url"]):
+        online_payment.recover(call, pay_ord_id, platform)
+        order = state(call.conn, pay_ord_id)
+    return order
+
+
 def state(conn: Connection, pay_ord_id: str) -> RowMapping:
     """The order as it is (E-ORD-001: no such order)."""
     order = online_orders.find(conn, pay_ord_id)

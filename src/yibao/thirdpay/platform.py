@@ -104,6 +104,11 @@ class Platform(Protocol):
 
     def bill(self, day: date) -> list[BillRow]: ...
 
+    def return_to(self, pay_url: str, return_url: str) -> str:
+        """``pay_url`` (a ``Created``'s) such that the platform's page sends the person
+        back to ``return_url`` once they have paid."""
+        ...
+
 
 __all__ = ["CST", "BillRow", "Created", "NotificationInvalid", "Platform", "PlatformDown",
            "PlatformError", "PlatformRefusal", "Refund", "RefundStatus", "Trade",

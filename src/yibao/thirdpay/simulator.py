@@ -24,13 +24,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from yibao.domain.money import fen_to_yuan
@@ -192,14 +192,16 @@ class Simulator:
     async def cashier(self, request: Request) -> Response:
         if request.method == "POST":
             form = parse_qs((await request.body()).decode("utf-8", "replace"))
-            return self._cashier_pay(form.get("prepay_id", [""])[0])
+            return self._cashier_pay(form.get("prepay_id", [""])[0],
+                                     form.get("redirect_url", [""])[0])
         try:
             order = self.books.by_prepay(request.query_params.get("prepay_id", ""))
         except SimRefusal:
             return HTMLResponse(_page("订单不存在 / No such order", ""), status_code=404)
-        return HTMLResponse(_page("微信支付 / WeChat Pay (simulator)", _pay_form(order)))
+        back = _return_url(request.query_params.get("redirect_url", ""))
+        return HTMLResponse(_page("微信支付 / WeChat Pay (simulator)", _pay_form(order, back)))
 
-    def _cashier_pay(self, prepay_id: str) -> Response:
+    def _cashier_pay(self, prepay_id: str, redirect_url: str) -> Response:
         if self.down:
             return HTMLResponse(_page("系统繁忙 / Platform down", ""), status_code=503)
         try:
@@ -208,6 +210,9 @@ class Simulator:
         except SimRefusal as refusal:
             return HTMLResponse(_page("无法支付 / Cannot pay", html.escape(refusal.message)),
                                 status_code=409)
+        back = _return_url(redirect_url)
+        if back:  # as WeChat Pay's H5 page: back to the merchant's page once paid
+            return RedirectResponse(back, status_code=303)
         return HTMLResponse(_page("支付成功 / Paid", f"<p>{html.escape(order.description)}"
                                   f"</p><p>¥{fen_to_yuan(order.total_fen)}</p>"))
 
@@ -375,14 +380,21 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _pay_form(order: SimOrder) -> str:
+def _return_url(url: str) -> str:
+    """The merchant's page to send the person back to: an http(s) URL, else none."""
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def _pay_form(order: SimOrder, back: str) -> str:
     head = (f"<p>{html.escape(order.description)}</p>"
-            f"<p class=amount>¥{fen_to_yuan(order.total_fen)}</p>")
+            f"<p class=amount id=amount>¥{fen_to_yuan(order.total_fen)}</p>")
     if order.state != "NOTPAY":
         return f"{head}<p>{html.escape(TRADE_STATE_DESC[order.state])} ({order.state})</p>"
+    hidden = f"<input type=hidden name=redirect_url value=\"{html.escape(back)}\">" if back else ""
     return (f"{head}<form method=post action=/pay/h5><input type=hidden name=prepay_id "
-            f"value=\"{html.escape(order.prepay_id)}\"><button type=submit>确认支付 / Pay"
-            "</button></form>")
+            f"value=\"{html.escape(order.prepay_id)}\">{hidden}<button type=submit id=pay>"
+            "确认支付 / Pay</button></form>")
 
 
 def _page(title: str, content: str) -> str:

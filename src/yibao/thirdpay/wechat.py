@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 from wechatpayv3 import WeChatPay, WeChatPayType  # type: ignore[import-untyped]
@@ -127,6 +127,11 @@ class WeChatPayPlatform:
         if not pay_url or not prepay_id:
             raise PlatformDown("the order's answer has no h5_url with a prepay_id")
         return Created(pay_url=pay_url, prepay_id=prepay_id)
+
+    def return_to(self, pay_url: str, return_url: str) -> str:
+        """WeChat Pay H5: the h5_url with ``redirect_url`` (URL-encoded) appended; the
+        cashier sends the person back there after paying."""
+        return f"{pay_url}&redirect_url={quote(return_url, safe='')}"
 
     def query(self, out_trade_no: str) -> Trade:
         return _trade(self._call(self._client.query, out_trade_no=out_trade_no))
