@@ -6,6 +6,8 @@ its ordStas; every move outside the table is refused."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,6 +23,7 @@ from yibao.domain.orders import (
     check_refund,
     move,
     refunded_parts,
+    revs_token_valid,
 )
 
 REFUNDS = (Action.REFUND_ALL, Action.REFUND_HI, Action.REFUND_CASH)
@@ -122,3 +125,11 @@ def test_a_move_outside_the_table_is_refused(status, action):
 def test_only_settled_orders_give_anything_back():
     assert set(REFUNDABLE) == {OrderStatus.SETTLED, OrderStatus.HI_REFUNDED,
                                OrderStatus.CASH_REFUNDED}
+
+
+def test_a_revs_token_is_valid_for_the_hour_after_settlement_and_not_before_it():
+    settled = datetime(2026, 5, 11, 9, 30)
+    assert revs_token_valid(settled, settled)
+    assert revs_token_valid(settled, settled + timedelta(hours=1))  # the end included
+    assert not revs_token_valid(settled, settled + timedelta(hours=1, seconds=1))
+    assert not revs_token_valid(None, settled)  # not settled: no reversal by token

@@ -15,7 +15,7 @@ from yibao.api.registry import Answer
 from yibao.domain.codes import INSUTYPES
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_yuan
-from yibao.domain.orders import ORD_STAS, Action, OrderStatus, RefundAsked
+from yibao.domain.orders import ORD_STAS, Action, OrderStatus, RefundAsked, revs_token_valid
 from yibao.services import fees, online, online_payment, online_refund, visits
 from yibao.services.context import Call
 from yibao.services.online import Order
@@ -176,8 +176,8 @@ def query(call: Call, inp: Fields) -> dict[str, Any]:
 
 
 def _revs_token(call: Call, order: Order) -> str:
-    from yibao.domain.orders import REVS_TOKEN_LIFETIME
-    if not order["revs_token"] or call.now > order["settled_at"] + REVS_TOKEN_LIFETIME:
+    """The order's revsToken while it is valid, else ""."""
+    if not order["revs_token"] or not revs_token_valid(order["settled_at"], call.now):
         return ""
     return str(order["revs_token"])
 

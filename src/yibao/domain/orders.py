@@ -89,6 +89,12 @@ def expired(expires_at: datetime, now: datetime) -> bool:
     return now >= expires_at
 
 
+def revs_token_valid(settled_at: datetime | None, now: datetime) -> bool:
+    """Whether a settled order's revsToken still authorises its reversal (6203): for
+    ``REVS_TOKEN_LIFETIME`` after the settlement, its end included."""
+    return settled_at is not None and now <= settled_at + REVS_TOKEN_LIFETIME
+
+
 @dataclass(frozen=True, slots=True)
 class Split:
     """What each part of an order paid, in fen: fund + account + cash = total."""

@@ -74,7 +74,7 @@ def _check_authority(call: Call, order: RowMapping, token: str) -> None:
     """The person's ecToken (issued to this institution, unexpired), or the order's
     revsToken within the hour after its settlement."""
     if order["revs_token"] and token == order["revs_token"]:
-        if call.now <= order["settled_at"] + rules.REVS_TOKEN_LIFETIME:
+        if rules.revs_token_valid(order["settled_at"], call.now):
             return
         raise Refused("E-PAU-001", "the revsToken is valid for one hour after settlement")
     holder = ecert.token_holder(call.conn, ecert.digest(token), institution=call.institution.code,
