@@ -85,9 +85,11 @@ class Till:
         raise NotImplementedError
 
 
-def scan_token(his, app: ChannelApp, cert_id: str, business: str = "01101") -> str:
+def scan_token(his, app: ChannelApp, cert_id: str, business: str = "01101",
+               infno: str = "1162") -> str:
+    """The ecToken of a fresh QR code decoded by 1162 (or 6101, its online-payment name)."""
     code = app.qr(cert_id).json()["qr_code"]
-    return str(ok(his.call("1162", {"data": {
+    return str(ok(his.call(infno, {"data": {
         "ecQrCode": code, "businessType": business, "orgId": his.code, "operatorId": "001",
         "operatorName": "收费员", "officeId": "K01", "officeName": "内科"}}))["data"]["ecToken"])
 

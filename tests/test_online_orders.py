@@ -306,3 +306,21 @@ def test_a_refund_months_later_posts_in_the_month_it_is_made(db, clock, shop, ti
     assert f"{posted['settle']}"[:7] == f"{paid_on:%Y-%m}"
     assert f"{posted['cancel']}"[:7] == f"{clock.now:%Y-%m}" != f"{paid_on:%Y-%m}"
     assert done["hiTrnsDate"] == f"{clock.now:%Y%m%d}"
+
+
+def test_6101_decodes_the_qr_code_as_1162_does_and_its_token_uploads_an_order(shop):
+    _http, his, app = shop
+    cert_id = app.activate()
+    code = app.qr(cert_id).json()["qr_code"]
+    decoded = ok(his.call("6101", {"data": {
+        "ecQrCode": code, "businessType": "01101", "orgId": his.code, "operatorId": "001",
+        "operatorName": "收费员", "officeId": "K01", "officeName": "内科"}}))["data"]
+    assert (decoded["userName"], decoded["idNo"], decoded["idType"]) == ("王芳", WANG_FANG, "01")
+    assert decoded["insuOrg"] == "110000"  # insured in Beijing
+    uploaded = ok(his.call("6201", upload_data(
+        his, decoded["psn_no"], decoded["ecToken"],
+        [fee_line("1", "XA01AAA0001", "10.00")])))["data"]
+    assert uploaded["payOrdId"] and uploaded["payToken"]
+    refused(his.call("6101", {"data": {  # a QR code decodes once
+        "ecQrCode": code, "businessType": "01101", "orgId": his.code, "operatorId": "001",
+        "operatorName": "收费员", "officeId": "K01", "officeName": "内科"}}), "E-ECT-006")

@@ -33,6 +33,8 @@ LISTED: tuple[Transaction, ...] = (
     T("1101", "人员信息获取", tx_basic.person_info, writes=False),
     T("2001", "人员待遇享受检查", tx_basic.entitlement_check, writes=False),
     T("1162", "电子凭证二维码解码", tx_basic.scan_qr, writes=True),
+    # the online-payment chapter's name for the same decoding (its fields are 1162's)
+    T("6101", "解析医保电子凭证二维码", tx_basic.scan_qr, writes=True),
     T("9601", "人脸认证", tx_face.authenticate, writes=True),
     # catalogue queries and files (tx_catalogue); the downloads: DOWNLOADS below
     T("1312", "医保目录信息查询", tx_catalogue.hilist, writes=False),
