@@ -8,6 +8,9 @@ payment and settlement, the daily reconciliation."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from apps import ChannelApp
-from conftest import FakeClock
+from conftest import ROOT, FakeClock
 from flows import WANG_FANG, fen, person
 from mpc_client import MpcHospital, china_stamp
 from online import fee_line, scan_token, upload_data
@@ -133,6 +136,24 @@ def _status_becomes(w: World, pay_ord_id: str, status: str) -> dict:
             return dict(order)
         time.sleep(0.05)
     raise AssertionError(f"order {pay_ord_id} never became {status}")
+
+
+def test_the_outbox_command_seals_the_centres_callbacks_on_its_own(world):
+    """``yibao outbox deliver`` in a process of its own (no application built there)
+    delivers the 6204 of a held order sealed in the centre's envelope."""
+    w = world
+    uploaded, held = _held(w, order="MO-E2E-CLI")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "yibao.cli", "outbox", "deliver", "--once", "--db", w.db.url,
+         "--url", "http://127.0.0.1:9/unused"], env=env, capture_output=True, text=True,
+        timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "delivered 1," in done.stdout
+    [message] = [m for m in w.institution.messages.values() if "encData" in m]
+    opened = codec.open_answer(message, w.hospital.app, mpc.DEMO_PUBLIC_KEY)
+    assert (opened["payOrdId"], opened["ownPayAmt"]) == (uploaded["payOrdId"],
+                                                         held["ownPayAmt"])
 
 
 def test_a_hospital_app_flow_end_to_end(world):
