@@ -570,3 +570,12 @@ def test_seeding_a_database_from_before_aksk_adds_the_demo_pairs(db):
     assert sorted(pairs) == sorted((code, demo_token(code), code)
                                    for code, *_ in INSTITUTIONS)
     assert all(allowed)
+
+
+def test_invented_access_keys_do_not_grow_the_cache(fixed_http, unix, monkeypatch):
+    monkeypatch.setattr(gateway_module, "INSTITUTION_CACHE_MAX", 8)
+    his = his_of(fixed_http, unix)
+    for n in range(40):
+        headers = aksk_headers(f"AK-INVENTED-{n}", "guess", name="9001", ms=FIXED_MS)
+        refused(post(fixed_http, headers, sign_in_message(his)), "E-AUTH-002")
+    assert len(fixed_http.app.state.hospital.gateway._keys) <= 8  # type: ignore[attr-defined]
