@@ -579,3 +579,12 @@ def test_invented_access_keys_do_not_grow_the_cache(fixed_http, unix, monkeypatc
         headers = aksk_headers(f"AK-INVENTED-{n}", "guess", name="9001", ms=FIXED_MS)
         refused(post(fixed_http, headers, sign_in_message(his)), "E-AUTH-002")
     assert len(fixed_http.app.state.hospital.gateway._keys) <= 8  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("missing", ["x-tif-timestamp", "x-tif-nonce", "x-tif-signature"])
+def test_a_missing_xtif_header_is_named_too(fixed_http, missing):
+    his = HisClient(httpx_transport(fixed_http), HOSPITAL, demo_token(HOSPITAL))
+    headers = his.headers(timestamp=FIXED_UNIX)
+    del headers[missing]
+    message = refused(post(fixed_http, headers, sign_in_message(his)), "E-AUTH-001")
+    assert missing in message and "x-tif-paasid" not in message
