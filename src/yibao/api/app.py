@@ -98,7 +98,7 @@ def create_app(
         # authenticated before a byte of the body is read; in a worker thread only when
         # the institution must be read from the database (the hot path: no thread hop)
         admitted = (hospital.admit(headers)
-                    if hospital.gateway.knows(headers.get("x-tif-paasid", ""))
+                    if hospital.gateway.knows(headers)
                     else await run_in_threadpool(hospital.admit, headers))
         if not isinstance(admitted, Pass):
             return _envelope_reply(admitted, close=True)
@@ -131,7 +131,8 @@ def create_app(
         window, gate, second_approval_above=_second_approval_above(second_approval_above)))
     rest.include_router(admin_filing.router(window, gate))
     rest.include_router(admin_institutions.router(
-        window, gate, forget_institution=hospital.gateway.forget))
+        window, gate, forget_institution=hospital.gateway.forget,
+        gateway_now=hospital.gateway.now))
     rest.include_router(admin_outbox.router(window, gate))
     rest.include_router(channel.router(db, clock, ids, hospital.policies))
     app.include_router(rest)

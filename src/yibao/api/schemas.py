@@ -47,8 +47,16 @@ def request_body() -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": EnvelopeIn.model_json_schema()}},
         },
+        # one scheme's set, as the institution is allowed (docs/interface.md, Gateway
+        # authentication): the x-tif-* headers, or the AK/SK scheme's _api_* headers
         "parameters": [
-            {"name": header, "in": "header", "required": True, "schema": {"type": "string"}}
-            for header in ("x-tif-paasid", "x-tif-timestamp", "x-tif-nonce", "x-tif-signature")
+            {"name": header, "in": "header", "required": False, "schema": {"type": "string"},
+             "description": scheme}
+            for headers, scheme in (
+                (("x-tif-paasid", "x-tif-timestamp", "x-tif-nonce", "x-tif-signature"),
+                 "x-tif scheme"),
+                (("_api_name", "_api_version", "_api_timestamp", "_api_access_key",
+                  "_api_signature"), "AK/SK scheme (HmacSHA1, milliseconds)"))
+            for header in headers
         ],
     }

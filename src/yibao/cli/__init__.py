@@ -1,6 +1,6 @@
 """The ``yibao`` command: serve, migrate, seed, demo, errors, purge, paysim, and the groups
-ledger, clearing, world, bench, outbox, operators, orders, channels (one module each in
-this package).
+ledger, clearing, world, bench, outbox, operators, orders, channels, institutions (one
+module each in this package).
 
 The commands are registered here, explicitly and in this order (the order of
 ``yibao --help``); the group modules only define their commands.
@@ -15,6 +15,7 @@ from yibao.cli import (
     channels,
     clearing,
     errors,
+    institutions,
     ledger,
     operators,
     orders,
@@ -34,7 +35,7 @@ for command in (server.migrate, server.seed, server.serve, server.demo, errors.e
 for name, group in (("ledger", ledger.app), ("clearing", clearing.app), ("world", world.app),
                     ("bench", bench.app), ("outbox", outbox.app),
                     ("operators", operators.app), ("orders", orders.app),
-                    ("channels", channels.app)):
+                    ("channels", channels.app), ("institutions", institutions.app)):
     app.add_typer(group, name=name)
 
 __all__ = ["app"]

@@ -40,14 +40,25 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-ENV-006", "request too large or too deeply nested", "limits are in docs/interface.md", 413),
     ("E-ENV-007", "unknown code value", "use a value from the code table (1901)", 400),
     # gateway authentication
-    ("E-AUTH-001", "gateway headers missing", "send x-tif-paasid/timestamp/nonce/signature", 401),
-    ("E-AUTH-002", "unknown caller", "x-tif-paasid must be a registered institution code", 401),
-    ("E-AUTH-003", "timestamp outside the allowed window", "clock must be within 300 s", 401),
-    ("E-AUTH-004", "nonce already used", "use a fresh random nonce per request", 401),
-    ("E-AUTH-005", "signature does not match", "sha256(timestamp+token+nonce+timestamp)", 401),
+    ("E-AUTH-001", "gateway headers missing",
+     "the message names them: x-tif-paasid/timestamp/nonce/signature, or the AK/SK scheme's "
+     "_api_name/_api_version/_api_timestamp/_api_access_key/_api_signature", 401),
+    ("E-AUTH-002", "unknown caller",
+     "x-tif-paasid must be a registered institution code; _api_access_key an issued, "
+     "unretired access key", 401),
+    ("E-AUTH-003", "timestamp outside the allowed window",
+     "clock must be within 300 s (x-tif, channels) or 30 minutes (AK/SK, milliseconds)", 401),
+    ("E-AUTH-004", "nonce already used",
+     "use a fresh random nonce per request; AK/SK: a new _api_timestamp", 401),
+    ("E-AUTH-005", "signature does not match",
+     "x-tif: sha256(timestamp+token+nonce+timestamp); AK/SK: base64 HmacSHA1 with the SK "
+     "(docs/interface.md, Gateway authentication)", 401),
     ("E-AUTH-006", "fixmedins_code is not the caller's", "an institution acts only for itself",
      403),
     ("E-AUTH-007", "sign_no is not a live sign-in", "call 9001 and send its sign_no", 401),
+    ("E-AUTH-008", "gateway scheme not allowed for this institution",
+     "sign with the scheme the operator allowed (x-tif or AK/SK), or ask them to allow it",
+     403),
     # message identity
     ("E-MSG-001", "msgid malformed", "1..30 ASCII letters/digits, unique per institution", 400),
     ("E-MSG-002", "msgid already used with a different body", "a retry must resend the same body",
@@ -232,6 +243,11 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "yibao operators list; a name is 1..60 letters, digits, '.', '_' or '-'", 409),
     ("E-ADM-007", "the claim's account is not the registered payee",
      "check the account with the person, then approve with payee_confirmed: true", 409),
+    ("E-ADM-008", "gateway setting invalid",
+     "the message names it: at least one scheme; an access key of 1..100 letters, digits, "
+     "'.', '_', '-'; a secret of 16..128 printable ASCII; a grace of 0..7 days", 400),
+    ("E-ADM-009", "access key already issued",
+     "access keys are unique across institutions: choose another or let yibao make one", 409),
     # online orders (the mobile-payment centre, 6201-6401: docs/online-payment.md)
     ("E-ORD-001", "no such online order", "send the payOrdId 6201 answered, with its payToken",
      404),

@@ -38,6 +38,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "suspensions.change": frozenset({ADMINISTRATOR}),
     "faults.change": frozenset({ADMINISTRATOR}),
     "institutions.flags": frozenset({ADMINISTRATOR}),
+    "institutions.gateway": frozenset({ADMINISTRATOR}),  # schemes, AK/SK pairs, the token
     "outbox.retry": frozenset({ADMINISTRATOR}),
     "payments.export": frozenset({FINANCE}),
     "payments.result": frozenset({FINANCE}),

@@ -61,6 +61,8 @@ class Institution:
     token: str
     face_pilot: bool = False
     networked: bool = False  # for inter-provincial (away-from-home) direct settlement
+    xtif_allowed: bool = True  # may sign with the x-tif-* gateway scheme (``token``)
+    aksk_allowed: bool = False  # may sign with the AK/SK gateway scheme (a gateway key)
 
 
 SOURCE_INSTITUTION = "01"  # dcla_souc: 定点医药机构
@@ -74,6 +76,7 @@ def institution_of(row: Mapping[str, Any]) -> Institution:
         code=row["fixmedins_code"], name=row["name"], kind=row["kind"], level=row["level"],
         admdvs=row["admdvs"], pool_area=row["pool_area"], token=row["token"],
         face_pilot=bool(row["face_pilot"]), networked=bool(row["networked"]),
+        xtif_allowed=bool(row["xtif_allowed"]), aksk_allowed=bool(row["aksk_allowed"]),
     )
 
 

@@ -1,16 +1,34 @@
-"""Institutions as the operators change them: the networked and prepay flags, each change
+"""Institutions as the operators change them: the networked and prepay flags, and the
+gateway credentials (the schemes allowed, the AK/SK pairs, the x-tif token); each change
 audited in its own transaction (docs/security.md, Operators)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from yibao.domain import gateway_keys
 from yibao.domain.errors import Refused
 from yibao.services import audit
 from yibao.services.context import Call
 from yibao.store import institutions
+
+GENERATED_ACCESS_KEY_HEX = 16  # bytes: 32 hex digits
+GENERATED_SECRET_HEX = 24  # bytes: 48 hex digits, 192 bits
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """An AK/SK pair just issued: the secret is shown this once. ``previous`` is the
+    pair it replaced when that one keeps working until ``previous_until`` (unix
+    seconds); both empty when the replaced pair (if any) stopped at once."""
+
+    access_key: str
+    secret_key: str
+    previous: str = ""
+    previous_until: int | None = None
 
 
 def set_flag(call: Call, code: str, flag: str, enabled: bool) -> None:
@@ -20,6 +38,83 @@ def set_flag(call: Call, code: str, flag: str, enabled: bool) -> None:
     audit.record(call.conn, kind=flag, psn_no=None, actor=call.actor.name, at=call.now,
                  place=code, detail=str(enabled))
     audit.action(call, f"institution.{flag}", code, enabled=enabled)
+
+
+def set_schemes(call: Call, code: str, *, xtif: bool, aksk: bool) -> None:
+    """Which gateway schemes the institution may sign with (at least one)."""
+    if not (xtif or aksk):
+        raise Refused("E-ADM-008", "allow at least one gateway scheme (x-tif or AK/SK)")
+    if not institutions.set_schemes(call.conn, code, xtif=xtif, aksk=aksk):
+        raise Refused("E-ADM-001", f"no such institution {code}")
+    detail = f"xtif={xtif} aksk={aksk}"
+    audit.record(call.conn, kind="gateway_schemes", psn_no=None, actor=call.actor.name,
+                 at=call.now, place=code, detail=detail)
+    audit.action(call, "institution.gateway_schemes", code, xtif=xtif, aksk=aksk)
+
+
+def issue_key(
+    call: Call, code: str, *, now_unix: int, grace_seconds: int = 0, access_key: str = "",
+    secret_key: str = "",
+) -> IssuedKey:
+    """A new current AK/SK pair for the institution: ``access_key`` and ``secret_key``
+    as given (an existing pair a HIS already holds) or made here. The current pair stops
+    at once, or keeps working ``grace_seconds`` longer (from ``now_unix``, the gateway
+    clock); a pair already in its grace period stops at once. Whether AK/SK is allowed
+    is set apart (``set_schemes``)."""
+    problem = (gateway_keys.grace_problem(grace_seconds)
+               or (access_key and gateway_keys.access_key_problem(access_key))
+               or (secret_key and gateway_keys.secret_problem(secret_key)))
+    if problem:
+        raise Refused("E-ADM-008", problem)
+    if not institutions.lock(call.conn, code):
+        raise Refused("E-ADM-001", f"no such institution {code}")
+    access_key = access_key or call.ids.random_hex(GENERATED_ACCESS_KEY_HEX)
+    secret_key = secret_key or call.ids.random_hex(GENERATED_SECRET_HEX)
+    if institutions.access_key_taken(call.conn, access_key):
+        raise Refused("E-ADM-009", access_key)
+    current = [key for key, retires in institutions.access_keys(call.conn, code)
+               if retires is None]
+    until = now_unix + grace_seconds if grace_seconds and current else None
+    institutions.retire_keys(call.conn, code, retires_at_unix=until)
+    institutions.add_key(call.conn, code, access_key, secret_key, call.now)
+    detail = f"access_key={access_key} grace={grace_seconds}s"
+    audit.record(call.conn, kind="gateway_key", psn_no=None, actor=call.actor.name,
+                 at=call.now, place=code, detail=detail)
+    audit.action(call, "institution.gateway_key", code, access_key=access_key,
+                 replaced=current[0] if current else None, grace_seconds=grace_seconds)
+    if until is None:
+        return IssuedKey(access_key, secret_key)
+    return IssuedKey(access_key, secret_key, previous=current[0], previous_until=until)
+
+
+def rotate_token(call: Call, code: str, *, token: str = "") -> str:
+    """A new x-tif token for the institution (``token`` as given, or made here); the old
+    one stops at once (no grace: x-tif names no key, see docs/operations.md)."""
+    problem = token and gateway_keys.secret_problem(token, what="token")
+    if problem:
+        raise Refused("E-ADM-008", problem)
+    token = token or call.ids.random_hex(GENERATED_SECRET_HEX)
+    if not institutions.set_token(call.conn, code, token):
+        raise Refused("E-ADM-001", f"no such institution {code}")
+    audit.record(call.conn, kind="gateway_token", psn_no=None, actor=call.actor.name,
+                 at=call.now, place=code, detail="rotated")
+    audit.action(call, "institution.gateway_token", code)
+    return token
+
+
+def gateway_of(conn: Connection, code: str) -> dict[str, object]:
+    """What an operator sees of the institution's gateway settings (no secret)."""
+    found = institutions.find(conn, code)
+    if found is None:
+        raise Refused("E-ADM-001", f"no such institution {code}")
+    keys = institutions.access_keys(conn, code)
+    return {
+        "fixmedins_code": code, "xtif_allowed": found.xtif_allowed,
+        "aksk_allowed": found.aksk_allowed,
+        "access_key": next((key for key, retires in keys if retires is None), None),
+        "retiring": [{"access_key": key, "until_unix": retires}
+                     for key, retires in keys if retires is not None],
+    }
 
 
 def names(conn: Connection, codes: Iterable[str]) -> dict[str, str]:

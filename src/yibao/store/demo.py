@@ -8,6 +8,8 @@ One operator per role, with documented fixed tokens (stored hashed like any othe
 One app of the mobile-payment centre per institution (``demo_mpc_app``: appId and
 appSecret derived from the code, a fixed SM2 key pair whose private key is published in
 docs/online-payment-transport.md): DEMO ONLY, like the tokens.
+Every institution accepts both gateway schemes: x-tif with its token ``demo-<code>`` and
+AK/SK with AK = its code, SK = the same ``demo-<code>`` (DEMO ONLY).
 Seeding is idempotent: rows already present are left alone.
 """
 
@@ -17,7 +19,7 @@ import hashlib
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, select, update
 
 from yibao.domain import roles
 from yibao.domain.mpc import App
@@ -26,6 +28,7 @@ from yibao.store.schema import (
     card,
     catalogue_item,
     channel,
+    gateway_key,
     institution,
     insurance,
     mpc_app,
@@ -181,14 +184,29 @@ def _insert_missing(conn: Connection, table: Table, rows: list[dict[str, Any]]) 
     return added
 
 
+def _seed_gateway_keys(conn: Connection) -> int:
+    """Each demo institution's AK/SK pair (AK = code, SK = its demo token); an institution
+    seeded before AK/SK existed is allowed the scheme when its pair is added."""
+    added = 0
+    for code, *_ in INSTITUTIONS:
+        if _insert_missing(conn, gateway_key, [dict(
+                access_key=code, fixmedins_code=code, secret_key=demo_token(code),
+                created_at=OPERATORS_SINCE)]):
+            conn.execute(update(institution).where(institution.c.fixmedins_code == code)
+                         .values(aksk_allowed=True))
+            added += 1
+    return added
+
+
 def seed_demo(conn: Connection) -> int:
     """Insert the demo dataset; returns the number of rows added."""
     added = _insert_missing(conn, institution, [
         dict(fixmedins_code=code, name=name, kind=kind, level=level, admdvs=district,
              pool_area=area, token=demo_token(code), face_pilot=code == FACE_PILOT,
-             networked=networked)
+             networked=networked, xtif_allowed=True, aksk_allowed=True)
         for code, name, kind, level, district, area, networked in INSTITUTIONS
     ])
+    added += _seed_gateway_keys(conn)
     for i, (name, certno, gend, birth, place, insutype, psn_type, balance, card_no) in enumerate(
         PERSONS, start=1
     ):

@@ -1,16 +1,25 @@
-"""The ``institution`` aggregate: the designated institutions, read by code."""
+"""The ``institution`` aggregate: the designated institutions, read by code, and their
+gateway credentials (the x-tif ``token``, the allowed schemes, the AK/SK pairs of
+``gateway_key``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from yibao.services.context import Institution, institution_of
-from yibao.store.schema import institution
+from yibao.store.schema import gateway_key, institution
 
 FLAGS = frozenset({"networked", "prepay"})  # the flags an operator sets
 _BY_CODE = select(institution).where(institution.c.fixmedins_code == bindparam("code"))
+_BY_ACCESS_KEY = (
+    select(institution, gateway_key.c.access_key, gateway_key.c.secret_key,
+           gateway_key.c.retires_at_unix)
+    .join(gateway_key, gateway_key.c.fixmedins_code == institution.c.fixmedins_code)
+    .where(gateway_key.c.access_key == bindparam("access_key")))
 _LOCK = (select(institution.c.fixmedins_code)
          .where(institution.c.fixmedins_code == bindparam("code")).with_for_update())
 
@@ -40,4 +49,75 @@ def set_flag(conn: Connection, code: str, flag: str, enabled: bool) -> bool:
         raise ValueError(f"not an institution flag: {flag}")
     changed = conn.execute(update(institution).where(
         institution.c.fixmedins_code == code).values({flag: enabled}))
+    return changed.rowcount == 1
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayKey:
+    """An AK/SK pair and its institution; ``retires_at_unix`` (unix seconds) is set on a
+    rotated pair still in its grace period, None on the current one."""
+
+    access_key: str
+    secret_key: str
+    retires_at_unix: int | None
+    institution: Institution
+
+
+def find_by_access_key(conn: Connection, access_key: str) -> GatewayKey | None:
+    """The pair of ``access_key`` with its institution, or None when no pair has it."""
+    row = conn.execute(_BY_ACCESS_KEY, {"access_key": access_key}).first()
+    if row is None:
+        return None
+    values = row._asdict()
+    return GatewayKey(values["access_key"], values["secret_key"], values["retires_at_unix"],
+                      institution_of(values))
+
+
+def access_key_taken(conn: Connection, access_key: str) -> bool:
+    query = select(gateway_key.c.fixmedins_code).where(gateway_key.c.access_key == access_key)
+    return conn.execute(query).first() is not None
+
+
+def access_keys(conn: Connection, code: str) -> list[tuple[str, int | None]]:
+    """The institution's access keys and when each retires (None: the current one),
+    the current one first."""
+    query = (select(gateway_key.c.access_key, gateway_key.c.retires_at_unix)
+             .where(gateway_key.c.fixmedins_code == code)
+             .order_by(gateway_key.c.retires_at_unix.is_not(None), gateway_key.c.access_key))
+    return [(key, retires) for key, retires in conn.execute(query).all()]
+
+
+def retire_keys(conn: Connection, code: str, *, retires_at_unix: int | None) -> None:
+    """Before a new pair is added: forget the pairs already retiring (one previous pair
+    at a time), and retire the current pair at ``retires_at_unix`` (None: at once)."""
+    ours = gateway_key.c.fixmedins_code == code
+    conn.execute(delete(gateway_key).where(ours, gateway_key.c.retires_at_unix.is_not(None)))
+    current = and_(ours, gateway_key.c.retires_at_unix.is_(None))
+    if retires_at_unix is None:
+        conn.execute(delete(gateway_key).where(current))
+    else:
+        conn.execute(update(gateway_key).where(current)
+                     .values(retires_at_unix=retires_at_unix))
+
+
+def add_key(conn: Connection, code: str, access_key: str, secret_key: str,
+            at: datetime) -> None:
+    """The institution's new current pair (IntegrityError if the access key is taken or
+    a current pair remains)."""
+    conn.execute(insert(gateway_key).values(
+        access_key=access_key, fixmedins_code=code, secret_key=secret_key, created_at=at))
+
+
+def set_schemes(conn: Connection, code: str, *, xtif: bool, aksk: bool) -> bool:
+    """Which gateway schemes the institution may sign with; False when there is no such
+    institution."""
+    changed = conn.execute(update(institution).where(
+        institution.c.fixmedins_code == code).values(xtif_allowed=xtif, aksk_allowed=aksk))
+    return changed.rowcount == 1
+
+
+def set_token(conn: Connection, code: str, token: str) -> bool:
+    """The institution's x-tif token; False when there is no such institution."""
+    changed = conn.execute(update(institution).where(
+        institution.c.fixmedins_code == code).values(token=token))
     return changed.rowcount == 1

@@ -61,6 +61,30 @@ institution = Table(
     Column("networked", Boolean, nullable=False, server_default=text("false")),
     # receives next month's fund in advance (monthly clearing nets it off)
     Column("prepay", Boolean, nullable=False, server_default=text("false")),
+    # the gateway schemes it may sign with (api/gateway.py): x-tif-* (SHA-256 with
+    # ``token``) and AK/SK (_api_*, HmacSHA1 with a ``gateway_key``)
+    Column("xtif_allowed", Boolean, nullable=False, server_default=text("true")),
+    Column("aksk_allowed", Boolean, nullable=False, server_default=text("false")),
+)
+
+# An institution's AK/SK pairs for the AK/SK gateway scheme: the access key (sent in
+# _api_access_key, unique across institutions) and its secret, stored as issued (HMAC
+# needs it, like ``institution.token``). At most one current pair per institution
+# (retires_at_unix NULL); a rotated pair may keep working until retires_at_unix (unix
+# seconds of the gateway's clock) during a grace period.
+gateway_key = Table(
+    "gateway_key",
+    metadata,
+    Column("access_key", String(100), primary_key=True),
+    Column("fixmedins_code", String(30), ForeignKey("institution.fixmedins_code"),
+           nullable=False),
+    Column("secret_key", String(128), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("retires_at_unix", BigInteger),
+    Index("uq_gateway_key_current", "fixmedins_code", unique=True,
+          sqlite_where=text("retires_at_unix IS NULL"),
+          postgresql_where=text("retires_at_unix IS NULL")),
+    Index(None, "fixmedins_code"),
 )
 
 person = Table(
