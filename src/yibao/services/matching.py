@@ -127,7 +127,7 @@ def _query(call: Call, f: MatchingFilter) -> Select[tuple[object, ...]]:
         query = query.where(c.medins_list_name.contains(f.medins_name, autoescape=True))
     if f.day is not None:
         query = query.where(c.begndate <= f.day, c.enddate >= f.day)
-    return query.order_by(c.updt_time, c.rid)
+    return query.order_by(c.updt_time, c.medins_list_codg, c.list_type, c.med_list_codg)
 
 
 def listed(call: Call, f: MatchingFilter, page: Page) -> tuple[list[RowMapping], int]:

@@ -46,7 +46,7 @@ def visits_between(
 def in_hospital(call: Call, psn_no: str, begin: datetime, end: datetime) -> list[RowMapping]:
     """5303: the caller's inpatients admitted between ``begin`` and ``end`` and not yet
     discharged (of one person when ``psn_no``), with the person's columns; oldest first,
-    at most ROWS_MAX."""
+    at most ROWS_MAX (admitted at the same time: in the order of admission)."""
     v = visit_table.c
     query = (
         select(visit_table, person.c.psn_cert_type, person.c.certno,
@@ -58,7 +58,7 @@ def in_hospital(call: Call, psn_no: str, begin: datetime, end: datetime) -> list
     )
     if psn_no:
         query = query.where(v.psn_no == psn_no)
-    return list(call.conn.execute(query.order_by(v.begntime, v.mdtrt_id).limit(ROWS_MAX))
+    return list(call.conn.execute(query.order_by(v.begntime, v.msgid, v.mdtrt_id).limit(ROWS_MAX))
                 .mappings())
 
 

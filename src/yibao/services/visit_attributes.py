@@ -94,7 +94,7 @@ def _query(call: Call, f: AttributeFilter) -> Select[tuple[object, ...]]:
                           (c.flag_type, f.flag_type), (c.flag, f.flag), (c.admdvs, f.admdvs)):
         if value:
             query = query.where(column == value)
-    return query.order_by(c.created_at, c.detl_id)
+    return query.order_by(c.created_at, c.msgid, c.detl_id)  # the order they came in
 
 
 def listed(call: Call, f: AttributeFilter, page: Page) -> tuple[list[RowMapping], int]:
