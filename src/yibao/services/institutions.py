@@ -33,7 +33,6 @@ def names(conn: Connection, codes: Iterable[str]) -> dict[str, str]:
 # other types (3 work-injury rehabilitation, 4 assistive devices, 5 family planning) have
 # no institutions in yibao
 KIND_BY_TYPE = {"1": "hospital", "2": "pharmacy"}
-TYPE_BY_KIND = {kind: code for code, kind in KIND_BY_TYPE.items()}
 # hosp_lv (医院等级) of a hospital tier: yibao keeps the tier, not the grade (甲/乙/丙)
 HOSP_LV_BY_TIER = {3: "12", 2: "13", 1: "14"}  # 三级无等, 二级无等, 一级无等
 

@@ -18,7 +18,6 @@ from yibao.domain.paging import Page
 from yibao.services.context import Call
 from yibao.store.schema import catalogue_item, medins_matching
 
-UPLOAD_ROWS_MAX = 1000
 IN_FORCE, CANCELLED = "1", "0"
 
 
@@ -38,8 +37,6 @@ class Matching:
 
 def upload(call: Call, rows: list[Matching]) -> int:
     """3301: store each matching (replacing the same key); how many."""
-    if len(rows) > UPLOAD_ROWS_MAX:
-        raise Refused("E-ENV-006", f"at most {UPLOAD_ROWS_MAX} matchings a message")
     keys = [(r.medins_code, r.list_type, r.list_code) for r in rows]
     if len(keys) != len(set(keys)):
         raise Refused("E-ENV-005", "the same matching appears twice in the message")
