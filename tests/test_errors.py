@@ -498,7 +498,7 @@ JSON = st.recursive(
     max_leaves=12,
 )
 NODES = ["data", "feedetail", "mdtrtinfo", "diseinfo", "dscginfo", "signIn", "signOut",
-         "fsUploadIn", "fsDownloadIn"]
+         "fsUploadIn", "fsDownloadIn", "adminfo", "medinsinfo"]
 FIELDS = [
     "acct_used_flag", "atddr_no", "begntime", "card_sn", "certno", "chrg_bchno", "cnt",
     "cum_ym", "det_item_fee_sumamt", "diag_code", "diag_name", "diag_srt_no", "diag_type",
@@ -507,6 +507,9 @@ FIELDS = [
     "med_list_codg", "med_type", "medfee_sumamt", "medins_list_codg", "mid_setl_flag",
     "oinfno", "omsgid", "opter_no", "page_num", "page_size", "pric", "psn_no", "psn_setlway",
     "setl_id", "sign_no", "ver", "inscp_scp_amt", "fulamt_ownpay_amt",
+    # 2306, 1201, 3301/3302/1317, 2403, 3101/3102
+    "bkkp_sn", "fixmedins_type", "fixmedins_code", "list_type", "begndate", "enddate",
+    "fixmedins_hilist_id", "fixmedins_hilist_name", "updt_time", "adm_bed", "patient_dtos",
 ]
 PLAUSIBLE = st.sampled_from([
     "01", "02", "03", "310", "390", "11", "21", "1", "0", "0000", "100.00", "-1", "202605",

@@ -20,12 +20,12 @@ from yibao.api.registry import Transaction, index
 from yibao.store.schema import message
 
 INFNO_RANGE = re.compile(r"(\d{4})\s*[–-]\s*(\d{4})")
-INFNO = re.compile(r"\b\d{4}\b")
+INFNO = re.compile(r"\b\d{4}[A-Z]?\b")  # 2203A: a variant of 2203
 
 
 def documented_infnos() -> set[str]:
     """Every infno in the first column of docs/interface.md's table of transactions
-    ("2206 / 2207 / 2208", "5201–5205", "1307–1311, 1313–1315" ...)."""
+    ("2206 / 2207 / 2208", "5201–5205", "1307–1311, 1313–1315", "2203 / 2203A" ...)."""
     text = (ROOT / "docs" / "interface.md").read_text(encoding="utf-8")
     section = text.split("\n## Transactions\n", 1)[1].split("\n## ", 1)[0]
     found: set[str] = set()
@@ -53,7 +53,7 @@ def test_each_infno_is_listed_once_with_a_callable_handler():
     assert len(infnos) == len(set(infnos)) and transactions.REVERSAL_INFNO not in infnos
     assert len(table) == len(entries) + 1
     for infno, entry in table.items():
-        assert entry.infno == infno and re.fullmatch(r"\d{4}", infno)
+        assert entry.infno == infno and re.fullmatch(r"\d{4}A?", infno)
         assert callable(entry.handler) and entry.title
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import partial
 
 from yibao.api import (
+    tx_attributes,
     tx_basic,
     tx_catalogue,
     tx_claims,
@@ -17,6 +18,7 @@ from yibao.api import (
     tx_online,
     tx_queries,
     tx_reconciliation,
+    tx_review,
     tx_settlement,
     tx_visits,
 )
@@ -43,6 +45,11 @@ LISTED: tuple[Transaction, ...] = (
     T("1318", "医保目录限价信息查询", tx_catalogue.price_limits, writes=False),
     T("1319", "医保目录先自付比例信息查询", tx_catalogue.selfpay_ratios, writes=False),
     T("1901", "字典表查询", tx_catalogue.dictionary, writes=False),
+    T("1201", "医药机构信息获取", tx_catalogue.institutions, writes=False),
+    # the institution's catalogue matchings (tx_catalogue)
+    T("3301", "目录对照上传", tx_catalogue.upload_matching, writes=True),
+    T("3302", "目录对照撤销", tx_catalogue.cancel_matching, writes=True),
+    T("1317", "医药机构目录匹配信息查询", tx_catalogue.institution_matching, writes=False),
     T("9101", "文件上传", tx_catalogue.upload, writes=True),
     T("9102", "文件下载", tx_catalogue.download, writes=False),
     # manual reimbursement, yibao extensions (tx_claims)
@@ -53,6 +60,7 @@ LISTED: tuple[Transaction, ...] = (
     T("2301", "住院费用明细上传", tx_fees.upload_inpatient, writes=True),
     T("2205", "门诊费用明细信息撤销", tx_fees.cancel_outpatient, writes=True),
     T("2302", "住院费用明细撤销", tx_fees.cancel_inpatient, writes=True),
+    T("2306", "费用明细修改备注", tx_fees.change_memos, writes=True),
     # filings for care away from home (tx_filing)
     T("2501", "转院备案", tx_filing.referral, writes=True),
     T("2502", "转院备案撤销", tx_filing.cancel_referral, writes=True),
@@ -68,6 +76,10 @@ LISTED: tuple[Transaction, ...] = (
     T("5204", "费用明细查询", tx_queries.settlement_lines, writes=False),
     T("5205", "人员慢特病用药记录查询", tx_queries.chronic_records, writes=False),
     T("5206", "人员累计信息查询", tx_queries.accumulations, writes=False),
+    T("5303", "在院信息查询", tx_queries.in_hospital, writes=False),
+    # review calls: no findings until supervision rules exist (tx_review)
+    T("3101", "明细审核事前分析服务", tx_review.review, writes=False),
+    T("3102", "明细审核事中分析服务", tx_review.review, writes=False),
     # reconciliation and clearing applications (tx_reconciliation)
     T("3201", "医药机构费用结算对总账", tx_reconciliation.totals, writes=False),
     T("3202", "医药机构费用结算对明细账", tx_reconciliation.detail, writes=True),
@@ -84,10 +96,15 @@ LISTED: tuple[Transaction, ...] = (
     T("2201", "门诊挂号", tx_visits.register, writes=True),
     T("2202", "门诊挂号撤销", tx_visits.cancel_registration, writes=True),
     T("2203", "门诊就诊信息上传", tx_visits.visit_info, writes=True),
+    T("2203A", "定点零售药店门诊就诊信息上传", tx_visits.pharmacy_visit_info, writes=True),
     T("2401", "入院办理", tx_visits.admit, writes=True),
     T("2402", "出院办理", tx_visits.discharge, writes=True),
+    T("2403", "住院信息变更", tx_visits.change_admission, writes=True),
     T("2404", "入院撤销", tx_visits.cancel_admission, writes=True),
     T("2405", "出院撤销", tx_visits.cancel_discharge, writes=True),
+    # special visit attributes (tx_attributes)
+    T("2406", "就医特殊属性上传", tx_attributes.record, writes=True),
+    T("2407", "就医特殊属性查询", tx_attributes.listed, writes=False),
 )
 # catalogue and code-list downloads (1301-1315): each stores the file it answers with
 DOWNLOADS: tuple[Transaction, ...] = (

@@ -4,10 +4,12 @@ drug records and the year-to-date accumulators."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from yibao.api.fields import Fields
 from yibao.api.tx_settlement import render
+from yibao.domain.catalogue import charge_category, price_cap_answer
 from yibao.domain.codes import age_on
 from yibao.domain.engine import COUNT_KEYS
 from yibao.domain.errors import Refused
@@ -29,7 +31,9 @@ def _fee_out(row: Any) -> dict[str, Any]:
         "setl_id": row["setl_id"] or "", "fee_ocur_time": row["fee_ocur_time"] or "",
         "cnt": row["cnt"], "pric": row["pric"],
         "det_item_fee_sumamt": fen_to_decimal(row["det_item_fee_sumamt"]),
-        "pric_uplmt_amt": row["pric_uplmt_amt"] or "0", "selfpay_prop": row["selfpay_prop"],
+        "pric_uplmt_amt": price_cap_answer(
+            None if row["pric_uplmt_amt"] is None else Decimal(row["pric_uplmt_amt"])),
+        "selfpay_prop": row["selfpay_prop"],
         "fulamt_ownpay_amt": fen_to_decimal(row["fulamt_ownpay_amt"]),
         "overlmt_amt": fen_to_decimal(row["overlmt_amt"]),
         "preselfpay_amt": fen_to_decimal(row["preselfpay_amt"]),
@@ -37,7 +41,8 @@ def _fee_out(row: Any) -> dict[str, Any]:
         "chrgitm_lv": row["chrgitm_lv"], "hilist_code": row["med_list_codg"],
         "list_type": row["list_type"], "med_list_codg": row["med_list_codg"],
         "medins_list_codg": row["medins_list_codg"], "medins_list_name": row["med_list_name"],
-        "med_chrgitm_type": row["list_type"],
+        "med_chrgitm_type": charge_category(row["med_chrgitm_type"], row["list_type"]),
+        "memo": row["memo"],
     }
 
 
@@ -146,4 +151,28 @@ def accumulations(call: Call, inp: Fields) -> dict[str, Any]:
             "cum": r["cum"] if r["cum_key"].startswith(COUNT_KEYS) else fen_to_decimal(r["cum"]),
         }
         for r in rows
+    ]}
+
+
+def in_hospital(call: Call, inp: Fields) -> dict[str, Any]:
+    """5303 在院信息查询: the caller's inpatients admitted between begntime and endtime and
+    not yet discharged (one person's with ``psn_no``) -> ``data[]``; ``out_flag`` 1 for a
+    person insured elsewhere (care away from home)."""
+    data = inp.child("data")
+    begin, end = data.moment("begntime"), data.moment("endtime")
+    assert begin is not None and end is not None
+    if end < begin:
+        raise Refused("E-ENV-005", f"{data.where}.endtime is before begntime")
+    psn_no = data.text("psn_no", required=False, max_len=30)
+    return {"data": [
+        {
+            "mdtrt_id": r["mdtrt_id"], "psn_no": r["psn_no"],
+            "psn_cert_type": r["psn_cert_type"], "certno": r["certno"],
+            "psn_name": r["psn_name"], "gend": r["gend"], "brdy": r["brdy"].isoformat(),
+            "age": age_on(r["brdy"], call.now.date()), "insutype": r["insutype"],
+            "begndate": r["begntime"].date().isoformat(), "med_type": r["med_type"],
+            "ipt_otp_no": r["ipt_otp_no"],
+            "out_flag": "0" if r["insuplc_admdvs"] == call.institution.pool_area else "1",
+        }
+        for r in queries.in_hospital(call, psn_no, begin, end)
     ]}

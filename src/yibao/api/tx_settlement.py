@@ -22,6 +22,7 @@ from yibao.services.settlement import (
 )
 
 SETLWAY_BY_ITEM = "01"
+PRESETTLEMENT_SETL_ID = ""  # 2206 / 2303 answer no settlement id: nothing is stored
 
 
 def _request(call: Call, data: Fields, visit_class: VisitClass) -> SettleRequest:
@@ -82,7 +83,10 @@ def compute(call: Call, inp: Fields, *, visit_class: VisitClass, store: bool) ->
     req = _request(call, inp.child("data"), visit_class)
     run = settlement.settle_visit if store else settlement.presettle
     outcome = run(call, req, visit_class)
-    return Answer(render(call, outcome), outcome.effect)
+    answer = render(call, outcome)
+    if not store:  # a pre-settlement is no settlement: it has no setl_id (docs/interface.md)
+        answer["setlinfo"]["setl_id"] = PRESETTLEMENT_SETL_ID
+    return Answer(answer, outcome.effect)
 
 
 def cancel(call: Call, inp: Fields) -> Answer:

@@ -1,4 +1,5 @@
-"""Visits over the interface: 2201/2202/2203 outpatient, 2401/2402/2404/2405 inpatient."""
+"""Visits over the interface: 2201/2202/2203/2203A outpatient, 2401/2402/2403/2404/2405
+inpatient."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from yibao.api.tx_basic import read_credential
 from yibao.domain.codes import INSUTYPES, VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.text import is_digits
-from yibao.services import visits
+from yibao.services import persons, visits
 from yibao.services.context import Call
 
 
@@ -107,6 +108,28 @@ def visit_info(call: Call, inp: Fields) -> dict[str, Any]:
     return {}
 
 
+# 2203A's fields beyond 2203's (the prescription of a pharmacy's outpatient visit): read
+# for their format, not kept (yibao keeps no prescription files)
+PHARMACY_VISIT_FIELDS = (("matn_type", 6), ("rxfixmedinsCode", 12), ("rxfixmedinsName", 200),
+                         ("rxfilename", 200), ("rxExpContent", 2000))
+RX_FILE_LENGTH_MAX = 1_400_000  # rxIn, as 9101's ``in`` (base64 or a byte array)
+
+
+def pharmacy_visit_info(call: Call, inp: Fields) -> dict[str, Any]:
+    """2203A (定点零售药店门诊就诊信息上传): 2203's meaning with the fields of a pharmacy's
+    visit; its dise_codg and dise_name are optional (they are in 2203 too, and unread)."""
+    info = inp.child("mdtrtinfo")
+    for name, length in PHARMACY_VISIT_FIELDS:
+        info.text(name, required=False, max_len=length)
+    geso_val = info.text("geso_val", required=False, max_len=2)
+    if geso_val and not is_digits(geso_val):
+        raise Refused("E-ENV-005", f"{info.where}.geso_val must be a number of weeks")
+    rx_file = info.node.get("rxIn")
+    if isinstance(rx_file, (str, list)) and len(rx_file) > RX_FILE_LENGTH_MAX:
+        raise Refused("E-ENV-005", f"{info.where}.rxIn longer than {RX_FILE_LENGTH_MAX}")
+    return visit_info(call, inp)
+
+
 def admit(call: Call, inp: Fields) -> Answer:
     info = inp.child("mdtrtinfo")
     new = visits.NewVisit(
@@ -119,10 +142,58 @@ def admit(call: Call, inp: Fields) -> Answer:
         dept_name=info.text("adm_dept_name", required=False),
         diagnoses=read_diagnoses(inp),
         flags=read_inpatient_flags(info),
+        detail=read_admission_detail(info, required=False),
     )
     opened = visits.open_visit(call, new, VisitClass.INPATIENT)
     return Answer({"result": {"mdtrt_id": opened.value, "psn_no": new.psn_no,
                               "ipt_otp_no": new.ipt_otp_no}}, opened.effect)
+
+
+# an admission's fields kept as its detail (visit.adm_detail), with their lengths and
+# whether 2403 requires them (2401 reads them all as optional, as it always has)
+ADMISSION_DETAIL = (
+    ("coner_name", 50, False), ("tel", 50, False), ("medrcdno", 30, False),
+    ("adm_diag_dscr", 200, True), ("adm_bed", 30, True), ("dscg_maindiag_code", 20, True),
+    ("dscg_maindiag_name", 300, True), ("main_cond_dscr", 1000, False),
+    ("dise_codg", 30, False), ("dise_name", 500, False), ("oprn_oprt_code", 30, False),
+    ("oprn_oprt_name", 500, False), ("fpsc_no", 50, False), ("matn_type", 6, False),
+    ("birctrl_type", 6, False), ("latechb_flag", 3, False), ("geso_val", 2, False),
+    ("fetts", 3, False), ("fetus_cnt", 3, False), ("pret_flag", 3, False),
+    ("birctrl_matn_date", 10, False), ("dise_type_code", 6, False),
+    ("ttp_pay_prop", 6, False),
+)
+
+
+def read_admission_detail(info: Fields, *, required: bool) -> tuple[tuple[str, str], ...]:
+    """The admission's other fields that are sent (``required``: 2403's required ones
+    must be)."""
+    sent = ((name, info.text(name, required=required and must, max_len=length))
+            for name, length, must in ADMISSION_DETAIL)
+    return tuple((name, value) for name, value in sent if value)
+
+
+def change_admission(call: Call, inp: Fields) -> dict[str, Any]:
+    """2403 住院信息变更: ``adminfo`` (the admission as it now stands) and ``diseinfo``
+    (admission diagnoses added or replaced by diag_srt_no)."""
+    info = inp.child("adminfo")
+    info.code("mdtrt_cert_type", persons.CERT_TYPES)
+    begin = info.moment("begntime")
+    assert begin is not None
+    ext = info.extension()
+    change = visits.AdmissionChange(
+        begin=begin, end=info.moment("endtime", required=False),
+        med_type=info.text("med_type", max_len=6), ipt_otp_no=info.text("ipt_otp_no", max_len=30),
+        doctor_no=info.text("atddr_no", max_len=30),
+        doctor_name=info.text("chfpdr_name", max_len=50),
+        dept_code=info.text("adm_dept_codg", max_len=30),
+        dept_name=info.text("adm_dept_name", max_len=100),
+        flags=read_inpatient_flags(info) if ext.node else None,
+        detail=read_admission_detail(info, required=True),
+    )
+    items = read_diagnoses(inp)
+    visits.change_admission(call, info.text("mdtrt_id", max_len=30),
+                            info.text("psn_no", max_len=30), change, items)
+    return {}
 
 
 def discharge(call: Call, inp: Fields) -> Answer:

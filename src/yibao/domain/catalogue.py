@@ -13,6 +13,23 @@ CLASS_B = "02"  # 乙: in scope after a first self-pay ratio
 CLASS_C = "03"  # 丙: fully self-paid
 PRICE_TOLERANCE_FEN = 1  # HIS systems round price x count in different places
 
+# pric_uplmt_amt of an item without a price cap: the field is required (never empty) and
+# platforms in service answer 999999 there, meaning "no cap" (docs/interface.md)
+NO_PRICE_CAP = Decimal(999999)
+
+# med_chrgitm_type (医疗收费项目类别, the 1901 dictionary med_chrgitm_type, 01-14) of an
+# item whose catalogue row does not say: by its list type (目录类别). A medical service
+# (201) can be any of 01-07, 12, 13; without the row's own category it is 14 (其他费).
+CHARGE_CATEGORY_OTHER = "14"
+CHARGE_CATEGORY_BY_LIST_TYPE = {
+    "101": "09",  # 西药中成药 -> 西药费
+    "102": "10",  # 中药饮片 -> 中药饮片费
+    "103": "09",  # 医疗机构制剂 -> 西药费
+    "104": "11",  # 民族药 -> 中成药费
+    "106": "10",  # 中药配方颗粒 -> 中药饮片费
+    "301": "08",  # 医用耗材 -> 卫生材料费
+}
+
 
 @dataclass(frozen=True, slots=True)
 class CatalogueItem:
@@ -22,6 +39,21 @@ class CatalogueItem:
     price_cap: Decimal | None  # yuan per unit; None = no cap
     selfpay_ratio: Decimal
     list_type: str = ""
+    charge_category: str = ""  # med_chrgitm_type 01-14 ("" : by list_type)
+
+
+def charge_category(stored: str, list_type: str) -> str:
+    """The fee-item category (med_chrgitm_type, 01-14) an answer carries: the catalogue
+    row's own, else the one its list type implies, else 14 (其他费: an item outside the
+    catalogue, a service without its category)."""
+    if stored:
+        return stored
+    return CHARGE_CATEGORY_BY_LIST_TYPE.get(list_type, CHARGE_CATEGORY_OTHER)
+
+
+def price_cap_answer(cap: Decimal | None) -> Decimal:
+    """pric_uplmt_amt as answered: the cap, or NO_PRICE_CAP for an item without one."""
+    return NO_PRICE_CAP if cap is None else cap
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,13 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-FEE-004", "no unsettled fee lines", "upload details (2204/2301) before settling", 409),
     ("E-FEE-005", "too many fee lines", "split the upload into batches", 409),
     ("E-FEE-006", "fee line cannot be cancelled", "settled lines are cancelled by 2208/2305", 409),
+    ("E-FEE-007", "fee line not found", "bkkp_sn is the feedetl_sn of an active line of the "
+     "visit, with its med_list_codg", 404),
+    # the institution's catalogue matchings (3301 / 3302)
+    ("E-CAT-001", "item not in the catalogue", "med_list_codg must be an item of the "
+     "catalogue of your area (1312), of that list_type, valid from begndate", 409),
+    ("E-CAT-002", "catalogue matching not found", "3302 names a matching 3301 uploaded "
+     "(see 1317)", 404),
     # settlement
     ("E-SETL-001", "amounts do not match the uploaded details", "recompute from 2204/2301", 409),
     ("E-SETL-002", "settlement not found", "setl_id unknown, or not this institution's", 404),

@@ -11,7 +11,13 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
-from yibao.domain.catalogue import CatalogueItem, Classified, amount_matches, classify
+from yibao.domain.catalogue import (
+    CatalogueItem,
+    Classified,
+    amount_matches,
+    charge_category,
+    classify,
+)
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen
@@ -39,6 +45,15 @@ _INSERT_LINE = insert(fee_line)
 ALL_LINES = "0000"
 ACTIVE = "active"
 CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where a line's item stands in the catalogue: its list type (目录类别, "" outside
+    the catalogue) and its fee-item category (med_chrgitm_type, 01-14)."""
+
+    list_type: str
+    category: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +87,16 @@ class Catalogue:
                     code=row["code"], name=row["name"], chrgitm_lv=row["chrgitm_lv"],
                     price_cap=None if cap is None else Decimal(cap),
                     selfpay_ratio=Decimal(row["selfpay_ratio"]), list_type=row["list_type"],
+                    charge_category=row["med_chrgitm_type"],
                 )
         return None
 
 
 def upload(
     call: Call, mdtrt_id: str, psn_no: str, lines: Sequence[FeeLineIn], visit_class: VisitClass
-) -> Done[list[tuple[FeeLineIn, Classified, str]]]:
-    """Store and classify fee lines; each line with its classification and list type."""
+) -> Done[list[tuple[FeeLineIn, Classified, Placed]]]:
+    """Store and classify fee lines; each line with its classification and place in the
+    catalogue."""
     row = get_visit(call, mdtrt_id, psn_no, lock=True)
     if row["visit_class"] != visit_class.value:
         raise Refused("E-VIS-003", f"visit {mdtrt_id} is {row['visit_class']}")
@@ -91,7 +108,7 @@ def upload(
     _check_unique(call.conn, mdtrt_id, lines)
     catalogue = Catalogue(call.conn, call.institution.pool_area, {x.list_code for x in lines})
     results = [_classify_line(call, catalogue, line) for line in lines]
-    rows = [_line_row(call, row, line, c, list_type) for line, c, list_type in results]
+    rows = [_line_row(call, row, line, c, placed) for line, c, placed in results]
     charges = [r for r in rows if r["det_item_fee_sumamt"] >= 0]
     if charges:
         call.conn.execute(_INSERT_LINE, charges)
@@ -119,18 +136,21 @@ def _check_unique(conn: Connection, mdtrt_id: str, lines: Sequence[FeeLineIn]) -
 
 def _classify_line(
     call: Call, catalogue: Catalogue, line: FeeLineIn
-) -> tuple[FeeLineIn, Classified, str]:
+) -> tuple[FeeLineIn, Classified, Placed]:
     if not amount_matches(line.amount, line.price, line.count):
         raise Refused("E-FEE-002", f"feedetl_sn {line.feedetl_sn}")
     if (line.amount < 0) != (line.count < 0) or line.count == 0:
         raise Refused("E-ENV-005", f"feedetl_sn {line.feedetl_sn}: cnt and amount disagree")
     item = catalogue.item(line.list_code, (line.time or call.now).date())
     classified = classify(item, line.amount, line.price, line.count)
-    return line, classified, "" if item is None else item.list_type
+    if item is None:
+        return line, classified, Placed("", charge_category("", ""))
+    return line, classified, Placed(item.list_type,
+                                    charge_category(item.charge_category, item.list_type))
 
 
 def _line_row(
-    call: Call, visit_row: RowMapping, line: FeeLineIn, classified: Classified, list_type: str
+    call: Call, visit_row: RowMapping, line: FeeLineIn, classified: Classified, placed: Placed
 ) -> dict[str, Any]:
     return dict(
         psn_no=visit_row["psn_no"], mdtrt_id=visit_row["mdtrt_id"],
@@ -142,7 +162,8 @@ def _line_row(
         preselfpay_amt=classified.preselfpay, inscp_scp_amt=classified.in_scope,
         chrgitm_lv=classified.chrgitm_lv, selfpay_prop=str(classified.selfpay_ratio),
         pric_uplmt_amt=None if classified.price_cap is None else str(classified.price_cap),
-        list_type=list_type, fee_ocur_time=line.time, status=ACTIVE, msgid=call.ref,
+        list_type=placed.list_type, med_chrgitm_type=placed.category, fee_ocur_time=line.time,
+        status=ACTIVE, msgid=call.ref,
     )
 
 
@@ -224,3 +245,42 @@ def unsettled_lines(conn: Connection, mdtrt_id: str, batch: str = "") -> list[Ro
     else:
         result = conn.execute(_UNSETTLED, {"mdtrt_id": mdtrt_id})
     return list(result.mappings())
+
+
+@dataclass(frozen=True, slots=True)
+class MemoChange:
+    """2306: the memo (a traceability code) of one uploaded line, named by the visit,
+    its feedetl_sn (the standard's bkkp_sn) and its medical-list code."""
+
+    mdtrt_id: str
+    psn_no: str
+    feedetl_sn: str
+    list_code: str
+    memo: str
+
+
+def set_memos(call: Call, changes: Sequence[MemoChange]) -> int:
+    """2306: set each line's memo; settled lines too (a trace code is added after the
+    sale). The visit must be the caller's and not cancelled; the line active and of
+    that medical-list code (E-FEE-007 otherwise). How many lines changed."""
+    checked: set[str] = set()
+    for change in changes:
+        if change.mdtrt_id not in checked:
+            row = get_visit(call, change.mdtrt_id, change.psn_no, lock=True)
+            require_status(row, VisitStatus.OPEN, VisitStatus.DISCHARGED)
+            checked.add(change.mdtrt_id)
+        found = call.conn.execute(
+            select(fee_line.c.id, fee_line.c.psn_no, fee_line.c.med_list_codg).where(
+                fee_line.c.mdtrt_id == change.mdtrt_id, fee_line.c.status == ACTIVE,
+                fee_line.c.feedetl_sn == change.feedetl_sn)
+        ).first()
+        if found is None:
+            raise Refused("E-FEE-007", f"bkkp_sn {change.feedetl_sn} of {change.mdtrt_id}")
+        if found.psn_no != change.psn_no:
+            raise Refused("E-VIS-004", f"mdtrt_id {change.mdtrt_id}")
+        if found.med_list_codg != change.list_code:
+            raise Refused("E-FEE-007", f"bkkp_sn {change.feedetl_sn} is "
+                          f"{found.med_list_codg}, not {change.list_code}")
+        call.conn.execute(update(fee_line).where(fee_line.c.id == found.id)
+                          .values(memo=change.memo))
+    return len(changes)

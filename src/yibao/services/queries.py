@@ -1,4 +1,4 @@
-"""Read-only queries for the institution (5201-5206). An institution sees only its own
+"""Read-only queries for the institution (5201-5206, 5303). An institution sees only its own
 visits and settlements; accumulators (5206) are the person's, as the spec intends."""
 
 from __future__ import annotations
@@ -7,11 +7,20 @@ from datetime import datetime
 
 from sqlalchemy import RowMapping, select
 
+from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.states import SettlementKind
+from yibao.domain.visit_states import VisitStatus
 from yibao.services.context import Call
 from yibao.store import settlements
-from yibao.store.schema import diagnosis, fee_line, settlement, settlement_fund, settlement_line
+from yibao.store.schema import (
+    diagnosis,
+    fee_line,
+    person,
+    settlement,
+    settlement_fund,
+    settlement_line,
+)
 from yibao.store.schema import visit as visit_table
 
 ROWS_MAX = 1000
@@ -32,6 +41,25 @@ def visits_between(
         query = query.where(visit_table.c.mdtrt_id == mdtrt_id)
     query = query.order_by(visit_table.c.begntime).limit(ROWS_MAX)
     return list(call.conn.execute(query).mappings())
+
+
+def in_hospital(call: Call, psn_no: str, begin: datetime, end: datetime) -> list[RowMapping]:
+    """5303: the caller's inpatients admitted between ``begin`` and ``end`` and not yet
+    discharged (of one person when ``psn_no``), with the person's columns; oldest first,
+    at most ROWS_MAX (admitted at the same time: in the order of admission)."""
+    v = visit_table.c
+    query = (
+        select(visit_table, person.c.psn_cert_type, person.c.certno,
+               person.c.name.label("psn_name"), person.c.gend, person.c.brdy)
+        .join(person, person.c.psn_no == v.psn_no)
+        .where(v.fixmedins_code == call.institution.code,
+               v.visit_class == VisitClass.INPATIENT.value, v.status == VisitStatus.OPEN,
+               v.begntime >= begin, v.begntime <= end)
+    )
+    if psn_no:
+        query = query.where(v.psn_no == psn_no)
+    return list(call.conn.execute(query.order_by(v.begntime, v.msgid, v.mdtrt_id).limit(ROWS_MAX))
+                .mappings())
 
 
 def diagnoses(call: Call, mdtrt_id: str) -> list[RowMapping]:

@@ -7,6 +7,7 @@ move of ``domain/visit_states.TRANSITIONS``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,7 +30,14 @@ from yibao.domain.visit_states import START, VisitAction, VisitStatus
 from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.services.persons import Credential, active_insurance, find_by_credential, get_person
 from yibao.store import settlements
-from yibao.store.schema import diagnosis, fee_line, insurance, settlement, visit
+from yibao.store.schema import (
+    admission_detail,
+    diagnosis,
+    fee_line,
+    insurance,
+    settlement,
+    visit,
+)
 
 _VISIT = select(visit).where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
 _LOCK_VISIT = _VISIT.with_for_update()
@@ -94,6 +102,42 @@ class NewVisit:
     treatment_area: str = ""
     diagnoses: tuple[Diagnosis, ...] = field(default=())
     flags: AwayFlags = AwayFlags()
+    detail: tuple[tuple[str, str], ...] = ()  # an admission's other fields (2401)
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionChange:
+    """2403: the admission as it now stands. ``end`` only for a discharged stay;
+    ``flags`` None keeps the stay's; ``detail`` replaces the admission's other fields."""
+
+    begin: datetime
+    end: datetime | None
+    med_type: str
+    ipt_otp_no: str
+    doctor_no: str
+    doctor_name: str
+    dept_code: str
+    dept_name: str
+    flags: AwayFlags | None
+    detail: tuple[tuple[str, str], ...]
+
+
+def _store_detail(call: Call, mdtrt_id: str, detail: tuple[tuple[str, str], ...]) -> None:
+    """The admission's other fields (``admission_detail``), replacing what it had."""
+    call.conn.execute(delete(admission_detail).where(admission_detail.c.mdtrt_id == mdtrt_id))
+    if detail:
+        call.conn.execute(insert(admission_detail).values(
+            mdtrt_id=mdtrt_id,
+            detail=json.dumps(dict(detail), ensure_ascii=False, sort_keys=True)))
+
+
+def admission_detail_of(conn: Connection, mdtrt_id: str) -> dict[str, str]:
+    """The admission's other fields as 2401 / 2403 last sent them (``{}``: none)."""
+    text = conn.execute(select(admission_detail.c.detail).where(
+        admission_detail.c.mdtrt_id == mdtrt_id)).scalar_one_or_none()
+    loaded = json.loads(text or "{}")
+    assert isinstance(loaded, dict), mdtrt_id
+    return {str(k): str(v) for k, v in loaded.items()}
 
 
 def get_visit(call: Call, mdtrt_id: str, psn_no: str, *, lock: bool = False,
@@ -146,9 +190,49 @@ def open_visit(call: Call, new: NewVisit, visit_class: VisitClass) -> Done[str]:
             rel_ttp_flag=new.flags.third_party,
         )
     )
+    _store_detail(call, mdtrt_id, new.detail)
     if new.diagnoses:
         replace_diagnoses(call, mdtrt_id, new.psn_no, new.diagnoses, stage="visit")
     return Done(mdtrt_id, Effect(EffectKind.VISIT, mdtrt_id))
+
+
+def change_admission(call: Call, mdtrt_id: str, psn_no: str, change: AdmissionChange,
+                     items: tuple[Diagnosis, ...]) -> None:
+    """2403: an admitted stay's registration changes, and its admission diagnoses are
+    added or replaced by diag_srt_no; refused once the stay is finally settled."""
+    row = get_visit(call, mdtrt_id, psn_no, lock=True)
+    if row["visit_class"] != VisitClass.INPATIENT.value:
+        raise Refused("E-VIS-003", f"visit {mdtrt_id} is not an inpatient stay")
+    require_status(row, VisitStatus.OPEN, VisitStatus.DISCHARGED)
+    if is_final_settled(call.conn, mdtrt_id):
+        raise Refused("E-VIS-002", "the stay is finally settled: cancel it (2305) first")
+    if visit_class_of(change.med_type) is not VisitClass.INPATIENT:
+        raise Refused("E-VIS-003", f"med_type {change.med_type} is not an inpatient type")
+    end = _changed_end(row, change)
+    if change.begin > call.now:
+        raise Refused("E-ENV-005", "begntime is in the future")
+    values: dict[str, object] = dict(
+        begntime=change.begin, endtime=end, med_type=change.med_type,
+        ipt_otp_no=change.ipt_otp_no, atddr_no=change.doctor_no, dr_name=change.doctor_name,
+        dept_code=change.dept_code, dept_name=change.dept_name)
+    if change.flags is not None:
+        values.update(emergency=change.flags.emergency, trum_flag=change.flags.trauma,
+                      rel_ttp_flag=change.flags.third_party)
+    call.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(**values))
+    _store_detail(call, mdtrt_id, change.detail)
+    if items:
+        merge_diagnoses(call, mdtrt_id, psn_no, items, stage="visit")
+
+
+def _changed_end(row: RowMapping, change: AdmissionChange) -> datetime | None:
+    """The stay's end after a 2403: set by 2402 only; a discharged stay's may move."""
+    if change.end is None:
+        return row["endtime"]  # type: ignore[no-any-return]
+    if row["status"] != VisitStatus.DISCHARGED:
+        raise Refused("E-ENV-005", "endtime: the stay is not discharged (2402 sets it)")
+    if change.end < change.begin:
+        raise Refused("E-ENV-005", "endtime is before begntime")
+    return change.end
 
 
 def open_selfpaid(
@@ -194,6 +278,12 @@ def replace_diagnoses(
     call.conn.execute(
         delete(diagnosis).where(diagnosis.c.mdtrt_id == mdtrt_id, diagnosis.c.stage == stage)
     )
+    _insert_diagnoses(call, mdtrt_id, psn_no, items, stage)
+
+
+def _insert_diagnoses(
+    call: Call, mdtrt_id: str, psn_no: str, items: tuple[Diagnosis, ...], stage: str
+) -> None:
     if not items:  # an empty executemany would insert one row of defaults
         return
     call.conn.execute(
@@ -207,6 +297,24 @@ def replace_diagnoses(
             for d in items
         ],
     )
+
+
+def merge_diagnoses(
+    call: Call, mdtrt_id: str, psn_no: str, items: tuple[Diagnosis, ...], *, stage: str
+) -> None:
+    """Add the diagnoses whose diag_srt_no the visit has not, replace those it has."""
+    numbers = [d.srt_no for d in items]
+    if len(numbers) != len(set(numbers)):
+        raise Refused("E-ENV-005", "the same diag_srt_no appears twice in diseinfo")
+    kept = call.conn.execute(select(func.count()).where(
+        diagnosis.c.mdtrt_id == mdtrt_id, diagnosis.c.stage == stage,
+        diagnosis.c.diag_srt_no.not_in(numbers))).scalar_one()
+    if kept + len(items) > DIAGNOSES_MAX:
+        raise Refused("E-ENV-005", f"at most {DIAGNOSES_MAX} diagnoses")
+    call.conn.execute(delete(diagnosis).where(
+        diagnosis.c.mdtrt_id == mdtrt_id, diagnosis.c.stage == stage,
+        diagnosis.c.diag_srt_no.in_(numbers)))
+    _insert_diagnoses(call, mdtrt_id, psn_no, items, stage)
 
 
 def record_visit_info(

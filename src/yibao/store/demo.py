@@ -84,6 +84,13 @@ CATALOGUE_HEBEI = [
     ("XH13HEB0001", "河北目录药品 (示例, 乙类)", "101", "02", None, "0.15"),
 ]
 
+# med_chrgitm_type (医疗收费项目类别, 01-14) of the demo items, in both catalogues
+CHARGE_CATEGORIES = {
+    "XA01AAA0001": "09", "XB02BBB0002": "09", "XC03CCC0003": "09", "XH13HEB0001": "09",
+    "001102000010000": "02",  # 诊察费
+    "C01010101001": "08",  # 卫生材料费
+}
+
 CHANNELS = [
     ("CH-NHSA", "国家医保服务平台"),
     ("CH-BJAPP", "北京医保APP"),
@@ -198,12 +205,18 @@ def _seed_gateway_keys(conn: Connection) -> int:
     return added
 
 
+def demo_uscc(code: str) -> str:
+    """A demo institution's unified social credit code (18 characters, marked DEMO)."""
+    return f"DEMO{code}"[:18].ljust(18, "0")
+
+
 def seed_demo(conn: Connection) -> int:
     """Insert the demo dataset; returns the number of rows added."""
     added = _insert_missing(conn, institution, [
         dict(fixmedins_code=code, name=name, kind=kind, level=level, admdvs=district,
              pool_area=area, token=demo_token(code), face_pilot=code == FACE_PILOT,
-             networked=networked, xtif_allowed=True, aksk_allowed=True)
+             networked=networked, xtif_allowed=True, aksk_allowed=True,
+             uscc=demo_uscc(code))
         for code, name, kind, level, district, area, networked in INSTITUTIONS
     ])
     added += _seed_gateway_keys(conn)
@@ -225,7 +238,8 @@ def seed_demo(conn: Connection) -> int:
                 status="valid")])
     added += _insert_missing(conn, catalogue_item, [
         dict(region=region, code=code, name=name, list_type=list_type, chrgitm_lv=lv,
-             price_cap=cap, selfpay_ratio=ratio, valid_from=date(2020, 1, 1), ver="20240101")
+             med_chrgitm_type=CHARGE_CATEGORIES[code], price_cap=cap, selfpay_ratio=ratio,
+             valid_from=date(2020, 1, 1), ver="20240101")
         for region, items in ((REGION, CATALOGUE), (HEBEI, CATALOGUE_HEBEI))
         for code, name, list_type, lv, cap, ratio in items
     ])

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, insert, select, update
 
 from yibao.services.context import Institution, institution_of
 from yibao.store.schema import gateway_key, institution
@@ -41,6 +41,21 @@ def names(conn: Connection, codes: Iterable[str]) -> dict[str, str]:
     query = select(institution.c.fixmedins_code, institution.c.name).where(
         institution.c.fixmedins_code.in_(list(codes)))
     return {code: name for code, name in conn.execute(query).all()}
+
+
+SEARCH_ROWS_MAX = 100
+
+
+def search(conn: Connection, kind: str, *, name_part: str, code: str) -> list[RowMapping]:
+    """Institutions of ``kind`` (hospital, pharmacy) whose name contains ``name_part``
+    and whose code is ``code`` (each when set), by code; at most SEARCH_ROWS_MAX."""
+    c = institution.c
+    query = select(c.fixmedins_code, c.name, c.kind, c.level, c.uscc).where(c.kind == kind)
+    if name_part:
+        query = query.where(c.name.contains(name_part, autoescape=True))
+    if code:
+        query = query.where(c.fixmedins_code == code)
+    return list(conn.execute(query.order_by(c.fixmedins_code).limit(SEARCH_ROWS_MAX)).mappings())
 
 
 def set_flag(conn: Connection, code: str, flag: str, enabled: bool) -> bool:

@@ -65,6 +65,8 @@ institution = Table(
     # ``token``) and AK/SK (_api_*, HmacSHA1 with a ``gateway_key``)
     Column("xtif_allowed", Boolean, nullable=False, server_default=text("true")),
     Column("aksk_allowed", Boolean, nullable=False, server_default=text("false")),
+    # 统一社会信用代码 (1201 answers it)
+    Column("uscc", String(50), nullable=False, server_default=""),
 )
 
 # An institution's AK/SK pairs for the AK/SK gateway scheme: the access key (sent in
@@ -272,6 +274,8 @@ catalogue_item = Table(
     Column("name", String(200), nullable=False),
     Column("list_type", String(6), nullable=False),  # 101 drug, 201 service, 301 consumable
     Column("chrgitm_lv", String(3), nullable=False),
+    # 医疗收费项目类别 01-14 (dictionary med_chrgitm_type); "" = by list_type
+    Column("med_chrgitm_type", String(6), nullable=False, server_default=""),
     Column("price_cap", String(24)),  # yuan per unit as exact decimal text; NULL = none
     Column("selfpay_ratio", String(12), nullable=False),
     Column("valid_from", Date, nullable=False),
@@ -334,6 +338,13 @@ visit = Table(
     Index(None, "fixmedins_code", "ipt_otp_no"),
 )
 
+admission_detail = Table(  # an admission's other fields of the standard (2401 / 2403)
+    "admission_detail",
+    metadata,
+    Column("mdtrt_id", String(30), ForeignKey("visit.mdtrt_id"), primary_key=True),
+    Column("detail", Text, nullable=False),  # a JSON object: adm_bed, adm_diag_dscr, ...
+)
+
 diagnosis = Table(
     "diagnosis",
     metadata,
@@ -376,6 +387,8 @@ fee_line = Table(
     Column("selfpay_prop", String(12), nullable=False),
     Column("pric_uplmt_amt", String(24)),
     Column("list_type", String(6), nullable=False, server_default=""),
+    Column("med_chrgitm_type", String(6), nullable=False, server_default=""),
+    Column("memo", String(500), nullable=False, server_default=""),  # 2306 (a trace code)
     Column("fee_ocur_time", DateTime),
     Column("status", String(12), nullable=False),  # active | cancelled
     Column("setl_id", String(30)),
@@ -488,6 +501,46 @@ message = Table(
     Column("response", Text, nullable=False),
     Column("effect", String(80)),  # what a state-changing message did, for 2601
     Column("created_at", DateTime, nullable=False),
+)
+
+visit_sp_flag = Table(  # 2406 就医特殊属性: a special attribute of a visit, 2407 lists them
+    "visit_sp_flag",
+    metadata,
+    Column("detl_id", String(40), primary_key=True),  # ipt_psn_sp_flag_detl_id
+    Column("mdtrt_id", String(30), ForeignKey("visit.mdtrt_id"), nullable=False),
+    Column("psn_no", String(30), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("ipt_otp_no", String(30), nullable=False),
+    Column("flag_type", String(6), nullable=False),  # ipt_psn_sp_flag_type
+    Column("flag", String(6), nullable=False),  # ipt_psn_sp_flag
+    Column("memo", String(500), nullable=False, server_default=""),
+    Column("admdvs", String(6), nullable=False, server_default=""),
+    Column("msgid", String(30), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("mdtrt_id", "flag_type", "flag"),
+    Index(None, "fixmedins_code", "created_at"),
+)
+
+medins_matching = Table(  # 3301 目录对照: the institution's item -> a catalogue item (1317)
+    "medins_matching",
+    metadata,
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("medins_list_codg", String(30), primary_key=True),  # fixmedins_hilist_id
+    Column("list_type", String(30), primary_key=True),
+    Column("med_list_codg", String(30), primary_key=True),
+    Column("medins_list_name", String(200), nullable=False),
+    Column("insu_admdvs", String(6), nullable=False),
+    Column("begndate", Date, nullable=False),
+    Column("enddate", Date, nullable=False),
+    # aprvno, dosform, exct_cont, item_cont, prcunt, spec, pacspec, memo as sent (JSON)
+    Column("detail", Text, nullable=False, server_default="{}"),
+    Column("vali_flag", String(1), nullable=False),  # 1 in force, 0 cancelled by 3302
+    Column("rid", String(40), nullable=False, unique=True),
+    Column("crte_time", DateTime, nullable=False),
+    Column("updt_time", DateTime, nullable=False),
+    Column("opter_name", String(50), nullable=False, server_default=""),
+    Column("msgid", String(30), nullable=False),
+    Index(None, "fixmedins_code", "updt_time"),
 )
 
 reversal = Table(
