@@ -100,7 +100,10 @@ class Gateway:
         nonce = headers.get("x-tif-nonce", "")
         sent = headers.get("x-tif-signature", "")
         if not (paasid and timestamp and nonce and sent):
-            raise Refused("E-AUTH-001")
+            missing = [name for name, value in (
+                ("x-tif-paasid", paasid), ("x-tif-timestamp", timestamp),
+                ("x-tif-nonce", nonce), ("x-tif-signature", sent)) if not value]
+            raise Refused("E-AUTH-001", "missing " + ", ".join(missing))
         if not all(value.isprintable() for value in (paasid, timestamp, nonce, sent)):
             raise Refused("E-AUTH-001", "x-tif-* headers must be printable text (no NUL)")
         caller = self.institution(paasid[:30])
