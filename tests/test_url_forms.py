@@ -286,6 +286,42 @@ def test_a_bad_table_stops_the_start_naming_the_entry(db, tmp_path, monkeypatch,
     assert named in str(failure.value)
 
 
+def test_the_own_prefixes_are_those_of_the_other_families():
+    from yibao.api import admin, cashier, channel, mpc, paynotify
+
+    assert {admin.PREFIX, channel.PREFIX, mpc.PREFIX, cashier.PREFIX, paynotify.PATH} <= set(
+        service_paths.OWN_PREFIXES)
+
+
+def test_serve_refuses_a_bad_table(db, tmp_path, monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from yibao import cli
+    from yibao.services import face
+
+    monkeypatch.delenv(face.DEMO_SWITCH, raising=False)  # --demo sets it: restored after
+    started: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    url = str(tmp_path / "serve.db")
+    monkeypatch.setenv("YIBAO_DATABASE_URL", url)  # serve sets it: restored after the test
+    own_table(tmp_path, monkeypatch, {"paths": {"/cashier/x": ["1101"]}})
+    refused_run = CliRunner().invoke(cli.app, ["serve", "--db", url, "--demo"])
+    assert refused_run.exit_code == 2, refused_run.output
+    assert "/cashier/x is a path of yibao's own" in refused_run.output
+    own_table(tmp_path, monkeypatch, {"paths": {"/fsi/api/psn/info": ["1101"]}})
+    assert CliRunner().invoke(cli.app, ["serve", "--db", url, "--demo"]).exit_code == 0
+    assert len(started) == 1
+
+
+def test_a_table_given_in_code_is_checked_against_the_routes_too(db):
+    """create_app(paths=...) skips the file's checks; the routes' still refuse a path
+    another route serves."""
+    table = service_paths.ServicePaths({"/health": frozenset({"1101"})}, source="given")
+    with pytest.raises(RuntimeError, match="given: /health is a path of yibao's own"):
+        create_app(db, paths=table)
+
+
 def test_a_missing_table_file_is_named(tmp_path):
     missing = tmp_path / "nowhere.json"
     problem = service_paths.problem({SETTING: str(missing)})

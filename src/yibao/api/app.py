@@ -211,19 +211,15 @@ def create_app(
 
 
 def _check_paths_free(app: FastAPI, table: ServicePaths, ours: Callable[..., Any]) -> None:
-    """Refuse (RuntimeError) a table path outside the interface prefix that falls under
-    another family's prefix or that another route serves."""
-    served = (admin.PREFIX, channel.PREFIX, mpc.PREFIX, cashier.PREFIX, paynotify.PATH,
-              "/health", "/docs", "/redoc", "/openapi.json")
-    taken = set(service_paths.clashes(table, served))
+    """Refuse (RuntimeError) a table path outside the interface prefix that another
+    route serves (the prefixes of the other families are refused when the table is
+    read: service_paths.OWN_PREFIXES)."""
     for path in table.outside_prefix():
         scope: Scope = {"type": "http", "path": path, "method": "POST", "root_path": ""}
         if any(getattr(route, "endpoint", None) is not ours
                and route.matches(scope)[0] is not Match.NONE for route in app.routes):
-            taken.add(path)
-    if taken:
-        raise RuntimeError(f"service-path table refused: {table.source}: {sorted(taken)[0]} "
-                           "is a path of yibao's own (list paths of the national interface)")
+            raise RuntimeError(f"service-path table refused: {table.source}: {path} is a "
+                               "path of yibao's own (list paths of the national interface)")
 
 
 def _second_approval_above(fen: int | None) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,6 +34,9 @@ INFNO = re.compile(r"[0-9]{4}[A-Z]?", re.ASCII)  # 2207, and a vendor's variants
 PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+", re.ASCII)
 PATH_LENGTH_MAX = 200
 SHOWN_LENGTH_MAX = 80  # of a caller's path quoted in a refusal
+# the paths and prefixes of yibao's other route families (app.py checks the routes too)
+OWN_PREFIXES = ("/admin/v1", "/channel/v1", "/org/local/api/hos", "/cashier",
+                "/thirdpay/wechat/notify", "/health", "/docs", "/redoc", "/openapi.json")
 
 
 class ServicePathsError(ValueError):
@@ -146,6 +149,9 @@ def _check_path(source: str, path: str) -> None:
     if path == ROUTE or path.startswith(ROUTE + "/"):
         raise ServicePathsError(f"{source}: {path}: the single route and its /{{infno}} "
                                 "form are always served; list per-service paths only")
+    if any(path == own or path.startswith(own + "/") for own in OWN_PREFIXES):
+        raise ServicePathsError(f"{source}: {path} is a path of yibao's own (list paths "
+                                "of the national interface)")
 
 
 def shipped() -> ServicePaths:
@@ -176,10 +182,3 @@ def problem(env: Mapping[str, str] | None = None) -> str | None:
     except ServicePathsError as exc:
         return f"service-path table refused: {exc}"
     return None
-
-
-def clashes(table: ServicePaths, served: Iterable[str]) -> list[str]:
-    """The table's paths outside PREFIX that fall under a prefix yibao already serves
-    (``served``: /admin/v1, /channel/v1, ...) or are one of its own paths."""
-    return [path for path in table.outside_prefix() for prefix in served
-            if path == prefix or path.startswith(prefix.rstrip("/") + "/")]
