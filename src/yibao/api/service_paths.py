@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,7 @@ def parse(text: str, *, source: str, shipped: ServicePaths | None = None) -> Ser
     "include_shipped": bool}``), checked; ``shipped`` is merged in when the file asks for
     it. Raises ServicePathsError naming ``source`` and the entry at fault."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=Decimal)  # as every reader under api/
     except ValueError as exc:
         raise ServicePathsError(f"{source}: not JSON ({exc})") from exc
     if not isinstance(data, dict):
