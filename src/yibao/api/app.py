@@ -141,7 +141,7 @@ def create_app(
             return await national(request, target)
         return _envelope_reply(hospital.refuse_path(refusal), close=True)
 
-    table = paths
+    table = paths  # bound for other_form: mypy narrows it to ServicePaths
     for path in (PREFIX, PREFIX + "/{rest:path}", *table.outside_prefix()):
         app.add_api_route(path, other_form, methods=list(HTTP_METHODS),
                           include_in_schema=False)
