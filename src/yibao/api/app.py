@@ -28,6 +28,7 @@ from yibao.api import (
     channel,
     mpc,
     paynotify,
+    service_paths,
     transactions,
     tx_online,
 )
@@ -38,6 +39,7 @@ from yibao.api.limits import EdgeLimits, Family, Throttle, declared_length
 from yibao.api.registry import FileReply
 from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
+from yibao.api.service_paths import PREFIX, SINGLE, ServicePaths, ServicePathsError, Target, shown
 from yibao.domain import roles
 from yibao.domain.errors import Refused
 from yibao.domain.money import yuan_to_fen
@@ -54,7 +56,7 @@ def create_app(
     second_approval_above: int | None = None, unix_clock: UnixClock = time.time,
     online: tx_online.Online = transactions.NO_PLATFORM,
     mpc_private_key: str | None = None, sweep: bool = False,
-    channel_throttle: Throttle | None = None,
+    channel_throttle: Throttle | None = None, paths: ServicePaths | None = None,
 ) -> FastAPI:
     """The application; ``deliverer`` (the outbox's) runs while the application does.
     Operators authenticate with their bearer tokens (``yibao operators``); a claim
@@ -66,8 +68,15 @@ def create_app(
     reaches the payment platform, whose orders a sweeper resolves while the application
     runs when ``sweep`` (docs/online-payment.md); ``channel_throttle`` the channels'
     rate limit (default: channel.throttle_of, from YIBAO_CHANNEL_RATE and
-    YIBAO_CHANNEL_BURST)."""
+    YIBAO_CHANNEL_BURST); ``paths`` the table of per-service paths (default: the file
+    YIBAO_SERVICE_PATHS names, else the shipped one: api/service_paths.py; a bad table
+    raises RuntimeError naming the file and the entry)."""
     ids = ids or Ids(clock)
+    if paths is None:
+        try:
+            paths = service_paths.from_env()
+        except ServicePathsError as exc:
+            raise RuntimeError(f"service-path table refused: {exc}") from exc
     hospital = HospitalInterface(
         db, policies if policies is not None else load_policies(), clock=clock, ids=ids,
         unix_clock=unix_clock,
@@ -94,6 +103,10 @@ def create_app(
                          "the envelope, or for a successful 9102 the file"}},
     )
     async def call_service(request: Request) -> Response:
+        return await national(request, SINGLE)
+
+    async def national(request: Request, target: Target) -> Response:
+        """A message to a path admitting ``target``'s infnos (api/service_paths.py)."""
         headers = {k.lower(): v for k, v in request.headers.items()}
         # authenticated before a byte of the body is read; in a worker thread only when
         # the institution must be read from the database (the hot path: no thread hop)
@@ -107,11 +120,31 @@ def create_app(
                 "E-ENV-006", f"body larger than {BODY_BYTES_MAX} bytes"))
             return _envelope_reply(answer, close=True)
         body, cut = await _read_limited(request)
-        result = await run_in_threadpool(hospital.serve, admitted, body)
+        result = await run_in_threadpool(hospital.serve, admitted, body, target=target,
+                                         content_type=headers.get("content-type", ""))
         if isinstance(result, FileReply):
             return Response(result.content, media_type="application/zip",
                             headers={"content-disposition": result.disposition})
         return _envelope_reply(result, close=cut)
+
+    async def other_form(request: Request) -> Response:
+        """Every other path under the interface prefix, any method, and the table's
+        paths outside it: the route's handling when the path is one of the interface's
+        URL forms and the method POST, else an envelope refusal (the body unread)."""
+        path = request.url.path
+        target = table.target(path)
+        if target is None:
+            refusal = Refused("E-ENV-008", shown(path))
+        elif request.method != "POST":
+            refusal = Refused("E-ENV-010", f"{request.method} {shown(path)}"[:100])
+        else:
+            return await national(request, target)
+        return _envelope_reply(hospital.refuse_path(refusal), close=True)
+
+    table = paths  # bound for other_form: mypy narrows it to ServicePaths
+    for path in (PREFIX, PREFIX + "/{rest:path}", *table.outside_prefix()):
+        app.add_api_route(path, other_form, methods=list(HTTP_METHODS),
+                          include_in_schema=False)
 
     centre = mpc.MobilePayCentre(
         db, hospital.policies, clock=clock, ids=ids, transactions=hospital.transactions,
@@ -121,7 +154,7 @@ def create_app(
     gate = admin.Gate(db, clock)
     # the edge: limits and authentication before a byte of a body is read (api/limits.py)
     app.add_middleware(EdgeLimits, routed=lambda scope: routed(app, scope), families=(
-        _national_family(), channel.edge(db, unix_clock, channel_throttle),
+        *_national_families(table), channel.edge(db, unix_clock, channel_throttle),
         admin.edge(db, clock), mpc.edge(), cashier.edge(), Family(""),
     ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
@@ -174,7 +207,20 @@ def create_app(
             return JSONResponse({"status": "database unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
 
+    _check_paths_free(app, table, other_form)
     return app
+
+
+def _check_paths_free(app: FastAPI, table: ServicePaths, ours: Callable[..., Any]) -> None:
+    """Refuse (RuntimeError) a table path outside the interface prefix that another
+    route serves (the prefixes of the other families are refused when the table is
+    read: service_paths.OWN_PREFIXES)."""
+    for path in table.outside_prefix():
+        scope: Scope = {"type": "http", "path": path, "method": "POST", "root_path": ""}
+        if any(getattr(route, "endpoint", None) is not ours
+               and route.matches(scope)[0] is not Match.NONE for route in app.routes):
+            raise RuntimeError(f"service-path table refused: {table.source}: {path} is a "
+                               "path of yibao's own (list paths of the national interface)")
 
 
 def _second_approval_above(fen: int | None) -> int:
@@ -291,11 +337,11 @@ async def _read_limited(request: Request) -> tuple[bytes, bool]:
     return bytes(body), False
 
 
-def _national_family() -> Family:
-    """The national route at the edge: the route authenticates the gateway headers
-    itself, then refuses an oversized body (E-ENV-006, declared or streamed) spending the
-    message's nonce."""
-    return Family(ROUTE, read_body=False)
+def _national_families(table: ServicePaths) -> tuple[Family, ...]:
+    """The national interface at the edge: its prefix and the table's paths outside it.
+    The route authenticates the gateway headers itself, then refuses an oversized body
+    (E-ENV-006, declared or streamed) spending the message's nonce."""
+    return tuple(Family(p, read_body=False) for p in (PREFIX, *table.outside_prefix()))
 
 
 def _envelope_reply(answer: dict[str, Any], *, close: bool = False) -> Response:

@@ -16,7 +16,7 @@ from typing import Any
 
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, MoneyError, to_decimal, yuan_to_fen
-from yibao.domain.text import is_digits
+from yibao.domain.text import china_time, is_digits
 
 ABSENT = frozenset({"", "null", "NULL", "None", "none"})
 TEXT_LENGTH_MAX = 1000
@@ -119,18 +119,22 @@ class Fields:
         return int(self.digits(name, max_len=max_len))
 
     def moment(self, name: str, *, required: bool = True) -> datetime | None:
+        """A time in China Standard Time, to the second: ``yyyy-MM-dd HH:mm:ss`` and the
+        forms serialisers write (domain/text.py ``china_time``: ISO-8601 with ``T``,
+        fractions dropped, offsets converted to +08:00)."""
         value = self._raw(name, required)
         if value is None:
             return None
+        if isinstance(value, (dict, list, bool)):
+            raise Refused("E-ENV-005", f"{self.where}.{name} must be a time as text")
         text = str(value).strip()
-        if not text.isascii():  # strptime's \d would read Arabic-Indic or fullwidth digits
+        if not text.isascii():  # Arabic-Indic or fullwidth digits are not a time
             raise Refused("E-ENV-005", f"{self.where}.{name} is not a time (ASCII digits)")
-        for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y%m%d%H%M%S", "%Y-%m-%dT%H:%M:%S"):
-            try:
-                return datetime.strptime(text, pattern)
-            except ValueError:
-                continue
-        raise Refused("E-ENV-005", f"{self.where}.{name} is not a time (yyyy-MM-dd HH:mm:ss)")
+        moment = china_time(text)
+        if moment is None:
+            raise Refused("E-ENV-005", f"{self.where}.{name} is not a time "
+                          f"(yyyy-MM-dd HH:mm:ss or ISO-8601): {text[:40]!r}")
+        return moment
 
     def day(self, name: str, *, required: bool = True) -> date | None:
         moment = self.moment(name, required=required)

@@ -169,7 +169,7 @@ class Gateway:
             raise Refused("E-AUTH-001", NEITHER_SCHEME)
         missing = [name for name in XTIF_HEADERS if not headers.get(name)]
         if missing:
-            raise Refused("E-AUTH-001", ", ".join(missing))
+            raise Refused("E-AUTH-001", "missing " + ", ".join(missing))
         if not all(value.isprintable() for value in (paasid, timestamp, nonce, sent)):
             raise Refused("E-AUTH-001", "x-tif-* headers must be printable text (no NUL)")
         caller = self.institution(paasid[:30])
@@ -192,7 +192,7 @@ class Gateway:
         now_ms = int(self.clock() * 1000)
         missing = [name for name in aksk.HEADERS if not headers.get(name)]
         if missing:
-            raise Refused("E-AUTH-001", ", ".join(missing))
+            raise Refused("E-AUTH-001", "missing " + ", ".join(missing))
         for name in aksk.HEADERS:
             value = headers[name]
             if not value.isprintable():

@@ -1,4 +1,5 @@
-"""The hospital-facing interface: one route, the national envelope, dispatch on infno.
+"""The hospital-facing interface: the national envelope, dispatch on infno (the URL forms
+that reach it: api/service_paths.py).
 
 For every message: parse -> authenticate -> idempotency by (fixmedins_code, msgid) ->
 run the transaction in one database transaction -> record the answer with the change.
@@ -20,13 +21,14 @@ from yibao.api import envelope as env_mod
 from yibao.api.fields import Fields
 from yibao.api.gateway import Gateway, Pass, UnixClock
 from yibao.api.registry import Answer, FileReply, Transaction
+from yibao.api.service_paths import ROUTE as ROUTE  # where it always was, for callers
+from yibao.api.service_paths import SINGLE, Target
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services.context import Actor, ActorKind, Call, Clock, Entry, Ids, KeptRefusal
 from yibao.store import messages, signins
 from yibao.store.db import Database, Failure, classify, constraint_of, pipelined
 
-ROUTE = "/fsi/api/rsfComIfsService/callService"
 PLATFORM_REGION = "110000"
 ATTEMPTS_MAX = 2  # a message that collides with concurrent changes runs once more
 RETRIED = frozenset({Failure.COLLISION, Failure.DUPLICATE})
@@ -74,15 +76,27 @@ class HospitalInterface:
         self._log(None, result, started)
         return result
 
-    def serve(self, granted: Pass, body: bytes) -> dict[str, Any] | FileReply:
-        """Parse and run an authenticated message. Its nonce is recorded whatever the
-        outcome (with the change, or on its own when the message is refused, fails or is
-        answered from the store), so the same headers never carry another body."""
+    def refuse_path(self, refusal: Refused) -> dict[str, Any]:
+        """Refuse a request for its path or method (api/service_paths.py), before it is
+        authenticated or its body read."""
+        started = time.perf_counter()
+        result = self.refused(refusal, self._stamp())
+        self._log(None, result, started)
+        return result
+
+    def serve(
+        self, granted: Pass, body: bytes, *, target: Target = SINGLE, content_type: str = "",
+    ) -> dict[str, Any] | FileReply:
+        """Parse and run an authenticated message that came to a path admitting
+        ``target``'s infnos, its body in the charset ``content_type`` declares. Its nonce
+        is recorded whatever the outcome (with the change, or on its own when the message
+        is refused, fails or is answered from the store), so the same headers never carry
+        another body."""
         started = time.perf_counter()
         parsed: list[env_mod.Envelope] = []
         stamp = self._stamp()
         try:
-            result = self._serve(granted, body, parsed, stamp)
+            result = self._serve(granted, body, parsed, stamp, target, content_type)
         except Exception as exc:
             result = self.refused(exc, stamp)
             self._remember_nonce(granted)
@@ -109,11 +123,13 @@ class HospitalInterface:
 
     def _serve(
         self, granted: Pass, body: bytes, parsed: list[env_mod.Envelope],
-        stamp: tuple[datetime, str],
+        stamp: tuple[datetime, str], target: Target, content_type: str,
     ) -> dict[str, Any] | FileReply:
-        envelope = env_mod.read_envelope(env_mod.parse_body(body))
+        envelope = env_mod.read_envelope(env_mod.parse_body(body, content_type))
         parsed.append(envelope)
         now, refmsgid = stamp
+        if not target.admits(envelope.infno):
+            raise Refused("E-ENV-009", _path_mismatch(target, envelope.infno))
         tx = self.transactions.get(envelope.infno)
         if tx is None:
             raise Refused("E-ENV-003", f"infno {envelope.infno[:6]}")
@@ -278,6 +294,11 @@ def _check_signin(conn: Connection, code: str, sign_no: str) -> None:
     found = signins.find(conn, sign_no)
     if found is None or not found.live_for(code):
         raise Refused("E-AUTH-007", f"sign_no {sign_no[:30]}")
+
+
+def _path_mismatch(target: Target, infno: str) -> str:
+    accepted = "/".join(sorted(target.infnos or ()))
+    return f"{target.path} takes infno {accepted}, the envelope's infno is {infno[:6]}"
 
 
 def _failure(code: str, refmsgid: str, now: datetime) -> dict[str, Any]:

@@ -33,8 +33,8 @@ def sign_out(call: Call, inp: Fields) -> dict[str, Any]:
 def read_credential(node: Fields, call: Call) -> persons.Credential:
     cert_type = node.code("mdtrt_cert_type", persons.CERT_TYPES)
     cert_no = node.text("mdtrt_cert_no", required=False, max_len=600)
-    if not cert_no and cert_type == persons.CERT_ID:
-        cert_no = node.text("certno", max_len=50)
+    if not cert_no and cert_type == persons.CERT_ID:  # an ID number may come as certno
+        cert_no = node.text("certno", required=False, max_len=50)
     if not cert_no:
         raise Refused("E-ENV-004", f"{node.where}.mdtrt_cert_no")
     card_sn = node.text("card_sn", required=False, max_len=50)

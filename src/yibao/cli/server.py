@@ -48,11 +48,12 @@ def serve(
     --demo."""
     import uvicorn
 
-    from yibao.api import mpc
+    from yibao.api import mpc, service_paths
     from yibao.services import face
 
     demo = demo_mode or face.demo_switched_on()
-    problem = face.key_problem(demo=demo) or mpc.key_problem(demo=demo)
+    problem = (face.key_problem(demo=demo) or mpc.key_problem(demo=demo)
+               or service_paths.problem())
     if problem:
         console.print(f"[red]{problem}[/]", markup=True, highlight=False)
         raise typer.Exit(2)

@@ -21,7 +21,7 @@ class ErrorCode:
     http: int
 
 
-HTTP_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 423, 429, 500, 503})
+HTTP_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 413, 423, 429, 500, 503})
 
 
 def _codes(*rows: tuple[str, str, str, int]) -> dict[str, ErrorCode]:
@@ -32,13 +32,19 @@ def _codes(*rows: tuple[str, str, str, int]) -> dict[str, ErrorCode]:
 
 CATALOGUE: dict[str, ErrorCode] = _codes(
     # envelope and transport
-    ("E-ENV-001", "body is not valid JSON", "send a UTF-8 JSON object as the request body", 400),
+    ("E-ENV-001", "body is not valid JSON", "send a JSON object, UTF-8 or GBK/GB18030 (declare "
+     "the charset in Content-Type); the message names the position or byte", 400),
     ("E-ENV-002", "envelope field missing or invalid", "see docs/interface.md, envelope", 400),
     ("E-ENV-003", "unknown or unsupported infno", "see docs/interface.md for the list", 400),
     ("E-ENV-004", "required input field missing", "the message names the field", 400),
     ("E-ENV-005", "input field has a wrong type or format", "the message names the field", 400),
     ("E-ENV-006", "request too large or too deeply nested", "limits are in docs/interface.md", 413),
     ("E-ENV-007", "unknown code value", "use a value from the code table (1901)", 400),
+    ("E-ENV-008", "unknown service path", "POST to /fsi/api/rsfComIfsService/callService, "
+     "to it + /{infno}, or to a path of the service-path table (docs/interface.md)", 404),
+    ("E-ENV-009", "service path is not for this infno", "send the envelope to its infno's "
+     "path or to the single route; the message names both", 400),
+    ("E-ENV-010", "the interface takes POST only", "send the envelope with POST", 405),
     # gateway authentication
     ("E-AUTH-001", "gateway headers missing",
      "the message names them: x-tif-paasid/timestamp/nonce/signature, or the AK/SK scheme's "

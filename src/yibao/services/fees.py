@@ -20,7 +20,7 @@ from yibao.domain.catalogue import (
 )
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
-from yibao.domain.money import Fen
+from yibao.domain.money import Fen, fen_to_yuan, price_times_count
 from yibao.domain.visit_states import VisitStatus
 from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.services.visits import get_visit, is_final_settled, require_status
@@ -138,7 +138,10 @@ def _classify_line(
     call: Call, catalogue: Catalogue, line: FeeLineIn
 ) -> tuple[FeeLineIn, Classified, Placed]:
     if not amount_matches(line.amount, line.price, line.count):
-        raise Refused("E-FEE-002", f"feedetl_sn {line.feedetl_sn}")
+        raise Refused("E-FEE-002", f"feedetl_sn {line.feedetl_sn[:30]}: det_item_fee_sumamt "
+                      f"{fen_to_yuan(line.amount)} received, "
+                      f"{fen_to_yuan(price_times_count(line.price, line.count))} expected "
+                      f"(pric {line.price:f} x cnt {line.count:f}, yuan)")
     if (line.amount < 0) != (line.count < 0) or line.count == 0:
         raise Refused("E-ENV-005", f"feedetl_sn {line.feedetl_sn}: cnt and amount disagree")
     item = catalogue.item(line.list_code, (line.time or call.now).date())
