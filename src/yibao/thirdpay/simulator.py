@@ -176,23 +176,23 @@ class Simulator:
         try:
             order = self.books.by_prepay(request.query_params.get("prepay_id", ""))
         except SimRefusal:
-            return HTMLResponse(_page("订单不存在 / No such order", ""), status_code=404)
-        back = _return_url(request.query_params.get("redirect_url", ""))
-        return HTMLResponse(_page("微信支付 / WeChat Pay (simulator)", _pay_form(order, back)))
+            return HTMLResponse(page("订单不存在 / No such order", ""), status_code=404)
+        back = return_url_of(request.query_params.get("redirect_url", ""))
+        return HTMLResponse(page("微信支付 / WeChat Pay (simulator)", _pay_form(order, back)))
 
     def _cashier_pay(self, prepay_id: str, redirect_url: str) -> Response:
         if self.down:
-            return HTMLResponse(_page("系统繁忙 / Platform down", ""), status_code=503)
+            return HTMLResponse(page("系统繁忙 / Platform down", ""), status_code=503)
         try:
             order = self.books.by_prepay(prepay_id)
             self.pay(order)
         except SimRefusal as refusal:
-            return HTMLResponse(_page("无法支付 / Cannot pay", html.escape(refusal.message)),
+            return HTMLResponse(page("无法支付 / Cannot pay", html.escape(refusal.message)),
                                 status_code=409)
-        back = _return_url(redirect_url)
+        back = return_url_of(redirect_url)
         if back:  # as WeChat Pay's H5 page: back to the merchant's page once paid
             return RedirectResponse(back, status_code=303)
-        return HTMLResponse(_page("支付成功 / Paid", f"<p>{html.escape(order.description)}"
+        return HTMLResponse(page("支付成功 / Paid", f"<p>{html.escape(order.description)}"
                                   f"</p><p>¥{fen_to_yuan(order.total_fen)}</p>"))
 
     def pay(self, order: SimOrder) -> None:
@@ -329,7 +329,7 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _return_url(url: str) -> str:
+def return_url_of(url: str) -> str:
     """The merchant's page to send the person back to: an http(s) URL, else none."""
     parts = urlsplit(url)
     return url if parts.scheme in ("http", "https") and parts.netloc else ""
@@ -346,7 +346,7 @@ def _pay_form(order: SimOrder, back: str) -> str:
             "确认支付 / Pay</button></form>")
 
 
-def _page(title: str, content: str) -> str:
+def page(title: str, content: str) -> str:
     return (f"<!doctype html><html lang=zh><head><meta charset=utf-8><meta name=viewport "
             f"content=\"width=device-width\"><title>{html.escape(title)}</title></head>"
             f"<body><h1>{html.escape(title)}</h1>{content}</body></html>")
