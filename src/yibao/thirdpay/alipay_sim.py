@@ -333,6 +333,7 @@ class AlipaySimulator:
         if refund is not None:
             fields |= {"out_biz_no": refund.out_refund_no, "gmt_refund":
                        _text(refund.created_at), "refund_fee": fen_to_yuan(order.refunded_fen)}
+        fields = {name: value for name, value in fields.items() if value}  # none sent empty
         key: RSAPrivateKey = rsa.generate_private_key(public_exponent=65537, key_size=2048) \
             if bad_signature else self._private
         fields["sign"] = sign(key, content(fields, leave_out=("sign", "sign_type")))
