@@ -408,3 +408,19 @@ def test_one_payment_platform_per_deployment():
     assert isinstance(wechat.platform, WeChatPayPlatform)
     assert wechat.notify_url.endswith(PATH)
     assert online_from_env({}).platform is None
+
+
+def test_serve_refuses_to_start_with_both_platforms_configured(monkeypatch):
+    from typer.testing import CliRunner
+
+    from yibao.cli import app
+
+    monkeypatch.setenv("YIBAO_WECHATPAY_URL", "http://127.0.0.1:8090")
+    monkeypatch.setenv("YIBAO_ALIPAY_URL", "http://127.0.0.1:8091")
+    result = CliRunner().invoke(app, ["serve", "--demo", "--db", "sqlite:///:memory:"])
+    assert result.exit_code == 2
+    assert "one payment platform per deployment" in result.output
+    monkeypatch.delenv("YIBAO_WECHATPAY_URL")
+    monkeypatch.setenv("YIBAO_ALIPAY_APP_ID", "2021000000000009")  # its keys missing
+    result = CliRunner().invoke(app, ["serve", "--demo", "--db", "sqlite:///:memory:"])
+    assert result.exit_code == 2 and "YIBAO_ALIPAY_SELLER_ID" in result.output
