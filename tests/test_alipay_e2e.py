@@ -33,11 +33,14 @@ from yibao.api.paynotify import ALIPAY_PATH, PATH
 from yibao.api.tx_online import Online
 from yibao.bench.server import free_port
 from yibao.client import HisClient, httpx_transport
-from yibao.services import outbox
-from yibao.services.context import china_now
+from yibao.domain import orders as rules
+from yibao.services import online_payment, outbox
+from yibao.services.context import Ids, china_now
+from yibao.services.online_payment import Sweeper
 from yibao.services.online_reconcile import reconcile
 from yibao.store import accounts, online_orders
 from yibao.store.demo import demo_token
+from yibao.store.policy_files import load_policies
 from yibao.store.schema import mpc_app
 from yibao.thirdpay.alipay import AlipayConfig, AlipayPlatform
 
@@ -207,3 +210,39 @@ def test_only_the_configured_platforms_notify_route_answers(world):
     answer = w.http.post(ALIPAY_PATH, content=b"trade_status=TRADE_SUCCESS&sign=x",
                          headers={"content-type": "application/x-www-form-urlencoded"})
     assert (answer.status_code, answer.text) == (401, "fail")
+
+
+def _sweeper(w: World) -> Sweeper:
+    return Sweeper(w.db, w.platform, clock=w.clock, ids=Ids(w.clock), policies=load_policies())
+
+
+def test_yibao_down_when_alipay_notifies_recovers_by_asking_alipay(world):
+    w = world
+    uploaded, held = _held(w, order="MO-ALI-DOWN")
+    pay_ord_id = uploaded["payOrdId"]
+    w.served.server.should_exit = True  # yibao stops listening: the notification fails
+    w.served.thread.join(10)
+    _pay_on_alipays_page(held["extData"]["payUrl"])
+    assert _wait_delivered(w, pay_ord_id, 1)[0]["attempts"][0].startswith("error")
+    with w.db.read() as conn:
+        assert online_orders.find(conn, pay_ord_id)["status"] == "held"
+    w.clock.now += online_payment.RECOVER_AFTER  # the sweeper asks alipay.trade.query
+    assert _sweeper(w).run_once() == {"settled": 1}
+    assert _sweeper(w).run_once() == {}
+    _status_becomes(w, pay_ord_id, "settled")
+
+
+@pytest.mark.parametrize("opened", [False, True], ids=["never-opened", "opened"])
+def test_an_order_never_paid_at_alipay_expires(world, opened):
+    w = world
+    uploaded, held = _held(w, order="MO-ALI-EXP")
+    pay_ord_id = uploaded["payOrdId"]
+    if opened:
+        httpx.get(held["extData"]["payUrl"], timeout=10)  # the page, not paid
+    w.clock.now += rules.ORDER_LIFETIME + online_payment.RECOVER_AFTER
+    assert _sweeper(w).run_once() == {"expired": 1}
+    with w.db.read() as conn:
+        assert online_orders.find(conn, pay_ord_id)["status"] == "expired"
+    # a trade Alipay never opened has nothing to close; an opened one is closed
+    state = w.platform.query(pay_ord_id).state.value
+    assert state == ("CLOSED" if opened else "NOTPAY")
