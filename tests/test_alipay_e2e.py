@@ -163,6 +163,8 @@ def test_the_person_is_sent_back_to_the_result_page(world):
     back = f"{w.served.url}/cashier/{pay_ord_id}/result"
     paid = _pay_on_alipays_page(w.platform.return_to(held["extData"]["payUrl"], back))
     assert paid.status_code == 303 and paid.headers["location"].startswith(back + "?")
+    result = httpx.get(paid.headers["location"], timeout=10)  # Alipay's parameters ignored
+    assert result.status_code == 200 and pay_ord_id in result.text
     _status_becomes(w, pay_ord_id, "settled")
 
 
