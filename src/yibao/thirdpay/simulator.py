@@ -193,7 +193,7 @@ class Simulator:
         if back:  # as WeChat Pay's H5 page: back to the merchant's page once paid
             return RedirectResponse(back, status_code=303)
         return HTMLResponse(page("支付成功 / Paid", f"<p>{html.escape(order.description)}"
-                                  f"</p><p>¥{fen_to_yuan(order.total_fen)}</p>"))
+                                 f"</p><p>¥{fen_to_yuan(order.total_fen)}</p>"))
 
     def pay(self, order: SimOrder) -> None:
         self.books.pay(order)
