@@ -34,6 +34,7 @@ class Till:
     """A payment platform kept in memory: orders created, paid by the test, refunded.
     Safe to call from several threads at once (the race tests): one call at a time."""
 
+    thd_pay_type = "WECHAT"  # the platform it stands in for (6204's thdPayType)
     down: bool = False
     trades: dict[str, Trade] = field(default_factory=dict)
     refunds: list[tuple[str, str, int]] = field(default_factory=list)

@@ -1,6 +1,6 @@
-"""Real servers for the tests that need them: yibao served by uvicorn in a thread, the
-WeChat Pay simulator (``yibao paysim``) in a process of its own, and a client that calls
-a served yibao as tests/apps.py's ChannelApp expects."""
+"""Real servers for the tests that need them: yibao served by uvicorn in a thread, a
+payment platform's simulator (``yibao paysim``, WeChat Pay or Alipay) in a process of its
+own, and a client that calls a served yibao as tests/apps.py's ChannelApp expects."""
 
 from __future__ import annotations
 
@@ -56,13 +56,14 @@ class Remote:
 
 
 @contextmanager
-def simulator(retry_scale: str = "0.001") -> Iterator[str]:
-    """The WeChat Pay simulator in its own process; its base URL."""
+def simulator(retry_scale: str = "0.001", style: str = "wechat") -> Iterator[str]:
+    """A payment platform's simulator (WeChat Pay, or ``style="alipay"``) in its own
+    process; its base URL."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     process = subprocess.Popen(
         [sys.executable, "-m", "yibao.cli", "paysim", "--port", str(port),
-         "--retry-scale", retry_scale], env=env, stdout=subprocess.DEVNULL,
+         "--retry-scale", retry_scale, "--style", style], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:

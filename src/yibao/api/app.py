@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -48,6 +48,7 @@ from yibao.services import online_payment, outbox
 from yibao.services.context import Clock, Ids, china_now
 from yibao.store.db import Database
 from yibao.store.policy_files import load_policies
+from yibao.thirdpay.platform import Platform
 
 
 def create_app(
@@ -256,7 +257,8 @@ def app_from_env() -> FastAPI:
     comes from YIBAO_DATABASE_URL, the outbox endpoint from YIBAO_OUTBOX_URL. Refuses to
     build the app (RuntimeError: uvicorn exits) with an invalid face template key, or
     with the development key unless YIBAO_DEMO=1 (``yibao serve --demo`` sets it), and
-    likewise with an invalid mobile-payment centre key or its published demo key."""
+    likewise with an invalid mobile-payment centre key or its published demo key, or with
+    both payment platforms configured (YIBAO_WECHATPAY_URL and YIBAO_ALIPAY_URL)."""
     import os
 
     from yibao import log
@@ -268,24 +270,38 @@ def app_from_env() -> FastAPI:
     if problem:
         raise RuntimeError(problem)
 
+    try:  # the payment platform's settings (one platform, its keys readable)
+        online = online_from_env()
+    except (ValueError, OSError) as exc:
+        raise RuntimeError(f"payment platform: {exc}") from exc
+
     log.configure(os.environ.get("YIBAO_LOG_LEVEL", "INFO"))
     database = Database(os.environ.get("YIBAO_DATABASE_URL", DEFAULT_URL))
-    return create_app(database, deliverer=_deliverer_from_env(database),
-                      online=online_from_env(), sweep=True)
+    return create_app(database, deliverer=_deliverer_from_env(database), online=online,
+                      sweep=True)
 
 
-def online_from_env() -> tx_online.Online:
-    """The centre's payment platform from YIBAO_WECHATPAY_* (none when
-    YIBAO_WECHATPAY_URL is unset: a cash part cannot be paid, E-PAY-001), and yibao's own
-    address as the person and the platform reach it (YIBAO_PUBLIC_URL, default
-    http://127.0.0.1:8080): docs/online-payment-platform.md."""
+def online_from_env(env: Mapping[str, str] | None = None) -> tx_online.Online:
+    """The centre's payment platform, one per deployment: WeChat Pay from
+    YIBAO_WECHATPAY_* or Alipay from YIBAO_ALIPAY_* (selected by YIBAO_WECHATPAY_URL or
+    YIBAO_ALIPAY_URL; neither: none, a cash part cannot be paid, E-PAY-001; both: refused,
+    ValueError), and yibao's own address as the person and the platform reach it
+    (YIBAO_PUBLIC_URL, default http://127.0.0.1:8080): docs/online-payment-platform.md."""
+    from yibao.thirdpay.alipay import AlipayConfig, AlipayPlatform
     from yibao.thirdpay.wechat import WeChatConfig, WeChatPayPlatform
 
-    public = os.environ.get("YIBAO_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
-    platform = None
-    if os.environ.get("YIBAO_WECHATPAY_URL"):
-        platform = WeChatPayPlatform(WeChatConfig.from_env())
-    return tx_online.Online(platform=platform, notify_url=public + paynotify.PATH,
+    env = os.environ if env is None else env
+    public = env.get("YIBAO_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+    wechat, alipay = env.get("YIBAO_WECHATPAY_URL"), env.get("YIBAO_ALIPAY_URL")
+    if wechat and alipay:
+        raise ValueError("both YIBAO_WECHATPAY_URL and YIBAO_ALIPAY_URL are set: yibao "
+                         "uses one payment platform per deployment; unset one of them")
+    platform: Platform | None = None
+    if wechat:
+        platform = WeChatPayPlatform(WeChatConfig.from_env(env))
+    elif alipay:
+        platform = AlipayPlatform(AlipayConfig.from_env(env))
+    return tx_online.Online(platform=platform, notify_url=public + paynotify.path_for(platform),
                             cashier_base=public)
 
 

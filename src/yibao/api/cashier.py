@@ -119,7 +119,9 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...],
         session = request.cookies.get(COOKIE, "")
 
         def act(call: Call) -> tuple[cashier.Opened, str]:
-            opened = cashier.open_order(call, pay_ord_id, session, _checked_auth(pay_auth_no))
+            opened = cashier.open_order(
+                call, pay_ord_id, session, _checked_auth(pay_auth_no),
+                setup.platform.thd_pay_type if setup.platform else "WECHAT")
             return opened, call.institution.name
 
         try:

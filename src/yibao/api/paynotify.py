@@ -1,11 +1,17 @@
-"""The payment platform's notifications of the person's payment (WeChat Pay v3 style:
-``POST /thirdpay/wechat/notify``, signed headers, an AEAD-encrypted resource). The
-platform's client (``Online.platform.notification``) verifies and decrypts; the order is
-then settled (or a late payment given back) in one transaction.
+"""The payment platform's notifications of the person's payment, one route per platform
+style; only the configured platform's answers (the other: 404).
 
-Answers as the platform expects: 200 with no body when taken (a replay too), 4xx with
-``{"code": "FAIL", "message": ...}`` otherwise (the platform retries a 5xx, and its
-retries end; the daily reconciliation lists what was never taken)."""
+- WeChat Pay v3: ``POST /thirdpay/wechat/notify``, signed headers, an AEAD-encrypted
+  resource. Answers 200 with no body when taken (a replay too), 4xx with
+  ``{"code": "FAIL", "message": ...}`` otherwise.
+- Alipay: ``POST /thirdpay/alipay/notify``, the asynchronous notification (a form,
+  RSA2-signed). Answers the plain body ``success`` when taken (a replay, a refund's or a
+  close's notification too: nothing changes), else ``fail`` with a 4xx status.
+
+The platform's client (``Online.platform.notification``) verifies (and decrypts); the
+order is then settled (or a late payment given back) in one transaction. The platform
+retries what was not taken, and its retries end; the daily reconciliation lists what was
+never taken."""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from yibao import log
 from yibao.api.tx_online import Online
@@ -23,9 +29,16 @@ from yibao.domain.policy import Policy
 from yibao.services import online_payment
 from yibao.services.context import Ids
 from yibao.store.db import Database
-from yibao.thirdpay.platform import NotificationInvalid, TradeState
+from yibao.thirdpay.platform import NotificationInvalid, Platform, TradeState
 
 PATH = "/thirdpay/wechat/notify"
+ALIPAY_PATH = "/thirdpay/alipay/notify"
+PATHS = {"WECHAT": PATH, "ALIPAY": ALIPAY_PATH}  # by thdPayType: where each platform notifies
+
+
+def path_for(platform: Platform | None) -> str:
+    """The notification route of the configured platform (WeChat's when none is)."""
+    return PATHS.get(platform.thd_pay_type, PATH) if platform is not None else PATH
 logger = log.get("yibao.online")
 
 
@@ -37,8 +50,8 @@ def router(db: Database, setup: Online, clock: Callable[[], datetime], ids: Ids,
               include_in_schema=True, responses=_ANSWERS)
     async def notified(request: Request) -> Response:
         body = await request.body()
-        if setup.platform is None:
-            return _fail(404, "no payment platform is configured")
+        if setup.platform is None or setup.platform.thd_pay_type != "WECHAT":
+            return _fail(404, "no payment platform is configured, or not WeChat Pay")
         try:
             trade = setup.platform.notification(dict(request.headers), body)
         except NotificationInvalid as exc:
@@ -58,6 +71,31 @@ def router(db: Database, setup: Online, clock: Callable[[], datetime], ids: Ids,
         logger.info("online_notification", pay_ord_id=trade.out_trade_no, did=outcome.did)
         return Response(status_code=200)
 
+    @api.post(ALIPAY_PATH, summary="Alipay's asynchronous notification (a form, RSA2-signed)",
+              include_in_schema=True, response_class=PlainTextResponse,
+              responses=_ALIPAY_ANSWERS)
+    async def alipay_notified(request: Request) -> Response:
+        body = await request.body()
+        platform = setup.platform
+        if platform is None or platform.thd_pay_type != "ALIPAY":
+            return _plain(404, "fail")
+        try:
+            trade = platform.notification(dict(request.headers), body)
+        except NotificationInvalid as exc:
+            logger.warning("online_notification_refused", reason=str(exc)[:100])
+            return _plain(401, "fail")
+        try:  # a trade not paid (a refund's, a close's notification) changes nothing
+            with db.write() as conn:
+                call = online_payment.system_call(conn, clock(), ids, policies)
+                outcome = online_payment.on_trade(call, trade, platform)
+        except Refused as refusal:
+            logger.warning("online_notification_not_taken", code=refusal.code,
+                           pay_ord_id=trade.out_trade_no[:40])
+            return _plain(400 if refusal.http_status < 500 else 503, "fail")
+        logger.info("online_notification", pay_ord_id=trade.out_trade_no, did=outcome.did,
+                    state=trade.state.value)
+        return _plain(200, "success")
+
     return api
 
 
@@ -70,6 +108,26 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no payment platform is configured", **_FAIL},
     503: {"description": "the database could not take it now; the platform retries", **_FAIL},
 }
+
+
+_PLAIN = {"content": {"text/plain": {"schema": {"type": "string", "enum": ["fail"]}}}}
+_ALIPAY_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "taken (``success``): paid and settled, or already, or a "
+                         "refund's or close's notification", "content": {"text/plain": {
+                             "schema": {"type": "string", "enum": ["success"]}}}},
+    400: {"description": "``fail``: not this order's payment (E-PAY-003) or refused",
+          **_PLAIN},
+    401: {"description": "``fail``: the signature, app_id or seller_id is not valid "
+                         "(E-PAY-002)", **_PLAIN},
+    404: {"description": "``fail``: Alipay is not the configured payment platform",
+          **_PLAIN},
+    503: {"description": "``fail``: the database could not take it now; Alipay retries",
+          **_PLAIN},
+}
+
+
+def _plain(status: int, text: str) -> PlainTextResponse:
+    return PlainTextResponse(text, status_code=status)
 
 
 def _fail(status: int, message: str) -> JSONResponse:

@@ -121,7 +121,8 @@ def pay(setup: Online, call: Call, inp: Fields) -> Answer:
                                                                           max_len=60),
         pay_auth_no=data.text("payAuthNo", required=False, max_len=60),
         hold_ref=data.text("orgBizSer", max_len=40),
-        mdtrt_id=data.text("mdtrtId", required=False, max_len=40)))
+        mdtrt_id=data.text("mdtrtId", required=False, max_len=40),
+        thd_pay_type=setup.platform.thd_pay_type if setup.platform else "WECHAT"))
     order = _started(setup, call, done.value)
     return Answer({"data": split_of(order) | {"extData": _pay_ext(order)}}, done.effect)
 

@@ -45,7 +45,8 @@ def serve(
     built-in development key (YIBAO_TEMPLATE_KEY unset or that key) unless --demo (or
     YIBAO_DEMO=1); likewise with a YIBAO_MPC_PRIVATE_KEY that is not an SM2 private key,
     and with the mobile-payment centre's published demo key (the variable unset) unless
-    --demo."""
+    --demo; and with the payment platform's settings wrong: both YIBAO_WECHATPAY_URL and
+    YIBAO_ALIPAY_URL set (one platform per deployment), keys missing or unreadable."""
     import uvicorn
 
     from yibao.api import mpc, service_paths
@@ -57,6 +58,12 @@ def serve(
     if problem:
         console.print(f"[red]{problem}[/]", markup=True, highlight=False)
         raise typer.Exit(2)
+    try:
+        from yibao.api.app import online_from_env
+        online_from_env()  # the payment platform: one, with its keys
+    except (ValueError, OSError) as exc:
+        console.print(f"[red]payment platform: {exc}[/]", markup=True, highlight=False)
+        raise typer.Exit(2) from exc
     if demo_mode:  # the workers' factory checks the key again: tell it this is a demo
         os.environ[face.DEMO_SWITCH] = "1"
     database = Database(db)

@@ -83,7 +83,8 @@ class Opened:
     fresh: bool  # a new session (its cookie to be set)
 
 
-def open_order(call: Call, pay_ord_id: str, session: str, pay_auth_no: str) -> Opened:
+def open_order(call: Call, pay_ord_id: str, session: str, pay_auth_no: str,
+               thd_pay_type: str = "WECHAT") -> Opened:
     """The order shown to the person: the one ``session`` holds, else held now for a new
     session with the payAuthNo (spent). E-PAU-003: neither; E-CSH-001: a session of
     another order and no payAuthNo."""
@@ -95,7 +96,7 @@ def open_order(call: Call, pay_ord_id: str, session: str, pay_auth_no: str) -> O
     fresh = new_session()
     order = online.hold(call, online.HoldRequest(
         pay_ord_id=pay_ord_id, pay_token="", pay_auth_no=pay_auth_no,
-        hold_ref=session_ref(fresh))).value
+        hold_ref=session_ref(fresh), thd_pay_type=thd_pay_type)).value
     return Opened(order, fresh, fresh=True)
 
 

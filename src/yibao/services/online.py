@@ -200,6 +200,7 @@ class HoldRequest:
     pay_auth_no: str
     hold_ref: str  # orgBizSer (6202) or the cashier's reference: a retry holds nothing new
     mdtrt_id: str = ""  # checked when sent
+    thd_pay_type: str = "WECHAT"  # the configured platform's (6204's thdPayType)
 
 
 def hold(call: Call, req: HoldRequest) -> Done[RowMapping]:
@@ -229,7 +230,8 @@ def hold(call: Call, req: HoldRequest) -> Done[RowMapping]:
                        held.deltas)
     announce(call.conn, order["pay_ord_id"], call.now)
     now_held = _locked(call.conn, req.pay_ord_id)
-    tell_institution(call.conn, now_held, "6204", order_sync(now_held), call.now)
+    tell_institution(call.conn, now_held, "6204", order_sync(now_held, req.thd_pay_type),
+                     call.now)
     return Done(now_held, Effect(EffectKind.ORDER, order["pay_ord_id"]))
 
 
@@ -342,7 +344,6 @@ def announce(conn: Connection, pay_ord_id: str, now: datetime) -> None:
 
 
 CALLBACK_KINDS = {"6204": "mpc_6204", "6302": "mpc_6302"}  # outbox kinds (api/mpc.py seals)
-THD_PAY_TYPE = "WECHAT"  # thdPayType: the platform the cash part is paid on
 
 
 def tell_institution(conn: Connection, order: RowMapping, infno: str, data: dict[str, object],
@@ -357,10 +358,11 @@ def tell_institution(conn: Connection, order: RowMapping, infno: str, data: dict
                        "fixmedins_code": order["fixmedins_code"], "data": data})
 
 
-def order_sync(order: RowMapping) -> dict[str, object]:
-    """6204's data: the order and its split, once held."""
+def order_sync(order: RowMapping, thd_pay_type: str) -> dict[str, object]:
+    """6204's data: the order and its split, once held; ``thd_pay_type`` names the
+    platform the own part is paid on (WECHAT, ALIPAY: ``Platform.thd_pay_type``)."""
     return {"payOrdId": order["pay_ord_id"], "medOrgOrd": order["med_org_ord"],
             "feeSumamt": fen_to_yuan(order["medfee_sumamt"]),
             "ownPayAmt": fen_to_yuan(order["cash_pay"]),
             "psnAcctPay": fen_to_yuan(order["acct_pay"]), "fundPay": fen_to_yuan(order["fund_pay"]),
-            "thdPayType": THD_PAY_TYPE}
+            "thdPayType": thd_pay_type}

@@ -665,7 +665,8 @@ online_order = Table(  # an order of the mobile-payment centre (payOrdId): domai
     Column("channel_id", String(30), nullable=False, server_default=""),  # authorised in
     Column("setl_id", String(30)),  # the settlement, once paid
     Column("settled_at", DateTime),
-    Column("pay_url", String(400), nullable=False, server_default=""),  # the platform's page
+    # the platform's page (an Alipay wap.pay URL with its signed parameters: ~1,000)
+    Column("pay_url", String(2000), nullable=False, server_default=""),
     Column("trade_no", String(64), nullable=False, server_default=""),  # the platform's
     money("cash_paid"),  # what the platform confirmed (a late payment: refunded)
     # the institution's reversal authorisation (6302/6301), valid REVS_TOKEN_LIFETIME

@@ -1,13 +1,14 @@
-"""The keys of WeChat Pay's public-key mode, on both sides, and the DEMO set.
+"""The keys of WeChat Pay's public-key mode and of Alipay's RSA2 mode, on both sides, and
+the DEMO sets.
 
 The merchant (yibao) signs its requests with its private key (the platform knows the
 public half by the merchant's serial number) and decrypts notifications with the APIv3
 key; the platform signs answers and notifications with its private key, which the
 merchant verifies with the platform public key named by its id (``PUB_KEY_ID_…``).
 
-The DEMO set (thirdpay/demo/*.pem, an APIv3 key written below) is for the simulator, the
-tests and the demo only: its private keys are public in this repository, so it is refused
-against the real gateway (wechat.py).
+The DEMO sets (thirdpay/demo/*.pem, an APIv3 key written below) are for the simulators,
+the tests and the demo only: their private keys are public in this repository, so they are
+refused against the real gateways (wechat.py, alipay.py).
 """
 
 from __future__ import annotations
@@ -102,3 +103,52 @@ def demo_platform() -> PlatformKeys:
         mchid=DEMO_MCHID, appid=DEMO_APPID, merchant_serial_no=serial_of(merchant_public),
         merchant_public_key=merchant_public, private_key=_demo_pem("platform"),
         public_key_id=DEMO_PUBLIC_KEY_ID, apiv3_key=DEMO_APIV3_KEY)
+
+
+# -- Alipay (RSA2 public-key mode) -------------------------------------------------------
+# The app (yibao) signs each request with its app private key; Alipay knows the app's
+# public key. Alipay signs answers and notifications with its own private key, which the
+# app verifies with "the Alipay public key". DEMO only, as the WeChat set above.
+
+DEMO_ALIPAY_APP_ID = "2021000000000001"  # an app id: 16 digits
+DEMO_ALIPAY_SELLER_ID = "2088000000000001"  # the merchant's PID (seller_id): 2088 + 12
+
+
+@dataclass(frozen=True, slots=True)
+class AlipayAppKeys:
+    """What the app's client holds (PEM text)."""
+
+    app_id: str
+    seller_id: str  # the merchant's PID: notifications and answers name it
+    app_private_key: str  # PEM: signs requests (RSA2, SHA256withRSA)
+    alipay_public_key: str  # PEM: verifies answers and notifications
+
+    def __repr__(self) -> str:
+        return f"AlipayAppKeys(app_id={self.app_id!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class AlipayKeys:
+    """What Alipay (the simulator) holds for one app."""
+
+    app_id: str
+    seller_id: str
+    app_public_key: str  # PEM: verifies the app's requests
+    private_key: str  # PEM: signs answers, notifications and return_url redirects
+
+    def __repr__(self) -> str:
+        return f"AlipayKeys(app_id={self.app_id!r})"
+
+
+@lru_cache(maxsize=1)
+def demo_alipay_app() -> AlipayAppKeys:
+    return AlipayAppKeys(app_id=DEMO_ALIPAY_APP_ID, seller_id=DEMO_ALIPAY_SELLER_ID,
+                         app_private_key=_demo_pem("alipay_app"),
+                         alipay_public_key=public_pem(_demo_pem("alipay")))
+
+
+@lru_cache(maxsize=1)
+def demo_alipay() -> AlipayKeys:
+    return AlipayKeys(app_id=DEMO_ALIPAY_APP_ID, seller_id=DEMO_ALIPAY_SELLER_ID,
+                      app_public_key=public_pem(_demo_pem("alipay_app")),
+                      private_key=_demo_pem("alipay"))

@@ -1,9 +1,10 @@
 """The payment platform as yibao's services see it, whichever platform it is.
 
 Third-party payment (thdPay): the person pays their own part of an online order on a
-payment platform (WeChat Pay here: thirdpay/wechat.py), in the browser at the platform's
-``pay_url``; the platform tells yibao by a signed notification and answers queries,
-refunds and a daily bill. Money is integer fen; times are naive China Standard Time.
+payment platform (WeChat Pay: thirdpay/wechat.py, or Alipay: thirdpay/alipay.py), in the
+browser at the platform's ``pay_url``; the platform tells yibao by a signed notification
+and answers queries, refunds and a daily bill. Money is integer fen; times are naive
+China Standard Time.
 
 Errors: ``PlatformDown`` (unreachable, 5xx, or an answer that cannot be trusted; callers
 answer E-PAY-001 and keep the order pending), ``PlatformRefusal`` (the platform refused
@@ -88,7 +89,13 @@ class NotificationInvalid(PlatformError):
 
 
 class Platform(Protocol):
-    """What yibao's services use; independent of WeChat."""
+    """What yibao's services use; independent of the platform (WeChat Pay: wechat.py,
+    Alipay: alipay.py)."""
+
+    @property
+    def thd_pay_type(self) -> str:
+        """The platform's name in the centre's messages (thdPayType): WECHAT, ALIPAY."""
+        ...
 
     def create(self, out_trade_no: str, amount_fen: Fen, description: str, notify_url: str,
                expire_at: datetime) -> Created: ...

@@ -1,6 +1,9 @@
-"""The simulator's books: its orders and refunds in memory, the rules of WeChat Pay v3
-it imitates, and the JSON it answers with. No HTTP here (simulator.py); nothing is kept
-across a restart.
+"""The simulators' books: their orders and refunds in memory, the rules of a payment
+platform they imitate (an order paid once, before it expires; refunds up to what was
+paid; a repeated request answering the same order or refund), and WeChat Pay v3's JSON.
+Both simulators keep their trades here: WeChat's (simulator.py) and Alipay's
+(alipay_sim.py, which speaks its own wire over the same ``SimOrder``s). No HTTP here;
+nothing is kept across a restart.
 """
 
 from __future__ import annotations
@@ -65,12 +68,18 @@ def iso(moment: datetime) -> str:
 
 
 class Books:
-    """Orders by out_trade_no; ``clock`` gives the platform's time (aware)."""
+    """Orders by out_trade_no; ``clock`` gives the platform's time (aware); ``keys``: a
+    WeChat merchant's (None for Alipay's books, which use no WeChat JSON)."""
 
-    def __init__(self, keys: PlatformKeys, clock: Callable[[], datetime]) -> None:
-        self.keys, self.clock = keys, clock
+    def __init__(self, keys: PlatformKeys | None, clock: Callable[[], datetime]) -> None:
+        self._keys, self.clock = keys, clock
         self.orders: dict[str, SimOrder] = {}
         self._serial = 0
+
+    @property
+    def keys(self) -> PlatformKeys:
+        assert self._keys is not None, "WeChat's books"
+        return self._keys
 
     def _number(self, prefix: str, now: datetime) -> str:
         """A platform number shaped like WeChat's (28 digits): transaction and refund ids."""
@@ -78,20 +87,28 @@ class Books:
         return f"{prefix}{self._serial % 10**5:05d}{now:%Y%m%d}{secrets.randbelow(10**10):010d}"
 
     def create(self, body: dict[str, Any], trade_type: str) -> SimOrder:
-        """A new order, or the same order again for the same out_trade_no and content."""
+        """A new order of a WeChat request, or the same order again for the same
+        out_trade_no and content."""
         number, total, expire_at = _order_fields(body, self.keys)
+        return self.open(number, total, str(body["description"]),
+                         str(body.get("notify_url", "")), expire_at, trade_type)
+
+    def open(self, number: str, total: Fen, description: str, notify_url: str,
+             expire_at: datetime | None, trade_type: str, prefix: str = "wx") -> SimOrder:
+        """A new order, or the known one when out_trade_no, amount and description are the
+        same (OUT_TRADE_NO_USED when they differ)."""
         known = self.orders.get(number)
         if known is not None:
-            if (known.total_fen, known.description) != (total, body["description"]):
+            if (known.total_fen, known.description) != (total, description):
                 raise SimRefusal(400, "OUT_TRADE_NO_USED", "商户订单号重复")
             return known
         if len(self.orders) >= ORDERS_MAX:
             raise SimRefusal(429, "FREQUENCY_LIMITED", "the simulator keeps no more orders")
         order = SimOrder(
-            out_trade_no=number, prepay_id=f"wx{self.clock():%d%H%M%S}{secrets.token_hex(12)}",
-            description=str(body["description"]), total_fen=total,
-            notify_url=str(body.get("notify_url", "")), expire_at=expire_at,
-            trade_type=trade_type)
+            out_trade_no=number,
+            prepay_id=f"{prefix}{self.clock():%d%H%M%S}{secrets.token_hex(12)}",
+            description=description, total_fen=total, notify_url=notify_url,
+            expire_at=expire_at, trade_type=trade_type)
         self.orders[number] = order
         return order
 
@@ -113,8 +130,9 @@ class Books:
                 return order
         raise SimRefusal(404, "ORDER_NOT_EXIST", "订单不存在")
 
-    def pay(self, order: SimOrder) -> None:
-        """The person paid (the cashier's button or /_sim)."""
+    def pay(self, order: SimOrder, number: str = "") -> None:
+        """The person paid (the cashier's button or /_sim); ``number`` is the platform's
+        trade number (default: WeChat's shape)."""
         now = self.clock()
         if order.state != "NOTPAY":
             raise SimRefusal(400, "ORDERPAID" if order.paid_at else "ORDER_CLOSED",
@@ -122,7 +140,7 @@ class Books:
         if order.expire_at is not None and now > order.expire_at:
             raise SimRefusal(400, "ORDER_CLOSED", "订单已过期 (time_expire passed)")
         order.state, order.paid_at = "SUCCESS", now
-        order.transaction_id = self._number("42000", now)
+        order.transaction_id = number or self._number("42000", now)
 
     def close(self, order: SimOrder) -> None:
         if order.state in ("SUCCESS", "REFUND"):
@@ -132,22 +150,29 @@ class Books:
     def refund(self, body: dict[str, Any]) -> tuple[SimOrder, SimRefund]:
         order = self.get(str(body.get("out_trade_no", "")))
         number, refund_fen, total_fen = _refund_fields(body)
+        return order, self.refund_of(order, number, refund_fen, total_fen,
+                                     str(body.get("notify_url", "")))
+
+    def refund_of(self, order: SimOrder, number: str, refund_fen: Fen, total_fen: Fen | None,
+                  notify_url: str = "") -> SimRefund:
+        """A refund of ``order`` (the known one again for the same number and amount);
+        ``total_fen``, when given, must be the order's total."""
         known = next((r for r in order.refunds if r.out_refund_no == number), None)
         if known is not None:
             if known.refund_fen != refund_fen:
                 raise SimRefusal(400, "INVALID_REQUEST", "商户退款单号重复, 金额不同")
-            return order, known
+            return known
         if order.paid_at is None:
             raise SimRefusal(400, "INVALID_REQUEST", "订单未支付")
-        if total_fen != order.total_fen:
+        if total_fen is not None and total_fen != order.total_fen:
             raise SimRefusal(400, "INVALID_REQUEST", "订单金额与原订单不一致 (amount.total)")
         if refund_fen > order.total_fen - order.refunded_fen:
             raise SimRefusal(400, "NOT_ENOUGH", "申请退款金额超过订单可退金额")
         refund = SimRefund(number, self._number("50300", self.clock()), refund_fen,
-                           self.clock(), str(body.get("notify_url", "")))
+                           self.clock(), notify_url)
         order.refunds.append(refund)
         order.state = "REFUND"
-        return order, refund
+        return refund
 
     def trade_json(self, order: SimOrder, *, amount_fen: Fen | None = None) -> dict[str, Any]:
         """The order as the query answers it (and a payment notification's resource);
@@ -178,16 +203,21 @@ class Books:
                        "settlement_refund": refund.refund_fen, "discount_refund": 0,
                        "currency": "CNY"}}
 
-    def bill_details(self, day: date) -> list[dict[str, str]]:
-        """The day's trade-bill rows (bill.py's columns): payments that succeeded that
-        day, refunds made that day, in time order."""
-        rows: list[tuple[datetime, dict[str, str]]] = []
+    def events(self, day: date) -> list[tuple[SimOrder, SimRefund | None]]:
+        """What a day's bill lists, in time order: each payment that succeeded that day
+        (refund None) and each refund made that day."""
+        found: list[tuple[datetime, SimOrder, SimRefund | None]] = []
         for order in self.orders.values():
             if order.paid_at is not None and _day(order.paid_at) == day:
-                rows.append((order.paid_at, self._payment_row(order)))
-            rows += [(r.created_at, self._refund_row(order, r)) for r in order.refunds
-                     if _day(r.created_at) == day]
-        return [row for _, row in sorted(rows, key=lambda pair: pair[0])]
+                found.append((order.paid_at, order, None))
+            found += [(r.created_at, order, r) for r in order.refunds
+                      if _day(r.created_at) == day]
+        return [(order, refund) for _, order, refund in sorted(found, key=lambda t: t[0])]
+
+    def bill_details(self, day: date) -> list[dict[str, str]]:
+        """The day's WeChat trade-bill rows (bill.py's columns)."""
+        return [self._payment_row(order) if refund is None else self._refund_row(order, refund)
+                for order, refund in self.events(day)]
 
     def _common(self, order: SimOrder, at: datetime) -> dict[str, str]:
         assert order.paid_at is not None
@@ -205,7 +235,7 @@ class Books:
         return self._common(order, order.paid_at) | {
             "交易状态": "SUCCESS", "应结订单金额": fen_to_yuan(order.total_fen),
             "订单金额": fen_to_yuan(order.total_fen), "退款金额": "0.00",
-            "申请退款金额": "0.00", "手续费": fen_to_yuan(_fee(order.total_fen))}
+            "申请退款金额": "0.00", "手续费": fen_to_yuan(fee(order.total_fen))}
 
     def _refund_row(self, order: SimOrder, refund: SimRefund) -> dict[str, str]:
         return self._common(order, refund.created_at) | {
@@ -213,10 +243,11 @@ class Books:
             "微信退款单号": refund.refund_id, "商户退款单号": refund.out_refund_no,
             "退款金额": fen_to_yuan(refund.refund_fen),
             "申请退款金额": fen_to_yuan(refund.refund_fen), "退款类型": "ORIGINAL",
-            "退款状态": "SUCCESS", "手续费": fen_to_yuan(-_fee(refund.refund_fen))}
+            "退款状态": "SUCCESS", "手续费": fen_to_yuan(-fee(refund.refund_fen))}
 
 
-def _fee(amount: Fen) -> Fen:
+def fee(amount: Fen) -> Fen:
+    """The platform's service fee on an amount (FEE_RATE, half-up to the fen)."""
     return apply_ratio(amount, FEE_RATE)
 
 

@@ -14,7 +14,6 @@ one, list the notifications sent. State lives in memory only.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 import html
@@ -38,15 +37,14 @@ from yibao.thirdpay import bill
 from yibao.thirdpay.keys import PlatformKeys
 from yibao.thirdpay.platform import CST
 from yibao.thirdpay.simbooks import TRADE_STATE_DESC, Books, SimOrder, SimRefund, SimRefusal, iso
+from yibao.thirdpay.simdeliver import Deliveries, Delivery
 from yibao.thirdpay.wire import encrypt_resource, nonce_str, request_problem, signed_headers
 
 # WeChat's notification retry schedule (seconds after each failed attempt): 15s 15s 30s
 # 3m 10m 20m 30m 30m 30m 60m 3h 3h 3h 6h 6h, about 24 h in all
 RETRY_SCHEDULE_S = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800,
                     10800, 21600, 21600)
-NOTIFY_TIMEOUT_S = 5.0
 DOWNLOAD_LIFETIME_S = 300  # a bill's download_url
-DELIVERIES_MAX = 10_000  # notifications kept for /_sim/notifications
 Handler = Callable[[Request, dict[str, Any]], tuple[int, dict[str, Any] | None] | Response]
 
 
@@ -58,32 +56,13 @@ class SimConfig:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(CST))
 
 
-@dataclass
-class Delivery:
-    """One notification: its body is fixed; each attempt is signed afresh."""
-
-    id: str
-    event_type: str
-    out_trade_no: str
-    url: str
-    body: str
-    tampered: str = ""  # "", "amount" or "signature"
-    attempts: list[int | str] = field(default_factory=list)  # status, or the error
-    delivered: bool = False
-
-    def view(self) -> dict[str, Any]:
-        return {"id": self.id, "event_type": self.event_type, "out_trade_no": self.out_trade_no,
-                "url": self.url, "tampered": self.tampered, "attempts": self.attempts,
-                "delivered": self.delivered}
-
-
 class Simulator:
     def __init__(self, config: SimConfig) -> None:
         self.config, self.keys = config, config.keys
         self.books = Books(config.keys, config.clock)
         self.down = False
-        self.deliveries: list[Delivery] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.deliveries = Deliveries(self._attempt, RETRY_SCHEDULE_S,
+                                     scale=config.retry_scale, delay_s=config.notify_delay_s)
         self._downloads: dict[str, tuple[float, bytes]] = {}
 
     # -- merchant API (signed both ways) ---------------------------------------------
@@ -197,24 +176,24 @@ class Simulator:
         try:
             order = self.books.by_prepay(request.query_params.get("prepay_id", ""))
         except SimRefusal:
-            return HTMLResponse(_page("订单不存在 / No such order", ""), status_code=404)
-        back = _return_url(request.query_params.get("redirect_url", ""))
-        return HTMLResponse(_page("微信支付 / WeChat Pay (simulator)", _pay_form(order, back)))
+            return HTMLResponse(page("订单不存在 / No such order", ""), status_code=404)
+        back = return_url_of(request.query_params.get("redirect_url", ""))
+        return HTMLResponse(page("微信支付 / WeChat Pay (simulator)", _pay_form(order, back)))
 
     def _cashier_pay(self, prepay_id: str, redirect_url: str) -> Response:
         if self.down:
-            return HTMLResponse(_page("系统繁忙 / Platform down", ""), status_code=503)
+            return HTMLResponse(page("系统繁忙 / Platform down", ""), status_code=503)
         try:
             order = self.books.by_prepay(prepay_id)
             self.pay(order)
         except SimRefusal as refusal:
-            return HTMLResponse(_page("无法支付 / Cannot pay", html.escape(refusal.message)),
+            return HTMLResponse(page("无法支付 / Cannot pay", html.escape(refusal.message)),
                                 status_code=409)
-        back = _return_url(redirect_url)
+        back = return_url_of(redirect_url)
         if back:  # as WeChat Pay's H5 page: back to the merchant's page once paid
             return RedirectResponse(back, status_code=303)
-        return HTMLResponse(_page("支付成功 / Paid", f"<p>{html.escape(order.description)}"
-                                  f"</p><p>¥{fen_to_yuan(order.total_fen)}</p>"))
+        return HTMLResponse(page("支付成功 / Paid", f"<p>{html.escape(order.description)}"
+                                 f"</p><p>¥{fen_to_yuan(order.total_fen)}</p>"))
 
     def pay(self, order: SimOrder) -> None:
         self.books.pay(order)
@@ -252,38 +231,8 @@ class Simulator:
                                          original_type=original_type,
                                          associated_data=original_type)},
             ensure_ascii=False, separators=(",", ":"))
-        delivery = Delivery(json.loads(body)["id"], event, out_trade_no, url, body, tampered)
-        self._start(delivery)
-        return delivery
-
-    def replay_last(self) -> Delivery | None:
-        """The last notification sent once more (a new delivery, the same body)."""
-        if not self.deliveries:
-            return None
-        last = self.deliveries[-1]
-        again = Delivery(last.id, last.event_type, last.out_trade_no, last.url, last.body,
-                         last.tampered)
-        self._start(again)
-        return again
-
-    def _start(self, delivery: Delivery) -> None:
-        self.deliveries.append(delivery)
-        del self.deliveries[:-DELIVERIES_MAX]
-        task = asyncio.get_running_loop().create_task(self._deliver(delivery))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _deliver(self, delivery: Delivery) -> None:
-        await asyncio.sleep(self.config.notify_delay_s)
-        async with httpx.AsyncClient(timeout=NOTIFY_TIMEOUT_S) as client:
-            for attempt in range(len(RETRY_SCHEDULE_S) + 1):
-                outcome = await self._attempt(client, delivery)
-                delivery.attempts.append(outcome)
-                if isinstance(outcome, int) and 200 <= outcome < 300:
-                    delivery.delivered = True
-                    return
-                if attempt < len(RETRY_SCHEDULE_S):
-                    await asyncio.sleep(RETRY_SCHEDULE_S[attempt] * self.config.retry_scale)
+        return self.deliveries.start(
+            Delivery(json.loads(body)["id"], event, out_trade_no, url, body, tampered))
 
     async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> int | str:
         wrong_key = rsa.generate_private_key(public_exponent=65537, key_size=2048) \
@@ -324,10 +273,10 @@ class Simulator:
             self.down = bool(body.get("down", True))
             return {"down": self.down}
         if action == "replay":
-            again = self.replay_last()
+            again = self.deliveries.replay_last()
             return again.view() if again else {}
         if action == "notifications":
-            return [delivery.view() for delivery in self.deliveries]
+            return self.deliveries.views()
         if action == "health":
             return {"ok": True, "orders": len(self.books.orders)}
         raise SimRefusal(404, "NOT_FOUND", f"no control {action}")
@@ -380,7 +329,7 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _return_url(url: str) -> str:
+def return_url_of(url: str) -> str:
     """The merchant's page to send the person back to: an http(s) URL, else none."""
     parts = urlsplit(url)
     return url if parts.scheme in ("http", "https") and parts.netloc else ""
@@ -397,7 +346,7 @@ def _pay_form(order: SimOrder, back: str) -> str:
             "确认支付 / Pay</button></form>")
 
 
-def _page(title: str, content: str) -> str:
+def page(title: str, content: str) -> str:
     return (f"<!doctype html><html lang=zh><head><meta charset=utf-8><meta name=viewport "
             f"content=\"width=device-width\"><title>{html.escape(title)}</title></head>"
             f"<body><h1>{html.escape(title)}</h1>{content}</body></html>")

@@ -102,6 +102,8 @@ def _keys_from_env(env: Mapping[str, str]) -> MerchantKeys:
 class WeChatPayPlatform:
     """A ``Platform`` speaking WeChat Pay v3 (H5 orders) with wechatpayv3."""
 
+    thd_pay_type = "WECHAT"  # thdPayType of the orders paid here (6204)
+
     def __init__(self, config: WeChatConfig, *,
                  unix_clock: Callable[[], float] = time.time) -> None:
         keys = config.keys
