@@ -6,6 +6,7 @@ what the client itself reads and stores."""
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
@@ -287,3 +288,96 @@ def test_client_crash_is_raised_for_a_framework_error(http):
     with pytest.raises(ClientCrash):
         made.profile["url"]["base"] = "/no/such/page/"
         made.send("1101", {"data": {}})
+
+
+# --- one client feature at a time (each fails alone while yibao lacks it) ---------------
+SINGLE_ROUTE = {"form": "single", "base": "/fsi/api/rsfComIfsService/callService"}
+
+
+def variant(profile: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The profile with some of its shapes replaced by what yibao has always accepted."""
+    changed = copy.deepcopy(profile)
+    changed.update(copy.deepcopy(changes))
+    return changed
+
+
+def flow_infnos(profile: dict[str, Any]) -> list[str]:
+    signin = ["9001"] if profile["sign_in"]["sends_9001"] else []
+    return [*signin, "1101", "2201", profile["visit_info_infno"], "2204", "2206", "2207",
+            "5203", "2208", "2401", "2301", "2303", "2304", "2402"]
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_every_url_the_client_posts_to_answers_an_envelope(http, clock, name):
+    """URL forms alone (x-tif on the client's own URLs): each transaction's URL reaches
+    that transaction, answering an envelope the client can read (an empty input is
+    refused for what it lacks, never with a framework 404)."""
+    profile = variant(PROFILES[name], auth={"scheme": "x-tif", "nonce": "guid"})
+    c = ProfileClient(profile, http, HOSPITAL, demo_token(HOSPITAL), now=clock.now)
+    for infno in flow_infnos(profile):
+        answer = c.send(infno, {})
+        if not read_infcode(profile, answer):
+            assert not answer["err_msg"].startswith(("E-ENV-003", "E-AUTH")), (
+                c.url(infno), answer["err_msg"])
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_the_client_gateway_scheme_authenticates(http, clock, name):
+    """Gateway authentication alone (on the single route): the client's own headers sign
+    it in and fetch a person."""
+    profile = variant(PROFILES[name], url=SINGLE_ROUTE)
+    c = ProfileClient(profile, http, HOSPITAL, demo_token(HOSPITAL), now=clock.now)
+    c.sign_in()
+    assert person(c, WANG_FANG)["baseinfo"]["psn_no"]
+    assert all(("_api_signature" in h) == (profile["auth"]["scheme"] == "ak-sk")
+               for _, h, _ in c.sent)
+
+
+@pytest.mark.parametrize("name", [n for n, p in sorted(PROFILES.items())
+                                  if p["raw_helper"]["charset"]])
+def test_a_body_in_the_client_windows_charset_is_read(http, clock, name):
+    """Character set alone: the client's raw-message helper writes the body in the
+    Windows code page (GBK) and declares only application/json; the Chinese names it
+    carries come back intact in UTF-8."""
+    profile = variant(PROFILES[name], url=SINGLE_ROUTE)
+    profile["raw_helper"]["infnos"] = ["1101"]
+    c = ProfileClient(profile, http, HOSPITAL, demo_token(HOSPITAL), now=clock.now)
+    c.sign_in()
+    assert person(c, WANG_FANG)["baseinfo"]["psn_name"] == "王芳"
+    _url, _, body = c.sent[-1]
+    assert body.decode("gbk") and "王芳".encode("gbk") in body
+    with pytest.raises(UnicodeDecodeError):
+        body.decode("utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_the_client_visit_information_transaction(http, clock, name):
+    """Visit information alone (2203, or 2203A as the C# module sends it) on the single
+    route with x-tif."""
+    profile = variant(PROFILES[name], url=SINGLE_ROUTE,
+                      auth={"scheme": "x-tif", "nonce": "guid"})
+    c = ProfileClient(profile, http, HOSPITAL, demo_token(HOSPITAL), now=clock.now)
+    c.sign_in()
+    psn_no = person(c, WANG_FANG)["baseinfo"]["psn_no"]
+    visit_info(c, psn_no, register(c, psn_no, WANG_FANG))
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_the_answer_fields_the_client_stores_follow_the_standard(http, clock, name):
+    """Answer fields alone (single route, x-tif, 2203): what the C# module writes into
+    its own tables from 2204 and 2206 — the fee-item category of the dictionary
+    (med_chrgitm_type 01-14, not the catalogue list type 101/201/301), and no settlement
+    id on a pre-settlement (a placeholder such as "P" would be stored as one)."""
+    profile = variant(PROFILES[name], url=SINGLE_ROUTE, visit_info_infno="2203",
+                      auth={"scheme": "x-tif", "nonce": "guid"})
+    c = ProfileClient(profile, http, HOSPITAL, demo_token(HOSPITAL), now=clock.now)
+    c.sign_in()
+    psn_no = person(c, WANG_FANG)["baseinfo"]["psn_no"]
+    mdtrt_id = register(c, psn_no, WANG_FANG)
+    ids = {"mdtrt_id": mdtrt_id, "psn_no": psn_no}
+    rows = upload(c, "2204", [fee_line(c, "2204", "1", "XA01AAA0001", "100.00", "1", **ids),
+                              fee_line(c, "2204", "2", "XC03CCC0003", "20.00", "1", **ids)])
+    categories = {f"{n:02d}" for n in range(1, 15)}
+    assert all(r["med_chrgitm_type"] in categories for r in rows), rows
+    pre = settlement(c, "2206", psn_no, mdtrt_id, "120.00", "11", rows)["setlinfo"]
+    assert pre.get("setl_id") in (None, ""), pre.get("setl_id")
