@@ -142,3 +142,71 @@ def test_revocation_ends_the_pharmacy_access(db, his, shop, wallet, clock):
     refused(shop.call("7204", {"data": operator(shop.code) | {
         "epcToken": access["epcToken"], "authRxno": access["authRxno"]}}), "E-RX-009")
     assert ok(asked(his, "7105", rx))["data"]["rxStasCodg"] == "3"
+
+
+def test_an_online_pharmacy_fills_and_delivers(db, his, http, his_factory, wallet, clock):
+    rx = prescribe(his, clock.now)
+    app, cert_id = wallet
+    mine = app.post(f"/channel/v1/certificates/{cert_id}/prescriptions/list",
+                    {"pin": "135790"}, key="")
+    assert mine.status_code == 200, mine.text
+    assert [(p["hiRxno"], p["rxStasCodg"]) for p in mine.json()] == [(rx["hiRxno"], "1")]
+    path = f"/channel/v1/certificates/{cert_id}/prescriptions/{rx['hiRxno']}/online"
+    counter = app.post(path, {"pin": "135790", "fixmedins_code": "P11010500001"})
+    assert counter.status_code == 409 and counter.json()["code"] == "E-RX-015"
+    given = app.post(path, {"pin": "135790", "fixmedins_code": "P11010500002"})
+    assert given.status_code == 201, given.text
+    online = his_factory("P11010500002")
+    access = ok(online.call("7202", {"data": operator(online.code) | {
+        "hiRxno": rx["hiRxno"], "authCircBizSn": given.json()["authCircBizSn"],
+        "epcChnlId": given.json()["epcChnlId"]}}))["data"]
+    fill(online, rx, access)
+    delivery = {"hiRxno": rx["hiRxno"], "delvNo": "DV001", "delvAddr": "北京市朝阳区示范路1号",
+                "delvEntpName": "示范配送", "delvStasCodg": "1", "delvStasName": "配送中",
+                "delvStasTime": "2026-05-11 11:00:00", "delvConner": "王芳",
+                "fixmedinsCode": online.code, "fixmedinsName": "示范网上药店"}
+    assert ok(online.call("7209", {"data": delivery}))["data"] == {"flag": True}
+    receipt = {"hiRxno": rx["hiRxno"], "delvNo": "DV001", "delverCertType": "01",
+               "delverCertno": "x", "delverName": "配送员", "chkWayCodg": "2",
+               "delvStasTime": "2026-05-11 12:00:00"}
+    assert ok(online.call("7210", {"data": receipt}))["data"] == {"flag": True}
+    refused(online.call("7210", {"data": receipt}), "E-RX-002")  # received once
+    with db.read() as conn:
+        row = conn.execute(select(prescription.c.status, prescription.c.online).where(
+            prescription.c.hi_rxno == rx["hiRxno"])).one()
+    assert tuple(row) == ("received", True)
+
+
+def online_shop_access_refused(his, shop, access) -> str:
+    """Another pharmacy presenting this pharmacy's epcToken (E-RX-009)."""
+    stranger = his  # the hospital is no pharmacy of this prescription either
+    return refused(stranger.call("7204", {"data": operator(stranger.code) | {
+        "epcToken": access["epcToken"], "authRxno": access["authRxno"]}}), "E-RX-009")
+
+
+def test_misuse_is_refused_and_changes_nothing(db, his, shop, wallet, clock):
+    rx = prescribe(his, clock.now)
+    access = offline_access(shop, wallet)[0]
+    got = ok(shop.call("7204", {"data": operator(shop.code) | {
+        "epcToken": access["epcToken"], "authRxno": access["authRxno"]}}))
+    checked = ok(verify(shop, rx, access["epcToken"], got["data"]["rxFile"]))["data"]
+    from rx import review, sale_line, sell
+    chk = ok(review(shop, rx["hiRxno"], access["epcToken"], checked["rxSignVerifySn"]))["data"]
+    refused(sell(shop, rx["hiRxno"], chk["rxChkBizSn"], [sale_line("XC03CCC0003", "1")]),
+            "E-RX-007")
+    refused(sell(shop, rx["hiRxno"], chk["rxChkBizSn"], [
+        sale_line("XA01AAA0001", "1"), sale_line("XA01AAA0001", "2")]), "E-RX-008")
+    refused(asked(his, "7107", rx | {"hiRxno": "RX-unknown"}), "E-RX-001")
+    refused(his.call("7105", {"data": {  # another person's prescription
+        "fixmedinsCode": his.code, "hiRxno": rx["hiRxno"], "mdtrtId": rx["mdtrt_id"],
+        "psnName": "李建国", "psnCertType": "01", "certno": "11010219600620003X"}}), "E-RX-006")
+    other = online_shop_access_refused(his, shop, access)
+    assert other.startswith("E-RX-009")
+    clock.now = clock.now.replace(day=clock.now.day + 4)  # past its three days
+    refused(sell(shop, rx["hiRxno"], chk["rxChkBizSn"], [sale_line("XA01AAA0001", "1")]),
+            "E-RX-004")
+    with db.read() as conn:
+        row = conn.execute(select(prescription.c.status, prescription.c.sale).where(
+            prescription.c.hi_rxno == rx["hiRxno"])).one()
+    assert tuple(row) == ("reviewed", "")
+    assert ok(asked(his, "7105", rx))["data"]["rxStasCodg"] == "2"  # lapsed
