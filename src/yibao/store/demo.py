@@ -155,6 +155,9 @@ MPC_KEYS = {
     "P11010500001": ("zl2xJNDkh7oE8T1KakB4u+nbNWW1GX14h9FjlmO2jYs=",
                      "BEeGTB79n3WYZzJK5lmJJMI/ECVseUiikMzl4rDpXJv8"
                      "TN2fbk7WVQYKoCfptUK9/3ZTf4SI90Ft2xz6Pyaxl0o="),
+    "P11010500002": ("OnNxTh2Lyt7bCfXh5NVJRr/TDtVmfHHxDMMZy1nbONc=",
+                     "BEjNFE8AW+S3cLyYwpyTZAXjaimCk8CmI2tYVb0MOkOS"
+                     "qQ2yyrd/0CZ8j8FsedxOCwWDowJs+9nPMK79sLZkKLc="),
     "H13010200001": ("HWFKikWuYt/Rq1mmjR6RKy5k6hiCx2EizXh+qb8n/GI=",
                      "BGmtgJc5kHgQbiSwgaU+qimlfcaiL57EnPfqwURJT8ac"
                      "Kj1ByzG+hyo+Et8Qcalsi1BUduKTgQp3rx7DIJ7+swc="),
@@ -270,7 +273,7 @@ def seed_demo(conn: Connection) -> int:
         dict(app_id=app.app_id, fixmedins_code=code, app_secret=app.app_secret,
              public_key=app.public_key, callback_url=app.callback_url,
              created_at=MPC_APPS_SINCE)
-        for code, *_rest in INSTITUTIONS if code in MPC_KEYS for app in (demo_mpc_app(code),)
+        for code, *_rest in INSTITUTIONS for app in (demo_mpc_app(code),)
     ])
     return added + _seed_operators(conn)
 
