@@ -188,7 +188,8 @@ def test_the_claims_channel_gets_a_signed_webhook_of_each_status(db, http, his, 
     assert done.exit_code == 0, done.output
     listed = runner.invoke(cli, ["channels", "list", "--db", db.url])
     assert f"webhook={receiver.url}\t" in listed.output
-    assert "CH-SANDBOX\tscopes=activation,claims,own_data,payment\tsandbox=yes" in listed.output
+    assert ("CH-SANDBOX\tscopes=activation,claims,own_data,payment,prescriptions\t"
+            "sandbox=yes") in listed.output
     with db.read() as conn:
         assert conn.execute(select(operator_action.c.action, operator_action.c.subject)).all(
             ) == [("channel.webhook", "CH-BJAPP")]

@@ -298,6 +298,18 @@ def _good_rows() -> dict[str, dict[str, Any]]:
                               cash_refd=10, status="SUCC", created_at=AT),
         "channel_request": dict(channel_id=CHANNEL, idem_key="K-INV", request_hash="h",
                                 status=201, body="{}", created_at=AT),
+        "practitioner": dict(fixmedins_code="H11010500001", prac_code="D-INV", role="doctor",
+                             name="n"),
+        "prescription": dict(hi_rxno="RX-INV", rx_trace_code="T-INV",
+                             fixmedins_code="H11010500001", hosp_rxno="H-INV",
+                             request_hash="r", psn_no=PSN, mdtrt_id="V-INV", dr_code="D-INV",
+                             prsc_time=AT, vali_end=AT, status="uploaded", content="{}",
+                             content_digest="d", created_at=AT, updated_at=AT),
+        "rx_auth": dict(auth_rxno="RA-INV", hi_rxno="RX-INV", fixmedins_code="P11010500001",
+                        batch="B-INV", epc_token_hash="E-INV", via="7201", issued_at=AT,
+                        expires_at=AT),
+        "rx_code": dict(code_hash="C-INV", kind="qr", hi_rxno="RX-INV", psn_no=PSN,
+                        channel_id=CHANNEL, expires_at=AT),
     }
 
 
@@ -385,6 +397,11 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
         "own_data, claims", "CLAIMS", "own_datax")),
     ("ck_channel_request_status", "channel_request", {"status": 500}),
     ("ck_channel_request_status", "channel_request", {"status": 199}),
+    # issue 17: electronic prescriptions (domain/prescriptions.py)
+    ("ck_practitioner_role", "practitioner", {"role": "nurse"}),
+    ("ck_prescription_status", "prescription", {"status": "filled"}),
+    ("ck_rx_auth_via", "rx_auth", {"via": "7204"}),
+    ("ck_rx_code_kind", "rx_code", {"kind": "sms"}),
 ]
 
 
@@ -404,8 +421,9 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
         conn.execute(insert(table).values(**row))
 
 
-# made by 0019 and 0020, after the 0015 round trip
-LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request"})
+# made by 0019, 0020 and 0026, after the 0015 round trip
+LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "practitioner",
+                          "prescription", "rx_auth", "rx_code"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:

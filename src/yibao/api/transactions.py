@@ -19,6 +19,7 @@ from yibao.api import (
     tx_queries,
     tx_reconciliation,
     tx_review,
+    tx_rx,
     tx_settlement,
     tx_visits,
 )
@@ -105,6 +106,26 @@ LISTED: tuple[Transaction, ...] = (
     # special visit attributes (tx_attributes)
     T("2406", "就医特殊属性上传", tx_attributes.record, writes=True),
     T("2407", "就医特殊属性查询", tx_attributes.listed, writes=False),
+    # the electronic-prescription centre, prescribing side (tx_rx)
+    T("7101", "电子处方上传预核验", tx_rx.precheck, writes=True),
+    T("7102", "电子处方医保电子签名", tx_rx.sign, writes=True),
+    T("7103", "电子处方上传", tx_rx.upload, writes=True),
+    T("7104", "电子处方撤销", tx_rx.revoke, writes=True),
+    T("7105", "电子处方信息查询", tx_rx.info, writes=False),
+    T("7106", "电子处方审核结果查询", tx_rx.review_result, writes=False),
+    T("7107", "电子处方取药结果查询", tx_rx.fill_result, writes=False),
+    # the electronic-prescription centre, filling side (tx_rx)
+    T("7201", "电子处方线下流转授权", tx_rx.offline, writes=True),
+    T("7202", "电子处方线上流转查询", tx_rx.online, writes=True),
+    T("7203", "电子处方二维码解码", tx_rx.qr, writes=True),
+    T("7204", "电子处方下载", tx_rx.download, writes=True),
+    T("7205", "电子处方信息核验", tx_rx.verify, writes=True),
+    T("7206", "电子处方审核信息上传", tx_rx.review, writes=True),
+    T("7207", "药品销售出库明细上传", tx_rx.sell, writes=True),
+    T("7208", "药品销售出库明细撤销", tx_rx.unsell, writes=True),
+    T("7209", "药品配送信息同步", tx_rx.dispatch, writes=True),
+    T("7210", "药品配送签收确认", tx_rx.receive, writes=True),
+    T("7211", "电子处方药品目录查询", tx_rx.drugs, writes=False),
 )
 # catalogue and code-list downloads (1301-1315): each stores the file it answers with
 DOWNLOADS: tuple[Transaction, ...] = (

@@ -22,6 +22,7 @@ class Scope(StrEnum):
     PAYMENT = "payment"  # the person's authorisation of an online order (payAuthNo)
     OWN_DATA = "own_data"  # the person's account, settlements, orders and notices
     CLAIMS = "claims"  # claims, filings for care away from home, the payee they pay to
+    PRESCRIPTIONS = "prescriptions"  # the person's e-prescriptions: list, QR, online pharmacy
 
 
 SCOPES = tuple(s.value for s in Scope)

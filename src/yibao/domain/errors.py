@@ -275,6 +275,44 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "totlRefdAmt is the order's total; each part is what that part paid", 400),
     ("E-ORD-007", "appRefdSn already used with another refund", "send a new appRefdSn", 409),
     ("E-ORD-008", "the person is not the order's", "idNo, idType and userName of the order", 403),
+    # electronic prescriptions (the prescription centre, 7101-7211: docs/prescriptions.md)
+    ("E-RX-001", "no such prescription for this institution",
+     "send the hiRxno 7101 answered (a pharmacy: the one 7204 downloaded)", 404),
+    ("E-RX-002", "the prescription's state does not allow this",
+     "query it (7105); the message names its state and the step asked for", 409),
+    ("E-RX-003", "the prescription was already filled",
+     "a prescription is filled once; the person needs a new prescription", 409),
+    ("E-RX-004", "the prescription has expired",
+     "it could be filled only until its valiEndTime; the person needs a new prescription", 409),
+    ("E-RX-005", "the prescription was revoked", "the prescribing institution revoked it "
+     "(7104); the person needs a new prescription", 409),
+    ("E-RX-006", "the prescription is another person's",
+     "the credential, name and ID number must be those of the prescription's person", 403),
+    ("E-RX-007", "the drug was not prescribed",
+     "dispense only the medListCodg the downloaded prescription (7204) lists", 400),
+    ("E-RX-008", "more than prescribed", "dispense at most the prescribed drugCnt of each "
+     "drug, in all lines together", 400),
+    ("E-RX-009", "the pharmacy is not authorised for this prescription",
+     "the person authorises one pharmacy (7201, 7202, 7203); send that authorisation's "
+     "authRxno and epcToken, before they expire", 403),
+    ("E-RX-010", "the prescription's signature is missing or does not verify",
+     "sign with 7102 and upload exactly the signed fields and file; a pharmacy must not "
+     "dispense a prescription that fails 7205", 409),
+    ("E-RX-011", "the practitioner is not registered at this institution",
+     "drCode must be a prescribing doctor, pharCode a pharmacist of the sending institution",
+     403),
+    ("E-RX-012", "the drug is not in the catalogue",
+     "medListCodg must be a drug of the catalogue (1312) valid on the prescription's day", 400),
+    ("E-RX-013", "the prescription's content is invalid",
+     "the message names the field: quantities above 0, each drug once, valiEndTime = "
+     "prscTime + valiDays", 400),
+    ("E-RX-014", "hospRxno already used with another prescription",
+     "a retry must resend the same prescription; a new one needs a new hospRxno", 409),
+    ("E-RX-015", "not an online order of an online pharmacy",
+     "delivery (7209, 7210) is for a prescription an online pharmacy received through a "
+     "channel (7202)", 409),
+    ("E-RX-016", "the prescription QR code or online authorisation is not valid",
+     "ask the person for a fresh code, or to authorise the pharmacy again in the app", 403),
     # payment authorisation (payAuthNo)
     ("E-PAU-001", "payAuthNo not valid", "authorise again in the app (single use, 10 minutes)",
      403),

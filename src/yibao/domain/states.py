@@ -9,6 +9,7 @@ from enum import StrEnum
 from yibao.domain import channels, filing, roles, trust
 from yibao.domain.codes import VisitClass
 from yibao.domain.orders import OrderStatus
+from yibao.domain.prescriptions import RxStatus
 from yibao.domain.visit_states import VisitStatus
 
 
@@ -62,3 +63,8 @@ ONLINE_REFUND_TYPES = ("ALL", "HI", "CASH", "LATE")  # LATE: a payment after the
 ONLINE_REFUND = ("SUCC", "FAIL", "EXP")  # 6203 refStatus (EXP: the cash part still pending)
 # issue 15: the scopes a channel's credential carries (domain/channels.py)
 CHANNEL_SCOPES = channels.SCOPES  # channel.scopes: one or more of these, comma-separated
+# issue 17: electronic prescriptions (domain/prescriptions.py)
+PRESCRIPTION = tuple(s.value for s in RxStatus)
+PRACTITIONER_ROLES = ("doctor", "pharmacist")
+RX_AUTH_VIA = ("7201", "7202", "7203")
+RX_CODE_KINDS = ("qr", "online")

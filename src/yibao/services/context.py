@@ -186,6 +186,9 @@ class EffectKind(StrEnum):
     # an online order's step (6201-6401, a payAuthNo): 2601 refuses it (E-REV-002); 6401
     # and 6203 are the standard's ways back
     ORDER = "order"
+    # an electronic prescription's step (7101-7211): 2601 refuses it (E-REV-002); 7104 and
+    # 7208 are the standard's ways back
+    PRESCRIPTION = "prescription"
 
 
 @dataclass(frozen=True, slots=True)

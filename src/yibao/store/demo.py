@@ -35,6 +35,7 @@ from yibao.store.schema import (
     operator,
     operator_credential,
     person,
+    practitioner,
     reference_list,
 )
 
@@ -49,6 +50,7 @@ INSTITUTIONS = [
     ("H11010500002", "北京示范第二医院 (二级)", "hospital", 2, DISTRICT, REGION, True),
     ("H11010500003", "示范社区卫生服务中心 (一级)", "hospital", 1, DISTRICT, REGION, False),
     ("P11010500001", "示范医保定点药店", "pharmacy", 0, DISTRICT, REGION, False),
+    ("P11010500002", "示范网上药店 (线上)", "pharmacy", 0, DISTRICT, REGION, False),
     ("H13010200001", "河北示范第一医院 (三级)", "hospital", 3, HEBEI, HEBEI, True),
     ("H13010200002", "河北示范第二医院 (二级)", "hospital", 2, HEBEI, HEBEI, False),
 ]
@@ -90,6 +92,15 @@ CHARGE_CATEGORIES = {
     "001102000010000": "02",  # 诊察费
     "C01010101001": "08",  # 卫生材料费
 }
+
+ONLINE_PHARMACY = "P11010500002"  # sells online: a person may choose it in a channel (7202)
+# institution, practitioner code, role, name, department: who prescribes and who reviews
+PRACTITIONERS = [
+    ("H11010500001", "D110105000001", "doctor", "张医师", "K01"),
+    ("H11010500001", "HY110105000001", "pharmacist", "李药师", "K90"),
+    ("P11010500001", "HY110105000002", "pharmacist", "王药师", ""),
+    ("P11010500002", "HY110105000003", "pharmacist", "赵药师", ""),
+]
 
 CHANNELS = [
     ("CH-NHSA", "国家医保服务平台"),
@@ -144,6 +155,9 @@ MPC_KEYS = {
     "P11010500001": ("zl2xJNDkh7oE8T1KakB4u+nbNWW1GX14h9FjlmO2jYs=",
                      "BEeGTB79n3WYZzJK5lmJJMI/ECVseUiikMzl4rDpXJv8"
                      "TN2fbk7WVQYKoCfptUK9/3ZTf4SI90Ft2xz6Pyaxl0o="),
+    "P11010500002": ("OnNxTh2Lyt7bCfXh5NVJRr/TDtVmfHHxDMMZy1nbONc=",
+                     "BEjNFE8AW+S3cLyYwpyTZAXjaimCk8CmI2tYVb0MOkOS"
+                     "qQ2yyrd/0CZ8j8FsedxOCwWDowJs+9nPMK79sLZkKLc="),
     "H13010200001": ("HWFKikWuYt/Rq1mmjR6RKy5k6hiCx2EizXh+qb8n/GI=",
                      "BGmtgJc5kHgQbiSwgaU+qimlfcaiL57EnPfqwURJT8ac"
                      "Kj1ByzG+hyo+Et8Qcalsi1BUduKTgQp3rx7DIJ7+swc="),
@@ -216,9 +230,12 @@ def seed_demo(conn: Connection) -> int:
         dict(fixmedins_code=code, name=name, kind=kind, level=level, admdvs=district,
              pool_area=area, token=demo_token(code), face_pilot=code == FACE_PILOT,
              networked=networked, xtif_allowed=True, aksk_allowed=True,
-             uscc=demo_uscc(code))
+             uscc=demo_uscc(code), online=code == ONLINE_PHARMACY)
         for code, name, kind, level, district, area, networked in INSTITUTIONS
     ])
+    added += _insert_missing(conn, practitioner, [
+        dict(fixmedins_code=code, prac_code=prac, role=role, name=name, dept_code=dept)
+        for code, prac, role, name, dept in PRACTITIONERS])
     added += _seed_gateway_keys(conn)
     for i, (name, certno, gend, birth, place, insutype, psn_type, balance, card_no) in enumerate(
         PERSONS, start=1

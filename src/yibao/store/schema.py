@@ -67,6 +67,8 @@ institution = Table(
     Column("aksk_allowed", Boolean, nullable=False, server_default=text("false")),
     # 统一社会信用代码 (1201 answers it)
     Column("uscc", String(50), nullable=False, server_default=""),
+    # a pharmacy that sells online: a person may choose it in a channel (7202)
+    Column("online", Boolean, nullable=False, server_default=text("false")),
 )
 
 # An institution's AK/SK pairs for the AK/SK gateway scheme: the access key (sent in
@@ -1022,6 +1024,105 @@ def _quoted(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+# issue 17: the electronic-prescription centre (7101-7211, domain/prescriptions.py)
+practitioner = Table(  # an institution's prescribing doctors and pharmacists
+    "practitioner",
+    metadata,
+    Column("fixmedins_code", String(30), ForeignKey("institution.fixmedins_code"),
+           primary_key=True),
+    Column("prac_code", String(30), primary_key=True),  # 国家医保医师/药师代码
+    Column("role", String(12), nullable=False),  # doctor | pharmacist
+    Column("name", String(50), nullable=False),
+    Column("dept_code", String(30), nullable=False, server_default=""),
+)
+
+rx_signing_key = Table(  # the SM2 key the centre signs an institution's prescriptions with
+    "rx_signing_key",
+    metadata,
+    Column("fixmedins_code", String(30), ForeignKey("institution.fixmedins_code"),
+           primary_key=True),
+    Column("cert_sn", String(64), nullable=False, unique=True),
+    Column("cert_dn", String(300), nullable=False),
+    Column("public_key", String(100), nullable=False),  # base64 04 || x || y
+    Column("private_key", String(60), nullable=False),  # base64 d (DEMO: see docs)
+    Column("created_at", DateTime, nullable=False),
+)
+
+prescription = Table(  # one electronic prescription (hiRxno)
+    "prescription",
+    metadata,
+    Column("hi_rxno", String(30), primary_key=True),
+    Column("rx_trace_code", String(20), nullable=False, unique=True),
+    Column("fixmedins_code", String(30), nullable=False),  # the prescribing institution
+    Column("hosp_rxno", String(40), nullable=False),
+    Column("request_hash", String(64), nullable=False),  # 7101's body, for a retry
+    Column("psn_no", String(30), nullable=False, index=True),
+    Column("mdtrt_id", String(30), nullable=False),
+    Column("dr_code", String(30), nullable=False),
+    Column("prsc_time", DateTime, nullable=False),
+    Column("vali_end", DateTime, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("content", Text, nullable=False),  # JSON: what 7101 pre-checked
+    Column("content_digest", String(64), nullable=False),  # SM3 hex of ``content``
+    Column("signed_fields", Text, nullable=False, server_default=""),  # JSON (7102)
+    Column("sign_digest", String(200), nullable=False, server_default=""),
+    Column("file_digest", String(64), nullable=False, server_default=""),  # SM3 hex
+    Column("rx_file", Text, nullable=False, server_default=""),  # base64 (7103)
+    Column("pharmacy_code", String(30), nullable=False, server_default=""),  # 7204's
+    Column("online", Boolean, nullable=False, server_default=text("false")),  # via 7202
+    Column("verify_sn", String(40), nullable=False, server_default=""),  # 7205
+    Column("review", Text, nullable=False, server_default=""),  # JSON (7206)
+    Column("sale", Text, nullable=False, server_default=""),  # JSON (7207)
+    Column("delivery", Text, nullable=False, server_default=""),  # JSON (7209, 7210)
+    Column("filled_at", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("fixmedins_code", "hosp_rxno"),
+)
+
+rx_auth = Table(  # a pharmacy's access to one prescription (authRxno + epcToken)
+    "rx_auth",
+    metadata,
+    Column("auth_rxno", String(30), primary_key=True),
+    Column("hi_rxno", String(30), ForeignKey("prescription.hi_rxno"), nullable=False,
+           index=True),
+    Column("fixmedins_code", String(30), nullable=False),  # the pharmacy
+    # one 7201 lists several prescriptions: downloading one ends the others
+    Column("batch", String(30), nullable=False),
+    Column("epc_token_hash", String(64), nullable=False, unique=True),  # SHA-256 hex
+    Column("via", String(6), nullable=False),  # 7201 | 7202 | 7203
+    Column("issued_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+)
+
+rx_code = Table(  # what the person got in a channel: a QR code, an online authorisation
+    "rx_code",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),  # SHA-256 hex
+    Column("kind", String(8), nullable=False),  # qr | online
+    Column("hi_rxno", String(30), ForeignKey("prescription.hi_rxno"), nullable=False),
+    Column("psn_no", String(30), nullable=False),
+    Column("channel_id", String(30), nullable=False),
+    Column("pharmacy_code", String(30), nullable=False, server_default=""),  # online: chosen
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime),
+)
+
+rx_event = Table(  # every change of a prescription: who, when, what
+    "rx_event",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hi_rxno", String(30), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("infno", String(6), nullable=False),
+    Column("actor", String(40), nullable=False),
+    Column("status", String(12), nullable=False),  # the status it left
+    Column("detail", String(400), nullable=False, server_default=""),
+)
+
+
+
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({_quoted(values)})"
 
@@ -1145,6 +1246,15 @@ CHECKS |= {
     channel: {"scopes": _each_one_of("scopes", states.CHANNEL_SCOPES)},
     # 0 only inside the transaction that reserved the key (never committed so)
     channel_request: {"status": "status = 0 OR (status >= 200 AND status <= 499)"},
+}
+
+
+# issue 17: electronic prescriptions (domain/prescriptions.py)
+CHECKS |= {
+    practitioner: {"role": _one_of("role", states.PRACTITIONER_ROLES)},
+    prescription: {"status": _one_of("status", states.PRESCRIPTION)},
+    rx_auth: {"via": _one_of("via", states.RX_AUTH_VIA)},
+    rx_code: {"kind": _one_of("kind", states.RX_CODE_KINDS)},
 }
 
 
