@@ -16,6 +16,7 @@ from decimal import Decimal
 import pytest
 from gmssl import sm2, sm4
 
+from yibao import sm2 as yb_sm2
 from yibao.api import mpc
 from yibao.api import mpc_envelope as m
 from yibao.domain.errors import Refused
@@ -151,7 +152,7 @@ def _naive_verifies(signer: sm2.CryptSM2, signature: str, text: bytes) -> bool:
 
 
 def test_gmssl_hashes_the_default_user_id_into_z():
-    assert m.USER_ID.encode().hex() in inspect.getsource(sm2.CryptSM2._sm3_z)
+    assert yb_sm2.USER_ID.encode().hex() in inspect.getsource(sm2.CryptSM2._sm3_z)
 
 
 def test_round_trip_with_fresh_keys():

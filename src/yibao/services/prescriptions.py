@@ -20,7 +20,7 @@ from typing import Any
 from gmssl import sm3  # type: ignore[import-untyped]
 from sqlalchemy import Connection, RowMapping
 
-from yibao.api import mpc_envelope as sm2  # the project's SM2 (gmssl), pure functions
+from yibao import sm2
 from yibao.domain import prescriptions as rules
 from yibao.domain.errors import Refused
 from yibao.domain.prescriptions import Action, RxStatus
