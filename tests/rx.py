@@ -128,21 +128,26 @@ def sale_line(code: str, count: str) -> dict[str, Any]:
             "drugTotlcnt": count, "drugTotlcntEmp": "盒", "prdrName": "示范药厂"}
 
 
-def sell(shop: HisClient, hi_rxno: str, chk_sn: str, lines: list[dict]) -> dict[str, Any]:
+def sell(shop: HisClient, hi_rxno: str, chk_sn: str, lines: list[dict], *,
+         insured: bool = True) -> dict[str, Any]:
+    """7207; ``insured`` False: sold outside the insurance (hiFeesetlFlag 0, the person
+    paid the pharmacy 100.00 in cash)."""
+    flags = {"hiFeesetlFlag": "1"} if insured else {"hiFeesetlFlag": "0",
+                                                      "psnCashPay": "100.00"}
     return shop.call("7207", {"data": {"hiRxno": hi_rxno, "fixmedinsCode": shop.code,
-                                       "fixmedinsName": "药店", "rxChkBizSn": chk_sn,
-                                       "hiFeesetlFlag": "1"},
+                                       "fixmedinsName": "药店", "rxChkBizSn": chk_sn} | flags,
                               "rxSaleDrugDetl": lines})
 
 
-def fill(shop: HisClient, rx: dict, access: dict) -> dict[str, Any]:
+def fill(shop: HisClient, rx: dict, access: dict, *, insured: bool = True) -> dict[str, Any]:
     """7204 to 7207 with the prescribed quantities: the answers by infno."""
     got = ok(download(shop, access))
     checked = ok(verify(shop, rx, access["epcToken"], got["data"]["rxFile"]))["data"]
     reviewed = ok(review(shop, rx["hiRxno"], access["epcToken"],
                          checked["rxSignVerifySn"]))["data"]
     sold = ok(sell(shop, rx["hiRxno"], reviewed["rxChkBizSn"], [
-        sale_line(d["medListCodg"], d["drugCnt"]) for d in got["rxDetlList"]]))["data"]
+        sale_line(d["medListCodg"], d["drugCnt"]) for d in got["rxDetlList"]],
+        insured=insured))["data"]
     return {"7204": got, "7205": checked, "7206": reviewed, "7207": sold}
 
 

@@ -160,7 +160,9 @@ def test_an_online_pharmacy_fills_and_delivers(db, his, http, his_factory, walle
     access = ok(online.call("7202", {"data": operator(online.code) | {
         "hiRxno": rx["hiRxno"], "authCircBizSn": given.json()["authCircBizSn"],
         "epcChnlId": given.json()["epcChnlId"]}}))["data"]
-    fill(online, rx, access)
+    # sold outside the insurance (hiFeesetlFlag 0): delivered without an online order;
+    # the insured purchase, paid before delivery, is tests/test_online_purchase.py
+    fill(online, rx, access, insured=False)
     delivery = {"hiRxno": rx["hiRxno"], "delvNo": "DV001", "delvAddr": "北京市朝阳区示范路1号",
                 "delvEntpName": "示范配送", "delvStasCodg": "1", "delvStasName": "配送中",
                 "delvStasTime": "2026-05-11 11:00:00", "delvConner": "王芳",

@@ -15,7 +15,7 @@ from yibao.api.channel_gate import Caller, Runner, caller, post
 from yibao.api.channel_own import PinIn
 from yibao.domain import prescriptions as rules
 from yibao.domain.channels import Scope
-from yibao.services import rx_pharmacy
+from yibao.services import prescriptions, rx_pharmacy
 from yibao.services.context import Call
 
 Holder = Annotated[Caller, Depends(caller)]
@@ -36,7 +36,7 @@ def _listed(call: Call, psn_no: str) -> list[dict[str, Any]]:
                                          call.now),
              "rxUsedStasCodg": rules.rx_used_stas(rules.RxStatus(row["status"])),
              "drugs": [{"medListCodg": item.code, "drugCnt": str(item.count),
-                        "drugDosunt": item.unit} for item in rx_pharmacy.items_of(row)]}
+                        "drugDosunt": item.unit} for item in prescriptions.items_of(row)]}
             for row in rows]
 
 

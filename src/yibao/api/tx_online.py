@@ -68,11 +68,23 @@ def _upload_of(call: Call, data: Fields) -> online.Upload:
         diagnoses=_diagnoses(data))
     return online.Upload(
         med_org_ord=data.text("medOrgOrd", max_len=40), request_hash=_hash(data),
+        hi_rxno=_prescription(data),
         visit=new, mdtrt_id=data.text("mdtrtId", required=False, max_len=30),
         chrg_bchno=data.text("chrgBchno", max_len=30),
         medfee_sumamt=data.money("medfeeSumamt") or 0,
         acct_used=data.flag("acctUsedFlag", default="1") == "1",
         lines=tuple(_line(item, med_type) for item in lines))
+
+
+def _prescription(data: Fields) -> str:
+    """The electronic prescription the order pays (online drug purchase): extData.hiRxno
+    with rxCircFlag 1 ("" when none; E-ENV-005 when only one of the two is sent)."""
+    hi_rxno = data.extension("extData").text("hiRxno", required=False, max_len=30)
+    circulated = data.flag("rxCircFlag") == "1"
+    if circulated != bool(hi_rxno):
+        raise Refused("E-ENV-005", "input.data.rxCircFlag 1 and extData.hiRxno go together "
+                      "(an electronic prescription's order)")
+    return hi_rxno
 
 
 def _hash(data: Fields) -> str:

@@ -331,7 +331,8 @@ def sell(call: Call, inp: Fields) -> Answer:
     data = inp.child("data")
     if data.text("fixmedinsCode", max_len=20) != call.institution.code:
         raise Refused("E-AUTH-006", "fixmedinsCode is not the caller's")
-    if data.flag("hiFeesetlFlag", default="1") != "1":
+    insured = data.flag("hiFeesetlFlag", default="1") == "1"
+    if not insured:
         data.money("psnCashPay")
     lines = inp.list_of("rxSaleDrugDetl")
     dispensed = tuple(rules.Dispensed(code=d.text("medListCodg", max_len=50),
@@ -352,7 +353,8 @@ def sell(call: Call, inp: Fields) -> Answer:
             "prdrName": d.text("prdrName", required=False, max_len=1000),
             "rtalDocno": d.text("rtalDocno", max_len=40), "stooutTime": _at(stoout_time)})
     done = pharmacy.dispense(call, data.text("hiRxno", max_len=30),
-                             data.text("rxChkBizSn", max_len=30), dispensed, detail)
+                             data.text("rxChkBizSn", max_len=30), dispensed, detail,
+                             insured=insured)
     return Answer({"data": {"flag": True, "selStooutSn": done.value}}, done.effect)
 
 

@@ -89,6 +89,14 @@ def expired(expires_at: datetime, now: datetime) -> bool:
     return now >= expires_at
 
 
+def live(status: OrderStatus, expires_at: datetime, now: datetime) -> bool:
+    """Whether an order still stands for what it pays (one live order per prescription):
+    open within its lifetime, or settled and not wholly given back."""
+    if status in OPEN:
+        return not expired(expires_at, now)
+    return status not in (OrderStatus.REFUNDED, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
+
+
 def revs_token_valid(settled_at: datetime | None, now: datetime) -> bool:
     """Whether a settled order's revsToken still authorises its reversal (6203): for
     ``REVS_TOKEN_LIFETIME`` after the settlement, its end included."""

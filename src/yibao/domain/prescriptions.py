@@ -56,6 +56,7 @@ class Action(StrEnum):
     UNDO_DISPENSE = "undo-dispense"  # 7208
     DISPATCH = "dispatch"  # 7209
     RECEIVE = "receive"  # 7210
+    RETURN = "return"  # its online order refunded before it was received: not filled
 
 
 S, A = RxStatus, Action
@@ -74,6 +75,7 @@ TRANSITIONS: dict[Action, dict[RxStatus, RxStatus]] = {
     A.UNDO_DISPENSE: {S.DISPENSED: S.REVIEWED},
     A.DISPATCH: {S.DISPENSED: S.DISPATCHED, S.DISPATCHED: S.DISPATCHED},
     A.RECEIVE: {S.DISPATCHED: S.RECEIVED},
+    A.RETURN: {S.DISPENSED: S.REVIEWED, S.DISPATCHED: S.REVIEWED},
 }
 del S, A
 
@@ -99,7 +101,7 @@ def move(status: RxStatus, action: Action, *, now: datetime, vali_end: datetime)
     if to is None:
         raise Refused("E-RX-002", f"the prescription is {status.value}; cannot {action.value}")
     if action not in (Action.REVOKE, Action.DISPATCH, Action.RECEIVE,
-                      Action.UNDO_DISPENSE) and expired(vali_end, now):
+                      Action.UNDO_DISPENSE, Action.RETURN) and expired(vali_end, now):
         raise Refused("E-RX-004", f"valid until {vali_end:%Y-%m-%d %H:%M:%S}")
     return to
 

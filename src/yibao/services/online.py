@@ -22,7 +22,16 @@ from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.orders import Action, OrderStatus
-from yibao.services import ecert, face, fees, outbox, settlement, visits, webhooks
+from yibao.services import (
+    ecert,
+    face,
+    fees,
+    outbox,
+    rx_purchase,
+    settlement,
+    visits,
+    webhooks,
+)
 from yibao.services.context import Call, Done, Effect, EffectKind, Entry, Institution
 from yibao.services.persons import lock_person
 from yibao.store import institutions, online_orders
@@ -52,6 +61,7 @@ class Upload:
     medfee_sumamt: Fen
     acct_used: bool
     lines: tuple[fees.FeeLineIn, ...]
+    hi_rxno: str = ""  # the electronic prescription it pays (services/rx_purchase.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +82,9 @@ def upload(call: Call, up: Upload) -> Done[Uploaded]:
     if not up.lines or len(up.lines) > rules.FEE_LINES_MAX:
         raise Refused("E-ENV-005", f"feedetailList: 1..{rules.FEE_LINES_MAX} lines")
     lock_person(call.conn, up.visit.psn_no)
+    if up.hi_rxno:
+        rx_purchase.check_order(call, up.hi_rxno, up.visit.psn_no,
+                                [(line.list_code, line.count) for line in up.lines])
     mdtrt_id, visit_class = _visit_of(call, up)
     fees.upload(call, mdtrt_id, up.visit.psn_no, list(up.lines), visit_class)
     ids, total = _uploaded_lines(call.conn, mdtrt_id, up.lines)
@@ -86,7 +99,7 @@ def upload(call: Call, up: Upload) -> Done[Uploaded]:
         insutype=up.visit.insutype, mdtrt_id=mdtrt_id, chrg_bchno=up.chrg_bchno,
         med_type=up.visit.med_type, acct_used=up.acct_used, status=OrderStatus.UPLOADED,
         created_at=call.now, expires_at=call.now + rules.ORDER_LIFETIME,
-        medfee_sumamt=total))
+        medfee_sumamt=total, hi_rxno=up.hi_rxno or None))
     return Done(Uploaded(pay_ord_id, token, mdtrt_id), Effect(EffectKind.ORDER, pay_ord_id))
 
 

@@ -21,7 +21,7 @@ from yibao import log
 from yibao.domain import orders as rules
 from yibao.domain.errors import Refused
 from yibao.domain.orders import Action, OrderStatus, RefundAsked, Split
-from yibao.services import ecert, online, settlement
+from yibao.services import ecert, online, rx_purchase, settlement
 from yibao.services.context import Call
 from yibao.services.persons import lock_person
 from yibao.store import online_orders
@@ -61,13 +61,19 @@ def refund(call: Call, req: RefundRequest, platform: Platform | None) -> RowMapp
     order = online_orders.find(call.conn, req.pay_ord_id, lock=True)
     assert order is not None
     _check_authority(call, order, req.token)
+    if order["hi_rxno"]:  # an electronic prescription's order: not once received
+        rx_purchase.check_refundable(call, order["hi_rxno"])
     status = OrderStatus(order["status"])
     split = Split(order["medfee_sumamt"], order["fund_pay"], order["acct_pay"],
                   order["cash_pay"])
     parts = rules.refunded_parts(split, status, req.kind)
     rules.check_refund(split, parts, req.asked)
-    return _give_back(call, order, req.kind.value, req.app_refd_sn, req.digest(), parts,
-                      rules.move(status, req.kind), platform)
+    after = rules.move(status, req.kind)
+    given = _give_back(call, order, req.kind.value, req.app_refd_sn, req.digest(), parts,
+                       after, platform)
+    if order["hi_rxno"] and after is OrderStatus.REFUNDED:
+        rx_purchase.returned(call, order["hi_rxno"])
+    return given
 
 
 def _check_authority(call: Call, order: RowMapping, token: str) -> None:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from gmssl import sm3  # type: ignore[import-untyped]
@@ -125,6 +126,13 @@ def own(call: Call, hi_rxno: str, *, lock: bool = True) -> RowMapping:
     if row is None or row["fixmedins_code"] != call.institution.code:
         raise Refused("E-RX-001", f"hiRxno {hi_rxno}")
     return row
+
+
+def items_of(row: RowMapping) -> tuple[rules.Item, ...]:
+    """The prescribed drugs, from the signed content."""
+    content = json.loads(row["content"])
+    return tuple(rules.Item(code=d["medListCodg"], count=Decimal(str(d["drugCnt"])),
+                            unit=str(d.get("drugDosunt", ""))) for d in content["rxdrugdetail"])
 
 
 def moved(call: Call, row: RowMapping, action: Action) -> RxStatus:

@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -20,7 +19,7 @@ from sqlalchemy import RowMapping
 from yibao.domain import prescriptions as rules
 from yibao.domain.errors import Refused
 from yibao.domain.prescriptions import Action, RxStatus
-from yibao.services import ecert, persons
+from yibao.services import ecert, persons, rx_purchase
 from yibao.services import prescriptions as rx
 from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.store import prescriptions as store
@@ -256,28 +255,22 @@ def _pharmacy_own(call: Call, hi_rxno: str) -> RowMapping:
     return row
 
 
-def items_of(row: RowMapping) -> tuple[rules.Item, ...]:
-    """The prescribed drugs, from the signed content."""
-    content = json.loads(row["content"])
-    return tuple(rules.Item(code=d["medListCodg"], count=Decimal(str(d["drugCnt"])),
-                            unit=str(d.get("drugDosunt", ""))) for d in content["rxdrugdetail"])
-
-
 def dispense(call: Call, hi_rxno: str, chk_biz_sn: str, lines: tuple[rules.Dispensed, ...],
-             detail: Sequence[Mapping[str, Any]]) -> Done[str]:
+             detail: Sequence[Mapping[str, Any]], *, insured: bool = True) -> Done[str]:
     """7207: what the pharmacy hands out, once, within what was prescribed; the
-    prescribing institution is told (7109)."""
+    prescribing institution is told (7109). ``insured``: settled with the insurance
+    (hiFeesetlFlag 1; online, through an order that must be paid before delivery)."""
     row = _pharmacy_own(call, hi_rxno)
     review_of = json.loads(row["review"] or "{}")
     if review_of.get("sn") != chk_biz_sn:
         raise Refused("E-RX-002", "rxChkBizSn is not this prescription's approved review")
     to = rx.moved(call, row, Action.DISPENSE)
-    rules.check_dispensed(items_of(row), lines)
+    rules.check_dispensed(rx.items_of(row), lines)
     serial = call.ids.new("RS")
     store.change(call.conn, hi_rxno, {
         "status": to.value, "filled_at": call.now, "updated_at": call.now,
-        "sale": json.dumps({"sn": serial, "lines": list(detail)}, ensure_ascii=False,
-                           default=str)})
+        "sale": json.dumps({"sn": serial, "lines": list(detail), "insured": insured},
+                           ensure_ascii=False, default=str)})
     _event(call, row, to, serial)
     fresh = _fresh(call, row)
     rx.tell_hospital(call.conn, fresh, "7109", serial, sale_notice(fresh, call.now), call.now)
@@ -314,6 +307,8 @@ def dispatch(call: Call, hi_rxno: str, delivery: Mapping[str, Any]) -> Done[RowM
     row = _pharmacy_own(call, hi_rxno)
     if not row["online"]:
         raise Refused("E-RX-015", "this prescription was filled at the counter")
+    if json.loads(row["sale"] or "{}").get("insured", True):
+        rx_purchase.require_paid(call, row)
     to = rx.moved(call, row, Action.DISPATCH)
     store.change(call.conn, hi_rxno, {"status": to.value, "updated_at": call.now,
                                       "delivery": json.dumps(dict(delivery), ensure_ascii=False,

@@ -46,6 +46,8 @@ def held_account(psn_no: ColumnElement[str]) -> Any:
 
 _ORDER = select(online_order).where(online_order.c.pay_ord_id == bindparam("pay_ord_id"))
 _ORDER_LOCKED = _ORDER.with_for_update()
+_OF_PRESCRIPTION = select(online_order).where(
+    online_order.c.hi_rxno == bindparam("hi_rxno")).order_by(online_order.c.created_at)
 _BY_MED_ORG_ORD = select(online_order).where(
     online_order.c.fixmedins_code == bindparam("code"),
     online_order.c.med_org_ord == bindparam("med_org_ord"))
@@ -59,6 +61,11 @@ def find(conn: Connection, pay_ord_id: str, *, lock: bool = False) -> RowMapping
 def by_med_org_ord(conn: Connection, code: str, med_org_ord: str) -> RowMapping | None:
     return conn.execute(_BY_MED_ORG_ORD, {"code": code, "med_org_ord": med_org_ord}
                         ).mappings().first()
+
+
+def of_prescription(conn: Connection, hi_rxno: str) -> list[RowMapping]:
+    """The orders paying for an electronic prescription, oldest first."""
+    return list(conn.execute(_OF_PRESCRIPTION, {"hi_rxno": hi_rxno}).mappings())
 
 
 def add(conn: Connection, row: dict[str, Any]) -> None:

@@ -674,6 +674,8 @@ online_order = Table(  # an order of the mobile-payment centre (payOrdId): domai
     # the institution's reversal authorisation (6302/6301), valid REVS_TOKEN_LIFETIME
     Column("revs_token", String(64), nullable=False, server_default=""),
     Column("closed_at", DateTime),  # cancelled, expired or refunded
+    # the electronic prescription this order pays (online drug purchase), if any
+    Column("hi_rxno", String(30), index=True),
     UniqueConstraint("fixmedins_code", "med_org_ord"),
     Index(None, "psn_no", "status"),
     Index(None, "status", "expires_at"),
