@@ -186,16 +186,18 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
     if basis is not None:
         scheme = scheme.reduced(basis.cut)
     breakdown = _compute(call, req, person, insurance, scheme, totals, visit_class)
-    aid = (_mutual_aid(call, req, person, policy, scheme, breakdown)
-           if req.mutual_aid_payer else None)
+    aid = _mutual_aid(call, req, person, policy, breakdown) if req.mutual_aid_payer else None
     return _Plan(req, person, insurance, visit, policy, lines, breakdown, visit_class, basis,
                  aid)
 
 
 def _mutual_aid(call: Call, req: SettleRequest, person: RowMapping, policy: Policy,
-                scheme: Scheme, b: Breakdown) -> Aid:
+                b: Breakdown) -> Aid:
     """The family member ``req.mutual_aid_payer`` (locked in ``_plan``) pays what the
-    person's own account left in cash, up to their available balance (E-PHA-004/005/006)."""
+    person's own account left in cash, up to their available balance (E-PHA-004/005/006).
+    The buyer's insured place's policy decides whether mutual aid is allowed
+    (``[pharmacy] mutual_aid``), even where the buyer has no account of their own (a
+    resident): that is what mutual aid is for."""
     payer = call.conn.execute(
         _LOCK_FOR_SETTLEMENT, {"psn_no": req.mutual_aid_payer, "day": call.now.date()}
     ).mappings().first()
@@ -206,8 +208,6 @@ def _mutual_aid(call: Call, req: SettleRequest, person: RowMapping, policy: Poli
         bound=pharmacy_store.bound_as_family(call.conn, req.psn_no, req.mutual_aid_payer),
         same_place=payer["insuplc_admdvs"] == person["insuplc_admdvs"],
         payer=req.mutual_aid_payer)
-    if not scheme.account_allowed:
-        raise Refused("E-PHA-004", f"med_type {req.med_type}: the account may not pay")
     available = (payer["balance"] or 0) - payer["held_account"]
     if b.cash > 0 and available <= 0:
         raise Refused("E-PHA-006", f"{req.mutual_aid_payer}'s account has no balance left")
