@@ -15,7 +15,20 @@ from typer.testing import CliRunner
 
 from apps import ChannelApp
 from conftest import ADMIN, CLERK
-from flows import LI_JIANGUO, LIU_YANG, WANG_FANG, ZHAO_LEI, fen, ok, person, refused
+from flows import (
+    LI_JIANGUO,
+    LIU_YANG,
+    WANG_FANG,
+    ZHAO_LEI,
+    fen,
+    line,
+    ok,
+    person,
+    refused,
+    register,
+    settle_payload,
+    upload,
+)
 from test_pharmacy import DRUG_B, PHARMACY, balance, drug, identities, purchase
 from test_reconciliation import download, zip_of
 from yibao.cli import app as cli
@@ -249,3 +262,24 @@ def test_the_pharmacy_in_reconciliation_and_clearing(db, his_factory, tmp_path: 
     assert owed == 7550
     statement = (tmp_path / f"statement-2026-05-{PHARMACY}.csv").read_text(encoding="utf-8")
     assert "75.50" in statement
+
+
+def test_mutual_aid_at_a_hospital_too(db, http, his):
+    """acct_used_flag 2 is a value of the standard's code table, not only a pharmacy's:
+    a hospital's 2207 pays the cash part from the bound family member's account too."""
+    wife = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+    husband = person(his, LIU_YANG)["baseinfo"]["psn_no"]
+    app = ChannelApp(http)
+    bind(http, app, app.activate(), SPOUSE, "246810")
+    mdtrt_id = register(his, husband, LIU_YANG, insutype="390")
+    upload(his, mdtrt_id, husband, [line("1", "XA01AAA0001", "300.00")])
+    before = balance(db, wife)
+    payload = settle_payload(husband, mdtrt_id, LIU_YANG, "300.00", insutype="390")
+    payload["data"]["acct_used_flag"] = "2"
+    s = ok(his.call("2207", payload))["setlinfo"]
+    identities(s)
+    assert fen(s["psn_cash_pay"]) == 0 and fen(s["acct_mulaid_pay"]) == fen(s["acct_pay"]) > 0
+    assert balance(db, wife) == before - fen(s["acct_mulaid_pay"])
+    ok(his.call("2208", {"data": {"setl_id": s["setl_id"], "mdtrt_id": mdtrt_id,
+                                  "psn_no": husband}}))
+    assert balance(db, wife) == before

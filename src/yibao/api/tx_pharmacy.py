@@ -13,9 +13,8 @@ from yibao.api.fields import COUNT_MAX, PRICE_MAX, Fields
 from yibao.api.registry import Answer
 from yibao.api.tx_basic import read_credential
 from yibao.api.tx_fees import line_out
-from yibao.api.tx_settlement import render
+from yibao.api.tx_settlement import account_use, mulaid_named, render
 from yibao.domain.errors import Refused
-from yibao.domain.pharmacy import AccountUse
 from yibao.services import fees, pharmacy
 from yibao.services.context import Call
 
@@ -33,14 +32,6 @@ def _info_and_lines(inp: Fields) -> tuple[Fields, list[Fields]]:
         raise Refused("E-ENV-004", f"{inp.where}.druginfo")
     inside = data.list_of("feedetail", required=False)
     return data, inside or inp.list_of("feedetail")
-
-
-def _account_use(info: Fields) -> AccountUse:
-    value = info.text("acct_used_flag", max_len=1)
-    try:
-        return AccountUse(value)
-    except ValueError as exc:
-        raise Refused("E-ENV-007", f"{info.where}.acct_used_flag {value}: 0, 1 or 2") from exc
 
 
 def _line(item: Fields) -> pharmacy.DrugLineIn:
@@ -69,6 +60,7 @@ def _purchase(call: Call, inp: Fields) -> pharmacy.Purchase:
         raise Refused("E-ENV-004", f"{inp.where}.drugdetail is empty")
     begin = info.moment("begntime")
     assert begin is not None
+    account = account_use(info, required=True)
     return pharmacy.Purchase(
         psn_no=info.text("psn_no", max_len=30),
         insutype=info.text("insutype", max_len=6),
@@ -76,10 +68,10 @@ def _purchase(call: Call, inp: Fields) -> pharmacy.Purchase:
         begin=begin,
         credential=read_credential(info, call),
         medfee=info.money("medfee_sumamt") or 0,
-        account=_account_use(info),
+        account=account,
         lines=tuple(_line(item) for item in items),
         disease=info.text("dise_codg", required=False, max_len=30),
-        mulaid_psn_no=info.extension().text("mulaid_psn_no", required=False, max_len=30),
+        mulaid_psn_no=mulaid_named(info, account),
         invono=info.text("invono", required=False, max_len=20),
     )
 

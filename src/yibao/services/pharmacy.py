@@ -116,7 +116,7 @@ def _buy(call: Call, p: Purchase) -> Bought:
         credential=None,  # the visit's, just presented (an ecToken is checked again)
         use_account=p.account is not rules.AccountUse.NONE,
         stated={"medfee_sumamt": p.medfee}, invono=p.invono,
-        mutual_aid_payer=_payer(call, p))
+        mutual_aid_payer=mutual_aid_payer(call, p.psn_no, p.account, p.mulaid_psn_no))
     outcome = settlement.settle_visit(call, request, OUTPATIENT)
     _supplies(call, p, lines, disease, outcome)
     return Bought(outcome, uploaded.value)
@@ -160,14 +160,15 @@ def _special_disease(call: Call, p: Purchase) -> str:
     return p.disease
 
 
-def _payer(call: Call, p: Purchase) -> str:
-    """The family member whose account pays by mutual aid (acct_used_flag 2): the one
-    named in exp_content.mulaid_psn_no, else the only one bound (E-PHA-005)."""
-    if p.account is not rules.AccountUse.MUTUAL_AID:
+def mutual_aid_payer(call: Call, psn_no: str, account: rules.AccountUse, named: str) -> str:
+    """The family member whose account pays by mutual aid (acct_used_flag 2; "" for 0
+    and 1): ``named`` (exp_content.mulaid_psn_no), else the only one bound (E-PHA-005).
+    Whether they may pay is the settlement's check (services/settlement.py)."""
+    if account is not rules.AccountUse.MUTUAL_AID:
         return ""
-    if p.mulaid_psn_no:
-        return p.mulaid_psn_no
-    family = store.family_of(call.conn, p.psn_no)
+    if named:
+        return named
+    family = store.family_of(call.conn, psn_no)
     if len(family) != 1:
         raise Refused("E-PHA-005", "no family member is bound" if not family else
                       f"{len(family)} family members are bound: name one in "
