@@ -6,6 +6,7 @@ pharmacy in reconciliation (3201/3202) and the monthly clearing."""
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from apps import ChannelApp
+from concurrency import run_threads
 from conftest import ADMIN, CLERK
 from flows import (
     LI_JIANGUO,
@@ -283,3 +285,33 @@ def test_mutual_aid_at_a_hospital_too(db, http, his):
     ok(his.call("2208", {"data": {"setl_id": s["setl_id"], "mdtrt_id": mdtrt_id,
                                   "psn_no": husband}}))
     assert balance(db, wife) == before
+
+
+def test_two_relatives_paying_for_each_other_at_once(db, app, http, his_factory):
+    """Each buys with acct_used_flag 2 at the same moment, the other's account paying
+    what their own leaves: both persons are locked in one order, so neither waits for
+    the other forever; the first empties its buyer's account and takes the rest from
+    the other's, the second then finds its payer's account empty (E-PHA-006); no
+    balance goes below zero."""
+    shop = his_factory(PHARMACY)
+    daughter = person(shop, WANG_FANG)["baseinfo"]["psn_no"]  # 3000.00
+    father = person(shop, LI_JIANGUO)["baseinfo"]["psn_no"]  # 5000.00
+    holder = ChannelApp(http)
+    bind(http, holder, holder.activate(),
+         {"name": "李建国", "certno": LI_JIANGUO, "relation": "parent"}, "246810")
+    start = balance(db, daughter) + balance(db, father)
+    mine = purchase(daughter, WANG_FANG, [drug("1", DRUG_B, "400.00", "10")], account="2")
+    his_own = purchase(father, LI_JIANGUO, [drug("1", DRUG_B, "600.00", "10")], account="2")
+    his_own["druginfo"]["psn_type"] = "1201"
+    requests = [(shop.headers(), json.dumps(shop.envelope("2102", body)).encode())
+                for body in (mine, his_own)]
+    answers = run_threads(app.state.hospital.handle, requests)
+    done = [a for a in answers if a["infcode"] == 0]
+    assert len(done) == 1, answers
+    refused(next(a for a in answers if a["infcode"] != 0), "E-PHA-006")
+    s = done[0]["output"]["setlinfo"]
+    identities(s)
+    assert fen(s["acct_pay"]) == fen(s["medfee_sumamt"])  # own account, then the other's
+    left = {daughter: balance(db, daughter), father: balance(db, father)}
+    assert left[s["psn_no"]] == 0 and min(left.values()) >= 0
+    assert sum(left.values()) == start - fen(s["acct_pay"])  # moved once, to the fen
