@@ -166,3 +166,15 @@ def test_a_resident_without_an_account_pays_cash(his_factory):
     s = ok(shop.call("2102", payload))["setlinfo"]
     identities(s)
     assert fen(s["psn_cash_pay"]) == 1000 and fen(s["acct_pay"]) == 0
+
+
+def test_the_data_and_feedetail_form_and_numbers_are_read_alike(his_factory):
+    shop = his_factory(PHARMACY)
+    psn_no = person(shop, WANG_FANG)["baseinfo"]["psn_no"]
+    standard = purchase(psn_no, WANG_FANG, [drug("1", DRUG_B, "12.34", "3", days="31")])
+    refused(shop.call("2101", standard), "E-PHA-010")
+    item = dict(standard["drugdetail"][0], prd_days=30, cnt=3)  # JSON numbers
+    national = {"data": dict(standard["druginfo"], feedetail=[item])}
+    s = ok(shop.call("2102", national))["setlinfo"]
+    identities(s)
+    assert fen(s["medfee_sumamt"]) == 3702

@@ -30,6 +30,7 @@ from yibao.domain import pharmacy as rules
 from yibao.domain.catalogue import Classified
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
+from yibao.domain.money import Fen
 from yibao.domain.policy import Policy
 from yibao.services import fees, settlement, visits
 from yibao.services.context import Call, Effect, EffectKind
@@ -63,7 +64,7 @@ class Purchase:
     med_type: str
     begin: datetime
     credential: Credential
-    medfee: int  # medfee_sumamt as stated, fen
+    medfee: Fen  # medfee_sumamt as stated
     account: rules.AccountUse
     lines: tuple[DrugLineIn, ...]
     disease: str = ""  # dise_codg
