@@ -286,7 +286,7 @@ def test_bad_fee_line(his, db, wang, open_visit, changes):
 
 def test_bad_flag_time_and_month(his, db, wang, open_visit):
     payload = settle_payload(wang, open_visit, WANG_FANG, "100.00")
-    payload["data"]["acct_used_flag"] = "2"
+    payload["data"]["acct_used_flag"] = "3"  # 2 is a family member's account (共济)
     with unchanged(db):
         assert "acct_used_flag" in rejected(his.call("2207", payload), "E-ENV-005")
         rejected(his.call("2201", reg_payload(wang, begntime="11/05/2026")), "E-ENV-005")

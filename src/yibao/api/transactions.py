@@ -16,6 +16,7 @@ from yibao.api import (
     tx_fees,
     tx_filing,
     tx_online,
+    tx_pharmacy,
     tx_queries,
     tx_reconciliation,
     tx_review,
@@ -93,6 +94,10 @@ LISTED: tuple[Transaction, ...] = (
     T("2303", "住院预结算", partial(settle, visit_class=INPATIENT, store=False), writes=False),
     T("2304", "住院结算", partial(settle, visit_class=INPATIENT, store=True), writes=True),
     T("2305", "住院结算撤销", tx_settlement.cancel, writes=True),
+    # pharmacy purchases: the drug lines in the settlement's message (tx_pharmacy)
+    T("2101", "药店预结算", tx_pharmacy.presettle, writes=False),
+    T("2102", "药店结算", tx_pharmacy.settle, writes=True),
+    T("2103", "药店结算撤销", tx_pharmacy.cancel, writes=True),
     # visits (tx_visits)
     T("2201", "门诊挂号", tx_visits.register, writes=True),
     T("2202", "门诊挂号撤销", tx_visits.cancel_registration, writes=True),

@@ -42,11 +42,11 @@ def _upload(call: Call, inp: Fields, visit_class: VisitClass) -> Answer:
         raise Refused("E-ENV-005", "all fee lines of one message must share mdtrt_id and psn_no")
     ((mdtrt_id, psn_no),) = visits_named
     done = fees.upload(call, mdtrt_id, psn_no, [line for _, _, line in read], visit_class)
-    return Answer({"result": [_line_out(line, c, placed) for line, c, placed in done.value]},
+    return Answer({"result": [line_out(line, c, placed) for line, c, placed in done.value]},
                   done.effect)
 
 
-def _line_out(line: fees.FeeLineIn, c: Classified, placed: fees.Placed) -> dict[str, Any]:
+def line_out(line: fees.FeeLineIn, c: Classified, placed: fees.Placed) -> dict[str, Any]:
     return {
         "feedetl_sn": line.feedetl_sn,
         "det_item_fee_sumamt": fen_to_decimal(line.amount),

@@ -11,8 +11,9 @@ from yibao.api.tx_basic import read_credential
 from yibao.domain.codes import FUNDS, VisitClass, age_on
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
+from yibao.domain.pharmacy import AccountUse
 from yibao.domain.states import SettlementKind
-from yibao.services import settlement
+from yibao.services import pharmacy, settlement
 from yibao.services.context import Call
 from yibao.services.settlement import (
     SETTLEMENT_AMOUNTS,
@@ -25,6 +26,23 @@ SETLWAY_BY_ITEM = "01"
 PRESETTLEMENT_SETL_ID = ""  # 2206 / 2303 answer no settlement id: nothing is stored
 
 
+def account_use(data: Fields, *, required: bool = False) -> AccountUse:
+    """acct_used_flag: 0, 1 or 2 (使用共济人个账, a bound family member's account too)."""
+    value = data.text("acct_used_flag", required=required, max_len=1) or AccountUse.NONE
+    try:
+        return AccountUse(value)
+    except ValueError as exc:
+        raise Refused("E-ENV-005", f"{data.where}.acct_used_flag must be 0, 1 or 2") from exc
+
+
+def mulaid_named(data: Fields, account: AccountUse) -> str:
+    """exp_content.mulaid_psn_no (yibao): the bound family member who pays by mutual aid;
+    exp_content is read only then (otherwise it is not yibao's to check)."""
+    if account is not AccountUse.MUTUAL_AID:
+        return ""
+    return data.extension().text("mulaid_psn_no", required=False, max_len=30)
+
+
 def _request(call: Call, data: Fields, visit_class: VisitClass) -> SettleRequest:
     setlway = data.text("psn_setlway", required=False, max_len=6) or SETLWAY_BY_ITEM
     if setlway != SETLWAY_BY_ITEM:
@@ -33,14 +51,18 @@ def _request(call: Call, data: Fields, visit_class: VisitClass) -> SettleRequest
     stated = {name: data.money(name, required=False) for name in STATED_FIELDS}
     if stated["medfee_sumamt"] is None:
         raise Refused("E-ENV-004", f"{data.where}.medfee_sumamt")
+    psn_no = data.text("psn_no", max_len=30)
+    account = account_use(data)
+    named = mulaid_named(data, account)
     return SettleRequest(
-        psn_no=data.text("psn_no", max_len=30),
+        psn_no=psn_no,
         mdtrt_id=data.text("mdtrt_id", max_len=30),
         med_type=data.text("med_type", required=False, max_len=6),
         insutype=data.text("insutype", required=False, max_len=6),
         credential=read_credential(data, call) if cert_type else None,
         stated={k: v for k, v in stated.items() if v is not None},
-        use_account=data.flag("acct_used_flag") == "1",
+        use_account=account is not AccountUse.NONE,
+        mutual_aid_payer=pharmacy.mutual_aid_payer(call, psn_no, account, named),
         batch=data.text("chrg_bchno", required=False, max_len=30),
         interim=visit_class is VisitClass.INPATIENT and data.flag("mid_setl_flag") == "1",
         invono=data.text("invono", required=False, max_len=50),

@@ -160,6 +160,33 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-SETL-004", "a later settlement of this visit must be cancelled first", "cancel newest",
      409),
     ("E-SETL-005", "visit has an open settlement", "cancel the settlement first", 409),
+    # pharmacy purchases (2101 / 2102 / 2103, docs/pharmacy.md)
+    ("E-PHA-001", "only a retail pharmacy sends pharmacy purchases",
+     "2101/2102/2103 are for institutions of kind pharmacy; a hospital settles by "
+     "2201/2204/2207", 403),
+    ("E-PHA-002", "line disagrees with the pharmacy's catalogue matching",
+     "medins_list_codg is matched (3301, see 1317) to another med_list_codg: send that "
+     "code, or match the item again", 409),
+    ("E-PHA-003", "not registered with this pharmacy for the special disease",
+     "a special-disease purchase (med_type 14) names dise_codg and needs the person's "
+     "special-disease filing (2503) with this pharmacy for it", 409),
+    ("E-PHA-004", "mutual-aid account payment not allowed",
+     "the insured place's policy does not let a family member's account pay "
+     "(acct_used_flag 2): send 0 or 1", 409),
+    ("E-PHA-005", "no bound family member to pay by mutual aid",
+     "the payer must be bound as family (the person's app: bind a relative, the relative "
+     "accepts) and insured in the same place; with several, name one in "
+     "exp_content.mulaid_psn_no", 409),
+    ("E-PHA-006", "the family member's account has no balance",
+     "pay with the person's own account (acct_used_flag 1) or in cash", 409),
+    ("E-PHA-007", "not a pharmacy purchase of this pharmacy",
+     "2103 cancels a 2102 purchase; a 2207 settlement is cancelled by 2208", 409),
+    ("E-PHA-010", "quantity beyond the longest supply",
+     "prd_days exceeds the policy's longest supply for the item (docs/pharmacy.md): sell "
+     "less, or register the chronic condition (2503) for a long prescription", 409),
+    ("E-PHA-011", "early refill",
+     "an earlier supply of the item still covers more than the policy's tolerance: sell "
+     "it again when less is left", 409),
     # policy
     ("E-POL-001", "no policy in force", "no policy for this region, insurance type and date", 409),
     ("E-POL-002", "medical type not covered by the policy", "check med_type and insutype", 409),

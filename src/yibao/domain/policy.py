@@ -186,6 +186,20 @@ def _reduced(scheme: Scheme, cut: Decimal) -> Scheme:
 
 
 @dataclass(frozen=True, slots=True)
+class Supply:
+    """Long prescriptions (``[supply]``): the longest supply of a drug line in days, by
+    catalogue item, by registered special disease, for any registered chronic disease,
+    and otherwise; and the share of an earlier supply of the same item that may still be
+    left when it is bought again (domain/pharmacy.py)."""
+
+    default_days: int
+    chronic_days: int
+    refill_left: Decimal
+    items: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    diseases: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     policy_id: str
     region: str
@@ -196,6 +210,10 @@ class Policy:
     # away from home: ratio points cut per category (domain/filing.py Category); a
     # category that is absent is not settled directly (only "unfiled" may be absent)
     away: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    # a purchase's cash part may be paid from a bound family member's account (共济,
+    # acct_used_flag 2): ``[pharmacy] mutual_aid``
+    mutual_aid: bool = False
+    supply: Supply | None = None  # None: no longest-supply or early-refill rule
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -347,6 +365,52 @@ def _away(raw: Mapping[str, Any] | None) -> Mapping[str, Decimal]:
     )
 
 
+SUPPLY_DAYS_MAX = 366
+
+
+def _days(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= SUPPLY_DAYS_MAX:
+        raise PolicyError(f"{where}: days must be a whole number 1..{SUPPLY_DAYS_MAX}")
+    return value
+
+
+def _limits(raw: Sequence[Mapping[str, Any]], where: str) -> Mapping[str, int]:
+    out: dict[str, int] = {}
+    for i, entry in enumerate(raw):
+        _require_source(entry, f"{where}[{i}]")
+        code = str(entry["code"])
+        if code in out:
+            raise PolicyError(f"{where}[{i}]: {code} appears twice")
+        out[code] = _days(entry["days"], f"{where}[{i}]")
+    return MappingProxyType(out)
+
+
+def _supply(raw: Mapping[str, Any] | None) -> Supply | None:
+    if raw is None:
+        return None
+    _require_source(raw, "supply")
+    supply = Supply(
+        default_days=_days(raw["default_days"], "supply.default_days"),
+        chronic_days=_days(raw["chronic_days"], "supply.chronic_days"),
+        refill_left=_ratio(raw["refill_left"], "supply.refill_left"),
+        items=_limits(raw.get("item", []), "supply.item"),
+        diseases=_limits(raw.get("disease", []), "supply.disease"),
+    )
+    if supply.chronic_days < supply.default_days:
+        raise PolicyError("supply: chronic_days is shorter than default_days")
+    return supply
+
+
+def _mutual_aid(raw: Mapping[str, Any] | None) -> bool:
+    if raw is None:
+        return False
+    _require_source(raw, "pharmacy")
+    value = raw.get("mutual_aid", False)
+    if not isinstance(value, bool):
+        raise PolicyError("pharmacy.mutual_aid must be true or false")
+    return value
+
+
 def parse_policy(raw: Mapping[str, Any]) -> Policy:
     """Build a Policy from the parsed TOML of a policy file; raises PolicyError."""
     try:
@@ -362,6 +426,8 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
                 _scheme(s, f"scheme[{i}]") for i, s in enumerate(raw.get("scheme", []))
             ),
             away=_away(raw.get("away")),
+            mutual_aid=_mutual_aid(raw.get("pharmacy")),
+            supply=_supply(raw.get("supply")),
         )
     except (KeyError, TypeError) as exc:
         raise PolicyError(f"policy file is missing or mistypes {exc}") from exc

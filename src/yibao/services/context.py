@@ -166,7 +166,8 @@ class EffectKind(StrEnum):
     """What a national message changed, as stored with its answer and undone by 2601."""
 
     SETTLEMENT = "settlement"  # 2207 / 2304
-    SETTLEMENT_CANCEL = "settlement-cancel"  # 2208 / 2305
+    SETTLEMENT_CANCEL = "settlement-cancel"  # 2208 / 2305 / 2103
+    PURCHASE = "purchase"  # 2102 (a pharmacy purchase: its visit, lines and settlement)
     VISIT = "visit"  # 2201 / 2401
     VISIT_CANCEL = "visit-cancel"  # 2202 / 2404
     FEES = "fees"  # 2204 / 2301

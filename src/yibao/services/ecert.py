@@ -56,7 +56,8 @@ BUSINESS_TYPES: dict[str, tuple[str, frozenset[str]]] = {
     "01102": ("门诊结算", frozenset({"2206", "2207", "6201", "7101"})),
     "01201": ("入院登记", frozenset({"2401"})),
     "01202": ("住院结算", frozenset({"2303", "2304"})),
-    "02101": ("药店购药", frozenset({"2201", "2206", "2207", "6201", "7201", "7206"})),
+    "02101": ("药店购药", frozenset({"2101", "2102", "2103", "2201", "2206", "2207", "6201",
+                                    "7201", "7206"})),
 }
 ANY_BUSINESS = frozenset({"1101", "2001"})  # identity look-ups accept every business type
 

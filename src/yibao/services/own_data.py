@@ -41,7 +41,8 @@ def account_of(conn: Connection, psn_no: str, page: Page) -> dict[str, Any]:
     rows = conn.execute(
         select(account_entry.c.setl_id, account_entry.c.amount,
                account_entry.c.balance_after, account_entry.c.created_at,
-               settlement.c.kind, settlement.c.fixmedins_code)
+               settlement.c.kind, settlement.c.fixmedins_code,
+               settlement.c.psn_no.label("buyer"))
         .join(settlement, settlement.c.setl_id == account_entry.c.setl_id)
         .where(account_entry.c.psn_no == psn_no)
         .order_by(account_entry.c.created_at.desc(), *_NEWEST_FIRST)
@@ -56,6 +57,8 @@ def account_of(conn: Connection, psn_no: str, page: Page) -> dict[str, Any]:
                 r["balance_after"]), "at": _time(r["created_at"]),
             "fixmedins_code": r["fixmedins_code"],
             "institution": names.get(r["fixmedins_code"], ""),
+            # paid by mutual aid (共济) for a bound family member's purchase
+            "for_family_member": r["buyer"] != psn_no,
         } for r in rows],
     }
 

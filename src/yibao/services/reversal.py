@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
-from yibao.services import bills, faults, fees, filing, settlement, visits
+from yibao.services import bills, faults, fees, filing, pharmacy, settlement, visits
 from yibao.services.context import Call, Effect, EffectKind
 from yibao.store.schema import fee_line, message, reversal, signin
 from yibao.store.schema import settlement as settlement_table
@@ -86,6 +86,14 @@ def _cancel_settlement(call: Call, setl_id: str, psn_no: str, omsgid: str) -> No
     settlement.cancel(call, setl_id, row["mdtrt_id"], psn_no)
 
 
+def _cancel_purchase(call: Call, setl_id: str, psn_no: str, omsgid: str) -> None:
+    row = call.conn.execute(
+        select(settlement_table).where(settlement_table.c.setl_id == setl_id)
+    ).mappings().one()
+    _same_person(row["psn_no"], psn_no)
+    pharmacy.cancel(call, setl_id, row["mdtrt_id"], psn_no)
+
+
 def _cancel_visit(call: Call, mdtrt_id: str, psn_no: str, omsgid: str) -> None:
     visit = visits.get_visit(call, mdtrt_id, psn_no)
     visits.cancel_visit(call, mdtrt_id, psn_no, VisitClass(visit["visit_class"]))
@@ -131,6 +139,7 @@ def _withdraw_lines(call: Call, mdtrt_id: str, psn_no: str, omsgid: str) -> None
 # what each effect recorded by the original message (hospital.py, Answer.effect) undoes
 _UNDO: dict[EffectKind, Callable[[Call, str, str, str], None]] = {
     EffectKind.SETTLEMENT: _cancel_settlement,  # 2207 / 2304
+    EffectKind.PURCHASE: _cancel_purchase,  # 2102
     EffectKind.VISIT: _cancel_visit,  # 2201 / 2401
     EffectKind.FEES: _withdraw_lines,  # 2204 / 2301
     EffectKind.DISCHARGE: _undo_discharge,  # 2402
@@ -139,5 +148,5 @@ _UNDO: dict[EffectKind, Callable[[Call, str, str, str], None]] = {
     EffectKind.CLAIM: _withdraw_bill,  # 2901 (yibao extension)
     EffectKind.FAULT: _cancel_fault,  # 2902 (yibao extension)
 }
-REVERSIBLE = "2207/2304, 2201/2401, 2204/2301, 2402, 2501/2503/2507, 9001, 2901, 2902"
+REVERSIBLE = "2102, 2207/2304, 2201/2401, 2204/2301, 2402, 2501/2503/2507, 9001, 2901, 2902"
 PERSONLESS = frozenset({"9001", "2902"})  # no person's: psn_no may be absent, is not checked

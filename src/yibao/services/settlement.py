@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
-from yibao.domain import catalogue
+from yibao.domain import catalogue, pharmacy
 from yibao.domain.codes import VisitClass, person_group_of, visit_class_of
 from yibao.domain.engine import Breakdown, EngineError, SettlementInput, settle
 from yibao.domain.errors import Refused
@@ -34,6 +34,7 @@ from yibao.services.persons import (
 )
 from yibao.services.visits import get_visit, require_status
 from yibao.store import accounts, online_orders, settlements
+from yibao.store import pharmacy as pharmacy_store
 from yibao.store.db import pipelined
 from yibao.store.schema import (
     CLAIM_RELEASED,
@@ -93,6 +94,9 @@ class SettleRequest:
     # an online order: the person authorised it in a channel (payAuthNo), no credential
     # is presented (services/online.py)
     online: bool = False
+    # acct_used_flag 2: the psn_no of the bound family member whose personal account pays
+    # the cash part (共济, services/pharmacy.py chooses and checks them)
+    mutual_aid_payer: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,17 @@ class _Plan:
     breakdown: Breakdown
     visit_class: VisitClass
     basis: away.Away | None
+    aid: Aid | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Aid:
+    """A family member's account paying by mutual aid: who, their balance (read under
+    their lock) and the split it gives."""
+
+    payer: str
+    balance: Fen
+    split: pharmacy.MutualAid
 
 
 def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
@@ -141,7 +156,8 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
     and the held account: on PostgreSQL a statement that waits for a row lock still
     reads every other table (the account, the online orders) as they were when it
     began, before the transaction it waited for committed its account move or hold."""
-    lock_person(call.conn, req.psn_no)
+    for psn_no in sorted({req.psn_no, req.mutual_aid_payer} - {""}):  # always in this order
+        lock_person(call.conn, psn_no)
     person = call.conn.execute(
         _LOCK_FOR_SETTLEMENT, {"psn_no": req.psn_no, "day": call.now.date()}).mappings().first()
     if person is None:
@@ -170,7 +186,33 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
     if basis is not None:
         scheme = scheme.reduced(basis.cut)
     breakdown = _compute(call, req, person, insurance, scheme, totals, visit_class)
-    return _Plan(req, person, insurance, visit, policy, lines, breakdown, visit_class, basis)
+    aid = _mutual_aid(call, req, person, policy, breakdown) if req.mutual_aid_payer else None
+    return _Plan(req, person, insurance, visit, policy, lines, breakdown, visit_class, basis,
+                 aid)
+
+
+def _mutual_aid(call: Call, req: SettleRequest, person: RowMapping, policy: Policy,
+                b: Breakdown) -> Aid:
+    """The family member ``req.mutual_aid_payer`` (locked in ``_plan``) pays what the
+    person's own account left in cash, up to their available balance (E-PHA-004/005/006).
+    The buyer's insured place's policy decides whether mutual aid is allowed
+    (``[pharmacy] mutual_aid``), even where the buyer has no account of their own (a
+    resident): that is what mutual aid is for."""
+    payer = call.conn.execute(
+        _LOCK_FOR_SETTLEMENT, {"psn_no": req.mutual_aid_payer, "day": call.now.date()}
+    ).mappings().first()
+    if payer is None:
+        raise Refused("E-PHA-005", f"{req.mutual_aid_payer} is unknown")
+    pharmacy.check_mutual_aid(
+        allowed=policy.mutual_aid, policy_id=policy.policy_id,
+        bound=pharmacy_store.bound_as_family(call.conn, req.psn_no, req.mutual_aid_payer),
+        same_place=payer["insuplc_admdvs"] == person["insuplc_admdvs"],
+        payer=req.mutual_aid_payer)
+    available = (payer["balance"] or 0) - payer["held_account"]
+    if b.cash > 0 and available <= 0:
+        raise Refused("E-PHA-006", f"{req.mutual_aid_payer}'s account has no balance left")
+    return Aid(req.mutual_aid_payer, payer["balance"] or 0,
+               pharmacy.with_mutual_aid(b.acct_pay, b.cash, max(0, available)))
 
 
 def claim_of_invoice(conn: Connection, code: str, invono: str) -> str | None:
@@ -281,7 +323,7 @@ def _compute(
 
 
 def _settlement_row(call: Call, plan: _Plan, setl_id: str) -> dict[str, Any]:
-    b, t = plan.breakdown, plan.breakdown.totals
+    b, t, aid = plan.breakdown, plan.breakdown.totals, plan.aid
     clr_type = (
         PHARMACY_CLR_TYPE if call.institution.kind == "pharmacy" else CLR_TYPES[plan.visit_class]
     )
@@ -303,8 +345,11 @@ def _settlement_row(call: Call, plan: _Plan, setl_id: str) -> dict[str, Any]:
         overlmt_selfpay=t.overlmt_selfpay, preselfpay_amt=t.preselfpay,
         inscp_scp_amt=t.in_scope, act_pay_dedc=b.deductible,
         pool_prop_selfpay=str(b.pool_ratio), **b.fund_fields(),
-        fund_pay_sumamt=b.fund_sum, psn_part_amt=b.psn_part, acct_pay=b.acct_pay,
-        psn_cash_pay=b.cash, hosp_part_amt=0, acct_mulaid_pay=0,
+        fund_pay_sumamt=b.fund_sum, psn_part_amt=b.psn_part,
+        # acct_pay includes what a family member's account paid (acct_mulaid_pay)
+        acct_pay=b.acct_pay if aid is None else aid.split.acct_pay,
+        psn_cash_pay=b.cash if aid is None else aid.split.cash, hosp_part_amt=0,
+        acct_mulaid_pay=0 if aid is None else aid.split.paid,
         balc=b.balance_after + plan.person["held_account"],  # the account's, holds aside
     )
 
@@ -338,8 +383,9 @@ def _store(call: Call, plan: _Plan, row: dict[str, Any], funds: list[dict[str, A
     marked = call.conn.execute(_MARK_LINES, {"ids": ids, "mark": row["setl_id"]}).rowcount
     assert marked == len(ids), (marked, len(ids))
     away_lines = plan.lines if plan.basis is not None and not plan.req.manual else None
+    aid = None if plan.aid is None else (plan.aid.payer, plan.aid.balance)
     _write(call, row, funds, ids, _deltas(plan, row), plan.person["balance"] or 0,
-           away_lines, plan.req.booked_at)
+           away_lines, plan.req.booked_at, aid)
 
 
 def _deltas(plan: _Plan, row: dict[str, Any]) -> list[tuple[str, str, int]]:
@@ -352,11 +398,12 @@ def _deltas(plan: _Plan, row: dict[str, Any]) -> list[tuple[str, str, int]]:
 def _write(
     call: Call, row: dict[str, Any], funds: list[dict[str, Any]], line_ids: list[int],
     deltas: list[tuple[str, str, int]], balance: Fen, away_lines: list[RowMapping] | None,
-    booked_at: datetime | None,
+    booked_at: datetime | None, aid: tuple[str, Fen] | None = None,
 ) -> None:
     """Store a settlement whose lines are marked: the row, its funds, its deltas, the
-    account's movement from ``balance`` (read under the person's lock), the links to its
-    lines, the ledger posting and, away from home, the cost information."""
+    account's movement from ``balance`` (read under the person's lock) and, by mutual
+    aid, the family member's (``aid``: who, their balance read under their lock), the
+    links to its lines, the ledger posting and, away from home, the cost information."""
     conn, setl_id = call.conn, row["setl_id"]
     with pipelined(conn):  # nothing below reads an answer: one round trip
         conn.execute(_INSERT_SETTLEMENT, row)
@@ -365,7 +412,10 @@ def _write(
                          [dict(f, setl_id=setl_id, psn_no=row["psn_no"]) for f in funds])
         accumulators.add(conn, setl_id=setl_id, psn_no=row["psn_no"],
                          insutype=row["insutype"], deltas=deltas)
-        _move_account(call, row["psn_no"], setl_id, -row["acct_pay"], balance)
+        own = row["acct_pay"] - row["acct_mulaid_pay"]
+        _move_account(call, row["psn_no"], setl_id, -own, balance)
+        if aid is not None:
+            _move_account(call, aid[0], setl_id, -row["acct_mulaid_pay"], aid[1])
         conn.execute(_INSERT_LINKS, [dict(setl_id=setl_id, fee_line_id=i,
                                           psn_no=row["psn_no"]) for i in line_ids])
         ledger.post_settlement(conn, row, funds, booked_at)
@@ -446,19 +496,33 @@ def _move_account(call: Call, psn_no: str, setl_id: str, amount: Fen, balance: F
 # ---------------------------------------------------------------- cancellation
 
 
-def cancel(call: Call, setl_id: str, mdtrt_id: str, psn_no: str) -> Outcome:
-    """2208 / 2305: a new reversing settlement; accumulators and account restored exactly."""
-    person = lock_person(call.conn, psn_no)
+def cancel(call: Call, setl_id: str, mdtrt_id: str, psn_no: str, *,
+           purchase: bool = False) -> Outcome:
+    """2208 / 2305: a new reversing settlement; accumulators and account restored exactly.
+    A pharmacy purchase (2102) is cancelled only by 2103 (``purchase``, which also
+    cancels its lines and visit: services/pharmacy.py), and 2103 cancels nothing else."""
     original = _settlement_of_caller(call, setl_id)
     if original["mdtrt_id"] != mdtrt_id or original["psn_no"] != psn_no:
         raise Refused("E-SETL-002", f"setl_id {setl_id} is not of this visit and person")
-    get_visit(call, mdtrt_id, psn_no, lock=True)
+    # the buyer and a family member whose account paid by mutual aid, in _plan's order
+    owners = {psn_no, *(p for p, _ in pharmacy_store.account_entries(call.conn, setl_id))}
+    person = {p: lock_person(call.conn, p) for p in sorted(owners)}[psn_no]
+    visit = get_visit(call, mdtrt_id, psn_no, lock=True)
+    if is_purchase(visit, original) != purchase:
+        raise Refused("E-PHA-007", f"setl_id {setl_id} was settled by "
+                      f"{'2102' if not purchase else '2207'}")
     live = settlements.live_of_visit(call.conn, mdtrt_id, final_only=False)
     if setl_id not in live:
         raise Refused("E-SETL-003", f"setl_id {setl_id}")
     if original["visit_class_inpatient"] and live[-1] != setl_id:
         raise Refused("E-SETL-004", f"cancel {live[-1]} first")
     return _reverse(call, original, person)
+
+
+def is_purchase(visit: RowMapping, row: dict[str, Any]) -> bool:
+    """Whether a settlement is a pharmacy purchase (2102): its visit was opened by the
+    same message (a hospital's visit and settlement are two messages, 2201 and 2207)."""
+    return bool(visit["msgid"] == row["msgid"])
 
 
 def _settlement_of_caller(call: Call, setl_id: str) -> dict[str, Any]:
@@ -492,8 +556,10 @@ def _reverse(call: Call, original: dict[str, Any], person: RowMapping) -> Outcom
             select(settlement_fund).where(settlement_fund.c.setl_id == original["setl_id"])
         ).mappings()
     ]
+    moved = pharmacy_store.account_entries(conn, original["setl_id"])  # buyer, family
+    own = sum(amount for psn_no, amount in moved if psn_no == original["psn_no"])
     balance = accounts.balance(conn, original["psn_no"])
-    row["balc"] = balance + original["acct_pay"]
+    row["balc"] = balance - own
     conn.execute(insert(settlement).values(**row))
     if funds:
         conn.execute(
@@ -505,7 +571,9 @@ def _reverse(call: Call, original: dict[str, Any], person: RowMapping) -> Outcom
         conn, setl_id=new_id, psn_no=original["psn_no"], insutype=original["insutype"],
         deltas=deltas,
     )
-    _move_account(call, original["psn_no"], new_id, original["acct_pay"], balance)
+    for psn_no, amount in moved:  # every account moved back exactly (a relative's too)
+        before = balance if psn_no == original["psn_no"] else accounts.balance(conn, psn_no)
+        _move_account(call, psn_no, new_id, -amount, before)
     conn.execute(
         update(fee_line)
         .where(fee_line.c.setl_id == original["setl_id"])

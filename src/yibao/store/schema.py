@@ -580,14 +580,28 @@ stored_file = Table(
     Index(None, "dld_endtime"),
 )
 
-account_entry = Table(
-    "account_entry",
+account_entry = Table(  # one per account a settlement moves: the person's, and the
+    "account_entry",      # family member's whose account paid by mutual aid (共济)
     metadata,
     Column("setl_id", String(30), ForeignKey("settlement.setl_id"), primary_key=True),
-    Column("psn_no", String(30), nullable=False),
+    Column("psn_no", String(30), primary_key=True),
     money("amount"),  # negative: paid out of the account
     money("balance_after"),
     Column("created_at", DateTime, nullable=False),
+)
+
+drug_supply = Table(  # long prescriptions: the days a purchased drug line supplies
+    "drug_supply",
+    metadata,
+    Column("setl_id", String(30), ForeignKey("settlement.setl_id"), primary_key=True),
+    Column("feedetl_sn", String(30), primary_key=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("med_list_codg", String(50), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("begntime", DateTime, nullable=False),  # the purchase
+    Column("days", Integer, nullable=False),  # prd_days, whole days
+    Column("cancelled_by", String(30)),  # the cancellation (2103, 2601) that withdrew it
+    Index(None, "psn_no", "med_list_codg"),
 )
 
 filing = Table(  # 备案: away-from-home (by area), special disease (by institution), trauma

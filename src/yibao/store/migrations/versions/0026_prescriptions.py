@@ -4,7 +4,7 @@ person gets in a channel, every change; institutions that sell online; the chann
 scope ``prescriptions``
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-10 10:00:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0026'
-down_revision = '0024'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 
