@@ -288,7 +288,7 @@ def test_the_python_example_of_the_docs_works_against_the_server(db, tmp_path):
     [snippet] = [s for s in _fenced("python") if "signed_post" in s]
     port = free_port()
     script = tmp_path / "example.py"
-    script.write_text(snippet.replace("http://127.0.0.1:8000", f"http://127.0.0.1:{port}"),
+    script.write_text(snippet.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}"),
                       encoding="utf-8")
     server = ServerProcess(db.url, port)
     try:
@@ -299,7 +299,7 @@ def test_the_python_example_of_the_docs_works_against_the_server(db, tmp_path):
         cert_id = _activated_cert(db)
         curl = subprocess.run(
             ["bash", "-c", channel_docs.CURL_EXAMPLE.replace(
-                "http://127.0.0.1:8000", f"http://127.0.0.1:{port}")],
+                "http://127.0.0.1:8080", f"http://127.0.0.1:{port}")],
             capture_output=True, text=True, timeout=60, env=dict(os.environ, CERT_ID=cert_id))
         assert curl.returncode == 0, curl.stderr
         assert '"balance":"3000.00"' in curl.stdout, curl.stdout

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-BASE = "http://127.0.0.1:8000"  # yibao demo
+BASE = "http://127.0.0.1:8080"  # yibao demo
 CHANNEL, SECRET = "CH-SANDBOX", "demo-CH-SANDBOX"  # the published sandbox credentials
 
 
@@ -69,7 +69,7 @@ with httpx.Client(base_url=BASE) as client:
 '''
 
 CURL_EXAMPLE = '''\
-BASE=http://127.0.0.1:8000 CHANNEL=CH-SANDBOX SECRET=demo-CH-SANDBOX
+BASE=http://127.0.0.1:8080 CHANNEL=CH-SANDBOX SECRET=demo-CH-SANDBOX
 URL_PATH=/channel/v1/certificates/$CERT_ID/account   # the cert_id activation answered
 BODY='{"pin": "135790", "limit": 10}'
 TS=$(date +%s) NONCE=$(openssl rand -hex 16)
