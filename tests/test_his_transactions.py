@@ -378,8 +378,9 @@ def test_1201_finds_institutions_by_code_or_a_part_of_the_name(his):
     assert found["fixmedins_name"].startswith("北京示范第二医院") and len(found["uscc"]) == 18
     by_name = ok(his.call("1201", medins(name="示范第一")))["medinsinfo"]
     assert [f["fixmedins_code"] for f in by_name] == ["H11010500001", "H13010200001"]
-    (shop,) = ok(his.call("1201", medins("2", name="药店")))["medinsinfo"]
-    assert (shop["fixmedins_code"], shop["hosp_lv"]) == ("P11010500001", "")
+    shops = ok(his.call("1201", medins("2", name="药店")))["medinsinfo"]  # and the online one
+    assert [(s["fixmedins_code"], s["hosp_lv"]) for s in shops] == [
+        ("P11010500001", ""), ("P11010500002", "")]
     # a pharmacy is not a hospital; nothing matches: an empty list
     assert ok(his.call("1201", medins("1", code="P11010500001")))["medinsinfo"] == []
     assert ok(his.call("1201", medins("3", name="示范")))["medinsinfo"] == []

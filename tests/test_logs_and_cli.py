@@ -41,8 +41,9 @@ def test_cli_migrates_seeds_and_prints_the_error_catalogue(tmp_path):
     assert runner.invoke(cli, ["migrate", "--db", url]).exit_code == 0
     first = runner.invoke(cli, ["seed", "--demo", "--db", url])
     again = runner.invoke(cli, ["seed", "--demo", "--db", url])
-    # 6 of them mpc_app, 1 the sandbox channel, 6 the institutions' AK/SK pairs
-    assert first.exit_code == 0 and "(73 rows added)" in first.output
+    # among them 7 mpc_app, 1 the sandbox channel, 7 the institutions' AK/SK pairs, the
+    # online pharmacy and the practitioners of the prescriptions
+    assert first.exit_code == 0 and "(80 rows added)" in first.output
     assert again.exit_code == 0 and "(0 rows added)" in again.output
     errors = runner.invoke(cli, ["errors"])
     assert "E-PSN-002" in errors.output

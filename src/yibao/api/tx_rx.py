@@ -123,7 +123,7 @@ def sign(call: Call, inp: Fields) -> Answer:
         raise Refused("E-AUTH-006", "fixmedinsCode is not the caller's")
     raw = _decode(data.blob("originalValue", max_len=8000), "originalValue")
     try:
-        value = json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"), parse_float=Decimal)
     except (UnicodeDecodeError, ValueError) as exc:
         raise Refused("E-ENV-005", "originalValue is not base64 of a JSON string") from exc
     fields = _signed_fields(Fields(value, where="originalValue"))
@@ -180,7 +180,7 @@ def info(call: Call, inp: Fields) -> dict[str, Any]:
 
 
 def _described(call: Call, row: Any) -> dict[str, Any]:
-    content = json.loads(row["content"])
+    content = json.loads(row["content"], parse_float=Decimal)
     data, otp = content["data"], content["mdtrtinfo"]
     codes = rx.status_codes(row, call.now)
     head = {k: data.get(k, "") for k in (
@@ -237,8 +237,8 @@ def offline(call: Call, inp: Fields) -> Answer:
                                       data.text("certno", max_len=50))
     listed = []
     for access in done.value:
-        otp = json.loads(access.row["content"])["mdtrtinfo"]
-        data_of = json.loads(access.row["content"])["data"]
+        otp = json.loads(access.row["content"], parse_float=Decimal)["mdtrtinfo"]
+        data_of = json.loads(access.row["content"], parse_float=Decimal)["data"]
         listed.append(_access(access) | {
             "fixmedinsCode": access.row["fixmedins_code"],
             "fixmedinsName": otp.get("fixmedinsName", ""),
@@ -277,7 +277,7 @@ def download(call: Call, inp: Fields) -> Answer:
                              data.text("authRxno", max_len=30))
     row = done.value
     described = _described(call, row)
-    content = json.loads(row["content"])
+    content = json.loads(row["content"], parse_float=Decimal)
     head = {"hiRxno": row["hi_rxno"], "rxTraceCode": row["rx_trace_code"],
             "fixmedinsCode": row["fixmedins_code"],
             "fixmedinsName": content["mdtrtinfo"].get("fixmedinsName", ""),
