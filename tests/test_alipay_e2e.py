@@ -16,32 +16,20 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 import test_online_e2e as wechat_e2e
-from apps import ChannelApp
-from conftest import FakeClock
 from flows import fen
-from mpc_client import MpcHospital
-from receiver import Receiver
-from servers import Served, simulator
+from servers import simulator
 from yibao.api import mpc
 from yibao.api import mpc_envelope as codec
-from yibao.api.app import create_app
 from yibao.api.paynotify import ALIPAY_PATH, PATH
-from yibao.api.tx_online import Online
-from yibao.bench.server import free_port
-from yibao.client import HisClient, httpx_transport
 from yibao.domain import orders as rules
 from yibao.services import online_payment, outbox
-from yibao.services.context import Ids, china_now
+from yibao.services.context import Ids
 from yibao.services.online_payment import Sweeper
 from yibao.services.online_reconcile import reconcile
 from yibao.store import accounts, online_orders
-from yibao.store.demo import demo_token
 from yibao.store.policy_files import load_policies
-from yibao.store.schema import mpc_app
 from yibao.thirdpay.alipay import AlipayConfig, AlipayPlatform
 
 CODE = wechat_e2e.CODE
@@ -59,22 +47,9 @@ def sim() -> Iterator[str]:
 
 @pytest.fixture
 def world(db, sim) -> Iterator[World]:
-    clock = FakeClock(china_now().replace(tzinfo=None, microsecond=0))
     platform = AlipayPlatform(AlipayConfig.from_env({"YIBAO_ALIPAY_URL": sim}))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    made = create_app(db, clock=clock, online=Online(platform, base + ALIPAY_PATH, base))
-    made.state.clock = clock
-    institution = Receiver()
-    with db.write() as conn:  # the institution registers its callback
-        conn.execute(update(mpc_app).where(mpc_app.c.fixmedins_code == CODE)
-                     .values(callback_url=institution.url))
-    with Served(made, "127.0.0.1", port) as served, TestClient(made) as http:
-        his = HisClient(httpx_transport(http), CODE, demo_token(CODE))
-        his.sign_in()
-        yield World(db, clock, http, his, MpcHospital(http, CODE), ChannelApp(http), platform,
-                    sim, institution, served)
-    institution.stop()
+    with wechat_e2e.served_world(db, sim, platform, ALIPAY_PATH) as served:
+        yield served
 
 
 def _pay_on_alipays_page(pay_url: str) -> httpx.Response:

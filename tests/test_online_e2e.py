@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -72,11 +73,19 @@ class World:
 
 @pytest.fixture
 def world(db, sim) -> Iterator[World]:
-    clock = FakeClock(china_now().replace(tzinfo=None, microsecond=0))
     platform = WeChatPayPlatform(WeChatConfig.from_env({"YIBAO_WECHATPAY_URL": sim}))
+    with served_world(db, sim, platform, PATH) as served:
+        yield served
+
+
+@contextmanager
+def served_world(db, sim: str, platform, notify_path: str) -> Iterator[World]:
+    """yibao served over HTTP with ``platform`` (its notifications at ``notify_path``),
+    the institution's callback receiver registered, the HIS signed in."""
+    clock = FakeClock(china_now().replace(tzinfo=None, microsecond=0))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    made = create_app(db, clock=clock, online=Online(platform, base + PATH, base))
+    made = create_app(db, clock=clock, online=Online(platform, base + notify_path, base))
     made.state.clock = clock
     institution = Receiver()
     with db.write() as conn:  # the institution registers its callback

@@ -43,7 +43,7 @@ from yibao.thirdpay import alipay_bill
 from yibao.thirdpay.keys import AlipayKeys, load_private
 from yibao.thirdpay.platform import CST
 from yibao.thirdpay.simbooks import Books, SimOrder, SimRefund, SimRefusal, fee
-from yibao.thirdpay.simdeliver import Deliveries, Delivery
+from yibao.thirdpay.simdeliver import Controls, Deliveries, Delivery
 from yibao.thirdpay.simulator import page, return_url_of
 from yibao.thirdpay.wire import sign, verify
 
@@ -83,7 +83,7 @@ def content(fields: Mapping[str, str], *, leave_out: tuple[str, ...]) -> str:
                     if k not in leave_out and v != "")
 
 
-class AlipaySimulator:
+class AlipaySimulator(Controls):
     def __init__(self, config: AlipaySimConfig) -> None:
         self.config, self.keys = config, config.keys
         self.books = Books(None, config.clock)
@@ -385,14 +385,9 @@ class AlipaySimulator:
                 self._trade({"out_trade_no": number}),
                 amount_fen=amount if type(amount) is int else None,
                 bad_signature=bool(body.get("bad_signature"))).view()
-        if action == "down":
-            self.down = bool(body.get("down", True))
-            return {"down": self.down}
-        if action == "replay":
-            again = self.deliveries.replay_last()
-            return again.view() if again else {}
-        if action == "notifications":
-            return self.deliveries.views()
+        handled, answer = self.shared_control(action, body)
+        if handled:
+            return answer
         if action == "health":
             return {"ok": True, "orders": len(self.books.orders), "style": "alipay"}
         raise Refusal(_INVALID, "NOT_FOUND", f"no control {action}")

@@ -83,3 +83,24 @@ class Deliveries:
                     return
                 if attempt < len(self._schedule):
                     await asyncio.sleep(self._schedule[attempt] * self._scale)
+
+
+class Controls:
+    """The test controls (``/_sim/{action}``) both simulators answer alike: ``down``
+    (answer 5xx until told otherwise), ``replay`` (the last notification once more) and
+    ``notifications`` (every one kept, with its attempts)."""
+
+    down: bool
+    deliveries: Deliveries
+
+    def shared_control(self, action: str, body: dict[str, Any]) -> tuple[bool, Any]:
+        """(True, the answer) for a shared control, (False, None) for any other."""
+        if action == "down":
+            self.down = bool(body.get("down", True))
+            return True, {"down": self.down}
+        if action == "replay":
+            again = self.deliveries.replay_last()
+            return True, again.view() if again else {}
+        if action == "notifications":
+            return True, self.deliveries.views()
+        return False, None

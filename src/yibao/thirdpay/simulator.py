@@ -37,7 +37,7 @@ from yibao.thirdpay import bill
 from yibao.thirdpay.keys import PlatformKeys
 from yibao.thirdpay.platform import CST
 from yibao.thirdpay.simbooks import TRADE_STATE_DESC, Books, SimOrder, SimRefund, SimRefusal, iso
-from yibao.thirdpay.simdeliver import Deliveries, Delivery
+from yibao.thirdpay.simdeliver import Controls, Deliveries, Delivery
 from yibao.thirdpay.wire import encrypt_resource, nonce_str, request_problem, signed_headers
 
 # WeChat's notification retry schedule (seconds after each failed attempt): 15s 15s 30s
@@ -56,7 +56,7 @@ class SimConfig:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(CST))
 
 
-class Simulator:
+class Simulator(Controls):
     def __init__(self, config: SimConfig) -> None:
         self.config, self.keys = config, config.keys
         self.books = Books(config.keys, config.clock)
@@ -269,14 +269,9 @@ class Simulator:
             return self.notify_trade(
                 self.books.get(number), amount_fen=amount if type(amount) is int else None,
                 bad_signature=bool(body.get("bad_signature"))).view()
-        if action == "down":
-            self.down = bool(body.get("down", True))
-            return {"down": self.down}
-        if action == "replay":
-            again = self.deliveries.replay_last()
-            return again.view() if again else {}
-        if action == "notifications":
-            return self.deliveries.views()
+        handled, answer = self.shared_control(action, body)
+        if handled:
+            return answer
         if action == "health":
             return {"ok": True, "orders": len(self.books.orders)}
         raise SimRefusal(404, "NOT_FOUND", f"no control {action}")
