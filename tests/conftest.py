@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from browser import browser  # noqa: F401 (the one Chromium of the run, a fixture)
 from calls import command_call
 from yibao.api.app import create_app
 from yibao.client import HisClient, httpx_transport
@@ -22,6 +23,8 @@ from yibao.store.demo import demo_token, seed_demo
 from yibao.store.schema import metadata
 
 PG_URL = os.environ.get("YIBAO_TEST_PG_URL", "")
+# every console page a test renders must have all its texts in Chinese and English
+os.environ.setdefault("YIBAO_CONSOLE_STRICT_I18N", "1")
 
 
 def bearer(token: str) -> dict[str, str]:

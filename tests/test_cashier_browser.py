@@ -11,7 +11,6 @@ is not set; CI (.ci/run) installs Chromium and sets it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from apps import ChannelApp
+from browser import STEP_MS, skip_without_browser
 from cashier_flow import ORDER_FIELDS, cashier_link, uploaded_order, yuan_to_fen
 from conftest import FakeClock
 from online import fee_line
@@ -37,26 +37,8 @@ from yibao.store.demo import demo_token, seed_demo
 from yibao.thirdpay.platform import TradeState
 from yibao.thirdpay.wechat import WeChatConfig, WeChatPayPlatform
 
-CHROMIUM = "/usr/bin/chromium"
-REQUIRED = bool(os.environ.get("YIBAO_REQUIRE_BROWSER"))
-STEP_MS = 15_000  # a page or a navigation, at most
 PRICEY = "XC03CCC0003"  # 丙类: the person pays it all
-
-
-def _browser_missing() -> str:
-    """Why the browser test cannot run here ("" when it can)."""
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium fonts-wqy-microhei)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (pip install playwright)"
-    return ""
-
-
-MISSING = _browser_missing()
-if MISSING and not REQUIRED:
-    pytest.skip(f"browser test skipped: {MISSING}", allow_module_level=True)
+skip_without_browser()
 
 
 @pytest.fixture
@@ -88,9 +70,7 @@ def servers(world) -> Iterator[tuple[str, str, WeChatPayPlatform, FastAPI]]:
             yield yibao, platform_base, platform, made
 
 
-def test_the_person_pays_through_the_cashier_page_in_a_browser(world, servers):
-    from playwright.sync_api import sync_playwright
-
+def test_the_person_pays_through_the_cashier_page_in_a_browser(world, servers, browser):
     db, clock = world
     yibao, platform_base, platform, made = servers
     his = HisClient(httpx_transport(httpx.Client(timeout=10), yibao), "H11010500001",
@@ -101,12 +81,11 @@ def test_the_person_pays_through_the_cashier_page_in_a_browser(world, servers):
     pay_ord_id = uploaded["payOrdId"]
     assert uploaded["cashierUrl"] == f"{yibao}/cashier/{pay_ord_id}"
     link = yibao + cashier_link(db, clock, psn_no, uploaded)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            _drive(browser.new_page(), db, link, yibao, platform_base, pay_ord_id)
-        finally:
-            browser.close()
+    context = browser.new_context()
+    try:
+        _drive(context.new_page(), db, link, yibao, platform_base, pay_ord_id)
+    finally:
+        context.close()
     trade = platform.query(pay_ord_id)  # paid once, at the platform, the part shown
     assert trade.state is TradeState.PAID and trade.amount_fen == 24100
     assert _order(db, pay_ord_id)["trade_no"] == trade.trade_no

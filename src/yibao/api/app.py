@@ -26,6 +26,7 @@ from yibao.api import (
     admin_outbox,
     cashier,
     channel,
+    console,
     mpc,
     paynotify,
     service_paths,
@@ -156,7 +157,7 @@ def create_app(
     # the edge: limits and authentication before a byte of a body is read (api/limits.py)
     app.add_middleware(EdgeLimits, routed=lambda scope: routed(app, scope), families=(
         *_national_families(table), channel.edge(db, unix_clock, channel_throttle),
-        admin.edge(db, clock), mpc.edge(), cashier.edge(), Family(""),
+        admin.edge(db, clock), mpc.edge(), cashier.edge(), console.edge(), Family(""),
     ))
     rest = APIRouter(dependencies=[Depends(storable_text)])  # every REST route
     window = admin.Window(db, ids, hospital.policies)
@@ -176,6 +177,9 @@ def create_app(
     admin.install(app)
     # the person's cashier page (6201's cashierUrl): HTML, the payAuthNo or cookie
     app.include_router(cashier.router(db, clock, ids, hospital.policies, online))
+    # the bureau's operators in a browser (docs/console.md)
+    console.install(app, console.Console(db, clock, ids, hospital.policies, console.Settings(
+        _second_approval_above(second_approval_above), hospital.gateway.forget)))
 
     @app.exception_handler(Refused)
     async def refused(_request: Request, refusal: Refused) -> Response:

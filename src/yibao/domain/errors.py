@@ -288,6 +288,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "'.', '_', '-'; a secret of 16..128 printable ASCII; a grace of 0..7 days", 400),
     ("E-ADM-009", "access key already issued",
      "access keys are unique across institutions: choose another or let yibao make one", 409),
+    ("E-ADM-010", "the console form is stale or not from this session",
+     "reload the page and send the form again; signed out, sign in first", 403),
     # online orders (the mobile-payment centre, 6201-6401: docs/online-payment.md)
     ("E-ORD-001", "no such online order", "send the payOrdId 6201 answered, with its payToken",
      404),

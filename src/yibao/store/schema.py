@@ -1010,6 +1010,20 @@ operator_credential = Table(  # a bearer token, stored as its SHA-256 only
     Index(None, "operator"),
 )
 
+operator_session = Table(  # a console sign-in: its cookie stored as SHA-256 only
+    "operator_session",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 (hex) of the cookie's value
+    Column("operator", String(60), ForeignKey("operator.name"), nullable=False),
+    # the credential signed in with: revoked or rotated, the session ends with it
+    Column("credential", Integer, ForeignKey("operator_credential.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),  # the forms' token of this session
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("closed_at", DateTime),  # signed out
+    Index(None, "operator"),
+)
+
 operator_action = Table(  # every money-moving or configuration action: who, as what, when
     "operator_action",
     metadata,
