@@ -1,20 +1,18 @@
 """The console's languages: Chinese (the default) and English.
 
-Message ids are the English text; ``locales/zh.po`` holds the Chinese, read with Babel
-when the console starts (no compile step). A language is chosen with ``?lang=``, kept in
+Message ids are the English text; ``locales/zh/*.po`` hold the Chinese (one file per
+area of pages), ``locales/en/*.po`` the English of the keyed ids (``status:failed``), read
+with Babel when the console starts (no compile step). A language is chosen with ``?lang=``, kept in
 a cookie, else taken from the browser's Accept-Language."""
 
 from __future__ import annotations
 
-import gettext
 import os
 import re
 from collections.abc import Callable
 from functools import cache
-from io import BytesIO
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 LOCALES = Path(__file__).parent / "locales"
@@ -25,16 +23,32 @@ STRICT = "YIBAO_CONSOLE_STRICT_I18N"
 KEYED = re.compile(r"[a-z_-]+:")  # status:failed, role:clerk: English has its own text
 
 
+class Translations:
+    """The messages of one language: message id -> text."""
+
+    def __init__(self, messages: dict[str, str]) -> None:
+        self.messages = messages
+
+    def gettext(self, message: str) -> str:
+        return self.messages.get(message) or message
+
+
 @cache
-def translations(lang: str) -> gettext.NullTranslations:
-    """The translations of ``lang``: its catalogue (English holds only the keyed ids,
-    ``status:failed``; other ids are their own English)."""
-    with (LOCALES / f"{lang}.po").open("rb") as source:
-        catalog = read_po(source, locale=lang)
-    compiled = BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+def translations(lang: str) -> Translations:
+    """The translations of ``lang``: every catalogue of ``locales/<lang>/`` (English
+    holds only the keyed ids; other ids are their own English). An id in two files is a
+    mistake: ValueError naming it."""
+    messages: dict[str, str] = {}
+    for path in sorted((LOCALES / lang).glob("*.po")):
+        with path.open("rb") as source:
+            catalog = read_po(source, locale=lang)
+        for message in catalog:
+            if not message.id or not message.string:
+                continue
+            if message.id in messages:
+                raise ValueError(f"{path.name}: {message.id!r} is translated twice")
+            messages[str(message.id)] = str(message.string)
+    return Translations(messages)
 
 
 def choose(asked: str | None, kept: str | None, accept_language: str) -> str:
