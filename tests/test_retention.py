@@ -28,6 +28,8 @@ from yibao.store.schema import (
     gateway_nonce,
     ledger_entry,
     message,
+    operator_credential,
+    operator_session,
     person,
     qr_code,
     settlement,
@@ -37,7 +39,8 @@ from yibao.store.schema import (
 MONEY = (settlement, fee_line, ledger_entry, account_entry)
 
 
-def _rows(now: datetime, now_unix: int, psn_no: str) -> dict[str, tuple[dict, dict]]:
+def _rows(now: datetime, now_unix: int, psn_no: str,
+          credential: int) -> dict[str, tuple[dict, dict]]:
     """Per kind: (a row past its retention, a row just inside it)."""
     day = timedelta(days=1)
     token = dict(psn_no=psn_no, cert_id="EC-R", fixmedins_code="H11010500001",
@@ -49,6 +52,7 @@ def _rows(now: datetime, now_unix: int, psn_no: str) -> dict[str, tuple[dict, di
     msg = dict(fixmedins_code="H11010500001", infno="2207", body_hash="0" * 64, infcode=0,
                response="{}")
     answered = dict(channel_id="CH-BJAPP", request_hash="0" * 64, status=201, body="{}")
+    session = dict(operator="clerk", credential=credential, csrf="c", created_at=now - 2 * day)
     return {
         "messages": (dict(msg, msgid="OLD", created_at=now - 367 * day),
                      dict(msg, msgid="KEPT", created_at=now - 365 * day)),
@@ -63,12 +67,14 @@ def _rows(now: datetime, now_unix: int, psn_no: str) -> dict[str, tuple[dict, di
         "face_attempts": (dict(face, at=now - 181 * day), dict(face, at=now - 179 * day)),
         "channel_requests": (dict(answered, idem_key="old", created_at=now - day * 1.01),
                              dict(answered, idem_key="kept", created_at=now - day * 0.99)),
+        "console_sessions": (dict(session, id="old", expires_at=now - day * 1.01),
+                             dict(session, id="kept", expires_at=now - day * 0.99)),
     }
 
 
 TABLES = {"messages": message, "nonces": gateway_nonce, "ectokens": ec_token,
           "qr_codes": qr_code, "stored_files": stored_file, "face_attempts": audit_event,
-          "channel_requests": channel_request}
+          "channel_requests": channel_request, "console_sessions": operator_session}
 
 
 @pytest.fixture
@@ -82,7 +88,9 @@ def aged(db):
         conn.execute(insert(ecert).values(
             cert_id="EC-R", psn_no=psn_no, channel_id=_a_channel(conn), status="active",
             pin_hash="x", created_at=now - timedelta(days=400)))
-        for name, pair in _rows(now, now_unix, psn_no).items():
+        credential = conn.execute(select(operator_credential.c.id).where(
+            operator_credential.c.operator == "clerk")).scalar_one()
+        for name, pair in _rows(now, now_unix, psn_no, credential).items():
             conn.execute(insert(TABLES[name]), list(pair))
         conn.execute(insert(audit_event).values(
             kind="ecert_activated", psn_no=psn_no, actor="app", at=now - timedelta(days=900)))

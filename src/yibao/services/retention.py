@@ -26,6 +26,7 @@ from yibao.store.schema import (
     ec_token,
     gateway_nonce,
     message,
+    operator_session,
     qr_code,
     stored_file,
 )
@@ -62,6 +63,9 @@ RETENTION: tuple[Kind, ...] = (
          only=lambda: (audit_event.c.kind.in_(FACE_ATTEMPT_KINDS),)),
     # a channel's write is answered again from here for a day (its Idempotency-Key)
     Kind("channel_requests", channel_request, "created_at", timedelta(days=1)),
+    # a console session ends within a working day; the sign-in itself stays in the
+    # operators' log for good
+    Kind("console_sessions", operator_session, "expires_at", timedelta(days=1)),
 )
 
 
