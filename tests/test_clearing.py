@@ -127,6 +127,7 @@ def test_a_month_must_be_valid_and_run_before_it_closes(db):
 
 
 def test_spark_clears_a_month_exactly_as_duckdb(tmp_path: Path):
+    pytest.importorskip("pyspark", reason="the optional extra yibao[spark] is not installed")
     generate_month(tmp_path, 5_000)
     duck = run_duckdb(tmp_path)
     spark = run_spark(tmp_path)
