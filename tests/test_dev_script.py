@@ -78,14 +78,19 @@ def demo_ready() -> bool:
 @pytest.mark.skipif(sys.platform != "linux", reason="reads the process table in /proc")
 @pytest.mark.skipif(not demo_ready(), reason="the repository's .venv is not set up for the "
                     "demo (run `python3 dev.py demo` once): this test never installs packages")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_to_dev_py_demo_stops_everything_it_started(tmp_path, signum):
+@pytest.mark.parametrize(("signum", "by_variable"), [(signal.SIGTERM, False),
+                                                    (signal.SIGINT, True)],
+                         ids=["SIGTERM, --port", "SIGINT, YIBAO_PORT"])
+def test_a_signal_to_dev_py_demo_stops_everything_it_started(tmp_path, signum, by_variable):
+    """The demo on the port given (--port, or the YIBAO_PORT variable), stopped."""
     port, log = free_port(), tmp_path / "demo.log"
     env = os.environ | {"PYTHONPATH": str(ROOT / "src")}  # this checkout's code
+    at = [] if by_variable else ["--port", str(port)]
+    if by_variable:
+        env["YIBAO_PORT"] = str(port)
     with log.open("wb") as out:
         demo = subprocess.Popen(
-            [sys.executable, str(ROOT / "dev.py"), "demo", "--port", str(port),
-             "--db", str(tmp_path / "demo.db")],
+            [sys.executable, str(ROOT / "dev.py"), "demo", *at, "--db", str(tmp_path / "demo.db")],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     group = demo.pid  # a new session: its process group has the same id
     try:

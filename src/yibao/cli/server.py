@@ -9,6 +9,8 @@ import typer
 from yibao.cli.common import CREATING_DB_OPTION, console, db_option, safe_url
 from yibao.store.db import DEFAULT_URL, Database, Need
 
+PORT_OPTION = typer.Option(8080, "--port", envvar="YIBAO_PORT", help="the port to serve on")
+
 
 def migrate(db: str = CREATING_DB_OPTION) -> None:
     """Create or upgrade the schema (alembic upgrade head)."""
@@ -33,7 +35,7 @@ def seed(db: str = CREATING_DB_OPTION, demo: bool = typer.Option(False, "--demo"
 def serve(
     db: str = CREATING_DB_OPTION,
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8080, "--port"),
+    port: int = PORT_OPTION,
     workers: int = typer.Option(1, "--workers"),
     demo_mode: bool = typer.Option(
         False, "--demo", help="demo mode: allow the built-in development face template key and the "
@@ -79,7 +81,7 @@ def serve(
 def demo(
     db: str = db_option(Need.SERVER, DEFAULT_URL, "SQLite path or database URL (created)"),
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8080, "--port"),
+    port: int = PORT_OPTION,
 ) -> None:
     """Migrate, load the demo dataset and serve: the one-command start."""
     seed(db=db, demo=True)
