@@ -39,7 +39,7 @@ def ensure_environment(extras: tuple[str, ...]) -> None:
         sys.exit("yibao needs Python 3.11 or newer")
     started = time.monotonic()
     if not (BIN / "python").exists():
-        step("creating the virtual environment .venv", started)
+        step("creating the virtual environment .venv ...", started)
         venv.create(VENV, with_pip=True)
     digest = pyproject_digest()
     wanted = to_install(extras, digest)
@@ -48,10 +48,10 @@ def ensure_environment(extras: tuple[str, ...]) -> None:
     target = f"{ROOT}[{','.join(wanted)}]" if wanted else str(ROOT)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check",
            "--progress-bar", "on"]
-    step("upgrading pip", started)
+    step("upgrading pip ...", started)
     run(*pip, "--quiet", "--upgrade", "pip", check=True)
     step(f"installing yibao{'[' + ','.join(wanted) + ']' if wanted else ''} and its "
-         "packages (pip's progress follows)", started)
+         "packages (pip's progress follows) ...", started)
     run(*pip, "-e", target, check=True)
     STAMP.write_text(json.dumps({"pyproject": digest, "extras": wanted}))
     step("set-up done", started)
@@ -82,7 +82,7 @@ def installed_extras(digest: str) -> set[str] | None:
 
 
 def step(what: str, started: float) -> None:
-    print(f"[set-up {time.monotonic() - started:5.1f} s] {what} ...", flush=True)
+    print(f"[set-up {time.monotonic() - started:5.1f} s] {what}", flush=True)
 
 
 def run(*command: str, check: bool = False) -> int:
