@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -127,6 +128,7 @@ def test_a_month_must_be_valid_and_run_before_it_closes(db):
 
 
 def test_spark_clears_a_month_exactly_as_duckdb(tmp_path: Path):
+    pytest.importorskip("pyspark", reason="the optional extra yibao[spark] is not installed")
     generate_month(tmp_path, 5_000)
     duck = run_duckdb(tmp_path)
     spark = run_spark(tmp_path)

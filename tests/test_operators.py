@@ -384,7 +384,9 @@ def test_the_operators_command_creates_lists_rotates_and_revokes(tmp_path):
     runner = CliRunner()
     made = runner.invoke(cli, ["operators", "create", "wang.clerk", "--role", "clerk",
                                "--role", "reviewer", "--days", "30", "--db", url])
-    assert made.exit_code == 1  # the schema is not there yet
+    assert made.exit_code == 2  # no database yet: said in one line, nothing created
+    assert made.stderr == f"no database at {url}; create it with `yibao migrate --db {url}`\n"
+    assert not (tmp_path / "ops.db").exists()
     Database(url).migrate()
     made = runner.invoke(cli, ["operators", "create", "wang.clerk", "--role", "clerk",
                                "--role", "reviewer", "--days", "30", "--db", url])

@@ -3,6 +3,7 @@ one machine is outgrown. Both get the same SQL text and return the same rows."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,16 @@ from yibao.analytics.sql import QUERIES
 
 TABLES = ("settlements", "funds")
 Results = dict[str, list[tuple[Any, ...]]]
+
+
+def unavailable(engine: str) -> str | None:
+    """Why ``engine`` cannot run here, in one line naming the fix; None when it can.
+    Spark is the optional extra ``yibao[spark]`` (pyspark); DuckDB is always installed."""
+    if engine not in ("duckdb", "spark"):
+        return f"no clearing engine {engine!r}: choose duckdb or spark"
+    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
+        return "the Spark engine needs pyspark, which is not installed: pip install 'yibao[spark]'"
+    return None
 
 
 def run_duckdb(directory: Path, queries: dict[str, str] = QUERIES) -> Results:

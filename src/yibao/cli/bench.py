@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from yibao.cli.common import DB_OPTION, console
+from yibao.cli.common import EXISTING_DB_OPTION, console
 from yibao.store.db import Database
 
 app = typer.Typer(help="Benchmarks: numbers and ratios against a baseline in the same run")
@@ -57,7 +57,7 @@ def bench_clearing(
 
 @app.command("ledger")
 def bench_ledger(
-    db: str = DB_OPTION,
+    db: str = EXISTING_DB_OPTION,
     settlements: int = typer.Option(200_000, "--settlements",
                                     help="how many to write if the database holds none"),
 ) -> None:
@@ -98,7 +98,7 @@ def bench_flood(
 
 @app.command("settle")
 def bench_settle(
-    db: str = DB_OPTION,
+    db: str = EXISTING_DB_OPTION,
     seconds: float = typer.Option(20.0, "--seconds"),
     clients: int = typer.Option(8, "--clients"),
     processes: int = typer.Option(2, "--client-processes"),
@@ -140,7 +140,7 @@ def bench_online(
 
 @app.command("soak")
 def bench_soak(
-    db: str = DB_OPTION,
+    db: str = EXISTING_DB_OPTION,
     minutes: float = typer.Option(10.0, "--minutes"),
     window: float = typer.Option(30.0, "--window"),
     clients: int = typer.Option(8, "--clients"),
@@ -158,7 +158,7 @@ def bench_soak(
 
 @app.command("crash")
 def bench_crash(
-    db: str = DB_OPTION,
+    db: str = EXISTING_DB_OPTION,
     seconds: float = typer.Option(120.0, "--seconds"),
     kills: int = typer.Option(20, "--kills"),
     clients: int = typer.Option(4, "--clients"),

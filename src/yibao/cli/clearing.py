@@ -43,14 +43,20 @@ def _step(db: str, operator: str, what: str, month: str, action: Callable[[Call]
 @app.command("run")
 def clearing_run(
     month: str = MONTH_OPTION, db: str = DB_OPTION, operator: str = OPERATOR_OPTION,
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb, or spark "
+                                "(the extra yibao[spark])"),
     out: Path | None = typer.Option(None, "--out", help="write the statements here"),
 ) -> None:
     """Compute a month (again, while it is open); optionally write the statements."""
     import time
 
+    from yibao.analytics.engines import unavailable
     from yibao.services import clearing, statements
 
+    lacking = unavailable(engine)
+    if lacking:
+        typer.echo(lacking, err=True)
+        raise typer.Exit(2)
     started = time.perf_counter()
     outcome = _step(db, operator, "clearing.run", month, lambda call:
                     clearing.run(call, month, engine=engine))

@@ -1,16 +1,17 @@
-"""What the command groups share: the console, the --db option, one write step, the
-call a command makes to the services."""
+"""What the command groups share: the console, the --db options (each checks its
+database before the command runs), one write step, the call a command makes to the
+services."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from yibao.store.db import DEFAULT_URL, Database
+from yibao.store.db import DEFAULT_URL, Database, Need, problem
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -19,10 +20,39 @@ if TYPE_CHECKING:
     from yibao.services.context import Actor, Call, Clock
 
 console = Console()
-DB_OPTION = typer.Option(
-    os.environ.get("YIBAO_DATABASE_URL", DEFAULT_URL), "--db", help="database URL or SQLite path"
-)
 T = TypeVar("T")
+
+
+def checked(need: Need) -> Callable[[typer.Context, str], str]:
+    """The --db option's check: what keeps the command from using the database, in one
+    line on standard error, exit 2 (nothing created, no traceback)."""
+
+    def check(ctx: typer.Context, value: str) -> str:
+        found = None if ctx.resilient_parsing else problem(value, need)
+        if found:
+            typer.echo(found, err=True)
+            raise typer.Exit(2)
+        return value
+
+    return check
+
+
+def db_option(need: Need, default: str | None = None, text: str = "") -> Any:
+    """A --db option (``default``, else ``$YIBAO_DATABASE_URL``, else ./yibao.db)
+    checked for ``need`` before the command runs."""
+    return typer.Option(
+        default or os.environ.get("YIBAO_DATABASE_URL", DEFAULT_URL), "--db",
+        help=text or "database URL or SQLite path", callback=checked(need))
+
+
+# every command's --db: it must exist at the newest migration (`yibao migrate`)
+DB_OPTION = db_option(Need.SCHEMA)
+# commands that migrate the database themselves (world generate, bench): it must exist
+EXISTING_DB_OPTION = db_option(Need.DATABASE, text="database URL or SQLite path (an "
+                               "existing database: `yibao migrate --db ...` creates one)")
+# migrate, seed, serve: they create the SQLite file and the schema; PostgreSQL must answer
+CREATING_DB_OPTION = db_option(Need.SERVER, text="database URL or SQLite path (created or "
+                               "migrated)")
 
 
 def write_step(

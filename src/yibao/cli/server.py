@@ -6,18 +6,20 @@ import os
 
 import typer
 
-from yibao.cli.common import DB_OPTION, console, safe_url
-from yibao.store.db import DEFAULT_URL, Database
+from yibao.cli.common import CREATING_DB_OPTION, console, db_option, safe_url
+from yibao.store.db import DEFAULT_URL, Database, Need
+
+PORT_OPTION = typer.Option(8080, "--port", envvar="YIBAO_PORT", help="the port to serve on")
 
 
-def migrate(db: str = DB_OPTION) -> None:
+def migrate(db: str = CREATING_DB_OPTION) -> None:
     """Create or upgrade the schema (alembic upgrade head)."""
     database = Database(db)
     database.migrate()
     console.print(f"[green]schema up to date[/] on {safe_url(database.url)}")
 
 
-def seed(db: str = DB_OPTION, demo: bool = typer.Option(False, "--demo")) -> None:
+def seed(db: str = CREATING_DB_OPTION, demo: bool = typer.Option(False, "--demo")) -> None:
     """Load reference data; --demo loads the demo dataset (idempotent)."""
     if not demo:
         raise typer.BadParameter("only --demo is available")
@@ -31,9 +33,9 @@ def seed(db: str = DB_OPTION, demo: bool = typer.Option(False, "--demo")) -> Non
 
 
 def serve(
-    db: str = DB_OPTION,
+    db: str = CREATING_DB_OPTION,
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8080, "--port"),
+    port: int = PORT_OPTION,
     workers: int = typer.Option(1, "--workers"),
     demo_mode: bool = typer.Option(
         False, "--demo", help="demo mode: allow the built-in development face template key and the "
@@ -77,9 +79,9 @@ def serve(
 
 
 def demo(
-    db: str = typer.Option(DEFAULT_URL, "--db"),
+    db: str = db_option(Need.SERVER, DEFAULT_URL, "SQLite path or database URL (created)"),
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8080, "--port"),
+    port: int = PORT_OPTION,
 ) -> None:
     """Migrate, load the demo dataset and serve: the one-command start."""
     seed(db=db, demo=True)

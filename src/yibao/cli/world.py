@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from yibao.cli.common import DB_OPTION, console
+from yibao.cli.common import EXISTING_DB_OPTION, console
 from yibao.store.db import Database
 
 app = typer.Typer(help="Synthetic regions for load tests and benchmarks")
@@ -12,7 +12,7 @@ app = typer.Typer(help="Synthetic regions for load tests and benchmarks")
 
 @app.command("generate")
 def world_generate(
-    db: str = DB_OPTION,
+    db: str = EXISTING_DB_OPTION,
     persons: int = typer.Option(10_000, "--persons"),
     institutions: int = typer.Option(1_000, "--institutions"),
     items: int = typer.Option(20_000, "--items"),

@@ -16,7 +16,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
 
@@ -194,6 +196,99 @@ def _classify_sqlite(name: str) -> Failure:
     if name.startswith(_SQLITE_UNAVAILABLE_PREFIXES):
         return Failure.UNAVAILABLE
     return Failure.BROKEN
+
+
+class Need(Enum):
+    """What a command needs of its database before it starts (``problem``)."""
+
+    SERVER = "server"  # it creates the SQLite file and the schema (migrate, seed, serve, demo)
+    DATABASE = "database"  # the database exists; the command migrates it (world, bench)
+    SCHEMA = "schema"  # the database exists at the newest migration (every other command)
+
+
+PROBE_CONNECT_SECONDS = 10
+
+
+def problem(given: str, need: Need) -> str | None:
+    """What keeps a command from using the database ``given`` (a URL or a SQLite path),
+    in one line that says how to fix it; None when nothing does. Creates nothing: a
+    missing SQLite file stays missing. No password appears in the line."""
+    target = make_url(normalize_url(given))
+    fix = f"`yibao migrate --db {_shown(given)}`"
+    sqlite = target.get_backend_name() == "sqlite"
+    path = _sqlite_file(target)
+    if path is not None and not path.parent.is_dir():
+        return f"no directory {path.parent} for the database {path}"
+    if path is not None and not path.exists():
+        return None if need is Need.SERVER else f"no database at {path}; create it with {fix}"
+    if path is not None and need is Need.SERVER:
+        return None
+    where = str(path or "memory") if sqlite else _server(target)
+    engine = create_engine(target, poolclass=NullPool,
+                           connect_args={} if sqlite else
+                           {"connect_timeout": PROBE_CONNECT_SECONDS})
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_heads()
+    except DBAPIError as exc:
+        return _unusable(target, where, exc, fix if need is not Need.SERVER else "")
+    finally:
+        engine.dispose()
+    return _schema_problem(where, current, fix) if need is Need.SCHEMA else None
+
+
+def _sqlite_file(target: URL) -> Path | None:
+    """The file of a SQLite database (None: in memory, or not SQLite)."""
+    if target.get_backend_name() != "sqlite" or target.database in (None, "", ":memory:"):
+        return None
+    return Path(str(target.database)).absolute()
+
+
+def _schema_problem(where: str, current: tuple[str, ...], fix: str) -> str | None:
+    """Whether the schema is at the newest migration this yibao knows."""
+    script = ScriptDirectory.from_config(alembic_config())
+    heads = script.get_heads()
+    if set(current) == set(heads):
+        return None
+    at, needs = ", ".join(current) or "none", ", ".join(heads)
+    known = {revision.revision for revision in script.walk_revisions()}
+    if not set(current) <= known:
+        return (f"the database at {where} is at revision {at}, which this yibao does not "
+                f"know (its newest is {needs}): use the yibao that migrated it")
+    return f"the database at {where} is not migrated (at revision {at}, needs {needs}): run {fix}"
+
+
+def _unusable(target: URL, where: str, exc: DBAPIError, fix: str) -> str:
+    """A connection that failed, told by the driver's reason: no such database, the
+    server refused the user, the server is away; or a SQLite file that is no database."""
+    reason = str(exc.orig).splitlines()[0].rsplit("failed: ", 1)[-1].replace("FATAL:  ", "")
+    if target.get_backend_name() == "sqlite":
+        return f"cannot read the database at {where}: {reason}"
+    then = f", then run {fix}" if fix else ""
+    if f'database "{target.database}" does not exist' in reason:
+        createdb = " ".join(["createdb", f"-h {target.host or 'localhost'}",
+                             f"-p {target.port or 5432}",
+                             *([f"-U {target.username}"] if target.username else []),
+                             str(target.database)])
+        return (f"the PostgreSQL database {target.database} does not exist on "
+                f"{_server(target, database=False)}: create it with `{createdb}`{then}")
+    if "FATAL" in str(exc.orig):
+        return (f"PostgreSQL at {_server(target, database=False)} refused the connection "
+                f"({reason}): correct the user or password in --db")
+    return (f"cannot reach PostgreSQL at {_server(target, database=False)} ({reason}): "
+            "start the server, or correct the host and port in --db")
+
+
+def _server(target: URL, *, database: bool = True) -> str:
+    place = f"{target.host or 'localhost'}:{target.port or 5432}"
+    return f"{target.database} on {place}" if database else place
+
+
+def _shown(given: str) -> str:
+    """The --db value as given, its password hidden."""
+    if "://" not in given:
+        return given
+    return make_url(given).render_as_string(hide_password=True)
 
 
 def alembic_config() -> Config:
