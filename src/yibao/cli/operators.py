@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from yibao.cli.common import DB_OPTION, T, cli_call, console, write_step
+from yibao.cli.common import DB_OPTION, T, cli_call, console, show_table, write_step
 from yibao.store.db import Database
 
 if TYPE_CHECKING:
@@ -48,17 +48,14 @@ def operators_create(
 @app.command("list")
 def operators_list(db: str = DB_OPTION) -> None:
     """Every operator: roles, status, when its live token expires (tokens never shown)."""
-    from rich.table import Table
-
     from yibao.services import operators
     from yibao.services.context import china_now
 
     with Database(db).read() as conn:
         rows = operators.listing(conn, china_now())
-    table = Table("name", "roles", "status", "token expires")
-    for row in rows:
-        table.add_row(row["name"], row["roles"], row["status"], row["expires_at"] or "-")
-    console.print(table)
+    show_table(("name", "roles", "status", "token expires"),
+               [(row["name"], row["roles"], row["status"], row["expires_at"] or "-")
+                for row in rows])
 
 
 @app.command("rotate")

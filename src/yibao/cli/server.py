@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from yibao.cli.common import DB_OPTION, console, safe_url
+from yibao.cli.common import DB_OPTION, console, safe_url, show
 from yibao.store.db import DEFAULT_URL, Database
 
 
@@ -56,13 +56,13 @@ def serve(
     problem = (face.key_problem(demo=demo) or mpc.key_problem(demo=demo)
                or service_paths.problem())
     if problem:
-        console.print(f"[red]{problem}[/]", markup=True, highlight=False)
+        show(problem, "red")
         raise typer.Exit(2)
     try:
         from yibao.api.app import online_from_env
         online_from_env()  # the payment platform: one, with its keys
     except (ValueError, OSError) as exc:
-        console.print(f"[red]payment platform: {exc}[/]", markup=True, highlight=False)
+        show(f"payment platform: {exc}", "red")
         raise typer.Exit(2) from exc
     if demo_mode:  # the workers' factory checks the key again: tell it this is a demo
         os.environ[face.DEMO_SWITCH] = "1"
