@@ -88,7 +88,8 @@ def clearing_prepay(month: str = MONTH_OPTION, db: str = DB_OPTION,
 
 @app.command("statements")
 def clearing_statements(month: str = MONTH_OPTION, db: str = DB_OPTION,
-                        out: Path = typer.Option(Path("statements"), "--out")) -> None:
+                        out: Path = typer.Option(Path("statements"), "--out",
+                                                 help="directory to write them in")) -> None:
     """Write every institution's statement and the bureau summary (CSV and HTML)."""
     from yibao.services import statements
 

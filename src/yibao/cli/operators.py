@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Bureau operators: roles and bearer tokens (docs/security.md)")
 DAYS_OPTION = typer.Option(90, "--days", help="the token expires after this many days")
+NAME_ARGUMENT = typer.Argument(..., help="the operator's name")
 
 
 def _step(db: str, action: Callable[[Call], T]) -> T:
@@ -35,7 +36,9 @@ def _show_token(issued: Issued) -> None:
 
 @app.command("create")
 def operators_create(
-    name: str, role: list[str] = typer.Option(..., "--role", help="clerk, reviewer, "
+    name: str = typer.Argument(..., help="the new operator's name: 1..60 letters, digits, "
+                               "'.', '_' or '-'"),
+    role: list[str] = typer.Option(..., "--role", help="clerk, reviewer, "
                                               "approver, finance, auditor, administrator"),
     days: int = DAYS_OPTION, db: str = DB_OPTION,
 ) -> None:
@@ -59,7 +62,8 @@ def operators_list(db: str = DB_OPTION) -> None:
 
 
 @app.command("rotate")
-def operators_rotate(name: str, days: int = DAYS_OPTION, db: str = DB_OPTION) -> None:
+def operators_rotate(name: str = NAME_ARGUMENT, days: int = DAYS_OPTION,
+                     db: str = DB_OPTION) -> None:
     """A new token for the operator (printed once); the old ones stop working at once."""
     from yibao.services import operators
 
@@ -67,7 +71,7 @@ def operators_rotate(name: str, days: int = DAYS_OPTION, db: str = DB_OPTION) ->
 
 
 @app.command("revoke")
-def operators_revoke(name: str, db: str = DB_OPTION) -> None:
+def operators_revoke(name: str = NAME_ARGUMENT, db: str = DB_OPTION) -> None:
     """Revoke every token of the operator (effective on the next request)."""
     from yibao.services import operators
 

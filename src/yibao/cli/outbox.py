@@ -60,7 +60,7 @@ def outbox_deliver(
 def outbox_list(
     db: str = DB_OPTION,
     status: str | None = typer.Option(None, "--status", help="pending, delivered or failed"),
-    limit: int = typer.Option(50, "--limit"),
+    limit: int = typer.Option(50, "--limit", help="newest messages listed at most"),
 ) -> None:
     """Counts per status and the newest messages."""
     if status is not None and status not in outbox.STATUSES:

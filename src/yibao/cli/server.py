@@ -9,6 +9,10 @@ import typer
 from yibao.cli.common import DB_OPTION, console, safe_url, show
 from yibao.store.db import DEFAULT_URL, Database
 
+HOST_OPTION = typer.Option("127.0.0.1", "--host",
+                           help="address to listen on (0.0.0.0: every interface)")
+PORT_OPTION = typer.Option(8080, "--port", help="TCP port to listen on")
+
 
 def migrate(db: str = DB_OPTION) -> None:
     """Create or upgrade the schema (alembic upgrade head)."""
@@ -17,7 +21,8 @@ def migrate(db: str = DB_OPTION) -> None:
     console.print(f"[green]schema up to date[/] on {safe_url(database.url)}")
 
 
-def seed(db: str = DB_OPTION, demo: bool = typer.Option(False, "--demo")) -> None:
+def seed(db: str = DB_OPTION, demo: bool = typer.Option(
+        False, "--demo", help="load the demo dataset (required: the only dataset)")) -> None:
     """Load reference data; --demo loads the demo dataset (idempotent)."""
     if not demo:
         raise typer.BadParameter("only --demo is available")
@@ -32,9 +37,9 @@ def seed(db: str = DB_OPTION, demo: bool = typer.Option(False, "--demo")) -> Non
 
 def serve(
     db: str = DB_OPTION,
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8080, "--port"),
-    workers: int = typer.Option(1, "--workers"),
+    host: str = HOST_OPTION,
+    port: int = PORT_OPTION,
+    workers: int = typer.Option(1, "--workers", help="worker processes"),
     demo_mode: bool = typer.Option(
         False, "--demo", help="demo mode: allow the built-in development face template key and the "
         "mobile-payment centre's demo key"),
@@ -77,9 +82,10 @@ def serve(
 
 
 def demo(
-    db: str = typer.Option(DEFAULT_URL, "--db"),
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8080, "--port"),
+    db: str = typer.Option(DEFAULT_URL, "--db", help="database URL or SQLite path (created "
+                           "and migrated if new)"),
+    host: str = HOST_OPTION,
+    port: int = PORT_OPTION,
 ) -> None:
     """Migrate, load the demo dataset and serve: the one-command start."""
     seed(db=db, demo=True)
