@@ -87,7 +87,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-ECT-002", "certificate already active in this channel", "deactivate it first", 409),
     ("E-ECT-003", "no active certificate", "activate the certificate in the channel", 404),
     ("E-ECT-004", "certificate locked", "reset the PIN with real-person verification", 423),
-    ("E-ECT-005", "PIN wrong or malformed", "6 digits; 5 wrong PINs lock the certificate", 403),
+    ("E-ECT-005", "wrong PIN", "the message says how many attempts are left; the fifth "
+     "wrong PIN in a row locks the certificate (E-ECT-004)", 403),
     ("E-ECT-006", "QR code not valid", "unknown, used or expired: show a fresh code", 409),
     ("E-ECT-007", "unknown ecToken", "scan the QR code again (1162)", 409),
     ("E-ECT-008", "ecToken of another institution", "scan the code at this institution", 409),
@@ -132,6 +133,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "relative in 30 days and 5 per relative a day, removed ones counted", 429),
     ("E-ECT-024", "no guardianship awaiting confirmation", "only a pending binding of a "
      "minor child is confirmed at the window", 409),
+    ("E-ECT-025", "PIN is not 6 digits", "a PIN is exactly 6 digits 0-9; a malformed PIN "
+     "is not counted as a wrong one", 400),
     # visits
     ("E-VIS-001", "visit not found", "mdtrt_id unknown, or not this institution's", 404),
     ("E-VIS-002", "visit is in the wrong state for this transaction", "see the visit lifecycle",
