@@ -81,7 +81,7 @@ def bench_ledger(
     database.dispose()
     if written:
         console.print(f"wrote {written:,} settlements with their postings")
-    with phase(progress, "ledger verify in a fresh process, then the baseline scan"):
+    with phase(progress, "the baseline scan and ledger verify, in a fresh process"):
         m = ledger.measure(database.url)
     console.print(
         f"verify: {m.settlements:,} settlements, {m.entries:,} ledger entries, "
