@@ -6,6 +6,7 @@ gives the same clearing as DuckDB."""
 
 from __future__ import annotations
 
+import csv
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from yibao.analytics.engines import run_duckdb, run_spark
 from yibao.analytics.synthetic import generate_month
 from yibao.cli import app as cli
 from yibao.domain.errors import Refused
+from yibao.domain.money import fen_to_yuan as yuan
 from yibao.services import clearing as clearing_service
 from yibao.services import ledger
 from yibao.store.schema import (
@@ -48,6 +50,18 @@ def clearing(db, *args: str) -> str:
     result = CliRunner().invoke(cli, ["clearing", *args, "--db", db.url])
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def statement_counts(path: Path) -> dict[str, tuple[int, int]]:
+    """Settlements and cancellations by institution, as the bureau's summary shows them."""
+    with path.open(encoding="utf-8") as summary:
+        rows = list(csv.reader(summary))
+    head = rows[1]
+    code, settled, cancelled = (head.index(n) for n in ("fixmedins_code", "settlements",
+                                                        "cancellations"))
+    institutions = rows[2:rows.index(["insured", "treatment", "amount", "settlements",
+                                       "cancellations"])]
+    return {r[code]: (int(r[settled]), int(r[cancelled])) for r in institutions}
 
 
 def due(db, month: str) -> dict[str, tuple[int, int, int]]:
@@ -72,7 +86,9 @@ def test_two_months_with_prepayment_late_cancellation_and_care_away(
     away = settle_once(first, ZHAO_LEI, "2000.00")
     late = settle_once(second, LI_JIANGUO, "1500.00")
 
-    assert "3 settlements" in clearing(db, "run", "--month", "2026-04")
+    assert "2026-04: settlements 3, cancellations 0, institutions 2, region pairs 1, due " \
+        f"{yuan(owed(home) + owed(away) + owed(late))} yuan" in clearing(
+            db, "run", "--month", "2026-04")
     april = due(db, "2026-04")
     assert april["H11010500001"] == (owed(home) + owed(away), 0, owed(home) + owed(away))
     assert april["H11010500002"] == (owed(late), 0, owed(late))
@@ -98,9 +114,15 @@ def test_two_months_with_prepayment_late_cancellation_and_care_away(
     ok(second.call("2208", {"data": {"setl_id": late["setl_id"], "mdtrt_id": late["mdtrt_id"],
                                      "psn_no": late["psn_no"]}}))
     may_home = settle_once(first, WANG_FANG, "1000.00")
-    clearing(db, "run", "--month", "2026-05", "--out", str(tmp_path))
+    summary = clearing(db, "run", "--month", "2026-05", "--out", str(tmp_path))
     may = due(db, "2026-05")
     prepaid = owed(home) + owed(away)  # April's, the only closed month
+    # a settlement and a cancellation, counted apart as the statements count them; the
+    # total due is net of the prepayment
+    assert "2026-05: settlements 1, cancellations 1, institutions 2, region pairs 0, due " \
+        f"{yuan(owed(may_home) - prepaid - owed(late))} yuan" in summary
+    assert statement_counts(tmp_path / "summary-2026-05.csv") == {
+        "H11010500001": (1, 0), "H11010500002": (0, 1)}
     assert may["H11010500001"] == (owed(may_home), prepaid, owed(may_home) - prepaid)
     assert may["H11010500002"] == (-owed(late), 0, -owed(late))  # the late cancellation
     assert due(db, "2026-04") == april  # a closed month is never rewritten

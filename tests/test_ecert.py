@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from apps import FACE_OK, WANG, ChannelApp
-from conftest import AUDITOR, CLERK
+from conftest import AUDITOR, CLERK, ROOT
 from flows import WANG_FANG, line, ok, refused, upload
 from yibao.api.channel import signature
 from yibao.store.demo import demo_token
@@ -26,6 +26,13 @@ def scan(his, code: str, business: str = "01101") -> dict:
                                       "orgId": his.code, "operatorId": "001",
                                       "operatorName": "收费员", "officeId": "K01",
                                       "officeName": "内科"}})
+
+
+def said(reply) -> tuple[int, str, str]:
+    """The status, the code and the text a refusal says (``message``, or ``detail`` in
+    problem details)."""
+    body = reply.json()
+    return reply.status_code, body["code"], body.get("detail") or body["message"]
 
 
 def token_for(his, app: ChannelApp, cert_id: str, business: str) -> str:
@@ -111,17 +118,46 @@ def test_token_bound_to_institution_business_and_time(http, his, his_factory, cl
                                        "mdtrt_cert_no": "forged"}}), "E-ECT-007")
 
 
+def test_the_documented_1162_message_scans_a_code(http, his):
+    """docs/ecert.md spells out 1162's input with an example message: sent with a fresh
+    code (and this test's envelope), it answers the token and the identity it lists."""
+    page = (ROOT / "docs" / "ecert.md").read_text(encoding="utf-8")
+    section = page[page.index("### 1162"):]
+    example = json.loads(section[section.index("```json") + 7:section.index("```\n", 10)])
+    documented = [row.split("`")[1] for row in section.splitlines()
+                  if row.startswith("| `")][:9]
+    assert list(example["input"]["data"]) == [f for f in documented if f not in (
+        "businessInfo", "deviceType")]  # the example sends the required ones
+    app = ChannelApp(http)
+    data = dict(example["input"]["data"], ecQrCode=app.qr(app.activate()).json()["qr_code"])
+    answer = ok(his.call(example["infno"], {"data": data}))["data"]
+    assert set(answer) == {"ecToken", "psn_no", "psn_cert_type", "certno", "psn_name",
+                           "idType", "idNo", "userName", "insuOrg"}
+    assert len(answer["ecToken"]) == 43 and answer["userName"] == "王芳"
+
+
 def test_five_wrong_pins_lock_until_a_real_person_reset(db, http, clock):
     """The same channel asserting ``real_person: true`` (or a check of no accepted method,
     a stale one, one from the future, one relied on before) unlocks nothing: only a fresh
     attestation of an accepted method does, and the person is told."""
     app = ChannelApp(http)
     cert_id = app.activate()
-    for attempt in range(5):
-        reply = app.qr(cert_id, pin="000000")
-        assert reply.status_code == 403 if attempt < 4 else reply.status_code in (403, 423)
-    locked = app.qr(cert_id)  # even the right PIN
-    assert locked.status_code == 423 and locked.json()["code"] == "E-ECT-004"
+    unlock = f"until its PIN is reset with a real-person check (POST /channel/v1/" \
+             f"certificates/{cert_id}/pin)"
+    for left in (4, 3, 2, 1):  # each wrong PIN says how many attempts are left
+        status, code, text = said(app.qr(cert_id, pin="000000"))
+        plural = "s" if left > 1 else ""
+        assert (status, code) == (403, "E-ECT-005")
+        assert text.endswith(f"wrong PIN, {left} attempt{plural} left before the "
+                             "certificate is locked"), text
+    status, code, text = said(app.qr(cert_id, pin="000000"))  # the fifth locks
+    assert (status, code) == (423, "E-ECT-004")
+    assert text == f"E-ECT-004 certificate locked: wrong PIN, the 5th in a row: now locked " \
+                   f"{unlock}"
+    status, code, text = said(app.qr(cert_id))  # even the right PIN
+    assert (status, code) == (423, "E-ECT-004")
+    assert text == f"E-ECT-004 certificate locked: locked since {clock.now:%Y-%m-%d %H:%M} " \
+                   f"after 5 wrong PINs, {unlock}"
     path = f"/channel/v1/certificates/{cert_id}/pin"
     used = app.attestation()
     assert app.post(path, {"new_pin": "135791", "real_person": used}).status_code == 200
@@ -145,6 +181,24 @@ def test_five_wrong_pins_lock_until_a_real_person_reset(db, http, clock):
         "unlocked", "unlocked", "activated"]
 
 
+def test_a_pin_that_is_not_six_digits_is_bad_input_and_not_counted(db, http):
+    """400 with its own code wherever a PIN is sent (a wrong PIN is 403): the QR code, the
+    person's own data, a PIN reset; the certificate's wrong-PIN count does not move."""
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    base = f"/channel/v1/certificates/{cert_id}"
+    for pin in ("12345", "1234567", "12345a", "１３５７９０"):
+        assert said(app.qr(cert_id, pin=pin))[:2] == (400, "E-ECT-025"), pin
+        listed = app.post(f"{base}/notifications/list", {"pin": pin})
+        assert said(listed)[:2] == (400, "E-ECT-025"), pin
+    reset = app.post(f"{base}/pin", {"new_pin": "13579", "real_person": app.attestation()})
+    assert said(reset)[:2] == (400, "E-ECT-025")
+    with db.read() as conn:
+        assert conn.execute(select(ecert.c.pin_failures)).scalar_one() == 0
+    assert said(app.qr(cert_id, pin="000000"))[:2] == (403, "E-ECT-005")
+    assert app.qr(cert_id).status_code == 200
+
+
 def test_activation_checks_and_several_channels(http):
     bj, wechat = ChannelApp(http), ChannelApp(http, "CH-WECHAT")
     wrong_name = bj.post("/channel/v1/certificates", dict(WANG, name="王小芳", pin="135790",
@@ -156,10 +210,11 @@ def test_activation_checks_and_several_channels(http):
     assert wrong_place.json()["code"] == "E-ECT-001"
     weak_pin = bj.post("/channel/v1/certificates", dict(WANG, pin="12ab",
                                                          real_person=FACE_OK))
-    assert weak_pin.json()["code"] == "E-ECT-005"
+    assert said(weak_pin) == (400, "E-ECT-025", "E-ECT-025 PIN is not 6 digits: the PIN "
+                              "sent has 4 characters, not 6 digits 0-9")
     for pin in ("１３５７９０", "١٣٥٧٩٠", "²³⁵⁷⁹⁰"):  # digits to str.isdigit, not 0-9
         odd_pin = bj.post("/channel/v1/certificates", dict(WANG, pin=pin, real_person=FACE_OK))
-        assert odd_pin.json()["code"] == "E-ECT-005"
+        assert said(odd_pin)[:2] == (400, "E-ECT-025")
     first, second = bj.activate(), wechat.activate()
     twice = bj.post("/channel/v1/certificates", dict(WANG, pin="135790", real_person=FACE_OK))
     assert twice.status_code == 409

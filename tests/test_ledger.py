@@ -24,6 +24,7 @@ from flows import (
 )
 from yibao.cli import app as cli
 from yibao.domain import ledger as rules
+from yibao.domain.money import fen_to_yuan as yuan
 from yibao.services import ledger
 from yibao.store.schema import ledger_entry, prepayment, settlement
 
@@ -59,7 +60,12 @@ def a_day(http, his_factory) -> dict:
     order = http.post("/admin/v1/payments/export", headers=FINANCE).text.splitlines()[1]
     http.post(f"/admin/v1/payments/{order.split(',')[1]}/result", headers=FINANCE,
               json={"paid": True})
-    return {"home": home, "away": away, "claim": approved}
+    return {"home": home, "cancelled": cancelled, "away": away, "claim": approved}
+
+
+def owed(s: dict) -> int:
+    """What the funds and the personal account pay for a settlement (fen)."""
+    return fen(s["fund_pay_sumamt"]) + fen(s["acct_pay"])
 
 
 def test_a_day_gives_the_balances_an_auditor_expects(db, http, his_factory):
@@ -107,10 +113,34 @@ def test_verify_finds_a_changed_a_missing_and_a_stray_entry(db, http, his_factor
     assert result.exit_code == 1 and "problems" in result.output
 
 
-def test_the_cli_verifies_a_consistent_ledger(db, http, his_factory):
-    a_day(http, his_factory)
+def test_the_cli_verifies_a_consistent_ledger_and_says_what_it_checked(db, http, his_factory):
+    day = a_day(http, his_factory)
     result = CliRunner().invoke(cli, ["ledger", "verify", "--db", db.url])
     assert result.exit_code == 0 and "ledger verified" in result.output
+    with db.read() as conn:
+        entries = list(conn.execute(select(ledger_entry.c.account, ledger_entry.c.amount)))
+    debited = sum(amount for _, amount in entries if amount > 0)
+    accounts = len({account for account, _ in entries})
+    settled = sum(owed(day[name]) for name in ("home", "cancelled", "away"))
+    paid = day["claim"]["approved_amount"]
+    lines = [line.strip() for line in result.output.splitlines()]
+    # three settlements, one cancellation, one reimbursement and its payout
+    assert lines[1] == (f"ledger: 6 postings, {len(entries)} entries, {accounts} accounts, "
+                        f"{yuan(debited)} yuan debited")
+    for line in (f"settlements: 3 ({yuan(settled)} yuan) owed by the funds and personal "
+                 "accounts",
+                 f"cancellations: 1 ({yuan(-owed(day['cancelled']))} yuan) owed by the funds "
+                 "and personal accounts",
+                 f"reimbursements: 1 ({yuan(paid)} yuan) owed by the funds and personal "
+                 "accounts",
+                 "insured places whose personal accounts moved: 1",
+                 f"paid payment orders: 1 ({yuan(paid)} yuan)",
+                 "closed months: 0; payments to institutions 0 (0.00 yuan), between regions "
+                 "0 (0.00 yuan)",
+                 "prepayments: 0 (0.00 yuan)"):
+        assert line in lines, (line, lines)
+    assert lines.index("ledger verified: every posting sums to zero and matches its record"
+                       ) == len(lines) - 1
     shown = CliRunner().invoke(cli, ["ledger", "balances", "--db", db.url,
                                      "--prefix", "interregional:"])
     assert "interregional:130102:110000" in shown.output

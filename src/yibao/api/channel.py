@@ -254,16 +254,18 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "refused (real-name/real-person check, PIN format, "
-          "Idempotency-Key missing E-CHN-002, ...)"},
+    400: {"description": "refused (real-name/real-person check, a PIN that is not 6 digits "
+          "E-ECT-025, Idempotency-Key missing E-CHN-002, ...)"},
     401: {"description": "signature, timestamp or nonce not valid"},
-    403: {"description": "wrong PIN (E-ECT-005); first period of a channel (E-ECT-013); "
+    403: {"description": "wrong PIN, saying how many attempts are left (E-ECT-005); first "
+          "period of a channel (E-ECT-013); "
           "the credential lacks the route's scope (E-CHN-001); a sandbox channel and a "
           "person outside the demo (E-CHN-005)"},
     404: {"description": "no active certificate in this channel (E-ECT-003)"},
     409: {"description": "already active in this channel (E-ECT-002); the "
           "Idempotency-Key was used for another request (E-CHN-003)"},
-    423: {"description": "locked after five wrong PINs (E-ECT-004)"},
+    423: {"description": "locked after five wrong PINs (E-ECT-004): by the fifth, which "
+          "says so, and every request after it until the PIN is reset"},
     429: {"description": "over the channel's rate limit (E-CHN-004); the header "
           "Retry-After names the seconds to wait"},
 }
@@ -325,8 +327,8 @@ def _certificate_routes(api: APIRouter, runner: Runner) -> None:
 
 def qr_reply(call: Call, cert_id: str, pin: str, binding_id: str) -> Any:
     code = ecert.issue_qr(call, cert_id, pin, binding_id)
-    if code is None:
-        return refusal_reply(Refused("E-ECT-005", "wrong PIN"))
+    if isinstance(code, Refused):
+        return refusal_reply(code)
     return {"qr_code": code, "expires_in": ecert.QR_SECONDS}
 
 

@@ -174,8 +174,8 @@ class Runner:
         period (E-ECT-013)."""
         def act(call: Call) -> Any:
             psn_no = ecert.holder_by_pin(call, cert_id, pin, settled=settled)
-            if psn_no is None:
-                return refusal_reply(Refused("E-ECT-005", "wrong PIN"))
+            if isinstance(psn_no, Refused):
+                return refusal_reply(psn_no)
             return action(call, psn_no)
         return self.run(act, caller)
 

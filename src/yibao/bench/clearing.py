@@ -12,6 +12,7 @@ from pathlib import Path
 
 from yibao.analytics.engines import run_duckdb
 from yibao.analytics.synthetic import generate_month
+from yibao.bench.progress import Report, phase, silent
 
 BASELINE = {"scan": "SELECT COUNT(*), SUM(medfee_sumamt), SUM(fund_pay_sumamt), "
                     "SUM(acct_pay) FROM settlements"}
@@ -30,17 +31,22 @@ class Result:
         return self.settlements / self.clearing_seconds
 
 
-def run(directory: Path, settlements: int) -> Result:
+def run(directory: Path, settlements: int, report: Report = silent) -> Result:
+    """Generate the month into ``directory`` unless it is there, scan it (the baseline),
+    clear it; ``report`` hears of each phase."""
     generated = None
     if not (directory / "settlements.parquet").exists():
         started = time.perf_counter()
-        generate_month(directory, settlements)
+        with phase(report, f"generating {settlements:,} settlements in {directory}"):
+            generate_month(directory, settlements)
         generated = time.perf_counter() - started
     started = time.perf_counter()
-    count = run_duckdb(directory, BASELINE)["scan"][0][0]
+    with phase(report, "baseline: one scan of the month"):
+        count = run_duckdb(directory, BASELINE)["scan"][0][0]
     baseline = time.perf_counter() - started
     started = time.perf_counter()
-    results = run_duckdb(directory)
+    with phase(report, f"clearing {count:,} settlements with DuckDB"):
+        results = run_duckdb(directory)
     clearing = time.perf_counter() - started
     return Result(count, generated, clearing, baseline, len(results["institutions"]))
 
@@ -72,9 +78,11 @@ class StoreResult:
     clearing_seconds: float
 
 
-def run_store(url: str, directory: Path, month: str = "2026-05") -> StoreResult:
+def run_store(url: str, directory: Path, month: str = "2026-05",
+              report: Report = silent) -> StoreResult:
     """Load the synthetic month into a scratch PostgreSQL store (COPY, foreign-key
-    triggers off for the session), then extract and clear it as ``clearing run`` does."""
+    triggers off for the session), then extract and clear it as ``clearing run`` does;
+    ``report`` hears of each phase."""
     import tempfile
 
     import duckdb
@@ -87,9 +95,11 @@ def run_store(url: str, directory: Path, month: str = "2026-05") -> StoreResult:
     database.migrate()
     with tempfile.TemporaryDirectory() as scratch:
         rows, funds = Path(scratch) / "s.csv", Path(scratch) / "f.csv"
-        duckdb.sql(STORE_SELECT.format(month=month, year=month[:4], source=directory,
-                                       target=rows))
-        duckdb.sql(FUNDS_SELECT.format(source=directory, target=funds))
+        with phase(report, "writing the month as CSV for COPY"):
+            duckdb.sql(STORE_SELECT.format(month=month, year=month[:4], source=directory,
+                                           target=rows))
+            duckdb.sql(FUNDS_SELECT.format(source=directory, target=funds))
+        report("loading the month into the store ...")
         started = time.perf_counter()
         plain = url.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(plain, autocommit=True) as pg:
@@ -104,10 +114,11 @@ def run_store(url: str, directory: Path, month: str = "2026-05") -> StoreResult:
                         copy.write(chunk)
             pg.execute("ANALYZE settlement")
         loaded = time.perf_counter() - started
-        with database.read() as conn:
+        with database.read() as conn, phase(report, "extracting the month from the store"):
             started = time.perf_counter()
             count = extract_month(conn, month, Path(scratch) / "month")
             extracted = time.perf_counter() - started
+        report("clearing the extract ...")
         started = time.perf_counter()
         run_duckdb(Path(scratch) / "month")
         cleared = time.perf_counter() - started

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from yibao.bench.progress import Report, phase, silent
 from yibao.domain.catalogue import Totals
 from yibao.domain.codes import PersonGroup
 from yibao.domain.engine import SettlementInput, settle
@@ -71,11 +72,18 @@ def _floor(inp: SettlementInput) -> int:
     return t.fulamt_ownpay + t.overlmt_selfpay + t.preselfpay + t.in_scope
 
 
-def run(policies: tuple[Policy, ...], count: int = 100_000, rounds: int = 5) -> EngineResult:
+def run(policies: tuple[Policy, ...], count: int = 100_000, rounds: int = 5,
+        report: Report = silent) -> EngineResult:
     """The fastest of ``rounds`` interleaved runs of the engine and of the baseline: on a
-    shared machine the slower runs measure the neighbours, not the code."""
-    inputs = make_inputs(policies, count)
+    shared machine the slower runs measure the neighbours, not the code. ``report`` hears
+    of the inputs made and of each round's CPU seconds."""
+    with phase(report, f"making {count:,} settlement inputs"):
+        inputs = make_inputs(policies, count)
     _time(settle, inputs[:1000])  # warm up
-    engine, baseline = zip(*((_time(settle, inputs), _time(_floor, inputs))
-                             for _ in range(rounds)), strict=True)
+    engine, baseline = [], []
+    for round_no in range(1, rounds + 1):
+        engine.append(_time(settle, inputs))
+        baseline.append(_time(_floor, inputs))
+        report(f"round {round_no}/{rounds}: engine {engine[-1]:.2f} s CPU, baseline "
+               f"{baseline[-1]:.2f} s CPU")
     return EngineResult(count, min(engine), min(baseline))

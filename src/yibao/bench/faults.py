@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from yibao.bench.load import Client, Target
+from yibao.bench.progress import Report, silent
 from yibao.bench.server import ServerProcess
 from yibao.domain.states import SettlementKind
 from yibao.store.db import Database
@@ -101,11 +102,11 @@ def _flow(client: Client, person: tuple[str, str, str], ledger: Ledger, stop_at:
 def run(
     url: str, *, seconds: float, kills: int, port: int, clients: int = 4,
     persons: list[tuple[str, str, str]], institutions: list[tuple[str, str]],
-    outage: Callable[[], None] | None = None, seed: int = 1,
+    outage: Callable[[], None] | None = None, seed: int = 1, report: Report = silent,
 ) -> Ledger:
     """Drive flows for ``seconds`` while killing the server ``kills`` times at random
     moments; ``outage`` (e.g. restarting the database) runs at mid-time while the server
-    keeps running."""
+    keeps running. ``report`` hears of each kill and outage."""
     server = ServerProcess(url, port)
     ledger = Ledger()
     stop_at = time.time() + seconds
@@ -124,15 +125,19 @@ def run(
     if outage is not None:
         events.append((0.5 * seconds, "outage"))
     started = time.time()
+    report(f"{clients} clients for {seconds:g} s, {kills} kills at random moments ...")
     try:
-        for moment, kind in sorted(events):
+        for number, (moment, kind) in enumerate(sorted(events), start=1):
             time.sleep(max(0.0, started + moment - time.time()))
+            report(f"{moment:.0f} s: {kind} ({number}/{len(events)}), "
+                   f"{len(ledger.acknowledged)} settlements acknowledged so far")
             if kind == "outage":
                 assert outage is not None
                 outage()
                 continue
             server.kill()
             server.start()
+        report("waiting for the clients to finish their flows ...")
         for t in threads:
             t.join(timeout=seconds + RETRY_SECONDS_MAX + 30)
     finally:

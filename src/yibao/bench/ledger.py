@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from yibao.analytics.synthetic import generate_month
+from yibao.bench.progress import Report, phase, silent
 from yibao.bench.world import write_batch
 from yibao.domain.states import SettlementKind
 from yibao.domain.visit_states import VisitStatus
@@ -63,9 +64,9 @@ class Measured:
     rss_peak_mib: float
 
 
-def fill(db: Database, settlements: int) -> int:
+def fill(db: Database, settlements: int, report: Report = silent) -> int:
     """The synthetic month's settlements with their postings, unless the database holds
-    settlements already; returns how many were written."""
+    settlements already; returns how many were written. ``report`` hears of each batch."""
     db.migrate()
     with db.read() as conn:
         if conn.execute(select(func.count()).select_from(settlement)).scalar_one():
@@ -75,7 +76,8 @@ def fill(db: Database, settlements: int) -> int:
 
     written = 0
     with tempfile.TemporaryDirectory() as scratch:
-        generate_month(Path(scratch), settlements)
+        with phase(report, f"generating {settlements:,} settlements"):
+            generate_month(Path(scratch), settlements)
         cursor = duckdb.connect().execute(MONTH_ROWS.format(directory=scratch))
         while batch := cursor.fetchmany(BATCH_SETTLEMENTS):
             for table, rows in zip((settlement, settlement_fund, account_entry, ledger_entry),
@@ -83,6 +85,7 @@ def fill(db: Database, settlements: int) -> int:
                 if rows:
                     write_batch(db, table, rows)
             written += len(batch)
+            report(f"written {written:,} settlements with their postings")
     return written
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import func, select, text
 
 from yibao.bench.cpu import Meter
 from yibao.bench.load import FLOOR_INFNO, Plan, Record, Target, run_process
+from yibao.bench.progress import Report
 from yibao.bench.server import ServerProcess, free_port
 from yibao.bench.world import Scale, generate, world_token
 from yibao.store.db import Database
@@ -195,7 +196,8 @@ def _rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
-def soak(opts: Options, minutes: float, window: float, report: Any = print) -> dict[str, Any]:
+def soak(opts: Options, minutes: float, window: float,
+         report: Report = print) -> dict[str, Any]:
     """Full flows at 70 % of the measured maximum for ``minutes``; latency and server
     memory per window, so a leak or a slowdown shows as a trend."""
     db = Database(opts.url, pool_size=opts.clients)
@@ -220,7 +222,7 @@ def soak(opts: Options, minutes: float, window: float, report: Any = print) -> d
                    "p99_2207": merged["latency_ms"].get("2207", {}).get("p99"),
                    "server_rss_mb": _rss_mb(server.pid),
                    "cpu_ms_per_call": merged["cpu_ms_per_call"]}
-            report(row)
+            report(", ".join(f"{name} {value}" for name, value in row.items()))
             windows.append(row)
     finally:
         server.stop()
@@ -229,7 +231,7 @@ def soak(opts: Options, minutes: float, window: float, report: Any = print) -> d
             "windows": windows}
 
 
-def run(opts: Options, report: Any = print) -> dict[str, Any]:
+def run(opts: Options, report: Report = print) -> dict[str, Any]:
     db = Database(opts.url, pool_size=opts.clients)
     report(f"preparing {opts.persons:,} synthetic persons ...")
     prepare(db, opts.persons)

@@ -6,20 +6,30 @@ from pathlib import Path
 
 import typer
 
-from yibao.cli.common import EXISTING_DB_OPTION, console
+from yibao.cli.common import EXISTING_DB_OPTION, console, show
 from yibao.store.db import Database
 
-app = typer.Typer(help="Benchmarks: numbers and ratios against a baseline in the same run")
+app = typer.Typer(help="Benchmarks: numbers and ratios against a baseline in the same run; "
+                  "each says what it does as it goes")
+
+
+def progress(text: str) -> None:
+    """The reporter of every benchmark: a dim line per phase, round or event."""
+    show(text, "dim")
 
 
 @app.command("engine")
-def bench_engine(count: int = typer.Option(100_000, "--count"),
-                 rounds: int = typer.Option(5, "--rounds", min=1)) -> None:
+def bench_engine(
+    count: int = typer.Option(100_000, "--count", min=1,
+                              help="settlements computed in each round"),
+    rounds: int = typer.Option(5, "--rounds", min=1,
+                               help="rounds of engine and baseline; the best counts"),
+) -> None:
     """Settlements per second of the pure engine on one core (best of --rounds)."""
     from yibao.bench import engine
     from yibao.store.policy_files import load_policies
 
-    result = engine.run(load_policies(), count, rounds)
+    result = engine.run(load_policies(), count, rounds, report=progress)
     console.print(
         f"engine: {result.per_second:,.0f} settlements/s on one core, best of {rounds} "
         f"({result.settlements:,} in {result.seconds:.2f} s CPU); "
@@ -30,7 +40,8 @@ def bench_engine(count: int = typer.Option(100_000, "--count"),
 
 @app.command("clearing")
 def bench_clearing(
-    settlements: int = typer.Option(10_000_000, "--settlements"),
+    settlements: int = typer.Option(10_000_000, "--settlements", min=1,
+                                    help="the synthetic month's size (when generated)"),
     directory: Path = typer.Option(Path("bench/results/clearing-month"), "--dir",
                                    help="the month's Parquet files (generated if absent)"),
     store: str = typer.Option("", "--store", help="a scratch PostgreSQL database to load "
@@ -39,7 +50,7 @@ def bench_clearing(
     """Clear a synthetic month with DuckDB; baseline: one scan of the same files."""
     from yibao.bench import clearing
 
-    r = clearing.run(directory, settlements)
+    r = clearing.run(directory, settlements, report=progress)
     if r.generate_seconds is not None:
         console.print(f"generated {r.settlements:,} settlements in {r.generate_seconds:.1f} s")
     console.print(
@@ -47,7 +58,7 @@ def bench_clearing(
         f"{r.clearing_seconds:.2f} s ({r.rows_per_second:,.0f} rows/s); baseline scan "
         f"{r.baseline_seconds:.2f} s; ratio {r.baseline_seconds / r.clearing_seconds:.3f}")
     if store:
-        s = clearing.run_store(store, directory)
+        s = clearing.run_store(store, directory, report=progress)
         console.print(
             f"store: loaded {s.settlements:,} in {s.load_seconds:.1f} s; extract "
             f"{s.extract_seconds:.1f} s ({s.settlements / s.extract_seconds:,.0f} rows/s); "
@@ -63,13 +74,15 @@ def bench_ledger(
 ) -> None:
     """Time ``ledger verify`` and its peak memory; baseline: one scan of its tables."""
     from yibao.bench import ledger
+    from yibao.bench.progress import phase
 
     database = Database(db)
-    written = ledger.fill(database, settlements)
+    written = ledger.fill(database, settlements, report=progress)
     database.dispose()
     if written:
         console.print(f"wrote {written:,} settlements with their postings")
-    m = ledger.measure(database.url)
+    with phase(progress, "the baseline scan and ledger verify, in a fresh process"):
+        m = ledger.measure(database.url)
     console.print(
         f"verify: {m.settlements:,} settlements, {m.entries:,} ledger entries, "
         f"{m.problems} problems in {m.verify_seconds:.1f} s ({m.verify_cpu_seconds:.1f} s "
@@ -81,11 +94,16 @@ def bench_ledger(
 @app.command("flood")
 def bench_flood(
     db: str = typer.Option("", "--db", help="SQLite path (default: a new file under --dir)"),
-    seconds: float = typer.Option(10.0, "--seconds", max=120.0),
-    clients: int = typer.Option(4, "--clients", min=1, max=32),
-    flooders: int = typer.Option(4, "--flooders", min=1, max=32),
-    flood_mib: int = typer.Option(60, "--flood-mib", min=1, max=200),
-    directory: Path = typer.Option(Path("bench/results"), "--dir"),
+    seconds: float = typer.Option(10.0, "--seconds", max=120.0,
+                                  help="length of each of the two phases"),
+    clients: int = typer.Option(4, "--clients", min=1, max=32,
+                                help="signed 5206 clients (threads)"),
+    flooders: int = typer.Option(4, "--flooders", min=1, max=32,
+                                 help="clients sending oversized unauthenticated bodies"),
+    flood_mib: int = typer.Option(60, "--flood-mib", min=1, max=200,
+                                  help="size of each flooding body in MiB"),
+    directory: Path = typer.Option(Path("bench/results"), "--dir",
+                                   help="where the default SQLite database goes"),
 ) -> None:
     """Signed 5206 latency alone, then while unauthenticated oversized bodies flood
     /channel/v1 and /admin/v1 (one server on 127.0.0.1, SQLite); prints both and the ratio."""
@@ -93,24 +111,27 @@ def bench_flood(
 
     opts = flood.Options(db or flood.default_url(directory), seconds, clients, flooders,
                          flood_mib * 1024 * 1024)
-    console.print(flood.markdown(flood.run(opts, report=console.print)))
+    console.print(flood.markdown(flood.run(opts, report=progress)))
 
 
 @app.command("settle")
 def bench_settle(
     db: str = EXISTING_DB_OPTION,
-    seconds: float = typer.Option(20.0, "--seconds"),
-    clients: int = typer.Option(8, "--clients"),
-    processes: int = typer.Option(2, "--client-processes"),
-    workers: int = typer.Option(2, "--workers"),
-    persons: int = typer.Option(100_000, "--persons"),
-    output: Path = typer.Option(Path("bench/results"), "--output"),
+    seconds: float = typer.Option(20.0, "--seconds", help="length of each timed phase"),
+    clients: int = typer.Option(8, "--clients", help="simulated HIS clients in all"),
+    processes: int = typer.Option(2, "--client-processes",
+                                  help="processes the clients are spread over"),
+    workers: int = typer.Option(2, "--workers", help="server worker processes"),
+    persons: int = typer.Option(100_000, "--persons",
+                                help="synthetic persons the clients settle for"),
+    output: Path = typer.Option(Path("bench/results"), "--output",
+                                help="directory the result JSON is saved in"),
 ) -> None:
     """Drive the server with simulated HIS clients; compare with a bare-SQL baseline."""
     from yibao.bench import settle
 
     opts = settle.Options(db, seconds, clients, processes, workers, persons)
-    result = settle.run(opts, report=console.print)
+    result = settle.run(opts, report=progress)
     path = settle.save(result, output)
     console.print(settle.markdown(result))
     console.print(f"saved {path}")
@@ -121,11 +142,15 @@ def bench_online(
     db: str = typer.Option("", "--db", help="database URL (default: a new SQLite file "
                            "under --dir); setup activates a certificate per person, so use "
                            "an empty database"),
-    seconds: float = typer.Option(20.0, "--seconds", min=0.5, max=600.0),
-    clients: int = typer.Option(4, "--clients", min=1, max=32),
-    persons: int = typer.Option(200, "--persons", min=1),
-    workers: int = typer.Option(2, "--workers", min=1),
-    directory: Path = typer.Option(Path("bench/results"), "--dir"),
+    seconds: float = typer.Option(20.0, "--seconds", min=0.5, max=600.0,
+                                  help="length of each timed phase"),
+    clients: int = typer.Option(4, "--clients", min=1, max=32,
+                                help="concurrent clients (threads)"),
+    persons: int = typer.Option(200, "--persons", min=1,
+                                help="persons given a certificate and orders"),
+    workers: int = typer.Option(2, "--workers", min=1, help="server worker processes"),
+    directory: Path = typer.Option(Path("bench/results"), "--dir",
+                                   help="where the default SQLite database goes"),
 ) -> None:
     """Online orders per second end to end (6201, authorisation, 6202, payment at the
     simulator, settled) against window flows 2201 -> 2204 -> 2207 through the same server
@@ -134,23 +159,25 @@ def bench_online(
 
     opts = online.Options(db or online.default_url(directory), seconds, clients, persons,
                           workers)
-    result = online.run(opts, report=console.print)
+    result = online.run(opts, report=progress)
     console.print(online.markdown(result))
 
 
 @app.command("soak")
 def bench_soak(
     db: str = EXISTING_DB_OPTION,
-    minutes: float = typer.Option(10.0, "--minutes"),
-    window: float = typer.Option(30.0, "--window"),
-    clients: int = typer.Option(8, "--clients"),
-    persons: int = typer.Option(20_000, "--persons"),
+    minutes: float = typer.Option(10.0, "--minutes", help="how long to soak"),
+    window: float = typer.Option(30.0, "--window",
+                                 help="seconds per measured window (one line each)"),
+    clients: int = typer.Option(8, "--clients", help="simulated HIS clients"),
+    persons: int = typer.Option(20_000, "--persons",
+                                help="synthetic persons the clients settle for"),
 ) -> None:
     """Full flows at 70 % of the measured maximum; latency and memory per window."""
     from yibao.bench import settle
 
     opts = settle.Options(db, window, clients, 2, 2, persons)
-    result = settle.soak(opts, minutes, window, report=console.print)
+    result = settle.soak(opts, minutes, window, report=progress)
     first, last = result["windows"][0], result["windows"][-1]
     console.print(f"p99 2207 {first['p99_2207']} -> {last['p99_2207']} ms; server memory "
                   f"{first['server_rss_mb']} -> {last['server_rss_mb']} MiB")
@@ -159,9 +186,9 @@ def bench_soak(
 @app.command("crash")
 def bench_crash(
     db: str = EXISTING_DB_OPTION,
-    seconds: float = typer.Option(120.0, "--seconds"),
-    kills: int = typer.Option(20, "--kills"),
-    clients: int = typer.Option(4, "--clients"),
+    seconds: float = typer.Option(120.0, "--seconds", help="how long the clients run"),
+    kills: int = typer.Option(20, "--kills", help="kill -9 of the server, at random moments"),
+    clients: int = typer.Option(4, "--clients", help="simulated HIS clients (threads)"),
     restart_db: str = typer.Option("", "--restart-db-command",
                                    help="shell command that restarts the database, run once"),
 ) -> None:
@@ -174,6 +201,7 @@ def bench_crash(
     from yibao.store.demo import seed_demo
 
     database = Database(db)
+    progress("migrating and loading the demo dataset ...")
     database.migrate()
     with database.write() as conn:
         seed_demo(conn)
@@ -186,13 +214,14 @@ def bench_crash(
             subprocess.run(restart_db, shell=True, check=True)
     ledger = faults.run(database.url, seconds=seconds, kills=kills, port=port,
                         clients=clients, persons=people, institutions=faults.DEMO_HOSPITALS,
-                        outage=outage)
+                        outage=outage, report=progress)
+    progress("checking every acknowledged settlement ...")
     problems = faults.check(database, ledger, opening)
     console.print(f"acknowledged settlements {len(ledger.acknowledged)}, resent after a kill "
                   f"{ledger.retries}, E-SYS-001 answers {ledger.unavailable}")
     if problems:
         for problem in problems[:50]:
-            console.print(f"[red]{problem}[/]")
+            show(problem, "red")
         raise typer.Exit(1)
     console.print("[green]all acknowledged settlements exist exactly once; accumulators, "
                   "accounts and messages are consistent[/]")

@@ -25,7 +25,8 @@ def channels_list(db: str = DB_OPTION) -> None:
 
 @app.command("webhook")
 def channels_webhook(
-    channel_id: str, url: str = typer.Argument(..., help="http(s) URL; \"\" stops them"),
+    channel_id: str = typer.Argument(..., help="the channel's id (yibao channels list)"),
+    url: str = typer.Argument(..., help="http(s) URL; \"\" stops them"),
     db: str = DB_OPTION,
 ) -> None:
     """Set where the channel's webhooks (order and claim status) go; "" stops them. The

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from yibao.cli.common import DB_OPTION, T, cli_call, console, write_step
+from yibao.cli.common import DB_OPTION, T, cli_call, console, show, write_step
 from yibao.store.db import Database
 
 if TYPE_CHECKING:
@@ -47,10 +47,13 @@ def clearing_run(
                                 "(the extra yibao[spark])"),
     out: Path | None = typer.Option(None, "--out", help="write the statements here"),
 ) -> None:
-    """Compute a month (again, while it is open); optionally write the statements."""
+    """Compute a month (again, while it is open) and print it as its statements total it:
+    settlements and cancellations apart, institutions, region pairs, what is due (yuan,
+    net of prepayments); optionally write the statements."""
     import time
 
     from yibao.analytics.engines import unavailable
+    from yibao.domain.money import fen_to_yuan
     from yibao.services import clearing, statements
 
     lacking = unavailable(engine)
@@ -58,11 +61,11 @@ def clearing_run(
         typer.echo(lacking, err=True)
         raise typer.Exit(2)
     started = time.perf_counter()
-    outcome = _step(db, operator, "clearing.run", month, lambda call:
-                    clearing.run(call, month, engine=engine))
-    console.print(f"{month}: {outcome.settlements:,} settlements, {outcome.institutions} "
-                  f"institutions, {outcome.regions} region pairs, due "
-                  f"{outcome.due / 100:,.2f} yuan ({time.perf_counter() - started:.1f} s)")
+    done = _step(db, operator, "clearing.run", month, lambda call:
+                 clearing.run(call, month, engine=engine))
+    show(f"{month}: settlements {done.settlements:,}, cancellations {done.cancellations:,}, "
+         f"institutions {done.institutions:,}, region pairs {done.regions:,}, due "
+         f"{fen_to_yuan(done.due)} yuan ({time.perf_counter() - started:.1f} s)")
     if out is not None:
         with Database(db).read() as conn:
             files = statements.write(conn, month, out)
@@ -83,18 +86,20 @@ def clearing_close(month: str = MONTH_OPTION, db: str = DB_OPTION,
 def clearing_prepay(month: str = MONTH_OPTION, db: str = DB_OPTION,
                     operator: str = OPERATOR_OPTION) -> None:
     """Prepay the month to institutions flagged for it (average of recent months)."""
+    from yibao.domain.money import fen_to_yuan
     from yibao.services import clearing
 
     paid = _step(db, operator, "clearing.prepay", month, lambda call:
                  clearing.prepay(call, month))
     for code, amount in paid.items():
-        console.print(f"{code}: {amount / 100:,.2f} yuan prepaid for {month}")
+        show(f"{code}: {fen_to_yuan(amount)} yuan prepaid for {month}")
     console.print(f"{len(paid)} prepayments")
 
 
 @app.command("statements")
 def clearing_statements(month: str = MONTH_OPTION, db: str = DB_OPTION,
-                        out: Path = typer.Option(Path("statements"), "--out")) -> None:
+                        out: Path = typer.Option(Path("statements"), "--out",
+                                                 help="directory to write them in")) -> None:
     """Write every institution's statement and the bureau summary (CSV and HTML)."""
     from yibao.services import statements
 

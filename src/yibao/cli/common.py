@@ -1,15 +1,22 @@
-"""What the command groups share: the console, the --db options (each checks its
-database before the command runs), one write step, the call a command makes to the
-services."""
+"""What the command groups share: the console and how text and tables are shown on it,
+the --db option, one write step, the call a command makes to the services.
+
+In a terminal the console colours what a command styles (never the text itself: no
+highlighter, no markup in what is shown, so a code such as E-ENV-005 or a message with
+[brackets] prints verbatim) and wraps to the terminal's width. Piped or redirected, it
+writes plain lines, never wrapped, without colour codes; a table is one line per row,
+its cells separated by tabs."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from yibao.store.db import DEFAULT_URL, Database, Need, problem
 
@@ -19,7 +26,8 @@ if TYPE_CHECKING:
     from yibao.domain.errors import Refused
     from yibao.services.context import Actor, Call, Clock
 
-console = Console()
+console = Console(highlight=False)
+console.soft_wrap = not console.is_terminal  # piped: a line stays one line
 T = TypeVar("T")
 
 
@@ -67,8 +75,33 @@ def write_step(
         with Database(db).write(snapshot=snapshot) as conn:
             return action(conn)
     except Refused as refusal:
-        console.print(f"[red]{say(refusal)}[/]")
+        show(say(refusal), "red")
         raise typer.Exit(1) from refusal
+
+
+def show(text: str, style: str = "") -> None:
+    """Print ``text`` verbatim (no markup, no highlighting), in ``style`` in a terminal."""
+    console.print(Text(text, style=style))
+
+
+def show_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A table: in a terminal with ``headers``, the first column never wrapped; piped,
+    one line per row, its cells separated by tabs (no header line; a tab or line break
+    inside a cell becomes a space). None shows as an empty cell."""
+    if not console.is_terminal:
+        for row in rows:
+            typer.echo("\t".join(" ".join(_cell(cell).split("\t")).replace("\n", " ")
+                                 for cell in row))
+        return
+    table = Table(*headers)
+    table.columns[0].no_wrap = True
+    for row in rows:
+        table.add_row(*(Text(_cell(cell)) for cell in row))
+    console.print(table)
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def cli_call(conn: Connection, actor: Actor, *, clock: Clock | None = None) -> Call:

@@ -6,15 +6,20 @@ from pathlib import Path
 
 import typer
 
-from yibao.cli.common import console
+from yibao.cli.common import show_table
+
+HEADERS = ("code", "meaning", "what to do", "HTTP (REST)")
 
 
-def errors(output: Path | None = typer.Option(None, "--output")) -> None:
-    """Print (or write) the error catalogue as Markdown."""
-    from yibao.domain.errors import catalogue_markdown
+def errors(output: Path | None = typer.Option(
+        None, "--output", help="write the catalogue as Markdown to this file (docs/errors.md) "
+        "instead of printing it")) -> None:
+    """Print the error catalogue: a table in a terminal; piped, one line per code with
+    the code, its meaning, what to do and the HTTP status separated by tabs. With
+    --output, write it as Markdown."""
+    from yibao.domain.errors import CATALOGUE, catalogue_markdown
 
-    text = catalogue_markdown()
-    if output is None:
-        console.print(text)
-    else:
-        output.write_text(text, encoding="utf-8")
+    if output is not None:
+        output.write_text(catalogue_markdown(), encoding="utf-8")
+        return
+    show_table(HEADERS, [(e.code, e.title, e.hint, e.http) for e in CATALOGUE.values()])

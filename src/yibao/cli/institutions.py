@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Institutions' gateway credentials: schemes, AK/SK pairs, x-tif token")
 EFFECTIVE = "a running server uses it within 60 s (its institution cache)"
+CODE_ARGUMENT = typer.Argument(..., help="the institution's fixmedins_code")
 
 
 def _step(db: str, action: Callable[[Call], T]) -> T:
@@ -38,7 +39,7 @@ def _secret_from_stdin(wanted: bool) -> str:
 
 
 @app.command("gateway")
-def institutions_gateway(code: str, db: str = DB_OPTION) -> None:
+def institutions_gateway(code: str = CODE_ARGUMENT, db: str = DB_OPTION) -> None:
     """The schemes the institution may sign with and its access keys (no secret)."""
     from yibao.services import institutions
 
@@ -55,7 +56,7 @@ def institutions_gateway(code: str, db: str = DB_OPTION) -> None:
 
 @app.command("schemes")
 def institutions_schemes(
-    code: str,
+    code: str = CODE_ARGUMENT,
     xtif: bool = typer.Option(..., "--xtif/--no-xtif", help="may sign with x-tif-*"),
     aksk: bool = typer.Option(..., "--aksk/--no-aksk", help="may sign with AK/SK (_api_*)"),
     db: str = DB_OPTION,
@@ -70,7 +71,7 @@ def institutions_schemes(
 
 @app.command("issue-key")
 def institutions_issue_key(
-    code: str,
+    code: str = CODE_ARGUMENT,
     access_key: str = typer.Option("", "--access-key", help="the AK to issue (one the HIS "
                                    "already holds); default: a new random one"),
     secret_stdin: bool = typer.Option(False, "--secret-stdin", help="read the SK from the "
@@ -98,7 +99,7 @@ def institutions_issue_key(
 
 @app.command("rotate-token")
 def institutions_rotate_token(
-    code: str,
+    code: str = CODE_ARGUMENT,
     token_stdin: bool = typer.Option(False, "--token-stdin", help="read the new token from "
                                      "the first line of standard input (default: a new one)"),
     db: str = DB_OPTION,

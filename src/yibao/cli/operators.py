@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from yibao.cli.common import DB_OPTION, T, cli_call, console, write_step
+from yibao.cli.common import DB_OPTION, T, cli_call, console, show_table, write_step
 from yibao.store.db import Database
 
 if TYPE_CHECKING:
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Bureau operators: roles and bearer tokens (docs/security.md)")
 DAYS_OPTION = typer.Option(90, "--days", help="the token expires after this many days")
+NAME_ARGUMENT = typer.Argument(..., help="the operator's name")
 
 
 def _step(db: str, action: Callable[[Call], T]) -> T:
@@ -35,7 +36,9 @@ def _show_token(issued: Issued) -> None:
 
 @app.command("create")
 def operators_create(
-    name: str, role: list[str] = typer.Option(..., "--role", help="clerk, reviewer, "
+    name: str = typer.Argument(..., help="the new operator's name: 1..60 letters, digits, "
+                               "'.', '_' or '-'"),
+    role: list[str] = typer.Option(..., "--role", help="clerk, reviewer, "
                                               "approver, finance, auditor, administrator"),
     days: int = DAYS_OPTION, db: str = DB_OPTION,
 ) -> None:
@@ -48,21 +51,19 @@ def operators_create(
 @app.command("list")
 def operators_list(db: str = DB_OPTION) -> None:
     """Every operator: roles, status, when its live token expires (tokens never shown)."""
-    from rich.table import Table
-
     from yibao.services import operators
     from yibao.services.context import china_now
 
     with Database(db).read() as conn:
         rows = operators.listing(conn, china_now())
-    table = Table("name", "roles", "status", "token expires")
-    for row in rows:
-        table.add_row(row["name"], row["roles"], row["status"], row["expires_at"] or "-")
-    console.print(table)
+    show_table(("name", "roles", "status", "token expires"),
+               [(row["name"], row["roles"], row["status"], row["expires_at"] or "-")
+                for row in rows])
 
 
 @app.command("rotate")
-def operators_rotate(name: str, days: int = DAYS_OPTION, db: str = DB_OPTION) -> None:
+def operators_rotate(name: str = NAME_ARGUMENT, days: int = DAYS_OPTION,
+                     db: str = DB_OPTION) -> None:
     """A new token for the operator (printed once); the old ones stop working at once."""
     from yibao.services import operators
 
@@ -70,7 +71,7 @@ def operators_rotate(name: str, days: int = DAYS_OPTION, db: str = DB_OPTION) ->
 
 
 @app.command("revoke")
-def operators_revoke(name: str, db: str = DB_OPTION) -> None:
+def operators_revoke(name: str = NAME_ARGUMENT, db: str = DB_OPTION) -> None:
     """Revoke every token of the operator (effective on the next request)."""
     from yibao.services import operators
 

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from yibao.cli.common import DB_OPTION, console
+from yibao.cli.common import DB_OPTION, console, show_table
 from yibao.services import outbox
 from yibao.store.db import Database
 
@@ -60,19 +60,16 @@ def outbox_deliver(
 def outbox_list(
     db: str = DB_OPTION,
     status: str | None = typer.Option(None, "--status", help="pending, delivered or failed"),
-    limit: int = typer.Option(50, "--limit"),
+    limit: int = typer.Option(50, "--limit", help="newest messages listed at most"),
 ) -> None:
     """Counts per status and the newest messages."""
-    from rich.table import Table
-
     if status is not None and status not in outbox.STATUSES:
         raise typer.BadParameter(f"--status must be one of {', '.join(outbox.STATUSES)}")
     with Database(db).read() as conn:
         counts = outbox.counts(conn)
         rows = outbox.listing(conn, status=status, limit=limit)
     console.print("  ".join(f"{name} {count}" for name, count in counts.items()))
-    table = Table("id", "kind", "status", "attempts", "next attempt", "last error", "created")
-    for row in rows:
-        table.add_row(row["id"], row["kind"], row["status"], str(row["attempts"]),
-                      row["next_attempt_at"], row["last_error"], row["created_at"])
-    console.print(table)
+    show_table(("id", "kind", "status", "attempts", "next attempt", "last error", "created"),
+               [(row["id"], row["kind"], row["status"], row["attempts"],
+                 row["next_attempt_at"], row["last_error"], row["created_at"])
+                for row in rows])

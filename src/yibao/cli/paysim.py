@@ -12,8 +12,8 @@ STYLES = ("wechat", "alipay")
 
 
 def paysim(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8090, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
+    port: int = typer.Option(8090, "--port", help="TCP port to listen on"),
     style: str = typer.Option(
         "wechat", "--style", help="the platform spoken: wechat (WeChat Pay API v3) or "
         "alipay (Alipay's openapi gateway, /gateway.do)"),

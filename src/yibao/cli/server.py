@@ -6,10 +6,13 @@ import os
 
 import typer
 
-from yibao.cli.common import CREATING_DB_OPTION, console, db_option, safe_url
+from yibao.cli.common import CREATING_DB_OPTION, console, db_option, safe_url, show
 from yibao.store.db import DEFAULT_URL, Database, Need
 
-PORT_OPTION = typer.Option(8080, "--port", envvar="YIBAO_PORT", help="the port to serve on")
+HOST_OPTION = typer.Option("127.0.0.1", "--host",
+                           help="address to listen on (0.0.0.0: every interface)")
+PORT_OPTION = typer.Option(8080, "--port", envvar="YIBAO_PORT",
+                           help="TCP port to listen on (or YIBAO_PORT)")
 
 
 def migrate(db: str = CREATING_DB_OPTION) -> None:
@@ -19,7 +22,8 @@ def migrate(db: str = CREATING_DB_OPTION) -> None:
     console.print(f"[green]schema up to date[/] on {safe_url(database.url)}")
 
 
-def seed(db: str = CREATING_DB_OPTION, demo: bool = typer.Option(False, "--demo")) -> None:
+def seed(db: str = CREATING_DB_OPTION, demo: bool = typer.Option(
+        False, "--demo", help="load the demo dataset (required: the only dataset)")) -> None:
     """Load reference data; --demo loads the demo dataset (idempotent)."""
     if not demo:
         raise typer.BadParameter("only --demo is available")
@@ -34,9 +38,9 @@ def seed(db: str = CREATING_DB_OPTION, demo: bool = typer.Option(False, "--demo"
 
 def serve(
     db: str = CREATING_DB_OPTION,
-    host: str = typer.Option("127.0.0.1", "--host"),
+    host: str = HOST_OPTION,
     port: int = PORT_OPTION,
-    workers: int = typer.Option(1, "--workers"),
+    workers: int = typer.Option(1, "--workers", help="worker processes"),
     demo_mode: bool = typer.Option(
         False, "--demo", help="demo mode: allow the built-in development face template key and the "
         "mobile-payment centre's demo key"),
@@ -58,13 +62,13 @@ def serve(
     problem = (face.key_problem(demo=demo) or mpc.key_problem(demo=demo)
                or service_paths.problem())
     if problem:
-        console.print(f"[red]{problem}[/]", markup=True, highlight=False)
+        show(problem, "red")
         raise typer.Exit(2)
     try:
         from yibao.api.app import online_from_env
         online_from_env()  # the payment platform: one, with its keys
     except (ValueError, OSError) as exc:
-        console.print(f"[red]payment platform: {exc}[/]", markup=True, highlight=False)
+        show(f"payment platform: {exc}", "red")
         raise typer.Exit(2) from exc
     if demo_mode:  # the workers' factory checks the key again: tell it this is a demo
         os.environ[face.DEMO_SWITCH] = "1"
@@ -79,8 +83,9 @@ def serve(
 
 
 def demo(
-    db: str = db_option(Need.SERVER, DEFAULT_URL, "SQLite path or database URL (created)"),
-    host: str = typer.Option("127.0.0.1", "--host"),
+    db: str = db_option(Need.SERVER, DEFAULT_URL, "SQLite path or database URL (created "
+                        "and migrated if new)"),
+    host: str = HOST_OPTION,
     port: int = PORT_OPTION,
 ) -> None:
     """Migrate, load the demo dataset and serve: the one-command start."""

@@ -13,10 +13,12 @@ app = typer.Typer(help="Synthetic regions for load tests and benchmarks")
 @app.command("generate")
 def world_generate(
     db: str = EXISTING_DB_OPTION,
-    persons: int = typer.Option(10_000, "--persons"),
-    institutions: int = typer.Option(1_000, "--institutions"),
-    items: int = typer.Option(20_000, "--items"),
-    seed: int = typer.Option(2026, "--seed"),
+    persons: int = typer.Option(10_000, "--persons", help="insured persons to generate"),
+    institutions: int = typer.Option(1_000, "--institutions",
+                                     help="designated institutions to generate"),
+    items: int = typer.Option(20_000, "--items", help="catalogue items to generate"),
+    seed: int = typer.Option(2026, "--seed", help="random seed: the same seed, the same "
+                             "region"),
 ) -> None:
     """Generate a synthetic region (persons, institutions, catalogue) into a database."""
     import time

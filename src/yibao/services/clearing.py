@@ -46,11 +46,16 @@ PREPAY_MONTHS = 3  # a prepayment is the average of the last three closed months
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """A month's clearing as its statements show it: settlements and cancellations
+    counted apart, the institutions with a statement (those prepaid with nothing settled
+    too), the region pairs, and what is due in all (fen, net of prepayments)."""
+
     month: str
     settlements: int
+    cancellations: int
     institutions: int
-    due: int
     regions: int
+    due: int
 
 
 def run(call: Call, month: str, *, engine: str = "duckdb",
@@ -65,10 +70,18 @@ def run(call: Call, month: str, *, engine: str = "duckdb",
         runner = engines.run_spark if engine == "spark" else engines.run_duckdb
         results = runner(directory)
     _replace(call, month, count, results)
-    due = conn.execute(select(func.coalesce(func.sum(clearing_institution.c.due), 0)).where(
-        clearing_institution.c.month == month)).scalar_one()
-    return Outcome(month, count, len(results["institutions"]), int(due),
-                   len(results["regions"]))
+    return outcome(conn, month)
+
+
+def outcome(conn: Connection, month: str) -> Outcome:
+    """The month's stored clearing, totalled as its statements show it."""
+    c = clearing_institution.c
+    settled, cancelled, institutions, due = conn.execute(select(
+        func.coalesce(func.sum(c.settlements), 0), func.coalesce(func.sum(c.cancellations), 0),
+        func.count(), func.coalesce(func.sum(c.due), 0)).where(c.month == month)).one()
+    regions = conn.execute(select(func.count()).select_from(clearing_region).where(
+        clearing_region.c.month == month)).scalar_one()
+    return Outcome(month, int(settled), int(cancelled), institutions, regions, int(due))
 
 
 def _month(conn: Connection, month: str) -> RowMapping | None:

@@ -78,8 +78,10 @@ def pin_matches(pin: str, stored: str) -> bool:
 
 
 def check_pin_format(pin: str) -> None:
+    """Bad input, not a wrong PIN: refused (400) before any PIN is compared or counted."""
     if len(pin) != PIN_LENGTH or not is_digits(pin):
-        raise Refused("E-ECT-005", f"the PIN is {PIN_LENGTH} digits")
+        raise Refused("E-ECT-025", f"the PIN sent has {len(pin)} characters, not "
+                      f"{PIN_LENGTH} digits 0-9")
 
 
 def activate(
@@ -137,37 +139,51 @@ def certificate(call: Call, cert_id: str) -> RowMapping:
     return found
 
 
-def _verify_pin(call: Call, cert: RowMapping, pin: str) -> bool:
-    """Check the PIN; the fifth wrong one locks the certificate. Returns whether it matched
-    (the failure count must be committed, so the caller refuses after its transaction)."""
+def _unlock_how(cert_id: str) -> str:
+    return (f"until its PIN is reset with a real-person check (POST /channel/v1/certificates/"
+            f"{cert_id}/pin)")
+
+
+def _verify_pin(call: Call, cert: RowMapping, pin: str) -> Refused | None:
+    """Check the PIN: None when it matched, else the refusal to answer once the failure
+    is committed (the caller refuses after its transaction): a wrong PIN says how many
+    attempts are left (E-ECT-005); the fifth in a row locks the certificate and says so,
+    and how to unlock it (E-ECT-004). A locked certificate, or a PIN that is not 6 digits,
+    is refused at once and counts nothing."""
     if cert["locked_at"] is not None:
-        raise Refused("E-ECT-004", "locked after too many wrong PINs: reset it with "
-                      "real-person verification")
+        raise Refused("E-ECT-004", f"locked since {cert['locked_at']:%Y-%m-%d %H:%M} after "
+                      f"{PIN_FAILURES_MAX} wrong PINs, {_unlock_how(cert['cert_id'])}")
+    check_pin_format(pin)
     conn, actor = call.conn, call.actor.name
     if pin_matches(pin, cert["pin_hash"]):
         if cert["pin_failures"]:
             conn.execute(update(ecert).where(ecert.c.cert_id == cert["cert_id"])
                          .values(pin_failures=0))
-        return True
-    failures = cert["pin_failures"] + 1
-    locked = call.now if failures >= PIN_FAILURES_MAX else None
-    conn.execute(update(ecert).where(ecert.c.cert_id == cert["cert_id"])
-                 .values(pin_failures=failures, locked_at=locked))
-    if locked is not None:
-        audit.record(conn, kind="pin_locked", psn_no=cert["psn_no"], actor=actor,
-                     at=call.now, detail=cert["cert_id"])
-        revocation.revoke_certificate_tokens(conn, cert["cert_id"], reason=revocation.PIN_LOCKED,
-                                             actor=actor, at=call.now)
-    return False
-
-
-def holder_by_pin(call: Call, cert_id: str, pin: str, *, settled: bool = True) -> str | None:
-    """The psn_no of the certificate's holder, or None when the PIN was wrong (the failure
-    is recorded: the caller refuses after its transaction commits). ``settled``: refused
-    while the certificate is in its first period (E-ECT-013)."""
-    cert = certificate(call, cert_id)
-    if not _verify_pin(call, cert, pin):
         return None
+    failures = cert["pin_failures"] + 1
+    left = PIN_FAILURES_MAX - failures
+    conn.execute(update(ecert).where(ecert.c.cert_id == cert["cert_id"])
+                 .values(pin_failures=failures, locked_at=call.now if left <= 0 else None))
+    if left > 0:
+        return Refused("E-ECT-005", f"wrong PIN, {left} attempt{'s' if left > 1 else ''} "
+                       "left before the certificate is locked")
+    audit.record(conn, kind="pin_locked", psn_no=cert["psn_no"], actor=actor,
+                 at=call.now, detail=cert["cert_id"])
+    revocation.revoke_certificate_tokens(conn, cert["cert_id"], reason=revocation.PIN_LOCKED,
+                                         actor=actor, at=call.now)
+    return Refused("E-ECT-004", f"wrong PIN, the {PIN_FAILURES_MAX}th in a row: now locked "
+                   f"{_unlock_how(cert['cert_id'])}")
+
+
+def holder_by_pin(call: Call, cert_id: str, pin: str, *,
+                  settled: bool = True) -> str | Refused:
+    """The psn_no of the certificate's holder, or the refusal of a wrong PIN (the failure
+    is recorded: the caller answers it after its transaction commits). ``settled``:
+    refused while the certificate is in its first period (E-ECT-013)."""
+    cert = certificate(call, cert_id)
+    wrong = _verify_pin(call, cert, pin)
+    if wrong is not None:
+        return wrong
     if settled:
         rules.check_settled(cert["probation_until"], call.now)
     return str(cert["psn_no"])
@@ -180,13 +196,14 @@ def settled_certificate(call: Call, cert_id: str) -> RowMapping:
     return cert
 
 
-def issue_qr(call: Call, cert_id: str, pin: str, binding_id: str = "") -> str | None:
-    """A fresh dynamic QR code for the holder, or for a bound relative; None when the
-    holder's PIN was wrong (the failure is recorded)."""
+def issue_qr(call: Call, cert_id: str, pin: str, binding_id: str = "") -> str | Refused:
+    """A fresh dynamic QR code for the holder, or for a bound relative; the refusal to
+    answer when the holder's PIN was wrong (the failure is recorded)."""
     conn = call.conn
     cert = certificate(call, cert_id)
-    if not _verify_pin(call, cert, pin):
-        return None  # before anything about the binding is revealed
+    wrong = _verify_pin(call, cert, pin)
+    if wrong is not None:
+        return wrong  # before anything about the binding is revealed
     psn_no = cert["psn_no"]
     if binding_id:
         psn_no = _binding(conn, cert_id, binding_id)["relative_psn_no"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -18,6 +19,7 @@ from sqlalchemy import (
     RowMapping,
     Select,
     and_,
+    case,
     func,
     insert,
     select,
@@ -25,6 +27,7 @@ from sqlalchemy import (
 )
 
 from yibao.domain import ledger as rules
+from yibao.domain.states import SettlementKind
 from yibao.store.schema import (
     account_entry,
     clearing_institution,
@@ -107,6 +110,68 @@ def balances(conn: Connection, prefix: str = "") -> dict[str, int]:
 # the keys, in its own collation, so a page's ranges in the three tables agree; Python
 # only groups equal keys. The clearing kinds are read one month at a time, in the same
 # way. ``ledger verify`` reads in one snapshot (``Database.read(snapshot=True)``).
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """How many rows, and the amount they carry (fen)."""
+
+    count: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """What ``verify`` compares: the ledger (its postings, their entries, the accounts
+    they touch and the fen they debit) and the records the postings must match: the
+    settlements by kind (what funds and personal accounts owe for them), the places
+    whose personal accounts are compared, paid payment orders, the closed months'
+    payments to institutions and between regions, the prepayments."""
+
+    postings: int
+    entries: int
+    accounts: int
+    debited: int
+    settlements: dict[SettlementKind, Tally]
+    account_places: int
+    payouts: Tally
+    closed_months: int
+    institution_payments: Tally
+    region_payments: Tally
+    prepayments: Tally
+
+
+def extent(conn: Connection) -> Extent:
+    """How much ``verify`` reads, counted in the same snapshot (aggregates only)."""
+    amount = ledger_entry.c.amount
+    postings, entries, accounts, debited = conn.execute(select(
+        func.count(func.distinct(ledger_entry.c.txn)), func.count(),
+        func.count(func.distinct(ledger_entry.c.account)),
+        func.coalesce(func.sum(case((amount > 0, amount), else_=0)), 0))).one()
+    owed = settlement_table.c.fund_pay_sumamt + settlement_table.c.acct_pay
+    by_kind = {SettlementKind(kind): Tally(count, int(total)) for kind, count, total in
+               conn.execute(select(settlement_table.c.kind, func.count(), func.sum(owed))
+                            .group_by(settlement_table.c.kind))}
+    places = conn.execute(select(func.count(func.distinct(person.c.insuplc_admdvs))).join_from(
+        account_entry, person, person.c.psn_no == account_entry.c.psn_no)).scalar_one()
+    closed = clearing_institution.c.month.in_(_CLOSED)
+    return Extent(
+        postings, entries, accounts, int(debited),
+        {kind: by_kind.get(kind, Tally(0, 0)) for kind in SettlementKind}, places,
+        _tally(conn, payment_order.c.amount, payment_order.c.status == "paid"),
+        conn.execute(select(func.count()).select_from(_CLOSED.subquery())).scalar_one(),
+        _tally(conn, clearing_institution.c.fund + clearing_institution.c.acct, closed),
+        _tally(conn, clearing_region.c.amount, clearing_region.c.month.in_(_CLOSED)),
+        _tally(conn, prepayment.c.amount, None))
+
+
+def _tally(conn: Connection, amount: ColumnElement[int],
+           where: ColumnElement[bool] | None) -> Tally:
+    query = select(func.count(), func.coalesce(func.sum(amount), 0))
+    if where is not None:
+        query = query.where(where)
+    count, total = conn.execute(query).one()
+    return Tally(count, int(total))
 
 
 def verify(conn: Connection, *, page_size: int = PAGE_SIZE) -> list[str]:
