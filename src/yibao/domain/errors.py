@@ -21,7 +21,7 @@ class ErrorCode:
     http: int
 
 
-HTTP_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 413, 423, 429, 500, 503})
+HTTP_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 413, 422, 423, 429, 500, 503})
 
 
 def _codes(*rows: tuple[str, str, str, int]) -> dict[str, ErrorCode]:
@@ -45,6 +45,17 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-ENV-009", "service path is not for this infno", "send the envelope to its infno's "
      "path or to the single route; the message names both", 400),
     ("E-ENV-010", "the interface takes POST only", "send the envelope with POST", 405),
+    # REST requests (/admin/v1, /channel/v1 and every route but the national interface's
+    # and the mobile-payment centre's): the problem details of docs/errors.md
+    ("E-REQ-001", "request not valid", "errors lists each field and what is wrong with it "
+     "(the OpenAPI at /docs describes every route's input)", 422),
+    ("E-REQ-002", "body is not JSON", "send UTF-8 JSON with Content-Type: application/json",
+     400),
+    ("E-REQ-003", "no such route", "the routes are listed at /docs (/openapi.json)", 404),
+    ("E-REQ-004", "method not allowed on this route", "the Allow header lists the methods "
+     "the route takes", 405),
+    ("E-REQ-005", "body too large", "the detail names the route's limit (docs/security.md)",
+     413),
     # gateway authentication
     ("E-AUTH-001", "gateway headers missing",
      "the message names them: x-tif-paasid/timestamp/nonce/signature, or the AK/SK scheme's "
