@@ -23,7 +23,7 @@ def problem_of(reply, status: int, code: str) -> dict:
     assert reply.headers["content-type"] == PROBLEM, reply.headers
     body = reply.json()
     entry = CATALOGUE[code]
-    assert MEMBERS <= body.keys(), body
+    assert body.keys() >= MEMBERS, body
     assert (body["type"], body["title"], body["status"], body["code"]) == (
         f"/errors/{code}", entry.title, entry.http, code), body
     assert body["detail"].startswith(f"{code} {entry.title}"), body
