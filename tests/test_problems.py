@@ -88,6 +88,11 @@ def test_a_channel_refusal_is_a_problem_and_its_replay_too(http, db):
     again = app.post("/channel/v1/certificates",  # already active here: 409, rolled back
                      dict(WANG, pin="135790", real_person=app.attestation()))
     problem_of(again, 409, "E-ECT-002")
+    forged = app.post(f"/channel/v1/certificates/{cert_id}/qr", {"pin": "135790"},
+                      secret="not-the-secret")
+    problem_of(forged, 401, "E-AUTH-005")
+    assert forged.headers["www-authenticate"] == 'YB-HMAC-SHA256 realm="channel"'
+
     wrong = app.post(f"/channel/v1/certificates/{cert_id}/qr", {"pin": "000000"},
                      key="K-WRONG-PIN")
     first = problem_of(wrong, 403, "E-ECT-005")

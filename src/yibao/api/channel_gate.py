@@ -60,9 +60,13 @@ class Unauthorized(Exception):
     """A channel request whose signature, timestamp or nonce is not valid (HTTP 401)."""
 
 
+CHALLENGE = {"WWW-Authenticate": 'YB-HMAC-SHA256 realm="channel"'}  # docs/channel-api.md
+
+
 def unauthorized_reply(path: str) -> Response:
+    """401 E-AUTH-005, naming the scheme: the HMAC signature headers of Signing."""
     return problem(Refused("E-AUTH-005", "channel signature, timestamp or nonce not valid"),
-                   path)
+                   path, headers=CHALLENGE)
 
 
 def request_hash(method: str, path: str, body: bytes) -> str:
