@@ -27,6 +27,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from yibao.domain.errors import CATALOGUE, ErrorCode, Refused
@@ -102,6 +103,15 @@ SCHEMA: dict[str, Any] = {
 }
 
 
+class Entry(BaseModel):
+    """A code of the catalogue: its title, what to do, the HTTP status it answers."""
+
+    code: str = Field(examples=["E-CHN-004"])
+    title: str
+    hint: str
+    status: int
+
+
 def _entry(code: str) -> ErrorCode:
     entry = CATALOGUE.get(code)
     if entry is None:
@@ -123,7 +133,9 @@ def router() -> APIRouter:
     api = APIRouter(tags=["errors"])
 
     @api.get(TYPE_PREFIX + "{code}", summary="An error code's catalogue entry (a problem's "
-             "type)", responses={200: {"content": {"text/html": {}}}})
+             "type)", response_model=Entry, responses={
+                 200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+                 404: {"description": "no such code in the catalogue (E-REQ-003)"}})
     def error_code(code: str, request: Request) -> Response:
         entry = _entry(code)
         if "text/html" in request.headers.get("accept", ""):
