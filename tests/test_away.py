@@ -397,7 +397,7 @@ def test_beijing_person_files_in_the_app_and_settles_in_hebei(db, http, his_fact
     bad = app.post(path, {"pin": "135790", "filing_type": "temporary", "area": "130102"})
     assert bad.status_code == 400 and bad.json()["code"] == "E-FIL-008"
     home = app.post(path, {"pin": "135790", "filing_type": "resident", "area": "110000"})
-    assert home.json()["code"] == "E-FIL-008" and "insured place" in home.json()["message"]
+    assert home.json()["code"] == "E-FIL-008" and "insured place" in home.json()["detail"]
     assert WANG["certno"] == WANG_FANG
 
 
@@ -418,7 +418,7 @@ def test_an_unknown_institution_cannot_be_networked(db, http):
     reply = http.put("/admin/v1/institutions/H99999999999/networked",
                      json={"enabled": True}, headers=ADMIN)
     assert reply.status_code == 404 and reply.json()["code"] == "E-ADM-001"
-    assert "H99999999999" in reply.json()["message"]
+    assert "H99999999999" in reply.json()["detail"]
 
 
 # ---------------------------------------------------------------- every type, both ways
@@ -719,7 +719,7 @@ def test_an_injury_declaration_in_use_is_not_cancelled_until_its_settlements_are
     for setl, infno in ((outpatient, "2208"), (inpatient, "2305")):
         refusal = cancel_filing(http, psn_no, declared)
         assert (refusal["http"], refusal["code"]) == (409, "E-FIL-009")
-        assert "live settlement" in refusal["message"]
+        assert "live settlement" in refusal["detail"]
         refused(beijing.call("2601", reverse), "E-FIL-009")  # nor by reversing the 2507
         ok(beijing.call(infno, {"data": {"setl_id": setl["setl_id"],
                                          "mdtrt_id": setl["mdtrt_id"], "psn_no": psn_no}}))

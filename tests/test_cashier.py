@@ -219,6 +219,7 @@ def test_confirming_needs_the_session_cookie_and_its_form_token(db, clock, shop,
     big = http.post(confirm, content=b"x" * 5000,
                     headers={"content-type": "application/x-www-form-urlencoded"})
     assert big.status_code == 413 and "1024 bytes" in big.json()["detail"]
+    assert big.json()["code"] == "E-REQ-005" and big.json()["instance"] == big.request.url.path
     ok = http.post(confirm, data={"form_token": token}, follow_redirects=False)
     assert ok.status_code == 303
     # a second click: the same platform order, nothing asked twice

@@ -44,6 +44,10 @@ def set_scopes(db, channel_id: str, scopes: str) -> None:
 
 
 def code_of(reply) -> tuple[int, str]:
+    """The status and, of an error, the code of its problem details (docs/errors.md)."""
+    if reply.status_code >= 400:
+        assert reply.headers["content-type"] == "application/problem+json", reply.text
+        assert reply.json()["instance"] == reply.request.url.path, reply.text
     return reply.status_code, reply.json().get("code", "")
 
 
@@ -85,7 +89,7 @@ def test_a_channel_without_the_scope_is_refused_and_nothing_happens(db, http):
                        (f"{CERTS}/{cert_id}/payee", {"pin": "135790"})):
         reply = app.post(path, body)
         assert code_of(reply) == (403, "E-CHN-001"), path
-        assert "activation" in reply.json()["message"]
+        assert "activation" in reply.json()["detail"]
     assert app.qr(cert_id).status_code == 200  # its own scope still works
 
     set_scopes(db, "CH-BJAPP", "own_data,claims")

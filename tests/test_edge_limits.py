@@ -117,7 +117,7 @@ def test_an_oversized_channel_body_is_refused_413(http, db, chunked):
     content = chunks(OVER) if chunked else body
     reply = http.post(ACTIVATE, content=content, headers=channel_headers(body))
     assert reply.status_code == 413, reply.text
-    assert str(BODY_BYTES_MAX) in reply.json()["detail"]
+    assert reply.json()["code"] == "E-REQ-005" and str(BODY_BYTES_MAX) in reply.json()["detail"]
     assert (snapshot(db), nonces(db)) == before
 
 
@@ -230,8 +230,9 @@ def test_rest_json_nested_deeper_than_the_limit_is_refused(http, db, deep):
         for reply in (http.post(SUSPEND, content=body, headers=AUTH),
                       http.post(ACTIVATE, content=body, headers=channel_headers(body))):
             assert reply.status_code == 422, reply.text
-            [error] = reply.json()["detail"]
-            assert error["type"] == "json_too_deep" and str(JSON_DEPTH_MAX) in error["msg"]
+            assert reply.json()["code"] == "E-REQ-001", reply.text
+            [error] = reply.json()["errors"]
+            assert error["field"] == "body" and f"deeper than {JSON_DEPTH_MAX}" in error["message"]
     assert app.post(ACTIVATE, json.loads(activation())).status_code == 201  # at the limit: ok
 
 
@@ -248,11 +249,11 @@ def test_rest_strings_longer_than_the_limit_are_refused(http, db):
     with unchanged(db):
         reply = http.post(ACTIVATE, content=body, headers=channel_headers(body))
         assert reply.status_code == 422, reply.text
-        [error] = reply.json()["detail"]
-        assert error["type"] == "string_too_long" and error["loc"] == ["body", "name"]
-        assert str(STRING_LENGTH_MAX) in error["msg"]
+        [error] = reply.json()["errors"]
+        assert error == {"field": "body.name", "message": f"text longer than "
+                         f"{STRING_LENGTH_MAX} characters (the limit of every route)"}
         reply = http.post(SUSPEND, content=json.dumps({long: 1}).encode(), headers=AUTH)
-        assert reply.status_code == 422 and reply.json()["detail"][0]["loc"] == ["body"]
+        assert reply.status_code == 422 and reply.json()["errors"][0]["field"] == "body"
 
 
 # ---------------------------------------------------------------- header values

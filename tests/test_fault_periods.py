@@ -151,7 +151,7 @@ def test_a_period_a_bill_relies_on_is_not_cancelled_and_nothing_changes(
     with unchanged(db):
         reply = cancel(http, fault_id)
     assert reply.status_code == 409
-    assert reply.json()["code"] == "E-REV-004" and "INV-K1" in reply.json()["message"]
+    assert reply.json()["code"] == "E-REV-004" and "INV-K1" in reply.json()["detail"]
     period = shown(http, fault_id)
     assert period["status"] == "in_force" and period["cancelled_reason"] == ""
     assert [c["status"] for c in period["claims"]] == [status]
@@ -187,7 +187,7 @@ def test_a_cancelled_period_is_not_cancelled_again(db, http, his):
         again = cancel(http, by_operator, "again")
         late_2601 = refused(reverse(his, psn_no, declare_msgid, "2902"), "E-CLM-010")
     assert again.status_code == 409 and again.json()["code"] == "E-CLM-010"
-    assert "cancelled by admin: wrong day" in again.json()["message"]
+    assert "cancelled by admin: wrong day" in again.json()["detail"]
     assert "cancelled by admin: wrong day" in late_2601
     assert shown(http, by_operator)["cancelled_reason"] == "cancelled by admin: wrong day"
 
@@ -195,7 +195,7 @@ def test_a_cancelled_period_is_not_cancelled_again(db, http, his):
     rslt(reverse(his, psn_no, his.last_msgid, "2902"))
     with unchanged(db):
         reply = cancel(http, by_2601)
-    assert reply.status_code == 409 and "reversed by 2601" in reply.json()["message"]
+    assert reply.status_code == 409 and "reversed by 2601" in reply.json()["detail"]
 
 
 # ---------------------------------------------------------------- refusals
@@ -204,12 +204,15 @@ def test_a_cancelled_period_is_not_cancelled_again(db, http, his):
 def test_unknown_institutions_and_periods_are_404_in_the_error_format(db, http):
     assert faults(http, "H99999999999").status_code == 404
     assert faults(http, "H99999999999").json() == {
-        "code": "E-ADM-001", "message": "E-ADM-001 institution not found: no such institution "
-        "H99999999999"}
+        "type": "/errors/E-ADM-001", "title": "institution not found", "status": 404,
+        "detail": "E-ADM-001 institution not found: no such institution H99999999999",
+        "instance": "/admin/v1/institutions/H99999999999/faults", "code": "E-ADM-001"}
     missing = http.get("/admin/v1/faults/FLT-NONE", headers=AUDITOR)
     assert missing.status_code == 404 and missing.json() == {
-        "code": "E-CLM-009",
-        "message": "E-CLM-009 fault period not found: no such fault period FLT-NONE"}
+        "type": "/errors/E-CLM-009", "title": "fault period not found", "status": 404,
+        "detail": "E-CLM-009 fault period not found: no such fault period FLT-NONE",
+        "instance": "/admin/v1/faults/FLT-NONE", "code": "E-CLM-009"}
+    assert missing.headers["content-type"] == "application/problem+json"
     with unchanged(db):
         reply = cancel(http, "FLT-NONE")
         declared = http.post("/admin/v1/institutions/H99999999999/faults", headers=ADMIN,

@@ -47,7 +47,7 @@ def test_an_open_stay_away_keeps_its_referral_until_the_hospital_winds_it_up(
     with unchanged(db):
         window = cancel_filing(http, psn_no, serial)
         assert (window["http"], window["code"]) == (409, "E-FIL-009")
-        assert stay in window["message"] and "settled or cancelled" in window["message"]
+        assert stay in window["detail"] and "settled or cancelled" in window["detail"]
         assert stay in refused(hebei.call("2502", cancel), "E-FIL-009")
         assert stay in refused(hebei.call("2601", reverse), "E-FIL-009")
 
@@ -77,7 +77,7 @@ def test_the_app_shows_the_refusal_until_the_admission_is_cancelled(db, http, hi
     with unchanged(db):
         reply = app.post(cancellation, {"pin": PIN, "reason": "回京"})
         assert (reply.status_code, reply.json()["code"]) == (409, "E-FIL-009")
-        assert stay in reply.json()["message"]
+        assert stay in reply.json()["detail"]
     ok(hebei.call("2404", {"data": {"mdtrt_id": stay, "psn_no": psn_no}}))
     assert app.post(cancellation, {"pin": PIN, "reason": "回京"}).status_code == 200
     assert filing_states(http, psn_no) == [(serial, "cancelled")]
@@ -119,7 +119,7 @@ def test_only_the_visits_a_filing_could_serve_keep_it(db, http, his_factory, fil
     answer = cancel_filing(http, psn_no, serial)
     if kept:
         assert (answer["http"], answer["code"]) == (409, "E-FIL-009")
-        assert all(mdtrt_id in answer["message"] for mdtrt_id in opened)
+        assert all(mdtrt_id in answer["detail"] for mdtrt_id in opened)
         assert filing_states(http, psn_no) == [(serial, "active")]
     else:
         assert answer["http"] == 200
@@ -132,7 +132,7 @@ def test_the_refusal_names_a_few_visits(db, http, his_factory):
     serial = admin_file(http, psn_no, filing_type="resident", area="110000")[
         "trt_dcla_detl_sn"]
     opened = [visit(beijing, psn_no, ZHAO_LEI) for _ in range(5)]
-    message = cancel_filing(http, psn_no, serial)["message"]
+    message = cancel_filing(http, psn_no, serial)["detail"]
     assert "settled or cancelled (2202 / 2404) first" in message
     assert sum(mdtrt_id in message for mdtrt_id in opened) == 2
     assert message.endswith(" and 3 more")
@@ -145,7 +145,7 @@ def test_an_outpatient_visit_left_open_after_its_day_keeps_no_filing(
     psn_no = psn_of(beijing, ZHAO_LEI)
     serial = temporary_filing(http, psn_no)["trt_dcla_detl_sn"]
     abandoned = visit(beijing, psn_no, ZHAO_LEI)  # registered, never settled nor cancelled
-    assert abandoned in cancel_filing(http, psn_no, serial)["message"]  # the same day
+    assert abandoned in cancel_filing(http, psn_no, serial)["detail"]  # the same day
     clock.now = T0 + timedelta(days=1)
     assert cancel_filing(http, psn_no, serial)["http"] == 200
     refused(settle(beijing, psn_no, abandoned, ZHAO_LEI, [line("1", "XA01AAA0001", "10.00")]),
@@ -209,7 +209,7 @@ def test_a_stay_admitted_under_a_superseded_filing_settles_on_it(
     clock.now = T0 + timedelta(hours=1)
     new = admin_file(http, psn_no, filing_type="resident", area="310000")  # re-filing
     assert new["status"] == 201 and dict(filing_states(http, psn_no))[old] == "superseded"
-    assert "superseded" in cancel_filing(http, psn_no, old)["message"]  # ended already
+    assert "superseded" in cancel_filing(http, psn_no, old)["detail"]  # ended already
     assert cancel_filing(http, psn_no, new["trt_dcla_detl_sn"])["http"] == 200  # Shanghai
     discharge(beijing, psn_no, stay, "2026-05-11 11:00:00")
     ok(settle_stay(beijing, psn_no, stay, ZHAO_LEI))

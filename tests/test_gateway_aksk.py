@@ -478,7 +478,7 @@ def test_an_existing_pair_can_be_issued_and_access_keys_stay_unique(fixed_http, 
                         ({"grace_seconds": 8 * 86400}, "grace")):
         bad = issue(fixed_http, **body)
         assert bad.status_code == 400 and bad.json()["code"] == "E-ADM-008"
-        assert named in bad.json()["message"]
+        assert named in bad.json()["detail"]
     assert fixed_http.post(f"/admin/v1/institutions/{HOSPITAL}/gateway/keys", json={},
                            headers=CLERK).status_code == 403
     assert snapshot(db) == before

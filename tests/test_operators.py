@@ -89,7 +89,7 @@ def count(db, table) -> int:
 def denied(reply, status: int, code: str) -> str:
     assert reply.status_code == status, reply.text
     assert reply.json()["code"] == code, reply.text
-    return str(reply.json()["message"])
+    return str(reply.json()["detail"])
 
 
 # ---------------------------------------------------------------- separation of duties

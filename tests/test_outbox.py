@@ -147,7 +147,7 @@ def test_only_a_failed_message_can_be_retried(db, clock, receiver, http):
     enqueue(db, clock, "S1")
     pending = http.post("/admin/v1/outbox/S1/retry", headers=ADMIN)
     assert pending.status_code == 409 and pending.json()["code"] == "E-OUT-002"
-    assert "it is pending" in pending.json()["message"]
+    assert "it is pending" in pending.json()["detail"]
     unknown = http.post("/admin/v1/outbox/NOPE/retry", headers=ADMIN)
     assert unknown.status_code == 404 and unknown.json()["code"] == "E-OUT-001"
     assert http.get("/admin/v1/outbox/NOPE", headers=AUDITOR).json()["code"] == "E-OUT-001"

@@ -347,7 +347,7 @@ def test_care_in_the_future_or_ending_before_it_begins_is_refused_everywhere(db,
                  for b in (future, backwards, ends_later, line_later)]
     assert [(a["status"], a["code"]) for a in at_window] == [
         (400, "E-CLM-007"), (400, "E-CLM-008"), (400, "E-CLM-007"), (400, "E-CLM-007")]
-    assert "2027-01-05 10:00:00" in at_window[0]["message"]
+    assert "2027-01-05 10:00:00" in at_window[0]["detail"]
 
     app = ChannelApp(http)
     cert_id = app.activate()

@@ -98,7 +98,7 @@ def test_a_claim_names_only_a_filing_that_counts_for_its_care(db, http, his_fact
     def apply(filing: str, details: dict = care) -> tuple[int, str, str]:
         reply = window_apply(http, psn_no, reason="other", trt_dcla_detl_sn=filing,
                              bill=dict(details, invono=f"INV-{filing}"))
-        return reply["status"], reply.get("code", ""), reply.get("message", "")
+        return reply["status"], reply.get("code", ""), reply.get("detail", "")
 
     answers = {name: apply(serial, details) for name, serial, details in (
         ("expired", expired, care), ("shanghai", shanghai, care), ("injury", injury, care),
@@ -142,7 +142,7 @@ def test_a_filing_made_under_an_earlier_relationship_counts_neither_at_applicati
     before = counts(db)
     refusal = decide(http, first["claim_id"], excluded_lines={"2": "not prescribed"})
     assert (refusal["http"], refusal["code"]) == (409, "E-FIL-006")
-    assert stationed in refusal["message"] and "(now 新单位)" in refusal["message"]
+    assert stationed in refusal["detail"] and "(now 新单位)" in refusal["detail"]
     assert counts(db) == before  # no settlement, payment order or ledger entry
     shown = http.get(f"/admin/v1/claims/{first['claim_id']}", headers=AUDITOR).json()
     assert (shown["status"], shown["approved_amount"], shown["setl_id"]) == (
@@ -181,7 +181,7 @@ def test_a_filing_a_claim_awaiting_its_decision_names_is_not_cancelled_until_dec
         refusal = http.post(f"/admin/v1/filings/{temporary}/cancellation",
                             json={"psn_no": psn_no, "reason": "withdrawn"}, headers=CLERK)
     assert (refusal.status_code, refusal.json()["code"]) == (409, "E-FIL-009")
-    assert applied["claim_id"] in refusal.json()["message"]
+    assert applied["claim_id"] in refusal.json()["detail"]
     rejected = http.post(f"/admin/v1/claims/{applied['claim_id']}/decision", headers=APPROVER,
                          json={"approve": False, "reason": "no prescription"})
     assert rejected.status_code == 200, rejected.text
@@ -203,7 +203,7 @@ def test_an_uploaded_bill_is_applied_for_only_with_a_filing_for_its_institutions
 
     refusal = apply(shanghai)
     assert (refusal["status"], refusal["code"]) == (409, "E-FIL-002")
-    assert shanghai in refusal["message"] and "110000" in refusal["message"]
+    assert shanghai in refusal["detail"] and "110000" in refusal["detail"]
     shown = http.get(f"/admin/v1/claims/{uploaded['result']['claim_id']}", headers=AUDITOR).json()
     assert (shown["status"], shown["trt_dcla_detl_sn"]) == ("eligible", None)
 

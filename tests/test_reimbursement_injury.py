@@ -71,12 +71,12 @@ def test_an_injury_claim_away_from_home_without_a_declaration_for_the_area_is_re
     none = window_apply(http, psn_no, reason="other", trt_dcla_detl_sn=filed,
                         bill=injury("INV-I1"))
     assert (none["status"], none["code"]) == (409, "E-FIL-010")
-    assert "110000" in none["message"] and "2026-04-20" in none["message"]
+    assert "110000" in none["detail"] and "2026-04-20" in none["detail"]
 
     shanghai = declare(http, clock, APRIL, psn_no, area="310000")
     elsewhere = window_apply(http, psn_no, reason="other", bill=injury("INV-I1"))
     assert (elsewhere["status"], elsewhere["code"]) == (409, "E-FIL-012")
-    assert shanghai in elsewhere["message"] and "care is in 110000" in elsewhere["message"]
+    assert shanghai in elsewhere["detail"] and "care is in 110000" in elsewhere["detail"]
     assert counts(db) == before  # no claim, no visit
     assert http.get("/admin/v1/claims", headers=AUDITOR).json() == []
 
@@ -99,7 +99,7 @@ def test_a_claim_from_the_app_for_injury_care_away_needs_the_declaration(
             "bill": injury("INV-A1", code="H13010200001")}
     refusal = app.post(path, body)
     assert (refusal.status_code, refusal.json()["code"]) == (409, "E-FIL-010")
-    assert "130102" in refusal.json()["message"]
+    assert "130102" in refusal.json()["detail"]
     assert counts(db)["claim"] == 0
     declare(http, clock, T0, psn_no, area="130102")  # after the care: it counts
     assert app.post(path, body).status_code == 201
@@ -119,7 +119,7 @@ def test_a_declaration_made_under_an_earlier_relationship_does_not_count(
     assert (at_approval["http"], at_approval["code"]) == (409, "E-FIL-006")
     refusal = window_apply(http, psn_no, reason="other", bill=injury("INV-I3"))
     assert (refusal["status"], refusal["code"]) == (409, "E-FIL-006")
-    assert declared in refusal["message"] and "(now 新单位)" in refusal["message"]
+    assert declared in refusal["detail"] and "(now 新单位)" in refusal["detail"]
     assert counts(db) == before
 
 
@@ -141,7 +141,7 @@ def test_a_declaration_made_after_the_care_counts_and_the_approved_claim_keeps_i
         "claim", declared, None)
     refusal = cancel_refused(http, psn_no, declared)
     assert (refusal["http"], refusal["code"]) == (409, "E-FIL-009")
-    assert "approved claim" in refusal["message"]
+    assert "approved claim" in refusal["detail"]
 
 
 def test_a_cancelled_declaration_never_counts(db, http, his_factory, clock):
@@ -170,10 +170,10 @@ def test_a_declaration_a_claim_under_review_rests_on_is_not_cancelled_until_deci
     with unchanged(db):
         refusal = cancel_refused(http, psn_no, declared)
     assert (refusal["http"], refusal["code"]) == (409, "E-FIL-009")
-    assert applied["claim_id"] in refusal["message"]
+    assert applied["claim_id"] in refusal["detail"]
     cancel(http, psn_no, shanghai)  # for another area: the claim cannot rest on it
     assert decide(http, applied["claim_id"])["status"] == "approved"
-    assert "live settlement" in cancel_refused(http, psn_no, declared)["message"]
+    assert "live settlement" in cancel_refused(http, psn_no, declared)["detail"]
 
 
 def test_an_uploaded_injury_bill_is_applied_for_only_with_a_declaration(
@@ -226,11 +226,11 @@ def test_an_injury_flagged_on_an_ordinary_bill_needs_the_declaration_too(
     before = counts(db)
     unsaid = window_apply(http, psn_no, reason="other", bill=ordinary | {"injury": True})
     assert (unsaid["status"], unsaid["code"]) == (400, "E-CLM-006")
-    assert "third_party_liable" in unsaid["message"]
+    assert "third_party_liable" in unsaid["detail"]
     stray = window_apply(http, psn_no, reason="other", bill=ordinary | {
         "third_party_liable": False})
     assert (stray["status"], stray["code"]) == (400, "E-CLM-006")
-    assert "goes with injury" in stray["message"]
+    assert "goes with injury" in stray["detail"]
     liable = window_apply(http, psn_no, reason="other",
                           bill=ordinary | {"injury": True, "third_party_liable": True})
     assert (liable["status"], liable["code"]) == (409, "E-FIL-007")

@@ -20,8 +20,12 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 
 def _refused(reply, code: str) -> None:
     assert reply.status_code == CATALOGUE[code].http == 404, reply.text
+    assert reply.headers["content-type"] == "application/problem+json"
     body = reply.json()
-    assert body["code"] == code and body["message"].startswith(code), body
+    assert body["code"] == code and body["detail"].startswith(code), body
+    assert body["type"] == f"/errors/{code}" and body["status"] == 404, body
+    assert body["title"] == CATALOGUE[code].title, body
+    assert body["instance"] == reply.request.url.path, body
 
 
 def test_an_unknown_claim_and_an_unknown_filing_answer_404_to_an_operator(db, http, his):

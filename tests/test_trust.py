@@ -86,7 +86,7 @@ def test_a_second_channel_needs_a_real_check_and_starts_in_a_first_period(db, ht
                                                      "relation": "parent"})):
         reply = other.post(path, body)
         assert answer(reply) == (403, "E-ECT-013"), path
-        assert "2026-05-12 09:30:00" in reply.json()["message"]
+        assert "2026-05-12 09:30:00" in reply.json()["detail"]
     assert other.qr(second).status_code == 200  # her own code, shown to her, still works
     with db.read() as conn:
         assert conn.execute(select(claim.c.status, claim.c.bank_account)).one() == (

@@ -10,13 +10,14 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 from starlette.datastructures import Headers
 
 from yibao.api.limits import Family
 from yibao.api.pages import ROW_ID_MAX, RowId
+from yibao.api.problems import problem
 from yibao.api.rest import DecimalRoute
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
@@ -56,17 +57,25 @@ def install(app: FastAPI) -> None:
     code, like every other refusal of /admin/v1."""
 
     @app.exception_handler(OperatorDenied)
-    async def denied(_request: Request, exc: OperatorDenied) -> JSONResponse:
-        refusal = exc.refusal
-        headers = {"WWW-Authenticate": "Bearer"} if refusal.http_status == 401 else None
-        return JSONResponse({"code": refusal.code, "message": refusal.message},
-                            status_code=refusal.http_status, headers=headers)
+    async def denied(request: Request, exc: OperatorDenied) -> Response:
+        return denial(exc.refusal, request.url.path)
+
+
+def denial(refusal: Refused, path: str) -> Response:
+    """The problem of an operator's request refused before its route ran; a 401 names
+    the scheme (WWW-Authenticate: Bearer)."""
+    headers = {"WWW-Authenticate": "Bearer"} if refusal.http_status == 401 else None
+    return problem(refusal, path, headers=headers)
 
 
 def operator_dependency(db: Database, clock: Clock) -> Callable[..., Operator]:
-    """The FastAPI dependency: the operator of the Authorization header (401)."""
+    """The FastAPI dependency: the operator of the Authorization header (401). The
+    header is not a parameter of the OpenAPI: the routes declare the bearer scheme
+    (api/docs.py)."""
 
-    def authenticated(authorization: Annotated[str, Header()] = "") -> Operator:
+    def authenticated(
+        authorization: Annotated[str, Header(include_in_schema=False)] = "",
+    ) -> Operator:
         try:
             return operators.authenticate(db, authorization, clock())
         except Refused as refusal:
@@ -86,11 +95,8 @@ def edge(db: Database, clock: Clock) -> Family:
         except Refused:
             return None
 
-    def unauthorized() -> JSONResponse:
-        refusal = Refused("E-ADM-002", "the token is unknown, expired or revoked")
-        return JSONResponse({"code": refusal.code, "message": refusal.message},
-                            status_code=refusal.http_status,
-                            headers={"WWW-Authenticate": "Bearer"})
+    def unauthorized(path: str) -> Response:
+        return denial(Refused("E-ADM-002", "the token is unknown, expired or revoked"), path)
 
     return Family(PREFIX, admit=admit, json_limits=True, unauthorized=unauthorized)
 
@@ -148,14 +154,10 @@ class Window:
 def run_refusable(db: Database, action: Callable[[Connection], Any], *,
                   read_only: bool = False) -> Any:
     """Run an operator's change in one write transaction (or a view in one read of one
-    snapshot); a refusal changes nothing and answers its code's HTTP status (the error
-    catalogue declares it) with the code and message."""
-    try:
-        with db.read(snapshot=True) if read_only else db.write() as conn:
-            return action(conn)
-    except Refused as refusal:
-        return JSONResponse({"code": refusal.code, "message": refusal.message},
-                            status_code=refusal.http_status)
+    snapshot); a refusal rolls it back and goes on to the application's handler, which
+    answers it with its code's HTTP status (api/problems.py)."""
+    with db.read(snapshot=True) if read_only else db.write() as conn:
+        return action(conn)
 
 
 class Replacement(BaseModel):

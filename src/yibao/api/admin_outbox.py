@@ -7,12 +7,10 @@ docs/outbox.md)."""
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from yibao.api.admin import DENIED, Gate, Window
 from yibao.api.rest import DecimalRoute
-from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator
 from yibao.services import outbox
 from yibao.services.context import Call
@@ -68,12 +66,8 @@ def router(window: Window, gate: Gate) -> APIRouter:
 
     @api.get("/{key}", response_model=Message, summary="One message with its payload")
     def one_message(key: str, op: Annotated[Operator, gate.needs("read")]) -> Any:
-        try:
-            with window.db.read() as conn:
-                return outbox.message(conn, key)
-        except Refused as refusal:
-            return JSONResponse({"code": refusal.code, "message": refusal.message},
-                                status_code=refusal.http_status)
+        with window.db.read() as conn:
+            return outbox.message(conn, key)
 
     @api.post("/{key}/retry", response_model=Message,
               responses={409: {"description": "the message is not failed (E-OUT-002)"}},

@@ -9,11 +9,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -27,8 +25,10 @@ from yibao.api import (
     cashier,
     channel,
     console,
+    docs,
     mpc,
     paynotify,
+    problems,
     service_paths,
     transactions,
     tx_online,
@@ -93,6 +93,7 @@ def create_app(
         f"at most {JSON_DEPTH_MAX} levels and strings at most {STRING_LENGTH_MAX} characters "
         "(422); credentials are checked from the headers before the body is read (401).",
         lifespan=_running(deliverer, _sweeper(sweep, db, online, clock, ids, hospital.policies)),
+        docs_url=None, redoc_url=None,  # served offline: api/docs.py
     )
     app.state.hospital = hospital
     # the hospital route first: it carries nearly all traffic and is matched in order
@@ -173,43 +174,34 @@ def create_app(
     app.include_router(rest)
     app.include_router(paynotify.router(db, online, clock, ids, hospital.policies))
     app.include_router(mpc.router(centre))
+    app.include_router(problems.router())
     channel.install(app)
     admin.install(app)
+    docs.install(app)
     # the person's cashier page (6201's cashierUrl): HTML, the payAuthNo or cookie
     app.include_router(cashier.router(db, clock, ids, hospital.policies, online))
     # the bureau's operators in a browser (docs/console.md)
     console.install(app, console.Console(db, clock, ids, hospital.policies, console.Settings(
         _second_approval_above(second_approval_above), hospital.gateway.forget)))
 
-    @app.exception_handler(Refused)
-    async def refused(_request: Request, refusal: Refused) -> Response:
-        """A refusal a REST route let through (the routes answer their own with
-        ``run_refusable`` and the channel's ``run``): its code's HTTP status from the
-        catalogue, the same body, never a 500."""
-        return JSONResponse({"code": refusal.code, "message": refusal.message},
-                            status_code=refusal.http_status)
+    problems.install(app, allowed=lambda path: allowed_methods(app, path))
 
     @app.exception_handler(DBAPIError)
     async def database_error(request: Request, exc: DBAPIError) -> Response:
         """A database error under a REST route: E-SYS-001 (503, retry) for a collision or
         a lost database, E-SYS-002 (500) for a row the database refused."""
-        reference = f"{request.method} {request.url.path}"[:100]
-        return await refused(request, Refused(database_failure_code(exc, reference)))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code != 405:
-            return await http_exception_handler(request, exc)
-        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405,
-                            headers={"Allow": allowed_methods(app, request.url.path)})
+        path = request.url.path
+        reference = f"{request.method} {path}"[:100]
+        return problems.problem(Refused(database_failure_code(exc, reference)), path)
 
     @app.get(
         "/health", summary="Liveness: 200 when the database answers, 503 when it does not",
-        responses={503: {"description": "the database is unavailable"}},
+        responses={503: {"description": "the database is unavailable (E-SYS-001)"}},
     )
     def health() -> Response:
         if not db.answers():
-            return JSONResponse({"status": "database unavailable"}, status_code=503)
+            return problems.problem(Refused("E-SYS-001", "the database does not answer"),
+                                    "/health")
         return JSONResponse({"status": "ok", "version": __version__})
 
     _check_paths_free(app, table, other_form)

@@ -26,20 +26,20 @@ from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
 from starlette.types import Scope as AsgiScope
 
-from yibao.api import channel_docs, channel_gate, channel_own, channel_rx
+from yibao.api import channel_gate, channel_own, channel_rx
 from yibao.api.channel_gate import (
     VERIFIED,
     Caller,
     Runner,
     caller,
     post,
-    refusal_reply,
     unauthorized_reply,
 )
 from yibao.api.channel_own import PagedPinIn, PinIn
 from yibao.api.claim_models import ApplicationIn, PayeeIn, bill_of, payee_of
 from yibao.api.gateway import UnixClock
 from yibao.api.limits import Family, Throttle
+from yibao.api.problems import problem
 from yibao.api.rest import ChinaTime, DecimalRoute
 from yibao.domain import filing as filing_rules
 from yibao.domain import trust as trust_rules
@@ -230,10 +230,8 @@ def edge(db: Database, unix_clock: UnixClock = time.time,
             return False  # a forgery or a replay spends none of the channel's tokens
         wait = limit.wait(signing.channel.channel_id)
         if wait:
-            reply = refusal_reply(Refused("E-CHN-004", f"retry after {wait} s"),
-                                  retry_after=wait)
-            reply.headers["Retry-After"] = str(wait)
-            return reply
+            return problem(Refused("E-CHN-004", f"retry after {wait} s"), scope["path"],
+                           headers={"Retry-After": str(wait)}, retry_after=wait)
         scope.setdefault("state", {})[VERIFIED] = signing.channel
         return True
 
@@ -328,7 +326,7 @@ def _certificate_routes(api: APIRouter, runner: Runner) -> None:
 def qr_reply(call: Call, cert_id: str, pin: str, binding_id: str) -> Any:
     code = ecert.issue_qr(call, cert_id, pin, binding_id)
     if isinstance(code, Refused):
-        return refusal_reply(code)
+        return code  # the committed refusal: wrong PIN, attempts left
     return {"qr_code": code, "expires_in": ecert.QR_SECONDS}
 
 
@@ -444,7 +442,6 @@ def _claim_routes(api: APIRouter, runner: Runner) -> None:
 
 def install(app: FastAPI) -> None:
     """Answer an unauthorized channel request 401 (the router is included with the other
-    REST routes, app.py); the signature's security schemes and the worked example in the
-    OpenAPI (api/channel_docs.py)."""
-    channel_gate.install(app, security_schemes=channel_docs.SECURITY_SCHEMES,
-                         tag=channel_docs.TAG)
+    REST routes, app.py; the signature's security schemes and the worked example are in
+    the OpenAPI: api/docs.py, api/channel_docs.py)."""
+    channel_gate.install(app)

@@ -88,23 +88,30 @@ _SIGNING = (
     "(PATH without the query; the body's exact bytes). All four headers are required on "
     "every route; `Idempotency-Key` on every write (the routes that declare it).")
 
+_IN_DOCS = "In /docs: leave it empty, the page sets it."
+
 SECURITY_SCHEMES: dict[str, Any] = {
     "ChannelId": {"type": "apiKey", "in": "header", "name": "x-yb-channel",
                   "description": "The channel's id (demo sandbox: CH-SANDBOX)."},
     "ChannelTimestamp": {"type": "apiKey", "in": "header", "name": "x-yb-timestamp",
-                         "description": "Unix seconds, within ±300 s of the server."},
+                         "description": "Unix seconds, within ±300 s of the server. "
+                         + _IN_DOCS},
     "ChannelNonce": {"type": "apiKey", "in": "header", "name": "x-yb-nonce",
                      "description": "1..64 printable characters, never used before by the "
-                     "channel (a reused nonce: 401)."},
+                     "channel (a reused nonce: 401). " + _IN_DOCS},
     "ChannelSignature": {"type": "apiKey", "in": "header", "name": "x-yb-signature",
                          "description": _SIGNING + " The requirement names the scope the "
                          "route needs (activation, payment, own_data, claims): without "
-                         "it, 403 E-CHN-001."},
+                         "it, 403 E-CHN-001. **In /docs: type the channel's secret here** "
+                         "(sandbox: `demo-CH-SANDBOX`): the page signs each request with it "
+                         "and sends only the signature."},
     "IdempotencyKey": {"type": "apiKey", "in": "header", "name": "Idempotency-Key",
                        "description": "1..64 printable ASCII characters, one per write: a "
                        "retry with the same key, path and body gets the first answer again "
                        "(header Idempotent-Replayed: true) without acting twice; the same "
-                       "key with another path or body: 409 E-CHN-003. Kept 24 hours."},
+                       "key with another path or body: 409 E-CHN-003. Kept 24 hours. In "
+                       "/docs: leave it empty and each write gets a fresh key, or authorise "
+                       "one to send it every time (a retry)."},
 }
 
 TAG: dict[str, Any] = {
@@ -115,6 +122,9 @@ TAG: dict[str, Any] = {
         "Rate limit per channel: 429 E-CHN-004 with Retry-After.\n\n"
         "Sandbox: the demo channel `CH-SANDBOX`, secret `demo-CH-SANDBOX`, acts only on "
         "the demo persons (E-CHN-005 otherwise).\n\n"
+        "Try it here: Authorize with `ChannelId` = the channel id and `ChannelSignature` = "
+        "its secret; this page then signs each request (WebCrypto HMAC-SHA256) and adds an "
+        "Idempotency-Key to each write (docs/channel-api.md, \"Trying it in /docs\").\n\n"
         "Known answer: POST `" + KNOWN_ANSWER["path"] + "`, timestamp "
         + KNOWN_ANSWER["timestamp"] + ", nonce `" + KNOWN_ANSWER["nonce"] + "`, body `"
         + KNOWN_ANSWER["body"] + "` → `" + KNOWN_ANSWER["signature"] + "`.\n\n"

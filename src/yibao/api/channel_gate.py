@@ -1,7 +1,7 @@
 """What every /channel/v1 route shares: the gate (the channel the edge verified, the
-scope the route declares, the Idempotency-Key of a write), the runner (one write
-transaction per request; a write's answer kept under its key and replayed), and the
-OpenAPI security schemes of the signature. docs/channel-api.md.
+scope the route declares, the Idempotency-Key of a write) and the runner (one write
+transaction per request; a write's answer kept under its key and replayed).
+docs/channel-api.md.
 
 A write's key is reserved first in its transaction (``channel_request``), so a parallel
 twin waits and then finds the answer; the answer (its status and JSON) is stored in the
@@ -23,6 +23,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from yibao.api import problems
+from yibao.api.problems import problem
 from yibao.domain import channels as rules
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
@@ -39,10 +41,12 @@ REPLAYED = "Idempotent-Replayed"  # the header of an answer given again for its 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The channel calling a route, the status the route answers on success and, for a
-    write, its Idempotency-Key and the hash of what it asks (method, path, body)."""
+    """The channel calling a route at ``path``, the status the route answers on success
+    and, for a write, its Idempotency-Key and the hash of what it asks (method, path,
+    body)."""
 
     channel: Channel
+    path: str
     status: int = 200
     key: str = ""
     request_hash: str = ""
@@ -52,18 +56,17 @@ class Caller:
         return self.channel.channel_id
 
 
-def refusal_reply(refusal: Refused, **extra: Any) -> JSONResponse:
-    return JSONResponse({"code": refusal.code, "message": refusal.message, **extra},
-                        status_code=refusal.http_status)
-
-
 class Unauthorized(Exception):
     """A channel request whose signature, timestamp or nonce is not valid (HTTP 401)."""
 
 
-def unauthorized_reply() -> JSONResponse:
-    return refusal_reply(Refused("E-AUTH-005",
-                                 "channel signature, timestamp or nonce not valid"))
+CHALLENGE = {"WWW-Authenticate": 'YB-HMAC-SHA256 realm="channel"'}  # docs/channel-api.md
+
+
+def unauthorized_reply(path: str) -> Response:
+    """401 E-AUTH-005, naming the scheme: the HMAC signature headers of Signing."""
+    return problem(Refused("E-AUTH-005", "channel signature, timestamp or nonce not valid"),
+                   path, headers=CHALLENGE)
 
 
 def request_hash(method: str, path: str, body: bytes) -> str:
@@ -78,11 +81,12 @@ def _gate(scope: rules.Scope, write: bool) -> Callable[[Request], Any]:
             raise Unauthorized()
         rules.check_scope(channel.scopes, scope)
         status = getattr(request.scope.get("route"), "status_code", None) or 200
-        caller = Caller(channel, status)
+        path = request.scope["path"]
+        caller = Caller(channel, path, status)
         if write:
             key = rules.check_idempotency_key(request.headers.get("idempotency-key"))
-            caller = Caller(channel, status, key, request_hash(
-                request.method, request.scope["path"], await request.body()))
+            caller = Caller(channel, path, status, key, request_hash(
+                request.method, path, await request.body()))
         setattr(request.state, _CALLER, caller)
 
     return gate
@@ -118,7 +122,8 @@ def channel_call(conn: Connection, channel_id: str, now: Any, ids: Ids,
                 now=now, ids=ids, policies=policies)
 
 
-# what a route's action gives: the answer's JSON, or a Response (a committed refusal)
+# what a route's action gives: the answer's JSON, or a Refused it returns rather than
+# raises (a committed refusal: what the action did is kept, a wrong PIN's count)
 Action = Callable[[Call], Any]
 
 
@@ -147,9 +152,9 @@ class Runner:
             with self.db.write() as conn:
                 for write in refusal.kept:
                     write(conn)
-            return refusal_reply(refusal)
+            return problem(refusal, caller.path)
         except Refused as refusal:
-            return refusal_reply(refusal)
+            return problem(refusal, caller.path)
 
     def _attempt(self, action: Action, caller: Caller) -> Response:
         with self.db.write() as conn:
@@ -161,7 +166,7 @@ class Runner:
                     return _replay(found, caller)
                 channels.reserve(conn, caller.channel_id, caller.key, caller.request_hash,
                                  call.now)
-            response = _response(action(call), caller.status)
+            response = _response(action(call), caller)
             if caller.key:
                 channels.answer(conn, caller.channel_id, caller.key, response.status_code,
                                 bytes(response.body).decode("utf-8"))
@@ -175,16 +180,17 @@ class Runner:
         def act(call: Call) -> Any:
             psn_no = ecert.holder_by_pin(call, cert_id, pin, settled=settled)
             if isinstance(psn_no, Refused):
-                return refusal_reply(psn_no)
+                return psn_no  # the committed refusal: wrong PIN, attempts left
             return action(call, psn_no)
         return self.run(act, caller)
 
 
-def _response(result: Any, status: int) -> JSONResponse:
-    if isinstance(result, JSONResponse):
-        return result
+def _response(result: Any, caller: Caller) -> JSONResponse:
+    """An action's answer: its JSON with the route's status, or the refusal it returned."""
+    if isinstance(result, Refused):
+        return problem(result, caller.path)
     assert not isinstance(result, Response), type(result)
-    return JSONResponse(jsonable_encoder(result), status_code=status)
+    return JSONResponse(jsonable_encoder(result), status_code=caller.status)
 
 
 def _replay(found: channels.Answered, caller: Caller) -> Response:
@@ -192,30 +198,14 @@ def _replay(found: channels.Answered, caller: Caller) -> Response:
     if found.request_hash != caller.request_hash:
         raise Refused("E-CHN-003", "this Idempotency-Key was used for another path or body")
     assert found.status != 0, "an unanswered key was committed"
-    return Response(found.body, status_code=found.status, media_type="application/json",
+    media_type = problems.MEDIA_TYPE if found.status >= 400 else "application/json"
+    return Response(found.body, status_code=found.status, media_type=media_type,
                     headers={REPLAYED: "true"})
 
 
-def install(app: FastAPI, *, security_schemes: dict[str, Any],
-            tag: dict[str, Any]) -> None:
-    """Answer an unauthorized channel request 401, and declare the signature's security
-    schemes and the channel tag (with the worked example) in the OpenAPI."""
+def install(app: FastAPI) -> None:
+    """Answer an unauthorized channel request 401 (E-AUTH-005)."""
 
     @app.exception_handler(Unauthorized)
-    async def unauthorized(_request: Request, _exc: Unauthorized) -> JSONResponse:
-        return unauthorized_reply()
-
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
-        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
-            security_schemes)
-        schema["tags"] = [t for t in schema.get("tags", []) if t["name"] != tag["name"]]
-        schema["tags"].append(tag)
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    async def unauthorized(request: Request, _exc: Unauthorized) -> Response:
+        return unauthorized_reply(request.url.path)

@@ -39,12 +39,14 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from yibao.api.envelope import BODY_BYTES_MAX
-from yibao.api.rest import body_problems
+from yibao.api.problems import invalid, problem
+from yibao.api.rest import body_errors
 from yibao.domain.channels import Bucket, Rate, take
+from yibao.domain.errors import Refused
 
 CONTENT_LENGTH_DIGITS_MAX = 12  # more digits than any body under a terabyte
 # what the family's admit returns for an admitted request; None: not authenticated
@@ -57,31 +59,39 @@ class Family:
 
     ``prefix``: the path or path prefix it serves ("" serves every path no other family
     does); ``admit``: authentication from the headers alone (sync, run in a worker
-    thread), a ticket or None (answered ``unauthorized()``); ``verify``: once the body is
-    read, whether the ticket holds for it (sync, worker thread; may note the caller in
-    ``scope["state"]``): True, False (answered ``unauthorized()``) or the answer to give
-    instead (a rate limit's 429); ``json_limits``: check the body against the JSON limits of
-    every route (rest.body_problems); ``read_body``: False when the route reads the body
-    itself and checks its length (after authenticating); ``too_large()``: the answer to a
-    body over ``body_bytes_max``."""
+    thread), a ticket or None (answered ``unauthorized(path)``, required with ``admit``);
+    ``verify``: once the body is read, whether the ticket holds for it (sync, worker
+    thread; may note the caller in ``scope["state"]``): True, False (answered
+    ``unauthorized(path)``) or the answer to give instead (a rate limit's 429);
+    ``json_limits``: check the body against the JSON limits of every route
+    (rest.body_errors); ``read_body``: False when the route reads the body itself and
+    checks its length (after authenticating); ``too_large(path)``: the answer to a body
+    over ``body_bytes_max`` (default: the problem E-REQ-005 naming the limit)."""
 
     prefix: str
-    unauthorized: Callable[[], Response] = lambda: JSONResponse(
-        {"detail": "not authenticated"}, status_code=401)
-    too_large: Callable[[], Response] = lambda: too_large_reply()
+    unauthorized: Callable[[str], Response] | None = None
+    too_large: Callable[[str], Response] | None = None
     admit: Callable[[Headers], Ticket | None] | None = None
     verify: Callable[[Scope, Ticket, bytes], bool | Response] | None = None
     json_limits: bool = False
     read_body: bool = True
     body_bytes_max: int = BODY_BYTES_MAX
 
+    def __post_init__(self) -> None:
+        assert (self.admit is None) == (self.unauthorized is None), self.prefix
+
     def serves(self, path: str) -> bool:
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
 
+    def refuse_unauthorized(self, path: str) -> Response:
+        assert self.unauthorized is not None, self.prefix
+        return self.unauthorized(path)
 
-def too_large_reply(limit: int = BODY_BYTES_MAX) -> Response:
-    return JSONResponse({"detail": f"the body is larger than {limit} bytes, the limit of "
-                         "every route (docs/security.md)"}, status_code=413)
+    def refuse_size(self, path: str) -> Response:
+        if self.too_large is not None:
+            return self.too_large(path)
+        return problem(Refused("E-REQ-005", f"the body is larger than {self.body_bytes_max} "
+                               "bytes, the limit of this route (docs/security.md)"), path)
 
 
 class EdgeLimits:
@@ -98,12 +108,13 @@ class EdgeLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        family = next(f for f in self.families if f.serves(scope["path"]))
+        path = scope["path"]
+        family = next(f for f in self.families if f.serves(path))
         headers = Headers(scope=scope)
         # a family whose route reads the body checks the declared length itself, once it
         # authenticated the headers (so the refusal spends the national nonce)
         if family.read_body and declared_length(headers) > family.body_bytes_max:
-            await _early(family.too_large(), scope, receive, send)
+            await _early(family.refuse_size(path), scope, receive, send)
             return
         if not self.routed(scope):  # 404 / 405: the router answers, the body unread
             await self.app(scope, receive, send)
@@ -112,14 +123,14 @@ class EdgeLimits:
         if family.admit is not None:
             ticket = await run_in_threadpool(family.admit, headers)
             if ticket is None:
-                await _early(family.unauthorized(), scope, receive, send)
+                await _early(family.refuse_unauthorized(path), scope, receive, send)
                 return
         if not family.read_body:
             await self.app(scope, receive, send)
             return
         body = await read_bounded(receive, family.body_bytes_max)
         if body is None:
-            await _early(family.too_large(), scope, receive, send)
+            await _early(family.refuse_size(path), scope, receive, send)
             return
         if family.verify is not None or family.json_limits:
             refusal = await run_in_threadpool(_checked, family, scope, ticket, body)
@@ -163,12 +174,11 @@ def _checked(family: Family, scope: Scope, ticket: Ticket, body: bytes) -> Respo
     if family.verify is not None:
         verdict = family.verify(scope, ticket, body)
         if verdict is not True:
-            return family.unauthorized() if verdict is False else verdict
+            return family.refuse_unauthorized(scope["path"]) if verdict is False else verdict
     if family.json_limits:
-        problem = body_problems(body)
-        if problem is not None:
-            status, errors = problem
-            return JSONResponse({"detail": errors}, status_code=status)
+        errors = body_errors(body)
+        if errors:
+            return invalid(errors, scope["path"])
     return None
 
 

@@ -305,7 +305,7 @@ def reply(answer: Mapping[str, Any]) -> Response:
 def edge() -> Family:
     """The prefix at the edge (api/limits.py): the body's size limit (an envelope-shaped
     E-ENV-006 over it); no header authentication, the body authenticates itself."""
-    return Family(PREFIX, too_large=lambda: JSONResponse(
+    return Family(PREFIX, too_large=lambda _path: JSONResponse(
         mpc.unsealed(Refused("E-ENV-006", f"body larger than {env_mod.BODY_BYTES_MAX} "
                              "bytes")), status_code=200))
 

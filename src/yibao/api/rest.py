@@ -2,14 +2,14 @@
 endpoint: JSON within the limits of every route, text that both databases can store, and
 times in China Standard Time.
 
-- ``body_problems``, run by the edge (api/limits.py) in a worker thread once the caller
+- ``body_errors``, run by the edge (api/limits.py) in a worker thread once the caller
   is authenticated and before FastAPI parses the body, refuses a JSON body nested deeper
-  than JSON_DEPTH_MAX (422 ``json_too_deep``), holding a string longer than
-  STRING_LENGTH_MAX (422 ``string_too_long``) or a string no database can store (below),
-  in FastAPI's validation shape with the location named. The limits are the national
-  route's (api/envelope.py); the body size is bounded before it is read (BODY_BYTES_MAX).
+  than JSON_DEPTH_MAX, holding a string longer than STRING_LENGTH_MAX or a string no
+  database can store (below): 422 E-REQ-001 with the field named (api/problems.py). The
+  limits are the national route's (api/envelope.py); the body size is bounded before it
+  is read (BODY_BYTES_MAX).
 - ``storable_text``, a dependency of the one router that holds every REST route, refuses
-  (HTTP 422, the same shape) a path, query or header string holding a NUL character
+  (422 E-REQ-001 likewise) a path, query or header string holding a NUL character
   (PostgreSQL text cannot hold one) or an unpaired surrogate (not UTF-8: no database
   stores it), walking them in a worker thread. The offending text is never echoed back.
 - ``DecimalRoute`` is the route class of every REST router: the body is read by
@@ -97,25 +97,24 @@ def strings(value: Any, where: Location) -> Iterator[tuple[Location, str]]:
             pending.extend(((*location, i), child) for i, child in enumerate(item))
 
 
-Problems = list[dict[str, Any]]
-PROBLEMS_MAX = 20
+FieldErrors = list[dict[str, Any]]
+FIELD_ERRORS_MAX = 20
 
 
-def body_problems(body: bytes) -> tuple[int, Problems] | None:
-    """Why a REST body is refused at the edge (HTTP status and FastAPI-shaped errors), or
-    None (a body that is not JSON at all is FastAPI's to answer, as before)."""
+def body_errors(body: bytes) -> FieldErrors:
+    """Why a REST body is refused at the edge (FastAPI-shaped errors, answered 422
+    E-REQ-001), or none (a body that is not JSON at all is FastAPI's to answer)."""
     if not body.strip():
-        return None
+        return []
     try:
         value = loads(body)
     except RecursionError:
-        return 422, [_too_deep()]
+        return [_too_deep()]
     except ValueError:
-        return None
+        return []
     if depth(value) > JSON_DEPTH_MAX:
-        return 422, [_too_deep()]
-    errors = _text_problems(strings(value, ("body",)))
-    return (422, errors) if errors else None
+        return [_too_deep()]
+    return _text_errors(strings(value, ("body",)))
 
 
 def _too_deep() -> dict[str, Any]:
@@ -123,8 +122,8 @@ def _too_deep() -> dict[str, Any]:
             "msg": f"JSON nesting deeper than {JSON_DEPTH_MAX} levels (the limit of every route)"}
 
 
-def _text_problems(found: Iterator[tuple[Location, str]]) -> Problems:
-    errors: Problems = []
+def _text_errors(found: Iterator[tuple[Location, str]]) -> FieldErrors:
+    errors: FieldErrors = []
     for location, text in found:
         if len(text) > STRING_LENGTH_MAX:
             errors.append({"type": "string_too_long", "loc": list(location), "msg":
@@ -132,14 +131,14 @@ def _text_problems(found: Iterator[tuple[Location, str]]) -> Problems:
                            "of every route)"})
         elif reason := unstorable(text):
             errors.append({"type": "string_unstorable", "loc": list(location), "msg": reason})
-        if len(errors) == PROBLEMS_MAX:
+        if len(errors) == FIELD_ERRORS_MAX:
             break
     return errors
 
 
 def _outside_body(path: dict[str, Any], query: dict[str, list[str]],
-                  headers: dict[str, str]) -> Problems:
-    return _text_problems(chain(strings(path, ("path",)), strings(query, ("query",)),
+                  headers: dict[str, str]) -> FieldErrors:
+    return _text_errors(chain(strings(path, ("path",)), strings(query, ("query",)),
                                 strings(headers, ("header",))))
 
 

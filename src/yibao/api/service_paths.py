@@ -37,7 +37,7 @@ PATH_LENGTH_MAX = 200
 SHOWN_LENGTH_MAX = 80  # of a caller's path quoted in a refusal
 # the paths and prefixes of yibao's other route families (app.py checks the routes too)
 OWN_PREFIXES = ("/admin/v1", "/channel/v1", "/org/local/api/hos", "/cashier",
-                "/thirdpay", "/health", "/docs", "/redoc", "/openapi.json")
+                "/thirdpay", "/health", "/docs", "/redoc", "/openapi.json", "/errors")
 
 
 class ServicePathsError(ValueError):

@@ -22,7 +22,7 @@ from yibao.api.console.web import (
     forbidden,
     signin_redirect,
 )
-from yibao.api.limits import Family, too_large_reply
+from yibao.api.limits import Family
 
 FORM_BYTES_MAX = 64 * 1024
 STATIC = "/static"
@@ -33,8 +33,7 @@ __all__ = ["Console", "Settings", "edge", "install", "router"]
 def edge() -> Family:
     """The console at the edge (api/limits.py): the session cookie authenticates in the
     route; a body no larger than a form."""
-    return Family(PREFIX, body_bytes_max=FORM_BYTES_MAX,
-                  too_large=lambda: too_large_reply(FORM_BYTES_MAX))
+    return Family(PREFIX, body_bytes_max=FORM_BYTES_MAX)
 
 
 def router(console: Console) -> APIRouter:
