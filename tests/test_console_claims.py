@@ -147,7 +147,9 @@ def test_a_reviewer_starts_the_review_and_an_approver_approves(db, http, his):
     assert 'data-permission="claims.review"' in http.get(page).text
     started = post(http, page + "/review", csrf)
     assert started.headers["location"] == page + "?done=review-started"
-    assert status_of(http.get(page).text) == "under_review"
+    under_review = http.get(page).text
+    assert status_of(under_review) == "under_review"
+    assert 'id="approved-amount"' not in under_review  # nothing decided yet
     assert post(http, page + "/approve", csrf).status_code == 403  # not the reviewer's
     again = post(http, page + "/review", csrf)
     assert again.status_code == 409 and banner(again.text).startswith("E-CLM-004")

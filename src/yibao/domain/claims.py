@@ -53,6 +53,9 @@ APPROVALS = (FIRST_APPROVED, ClaimStatus.APPROVED.value,
 # first)
 AWAITING = (ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW)
 
+# the statuses in which a claim's approved amount is decided (before: nothing to show)
+AMOUNT_DECIDED = (ClaimStatus.APPROVED, ClaimStatus.PARTLY_APPROVED, ClaimStatus.PAID)
+
 # the statuses a decision leaves a claim in: the person is told (services/claims.py)
 DECIDED = (ClaimStatus.APPROVED, ClaimStatus.PARTLY_APPROVED, ClaimStatus.REJECTED)
 

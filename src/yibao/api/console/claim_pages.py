@@ -17,7 +17,7 @@ from yibao.api import admin_claims
 from yibao.api.claim_models import WindowPayeeIn
 from yibao.api.console.bodies import checked, required
 from yibao.api.console.web import PREFIX, Console, Viewer, done
-from yibao.domain.claims import AWAITING, ClaimStatus
+from yibao.domain.claims import AMOUNT_DECIDED, AWAITING, ClaimStatus
 from yibao.domain.errors import Refused
 from yibao.services import audit, payments, review
 from yibao.services import claims as claim_records
@@ -39,6 +39,7 @@ def routes(console: Console, api: APIRouter) -> None:
         return console.page(request, viewer, "claims.html",
                             status=error.http_status if error else 200, error=error,
                             chosen=status, statuses=STATUSES, awaiting=AWAITING,
+                            decided=AMOUNT_DECIDED,
                             form=form or {}, **view)
 
     def claim_page(request: Request, viewer: Viewer, claim_id: str,
@@ -55,7 +56,8 @@ def routes(console: Console, api: APIRouter) -> None:
                                 status=refusal.http_status, error=refusal)
         return console.page(request, viewer, "claim.html",
                             status=error.http_status if error else 200, error=error,
-                            threshold=console.settings.second_approval_above, **view)
+                            threshold=console.settings.second_approval_above,
+                            decided=AMOUNT_DECIDED, **view)
 
     @api.get("/claims", response_class=HTMLResponse)
     def claims_page(request: Request, viewer: Annotated[Viewer, Depends(console.viewer)],
