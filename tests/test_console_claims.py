@@ -134,7 +134,8 @@ def test_an_application_with_a_wrong_field_is_refused_naming_it(db, http, his):
         assert stale.status_code == 403 and banner(stale.text).startswith("E-ADM-010")
     signed_in(http, "reviewer")
     with unchanged(db):
-        other_role = post(http, CLAIMS, csrf_of(http.get(CLAIMS).text), **application(psn_no))
+        other_role = post(http, CLAIMS, csrf_of(http.get(CLAIMS).text),
+                          **application(psn_no, invono=""))  # the role first
         assert other_role.status_code == 403 and "E-ADM-003" in other_role.text
 
 

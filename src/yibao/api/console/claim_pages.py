@@ -1,7 +1,7 @@
 """Claims in the console: the queue by status (the oldest waiting first, with their age
 and amount), the window's application for a bill the hospital uploaded (clerk), and one
 claim with its person, bill, the engine's amounts, payee and every step, where the
-reviewer starts the review, the approver approves and either rejects
+reviewer starts the review, the approver approves, and either of them may reject
 (docs/console.md, Claims)."""
 
 # (no "from __future__ import annotations": FastAPI reads the closures' Annotated
@@ -74,7 +74,8 @@ def routes(console: Console, api: APIRouter) -> None:
                 "invono": invono, "trt_dcla_detl_sn": trt_dcla_detl_sn,
                 "bank_name": bank_name, "bank_account": bank_account,
                 "account_name": account_name}
-        try:
+
+        def act(call: Call) -> str:
             body = checked(
                 admin_claims.AgencyApplicationIn, psn_no=psn_no.strip(),
                 fixmedins_code=required("fixmedins_code", fixmedins_code),
@@ -82,8 +83,10 @@ def routes(console: Console, api: APIRouter) -> None:
                 payee=checked(WindowPayeeIn, bank_name=bank_name.strip(),
                               bank_account=bank_account.strip(),
                               account_name=account_name.strip()))
-            claim_id = console.act(viewer, "claims.apply", csrf,
-                                   lambda call: admin_claims.apply_at_window(call, body))
+            return admin_claims.apply_at_window(call, body)
+
+        try:
+            claim_id = console.act(viewer, "claims.apply", csrf, act)
         except Refused as refusal:
             return queue(request, viewer, ClaimStatus.SUBMITTED.value, refusal, form)
         return done(f"{PREFIX}/claims/{claim_id}", "applied")
