@@ -1,8 +1,6 @@
 """The operator window for manual reimbursement (/admin/v1): applications brought by the
 employer or the social security office, review, fault periods and bank payments."""
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated, Any, Literal
@@ -94,6 +92,57 @@ class BankResultIn(BaseModel):
     error: str = Field("", max_length=300, examples=["account closed"])
 
 
+# -- the window's changes, shared with the console (api/console/claim_pages.py and
+# payment_pages.py): each runs in the operator's call and writes the operators' log
+
+
+def apply_at_window(call: Call, body: AgencyApplicationIn) -> str:
+    """An agency application at the window; the new claim's id."""
+    claim_id = applications.apply(call, Application(
+        psn_no=body.psn_no, reason=body.reason, payee=payee_of(body.payee),
+        bill=bill_of(body.psn_no, body.bill) if body.bill else None,
+        code=body.fixmedins_code, invono=body.invono, filing_sn=body.trt_dcla_detl_sn))
+    audit.action(call, "claim.apply", claim_id, psn_no=body.psn_no)
+    return claim_id
+
+
+def start_review(call: Call, claim_id: str) -> None:
+    reviews.start(call, claim_id)
+    audit.action(call, "claim.review", claim_id)
+
+
+def approve(call: Call, claim_id: str, decision: reviews.Decision) -> reviews.Approval:
+    """The approval of ``call``'s actor, acting as an approver."""
+    done = reviews.approve(call, claim_id, decision)
+    audit.action(call, f"claim.{done.status}", claim_id, amount=done.amount,
+                 excluded=sorted(decision.excluded))
+    return done
+
+
+def reject(call: Call, claim_id: str, reason: str) -> None:
+    reviews.reject(call, claim_id, reason)
+    audit.action(call, "claim.reject", claim_id)
+
+
+def export_payments(call: Call) -> tuple[str, str]:
+    """Every pending payment into one bank file: its batch and the CSV."""
+    batch, rows = payments.export_batch(call)
+    audit.action(call, "payments.export", batch, orders=len(rows),
+                 amount=sum(r["amount"] for r in rows))
+    return batch, payments.bank_file(batch, rows)
+
+
+def record_bank_result(call: Call, order_id: str, *, paid: bool, error: str) -> str:
+    status = payments.record_bank_result(call, order_id, paid=paid, error=error)
+    audit.action(call, "payment.result", order_id, status=status)
+    return status
+
+
+def retry_payment(call: Call, order_id: str) -> None:
+    payments.retry(call, order_id)
+    audit.action(call, "payment.retry", order_id)
+
+
 def router(window: Window, gate: Gate, *,
            second_approval_above: int = SECOND_APPROVAL_ABOVE_FEN) -> APIRouter:
     """``second_approval_above``: an approved amount above it (fen) needs a second,
@@ -114,15 +163,7 @@ def router(window: Window, gate: Gate, *,
               "lists typed in, or a bill the hospital uploaded)")
     def apply(body: AgencyApplicationIn,
               op: Annotated[Operator, gate.needs("claims.apply")]) -> Any:
-        def act(call: Call) -> dict[str, str]:
-            claim_id = applications.apply(call, Application(
-                psn_no=body.psn_no, reason=body.reason, payee=payee_of(body.payee),
-                bill=bill_of(body.psn_no, body.bill) if body.bill else None,
-                code=body.fixmedins_code, invono=body.invono,
-                filing_sn=body.trt_dcla_detl_sn))
-            audit.action(call, "claim.apply", claim_id, psn_no=body.psn_no)
-            return {"claim_id": claim_id}
-        return window.run(op, act)
+        return window.run(op, lambda call: {"claim_id": apply_at_window(call, body)})
 
     @api.get("/claims", summary="A page of the claims, last changed first (optionally of "
              f"one status; at most {paging.REST_ROWS_MAX} a page)")
@@ -139,8 +180,7 @@ def router(window: Window, gate: Gate, *,
     @api.post("/claims/{claim_id}/review", summary="Start reviewing a submitted claim")
     def review(claim_id: str, op: Annotated[Operator, gate.needs("claims.review")]) -> Any:
         def act(call: Call) -> dict[str, Any]:
-            reviews.start(call, claim_id)
-            audit.action(call, "claim.review", claim_id)
+            start_review(call, claim_id)
             return claim_records.describe(call.conn, claim_id)
         return window.run(op, act)
 
@@ -154,15 +194,12 @@ def router(window: Window, gate: Gate, *,
             if body.approve:
                 approving = replace(call, actor=replace(
                     call.actor, role=as_role(op, "claims.approve").role))
-                done = reviews.approve(approving, claim_id, reviews.Decision(
+                approve(approving, claim_id, reviews.Decision(
                     excluded=body.excluded_lines, note=body.reason,
                     second_approval_above=second_approval_above,
                     payee_confirmed=body.payee_confirmed))
-                audit.action(approving, f"claim.{done.status}", claim_id,
-                             amount=done.amount, excluded=sorted(body.excluded_lines))
             else:
-                reviews.reject(call, claim_id, body.reason)
-                audit.action(call, "claim.reject", claim_id)
+                reject(call, claim_id, body.reason)
             return claim_records.describe(call.conn, claim_id)
         return window.run(op, act)
 
@@ -208,31 +245,20 @@ def router(window: Window, gate: Gate, *,
               summary="The bank file (CSV) of every pending payment; they become exported "
               "(finance; refused E-ADM-005 when the exporter approved one of them)")
     def export(op: Annotated[Operator, gate.needs("payments.export")]) -> Any:
-        def act(call: Call) -> str:
-            batch, rows = payments.export_batch(call)
-            audit.action(call, "payments.export", batch, orders=len(rows),
-                         amount=sum(r["amount"] for r in rows))
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerows(payments.bank_file_rows(batch, rows))
-            return out.getvalue()
-        return window.run(op, act)
+        return window.run(op, lambda call: export_payments(call)[1])
 
     @api.post("/payments/{order_id}/result", summary="The bank's answer for one order")
     def bank_result(order_id: str, body: BankResultIn,
                     op: Annotated[Operator, gate.needs("payments.result")]) -> Any:
         def act(call: Call) -> dict[str, str]:
-            status = payments.record_bank_result(call, order_id,
-                                                 paid=body.paid, error=body.error)
-            audit.action(call, "payment.result", order_id, status=status)
+            status = record_bank_result(call, order_id, paid=body.paid, error=body.error)
             return {"order_id": order_id, "status": status}
         return window.run(op, act)
 
     @api.post("/payments/{order_id}/retry", summary="Send a failed payment again")
     def retry(order_id: str, op: Annotated[Operator, gate.needs("payments.retry")]) -> Any:
         def act(call: Call) -> dict[str, str]:
-            payments.retry(call, order_id)
-            audit.action(call, "payment.retry", order_id)
+            retry_payment(call, order_id)
             return {"order_id": order_id, "status": "pending"}
         return window.run(op, act)
 

@@ -49,6 +49,13 @@ FIRST_APPROVED = "first_approved"  # a step only: the claim stays under review
 APPROVALS = (FIRST_APPROVED, ClaimStatus.APPROVED.value,
              ClaimStatus.PARTLY_APPROVED.value)  # steps naming an approver
 
+# the statuses in which a claim awaits the bureau's decision (the queue shows the oldest
+# first)
+AWAITING = (ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW)
+
+# the statuses in which a claim's approved amount is decided (before: nothing to show)
+AMOUNT_DECIDED = (ClaimStatus.APPROVED, ClaimStatus.PARTLY_APPROVED, ClaimStatus.PAID)
+
 # the statuses a decision leaves a claim in: the person is told (services/claims.py)
 DECIDED = (ClaimStatus.APPROVED, ClaimStatus.PARTLY_APPROVED, ClaimStatus.REJECTED)
 

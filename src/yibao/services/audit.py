@@ -60,3 +60,12 @@ def actions(conn: Connection, *, before: int | None = None, limit: int = ACTIONS
     rows = conn.execute(query.order_by(operator_action.c.id.desc()).limit(limit)).mappings()
     return [dict(r, at=r["at"].isoformat(sep=" "), detail=json.loads(r["detail"]))
             for r in rows]
+
+
+def roles_of(conn: Connection, subjects: list[str]) -> dict[tuple[str, str], str]:
+    """The role each operator acted in on ``subjects``: (actor, moment as
+    ``YYYY-MM-DD HH:MM:SS``) → role (a claim's steps name who and when, not the role)."""
+    rows = conn.execute(select(operator_action.c.actor, operator_action.c.at,
+                               operator_action.c.role).where(
+        operator_action.c.subject.in_(subjects)))
+    return {(actor, at.isoformat(sep=" ")): role for actor, at, role in rows}

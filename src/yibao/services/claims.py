@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from yibao.domain import claims as rules
 from yibao.domain import trust as trust_rules
@@ -23,6 +24,8 @@ from yibao.domain.errors import Refused
 from yibao.domain.paging import Page
 from yibao.services import trust, webhooks
 from yibao.services.context import SOURCE_APP, Call
+from yibao.services.persons import get_person
+from yibao.store import settlements
 from yibao.store.schema import claim, claim_step, fee_line
 from yibao.store.schema import settlement as settlement_table
 
@@ -172,3 +175,89 @@ def listing(conn: Connection, status: str, page: Page) -> list[RowMapping]:
         query = query.where(claim.c.status == status)
     query = query.order_by(claim.c.updated_at.desc(), claim.c.claim_id.desc())
     return list(conn.execute(query.limit(page.limit).offset(page.offset)).mappings())
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A claim in the operators' queue: amounts in fen, its age in whole days since it
+    was made."""
+
+    claim_id: str
+    psn_no: str
+    status: str
+    fixmedins_code: str
+    invono: str
+    medfee_sumamt: int
+    approved_amount: int | None
+    created_at: datetime
+    updated_at: datetime
+    age_days: int
+
+
+def queue(conn: Connection, status: str, now: datetime, limit: int) -> list[Queued]:
+    """The claims of ``status`` (every status: ""): those awaiting a decision oldest
+    first, the others last changed first."""
+    query = select(claim.c.claim_id, claim.c.psn_no, claim.c.status, claim.c.fixmedins_code,
+                   claim.c.invono, claim.c.medfee_sumamt, claim.c.approved_amount,
+                   claim.c.created_at, claim.c.updated_at)
+    if status:
+        query = query.where(claim.c.status == status)
+    if status in rules.AWAITING:
+        query = query.order_by(claim.c.created_at, claim.c.claim_id)
+    else:
+        query = query.order_by(claim.c.updated_at.desc(), claim.c.claim_id.desc())
+    return [Queued(**row, age_days=max((now - row["created_at"]).days, 0))
+            for row in conn.execute(query.limit(limit)).mappings()]
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    """How many claims are in each status."""
+    return {str(status): int(n) for status, n in conn.execute(
+        select(claim.c.status, func.count()).group_by(claim.c.status))}
+
+
+@dataclass(frozen=True, slots=True)
+class BillLine:
+    """A line of a claim's bill as the reviewer reads it: the item, quantity, price,
+    amount (fen), its classification (chrgitm_lv: 01 甲, 02 乙, 03 丙), the part in the
+    policy's scope and whether the reviewer left it out."""
+
+    feedetl_sn: str
+    code: str
+    name: str
+    count: str
+    price: str
+    amount: int
+    grade: str
+    in_scope: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sheet:
+    """One claim as the console's claim page shows it: the claim as ``describe`` reads
+    it, the person's name and ID number (the page masks it), the bill's lines and the
+    settlement of kind claim once approved."""
+
+    claim: dict[str, Any]
+    name: str
+    certno: str
+    lines: tuple[BillLine, ...]
+    settled: settlements.Breakdown | None
+
+
+def sheet(conn: Connection, claim_id: str) -> Sheet:
+    """Claim ``claim_id`` for the claim page (E-CLM-001: no such claim)."""
+    described = describe(conn, claim_id)
+    person = get_person(conn, described["psn_no"])
+    mdtrt_id = conn.execute(select(claim.c.mdtrt_id).where(
+        claim.c.claim_id == claim_id)).scalar_one()
+    lines = tuple(BillLine(
+        feedetl_sn=x["feedetl_sn"], code=x["med_list_codg"], name=x["med_list_name"],
+        count=x["cnt"], price=x["pric"], amount=x["det_item_fee_sumamt"],
+        grade=x["chrgitm_lv"], in_scope=x["inscp_scp_amt"], status=x["status"])
+        for x in conn.execute(select(fee_line).where(fee_line.c.mdtrt_id == mdtrt_id)
+                              .order_by(fee_line.c.id)).mappings())
+    setl_id = described["setl_id"]
+    return Sheet(described, person["name"], person["certno"], lines,
+                 settlements.breakdown(conn, setl_id) if setl_id else None)

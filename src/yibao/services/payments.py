@@ -6,10 +6,16 @@ times."""
 
 from __future__ import annotations
 
-from sqlalchemy import RowMapping, insert, select, update
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from yibao.domain import ledger as ledger_rules
 from yibao.domain import roles
+from yibao.domain import trust as trust_rules
 from yibao.domain.claims import APPROVALS, Action
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_yuan
@@ -62,6 +68,13 @@ def bank_file_rows(batch: str, rows: list[RowMapping]) -> list[list[str]]:
     return [[neutralised_cell(cell) for cell in line] for line in cells]
 
 
+def bank_file(batch: str, rows: list[RowMapping]) -> str:
+    """The bank file as the bank reads it: CSV, one line a row (``bank_file_rows``)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(bank_file_rows(batch, rows))
+    return out.getvalue()
+
+
 def record_bank_result(call: Call, order_id: str, *, paid: bool, error: str = "") -> str:
     """The bank's answer for an exported order: paid (the claim is paid) or failed."""
     conn = call.conn
@@ -98,3 +111,62 @@ def _locked(call: Call, order_id: str) -> RowMapping:
     if row is None:
         raise Refused("E-CLM-001", f"no such payment {order_id}")
     return row
+
+
+# ---------------------------------------------------------------- reading
+
+STATUSES = ("pending", "exported", "paid", "failed")  # payment_order.status
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A payment order as the operators read it: the amount in fen, the account masked,
+    the bank file batch it was last in, the bank's error, who exported it and who
+    recorded the bank's answer; ``retryable``: failed with attempts left."""
+
+    order_id: str
+    claim_id: str
+    amount: int
+    bank_name: str
+    bank_account: str
+    status: str
+    attempts: int
+    batch: str
+    last_error: str
+    updated_at: datetime
+    exported_by: str | None
+    result_by: str | None
+
+    @property
+    def retryable(self) -> bool:
+        return self.status == "failed" and self.attempts < ATTEMPTS_MAX
+
+
+def orders(conn: Connection, status: str, limit: int, *, claim_id: str = "") -> list[Order]:
+    """The payment orders of ``status`` (every status: ""), oldest first; of one claim
+    with ``claim_id``."""
+    query = select(payment_order.c.order_id, payment_order.c.claim_id, payment_order.c.amount,
+                   payment_order.c.bank_name, payment_order.c.bank_account,
+                   payment_order.c.status, payment_order.c.attempts, payment_order.c.batch,
+                   payment_order.c.last_error, payment_order.c.updated_at,
+                   payment_order.c.exported_by, payment_order.c.result_by)
+    if status:
+        query = query.where(payment_order.c.status == status)
+    if claim_id:
+        query = query.where(payment_order.c.claim_id == claim_id)
+    rows = conn.execute(query.order_by(payment_order.c.created_at, payment_order.c.order_id)
+                        .limit(limit)).mappings()
+    return [Order(**dict(row, bank_account=trust_rules.masked(row["bank_account"])))
+            for row in rows]
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    """How many payment orders are in each status."""
+    return {str(status): int(n) for status, n in conn.execute(
+        select(payment_order.c.status, func.count()).group_by(payment_order.c.status))}
+
+
+def of_claim(conn: Connection, claim_id: str) -> Order | None:
+    """The payment order of a claim (None before its approval)."""
+    found = orders(conn, "", 1, claim_id=claim_id)
+    return found[0] if found else None

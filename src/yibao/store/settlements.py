@@ -4,12 +4,14 @@ are built once, at import."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, bindparam, exists, select
 
+from yibao.domain.codes import FUNDS
 from yibao.domain.states import SettlementKind
-from yibao.store.schema import settlement
+from yibao.store.schema import settlement, settlement_fund
 
 _CANCEL_ROW = settlement.alias("cancel_row")
 # the settlement row of the enclosing query is reversed by no cancellation
@@ -67,3 +69,50 @@ def settled_invoice(conn: Connection, code: str, invono: str) -> str | None:
                  ).with_only_columns(settlement.c.setl_id).limit(1)
     found: str | None = conn.execute(query).scalar_one_or_none()
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class FundPart:
+    """What one fund paid of a settlement (fen)."""
+
+    fund_pay_type: str
+    name: str
+    paid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """A settlement's amounts as the engine computed them (fen): the bill, its part in
+    the policy's scope and wholly self-paid, the deductible, each fund, the account and
+    cash."""
+
+    setl_id: str
+    kind: str
+    medfee: int
+    in_scope: int
+    wholly_own: int
+    deductible: int
+    fund_total: int
+    funds: tuple[FundPart, ...]
+    account: int
+    cash: int
+
+
+_SETTLEMENT = select(settlement).where(settlement.c.setl_id == bindparam("setl_id"))
+_FUNDS = (select(settlement_fund).where(settlement_fund.c.setl_id == bindparam("setl_id"))
+          .order_by(settlement_fund.c.seq))
+
+
+def breakdown(conn: Connection, setl_id: str) -> Breakdown | None:
+    """The amounts of settlement ``setl_id`` (None: no such settlement)."""
+    row = conn.execute(_SETTLEMENT, {"setl_id": setl_id}).mappings().first()
+    if row is None:
+        return None
+    funds = tuple(FundPart(f["fund_pay_type"], FUNDS.get(f["fund_pay_type"], ("", ""))[0],
+                           f["fund_payamt"])
+                  for f in conn.execute(_FUNDS, {"setl_id": setl_id}).mappings())
+    return Breakdown(
+        setl_id=setl_id, kind=row["kind"], medfee=row["medfee_sumamt"],
+        in_scope=row["inscp_scp_amt"], wholly_own=row["fulamt_ownpay_amt"],
+        deductible=row["act_pay_dedc"], fund_total=row["fund_pay_sumamt"], funds=funds,
+        account=row["acct_pay"], cash=row["psn_cash_pay"])

@@ -194,6 +194,8 @@ class Item:
 NAVIGATION: tuple[Item, ...] = (
     Item("", "Home", "read"),
     Item("/outbox", "Outbox", "read"),
+    Item("/claims", "Claims", "read"),
+    Item("/payments", "Payments", "read"),
 )
 
 
