@@ -196,6 +196,9 @@ class Item:
 NAVIGATION: tuple[Item, ...] = (
     Item("", "Home", "read"),
     Item("/outbox", "Outbox", "read"),
+    Item("/filings", "Filings", "read"),
+    Item("/faults", "Fault periods", "read"),
+    Item("/institutions", "Institutions", "read"),
 )
 
 
