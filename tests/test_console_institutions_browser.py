@@ -4,9 +4,12 @@ each role is offered, an administrator issuing an AK/SK pair whose secret is sho
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from browser import skip_without_browser
+from calls import window_call
 from console_site import (
     OPERATOR_OF,
     assert_role_sees_only_what_it_may,
@@ -14,7 +17,7 @@ from console_site import (
     sign_in,
     site,  # noqa: F401
 )
-from yibao.services import institutions
+from yibao.services import faults, institutions
 
 skip_without_browser()
 
@@ -50,3 +53,21 @@ def test_an_administrator_issues_a_pair_sees_the_secret_once_and_switches_a_flag
     assert page.locator("#flag-networked").inner_text() == "是"
     with site.db.read() as conn:
         assert institutions.listed(conn, CODE).networked
+
+
+def test_every_control_of_the_three_pages_has_a_name(page, site):  # noqa: F811
+    """A screen reader can say every field and button of the filings, fault periods and
+    institution pages (an administrator and a clerk see every form between them)."""
+    with site.db.write() as conn:
+        faults.declare(window_call(conn, site.clock, role="administrator"), CODE,
+                       datetime(2026, 5, 11, 7), datetime(2026, 5, 11, 8), "link down")
+    for role, path in (("administrator", f"/institutions/{CODE}"),
+                       ("administrator", f"/faults?code={CODE}"), ("clerk", "/filings")):
+        sign_in(page, site, role, then=path)
+        unnamed = page.evaluate("""() => [...document.querySelectorAll('input, select, button')]
+            .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length) &&
+                         !e.getAttribute('aria-label') && !e.textContent.trim())
+            .map(e => e.outerHTML)""")
+        assert page.locator("form[data-permission]").count() >= 1, path
+        assert unnamed == [], path
+        page.context.clear_cookies()
