@@ -208,11 +208,8 @@ def router(window: Window, gate: Gate, *,
     def fault(code: str, body: FaultIn,
               op: Annotated[Operator, gate.needs("faults.change")]) -> Any:
         def act(call: Call) -> dict[str, str]:
-            fault_id = fault_periods.declare(call, code, body.begin_at,
-                                             body.end_at, body.reason).value
-            audit.action(call, "fault.declare", fault_id, fixmedins_code=code,
-                         begin_at=body.begin_at, end_at=body.end_at)
-            return {"fault_id": fault_id}
+            return {"fault_id": fault_periods.declare_by_operator(
+                call, code, body.begin_at, body.end_at, body.reason)}
         return window.run(op, act)
 
     @api.get("/institutions/{code}/faults", response_model=list[FaultRow],
@@ -235,9 +232,7 @@ def router(window: Window, gate: Gate, *,
     def cancel_fault(fault_id: str, body: FaultCancelIn,
                      op: Annotated[Operator, gate.needs("faults.change")]) -> Any:
         def act(call: Call) -> dict[str, Any]:
-            fault_periods.cancel(call, fault_id,
-                                 f"cancelled by {op.name}: {body.reason}")
-            audit.action(call, "fault.cancel", fault_id)
+            fault_periods.cancel_by_operator(call, fault_id, body.reason)
             return fault_periods.describe(call.conn, fault_id)
         return window.run(op, act)
 

@@ -14,7 +14,7 @@ from yibao.domain import filing as filing_rules
 from yibao.domain import paging
 from yibao.domain.paging import Page
 from yibao.domain.roles import Operator
-from yibao.services import audit, filing
+from yibao.services import filing
 from yibao.services.context import Call
 
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
@@ -63,10 +63,7 @@ def router(window: Window, gate: Gate) -> APIRouter:
     def register(body: FilingIn,
                  op: Annotated[Operator, gate.needs("filings.register")]) -> Any:
         def act(call: Call) -> dict[str, Any]:
-            serial = filing.register(call, new_filing(body)).value
-            audit.action(call, "filing.register", serial, psn_no=body.psn_no,
-                         filing_type=body.filing_type)
-            return {"trt_dcla_detl_sn": serial}
+            return {"trt_dcla_detl_sn": filing.register_at_window(call, new_filing(body))}
         return window.run(op, act)
 
     @api.get("/persons/{psn_no}/filings", summary="A page of a person's filings, newest "
@@ -81,8 +78,7 @@ def router(window: Window, gate: Gate) -> APIRouter:
     def cancel(serial: str, body: CancellationIn,
                op: Annotated[Operator, gate.needs("filings.cancel")]) -> Any:
         def act(call: Call) -> dict[str, str]:
-            filing.cancel(call, serial, body.psn_no, body.reason, own_only=False)
-            audit.action(call, "filing.cancel", serial, psn_no=body.psn_no)
+            filing.cancel_at_window(call, serial, body.psn_no, body.reason)
             return {"trt_dcla_detl_sn": serial, "status": filing_rules.CANCELLED}
         return window.run(op, act)
 

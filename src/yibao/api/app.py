@@ -182,7 +182,8 @@ def create_app(
     app.include_router(cashier.router(db, clock, ids, hospital.policies, online))
     # the bureau's operators in a browser (docs/console.md)
     console.install(app, console.Console(db, clock, ids, hospital.policies, console.Settings(
-        _second_approval_above(second_approval_above), hospital.gateway.forget)))
+        _second_approval_above(second_approval_above), hospital.gateway.forget,
+        hospital.gateway.now)))
 
     problems.install(app, allowed=lambda path: allowed_methods(app, path))
 

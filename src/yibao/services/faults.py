@@ -40,6 +40,23 @@ def declare(call: Call, code: str, begin: datetime, end: datetime,
     return Done(fault_id, Effect(EffectKind.FAULT, fault_id))
 
 
+def declare_by_operator(call: Call, code: str, begin: datetime, end: datetime,
+                        reason: str) -> str:
+    """An operator declares a fault period (/admin/v1, the console): its fault_id, the
+    declaration in the operators' log."""
+    fault_id = declare(call, code, begin, end, reason).value
+    audit.action(call, "fault.declare", fault_id, fixmedins_code=code, begin_at=begin,
+                 end_at=end)
+    return fault_id
+
+
+def cancel_by_operator(call: Call, fault_id: str, reason: str) -> None:
+    """An operator cancels a fault period (``cancel``), naming themself in its
+    cancellation, in the operators' log."""
+    cancel(call, fault_id, f"cancelled by {call.actor.name}: {reason}")
+    audit.action(call, "fault.cancel", fault_id)
+
+
 def _check_no_overlap(conn: Connection, code: str, begin: datetime, end: datetime) -> None:
     """One fault period at a time per institution (its row locked, so two overlapping
     declarations at once are ordered too)."""

@@ -72,6 +72,21 @@ def register(call: Call, new: NewFiling) -> Done[str]:
     return Done(serial, Effect(EffectKind.FILING, serial))
 
 
+def register_at_window(call: Call, new: NewFiling) -> str:
+    """An operator registers a filing at the window (/admin/v1, the console): its
+    trt_dcla_detl_sn, the registration in the operators' log."""
+    serial = register(call, new).value
+    audit.action(call, "filing.register", serial, psn_no=new.psn_no,
+                 filing_type=new.filing_type)
+    return serial
+
+
+def cancel_at_window(call: Call, serial: str, psn_no: str, reason: str) -> None:
+    """An operator cancels any filing of the person (``cancel``), in the operators' log."""
+    cancel(call, serial, psn_no, reason, own_only=False)
+    audit.action(call, "filing.cancel", serial, psn_no=psn_no)
+
+
 def _only_insutype(conn: Connection, psn_no: str) -> str:
     held = insurances(conn, psn_no)
     if len(held) != 1:
@@ -198,6 +213,7 @@ in_force = filings.in_force  # the person's filings of a kind that count now (53
 made_by = filings.made_by  # those an institution registered in a period (5304: referrals)
 # a page of a person's filings, newest first (ended ones too: they explain refusals)
 of_person = filings.page_of
+newest = filings.newest  # the filings registered last, of everyone (the console's list)
 
 
 def describe(row: Filing, now: datetime) -> dict[str, Any]:

@@ -118,6 +118,18 @@ def gateway_of(conn: Connection, code: str) -> dict[str, object]:
     }
 
 
+listing = institutions.listing  # every institution with its flags, by code
+FLAGS = tuple(sorted(institutions.FLAGS))  # the flags an operator switches (set_flag)
+
+
+def listed(conn: Connection, code: str) -> institutions.Listed:
+    """One institution with its flags (E-ADM-001 when there is none)."""
+    found = institutions.listed(conn, code)
+    if found is None:
+        raise Refused("E-ADM-001", f"no such institution {code}")
+    return found
+
+
 def names(conn: Connection, codes: Iterable[str]) -> dict[str, str]:
     """Institution code -> name, for the codes that exist."""
     return institutions.names(conn, codes)

@@ -31,6 +31,8 @@ _MADE = select(filing).where(
     filing.c.begin_at >= bindparam("begin"))
 _MADE_SINCE = _MADE.order_by(filing.c.begin_at)
 _MADE_BETWEEN = _MADE.where(filing.c.begin_at <= bindparam("end")).order_by(filing.c.begin_at)
+_NEWEST = select(filing).order_by(
+    filing.c.begin_at.desc(), filing.c.trt_dcla_detl_sn.desc()).limit(bindparam("limit"))
 _PAGE = select(filing).where(filing.c.psn_no == bindparam("psn_no")).order_by(
     filing.c.begin_at.desc(), filing.c.trt_dcla_detl_sn.desc(),
 ).limit(bindparam("limit")).offset(bindparam("offset"))
@@ -80,6 +82,11 @@ def page_of(conn: Connection, psn_no: str, page: Page) -> list[Filing]:
     """A page of the person's filings, newest first."""
     rows = conn.execute(_PAGE, {"psn_no": psn_no, "limit": page.limit, "offset": page.offset})
     return _records(rows.mappings())
+
+
+def newest(conn: Connection, limit: int) -> list[Filing]:
+    """The ``limit`` filings registered last, of everyone, newest first."""
+    return _records(conn.execute(_NEWEST, {"limit": limit}).mappings())
 
 
 def _records(rows: Iterable[RowMapping]) -> list[Filing]:

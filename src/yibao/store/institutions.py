@@ -43,6 +43,52 @@ def names(conn: Connection, codes: Iterable[str]) -> dict[str, str]:
     return {code: name for code, name in conn.execute(query).all()}
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """An institution as the operators see it: who it is and its flags (no credential)."""
+
+    code: str
+    name: str
+    kind: str  # hospital | pharmacy
+    level: int  # 1..3 hospital tier, 0 pharmacy
+    admdvs: str
+    pool_area: str
+    networked: bool
+    prepay: bool
+    face_pilot: bool
+    online: bool
+    xtif_allowed: bool
+    aksk_allowed: bool
+
+
+_c = institution.c
+_LISTED = select(_c.fixmedins_code, _c.name, _c.kind, _c.level, _c.admdvs, _c.pool_area,
+                 _c.networked, _c.prepay, _c.face_pilot, _c.online, _c.xtif_allowed,
+                 _c.aksk_allowed)
+_ALL_LISTED = _LISTED.order_by(_c.fixmedins_code)
+_ONE_LISTED = _LISTED.where(_c.fixmedins_code == bindparam("code"))
+
+
+def listing(conn: Connection) -> list[Listed]:
+    """Every institution, by code."""
+    return [_listed(row) for row in conn.execute(_ALL_LISTED).mappings()]
+
+
+def listed(conn: Connection, code: str) -> Listed | None:
+    """The institution of ``code`` as listed, or None when there is none."""
+    row = conn.execute(_ONE_LISTED, {"code": code}).mappings().first()
+    return None if row is None else _listed(row)
+
+
+def _listed(row: RowMapping) -> Listed:
+    return Listed(
+        code=row["fixmedins_code"], name=row["name"], kind=row["kind"], level=row["level"],
+        admdvs=row["admdvs"], pool_area=row["pool_area"], networked=bool(row["networked"]),
+        prepay=bool(row["prepay"]), face_pilot=bool(row["face_pilot"]),
+        online=bool(row["online"]), xtif_allowed=bool(row["xtif_allowed"]),
+        aksk_allowed=bool(row["aksk_allowed"]))
+
+
 SEARCH_ROWS_MAX = 100
 
 

@@ -12,7 +12,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from yibao.api.console import claim_pages, home, outbox_pages, payment_pages, signin
 from yibao.api.console.web import (
     PREFIX,
     Console,
@@ -27,6 +26,7 @@ from yibao.api.limits import Family
 FORM_BYTES_MAX = 64 * 1024
 STATIC = "/static"
 PAGES = (signin, home, outbox_pages, claim_pages, payment_pages)
+PAGES = (signin, home, outbox_pages, filing_pages, fault_pages, institution_pages)
 __all__ = ["Console", "Settings", "edge", "install", "router"]
 
 

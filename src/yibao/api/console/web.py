@@ -10,6 +10,7 @@ one (no registry)."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,11 +84,12 @@ class NotAllowed(Exception):
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What some pages need beyond the store: the amount above which a claim needs a
-    second approver (fen), and how to drop an institution's cached gateway credentials
-    after a change."""
+    second approver (fen), how to drop an institution's cached gateway credentials
+    after a change, and the gateway's clock (unix seconds) a key's grace period runs on."""
 
     second_approval_above: int
     forget_institution: Callable[[str], None] = field(default=lambda _code: None)
+    gateway_now: Callable[[], int] = field(default=lambda: int(time.time()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,9 @@ NAVIGATION: tuple[Item, ...] = (
     Item("/outbox", "Outbox", "read"),
     Item("/claims", "Claims", "read"),
     Item("/payments", "Payments", "read"),
+    Item("/filings", "Filings", "read"),
+    Item("/faults", "Fault periods", "read"),
+    Item("/institutions", "Institutions", "read"),
 )
 
 
