@@ -12,7 +12,7 @@ from yibao.domain.codes import age_on
 from yibao.domain.errors import Refused
 from yibao.services import cards, ecert
 from yibao.store import accounts
-from yibao.store.schema import insurance, person
+from yibao.store.schema import card, insurance, person
 
 # Statements built once: executing a prebuilt statement skips construction and cache-key
 # generation (about half the cost of a simple query through SQLAlchemy Core).
@@ -95,6 +95,22 @@ def get_person(conn: Connection, psn_no: str) -> RowMapping:
     if row is None:
         raise Refused("E-PSN-001", "psn_no unknown")
     return row
+
+
+SEARCH_ROWS_MAX = 20
+
+
+def search(conn: Connection, text: str) -> list[RowMapping]:
+    """The persons an operator's search names: by psn_no, ID number (an x may be lower
+    case) or social security card number, exactly; at most SEARCH_ROWS_MAX."""
+    wanted = text.strip()
+    if not wanted:
+        return []
+    by_card = select(card.c.psn_no).where(card.c.card_no == wanted)
+    query = select(person).where(
+        (person.c.psn_no == wanted) | (person.c.certno == wanted.upper())
+        | person.c.psn_no.in_(by_card)).order_by(person.c.psn_no).limit(SEARCH_ROWS_MAX)
+    return list(conn.execute(query).mappings())
 
 
 def lock_person(conn: Connection, psn_no: str) -> RowMapping:

@@ -194,6 +194,9 @@ class Item:
 NAVIGATION: tuple[Item, ...] = (
     Item("", "Home", "read"),
     Item("/outbox", "Outbox", "read"),
+    Item("/persons", "Persons", "read"),
+    Item("/orders", "Online orders", "read"),
+    Item("/log", "Operators' log", "audit.read"),
 )
 
 
