@@ -117,8 +117,15 @@ def routes(console: Console, api: APIRouter) -> None:
         return done(f"{PREFIX}/persons/{psn_no}", what)
 
     @api.get("/persons", response_class=HTMLResponse)
-    def search_page(request: Request, viewer: Annotated[Viewer, Depends(console.viewer)],
-                    q: str = "") -> Response:
+    def search_form(request: Request,
+                    viewer: Annotated[Viewer, Depends(console.viewer)]) -> Response:
+        return console.page(request, console.needs(viewer, "read"), "persons.html", q="",
+                            found=[])
+
+    # a POST: an ID number searched for stays out of URLs, histories and access logs
+    @api.post("/persons", response_class=HTMLResponse)
+    def search(request: Request, viewer: Annotated[Viewer, Depends(console.viewer)],
+               q: Annotated[str, Form()] = "") -> Response:
         console.needs(viewer, "read")
         wanted = q.strip()[:QUERY_LENGTH_MAX]
         found = console.look(lambda conn: persons.search(conn, wanted)) if wanted else []
