@@ -27,6 +27,9 @@ def logged_actions(db, clock, count: int) -> None:
 @pytest.mark.parametrize("name", ["auditor", "admin"])
 def test_auditors_and_administrators_read_the_log_newest_first(http, db, clock, name):
     logged_actions(db, clock, 3)
+    with db.write() as conn:  # a command run on the server with --operator: role "cli"
+        operators.create(command_call(conn, clock, "ops"), "op-cli", ["auditor"],
+                         token="token-cli-long-enough")
     sign_in(http, name)
     home = http.get("/console").text
     assert 'href="/console/log"' in home
@@ -36,6 +39,7 @@ def test_auditors_and_administrators_read_the_log_newest_first(http, db, clock, 
     assert [int(row[0]) for row in rows] == [a["id"] for a in newest]
     assert rows[0][4] == newest[0]["action"]  # the console.signin of this session
     assert any(row[4] == "operator.create" and row[5] == "op002" for row in rows)
+    assert ["ops", "cli", "operator.create", "op-cli"] in [row[2:6] for row in rows]
     english = unescape(http.get("/console/log?lang=en").text)
     assert "<h1>Operators' log</h1>" in english
     assert f"<td>{'auditor' if name == 'auditor' else 'administrator'}</td>" in english

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from yibao.api.console.web import Console, Viewer
 from yibao.api.pages import ROW_ID_MAX
 from yibao.domain.errors import Refused
+from yibao.domain.roles import ROLES
 from yibao.domain.text import is_digits
 from yibao.services import audit
 
@@ -40,8 +41,8 @@ def routes(console: Console, api: APIRouter) -> None:
             older = before_of(before)
         except Refused as refusal:
             return console.page(request, viewer, "log.html", status=refusal.http_status,
-                                error=refusal, actions=[], rows=ROWS, **chosen)
+                                error=refusal, actions=[], rows=ROWS, roles=ROLES, **chosen)
         actions = console.look(lambda conn: audit.actions(
             conn, before=older, limit=ROWS, **chosen))
         return console.page(request, viewer, "log.html", actions=actions, rows=ROWS,
-                            **chosen)
+                            roles=ROLES, **chosen)
