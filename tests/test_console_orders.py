@@ -38,11 +38,12 @@ class Paid:
 
 
 def paid_order(db, clock, shop: Shop, till: Till, order: str, amount: str) -> Paid:
-    """Wang Fang's order placed, authorised, held (6202) and its own part paid."""
+    """Wang Fang's order of one class B line (more than her account holds) placed,
+    authorised, held (6202), its own part paid, then that cash part refunded (6203)."""
     cert_id = shop.channel.activate()
     psn_no = person(shop.his, WANG_FANG)["baseinfo"]["psn_no"]
     uploaded = place_order(shop.his, shop.channel, cert_id, psn_no,
-                           [fee_line("1", "XB02BBB0002", amount)], order, account=False)
+                           [fee_line("1", "XB02BBB0002", amount)], order)
     held = ok(shop.his.call("6202", pay_data(shop.his, uploaded, authorise(
         db, clock, psn_no, uploaded["payOrdId"]))))["data"]
     trade = till.pay(uploaded["payOrdId"], clock(), fen(held["ownPayAmt"]))
@@ -70,7 +71,7 @@ def world(db, clock) -> Iterator[World]:
 
 
 def test_the_orders_page_lists_the_newest_with_filters(db, clock, world):
-    paid = paid_order(db, clock, world.shop, world.till, "MO-PAID", "200.00")
+    paid = paid_order(db, clock, world.shop, world.till, "MO-PAID", "5000.00")
     clock.now += timedelta(minutes=1)
     open_one = place_order(world.shop.his, world.shop.channel, paid.cert_id,
                            paid.psn_no, [fee_line("1", "XA01AAA0001", "10.00")], "MO-OPEN")
@@ -91,14 +92,16 @@ def test_the_orders_page_lists_the_newest_with_filters(db, clock, world):
 
 
 def test_an_order_shows_its_amounts_statuses_settlement_and_refunds(db, clock, world):
-    paid = paid_order(db, clock, world.shop, world.till, "MO-ONE", "300.00")
+    paid = paid_order(db, clock, world.shop, world.till, "MO-ONE", "5000.00")
     http = world.console
     sign_in(http, "clerk")
     html = http.get(f"/console/orders/{paid.pay_ord_id}").text
-    assert text_of(html, "order-total") == "300.00"
+    assert text_of(html, "order-total") == "5,000.00"
     parts = [text_of(html, f"order-{part}") for part in ("fund", "account", "cash")]
-    assert parts == [paid.held["fundPay"], paid.held["psnAcctPay"], paid.held["ownPayAmt"]]
-    assert sum(fen(part) for part in parts) == 30000
+    assert [fen(part.replace(",", "")) for part in parts] == [
+        fen(paid.held[part]) for part in ("fundPay", "psnAcctPay", "ownPayAmt")]
+    assert all(fen(part.replace(",", "")) > 0 for part in parts)  # each part paid some
+    assert sum(fen(part.replace(",", "")) for part in parts) == 500000
     assert text_of(html, "order-trade-no") == f"42000{paid.pay_ord_id}"
     assert text_of(html, "order-status") == "自费部分已退款"
     history = table_rows(html, "history")
@@ -108,7 +111,8 @@ def test_an_order_shows_its_amounts_statuses_settlement_and_refunds(db, clock, w
     assert setl_id and f"/console/persons/{paid.psn_no}#settlement-{setl_id}" in html
     assert f'id="settlement-{setl_id}"' in http.get(f"/console/persons/{paid.psn_no}").text
     [refund] = table_rows(html, "refunds")
-    assert refund[1:6] == ["自费部分退款", "0.00", "0.00", paid.held["ownPayAmt"], "成功"]
+    assert refund[1:4] == ["自费部分退款", "0.00", "0.00"] and refund[5] == "成功"
+    assert fen(refund[4].replace(",", "")) == fen(paid.held["ownPayAmt"])
     english = http.get(f"/console/orders/{paid.pay_ord_id}?lang=en").text
     assert "cash part refunded" in english and "Status history" in english
     missing = http.get("/console/orders/NO-SUCH-ORDER")

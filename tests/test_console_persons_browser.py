@@ -121,14 +121,14 @@ def test_only_auditors_and_administrators_see_the_operators_log(page, site, role
 def test_the_online_orders_page_shows_an_order_made_through_the_channel(page, site):  # noqa: F811
     till = Till()
     with open_shop(site.db, site.clock, till) as shop:
-        paid = paid_order(site.db, site.clock, shop, till, "MO-BROWSER", "150.00")
+        paid = paid_order(site.db, site.clock, shop, till, "MO-BROWSER", "5000.00")
     sign_in(page, site, "finance")
     page.click("nav >> text=线上订单")
     page.select_option("#status", "cash_refunded")
     page.click("#filter")
     page.click(f"text={paid.pay_ord_id}")
     page.wait_for_url(site.console(f"/orders/{paid.pay_ord_id}"))
-    assert page.locator("#order-total").inner_text() == "150.00"
+    assert page.locator("#order-total").inner_text() == "5,000.00"
     assert page.locator("#order-status").inner_text() == "自费部分已退款"
     assert page.locator("#order-trade-no").inner_text() == f"42000{paid.pay_ord_id}"
     assert page.locator("#history tbody tr").count() == 3
