@@ -153,6 +153,12 @@ def check_not_suspended(conn: Connection, psn_no: str, day: date) -> None:
 # ---------------------------------------------------------------- reading
 
 
+def holder_of(conn: Connection, card_no: str) -> str | None:
+    """The psn_no of the card with this number, whatever its status (None: no such card)."""
+    found = conn.execute(select(card.c.psn_no).where(card.c.card_no == card_no)).scalar()
+    return None if found is None else str(found)
+
+
 def of_person(conn: Connection, psn_no: str) -> list[dict[str, Any]]:
     """The person's social security cards: number, current card_sn, status (valid or
     lost) and since when, and the card_sn values each had before a replacement (newest

@@ -12,7 +12,7 @@ from yibao.domain.codes import age_on
 from yibao.domain.errors import Refused
 from yibao.services import cards, ecert
 from yibao.store import accounts
-from yibao.store.schema import card, insurance, person
+from yibao.store.schema import insurance, person
 
 # Statements built once: executing a prebuilt statement skips construction and cache-key
 # generation (about half the cost of a simple query through SQLAlchemy Core).
@@ -106,10 +106,10 @@ def search(conn: Connection, text: str) -> list[RowMapping]:
     wanted = text.strip()
     if not wanted:
         return []
-    by_card = select(card.c.psn_no).where(card.c.card_no == wanted)
+    psn_nos = {wanted} | ({holder} if (holder := cards.holder_of(conn, wanted)) else set())
     query = select(person).where(
-        (person.c.psn_no == wanted) | (person.c.certno == wanted.upper())
-        | person.c.psn_no.in_(by_card)).order_by(person.c.psn_no).limit(SEARCH_ROWS_MAX)
+        person.c.psn_no.in_(sorted(psn_nos)) | (person.c.certno == wanted.upper())
+    ).order_by(person.c.psn_no).limit(SEARCH_ROWS_MAX)
     return list(conn.execute(query).mappings())
 
 
