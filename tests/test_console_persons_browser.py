@@ -33,6 +33,14 @@ def wang_psn_no(site) -> str:  # noqa: F811
         return str(persons.search(conn, WANG_FANG)[0]["psn_no"])
 
 
+def unnamed_controls(page) -> list[str]:  # noqa: F811
+    """The page's controls a screen reader could not name (no label, no text)."""
+    return page.evaluate("""() => [...document.querySelectorAll('input, select, button')]
+        .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length) &&
+                     !e.getAttribute('aria-label') && !e.textContent.trim())
+        .map(e => e.outerHTML)""")
+
+
 def test_a_clerk_finds_a_person_by_id_number_and_reports_a_card_lost(page, site):  # noqa: F811
     sign_in(page, site, "clerk")
     page.click("nav >> text=参保人")
@@ -44,6 +52,7 @@ def test_a_clerk_finds_a_person_by_id_number_and_reports_a_card_lost(page, site)
     page.click(f"#person-{psn_no}")
     page.wait_for_url(site.console(f"/persons/{psn_no}"))
     assert page.locator("#certno").inner_text() == "110105********0027"
+    assert unnamed_controls(page) == []
     asked: list[str] = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.click(f"#loss-{WANG_CARD}")
@@ -67,6 +76,7 @@ def test_a_dismissed_confirmation_reports_nothing(page, site):  # noqa: F811
 def test_an_administrator_suspends_direct_settlement_and_lifts_it(page, site):  # noqa: F811
     psn_no = wang_psn_no(site)
     sign_in(page, site, "administrator", then=f"/persons/{psn_no}")
+    assert unnamed_controls(page) == []
     page.fill("#begin_date", "2026-05-01")
     page.fill("#end_date", "2026-08-31")
     page.fill("#reason", "lent the card to another person")
