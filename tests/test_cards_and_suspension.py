@@ -124,3 +124,27 @@ def test_the_audit_trail_of_an_unknown_person_is_404(http):
     for view in ("audit", "attestations"):
         nobody = http.get(f"/admin/v1/persons/NOPE/{view}", headers=AUDITOR)
         assert (nobody.status_code, nobody.json()["code"]) == (404, "E-PSN-001")
+
+
+def test_a_suspension_overlapping_one_not_lifted_is_refused_until_that_one_is_lifted(db, http,
+                                                                                     his):
+    psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+    url = f"/admin/v1/persons/{psn_no}/suspensions"
+    made = http.post(url, headers=ADMIN, json={
+        "begin_date": "2026-05-01", "end_date": "2026-08-31", "reason": "lent the card"})
+    before = _suspensions(db)
+    for begin, end in (("2026-08-31", "2026-09-30"), ("2026-04-01", "2026-05-01"),
+                       ("2026-06-01", "2026-06-02"), ("2026-01-01", "2026-12-31")):
+        overlap = http.post(url, headers=ADMIN, json={
+            "begin_date": begin, "end_date": end, "reason": "again"})
+        assert (overlap.status_code, overlap.json()["code"]) == (409, "E-PSN-010"), begin
+        assert "2026-05-01..2026-08-31" in overlap.json()["message"]
+    assert _suspensions(db) == before
+    after = http.post(url, headers=ADMIN, json={
+        "begin_date": "2026-09-01", "end_date": "2026-09-30", "reason": "the next one"})
+    assert after.status_code == 201
+    assert http.delete(f"/admin/v1/suspensions/{made.json()['id']}",
+                       headers=ADMIN).status_code == 200
+    again = http.post(url, headers=ADMIN, json={
+        "begin_date": "2026-06-01", "end_date": "2026-06-30", "reason": "lifted: room again"})
+    assert again.status_code == 201

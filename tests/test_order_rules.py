@@ -21,6 +21,7 @@ from yibao.domain.orders import (
     RefundAsked,
     Split,
     check_refund,
+    history,
     move,
     refunded_parts,
     revs_token_valid,
@@ -133,3 +134,20 @@ def test_a_revs_token_is_valid_for_the_hour_after_settlement_and_not_before_it()
     assert revs_token_valid(settled, settled + timedelta(hours=1))  # the end included
     assert not revs_token_valid(settled, settled + timedelta(hours=1, seconds=1))
     assert not revs_token_valid(None, settled)  # not settled: no reversal by token
+
+
+def test_the_history_lists_the_moments_the_order_kept_oldest_first():
+    t0 = datetime(2026, 5, 11, 9, 0)
+    S = OrderStatus
+    paid = history(S.SETTLED, created_at=t0, held_at=t0 + timedelta(minutes=1),
+                   settled_at=t0 + timedelta(minutes=2), closed_at=None)
+    assert [step for step, _at in paid] == [S.UPLOADED, S.HELD, S.SETTLED]
+    assert [at for _step, at in paid] == [t0 + timedelta(minutes=m) for m in range(3)]
+    never_held = history(S.EXPIRED, created_at=t0, held_at=None, settled_at=None,
+                         closed_at=t0 + timedelta(minutes=30))
+    assert never_held == [(S.UPLOADED, t0), (S.EXPIRED, t0 + timedelta(minutes=30))]
+    refunded = history(S.REFUNDED, created_at=t0, held_at=t0, settled_at=t0,
+                       closed_at=t0 + timedelta(days=1))
+    assert refunded[-1] == (S.REFUNDED, t0 + timedelta(days=1))
+    open_one = history(S.HELD, created_at=t0, held_at=t0, settled_at=None, closed_at=None)
+    assert [step for step, _at in open_one] == [S.UPLOADED, S.HELD]

@@ -93,6 +93,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-PSN-008", "suspension not found",
      "use the id POST /admin/v1/persons/{psn_no}/suspensions answered", 404),
     ("E-PSN-009", "suspension lifted already", "it no longer applies; nothing to lift", 409),
+    ("E-PSN-010", "suspensions overlap",
+     "a suspension not lifted covers some of these days; lift it or choose other dates", 409),
     # electronic certificate
     ("E-ECT-001", "real-name or real-person verification failed", "check name, ID, place", 400),
     ("E-ECT-002", "certificate already active in this channel", "deactivate it first", 409),

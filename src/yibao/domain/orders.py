@@ -97,6 +97,19 @@ def live(status: OrderStatus, expires_at: datetime, now: datetime) -> bool:
     return status not in (OrderStatus.REFUNDED, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
 
 
+def history(status: OrderStatus, *, created_at: datetime, held_at: datetime | None,
+            settled_at: datetime | None, closed_at: datetime | None
+            ) -> list[tuple[OrderStatus, datetime]]:
+    """The statuses an order went through with when, oldest first, from the moments its
+    row keeps: uploaded, held, settled, and the status it ended in (cancelled, expired,
+    given back) when it ended."""
+    steps = [(OrderStatus.UPLOADED, created_at), (OrderStatus.HELD, held_at),
+             (OrderStatus.SETTLED, settled_at)]
+    if status not in (OrderStatus.UPLOADED, OrderStatus.HELD, OrderStatus.SETTLED):
+        steps.append((status, closed_at))
+    return [(step, at) for step, at in steps if at is not None]
+
+
 def revs_token_valid(settled_at: datetime | None, now: datetime) -> bool:
     """Whether a settled order's revsToken still authorises its reversal (6203): for
     ``REVS_TOKEN_LIFETIME`` after the settlement, its end included."""

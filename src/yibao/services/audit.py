@@ -18,6 +18,10 @@ from yibao.store.schema import audit_event, operator_action
 _INSERT = insert(audit_event)
 _INSERT_ACTION = insert(operator_action)
 ACTIONS_MAX = 500  # rows in one page of the operators' log
+# the identity events of the person's credentials: cards and electronic certificates
+CREDENTIAL_EVENTS = frozenset({"card_lost", "card_replaced", "ecert_activated",
+                               "ecert_deactivated", "pin_locked", "pin_reset",
+                               "tokens_revoked"})
 
 
 def record(
@@ -38,10 +42,14 @@ def action(call: Call, what: str, subject: str, **detail: Any) -> None:
         subject=subject[:60], detail=json.dumps(detail, ensure_ascii=False, default=str)))
 
 
-def events_of(conn: Connection, psn_no: str, *, limit: int) -> list[dict[str, Any]]:
-    """The person's identity events, newest first, at most ``limit``."""
-    rows = conn.execute(select(audit_event).where(audit_event.c.psn_no == psn_no)
-                        .order_by(audit_event.c.id.desc()).limit(limit)).mappings()
+def events_of(conn: Connection, psn_no: str, *, limit: int,
+              kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """The person's identity events, newest first, at most ``limit`` (only those of
+    ``kinds`` when given)."""
+    query = select(audit_event).where(audit_event.c.psn_no == psn_no)
+    if kinds is not None:
+        query = query.where(audit_event.c.kind.in_(sorted(kinds)))
+    rows = conn.execute(query.order_by(audit_event.c.id.desc()).limit(limit)).mappings()
     return [dict(r, at=r["at"].isoformat()) for r in rows]
 
 

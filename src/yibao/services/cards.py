@@ -80,11 +80,14 @@ def check_card(conn: Connection, card_no: str, card_sn: str) -> RowMapping:
 
 
 def suspend(call: Call, psn_no: str, begin: date, end: date, reason: str) -> int:
+    """A new suspension of the person's direct settlement from ``begin`` to ``end``; it
+    may not overlap one that is not lifted (E-PSN-010)."""
     conn, actor = call.conn, call.actor
     if end < begin or (end - begin).days > SUSPENSION_DAYS_MAX:
         raise Refused("E-ENV-005", "a suspension ends after it begins, within three years")
     if not reason.strip() or len(reason) > REASON_LENGTH_MAX:
         raise Refused("E-ENV-005", f"a reason of 1..{REASON_LENGTH_MAX} characters is needed")
+    _check_no_overlap(conn, psn_no, begin, end)
     result = conn.execute(insert(suspension).values(
         psn_no=psn_no, begin_date=begin, end_date=end, reason=reason.strip(),
         operator=actor.name, created_at=call.now))
@@ -99,6 +102,16 @@ def suspend(call: Call, psn_no: str, begin: date, end: date, reason: str) -> int
     audit.action(call, "suspension.create", psn_no, suspension=suspension_id,
                  begin=begin, end=end)
     return suspension_id
+
+
+def _check_no_overlap(conn: Connection, psn_no: str, begin: date, end: date) -> None:
+    row = conn.execute(select(suspension.c.id, suspension.c.begin_date, suspension.c.end_date)
+                       .where(suspension.c.psn_no == psn_no, suspension.c.lifted_at.is_(None),
+                              suspension.c.begin_date <= end, suspension.c.end_date >= begin)
+                       .order_by(suspension.c.begin_date).limit(1)).first()
+    if row is not None:
+        raise Refused("E-PSN-010", f"suspension {row.id} ({row.begin_date}..{row.end_date}) "
+                      "covers some of these days")
 
 
 def lift(call: Call, suspension_id: int) -> None:
@@ -135,3 +148,44 @@ def check_not_suspended(conn: Connection, psn_no: str, day: date) -> None:
     if row is not None:
         raise Refused("E-PSN-006", f"until {row['end_date']}: {row['reason']}; "
                       "manual reimbursement remains possible")
+
+
+# ---------------------------------------------------------------- reading
+
+
+def holder_of(conn: Connection, card_no: str) -> str | None:
+    """The psn_no of the card with this number, whatever its status (None: no such card)."""
+    found = conn.execute(select(card.c.psn_no).where(card.c.card_no == card_no)).scalar()
+    return None if found is None else str(found)
+
+
+def of_person(conn: Connection, psn_no: str) -> list[dict[str, Any]]:
+    """The person's social security cards: number, current card_sn, status (valid or
+    lost) and since when, and the card_sn values each had before a replacement (newest
+    first)."""
+    rows = conn.execute(select(card).where(card.c.psn_no == psn_no)
+                        .order_by(card.c.card_no)).mappings().all()
+    earlier: dict[str, list[dict[str, Any]]] = {}
+    if rows:
+        for old in conn.execute(select(card_history).where(
+                card_history.c.card_no.in_([r["card_no"] for r in rows]))
+                .order_by(card_history.c.replaced_at.desc())).mappings():
+            earlier.setdefault(old["card_no"], []).append(dict(old))
+    return [dict(r, replaced=earlier.get(r["card_no"], [])) for r in rows]
+
+
+def suspensions_of(conn: Connection, psn_no: str, day: date) -> list[dict[str, Any]]:
+    """The person's suspensions, newest first, each with its state on ``day``: lifted,
+    in_force, planned (begins later) or ended."""
+    rows = conn.execute(select(suspension).where(suspension.c.psn_no == psn_no)
+                        .order_by(suspension.c.begin_date.desc(), suspension.c.id.desc())
+                        ).mappings()
+    return [dict(r, state=_state(r, day)) for r in rows]
+
+
+def _state(row: RowMapping, day: date) -> str:
+    if row["lifted_at"] is not None:
+        return "lifted"
+    if day < row["begin_date"]:
+        return "planned"
+    return "in_force" if day <= row["end_date"] else "ended"

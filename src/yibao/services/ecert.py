@@ -524,3 +524,15 @@ def token_holder(
     audit.record(conn, kind="token_used", psn_no=row["psn_no"], actor=institution, at=now,
                  place=institution, detail=infno)
     return str(row["psn_no"])
+
+
+def certificates_of(conn: Connection, psn_no: str) -> list[dict[str, Any]]:
+    """The person's electronic certificates, one per activation in a channel, newest
+    first: status (active or deactivated), activated when, locked since (five wrong
+    PINs), on probation until; never the PIN's hash."""
+    rows = conn.execute(select(ecert.c.cert_id, ecert.c.channel_id, ecert.c.status,
+                               ecert.c.created_at, ecert.c.locked_at, ecert.c.pin_failures,
+                               ecert.c.probation_until)
+                        .where(ecert.c.psn_no == psn_no)
+                        .order_by(ecert.c.created_at.desc(), ecert.c.cert_id.desc())).mappings()
+    return [dict(r) for r in rows]

@@ -97,6 +97,22 @@ def get_person(conn: Connection, psn_no: str) -> RowMapping:
     return row
 
 
+SEARCH_ROWS_MAX = 20
+
+
+def search(conn: Connection, text: str) -> list[RowMapping]:
+    """The persons an operator's search names: by psn_no, ID number (an x may be lower
+    case) or social security card number, exactly; at most SEARCH_ROWS_MAX."""
+    wanted = text.strip()
+    if not wanted:
+        return []
+    psn_nos = {wanted} | ({holder} if (holder := cards.holder_of(conn, wanted)) else set())
+    query = select(person).where(
+        person.c.psn_no.in_(sorted(psn_nos)) | (person.c.certno == wanted.upper())
+    ).order_by(person.c.psn_no).limit(SEARCH_ROWS_MAX)
+    return list(conn.execute(query).mappings())
+
+
 def lock_person(conn: Connection, psn_no: str) -> RowMapping:
     """Lock the person's row for the rest of the transaction (serializes settlements)."""
     row = conn.execute(_LOCK_PERSON, {"psn_no": psn_no}).mappings().first()

@@ -105,6 +105,20 @@ def of_person(conn: Connection, psn_no: str, limit: int, offset: int) -> list[Ro
         .limit(limit).offset(offset)).mappings())
 
 
+def newest(conn: Connection, *, status: str = "", fixmedins_code: str = "",
+           limit: int) -> list[RowMapping]:
+    """The newest orders (for the bureau's operators), of one status and one institution
+    when given."""
+    query = select(online_order)
+    if status:
+        query = query.where(online_order.c.status == status)
+    if fixmedins_code:
+        query = query.where(online_order.c.fixmedins_code == fixmedins_code)
+    return list(conn.execute(query.order_by(online_order.c.created_at.desc(),
+                                            online_order.c.pay_ord_id.desc())
+                             .limit(limit)).mappings())
+
+
 # ---------------------------------------------------------------- the order's fee lines
 
 

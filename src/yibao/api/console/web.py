@@ -201,6 +201,9 @@ NAVIGATION: tuple[Item, ...] = (
     Item("/filings", "Filings", "read"),
     Item("/faults", "Fault periods", "read"),
     Item("/institutions", "Institutions", "read"),
+    Item("/persons", "Persons", "read"),
+    Item("/orders", "Online orders", "read"),
+    Item("/log", "Operators' log", "audit.read"),
 )
 
 
