@@ -30,6 +30,7 @@ from yibao.store.schema import (
     message,
     person,
     qr_code,
+    refusal_count,
     settlement,
     stored_file,
 )
@@ -49,6 +50,7 @@ def _rows(now: datetime, now_unix: int, psn_no: str) -> dict[str, tuple[dict, di
     msg = dict(fixmedins_code="H11010500001", infno="2207", body_hash="0" * 64, infcode=0,
                response="{}")
     answered = dict(channel_id="CH-BJAPP", request_hash="0" * 64, status=201, body="{}")
+    refused = dict(fixmedins_code="H11010500001", infno="2207", code="E-ENV-004", count=3)
     return {
         "messages": (dict(msg, msgid="OLD", created_at=now - 367 * day),
                      dict(msg, msgid="KEPT", created_at=now - 365 * day)),
@@ -63,12 +65,14 @@ def _rows(now: datetime, now_unix: int, psn_no: str) -> dict[str, tuple[dict, di
         "face_attempts": (dict(face, at=now - 181 * day), dict(face, at=now - 179 * day)),
         "channel_requests": (dict(answered, idem_key="old", created_at=now - day * 1.01),
                              dict(answered, idem_key="kept", created_at=now - day * 0.99)),
+        "refusal_counts": (dict(refused, day=(now - 401 * day).date()),
+                           dict(refused, day=(now - 400 * day).date())),
     }
 
 
 TABLES = {"messages": message, "nonces": gateway_nonce, "ectokens": ec_token,
           "qr_codes": qr_code, "stored_files": stored_file, "face_attempts": audit_event,
-          "channel_requests": channel_request}
+          "channel_requests": channel_request, "refusal_counts": refusal_count}
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Date, Table, delete, func, select, tuple_
 
 from yibao.services.face import ATTEMPT_KINDS as FACE_ATTEMPT_KINDS
 from yibao.store.db import Database
@@ -27,6 +27,7 @@ from yibao.store.schema import (
     gateway_nonce,
     message,
     qr_code,
+    refusal_count,
     stored_file,
 )
 
@@ -62,6 +63,9 @@ RETENTION: tuple[Kind, ...] = (
          only=lambda: (audit_event.c.kind.in_(FACE_ATTEMPT_KINDS),)),
     # a channel's write is answered again from here for a day (its Idempotency-Key)
     Kind("channel_requests", channel_request, "created_at", timedelta(days=1)),
+    # the dashboard's error codes per institution: a year and a month, so that a month
+    # compares with the same month a year before
+    Kind("refusal_counts", refusal_count, "day", timedelta(days=400)),
 )
 
 
@@ -85,6 +89,8 @@ def _expired(kind: Kind, now: datetime, now_unix: int) -> list[ColumnElement[boo
     column = kind.table.c[kind.column]
     if kind.unix:
         cutoff: object = now_unix - int(kind.keep.total_seconds())
+    elif isinstance(column.type, Date):  # a day: kept through the whole of its last day
+        cutoff = (now - kind.keep).date()
     else:
         cutoff = now - kind.keep
     return [column < cutoff, *kind.only()]
