@@ -27,4 +27,5 @@ _COUNT: dict[str, Executable] = {
 def count(conn: Connection, *, day: date, code: str, infno: str, refused: str) -> None:
     """One more refusal ``refused`` (an E-... code) of institution ``code``'s ``infno``
     on ``day``."""
-    conn.execute(_COUNT[conn.dialect.name], {"day": day, "fixmedins_code": code, "infno": infno, "code": refused})
+    conn.execute(_COUNT[conn.dialect.name],
+                 {"day": day, "fixmedins_code": code, "infno": infno, "code": refused})

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from yibao.api.console import home, outbox_pages, signin
+from yibao.api.console import clearing_pages, dashboard_pages, home, outbox_pages, signin
 from yibao.api.console.web import (
     PREFIX,
     Console,
@@ -26,7 +26,7 @@ from yibao.api.limits import Family, too_large_reply
 
 FORM_BYTES_MAX = 64 * 1024
 STATIC = "/static"
-PAGES = (signin, home, outbox_pages)
+PAGES = (signin, home, dashboard_pages, outbox_pages, clearing_pages)
 __all__ = ["Console", "Settings", "edge", "install", "router"]
 
 

@@ -123,15 +123,16 @@ class Console:
 
     # -- changes ------------------------------------------------------------------
     def act(self, viewer: Viewer, permission: str, csrf: str,
-            action: Callable[[Call], T]) -> T:
+            action: Callable[[Call], T], *, snapshot: bool = False) -> T:
         """An operator's change: the form's token checked, then ``action`` as the
-        operator's call (under a role holding ``permission``) in one write transaction;
+        operator's call (under a role holding ``permission``) in one write transaction
+        (``snapshot``: that reads one moment of the store, as a month's clearing must);
         a refusal (Refused) changes nothing."""
         if csrf != viewer.csrf:
             raise Refused("E-ADM-010", "reload the page and try again")
         acting = self.needs(viewer, permission).operator
         acting = dataclasses.replace(acting, now=self.clock())
-        with self.db.write() as conn:
+        with self.db.write(snapshot=snapshot) as conn:
             return action(operator_call(conn, acting, self.ids, self.policies))
 
     def look(self, action: Callable[[Any], T]) -> T:
@@ -193,7 +194,9 @@ class Item:
 
 NAVIGATION: tuple[Item, ...] = (
     Item("", "Home", "read"),
+    Item("/dashboard", "Dashboard", "read"),
     Item("/outbox", "Outbox", "read"),
+    Item("/clearing", "Clearing", "read"),
 )
 
 
