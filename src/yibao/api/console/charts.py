@@ -18,7 +18,9 @@ _SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 STYLE = Style(background="transparent", plot_background="transparent",
               font_family="system-ui, sans-serif",
-              colors=("#1f5fa8", "#c0392b", "#2e8b57", "#d68910", "#7d3c98", "#5d6d7e"))
+              colors=("#1f5fa8", "#c0392b", "#2e8b57", "#d68910", "#7d3c98", "#5d6d7e"),
+              label_font_size=13, major_label_font_size=13, legend_font_size=14,
+              title_font_size=16, tooltip_font_size=13)
 Series = tuple[str, Sequence[int | Decimal]]
 
 
@@ -45,7 +47,7 @@ def chart(kind: str, labels: Sequence[str], series: Sequence[Series], *,
     second axis the ``secondary`` series (money beside counts)."""
     make = {"bar": pygal.StackedBar if stacked else pygal.Bar, "line": pygal.Line,
             "hbar": pygal.HorizontalStackedBar if stacked else pygal.HorizontalBar}[kind]
-    drawn = make(js=[], disable_xml_declaration=True, style=STYLE, width=720, height=320,
+    drawn = make(js=[], disable_xml_declaration=True, style=STYLE, width=560, height=320,
                  x_label_rotation=-45 if len(labels) > 8 else 0, legend_at_bottom=True,
                  show_minor_x_labels=len(labels) <= 15, x_labels_major_every=7,
                  truncate_legend=-1, truncate_label=-1, print_values=False)

@@ -60,23 +60,30 @@ def _date(field: str, text: str) -> date | None:
 def _figures(_: Text, chosen: Period, tallies: dict[str, list[Tally]],
              claims: list[Waiting], backlog: list[Waiting],
              refused: list[Refusals]) -> list[Figure]:
-    level: Callable[[str], str] = lambda key: _("level:" + key)  # noqa: E731
-    med_type: Callable[[str], str] = lambda key: f"{key} {MED_TYPES.get(key, '')}"  # noqa: E731
-    pair: Callable[[str], str] = lambda key: key.replace(">", " → ")  # noqa: E731
     return [
         _per_day(_, tallies["day"]),
         _tallied(_, "per-level", _("Settlements by institution level"), _("Level"),
-                 tallies["level"], level),
+                 tallies["level"], lambda key: _("level:" + key)),
         _tallied(_, "per-region", _("Settlements by insured place → treatment place"),
-                 _("Insured place → treatment place"), tallies["region"], pair),
+                 _("Insured place → treatment place"), tallies["region"], _pair,
+                 kind="hbar"),
         _tallied(_, "per-med-type", _("Settlements by med_type"), _("med_type"),
-                 tallies["med_type"], med_type),
+                 tallies["med_type"], _med_type),
         _waiting(_, "claims-waiting", _("Claims waiting, by age since they were made"),
                  claims, "claim:"),
         _waiting(_, "outbox-backlog", _("Outbox messages not delivered, by age"), backlog,
                  "status:"),
         _refusals(_, chosen, refused),
     ]
+
+
+def _pair(key: str) -> str:
+    """``110000>130100`` as the page shows it."""
+    return key.replace(">", " → ")
+
+
+def _med_type(code: str) -> str:
+    return f"{code} {MED_TYPES.get(code, '')}".strip()
 
 
 def _tally_header(_: Text, first: str) -> tuple[str, ...]:
@@ -100,9 +107,9 @@ def _per_day(_: Text, days: list[Tally]) -> Figure:
 
 
 def _tallied(_: Text, name: str, caption: str, first: str, tallies: list[Tally],
-             label: Callable[[str], str]) -> Figure:
+             label: Callable[[str], str], *, kind: str = "bar") -> Figure:
     labels = [label(t.key) for t in tallies]
-    svg = chart("hbar" if name == "per-region" else "bar", labels,
+    svg = chart(kind, labels,
                 [(_("Settlements"), [t.settlements for t in tallies]),
                  (_("Cancellations"), [t.cancellations for t in tallies])],
                 secondary=[(_("Fund paid, net (yuan)"), [yuan_of(t.fund) for t in tallies])])
