@@ -41,11 +41,12 @@ OTHER = "H11010500002"
 
 
 def snapshot(db) -> dict[str, list[str]]:
-    """Every row of every table except the nonce log (refused nonces are kept on purpose)."""
+    """Every row of every table except the nonce log and the refusals counter (kept on
+    purpose for a refused message)."""
     with db.read() as conn:
         return {
             t.name: sorted(repr(tuple(r)) for r in conn.execute(select(t)))
-            for t in metadata.sorted_tables if t.name != "gateway_nonce"
+            for t in metadata.sorted_tables if t.name not in ("gateway_nonce", "refusal_count")
         }
 
 

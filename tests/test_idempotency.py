@@ -35,7 +35,7 @@ def snapshot(db) -> dict[str, list[str]]:
     with db.read() as conn:
         return {
             t.name: sorted(repr(tuple(r)) for r in conn.execute(select(t)))
-            for t in metadata.sorted_tables if t.name != "gateway_nonce"
+            for t in metadata.sorted_tables if t.name not in ("gateway_nonce", "refusal_count")
         }
 
 

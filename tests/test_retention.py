@@ -32,6 +32,7 @@ from yibao.store.schema import (
     operator_session,
     person,
     qr_code,
+    refusal_count,
     settlement,
     stored_file,
 )
@@ -53,6 +54,7 @@ def _rows(now: datetime, now_unix: int, psn_no: str,
                response="{}")
     answered = dict(channel_id="CH-BJAPP", request_hash="0" * 64, status=201, body="{}")
     session = dict(operator="clerk", credential=credential, csrf="c", created_at=now - 2 * day)
+    refused = dict(fixmedins_code="H11010500001", infno="2207", code="E-ENV-004", count=3)
     return {
         "messages": (dict(msg, msgid="OLD", created_at=now - 367 * day),
                      dict(msg, msgid="KEPT", created_at=now - 365 * day)),
@@ -69,12 +71,15 @@ def _rows(now: datetime, now_unix: int, psn_no: str,
                              dict(answered, idem_key="kept", created_at=now - day * 0.99)),
         "console_sessions": (dict(session, id="old", expires_at=now - day * 1.01),
                              dict(session, id="kept", expires_at=now - day * 0.99)),
+        "refusal_counts": (dict(refused, day=(now - 401 * day).date()),
+                           dict(refused, day=(now - 400 * day).date())),
     }
 
 
 TABLES = {"messages": message, "nonces": gateway_nonce, "ectokens": ec_token,
           "qr_codes": qr_code, "stored_files": stored_file, "face_attempts": audit_event,
-          "channel_requests": channel_request, "console_sessions": operator_session}
+          "channel_requests": channel_request, "console_sessions": operator_session,
+          "refusal_counts": refusal_count}
 
 
 @pytest.fixture

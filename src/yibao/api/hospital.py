@@ -26,7 +26,7 @@ from yibao.api.service_paths import SINGLE, Target
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.services.context import Actor, ActorKind, Call, Clock, Entry, Ids, KeptRefusal
-from yibao.store import messages, signins
+from yibao.store import messages, refusals, signins
 from yibao.store.db import Database, Failure, classify, constraint_of, pipelined
 
 PLATFORM_REGION = "110000"
@@ -71,8 +71,10 @@ class HospitalInterface:
         """Refuse an authenticated message before its body is read (a declared length
         over the limit): its nonce is recorded all the same."""
         started = time.perf_counter()
-        result = self.refused(refusal, self._stamp())
+        stamp = self._stamp()
+        result = self.refused(refusal, stamp)
         self._remember_nonce(granted)
+        self._count_refusal(granted, "", refusal, stamp[0])
         self._log(None, result, started)
         return result
 
@@ -100,6 +102,9 @@ class HospitalInterface:
         except Exception as exc:
             result = self.refused(exc, stamp)
             self._remember_nonce(granted)
+            infno = parsed[0].infno if parsed else ""
+            self._count_refusal(granted, infno if infno in self.transactions else "", exc,
+                                stamp[0])
         self._log(parsed[0] if parsed else None, result, started)
         return result
 
@@ -184,6 +189,18 @@ class HospitalInterface:
             pass  # already recorded: this was the replay
         except DBAPIError as exc:
             logger.warning("nonce_not_recorded", error=type(exc.orig).__name__)
+
+    def _count_refusal(self, granted: Pass, infno: str, exc: Exception, now: datetime) -> None:
+        """Count a refusal of the institution's message (the dashboard's error codes), in
+        a transaction of its own; a failure to count is logged and changes no answer."""
+        if not isinstance(exc, Refused):
+            return
+        try:
+            with self.db.write() as conn:
+                refusals.count(conn, day=now.date(), code=granted.caller.code, infno=infno,
+                               refused=exc.code)
+        except Exception as failure:  # the answer stands whatever happens here
+            logger.warning("refusal_not_counted", error=type(failure).__name__)
 
     def _run(
         self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope, now: datetime,

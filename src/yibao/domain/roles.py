@@ -18,7 +18,7 @@ from yibao.domain.errors import Refused
 CLERK = "clerk"  # the window: applications, filings, cards
 REVIEWER = "reviewer"  # starts the review of a claim, may reject it
 APPROVER = "approver"  # approves (or rejects) a claim under review
-FINANCE = "finance"  # bank file, bank results, retries
+FINANCE = "finance"  # bank file, bank results, retries, the monthly clearing
 AUDITOR = "auditor"  # reads everything, changes nothing
 ADMINISTRATOR = "administrator"  # configuration: flags, fault periods, suspensions, outbox
 ROLES = (CLERK, REVIEWER, APPROVER, FINANCE, AUDITOR, ADMINISTRATOR)
@@ -43,6 +43,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "payments.export": frozenset({FINANCE}),
     "payments.result": frozenset({FINANCE}),
     "payments.retry": frozenset({FINANCE}),
+    "clearing.run": frozenset({FINANCE}),  # the console; the CLI runs as the server's user
+    "clearing.close": frozenset({FINANCE}),
     "audit.read": frozenset({AUDITOR, ADMINISTRATOR}),
 }
 

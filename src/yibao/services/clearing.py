@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,34 @@ from yibao.store.schema import (
 OPEN = "open"
 CLOSED = "closed"
 PREPAY_MONTHS = 3  # a prepayment is the average of the last three closed months
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    """A month's clearing: open (run again as often as needed) or closed, how many runs,
+    the settlement rows of its last run, who ran it last and who closed it, when."""
+
+    month: str
+    status: str
+    runs: int
+    settlements: int
+    run_at: datetime
+    run_by: str
+    closed_at: datetime | None
+    closed_by: str | None
+
+
+def check_month(month: str) -> str:
+    """A month as YYYY-MM (E-CLR-002 otherwise)."""
+    month_bounds(month)
+    return month
+
+
+def months(conn: Connection, *, limit: int = 36) -> list[Month]:
+    """The months ever run, newest first."""
+    return [Month(**row) for row in conn.execute(
+        select(clearing_month).order_by(clearing_month.c.month.desc()).limit(limit)
+    ).mappings()]
 
 
 @dataclass(frozen=True, slots=True)

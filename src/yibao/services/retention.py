@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Date, Table, delete, func, select, tuple_
 
 from yibao.services.face import ATTEMPT_KINDS as FACE_ATTEMPT_KINDS
 from yibao.store.db import Database
@@ -28,6 +28,7 @@ from yibao.store.schema import (
     message,
     operator_session,
     qr_code,
+    refusal_count,
     stored_file,
 )
 
@@ -66,6 +67,9 @@ RETENTION: tuple[Kind, ...] = (
     # a console session ends within a working day; the sign-in itself stays in the
     # operators' log for good
     Kind("console_sessions", operator_session, "expires_at", timedelta(days=1)),
+    # the dashboard's error codes per institution: a year and a month, so that a month
+    # compares with the same month a year before
+    Kind("refusal_counts", refusal_count, "day", timedelta(days=400)),
 )
 
 
@@ -89,6 +93,8 @@ def _expired(kind: Kind, now: datetime, now_unix: int) -> list[ColumnElement[boo
     column = kind.table.c[kind.column]
     if kind.unix:
         cutoff: object = now_unix - int(kind.keep.total_seconds())
+    elif isinstance(column.type, Date):  # a day: kept through the whole of its last day
+        cutoff = (now - kind.keep).date()
     else:
         cutoff = now - kind.keep
     return [column < cutoff, *kind.only()]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import html
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, RowMapping, select
 
 from yibao.domain.codes import FUNDS
+from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_yuan
 from yibao.store.schema import clearing_institution, clearing_line, clearing_month, clearing_region
 
@@ -22,26 +24,53 @@ MONEY = frozenset({"medfee", "fund", "acct", "cash", "prepaid", "due", "settled"
                    "net", "amount"})
 
 
-def write(conn: Connection, month: str, directory: Path) -> list[Path]:
-    """All statements of a month; returns the files written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    state = conn.execute(select(clearing_month).where(clearing_month.c.month == month)
-                         ).mappings().one()
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A month's clearing as stored: its state (open or closed), every institution's
+    totals (prepaid and due included), each institution's lines per fund and clearing
+    type, and what each insured place owes each treatment place."""
+
+    month: str
+    status: str
+    institutions: list[RowMapping]
+    lines: dict[str, list[RowMapping]]
+    regions: list[RowMapping]
+
+
+def of_month(conn: Connection, month: str) -> Statement | None:
+    """The month's stored clearing; None if it was never run."""
+    state = conn.execute(select(clearing_month.c.status).where(
+        clearing_month.c.month == month)).scalar_one_or_none()
+    if state is None:
+        return None
     institutions = list(conn.execute(select(clearing_institution).where(
         clearing_institution.c.month == month).order_by(
         clearing_institution.c.fixmedins_code)).mappings())
-    written = []
-    for row in institutions:
-        lines = list(conn.execute(select(clearing_line).where(
-            clearing_line.c.month == month,
-            clearing_line.c.fixmedins_code == row["fixmedins_code"]).order_by(
-            clearing_line.c.fund_pay_type, clearing_line.c.clr_type)).mappings())
-        base = directory / f"statement-{month}-{row['fixmedins_code']}"
-        written += _institution(base, month, state["status"], row, lines)
+    lines: dict[str, list[RowMapping]] = {row["fixmedins_code"]: [] for row in institutions}
+    for line in conn.execute(select(clearing_line).where(clearing_line.c.month == month)
+                             .order_by(clearing_line.c.fixmedins_code,
+                                       clearing_line.c.fund_pay_type,
+                                       clearing_line.c.clr_type)).mappings():
+        lines.setdefault(line["fixmedins_code"], []).append(line)
     regions = list(conn.execute(select(clearing_region).where(
-        clearing_region.c.month == month)).mappings())
-    written += _summary(directory / f"summary-{month}", month, state["status"], institutions,
-                        regions)
+        clearing_region.c.month == month).order_by(
+        clearing_region.c.insured, clearing_region.c.treatment)).mappings())
+    return Statement(month, str(state), institutions, lines, regions)
+
+
+def write(conn: Connection, month: str, directory: Path) -> list[Path]:
+    """All statements of a month; returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    found = of_month(conn, month)
+    if found is None:
+        raise Refused("E-CLR-002", f"{month} has not been run")
+    written = []
+    for row in found.institutions:
+        base = directory / f"statement-{month}-{row['fixmedins_code']}"
+        written += _institution(base, month, found.status, row,
+                                found.lines[row["fixmedins_code"]])
+    written += _summary(directory / f"summary-{month}", month, found.status,
+                        found.institutions, found.regions)
     return written
 
 
@@ -49,14 +78,14 @@ def _cell(name: str, value: object) -> str:
     return fen_to_yuan(int(str(value))) if name in MONEY else str(value)
 
 
-def _fund_name(code: str) -> str:
+def fund_name(code: str) -> str:
     return FUNDS[code][0] if code in FUNDS else PERSONAL_ACCOUNT
 
 
 def _institution(base: Path, month: str, status: str, row: Mapping[Any, Any],
                  lines: Sequence[Mapping[Any, Any]]) -> list[Path]:
     header = ["fund_pay_type", "fund", "clr_type", "settled", "cancelled", "net"]
-    body = [[x["fund_pay_type"], _fund_name(x["fund_pay_type"]), x["clr_type"],
+    body = [[x["fund_pay_type"], fund_name(x["fund_pay_type"]), x["clr_type"],
              *(_cell(k, x[k]) for k in ("settled", "cancelled", "net"))] for x in lines]
     totals = [[k, _cell(k, row[k])] for k in INSTITUTION_COLUMNS[2:]]
     csv_path = base.with_suffix(".csv")

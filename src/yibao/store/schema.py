@@ -1024,6 +1024,16 @@ operator_session = Table(  # a console sign-in: its cookie stored as SHA-256 onl
     Index(None, "operator"),
 )
 
+refusal_count = Table(  # national messages refused, per day, institution, infno and code
+    "refusal_count",
+    metadata,
+    Column("day", Date, primary_key=True),  # the business day (China time)
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("infno", String(6), primary_key=True),  # "" when the envelope was unreadable
+    Column("code", String(16), primary_key=True),  # the catalogue's E-... code
+    Column("count", Integer, nullable=False),
+)
+
 operator_action = Table(  # every money-moving or configuration action: who, as what, when
     "operator_action",
     metadata,

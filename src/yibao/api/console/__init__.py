@@ -12,7 +12,21 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from yibao.api.console import home, log_pages, order_pages, outbox_pages, person_pages, signin
+from yibao.api.console import (
+    claim_pages,
+    clearing_pages,
+    dashboard_pages,
+    fault_pages,
+    filing_pages,
+    home,
+    institution_pages,
+    log_pages,
+    order_pages,
+    outbox_pages,
+    payment_pages,
+    person_pages,
+    signin,
+)
 from yibao.api.console.web import (
     PREFIX,
     Console,
@@ -26,9 +40,9 @@ from yibao.api.limits import Family
 
 FORM_BYTES_MAX = 64 * 1024
 STATIC = "/static"
-PAGES = (signin, home, outbox_pages, claim_pages, payment_pages)
-PAGES = (signin, home, outbox_pages, filing_pages, fault_pages, institution_pages)
-PAGES = (signin, home, outbox_pages, person_pages, order_pages, log_pages)
+PAGES = (signin, home, dashboard_pages, outbox_pages, claim_pages, payment_pages,
+         filing_pages, fault_pages, institution_pages, person_pages, order_pages, log_pages,
+         clearing_pages)
 __all__ = ["Console", "Settings", "edge", "install", "router"]
 
 

@@ -125,15 +125,16 @@ class Console:
 
     # -- changes ------------------------------------------------------------------
     def act(self, viewer: Viewer, permission: str, csrf: str,
-            action: Callable[[Call], T]) -> T:
+            action: Callable[[Call], T], *, snapshot: bool = False) -> T:
         """An operator's change: the form's token checked, then ``action`` as the
-        operator's call (under a role holding ``permission``) in one write transaction;
+        operator's call (under a role holding ``permission``) in one write transaction
+        (``snapshot``: that reads one moment of the store, as a month's clearing must);
         a refusal (Refused) changes nothing."""
         if csrf != viewer.csrf:
             raise Refused("E-ADM-010", "reload the page and try again")
         acting = self.needs(viewer, permission).operator
         acting = dataclasses.replace(acting, now=self.clock())
-        with self.db.write() as conn:
+        with self.db.write(snapshot=snapshot) as conn:
             return action(operator_call(conn, acting, self.ids, self.policies))
 
     def look(self, action: Callable[[Any], T]) -> T:
@@ -195,14 +196,16 @@ class Item:
 
 NAVIGATION: tuple[Item, ...] = (
     Item("", "Home", "read"),
-    Item("/outbox", "Outbox", "read"),
+    Item("/dashboard", "Dashboard", "read"),
+    Item("/persons", "Persons", "read"),
     Item("/claims", "Claims", "read"),
     Item("/payments", "Payments", "read"),
     Item("/filings", "Filings", "read"),
     Item("/faults", "Fault periods", "read"),
-    Item("/institutions", "Institutions", "read"),
-    Item("/persons", "Persons", "read"),
+    Item("/clearing", "Clearing", "read"),
     Item("/orders", "Online orders", "read"),
+    Item("/institutions", "Institutions", "read"),
+    Item("/outbox", "Outbox", "read"),
     Item("/log", "Operators' log", "audit.read"),
 )
 
