@@ -130,8 +130,8 @@ def _claims(db, now: datetime) -> Counter[tuple[str, str]]:
     return Counter(made)
 
 
-CLAIM_STATUS = {"submitted": "已提交", "under_review": "审核中", "approved": "已批准待支付",
-                "partly_approved": "部分批准待支付"}
+CLAIM_STATUS = {"submitted": "已提交", "under_review": "审核中", "approved": "已核准",
+                "partly_approved": "部分核准"}
 CLAIM_AGES = ("under-3d", "3-7d", "7-30d", "over-30d")
 
 

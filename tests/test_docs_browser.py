@@ -20,16 +20,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from apps import WANG
+from browser import STEP_MS, skip_without_browser
 from servers import Served
-from test_cashier_browser import CHROMIUM, MISSING, REQUIRED, STEP_MS
 from yibao.api.app import create_app
 from yibao.api.channel_docs import SANDBOX_ID, SANDBOX_SECRET
 from yibao.bench.server import free_port
 from yibao.services.context import china_now
 from yibao.store.db import Database
 
-if MISSING and not REQUIRED:
-    pytest.skip(f"browser test skipped: {MISSING}", allow_module_level=True)
+skip_without_browser()
 
 PIN = "135790"
 OPERATOR_TOKEN = "demo-auditor"
@@ -41,15 +40,12 @@ def served(db: Database) -> Iterator[str]:
         yield server.url
 
 
-def test_docs_renders_and_signs_channel_and_operator_requests(served, db):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            _drive(browser.new_page(), served)
-        finally:
-            browser.close()
+def test_docs_renders_and_signs_channel_and_operator_requests(served, db, browser):
+    context = browser.new_context()
+    try:
+        _drive(context.new_page(), served)
+    finally:
+        context.close()
 
 
 def _drive(page, base: str) -> None:
