@@ -32,10 +32,11 @@ from yibao.services import ledger
 from yibao.store import accounts
 from yibao.store.db import Database
 from yibao.store.demo import seed_demo
-from yibao.store.schema import online_order, prescription, settlement
+from yibao.store.schema import claim, online_order, prescription, settlement
 
 SETTLE = "## Walk-through: settle a bill with curl"
 BUY = "## Walk-through: buy prescribed medicines online with curl"
+CONSOLE = "## Walk-through: a claim reviewed in the console"
 WANG_FANG = "11000000000000000001"
 STEP = "@@step "
 SCRIPT_SECONDS_MAX = 120
@@ -189,3 +190,68 @@ def test_a_broken_step_stops_the_walkthrough(demo):
     assert broken != steps
     with pytest.raises(AssertionError, match=r"(?s)stopped in block 4: .*KeyError"):
         run(demo, broken)
+
+
+def test_the_console_walkthrough(demo, browser):
+    """The hospital's two messages from the shell, then the four operators' steps in the
+    console, clicking what the README names."""
+    from browser import STEP_MS, browser_missing
+
+    if browser_missing():
+        pytest.skip(browser_missing())
+    _definitions, uploaded = run(demo, [blocks(SETTLE)[0], *blocks(CONSOLE)])
+    fault, bill = national(uploaded)
+    assert fault["result"]["fault_id"] and bill
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(STEP_MS)
+    try:
+        _console_steps(page, demo.url + "/console")
+    finally:
+        context.close()
+    with demo.db.read() as conn:
+        status = conn.execute(select(claim.c.status).where(claim.c.psn_no == WANG_FANG)
+                              ).scalar_one()
+    assert status == "paid"
+
+
+def _console_steps(page: Any, console: str) -> None:
+    def sign_in_as(name: str) -> None:
+        page.goto(console)
+        if page.locator("#operator").count():
+            page.click("text=Sign out")
+        page.fill("#name", name)
+        page.fill("#token", f"demo-{name}")
+        page.click("#signin")
+        page.wait_for_selector("#operator")
+
+    sign_in_as("clerk")
+    page.click("nav >> text=Claims")
+    for label, value in (("Person number (psn_no)", WANG_FANG),
+                         ("Institution code", "H11010500001"), ("Invoice", "INV-README-1"),
+                         ("Bank", "中国工商银行北京分行"),
+                         ("Bank account", "6222020200001234567"), ("Account holder", "王芳")):
+        page.get_by_label(label, exact=True).fill(value)
+    page.click("button:text-is('Apply')")
+    page.wait_for_url("**?done=applied")
+    claim_page = page.url.split("?")[0]
+    assert "submitted" in page.locator("#claim-status").inner_text()
+    sign_in_as("reviewer")
+    page.click("nav >> text=Claims")
+    page.click(f"text={claim_page.rsplit('/', 1)[1]}")
+    page.click("button:text-is('Start the review')")
+    page.wait_for_url("**?done=review-started")
+    sign_in_as("approver")
+    page.goto(claim_page)
+    page.click("button:text-is('Approve')")
+    page.wait_for_url("**?done=approved")
+    assert page.locator("#approved-amount").inner_text() == "140.00"  # the README's sum
+    sign_in_as("finance")
+    page.click("nav >> text=Payments")
+    with page.expect_download():
+        page.click("button:text-is('Export the bank file')")
+    page.reload()
+    page.click("button:text-is('Paid')")
+    page.wait_for_url("**?done=payment-paid")
+    page.goto(claim_page)
+    assert page.locator("#claim-status").inner_text() == "paid"

@@ -50,7 +50,11 @@ def chart(kind: str, labels: Sequence[str], series: Sequence[Series], *,
     drawn = make(js=[], disable_xml_declaration=True, style=STYLE, width=560, height=320,
                  x_label_rotation=-45 if len(labels) > 8 else 0, legend_at_bottom=True,
                  show_minor_x_labels=len(labels) <= 15, x_labels_major_every=7,
-                 truncate_legend=-1, truncate_label=-1, print_values=False)
+                 truncate_legend=-1, truncate_label=-1, print_values=False,
+                 # both axes from 0, five round labels each (the table has the exact numbers)
+                 range=(0, _top(series)), secondary_range=(0, _top(secondary)),
+                 y_labels_major_count=5, show_minor_y_labels=False,
+                 formatter=_label, value_formatter=_label)
     drawn.x_labels = list(labels)
     for name, values in series:
         drawn.add(name, list(values))
@@ -58,3 +62,13 @@ def chart(kind: str, labels: Sequence[str], series: Sequence[Series], *,
         drawn.add(name, list(values), secondary=True)
     svg = drawn.render(is_unicode=True)
     return Markup(_COMMENT.sub("", _SCRIPT.sub("", svg)))
+
+
+def _top(series: Sequence[Series]) -> float:
+    """The top of an axis: its largest value (at least 1, so an empty chart has an axis)."""
+    return float(max((v for _name, values in series for v in values), default=0) or 1)
+
+
+def _label(value: float) -> str:
+    """An axis label: whole numbers plain, others to one decimal (no float noise)."""
+    return f"{value:,.0f}" if value == int(value) or abs(value) >= 100 else f"{value:,.1f}"
