@@ -79,6 +79,16 @@ def test_an_administrator_switches_a_flag_off_and_on(db, http):
         "institution.prepay", "institution.networked"]
 
 
+def test_an_administrator_switches_the_face_pilot_and_online_payment(db, http):
+    sign_in(http, "admin")
+    assert listed(db).face_pilot and not listed(db).online  # the demo's face pilot
+    assert switch(http, "face_pilot", on=False).status_code == 303
+    assert switch(http, "online", on=True).status_code == 303
+    assert not listed(db).face_pilot and listed(db).online
+    page = http.get(PAGE).text
+    assert '<td id="flag-face_pilot">否</td>' in page and '<td id="flag-online">是</td>' in page
+
+
 def test_a_scheme_change_reaches_this_processes_gateway_at_once(db, fixed_http, unix):  # noqa: F811
     assert ok(xtif_sign_in(fixed_http))  # the institution is cached now
     sign_in(fixed_http, "admin")
@@ -138,8 +148,9 @@ def test_a_wrong_grace_or_flag_is_refused_naming_it(db, http):
             answer = post_form(http, "keys", grace_minutes=grace)
             assert answer.status_code == 400 and "E-ENV-005" in answer.text
             assert "grace_minutes" in answer.text and 'id="secret"' not in answer.text
-        unknown_flag = switch(http, "face_pilot", on=True)
-    assert unknown_flag.status_code == 400 and "networked, prepay" in unknown_flag.text
+        unknown_flag = switch(http, "open_late", on=True)
+    assert unknown_flag.status_code == 400
+    assert "face_pilot, networked, online, prepay" in unknown_flag.text
 
 
 def test_only_an_administrator_changes_an_institution(db, http):

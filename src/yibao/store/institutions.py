@@ -13,7 +13,7 @@ from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, insert, 
 from yibao.services.context import Institution, institution_of
 from yibao.store.schema import gateway_key, institution
 
-FLAGS = frozenset({"networked", "prepay"})  # the flags an operator sets
+FLAGS = frozenset({"networked", "prepay", "face_pilot", "online"})  # the flags an operator sets
 _BY_CODE = select(institution).where(institution.c.fixmedins_code == bindparam("code"))
 _BY_ACCESS_KEY = (
     select(institution, gateway_key.c.access_key, gateway_key.c.secret_key,
