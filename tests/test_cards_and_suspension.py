@@ -138,7 +138,7 @@ def test_a_suspension_overlapping_one_not_lifted_is_refused_until_that_one_is_li
         overlap = http.post(url, headers=ADMIN, json={
             "begin_date": begin, "end_date": end, "reason": "again"})
         assert (overlap.status_code, overlap.json()["code"]) == (409, "E-PSN-010"), begin
-        assert "2026-05-01..2026-08-31" in overlap.json()["message"]
+        assert "2026-05-01..2026-08-31" in overlap.json()["detail"]
     assert _suspensions(db) == before
     after = http.post(url, headers=ADMIN, json={
         "begin_date": "2026-09-01", "end_date": "2026-09-30", "reason": "the next one"})

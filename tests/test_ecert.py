@@ -32,7 +32,7 @@ def said(reply) -> tuple[int, str, str]:
     """The status, the code and the text a refusal says (``message``, or ``detail`` in
     problem details)."""
     body = reply.json()
-    return reply.status_code, body["code"], body.get("detail") or body["message"]
+    return reply.status_code, body["code"], body["detail"]
 
 
 def token_for(his, app: ChannelApp, cert_id: str, business: str) -> str:
