@@ -34,9 +34,11 @@ def skip_without_browser() -> None:
         pytest.skip(f"browser test skipped: {missing}", allow_module_level=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One Chromium for the whole run (Playwright's sync API allows one at a time)."""
+    """One Chromium per test module (Playwright's sync API allows one at a time, and it
+    runs an event loop in the test thread while it is open: stopped after each module,
+    so the tests of other modules may start their own, e.g. with asyncio.run)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

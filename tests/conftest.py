@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from browser import browser  # noqa: F401 (the one Chromium of the run, a fixture)
+from browser import browser  # noqa: F401 (Chromium for a test module, a fixture)
 from calls import command_call
 from yibao.api.app import create_app
 from yibao.client import HisClient, httpx_transport
