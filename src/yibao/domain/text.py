@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
-
-from yibao.domain.errors import Refused
+from datetime import datetime, timedelta
 
 
 def is_digits(text: str) -> bool:
@@ -86,29 +84,3 @@ def _offset(zone: str) -> timedelta:
         raise ValueError(zone)
     size = timedelta(hours=hours, minutes=minutes)
     return -size if zone[0] == "-" else size
-
-
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def typed_text(value: str, *, field: str, length_max: int) -> str:
-    """A text field an operator typed, stripped: E-ENV-004 when empty, E-ENV-005 when
-    longer than ``length_max``."""
-    text = value.strip()
-    if not text:
-        raise Refused("E-ENV-004", f"{field} is required")
-    if len(text) > length_max:
-        raise Refused("E-ENV-005", f"{field} has at most {length_max} characters")
-    return text
-
-
-def typed_date(value: str, *, field: str) -> date:
-    """A date field (YYYY-MM-DD, ASCII digits): E-ENV-004 when empty, E-ENV-005 when it
-    is not a day of the calendar."""
-    text = typed_text(value, field=field, length_max=10)
-    try:
-        if ISO_DATE.fullmatch(text):
-            return date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise Refused("E-ENV-005", f"{field} is not a date YYYY-MM-DD")

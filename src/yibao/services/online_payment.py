@@ -302,3 +302,27 @@ def system_call(conn: Connection, now: datetime, ids: Any,
     from yibao.services.context import Actor, ActorKind, Entry
     return Call(conn=conn, actor=Actor(ActorKind.SYSTEM, "online"), entry=Entry.PLATFORM,
                 now=now, ids=ids, policies=policies)
+
+
+def newest_orders(conn: Connection, status: str, institution: str, *,
+                  limit: int) -> dict[str, Any]:
+    """The operators' list: the newest orders (of a status, of an institution), with
+    their institutions' names."""
+    rows = online_orders.newest(conn, status=status, fixmedins_code=institution, limit=limit)
+    return {"orders": rows, "names": institutions.names(
+        conn, {row["fixmedins_code"] for row in rows})}
+
+
+def order_sheet(conn: Connection, pay_ord_id: str) -> dict[str, Any]:
+    """The operators' view of one order with its status history and refunds; E-ORD-001
+    for an unknown payOrdId."""
+    order = online_orders.find(conn, pay_ord_id)
+    if order is None:
+        raise Refused("E-ORD-001", f"no online order {pay_ord_id[:40]}")
+    history = rules.history(OrderStatus(order["status"]), created_at=order["created_at"],
+                             held_at=order["held_at"], settled_at=order["settled_at"],
+                             closed_at=order["closed_at"])
+    return {"order": order, "history": history,
+            "refunds": online_orders.refunds(conn, pay_ord_id),
+            "institution": institutions.names(conn, [order["fixmedins_code"]]).get(
+                order["fixmedins_code"], "")}

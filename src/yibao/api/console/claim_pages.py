@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from yibao.api import admin_claims
 from yibao.api.claim_models import WindowPayeeIn
-from yibao.api.console.bodies import checked, required
+from yibao.api.console import forms
+from yibao.api.console.forms import checked
 from yibao.api.console.web import PREFIX, Console, Viewer, done
 from yibao.domain.claims import AMOUNT_DECIDED, AWAITING, ClaimStatus
 from yibao.domain.errors import Refused
@@ -78,8 +79,9 @@ def routes(console: Console, api: APIRouter) -> None:
         def act(call: Call) -> str:
             body = checked(
                 admin_claims.AgencyApplicationIn, psn_no=psn_no.strip(),
-                fixmedins_code=required("fixmedins_code", fixmedins_code),
-                invono=required("invono", invono), trt_dcla_detl_sn=trt_dcla_detl_sn.strip(),
+                fixmedins_code=forms.text(fixmedins_code, "fixmedins_code", required=True),
+                invono=forms.text(invono, "invono", required=True),
+                trt_dcla_detl_sn=trt_dcla_detl_sn.strip(),
                 payee=checked(WindowPayeeIn, bank_name=bank_name.strip(),
                               bank_account=bank_account.strip(),
                               account_name=account_name.strip()))

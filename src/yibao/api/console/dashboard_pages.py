@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from yibao.api.console import forms
 from yibao.api.console.charts import Figure, chart, yuan_of
 from yibao.api.console.i18n import gettext_of
 from yibao.api.console.web import Console, Viewer, yuan
@@ -33,7 +34,7 @@ def routes(console: Console, api: APIRouter) -> None:
         now = console.clock()
         error: Refused | None = None
         try:
-            chosen = dashboard.period(_date("from", first), _date("to", last), now.date())
+            chosen = dashboard.period(forms.day(first, "from"), forms.day(last, "to"), now.date())
         except Refused as refusal:
             error, chosen = refusal, dashboard.period(None, None, now.date())
         figures = console.look(lambda conn: _figures(gettext_of(viewer.lang), chosen, {
@@ -45,16 +46,6 @@ def routes(console: Console, api: APIRouter) -> None:
         return console.page(request, viewer, "dashboard.html", period=chosen,
                             figures=figures, error=error,
                             status=error.http_status if error else 200)
-
-
-def _date(field: str, text: str) -> date | None:
-    """A date typed in the period's form (YYYY-MM-DD), or None when left empty."""
-    if not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip()[:10])
-    except ValueError:
-        raise Refused("E-ENV-005", f"{field}: a date YYYY-MM-DD, not {text[:20]!r}") from None
 
 
 def _figures(_: Text, chosen: Period, tallies: dict[str, list[Tally]],

@@ -9,37 +9,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import Connection
 
 from yibao.api.console.web import Console, Viewer
-from yibao.domain import orders
 from yibao.domain.errors import Refused
 from yibao.domain.orders import OrderStatus
-from yibao.store import institutions, online_orders
+from yibao.services import online_payment
 
 ROWS = 100
 STATUSES = tuple(status.value for status in OrderStatus)
 CODE_LENGTH_MAX = 30
-
-
-def listing(conn: Connection, status: str, institution: str) -> dict[str, Any]:
-    rows = online_orders.newest(conn, status=status, fixmedins_code=institution, limit=ROWS)
-    return {"orders": rows, "names": institutions.names(
-        conn, {row["fixmedins_code"] for row in rows})}
-
-
-def order_view(conn: Connection, pay_ord_id: str) -> dict[str, Any]:
-    """One order with its history and refunds; E-ORD-001 for an unknown payOrdId."""
-    order = online_orders.find(conn, pay_ord_id)
-    if order is None:
-        raise Refused("E-ORD-001", f"no online order {pay_ord_id[:40]}")
-    history = orders.history(OrderStatus(order["status"]), created_at=order["created_at"],
-                             held_at=order["held_at"], settled_at=order["settled_at"],
-                             closed_at=order["closed_at"])
-    return {"order": order, "history": history,
-            "refunds": online_orders.refunds(conn, pay_ord_id),
-            "institution": institutions.names(conn, [order["fixmedins_code"]]).get(
-                order["fixmedins_code"], "")}
 
 
 def routes(console: Console, api: APIRouter) -> None:
@@ -53,7 +31,8 @@ def routes(console: Console, api: APIRouter) -> None:
             refusal = Refused("E-ENV-005", f"status is one of {', '.join(STATUSES)}")
             return console.page(request, viewer, "orders.html", status=refusal.http_status,
                                 error=refusal, orders=[], names={}, **chosen)
-        view = console.look(lambda conn: listing(conn, status, chosen["institution"]))
+        view = console.look(lambda conn: online_payment.newest_orders(
+            conn, status, chosen["institution"], limit=ROWS))
         return console.page(request, viewer, "orders.html", **chosen, **view)
 
     @api.get("/orders/{pay_ord_id}", response_class=HTMLResponse)
@@ -61,7 +40,7 @@ def routes(console: Console, api: APIRouter) -> None:
                    viewer: Annotated[Viewer, Depends(console.viewer)]) -> Response:
         console.needs(viewer, "read")
         try:
-            view = console.look(lambda conn: order_view(conn, pay_ord_id))
+            view = console.look(lambda conn: online_payment.order_sheet(conn, pay_ord_id))
         except Refused as refusal:
             return console.page(request, viewer, "missing.html",
                                 status=refusal.http_status, error=refusal)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from yibao.api import admin_claims
-from yibao.api.console.bodies import checked
+from yibao.api.console.forms import checked
 from yibao.api.console.web import PREFIX, SECURITY_HEADERS, Console, Viewer, done
 from yibao.domain.errors import Refused
 from yibao.services import payments

@@ -17,10 +17,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from yibao.api.admin import AUDIT_ROWS_MAX
+from yibao.api.console import forms
 from yibao.api.console.web import PREFIX, Console, Viewer, done
 from yibao.domain.errors import Refused
 from yibao.domain.paging import Page
-from yibao.domain.text import typed_date, typed_text
 from yibao.services import (
     accumulators,
     audit,
@@ -85,9 +85,9 @@ def suspension_of(psn_no: str, begin_date: str, end_date: str,
                   reason: str) -> Callable[[Call], int]:
     """The suspension an administrator typed, checked field by field before the service
     checks the period (the same service as POST /admin/v1/persons/{psn_no}/suspensions)."""
-    begin = typed_date(begin_date, field="begin_date")
-    end = typed_date(end_date, field="end_date")
-    why = typed_text(reason, field="reason", length_max=cards.REASON_LENGTH_MAX)
+    begin = forms.required_day(begin_date, "begin_date")
+    end = forms.required_day(end_date, "end_date")
+    why = forms.text(reason, "reason", max_length=cards.REASON_LENGTH_MAX, required=True)
 
     def act(call: Call) -> int:
         persons.get_person(call.conn, psn_no)
@@ -151,8 +151,8 @@ def routes(console: Console, api: APIRouter) -> None:
                      csrf: Csrf = "", card_sn: Annotated[str, Form()] = "") -> Response:
         def act(call: Call) -> None:
             own_card(call.conn, psn_no, card_no)
-            cards.replace(call, card_no, typed_text(card_sn, field="card_sn",
-                                                    length_max=CARD_SN_LENGTH_MAX))
+            cards.replace(call, card_no, forms.text(card_sn, "card_sn", required=True,
+                                                    max_length=CARD_SN_LENGTH_MAX))
         return change(request, viewer, psn_no, "cards.replace", csrf, act, "card-replaced")
 
     @api.post("/persons/{psn_no}/suspensions")
