@@ -8,6 +8,7 @@ from typing import Any
 from yibao.api.fields import Fields
 from yibao.api.registry import Answer
 from yibao.api.tx_basic import read_credential
+from yibao.api.tx_visits import read_group
 from yibao.domain.codes import FUNDS, VisitClass, age_on
 from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_decimal
@@ -66,6 +67,7 @@ def _request(call: Call, data: Fields, visit_class: VisitClass) -> SettleRequest
         batch=data.text("chrg_bchno", required=False, max_len=30),
         interim=visit_class is VisitClass.INPATIENT and data.flag("mid_setl_flag") == "1",
         invono=data.text("invono", required=False, max_len=50),
+        grp_type=read_group(data.extension()),
     )
 
 

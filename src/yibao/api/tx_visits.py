@@ -8,7 +8,7 @@ from typing import Any
 from yibao.api.fields import Fields
 from yibao.api.registry import Answer
 from yibao.api.tx_basic import read_credential
-from yibao.domain.codes import INSUTYPES, VisitClass
+from yibao.domain.codes import INSUTYPES, MDTRT_GRP_TYPES, VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.text import is_digits
 from yibao.services import persons, visits
@@ -53,7 +53,16 @@ def read_away_flags(node: Fields, *, emergency_field: str, emergency_values: fro
             raise Refused("E-ENV-004", f"{ext.where}.REL_TTP_FLAG (required with TRUM_FLAG 1)")
         third_party = ext.flag("REL_TTP_FLAG")
     emergency = ext.text(emergency_field, required=False, max_len=1) in emergency_values
-    return visits.AwayFlags("1" if emergency else "0", trauma, third_party)
+    return visits.AwayFlags("1" if emergency else "0", trauma, third_party, read_group(ext))
+
+
+def read_group(ext: Fields) -> str:
+    """exp_content.MDTRT_GRP_TYPE (就诊人群类型, table 598; "" when not sent): a code
+    outside the table is refused with E-VIS-005 (docs/fever.md)."""
+    group = ext.text("MDTRT_GRP_TYPE", required=False, max_len=10)
+    if group and group not in MDTRT_GRP_TYPES:
+        raise Refused("E-VIS-005", f"{ext.where}.MDTRT_GRP_TYPE={group}")
+    return group
 
 
 OUTPATIENT_EMERGENCY = frozenset({"1", "3"})  # OTP_ER_REFL_FLAG: 急诊, 转诊合并急诊
@@ -104,6 +113,7 @@ def visit_info(call: Call, inp: Fields) -> dict[str, Any]:
     visits.record_visit_info(
         call, info.text("mdtrt_id", max_len=30), info.text("psn_no", max_len=30),
         info.text("med_type", max_len=6), read_diagnoses(inp, required=True),
+        read_group(info.extension()),
     )
     return {}
 

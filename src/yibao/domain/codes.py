@@ -90,7 +90,19 @@ FUNDS: dict[str, tuple[str, str]] = {
     "390200": ("城乡居民大病医疗保险资金", "hifmi_pay"),
     "510100": ("生育基金", "oth_pay"),
     "610100": ("医疗救助基金", "maf_pay"),
+    # the national table's 其他基金: the public-finance subsidy (财政补助) of a population
+    # group's personal share is paid as this line where a policy says so (docs/fever.md)
+    "999997": ("其他基金", "oth_pay"),
     "999999": ("其他基金", "oth_pay"),
+}
+
+# 就诊人群类型 (MDTRT_GRP_TYPE, table 598 of the standard): sent in exp_content of 2401,
+# 2403, 2206, 2207 (and 2203); a policy's [[group]] may give a group its own rule
+MDTRT_GRP_TYPES: dict[str, str] = {
+    "1": "新冠肺炎确诊患者",
+    "2": "其他国家突发公共事件",
+    "3": "新冠肺炎疑似患者",
+    "4": "无症状感染者",
 }
 
 EMPLOYEE_POOL_FUND = "310100"

@@ -23,7 +23,16 @@ from typing import NamedTuple
 from yibao.domain.catalogue import Totals
 from yibao.domain.codes import FUND_FIELDS, FUNDS, PersonGroup
 from yibao.domain.money import Fen, apply_ratio, fen_to_yuan, floor_amount_within, floor_ratio
-from yibao.domain.policy import Band, Basis, DeductibleRule, Period, Scheme, Stage
+from yibao.domain.policy import (
+    Band,
+    Basis,
+    DeductibleRule,
+    Finance,
+    FinanceShare,
+    Period,
+    Scheme,
+    Stage,
+)
 
 COUNT_KEYS = ("S.", "N.")  # accumulators that count, not money
 
@@ -42,6 +51,9 @@ class SettlementInput:
     stay_accums: Mapping[str, Fen]
     account_balance: Fen
     use_account: bool
+    # a population group's public-finance subsidy (财政补助): what the funds leave of the
+    # person's share is paid as a fund line of its own (policy [[group]], docs/fever.md)
+    finance: Finance | None = None
 
 
 class Step(NamedTuple):
@@ -61,6 +73,7 @@ class FundLine(NamedTuple):
     deductible: Fen
     steps: tuple[Step, ...]
     overflow: bool = False  # paid above another fund's annual cap
+    finance: bool = False  # public finance paying the person's share (财政补助)
 
     @property
     def name(self) -> str:
@@ -74,6 +87,8 @@ class FundLine(NamedTuple):
         ]
         if self.overflow:
             return "超封顶 " + ";".join(parts)
+        if self.finance:
+            return "财政补助 " + ";".join(parts)
         standard, applied = fen_to_yuan(self.deductible_standard), fen_to_yuan(self.deductible)
         head = f"起付标准{standard},本次起付{applied}"
         return ";".join([head, *parts])[:500]
@@ -144,6 +159,10 @@ def settle(inp: SettlementInput) -> Breakdown:
         stage_lines = _settle_stage(stage, inp, basis, deltas)
         paid_so_far += sum(line.paid for line in stage_lines)
         lines.extend(stage_lines)
+    assert 0 <= paid_so_far <= t.in_scope, (lines, t)
+    if inp.finance is not None:
+        lines.append(_finance_line(inp.finance, t, paid_so_far, deltas))
+        paid_so_far += lines[-1].paid
     psn_part = t.medfee - paid_so_far
     acct_pay = 0
     if inp.use_account and inp.scheme.account_allowed:
@@ -157,9 +176,20 @@ def settle(inp: SettlementInput) -> Breakdown:
         year_deltas=tuple(deltas.year.items()),
         stay_deltas=tuple(deltas.stay.items()),
     )
-    assert 0 <= paid_so_far <= t.in_scope, result
+    assert 0 <= paid_so_far <= t.medfee, result
     assert 0 <= acct_pay <= psn_part or acct_pay == 0, result
     return result
+
+
+def _finance_line(finance: Finance, t: Totals, paid: Fen, deltas: _Deltas) -> FundLine:
+    """Public finance pays what the funds left of the in-scope amount, or of the whole
+    bill (``FinanceShare.ALL``): one step at 100 %."""
+    basis = t.medfee if finance.share is FinanceShare.ALL else t.in_scope
+    amount = basis - paid
+    assert amount >= 0, (finance, t, paid)
+    deltas.add(Period.YEAR, f"F.{finance.fund}", amount)
+    return FundLine(finance.fund, basis, 0, amount, 0, 0, (Step(amount, Decimal(1), amount),),
+                    finance=True)
 
 
 def _accum(inp: SettlementInput, period: Period, key: str) -> Fen:

@@ -154,6 +154,9 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      409),
     ("E-VIS-003", "medical type not allowed here", "outpatient and inpatient types differ", 409),
     ("E-VIS-004", "visit belongs to another person", "psn_no differs from the visit's", 409),
+    ("E-VIS-005", "unknown population group (MDTRT_GRP_TYPE)", "exp_content.MDTRT_GRP_TYPE "
+     "is one of table 598: 1 COVID-19 confirmed, 2 other public-health emergency, 3 "
+     "suspected, 4 asymptomatic; leave it out for anyone else", 400),
     # fee details
     ("E-FEE-001", "fee line already uploaded", "feedetl_sn must be unique within the visit", 409),
     ("E-FEE-002", "fee amount does not equal price x count", "det_item_fee_sumamt = pric x cnt",

@@ -19,7 +19,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from yibao.domain.codes import FUNDS, PersonGroup
+from yibao.domain.codes import FUNDS, MDTRT_GRP_TYPES, PersonGroup
 from yibao.domain.filing import Category
 from yibao.domain.money import Fen, yuan_to_fen
 
@@ -172,6 +172,56 @@ class Scheme:
         return self if not cut else _reduced(self, cut)
 
 
+    def for_group(self, rule: GroupRule) -> Scheme:
+        """The scheme for a population group with its own rule (``[[group]]``): every
+        stage's deductible waived and/or every band paid at the group's ratio."""
+        if not rule.waive_deductible and rule.ratio is None:
+            return self
+        return _for_group(self, rule.waive_deductible, rule.ratio)
+
+
+@lru_cache(maxsize=64)
+def _for_group(scheme: Scheme, waive: bool, ratio: Decimal | None) -> Scheme:
+    def deductibles(stage: Stage) -> tuple[DeductibleRule, ...]:
+        if not waive:
+            return stage.deductibles
+        return tuple(DeductibleRule(d.selector, 0, 0) for d in stage.deductibles)
+
+    def band_rules(stage: Stage) -> tuple[BandRule, ...]:
+        if ratio is None:
+            return stage.band_rules
+        return tuple(BandRule(r.selector, (Band(None, ratio),)) for r in stage.band_rules)
+
+    stages = tuple(replace(stage, deductibles=deductibles(stage), band_rules=band_rules(stage))
+                   for stage in scheme.stages)
+    return replace(scheme, stages=stages)
+
+
+class FinanceShare(StrEnum):
+    """What public finance (财政补助) pays of a population group's settlement."""
+
+    IN_SCOPE = "in_scope"  # the in-scope amount the funds left (deductible, co-payment)
+    ALL = "all"  # everything the funds left, the self-paid parts included
+
+
+@dataclass(frozen=True, slots=True)
+class Finance:
+    fund: str  # the fund line it is paid as (fund_pay_type)
+    share: FinanceShare
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRule:
+    """A population group's own rule (``[[group]]``, MDTRT_GRP_TYPE): the deductible
+    waived, one fund ratio for every band, and/or the person's share paid by public
+    finance as a fund line of its own (docs/fever.md)."""
+
+    code: str
+    waive_deductible: bool
+    ratio: Decimal | None
+    finance: Finance | None
+
+
 @lru_cache(maxsize=256)
 def _reduced(scheme: Scheme, cut: Decimal) -> Scheme:
     def lower(rule: BandRule) -> BandRule:
@@ -214,6 +264,8 @@ class Policy:
     # acct_used_flag 2): ``[pharmacy] mutual_aid``
     mutual_aid: bool = False
     supply: Supply | None = None  # None: no longest-supply or early-refill rule
+    # population groups (MDTRT_GRP_TYPE) with a rule of their own; absent: the normal rule
+    groups: Mapping[str, GroupRule] = field(default_factory=lambda: MappingProxyType({}))
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -411,6 +463,38 @@ def _mutual_aid(raw: Mapping[str, Any] | None) -> bool:
     return value
 
 
+def _group(raw: Mapping[str, Any], where: str) -> GroupRule:
+    _require_source(raw, where)
+    code = str(raw["code"])
+    if code not in MDTRT_GRP_TYPES:
+        raise PolicyError(f"{where}: code {code} is not in table 598 (MDTRT_GRP_TYPE)")
+    waive = raw.get("waive_deductible", False)
+    if not isinstance(waive, bool):
+        raise PolicyError(f"{where}.waive_deductible must be true or false")
+    ratio = raw.get("ratio")
+    fund = raw.get("finance_fund")
+    finance = None
+    if fund is not None:
+        if str(fund) not in FUNDS:
+            raise PolicyError(f"{where}: unknown finance fund {fund}")
+        try:
+            share = FinanceShare(raw.get("finance_share", FinanceShare.IN_SCOPE))
+        except ValueError as exc:
+            raise PolicyError(f"{where}.finance_share: in_scope or all") from exc
+        finance = Finance(str(fund), share)
+    return GroupRule(code, waive, None if ratio is None else _ratio(ratio, where), finance)
+
+
+def _groups(raw: Sequence[Mapping[str, Any]]) -> Mapping[str, GroupRule]:
+    out: dict[str, GroupRule] = {}
+    for i, entry in enumerate(raw):
+        rule = _group(entry, f"group[{i}]")
+        if rule.code in out:
+            raise PolicyError(f"group[{i}]: code {rule.code} appears twice")
+        out[rule.code] = rule
+    return MappingProxyType(out)
+
+
 def parse_policy(raw: Mapping[str, Any]) -> Policy:
     """Build a Policy from the parsed TOML of a policy file; raises PolicyError."""
     try:
@@ -428,6 +512,7 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
             away=_away(raw.get("away")),
             mutual_aid=_mutual_aid(raw.get("pharmacy")),
             supply=_supply(raw.get("supply")),
+            groups=_groups(raw.get("group", [])),
         )
     except (KeyError, TypeError) as exc:
         raise PolicyError(f"policy file is missing or mistypes {exc}") from exc

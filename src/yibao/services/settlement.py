@@ -19,10 +19,10 @@ from yibao.domain.codes import VisitClass, person_group_of, visit_class_of
 from yibao.domain.engine import Breakdown, EngineError, SettlementInput, settle
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
-from yibao.domain.policy import Policy, Scheme, select_policy
+from yibao.domain.policy import Finance, Policy, Scheme, select_policy
 from yibao.domain.states import SettlementKind
 from yibao.domain.visit_states import VisitStatus
-from yibao.services import accumulators, away, cards, ledger, trust
+from yibao.services import accumulators, away, cards, ledger, trust, visits
 from yibao.services.context import Call, Effect, EffectKind
 from yibao.services.fees import unsettled_lines
 from yibao.services.persons import (
@@ -97,6 +97,9 @@ class SettleRequest:
     # acct_used_flag 2: the psn_no of the bound family member whose personal account pays
     # the cash part (共济, services/pharmacy.py chooses and checks them)
     mutual_aid_payer: str = ""
+    # MDTRT_GRP_TYPE as 2206/2207 state it in exp_content ("": the visit's, from
+    # 2201/2203/2401/2403); the insured place's policy may give the group its own rule
+    grp_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,7 @@ class _Plan:
     visit_class: VisitClass
     basis: away.Away | None
     aid: Aid | None = None
+    grp_type: str = ""  # the population group the settlement used (docs/fever.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +189,15 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
         institution=call.institution, policy=policy, now=call.now)
     if basis is not None:
         scheme = scheme.reduced(basis.cut)
-    breakdown = _compute(call, req, person, insurance, scheme, totals, visit_class)
+    grp_type = req.grp_type or visit["mdtrt_grp_type"]
+    group = policy.groups.get(grp_type) if grp_type else None
+    if group is not None:  # after the away cut: the group's rule is the insured place's
+        scheme = scheme.for_group(group)
+    breakdown = _compute(call, req, person, insurance, scheme, totals, visit_class,
+                         None if group is None else group.finance)
     aid = _mutual_aid(call, req, person, policy, breakdown) if req.mutual_aid_payer else None
     return _Plan(req, person, insurance, visit, policy, lines, breakdown, visit_class, basis,
-                 aid)
+                 aid, grp_type)
 
 
 def _mutual_aid(call: Call, req: SettleRequest, person: RowMapping, policy: Policy,
@@ -301,7 +310,7 @@ def _policy(call: Call, region: str, insutype: str, med_type: str) -> tuple[Poli
 
 def _compute(
     call: Call, req: SettleRequest, person: RowMapping, insurance: RowMapping, scheme: Scheme,
-    totals: catalogue.Totals, visit_class: VisitClass,
+    totals: catalogue.Totals, visit_class: VisitClass, finance: Finance | None = None,
 ) -> Breakdown:
     insutype = insurance["insutype"]
     year = accumulators.read(call.conn, req.psn_no, insutype, str(call.now.year))
@@ -315,7 +324,7 @@ def _compute(
         return settle(
             SettlementInput(
                 scheme, group, call.institution.level, totals, year, stay, balance,
-                req.use_account,
+                req.use_account, finance,
             )
         )
     except EngineError as exc:
@@ -341,6 +350,7 @@ def _settlement_row(call: Call, plan: _Plan, setl_id: str) -> dict[str, Any]:
         trt_dcla_detl_sn=plan.basis.filing if plan.basis else None,
         trum_dcla_detl_sn=plan.basis.declaration if plan.basis else None,
         away_basis=plan.basis.category.value if plan.basis else "",
+        fever=bool(plan.visit["fever"]), mdtrt_grp_type=plan.grp_type,
         medfee_sumamt=t.medfee, fulamt_ownpay_amt=t.fulamt_ownpay,
         overlmt_selfpay=t.overlmt_selfpay, preselfpay_amt=t.preselfpay,
         inscp_scp_amt=t.in_scope, act_pay_dedc=b.deductible,
@@ -384,6 +394,8 @@ def _store(call: Call, plan: _Plan, row: dict[str, Any], funds: list[dict[str, A
     assert marked == len(ids), (marked, len(ids))
     away_lines = plan.lines if plan.basis is not None and not plan.req.manual else None
     aid = None if plan.aid is None else (plan.aid.payer, plan.aid.balance)
+    if plan.grp_type != plan.visit["mdtrt_grp_type"]:  # 2207 stated another group
+        visits.set_group(call.conn, plan.req.mdtrt_id, plan.grp_type)
     _write(call, row, funds, ids, _deltas(plan, row), plan.person["balance"] or 0,
            away_lines, plan.req.booked_at, aid)
 

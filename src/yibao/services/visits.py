@@ -29,7 +29,7 @@ from yibao.domain.errors import Refused
 from yibao.domain.visit_states import START, VisitAction, VisitStatus
 from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.services.persons import Credential, active_insurance, find_by_credential, get_person
-from yibao.store import settlements
+from yibao.store import fever, settlements
 from yibao.store.schema import (
     admission_detail,
     diagnosis,
@@ -75,11 +75,13 @@ class Diagnosis:
 
 @dataclass(frozen=True, slots=True)
 class AwayFlags:
-    """What the HIS says in exp_content about emergency and injury (docs/away.md)."""
+    """What the HIS says in exp_content about emergency and injury (docs/away.md) and
+    the population group (MDTRT_GRP_TYPE, docs/fever.md)."""
 
     emergency: str = "0"
     trauma: str = "0"
     third_party: str = ""  # "0" none liable, "1" liable, "" not an injury
+    group: str = ""  # MDTRT_GRP_TYPE (table 598), "" none
 
 
 ORDINARY = AwayFlags()  # neither an emergency nor an injury
@@ -187,7 +189,8 @@ def open_visit(call: Call, new: NewVisit, visit_class: VisitClass) -> Done[str]:
             insuplc_admdvs=new.insured_area or person["insuplc_admdvs"],
             mdtrtarea_admvs=new.treatment_area or call.institution.pool_area, msgid=call.ref,
             emergency=new.flags.emergency, trum_flag=new.flags.trauma,
-            rel_ttp_flag=new.flags.third_party,
+            rel_ttp_flag=new.flags.third_party, mdtrt_grp_type=new.flags.group,
+            fever=fever.is_fever_dept(call.institution.code, new.dept_code),
         )
     )
     _store_detail(call, mdtrt_id, new.detail)
@@ -214,10 +217,12 @@ def change_admission(call: Call, mdtrt_id: str, psn_no: str, change: AdmissionCh
     values: dict[str, object] = dict(
         begntime=change.begin, endtime=end, med_type=change.med_type,
         ipt_otp_no=change.ipt_otp_no, atddr_no=change.doctor_no, dr_name=change.doctor_name,
-        dept_code=change.dept_code, dept_name=change.dept_name)
+        dept_code=change.dept_code, dept_name=change.dept_name,
+        fever=fever.is_fever_dept(call.institution.code, change.dept_code))
     if change.flags is not None:
         values.update(emergency=change.flags.emergency, trum_flag=change.flags.trauma,
-                      rel_ttp_flag=change.flags.third_party)
+                      rel_ttp_flag=change.flags.third_party,
+                      mdtrt_grp_type=change.flags.group)
     call.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(**values))
     _store_detail(call, mdtrt_id, change.detail)
     if items:
@@ -318,15 +323,24 @@ def merge_diagnoses(
 
 
 def record_visit_info(
-    call: Call, mdtrt_id: str, psn_no: str, med_type: str, items: tuple[Diagnosis, ...]
+    call: Call, mdtrt_id: str, psn_no: str, med_type: str, items: tuple[Diagnosis, ...],
+    group: str = "",
 ) -> None:
-    """2203: the outpatient visit's medical type and diagnoses."""
+    """2203: the outpatient visit's medical type and diagnoses (and its population group
+    when exp_content states one)."""
     row = get_visit(call, mdtrt_id, psn_no, lock=True)
     require_status(row, VisitStatus.OPEN)
     if visit_class_of(med_type) is not VisitClass(row["visit_class"]):
         raise Refused("E-VIS-003", f"med_type {med_type} for a {row['visit_class']} visit")
-    call.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(med_type=med_type))
+    values = dict(med_type=med_type, mdtrt_grp_type=group or row["mdtrt_grp_type"])
+    call.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(**values))
     replace_diagnoses(call, mdtrt_id, psn_no, items, stage="visit")
+
+
+def set_group(conn: Connection, mdtrt_id: str, group: str) -> None:
+    """The visit's population group as a settlement (2207 / 2304) stated it."""
+    conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id)
+                 .values(mdtrt_grp_type=group))
 
 
 def unsettled(conn: Connection, psn_no: str) -> list[RowMapping]:

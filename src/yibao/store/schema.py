@@ -336,8 +336,22 @@ visit = Table(
     Column("emergency", String(1), nullable=False, server_default="0"),
     Column("trum_flag", String(1), nullable=False, server_default="0"),
     Column("rel_ttp_flag", String(1), nullable=False, server_default=""),
+    # issue 19 (docs/fever.md): registered in a department the institution marked as a
+    # fever clinic (发热门诊), and the population group (MDTRT_GRP_TYPE, table 598; "" none)
+    Column("fever", Boolean, nullable=False, server_default=text("false")),
+    Column("mdtrt_grp_type", String(1), nullable=False, server_default=""),
     Index(None, "psn_no"),
     Index(None, "fixmedins_code", "ipt_otp_no"),
+)
+
+fever_dept = Table(  # an institution's departments that are fever clinics (docs/fever.md)
+    "fever_dept",
+    metadata,
+    Column("fixmedins_code", String(30), ForeignKey("institution.fixmedins_code"),
+           primary_key=True),
+    Column("dept_code", String(30), primary_key=True),  # as 2201 / 2401 send it
+    Column("marked_by", String(64), nullable=False),
+    Column("marked_at", DateTime, nullable=False),
 )
 
 admission_detail = Table(  # an admission's other fields of the standard (2401 / 2403)
@@ -442,6 +456,10 @@ settlement = Table(
     Column("trum_dcla_detl_sn", String(30)),
     Column("away_basis", String(12), nullable=False, server_default=""),  # "" = at home
     Column("invono", String(50), nullable=False, server_default=""),  # the HIS's invoice
+    # the visit's fever-clinic flag and the population group the settlement used
+    # (docs/fever.md): reports read them without a join
+    Column("fever", Boolean, nullable=False, server_default=text("false")),
+    Column("mdtrt_grp_type", String(1), nullable=False, server_default=""),
     *(money(name) for name in _SETTLEMENT_AMOUNTS),
     Index(None, "psn_no"),
     Index(None, "mdtrt_id"),
