@@ -19,6 +19,7 @@ from yibao import __version__
 from yibao.api import (
     admin,
     admin_claims,
+    admin_fever,
     admin_filing,
     admin_institutions,
     admin_outbox,
@@ -170,6 +171,7 @@ def create_app(
         window, gate, forget_institution=hospital.gateway.forget,
         gateway_now=hospital.gateway.now))
     rest.include_router(admin_outbox.router(window, gate))
+    rest.include_router(admin_fever.router(window, gate))
     rest.include_router(channel.router(db, clock, ids, hospital.policies))
     app.include_router(rest)
     app.include_router(paynotify.router(db, online, clock, ids, hospital.policies))

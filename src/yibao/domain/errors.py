@@ -309,6 +309,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "access keys are unique across institutions: choose another or let yibao make one", 409),
     ("E-ADM-010", "the console form is stale or not from this session",
      "reload the page and send the form again; signed out, sign in first", 403),
+    ("E-ADM-011", "department code invalid", "a fever-clinic department is the dept_code "
+     "the HIS sends in 2201 (adm_dept_codg in 2401): 1..30 printable characters", 400),
     # online orders (the mobile-payment centre, 6201-6401: docs/online-payment.md)
     ("E-ORD-001", "no such online order", "send the payOrdId 6201 answered, with its payToken",
      404),

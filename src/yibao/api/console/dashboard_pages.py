@@ -19,8 +19,9 @@ from yibao.api.console.i18n import gettext_of
 from yibao.api.console.web import Console, Viewer, yuan
 from yibao.domain.codes import MED_TYPES
 from yibao.domain.errors import Refused
-from yibao.services import dashboard
+from yibao.services import dashboard, fever
 from yibao.services.dashboard import Period, Refusals, Tally, Waiting
+from yibao.services.fever import FeverDay
 
 Text = Callable[..., str]
 
@@ -42,7 +43,7 @@ def routes(console: Console, api: APIRouter) -> None:
             "region": dashboard.per_region_pair(conn, chosen),
             "med_type": dashboard.per_med_type(conn, chosen)},
             dashboard.claims_waiting(conn, now), dashboard.outbox_backlog(conn, now),
-            dashboard.refusals(conn, chosen)))
+            dashboard.refusals(conn, chosen), fever.report(conn, chosen)))
         return console.page(request, viewer, "dashboard.html", period=chosen,
                             figures=figures, error=error,
                             status=error.http_status if error else 200)
@@ -50,7 +51,7 @@ def routes(console: Console, api: APIRouter) -> None:
 
 def _figures(_: Text, chosen: Period, tallies: dict[str, list[Tally]],
              claims: list[Waiting], backlog: list[Waiting],
-             refused: list[Refusals]) -> list[Figure]:
+             refused: list[Refusals], fevers: list[FeverDay]) -> list[Figure]:
     return [
         _per_day(_, tallies["day"]),
         _tallied(_, "per-level", _("Settlements by institution level"), _("Level"),
@@ -65,6 +66,7 @@ def _figures(_: Text, chosen: Period, tallies: dict[str, list[Tally]],
         _waiting(_, "outbox-backlog", _("Outbox messages not delivered, by age"), backlog,
                  "status:"),
         _refusals(_, chosen, refused),
+        _fever(_, chosen, fevers),
     ]
 
 
@@ -129,3 +131,25 @@ def _refusals(_: Text, chosen: Period, rows: list[Refusals]) -> Figure:
     table = tuple((r.day.isoformat(), r.fixmedins_code, r.code, str(r.count)) for r in rows)
     return Figure("refusals", _("Refused national messages per institution and day"), svg,
                   (_("Day"), _("Institution"), _("Error code"), _("Refusals")), table)
+
+
+def _fever(_: Text, chosen: Period, rows: list[FeverDay]) -> Figure:
+    """Fever-clinic settlements (docs/fever.md): per day in the chart, per institution and
+    day in the table."""
+    days = chosen.days
+    count: dict[date, int] = {}
+    fund: dict[date, int] = {}
+    for r in rows:
+        count[r.day] = count.get(r.day, 0) + r.settlements
+        fund[r.day] = fund.get(r.day, 0) + r.fund
+    svg = chart("line", [d.isoformat()[5:] for d in days],
+                [(_("Settlements"), [count.get(d, 0) for d in days])],
+                secondary=[(_("Fund paid, net (yuan)"), [yuan_of(fund.get(d, 0)) for d in days])])
+    header = (_("Day"), _("Institution"), _("Settlements"), _("Cancellations"),
+              _("Medical fees, net (yuan)"), _("Fund paid, net (yuan)"),
+              _("Person's part, net (yuan)"))
+    table = tuple((r.day.isoformat(), r.fixmedins_code, str(r.settlements),
+                   str(r.cancellations), yuan(r.medfee), yuan(r.fund), yuan(r.person))
+                  for r in rows)
+    return Figure("fever", _("Fever-clinic settlements per institution and day"), svg,
+                  header, table)

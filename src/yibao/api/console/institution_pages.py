@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from yibao.api.console import forms
 from yibao.api.console.web import PREFIX, Console, Viewer, done
 from yibao.domain.errors import Refused
-from yibao.services import institutions
+from yibao.services import fever, institutions
 from yibao.services.context import Call
 
 PAGE = PREFIX + "/institutions"
@@ -39,7 +39,8 @@ def routes(console: Console, api: APIRouter) -> None:
         try:
             view = console.look(lambda conn: {
                 "institution": institutions.listed(conn, code),
-                "gateway": institutions.gateway_of(conn, code)})
+                "gateway": institutions.gateway_of(conn, code),
+                "fever": fever.departments(conn, code)})
         except Refused as unknown:
             return console.page(request, viewer, "missing.html",
                                 status=unknown.http_status, error=unknown)
@@ -79,6 +80,24 @@ def routes(console: Console, api: APIRouter) -> None:
             institutions.set_flag(call, code, flag, forms.ticked(enabled))
         answer = change(request, viewer, code, "institutions.flags", csrf, act)
         return answer or done(f"{PAGE}/{code}", "flag-switched")
+
+    @api.post("/institutions/{code}/fever", response_class=HTMLResponse)
+    def mark_fever(request: Request, code: str,
+                   viewer: Annotated[Viewer, Depends(console.viewer)], csrf: Field = "",
+                   dept_code: Field = "") -> Response:
+        answer = change(request, viewer, code, "institutions.flags", csrf,
+                        lambda call: fever.mark(call, code, dept_code.strip()))
+        return answer if isinstance(answer, Response) else done(f"{PAGE}/{code}",
+                                                                "fever-marked")
+
+    @api.post("/institutions/{code}/fever/unmark", response_class=HTMLResponse)
+    def unmark_fever(request: Request, code: str,
+                     viewer: Annotated[Viewer, Depends(console.viewer)], csrf: Field = "",
+                     dept_code: Field = "") -> Response:
+        answer = change(request, viewer, code, "institutions.flags", csrf,
+                        lambda call: fever.unmark(call, code, dept_code))
+        return answer if isinstance(answer, Response) else done(f"{PAGE}/{code}",
+                                                                "fever-unmarked")
 
     @api.post("/institutions/{code}/schemes", response_class=HTMLResponse)
     def schemes(request: Request, code: str,
