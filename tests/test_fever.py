@@ -238,3 +238,41 @@ def test_the_institution_page_marks_and_unmarks_a_fever_department(http, db):
                      follow_redirects=False)
     assert "done=fever-unmarked" in gone.headers["location"]
     assert "尚无科室标记为发热门诊。" in http.get(f"{page}?lang=zh").text
+
+
+def test_the_flags_add_no_statement_to_2207(http, his_factory, clock, db):
+    """2207 of a visit with a group or at a fever clinic runs as many SQL statements as
+    an ordinary one (the flags come with the visit row and go in the settlement's own
+    INSERT); only a 2207 stating a group other than the visit's adds one UPDATE."""
+    from sqlalchemy import event
+
+    clock.now = datetime(2026, 5, 11, 9, 30)
+    assert http.put(f"{DEPARTMENTS}/FR01", headers=ADMIN).status_code == 200
+    his = his_factory(HOSPITAL)
+    psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
+
+    def statements_of_2207(dept: str = "K01", exp_2201: str = "", exp_2207: str = "",
+                           amount: str = "10.00") -> int:
+        mdtrt_id = register(his, psn_no, WANG_FANG, dept=dept, exp=exp_2201)
+        upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", amount)])
+        # no account: an account that moves is a statement of its own, a group's too
+        payload = settle_payload(psn_no, mdtrt_id, WANG_FANG, amount, account=False)
+        payload["data"]["exp_content"] = exp_2207
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args) -> None:
+            seen.append(statement)
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            ok(his.call("2207", payload))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    statements_of_2207(amount="2000.00")  # the deductible used: the fund pays from now on
+    ordinary = statements_of_2207()
+    assert statements_of_2207() == ordinary  # the measure is stable
+    assert statements_of_2207(dept="FR01") == ordinary
+    assert statements_of_2207(exp_2201=CONFIRMED) == ordinary
+    assert statements_of_2207(exp_2201=CONFIRMED, exp_2207=CONFIRMED) == ordinary
+    assert statements_of_2207(exp_2207=CONFIRMED) == ordinary + 1
