@@ -276,3 +276,46 @@ def test_the_flags_add_no_statement_to_2207(http, his_factory, clock, db):
     assert statements_of_2207(exp_2201=CONFIRMED) == ordinary
     assert statements_of_2207(exp_2201=CONFIRMED, exp_2207=CONFIRMED) == ordinary
     assert statements_of_2207(exp_2207=CONFIRMED) == ordinary + 1
+
+
+def test_a_group_and_an_ordinary_settlement_of_one_person_at_once(app, his_factory, clock):
+    """王芳's confirmed visit (no deductible) and an ordinary one (1 000.00, all within
+    her deductible) settled at the same moment at two hospitals: whatever the order, the
+    deductible used is the ordinary visit's alone, and each fund's year total (public
+    finance's included) is the sum of what the two settlements paid."""
+    from concurrency import run_threads
+    from test_concurrency import prepared_settlement
+
+    clock.now = datetime(2026, 5, 11, 9, 30)
+    first, second = his_factory(HOSPITAL), his_factory("H11010500002")
+    headers, body = prepared_settlement(first, WANG_FANG, "1000.00")
+    message = json.loads(body)
+    message["input"]["data"]["exp_content"] = CONFIRMED
+    requests = [(headers, json.dumps(message).encode()),
+                prepared_settlement(second, WANG_FANG, "1000.00")]
+    confirmed, ordinary = (ok(a)["setlinfo"] for a in run_threads(app.state.hospital.handle,
+                                                                  requests))
+    assert (D(confirmed["act_pay_dedc"]), D(confirmed["hifob_pay"]),
+            D(confirmed["oth_pay"])) == (0, D(700), D(300))
+    assert (D(ordinary["act_pay_dedc"]), D(ordinary["fund_pay_sumamt"])) == (D(1000), 0)
+    history = {c["cum_type_code"]: D(c["cum"]) for c in ok(first.call("5206", {"data": {
+        "psn_no": confirmed["psn_no"], "cum_ym": "202605"}}))["cuminfo"]}
+    assert history["D.emp_otp"] == D(1000)
+    assert (history["F.330100"], history["F.999997"]) == (D(700), D(300))
+
+
+def test_two_operators_marking_one_department_at_once_mark_it_once(db, clock):
+    from calls import window_call
+    from concurrency import race
+    from yibao.services import fever
+
+    def mark(name: str):
+        def act() -> bool:
+            with db.write() as conn:
+                return fever.mark(window_call(conn, clock, name, role="administrator"),
+                                  HOSPITAL, "FR01")
+        return act
+
+    assert sorted(race(mark("admin"), mark("admin2"))) == [False, True]
+    with db.read() as conn:
+        assert [d.dept_code for d in fever.departments(conn, HOSPITAL)] == ["FR01"]
