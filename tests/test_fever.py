@@ -319,3 +319,29 @@ def test_two_operators_marking_one_department_at_once_mark_it_once(db, clock):
     assert sorted(race(mark("admin"), mark("admin2"))) == [False, True]
     with db.read() as conn:
         assert [d.dept_code for d in fever.departments(conn, HOSPITAL)] == ["FR01"]
+
+
+def test_2403_sets_the_group_and_moves_the_stay_into_a_fever_department(
+        http, his_factory, clock, db):
+    """An admission changed by 2403 to suspected (3) in a department marked as a fever
+    clinic: the stay carries both flags and settles by group 3's rule (Beijing: as 1)."""
+    from test_his_transactions import adminfo
+
+    clock.now = datetime(2026, 5, 11, 9, 30)
+    assert http.put(f"{DEPARTMENTS}/FR02", headers=ADMIN).status_code == 200
+    his = his_factory(HOSPITAL)
+    psn_no = person(his, LI_JIANGUO)["baseinfo"]["psn_no"]
+    mdtrt_id = admit(his, psn_no, LI_JIANGUO, "")
+    assert (visit_row(db, mdtrt_id)["mdtrt_grp_type"], visit_row(db, mdtrt_id)["fever"]) == (
+        "", False)
+    ok(his.call("2403", {"adminfo": adminfo(
+        mdtrt_id, psn_no, adm_dept_codg="FR02", exp_content={"MDTRT_GRP_TYPE": "3"}),
+        "diseinfo": []}))
+    row = visit_row(db, mdtrt_id)
+    assert (row["mdtrt_grp_type"], row["fever"]) == ("3", True)
+    upload(his, mdtrt_id, psn_no, [line("1", "XA01AAA0001", "2000.00")], infno="2301")
+    s = ok(his.call("2304", settle_payload(psn_no, mdtrt_id, LI_JIANGUO, "2000.00",
+                                           med_type="21")))["setlinfo"]
+    assert (D(s["act_pay_dedc"]), D(s["hifp_pay"]), D(s["oth_pay"])) == (0, D(1820), D(180))
+    stored = settlement_row(db, s["setl_id"])
+    assert (stored["mdtrt_grp_type"], stored["fever"]) == ("3", True)
