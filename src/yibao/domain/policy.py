@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from yibao.domain.codes import FUNDS, PersonGroup
+from yibao.domain.designation import CHOICES_MAX_LIMIT, OPEN_KINDS, OpenKind, Rule
 from yibao.domain.filing import Category
 from yibao.domain.money import Fen, yuan_to_fen
 
@@ -214,6 +215,8 @@ class Policy:
     # acct_used_flag 2): ``[pharmacy] mutual_aid``
     mutual_aid: bool = False
     supply: Supply | None = None  # None: no longest-supply or early-refill rule
+    # designated institutions at home (``[designation]``); None: no designation needed
+    designation: Rule | None = None
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -411,6 +414,23 @@ def _mutual_aid(raw: Mapping[str, Any] | None) -> bool:
     return value
 
 
+def _designation(raw: Mapping[str, Any] | None) -> Rule | None:
+    if raw is None:
+        return None
+    _require_source(raw, "designation")
+    choices = raw.get("choices_max")
+    if isinstance(choices, bool) or not isinstance(choices, int) or not (
+            1 <= choices <= CHOICES_MAX_LIMIT):
+        raise PolicyError(f"designation.choices_max must be a whole number "
+                          f"1..{CHOICES_MAX_LIMIT}")
+    kinds = [str(k) for k in raw.get("open_to_all", [])]
+    unknown = sorted(set(kinds) - set(OPEN_KINDS))
+    if unknown:
+        raise PolicyError(f"designation.open_to_all: unknown kinds {unknown} "
+                          f"(known: {', '.join(OPEN_KINDS)})")
+    return Rule(choices, frozenset(OpenKind(k) for k in kinds))
+
+
 def parse_policy(raw: Mapping[str, Any]) -> Policy:
     """Build a Policy from the parsed TOML of a policy file; raises PolicyError."""
     try:
@@ -428,6 +448,7 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
             away=_away(raw.get("away")),
             mutual_aid=_mutual_aid(raw.get("pharmacy")),
             supply=_supply(raw.get("supply")),
+            designation=_designation(raw.get("designation")),
         )
     except (KeyError, TypeError) as exc:
         raise PolicyError(f"policy file is missing or mistypes {exc}") from exc
