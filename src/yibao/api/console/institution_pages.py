@@ -45,7 +45,8 @@ def routes(console: Console, api: APIRouter) -> None:
                                 status=unknown.http_status, error=unknown)
         return console.page(request, viewer, "institution.html",
                             status=error.http_status if error else 200, error=error,
-                            flags=institutions.FLAGS, until=china_time_of, **view)
+                            flags=institutions.FLAGS, until=china_time_of,
+                            open_kinds=institutions.OPEN_KIND_CHOICES, **view)
 
     def change(request: Request, viewer: Viewer, code: str, permission: str, csrf: str,
                action: Callable[[Call], T]) -> T | Response:
@@ -79,6 +80,14 @@ def routes(console: Console, api: APIRouter) -> None:
             institutions.set_flag(call, code, flag, forms.ticked(enabled))
         answer = change(request, viewer, code, "institutions.flags", csrf, act)
         return answer or done(f"{PAGE}/{code}", "flag-switched")
+
+    @api.post("/institutions/{code}/open-kind", response_class=HTMLResponse)
+    def open_kind(request: Request, code: str,
+                  viewer: Annotated[Viewer, Depends(console.viewer)], csrf: Field = "",
+                  kind: Field = "") -> Response:
+        answer = change(request, viewer, code, "institutions.flags", csrf,
+                        lambda call: institutions.set_open_kind(call, code, kind.strip()))
+        return answer or done(f"{PAGE}/{code}", "open-kind-set")
 
     @api.post("/institutions/{code}/schemes", response_class=HTMLResponse)
     def schemes(request: Request, code: str,
