@@ -145,13 +145,22 @@ def check_room(rule: Rule, held: Iterable[Designation], *, code: str, order: int
     taken = {d.order for d in kept}
     if order is not None and not 1 <= order <= rule.choices_max:
         raise Refused("E-DES-004", f"fix_srt_no {order} is not 1..{rule.choices_max}")
-    if len(kept) >= rule.choices_max:
-        raise Refused("E-DES-002", f"the person already has {len(kept)} designated "
-                      f"institutions ({', '.join(d.institution for d in kept)}), the most "
+    busiest = _busiest_day(kept, begin)
+    if len(busiest) >= rule.choices_max:
+        raise Refused("E-DES-002", f"the person already has {len(busiest)} designated "
+                      f"institutions ({', '.join(d.institution for d in busiest)}), the most "
                       f"the policy allows is {rule.choices_max}: change or cancel one")
     if order is not None and order in taken:
         raise Refused("E-DES-005", f"fix_srt_no {order} is taken")
     return order or min(set(range(1, rule.choices_max + 1)) - taken)
+
+
+def _busiest_day(kept: list[Designation], begin: date) -> list[Designation]:
+    """The designations counting on the day from ``begin`` on when most count (a change
+    with effect from a later day keeps the replaced one until the day before: both are
+    held, never on the same day)."""
+    days = {begin, *(d.begin for d in kept if d.begin > begin)}
+    return max(([d for d in kept if d.counts_on(day)] for day in sorted(days)), key=len)
 
 
 @dataclass(frozen=True, slots=True)
