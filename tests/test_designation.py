@@ -308,3 +308,27 @@ def test_the_check_needs_no_statement_where_no_designation_is_needed():
         designation.check_care(None, policy=policy, person=person_row,  # type: ignore[arg-type]
                                insutype="310", institution=where, med_type="11",
                                emergency=False, day=date(2026, 5, 11))
+
+
+def test_the_window_chooses_changes_and_cancels_for_the_person(db, http, his):
+    add_hospitals(db)
+    psn_no = psn_of(his)
+    chosen = http.post("/admin/v1/designations", json={
+        "psn_no": psn_no, "fixmedins_code": EXTRA[0]}, headers=CLERK)
+    assert chosen.status_code == 201, chosen.text
+    serial = chosen.json()["trt_dcla_detl_sn"]
+    changed = http.post(f"/admin/v1/designations/{serial}/change", json={
+        "psn_no": psn_no, "fixmedins_code": EXTRA[1], "effective_date": "2026-05-20"},
+        headers=CLERK)
+    assert changed.status_code == 201 and changed.json()["replaces"] == serial
+    listed = http.get(f"/admin/v1/persons/{psn_no}/designations", headers=CLERK).json()
+    assert [(d["fixmedins_code"], d["begin_date"], d["end_date"], d["state"])
+            for d in listed] == [(EXTRA[1], "2026-05-20", None, "upcoming"),
+                                 (EXTRA[0], TODAY, "2026-05-19", "current"),
+                                 (SECOND, "2024-01-01", None, "current")]
+    ended = http.post(f"/admin/v1/designations/{changed.json()['trt_dcla_detl_sn']}"
+                      "/cancellation", json={"psn_no": psn_no, "reason": "x"}, headers=CLERK)
+    assert ended.status_code == 200
+    wrong = http.post(f"/admin/v1/designations/{serial}/cancellation",
+                      json={"psn_no": "11000000000000000002", "reason": "x"}, headers=CLERK)
+    assert (wrong.status_code, wrong.json()["code"]) == (404, "E-DES-006")
