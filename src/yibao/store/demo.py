@@ -214,6 +214,15 @@ def _insert_missing(conn: Connection, table: Table, rows: list[dict[str, Any]]) 
     return added
 
 
+def _seed_open_kinds(conn: Connection) -> None:
+    """The demo institutions' open-to-all kinds, also on a database seeded before the
+    kind existed (migration 0030 leaves every institution's kind empty)."""
+    for code, kind in OPEN_KINDS.items():
+        conn.execute(institution.update().where(
+            institution.c.fixmedins_code == code, institution.c.open_kind == "")
+            .values(open_kind=kind))
+
+
 def _seed_gateway_keys(conn: Connection) -> int:
     """Each demo institution's AK/SK pair (AK = code, SK = its demo token); an institution
     seeded before AK/SK existed is allowed the scheme when its pair is added."""
@@ -247,6 +256,7 @@ def seed_demo(conn: Connection) -> int:
         dict(fixmedins_code=code, prac_code=prac, role=role, name=name, dept_code=dept)
         for code, prac, role, name, dept in PRACTITIONERS])
     added += _seed_gateway_keys(conn)
+    _seed_open_kinds(conn)
     for i, (name, certno, gend, birth, place, insutype, psn_type, balance, card_no) in enumerate(
         PERSONS, start=1
     ):
