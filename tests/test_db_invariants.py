@@ -252,6 +252,10 @@ def _good_rows() -> dict[str, dict[str, Any]]:
                        filing_type="temporary", insutype="310", insuplc_admdvs="110000",
                        mdtrtarea_admdvs="130100", begin_at=AT, status="active", source="01",
                        actor="a"),
+        "designation": dict(trt_dcla_detl_sn="D-INV", psn_no=PSN, insutype="310",
+                            fix_srt_no=1, fixmedins_code="H-INV", begin_date=date(2026, 1, 1),
+                            status="active", source="04", actor="a", entry="channel",
+                            created_at=AT),
         "outbox": dict(id="O-INV", kind="cost", psn_no=PSN, payload="{}", status="pending",
                        next_attempt_at=AT, created_at=AT),
         "claim": dict(claim_id="R-INV", psn_no=PSN, mdtrt_id="M-INV",
@@ -402,6 +406,12 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_prescription_status", "prescription", {"status": "filled"}),
     ("ck_rx_auth_via", "rx_auth", {"via": "7204"}),
     ("ck_rx_code_kind", "rx_code", {"kind": "sms"}),
+    # issue 19: designated institutions (domain/designation.py)
+    ("ck_institution_open_kind", "institution", {"open_kind": "b_class"}),
+    ("ck_designation_status", "designation", {"status": "ended"}),
+    ("ck_designation_insutype", "designation", {"insutype": "31"}),
+    ("ck_designation_fix_srt_no", "designation", {"fix_srt_no": 0}),
+    ("ck_designation_dates", "designation", {"end_date": date(2025, 12, 31)}),
 ]
 
 
@@ -423,7 +433,7 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
 
 # made by 0019, 0020 and 0026, after the 0015 round trip
 LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "practitioner",
-                          "prescription", "rx_auth", "rx_code"})
+                          "prescription", "rx_auth", "rx_code", "designation"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:

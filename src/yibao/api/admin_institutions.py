@@ -23,6 +23,12 @@ class Flag(BaseModel):
     enabled: bool
 
 
+class OpenKindIn(BaseModel):
+    kind: str = Field(max_length=20, examples=["a_class"], description=(
+        "a_class (A类定点), specialist (专科), tcm (中医), community (社区/一级), or empty: "
+        "persons use it only when they designated it (docs/designation.md)"))
+
+
 class Schemes(BaseModel):
     xtif: bool = Field(description="may sign with x-tif-* (SHA-256 with the token)")
     aksk: bool = Field(description="may sign with AK/SK (_api_*, HmacSHA1 with the SK)")
@@ -75,6 +81,16 @@ def router(window: Window, gate: Gate, *, forget_institution: Callable[[str], No
              "administrator)")
     def prepay(code: str, body: Flag, op: Annotated[Operator, admin]) -> Any:
         return set_flag(code, "prepay", body.enabled, op)
+
+    @api.put("/{code}/open-to-all", summary="The kind that opens the institution to every "
+             "insured person without designation, or empty (administrator)")
+    def open_to_all(code: str, body: OpenKindIn, op: Annotated[Operator, admin]) -> Any:
+        def act(call: Call) -> dict[str, Any]:
+            institutions.set_open_kind(call, code, body.kind)
+            forget_institution(code)
+            return {"fixmedins_code": code, "open_kind": body.kind,
+                    "effective_within_seconds": INSTITUTION_CACHE_SECONDS}
+        return window.run(op, act)
 
     gateway = gate.needs("institutions.gateway")
     effective = {"effective_within_seconds": INSTITUTION_CACHE_SECONDS}

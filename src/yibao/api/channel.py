@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
 from starlette.types import Scope as AsgiScope
 
-from yibao.api import channel_gate, channel_own, channel_rx
+from yibao.api import channel_designation, channel_gate, channel_own, channel_rx
 from yibao.api.channel_gate import (
     VERIFIED,
     Caller,
@@ -247,6 +247,7 @@ def router(db: Database, clock: Clock, ids: Ids, policies: tuple[Policy, ...]) -
     _family_routes(api, runner)
     _claim_routes(api, runner)
     channel_own.routes(api, runner)
+    channel_designation.routes(api, runner)
     channel_rx.routes(api, runner)
     return api
 

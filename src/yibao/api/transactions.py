@@ -12,6 +12,7 @@ from yibao.api import (
     tx_basic,
     tx_catalogue,
     tx_claims,
+    tx_designation,
     tx_face,
     tx_fees,
     tx_filing,
@@ -70,6 +71,10 @@ LISTED: tuple[Transaction, ...] = (
     T("2504", "人员慢特病备案撤销", tx_filing.cancel_special_disease, writes=True),
     T("2507", "人员意外伤害备案", tx_filing.injury, writes=True),
     T("5301", "人员慢特病备案查询", tx_filing.special_diseases, writes=False),
+    # designated institutions (tx_designation, docs/designation.md)
+    T("2505", "人员定点备案", tx_designation.register, writes=True),
+    T("2506", "人员定点备案撤销", tx_designation.cancel, writes=True),
+    T("5302", "人员定点信息查询", tx_designation.designations, writes=False),
     T("5304", "转院信息查询", tx_filing.referrals, writes=False),
     # the caller's records (tx_queries)
     T("5201", "就诊信息查询", tx_queries.visits, writes=False),

@@ -77,8 +77,12 @@ def institutions(scale: Scale) -> Iterator[dict[str, Any]]:
     for i in range(scale.institutions):
         kind, level = _level(rng)
         code = institution_code(i)
+        # open to all (no person of the world designates institutions): a community
+        # centre at tier 1, an A-class hospital above (docs/designation.md)
+        open_kind = "" if kind == "pharmacy" else "community" if level == 1 else "a_class"
         yield dict(fixmedins_code=code, name=f"合成机构{i}", kind=kind, level=level,
-                   admdvs=rng.choice(DISTRICTS), pool_area=REGION, token=world_token(code))
+                   admdvs=rng.choice(DISTRICTS), pool_area=REGION, token=world_token(code),
+                   open_kind=open_kind)
 
 
 def _person_type(rng: random.Random, age: int) -> tuple[str, str]:

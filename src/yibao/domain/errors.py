@@ -240,6 +240,28 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "a claim names such a filing in force at the care (or none)", 409),
     ("E-FIL-012", "injury declaration for another co-ordination area",
      "declare the injury for the area of treatment (2507 by the treating institution)", 409),
+    # designated institutions at home (就医定点医疗机构, docs/designation.md)
+    ("E-DES-001", "institution not designated for the person",
+     "at home, a hospital that is not open to all settles only the care of persons who "
+     "designated it (app, 2505, window); emergencies are exempt; pay in full or go to a "
+     "designated or open-to-all institution", 409),
+    ("E-DES-002", "designated institution limit reached",
+     "the insured place's policy allows a few designations ([designation] choices_max): "
+     "change or cancel one first", 409),
+    ("E-DES-003", "institution cannot be designated",
+     "designate a hospital of the insured place that is not open to all (pharmacies and "
+     "open-to-all institutions need no designation)", 400),
+    ("E-DES-004", "designation dates or order number not valid",
+     "the begin date is today or later, the end date not before it; fix_srt_no within the "
+     "policy's number", 400),
+    ("E-DES-005", "institution already designated",
+     "the institution (or the order number) is already among the person's designations", 409),
+    ("E-DES-006", "designation not found",
+     "trt_dcla_detl_sn unknown, or not this person's (or, for 2506, not the caller's)", 404),
+    ("E-DES-007", "designation already ended", "it was cancelled or has ended: nothing to "
+     "end", 409),
+    ("E-DES-008", "open-to-all kind not valid",
+     "one of a_class, specialist, tcm, community, or empty (must be designated)", 400),
     # manual reimbursement
     ("E-CLM-001", "claim or payment not found", "claim_id, order id or invoice unknown", 404),
     ("E-CLM-002", "invoice already claimed", "one claim per invoice; see the existing claim", 409),

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from yibao.domain.codes import FUNDS, MDTRT_GRP_TYPES, PersonGroup
+from yibao.domain.designation import CHOICES_MAX_LIMIT, OPEN_KINDS, OpenKind, Rule
 from yibao.domain.filing import Category
 from yibao.domain.money import Fen, yuan_to_fen
 
@@ -266,6 +267,8 @@ class Policy:
     supply: Supply | None = None  # None: no longest-supply or early-refill rule
     # population groups (MDTRT_GRP_TYPE) with a rule of their own; absent: the normal rule
     groups: Mapping[str, GroupRule] = field(default_factory=lambda: MappingProxyType({}))
+    # designated institutions at home (``[designation]``); None: no designation needed
+    designation: Rule | None = None
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -493,6 +496,21 @@ def _groups(raw: Sequence[Mapping[str, Any]]) -> Mapping[str, GroupRule]:
             raise PolicyError(f"group[{i}]: code {rule.code} appears twice")
         out[rule.code] = rule
     return MappingProxyType(out)
+def _designation(raw: Mapping[str, Any] | None) -> Rule | None:
+    if raw is None:
+        return None
+    _require_source(raw, "designation")
+    choices = raw.get("choices_max")
+    if isinstance(choices, bool) or not isinstance(choices, int) or not (
+            1 <= choices <= CHOICES_MAX_LIMIT):
+        raise PolicyError(f"designation.choices_max must be a whole number "
+                          f"1..{CHOICES_MAX_LIMIT}")
+    kinds = [str(k) for k in raw.get("open_to_all", [])]
+    unknown = sorted(set(kinds) - set(OPEN_KINDS))
+    if unknown:
+        raise PolicyError(f"designation.open_to_all: unknown kinds {unknown} "
+                          f"(known: {', '.join(OPEN_KINDS)})")
+    return Rule(choices, frozenset(OpenKind(k) for k in kinds))
 
 
 def parse_policy(raw: Mapping[str, Any]) -> Policy:
@@ -513,6 +531,7 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
             mutual_aid=_mutual_aid(raw.get("pharmacy")),
             supply=_supply(raw.get("supply")),
             groups=_groups(raw.get("group", [])),
+            designation=_designation(raw.get("designation")),
         )
     except (KeyError, TypeError) as exc:
         raise PolicyError(f"policy file is missing or mistypes {exc}") from exc

@@ -83,7 +83,7 @@ def apply_for(call: Call, psn_no: str, code: str, invono: str, payee: Payee,
     claims.require(row, Action.APPLY)
     payee.check()
     lock_person(conn, psn_no)  # filings change under the person's lock
-    bills.check_basis(conn, psn_no, row["mdtrt_id"], filing_sn, bills.site_of(conn, code))
+    bills.check_care(call, psn_no, row["mdtrt_id"], filing_sn, bills.site_of(conn, code))
     claims.move(call, row, Action.APPLY, "application", bank_name=payee.bank_name,
                 bank_account=payee.bank_account, payee_id=payee.payee_id,
                 registered_payee_id=payee.registered_id, trt_dcla_detl_sn=filing_sn or None,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from yibao.domain.claims import REASONS, Action, ClaimStatus
 from yibao.domain.codes import visit_class_of
 from yibao.domain.errors import Refused
-from yibao.services import away, claims, faults, fees, settlement, visits
+from yibao.services import away, claims, designation, faults, fees, settlement, visits
 from yibao.services.claims import Payee
 from yibao.services.context import Call, Done, Effect, EffectKind, Institution
 from yibao.services.persons import active_insurance, get_person, lock_person
@@ -69,7 +69,7 @@ def record(call: Call, bill: Bill, *, reason: str, status: ClaimStatus,
     care = call.for_care(site_of(conn, bill.fixmedins_code), at=bill.begin, ref=claim_id)
     mdtrt_id = _store_visit(care, bill)
     if status is ClaimStatus.SUBMITTED:  # (an uploaded bill is checked when applied for)
-        check_basis(conn, bill.psn_no, mdtrt_id, filing_sn, care.institution)
+        check_care(call, bill.psn_no, mdtrt_id, filing_sn, care.institution)
     total = sum(x.amount for x in bill.lines)
     try:
         with conn.begin_nested():  # a concurrent claim of the same invoice: refuse cleanly
@@ -161,6 +161,14 @@ def care_of(conn: Connection, mdtrt_id: str) -> RowMapping:
     """The visit of a claim's care."""
     return conn.execute(select(visit_table).where(
         visit_table.c.mdtrt_id == mdtrt_id)).mappings().one()
+
+
+def check_care(call: Call, psn_no: str, mdtrt_id: str, serial: str,
+               site: Institution) -> None:
+    """What a claim's care must rest on (``check_basis``) and, at home, the person's
+    designation of the institution (services/designation.py, unless emergency)."""
+    check_basis(call.conn, psn_no, mdtrt_id, serial, site)
+    designation.check_claim(call, visit=care_of(call.conn, mdtrt_id), site=site)
 
 
 def check_basis(conn: Connection, psn_no: str, mdtrt_id: str, serial: str,

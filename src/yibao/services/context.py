@@ -63,6 +63,9 @@ class Institution:
     networked: bool = False  # for inter-provincial (away-from-home) direct settlement
     xtif_allowed: bool = True  # may sign with the x-tif-* gateway scheme (``token``)
     aksk_allowed: bool = False  # may sign with the AK/SK gateway scheme (a gateway key)
+    # the kind a policy may open to everyone without designation ('' none:
+    # domain/designation.OpenKind)
+    open_kind: str = ""
 
 
 SOURCE_INSTITUTION = "01"  # dcla_souc: 定点医药机构
@@ -77,6 +80,7 @@ def institution_of(row: Mapping[str, Any]) -> Institution:
         admdvs=row["admdvs"], pool_area=row["pool_area"], token=row["token"],
         face_pilot=bool(row["face_pilot"]), networked=bool(row["networked"]),
         xtif_allowed=bool(row["xtif_allowed"]), aksk_allowed=bool(row["aksk_allowed"]),
+        open_kind=str(row.get("open_kind") or ""),
     )
 
 
@@ -176,6 +180,8 @@ class EffectKind(StrEnum):
     DISCHARGE_CANCEL = "discharge-cancel"  # 2405
     FILING = "filing"  # 2501 / 2503 / 2507
     FILING_CANCEL = "filing-cancel"  # 2502 / 2504
+    DESIGNATION = "designation"  # 2505
+    DESIGNATION_CANCEL = "designation-cancel"  # 2506
     SIGNIN = "signin"  # 9001
     REVERSAL = "reversal"  # 2601
     CLAIM = "claim"  # 2901 (a fault-period bill becomes a reimbursement claim)

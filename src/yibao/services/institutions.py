@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from yibao.domain import gateway_keys
+from yibao.domain.designation import OPEN_KINDS
 from yibao.domain.errors import Refused
 from yibao.services import audit
 from yibao.services.context import Call
@@ -39,6 +40,19 @@ def set_flag(call: Call, code: str, flag: str, enabled: bool) -> None:
     audit.record(call.conn, kind=flag, psn_no=None, actor=call.actor.name, at=call.now,
                  place=code, detail=str(enabled))
     audit.action(call, f"institution.{flag}", code, enabled=enabled)
+
+
+def set_open_kind(call: Call, code: str, kind: str) -> None:
+    """The kind that opens the institution to everyone without designation (a_class,
+    specialist, tcm, community; '' none: persons must designate it): whether that kind
+    is open is the insured place's policy (``[designation] open_to_all``)."""
+    if kind not in ("", *OPEN_KINDS):
+        raise Refused("E-DES-008", f"{kind[:20]!r}: one of {', '.join(OPEN_KINDS)} or empty")
+    if not institutions.set_open_kind(call.conn, code, kind):
+        raise Refused("E-ADM-001", f"no such institution {code}")
+    audit.record(call.conn, kind="open_kind", psn_no=None, actor=call.actor.name,
+                 at=call.now, place=code, detail=kind or "none")
+    audit.action(call, "institution.open_kind", code, open_kind=kind)
 
 
 def set_schemes(call: Call, code: str, *, xtif: bool, aksk: bool) -> None:
@@ -120,6 +134,7 @@ def gateway_of(conn: Connection, code: str) -> dict[str, object]:
 
 listing = institutions.listing  # every institution with its flags, by code
 FLAGS = tuple(sorted(institutions.FLAGS))  # the flags an operator switches (set_flag)
+OPEN_KIND_CHOICES = ("", *OPEN_KINDS)  # an institution's open-to-all kinds (set_open_kind)
 
 
 def listed(conn: Connection, code: str) -> institutions.Listed:

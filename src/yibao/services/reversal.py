@@ -16,7 +16,16 @@ from sqlalchemy import insert, select, update
 
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
-from yibao.services import bills, faults, fees, filing, pharmacy, settlement, visits
+from yibao.services import (
+    bills,
+    designation,
+    faults,
+    fees,
+    filing,
+    pharmacy,
+    settlement,
+    visits,
+)
 from yibao.services.context import Call, Effect, EffectKind
 from yibao.store.schema import fee_line, message, reversal, signin
 from yibao.store.schema import settlement as settlement_table
@@ -108,6 +117,11 @@ def _cancel_filing(call: Call, serial: str, psn_no: str, omsgid: str) -> None:
     filing.cancel(call, serial, psn_no, f"reversed by 2601 {call.ref}", own_only=True)
 
 
+def _cancel_designation(call: Call, serial: str, psn_no: str, omsgid: str) -> None:
+    # a 2505 that changed a designation: the one it replaced stays ended (choose again)
+    designation.cancel(call, serial, psn_no, f"reversed by 2601 {call.ref}", own_only=True)
+
+
 def _sign_out(call: Call, sign_no: str, psn_no: str, omsgid: str) -> None:
     call.conn.execute(
         update(signin).where(signin.c.sign_no == sign_no).values(signout_time=call.now)
@@ -144,9 +158,11 @@ _UNDO: dict[EffectKind, Callable[[Call, str, str, str], None]] = {
     EffectKind.FEES: _withdraw_lines,  # 2204 / 2301
     EffectKind.DISCHARGE: _undo_discharge,  # 2402
     EffectKind.FILING: _cancel_filing,  # 2501 / 2503 / 2507
+    EffectKind.DESIGNATION: _cancel_designation,  # 2505
     EffectKind.SIGNIN: _sign_out,  # 9001
     EffectKind.CLAIM: _withdraw_bill,  # 2901 (yibao extension)
     EffectKind.FAULT: _cancel_fault,  # 2902 (yibao extension)
 }
-REVERSIBLE = "2102, 2207/2304, 2201/2401, 2204/2301, 2402, 2501/2503/2507, 9001, 2901, 2902"
+REVERSIBLE = ("2102, 2207/2304, 2201/2401, 2204/2301, 2402, 2501/2503/2505/2507, 9001, "
+              "2901, 2902")
 PERSONLESS = frozenset({"9001", "2902"})  # no person's: psn_no may be absent, is not checked

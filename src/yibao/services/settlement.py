@@ -22,7 +22,7 @@ from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.policy import Finance, Policy, Scheme, select_policy
 from yibao.domain.states import SettlementKind
 from yibao.domain.visit_states import VisitStatus
-from yibao.services import accumulators, away, cards, ledger, trust, visits
+from yibao.services import accumulators, away, cards, designation, ledger, trust, visits
 from yibao.services.context import Call, Effect, EffectKind
 from yibao.services.fees import unsettled_lines
 from yibao.services.persons import (
@@ -187,6 +187,9 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
     basis = away.claimed(policy, req.manual_basis) if req.manual else away.decide(
         call.conn, person=person, insurance=insurance, visit=visit,
         institution=call.institution, policy=policy, now=call.now)
+    if basis is None:  # at home: a hospital not open to all needs the designation
+        designation.check_settlement(call, policy=policy, person=person, visit=visit,
+                                     med_type=req.med_type)
     if basis is not None:
         scheme = scheme.reduced(basis.cut)
     grp_type = req.grp_type or visit["mdtrt_grp_type"]

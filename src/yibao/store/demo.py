@@ -16,7 +16,7 @@ Seeding is idempotent: rows already present are left alone.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
@@ -28,6 +28,7 @@ from yibao.store.schema import (
     card,
     catalogue_item,
     channel,
+    designation,
     gateway_key,
     institution,
     insurance,
@@ -54,6 +55,14 @@ INSTITUTIONS = [
     ("H13010200001", "河北示范第一医院 (三级)", "hospital", 3, HEBEI, HEBEI, True),
     ("H13010200002", "河北示范第二医院 (二级)", "hospital", 2, HEBEI, HEBEI, False),
 ]
+
+# the open-to-all kind of the demo institutions (the others must be designated:
+# docs/designation.md); every demo person designated the one hospital of their insured
+# place that is not open to all, since 2024 (so the demo's flows settle there)
+OPEN_KINDS = {"H11010500001": "a_class", "H11010500003": "community",
+              "H13010200001": "a_class"}
+DESIGNATED = {REGION: "H11010500002", HEBEI: "H13010200002"}
+DESIGNATED_SINCE = date(2024, 1, 1)
 
 # name, certno, gend, birth, insured place, insutype, psn_type, account yuan, card
 PERSONS = [
@@ -205,6 +214,15 @@ def _insert_missing(conn: Connection, table: Table, rows: list[dict[str, Any]]) 
     return added
 
 
+def _seed_open_kinds(conn: Connection) -> None:
+    """The demo institutions' open-to-all kinds, also on a database seeded before the
+    kind existed (migration 0030 leaves every institution's kind empty)."""
+    for code, kind in OPEN_KINDS.items():
+        conn.execute(institution.update().where(
+            institution.c.fixmedins_code == code, institution.c.open_kind == "")
+            .values(open_kind=kind))
+
+
 def _seed_gateway_keys(conn: Connection) -> int:
     """Each demo institution's AK/SK pair (AK = code, SK = its demo token); an institution
     seeded before AK/SK existed is allowed the scheme when its pair is added."""
@@ -230,13 +248,15 @@ def seed_demo(conn: Connection) -> int:
         dict(fixmedins_code=code, name=name, kind=kind, level=level, admdvs=district,
              pool_area=area, token=demo_token(code), face_pilot=code == FACE_PILOT,
              networked=networked, xtif_allowed=True, aksk_allowed=True,
-             uscc=demo_uscc(code), online=code == ONLINE_PHARMACY)
+             uscc=demo_uscc(code), online=code == ONLINE_PHARMACY,
+             open_kind=OPEN_KINDS.get(code, ""))
         for code, name, kind, level, district, area, networked in INSTITUTIONS
     ])
     added += _insert_missing(conn, practitioner, [
         dict(fixmedins_code=code, prac_code=prac, role=role, name=name, dept_code=dept)
         for code, prac, role, name, dept in PRACTITIONERS])
     added += _seed_gateway_keys(conn)
+    _seed_open_kinds(conn)
     for i, (name, certno, gend, birth, place, insutype, psn_type, balance, card_no) in enumerate(
         PERSONS, start=1
     ):
@@ -249,6 +269,11 @@ def seed_demo(conn: Connection) -> int:
             psn_insu_date=date(2000, 1, 1), cvlserv_flag="0", emp_name="示范单位")])
         if balance is not None:
             added += _insert_missing(conn, account, [dict(psn_no=psn_no, balance=balance)])
+        added += _insert_missing(conn, designation, [dict(
+            trt_dcla_detl_sn=f"DEMO-D{i:02d}", psn_no=psn_no, insutype=insutype,
+            fix_srt_no=1, fixmedins_code=DESIGNATED[place], begin_date=DESIGNATED_SINCE,
+            status="active", source="02", actor="demo", entry="cli",
+            created_at=datetime.combine(DESIGNATED_SINCE, time()))])
         if card_no is not None:
             added += _insert_missing(conn, card, [dict(
                 card_no=f"BJ{card_no:010d}", card_sn=f"SN{card_no:010d}", psn_no=psn_no,

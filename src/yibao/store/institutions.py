@@ -59,12 +59,13 @@ class Listed:
     online: bool
     xtif_allowed: bool
     aksk_allowed: bool
+    open_kind: str = ""  # domain/designation.OpenKind ('' : must be designated)
 
 
 _c = institution.c
 _LISTED = select(_c.fixmedins_code, _c.name, _c.kind, _c.level, _c.admdvs, _c.pool_area,
                  _c.networked, _c.prepay, _c.face_pilot, _c.online, _c.xtif_allowed,
-                 _c.aksk_allowed)
+                 _c.aksk_allowed, _c.open_kind)
 _ALL_LISTED = _LISTED.order_by(_c.fixmedins_code)
 _ONE_LISTED = _LISTED.where(_c.fixmedins_code == bindparam("code"))
 
@@ -86,7 +87,7 @@ def _listed(row: RowMapping) -> Listed:
         admdvs=row["admdvs"], pool_area=row["pool_area"], networked=bool(row["networked"]),
         prepay=bool(row["prepay"]), face_pilot=bool(row["face_pilot"]),
         online=bool(row["online"]), xtif_allowed=bool(row["xtif_allowed"]),
-        aksk_allowed=bool(row["aksk_allowed"]))
+        aksk_allowed=bool(row["aksk_allowed"]), open_kind=row["open_kind"])
 
 
 SEARCH_ROWS_MAX = 100
@@ -110,6 +111,13 @@ def set_flag(conn: Connection, code: str, flag: str, enabled: bool) -> bool:
         raise ValueError(f"not an institution flag: {flag}")
     changed = conn.execute(update(institution).where(
         institution.c.fixmedins_code == code).values({flag: enabled}))
+    return changed.rowcount == 1
+
+
+def set_open_kind(conn: Connection, code: str, kind: str) -> bool:
+    """The institution's open-to-all kind; False when there is no such institution."""
+    changed = conn.execute(update(institution).where(
+        institution.c.fixmedins_code == code).values(open_kind=kind))
     return changed.rowcount == 1
 
 

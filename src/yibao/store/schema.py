@@ -27,6 +27,7 @@ from sqlalchemy import (
     text,
 )
 
+from yibao.domain import designation as designation_rules
 from yibao.domain import states
 from yibao.domain.codes import INSUTYPES, MED_TYPES
 
@@ -69,6 +70,9 @@ institution = Table(
     Column("uscc", String(50), nullable=False, server_default=""),
     # a pharmacy that sells online: a person may choose it in a channel (7202)
     Column("online", Boolean, nullable=False, server_default=text("false")),
+    # the kind of institution a policy may open to everyone without designation
+    # (domain/designation.OpenKind: a_class, specialist, tcm, community; '' none)
+    Column("open_kind", String(12), nullable=False, server_default=""),
 )
 
 # An institution's AK/SK pairs for the AK/SK gateway scheme: the access key (sent in
@@ -648,6 +652,29 @@ filing = Table(  # 备案: away-from-home (by area), special disease (by institu
     Column("source", String(6), nullable=False),  # dcla_souc: 01 institution, 02 agency, 04 app
     Column("actor", String(60), nullable=False),
     Column("msgid", String(30), nullable=False, server_default=""),
+    Index(None, "psn_no"),
+)
+
+designation = Table(  # 就医定点医疗机构: a person's designated institution over a period
+    "designation",
+    metadata,
+    Column("trt_dcla_detl_sn", String(30), primary_key=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("fix_srt_no", Integer, nullable=False),  # 定点排序号, 1..the policy's number
+    Column("fixmedins_code", String(30), ForeignKey("institution.fixmedins_code"),
+           nullable=False),
+    Column("begin_date", Date, nullable=False),  # first day it counts
+    Column("end_date", Date),  # last day it counts; NULL: until changed or cancelled
+    Column("status", String(12), nullable=False),  # active | cancelled (never counted)
+    Column("source", String(6), nullable=False),  # dcla_souc: 01 institution, 02 window, 04 app
+    Column("actor", String(60), nullable=False),
+    Column("entry", String(16), nullable=False),  # national | channel | operator | cli
+    Column("msgid", String(30), nullable=False, server_default=""),
+    Column("memo", String(500), nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),  # when ended early, changed or cancelled
+    Column("ended_reason", String(500), nullable=False, server_default=""),
     Index(None, "psn_no"),
 )
 
@@ -1313,6 +1340,16 @@ CHECKS |= {
     prescription: {"status": _one_of("status", states.PRESCRIPTION)},
     rx_auth: {"via": _one_of("via", states.RX_AUTH_VIA)},
     rx_code: {"kind": _one_of("kind", states.RX_CODE_KINDS)},
+}
+
+
+# issue 19: designated institutions (domain/designation.py)
+CHECKS |= {
+    institution: {**CHECKS[institution], "open_kind": _one_of(
+        "open_kind", ("", *designation_rules.OPEN_KINDS))},
+    designation: {"status": _one_of("status", designation_rules.STATUSES),
+                  "insutype": _INSUTYPE, "fix_srt_no": "fix_srt_no >= 1",
+                  "dates": "end_date IS NULL OR end_date >= begin_date"},
 }
 
 

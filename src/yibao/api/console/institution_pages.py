@@ -46,7 +46,8 @@ def routes(console: Console, api: APIRouter) -> None:
                                 status=unknown.http_status, error=unknown)
         return console.page(request, viewer, "institution.html",
                             status=error.http_status if error else 200, error=error,
-                            flags=institutions.FLAGS, until=china_time_of, **view)
+                            flags=institutions.FLAGS, until=china_time_of,
+                            open_kinds=institutions.OPEN_KIND_CHOICES, **view)
 
     def change(request: Request, viewer: Viewer, code: str, permission: str, csrf: str,
                action: Callable[[Call], T]) -> T | Response:
@@ -98,6 +99,13 @@ def routes(console: Console, api: APIRouter) -> None:
                         lambda call: fever.unmark(call, code, dept_code))
         return answer if isinstance(answer, Response) else done(f"{PAGE}/{code}",
                                                                 "fever-unmarked")
+    @api.post("/institutions/{code}/open-kind", response_class=HTMLResponse)
+    def open_kind(request: Request, code: str,
+                  viewer: Annotated[Viewer, Depends(console.viewer)], csrf: Field = "",
+                  kind: Field = "") -> Response:
+        answer = change(request, viewer, code, "institutions.flags", csrf,
+                        lambda call: institutions.set_open_kind(call, code, kind.strip()))
+        return answer or done(f"{PAGE}/{code}", "open-kind-set")
 
     @api.post("/institutions/{code}/schemes", response_class=HTMLResponse)
     def schemes(request: Request, code: str,
