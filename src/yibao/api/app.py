@@ -20,6 +20,7 @@ from yibao.api import (
     admin,
     admin_claims,
     admin_filing,
+    admin_finance,
     admin_institutions,
     admin_outbox,
     cashier,
@@ -166,6 +167,7 @@ def create_app(
     rest.include_router(admin_claims.router(
         window, gate, second_approval_above=_second_approval_above(second_approval_above)))
     rest.include_router(admin_filing.router(window, gate))
+    rest.include_router(admin_finance.router(window, gate))
     rest.include_router(admin_institutions.router(
         window, gate, forget_institution=hospital.gateway.forget,
         gateway_now=hospital.gateway.now))

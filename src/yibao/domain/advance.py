@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from yibao.domain.errors import Refused
-from yibao.domain.money import Fen, floor_average, interest_half_up, round_fen
+from yibao.domain.money import (
+    Fen,
+    MoneyError,
+    floor_average,
+    interest_half_up,
+    round_fen,
+    yuan_to_fen,
+)
 
 REGION_PATTERN_LENGTH = 6
 REASON_LENGTH_MAX = 200
@@ -56,6 +63,15 @@ def check_amount(amount: Fen, what: str) -> Fen:
         raise Refused("E-ADV-002", f"{what} must be more than 0.00 and at most "
                       "99999999.99 yuan")
     return amount
+
+
+def parse_amount(yuan: str, what: str) -> Fen:
+    """An amount typed in yuan (``"1000000.00"``): positive, two decimals at most."""
+    try:
+        fen = yuan_to_fen(yuan.strip(), field=what)
+    except MoneyError as exc:
+        raise Refused("E-ADV-002", str(exc)[:120]) from exc
+    return check_amount(fen, what)
 
 
 def drawn(owed: Fen, balance: Fen) -> Fen:

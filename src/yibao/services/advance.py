@@ -26,7 +26,7 @@ from yibao.domain import ledger as ledger_rules
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy, advance_terms
 from yibao.domain.roles import check_may_approve_proposal
-from yibao.services import ledger
+from yibao.services import audit, ledger
 from yibao.services.context import Call
 from yibao.store import advances, institutions
 
@@ -54,6 +54,8 @@ def record(call: Call, insured: str, treatment: str, amount: int, note: str = ""
                             actor=call.actor.name))
     ledger.post(conn, ledger_rules.txn(ledger_rules.TXN_ADVANCE, advance_id), "advance",
                 ledger_rules.advance_entries(insured, treatment, amount), call.now)
+    audit.action(call, "advance.record", advance_id, insured=insured, treatment=treatment,
+                 amount=amount)
     return Recorded(advance_id, insured, treatment, amount,
                     advances.balance(conn, insured, treatment))
 
@@ -150,9 +152,12 @@ def propose(call: Call, code: str, amount: int, reason: str) -> int:
     text = rules.check_reason(reason)
     if institutions.find(call.conn, code) is None:
         raise Refused("E-ADM-001", code[:30])
-    return advances.propose(call.conn, dict(
+    proposal_id = advances.propose(call.conn, dict(
         fixmedins_code=code, amount=amount, reason=text, status=rules.PROPOSED,
         proposed_by=call.actor.name, proposed_at=call.now))
+    audit.action(call, "prepayment.propose", str(proposal_id), fixmedins_code=code,
+                 amount=amount)
+    return proposal_id
 
 
 def approve(call: Call, proposal_id: int, note: str = "") -> RowMapping:
@@ -174,6 +179,8 @@ def approve(call: Call, proposal_id: int, note: str = "") -> RowMapping:
     ledger.post(conn, proposal_txn(month, row["fixmedins_code"], proposal_id), "prepay",
                 ledger_rules.prepayment_entries(found.pool_area, row["fixmedins_code"],
                                                 row["amount"]), call.now)
+    audit.action(call, "prepayment.approve", str(proposal_id),
+                 fixmedins_code=row["fixmedins_code"], amount=row["amount"], month=month)
     decided = advances.proposal(conn, proposal_id)
     assert decided is not None
     return decided
@@ -182,10 +189,12 @@ def approve(call: Call, proposal_id: int, note: str = "") -> RowMapping:
 def reject(call: Call, proposal_id: int, note: str = "") -> RowMapping:
     """An approver rejects a proposal: nothing is paid."""
     conn = call.conn
-    _open_proposal(call, proposal_id)
+    row = _open_proposal(call, proposal_id)
     advances.decide(conn, proposal_id, dict(
         status=rules.REJECTED, decided_by=call.actor.name, decided_at=call.now,
         decision_note=note.strip()[:200]))
+    audit.action(call, "prepayment.reject", str(proposal_id),
+                 fixmedins_code=row["fixmedins_code"], amount=row["amount"])
     decided = advances.proposal(conn, proposal_id)
     assert decided is not None
     return decided
