@@ -93,6 +93,25 @@ def test_balance_days_the_draw_and_the_low_threshold():
         rules.parse_amount("0.001", "amount")
 
 
+def test_the_advance_terms_come_from_the_insured_places_policy_file():
+    from datetime import date
+
+    from yibao.domain.policy import PolicyError, _advance, advance_terms
+    from yibao.store.policy_files import load_policies
+
+    policies = load_policies()
+    for region in (HEBEI, BEIJING):
+        assert advance_terms(policies, region=region, day=date(2026, 4, 30)) == rules.Terms(
+            Decimal("0.0035"), 360, 3, Decimal("1"))
+    assert advance_terms(policies, region="310000", day=date(2026, 4, 30)) is None
+    with pytest.raises(PolicyError, match="source"):
+        _advance({"interest_rate": "0.0035", "day_count": 360, "average_months": 3,
+                  "low_months": "1"})
+    with pytest.raises(PolicyError, match="day_count"):
+        _advance({"interest_rate": "0.0035", "day_count": 300, "average_months": 3,
+                  "low_months": "1", "source": "s"})
+
+
 # ---------------------------------------------------------------- the advance fund
 
 

@@ -3,7 +3,7 @@
 The 2022 notice (医保发〔2022〕22号): inter-provincial care is paid first from an advance
 fund (预付金) the insured place places with the treatment place, and cleared afterwards
 (先预付后清算); the interest the fund earns belongs to the treatment place (就医地).
-The 2020 epidemic measures (医保办发〔2020〕9号, item 1): designated hospitals may be
+The 2020 epidemic measures (医保办发〔2020〕9号): designated hospitals may be
 prepaid "according to actual needs" (按需预付), on a proposal that a second operator
 approves.
 

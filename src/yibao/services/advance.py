@@ -6,7 +6,7 @@ the fund first and only the rest is paid bank to bank (``draw_at_close``); the i
 the fund earns over the month is T's income (``accrue_interest``); ``positions`` says
 which funds run low.
 
-Prepayment by need (2020 epidemic measures, item 1): a finance operator proposes an
+Prepayment by need (2020 epidemic measures): a finance operator proposes an
 amount for a designated institution with a reason; an approver, another operator,
 approves it (posted at once as a prepayment, netted off in the month's clearing) or
 rejects it.
