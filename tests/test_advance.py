@@ -33,6 +33,7 @@ from yibao.store.schema import (
     clearing_institution,
     clearing_region,
     ledger_entry,
+    region_advance,
 )
 
 HEBEI, BEIJING = "130102", "110000"
@@ -301,3 +302,19 @@ def test_two_advances_of_one_pair_at_the_same_moment_both_land(db, clock):
     assert sorted(balances) == [10_000, 20_000]
     with db.read() as conn:
         assert ledger.balance(conn, f"advance:{HEBEI}:{BEIJING}") == 20_000
+
+
+@pytest.mark.corrupts
+def test_verify_finds_an_advance_posted_without_its_record(db, clock):
+    with db.write() as conn:
+        done = advance.record(operator_call(conn, Operator(
+            "finance", clock(), frozenset({"finance"}), "finance"), Ids(clock), ()),
+            HEBEI, BEIJING, 10_000)
+    with db.read() as conn:
+        assert ledger.verify(conn) == []
+    with db.write() as conn:
+        conn.execute(region_advance.delete())
+    with db.read() as conn:
+        assert ledger.verify(conn) == [
+            f"adv:{done.advance_id}: ledger {sorted(posting(db, 'adv:' + done.advance_id).items())}"
+            ", advance []"]
