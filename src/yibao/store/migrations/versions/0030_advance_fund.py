@@ -27,7 +27,7 @@ DECIDED = ("(status = 'proposed' AND decided_by IS NULL AND month IS NULL) OR "
            "(status = 'approved' AND decided_by IS NOT NULL AND month IS NOT NULL)")
 
 
-def _money(name: str) -> sa.Column:
+def _money(name: str) -> sa.Column[int]:
     return sa.Column(name, sa.BigInteger(), server_default=sa.text('0'), nullable=False)
 
 
