@@ -60,7 +60,8 @@ def statement_counts(path: Path) -> dict[str, tuple[int, int]]:
     code, settled, cancelled = (head.index(n) for n in ("fixmedins_code", "settlements",
                                                         "cancellations"))
     institutions = rows[2:rows.index(["insured", "treatment", "amount", "settlements",
-                                       "cancellations"])]
+                                       "cancellations", "advance_before", "drawn",
+                                       "advance_after", "paid"])]
     return {r[code]: (int(r[settled]), int(r[cancelled])) for r in institutions}
 
 

@@ -22,6 +22,7 @@ from yibao.api import (
     admin_designation,
     admin_fever,
     admin_filing,
+    admin_finance,
     admin_institutions,
     admin_outbox,
     cashier,
@@ -169,6 +170,7 @@ def create_app(
         window, gate, second_approval_above=_second_approval_above(second_approval_above)))
     rest.include_router(admin_filing.router(window, gate))
     rest.include_router(admin_designation.router(window, gate))
+    rest.include_router(admin_finance.router(window, gate))
     rest.include_router(admin_institutions.router(
         window, gate, forget_institution=hospital.gateway.forget,
         gateway_now=hospital.gateway.now))

@@ -284,6 +284,20 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-CLR-002", "month not valid or not run", "YYYY-MM; run the month before closing it", 400),
     ("E-CLR-003", "clearing application not found", "clr_appy_evt_id of this institution", 404),
     ("E-CLR-004", "another run of this month came first", "run it again: it sees that run", 409),
+    # the advance fund between regions, prepayment by need (docs/clearing.md)
+    ("E-ADV-001", "not a pair of regions",
+     "an advance fund is placed by an insured place with another, treatment place: two "
+     "different 6-digit division codes", 400),
+    ("E-ADV-002", "amount or reason not valid",
+     "an amount of 0.01..99999999.99 yuan; a prepayment by need also names its reason "
+     "(1..200 characters)", 400),
+    ("E-ADV-003", "prepayment proposal not found",
+     "the proposal_id the proposal answered; the list: GET /admin/v1/prepayments", 404),
+    ("E-ADV-004", "prepayment proposal already decided",
+     "a proposal is approved or rejected once; propose again if needed", 409),
+    ("E-ADV-005", "the advance fund changed meanwhile",
+     "an advance or another close of the same pair of regions came first: do it again, it "
+     "sees that change", 409),
     ("E-REC-001", "reconciliation file not found or not readable",
      "upload the detail file with 9101 and send its file_qury_no", 404),
     # stored files
@@ -316,7 +330,8 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "the message names the role needed (docs/security.md, Operators)", 403),
     ("E-ADM-004", "separation of duties",
      "whoever submitted or reviewed a claim cannot approve it; a second approval needs a "
-     "second, different approver", 403),
+     "second, different approver; whoever proposed a prepayment by need cannot approve it",
+     403),
     ("E-ADM-005", "the exporter approved a pending payment",
      "an operator who approved a claim cannot export its payment: another finance operator "
      "exports the file", 403),

@@ -12,6 +12,11 @@ entries of one transaction) sums to zero. Accounts are named ``kind:owner[:detai
 - ``receivable:<to>:<from>``        the same debt as ``to`` sees it (debit)
 - ``prepaid:<fixmedins_code>``      paid to an institution in advance, not yet cleared
 - ``cash:<region>``                 the fund's bank account of a region (credit: paid out)
+- ``advance:<from>:<to>``           the advance fund insured place ``from`` placed with
+                                    treatment place ``to`` (an asset of ``from``: debit)
+- ``advanced:<to>:<from>``          the same fund as ``to`` holds it (owed back: credit)
+- ``interest:<to>:<from>``          interest earned by ``to`` on ``from``'s advance fund
+                                    (``to``'s income: credit; never ``from``'s)
 
 A settlement at home: funds and personal accounts debited, the institution's payable
 credited. Away from home, the insured place owes the treatment place (``interregional``)
@@ -37,7 +42,9 @@ TXN_SETTLEMENT = "setl:"  # setl:<setl_id>
 TXN_PAYOUT = "pay:"  # pay:<order_id>, a paid reimbursement
 TXN_CLEARING = "clr:"  # clr:<month>:<fixmedins_code>
 TXN_REGION = "ir:"  # ir:<month>:<insured place>:<treatment place>
-TXN_PREPAY = "pre:"  # pre:<month>:<fixmedins_code>
+TXN_PREPAY = "pre:"  # pre:<month>:<fixmedins_code>[:<proposal_id> (by need, approved)]
+TXN_ADVANCE = "adv:"  # adv:<advance_id>, an advance (or top-up) between regions
+TXN_INTEREST = "int:"  # int:<month>:<insured place>:<treatment place>
 
 
 def txn(prefix: str, *key: str) -> str:
@@ -84,12 +91,34 @@ def clearing_entries(code: str, region: str, owed: int, prepaid: int) -> list[En
                      (f"cash:{region}", prepaid - owed)])
 
 
-def region_entries(insured: str, treatment: str, amount: int) -> list[Entry]:
+def region_entries(insured: str, treatment: str, amount: int, drawn: int = 0) -> list[Entry]:
     """The insured place pays the treatment place in full (bank charges are never
-    deducted from the amount: they are not the fund's)."""
+    deducted from the amount: they are not the fund's): ``drawn`` of it from the
+    advance fund the treatment place holds, the rest from the insured place's bank."""
+    assert drawn >= 0 and (drawn == 0 or drawn <= amount), (amount, drawn)
+    paid = amount - drawn
     return _nonzero([(f"interregional:{insured}:{treatment}", amount),
-                     (f"cash:{insured}", -amount), (f"cash:{treatment}", amount),
+                     (f"advance:{insured}:{treatment}", -drawn),
+                     (f"cash:{insured}", -paid), (f"cash:{treatment}", paid),
+                     (f"advanced:{treatment}:{insured}", drawn),
                      (f"receivable:{treatment}:{insured}", -amount)])
+
+
+def advance_entries(insured: str, treatment: str, amount: int) -> list[Entry]:
+    """The insured place places (or tops up) its advance fund with the treatment place:
+    the money moves bank to bank and stays the insured place's until drawn."""
+    assert amount > 0, amount
+    return _nonzero([(f"advance:{insured}:{treatment}", amount), (f"cash:{insured}", -amount),
+                     (f"cash:{treatment}", amount),
+                     (f"advanced:{treatment}:{insured}", -amount)])
+
+
+def interest_entries(insured: str, treatment: str, amount: int) -> list[Entry]:
+    """A month's interest on the advance fund: earned in the treatment place's bank and
+    its income; the insured place's accounts do not move."""
+    assert amount >= 0, amount
+    return _nonzero([(f"cash:{treatment}", amount),
+                     (f"interest:{treatment}:{insured}", -amount)])
 
 
 def balanced(entries: Iterable[Entry]) -> bool:

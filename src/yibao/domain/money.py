@@ -7,7 +7,9 @@ Every rounding of money happens here, under a name that says which way it goes:
 - ``floor_amount_within``: down to the fen (the largest amount whose share fits a room:
   never pays past a cap);
 - ``floor_ratio``: down to 0.0001 (the ratio a fund paid, as reported: never overstated);
-- ``floor_average``: down to the fen (a monthly average of fen, e.g. a prepayment).
+- ``floor_average``: down to the fen (a monthly average of fen, e.g. a prepayment);
+- ``interest_half_up``: half-up to the fen (a month's interest on balance-days: the
+  advance fund between regions).
 
 No amount passes through ``float``: the edges read JSON numbers as ``Decimal``
 (``to_decimal``, ``yuan_to_fen``: at most two decimals, or refused) and write them as
@@ -122,6 +124,19 @@ def floor_amount_within(room: Fen, ratio: Decimal) -> Fen:
 def floor_average(total: Fen, count: int) -> Fen:
     """The average of ``count`` (> 0) amounts totalling ``total``, rounded down to the fen."""
     return total // count
+
+
+def interest_half_up(balance_days: int, annual_rate: Decimal, day_count: int) -> Fen:
+    """Simple interest on ``balance_days`` (fen x days: the sum of each day's closing
+    balance) at ``annual_rate`` (0.0035 = 0.35 %) on a year of ``day_count`` days,
+    rounded half-up to the fen once (not per day). Exact: integer arithmetic on the
+    rate's fraction. A negative balance earns nothing."""
+    assert day_count > 0 and annual_rate >= 0, (day_count, annual_rate)
+    if balance_days <= 0:
+        return 0
+    numerator, denominator = annual_rate.as_integer_ratio()
+    whole = denominator * day_count
+    return (2 * balance_days * numerator + whole) // (2 * whole)
 
 
 def json_number(value: Decimal) -> str:

@@ -19,6 +19,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from yibao.domain.advance import Terms
 from yibao.domain.codes import FUNDS, MDTRT_GRP_TYPES, PersonGroup
 from yibao.domain.designation import CHOICES_MAX_LIMIT, OPEN_KINDS, OpenKind, Rule
 from yibao.domain.filing import Category
@@ -269,6 +270,8 @@ class Policy:
     groups: Mapping[str, GroupRule] = field(default_factory=lambda: MappingProxyType({}))
     # designated institutions at home (``[designation]``); None: no designation needed
     designation: Rule | None = None
+    # the insured place's terms for its advance funds between regions (``[advance]``)
+    advance: Terms | None = None
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -496,6 +499,8 @@ def _groups(raw: Sequence[Mapping[str, Any]]) -> Mapping[str, GroupRule]:
             raise PolicyError(f"group[{i}]: code {rule.code} appears twice")
         out[rule.code] = rule
     return MappingProxyType(out)
+
+
 def _designation(raw: Mapping[str, Any] | None) -> Rule | None:
     if raw is None:
         return None
@@ -511,6 +516,40 @@ def _designation(raw: Mapping[str, Any] | None) -> Rule | None:
         raise PolicyError(f"designation.open_to_all: unknown kinds {unknown} "
                           f"(known: {', '.join(OPEN_KINDS)})")
     return Rule(choices, frozenset(OpenKind(k) for k in kinds))
+
+
+ADVANCE_KEYS = frozenset({"interest_rate", "day_count", "average_months", "low_months",
+                          "source"})
+AVERAGE_MONTHS_MAX = 12
+
+
+def _advance(raw: Mapping[str, Any] | None) -> Terms | None:
+    if raw is None:
+        return None
+    _require_source(raw, "advance")
+    unknown = set(raw) - ADVANCE_KEYS
+    if unknown:
+        raise PolicyError(f"advance: unknown keys {sorted(unknown)}")
+    rate = _ratio(raw["interest_rate"], "advance.interest_rate")
+    day_count, months = raw["day_count"], raw["average_months"]
+    if day_count not in (360, 365):
+        raise PolicyError("advance.day_count: 360 or 365 days")
+    if isinstance(months, bool) or not isinstance(months, int) or not (
+            1 <= months <= AVERAGE_MONTHS_MAX):
+        raise PolicyError(f"advance.average_months: a whole number 1..{AVERAGE_MONTHS_MAX}")
+    low = Decimal(str(raw["low_months"]))
+    if not Decimal(0) <= low <= Decimal(AVERAGE_MONTHS_MAX):
+        raise PolicyError(f"advance.low_months: 0..{AVERAGE_MONTHS_MAX}")
+    return Terms(rate, day_count, months, low)
+
+
+def advance_terms(policies: Sequence[Policy], *, region: str, day: date) -> Terms | None:
+    """The advance-fund terms of an insured place in force on a day: those of its
+    policies in force that have ``[advance]`` (the latest start wins)."""
+    found = [p for p in policies
+             if p.region == region and p.advance is not None and p.in_force_on(day)]
+    chosen = max(found, key=lambda p: (p.valid_from, p.insutype), default=None)
+    return None if chosen is None else chosen.advance
 
 
 def parse_policy(raw: Mapping[str, Any]) -> Policy:
@@ -532,6 +571,7 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
             supply=_supply(raw.get("supply")),
             groups=_groups(raw.get("group", [])),
             designation=_designation(raw.get("designation")),
+            advance=_advance(raw.get("advance")),
         )
     except (KeyError, TypeError) as exc:
         raise PolicyError(f"policy file is missing or mistypes {exc}") from exc

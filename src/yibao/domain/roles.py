@@ -45,6 +45,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "payments.retry": frozenset({FINANCE}),
     "clearing.run": frozenset({FINANCE}),  # the console; the CLI runs as the server's user
     "clearing.close": frozenset({FINANCE}),
+    "clearing.advance": frozenset({FINANCE}),  # the advance fund between regions
+    "prepayment.propose": frozenset({FINANCE}),  # prepayment by need: the proposal ...
+    "prepayment.decide": frozenset({APPROVER}),  # ... approved or rejected by another
     "audit.read": frozenset({AUDITOR, ADMINISTRATOR}),
 }
 
@@ -118,3 +121,10 @@ def check_may_export(exporter: str, approved_claims: list[str]) -> None:
         shown = ", ".join(approved_claims[:3])
         raise Refused("E-ADM-005", f"{exporter} approved claim {shown}"
                       f"{' and more' if len(approved_claims) > 3 else ''}")
+
+
+def check_may_approve_proposal(approver: str, proposer: str) -> None:
+    """Whoever proposed a prepayment by need cannot approve it (E-ADM-004)."""
+    if approver == proposer:
+        raise Refused("E-ADM-004", f"{approver} proposed this prepayment; another operator "
+                      "with the approver role approves it")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from yibao.domain import channels, filing, roles, trust
+from yibao.domain import advance, channels, filing, roles, trust
 from yibao.domain.codes import VisitClass
 from yibao.domain.orders import OrderStatus
 from yibao.domain.prescriptions import RxStatus
@@ -46,7 +46,10 @@ CLAIM = ("eligible", "submitted", "under_review", "approved", "partly_approved",
 CLAIM_STEP = (*CLAIM, "first_approved")  # above the limit, the first of two approvals
 PAYMENT_ORDER = ("pending", "exported", "paid", "failed")
 # ledger_entry.kind: a settlement's kind, or the movement a posting records
-LEDGER_KINDS = (*SETTLEMENT_KINDS, "payout", "prepay", "clearing", "interregional")
+LEDGER_KINDS = (*SETTLEMENT_KINDS, "payout", "prepay", "clearing", "interregional", "advance",
+                "interest")
+# prepayment by need (domain/advance.py)
+PREPAYMENT_PROPOSAL = advance.PROPOSAL_STATES
 CLEARING_MONTH = ("open", "closed")
 CLEARING_APPLICATION = ("applied", "cancelled")
 # issue 13 review (fixops): the code sets of the channels' trust, operators and files

@@ -25,9 +25,9 @@ from yibao.domain import ledger as ledger_rules
 from yibao.domain.errors import Refused
 from yibao.domain.money import floor_average
 from yibao.domain.states import CLEARED_KINDS
-from yibao.services import ledger
+from yibao.services import advance, ledger
 from yibao.services.context import Call, Done, Effect, EffectKind
-from yibao.store import institutions
+from yibao.store import advances, institutions
 from yibao.store.db import Failure, classify
 from yibao.store.schema import (
     clearing_application,
@@ -157,11 +157,14 @@ def _replace(call: Call, month: str, count: int, results: engines.Results) -> No
                         row, strict=True), month=month) for row in results["regions"]]
     if regions:
         conn.execute(insert(clearing_region), regions)
+    advance.preview_draws(conn, month)
 
 
 def _institutions(conn: Connection, month: str, rows: list[tuple[Any, ...]]) -> None:
-    prepaid = {r.fixmedins_code: r.amount for r in conn.execute(select(
-        prepayment.c.fixmedins_code, prepayment.c.amount).where(prepayment.c.month == month))}
+    prepaid = advances.approved_by_code(conn, month)  # by need, approved for the month
+    for r in conn.execute(select(prepayment.c.fixmedins_code, prepayment.c.amount).where(
+            prepayment.c.month == month)):
+        prepaid[r.fixmedins_code] = prepaid.get(r.fixmedins_code, 0) + r.amount
     out = []
     names = ("fixmedins_code", "region", "settlements", "cancellations", "medfee", "fund",
              "acct", "cash")
@@ -183,7 +186,8 @@ def _institutions(conn: Connection, month: str, rows: list[tuple[Any, ...]]) -> 
 
 def close(call: Call, month: str) -> None:
     """Close a computed month: post the payments to institutions (net of prepayment) and
-    between regions. Nothing of the month changes afterwards."""
+    between regions (drawn from the pair's advance fund first), and the advance funds'
+    interest of the month. Nothing of the month changes afterwards."""
     conn = call.conn
     state = _month(conn, month)
     if state is None:
@@ -199,13 +203,13 @@ def close(call: Call, month: str) -> None:
                     ledger_rules.clearing_entries(row["fixmedins_code"], row["region"],
                                                   row["fund"] + row["acct"], row["prepaid"]),
                     call.now)
-    for row in conn.execute(select(clearing_region).where(
-            clearing_region.c.month == month)).mappings():
+    for row in advance.draw_at_close(call, month):
         ledger.post(conn, ledger_rules.txn(ledger_rules.TXN_REGION, month, row["insured"],
                                            row["treatment"]), "interregional",
                     ledger_rules.region_entries(row["insured"], row["treatment"],
-                                                row["amount"]),
+                                                row["amount"], row["drawn"]),
                     call.now)
+    advance.accrue_interest(call, month)
     conn.execute(update(clearing_month).where(clearing_month.c.month == month).values(
         status=CLOSED, closed_at=call.now, closed_by=call.actor.name))
 
@@ -213,7 +217,7 @@ def close(call: Call, month: str) -> None:
 def _check_prepayments_included(conn: Connection, month: str) -> None:
     """A prepayment made after the month's last run is not netted yet: run it again."""
     prepaid = conn.execute(select(func.coalesce(func.sum(prepayment.c.amount), 0)).where(
-        prepayment.c.month == month)).scalar_one()
+        prepayment.c.month == month)).scalar_one() + advances.approved_total(conn, month)
     netted = conn.execute(select(func.coalesce(func.sum(clearing_institution.c.prepaid), 0))
                           .where(clearing_institution.c.month == month)).scalar_one()
     if prepaid != netted:
@@ -314,6 +318,11 @@ def withdraw(call: Call, serial: str) -> None:
     _require_open(conn, f"{row['setlym'][:4]}-{row['setlym'][4:]}")
     conn.execute(update(clearing_application).where(
         clearing_application.c.clr_appy_evt_id == serial).values(status="cancelled"))
+
+
+def require_open(conn: Connection, month: str) -> RowMapping | None:
+    """The month's clearing state (locked), refusing a malformed or closed month."""
+    return _require_open(conn, month)
 
 
 def _require_open(conn: Connection, month: str) -> RowMapping | None:

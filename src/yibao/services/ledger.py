@@ -30,6 +30,7 @@ from yibao.domain import ledger as rules
 from yibao.domain.states import SettlementKind
 from yibao.store.schema import (
     account_entry,
+    advance_interest,
     clearing_institution,
     clearing_month,
     clearing_region,
@@ -38,6 +39,8 @@ from yibao.store.schema import (
     payment_order,
     person,
     prepayment,
+    prepayment_proposal,
+    region_advance,
 )
 from yibao.store.schema import settlement as settlement_table
 from yibao.store.schema import settlement_fund as fund_table
@@ -187,6 +190,7 @@ def problems(conn: Connection, *, page_size: int = PAGE_SIZE) -> Iterator[str]:
     yield from _settlements_posted(conn, page_size)
     yield from _personal_accounts(conn)
     yield from _payouts(conn, page_size)
+    yield from _advances(conn, page_size)
     yield from _clearing_posted(conn)
 
 
@@ -290,11 +294,14 @@ def _clearing_posted(conn: Connection) -> Iterator[str]:
     exactly as the clearing tables say, and nothing else under their names; one kind and
     one month at a time (the month's postings, and any of a month with no clearing that
     sorts between it and the next)."""
-    months = list(conn.scalars(union(select(clearing_month.c.month),
-                                     select(prepayment.c.month)).order_by("month")))
+    months = list(conn.scalars(union(
+        select(clearing_month.c.month), select(prepayment.c.month),
+        select(prepayment_proposal.c.month).where(prepayment_proposal.c.month.is_not(None)))
+        .order_by("month")))
     for prefix, expected_of in ((rules.TXN_CLEARING, _cleared),
                                 (rules.TXN_REGION, _between_regions),
-                                (rules.TXN_PREPAY, _prepaid)):
+                                (rules.TXN_PREPAY, _prepaid),
+                                (rules.TXN_INTEREST, _interest)):
         for month, after, through in zip(months or [None], [None, *months[1:]],
                                          [*months[1:], None], strict=True):
             expected = expected_of(conn, month) if month else {}
@@ -317,15 +324,46 @@ def _cleared(conn: Connection, month: str) -> dict[str, dict[str, int]]:
 def _between_regions(conn: Connection, month: str) -> dict[str, dict[str, int]]:
     return {rules.txn(
         rules.TXN_REGION, r["month"], r["insured"], r["treatment"]): dict(rules.region_entries(
-        r["insured"], r["treatment"], r["amount"]))
+        r["insured"], r["treatment"], r["amount"], r["drawn"]))
         for r in conn.execute(select(clearing_region).where(
             clearing_region.c.month == month,
             clearing_region.c.month.in_(_CLOSED))).mappings()}
 
 
 def _prepaid(conn: Connection, month: str) -> dict[str, dict[str, int]]:
-    return {rules.txn(rules.TXN_PREPAY, r["month"], r["fixmedins_code"]): dict(
+    """The month's prepayments, and the prepayments by need approved for it."""
+    expected = {rules.txn(rules.TXN_PREPAY, r["month"], r["fixmedins_code"]): dict(
         rules.prepayment_entries(r["pool_area"], r["fixmedins_code"], r["amount"]))
         for r in conn.execute(select(prepayment, institution.c.pool_area).join(
             institution, institution.c.fixmedins_code == prepayment.c.fixmedins_code).where(
             prepayment.c.month == month)).mappings()}
+    p = prepayment_proposal.c
+    for r in conn.execute(select(p.proposal_id, p.fixmedins_code, p.amount,
+                                 institution.c.pool_area).join(
+            institution, institution.c.fixmedins_code == p.fixmedins_code).where(
+            p.month == month, p.status == "approved")).mappings():
+        expected[rules.txn(rules.TXN_PREPAY, month, r["fixmedins_code"],
+                           f"E{r['proposal_id']}")] = dict(rules.prepayment_entries(
+            r["pool_area"], r["fixmedins_code"], r["amount"]))
+    return expected
+
+
+def _interest(conn: Connection, month: str) -> dict[str, dict[str, int]]:
+    return {rules.txn(rules.TXN_INTEREST, month, r["insured"], r["treatment"]): dict(
+        rules.interest_entries(r["insured"], r["treatment"], r["amount"]))
+        for r in conn.execute(select(advance_interest).where(
+            advance_interest.c.month == month)).mappings()}
+
+
+def _advances(conn: Connection, page_size: int) -> Iterator[str]:
+    """Each advance between regions is posted as its row says, and no advance posting
+    exists without a row."""
+    for page in _pages(conn, select(region_advance), region_advance.c.advance_id, page_size):
+        expected = {rules.txn(rules.TXN_ADVANCE, r["advance_id"]): dict(rules.advance_entries(
+            r["insured"], r["treatment"], r["amount"])) for r in page.rows}
+        actual = _postings(conn, _keyed(ledger_entry.c.txn, rules.TXN_ADVANCE, page.after,
+                                        page.through))
+        yield from (f"{txn}: ledger {sorted(actual.get(txn, {}).items())}, advance "
+                    f"{sorted(expected.get(txn, {}).items())}"
+                    for txn in sorted(expected.keys() | actual.keys())
+                    if actual.get(txn, {}) != expected.get(txn, {}))

@@ -21,7 +21,7 @@ PERSONAL_ACCOUNT = "个人账户"
 INSTITUTION_COLUMNS = ("fixmedins_code", "region", "settlements", "cancellations", "medfee",
                        "fund", "acct", "cash", "prepaid", "due")
 MONEY = frozenset({"medfee", "fund", "acct", "cash", "prepaid", "due", "settled", "cancelled",
-                   "net", "amount"})
+                   "net", "amount", "advance_before", "drawn"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,12 @@ def write(conn: Connection, month: str, directory: Path) -> list[Path]:
     return written
 
 
+# a pair of regions: what the insured place owes, the advance fund before the month's
+# draw and what it drew; then the fund after and what was paid bank to bank
+REGION_COLUMNS = ("insured", "treatment", "amount", "settlements", "cancellations",
+                  "advance_before", "drawn")
+
+
 def _cell(name: str, value: object) -> str:
     return fen_to_yuan(int(str(value))) if name in MONEY else str(value)
 
@@ -105,8 +111,10 @@ def _institution(base: Path, month: str, status: str, row: Mapping[Any, Any],
 def _summary(base: Path, month: str, status: str, institutions: Sequence[Mapping[Any, Any]],
              regions: Sequence[Mapping[Any, Any]]) -> list[Path]:
     body = [[_cell(k, r[k]) for k in INSTITUTION_COLUMNS] for r in institutions]
-    region_header = ["insured", "treatment", "amount", "settlements", "cancellations"]
-    region_body = [[_cell(k, r[k]) for k in region_header] for r in regions]
+    region_header = [*REGION_COLUMNS, "advance_after", "paid"]
+    region_body = [[*(_cell(k, r[k]) for k in REGION_COLUMNS),
+                    fen_to_yuan(r["advance_before"] - r["drawn"]),
+                    fen_to_yuan(r["amount"] - r["drawn"])] for r in regions]
     csv_path = base.with_suffix(".csv")
     with csv_path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)

@@ -952,6 +952,10 @@ clearing_region = Table(  # what an insured place owes a treatment place for the
     money("amount"),
     Column("settlements", Integer, nullable=False),
     Column("cancellations", Integer, nullable=False),
+    # the advance fund of the pair (docs/clearing.md): its balance before the month's
+    # draw, and what the month's amount took from it (as the run saw it; fixed at close)
+    money("advance_before"),
+    money("drawn"),
 )
 
 prepayment = Table(  # next month's fund paid in advance to a large institution
@@ -963,6 +967,59 @@ prepayment = Table(  # next month's fund paid in advance to a large institution
     Column("basis", String(200), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("actor", String(60), nullable=False),
+)
+
+advance_pair = Table(  # a pair of regions with an advance fund: the row its changes lock
+    "advance_pair",
+    metadata,
+    Column("insured", String(6), primary_key=True),
+    Column("treatment", String(6), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    # every change of the fund counts here: the row is written, not only locked, so that
+    # a close reading one snapshot (REPEATABLE READ) is refused after a concurrent change
+    Column("changes", Integer, nullable=False, server_default=text("0")),
+)
+
+region_advance = Table(  # an insured place places (or tops up) its advance fund
+    "region_advance",
+    metadata,
+    Column("advance_id", String(30), primary_key=True),
+    Column("insured", String(6), nullable=False),
+    Column("treatment", String(6), nullable=False),
+    money("amount"),
+    Column("note", String(200), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("actor", String(60), nullable=False),
+    Index(None, "insured", "treatment"),
+)
+
+advance_interest = Table(  # a closed month's interest on an advance fund, to the treatment place
+    "advance_interest",
+    metadata,
+    Column("month", String(7), ForeignKey("clearing_month.month"), primary_key=True),
+    Column("insured", String(6), primary_key=True),
+    Column("treatment", String(6), primary_key=True),
+    Column("balance_days", BigInteger, nullable=False),  # fen x days
+    Column("rate", String(12), nullable=False),  # the annual rate applied, e.g. "0.0035"
+    Column("day_count", Integer, nullable=False),
+    money("amount"),
+)
+
+prepayment_proposal = Table(  # prepayment by need: proposed, then approved or rejected
+    "prepayment_proposal",
+    metadata,
+    Column("proposal_id", Integer, primary_key=True, autoincrement=True),
+    Column("fixmedins_code", String(30), ForeignKey("institution.fixmedins_code"),
+           nullable=False),
+    money("amount"),
+    Column("reason", String(200), nullable=False),
+    Column("status", String(10), nullable=False),  # proposed | approved | rejected
+    Column("month", String(7)),  # approved: the month whose clearing nets it off
+    Column("proposed_by", String(60), nullable=False),
+    Column("proposed_at", DateTime, nullable=False),
+    Column("decided_by", String(60)),
+    Column("decided_at", DateTime),
+    Column("decision_note", String(200), nullable=False, server_default=""),
 )
 
 clearing_application = Table(  # 3203 / 3204: an institution applies for a month's clearing
@@ -1286,6 +1343,17 @@ CHECKS: dict[Table, dict[str, str]] = {
     clearing_month: {"status": _one_of("status", states.CLEARING_MONTH),
                      "runs": "runs >= 0 AND settlements >= 0"},
     prepayment: {"amount": "amount > 0"},
+    clearing_region: {"drawn": "drawn >= 0 AND (drawn = 0 OR (drawn <= advance_before AND "
+                               "drawn <= amount))"},
+    region_advance: {"amount": "amount > 0"},
+    advance_interest: {"amount": "amount >= 0 AND balance_days >= 0"},
+    prepayment_proposal: {
+        "status": _one_of("status", states.PREPAYMENT_PROPOSAL),
+        "amount": "amount > 0",
+        "decided": "(status = 'proposed' AND decided_by IS NULL AND month IS NULL) OR "
+                   "(status = 'rejected' AND decided_by IS NOT NULL AND month IS NULL) OR "
+                   "(status = 'approved' AND decided_by IS NOT NULL AND month IS NOT NULL)",
+    },
     clearing_application: {
         "status": _one_of("status", states.CLEARING_APPLICATION),
         "amounts": "psntime >= 0 AND medfee_sumamt >= 0 AND fund_appy_sum >= 0 AND "

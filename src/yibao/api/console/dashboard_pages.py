@@ -19,7 +19,7 @@ from yibao.api.console.i18n import gettext_of
 from yibao.api.console.web import Console, Viewer, yuan
 from yibao.domain.codes import MED_TYPES
 from yibao.domain.errors import Refused
-from yibao.services import dashboard, fever
+from yibao.services import advance, dashboard, fever
 from yibao.services.dashboard import Period, Refusals, Tally, Waiting
 from yibao.services.fever import FeverDay
 
@@ -44,8 +44,9 @@ def routes(console: Console, api: APIRouter) -> None:
             "med_type": dashboard.per_med_type(conn, chosen)},
             dashboard.claims_waiting(conn, now), dashboard.outbox_backlog(conn, now),
             dashboard.refusals(conn, chosen), fever.report(conn, chosen)))
+        low = console.look(lambda conn: advance.low(conn, console.policies, now.date()))
         return console.page(request, viewer, "dashboard.html", period=chosen,
-                            figures=figures, error=error,
+                            figures=figures, error=error, low_advances=low,
                             status=error.http_status if error else 200)
 
 
