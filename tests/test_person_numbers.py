@@ -21,7 +21,6 @@ from flows import (
     line,
     ok,
     person,
-    refused,
     register,
     settle_payload,
     upload,
@@ -252,3 +251,46 @@ def test_merge_while_a_settlement_runs_counts_once(db, app, his):
         assert conn.execute(select(func.count()).select_from(settlement).where(
             settlement.c.psn_no == WANG)).scalar_one() == 2
     consistent(db)
+
+
+# ---------------------------------------------------------------- the console's person page
+
+
+def test_console_merges_and_shows_the_history(db, http, his):
+    from test_console import csrf_of, sign_in
+    from test_console_persons import page_of, table_rows, text_of
+
+    add_duplicate(db)
+    settle(his, DUP, WANG_15, "200.00")
+    sign_in(http, "admin")
+    html = page_of(http, WANG)
+    assert 'id="merge"' in html and 'id="renumber"' in html
+    refused_page = http.post(f"/console/persons/{WANG}/merge", follow_redirects=False, data={
+        "csrf": csrf_of(html), "duplicate_psn_no": "13010200000000000005", "reason": ""})
+    assert refused_page.status_code == 409 and "E-PSN-014" in text_of(refused_page.text, "error")
+    made = http.post(f"/console/persons/{WANG}/merge", follow_redirects=False, data={
+        "csrf": csrf_of(html), "duplicate_psn_no": DUP, "reason": ""})
+    assert made.headers["location"] == f"/console/persons/{WANG}?done=merged"
+    html = http.get(made.headers["location"]).text
+    assert text_of(html, "done") == "重复档案已合并到此人。"
+    [row] = table_rows(html, "number-changes")
+    assert row[0] == DUP and row[1] == "合并重复档案" and row[3] == "admin"
+    assert row[6] == "800.00"  # 1,000.00 less the 200.00 its settlement drew
+    english = http.get(f"/console/persons/{WANG}?lang=en").text
+    assert table_rows(english, "number-changes")[0][1] == "duplicate merged"
+    gone = http.get(f"/console/persons/{DUP}")
+    assert gone.status_code == 404 and WANG in gone.text and "E-PSN-011" in gone.text
+
+
+def test_console_renumbers_and_opens_the_new_number(db, http):
+    from test_console import csrf_of, sign_in
+    from test_console_persons import page_of
+
+    sign_in(http, "admin")
+    html = page_of(http, WANG)
+    made = http.post(f"/console/persons/{WANG}/number-change", follow_redirects=False, data={
+        "csrf": csrf_of(html), "new_psn_no": "BJ-NEW-0009", "reason": "number reissued"})
+    assert made.headers["location"] == "/console/persons/BJ-NEW-0009?done=renumbered"
+    assert "王芳" in http.get(made.headers["location"]).text
+    sign_in(http, "clerk")
+    assert 'id="renumber"' not in page_of(http, "BJ-NEW-0009")
