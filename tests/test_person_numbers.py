@@ -294,3 +294,20 @@ def test_console_renumbers_and_opens_the_new_number(db, http):
     assert "王芳" in http.get(made.headers["location"]).text
     sign_in(http, "clerk")
     assert 'id="renumber"' not in page_of(http, "BJ-NEW-0009")
+
+
+def test_the_command_line_merges_and_lists(db, his):
+    from typer.testing import CliRunner
+
+    from yibao.cli import app as cli
+
+    add_duplicate(db)
+    runner = CliRunner()
+    refused_run = runner.invoke(cli, ["persons", "merge", DUP, DUP, "--db", db.url])
+    assert refused_run.exit_code == 1 and "E-PSN-012" in refused_run.output
+    merged = runner.invoke(cli, ["persons", "merge", DUP, WANG, "--db", db.url])
+    assert merged.exit_code == 0, merged.output
+    assert f"merge: {DUP} -> {WANG}" in merged.output and "+1000.00 yuan" in merged.output
+    listed = runner.invoke(cli, ["persons", "numbers", WANG, "--db", db.url])
+    assert DUP in listed.output and "cli" in listed.output
+    assert person(his, WANG_15)["baseinfo"]["psn_no"] == WANG
