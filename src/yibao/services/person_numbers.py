@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping
 
 from yibao.domain import person_numbers as rules
-from yibao.domain.errors import Refused
 from yibao.domain.money import fen_to_yuan
 from yibao.services import audit
 from yibao.services.context import Call
@@ -59,8 +58,6 @@ def merge(call: Call, duplicate: str, survivor: str, reason: str) -> Changed:
     """Fold the record ``duplicate`` into ``survivor``: everything of the duplicate
     follows the surviving number, and the duplicate's number and ID number keep
     answering for it."""
-    if duplicate == survivor:
-        raise Refused("E-PSN-012", f"psn_no {survivor} cannot be merged into itself")
     rows = {p: lock_person(call.conn, p) for p in sorted({duplicate, survivor})}
     why = rules.check_merge(_record(call.conn, rows[duplicate]),
                             _record(call.conn, rows[survivor]), reason=reason)
