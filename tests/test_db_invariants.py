@@ -310,6 +310,8 @@ def _good_rows() -> dict[str, dict[str, Any]]:
                         expires_at=AT),
         "rx_code": dict(code_hash="C-INV", kind="qr", hi_rxno="RX-INV", psn_no=PSN,
                         channel_id=CHANNEL, expires_at=AT),
+        "psn_no_change": dict(old_psn_no="OLD-INV", new_psn_no=PSN, kind="merge",
+                              actor="admin", at=AT, acct_moved=100),
     }
 
 
@@ -402,6 +404,9 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_prescription_status", "prescription", {"status": "filled"}),
     ("ck_rx_auth_via", "rx_auth", {"via": "7204"}),
     ("ck_rx_code_kind", "rx_code", {"kind": "sms"}),
+    ("ck_psn_no_change_kind", "psn_no_change", {"kind": "split"}),
+    ("ck_psn_no_change_acct_moved", "psn_no_change", {"acct_moved": -1}),
+    ("ck_psn_no_change_numbers", "psn_no_change", {"old_psn_no": PSN}),
 ]
 
 
@@ -423,7 +428,7 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
 
 # made by 0019, 0020 and 0026, after the 0015 round trip
 LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "practitioner",
-                          "prescription", "rx_auth", "rx_code"})
+                          "prescription", "rx_auth", "rx_code", "psn_no_change"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:
