@@ -314,6 +314,8 @@ def _good_rows() -> dict[str, dict[str, Any]]:
                         expires_at=AT),
         "rx_code": dict(code_hash="C-INV", kind="qr", hi_rxno="RX-INV", psn_no=PSN,
                         channel_id=CHANNEL, expires_at=AT),
+        "psn_no_change": dict(old_psn_no="OLD-INV", new_psn_no=PSN, kind="merge",
+                              actor="admin", at=AT, acct_moved=100),
     }
 
 
@@ -412,6 +414,9 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_designation_insutype", "designation", {"insutype": "31"}),
     ("ck_designation_fix_srt_no", "designation", {"fix_srt_no": 0}),
     ("ck_designation_dates", "designation", {"end_date": date(2025, 12, 31)}),
+    ("ck_psn_no_change_kind", "psn_no_change", {"kind": "split"}),
+    ("ck_psn_no_change_acct_moved", "psn_no_change", {"acct_moved": -1}),
+    ("ck_psn_no_change_numbers", "psn_no_change", {"old_psn_no": PSN}),
 ]
 
 
@@ -433,7 +438,8 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
 
 # made by 0019, 0020 and 0026, after the 0015 round trip
 LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "practitioner",
-                          "prescription", "rx_auth", "rx_code", "designation"})
+                          "prescription", "rx_auth", "rx_code", "designation",
+                          "psn_no_change"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:

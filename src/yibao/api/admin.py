@@ -22,7 +22,7 @@ from yibao.api.rest import DecimalRoute
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
 from yibao.domain.roles import Operator, acting_role
-from yibao.services import audit, cards, ecert, operators, persons, trust
+from yibao.services import audit, cards, ecert, operators, person_numbers, persons, trust
 from yibao.services.context import (
     Actor,
     ActorKind,
@@ -176,6 +176,20 @@ class SuspensionIn(BaseModel):
                         examples=["lent the social security card to another person"])
 
 
+class NumberChangeIn(BaseModel):
+    new_psn_no: str = Field(min_length=1, max_length=30, examples=["11000000000099"])
+    reason: str = Field(min_length=1, max_length=300,
+                        examples=["the insured place reissued the number (notice 2026-12)"])
+
+
+class MergeIn(BaseModel):
+    duplicate_psn_no: str = Field(min_length=1, max_length=30,
+                                  description="the record folded into this one, retired")
+    reason: str = Field(default="", max_length=300, description="required when the two "
+                        "records' ID numbers differ (E-PSN-015)",
+                        examples=["registered twice, once with the 15-digit ID number"])
+
+
 def router(window: Window, gate: Gate) -> APIRouter:
     api = APIRouter(route_class=DecimalRoute, prefix=PREFIX, tags=["admin"], responses={
         400: {"description": "the body is not JSON"}, **DENIED,
@@ -221,6 +235,36 @@ def router(window: Window, gate: Gate) -> APIRouter:
             return {"id": new_id, "psn_no": psn_no, "begin_date": str(body.begin_date),
                     "end_date": str(body.end_date)}
         return window.run(op, act)
+
+    @api.post("/persons/{psn_no}/number-change",
+              summary="Give a person a new personal number; the old one keeps answering "
+                      "(administrator; docs/identity-upkeep.md)")
+    def number_change(psn_no: str, body: NumberChangeIn,
+                      op: Annotated[Operator, gate.needs("persons.renumber")]) -> Any:
+        def act(call: Call) -> dict[str, Any]:
+            return person_numbers.renumber(call, psn_no, body.new_psn_no,
+                                           body.reason).answer()
+        return window.run(op, act)
+
+    @api.post("/persons/{psn_no}/merge",
+              summary="Merge a duplicate record of the person into this one: its "
+                      "settlements, accumulators, account and credentials follow this "
+                      "number (administrator; docs/identity-upkeep.md)")
+    def merge(psn_no: str, body: MergeIn,
+              op: Annotated[Operator, gate.needs("persons.merge")]) -> Any:
+        def act(call: Call) -> dict[str, Any]:
+            return person_numbers.merge(call, body.duplicate_psn_no, psn_no,
+                                        body.reason).answer()
+        return window.run(op, act)
+
+    @api.get("/persons/{psn_no}/number-changes",
+             summary="The numbers retired into this person's, newest first")
+    def number_changes(psn_no: str, op: Annotated[Operator, gate.needs("read")]) -> Any:
+        def act(conn: Connection) -> list[dict[str, Any]]:
+            persons.get_person(conn, psn_no)
+            return [dict(r, at=r["at"].isoformat(sep=" ")) for r in
+                    person_numbers.history(conn, psn_no)]
+        return run_refusable(db, act, read_only=True)
 
     @api.delete("/suspensions/{suspension_id}", summary="Lift a suspension (administrator)")
     def lift(suspension_id: RowId,

@@ -8,6 +8,7 @@ A refusal rolls everything back; no request ends in an HTTP 500.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -25,6 +26,7 @@ from yibao.api.service_paths import ROUTE as ROUTE  # where it always was, for c
 from yibao.api.service_paths import SINGLE, Target
 from yibao.domain.errors import Refused
 from yibao.domain.policy import Policy
+from yibao.services import person_numbers
 from yibao.services.context import Actor, ActorKind, Call, Clock, Entry, Ids, KeptRefusal
 from yibao.store import messages, refusals, signins
 from yibao.store.db import Database, Failure, classify, constraint_of, pipelined
@@ -32,6 +34,10 @@ from yibao.store.db import Database, Failure, classify, constraint_of, pipelined
 PLATFORM_REGION = "110000"
 ATTEMPTS_MAX = 2  # a message that collides with concurrent changes runs once more
 RETRIED = frozenset({Failure.COLLISION, Failure.DUPLICATE})
+# a refusal that a retired psn_no in the message may explain (the number unknown, the
+# visit, settlement or credential of "another" person): the message runs once more with
+# the numbers that replaced them (docs/identity-upkeep.md); never on the normal path
+RENUMBERED = frozenset({"E-PSN-011", "E-PSN-005", "E-VIS-004", "E-SETL-002"})
 logger = log.get("yibao.hospital")
 
 
@@ -142,9 +148,32 @@ class HospitalInterface:
             raise Refused("E-AUTH-006", envelope.fixmedins_code[:30])
         env_mod.check_msgid(envelope.msgid)
         try:
-            return self._attempt(tx, granted, envelope, now, refmsgid)
+            try:
+                return self._attempt(tx, granted, envelope, now, refmsgid)
+            except Refused as refusal:
+                renumbered = self._renumbered(envelope, refusal)
+                if renumbered is None:
+                    raise
+                return self._attempt(tx, granted, renumbered, now, refmsgid)
         finally:
             self.gateway.prune_if_due()
+
+    def _renumbered(self, envelope: env_mod.Envelope,
+                    refusal: Refused) -> env_mod.Envelope | None:
+        """The message with its retired psn_no values replaced by their current numbers,
+        if ``refusal`` may come of one (and the message named one); None otherwise."""
+        if refusal.code not in RENUMBERED or isinstance(refusal, KeptRefusal):
+            return None
+        named = person_numbers.numbers_in(envelope.input)
+        if not named:
+            return None
+        with self.db.read() as conn:
+            current = person_numbers.current_numbers(conn, named)
+        if not current:
+            return None
+        logger.info("psn_no_mapped", msgid=envelope.msgid, count=len(current))
+        return dataclasses.replace(
+            envelope, input=person_numbers.renumbered(envelope.input, current))
 
     def _attempt(
         self, tx: Transaction, granted: Pass, envelope: env_mod.Envelope, now: datetime,

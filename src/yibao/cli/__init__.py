@@ -21,6 +21,7 @@ from yibao.cli import (
     orders,
     outbox,
     paysim,
+    persons,
     purge,
     server,
     world,
@@ -35,7 +36,8 @@ for command in (server.migrate, server.seed, server.serve, server.demo, errors.e
 for name, group in (("ledger", ledger.app), ("clearing", clearing.app), ("world", world.app),
                     ("bench", bench.app), ("outbox", outbox.app),
                     ("operators", operators.app), ("orders", orders.app),
-                    ("channels", channels.app), ("institutions", institutions.app)):
+                    ("channels", channels.app), ("institutions", institutions.app),
+                    ("persons", persons.app)):
     app.add_typer(group, name=name)
 
 __all__ = ["app"]

@@ -95,6 +95,19 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-PSN-009", "suspension lifted already", "it no longer applies; nothing to lift", 409),
     ("E-PSN-010", "suspensions overlap",
      "a suspension not lifted covers some of these days; lift it or choose other dates", 409),
+    # identity upkeep (人员编号变更, the 2022 notice): docs/identity-upkeep.md
+    ("E-PSN-011", "personal number replaced", "the person now has the number the message "
+     "names: use it (the national interface maps the old number by itself)", 404),
+    ("E-PSN-012", "the two personal numbers are the same", "name two different numbers", 409),
+    ("E-PSN-013", "the new personal number is taken", "a person holds it or held it before; "
+     "choose a number never used", 409),
+    ("E-PSN-014", "the two records are insured in different places", "records of two insured "
+     "places are not merged: the insured place transfers the relationship first", 409),
+    ("E-PSN-015", "a reason is required", "the ID numbers of the two records differ: state "
+     "why they are one person (or the reason is too long)", 422),
+    ("E-PSN-016", "an online order holds money", "wait until the order is paid, cancelled "
+     "or expired (its lifetime), then change the number", 409),
+    ("E-PSN-017", "personal number malformed", "1 to 30 letters, digits, '-' or '_'", 422),
     # electronic certificate
     ("E-ECT-001", "real-name or real-person verification failed", "check name, ID, place", 400),
     ("E-ECT-002", "certificate already active in this channel", "deactivate it first", 409),

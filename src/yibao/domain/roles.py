@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "cards.replace": frozenset({CLERK}),
     "family.guardianship": frozenset({CLERK}),  # a minor's binding, documents seen
     "suspensions.change": frozenset({ADMINISTRATOR}),
+    "persons.renumber": frozenset({ADMINISTRATOR}),  # identity upkeep: a new psn_no
+    "persons.merge": frozenset({ADMINISTRATOR}),  # two records of one person made one
     "faults.change": frozenset({ADMINISTRATOR}),
     "institutions.flags": frozenset({ADMINISTRATOR}),
     "institutions.gateway": frozenset({ADMINISTRATOR}),  # schemes, AK/SK pairs, the token

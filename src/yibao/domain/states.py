@@ -9,6 +9,7 @@ from enum import StrEnum
 from yibao.domain import advance, channels, filing, roles, trust
 from yibao.domain.codes import VisitClass
 from yibao.domain.orders import OrderStatus
+from yibao.domain.person_numbers import ChangeKind
 from yibao.domain.prescriptions import RxStatus
 from yibao.domain.visit_states import VisitStatus
 
@@ -64,6 +65,7 @@ CLAIM_SOURCES = ("01", "02", "04")  # dcla_souc: institution, agency (window), a
 ONLINE_ORDER = tuple(s.value for s in OrderStatus)
 ONLINE_REFUND_TYPES = ("ALL", "HI", "CASH", "LATE")  # LATE: a payment after the order closed
 ONLINE_REFUND = ("SUCC", "FAIL", "EXP")  # 6203 refStatus (EXP: the cash part still pending)
+PSN_NO_CHANGE_KINDS = tuple(k.value for k in ChangeKind)  # issue 19: identity upkeep
 # issue 15: the scopes a channel's credential carries (domain/channels.py)
 CHANNEL_SCOPES = channels.SCOPES  # channel.scopes: one or more of these, comma-separated
 # issue 17: electronic prescriptions (domain/prescriptions.py)

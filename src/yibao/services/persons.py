@@ -12,6 +12,7 @@ from yibao.domain.codes import age_on
 from yibao.domain.errors import Refused
 from yibao.services import cards, ecert
 from yibao.store import accounts
+from yibao.store import person_numbers as retired
 from yibao.store.schema import insurance, person
 
 # Statements built once: executing a prebuilt statement skips construction and cache-key
@@ -66,7 +67,7 @@ def _resolve(conn: Connection, cred: Credential) -> RowMapping:
     if cred.cert_type == CERT_ID:
         row = conn.execute(_PERSON_BY_CERTNO, {"certno": cred.cert_no}).mappings().first()
         if row is None:
-            raise Refused("E-PSN-001", "no insured person has this ID number")
+            return _merged_by_certno(conn, cred.cert_no)
         return row
     if cred.cert_type == CERT_CARD:
         return _find_by_card(conn, cred)
@@ -74,6 +75,24 @@ def _resolve(conn: Connection, cred: Credential) -> RowMapping:
     psn_no = ecert.token_holder(conn, cred.cert_no, institution=cred.institution,
                                 infno=cred.infno, now=cred.at)
     return get_person(conn, psn_no)
+
+
+def _merged_by_certno(conn: Connection, certno: str) -> RowMapping:
+    """After a miss: the person a merged duplicate's ID number stands for now."""
+    psn_no = retired.current_by_certno(conn, certno)
+    if psn_no is None:
+        raise Refused("E-PSN-001", "no insured person has this ID number")
+    return get_person(conn, psn_no)
+
+
+def unknown(conn: Connection, psn_no: str) -> Refused:
+    """The refusal of a number no person holds: E-PSN-011 naming the number that
+    replaced it (renumbered or merged: docs/identity-upkeep.md), else E-PSN-001. Asked
+    only after a miss."""
+    new = retired.current(conn, psn_no)
+    if new is None:
+        return Refused("E-PSN-001", "psn_no unknown")
+    return Refused("E-PSN-011", f"psn_no {psn_no} is now {new}")
 
 
 def _find_by_card(conn: Connection, cred: Credential) -> RowMapping:
@@ -85,15 +104,16 @@ def _find_by_card(conn: Connection, cred: Credential) -> RowMapping:
 
 def holds(conn: Connection, cred: Credential, person_row: RowMapping) -> bool:
     """Whether the credential is the person's (an ID number is compared without a query)."""
-    if cred.cert_type == CERT_ID:
-        return bool(cred.cert_no == person_row["certno"])
+    if cred.cert_type == CERT_ID:  # a merged duplicate's ID number: looked up on a miss
+        return bool(cred.cert_no == person_row["certno"] or retired.current_by_certno(
+            conn, cred.cert_no) == person_row["psn_no"])
     return bool(_resolve(conn, cred)["psn_no"] == person_row["psn_no"])
 
 
 def get_person(conn: Connection, psn_no: str) -> RowMapping:
     row = conn.execute(_PERSON, {"psn_no": psn_no}).mappings().first()
     if row is None:
-        raise Refused("E-PSN-001", "psn_no unknown")
+        raise unknown(conn, psn_no)
     return row
 
 
@@ -117,7 +137,7 @@ def lock_person(conn: Connection, psn_no: str) -> RowMapping:
     """Lock the person's row for the rest of the transaction (serializes settlements)."""
     row = conn.execute(_LOCK_PERSON, {"psn_no": psn_no}).mappings().first()
     if row is None:
-        raise Refused("E-PSN-001", "psn_no unknown")
+        raise unknown(conn, psn_no)
     return row
 
 

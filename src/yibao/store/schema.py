@@ -1264,6 +1264,25 @@ rx_event = Table(  # every change of a prescription: who, when, what
 )
 
 
+# issue 19: identity upkeep (人员编号变更, the 2022 notice; docs/identity-upkeep.md). One
+# row per retired number: renumbered (kind renumber) or a duplicate record merged into
+# the surviving one (kind merge). The old number (and a merged record's ID number) keep
+# answering: they are looked up here only when no person has them.
+psn_no_change = Table(
+    "psn_no_change",
+    metadata,
+    Column("old_psn_no", String(30), primary_key=True),  # retired: never given again
+    Column("new_psn_no", String(30), nullable=False, index=True),  # at the time
+    Column("kind", String(10), nullable=False),  # renumber | merge
+    Column("old_certno", String(50), nullable=False, server_default=""),  # merge only
+    Column("reason", String(300), nullable=False, server_default=""),
+    Column("actor", String(60), nullable=False),
+    Column("at", DateTime, nullable=False),
+    money("acct_moved"),  # the duplicate's account balance added to the survivor's
+    Column("moved", Text, nullable=False, server_default="{}"),  # JSON: rows per table
+    Index(None, "old_certno"),
+)
+
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({_quoted(values)})"
@@ -1401,6 +1420,13 @@ CHECKS |= {
     channel_request: {"status": "status = 0 OR (status >= 200 AND status <= 499)"},
 }
 
+
+# issue 19: identity upkeep (domain/person_numbers.py)
+CHECKS |= {
+    psn_no_change: {"kind": _one_of("kind", states.PSN_NO_CHANGE_KINDS),
+                    "acct_moved": "acct_moved >= 0",
+                    "numbers": "old_psn_no <> new_psn_no"},
+}
 
 # issue 17: electronic prescriptions (domain/prescriptions.py)
 CHECKS |= {

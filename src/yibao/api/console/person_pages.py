@@ -1,9 +1,10 @@
 """Persons in the console: a search (psn_no, ID number or social security card number)
 and one person's page: identity, insurance, credentials and their history, filings, the
 year's accumulators, settlements explained, claims, suspensions, online orders and (for
-auditors and administrators) the audit trail. The changes: a card reported lost or
-replaced (clerk), a suspension of direct settlement begun or lifted (administrator), by
-the services /admin/v1 calls."""
+auditors and administrators) the audit trail, and the personal numbers retired into the
+person's. The changes: a card reported lost or replaced (clerk), a suspension of direct
+settlement begun or lifted, a new personal number, a duplicate record merged into this
+one (administrator), by the services /admin/v1 calls."""
 
 # (no "from __future__ import annotations": FastAPI reads the closures' Annotated
 # dependencies at definition time)
@@ -19,6 +20,7 @@ from sqlalchemy import Connection
 from yibao.api.admin import AUDIT_ROWS_MAX
 from yibao.api.console import forms
 from yibao.api.console.web import PREFIX, Console, Viewer, done
+from yibao.domain import person_numbers as rules
 from yibao.domain.errors import Refused
 from yibao.domain.paging import Page
 from yibao.services import (
@@ -30,6 +32,7 @@ from yibao.services import (
     ecert,
     filing,
     own_data,
+    person_numbers,
     persons,
     trust,
 )
@@ -39,6 +42,8 @@ ROWS = 50  # rows of each list on the person's page (newest first)
 EVENTS_SHOWN = 100  # the credentials' identity events shown
 CARD_SN_LENGTH_MAX = 50
 QUERY_LENGTH_MAX = 60
+NUMBER_LENGTH_MAX = rules.PSN_NO_LENGTH_MAX
+REASON_LENGTH_MAX = rules.REASON_LENGTH_MAX
 
 
 def person_view(conn: Connection, psn_no: str, viewer: Viewer,
@@ -61,6 +66,7 @@ def person_view(conn: Connection, psn_no: str, viewer: Viewer,
         "claims": claims.of_person(conn, psn_no, page),
         "suspensions": cards.suspensions_of(conn, psn_no, now.date()),
         "orders": own_data.orders_of(conn, psn_no, page),
+        "number_changes": person_numbers.history(conn, psn_no),
     }
     if viewer.may("audit.read"):
         view["trail"] = audit.events_of(conn, psn_no, limit=AUDIT_ROWS_MAX)
@@ -169,6 +175,44 @@ def routes(console: Console, api: APIRouter) -> None:
             return suspension_of(psn_no, begin_date, end_date, reason)(call)
         return change(request, viewer, psn_no, "suspensions.change", csrf, act, "suspended",
                       **typed)
+
+    def renumber_or_merge(request: Request, viewer: Viewer, psn_no: str, permission: str,
+                          csrf: str, action: Callable[[Call], person_numbers.Changed],
+                          **typed: str) -> Response:
+        """After the change, the surviving person's page (a renumbered person's new one)."""
+        try:
+            changed = console.act(viewer, permission, csrf, action)
+        except Refused as refusal:
+            return show(request, viewer, psn_no, refusal, **typed)
+        what = "renumbered" if changed.kind is rules.ChangeKind.RENUMBER else "merged"
+        return done(f"{PREFIX}/persons/{changed.new_psn_no}", what)
+
+    @api.post("/persons/{psn_no}/number-change")
+    def number_change(request: Request, psn_no: str,
+                      viewer: Annotated[Viewer, Depends(console.viewer)], csrf: Csrf = "",
+                      new_psn_no: Annotated[str, Form()] = "",
+                      reason: Annotated[str, Form()] = "") -> Response:
+        typed = {"new_psn_no": new_psn_no[:NUMBER_LENGTH_MAX],
+                 "number_reason": reason[:REASON_LENGTH_MAX]}
+
+        def act(call: Call) -> person_numbers.Changed:
+            return person_numbers.renumber(call, psn_no, new_psn_no, reason)
+        return renumber_or_merge(request, viewer, psn_no, "persons.renumber", csrf, act,
+                                 **typed)
+
+    @api.post("/persons/{psn_no}/merge")
+    def merge(request: Request, psn_no: str,
+              viewer: Annotated[Viewer, Depends(console.viewer)], csrf: Csrf = "",
+              duplicate_psn_no: Annotated[str, Form()] = "",
+              reason: Annotated[str, Form()] = "") -> Response:
+        typed = {"duplicate_psn_no": duplicate_psn_no[:NUMBER_LENGTH_MAX],
+                 "merge_reason": reason[:REASON_LENGTH_MAX]}
+
+        def act(call: Call) -> person_numbers.Changed:
+            duplicate = forms.text(duplicate_psn_no, "duplicate_psn_no", required=True,
+                                   max_length=NUMBER_LENGTH_MAX)
+            return person_numbers.merge(call, duplicate, psn_no, reason)
+        return renumber_or_merge(request, viewer, psn_no, "persons.merge", csrf, act, **typed)
 
     @api.post("/persons/{psn_no}/suspensions/{suspension_id}/lift")
     def lift(request: Request, psn_no: str, suspension_id: str,
