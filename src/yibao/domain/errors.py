@@ -95,6 +95,22 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-PSN-009", "suspension lifted already", "it no longer applies; nothing to lift", 409),
     ("E-PSN-010", "suspensions overlap",
      "a suspension not lifted covers some of these days; lift it or choose other dates", 409),
+    ("E-PSN-011", "contributions in arrears beyond the grace period",
+     "benefits stopped when the grace days of the insured place's policy ended; a payment "
+     "recorded restores them (within the grace: without a gap, see docs/contribution.md)",
+     409),
+    ("E-PSN-012", "contributions suspended",
+     "the bureau suspended the person's contributions: no benefits until a payment is "
+     "recorded (docs/contribution.md)", 409),
+    # contributions, deferral decisions and declared periods (docs/contribution.md)
+    ("E-CON-001", "contribution or declaration request not valid",
+     "the message names the field: dates in order, within the limits of docs/contribution.md",
+     400),
+    ("E-CON-002", "nothing is due",
+     "a payment is recorded for contributions in arrears or deferred; see the person's "
+     "contribution history", 409),
+    ("E-CON-003", "contribution status unchanged",
+     "the insurance already has this status since this day; see the history", 409),
     # electronic certificate
     ("E-ECT-001", "real-name or real-person verification failed", "check name, ID, place", 400),
     ("E-ECT-002", "certificate already active in this channel", "deactivate it first", 409),
@@ -237,6 +253,10 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "a claim names such a filing in force at the care (or none)", 409),
     ("E-FIL-012", "injury declaration for another co-ordination area",
      "declare the injury for the area of treatment (2507 by the treating institution)", 409),
+    ("E-FIL-013", "no special-disease registration at home",
+     "special-disease care (med_type 14) at home settles on a registration in force "
+     "(2503 by an institution of the insured place), for the disease the visit names",
+     409),
     # manual reimbursement
     ("E-CLM-001", "claim or payment not found", "claim_id, order id or invoice unknown", 404),
     ("E-CLM-002", "invoice already claimed", "one claim per invoice; see the existing claim", 409),

@@ -20,6 +20,13 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from yibao.domain.codes import FUNDS, PersonGroup
+from yibao.domain.contribution import (
+    EXTENSION_DAYS_MAX,
+    GRACE_DAYS_MAX,
+    LATE_FEE_RATE_MAX,
+    NO_TERMS,
+    Terms,
+)
 from yibao.domain.filing import Category
 from yibao.domain.money import Fen, yuan_to_fen
 
@@ -214,6 +221,9 @@ class Policy:
     # acct_used_flag 2): ``[pharmacy] mutual_aid``
     mutual_aid: bool = False
     supply: Supply | None = None  # None: no longest-supply or early-refill rule
+    # contributions: grace days, late-fee rate, extension after a declared period
+    # (``[contribution]``; absent: no grace, no late fee, no extension)
+    contribution: Terms = NO_TERMS
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -411,6 +421,27 @@ def _mutual_aid(raw: Mapping[str, Any] | None) -> bool:
     return value
 
 
+def _whole(value: Any, where: str, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise PolicyError(f"{where}: must be a whole number 0..{most}")
+    return value
+
+
+def _contribution(raw: Mapping[str, Any] | None) -> Terms:
+    if raw is None:
+        return NO_TERMS
+    _require_source(raw, "contribution")
+    rate = Decimal(str(raw["late_fee_daily_rate"]))
+    if not Decimal(0) <= rate <= LATE_FEE_RATE_MAX:
+        raise PolicyError(f"contribution.late_fee_daily_rate {rate} outside 0..{LATE_FEE_RATE_MAX}")
+    return Terms(
+        grace_days=_whole(raw["grace_days"], "contribution.grace_days", GRACE_DAYS_MAX),
+        late_fee_rate=rate,
+        extension_days=_whole(raw.get("declared_extension_days", 0),
+                              "contribution.declared_extension_days", EXTENSION_DAYS_MAX),
+    )
+
+
 def parse_policy(raw: Mapping[str, Any]) -> Policy:
     """Build a Policy from the parsed TOML of a policy file; raises PolicyError."""
     try:
@@ -428,6 +459,7 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
             away=_away(raw.get("away")),
             mutual_aid=_mutual_aid(raw.get("pharmacy")),
             supply=_supply(raw.get("supply")),
+            contribution=_contribution(raw.get("contribution")),
         )
     except (KeyError, TypeError) as exc:
         raise PolicyError(f"policy file is missing or mistypes {exc}") from exc
