@@ -50,7 +50,8 @@ _NEXT_SEQ = (
 _LOCK_VISIT_FOR_SETTLEMENT = (
     select(visit, _NEXT_SEQ.label("next_seq"), insurance.c.psn_type,
            insurance.c.psn_insu_stas, insurance.c.psn_insu_date, insurance.c.paus_insu_date,
-           insurance.c.cvlserv_flag, insurance.c.emp_name)
+           insurance.c.cvlserv_flag, insurance.c.emp_name, insurance.c.contrib_stas,
+           insurance.c.contrib_since, insurance.c.contrib_until)
     .outerjoin(insurance, and_(insurance.c.psn_no == visit.c.psn_no,
                                insurance.c.insutype == visit.c.insutype))
     .where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
@@ -152,6 +153,16 @@ def get_visit(call: Call, mdtrt_id: str, psn_no: str, *, lock: bool = False,
     if psn_no and row["psn_no"] != psn_no:
         raise Refused("E-VIS-004", f"mdtrt_id {mdtrt_id}")
     return row
+
+
+_DIAGNOSIS_CODES = select(diagnosis.c.diag_code).where(
+    diagnosis.c.mdtrt_id == bindparam("mdtrt_id"), diagnosis.c.vali_flag == "1"
+).distinct()
+
+
+def diagnosis_codes(conn: Connection, mdtrt_id: str) -> list[str]:
+    """The codes of the visit's valid diagnoses (2201, 2203, 2401, 2402)."""
+    return [str(r[0]) for r in conn.execute(_DIAGNOSIS_CODES, {"mdtrt_id": mdtrt_id})]
 
 
 def require_status(row: RowMapping, *allowed: VisitStatus) -> None:
