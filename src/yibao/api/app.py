@@ -19,6 +19,7 @@ from yibao import __version__
 from yibao.api import (
     admin,
     admin_claims,
+    admin_contribution,
     admin_filing,
     admin_institutions,
     admin_outbox,
@@ -166,6 +167,7 @@ def create_app(
     rest.include_router(admin_claims.router(
         window, gate, second_approval_above=_second_approval_above(second_approval_above)))
     rest.include_router(admin_filing.router(window, gate))
+    rest.include_router(admin_contribution.router(window, gate))
     rest.include_router(admin_institutions.router(
         window, gate, forget_institution=hospital.gateway.forget,
         gateway_now=hospital.gateway.now))

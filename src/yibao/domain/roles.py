@@ -36,6 +36,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "cards.replace": frozenset({CLERK}),
     "family.guardianship": frozenset({CLERK}),  # a minor's binding, documents seen
     "suspensions.change": frozenset({ADMINISTRATOR}),
+    "contributions.record": frozenset({CLERK}),  # arrears, suspension, payment
+    "contributions.defer": frozenset({ADMINISTRATOR}),  # a bureau's deferral decision
+    "declared.change": frozenset({ADMINISTRATOR}),  # a declared period
     "faults.change": frozenset({ADMINISTRATOR}),
     "institutions.flags": frozenset({ADMINISTRATOR}),
     "institutions.gateway": frozenset({ADMINISTRATOR}),  # schemes, AK/SK pairs, the token
