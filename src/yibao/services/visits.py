@@ -27,6 +27,7 @@ from yibao.domain import visit_states
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.visit_states import START, VisitAction, VisitStatus
+from yibao.services import contribution
 from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.services.persons import Credential, active_insurance, find_by_credential, get_person
 from yibao.store import settlements
@@ -254,6 +255,7 @@ def open_selfpaid(
     ``call.now``; open until its lines are stored, then ``close_selfpaid``."""
     person = get_person(call.conn, psn_no)
     active_insurance(call.conn, psn_no, insutype, call.now.date())
+    contribution.check_claim(call.conn, call.policies, person, insutype, call.now.date())
     mdtrt_id = call.ids.new("M")
     call.conn.execute(insert(visit).values(
         mdtrt_id=mdtrt_id, psn_no=psn_no, fixmedins_code=call.institution.code,

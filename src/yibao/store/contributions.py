@@ -29,7 +29,7 @@ _STANDING = select(insurance.c.contrib_stas, insurance.c.contrib_since,
                    insurance.c.contrib_until, insurance.c.psn_insu_date).where(
     insurance.c.psn_no == bindparam("psn_no"), insurance.c.insutype == bindparam("insutype"))
 _SET_STANDING = update(insurance).where(
-    insurance.c.psn_no == bindparam("psn_no"), insurance.c.insutype == bindparam("insutype"),
+    insurance.c.psn_no == bindparam("b_psn_no"), insurance.c.insutype == bindparam("b_insutype"),
 ).values(contrib_stas=bindparam("stas"), contrib_since=bindparam("since"),
          contrib_until=bindparam("until"))
 _EMPLOYEES = select(insurance.c.psn_no).where(
@@ -54,7 +54,7 @@ def standing(conn: Connection, psn_no: str, insutype: str) -> tuple[Standing, da
 
 
 def set_standing(conn: Connection, psn_no: str, insutype: str, new: Standing) -> None:
-    conn.execute(_SET_STANDING, {"psn_no": psn_no, "insutype": insutype,
+    conn.execute(_SET_STANDING, {"b_psn_no": psn_no, "b_insutype": insutype,
                                  "stas": new.status.value, "since": new.since,
                                  "until": new.until})
 
