@@ -1,6 +1,7 @@
 """Persons in the console: a search (psn_no, ID number or social security card number)
 and one person's page: identity, insurance, credentials and their history, filings, the
-year's accumulators, settlements explained, claims, suspensions, online orders and (for
+year's accumulators, settlements explained, claims, suspensions, the contribution
+history, online orders and (for
 auditors and administrators) the audit trail. The changes: a card reported lost or
 replaced (clerk), a suspension of direct settlement begun or lifted (administrator), by
 the services /admin/v1 calls."""
@@ -26,6 +27,7 @@ from yibao.services import (
     audit,
     cards,
     claims,
+    contribution,
     ecert,
     filing,
     own_data,
@@ -59,6 +61,7 @@ def person_view(conn: Connection, psn_no: str, viewer: Viewer,
         "claims": claims.of_person(conn, psn_no, page),
         "suspensions": cards.suspensions_of(conn, psn_no, now.date()),
         "orders": own_data.orders_of(conn, psn_no, page),
+        "contributions": contribution.history(conn, psn_no),
     }
     if viewer.may("audit.read"):
         view["trail"] = audit.events_of(conn, psn_no, limit=AUDIT_ROWS_MAX)
