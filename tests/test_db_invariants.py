@@ -310,6 +310,15 @@ def _good_rows() -> dict[str, dict[str, Any]]:
                         expires_at=AT),
         "rx_code": dict(code_hash="C-INV", kind="qr", hi_rxno="RX-INV", psn_no=PSN,
                         channel_id=CHANNEL, expires_at=AT),
+        "contribution_period": dict(period_id="CP-INV", psn_no=PSN, insutype="310",
+                                    status="arrears", begin_date=date(2026, 3, 1),
+                                    decision="operator", actor="clerk", recorded_at=AT),
+        "deferral": dict(deferral_id="DF-INV", insutype="310", begin_date=date(2026, 2, 1),
+                         until_date=date(2026, 6, 30), reason="r", actor="admin",
+                         decided_at=AT),
+        "declared_period": dict(declared_id="DP-INV", area="110000", title="t",
+                                begin_date=date(2026, 6, 1), until_date=date(2026, 7, 31),
+                                actor="admin", declared_at=AT),
     }
 
 
@@ -402,6 +411,16 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_prescription_status", "prescription", {"status": "filled"}),
     ("ck_rx_auth_via", "rx_auth", {"via": "7204"}),
     ("ck_rx_code_kind", "rx_code", {"kind": "sms"}),
+    ("ck_insurance_contrib", "insurance", {"contrib_stas": "owing"}),
+    ("ck_insurance_contrib", "insurance", {"contrib_stas": "arrears"}),  # no since
+    ("ck_contribution_period_status", "contribution_period", {"status": "late"}),
+    ("ck_contribution_period_decision", "contribution_period", {"decision": "rumour"}),
+    ("ck_contribution_period_amounts", "contribution_period", {"late_fee": -1}),
+    ("ck_contribution_period_dates", "contribution_period",
+     {"end_date": date(2026, 2, 1)}),
+    ("ck_deferral_dates", "deferral", {"until_date": date(2026, 1, 1)}),
+    ("ck_deferral_persons", "deferral", {"persons": -1}),
+    ("ck_declared_period_dates", "declared_period", {"until_date": date(2026, 5, 1)}),
 ]
 
 
@@ -423,7 +442,8 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
 
 # made by 0019, 0020 and 0026, after the 0015 round trip
 LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "practitioner",
-                          "prescription", "rx_auth", "rx_code"})
+                          "prescription", "rx_auth", "rx_code", "contribution_period",
+                          "deferral", "declared_period"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:
