@@ -160,3 +160,20 @@ def test_two_payments_of_the_same_arrears_at_once_record_one(http, his, app):
     assert sorted(a.status_code for a in answers) == [201, 409]
     assert [a.json()["code"] for a in answers if a.status_code == 409] == ["E-CON-002"]
     assert [h["status"] for h in _history(http, psn_no)] == ["paid", "arrears"]
+
+
+def test_care_refused_in_the_arrears_window_is_claimed_once_paid_within_the_grace(
+        http, his, clock):
+    """Care on 20 April, after the grace of arrears since 1 January ended (31 March): the
+    claim is refused; the payment received on 15 March (within the grace), registered
+    late, restores continuity and the same claim is accepted."""
+    from test_reimbursement import bill, window_apply
+
+    psn_no = _psn(his)
+    _record(http, psn_no, "arrears", "2026-01-01")
+    care = bill("INV-C1", ("1", "XA01AAA0001", "100.00"))  # care on 20 April
+    refused_claim = window_apply(http, psn_no, bill=care)
+    assert refused_claim["status"] == 409 and refused_claim["code"] == "E-PSN-011"
+    assert _pay(http, psn_no, "2026-03-15").json()["continuous"] is True
+    accepted = window_apply(http, psn_no, bill=care)
+    assert accepted["status"] == 201, accepted

@@ -226,10 +226,14 @@ def _described(row: RowMapping) -> dict[str, Any]:
 
 
 def deferrals(conn: Connection) -> list[dict[str, Any]]:
-    return [{**{k: str(v) if isinstance(v, date) else v for k, v in r.items()}}
-            for r in store.deferrals(conn, LIST_ROWS_MAX)]
+    """The deferral decisions, newest first (at most LIST_ROWS_MAX), days as text."""
+    return [_as_text(r) for r in store.deferrals(conn, LIST_ROWS_MAX)]
 
 
 def declared(conn: Connection) -> list[dict[str, Any]]:
-    return [{k: str(v) if isinstance(v, date) else v for k, v in r.items()}
-            for r in store.declared(conn, LIST_ROWS_MAX)]
+    """The declared periods, newest first (at most LIST_ROWS_MAX), days as text."""
+    return [_as_text(r) for r in store.declared(conn, LIST_ROWS_MAX)]
+
+
+def _as_text(row: RowMapping) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, date) else v for k, v in row.items()}
