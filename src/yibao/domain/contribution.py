@@ -126,9 +126,17 @@ def days_late(standing: Standing, paid_on: date) -> int:
 
 
 def late_fee(owed: Fen, days: int, rate: Decimal) -> Fen:
-    """滞纳金: ``owed`` × ``rate`` per day × ``days``, rounded half-up to the fen."""
+    """滞纳金: ``owed`` × ``rate`` per day × ``days``, rounded half-up to the fen, at most
+    the amount owed (Administrative Compulsion Law art. 45, 行政强制法第四十五条: a late
+    fee never exceeds the sum it is charged on)."""
     assert owed >= 0 and days >= 0 and Decimal(0) <= rate <= LATE_FEE_RATE_MAX, (owed, rate)
-    return round_fen(Decimal(owed) * rate * days)
+    return min(owed, round_fen(Decimal(owed) * rate * days))
+
+
+def check_not_future(day: date, today: date, what: str) -> None:
+    """A payment, arrears or a suspension is recorded for a day that has come (E-CON-001)."""
+    if day > today:
+        raise Refused("E-CON-001", f"{what} {day} is after today {today}")
 
 
 def restores_continuity(standing: Standing, terms: Terms, paid_on: date) -> bool:

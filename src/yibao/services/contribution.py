@@ -88,6 +88,7 @@ def record(call: Call, entry: Entry) -> str:
     if entry.status not in RECORDED:
         raise Refused("E-CON-001", f"status {entry.status}: record arrears or suspended "
                       "(a payment is recorded as a payment)")
+    rules.check_not_future(entry.since, call.now.date(), "since")
     lock_person(call.conn, entry.psn_no)
     current = _standing(call.conn, entry.psn_no, entry.insutype)
     if current.status is entry.status and current.since == entry.since:
@@ -103,6 +104,7 @@ def record(call: Call, entry: Entry) -> str:
 def pay(call: Call, payment: Payment) -> Paid:
     """A payment of arrears or of deferred contributions: the late fee (none while
     deferred) and whether it restores continuity (within the grace)."""
+    rules.check_not_future(payment.paid_on, call.now.date(), "paid_on")
     person = lock_person(call.conn, payment.psn_no)
     current = _standing(call.conn, payment.psn_no, payment.insutype)
     rules.payable(current)
