@@ -5,6 +5,7 @@ declaring a period, a refusal shown on the page; both languages."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from conftest import CLERK
 from test_console import csrf_of, sign_in
@@ -19,7 +20,8 @@ def _row(html: str, prefix: str) -> str:
     return found.group(1)
 
 
-def test_the_person_page_shows_the_contribution_history(db, http):
+def test_the_person_page_shows_the_contribution_history(db, http, clock):
+    clock.now = datetime(2026, 5, 20, 9, 0)  # the payment's day has come
     made = http.post(f"/admin/v1/persons/{WANG}/contributions", headers=CLERK, json={
         "insutype": "310", "status": "arrears", "since": "2026-03-01", "owed": "1000.00"})
     assert made.status_code == 201, made.text

@@ -120,6 +120,7 @@ def test_a_deferral_decision_marks_the_employers_persons_and_charges_no_late_fee
             for h in history] == [
         ("deferred", "deferral", decided.json()["deferral_id"], "2026-06-30")]
     ok(_settle(his, psn_no))  # deferred: benefits continue
+    clock.now = datetime(2026, 6, 30, 9, 0)  # a payment is recorded once received
     paid = _pay(http, psn_no, "2026-06-30")
     assert paid.json()["late_fee"] == "0.00" and paid.json()["continuous"] is True
 
@@ -146,6 +147,8 @@ def test_operators_need_their_permission_and_dates_in_order(http, his):
         "insutype": "310", "begin_date": "2026-04-01", "until_date": "2026-03-31",
         "reason": "x"})
     assert backwards.status_code == 400 and backwards.json()["code"] == "E-CON-001"
+    future = _record(http, psn_no, "arrears", "2026-05-12")
+    assert future.status_code == 400 and "after today 2026-05-11" in future.json()["detail"]
     nothing = _pay(http, psn_no, "2026-05-11")
     assert nothing.status_code == 409 and nothing.json()["code"] == "E-CON-002"
     assert _history(http, psn_no) == []  # a refusal changes nothing
