@@ -316,6 +316,15 @@ def _good_rows() -> dict[str, dict[str, Any]]:
                         channel_id=CHANNEL, expires_at=AT),
         "psn_no_change": dict(old_psn_no="OLD-INV", new_psn_no=PSN, kind="merge",
                               actor="admin", at=AT, acct_moved=100),
+        "contribution_period": dict(period_id="CP-INV", psn_no=PSN, insutype="310",
+                                    status="arrears", begin_date=date(2026, 3, 1),
+                                    decision="operator", actor="clerk", recorded_at=AT),
+        "deferral": dict(deferral_id="DF-INV", insutype="310", begin_date=date(2026, 2, 1),
+                         until_date=date(2026, 6, 30), reason="r", actor="admin",
+                         decided_at=AT),
+        "declared_period": dict(declared_id="DP-INV", area="110000", title="t",
+                                begin_date=date(2026, 6, 1), until_date=date(2026, 7, 31),
+                                actor="admin", declared_at=AT),
     }
 
 
@@ -417,6 +426,16 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_psn_no_change_kind", "psn_no_change", {"kind": "split"}),
     ("ck_psn_no_change_acct_moved", "psn_no_change", {"acct_moved": -1}),
     ("ck_psn_no_change_numbers", "psn_no_change", {"old_psn_no": PSN}),
+    ("ck_insurance_contrib", "insurance", {"contrib_stas": "owing"}),
+    ("ck_insurance_contrib", "insurance", {"contrib_stas": "arrears"}),  # no since
+    ("ck_contribution_period_status", "contribution_period", {"status": "late"}),
+    ("ck_contribution_period_decision", "contribution_period", {"decision": "rumour"}),
+    ("ck_contribution_period_amounts", "contribution_period", {"late_fee": -1}),
+    ("ck_contribution_period_dates", "contribution_period",
+     {"end_date": date(2026, 2, 1)}),
+    ("ck_deferral_dates", "deferral", {"until_date": date(2026, 1, 1)}),
+    ("ck_deferral_persons", "deferral", {"persons": -1}),
+    ("ck_declared_period_dates", "declared_period", {"until_date": date(2026, 5, 1)}),
 ]
 
 
@@ -439,7 +458,8 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
 # made by 0019, 0020 and 0026, after the 0015 round trip
 LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "practitioner",
                           "prescription", "rx_auth", "rx_code", "designation",
-                          "psn_no_change"})
+                          "psn_no_change", "contribution_period", "deferral",
+                          "declared_period"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:

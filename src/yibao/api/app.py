@@ -19,6 +19,7 @@ from yibao import __version__
 from yibao.api import (
     admin,
     admin_claims,
+    admin_contribution,
     admin_designation,
     admin_fever,
     admin_filing,
@@ -171,6 +172,7 @@ def create_app(
     rest.include_router(admin_filing.router(window, gate))
     rest.include_router(admin_designation.router(window, gate))
     rest.include_router(admin_finance.router(window, gate))
+    rest.include_router(admin_contribution.router(window, gate))
     rest.include_router(admin_institutions.router(
         window, gate, forget_institution=hospital.gateway.forget,
         gateway_now=hospital.gateway.now))

@@ -108,6 +108,22 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-PSN-016", "an online order holds money", "wait until the order is paid, cancelled "
      "or expired (its lifetime), then change the number", 409),
     ("E-PSN-017", "personal number malformed", "1 to 30 letters, digits, '-' or '_'", 422),
+    ("E-PSN-018", "contributions in arrears beyond the grace period",
+     "benefits stopped when the grace days of the insured place's policy ended; a payment "
+     "recorded restores them (within the grace: without a gap, see docs/contribution.md)",
+     409),
+    ("E-PSN-019", "contributions suspended",
+     "the bureau suspended the person's contributions: no benefits until a payment is "
+     "recorded (docs/contribution.md)", 409),
+    # contributions, deferral decisions and declared periods (docs/contribution.md)
+    ("E-CON-001", "contribution or declaration request not valid",
+     "the message names the field: dates in order, within the limits of docs/contribution.md",
+     400),
+    ("E-CON-002", "nothing is due",
+     "a payment is recorded for contributions in arrears or deferred; see the person's "
+     "contribution history", 409),
+    ("E-CON-003", "contribution status unchanged",
+     "the insurance already has this status since this day; see the history", 409),
     # electronic certificate
     ("E-ECT-001", "real-name or real-person verification failed", "check name, ID, place", 400),
     ("E-ECT-002", "certificate already active in this channel", "deactivate it first", 409),
@@ -275,6 +291,10 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "end", 409),
     ("E-DES-008", "open-to-all kind not valid",
      "one of a_class, specialist, tcm, community, or empty (must be designated)", 400),
+    ("E-FIL-013", "no special-disease registration at home",
+     "special-disease care (med_type 14) at home settles on a registration in force "
+     "(2503 by an institution of the insured place), for the disease the visit names",
+     409),
     # manual reimbursement
     ("E-CLM-001", "claim or payment not found", "claim_id, order id or invoice unknown", 404),
     ("E-CLM-002", "invoice already claimed", "one claim per invoice; see the existing claim", 409),

@@ -15,10 +15,12 @@ China Standard Time), or when the filing is cancelled or superseded.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
+from yibao.domain.contribution import Declared, Terms, extended_end
 from yibao.domain.errors import Refused
 from yibao.domain.text import is_digits
 
@@ -210,3 +212,34 @@ def covers(window: Window, *, visit_begin: datetime, visit_end: datetime | None,
 def filed_after_discharge(window: Window, *, visit_end: datetime | None) -> bool:
     """A filing registered after the patient left: manual reimbursement, not direct."""
     return visit_end is not None and window.begin_at > visit_end
+
+
+def home_registration(
+    filings: Iterable[Filing], *, insured_area: str, insutype: str, diseases: frozenset[str],
+    declared: Iterable[Declared], terms: Terms, at: datetime,
+) -> Filing:
+    """The special-disease registration (2503 by an institution of the insured place) a
+    special-disease settlement at home (med_type 14) rests on at ``at``: active, of the
+    insurance type, registered by then and not past its end, an end inside a declared
+    period of the area moved to the period's end plus the policy's extension days
+    (2020 epidemic measures, item 11); for one of ``diseases`` when the visit names any.
+    The newest such; E-FIL-013 otherwise."""
+    periods = tuple(declared)
+    held = [f for f in filings
+            if f.kind is Kind.DISEASE and f.status is Status.ACTIVE and f.area == insured_area
+            and f.relationship.insutype == insutype and f.begin_at <= at
+            and _holds(f, periods, insured_area, terms, at)]
+    if not held:
+        raise Refused("E-FIL-013", f"no special-disease registration in force in {insured_area}")
+    named = [f for f in held if f.disease_code in diseases] if diseases else held
+    if not named:
+        registered = ", ".join(sorted({f.disease_code for f in held}))
+        raise Refused("E-FIL-013", f"the visit names {', '.join(sorted(diseases))}; "
+                      f"registered: {registered}")
+    return max(named, key=lambda f: (f.begin_at, f.serial))
+
+
+def _holds(filing: Filing, declared: tuple[Declared, ...], area: str, terms: Terms,
+           at: datetime) -> bool:
+    end = extended_end(filing.end_at, declared, area, terms)
+    return (end is None or end > at) and (filing.ended_at is None or filing.ended_at > at)

@@ -21,6 +21,13 @@ from typing import Any, NamedTuple
 
 from yibao.domain.advance import Terms
 from yibao.domain.codes import FUNDS, MDTRT_GRP_TYPES, PersonGroup
+from yibao.domain.contribution import (
+    EXTENSION_DAYS_MAX,
+    GRACE_DAYS_MAX,
+    LATE_FEE_RATE_MAX,
+    NO_TERMS,
+)
+from yibao.domain.contribution import Terms as ContributionTerms
 from yibao.domain.designation import CHOICES_MAX_LIMIT, OPEN_KINDS, OpenKind, Rule
 from yibao.domain.filing import Category
 from yibao.domain.money import Fen, yuan_to_fen
@@ -272,6 +279,9 @@ class Policy:
     designation: Rule | None = None
     # the insured place's terms for its advance funds between regions (``[advance]``)
     advance: Terms | None = None
+    # contributions: grace days, late-fee rate, extension after a declared period
+    # (``[contribution]``; absent: no grace, no late fee, no extension)
+    contribution: ContributionTerms = NO_TERMS
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -550,6 +560,25 @@ def advance_terms(policies: Sequence[Policy], *, region: str, day: date) -> Term
              if p.region == region and p.advance is not None and p.in_force_on(day)]
     chosen = max(found, key=lambda p: (p.valid_from, p.insutype), default=None)
     return None if chosen is None else chosen.advance
+def _whole(value: Any, where: str, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise PolicyError(f"{where}: must be a whole number 0..{most}")
+    return value
+
+
+def _contribution(raw: Mapping[str, Any] | None) -> ContributionTerms:
+    if raw is None:
+        return NO_TERMS
+    _require_source(raw, "contribution")
+    rate = Decimal(str(raw["late_fee_daily_rate"]))
+    if not Decimal(0) <= rate <= LATE_FEE_RATE_MAX:
+        raise PolicyError(f"contribution.late_fee_daily_rate {rate} outside 0..{LATE_FEE_RATE_MAX}")
+    return ContributionTerms(
+        grace_days=_whole(raw["grace_days"], "contribution.grace_days", GRACE_DAYS_MAX),
+        late_fee_rate=rate,
+        extension_days=_whole(raw.get("declared_extension_days", 0),
+                              "contribution.declared_extension_days", EXTENSION_DAYS_MAX),
+    )
 
 
 def parse_policy(raw: Mapping[str, Any]) -> Policy:
@@ -572,6 +601,7 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
             groups=_groups(raw.get("group", [])),
             designation=_designation(raw.get("designation")),
             advance=_advance(raw.get("advance")),
+            contribution=_contribution(raw.get("contribution")),
         )
     except (KeyError, TypeError) as exc:
         raise PolicyError(f"policy file is missing or mistypes {exc}") from exc

@@ -38,6 +38,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "suspensions.change": frozenset({ADMINISTRATOR}),
     "persons.renumber": frozenset({ADMINISTRATOR}),  # identity upkeep: a new psn_no
     "persons.merge": frozenset({ADMINISTRATOR}),  # two records of one person made one
+    "contributions.record": frozenset({CLERK}),  # arrears, suspension, payment
+    "contributions.defer": frozenset({ADMINISTRATOR}),  # a bureau's deferral decision
+    "declared.change": frozenset({ADMINISTRATOR}),  # a declared period
     "faults.change": frozenset({ADMINISTRATOR}),
     "institutions.flags": frozenset({ADMINISTRATOR}),
     "institutions.gateway": frozenset({ADMINISTRATOR}),  # schemes, AK/SK pairs, the token

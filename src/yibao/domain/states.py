@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from yibao.domain import advance, channels, filing, roles, trust
+from yibao.domain import advance, channels, contribution, filing, roles, trust
 from yibao.domain.codes import VisitClass
 from yibao.domain.orders import OrderStatus
 from yibao.domain.person_numbers import ChangeKind
@@ -31,6 +31,8 @@ CLEARED_KINDS = (SettlementKind.SETTLE, SettlementKind.CANCEL)
 
 INSTITUTION_KINDS = ("hospital", "pharmacy")
 INSURANCE = ("1", "2", "4")  # psn_insu_stas: normal, suspended, ended
+CONTRIBUTION = tuple(s.value for s in contribution.Status)  # insurance.contrib_stas
+CONTRIBUTION_DECISIONS = tuple(d.value for d in contribution.Decision)
 CARD = ("valid", "lost")
 ECERT = ("active", "deactivated")
 FAMILY_BINDING = ("active", "pending", "removed")  # pending: the relative has not accepted

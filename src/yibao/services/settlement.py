@@ -16,13 +16,23 @@ from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
 from yibao.domain import catalogue, pharmacy
 from yibao.domain.codes import VisitClass, person_group_of, visit_class_of
+from yibao.domain.contribution import check_covered, standing_of
 from yibao.domain.engine import Breakdown, EngineError, SettlementInput, settle
 from yibao.domain.errors import Refused
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.domain.policy import Finance, Policy, Scheme, select_policy
 from yibao.domain.states import SettlementKind
 from yibao.domain.visit_states import VisitStatus
-from yibao.services import accumulators, away, cards, designation, ledger, trust, visits
+from yibao.services import (
+    accumulators,
+    away,
+    cards,
+    designation,
+    ledger,
+    special_disease,
+    trust,
+    visits,
+)
 from yibao.services.context import Call, Effect, EffectKind
 from yibao.services.fees import unsettled_lines
 from yibao.services.persons import (
@@ -139,6 +149,7 @@ class _Plan:
     basis: away.Away | None
     aid: Aid | None = None
     grp_type: str = ""  # the population group the settlement used (docs/fever.md)
+    registration: str | None = None  # special-disease care at home: its 2503 registration
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +198,7 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
     basis = away.claimed(policy, req.manual_basis) if req.manual else away.decide(
         call.conn, person=person, insurance=insurance, visit=visit,
         institution=call.institution, policy=policy, now=call.now)
+    registration = None if req.manual else _entitled(call, req, person, visit, policy, basis)
     if basis is None:  # at home: a hospital not open to all needs the designation
         designation.check_settlement(call, policy=policy, person=person, visit=visit,
                                      med_type=req.med_type)
@@ -200,7 +212,20 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
                          None if group is None else group.finance)
     aid = _mutual_aid(call, req, person, policy, breakdown) if req.mutual_aid_payer else None
     return _Plan(req, person, insurance, visit, policy, lines, breakdown, visit_class, basis,
-                 aid, grp_type)
+                 aid, grp_type, registration)
+
+
+def _entitled(call: Call, req: SettleRequest, person: RowMapping, visit: RowMapping,
+              policy: Policy, basis: away.Away | None) -> str | None:
+    """The contribution status on the care day allows benefits (read with the visit: no
+    statement of its own), and special-disease care at home rests on a registration
+    (its trt_dcla_detl_sn, else None)."""
+    standing = standing_of(visit["contrib_stas"], visit["contrib_since"], visit["contrib_until"])
+    check_covered(standing, policy.contribution, call.now.date(), visit["insutype"])
+    if basis is not None or req.med_type != special_disease.MED_TYPE:
+        return None
+    return special_disease.registration_at_home(call.conn, person=person, visit=visit,
+                                                policy=policy, at=call.now)
 
 
 def _mutual_aid(call: Call, req: SettleRequest, person: RowMapping, policy: Policy,
@@ -350,7 +375,7 @@ def _settlement_row(call: Call, plan: _Plan, setl_id: str) -> dict[str, Any]:
         policy_id=plan.policy.policy_id, clr_type=clr_type, msgid=call.ref,
         mdtrt_cert_type=(plan.req.credential or _visit_credential(plan.visit)).cert_type,
         insuplc_admdvs=plan.person["insuplc_admdvs"], mdtrtarea_admvs=call.institution.pool_area,
-        trt_dcla_detl_sn=plan.basis.filing if plan.basis else None,
+        trt_dcla_detl_sn=plan.basis.filing if plan.basis else plan.registration,
         trum_dcla_detl_sn=plan.basis.declaration if plan.basis else None,
         away_basis=plan.basis.category.value if plan.basis else "",
         fever=bool(plan.visit["fever"]), mdtrt_grp_type=plan.grp_type,

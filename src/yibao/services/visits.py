@@ -27,6 +27,7 @@ from yibao.domain import visit_states
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.visit_states import START, VisitAction, VisitStatus
+from yibao.services import contribution
 from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.services.persons import Credential, active_insurance, find_by_credential, get_person
 from yibao.store import fever, settlements
@@ -50,7 +51,8 @@ _NEXT_SEQ = (
 _LOCK_VISIT_FOR_SETTLEMENT = (
     select(visit, _NEXT_SEQ.label("next_seq"), insurance.c.psn_type,
            insurance.c.psn_insu_stas, insurance.c.psn_insu_date, insurance.c.paus_insu_date,
-           insurance.c.cvlserv_flag, insurance.c.emp_name)
+           insurance.c.cvlserv_flag, insurance.c.emp_name, insurance.c.contrib_stas,
+           insurance.c.contrib_since, insurance.c.contrib_until)
     .outerjoin(insurance, and_(insurance.c.psn_no == visit.c.psn_no,
                                insurance.c.insutype == visit.c.insutype))
     .where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
@@ -156,6 +158,16 @@ def get_visit(call: Call, mdtrt_id: str, psn_no: str, *, lock: bool = False,
     return row
 
 
+_DIAGNOSIS_CODES = select(diagnosis.c.diag_code).where(
+    diagnosis.c.mdtrt_id == bindparam("mdtrt_id"), diagnosis.c.vali_flag == "1"
+).distinct()
+
+
+def diagnosis_codes(conn: Connection, mdtrt_id: str) -> list[str]:
+    """The codes of the visit's valid diagnoses (2201, 2203, 2401, 2402)."""
+    return [str(r[0]) for r in conn.execute(_DIAGNOSIS_CODES, {"mdtrt_id": mdtrt_id})]
+
+
 def require_status(row: RowMapping, *allowed: VisitStatus) -> None:
     """The visit is in one of ``allowed`` for what is to be done with it (E-VIS-002)."""
     visit_states.require(row["status"], row["mdtrt_id"], *allowed)
@@ -248,6 +260,7 @@ def open_selfpaid(
     ``call.now``; open until its lines are stored, then ``close_selfpaid``."""
     person = get_person(call.conn, psn_no)
     active_insurance(call.conn, psn_no, insutype, call.now.date())
+    contribution.check_claim(call.conn, call.policies, person, insutype, call.now.date())
     mdtrt_id = call.ids.new("M")
     call.conn.execute(insert(visit).values(
         mdtrt_id=mdtrt_id, psn_no=psn_no, fixmedins_code=call.institution.code,

@@ -266,7 +266,8 @@ def seed_demo(conn: Connection) -> int:
             naty="01", brdy=birth, insuplc_admdvs=place)])
         added += _insert_missing(conn, insurance, [dict(
             psn_no=psn_no, insutype=insutype, psn_type=psn_type, psn_insu_stas="1",
-            psn_insu_date=date(2000, 1, 1), cvlserv_flag="0", emp_name="示范单位")])
+            psn_insu_date=date(2000, 1, 1), cvlserv_flag="0", emp_name="示范单位",
+            emp_no=f"E{place}000001" if insutype == "310" else "")])
         if balance is not None:
             added += _insert_missing(conn, account, [dict(psn_no=psn_no, balance=balance)])
         added += _insert_missing(conn, designation, [dict(

@@ -119,6 +119,69 @@ insurance = Table(
     Column("paus_insu_date", Date),
     Column("cvlserv_flag", String(3), nullable=False, server_default="0"),
     Column("emp_name", String(200), nullable=False, server_default=""),
+    # the employer's number (a deferral decision names it); "" for residents
+    Column("emp_no", String(30), nullable=False, server_default=""),
+    # the contribution status now (domain/contribution.py Standing), read by the
+    # settlement with the insurance; the history is contribution_period
+    Column("contrib_stas", String(12), nullable=False, server_default="paid"),
+    Column("contrib_since", Date),
+    Column("contrib_until", Date),  # a deferral's last day
+    Index(None, "emp_no"),
+)
+
+# 缴费状态 over time, per person and insurance: begin inclusive, end exclusive (NULL: the
+# current one); what made it (a deferral decision, an operator's entry, a payment),
+# who and when; a payment's late fee (滞纳金, fen) and whether it closed arrears within
+# the grace (continuous: no gap)
+contribution_period = Table(
+    "contribution_period",
+    metadata,
+    Column("period_id", String(30), primary_key=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("begin_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("until_date", Date),  # a deferral's last day
+    Column("decision", String(12), nullable=False),
+    Column("decision_ref", String(30), nullable=False, server_default=""),
+    Column("continuous", Boolean, nullable=False, server_default=text("false")),
+    money("owed"),
+    money("late_fee"),
+    Column("note", String(200), nullable=False, server_default=""),
+    Column("actor", String(60), nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Index(None, "psn_no", "insutype"),
+)
+
+# 缓缴: a bureau's deferral decision, for an employer (emp_no) or for everyone ("")
+deferral = Table(
+    "deferral",
+    metadata,
+    Column("deferral_id", String(30), primary_key=True),
+    Column("emp_no", String(30), nullable=False, server_default=""),
+    Column("insutype", String(6), nullable=False),
+    Column("begin_date", Date, nullable=False),
+    Column("until_date", Date, nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("persons", Integer, nullable=False, server_default=text("0")),
+    Column("actor", String(60), nullable=False),
+    Column("decided_at", DateTime, nullable=False),
+)
+
+# a bureau's declaration of a public-health emergency for an area: registrations due
+# for renewal inside it continue (domain/contribution.extended_end)
+declared_period = Table(
+    "declared_period",
+    metadata,
+    Column("declared_id", String(30), primary_key=True),
+    Column("area", String(6), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("begin_date", Date, nullable=False),
+    Column("until_date", Date, nullable=False),
+    Column("actor", String(60), nullable=False),
+    Column("declared_at", DateTime, nullable=False),
+    Index(None, "area"),
 )
 
 account = Table(
@@ -1426,6 +1489,21 @@ CHECKS |= {
     psn_no_change: {"kind": _one_of("kind", states.PSN_NO_CHANGE_KINDS),
                     "acct_moved": "acct_moved >= 0",
                     "numbers": "old_psn_no <> new_psn_no"},
+}
+
+# issue 19: contributions, deferral decisions, declared periods (domain/contribution.py)
+CHECKS |= {
+    insurance: {**CHECKS[insurance],
+                "contrib": _one_of("contrib_stas", states.CONTRIBUTION) + " AND "
+                "(contrib_stas = 'paid' OR contrib_since IS NOT NULL)"},
+    contribution_period: {
+        "status": _one_of("status", states.CONTRIBUTION),
+        "decision": _one_of("decision", states.CONTRIBUTION_DECISIONS),
+        "amounts": "owed >= 0 AND late_fee >= 0",
+        "dates": "end_date IS NULL OR end_date >= begin_date",
+    },
+    deferral: {"dates": "until_date >= begin_date", "persons": "persons >= 0"},
+    declared_period: {"dates": "until_date >= begin_date"},
 }
 
 # issue 17: electronic prescriptions (domain/prescriptions.py)

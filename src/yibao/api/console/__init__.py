@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from yibao.api.console import (
     claim_pages,
     clearing_pages,
+    contribution_pages,
     dashboard_pages,
     fault_pages,
     filing_pages,
@@ -42,7 +43,7 @@ FORM_BYTES_MAX = 64 * 1024
 STATIC = "/static"
 PAGES = (signin, home, dashboard_pages, outbox_pages, claim_pages, payment_pages,
          filing_pages, fault_pages, institution_pages, person_pages, order_pages, log_pages,
-         clearing_pages)
+         clearing_pages, contribution_pages)
 __all__ = ["Console", "Settings", "edge", "install", "router"]
 
 

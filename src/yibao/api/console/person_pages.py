@@ -1,10 +1,10 @@
 """Persons in the console: a search (psn_no, ID number or social security card number)
 and one person's page: identity, insurance, credentials and their history, filings, the
-year's accumulators, settlements explained, claims, suspensions, online orders and (for
-auditors and administrators) the audit trail, and the personal numbers retired into the
-person's. The changes: a card reported lost or replaced (clerk), a suspension of direct
-settlement begun or lifted, a new personal number, a duplicate record merged into this
-one (administrator), by the services /admin/v1 calls."""
+year's accumulators, settlements explained, claims, suspensions, the contribution
+history, online orders and (for auditors and administrators) the audit trail, and the
+personal numbers retired into the person's. The changes: a card reported lost or replaced
+(clerk), a suspension of direct settlement begun or lifted, a new personal number, a
+duplicate record merged into this one (administrator), by the services /admin/v1 calls."""
 
 # (no "from __future__ import annotations": FastAPI reads the closures' Annotated
 # dependencies at definition time)
@@ -28,6 +28,7 @@ from yibao.services import (
     audit,
     cards,
     claims,
+    contribution,
     designation,
     ecert,
     filing,
@@ -67,6 +68,7 @@ def person_view(conn: Connection, psn_no: str, viewer: Viewer,
         "suspensions": cards.suspensions_of(conn, psn_no, now.date()),
         "orders": own_data.orders_of(conn, psn_no, page),
         "number_changes": person_numbers.history(conn, psn_no),
+        "contributions": contribution.history(conn, psn_no),
     }
     if viewer.may("audit.read"):
         view["trail"] = audit.events_of(conn, psn_no, limit=AUDIT_ROWS_MAX)

@@ -202,6 +202,7 @@ NAVIGATION: tuple[Item, ...] = (
     Item("/payments", "Payments", "read"),
     Item("/filings", "Filings", "read"),
     Item("/faults", "Fault periods", "read"),
+    Item("/contributions", "Contributions", "read"),
     Item("/clearing", "Clearing", "read"),
     Item("/orders", "Online orders", "read"),
     Item("/institutions", "Institutions", "read"),
