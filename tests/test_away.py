@@ -204,9 +204,11 @@ def withdraw_visit(his, psn_no: str, mdtrt_id: str, *, stay: bool = False) -> No
         ok(his.call(infno, {"data": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, **extra}}))
 
 
-def test_filed_before_discharge_settles_directly_but_after_discharge_does_not(
+def test_filed_after_discharge_but_before_the_settlement_settles_directly(
     db, http, his_factory, clock
 ):
+    """The 2022 notice: a filing made before the settlement settles directly, even when
+    the stay was already discharged (2401 admit, 2402 discharge, file, 2304 settles)."""
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
     emergency = admit_stay(beijing, psn_no, ZHAO_LEI, exp={"IPT_TYPE": "2"})  # counts as filed
@@ -215,15 +217,15 @@ def test_filed_before_discharge_settles_directly_but_after_discharge_does_not(
 
     left = admit_stay(beijing, psn_no, ZHAO_LEI)
     discharge(beijing, psn_no, left, "2026-05-11 10:00:00")
-    stays = admit_stay(beijing, psn_no, ZHAO_LEI)
-    clock.now = datetime(2026, 5, 11, 10, 0, 1)  # one second after the first discharge
-    assert temporary_filing(http, psn_no)["status"] == 201
-    message = refused(settle_stay(beijing, psn_no, left, ZHAO_LEI), "E-FIL-003")
-    assert "2026-05-11 10:00:00" in message
-    discharge(beijing, psn_no, stays, "2026-05-11 11:00:00")
-    setl = ok(settle_stay(beijing, psn_no, stays, ZHAO_LEI))["setlinfo"]
+    refused(settle_stay(beijing, psn_no, left, ZHAO_LEI), "E-FIL-002")  # not filed yet
+    clock.now = datetime(2026, 5, 11, 10, 0, 1)  # one second after the discharge
+    serial = temporary_filing(http, psn_no)["trt_dcla_detl_sn"]
+    setl = ok(beijing.call("2304", settle_payload(psn_no, left, ZHAO_LEI, "5000.00",
+                                                  account=False, med_type="21")))["setlinfo"]
     # Hebei tier 3, a later stay: deductible 500, 85 % less 20 points (other temporary)
     assert Decimal(setl["hifp_pay"]) == Decimal("2925.00")
+    sent = [r["payload"]["setlinfo"] for r in outbox_rows(db)]
+    assert (sent[-1]["trt_dcla_detl_sn"], sent[-1]["away_basis"]) == (serial, "temporary")
 
 
 def test_validity_edges_one_second_before_start_after_expiry_and_after_refiling(

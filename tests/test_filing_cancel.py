@@ -185,18 +185,22 @@ def test_a_visit_registered_after_the_cancellation_finds_no_filing(
     assert sent["payload"]["setlinfo"]["trt_dcla_detl_sn"] == again
 
 
-def test_a_cancelled_filing_made_after_discharge_does_not_send_the_stay_to_a_claim(
+def test_a_filing_made_after_discharge_keeps_the_unsettled_stay_it_may_settle(
     db, http, his_factory
 ):
-    """Filed after discharge, the filing served no stay (cancelled freely); cancelled, it
-    no longer makes the stay eligible for a claim on it (E-FIL-003), the stay is unfiled."""
+    """Filed after discharge, before the settlement, the filing covers the stay (the
+    2022 notice): it is not cancelled while the stay is unsettled; once cancelled (after
+    the institution cancels the stay) it covers nothing."""
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
     stay = admit_stay(beijing, psn_no, ZHAO_LEI)
     discharge(beijing, psn_no, stay, "2026-05-11 09:00:00")
     serial = temporary_filing(http, psn_no)["trt_dcla_detl_sn"]  # at 09:30
+    refusal = cancel_filing(http, psn_no, serial)
+    assert refusal["http"] == 409 and stay in refusal["detail"]
+    for infno in ("2405", "2404"):  # the institution reopens and cancels the stay
+        ok(beijing.call(infno, {"data": {"mdtrt_id": stay, "psn_no": psn_no}}))
     assert cancel_filing(http, psn_no, serial)["http"] == 200
-    refused(settle_stay(beijing, psn_no, stay, ZHAO_LEI), "E-FIL-002")
 
 
 def test_a_stay_admitted_under_a_superseded_filing_settles_on_it(

@@ -212,8 +212,9 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-FIL-002", "no filing for this co-ordination area",
      "file (app, referring hospital 2501, agency) before discharge; emergencies count as "
      "filed; a claim names a filing for the area of its care (or none)", 409),
-    ("E-FIL-003", "filed after discharge: not settled directly",
-     "pay in full; the stay is eligible for manual reimbursement at the insured place", 409),
+    ("E-FIL-003", "filed after discharge: not settled directly (retired)",
+     "retired by issue 19: under the 2022 notice a filing registered before the "
+     "settlement, even after discharge, counts (docs/away.md); no longer answered", 409),
     ("E-FIL-004", "special-disease filing limit reached",
      "at most two institutions per disease: cancel one filing first (2504)", 409),
     ("E-FIL-005", "filing not found", "trt_dcla_detl_sn unknown, or not this person's or caller's",

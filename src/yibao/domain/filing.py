@@ -198,13 +198,14 @@ def years_after(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def covers(window: Window, *, visit_begin: datetime, visit_end: datetime | None,
-           at: datetime) -> bool:
+def covers(window: Window, *, visit_begin: datetime, at: datetime) -> bool:
     """Whether a filing lets a visit settle directly at ``at``: it was registered by
-    then and before discharge, and its validity overlaps the visit."""
-    deadline = min(at, visit_end) if visit_end is not None else at
+    then, and its validity overlaps the visit. A filing registered after discharge but
+    before the (final) settlement counts too: the 2022 notice (医保发〔2022〕22号) settles
+    directly what was filed before the settlement (a claim judges the care at its end:
+    ``domain.away.care_over``)."""
     until = window.until
-    return window.begin_at <= deadline and (until is None or until > visit_begin)
+    return window.begin_at <= at and (until is None or until > visit_begin)
 
 
 def filed_after_discharge(window: Window, *, visit_end: datetime | None) -> bool:
