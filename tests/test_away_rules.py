@@ -30,7 +30,8 @@ HOME, THERE, ELSEWHERE = "110105", "130102", "310101"
 NOW = datetime(2026, 5, 11, 9, 30)
 DAY = timedelta(days=1)
 REL = Relationship("310", HOME, "ACME")
-SITE = Site("H130001", THERE, networked=True)
+DISEASE = "M03900"  # the special disease of the filings here, opened at SITE
+SITE = Site("H130001", THERE, networked=True, diseases=frozenset({DISEASE}))
 CUTS = {"long_term": "0", "referral": "0.10", "emergency": "0.10", "temporary": "0.20"}
 
 
@@ -47,10 +48,11 @@ def filing(serial: str, filing_type: FilingType = FilingType.RESIDENT, *, area: 
            begin: datetime = NOW - 30 * DAY, end: datetime | None = None,
            status: Status = Status.ACTIVE, ended: datetime | None = None,
            relationship: Relationship = REL, institution: str = "",
-           injury: datetime | None = None) -> Filing:
+           injury: datetime | None = None, disease: str = DISEASE) -> Filing:
     return Filing(
         serial=serial, psn_no="P1", kind=TYPES[filing_type][0], filing_type=filing_type,
-        relationship=relationship, area=area, institution=institution, disease_code="",
+        relationship=relationship, area=area, institution=institution,
+        disease_code=disease if filing_type is FilingType.DISEASE else "",
         disease_name="", reason="", injury_time=injury, injury_site="", begin_at=begin,
         end_at=end, status=status, ended_at=ended, ended_reason="", source="04",
         actor="app", msgid="")
@@ -113,6 +115,24 @@ def test_special_disease_care_rests_on_a_filing_with_the_institution_only():
                                                          Decimal(0), None)
     says = refused("E-FIL-011", basis, [with_another, filing("F3")], care)
     assert says == "H130001: no special-disease filing in force here"
+
+
+def test_special_disease_care_away_settles_only_where_the_institution_opened_the_disease():
+    """The 2022 notice: the institution opened the service for that disease."""
+    care = visit(away.SPECIAL_DISEASE_MED_TYPE)
+    closed = filing("F1", FilingType.DISEASE, institution=SITE.code, disease="M01600")
+    says = refused("E-FIL-013", basis, [closed], care)
+    assert says == ("H130001 has not opened special-disease care away from home for "
+                    "M01600 (F1)")
+    opened = filing("F2", FilingType.DISEASE, institution=SITE.code, begin=NOW - 40 * DAY)
+    assert basis([closed, opened], care).filing == "F2"  # the newest opened one
+    nothing_opened = replace(SITE, diseases=frozenset())
+    refused("E-FIL-013", away.direct_basis, [opened], care, site=nothing_opened,
+            relationship=REL, policy=POLICY, at=NOW)
+    # a claim (care paid in full) does not need the service
+    over = replace(care, end=NOW)
+    assert away.claim_basis([], closed, over, site=nothing_opened,
+                            relationship=REL).filing == "F1"
 
 
 def test_without_a_filing_care_is_unfiled_only_where_the_insured_place_settles_it():

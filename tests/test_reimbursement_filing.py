@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from calls import window_call
 from concurrency import run_threads
 from conftest import APPROVER, AUDITOR, CLERK, REVIEWER
-from flows import ZHAO_LEI, ok
+from flows import SIGNED, ZHAO_LEI, ok
 from test_errors import unchanged
 from test_reimbursement import bill, declare_fault, fault_bill, psn, window_apply
 from yibao.api.claim_models import BillIn, bill_of
@@ -35,7 +35,7 @@ T0 = datetime(2026, 5, 11, 9, 30, 0)  # the FakeClock's start; the bills' care i
 
 def file(http, clock, at: datetime, psn_no: str, **body) -> str:
     clock.now = at
-    reply = http.post("/admin/v1/filings", json={"psn_no": psn_no, **body}, headers=CLERK)
+    reply = http.post("/admin/v1/filings", json={"psn_no": psn_no, **SIGNED, **body}, headers=CLERK)
     assert reply.status_code == 201, reply.text
     clock.now = T0
     return str(reply.json()["trt_dcla_detl_sn"])

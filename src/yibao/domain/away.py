@@ -76,6 +76,9 @@ class Site:
     code: str  # fixmedins_code
     area: str  # its co-ordination (pool) area
     networked: bool  # joined inter-provincial direct settlement
+    # the special diseases (opsp_dise_code) whose care away from home it opened (the 2022
+    # notice); read for special-disease care only
+    diseases: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +146,7 @@ def direct_basis(
     here = basis_filings(standing, visit)
     found: _Basis | None
     if visit.is_special_disease:
-        found = _disease_filing(here, site.code, span, relationship)
+        found = _disease_filing(here, site, span, relationship)
     else:
         found = _area_basis(here, visit, span, relationship, policy.away)
     if found is None:
@@ -270,17 +273,23 @@ def _category_of(filing: Filing) -> tuple[Category, str]:
 
 
 def _disease_filing(
-    filed: list[Filing], code: str, span: Span, relationship: Relationship,
+    filed: list[Filing], site: Site, span: Span, relationship: Relationship,
 ) -> tuple[Category, str]:
     """The newest of ``filed`` (the special-disease filings with this institution) that
-    covers the visit and was made under the person's current insured relationship."""
+    covers the visit, was made under the person's current insured relationship and is
+    for a disease whose care away from home the institution opened (the 2022 notice:
+    E-FIL-013 otherwise)."""
     mine = _covering(filed, span)
     if not mine:
-        raise Refused("E-FIL-011", f"{code}: no special-disease filing in force here")
+        raise Refused("E-FIL-011", f"{site.code}: no special-disease filing in force here")
     valid = made_under(mine, relationship)
     if not valid:
         raise filed_under_another_relationship(mine[-1], relationship)
-    return _category_of(valid[-1])
+    opened = [f for f in valid if f.disease_code in site.diseases]
+    if not opened:
+        raise Refused("E-FIL-013", f"{site.code} has not opened special-disease care away "
+                      f"from home for {valid[-1].disease_code} ({valid[-1].serial})")
+    return _category_of(opened[-1])
 
 
 def _area_basis(
