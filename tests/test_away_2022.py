@@ -21,10 +21,10 @@ from test_away import (
     settle,
     visit,
 )
-from test_console import sign_in
+from test_console import csrf_of, sign_in
 from test_reimbursement import PAYEE
 from yibao.domain.errors import Refused
-from yibao.services import applications
+from yibao.services import applications, institutions
 from yibao.services.claims import Payee
 from yibao.store.schema import claim, fee_line
 
@@ -253,3 +253,26 @@ def test_the_app_files_with_the_letter_and_the_console_shows_it(db, http, his_fa
     assert "signed 2026-05-11 09:30:00, letter CL-2022, through app:CH-BJAPP" in page
     person_page = http.get(f"/console/persons/{psn_no}?lang=en").text
     assert "through app:CH-BJAPP" in person_page
+
+
+def test_an_administrator_opens_and_closes_a_disease_on_the_institution_page(db, http):
+    page_path = "/console/institutions/H11010500001"
+    sign_in(http, "clerk")
+    assert 'id="open-disease"' not in http.get(page_path).text  # a clerk only looks
+    sign_in(http, "admin")
+    page = http.get(f"{page_path}?lang=en").text
+    assert "Special diseases away from home" in page and 'id="disease-M03900"' in page
+    opened = http.post(f"{page_path}/diseases", follow_redirects=False, data={
+        "csrf": csrf_of(page), "disease": "M04500", "opened": "on"})
+    assert opened.headers["location"] == f"{page_path}?done=disease-service-set"
+    page = http.get(f"{page_path}?lang=en").text
+    row = page.split('id="disease-M04500"')[1].split("</tr>")[0]
+    assert "admin" in row and "Switch off" in row
+    closed = http.post(f"{page_path}/diseases", follow_redirects=False, data={
+        "csrf": csrf_of(page), "disease": "M04500"})
+    assert closed.status_code == 303
+    with db.read() as conn:
+        services = {s.disease: s for s in institutions.disease_services_of(
+            conn, "H11010500001")}
+    assert services["M04500"].closed_by == "admin"
+    assert "异地门诊慢特病" in http.get(f"{page_path}?lang=zh").text  # in Chinese too

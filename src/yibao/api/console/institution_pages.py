@@ -39,7 +39,8 @@ def routes(console: Console, api: APIRouter) -> None:
         try:
             view = console.look(lambda conn: {
                 "institution": institutions.listed(conn, code),
-                "gateway": institutions.gateway_of(conn, code)})
+                "gateway": institutions.gateway_of(conn, code),
+                "diseases": institutions.disease_services_of(conn, code)})
         except Refused as unknown:
             return console.page(request, viewer, "missing.html",
                                 status=unknown.http_status, error=unknown)
@@ -79,6 +80,17 @@ def routes(console: Console, api: APIRouter) -> None:
             institutions.set_flag(call, code, flag, forms.ticked(enabled))
         answer = change(request, viewer, code, "institutions.flags", csrf, act)
         return answer or done(f"{PAGE}/{code}", "flag-switched")
+
+    @api.post("/institutions/{code}/diseases", response_class=HTMLResponse)
+    def disease_service(request: Request, code: str,
+                        viewer: Annotated[Viewer, Depends(console.viewer)], csrf: Field = "",
+                        disease: Field = "", opened: Field = "") -> Response:
+        """Open (or close) special-disease care away from home for one disease."""
+        answer = change(request, viewer, code, "institutions.diseases", csrf, lambda call: (
+            institutions.set_disease_service(
+                call, code, forms.text(disease, "disease", max_length=30, required=True),
+                opened=forms.ticked(opened))))
+        return answer or done(f"{PAGE}/{code}", "disease-service-set")
 
     @api.post("/institutions/{code}/schemes", response_class=HTMLResponse)
     def schemes(request: Request, code: str,
