@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -310,6 +310,9 @@ def _good_rows() -> dict[str, dict[str, Any]]:
                         expires_at=AT),
         "rx_code": dict(code_hash="C-INV", kind="qr", hi_rxno="RX-INV", psn_no=PSN,
                         channel_id=CHANNEL, expires_at=AT),
+        "institution_disease_service": dict(
+            fixmedins_code="H11010500001", opsp_dise_code="D-INV", opened_from=AT,
+            opened_by="a", opened_at=AT),
     }
 
 
@@ -353,6 +356,10 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_filing_status", "filing", {"status": "expired"}),
     ("ck_filing_kind", "filing", {"kind": "other"}),
     ("ck_filing_insutype", "filing", {"insutype": "31"}),
+    ("ck_filing_commitment", "filing", {"commitment_signed": True}),  # when? which?
+    ("ck_filing_commitment", "filing", {"commitment_version": "CL-1"}),  # not signed
+    ("ck_institution_disease_service_closed", "institution_disease_service",
+     {"closed_at": AT - timedelta(days=1)}),
     ("ck_outbox_status", "outbox", {"status": "sent"}),
     ("ck_outbox_attempts", "outbox", {"attempts": -1}),
     ("ck_claim_status", "claim", {"status": "approved!"}),
@@ -423,7 +430,8 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
 
 # made by 0019, 0020 and 0026, after the 0015 round trip
 LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "practitioner",
-                          "prescription", "rx_auth", "rx_code"})
+                          "prescription", "rx_auth", "rx_code",
+                          "institution_disease_service"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:
