@@ -13,6 +13,9 @@ LI_JIANGUO = "11010219600620003X"  # retired, under 70, account 5000.00
 ZHANG_DEMING = "110108194801010031"  # retired, 70+, account 8000.00
 LIU_YANG = "110106199007070053"  # adult resident, no account
 ZHAO_LEI = "130102197509090010"  # insured in Hebei
+# the personal commitment letter signed with a filing (the demo policies file resident
+# and temporary trips on it: [away.commitment])
+SIGNED = {"commitment_signed": True, "commitment_version": "CL-2022"}
 
 
 def ok(answer: dict[str, Any]) -> dict[str, Any]:

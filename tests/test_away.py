@@ -17,7 +17,7 @@ from apps import WANG, ChannelApp
 from calls import window_call
 from concurrency import run_threads
 from conftest import ADMIN, AUDITOR, CLERK
-from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, settle_payload, upload
+from flows import SIGNED, WANG_FANG, ZHAO_LEI, line, ok, person, refused, settle_payload, upload
 from receiver import Receiver
 from yibao.domain.errors import Refused
 from yibao.services import filing as filing_service
@@ -42,7 +42,7 @@ def referral(his, psn_no: str, area: str = "110000", enddate: str = "2026-12-31"
 
 
 def admin_file(http, psn_no: str, **body) -> dict:
-    reply = http.post("/admin/v1/filings", json={"psn_no": psn_no, **body}, headers=CLERK)
+    reply = http.post("/admin/v1/filings", json={"psn_no": psn_no, **SIGNED, **body}, headers=CLERK)
     return {"status": reply.status_code, **reply.json()}
 
 
@@ -204,9 +204,11 @@ def withdraw_visit(his, psn_no: str, mdtrt_id: str, *, stay: bool = False) -> No
         ok(his.call(infno, {"data": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, **extra}}))
 
 
-def test_filed_before_discharge_settles_directly_but_after_discharge_does_not(
+def test_filed_after_discharge_but_before_the_settlement_settles_directly(
     db, http, his_factory, clock
 ):
+    """The 2022 notice: a filing made before the settlement settles directly, even when
+    the stay was already discharged (2401 admit, 2402 discharge, file, 2304 settles)."""
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
     emergency = admit_stay(beijing, psn_no, ZHAO_LEI, exp={"IPT_TYPE": "2"})  # counts as filed
@@ -215,15 +217,15 @@ def test_filed_before_discharge_settles_directly_but_after_discharge_does_not(
 
     left = admit_stay(beijing, psn_no, ZHAO_LEI)
     discharge(beijing, psn_no, left, "2026-05-11 10:00:00")
-    stays = admit_stay(beijing, psn_no, ZHAO_LEI)
-    clock.now = datetime(2026, 5, 11, 10, 0, 1)  # one second after the first discharge
-    assert temporary_filing(http, psn_no)["status"] == 201
-    message = refused(settle_stay(beijing, psn_no, left, ZHAO_LEI), "E-FIL-003")
-    assert "2026-05-11 10:00:00" in message
-    discharge(beijing, psn_no, stays, "2026-05-11 11:00:00")
-    setl = ok(settle_stay(beijing, psn_no, stays, ZHAO_LEI))["setlinfo"]
+    refused(settle_stay(beijing, psn_no, left, ZHAO_LEI), "E-FIL-002")  # not filed yet
+    clock.now = datetime(2026, 5, 11, 10, 0, 1)  # one second after the discharge
+    serial = temporary_filing(http, psn_no)["trt_dcla_detl_sn"]
+    setl = ok(beijing.call("2304", settle_payload(psn_no, left, ZHAO_LEI, "5000.00",
+                                                  account=False, med_type="21")))["setlinfo"]
     # Hebei tier 3, a later stay: deductible 500, 85 % less 20 points (other temporary)
     assert Decimal(setl["hifp_pay"]) == Decimal("2925.00")
+    sent = [r["payload"]["setlinfo"] for r in outbox_rows(db)]
+    assert (sent[-1]["trt_dcla_detl_sn"], sent[-1]["away_basis"]) == (serial, "temporary")
 
 
 def test_validity_edges_one_second_before_start_after_expiry_and_after_refiling(
@@ -374,9 +376,9 @@ def test_beijing_person_files_in_the_app_and_settles_in_hebei(db, http, his_fact
     app = ChannelApp(http)
     cert_id = app.activate()
     path = f"/channel/v1/certificates/{cert_id}/filings"
-    wrong = app.post(path, {"pin": "000000", "filing_type": "resident", "area": "130102"})
+    wrong = app.post(path, {"pin": "000000", "filing_type": "resident", **SIGNED, "area": "130102"})
     assert wrong.status_code == 403
-    reply = app.post(path, {"pin": "135790", "filing_type": "resident", "area": "130102",
+    reply = app.post(path, {"pin": "135790", "filing_type": "resident", **SIGNED, "area": "130102",
                             "reason": "随子女异地居住"})
     assert reply.status_code == 201, reply.text
     psn_no = psn_of(hebei, WANG_FANG)
@@ -394,9 +396,9 @@ def test_beijing_person_files_in_the_app_and_settles_in_hebei(db, http, his_fact
     listed = app.post(f"{path}/list", {"pin": "135790"}).json()
     assert [(f["filing_type"], f["area"], f["status"]) for f in listed] == [
         ("resident", "130102", "active")]
-    bad = app.post(path, {"pin": "135790", "filing_type": "temporary", "area": "130102"})
+    bad = app.post(path, {"pin": "135790", "filing_type": "temporary", **SIGNED, "area": "130102"})
     assert bad.status_code == 400 and bad.json()["code"] == "E-FIL-008"
-    home = app.post(path, {"pin": "135790", "filing_type": "resident", "area": "110000"})
+    home = app.post(path, {"pin": "135790", "filing_type": "resident", **SIGNED, "area": "110000"})
     assert home.json()["code"] == "E-FIL-008" and "insured place" in home.json()["detail"]
     assert WANG["certno"] == WANG_FANG
 
@@ -617,8 +619,8 @@ def test_an_area_code_is_six_ascii_digits_wherever_a_filing_names_one(
     app = ChannelApp(http)
     path = f"/channel/v1/certificates/{app.activate()}/filings"
     home = psn_of(beijing, WANG_FANG)
-    mine = app.post(path, {"pin": "135790", "filing_type": "resident", "area": "130102"})
-    by_app = app.post(path, {"pin": "135790", "filing_type": "resident", "area": area})
+    mine = app.post(path, {"pin": "135790", "filing_type": "resident", **SIGNED, "area": "130102"})
+    by_app = app.post(path, {"pin": "135790", "filing_type": "resident", **SIGNED, "area": area})
     assert (by_app.status_code, by_app.json()["code"]) == (400, "E-FIL-008")
     assert filing_states(http, home) == [(mine.json()["trt_dcla_detl_sn"], "active")]
 

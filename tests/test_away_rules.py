@@ -30,7 +30,8 @@ HOME, THERE, ELSEWHERE = "110105", "130102", "310101"
 NOW = datetime(2026, 5, 11, 9, 30)
 DAY = timedelta(days=1)
 REL = Relationship("310", HOME, "ACME")
-SITE = Site("H130001", THERE, networked=True)
+DISEASE = "M03900"  # the special disease of the filings here, opened at SITE
+SITE = Site("H130001", THERE, networked=True, diseases=frozenset({DISEASE}))
 CUTS = {"long_term": "0", "referral": "0.10", "emergency": "0.10", "temporary": "0.20"}
 
 
@@ -47,10 +48,11 @@ def filing(serial: str, filing_type: FilingType = FilingType.RESIDENT, *, area: 
            begin: datetime = NOW - 30 * DAY, end: datetime | None = None,
            status: Status = Status.ACTIVE, ended: datetime | None = None,
            relationship: Relationship = REL, institution: str = "",
-           injury: datetime | None = None) -> Filing:
+           injury: datetime | None = None, disease: str = DISEASE) -> Filing:
     return Filing(
         serial=serial, psn_no="P1", kind=TYPES[filing_type][0], filing_type=filing_type,
-        relationship=relationship, area=area, institution=institution, disease_code="",
+        relationship=relationship, area=area, institution=institution,
+        disease_code=disease if filing_type is FilingType.DISEASE else "",
         disease_name="", reason="", injury_time=injury, injury_site="", begin_at=begin,
         end_at=end, status=status, ended_at=ended, ended_reason="", source="04",
         actor="app", msgid="")
@@ -115,6 +117,24 @@ def test_special_disease_care_rests_on_a_filing_with_the_institution_only():
     assert says == "H130001: no special-disease filing in force here"
 
 
+def test_special_disease_care_away_settles_only_where_the_institution_opened_the_disease():
+    """The 2022 notice: the institution opened the service for that disease."""
+    care = visit(away.SPECIAL_DISEASE_MED_TYPE)
+    closed = filing("F1", FilingType.DISEASE, institution=SITE.code, disease="M01600")
+    says = refused("E-FIL-015", basis, [closed], care)
+    assert says == ("H130001 has not opened special-disease care away from home for "
+                    "M01600 (F1)")
+    opened = filing("F2", FilingType.DISEASE, institution=SITE.code, begin=NOW - 40 * DAY)
+    assert basis([closed, opened], care).filing == "F2"  # the newest opened one
+    nothing_opened = replace(SITE, diseases=frozenset())
+    refused("E-FIL-015", away.direct_basis, [opened], care, site=nothing_opened,
+            relationship=REL, policy=POLICY, at=NOW)
+    # a claim (care paid in full) does not need the service
+    over = replace(care, end=NOW)
+    assert away.claim_basis([], closed, over, site=nothing_opened,
+                            relationship=REL).filing == "F1"
+
+
 def test_without_a_filing_care_is_unfiled_only_where_the_insured_place_settles_it():
     other_area = filing("F1", area=ELSEWHERE)
     says = refused("E-FIL-002", basis, [other_area], visit())
@@ -145,11 +165,21 @@ def test_a_superseded_filing_still_covers_what_its_validity_overlapped():
                    visit(begin=NOW + 2 * DAY), at=NOW + 2 * DAY)
 
 
-def test_a_filing_registered_after_discharge_sends_the_person_to_manual_reimbursement():
+def test_a_filing_registered_after_discharge_but_before_the_settlement_counts():
+    """The 2022 notice: filed before the settlement, the stay settles directly."""
     late = filing("F1", FilingType.TEMPORARY, begin=NOW + DAY, end=NOW + 5 * DAY)
     care = visit(begin=NOW - 3 * DAY, end=NOW)
-    says = refused("E-FIL-003", basis, [late], care, at=NOW + 2 * DAY)
-    assert says == f"mdtrt_id M1 left {NOW}"
+    assert basis([late], care, at=NOW + 2 * DAY) == Away(
+        Category.TEMPORARY, "F1", Decimal("0.20"), None)
+    assert refused("E-FIL-002", basis, [late], care, at=NOW + DAY - timedelta(seconds=1))
+    assert away.serves(late, care, NOW + 2 * DAY)  # it keeps the unsettled stay
+    late_disease = filing("F2", FilingType.DISEASE, institution=SITE.code, begin=NOW + DAY)
+    special = visit(away.SPECIAL_DISEASE_MED_TYPE, begin=NOW - DAY, end=NOW)
+    assert basis([late_disease], special, at=NOW + 2 * DAY).filing == "F2"
+    late_declaration = declaration("D1", begin=NOW + DAY, injury=NOW - 2 * DAY)
+    injured = visit("22", begin=NOW - DAY, end=NOW)
+    assert basis([filing("F3"), late_declaration], injured,
+                 at=NOW + 2 * DAY).declaration == "D1"
 
 
 # ---------------------------------------------------------------- windows
@@ -312,6 +342,12 @@ def test_a_claim_rests_on_a_named_filing_covering_the_care_or_registered_after_i
     assert claim_basis(covering, OVER) == Claimed(Category.REFERRAL, "F1", None, False)
     after = filing("F2", FilingType.TEMPORARY, begin=NOW, end=NOW + DAY)
     assert claim_basis(after, OVER).filing == "F2"
+    # a special-disease filing registered after the care counts too, as it would for a
+    # settlement made after it (the 2022 notice)
+    late_disease = filing("F3", FilingType.DISEASE, institution=SITE.code, begin=NOW)
+    special = replace(OVER, med_type=away.SPECIAL_DISEASE_MED_TYPE)
+    assert claim_basis(late_disease, special) == Claimed(Category.LONG_TERM, "F3", None,
+                                                         False)
 
 
 def test_a_named_filing_that_would_not_have_served_the_care_is_refused_with_its_summary():
@@ -321,8 +357,8 @@ def test_a_named_filing_that_would_not_have_served_the_care_is_refused_with_its_
     withdrawn = filing("F2", status=Status.CANCELLED, ended=NOW - DAY)
     says = refused("E-FIL-002", claim_basis, withdrawn, OVER)
     assert says.startswith("F2 (resident 130102, 2026-04-11..2026-05-10, cancelled)")
-    late_disease = filing("F3", FilingType.DISEASE, institution=SITE.code, begin=NOW)
-    refused("E-FIL-011", claim_basis, late_disease,
+    elsewhere = filing("F3", FilingType.DISEASE, institution="H130002", begin=NOW)
+    refused("E-FIL-011", claim_basis, elsewhere,
             replace(OVER, med_type=away.SPECIAL_DISEASE_MED_TYPE))
     then = Relationship("310", HOME, "OLD")
     assert refused("E-FIL-006", claim_basis, filing("F4", relationship=then), OVER) == (
@@ -394,13 +430,13 @@ def test_the_basis_is_the_newest_standing_filing_covering_the_care_in_any_order(
         newest = max(covering, key=lambda f: (f.begin_at, f.serial))
         assert isinstance(found, Away) and found.filing == newest.serial
         assert away.serves(newest, care, at)
-        # registered by the moment of settlement and before discharge; valid after the
-        # care began (the end is exclusive)
-        assert newest.begin_at <= at and (end is None or newest.begin_at <= end)
+        # registered by the moment of settlement (even after discharge: the 2022
+        # notice); valid after the care began (the end is exclusive)
+        assert newest.begin_at <= at
         until = window_of(newest).until
         assert until is None or until > begin
     else:
-        assert found in ("E-FIL-003", Away(Category.UNFILED, None, Decimal("0.30"), None))
+        assert found == Away(Category.UNFILED, None, Decimal("0.30"), None)
 
 
 @given(st.integers(1, 60 * 24), st.integers(-60 * 24, 60 * 24))

@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 from conftest import AUDITOR, CLERK
-from flows import ZHAO_LEI
+from flows import SIGNED, ZHAO_LEI
 from test_console import csrf_of, sign_in
 from test_errors import unchanged
 from test_reimbursement import bill, psn, review_and_decide, window_apply
@@ -17,7 +17,7 @@ from yibao.services import audit
 PAGE = "/console/filings"
 ZHAO = "13010200000000000005"  # 赵磊, insured in Hebei (130102)
 LI = "11000000000000000002"  # 李建国, insured in Beijing
-TEMPORARY = {"filing_type": "temporary", "area": "110000", "end_date": "2026-06-30",
+TEMPORARY = {"filing_type": "temporary", **SIGNED, "area": "110000", "end_date": "2026-06-30",
              "reason": "visiting family"}
 
 

@@ -27,7 +27,8 @@ CODE = "H11010500003"
 @pytest.mark.parametrize("role", sorted(OPERATOR_OF))
 def test_the_institution_page_offers_each_role_only_what_it_may(page, site, role):  # noqa: F811
     assert_role_sees_only_what_it_may(page, site, role, f"/institutions/{CODE}",
-                                      {"institutions.flags", "institutions.gateway"})
+                                      {"institutions.flags", "institutions.gateway",
+                                       "institutions.diseases"})
 
 
 def test_an_administrator_issues_a_pair_sees_the_secret_once_and_switches_a_flag(

@@ -12,7 +12,7 @@ import pytest
 from apps import ChannelApp
 from cashier_flow import uploaded_order
 from conftest import CLERK
-from flows import LI_JIANGUO, WANG_FANG, person, settle_once
+from flows import LI_JIANGUO, SIGNED, WANG_FANG, person, settle_once
 from online import fee_line
 from test_console import csrf_of, sign_in
 from test_reimbursement import bill, window_apply
@@ -94,7 +94,7 @@ def busy(http, his, wang) -> dict[str, str]:
     claim, an electronic certificate and an online order."""
     setlinfo = settle_once(his, WANG_FANG, "120.00")
     filed = http.post("/admin/v1/filings", headers=CLERK, json={
-        "psn_no": wang, "filing_type": "temporary", "area": "130102",
+        "psn_no": wang, "filing_type": "temporary", **SIGNED, "area": "130102",
         "end_date": "2026-06-30"})
     assert filed.status_code == 201, filed.text
     claim = window_apply(http, wang, bill=bill("INV-CONSOLE", ("1", "XA01AAA0001", "80.00")))

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -325,6 +325,9 @@ def _good_rows() -> dict[str, dict[str, Any]]:
         "declared_period": dict(declared_id="DP-INV", area="110000", title="t",
                                 begin_date=date(2026, 6, 1), until_date=date(2026, 7, 31),
                                 actor="admin", declared_at=AT),
+        "institution_disease_service": dict(
+            fixmedins_code="H11010500001", opsp_dise_code="D-INV", opened_from=AT,
+            opened_by="a", opened_at=AT),
     }
 
 
@@ -368,6 +371,10 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_filing_status", "filing", {"status": "expired"}),
     ("ck_filing_kind", "filing", {"kind": "other"}),
     ("ck_filing_insutype", "filing", {"insutype": "31"}),
+    ("ck_filing_commitment", "filing", {"commitment_signed": True}),  # when? which?
+    ("ck_filing_commitment", "filing", {"commitment_version": "CL-1"}),  # not signed
+    ("ck_institution_disease_service_closed", "institution_disease_service",
+     {"closed_at": AT - timedelta(days=1)}),
     ("ck_outbox_status", "outbox", {"status": "sent"}),
     ("ck_outbox_attempts", "outbox", {"attempts": -1}),
     ("ck_claim_status", "claim", {"status": "approved!"}),
@@ -459,7 +466,7 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
 LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "practitioner",
                           "prescription", "rx_auth", "rx_code", "designation",
                           "psn_no_change", "contribution_period", "deferral",
-                          "declared_period"})
+                          "declared_period", "institution_disease_service"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from apps import ChannelApp
-from flows import WANG_FANG, ZHAO_LEI, line, ok, refused
+from flows import SIGNED, WANG_FANG, ZHAO_LEI, line, ok, refused
 from test_away import (
     T0,
     admin_file,
@@ -68,7 +68,7 @@ def test_the_app_shows_the_refusal_until_the_admission_is_cancelled(db, http, hi
     hebei, home = his_factory("H13010200001"), his_factory("H11010500001")
     app = ChannelApp(http)
     path = f"/channel/v1/certificates/{app.activate()}/filings"
-    filed = app.post(path, {"pin": PIN, "filing_type": "resident", "area": "130102"})
+    filed = app.post(path, {"pin": PIN, "filing_type": "resident", **SIGNED, "area": "130102"})
     serial = filed.json()["trt_dcla_detl_sn"]
     psn_no = psn_of(hebei, WANG_FANG)
     stay = admit_stay(hebei, psn_no, WANG_FANG)
@@ -90,10 +90,10 @@ DISEASE = {"filing_type": "disease", "institution": "H11010500001", "disease_cod
 # they keep the filing from being cancelled
 OPEN_VISITS = {
     "area, a visit in its area": (
-        {"filing_type": "temporary", "area": "110000", "end_date": "2026-06-30"},
+        {"filing_type": "temporary", **SIGNED, "area": "110000", "end_date": "2026-06-30"},
         [("H11010500001", "11", {})], True),
     "area, visits elsewhere": (
-        {"filing_type": "temporary", "area": "310000", "end_date": "2026-06-30"},
+        {"filing_type": "temporary", **SIGNED, "area": "310000", "end_date": "2026-06-30"},
         [("H11010500001", "11", {}), ("H13010200001", "11", {})], False),
     "disease, care at its institution": (DISEASE, [("H11010500001", "14", {})], True),
     "disease, care elsewhere or other care": (
@@ -154,7 +154,7 @@ def test_an_outpatient_visit_left_open_after_its_day_keeps_no_filing(
 
 # filing, med_type of the later visit, the refusal it meets
 CANCELLED_KINDS = {
-    "area": ({"filing_type": "temporary", "area": "110000", "end_date": "2026-06-30"},
+    "area": ({"filing_type": "temporary", **SIGNED, "area": "110000", "end_date": "2026-06-30"},
              "11", "E-FIL-002"),
     "disease": (DISEASE, "14", "E-FIL-011"),
 }
@@ -185,18 +185,22 @@ def test_a_visit_registered_after_the_cancellation_finds_no_filing(
     assert sent["payload"]["setlinfo"]["trt_dcla_detl_sn"] == again
 
 
-def test_a_cancelled_filing_made_after_discharge_does_not_send_the_stay_to_a_claim(
+def test_a_filing_made_after_discharge_keeps_the_unsettled_stay_it_may_settle(
     db, http, his_factory
 ):
-    """Filed after discharge, the filing served no stay (cancelled freely); cancelled, it
-    no longer makes the stay eligible for a claim on it (E-FIL-003), the stay is unfiled."""
+    """Filed after discharge, before the settlement, the filing covers the stay (the
+    2022 notice): it is not cancelled while the stay is unsettled; once cancelled (after
+    the institution cancels the stay) it covers nothing."""
     beijing = his_factory("H11010500001")
     psn_no = psn_of(beijing, ZHAO_LEI)
     stay = admit_stay(beijing, psn_no, ZHAO_LEI)
     discharge(beijing, psn_no, stay, "2026-05-11 09:00:00")
     serial = temporary_filing(http, psn_no)["trt_dcla_detl_sn"]  # at 09:30
+    refusal = cancel_filing(http, psn_no, serial)
+    assert refusal["http"] == 409 and stay in refusal["detail"]
+    for infno in ("2405", "2404"):  # the institution reopens and cancels the stay
+        ok(beijing.call(infno, {"data": {"mdtrt_id": stay, "psn_no": psn_no}}))
     assert cancel_filing(http, psn_no, serial)["http"] == 200
-    refused(settle_stay(beijing, psn_no, stay, ZHAO_LEI), "E-FIL-002")
 
 
 def test_a_stay_admitted_under_a_superseded_filing_settles_on_it(

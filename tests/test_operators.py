@@ -25,6 +25,7 @@ from conftest import (
     REVIEWER,
     bearer,
 )
+from flows import SIGNED
 from test_errors import snapshot, unchanged
 from test_reimbursement import PAYEE, bill, psn
 from yibao.cli import app as cli
@@ -294,7 +295,7 @@ def test_every_money_moving_or_configuration_action_is_logged_with_the_change(db
     http.delete(f"/admin/v1/suspensions/{made.json()['id']}", headers=ADMIN)
     http.post("/admin/v1/cards/BJ0000000002/loss", headers=CLERK)
     http.post("/admin/v1/filings", headers=CLERK, json={
-        "psn_no": psn_no, "filing_type": "temporary", "area": "130102",
+        "psn_no": psn_no, "filing_type": "temporary", **SIGNED, "area": "130102",
         "end_date": "2026-06-30"})
     logged = [(a["action"], a["actor"], a["role"]) for a in actions(db)]
     assert logged == [

@@ -12,7 +12,7 @@ from sqlalchemy import event, insert
 
 from apps import ChannelApp
 from conftest import CLERK as AUTH
-from flows import WANG_FANG, ok, person
+from flows import SIGNED, WANG_FANG, ok, person
 from yibao.domain import paging
 from yibao.services import catalogue
 from yibao.store.schema import catalogue_item
@@ -43,7 +43,7 @@ def five(http, his, clock) -> dict[str, list[str]]:
         assert reply.status_code == 201, reply.text
         claims.append(reply.json()["claim_id"])
         reply = http.post("/admin/v1/filings", json={
-            "psn_no": psn_no, "filing_type": "temporary", "area": "310000",
+            "psn_no": psn_no, "filing_type": "temporary", **SIGNED, "area": "310000",
             "end_date": "2026-12-31"}, headers=AUTH)
         assert reply.status_code == 201, reply.text
         filings.append(reply.json()["trt_dcla_detl_sn"])

@@ -20,6 +20,7 @@ from conftest import ADMIN, CLERK
 from flows import (
     LI_JIANGUO,
     LIU_YANG,
+    SIGNED,
     WANG_FANG,
     ZHAO_LEI,
     fen,
@@ -116,7 +117,7 @@ def test_mutual_aid_refusals(db, http, his_factory):
     reply = http.put(f"/admin/v1/institutions/{PHARMACY}/networked", json={"enabled": True},
                      headers=ADMIN)
     assert reply.status_code == 200
-    http.post("/admin/v1/filings", json={"psn_no": zhao, "filing_type": "temporary",
+    http.post("/admin/v1/filings", json={"psn_no": zhao, "filing_type": "temporary", **SIGNED,
                                          "area": "110000", "end_date": "2026-06-30"},
               headers=CLERK)
     refused(shop.call("2102", payload), "E-PHA-004")
@@ -215,7 +216,7 @@ def test_a_buyer_insured_elsewhere_at_a_networked_pharmacy(db, http, his_factory
     assert reply.status_code == 200
     refused(shop.call("2102", purchase(zhao, ZHAO_LEI, lines)), "E-FIL-002")  # not filed
     filed = http.post("/admin/v1/filings", json={
-        "psn_no": zhao, "filing_type": "temporary", "area": "110000",
+        "psn_no": zhao, "filing_type": "temporary", **SIGNED, "area": "110000",
         "end_date": "2026-06-30"}, headers=CLERK)
     assert filed.status_code == 201, filed.text
     s = ok(shop.call("2102", purchase(zhao, ZHAO_LEI, lines)))["setlinfo"]

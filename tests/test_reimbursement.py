@@ -17,7 +17,18 @@ from apps import ChannelApp
 from calls import window_call
 from concurrency import run_threads
 from conftest import APPROVER, AUDITOR, CLERK, FINANCE, REVIEWER
-from flows import WANG_FANG, ZHAO_LEI, line, ok, person, refused, register, settle_payload, upload
+from flows import (
+    SIGNED,
+    WANG_FANG,
+    ZHAO_LEI,
+    line,
+    ok,
+    person,
+    refused,
+    register,
+    settle_payload,
+    upload,
+)
 from yibao.api.claim_models import BillIn, bill_of
 from yibao.domain.errors import Refused
 from yibao.services import applications
@@ -242,7 +253,7 @@ def test_care_away_filed_after_discharge_is_reimbursed_by_the_insured_places_pol
     psn_no = psn(beijing, ZHAO_LEI)
     clock.now = datetime(2026, 5, 11, 9, 30)
     filed = http.post("/admin/v1/filings", json={
-        "psn_no": psn_no, "filing_type": "temporary", "area": "110000",
+        "psn_no": psn_no, "filing_type": "temporary", **SIGNED, "area": "110000",
         "end_date": "2026-06-30"}, headers=CLERK).json()["trt_dcla_detl_sn"]
     claim = window_apply(http, psn_no, reason="after_discharge",
                          trt_dcla_detl_sn=filed,

@@ -101,7 +101,8 @@ def apply_at_window(call: Call, body: AgencyApplicationIn) -> str:
     claim_id = applications.apply(call, Application(
         psn_no=body.psn_no, reason=body.reason, payee=payee_of(body.payee),
         bill=bill_of(body.psn_no, body.bill) if body.bill else None,
-        code=body.fixmedins_code, invono=body.invono, filing_sn=body.trt_dcla_detl_sn))
+        code=body.fixmedins_code, invono=body.invono, filing_sn=body.trt_dcla_detl_sn,
+        mdtrt_id=body.mdtrt_id))
     audit.action(call, "claim.apply", claim_id, psn_no=body.psn_no)
     return claim_id
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from yibao.api.admin import DENIED, Gate, Window
+from yibao.api.filing_fields import CommitmentFields
 from yibao.api.pages import Limit, Offset
 from yibao.api.rest import DecimalRoute
 from yibao.domain import filing as filing_rules
@@ -20,7 +21,7 @@ from yibao.services.context import Call
 # (no "from __future__ import annotations": FastAPI reads the Annotated dependencies)
 
 
-class FilingIn(BaseModel):
+class FilingIn(CommitmentFields):
     psn_no: str = Field(min_length=1, max_length=30, examples=["13010200000000000005"])
     filing_type: str = Field(examples=["resident"], description=(
         "resettled, resident, stationed (long-term); referral, emergency, temporary; "
@@ -47,6 +48,7 @@ def new_filing(body: FilingIn) -> filing.NewFiling:
         psn_no=body.psn_no, filing_type=body.filing_type, insutype=body.insutype, area=body.area,
         end_date=body.end_date, institution=body.institution,
         disease_code=body.disease_code, disease_name=body.disease_name, reason=body.reason,
+        commitment=body.commitment(),
     )
 
 

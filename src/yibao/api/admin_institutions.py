@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from yibao.api.admin import DENIED, Gate, Window
 from yibao.api.gateway import INSTITUTION_CACHE_SECONDS
-from yibao.api.rest import DecimalRoute
+from yibao.api.rest import ChinaTime, DecimalRoute
 from yibao.domain.roles import Operator
 from yibao.services import institutions
 from yibao.services.context import Call
@@ -27,6 +27,11 @@ class OpenKindIn(BaseModel):
     kind: str = Field(max_length=20, examples=["a_class"], description=(
         "a_class (A类定点), specialist (专科), tcm (中医), community (社区/一级), or empty: "
         "persons use it only when they designated it (docs/designation.md)"))
+class DiseaseService(BaseModel):
+    opened: bool = Field(description="true: opened for special-disease care away from "
+                         "home; false: closed from now")
+    opened_from: ChinaTime | None = Field(None, description="opened from this moment "
+                                          "(China Standard Time); empty: now")
 
 
 class Schemes(BaseModel):
@@ -49,6 +54,14 @@ class TokenIn(BaseModel):
 
 
 FLAGS = {"networked": "networked", "prepay": "prepay"}  # path segment -> column
+
+
+def _service_view(service: institutions.DiseaseService) -> dict[str, Any]:
+    return {"opsp_dise_code": service.disease,
+            "opened_from": service.opened_from.isoformat(sep=" "),
+            "opened_by": service.opened_by, "opened_at": service.opened_at.isoformat(sep=" "),
+            "closed_at": None if service.closed_at is None
+            else service.closed_at.isoformat(sep=" "), "closed_by": service.closed_by}
 
 
 def router(window: Window, gate: Gate, *, forget_institution: Callable[[str], None],
@@ -90,6 +103,24 @@ def router(window: Window, gate: Gate, *, forget_institution: Callable[[str], No
             forget_institution(code)
             return {"fixmedins_code": code, "open_kind": body.kind,
                     "effective_within_seconds": INSTITUTION_CACHE_SECONDS}
+        return window.run(op, act)
+
+    @api.get("/{code}/diseases", summary="The special diseases the institution settles "
+             "away from home, opened or closed (any operator)")
+    def diseases(code: str, op: Annotated[Operator, gate.needs("read")]) -> Any:
+        return window.run(op, lambda call: [
+            _service_view(s) for s in institutions.disease_services_of(call.conn, code)],
+            read_only=True)
+
+    @api.put("/{code}/diseases/{disease}", summary="Open or close special-disease care "
+             "away from home for one disease (administrator)")
+    def disease_service(code: str, disease: str, body: DiseaseService,
+                        op: Annotated[Operator, gate.needs("institutions.diseases")]) -> Any:
+        def act(call: Call) -> list[dict[str, Any]]:
+            institutions.set_disease_service(call, code, disease, opened=body.opened,
+                                             opened_from=body.opened_from)
+            return [_service_view(s)
+                    for s in institutions.disease_services_of(call.conn, code)]
         return window.run(op, act)
 
     gateway = gate.needs("institutions.gateway")

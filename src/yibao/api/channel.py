@@ -37,6 +37,7 @@ from yibao.api.channel_gate import (
 )
 from yibao.api.channel_own import PagedPinIn, PinIn
 from yibao.api.claim_models import ApplicationIn, PayeeIn, bill_of, payee_of
+from yibao.api.filing_fields import CommitmentFields
 from yibao.api.gateway import UnixClock
 from yibao.api.limits import Family, Throttle
 from yibao.api.problems import problem
@@ -121,7 +122,7 @@ class FaceIn(BaseModel):
                                          "check of the holder (purpose face)")
 
 
-class FilingIn(BaseModel):
+class FilingIn(CommitmentFields):
     pin: str = Field(min_length=1, max_length=20)
     filing_type: str = Field(examples=["temporary"], description=(
         "resettled, resident, stationed (long-term); referral, emergency, temporary; "
@@ -401,7 +402,8 @@ def _claim_routes(api: APIRouter, runner: Runner) -> None:
         def act(call: Call, psn_no: str) -> dict[str, str]:
             return {"trt_dcla_detl_sn": filing.register(call, filing.NewFiling(
                 psn_no=psn_no, filing_type=body.filing_type, insutype=body.insutype,
-                area=body.area, end_date=body.end_date, reason=body.reason)).value}
+                area=body.area, end_date=body.end_date, reason=body.reason,
+                commitment=body.commitment())).value}
         return as_holder(who, cert_id, body.pin, act)
 
     @post(api, "/certificates/{cert_id}/filings/list", claims_scope, write=False,
@@ -431,7 +433,7 @@ def _claim_routes(api: APIRouter, runner: Runner) -> None:
                 payee=payee_of(body.payee) if body.payee else None,
                 bill=bill_of(psn_no, body.bill) if body.bill else None,
                 code=body.fixmedins_code, invono=body.invono,
-                filing_sn=body.trt_dcla_detl_sn))}
+                filing_sn=body.trt_dcla_detl_sn, mdtrt_id=body.mdtrt_id))}
         return as_holder(who, cert_id, body.pin, act)
 
     @post(api, "/certificates/{cert_id}/claims/list", claims_scope, write=False,

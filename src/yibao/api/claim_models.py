@@ -76,8 +76,10 @@ class WindowPayeeIn(PayeeIn):
 
 
 class ApplicationIn(BaseModel):
-    """Either ``bill`` (details typed in) or ``fixmedins_code`` + ``invono`` of a bill the
-    hospital uploaded (2901)."""
+    """Either ``bill`` (details typed in), ``fixmedins_code`` + ``invono`` of a bill the
+    hospital uploaded (2901), or ``fixmedins_code`` + ``mdtrt_id`` of a visit the
+    hospital registered and uploaded but could not settle (online manual
+    reimbursement)."""
 
     reason: str = Field("fault", examples=["no_credential"], description=", ".join(
         REASONS))
@@ -85,6 +87,8 @@ class ApplicationIn(BaseModel):
     bill: BillIn | None = None
     fixmedins_code: str = Field("", max_length=30)
     invono: str = Field("", max_length=50)
+    mdtrt_id: str = Field("", max_length=30, description="a visit the institution "
+                          "registered and uploaded (2201/2401) but could not settle")
     trt_dcla_detl_sn: str = Field("", max_length=30, description="filing, for care away")
 
 

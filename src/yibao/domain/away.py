@@ -76,6 +76,9 @@ class Site:
     code: str  # fixmedins_code
     area: str  # its co-ordination (pool) area
     networked: bool  # joined inter-provincial direct settlement
+    # the special diseases (opsp_dise_code) whose care away from home it opened (the 2022
+    # notice); read for special-disease care only
+    diseases: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +110,7 @@ class Span:
     at: datetime
 
     def covered_by(self, filing: Filing) -> bool:
-        return covers(window_of(filing), visit_begin=self.begin, visit_end=self.end,
-                      at=self.at)
+        return covers(window_of(filing), visit_begin=self.begin, at=self.at)
 
 
 _Basis = tuple[Category, str | None]
@@ -144,7 +146,7 @@ def direct_basis(
     here = basis_filings(standing, visit)
     found: _Basis | None
     if visit.is_special_disease:
-        found = _disease_filing(here, site.code, span, relationship)
+        found = _disease_filing(here, site, span, relationship)
     else:
         found = _area_basis(here, visit, span, relationship, policy.away)
     if found is None:
@@ -271,17 +273,23 @@ def _category_of(filing: Filing) -> tuple[Category, str]:
 
 
 def _disease_filing(
-    filed: list[Filing], code: str, span: Span, relationship: Relationship,
+    filed: list[Filing], site: Site, span: Span, relationship: Relationship,
 ) -> tuple[Category, str]:
     """The newest of ``filed`` (the special-disease filings with this institution) that
-    covers the visit and was made under the person's current insured relationship."""
+    covers the visit, was made under the person's current insured relationship and is
+    for a disease whose care away from home the institution opened (the 2022 notice:
+    E-FIL-015 otherwise)."""
     mine = _covering(filed, span)
     if not mine:
-        raise Refused("E-FIL-011", f"{code}: no special-disease filing in force here")
+        raise Refused("E-FIL-011", f"{site.code}: no special-disease filing in force here")
     valid = made_under(mine, relationship)
     if not valid:
         raise filed_under_another_relationship(mine[-1], relationship)
-    return _category_of(valid[-1])
+    opened = [f for f in valid if f.disease_code in site.diseases]
+    if not opened:
+        raise Refused("E-FIL-015", f"{site.code} has not opened special-disease care away "
+                      f"from home for {valid[-1].disease_code} ({valid[-1].serial})")
+    return _category_of(opened[-1])
 
 
 def _area_basis(
@@ -289,7 +297,8 @@ def _area_basis(
     relationship: Relationship, away: Mapping[str, Decimal],
 ) -> _Basis | None:
     """The basis from the newest of ``here`` (the area filings for this area) that covers
-    the visit or from an emergency, whichever the insured place cuts less; else None
+    the visit (registered before the settlement, even after discharge: the 2022 notice)
+    or from an emergency, whichever the insured place cuts less; else None
     (after the refusals that explain a filing that does not count)."""
     covering = _covering(here, span)
     valid = made_under(covering, relationship)
@@ -302,9 +311,7 @@ def _area_basis(
         return _least_cut(bases, lambda c: away.get(c.value, Decimal(1)))
     if covering:
         raise filed_under_another_relationship(covering[-1], relationship)
-    if _filed_after(here, span):
-        raise Refused("E-FIL-003", f"mdtrt_id {visit.mdtrt_id} left {span.end}")
-    return None
+    return None  # (a filing registered after discharge covers: E-FIL-003 is retired)
 
 
 def _least_cut(bases: list[_Basis], cut: Callable[[Category], Decimal]) -> _Basis:
@@ -351,8 +358,9 @@ def claim_basis(
     only for injury care) as in ``direct_basis``, one registered after the care counting
     too. A named filing counts only where real-time settlement of the same care would
     have rested on it (``direct_basis``'s kind, area or institution, coverage and
-    insured relationship), or, for an area filing, where it was registered after
-    discharge (E-FIL-003 sent the person here); none: unfiled. Emergency care may rest on
+    insured relationship), or where it was registered after the care (of any kind: as
+    a settlement counts a filing registered before it, a claim counts one registered
+    before the claim, the 2022 notice); none: unfiled. Emergency care may rest on
     the emergency instead (``claimed`` takes the lesser cut). A cancelled filing or
     declaration never counts."""
     span = care_over(visit)
@@ -395,10 +403,8 @@ def _named_basis(
 ) -> tuple[Category, str]:
     """The category of the filing a claim names, if it counts for the care."""
     here = basis_filings([named], visit)
-    if visit.is_special_disease:
-        code, fitting = "E-FIL-011", _covering(here, span)
-    else:
-        code, fitting = "E-FIL-002", _covering(here, span) or _filed_after(here, span)
+    code = "E-FIL-011" if visit.is_special_disease else "E-FIL-002"
+    fitting = _covering_or_after(here, span)
     if not fitting or named.status is Status.CANCELLED:
         raise Refused(code, f"{summary(named)}: not for care at {site.code} "
                       f"({site.area}) on {visit.begin:%Y-%m-%d}")

@@ -81,6 +81,7 @@ REASONS = {  # claim.reason: why the bill was not settled in real time (≤ 20 c
     "fault": "the platform or the institution's link was down",
     "no_credential": "no card or certificate at hand",
     "after_discharge": "filed for care away from home after discharge",
+    "unfiled": "care away from home not filed before the settlement",
     "not_networked": "the institution is not networked for direct settlement",
     "other": "other",
 }

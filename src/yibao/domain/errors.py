@@ -244,8 +244,9 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-FIL-002", "no filing for this co-ordination area",
      "file (app, referring hospital 2501, agency) before discharge; emergencies count as "
      "filed; a claim names a filing for the area of its care (or none)", 409),
-    ("E-FIL-003", "filed after discharge: not settled directly",
-     "pay in full; the stay is eligible for manual reimbursement at the insured place", 409),
+    ("E-FIL-003", "filed after discharge: not settled directly (retired)",
+     "retired by issue 19: under the 2022 notice a filing registered before the "
+     "settlement, even after discharge, counts (docs/away.md); no longer answered", 409),
     ("E-FIL-004", "special-disease filing limit reached",
      "at most two institutions per disease: cancel one filing first (2504)", 409),
     ("E-FIL-005", "filing not found", "trt_dcla_detl_sn unknown, or not this person's or caller's",
@@ -295,6 +296,13 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "special-disease care (med_type 14) at home settles on a registration in force "
      "(2503 by an institution of the insured place), for the disease the visit names",
      409),
+    ("E-FIL-014", "personal commitment letter required",
+     "the insured place files this type on the person's signed commitment letter "
+     "(个人承诺书): send commitment_signed true and the letter's commitment_version", 400),
+    ("E-FIL-015", "institution has not opened this special disease away from home",
+     "special-disease care away from home settles directly only at an institution that "
+     "opened the service for that disease (the 2022 notice; docs/away.md): pay in full "
+     "and apply for manual reimbursement, or go to an institution that opened it", 409),
     # manual reimbursement
     ("E-CLM-001", "claim or payment not found", "claim_id, order id or invoice unknown", 404),
     ("E-CLM-002", "invoice already claimed", "one claim per invoice; see the existing claim", 409),
@@ -312,6 +320,18 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "fault_id unknown; an institution's periods: GET /admin/v1/institutions/{code}/faults", 404),
     ("E-CLM-010", "fault period already cancelled",
      "a period is cancelled once; declare it again if it was right after all", 409),
+    ("E-CLM-011", "no such uploaded visit of this person",
+     "name the visit by its mdtrt_id and the institution that registered it (2201/2401); "
+     "a visit of another person is not shown", 404),
+    ("E-CLM-012", "visit settled in real time",
+     "the institution settled it (2207/2304): nothing to reimburse; if the settlement was "
+     "wrong, the institution cancels it (2208/2305) first", 409),
+    ("E-CLM-013", "stay not discharged",
+     "a stay is claimed once the institution discharged it (2402): apply after discharge",
+     409),
+    ("E-CLM-014", "visit already claimed",
+     "one claim per visit (its fee lines are reimbursed once): see the existing claim",
+     409),
     # clearing and reconciliation
     ("E-CLR-001", "month already closed", "late changes count in the month they happen", 409),
     ("E-CLR-002", "month not valid or not run", "YYYY-MM; run the month before closing it", 400),
@@ -381,6 +401,9 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
      "reload the page and send the form again; signed out, sign in first", 403),
     ("E-ADM-011", "department code invalid", "a fever-clinic department is the dept_code "
      "the HIS sends in 2201 (adm_dept_codg in 2401): 1..30 printable characters", 400),
+    ("E-ADM-012", "special-disease service setting invalid",
+     "opsp_dise_code is 1-30 characters; only a disease the institution opened can be "
+     "closed (docs/away.md, \"Special diseases away from home\")", 400),
     # online orders (the mobile-payment centre, 6201-6401: docs/online-payment.md)
     ("E-ORD-001", "no such online order", "send the payOrdId 6201 answered, with its payToken",
      404),

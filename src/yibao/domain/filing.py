@@ -125,6 +125,42 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
+class Commitment:
+    """The personal commitment letter (个人承诺书) signed with a filing (the 2022 notice:
+    some filings rest on the person's commitment instead of documents): whether it was
+    signed, when, which letter (its version or text id) and through which entry
+    (``app:<channel>``, ``window:<operator>``)."""
+
+    signed: bool = False
+    at: datetime | None = None
+    version: str = ""
+    entry: str = ""
+
+
+UNSIGNED = Commitment()
+COMMITMENT_VERSION_LEN_MAX = 30
+
+
+def check_commitment(filing_type: str, commitment: Commitment,
+                     required: frozenset[str]) -> None:
+    """A filing of a type the insured place's policy files on the person's commitment
+    (``[away.commitment] types``) needs the signed letter (E-FIL-014); a signed letter
+    names its version (E-FIL-008)."""
+    if commitment.signed:
+        version = commitment.version
+        if not version or len(version) > COMMITMENT_VERSION_LEN_MAX or not version.isprintable():
+            raise Refused("E-FIL-008", "a signed commitment letter names its version "
+                          f"(commitment_version, 1..{COMMITMENT_VERSION_LEN_MAX} characters)")
+        return
+    if commitment.version:
+        raise Refused("E-FIL-008", "commitment_version without a signed letter "
+                      "(commitment_signed true)")
+    if filing_type in required:
+        raise Refused("E-FIL-014", f"a {filing_type} filing rests on the person's signed "
+                      "commitment letter (commitment_signed true, commitment_version)")
+
+
+@dataclass(frozen=True, slots=True)
 class Filing:
     """A stored filing (a ``filing`` row, read by store/filings.py), typed."""
 
@@ -148,6 +184,7 @@ class Filing:
     source: str  # dcla_souc
     actor: str  # who registered it (an institution's code, an operator, a channel)
     msgid: str
+    commitment: Commitment = UNSIGNED  # the personal commitment letter signed with it
 
     @property
     def category(self) -> Category:
@@ -200,13 +237,14 @@ def years_after(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def covers(window: Window, *, visit_begin: datetime, visit_end: datetime | None,
-           at: datetime) -> bool:
+def covers(window: Window, *, visit_begin: datetime, at: datetime) -> bool:
     """Whether a filing lets a visit settle directly at ``at``: it was registered by
-    then and before discharge, and its validity overlaps the visit."""
-    deadline = min(at, visit_end) if visit_end is not None else at
+    then, and its validity overlaps the visit. A filing registered after discharge but
+    before the (final) settlement counts too: the 2022 notice (医保发〔2022〕22号) settles
+    directly what was filed before the settlement (a claim judges the care at its end:
+    ``domain.away.care_over``)."""
     until = window.until
-    return window.begin_at <= deadline and (until is None or until > visit_begin)
+    return window.begin_at <= at and (until is None or until > visit_begin)
 
 
 def filed_after_discharge(window: Window, *, visit_end: datetime | None) -> bool:

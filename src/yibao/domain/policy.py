@@ -29,7 +29,7 @@ from yibao.domain.contribution import (
 )
 from yibao.domain.contribution import Terms as ContributionTerms
 from yibao.domain.designation import CHOICES_MAX_LIMIT, OPEN_KINDS, OpenKind, Rule
-from yibao.domain.filing import Category
+from yibao.domain.filing import Category, FilingType
 from yibao.domain.money import Fen, yuan_to_fen
 
 LEVELS = frozenset({0, 1, 2, 3})  # 0: pharmacy / unrated
@@ -269,6 +269,10 @@ class Policy:
     # away from home: ratio points cut per category (domain/filing.py Category); a
     # category that is absent is not settled directly (only "unfiled" may be absent)
     away: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    # the filing types filed on the person's signed commitment letter (个人承诺书, the
+    # 2022 notice): ``[away.commitment] types``; a filing of such a type from an app or
+    # the window without the signed letter is refused (E-FIL-014)
+    commitment: frozenset[str] = frozenset()
     # a purchase's cash part may be paid from a bound family member's account (共济,
     # acct_used_flag 2): ``[pharmacy] mutual_aid``
     mutual_aid: bool = False
@@ -422,7 +426,7 @@ def _away(raw: Mapping[str, Any] | None) -> Mapping[str, Decimal]:
     if raw is None:
         return MappingProxyType({})
     _require_source(raw, "away")
-    unknown = set(raw) - {*AWAY_CATEGORIES, "source"}
+    unknown = set(raw) - {*AWAY_CATEGORIES, "source", "commitment"}
     if unknown:
         raise PolicyError(f"away: unknown categories {sorted(unknown)}")
     missing = [c for c in AWAY_CATEGORIES if c not in raw and c != Category.UNFILED]
@@ -431,6 +435,26 @@ def _away(raw: Mapping[str, Any] | None) -> Mapping[str, Decimal]:
     return MappingProxyType(
         {c: _ratio(raw[c], f"away.{c}") for c in AWAY_CATEGORIES if c in raw}
     )
+
+
+# the types an app or the window files (2501, 2503 and 2507 carry the hospital's papers)
+COMMITMENT_TYPES = frozenset(t.value for t in FilingType if t is not FilingType.DISEASE)
+
+
+def _commitment(raw: Mapping[str, Any] | None) -> frozenset[str]:
+    """``[away.commitment]``: ``types``, the filing types filed on the person's signed
+    commitment letter, and its ``source``."""
+    if raw is None:
+        return frozenset()
+    _require_source(raw, "away.commitment")
+    types = raw.get("types")
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise PolicyError("away.commitment.types must be a list of filing types")
+    unknown = set(types) - COMMITMENT_TYPES
+    if unknown:
+        raise PolicyError(f"away.commitment: not filing types an app or the window files "
+                          f"{sorted(unknown)}")
+    return frozenset(types)
 
 
 SUPPLY_DAYS_MAX = 366
@@ -596,6 +620,7 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
                 _scheme(s, f"scheme[{i}]") for i, s in enumerate(raw.get("scheme", []))
             ),
             away=_away(raw.get("away")),
+            commitment=_commitment((raw.get("away") or {}).get("commitment")),
             mutual_aid=_mutual_aid(raw.get("pharmacy")),
             supply=_supply(raw.get("supply")),
             groups=_groups(raw.get("group", [])),

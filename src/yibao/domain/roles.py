@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "faults.change": frozenset({ADMINISTRATOR}),
     "institutions.flags": frozenset({ADMINISTRATOR}),
     "institutions.gateway": frozenset({ADMINISTRATOR}),  # schemes, AK/SK pairs, the token
+    # the special diseases an institution settles away from home (the 2022 notice)
+    "institutions.diseases": frozenset({ADMINISTRATOR}),
     "outbox.retry": frozenset({ADMINISTRATOR}),
     "payments.export": frozenset({FINANCE}),
     "payments.result": frozenset({FINANCE}),

@@ -31,6 +31,9 @@ class VisitAction(StrEnum):
     UNDO_DISCHARGE = "undo_discharge"  # 2405: the stay is reopened
     CLOSE_SELFPAID = "close_selfpaid"  # a bill paid in full: its lines are stored
     WITHDRAW_BILL = "withdraw_bill"  # 2601 of the 2901 that uploaded the bill
+    # the person applies for manual reimbursement of an uploaded visit the institution
+    # could not settle (the 2022 notice's online manual reimbursement, 线上手工报销)
+    CLAIM_UPLOADED = "claim_uploaded"
 
 
 _S = VisitStatus
@@ -40,6 +43,9 @@ TRANSITIONS: Mapping[VisitAction, Mapping[VisitStatus, VisitStatus]] = MappingPr
     VisitAction.UNDO_DISCHARGE: {_S.DISCHARGED: _S.OPEN},
     VisitAction.CLOSE_SELFPAID: {_S.OPEN: _S.SELFPAID},
     VisitAction.WITHDRAW_BILL: {_S.SELFPAID: _S.CANCELLED},
+    # an outpatient visit is over once registered and its details uploaded; a stay once
+    # discharged (an open stay: E-CLM-013, checked before)
+    VisitAction.CLAIM_UPLOADED: {_S.OPEN: _S.SELFPAID, _S.DISCHARGED: _S.SELFPAID},
 })
 
 

@@ -35,14 +35,21 @@ class Application:
     code: str = ""
     invono: str = ""
     filing_sn: str = ""
+    mdtrt_id: str = ""  # a visit the HIS uploaded but could not settle (with ``code``)
 
 
 def apply(call: Call, application: Application) -> str:
-    """An application: with the details (``bill``) or for a bill the HIS uploaded."""
+    """An application: with the details (``bill``), for a bill the HIS uploaded, or for
+    a visit the HIS uploaded and could not settle (``mdtrt_id``: the 2022 notice's
+    online manual reimbursement)."""
     payee = _payee_of(call, application.psn_no, application.payee)
     if application.bill is not None:
         return submit(call, application.bill, reason=application.reason, payee=payee,
                       filing_sn=application.filing_sn)
+    if application.mdtrt_id:
+        care = bills.UploadedVisit(application.psn_no, application.code,
+                                   application.mdtrt_id, application.reason)
+        return bills.claim_uploaded(call, care, payee, application.filing_sn)
     return apply_for(call, application.psn_no, application.code, application.invono, payee,
                      application.filing_sn)
 

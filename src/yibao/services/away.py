@@ -14,6 +14,7 @@ person's own, whichever place settles.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from yibao.domain.money import fen_to_yuan
 from yibao.domain.policy import Policy
 from yibao.services import outbox
 from yibao.services.context import Institution
-from yibao.store import filings
+from yibao.store import disease_services, filings
 from yibao.store.schema import SETTLEMENT_AMOUNTS
 
 __all__ = ["Away", "Claimed", "claim_basis", "claim_needs", "claimed", "decide",
@@ -46,8 +47,11 @@ def decide(
     site = site_of(institution)
     if not rules.settles_away(relationship, site):
         return None
+    facts = visit_facts(visit)
+    if facts.is_special_disease:  # which diseases it opened: read for such care only
+        site = replace(site, diseases=disease_services.opened(conn, site.code, now))
     return rules.direct_basis(
-        filings.held_by(conn, person["psn_no"]), visit_facts(visit), site=site,
+        filings.held_by(conn, person["psn_no"]), facts, site=site,
         relationship=relationship, policy=policy, at=now)
 
 

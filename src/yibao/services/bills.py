@@ -16,8 +16,9 @@ from sqlalchemy import Connection, RowMapping, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from yibao.domain.claims import REASONS, Action, ClaimStatus
-from yibao.domain.codes import visit_class_of
+from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
+from yibao.domain.visit_states import VisitStatus
 from yibao.services import away, claims, designation, faults, fees, settlement, visits
 from yibao.services.claims import Payee
 from yibao.services.context import Call, Done, Effect, EffectKind, Institution
@@ -71,25 +72,116 @@ def record(call: Call, bill: Bill, *, reason: str, status: ClaimStatus,
     if status is ClaimStatus.SUBMITTED:  # (an uploaded bill is checked when applied for)
         check_care(call, bill.psn_no, mdtrt_id, filing_sn, care.institution)
     total = sum(x.amount for x in bill.lines)
+    _insert_claim(call, _NewClaim(
+        claim_id=claim_id, psn_no=bill.psn_no, mdtrt_id=mdtrt_id, code=bill.fixmedins_code,
+        invono=bill.invono, insutype=bill.insutype, med_type=bill.med_type, reason=reason,
+        status=status, total=total, payee=payee, filing_sn=filing_sn))
+    return claim_id
+
+
+@dataclass(frozen=True, slots=True)
+class _NewClaim:
+    """A claim row to insert: its care (``mdtrt_id``), invoice, amount and applicant."""
+
+    claim_id: str
+    psn_no: str
+    mdtrt_id: str
+    code: str
+    invono: str
+    insutype: str
+    med_type: str
+    reason: str
+    status: ClaimStatus
+    total: int
+    payee: Payee | None
+    filing_sn: str
+
+
+def _insert_claim(call: Call, new: _NewClaim) -> None:
+    """The claim row and its first step; a concurrent claim of the same invoice is
+    refused cleanly (E-CLM-002)."""
+    payee = new.payee
     try:
-        with conn.begin_nested():  # a concurrent claim of the same invoice: refuse cleanly
-            conn.execute(insert(claim).values(
-                claim_id=claim_id, psn_no=bill.psn_no, mdtrt_id=mdtrt_id,
-                fixmedins_code=bill.fixmedins_code, invono=bill.invono,
-                insutype=bill.insutype, med_type=bill.med_type, reason=reason,
-                trt_dcla_detl_sn=filing_sn or None, status=status.value,
+        with call.conn.begin_nested():
+            call.conn.execute(insert(claim).values(
+                claim_id=new.claim_id, psn_no=new.psn_no, mdtrt_id=new.mdtrt_id,
+                fixmedins_code=new.code, invono=new.invono, insutype=new.insutype,
+                med_type=new.med_type, reason=new.reason,
+                trt_dcla_detl_sn=new.filing_sn or None, status=new.status.value,
                 source=call.actor.source, applicant=call.actor.name,
                 bank_name=payee.bank_name if payee else "",
                 bank_account=payee.bank_account if payee else "",
                 payee_id=payee.payee_id if payee else None,
                 registered_payee_id=payee.registered_id if payee else None,
-                medfee_sumamt=total, created_at=call.now, updated_at=call.now))
+                medfee_sumamt=new.total, created_at=call.now, updated_at=call.now))
     except IntegrityError as exc:
         if classify(exc) is not Failure.DUPLICATE:  # a row refused, not a concurrent claim
             raise
-        raise Refused("E-CLM-002", f"invoice {bill.invono} of {bill.fixmedins_code}") from exc
-    claims.step(call, claim_id, status.value, REASONS[reason])
+        raise Refused("E-CLM-002", f"invoice {new.invono} of {new.code}") from exc
+    claims.step(call, new.claim_id, new.status.value, REASONS[new.reason])
+
+
+# ---------------------------------------------------------------- an uploaded visit
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedVisit:
+    """Care the HIS registered and uploaded (2201/2203/2204 or 2401/2301/2402) but could
+    not settle directly: the visit (``mdtrt_id`` at ``code``) a person applies for."""
+
+    psn_no: str
+    code: str
+    mdtrt_id: str
+    reason: str
+
+
+def claim_uploaded(call: Call, care: UploadedVisit, payee: Payee, filing_sn: str) -> str:
+    """Online manual reimbursement (线上手工报销, the 2022 notice): the claim is built from
+    the visit's uploaded fee details and diagnoses, not a retyped bill. The visit becomes
+    the claim's (``selfpaid``): no longer settled in real time, its lines counted once.
+    Refused: not the person's visit at that institution (E-CLM-011), settled in real time
+    (E-CLM-012), a stay not discharged (E-CLM-013), claimed already (E-CLM-014), no
+    details uploaded (E-CLM-006); away from home, what the care rests on as for a bill."""
+    conn = call.conn
+    if care.reason not in REASONS:
+        raise Refused("E-CLM-006", f"reason {care.reason!r}; one of {', '.join(REASONS)}")
+    payee.check()
+    # the person's lock first, as a real-time settlement takes it: a 2207/2304 of the
+    # same visit at the same moment settles it first (then E-CLM-012) or finds it claimed
+    lock_person(conn, care.psn_no)
+    row = _uploaded_visit(conn, care)
+    lines = fees.unsettled_lines(conn, care.mdtrt_id)
+    if not lines:
+        raise Refused("E-CLM-006", f"visit {care.mdtrt_id} has no uploaded fee details")
+    site = site_of(conn, care.code)
+    check_basis(conn, care.psn_no, care.mdtrt_id, filing_sn, site)
+    visits.claim_uploaded(call, row)
+    claim_id = call.ids.new("R")
+    _insert_claim(call, _NewClaim(
+        claim_id=claim_id, psn_no=care.psn_no, mdtrt_id=care.mdtrt_id, code=care.code,
+        invono=care.mdtrt_id, insutype=row["insutype"], med_type=row["med_type"],
+        reason=care.reason, status=ClaimStatus.SUBMITTED,
+        total=sum(x["det_item_fee_sumamt"] for x in lines), payee=payee,
+        filing_sn=filing_sn))
     return claim_id
+
+
+def _uploaded_visit(conn: Connection, care: UploadedVisit) -> RowMapping:
+    """The visit, locked, if the person may claim it now (the refusals of
+    ``claim_uploaded``)."""
+    row = conn.execute(select(visit_table).where(
+        visit_table.c.mdtrt_id == care.mdtrt_id).with_for_update()).mappings().first()
+    if row is None or row["psn_no"] != care.psn_no or row["fixmedins_code"] != care.code:
+        raise Refused("E-CLM-011", f"no visit {care.mdtrt_id} of this person at {care.code}")
+    taken = settlement.claim_of_visit(conn, care.mdtrt_id)
+    if taken is not None:
+        raise Refused("E-CLM-014", f"visit {care.mdtrt_id} is claim {taken}")
+    settled = settlements.live_of_visit(conn, care.mdtrt_id, final_only=False)
+    if settled:
+        raise Refused("E-CLM-012", f"visit {care.mdtrt_id} was settled as {settled[0]}")
+    if row["status"] == VisitStatus.OPEN and row["visit_class"] == VisitClass.INPATIENT:
+        raise Refused("E-CLM-013", f"stay {care.mdtrt_id} is not discharged (2402)")
+    return row
 
 
 def _check_care_dates(bill: Bill, now: datetime) -> None:

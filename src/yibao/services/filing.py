@@ -19,8 +19,9 @@ from yibao.domain.claims import ClaimStatus
 from yibao.domain.codes import VisitClass
 from yibao.domain.errors import Refused
 from yibao.domain.filing import ACTIVE, CANCELLED, SUPERSEDED, Filing, Status, window_of
+from yibao.domain.policy import select_policy
 from yibao.services import audit, away, visits
-from yibao.services.context import Call, Done, Effect, EffectKind
+from yibao.services.context import ActorKind, Call, Done, Effect, EffectKind
 from yibao.services.persons import active_insurance, insurances, lock_person
 from yibao.store import filings, institutions, settlements
 from yibao.store.schema import claim, filing, visit
@@ -40,6 +41,8 @@ class NewFiling:
     injury_time: datetime | None = None
     injury_site: str = ""
     care_area: str = ""  # the treating institution's area, when it registers (2507)
+    # the personal commitment letter the person signed with it (an app or the window)
+    commitment: rules.Commitment = rules.UNSIGNED
 
 
 def register(call: Call, new: NewFiling) -> Done[str]:
@@ -53,6 +56,7 @@ def register(call: Call, new: NewFiling) -> Done[str]:
     insured = active_insurance(conn, new.psn_no, new.insutype, now.date())
     area = _area_of(conn, new, kind, person["insuplc_admdvs"])
     end_at = rules.end_of_validity(new.filing_type, new.end_date, now)
+    commitment = _commitment_of(call, new, person["insuplc_admdvs"])
     serial = call.ids.new("F")
     if kind is rules.Kind.AREA:
         _supersede(conn, new.psn_no, serial, now)
@@ -66,10 +70,33 @@ def register(call: Call, new: NewFiling) -> Done[str]:
         dise_name=new.disease_name, reason=new.reason, trum_time=new.injury_time,
         trum_site=new.injury_site, begin_at=now, end_at=end_at, status=ACTIVE,
         source=actor.source, actor=actor.name, msgid=call.ref,
+        commitment_signed=commitment.signed, commitment_at=commitment.at,
+        commitment_version=commitment.version, commitment_entry=commitment.entry,
     ))
     audit.record(conn, kind="filing", psn_no=new.psn_no, actor=actor.name, at=now,
                  place=area, detail=f"{serial} {new.filing_type} until {end_at or 'ended'}")
     return Done(serial, Effect(EffectKind.FILING, serial))
+
+
+# the entries a person signs a commitment letter through, by who records the filing
+_ENTRIES = {ActorKind.CHANNEL: "app", ActorKind.OPERATOR: "window"}
+
+
+def _commitment_of(call: Call, new: NewFiling, insured_area: str) -> rules.Commitment:
+    """The commitment letter as stored: signed now through the call's entry (an app or
+    the window), checked against the insured place's policy (``[away.commitment]``:
+    E-FIL-014 when required and missing). The HIS's filings (2501, 2503, 2507) rest on
+    the hospital's papers: no letter."""
+    entry = _ENTRIES.get(call.actor.kind)
+    if entry is None:
+        return rules.UNSIGNED
+    policy = select_policy(call.policies, region=insured_area, insutype=new.insutype,
+                           day=call.now.date())
+    required = policy.commitment if policy is not None else frozenset()
+    rules.check_commitment(new.filing_type, new.commitment, required)
+    if not new.commitment.signed:
+        return rules.UNSIGNED
+    return replace(new.commitment, at=call.now, entry=f"{entry}:{call.actor.name}")
 
 
 def register_at_window(call: Call, new: NewFiling) -> str:
@@ -231,4 +258,12 @@ def describe(row: Filing, now: datetime) -> dict[str, Any]:
         "status": "expired" if expired else row.status.value,
         "ended_at": None if row.ended_at is None else row.ended_at.isoformat(sep=" "),
         "ended_reason": row.ended_reason, "source": row.source,
+        "commitment": _commitment_view(row.commitment),
     }
+
+
+def _commitment_view(letter: rules.Commitment) -> dict[str, Any]:
+    """The personal commitment letter signed with a filing, as the APIs show it."""
+    return {"signed": letter.signed,
+            "signed_at": None if letter.at is None else letter.at.isoformat(sep=" "),
+            "version": letter.version, "entry": letter.entry}

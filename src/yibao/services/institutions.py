@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -15,7 +16,7 @@ from yibao.domain.designation import OPEN_KINDS
 from yibao.domain.errors import Refused
 from yibao.services import audit
 from yibao.services.context import Call
-from yibao.store import institutions
+from yibao.store import disease_services, institutions
 
 GENERATED_ACCESS_KEY_HEX = 16  # bytes: 32 hex digits
 GENERATED_SECRET_HEX = 24  # bytes: 48 hex digits, 192 bits
@@ -53,6 +54,38 @@ def set_open_kind(call: Call, code: str, kind: str) -> None:
     audit.record(call.conn, kind="open_kind", psn_no=None, actor=call.actor.name,
                  at=call.now, place=code, detail=kind or "none")
     audit.action(call, "institution.open_kind", code, open_kind=kind)
+
+
+DISEASE_CODE_LEN_MAX = 30
+DiseaseService = disease_services.Service
+
+
+def set_disease_service(call: Call, code: str, disease: str, *, opened: bool,
+                        opened_from: datetime | None = None) -> None:
+    """Open (from ``opened_from``, default now) or close (now) the institution's
+    special-disease care away from home for ``disease`` (the 2022 notice), audited."""
+    if not disease or len(disease) > DISEASE_CODE_LEN_MAX or not disease.isprintable():
+        raise Refused("E-ADM-012", f"opsp_dise_code: 1..{DISEASE_CODE_LEN_MAX} characters")
+    if not institutions.lock(call.conn, code):
+        raise Refused("E-ADM-001", f"no such institution {code}")
+    by = call.actor.name
+    if opened:
+        disease_services.open_service(call.conn, code, disease, by=by, at=call.now,
+                                      opened_from=opened_from or call.now)
+    elif not disease_services.close_service(call.conn, code, disease, by=by, at=call.now):
+        raise Refused("E-ADM-012", f"{code} has not opened {disease}: nothing to close")
+    detail = f"{disease} opened={opened} from={opened_from or call.now}"
+    audit.record(call.conn, kind="disease_service", psn_no=None, actor=by, at=call.now,
+                 place=code, detail=detail)
+    audit.action(call, "institution.disease_service", code, disease=disease, opened=opened)
+
+
+def disease_services_of(conn: Connection, code: str) -> list[DiseaseService]:
+    """The diseases the institution opened or closed for care away from home (E-ADM-001
+    when there is no such institution)."""
+    if institutions.find(conn, code) is None:
+        raise Refused("E-ADM-001", f"no such institution {code}")
+    return disease_services.of_institution(conn, code)
 
 
 def set_schemes(call: Call, code: str, *, xtif: bool, aksk: bool) -> None:

@@ -261,6 +261,14 @@ def claim_of_invoice(conn: Connection, code: str, invono: str) -> str | None:
     return taken
 
 
+def claim_of_visit(conn: Connection, mdtrt_id: str) -> str | None:
+    """The manual-reimbursement claim (not rejected or withdrawn) of a visit."""
+    taken: str | None = conn.execute(select(claim.c.claim_id).where(
+        claim.c.mdtrt_id == mdtrt_id,
+        claim.c.status.not_in(CLAIM_RELEASED))).scalar_one_or_none()
+    return taken
+
+
 def _check_not_claimed(call: Call, invono: str) -> None:
     """An invoice claimed for manual reimbursement is not settled in real time as well."""
     taken = claim_of_invoice(call.conn, call.institution.code, invono)

@@ -281,6 +281,14 @@ def close_selfpaid(call: Call, mdtrt_id: str, end: datetime | None) -> None:
           endtime=end)
 
 
+def claim_uploaded(call: Call, row: RowMapping) -> None:
+    """The uploaded visit ``row`` (locked) becomes a claim's: paid in full, reimbursed
+    manually; no longer settled in real time, its lines no longer changed by the HIS."""
+    mdtrt_id = row["mdtrt_id"]
+    _move(call, mdtrt_id, visit_states.after(VisitAction.CLAIM_UPLOADED, row["status"],
+                                             mdtrt_id))
+
+
 def withdraw_selfpaid(call: Call, row: RowMapping) -> None:
     """The bill paid in full is withdrawn (2601 of its 2901): its visit (``row``, locked
     by ``get_visit``) is cancelled."""

@@ -31,6 +31,7 @@ from yibao.store.schema import (
     designation,
     gateway_key,
     institution,
+    institution_disease_service,
     insurance,
     mpc_app,
     operator,
@@ -104,6 +105,14 @@ CHARGE_CATEGORIES = {
 
 ONLINE_PHARMACY = "P11010500002"  # sells online: a person may choose it in a channel (7202)
 # institution, practitioner code, role, name, department: who prescribes and who reviews
+# special-disease care away from home opened per institution and disease (the 2022
+# notice): the two demo diseases (1309: M03900 高血压, M01600 糖尿病) at the networked
+# hospitals, so that the filings of the tests and the demo settle
+DISEASE_SERVICES = [(code, disease) for code in ("H11010500001", "H11010500002",
+                                                 "H13010200001")
+                    for disease in ("M03900", "M01600")]
+DISEASE_SERVICES_SINCE = datetime(2020, 1, 1)
+
 PRACTITIONERS = [
     ("H11010500001", "D110105000001", "doctor", "张医师", "K01"),
     ("H11010500001", "HY110105000001", "pharmacist", "李药师", "K90"),
@@ -257,6 +266,10 @@ def seed_demo(conn: Connection) -> int:
         for code, prac, role, name, dept in PRACTITIONERS])
     added += _seed_gateway_keys(conn)
     _seed_open_kinds(conn)
+    added += _insert_missing(conn, institution_disease_service, [
+        dict(fixmedins_code=code, opsp_dise_code=disease, opened_from=DISEASE_SERVICES_SINCE,
+             opened_by="demo", opened_at=DISEASE_SERVICES_SINCE)
+        for code, disease in DISEASE_SERVICES])
     for i, (name, certno, gend, birth, place, insutype, psn_type, balance, card_no) in enumerate(
         PERSONS, start=1
     ):

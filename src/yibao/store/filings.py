@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, or_, select
 
-from yibao.domain.filing import Filing, FilingType, Kind, Relationship, Status
+from yibao.domain.filing import Commitment, Filing, FilingType, Kind, Relationship, Status
 from yibao.domain.paging import Page
 from yibao.store.schema import filing
 
@@ -104,4 +104,6 @@ def _record(row: RowMapping) -> Filing:
         begin_at=row["begin_at"], end_at=row["end_at"], status=Status(row["status"]),
         ended_at=row["ended_at"], ended_reason=row["ended_reason"], source=row["source"],
         actor=row["actor"], msgid=row["msgid"],
+        commitment=Commitment(bool(row["commitment_signed"]), row["commitment_at"],
+                              row["commitment_version"], row["commitment_entry"]),
     )

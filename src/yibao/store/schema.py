@@ -715,6 +715,12 @@ filing = Table(  # 备案: away-from-home (by area), special disease (by institu
     Column("source", String(6), nullable=False),  # dcla_souc: 01 institution, 02 agency, 04 app
     Column("actor", String(60), nullable=False),
     Column("msgid", String(30), nullable=False, server_default=""),
+    # the personal commitment letter (个人承诺书) signed with the filing (issue 19, the
+    # 2022 notice): when, which letter (its version / text id), through which entry
+    Column("commitment_signed", Boolean, nullable=False, server_default=text("false")),
+    Column("commitment_at", DateTime),
+    Column("commitment_version", String(30), nullable=False, server_default=""),
+    Column("commitment_entry", String(60), nullable=False, server_default=""),
     Index(None, "psn_no"),
 )
 
@@ -739,6 +745,21 @@ designation = Table(  # 就医定点医疗机构: a person's designated institut
     Column("ended_at", DateTime),  # when ended early, changed or cancelled
     Column("ended_reason", String(500), nullable=False, server_default=""),
     Index(None, "psn_no"),
+)
+
+# special-disease care away from home (门诊慢特病跨省直接结算) an institution opened, per
+# disease (issue 19, the 2022 notice): set by operators; closed_at ends it
+institution_disease_service = Table(
+    "institution_disease_service",
+    metadata,
+    Column("fixmedins_code", String(30), ForeignKey("institution.fixmedins_code"),
+           primary_key=True),
+    Column("opsp_dise_code", String(30), primary_key=True),
+    Column("opened_from", DateTime, nullable=False),  # from when it settles the disease
+    Column("opened_by", String(60), nullable=False),  # the operator
+    Column("opened_at", DateTime, nullable=False),  # when that was recorded
+    Column("closed_at", DateTime),
+    Column("closed_by", String(60), nullable=False, server_default=""),
 )
 
 outbox = Table(  # messages to deliver at least once (inter-provincial cost information)
@@ -1505,6 +1526,15 @@ CHECKS |= {
     deferral: {"dates": "until_date >= begin_date", "persons": "persons >= 0"},
     declared_period: {"dates": "until_date >= begin_date"},
 }
+# issue 19: a signed commitment letter says when and which; a closed service was open
+CHECKS |= {
+    filing: {**CHECKS[filing], "commitment": (
+        "(commitment_signed AND commitment_at IS NOT NULL AND commitment_version <> '' "
+        "AND commitment_entry <> '') OR (NOT commitment_signed AND commitment_at IS NULL "
+        "AND commitment_version = '')")},
+    institution_disease_service: {"closed": "closed_at IS NULL OR closed_at >= opened_from"},
+}
+
 
 # issue 17: electronic prescriptions (domain/prescriptions.py)
 CHECKS |= {

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from yibao.api.console import forms
 from yibao.api.console.web import PREFIX, Console, Viewer, done
+from yibao.api.filing_fields import CommitmentFields
 from yibao.domain import filing as filing_rules
 from yibao.domain.codes import INSUTYPES
 from yibao.domain.errors import Refused
@@ -24,7 +25,8 @@ PAGE = PREFIX + "/filings"
 Field = Annotated[str, Form()]  # checked by forms (a refusal naming it, never a 422)
 # the register form's fields (name -> longest text), as admin_filing.FilingIn
 FIELDS = {"psn_no": 30, "filing_type": 20, "insutype": 6, "area": 6, "end_date": 10,
-          "institution": 30, "disease_code": 30, "disease_name": 300, "reason": 500}
+          "institution": 30, "disease_code": 30, "disease_name": 300, "reason": 500,
+          "commitment_version": filing_rules.COMMITMENT_VERSION_LEN_MAX}
 
 
 def new_filing(typed: dict[str, str]) -> filing.NewFiling:
@@ -36,7 +38,10 @@ def new_filing(typed: dict[str, str]) -> filing.NewFiling:
         psn_no=read["psn_no"], filing_type=read["filing_type"], insutype=read["insutype"],
         area=read["area"], end_date=forms.day(read["end_date"], "end_date"),
         institution=read["institution"], disease_code=read["disease_code"],
-        disease_name=read["disease_name"], reason=read["reason"])
+        disease_name=read["disease_name"], reason=read["reason"],
+        commitment=CommitmentFields(
+            commitment_signed=forms.ticked(typed.get("commitment_signed", "")),
+            commitment_version=read["commitment_version"]).commitment())
 
 
 def routes(console: Console, api: APIRouter) -> None:
@@ -65,11 +70,13 @@ def routes(console: Console, api: APIRouter) -> None:
                  csrf: Field = "", psn_no: Field = "", filing_type: Field = "",
                  insutype: Field = "", area: Field = "", end_date: Field = "",
                  institution: Field = "", disease_code: Field = "", disease_name: Field = "",
-                 reason: Field = "") -> Response:
+                 reason: Field = "", commitment_signed: Field = "",
+                 commitment_version: Field = "") -> Response:
         typed = {"psn_no": psn_no, "filing_type": filing_type, "insutype": insutype,
                  "area": area, "end_date": end_date, "institution": institution,
                  "disease_code": disease_code, "disease_name": disease_name,
-                 "reason": reason}
+                 "reason": reason, "commitment_signed": commitment_signed,
+                 "commitment_version": commitment_version}
         try:
             serial = console.act(viewer, "filings.register", csrf, lambda call: (
                 filing.register_at_window(call, new_filing(typed))))

@@ -40,7 +40,8 @@ def routes(console: Console, api: APIRouter) -> None:
             view = console.look(lambda conn: {
                 "institution": institutions.listed(conn, code),
                 "gateway": institutions.gateway_of(conn, code),
-                "fever": fever.departments(conn, code)})
+                "fever": fever.departments(conn, code),
+                "diseases": institutions.disease_services_of(conn, code)})
         except Refused as unknown:
             return console.page(request, viewer, "missing.html",
                                 status=unknown.http_status, error=unknown)
@@ -99,6 +100,7 @@ def routes(console: Console, api: APIRouter) -> None:
                         lambda call: fever.unmark(call, code, dept_code))
         return answer if isinstance(answer, Response) else done(f"{PAGE}/{code}",
                                                                 "fever-unmarked")
+
     @api.post("/institutions/{code}/open-kind", response_class=HTMLResponse)
     def open_kind(request: Request, code: str,
                   viewer: Annotated[Viewer, Depends(console.viewer)], csrf: Field = "",
@@ -106,6 +108,17 @@ def routes(console: Console, api: APIRouter) -> None:
         answer = change(request, viewer, code, "institutions.flags", csrf,
                         lambda call: institutions.set_open_kind(call, code, kind.strip()))
         return answer or done(f"{PAGE}/{code}", "open-kind-set")
+
+    @api.post("/institutions/{code}/diseases", response_class=HTMLResponse)
+    def disease_service(request: Request, code: str,
+                        viewer: Annotated[Viewer, Depends(console.viewer)], csrf: Field = "",
+                        disease: Field = "", opened: Field = "") -> Response:
+        """Open (or close) special-disease care away from home for one disease."""
+        answer = change(request, viewer, code, "institutions.diseases", csrf, lambda call: (
+            institutions.set_disease_service(
+                call, code, forms.text(disease, "disease", max_length=30, required=True),
+                opened=forms.ticked(opened))))
+        return answer or done(f"{PAGE}/{code}", "disease-service-set")
 
     @api.post("/institutions/{code}/schemes", response_class=HTMLResponse)
     def schemes(request: Request, code: str,
