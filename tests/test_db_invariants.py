@@ -273,6 +273,18 @@ def _good_rows() -> dict[str, dict[str, Any]]:
                                run_at=AT, run_by="a"),
         "prepayment": dict(month="2026-06", fixmedins_code="H11010500001", amount=1_000,
                            basis="b", created_at=AT, actor="a"),
+        "clearing_region": dict(month="2026-04", insured="130102", treatment="110000",
+                                amount=1_000, settlements=1, cancellations=0,
+                                advance_before=5_000, drawn=1_000),
+        "region_advance": dict(advance_id="ADV-INV", insured="130102", treatment="110000",
+                               amount=5_000, note="n", created_at=AT, actor="a"),
+        "advance_interest": dict(month="2026-04", insured="130102", treatment="110000",
+                                 balance_days=150_000, rate="0.0035", day_count=360,
+                                 amount=1),
+        "prepayment_proposal": dict(proposal_id=900_001, fixmedins_code="H11010500001",
+                                    amount=1_000, reason="r", status="approved",
+                                    month="2026-06", proposed_by="f", proposed_at=AT,
+                                    decided_by="a", decided_at=AT),
         "clearing_application": dict(clr_appy_evt_id="A-INV", fixmedins_code="H11010500001",
                                      setlym="202604", clr_type="11", psntime=1,
                                      medfee_sumamt=100, fund_appy_sum=50, acct_pay=0,
@@ -389,6 +401,13 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_ledger_entry_amount", "ledger_entry", {"amount": 0}),
     ("ck_clearing_month_status", "clearing_month", {"status": "reopened"}),
     ("ck_clearing_month_runs", "clearing_month", {"runs": -1}),
+    # issue 19: the advance fund between regions, prepayment by need (domain/advance.py)
+    ("ck_clearing_region_drawn", "clearing_region", {"drawn": 6_000}),
+    ("ck_region_advance_amount", "region_advance", {"amount": 0}),
+    ("ck_advance_interest_amount", "advance_interest", {"amount": -1}),
+    ("ck_prepayment_proposal_status", "prepayment_proposal", {"status": "pending"}),
+    ("ck_prepayment_proposal_amount", "prepayment_proposal", {"amount": 0}),
+    ("ck_prepayment_proposal_decided", "prepayment_proposal", {"month": None}),
     ("ck_prepayment_amount", "prepayment", {"amount": -1_000}),
     ("ck_clearing_application_status", "clearing_application", {"status": "paid"}),
     ("ck_clearing_application_amounts", "clearing_application", {"fund_appy_sum": -50}),
@@ -466,7 +485,8 @@ def _insert_good_rows(conn, rows: dict[str, dict[str, Any]], *, first: str = "",
 LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "practitioner",
                           "prescription", "rx_auth", "rx_code", "designation",
                           "psn_no_change", "contribution_period", "deferral",
-                          "declared_period", "institution_disease_service"})
+                          "declared_period", "institution_disease_service",
+                          "region_advance", "advance_interest", "prepayment_proposal"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:

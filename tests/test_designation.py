@@ -199,7 +199,7 @@ def test_a_hospital_not_designated_is_refused_at_home_but_not_an_emergency(
     opened = http.put(f"/admin/v1/institutions/{SECOND}/open-to-all", json={"kind": "tcm"},
                       headers=ADMIN)
     assert opened.status_code == 200 and opened.json()["open_kind"] == "tcm"
-    ok(visit_and_settle(his_factory(SECOND), psn_no))
+    ok(visit_and_settle(second, psn_no))  # the same client: its msgids stay unique
 
 
 def test_the_resident_is_checked_under_their_own_insurance(db, his_factory):
