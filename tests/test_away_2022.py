@@ -93,6 +93,22 @@ def test_the_window_claims_an_uploaded_stay_that_could_not_settle_directly(
     assert count(db, fee_line) == 1
 
 
+def test_a_claim_of_an_uploaded_visit_needs_contributions_covering_the_care(
+    db, http, his_factory
+):
+    """The contribution rule of a typed-in bill holds for an uploaded visit too: care in
+    arrears beyond the insured place's grace (Hebei: 60 days) is not reimbursed."""
+    beijing = his_factory("H11010500001")
+    psn_no = psn_of(beijing, ZHAO_LEI)
+    stay = stay_refused(beijing, psn_no)
+    arrears = http.post(f"/admin/v1/persons/{psn_no}/contributions", headers=CLERK, json={
+        "insutype": "310", "status": "arrears", "since": "2026-01-01", "owed": "900.00"})
+    assert arrears.status_code == 201, arrears.text
+    made = window_claim(http, psn_no, stay)
+    assert (made["status"], made["code"]) == (409, "E-PSN-018"), made
+    assert count(db, claim) == 0  # nothing claimed: the visit stays as it was
+
+
 def test_a_claim_of_an_uploaded_visit_is_refused_for_what_it_cannot_be(
     db, http, his_factory
 ):

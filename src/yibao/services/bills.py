@@ -19,7 +19,16 @@ from yibao.domain.claims import REASONS, Action, ClaimStatus
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
 from yibao.domain.visit_states import VisitStatus
-from yibao.services import away, claims, designation, faults, fees, settlement, visits
+from yibao.services import (
+    away,
+    claims,
+    contribution,
+    designation,
+    faults,
+    fees,
+    settlement,
+    visits,
+)
 from yibao.services.claims import Payee
 from yibao.services.context import Call, Done, Effect, EffectKind, Institution
 from yibao.services.persons import active_insurance, get_person, lock_person
@@ -141,7 +150,8 @@ def claim_uploaded(call: Call, care: UploadedVisit, payee: Payee, filing_sn: str
     the claim's (``selfpaid``): no longer settled in real time, its lines counted once.
     Refused: not the person's visit at that institution (E-CLM-011), settled in real time
     (E-CLM-012), a stay not discharged (E-CLM-013), claimed already (E-CLM-014), no
-    details uploaded (E-CLM-006); away from home, what the care rests on as for a bill."""
+    details uploaded (E-CLM-006), contributions not covering the day of care
+    (E-PSN-018/019); away from home, what the care rests on as for a bill."""
     conn = call.conn
     if care.reason not in REASONS:
         raise Refused("E-CLM-006", f"reason {care.reason!r}; one of {', '.join(REASONS)}")
@@ -150,6 +160,9 @@ def claim_uploaded(call: Call, care: UploadedVisit, payee: Payee, filing_sn: str
     # same visit at the same moment settles it first (then E-CLM-012) or finds it claimed
     lock_person(conn, care.psn_no)
     row = _uploaded_visit(conn, care)
+    # covered on the day of care as the contribution history now shows it, as for a bill
+    contribution.check_claim(conn, call.policies, get_person(conn, care.psn_no),
+                             row["insutype"], row["begntime"].date())
     lines = fees.unsettled_lines(conn, care.mdtrt_id)
     if not lines:
         raise Refused("E-CLM-006", f"visit {care.mdtrt_id} has no uploaded fee details")

@@ -166,7 +166,7 @@ def declare(call: Call, *, area: str, title: str, begin: date, until: date) -> s
 def check_claim(conn: Connection, policies: tuple[Policy, ...] | list[Policy],
                 person: RowMapping, insutype: str, day: date) -> None:
     """A manual reimbursement of care on ``day``: covered as the history now shows it
-    (a payment within the grace covers the arrears window), E-PSN-018/012 otherwise."""
+    (a payment within the grace covers the arrears window), E-PSN-018/019 otherwise."""
     terms = terms_of(policies, person["insuplc_admdvs"], insutype, day)
     history = store.periods(conn, person["psn_no"], insutype)
     if rules.covered_on(history, terms, day):
