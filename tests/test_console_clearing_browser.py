@@ -48,4 +48,5 @@ def test_the_clearing_page_offers_each_role_only_what_it_may(page, site, role): 
     with site.db.write(snapshot=True) as conn:
         clearing.run(command_call(conn, site.clock, "cli-operator"), "2026-04")
     assert_role_sees_only_what_it_may(page, site, role, "/clearing?month=2026-04",
-                                      {"clearing.run", "clearing.close"})
+                                      {"clearing.run", "clearing.close", "clearing.advance",
+                                       "prepayment.propose"})

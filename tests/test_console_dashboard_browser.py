@@ -20,7 +20,7 @@ from yibao.store import refusals
 
 skip_without_browser()
 CHARTS = ("per-day", "per-level", "per-region", "per-med-type", "claims-waiting",
-          "outbox-backlog", "refusals")
+          "outbox-backlog", "refusals", "fever")
 
 
 def test_every_chart_is_an_svg_with_its_numbers(page, site):  # noqa: F811

@@ -110,7 +110,8 @@ def test_the_person_page_offers_each_role_only_what_it_may(page, site, role):  #
         cards.suspend(window_call(conn, site.clock, "admin", "administrator"), psn_no,
                       date(2026, 5, 1), date(2026, 5, 31), "lent the card")
     assert_role_sees_only_what_it_may(page, site, role, f"/persons/{psn_no}",
-                                      {"cards.loss", "cards.replace", "suspensions.change"})
+                                      {"cards.loss", "cards.replace", "suspensions.change",
+                                       "persons.renumber", "persons.merge"})
     shown = page.locator("#audit").count() == 1
     assert shown == (role in ("auditor", "administrator"))
 
