@@ -30,6 +30,9 @@ def test_statuses_are_the_values_the_database_allows() -> None:
     (A.UNDO_DISCHARGE, S.DISCHARGED, S.OPEN),
     (A.CLOSE_SELFPAID, S.OPEN, S.SELFPAID),
     (A.WITHDRAW_BILL, S.SELFPAID, S.CANCELLED),
+    # online manual reimbursement: an outpatient visit (open) or a discharged stay
+    (A.CLAIM_UPLOADED, S.OPEN, S.SELFPAID),
+    (A.CLAIM_UPLOADED, S.DISCHARGED, S.SELFPAID),
 ])
 def test_each_allowed_move(action: VisitAction, before: VisitStatus,
                            expected: VisitStatus) -> None:
@@ -40,6 +43,7 @@ def test_each_allowed_move(action: VisitAction, before: VisitStatus,
 def test_the_table_holds_exactly_these_moves() -> None:
     moves = {(a, s) for a, by_status in TRANSITIONS.items() for s in by_status}
     assert moves == {(A.CANCEL, S.OPEN), (A.DISCHARGE, S.OPEN),
+                     (A.CLAIM_UPLOADED, S.OPEN), (A.CLAIM_UPLOADED, S.DISCHARGED),
                      (A.UNDO_DISCHARGE, S.DISCHARGED), (A.CLOSE_SELFPAID, S.OPEN),
                      (A.WITHDRAW_BILL, S.SELFPAID)}
     assert set(TRANSITIONS) == set(VisitAction)
