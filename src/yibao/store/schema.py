@@ -1453,9 +1453,8 @@ CHECKS: dict[Table, dict[str, str]] = {
     prepayment_proposal: {
         "status": _one_of("status", states.PREPAYMENT_PROPOSAL),
         "amount": "amount > 0",
-        "decided": "(status = 'proposed' AND decided_by IS NULL AND month IS NULL) OR "
-                   "(status = 'rejected' AND decided_by IS NOT NULL AND month IS NULL) OR "
-                   "(status = 'approved' AND decided_by IS NOT NULL AND month IS NOT NULL)",
+        "decided": "(status = 'proposed') = (decided_by IS NULL) AND "
+                   "(status = 'approved') = (month IS NOT NULL)",
     },
     clearing_application: {
         "status": _one_of("status", states.CLEARING_APPLICATION),

@@ -22,9 +22,8 @@ KINDS_BEFORE = ("kind IN ('settle', 'cancel', 'claim', 'payout', 'prepay', 'clea
 KINDS_AFTER = ("kind IN ('settle', 'cancel', 'claim', 'payout', 'prepay', 'clearing', "
                "'interregional', 'advance', 'interest')")
 DRAWN = ("drawn >= 0 AND (drawn = 0 OR (drawn <= advance_before AND drawn <= amount))")
-DECIDED = ("(status = 'proposed' AND decided_by IS NULL AND month IS NULL) OR "
-           "(status = 'rejected' AND decided_by IS NOT NULL AND month IS NULL) OR "
-           "(status = 'approved' AND decided_by IS NOT NULL AND month IS NOT NULL)")
+DECIDED = ("(status = 'proposed') = (decided_by IS NULL) AND "
+           "(status = 'approved') = (month IS NOT NULL)")
 
 
 def _money(name: str) -> sa.Column[int]:
