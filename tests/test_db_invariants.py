@@ -340,6 +340,16 @@ def _good_rows() -> dict[str, dict[str, Any]]:
         "institution_disease_service": dict(
             fixmedins_code="H11010500001", opsp_dise_code="D-INV", opened_from=AT,
             opened_by="a", opened_at=AT),
+        "catalogue_item": dict(region="110000", code="C-INV", name="n", list_type="201",
+                               chrgitm_lv="01", selfpay_ratio="0", valid_from=date(2026, 1, 1),
+                               ver="v", lmt_gend="2", lmt_age_min=18, lmt_age_max=60,
+                               lmt_course_days=7, lmt_visit_times=1),
+        "supervision_run": dict(run_id="SR-INV", month="2026-04", engine="duckdb",
+                                rules="SV01", lines=10, clues=1, operator="a",
+                                started_at=AT, finished_at=AT),
+        "clue": dict(clue_id="CL-INV", run_id="SR-INV", rule_id="SV01", clue_key="k",
+                     month="2026-04", amount_at_risk=100, summary="s", evidence="[]",
+                     status="open", created_at=AT),
     }
 
 
@@ -463,6 +473,16 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_deferral_dates", "deferral", {"until_date": date(2026, 1, 1)}),
     ("ck_deferral_persons", "deferral", {"persons": -1}),
     ("ck_declared_period_dates", "declared_period", {"until_date": date(2026, 5, 1)}),
+    # issue 20: supervision (domain/supervision.py)
+    ("ck_catalogue_item_limits", "catalogue_item", {"lmt_gend": "3"}),
+    ("ck_catalogue_item_limits", "catalogue_item", {"lmt_age_min": 61}),
+    ("ck_catalogue_item_limits", "catalogue_item", {"lmt_visit_times": 0}),
+    ("ck_supervision_run_engine", "supervision_run", {"engine": "excel"}),
+    ("ck_supervision_run_counts", "supervision_run", {"lines": -1}),
+    ("ck_clue_status", "clue", {"status": "closed"}),
+    ("ck_clue_amount", "clue", {"amount_at_risk": -1}),
+    ("ck_clue_case", "clue", {"case_id": "CASE-1"}),
+    ("ck_clue_case", "clue", {"status": "in_case"}),
 ]
 
 
@@ -487,7 +507,8 @@ LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "p
                           "prescription", "rx_auth", "rx_code", "designation",
                           "psn_no_change", "contribution_period", "deferral",
                           "declared_period", "institution_disease_service",
-                          "region_advance", "advance_interest", "prepayment_proposal"})
+                          "region_advance", "advance_interest", "prepayment_proposal",
+                          "supervision_run", "clue"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:

@@ -56,6 +56,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "prepayment.propose": frozenset({FINANCE}),  # prepayment by need: the proposal ...
     "prepayment.decide": frozenset({APPROVER}),  # ... approved or rejected by another
     "audit.read": frozenset({AUDITOR, ADMINISTRATOR}),
+    # fund supervision (issue 20): screen a month with the rule library; triage its clues
+    # into cases (assign, evidence, verification between regions); conclude a case
+    # (recovery, fine, suspensions) by another role than the one that investigated
+    "supervision.screen": frozenset({REVIEWER, ADMINISTRATOR}),
+    "supervision.triage": frozenset({REVIEWER}),
+    "supervision.conclude": frozenset({APPROVER}),
 }
 
 SECOND_APPROVAL_ABOVE_FEN = 500_000  # 5,000.00 yuan: more needs a second approver

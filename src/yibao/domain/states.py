@@ -54,6 +54,9 @@ LEDGER_KINDS = (*SETTLEMENT_KINDS, "payout", "prepay", "clearing", "interregiona
 # prepayment by need (domain/advance.py)
 PREPAYMENT_PROPOSAL = advance.PROPOSAL_STATES
 CLEARING_MONTH = ("open", "closed")
+# issue 20: supervision (domain/supervision.py)
+SUPERVISION_ENGINES = ("duckdb", "spark")
+CLUE = ("open", "in_case", "dismissed")
 CLEARING_APPLICATION = ("applied", "cancelled")
 # issue 13 review (fixops): the code sets of the channels' trust, operators and files
 ATTESTATION_PURPOSES = trust.PURPOSES

@@ -73,6 +73,10 @@ institution = Table(
     # the kind of institution a policy may open to everyone without designation
     # (domain/designation.OpenKind: a_class, specialist, tcm, community; '' none)
     Column("open_kind", String(12), nullable=False, server_default=""),
+    # where it is, in millionths of a degree (WGS-84), for supervision's distance rule
+    # (SV01); NULL: not recorded (the rule then compares districts)
+    Column("lat_e6", Integer),
+    Column("lon_e6", Integer),
 )
 
 # An institution's AK/SK pairs for the AK/SK gateway scheme: the access key (sent in
@@ -350,6 +354,19 @@ catalogue_item = Table(
     Column("valid_from", Date, nullable=False),
     Column("valid_to", Date),
     Column("ver", String(30), nullable=False),
+    # usage limits supervision checks (issue 20, domain/supervision.py): the sex the
+    # item is for ('' any, else the gend code: 1 male, 2 female), the ages (whole years,
+    # inclusive; NULL none), the quantity per day of care (exact decimal text), the
+    # days of a course (first to last day billed in one visit, inclusive), the times it
+    # may be billed in one visit; ``per_day``: billed once per day of stay (a bed-day,
+    # nursing), so its count cannot exceed the days of the stay
+    Column("lmt_gend", String(1), nullable=False, server_default=""),
+    Column("lmt_age_min", Integer),
+    Column("lmt_age_max", Integer),
+    Column("lmt_daily_cnt", String(24)),
+    Column("lmt_course_days", Integer),
+    Column("lmt_visit_times", Integer),
+    Column("per_day", Boolean, nullable=False, server_default=text("false")),
 )
 
 reference_list = Table(
@@ -1551,6 +1568,65 @@ CHECKS |= {
     designation: {"status": _one_of("status", designation_rules.STATUSES),
                   "insutype": _INSUTYPE, "fix_srt_no": "fix_srt_no >= 1",
                   "dates": "end_date IS NULL OR end_date >= begin_date"},
+}
+
+
+# ---------------------------------------------------------------- supervision (issue 20)
+
+supervision_run = Table(  # one screening of a month's extract by the rule library
+    "supervision_run",
+    metadata,
+    Column("run_id", String(30), primary_key=True),
+    Column("month", String(7), nullable=False),  # YYYY-MM
+    Column("engine", String(8), nullable=False),  # duckdb | spark
+    Column("rules", String(400), nullable=False),  # the rule ids run, comma-separated
+    Column("lines", BigInteger, nullable=False),  # fee lines screened
+    Column("clues", Integer, nullable=False),  # new clues this run added
+    Column("operator", String(64), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=False),
+)
+
+# A clue (线索): what one rule found, with its evidence rows and the amount at risk. The
+# same finding found again (a month screened twice) is the same clue: (rule_id,
+# clue_key) is unique. It is open until an operator dismisses it or takes it into a case.
+clue = Table(
+    "clue",
+    metadata,
+    Column("clue_id", String(30), primary_key=True),
+    Column("run_id", String(30), ForeignKey("supervision_run.run_id"), nullable=False),
+    Column("rule_id", String(10), nullable=False),
+    Column("clue_key", String(200), nullable=False),  # what makes the finding one
+    Column("month", String(7), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False, server_default=""),
+    Column("psn_no", String(30), nullable=False, server_default=""),
+    Column("mdtrt_id", String(30), nullable=False, server_default=""),
+    money("amount_at_risk"),
+    Column("summary", String(500), nullable=False),
+    Column("evidence", Text, nullable=False),  # a JSON list of the rule's rows
+    Column("status", String(10), nullable=False),  # open | in_case | dismissed
+    Column("case_id", String(30)),
+    Column("created_at", DateTime, nullable=False),
+    Column("status_by", String(64), nullable=False, server_default=""),
+    Column("status_at", DateTime),
+    UniqueConstraint("rule_id", "clue_key"),
+    Index(None, "status", "rule_id"),
+    Index(None, "fixmedins_code"),
+    Index(None, "psn_no"),
+)
+
+CHECKS |= {
+    catalogue_item: {
+        "limits": "lmt_gend IN ('', '1', '2') AND (lmt_age_min IS NULL OR lmt_age_min >= 0) "
+                  "AND (lmt_age_max IS NULL OR lmt_age_max >= 0) AND (lmt_age_min IS NULL "
+                  "OR lmt_age_max IS NULL OR lmt_age_min <= lmt_age_max) AND "
+                  "(lmt_course_days IS NULL OR lmt_course_days >= 1) AND "
+                  "(lmt_visit_times IS NULL OR lmt_visit_times >= 1)"},
+    supervision_run: {"engine": _one_of("engine", states.SUPERVISION_ENGINES),
+                      "counts": "lines >= 0 AND clues >= 0"},
+    clue: {"status": _one_of("status", states.CLUE),
+           "amount": "amount_at_risk >= 0",
+           "case": "(status = 'in_case') = (case_id IS NOT NULL)"},
 }
 
 
