@@ -47,11 +47,17 @@ def tables_in(directory: Path) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.parquet"))
 
 
-def run_duckdb(directory: Path, rules: Sequence[Rule], month: str) -> list[Found]:
+def run_duckdb(directory: Path, rules: Sequence[Rule], month: str, *,
+               settings: Mapping[str, str] | None = None) -> list[Found]:
+    """The rules over the extract in ``directory``; ``settings``: DuckDB's (e.g.
+    memory_limit, temp_directory, threads) for a large month on a shared machine."""
     import duckdb
 
     con = duckdb.connect()
     try:
+        for name, value in (settings or {}).items():
+            assert name.replace("_", "").isalnum() and "'" not in value, (name, value)
+            con.execute(f"SET {name} = '{value}'")
         for table in tables_in(directory):
             path = directory / f"{table}.parquet"
             assert "'" not in str(path), path

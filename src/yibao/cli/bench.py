@@ -66,6 +66,34 @@ def bench_clearing(
             f"{s.extract_seconds + s.clearing_seconds:.1f} s")
 
 
+@app.command("screen")
+def bench_screen(
+    lines: int = typer.Option(50_000_000, "--lines", min=8,
+                              help="fee lines of the synthetic month (when generated)"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (the only engine timed "
+                               "rule by rule)"),
+    directory: Path = typer.Option(Path("bench/results/screen-month"), "--dir",
+                                   help="the month's Parquet files (generated if absent)"),
+    memory_limit: str = typer.Option("", "--memory-limit",
+                                     help="DuckDB memory_limit, e.g. 4GB (default: DuckDB's)"),
+    temp_directory: str = typer.Option("", "--temp-dir",
+                                       help="where DuckDB spills when over the limit"),
+    threads: int = typer.Option(0, "--threads", min=0, help="DuckDB threads (0: all cores)"),
+) -> None:
+    """Screen a synthetic month with every rule of the library that has SQL, each timed;
+    baseline: one scan of the fee lines in the same process."""
+    from yibao.bench import screen
+
+    if engine != "duckdb":
+        show(f"engine {engine!r}: only duckdb is timed rule by rule", "red")
+        raise typer.Exit(2)
+    settings = {name: value for name, value in (
+        ("memory_limit", memory_limit), ("temp_directory", temp_directory),
+        ("threads", str(threads) if threads else "")) if value}
+    result = screen.run(directory, lines, settings=settings, report=progress)
+    console.print(screen.markdown(result))
+
+
 @app.command("ledger")
 def bench_ledger(
     db: str = EXISTING_DB_OPTION,
