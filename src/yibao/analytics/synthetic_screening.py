@@ -201,6 +201,7 @@ def generate(directory: Path, lines: int, month: str = "2026-05", *,
     directory.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(MACROS.format(**values))

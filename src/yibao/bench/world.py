@@ -72,17 +72,32 @@ def _level(rng: random.Random) -> tuple[str, int]:
     return "pharmacy", 0
 
 
+# where the world's institutions are: over Beijing's plain (about 65 by 65 km), in pairs
+# two kilometres apart (institution 2k+1 due north of 2k), so that a world has both
+# distant institutions and near neighbours (the supervision rule SV01 tells them apart)
+LAT_E6, LON_E6, SPAN_E6 = (39_650_000, 116_050_000, 600_000)
+PAIR_OFFSET_E6 = 18_000  # 0.018 degrees of latitude: 2.0 km
+
+
+def coordinates(scale: Scale, index: int) -> tuple[int, int]:
+    """(lat_e6, lon_e6) of the world's institution ``index``."""
+    rng = random.Random(scale.seed * 100_003 + index // 2)
+    lat, lon = LAT_E6 + rng.randrange(SPAN_E6), LON_E6 + rng.randrange(SPAN_E6)
+    return (lat + PAIR_OFFSET_E6 * (index % 2), lon)
+
+
 def institutions(scale: Scale) -> Iterator[dict[str, Any]]:
     rng = random.Random(scale.seed)
     for i in range(scale.institutions):
         kind, level = _level(rng)
         code = institution_code(i)
+        lat_e6, lon_e6 = coordinates(scale, i)
         # open to all (no person of the world designates institutions): a community
         # centre at tier 1, an A-class hospital above (docs/designation.md)
         open_kind = "" if kind == "pharmacy" else "community" if level == 1 else "a_class"
         yield dict(fixmedins_code=code, name=f"合成机构{i}", kind=kind, level=level,
                    admdvs=rng.choice(DISTRICTS), pool_area=REGION, token=world_token(code),
-                   open_kind=open_kind)
+                   open_kind=open_kind, lat_e6=lat_e6, lon_e6=lon_e6)
 
 
 def _person_type(rng: random.Random, age: int) -> tuple[str, str]:
@@ -140,7 +155,28 @@ def items(scale: Scale) -> Iterator[dict[str, Any]]:
         ratio = {"01": "0", "02": rng.choice(("0.05", "0.10", "0.20")), "03": "1"}[level]
         yield dict(region=REGION, code=item_code(i), name=f"合成目录{i}", list_type=list_type,
                    chrgitm_lv=level, price_cap=cap, selfpay_ratio=ratio,
-                   valid_from=date(2020, 1, 1), ver="20240101")
+                   valid_from=date(2020, 1, 1), ver="20240101") | NO_LIMITS
+    for code, (name, list_type, limits) in LIMITED_ITEMS.items():
+        yield dict(region=REGION, code=code, name=name, list_type=list_type, chrgitm_lv="02",
+                   price_cap=None, selfpay_ratio="0.10", valid_from=date(2020, 1, 1),
+                   ver="20240101") | NO_LIMITS | limits
+
+
+# Items with the catalogue's usage limits (supervision, docs/supervision.md), after the
+# generated ones: the rules SV05, SV07..SV10 read them.
+NO_LIMITS: dict[str, Any] = dict(lmt_gend="", lmt_age_min=None, lmt_age_max=None,
+                                 lmt_daily_cnt=None, lmt_course_days=None,
+                                 lmt_visit_times=None, per_day=False)
+FEMALE_ONLY, MALE_ONLY, CHILD_ONLY = "WL000000001", "WL000000002", "WL000000003"
+DAILY_3, BED_DAY, CAPPED_50 = "WL000000004", "WL000000005", "WL000000006"
+LIMITED_ITEMS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    FEMALE_ONLY: ("合成限女性项目", "201", dict(lmt_gend="2")),
+    MALE_ONLY: ("合成限男性项目", "201", dict(lmt_gend="1")),
+    CHILD_ONLY: ("合成限儿童药品", "101", dict(lmt_age_max=14)),
+    DAILY_3: ("合成日限3次项目", "201", dict(lmt_daily_cnt="3")),
+    BED_DAY: ("合成床位费", "201", dict(per_day=True)),
+    CAPPED_50: ("合成限价项目", "201", dict(price_cap="50.00")),
+}
 
 
 Progress = Callable[[str, int], None]
