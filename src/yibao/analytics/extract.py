@@ -50,13 +50,17 @@ def extract_month(conn: Connection, month: str, directory: Path) -> int:
                    settlement_fund.c.fund_payamt).join(
         settlement, settlement.c.setl_id == settlement_fund.c.setl_id).where(*in_month)
     directory.mkdir(parents=True, exist_ok=True)
-    count = _to_parquet(conn, rows, SETTLEMENT_COLUMNS, directory, "settlements")
-    _to_parquet(conn, funds, FUND_COLUMNS, directory, "funds")
+    count = to_parquet(conn, rows, SETTLEMENT_COLUMNS, directory, "settlements")
+    to_parquet(conn, funds, FUND_COLUMNS, directory, "funds")
     return count
 
 
-def _to_parquet(conn: Connection, query: Select[Any], columns: dict[str, str], directory: Path,
-                name: str) -> int:
+def to_parquet(conn: Connection, query: Select[Any], columns: dict[str, str], directory: Path,
+               name: str, *, text_not_null: bool = False) -> int:
+    """Stream ``query``'s rows (its columns in the order of ``columns``: name -> DuckDB
+    type) into ``directory/name.parquet``; the number of rows. CSV cannot tell an empty
+    text from NULL (both backends' rows read as NULL): with ``text_not_null`` every
+    VARCHAR column reads NULL as ''."""
     import duckdb
 
     staging = directory / f"{name}.csv"
@@ -65,10 +69,14 @@ def _to_parquet(conn: Connection, query: Select[Any], columns: dict[str, str], d
     else:
         _stream_out(conn, query, columns, staging)
     types = ", ".join(f"'{column}': '{kind}'" for column, kind in columns.items())
+    wanted = ", ".join(f'COALESCE("{column}", \'\') AS "{column}"'
+                       if text_not_null and kind == "VARCHAR" else f'"{column}"'
+                       for column, kind in columns.items())
     target = directory / f"{name}.parquet"
+    assert "'" not in str(directory), directory
     con = duckdb.connect()  # its own: DuckDB's default connection is not for threads
     try:
-        con.execute(f"COPY (SELECT * FROM read_csv('{staging}', header = true, "
+        con.execute(f"COPY (SELECT {wanted} FROM read_csv('{staging}', header = true, "
                     f"columns = {{{types}}})) TO '{target}' (FORMAT parquet)")
         [(count,)] = con.execute(f"SELECT COUNT(*) FROM read_parquet('{target}')").fetchall()
     finally:
