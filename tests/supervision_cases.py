@@ -81,20 +81,23 @@ def write_extract(directory: Path, planted: Sequence[Planted]) -> None:
         con.close()
 
 
-Seen = set[tuple[str, str, tuple[int, ...], int]]
+Seen = set[tuple[str, str, tuple[tuple[int, int], ...], int]]
 
 
 def by_sql(directory: Path, rule_ids: Iterable[str] = VISIT_RULES) -> Seen:
-    """What the rules' SQL finds: (rule, clue_key, line ids, amount) per clue."""
+    """What the rules' SQL finds: (rule, clue_key, (line id, its share), amount) per
+    clue."""
     rules = [supervision.rule(r) for r in rule_ids]
     return {(found.rule_id, found.clue_key,
-             tuple(sorted(int(row["line_id"]) for row in found.evidence)),
+             tuple(sorted((int(row["line_id"]), int(row["amount_at_risk"]))
+                          for row in found.evidence)),
              found.amount_at_risk)
             for found in screening.run_duckdb(directory, rules, MONTH)}
 
 
 def by_python(planted: Sequence[Planted], rule_ids: Iterable[str] = VISIT_RULES) -> Seen:
-    return {(f.rule_id, f"{p.case.visit.mdtrt_id}:{f.key}", f.lines, f.amount)
+    return {(f.rule_id, f"{p.case.visit.mdtrt_id}:{f.key}",
+             tuple(zip(f.lines, f.shares, strict=True)), f.amount)
             for p in planted for f in supervision_visit.check(p.case, rule_ids)}
 
 

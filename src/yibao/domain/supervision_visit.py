@@ -100,6 +100,9 @@ class Finding:
     amount: int
     message_zh: str
     message_en: str
+    # each line's share of the amount, in the order of ``lines`` (0: a line involved
+    # but not itself the excess, such as the first of two duplicates)
+    shares: tuple[int, ...] = ()
 
     def message(self, lang: str) -> str:
         return self.message_zh if lang.startswith("zh") else self.message_en
@@ -165,15 +168,31 @@ def _excess_amount(excess: Decimal, lines: Sequence[Line]) -> int:
     return min(fen(excess * max(line.pric for line in lines)), sum(line.amount for line in lines))
 
 
+def _finding(rule_id: str, key: str, code: str, shares: Mapping[int, int], zh: str,
+             en: str) -> Finding:
+    ids = tuple(sorted(shares))
+    return Finding(rule_id, key, code, ids, sum(shares.values()), zh, en,
+                   tuple(shares[i] for i in ids))
+
+
+def _spread(amount: int, lines: Sequence[Line]) -> dict[int, int]:
+    """An excess amount put on the lines in id order, each up to its own amount."""
+    shares = {}
+    for line in sorted(lines, key=lambda line: line.id):
+        shares[line.id] = min(amount, line.amount)
+        amount -= shares[line.id]
+    return shares
+
+
+def _own(lines: Iterable[Line]) -> dict[int, int]:
+    return {line.id: line.amount for line in lines}
+
+
 def _by_code(case: Case) -> dict[str, list[Line]]:
     grouped: dict[str, list[Line]] = defaultdict(list)
     for line in sorted(case.lines, key=lambda line: line.id):
         grouped[line.code].append(line)
     return grouped
-
-
-def _ids(lines: Iterable[Line]) -> tuple[int, ...]:
-    return tuple(sorted(line.id for line in lines))
 
 
 def _name(lines: Sequence[Line]) -> str:
@@ -190,8 +209,8 @@ def sv05(case: Case) -> list[Finding]:
         total = sum((line.cnt for line in lines), Decimal(0))
         if total > days:
             excess = total - days
-            found.append(Finding(
-                "SV05", code, code, _ids(lines), _excess_amount(excess, lines),
+            found.append(_finding(
+                "SV05", code, code, _spread(_excess_amount(excess, lines), lines),
                 f"按日计费项目【{_name(lines)}】计 {_num(total)} 次，住院仅 {days} 天",
                 f"per-day item {_name(lines)} billed {_num(total)} times for a stay of "
                 f"{days} days"))
@@ -207,9 +226,8 @@ def sv06(case: Case) -> list[Finding]:
     for (code, day, _cnt, _pric), lines in groups.items():
         if len(lines) < 2:
             continue
-        found.append(Finding(
-            "SV06", f"{code}:{lines[0].id}", code, _ids(lines),
-            sum(line.amount for line in lines[1:]),
+        found.append(_finding(
+            "SV06", f"{code}:{lines[0].id}", code, {lines[0].id: 0} | _own(lines[1:]),
             f"【{_name(lines)}】{day.isoformat()} 同量同价收费 {len(lines)} 次",
             f"{_name(lines)} billed {len(lines)} times on {day.isoformat()} with the same "
             "count and price"))
@@ -225,8 +243,8 @@ def sv07(case: Case) -> list[Finding]:
         sex = case.limit(code).gend
         if sex in SEXES and sex != case.person.gend:
             zh, en = SEXES[sex]
-            found.append(Finding(
-                "SV07", code, code, _ids(lines), sum(line.amount for line in lines),
+            found.append(_finding(
+                "SV07", code, code, _own(lines),
                 f"限{zh}项目【{_name(lines)}】用于{SEXES[case.person.gend][0]}",
                 f"{_name(lines)} is for {en} only, billed for one of "
                 f"{SEXES[case.person.gend][1]}"))
@@ -248,8 +266,8 @@ def sv08(case: Case) -> list[Finding]:
             ages = f"{'' if limit.age_min is None else limit.age_min}-" \
                    f"{'' if limit.age_max is None else limit.age_max}"
             age = age_on(case.person.brdy, day_of(outside[0], case.visit))
-            found.append(Finding(
-                "SV08", code, code, _ids(outside), sum(line.amount for line in outside),
+            found.append(_finding(
+                "SV08", code, code, _own(outside),
                 f"限年龄({ages}岁)项目【{_name(lines)}】用于 {age} 岁患者",
                 f"{_name(lines)} is for ages {ages}, billed for a patient of {age}"))
     return found
@@ -269,9 +287,9 @@ def sv09(case: Case) -> list[Finding]:
             for day, today in sorted(per_day.items()):
                 total = sum((line.cnt for line in today), Decimal(0))
                 if total > limit.daily_cnt:
-                    found.append(Finding(
-                        "SV09", f"{code}:daily:{day.isoformat()}", code, _ids(today),
-                        _excess_amount(total - limit.daily_cnt, today),
+                    found.append(_finding(
+                        "SV09", f"{code}:daily:{day.isoformat()}", code,
+                        _spread(_excess_amount(total - limit.daily_cnt, today), today),
                         f"【{name}】{day.isoformat()} 用量 {_num(total)}，"
                         f"超过日限量 {_num(limit.daily_cnt)}",
                         f"{name}: {_num(total)} on {day.isoformat()}, above the daily "
@@ -283,17 +301,15 @@ def sv09(case: Case) -> list[Finding]:
             if beyond:
                 last = max(day_of(line, case.visit) for line in lines)
                 course = (last - first).days + 1
-                found.append(Finding(
-                    "SV09", f"{code}:course", code, _ids(beyond),
-                    sum(line.amount for line in beyond),
+                found.append(_finding(
+                    "SV09", f"{code}:course", code, _own(beyond),
                     f"【{name}】疗程 {course} 天，超过限定 {limit.course_days} 天",
                     f"{name}: a course of {course} days, above the limit of "
                     f"{limit.course_days}"))
         if limit.visit_times is not None and len(lines) > limit.visit_times:
             beyond = lines[limit.visit_times:]
-            found.append(Finding(
-                "SV09", f"{code}:times", code, _ids(beyond),
-                sum(line.amount for line in beyond),
+            found.append(_finding(
+                "SV09", f"{code}:times", code, _own(beyond),
                 f"【{name}】本次就诊收费 {len(lines)} 次，超过限定 {limit.visit_times} 次",
                 f"{name}: billed {len(lines)} times in the visit, above the limit of "
                 f"{limit.visit_times}"))
@@ -314,9 +330,9 @@ def sv10(case: Case) -> list[Finding]:
                  if (cap := cap_of(line, case.limit(code))) is not None and line.pric > cap]
         if above:
             line, cap = above[0]
-            found.append(Finding(
-                "SV10", code, code, _ids(line for line, _ in above),
-                sum(fen((line.pric - cap) * line.cnt) for line, cap in above),
+            found.append(_finding(
+                "SV10", code, code, {line.id: fen((line.pric - cap) * line.cnt)
+                                     for line, cap in above},
                 f"【{_name(lines)}】单价 {_num(line.pric)} 元，超过限价 {_num(cap)} 元",
                 f"{_name(lines)} at {_num(line.pric)} yuan, above the cap of {_num(cap)}"))
     return found

@@ -1,7 +1,8 @@
 -- SV05 phantom beds: a per-day item (a bed-day, nursing) whose total count exceeds the
 -- days of stay (算入不算出: end date minus begin date, at least 1; an open visit ends at
 -- the month's end). Amount: the excess count x the item's highest price, at most the
--- lines' amounts; one row per line, the amount on the first.
+-- lines' amounts; one row per line, the amount put on the lines in id order, each up to
+-- its own amount.
 -- The lines screened: active, positive lines (net of refunds, as the extract keeps them)
 -- of every visit with a line in the month, each with its day (fee_ocur_time, else the
 -- visit's begin) and its catalogue limits (region = the institution's pool area).
@@ -34,8 +35,9 @@ found AS (
   FROM per_code WHERE total > days
 )
 SELECT l.mdtrt_id || ':' || l.code AS clue_key, l.fixmedins_code, l.psn_no, l.mdtrt_id,
-       CASE WHEN ROW_NUMBER() OVER (PARTITION BY l.mdtrt_id, l.code ORDER BY l.id) = 1
-            THEN f.risk ELSE 0 END AS amount_at_risk,
+       LEAST(l.amount, GREATEST(0, f.risk - COALESCE(SUM(l.amount) OVER (
+         PARTITION BY l.mdtrt_id, l.code ORDER BY l.id
+         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS amount_at_risk,
        'per-day item ' || l.code || ' billed ' || CAST(f.total AS STRING) || ' times for '
          || CAST(f.days AS STRING) || ' days of stay' AS summary,
        l.id AS line_id, l.code, CAST(l.day AS STRING) AS day, l.cnt, l.pric, f.days

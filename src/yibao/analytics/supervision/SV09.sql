@@ -39,8 +39,9 @@ ordered AS (
 )
 SELECT l.mdtrt_id || ':' || l.code || ':daily:' || CAST(l.day AS STRING) AS clue_key,
        l.fixmedins_code, l.psn_no, l.mdtrt_id,
-       CASE WHEN ROW_NUMBER() OVER (PARTITION BY l.mdtrt_id, l.code, l.day ORDER BY l.id) = 1
-            THEN f.risk ELSE 0 END AS amount_at_risk,
+       LEAST(l.amount, GREATEST(0, f.risk - COALESCE(SUM(l.amount) OVER (
+         PARTITION BY l.mdtrt_id, l.code, l.day ORDER BY l.id
+         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS amount_at_risk,
        l.code || ': ' || CAST(f.total AS STRING) || ' on ' || CAST(l.day AS STRING)
          || ', above the daily limit ' || CAST(f.lim AS STRING) AS summary,
        l.id AS line_id, l.code, CAST(l.day AS STRING) AS day, 'daily' AS kind
