@@ -350,6 +350,10 @@ def _good_rows() -> dict[str, dict[str, Any]]:
         "clue": dict(clue_id="CL-INV", run_id="SR-INV", rule_id="SV01", clue_key="k",
                      month="2026-04", amount_at_risk=100, summary="s", evidence="[]",
                      status="open", created_at=AT),
+        "review_warning": dict(jr_id="JR-INV", stage="1", fixmedins_code="H11010500001",
+                               psn_no="P", mdtrt_id="M", rule_id="SV07", amount=100,
+                               msgid="m", created_at=AT, dspo_way="1", dspo_way_rea="why",
+                               fed_back_at=AT),
     }
 
 
@@ -483,6 +487,11 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_clue_amount", "clue", {"amount_at_risk": -1}),
     ("ck_clue_case", "clue", {"case_id": "CASE-1"}),
     ("ck_clue_case", "clue", {"status": "in_case"}),
+    ("ck_review_warning_stage", "review_warning", {"stage": "3"}),
+    ("ck_review_warning_amount", "review_warning", {"amount": -1}),
+    ("ck_review_warning_feedback", "review_warning", {"dspo_way": "3"}),
+    ("ck_review_warning_feedback", "review_warning", {"fed_back_at": None}),
+    ("ck_review_warning_feedback", "review_warning", {"dspo_way_rea": ""}),
 ]
 
 
@@ -508,7 +517,7 @@ LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "p
                           "psn_no_change", "contribution_period", "deferral",
                           "declared_period", "institution_disease_service",
                           "region_advance", "advance_interest", "prepayment_proposal",
-                          "supervision_run", "clue"})
+                          "supervision_run", "clue", "review_warning"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:

@@ -1630,6 +1630,37 @@ CHECKS |= {
 }
 
 
+# A finding 3101 (stage 1, before a prescription is saved) or 3102 (stage 2, before
+# settling) answered an institution (its jr_id), and what the institution then did with
+# it (3103: dspo_way 1 continue / 2 return to modify, the reason, when it told)
+review_warning = Table(
+    "review_warning",
+    metadata,
+    Column("jr_id", String(30), primary_key=True),
+    Column("stage", String(1), nullable=False),  # 1 pre (3101) | 2 in (3102)
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("psn_no", String(50), nullable=False),  # the message's patn_id
+    Column("mdtrt_id", String(50), nullable=False),
+    Column("rule_id", String(10), nullable=False),
+    Column("hilist_code", String(50), nullable=False, server_default=""),
+    money("amount"),
+    Column("msgid", String(30), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("dspo_way", String(1), nullable=False, server_default=""),  # '' not yet told
+    Column("dspo_way_rea", String(500), nullable=False, server_default=""),
+    Column("fed_back_at", DateTime),
+    Index(None, "fixmedins_code", "created_at"),
+)
+
+CHECKS |= {
+    review_warning: {
+        "stage": "stage IN ('1', '2')",
+        "amount": "amount >= 0",
+        "feedback": "dspo_way IN ('', '1', '2') AND (dspo_way = '') = (fed_back_at IS NULL) "
+                    "AND (dspo_way <> '1' OR dspo_way_rea <> '')"},
+}
+
+
 def check_name(table: Table, what: str) -> str:
     return f"ck_{table.name}_{what}"
 
