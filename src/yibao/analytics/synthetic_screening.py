@@ -135,8 +135,10 @@ COPY (
          CASE WHEN med_type = '21' THEN '21' ELSE '11' END AS clr_type, insuplc_admdvs,
          mdtrtarea_admvs, fund + acct + cash AS medfee_sumamt, fund AS fund_pay_sumamt,
          acct AS acct_pay, cash AS psn_cash_pay, psn_no, mdtrt_id,
-         endtime AS setl_time, mdtrt_cert_type,
-         CASE WHEN insuplc_admdvs <> '110000' THEN 'area' ELSE '' END AS away_basis
+         endtime AS setl_time, mdtrt_cert_type, med_type, '' AS reverses,
+         CASE WHEN insuplc_admdvs <> '110000' THEN 'long_term' ELSE '' END AS away_basis,
+         CASE WHEN insuplc_admdvs <> '110000' THEN 'WF' || substr(psn_no, 8) ELSE '' END
+           AS trt_dcla_detl_sn
   FROM (SELECT *, CAST(hash(mdtrt_id, 15) % 50000 AS BIGINT) AS fund,
                CASE WHEN insutype = '390' THEN 0
                     ELSE CAST(hash(mdtrt_id, 16) % 20000 AS BIGINT) END AS acct,
@@ -180,8 +182,71 @@ COPY (
 ) TO '{dir}/fee_lines.parquet' (FORMAT parquet)
 """
 
+# The credential, filing and refusal tables: a card per person (one in a thousand lost
+# after the month), the month's card and certificate uses, suspensions of one person in
+# ten thousand that ended before the month, a long-term filing for Beijing of every
+# person insured elsewhere, and a refusal a day at a few institutions.
+CARDS = """
+COPY (
+  SELECT 'WC' || lpad(CAST(p AS VARCHAR), 13, '0') AS card_no, psn_code(p) AS psn_no,
+         CASE WHEN p % 1000 = 3 THEN 'lost' ELSE 'valid' END AS status,
+         CASE WHEN p % 1000 = 3 THEN TIMESTAMP '{end}' + INTERVAL 1 DAY END AS status_at
+  FROM range({persons}) t(p)
+) TO '{dir}/cards.parquet' (FORMAT parquet)
+"""
+
+CARD_USES = """
+COPY (
+  SELECT 'WC' || substr(psn_no, 8) AS card_no, psn_no, fixmedins_code, mdtrt_id, setl_id,
+         setl_time AS used_at, fund_pay_sumamt
+  FROM read_parquet('{dir}/settlements.parquet') WHERE mdtrt_cert_type = '03'
+) TO '{dir}/card_uses.parquet' (FORMAT parquet)
+"""
+
+ECERT_USES = """
+COPY (
+  SELECT 'WE' || substr(psn_no, 8) AS cert_id, psn_no, fixmedins_code,
+         '01101' AS business_type, begntime - INTERVAL 1 MINUTE AS issued_at, '' AS device,
+         mdtrt_id
+  FROM read_parquet('{dir}/visits.parquet') WHERE mdtrt_cert_type = '01'
+) TO '{dir}/ecert_uses.parquet' (FORMAT parquet)
+"""
+
+SUSPENSIONS = """
+COPY (
+  SELECT CAST(p AS BIGINT) AS suspension_id, psn_code(p) AS psn_no,
+         CAST(DATE '{begin_date}' - INTERVAL 40 DAY AS DATE) AS begin_date,
+         CAST(DATE '{begin_date}' - INTERVAL 10 DAY AS DATE) AS end_date,
+         TIMESTAMP '{begin}' - INTERVAL 40 DAY AS created_at,
+         CAST(NULL AS TIMESTAMP) AS lifted_at
+  FROM range({persons}) t(p) WHERE p % 10000 = 7
+) TO '{dir}/suspensions.parquet' (FORMAT parquet)
+"""
+
+FILINGS = """
+COPY (
+  SELECT 'WF' || substr(psn_code(p), 8) AS trt_dcla_detl_sn, psn_code(p) AS psn_no,
+         'area' AS kind, 'resident' AS filing_type, 'long_term' AS category,
+         '130102' AS insuplc_admdvs, '110000' AS mdtrtarea_admdvs, '' AS fixmedins_code,
+         TIMESTAMP '{begin}' - INTERVAL 60 DAY AS begin_at, CAST(NULL AS TIMESTAMP) AS end_at,
+         'active' AS status, CAST(NULL AS TIMESTAMP) AS ended_at
+  FROM range({persons}) t(p) WHERE p_away(p)
+) TO '{dir}/filings.parquet' (FORMAT parquet)
+"""
+
+REFUSALS = """
+COPY (
+  SELECT CAST(DATE '{begin_date}' + INTERVAL (n % 28) DAY AS DATE) AS day,
+         inst_code(n % {institutions}) AS fixmedins_code, '2201' AS infno,
+         'E-PSN-004' AS code, CAST(1 AS BIGINT) AS count
+  FROM range(100) t(n)
+) TO '{dir}/refusals.parquet' (FORMAT parquet)
+"""
+
 TABLES = (("institutions", INSTITUTIONS), ("persons", PERSONS), ("catalogue", CATALOGUE),
-          ("visits", VISITS), ("settlements", SETTLEMENTS), ("fee_lines", FEE_LINES))
+          ("visits", VISITS), ("settlements", SETTLEMENTS), ("fee_lines", FEE_LINES),
+          ("cards", CARDS), ("card_uses", CARD_USES), ("ecert_uses", ECERT_USES),
+          ("suspensions", SUSPENSIONS), ("filings", FILINGS), ("refusals", REFUSALS))
 
 
 def generate(directory: Path, lines: int, month: str = "2026-05", *,
@@ -195,7 +260,7 @@ def generate(directory: Path, lines: int, month: str = "2026-05", *,
                   items=shape.items, visits=shape.visits, lines=shape.lines,
                   inpatient_every=INPATIENT_EVERY, per_visit=LINES_PER_VISIT,
                   every=LIMIT_EVERY, bed=BED_ITEM, begin=f"{begin:%Y-%m-%d %H:%M:%S}",
-                  begin_date=f"{begin:%Y-%m-%d}",
+                  begin_date=f"{begin:%Y-%m-%d}", end=f"{end:%Y-%m-%d %H:%M:%S}",
                   month_seconds=int((end - begin).total_seconds()) - 3600, dir=directory)
     assert "'" not in str(directory), directory
     directory.mkdir(parents=True, exist_ok=True)

@@ -135,7 +135,8 @@ def km(a: Place, b: Place) -> float:
 class Month:
     """The month's rows, gathered before they are written."""
 
-    def __init__(self, month: str, factor: dict[str, float]) -> None:
+    def __init__(self, month: str, factor: dict[str, float], codes: list[str]) -> None:
+        self.codes = codes  # the catalogue's ordinary items: no limit, no price cap
         self.begin = datetime.strptime(month + "-01", "%Y-%m-%d")
         self.rows: dict[Table, list[dict[str, Any]]] = {}
         self.factor = factor  # an institution's fees as a multiple of its level's
@@ -212,8 +213,10 @@ class Month:
         """Ordinary drug lines at the fee typical of the institution (no limits, no cap)."""
         target = FEE_BY_LEVEL[place.level] * self.factor.get(place.code, 1.0)
         share = target * rng.uniform(0.9, 1.1) / count
-        return [Line(world.item_code(rng.randrange(50)), 1, max(100, int(share)))
-                for _ in range(count)]
+        return [Line(code, 1, max(100, int(share))) for code in rng.sample(self.codes, count)]
+
+    def drug(self, rng: random.Random) -> str:
+        return rng.choice(self.codes)
 
 
 class Pool:
@@ -257,7 +260,10 @@ def plant(db: Database, scale: Scale, rate: float, month: str = "2026-05",
     manifest = Manifest(month, rate, scale.persons, scale.institutions)
     per_rule = max(1, round(rate * scale.persons))
     outliers = _outliers(hospitals, max(1, round(rate * scale.institutions)), manifest)
-    book = Month(month, outliers)
+    codes = [item["code"] for item in world.items(scale)
+             if item["price_cap"] is None and not item["lmt_gend"] and not item["per_day"]
+             and item["lmt_age_max"] is None and item["lmt_daily_cnt"] is None][:200]
+    book = Month(month, outliers, codes)
     for rule in supervision.library():
         plant_rule = PLANTERS[rule.id]
         for n in range(per_rule):
@@ -377,13 +383,13 @@ def _sv03(book: Month, rng: random.Random, pool: Pool, places: list[Place],
     chosen = rng.sample(places, count)
     for k, place in enumerate(chosen):
         when = book.at(10, 8 + 3 * k) if truth or n % 2 else book.at(3 + 4 * k, 9)
-        token = f"world-{cert_id}-{k}"
+        token_hash = hashlib.sha256(f"world-{cert_id}-{k}".encode()).hexdigest()
         book.add(ec_token, dict(
-            token_hash=hashlib.sha256(token.encode()).hexdigest(), psn_no=who.psn_no,
+            token_hash=token_hash, psn_no=who.psn_no,
             cert_id=cert_id, fixmedins_code=place.code, business_type="01101",
             issued_at=when, expires_at=when + timedelta(hours=24)))
         book.visit(who, place, when + timedelta(minutes=5), book.plain(rng, place),
-                   cert=("01", token))
+                   cert=("01", token_hash))  # as the store keeps a token: hashed
     manifest.add("SV03", truth, who.psn_no, "5 institutions in a day" if truth else
                  ("2 institutions in a day" if n % 2 else "5 institutions on 5 days"))
 
@@ -394,7 +400,7 @@ def _stay(book: Month, rng: random.Random, who: Person, place: Place, day: int, 
     """An inpatient stay admitted on ``day`` at 09:00, discharged ``days`` later at
     10:00, billed a bed-day per day of stay (or ``beds``) and a drug."""
     lines = [Line(BED_DAY, days if beds is None else beds, 5_000, 0, "201"),
-             Line(world.item_code(rng.randrange(50)), 1, 20_000, 1), *extra]
+             Line(book.drug(rng), 1, 20_000, 1), *extra]
     return book.visit(who, place, book.at(day, 9), lines, days=days, diag=diag,
                       insuplc=insuplc, away=away)
 
@@ -430,7 +436,7 @@ def _sv06(book: Month, rng: random.Random, pool: Pool, places: list[Place],
     """The same drug twice on the same day of a visit (same count and price);
     look-alike: the same drug on two days of a stay."""
     who, place = pool.take(), rng.choice(hospitals)
-    drug = Line(world.item_code(rng.randrange(50)), 2, 3_000, 1)
+    drug = Line(book.drug(rng), 2, 3_000, 1)
     twice = [drug, Line(drug.code, drug.cnt, drug.pric, 1 if truth else 2)]
     _stay(book, rng, who, place, 4 + n % 20, 4, rng.choice(DIAGNOSES), twice)
     manifest.add("SV06", truth, who.psn_no, "billed twice on one day" if truth else

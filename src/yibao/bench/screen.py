@@ -12,7 +12,6 @@ and every library rule whose SQL exists, each timed on its own through
 from __future__ import annotations
 
 import multiprocessing
-import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,8 +101,16 @@ def _screen(directory: Path, rule_ids: list[str], month: str, settings: dict[str
         started = time.perf_counter()
         found = screening.run_duckdb(directory, [rule(rule_id)], month, settings=settings)
         times.append(RuleTime(rule_id, time.perf_counter() - started, len(found)))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return int(count), baseline, times, peak
+    return int(count), baseline, times, _rss_peak_mib()
+
+
+def _rss_peak_mib() -> float:
+    """This process's peak resident memory (VmHWM: ``ru_maxrss`` would carry the
+    parent's over through fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc/self/status")
 
 
 def markdown(result: Result) -> str:

@@ -94,6 +94,42 @@ def bench_screen(
     console.print(screen.markdown(result))
 
 
+@app.command("supervision")
+def bench_supervision(
+    persons: int = typer.Option(20_000, "--persons", min=200, help="the world's persons"),
+    fraud: float = typer.Option(0.01, "--fraud", min=0.0001, max=0.03,
+                                help="per rule, the share of persons given its pattern (and "
+                                "as many a look-alike)"),
+    month: str = typer.Option("2026-05", "--month", help="the month planted and screened"),
+    db: str = typer.Option("", "--db", help="an empty database (URL or SQLite path; default: "
+                           "a new SQLite file under --dir)"),
+    manifest: Path = typer.Option(Path(""), "--manifest",
+                                  help="where to save the ground truth (JSON; default: next "
+                                  "to the default database, or not saved)"),
+    directory: Path = typer.Option(Path("bench/results"), "--dir",
+                                   help="where the default SQLite database goes"),
+) -> None:
+    """Precision and recall of every rule: the fraud world generated, its month
+    extracted and screened on DuckDB, the clues compared with the planted findings."""
+    from datetime import datetime
+
+    from yibao.bench import supervision
+
+    if not db:
+        directory.mkdir(parents=True, exist_ok=True)
+        stem = directory / f"supervision-{datetime.now():%Y%m%d-%H%M%S}"
+        db = f"{stem}.db"
+        manifest = manifest if str(manifest) not in ("", ".") else stem.with_suffix(".json")
+    saved = manifest if str(manifest) not in ("", ".") else None
+    database = Database(db)
+    result = supervision.run(database, persons, fraud, month, manifest_path=saved,
+                             report=progress)
+    database.dispose()
+    console.print(supervision.markdown(result))
+    if saved is not None:
+        console.print(f"manifest: {saved}")
+
+
 @app.command("ledger")
 def bench_ledger(
     db: str = EXISTING_DB_OPTION,
