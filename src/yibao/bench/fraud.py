@@ -295,14 +295,18 @@ def _outliers(hospitals: list[Place], count: int, manifest: Manifest) -> dict[st
 
 def _background(book: Month, rng: random.Random, pool: Pool, places: list[Place],
                 hospitals: list[Place]) -> None:
-    """Everyone left: one or two visits at least two days apart, distinct diagnoses; one
-    visit in twenty an inpatient stay of 2..8 days with its bed-days and drugs."""
+    """Everyone left: one or two visits at least two days apart (after a discharge too),
+    distinct diagnoses; one visit in twenty an inpatient stay of 2..8 days with its
+    bed-days and drugs."""
     for who in pool.free:
         days = sorted(rng.sample(range(1, 29, 2), 2 if rng.random() < 0.3 else 1))
+        free_from = 1  # the next visit comes two days after a discharge at the earliest
         for day, diag in zip(days, rng.sample(DIAGNOSES, len(days)), strict=False):
+            day = max(day, free_from)
             begin = book.at(day, rng.randrange(8, 17), rng.randrange(60))
             if rng.random() < 0.05:
                 place, stay = rng.choice(hospitals), rng.randrange(2, 9)
+                free_from = day + stay + 2
                 lines = [Line(BED_DAY, stay, 5_000, 0, "201"),
                          *(Line(x.code, 1, x.pric, rng.randrange(stay), "101")
                            for x in book.plain(rng, place, 3))]

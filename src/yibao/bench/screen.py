@@ -77,18 +77,19 @@ def run(directory: Path, lines: int, month: str = "2026-05", *,
     with phase(report, "screening in a fresh process: the baseline scan, then each rule"
                ), multiprocessing.get_context("spawn").Pool(1) as pool:
         count, baseline, times, peak = pool.apply(
-            _screen, (directory, [r.id for r in rules], month, settings))
-    for rule_time in times:
-        report(f"{rule_time.rule_id}: {rule_time.seconds:.2f} s, {rule_time.clues:,} clues")
+            _screen, (directory, [r.id for r in rules], month, settings, report))
     return Result(count, generated, baseline, tuple(times), missing, peak, settings)
 
 
-def _screen(directory: Path, rule_ids: list[str], month: str, settings: dict[str, str]
-            ) -> tuple[int, float, list[RuleTime], float]:
+def _screen(directory: Path, rule_ids: list[str], month: str, settings: dict[str, str],
+            report: Report) -> tuple[int, float, list[RuleTime], float]:
+    """The baseline and each rule, timed; ``report`` (a module-level function: it
+    crosses to the fresh process by name) hears of each as it ends."""
     import duckdb
 
     from yibao.domain.supervision import rule
 
+    settings = {"enable_progress_bar": "false"} | settings  # a log, not a terminal
     con = duckdb.connect()
     for name, value in settings.items():
         con.execute(f"SET {name} = '{value}'")
@@ -96,11 +97,13 @@ def _screen(directory: Path, rule_ids: list[str], month: str, settings: dict[str
     [(count, _)] = con.execute(BASELINE.format(dir=directory)).fetchall()
     baseline = time.perf_counter() - started
     con.close()
+    report(f"baseline scan of {count:,} fee lines: {baseline:.2f} s")
     times = []
     for rule_id in rule_ids:
         started = time.perf_counter()
         found = screening.run_duckdb(directory, [rule(rule_id)], month, settings=settings)
         times.append(RuleTime(rule_id, time.perf_counter() - started, len(found)))
+        report(f"{rule_id}: {times[-1].seconds:.2f} s, {len(found):,} clues")
     return int(count), baseline, times, _rss_peak_mib()
 
 
