@@ -84,7 +84,7 @@ def get(conn: Connection, clue_id: str, *, lock: bool = False) -> RowMapping | N
     return conn.execute(query).mappings().first()
 
 
-def evidence(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+def evidence(row: Mapping[Any, Any]) -> list[dict[str, Any]]:
     """A clue row's evidence rows."""
     loaded: list[dict[str, Any]] = json.loads(row["evidence"])
     return loaded
