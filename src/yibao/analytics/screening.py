@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,18 @@ CLUE_COLUMNS = ("clue_key", "fixmedins_code", "psn_no", "mdtrt_id", "amount_at_r
                 "summary")
 
 
+def _source(rule: Rule) -> Traversable:
+    return resources.files("yibao") / "analytics" / "supervision" / f"{rule.id}.sql"
+
+
+def has_sql(rule: Rule) -> bool:
+    """Whether the rule's SQL file is there."""
+    return _source(rule).is_file()
+
+
 def rule_sql(rule: Rule, month: str) -> str:
     """The rule's SQL with its parameters and the month's bounds written in."""
-    source = resources.files("yibao") / "analytics" / "supervision" / f"{rule.id}.sql"
+    source = _source(rule)
     begin, end = month_bounds(month)
     values: dict[str, object] = {name: _literal(value) for name, value in rule.params.items()}
     values |= {"month_begin": f"TIMESTAMP '{begin:%Y-%m-%d %H:%M:%S}'",

@@ -26,6 +26,7 @@ from yibao.api import (
     admin_finance,
     admin_institutions,
     admin_outbox,
+    admin_supervision,
     cashier,
     channel,
     console,
@@ -178,6 +179,7 @@ def create_app(
         gateway_now=hospital.gateway.now))
     rest.include_router(admin_outbox.router(window, gate))
     rest.include_router(admin_fever.router(window, gate))
+    rest.include_router(admin_supervision.router(window, gate))
     rest.include_router(channel.router(db, clock, ids, hospital.policies))
     app.include_router(rest)
     app.include_router(paynotify.router(db, online, clock, ids, hospital.policies))

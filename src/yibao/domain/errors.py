@@ -510,6 +510,17 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox", 404),
     ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically",
      409),
+    # supervision: screening (issue 20, docs/supervision.md)
+    ("E-SUP-001", "month not valid for screening", "YYYY-MM, e.g. 2026-05", 400),
+    ("E-SUP-002", "no such screening engine", "duckdb, or spark (the extra yibao[spark])",
+     400),
+    ("E-SUP-003", "no such rule", "the library's rule ids: GET /admin/v1/supervision/rules",
+     400),
+    ("E-SUP-004", "rule has no SQL", "add analytics/supervision/<rule id>.sql, or leave "
+     "the rule out", 500),
+    ("E-SUP-005", "screening engine not installed here",
+     "pip install 'yibao[spark]', or screen with duckdb", 503),
+    ("E-SUP-006", "no such clue", "list the clues: GET /admin/v1/supervision/clues", 404),
     # system
     ("E-SYS-001", "service temporarily unavailable", "retry the same msgid later", 503),
     ("E-SYS-002", "internal error", "report the inf_refmsgid to the operator", 500),

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from yibao.store.schema import clue, supervision_run
 
@@ -36,28 +37,39 @@ def record_run(conn: Connection, *, run_id: str, month: str, engine: str,
                rules: Sequence[str], lines: int, operator: str, started_at: datetime,
                finished_at: datetime, found: Iterable[Found], new_id: Any) -> int:
     """Record a run and the clues it found that are not clues already (same rule and
-    key); returns how many were new. ``new_id()`` makes a clue id."""
+    key); returns how many were new. ``new_id()`` makes a clue id. Two runs at once add
+    each clue once: a key the other run inserted first (committed or not) is skipped
+    (INSERT ... ON CONFLICT DO NOTHING waits for the other's outcome)."""
     conn.execute(insert(supervision_run).values(
         run_id=run_id, month=month, engine=engine, rules=",".join(rules), lines=lines,
         clues=0, operator=operator, started_at=started_at, finished_at=finished_at))
     known = _known_keys(conn, rules)
-    rows = []
+    added = 0
+    statement = _INSERT_NEW[conn.dialect.name]
     for item in found:
         if (item.rule_id, item.clue_key) in known:
             continue
         known.add((item.rule_id, item.clue_key))
-        rows.append(dict(
+        done = conn.execute(statement, dict(
             clue_id=new_id(), run_id=run_id, rule_id=item.rule_id, clue_key=item.clue_key,
             month=item.month, fixmedins_code=item.fixmedins_code, psn_no=item.psn_no,
             mdtrt_id=item.mdtrt_id, amount_at_risk=item.amount_at_risk,
             summary=item.summary[:500], evidence=json.dumps(list(item.evidence),
                                                             ensure_ascii=False),
             status="open", created_at=finished_at))
-    if rows:
-        conn.execute(insert(clue), rows)
+        added += done.rowcount
+    if added:
         conn.execute(update(supervision_run).where(supervision_run.c.run_id == run_id)
-                     .values(clues=len(rows)))
-    return len(rows)
+                     .values(clues=added))
+    return added
+
+
+_INSERT_NEW = {
+    "postgresql": postgresql.insert(clue).on_conflict_do_nothing(
+        index_elements=["rule_id", "clue_key"]),
+    "sqlite": sqlite.insert(clue).on_conflict_do_nothing(
+        index_elements=["rule_id", "clue_key"]),
+}
 
 
 def _known_keys(conn: Connection, rules: Sequence[str]) -> set[tuple[str, str]]:
@@ -72,7 +84,7 @@ def get(conn: Connection, clue_id: str, *, lock: bool = False) -> RowMapping | N
     return conn.execute(query).mappings().first()
 
 
-def evidence(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+def evidence(row: Mapping[Any, Any]) -> list[dict[str, Any]]:
     """A clue row's evidence rows."""
     loaded: list[dict[str, Any]] = json.loads(row["evidence"])
     return loaded
@@ -107,6 +119,13 @@ def runs(conn: Connection, *, month: str | None = None, limit: int = 100) -> lis
         query = query.where(supervision_run.c.month == month)
     query = query.order_by(supervision_run.c.started_at.desc()).limit(limit)
     return list(conn.execute(query).mappings())
+
+
+def amount_of_run(conn: Connection, run_id: str) -> int:
+    """The amount at risk (fen) of the clues a run added."""
+    total = conn.execute(select(func.coalesce(func.sum(clue.c.amount_at_risk), 0))
+                         .where(clue.c.run_id == run_id)).scalar_one()
+    return int(total)
 
 
 def counts_by_rule(conn: Connection, *, status: str = "open") -> dict[str, int]:
