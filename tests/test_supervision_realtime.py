@@ -16,8 +16,8 @@ from sqlalchemy import event, insert, select
 
 from flows import (
     LI_JIANGUO,
-    admit,
     WANG_FANG,
+    admit,
     line,
     ok,
     person,
