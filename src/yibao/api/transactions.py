@@ -84,9 +84,10 @@ LISTED: tuple[Transaction, ...] = (
     T("5205", "人员慢特病用药记录查询", tx_queries.chronic_records, writes=False),
     T("5206", "人员累计信息查询", tx_queries.accumulations, writes=False),
     T("5303", "在院信息查询", tx_queries.in_hospital, writes=False),
-    # review calls: no findings until supervision rules exist (tx_review)
-    T("3101", "明细审核事前分析服务", tx_review.review, writes=False),
-    T("3102", "明细审核事中分析服务", tx_review.review, writes=False),
+    # review calls: the visit rules' warnings, and the institution's feedback (tx_review)
+    T("3101", "明细审核事前分析服务", tx_review.pre_event, writes=True),
+    T("3102", "明细审核事中分析服务", tx_review.in_event, writes=True),
+    T("3103", "事前事中服务反馈服务", tx_review.feedback, writes=True),
     # reconciliation and clearing applications (tx_reconciliation)
     T("3201", "医药机构费用结算对总账", tx_reconciliation.totals, writes=False),
     T("3202", "医药机构费用结算对明细账", tx_reconciliation.detail, writes=True),

@@ -238,6 +238,19 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     # policy
     ("E-POL-001", "no policy in force", "no policy for this region, insurance type and date", 409),
     ("E-POL-002", "medical type not covered by the policy", "check med_type and insutype", 409),
+    # fund supervision in real time (3101/3102/3103, settlement: docs/supervision.md)
+    ("E-SUP-010", "a supervision rule blocks this settlement",
+     "the message names the rule and the item: correct or cancel the line (2205/2302) and "
+     "settle again; the region's policy decides which rules block", 409),
+    ("E-SUP-011", "warning not found",
+     "warn_rslt_id must be a jr_id that 3101/3102 answered this institution", 404),
+    ("E-SUP-012", "warning of the other stage",
+     "warn_type 1 is for 3101's warnings, 2 for 3102's", 400),
+    ("E-SUP-013", "feedback not valid",
+     "dspo_way 1 (continue, with dspo_way_rea) or 2 (return to modify)", 400),
+    ("E-SUP-014", "warning already fed back otherwise",
+     "a warning's feedback is recorded once; the same feedback again is answered the same",
+     409),
     # away from home (inter-provincial direct settlement) and filing
     ("E-FIL-001", "institution not networked for direct settlement away from home",
      "pay in full here and apply for manual reimbursement at the insured place", 409),

@@ -19,6 +19,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from yibao.domain import supervision
 from yibao.domain.advance import Terms
 from yibao.domain.codes import FUNDS, MDTRT_GRP_TYPES, PersonGroup
 from yibao.domain.contribution import (
@@ -286,6 +287,10 @@ class Policy:
     # contributions: grace days, late-fee rate, extension after a declared period
     # (``[contribution]``; absent: no grace, no late fee, no extension)
     contribution: ContributionTerms = NO_TERMS
+    # supervision (issue 20, docs/supervision.md): the visit rules whose finding on the
+    # lines being settled refuses the settlement (``[supervision] block``); the other
+    # visit rules only warn (3101/3102)
+    block: frozenset[str] = frozenset()
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -493,6 +498,27 @@ def _supply(raw: Mapping[str, Any] | None) -> Supply | None:
     return supply
 
 
+def _block(raw: Mapping[str, Any] | None) -> frozenset[str]:
+    """``[supervision] block``: visit rules of the library whose finding refuses
+    settlement (a month rule cannot: it needs the month's extract)."""
+    if raw is None:
+        return frozenset()
+    _require_source(raw, "supervision")
+    ids = raw.get("block", [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise PolicyError("supervision.block must be a list of rule ids")
+    for rule_id in ids:
+        try:
+            found = supervision.rule(rule_id)
+        except KeyError:
+            raise PolicyError(f"supervision.block: {rule_id} is not a rule of the "
+                              "library") from None
+        if found.scope is not supervision.Scope.VISIT:
+            raise PolicyError(f"supervision.block: {rule_id} needs the month's extract; "
+                              "only visit rules can block settlement")
+    return frozenset(ids)
+
+
 def _mutual_aid(raw: Mapping[str, Any] | None) -> bool:
     if raw is None:
         return False
@@ -627,6 +653,7 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
             designation=_designation(raw.get("designation")),
             advance=_advance(raw.get("advance")),
             contribution=_contribution(raw.get("contribution")),
+            block=_block(raw.get("supervision")),
         )
     except (KeyError, TypeError) as exc:
         raise PolicyError(f"policy file is missing or mistypes {exc}") from exc

@@ -30,6 +30,7 @@ from yibao.services import (
     designation,
     ledger,
     special_disease,
+    supervision_review,
     trust,
     visits,
 )
@@ -194,6 +195,8 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
         raise Refused("E-FEE-004", f"mdtrt_id {req.mdtrt_id}")
     totals = _totals(lines)
     _check_stated(req.stated, totals)
+    if not req.manual:  # a reimbursement's reviewer decides its lines (services/review.py)
+        supervision_review.check_settlement(call, person, visit, lines)
     policy, scheme = _policy(call, person["insuplc_admdvs"], visit["insutype"], req.med_type)
     basis = away.claimed(policy, req.manual_basis) if req.manual else away.decide(
         call.conn, person=person, insurance=insurance, visit=visit,
