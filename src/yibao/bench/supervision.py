@@ -2,10 +2,11 @@
 
 The synthetic region (bench/world.py) and its month with the 14 patterns planted at a
 known rate next to look-alikes (bench/fraud.py) are written into an empty database;
-the month is extracted for screening (analytics/supervision_extract.py) and every rule
-of the library runs over it on DuckDB (analytics/screening.py), as ``supervision
-screen`` runs them. Each rule's clues are then compared with the manifest by the entity
-a clue names (its person; SV12 its institution):
+the month is screened by the service ``yibao supervision screen`` calls
+(services/supervision.screen: the extract, every rule of the library on DuckDB, the run
+and its clues recorded), and the run's clues, read back from the clue table, are
+compared with the manifest by the entity a clue names (its person; SV12 its
+institution):
 
 - planted: findings planted for the rule; flagged: the rule's clues;
 - true positives: clues naming a planted entity (precision = true positives / flagged);
@@ -15,19 +16,21 @@ a clue names (its person; SV12 its institution):
 
 from __future__ import annotations
 
-import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from yibao.analytics import screening
+from sqlalchemy import select
+
 from yibao.bench import fraud
 from yibao.bench.progress import Report, phase, silent
 from yibao.bench.screen import has_sql
 from yibao.bench.world import Scale, generate
 from yibao.domain.supervision import library
-from yibao.store.clues import Found
 from yibao.store.db import Database
+from yibao.store.schema import clue
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +63,17 @@ class Result:
     seconds: dict[str, float]
 
 
-def score(manifest: fraud.Manifest, found: list[Found], rule_ids: list[str]
-          ) -> list[RuleScore]:
-    """Each rule's clues against the manifest (see the module's docstring)."""
+def score(manifest: fraud.Manifest, found: Sequence[Mapping[str, Any]],
+          rule_ids: Sequence[str]) -> list[RuleScore]:
+    """Each rule's clues (rows with rule_id, psn_no, fixmedins_code) against the
+    manifest (see the module's docstring)."""
     scores = []
     for rule_id in rule_ids:
         field = fraud.ENTITY[rule_id]
         planted = {f[field] for f in manifest.planted.get(rule_id, [])}
         lookalikes = {f[field] for f in manifest.lookalikes.get(rule_id, [])}
-        clues = [c for c in found if c.rule_id == rule_id]
-        named = [getattr(c, field) for c in clues]
+        clues = [c for c in found if c["rule_id"] == rule_id]
+        named = [str(c[field]) for c in clues]
         scores.append(RuleScore(
             rule_id, len(planted), len(clues), sum(1 for e in named if e in planted),
             len(planted & set(named)), len(lookalikes), len(lookalikes & set(named))))
@@ -86,7 +90,8 @@ def scale_of(persons: int, seed: int = 2026) -> Scale:
 def run(db: Database, persons: int, rate: float, month: str = "2026-05", *,
         manifest_path: Path | None = None, report: Report = silent) -> Result:
     """Generate, plant, extract, screen and score (the database must hold no world)."""
-    from yibao.analytics.supervision_extract import extract_for_screening
+    from yibao.services import supervision
+    from yibao.services.context import Actor, ActorKind, Call, Entry, Ids, china_now
 
     scale = scale_of(persons)
     seconds: dict[str, float] = {}
@@ -98,20 +103,21 @@ def run(db: Database, persons: int, rate: float, month: str = "2026-05", *,
     with phase(report, f"planting the month {month} at rate {rate}"):
         manifest = fraud.plant(db, scale, rate, month, manifest_path)
     seconds["generate"] = time.perf_counter() - started
-    rules = [r for r in library() if has_sql(r)]
     missing = tuple(r.id for r in library() if not has_sql(r))
-    with tempfile.TemporaryDirectory() as scratch:
-        started = time.perf_counter()
-        with phase(report, "extracting the month for screening"), db.read() as conn:
-            extracted = extract_for_screening(conn, month, Path(scratch))
-        seconds["extract"] = time.perf_counter() - started
-        started = time.perf_counter()
-        with phase(report, f"screening with {len(rules)} rules on DuckDB"):
-            found = screening.run_duckdb(Path(scratch), rules, month)
-        seconds["screen"] = time.perf_counter() - started
-    scores = score(manifest, found, [r.id for r in rules])
-    return Result(scale.persons, scale.institutions, rate, extracted.fee_lines,
-                  tuple(scores), missing, seconds)
+    started = time.perf_counter()
+    with phase(report, "screening the month (extract, every rule on DuckDB, clues "
+               "recorded)"), db.write() as conn:
+        call = Call(conn=conn, actor=Actor(ActorKind.OPERATOR, "bench", role="cli"),
+                    entry=Entry.CLI, now=china_now(), ids=Ids(china_now), policies=())
+        done = supervision.screen(call, month, "duckdb")
+    seconds["screen"] = time.perf_counter() - started
+    with db.read() as conn:
+        found = [dict(row) for row in conn.execute(
+            select(clue.c.rule_id, clue.c.psn_no, clue.c.fixmedins_code).where(
+                clue.c.run_id == done.run_id)).mappings()]
+    scores = score(manifest, found, done.rules)
+    return Result(scale.persons, scale.institutions, rate, done.lines, tuple(scores),
+                  missing, seconds)
 
 
 def _ratio(value: float | None) -> str:
