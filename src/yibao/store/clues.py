@@ -57,7 +57,7 @@ def record_run(conn: Connection, *, run_id: str, month: str, engine: str,
             summary=item.summary[:500], evidence=json.dumps(list(item.evidence),
                                                             ensure_ascii=False),
             status="open", created_at=finished_at))
-        added += done.rowcount
+        added += len(done.all())  # (psycopg reports no rowcount for it)
     if added:
         conn.execute(update(supervision_run).where(supervision_run.c.run_id == run_id)
                      .values(clues=added))
@@ -66,9 +66,9 @@ def record_run(conn: Connection, *, run_id: str, month: str, engine: str,
 
 _INSERT_NEW = {
     "postgresql": postgresql.insert(clue).on_conflict_do_nothing(
-        index_elements=["rule_id", "clue_key"]),
+        index_elements=["rule_id", "clue_key"]).returning(clue.c.clue_id),
     "sqlite": sqlite.insert(clue).on_conflict_do_nothing(
-        index_elements=["rule_id", "clue_key"]),
+        index_elements=["rule_id", "clue_key"]).returning(clue.c.clue_id),
 }
 
 
