@@ -380,10 +380,10 @@ def _sv03(book: Month, rng: random.Random, pool: Pool, places: list[Place],
           hospitals: list[Place], manifest: Manifest, truth: bool, n: int) -> None:
     """One electronic certificate's tokens at 5 institutions in one day, three hours
     apart (the rule: more than max_institutions 3); look-alikes: 5 institutions on 5
-    days, or 2 in one day."""
+    days, or 3 in one day (the limit itself)."""
     who = pool.take()
     cert_id = f"WE{who.psn_no[-12:]}"
-    count = 2 if not truth and n % 2 else 5
+    count = 3 if not truth and n % 2 else 5
     chosen = rng.sample(places, count)
     for k, place in enumerate(chosen):
         when = book.at(10, 8 + 3 * k) if truth or n % 2 else book.at(3 + 4 * k, 9)
@@ -395,7 +395,7 @@ def _sv03(book: Month, rng: random.Random, pool: Pool, places: list[Place],
         book.visit(who, place, when + timedelta(minutes=5), book.plain(rng, place),
                    cert=("01", token_hash))  # as the store keeps a token: hashed
     manifest.add("SV03", truth, who.psn_no, "5 institutions in a day" if truth else
-                 ("2 institutions in a day" if n % 2 else "5 institutions on 5 days"))
+                 ("3 institutions in a day" if n % 2 else "5 institutions on 5 days"))
 
 
 def _stay(book: Month, rng: random.Random, who: Person, place: Place, day: int, days: int,
@@ -412,16 +412,16 @@ def _stay(book: Month, rng: random.Random, who: Person, place: Place, day: int, 
 def _sv04(book: Month, rng: random.Random, pool: Pool, places: list[Place],
           hospitals: list[Place], manifest: Manifest, truth: bool, n: int) -> None:
     """Readmitted 4 days after discharge with the same main diagnosis (the rule: within
-    15 days); look-alikes: readmitted after 22 days, or after 4 days for another
-    disease."""
+    15 days); look-alikes: readmitted 15 days 23 hours after (on the 16th day), or after
+    4 days for another disease."""
     who, place, diag = pool.take(), rng.choice(hospitals), rng.choice(DIAGNOSES)
     _stay(book, rng, who, place, 2, 4, diag)
-    later = 28 if not truth and n % 2 == 0 else 10
+    later = 22 if not truth and n % 2 == 0 else 10
     other = diag if truth or n % 2 == 0 else DIAGNOSES[(DIAGNOSES.index(diag) + 1)
                                                          % len(DIAGNOSES)]
     _stay(book, rng, who, place, later, 2, other)
     manifest.add("SV04", truth, who.psn_no, "same diagnosis 4 days after" if truth else
-                 ("same diagnosis 22 days after" if n % 2 == 0 else
+                 ("same diagnosis on the 16th day after" if n % 2 == 0 else
                   "another diagnosis 4 days after"))
 
 
@@ -497,10 +497,10 @@ def _sv10(book: Month, rng: random.Random, pool: Pool, places: list[Place],
 
 def _sv11(book: Month, rng: random.Random, pool: Pool, places: list[Place],
           hospitals: list[Place], manifest: Manifest, truth: bool, n: int) -> None:
-    """9 outpatient visits for one disease in 27 days (the rule: min_visits 8 in 30
-    days); look-alike: 6."""
+    """9 outpatient visits for one disease in 25 days (the rule: min_visits 8 in 30
+    days); look-alike: 7."""
     who, place, diag = pool.take(), rng.choice(places), rng.choice(DIAGNOSES)
-    count = 9 if truth else 6
+    count = 9 if truth else 7
     for k in range(count):
         book.visit(who, place, book.at(1 + 3 * k, 10), book.plain(rng, place), diag=diag)
     manifest.add("SV11", truth, who.psn_no, f"{count} visits for {diag}")
@@ -535,13 +535,13 @@ def _sv13(book: Month, rng: random.Random, pool: Pool, places: list[Place],
 def _sv14(book: Month, rng: random.Random, pool: Pool, places: list[Place],
           hospitals: list[Place], manifest: Manifest, truth: bool, n: int) -> None:
     """A temporary filing registered the day before a 30-day stay (the rule: within 3
-    days, at least 30 days); look-alike: registered 21 days before."""
+    days, at least 30 days); look-alike: registered 4 days before."""
     who = _away_person(n, truth, 14)
-    sn = _away(book, who, "temporary", REGION, book.at(0 if truth else -20, 9))
+    sn = _away(book, who, "temporary", REGION, book.at(0 if truth else -3, 9))
     _stay(book, rng, who, rng.choice(hospitals), 1, 30, rng.choice(DIAGNOSES),
           insuplc=AWAY_REGION, away=(sn, "temporary"))
     manifest.add("SV14", truth, who.psn_no, "30-day stay 1 day after a temporary filing"
-                 if truth else "30-day stay 21 days after a temporary filing")
+                 if truth else "30-day stay 4 days after a temporary filing")
 
 
 def _away_person(n: int, truth: bool, rule: int) -> Person:
