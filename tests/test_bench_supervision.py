@@ -78,3 +78,20 @@ def test_bench_screen_times_every_rule_over_a_synthetic_month(tmp_path: Path) ->
     again = screen.run(tmp_path / "month", 40_000)  # the month is there: not generated
     assert again.generate_seconds is None and result.generate_seconds is not None
     assert [r.clues for r in again.rules] == [r.clues for r in result.rules]
+
+
+def test_world_generate_with_fraud_plants_the_month_and_writes_the_manifest(
+        tmp_path: Path) -> None:
+    manifest = tmp_path / "truth.json"
+    database = tmp_path / "world.db"
+    Database(str(database)).migrate()
+    out = CliRunner().invoke(app, ["world", "generate", "--db", str(database), "--persons",
+                                   "400", "--institutions", "24", "--items", "60",
+                                   "--fraud", "0.005", "--manifest", str(manifest)],
+                             terminal_width=200)
+    assert out.exit_code == 0, out.output
+    truth = json.loads(manifest.read_text(encoding="utf-8"))
+    assert sorted(truth["planted"]) == sorted(truth["lookalikes"]) == RULES
+    planted = sum(map(len, truth["planted"].values()))
+    assert planted == 13 * 2 + 1  # max(1, round(0.005 x 400)) per rule; SV12 one
+    assert f"planted {planted} findings and {planted} look-alikes in 2026-05" in out.output
