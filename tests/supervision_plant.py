@@ -20,7 +20,7 @@ from yibao.analytics.supervision_extract import extract_for_screening
 from yibao.domain import supervision
 from yibao.store.clues import Found
 from yibao.store.demo import demo_token
-from yibao.store.schema import ec_token, institution
+from yibao.store.schema import ec_token, institution, signin
 
 MONTH = "2026-05"
 DIAGNOSES = {"J18.900": "肺炎", "I10.x00": "特发性(原发性)高血压", "E11.900": "2型糖尿病",
@@ -119,13 +119,19 @@ def another_institution(db, code: str, *, like: str, level: int | None = None) -
 
 
 def ecert_token(db, *, cert_id: str, psn_no: str, code: str, when: datetime,
-                n: int = 0) -> None:
-    """An ecToken issued by 1162 from certificate ``cert_id`` to institution ``code``."""
+                n: int = 0, mac: str | None = None) -> None:
+    """An ecToken issued by 1162 from certificate ``cert_id`` to institution ``code``;
+    with ``mac``, the 1162 named a sign-in at the terminal of that mac."""
+    sign_no = "" if mac is None else f"SN{code[-4:]}{mac[-5:]}{n}"
     with db.write() as conn:
+        if mac is not None:
+            conn.execute(insert(signin).values(
+                sign_no=sign_no, fixmedins_code=code, opter_no="OP1", mac=mac,
+                ip="10.0.0.1", sign_time=when.replace(hour=7, minute=0)))
         conn.execute(insert(ec_token).values(
             token_hash=f"{cert_id}-{code}-{when:%Y%m%d%H%M%S}-{n}".ljust(64, "0")[:64],
             psn_no=psn_no, cert_id=cert_id, fixmedins_code=code, business_type="01101",
-            issued_at=when, expires_at=when.replace(hour=23, minute=59)))
+            issued_at=when, expires_at=when.replace(hour=23, minute=59), sign_no=sign_no))
 
 
 def with_params(rule_id: str, **params: int) -> supervision.Rule:

@@ -158,7 +158,19 @@ def test_sv03_one_certificate_at_four_institutions_in_a_day(db, his, tmp_path):
     assert clue.clue_key == "EC0001/2026-05-11" and clue.psn_no == psn_no
     assert [e["institutions"] for e in clue.evidence] == [4, 4, 4, 4]
     assert [e["fixmedins_code"] for e in clue.evidence] == list(codes)
-    assert "4 institutions on 2026-05-11" in clue.summary
+    assert "4 institutions and 0 devices on 2026-05-11" in clue.summary
+
+
+def test_sv03_one_certificate_on_four_terminals_of_one_hospital_in_a_day(db, his, tmp_path):
+    psn_no = psn_of(his, WANG_FANG)
+    for n in range(4):
+        ecert_token(db, cert_id="EC0001", psn_no=psn_no, code="H11010500001", n=n,
+                    mac=f"00-1A-2B-3C-4D-5{n}", when=at("2026-05-11 08:00:00")
+                    + timedelta(hours=n))
+    [clue] = found(db, tmp_path, "SV03")
+    assert [e["device"] for e in clue.evidence] == [f"mac:00-1A-2B-3C-4D-5{n}"
+                                                    for n in range(4)]
+    assert {(e["institutions"], e["devices"]) for e in clue.evidence} == {(1, 4)}
 
 
 def test_sv03_three_institutions_a_day_or_four_over_two_days_are_not_clues(db, his,
@@ -171,6 +183,11 @@ def test_sv03_three_institutions_a_day_or_four_over_two_days_are_not_clues(db, h
                     when=at("2026-05-11 20:00:00") + timedelta(hours=n))  # into the 12th
     ecert_token(db, cert_id="EC0001", psn_no=psn_no, code="P11010500001",
                 when=at("2026-05-12 12:00:00"))
+    # a busy day at one terminal: five scans of the same certificate, one device
+    for n in range(5):
+        ecert_token(db, cert_id="EC0002", psn_no=psn_no, code="H11010500002", n=n,
+                    mac="00-1A-2B-3C-4D-99", when=at("2026-05-13 08:00:00")
+                    + timedelta(hours=n))
     assert found(db, tmp_path, "SV03") == []
 
 
@@ -368,3 +385,22 @@ def test_amounts_at_risk_are_whole_fen(db, his, clock, tmp_path):
     [clue] = found(db, tmp_path, "SV04")
     assert isinstance(clue.amount_at_risk, int)
     assert Decimal(clue.amount_at_risk) / 100 == Decimal(str(again["setl"]["fund_pay_sumamt"]))
+
+
+def test_sv03_through_the_channel_and_1162_keeps_the_terminal(db, http, his_factory,
+                                                              tmp_path):
+    """Real 1162 scans of one certificate's codes at four institutions: each ecToken keeps
+    the sign-in its message named, so the extract knows the terminal (its mac)."""
+    from apps import ChannelApp
+    from test_ecert import scan
+
+    app = ChannelApp(http)
+    cert_id = app.activate()
+    codes = ("H11010500001", "H11010500002", "H11010500003", "P11010500001")
+    for code in codes:
+        ok(scan(his_factory(code), app.qr(cert_id).json()["qr_code"]))
+    [clue] = found(db, tmp_path, "SV03")
+    assert clue.clue_key == f"{cert_id}/2026-05-11"
+    assert sorted(e["fixmedins_code"] for e in clue.evidence) == sorted(codes)
+    assert {(e["device"], e["institutions"], e["devices"]) for e in clue.evidence} == {
+        ("mac:00-00", 4, 1)}

@@ -36,6 +36,7 @@ from yibao.store.schema import (
     person,
     refusal_count,
     settlement,
+    signin,
     suspension,
     visit,
 )
@@ -234,13 +235,16 @@ def _refusals(window: _Window) -> Select[Any]:
 
 def _ecert_uses(window: _Window) -> Select[Any]:
     """ecTokens issued from a certificate (1162) and the visit registered with each, if
-    any. yibao keeps no terminal of a 1162 (the envelope's sign_no is checked, not
-    kept): ``device`` is '' (docs/supervision.md, SV03)."""
-    t = ec_token.c
+    any. The device is the terminal of the sign-in the 1162 named: its mac, else its ip,
+    else the sign-in itself; '' when the message named no sign-in."""
+    t, s = ec_token.c, signin.c
     registered = and_(visit.c.mdtrt_cert_no == t.token_hash,
                       visit.c.mdtrt_cert_type == CERT_ECERT)
+    device = case((s.mac != "", literal("mac:") + s.mac), (s.ip != "", literal("ip:") + s.ip),
+                  (t.sign_no != "", literal("sign:") + t.sign_no), else_=literal(""))
     return (select(t.cert_id, t.psn_no, t.fixmedins_code, t.business_type, t.issued_at,
-                   literal("").label("device"), visit.c.mdtrt_id)
+                   device.label("device"), visit.c.mdtrt_id)
+            .outerjoin(signin, and_(t.sign_no != "", s.sign_no == t.sign_no))
             .outerjoin(visit, registered)
             .where(t.issued_at >= window.since, t.issued_at < window.end,
                    t.cert_id.not_in(ECERT_SOURCES_NOT)))

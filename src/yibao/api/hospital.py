@@ -259,6 +259,7 @@ class HospitalInterface:
                 conn=conn, actor=Actor(ActorKind.INSTITUTION, caller.code, staff=envelope.opter),
                 entry=Entry.NATIONAL, now=now, ids=self.ids, policies=self.policies,
                 site=caller, ref=envelope.msgid, infno=envelope.infno,
+                sign_no=envelope.sign_no if tx.signin else "",
             )
             reply = tx.handler(call, Fields(envelope.input, where="input"))
             if isinstance(reply, FileReply):

@@ -140,7 +140,9 @@ class Call:
     caller; for a manual claim the bill's institution, see ``for_care``); ``ref`` names
     what the call answers and is stored as the origin of the rows it writes (a national
     msgid; a claim's id for the care a claim settles); ``infno`` is the national
-    transaction number (national entry only)."""
+    transaction number (national entry only); ``sign_no`` the sign-in (9001) a national
+    message named and that was checked live: it stands for the terminal and operator
+    (kept with an ecToken: supervision counts the devices a certificate was used on)."""
 
     conn: Connection
     actor: Actor
@@ -151,6 +153,7 @@ class Call:
     site: Institution | None = None
     ref: str = ""
     infno: str = ""
+    sign_no: str = ""  # the institution's live sign-in the message named (9001), if any
 
     @property
     def institution(self) -> Institution:

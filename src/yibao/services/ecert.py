@@ -496,7 +496,7 @@ def issue_token(
     call.conn.execute(insert(ec_token).values(
         token_hash=digest(token), psn_no=psn_no, cert_id=source,
         fixmedins_code=call.institution.code, business_type=business_type,
-        issued_at=call.now, binding_id=binding_id,
+        issued_at=call.now, binding_id=binding_id, sign_no=call.sign_no,
         expires_at=call.now + timedelta(minutes=TOKEN_MINUTES)))
     return token
 

@@ -321,6 +321,9 @@ ec_token = Table(  # identity tokens issued by 1162, bound to institution and bu
     # a relative's token: the family binding its QR code was issued through (revoked with
     # the binding, and with the holder's certificate: cert_id is the holder's)
     Column("binding_id", String(30)),
+    # the sign-in (9001) the 1162 message named: its terminal (mac, ip) is the device the
+    # certificate was used on (supervision, SV03); '' when the message named none
+    Column("sign_no", String(30), nullable=False, server_default=""),
     Index(None, "psn_no"),
     Index(None, "cert_id"),
 )

@@ -1,9 +1,10 @@
 -- SV03 one electronic certificate used on many devices or institutions in a day.
 -- A certificate (cert_id) whose ecTokens (1162) of one day in the month were issued to
 -- more than {max_institutions} institutions, or from more than {max_devices} devices.
--- yibao keeps no terminal of a 1162 (device is ''), so only the institutions count
--- until it does (docs/supervision.md). The evidence is the day's uses; each puts at risk
--- what the fund paid (net) for the visit registered with its token, if any.
+-- A device is the terminal of the sign-in the 1162 named (its mac, else its ip, else the
+-- sign-in); a 1162 that named none counts for no device. The evidence is the day's
+-- uses; each puts at risk what the fund paid (net) for the visit registered with its
+-- token, if any.
 WITH uses AS (
     SELECT u.cert_id, u.psn_no, u.fixmedins_code, u.business_type, u.issued_at, u.device,
            u.mdtrt_id, CAST(u.issued_at AS DATE) AS day
@@ -23,7 +24,8 @@ SELECT u.cert_id || '/' || CAST(u.day AS STRING) AS clue_key, u.fixmedins_code, 
        u.mdtrt_id,
        CASE WHEN f.fund > 0 THEN f.fund ELSE 0 END AS amount_at_risk,
        'certificate ' || u.cert_id || ' used at ' || CAST(d.institutions AS STRING)
-         || ' institutions on ' || CAST(u.day AS STRING) AS summary,
+         || ' institutions and ' || CAST(d.devices AS STRING) || ' devices on '
+         || CAST(u.day AS STRING) AS summary,
        u.issued_at, u.business_type, u.device, d.institutions, d.devices
 FROM uses u
 JOIN days d ON d.cert_id = u.cert_id AND d.day = u.day
