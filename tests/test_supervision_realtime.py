@@ -391,3 +391,12 @@ def test_fee_lines_untouched_by_a_refused_settlement(his, db, limited):
         marks = conn.execute(select(fee_line.c.setl_id).where(
             fee_line.c.mdtrt_id == mdtrt_id)).scalars().all()
     assert marks == [None, None]
+
+
+def test_the_demo_catalogue_has_limited_items_that_warn(his):
+    """The demo's Beijing services with limits (store/demo.py CATALOGUE_LIMITED)."""
+    body = review_of("1", ("R1", "003105010010000", "1", "30.00"),  # female only
+                     ("R2", "003107010020000", "1", "20.00"),  # ages 0-14
+                     ("R3", "003111010030000", "4", "15.00"))  # 3 a day
+    found = {f["rule_id"]: f["vola_amt"] for f in ok(his.call("3101", body))["result"]}
+    assert found == {"SV07": 30.0, "SV08": 20.0, "SV09": 15.0}
