@@ -87,7 +87,9 @@ CATALOGUE = [
 
 # Beijing items with usage limits (issue 20, docs/supervision.md), so that the demo's
 # 3101/3102 warn and its settlements show what Beijing blocks: code, name, class, limits
-CATALOGUE_LIMITED = [
+NO_LIMITS: dict[str, Any] = {"lmt_gend": "", "lmt_age_min": None, "lmt_age_max": None,
+                             "lmt_daily_cnt": None, "per_day": False}
+CATALOGUE_LIMITED: list[tuple[str, str, str, dict[str, Any]]] = [
     ("003105010010000", "妇科检查 (示例, 限女性)", "01", {"lmt_gend": "2"}),
     ("003107010020000", "儿童保健检查 (示例, 限0-14岁)", "01",
      {"lmt_age_min": 0, "lmt_age_max": 14}),
@@ -315,8 +317,7 @@ def seed_demo(conn: Connection) -> int:
         dict(region=REGION, code=code, name=name, list_type="201", chrgitm_lv=lv,
              med_chrgitm_type=CHARGE_CATEGORIES[code], price_cap=None,
              selfpay_ratio="0" if lv == "01" else "0.10", valid_from=date(2020, 1, 1),
-             ver="20240101", **({"lmt_gend": "", "lmt_age_min": None, "lmt_age_max": None,
-                                "lmt_daily_cnt": None, "per_day": False} | limits))
+             ver="20240101", **(NO_LIMITS | limits))
         for code, name, lv, limits in CATALOGUE_LIMITED
     ])
     added += _insert_missing(conn, channel, [
