@@ -14,9 +14,11 @@ import pytest
 
 from flows import ok, refused
 from yibao.api.hospital import ROUTE
+from yibao.store.demo import CATALOGUE_LIMITED
 
 OTHER = "H11010500002"
 DRUGS = {"XA01AAA0001", "XB02BBB0002", "XC03CCC0003"}
+LIMITED = {code for code, *_ in CATALOGUE_LIMITED}  # the demo items with usage limits
 
 
 def D(value: object) -> Decimal:
@@ -90,7 +92,8 @@ def test_9102_answers_a_zip_file_not_json(his, http):
 
 def test_1305_services_and_1306_consumables(his):
     answer, services = download(his, "1305")
-    assert answer["data_cnt"] == 1
+    assert answer["data_cnt"] == 5  # and the four with usage limits (docs/supervision.md)
+    assert {row[0] for row in services} == {"001102000010000", *LIMITED}
     assert services[0][0] == "001102000010000"
     assert D(services[0][4]) == D("50.00")
     answer, consumables = download(his, "1306")
@@ -130,15 +133,15 @@ def test_9102_with_a_wrong_filename_or_unknown_number_is_refused(his):
 def test_1312_pages_through_the_items(his):
     first = ok(his.call("1312", {"data": {"page_num": "1", "page_size": "2"}}))
     assert (first["recordCounts"], first["pages"], first["pageNum"], first["pageSize"]) == (
-        5, 3, 1, 2)
+        9, 5, 1, 2)
     assert first["firstPage"] is True and first["lastPage"] is False
-    second = ok(his.call("1312", {"data": {"page_num": "2", "page_size": "2"}}))
-    third = ok(his.call("1312", {"data": {"page_num": "3", "page_size": "2"}}))
-    assert third["lastPage"] is True and third["firstPage"] is False
-    codes = [r["hilist_code"] for page in (first, second, third) for r in page["data"]]
-    assert [len(p["data"]) for p in (first, second, third)] == [2, 2, 1]
-    assert sorted(codes) == sorted(DRUGS | {"001102000010000", "C01010101001"})
-    beyond = ok(his.call("1312", {"data": {"page_num": "4", "page_size": "2"}}))
+    pages = [first] + [ok(his.call("1312", {"data": {"page_num": str(n), "page_size": "2"}}))
+                       for n in range(2, 6)]
+    assert pages[-1]["lastPage"] is True and pages[-1]["firstPage"] is False
+    codes = [r["hilist_code"] for page in pages for r in page["data"]]
+    assert [len(p["data"]) for p in pages] == [2, 2, 2, 2, 1]
+    assert sorted(codes) == sorted(DRUGS | {"001102000010000", "C01010101001"} | LIMITED)
+    beyond = ok(his.call("1312", {"data": {"page_num": "6", "page_size": "2"}}))
     assert beyond["data"] == []
 
 

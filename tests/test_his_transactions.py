@@ -542,7 +542,7 @@ REVIEW = {"data": {"trig_scen": "1", "rule_ids": [], "patient_dtos": [{
 
 
 @pytest.mark.parametrize("infno", ["3101", "3102"])
-def test_review_calls_answer_no_findings(his, infno):
+def test_review_calls_answer_no_findings_for_items_without_limits(his, infno):
     assert ok(his.call(infno, REVIEW)) == {"result": []}
     # a single patient object where the standard has a list is read the same
     single = copy.deepcopy(REVIEW)
@@ -571,9 +571,12 @@ def test_review_calls_refuse_input_missing_what_the_standard_requires(his, path,
 
 def test_2601_knows_the_new_transactions(his):
     """The read-only ones change nothing; the writing ones are not undone by 2601."""
-    for infno in ("1201", "1317", "2407", "3101", "3102", "5303"):
+    for infno in ("1201", "1317", "2407", "5303"):
         assert "changes nothing" in refused(reverse(his, "", "M-ANY", infno), "E-REV-002")
     psn_no = psn(his, WANG_FANG)
+    # 3101/3102 store their warnings and 3103 the feedback (docs/supervision.md): kept
+    ok(his.call("3101", REVIEW))
+    refused(reverse(his, psn_no, his.last_msgid, "3101"), "E-REV-002")
     ok(his.call("3301", {"data": matching("YP001", "XA01AAA0001", "101")}))
     refused(reverse(his, psn_no, his.last_msgid, "3301"), "E-REV-002")
     assert [r["vali_flag"] for r in matchings(his)["data"]] == ["1"]

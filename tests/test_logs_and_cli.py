@@ -54,7 +54,7 @@ def test_cli_migrates_seeds_and_prints_the_error_catalogue(tmp_path):
     again = runner.invoke(cli, ["seed", "--demo", "--db", url])
     # among them 7 mpc_app, 1 the sandbox channel, 7 the institutions' AK/SK pairs, the
     # online pharmacy and the practitioners of the prescriptions
-    assert first.exit_code == 0 and "(91 rows added)" in first.output
+    assert first.exit_code == 0 and "(95 rows added)" in first.output
     assert again.exit_code == 0 and "(0 rows added)" in again.output
     errors = runner.invoke(cli, ["errors"])
     assert "E-PSN-002" in errors.output

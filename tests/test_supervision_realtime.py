@@ -316,8 +316,8 @@ def test_a_pharmacy_purchase_is_checked_as_a_settlement(his_factory, db, limited
 
 def test_a_policy_that_blocks_nothing_costs_settlement_no_statement(db, clock, limited):
     """The same 2207 under Beijing's policy as shipped (blocking SV05, SV07, SV08) and
-    with ``block`` emptied: the check reads the visit's lines and the items' limits (two
-    statements) only when something blocks, and none of the statements of the other
+    with ``block`` emptied: the check reads the visit's lines with their items' limits
+    (one statement) only when something blocks, and none of the statements of the other
     reads the limits."""
     from fastapi.testclient import TestClient
 
@@ -347,7 +347,7 @@ def test_a_policy_that_blocks_nothing_costs_settlement_no_statement(db, clock, l
                 finally:
                     event.remove(db.engine, "before_cursor_execute", count)
             counts[name] = seen
-    assert len(counts["block"]) == len(counts["none"]) + 2
+    assert len(counts["block"]) == len(counts["none"]) + 1
     assert not [s for s in counts["none"] if "lmt_gend" in s]
     assert [s for s in counts["block"] if "lmt_gend" in s]
 
@@ -391,3 +391,12 @@ def test_fee_lines_untouched_by_a_refused_settlement(his, db, limited):
         marks = conn.execute(select(fee_line.c.setl_id).where(
             fee_line.c.mdtrt_id == mdtrt_id)).scalars().all()
     assert marks == [None, None]
+
+
+def test_the_demo_catalogue_has_limited_items_that_warn(his):
+    """The demo's Beijing services with limits (store/demo.py CATALOGUE_LIMITED)."""
+    body = review_of("1", ("R1", "003105010010000", "1", "30.00"),  # female only
+                     ("R2", "003107010020000", "1", "20.00"),  # ages 0-14
+                     ("R3", "003111010030000", "4", "15.00"))  # 3 a day
+    found = {f["rule_id"]: f["vola_amt"] for f in ok(his.call("3101", body))["result"]}
+    assert found == {"SV07": 30.0, "SV08": 20.0, "SV09": 15.0}

@@ -210,9 +210,9 @@ def check_settlement(call: Call, person: RowMapping, visit: RowMapping,
     block = blocking_rules(call, visit["insutype"])
     if not block:
         return
-    lines = net_of_refunds(review_warnings.visit_lines(call.conn, visit["mdtrt_id"]))
-    limits = review_warnings.limits(call.conn, call.institution.pool_area,
-                                    {line.code for line in lines})
+    raw, limits = review_warnings.visit_lines(call.conn, visit["mdtrt_id"],
+                                              call.institution.pool_area)
+    lines = net_of_refunds(raw)
     case = Case(Visit(visit["mdtrt_id"], visit["visit_class"], visit["begntime"],
                       visit["endtime"]),
                 Person(person["gend"], person["brdy"]), lines, limits, call.now)

@@ -85,6 +85,18 @@ CATALOGUE = [
     ("C01010101001", "一次性使用输液器 (示例, 乙类)", "301", "02", None, "0.20"),
 ]
 
+# Beijing items with usage limits (issue 20, docs/supervision.md), so that the demo's
+# 3101/3102 warn and its settlements show what Beijing blocks: code, name, class, limits
+NO_LIMITS: dict[str, Any] = {"lmt_gend": "", "lmt_age_min": None, "lmt_age_max": None,
+                             "lmt_daily_cnt": None, "per_day": False}
+CATALOGUE_LIMITED: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("003105010010000", "妇科检查 (示例, 限女性)", "01", {"lmt_gend": "2"}),
+    ("003107010020000", "儿童保健检查 (示例, 限0-14岁)", "01",
+     {"lmt_age_min": 0, "lmt_age_max": 14}),
+    ("001103000010000", "普通病房床位费 (示例, 按日)", "01", {"per_day": True}),
+    ("003111010030000", "雾化吸入 (示例, 每日限3次)", "01", {"lmt_daily_cnt": "3"}),
+]
+
 # Hebei's catalogue (illustrative): the same codes classed and priced differently, and
 # one item that only Hebei lists. Away from home the treatment place's catalogue applies.
 CATALOGUE_HEBEI = [
@@ -101,6 +113,9 @@ CHARGE_CATEGORIES = {
     "XA01AAA0001": "09", "XB02BBB0002": "09", "XC03CCC0003": "09", "XH13HEB0001": "09",
     "001102000010000": "02",  # 诊察费
     "C01010101001": "08",  # 卫生材料费
+    "003105010010000": "03", "003107010020000": "03",  # 检查费
+    "001103000010000": "01",  # 床位费
+    "003111010030000": "05",  # 治疗费
 }
 
 ONLINE_PHARMACY = "P11010500002"  # sells online: a person may choose it in a channel (7202)
@@ -298,6 +313,12 @@ def seed_demo(conn: Connection) -> int:
              valid_from=date(2020, 1, 1), ver="20240101")
         for region, items in ((REGION, CATALOGUE), (HEBEI, CATALOGUE_HEBEI))
         for code, name, list_type, lv, cap, ratio in items
+    ] + [
+        dict(region=REGION, code=code, name=name, list_type="201", chrgitm_lv=lv,
+             med_chrgitm_type=CHARGE_CATEGORIES[code], price_cap=None,
+             selfpay_ratio="0" if lv == "01" else "0.10", valid_from=date(2020, 1, 1),
+             ver="20240101", **(NO_LIMITS | limits))
+        for code, name, lv, limits in CATALOGUE_LIMITED
     ])
     added += _insert_missing(conn, channel, [
         dict(channel_id=code, name=name, secret=demo_token(code), sandbox=False)

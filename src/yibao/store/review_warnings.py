@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, insert, select, update
 
 from yibao.domain.supervision_visit import Limits, Line
 from yibao.store.schema import catalogue_item, fee_line, review_warning
@@ -22,13 +22,18 @@ _LIMITS = select(
         catalogue_item.c.code.in_(bindparam("codes", expanding=True)))
 
 # every active line of the visit (settled ones too: a course or a stay spans batches),
-# refunds included, so that the rules see the visit net of refunds
+# refunds included, so that the rules see the visit net of refunds; with its item's
+# limits in the region's catalogue (one statement: settlement's check costs no more)
 _VISIT_LINES = select(
     fee_line.c.id, fee_line.c.feedetl_sn, fee_line.c.init_feedetl_sn, fee_line.c.med_list_codg,
     fee_line.c.med_list_name, fee_line.c.list_type, fee_line.c.cnt, fee_line.c.pric,
     fee_line.c.det_item_fee_sumamt, fee_line.c.pric_uplmt_amt, fee_line.c.fee_ocur_time,
-).where(fee_line.c.mdtrt_id == bindparam("mdtrt_id"), fee_line.c.status == "active")
-
+    catalogue_item.c.code, catalogue_item.c.price_cap, catalogue_item.c.lmt_gend,
+    catalogue_item.c.lmt_age_min, catalogue_item.c.lmt_age_max, catalogue_item.c.lmt_daily_cnt,
+    catalogue_item.c.lmt_course_days, catalogue_item.c.lmt_visit_times, catalogue_item.c.per_day,
+).outerjoin(catalogue_item, and_(catalogue_item.c.region == bindparam("region"),
+                                 catalogue_item.c.code == fee_line.c.med_list_codg)).where(
+    fee_line.c.mdtrt_id == bindparam("mdtrt_id"), fee_line.c.status == "active")
 
 def _decimal(text: str | None) -> Decimal | None:
     return None if text is None or text == "" else Decimal(text)
@@ -52,15 +57,22 @@ def limits(conn: Connection, region: str, codes: Iterable[str]) -> dict[str, Lim
     return {row["code"]: limits_of(row) for row in rows}
 
 
-def visit_lines(conn: Connection, mdtrt_id: str) -> list[Line]:
-    """The visit's active fee lines as the rules read them (refunds included)."""
-    return [Line(id=row["id"], ref=row["feedetl_sn"], code=row["med_list_codg"],
-                 list_type=row["list_type"], cnt=Decimal(row["cnt"]),
-                 pric=Decimal(row["pric"]), amount=row["det_item_fee_sumamt"],
-                 pric_uplmt=_decimal(row["pric_uplmt_amt"]), at=row["fee_ocur_time"],
-                 refund_of=row["init_feedetl_sn"], name=row["med_list_name"])
-            for row in conn.execute(_VISIT_LINES, {"mdtrt_id": mdtrt_id}).mappings()]
-
+def visit_lines(conn: Connection, mdtrt_id: str,
+                region: str) -> tuple[list[Line], dict[str, Limits]]:
+    """The visit's active fee lines as the rules read them (refunds included) and the
+    limits of their items in the region's catalogue."""
+    lines: list[Line] = []
+    found: dict[str, Limits] = {}
+    for row in conn.execute(_VISIT_LINES, {"mdtrt_id": mdtrt_id, "region": region}).mappings():
+        lines.append(Line(
+            id=row["id"], ref=row["feedetl_sn"], code=row["med_list_codg"],
+            list_type=row["list_type"], cnt=Decimal(row["cnt"]), pric=Decimal(row["pric"]),
+            amount=row["det_item_fee_sumamt"], pric_uplmt=_decimal(row["pric_uplmt_amt"]),
+            at=row["fee_ocur_time"], refund_of=row["init_feedetl_sn"],
+            name=row["med_list_name"]))
+        if row["code"] is not None:
+            found[row["code"]] = limits_of(row)
+    return lines, found
 
 def record(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Store the warnings a 3101/3102 answered."""
