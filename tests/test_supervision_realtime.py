@@ -367,10 +367,10 @@ def beijing_raw(block: list[str]) -> dict:
 
 def test_beijing_blocks_the_clear_violations():
     assert parse_policy(beijing_raw(["SV05", "SV07", "SV08"])).block == {"SV05", "SV07", "SV08"}
-    (policy,) = [p for p in load_policies() if p.policy_id.startswith("BJ") and
-                 p.insutype == "310"] or [p for p in load_policies() if p.region == "110000"
-                                          and p.insutype == "310"]
-    assert policy.block == {"SV05", "SV07", "SV08"}
+    blocks = {(p.region, p.insutype): p.block for p in load_policies()}
+    assert blocks == {("110000", "310"): {"SV05", "SV07", "SV08"},
+                      ("110000", "390"): {"SV05", "SV07", "SV08"},
+                      ("130102", "310"): frozenset()}
 
 
 @pytest.mark.parametrize(("block", "named"), [
