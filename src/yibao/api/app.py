@@ -26,6 +26,7 @@ from yibao.api import (
     admin_finance,
     admin_institutions,
     admin_outbox,
+    admin_supervision,
     cashier,
     channel,
     console,
@@ -172,6 +173,7 @@ def create_app(
     rest.include_router(admin_filing.router(window, gate))
     rest.include_router(admin_designation.router(window, gate))
     rest.include_router(admin_finance.router(window, gate))
+    rest.include_router(admin_supervision.router(window, gate))
     rest.include_router(admin_contribution.router(window, gate))
     rest.include_router(admin_institutions.router(
         window, gate, forget_institution=hospital.gateway.forget,
