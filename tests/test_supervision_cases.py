@@ -20,7 +20,8 @@ from yibao.api.admin import operator_call
 from yibao.domain import supervision_case as rules
 from yibao.domain.errors import Refused
 from yibao.domain.roles import Operator
-from yibao.services import ledger, operators
+from yibao.domain.money import fen_to_yuan as yuan
+from yibao.services import ledger, operators, statements
 from yibao.services import supervision_cases as cases
 from yibao.services.context import Ids
 from yibao.store import clues
@@ -114,7 +115,7 @@ def owed(setlinfo: dict) -> int:
 
 
 def test_a_clue_to_a_concluded_case_with_recovery_netted_off_in_the_next_clearing(
-        db, http, his, clock):
+        db, http, his, clock, tmp_path):
     may = owed(settle_once(his, WANG_FANG, "3000.00"))
     psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
     first, second = plant_clues(db, clock, (H1, psn_no, 60_000), (H1, "", 20_000))
@@ -197,6 +198,9 @@ def test_a_clue_to_a_concluded_case_with_recovery_netted_off_in_the_next_clearin
     with db.read() as conn:
         assert ledger.balance(conn, f"recoverable:{H1}") == 0
         assert ledger.verify(conn) == []
+        written = statements.write(conn, "2026-05", tmp_path)
+    csv = (tmp_path / f"statement-2026-05-{H1}.csv").read_text(encoding="utf-8")
+    assert "recovered,300.00" in csv and f"due,{yuan(may - 30_000)}" in csv, written
 
 
 def test_a_recovery_larger_than_the_months_due_carries_to_the_following_month(

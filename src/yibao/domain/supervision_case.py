@@ -27,8 +27,8 @@ VERIFYING = "verifying"
 CONCLUDED = "concluded"
 STATUSES = (OPEN, INVESTIGATING, VERIFYING, CONCLUDED)
 # the steps a case records (case_event.kind)
-EVENTS = ("opened", "assigned", "evidence", "clue_dismissed", "verification_asked",
-          "verification_answered", "concluded")
+EVENTS = ("opened", "assigned", "evidence", "verification_asked", "verification_answered",
+          "concluded")
 ASKED, ANSWERED = "asked", "answered"
 VERIFICATION_STATUSES = (ASKED, ANSWERED)
 

@@ -16,7 +16,7 @@ branch_labels = None
 depends_on = None
 
 STATUSES = "'open', 'investigating', 'verifying', 'concluded'"
-EVENTS = ("'opened', 'assigned', 'evidence', 'clue_dismissed', 'verification_asked', "
+EVENTS = ("'opened', 'assigned', 'evidence', 'verification_asked', "
           "'verification_answered', 'concluded'")
 KINDS_BEFORE = ("kind IN ('settle', 'cancel', 'claim', 'payout', 'prepay', 'clearing', "
                 "'interregional', 'advance', 'interest')")
