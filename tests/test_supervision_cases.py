@@ -19,8 +19,8 @@ from flows import WANG_FANG, fen, person, settle_once
 from yibao.api.admin import operator_call
 from yibao.domain import supervision_case as rules
 from yibao.domain.errors import Refused
-from yibao.domain.roles import Operator
 from yibao.domain.money import fen_to_yuan as yuan
+from yibao.domain.roles import Operator
 from yibao.services import ledger, operators, statements
 from yibao.services import supervision_cases as cases
 from yibao.services.context import Ids
