@@ -276,6 +276,9 @@ def _good_rows() -> dict[str, dict[str, Any]]:
         "clearing_region": dict(month="2026-04", insured="130102", treatment="110000",
                                 amount=1_000, settlements=1, cancellations=0,
                                 advance_before=5_000, drawn=1_000),
+        "clearing_institution": dict(month="2026-04", fixmedins_code="H11010500001",
+                                     region="110000", settlements=1, cancellations=0,
+                                     recovered=100),
         "region_advance": dict(advance_id="ADV-INV", insured="130102", treatment="110000",
                                amount=5_000, note="n", created_at=AT, actor="a"),
         "advance_interest": dict(month="2026-04", insured="130102", treatment="110000",
@@ -354,6 +357,21 @@ def _good_rows() -> dict[str, dict[str, Any]]:
                                psn_no="P", mdtrt_id="M", rule_id="SV07", amount=100,
                                msgid="m", created_at=AT, dspo_way="1", dspo_way_rea="why",
                                fed_back_at=AT),
+        # issue 20: supervision cases (domain/supervision_case.py)
+        "supervision_case": dict(case_id="CS-INV", status="investigating",
+                                 fixmedins_code="H11010500001", amount_at_risk=100, clues=1,
+                                 assigned_to="a", opened_by="a", opened_at=AT),
+        "case_file": dict(file_id="CF-INV", case_id="CS-INV", filename="f.txt", size=1,
+                          content=b"x", added_by="a", added_at=AT),
+        "case_event": dict(case_id="CS-INV", kind="evidence", actor="a", role="reviewer",
+                           at=AT, detail="d", file_id="CF-INV"),
+        "case_verification": dict(verification_id="VF-INV", case_id="CS-INV",
+                                  from_region="110000", to_region="130102", question="q",
+                                  status="asked", asked_by="a", asked_at=AT),
+        "case_conclusion": dict(case_id="CS-INV", outcomes="recovery,fine",
+                                fixmedins_code="H11010500001", region="110000",
+                                recovery=100, fine=50, suspend_months=3,
+                                concluded_by="c", concluded_at=AT),
     }
 
 
@@ -492,6 +510,21 @@ BAD: list[tuple[str, str, dict[str, Any]]] = [
     ("ck_review_warning_feedback", "review_warning", {"dspo_way": "3"}),
     ("ck_review_warning_feedback", "review_warning", {"fed_back_at": None}),
     ("ck_review_warning_feedback", "review_warning", {"dspo_way_rea": ""}),
+    ("ck_clearing_institution_recovered", "clearing_institution", {"recovered": -1}),
+    ("ck_supervision_case_status", "supervision_case", {"status": "closed"}),
+    ("ck_supervision_case_amount", "supervision_case", {"clues": 0}),
+    ("ck_supervision_case_subject", "supervision_case", {"fixmedins_code": ""}),
+    ("ck_supervision_case_assigned", "supervision_case", {"assigned_to": None}),
+    ("ck_supervision_case_concluded", "supervision_case", {"status": "concluded"}),
+    ("ck_case_file_size", "case_file", {"size": 0}),
+    ("ck_case_event_kind", "case_event", {"kind": "deleted"}),
+    ("ck_case_verification_status", "case_verification", {"status": "lost"}),
+    ("ck_case_verification_regions", "case_verification", {"to_region": "110000"}),
+    ("ck_case_verification_answered", "case_verification", {"status": "answered"}),
+    ("ck_case_conclusion_outcomes", "case_conclusion", {"outcomes": "recovery,jail"}),
+    ("ck_case_conclusion_amounts", "case_conclusion", {"fine": -1}),
+    ("ck_case_conclusion_months", "case_conclusion", {"suspend_months": 2}),
+    ("ck_case_conclusion_recovery", "case_conclusion", {"region": ""}),
 ]
 
 
@@ -517,7 +550,9 @@ LATER_TABLES = frozenset({"online_order", "online_refund", "channel_request", "p
                           "psn_no_change", "contribution_period", "deferral",
                           "declared_period", "institution_disease_service",
                           "region_advance", "advance_interest", "prepayment_proposal",
-                          "supervision_run", "clue", "review_warning"})
+                          "supervision_run", "clue", "review_warning", "supervision_case",
+                          "case_file",
+                          "case_event", "case_verification", "case_conclusion"})
 
 
 def _counts(db, *, skip: frozenset[str] = frozenset()) -> dict[str, int]:

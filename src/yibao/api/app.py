@@ -27,6 +27,7 @@ from yibao.api import (
     admin_institutions,
     admin_outbox,
     admin_supervision,
+    admin_supervision_cases,
     cashier,
     channel,
     console,
@@ -173,13 +174,14 @@ def create_app(
     rest.include_router(admin_filing.router(window, gate))
     rest.include_router(admin_designation.router(window, gate))
     rest.include_router(admin_finance.router(window, gate))
+    rest.include_router(admin_supervision.router(window, gate))
     rest.include_router(admin_contribution.router(window, gate))
     rest.include_router(admin_institutions.router(
         window, gate, forget_institution=hospital.gateway.forget,
         gateway_now=hospital.gateway.now))
     rest.include_router(admin_outbox.router(window, gate))
     rest.include_router(admin_fever.router(window, gate))
-    rest.include_router(admin_supervision.router(window, gate))
+    rest.include_router(admin_supervision_cases.router(window, gate))
     rest.include_router(channel.router(db, clock, ids, hospital.policies))
     app.include_router(rest)
     app.include_router(paynotify.router(db, online, clock, ids, hospital.policies))

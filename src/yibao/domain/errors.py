@@ -364,6 +364,36 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-ADV-005", "the advance fund changed meanwhile",
      "an advance or another close of the same pair of regions came first: do it again, it "
      "sees that change", 409),
+    # supervision cases: from clue to case (issue 20, docs/supervision.md)
+    ("E-CAS-001", "supervision case not found", "the case_id the case was opened with; the "
+     "list: GET /admin/v1/supervision/cases", 404),
+    ("E-CAS-002", "these clues cannot make one case", "1..50 open clues that name one "
+     "institution or one person", 400),
+    ("E-CAS-003", "clue not open", "a clue taken into a case or dismissed is not taken or "
+     "dismissed again: see its case", 409),
+    ("E-CAS-004", "clue not found", "the clue_id of GET /admin/v1/supervision/clues", 404),
+    ("E-CAS-005", "case already concluded", "a concluded case changes no more; open a new "
+     "case from new clues", 409),
+    ("E-CAS-006", "not an operator who may investigate", "assign the case to an active "
+     "operator holding supervision.triage (reviewer)", 400),
+    ("E-CAS-007", "text or file not valid", "the detail names the field and its limits", 400),
+    ("E-CAS-008", "regions not valid", "a verification is asked between two different "
+     "6-digit division codes (insured place and treatment place)", 400),
+    ("E-CAS-009", "case cannot be concluded yet", "assign it first, and wait for every "
+     "verification's answer", 409),
+    ("E-CAS-010", "the case's investigator cannot conclude it", "separation of duties: "
+     "another operator with the approver role concludes", 403),
+    ("E-CAS-011", "conclusion not valid", "at least one outcome; no problem alone; a "
+     "recovery, fine or institution suspension needs a case about one institution, a "
+     "person's suspension a case about one person", 400),
+    ("E-CAS-012", "recovery above the amount at risk without a reason",
+     "give recovery_reason (what the investigation found beyond the clues)", 400),
+    ("E-CAS-013", "suspension not 3 to 12 months", "the 2020 notice suspends direct "
+     "settlement for 3..12 months", 400),
+    ("E-CAS-014", "verification request not found", "the verification_id of the case", 404),
+    ("E-CAS-015", "verification already answered", "a request is answered once; ask "
+     "again if needed", 409),
+    ("E-CAS-016", "evidence file not found", "the file_id of the case's evidence row", 404),
     ("E-REC-001", "reconciliation file not found or not readable",
      "upload the detail file with 9101 and send its file_qury_no", 404),
     # stored files

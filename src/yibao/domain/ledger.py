@@ -12,6 +12,10 @@ entries of one transaction) sums to zero. Accounts are named ``kind:owner[:detai
 - ``receivable:<to>:<from>``        the same debt as ``to`` sees it (debit)
 - ``prepaid:<fixmedins_code>``      paid to an institution in advance, not yet cleared
 - ``cash:<region>``                 the fund's bank account of a region (credit: paid out)
+- ``recoverable:<fixmedins_code>``  recovered from an institution by a supervision case,
+                                    not yet netted off in its clearing (debit)
+- ``recovered:<region>``            what the fund of a region recovered (credit: the fund's
+                                    spending, less)
 - ``advance:<from>:<to>``           the advance fund insured place ``from`` placed with
                                     treatment place ``to`` (an asset of ``from``: debit)
 - ``advanced:<to>:<from>``          the same fund as ``to`` holds it (owed back: credit)
@@ -45,6 +49,7 @@ TXN_REGION = "ir:"  # ir:<month>:<insured place>:<treatment place>
 TXN_PREPAY = "pre:"  # pre:<month>:<fixmedins_code>[:<proposal_id> (by need, approved)]
 TXN_ADVANCE = "adv:"  # adv:<advance_id>, an advance (or top-up) between regions
 TXN_INTEREST = "int:"  # int:<month>:<insured place>:<treatment place>
+TXN_RECOVERY = "rcv:"  # rcv:<case_id>, a supervision case's recovery (issue 20)
 
 
 def txn(prefix: str, *key: str) -> str:
@@ -84,11 +89,21 @@ def prepayment_entries(region: str, code: str, amount: int) -> list[Entry]:
     return _nonzero([(f"prepaid:{code}", amount), (f"cash:{region}", -amount)])
 
 
-def clearing_entries(code: str, region: str, owed: int, prepaid: int) -> list[Entry]:
+def clearing_entries(code: str, region: str, owed: int, prepaid: int,
+                     recovered: int = 0) -> list[Entry]:
     """A month's clearing payment to an institution: what it was owed, less what was
-    prepaid, leaves the treatment place's bank."""
+    prepaid and what supervision recovered from it, leaves the treatment place's bank."""
+    assert recovered >= 0, recovered
     return _nonzero([(f"payable:{code}", owed), (f"prepaid:{code}", -prepaid),
-                     (f"cash:{region}", prepaid - owed)])
+                     (f"recoverable:{code}", -recovered),
+                     (f"cash:{region}", prepaid + recovered - owed)])
+
+
+def recovery_entries(region: str, code: str, amount: int) -> list[Entry]:
+    """A supervision case recovers ``amount`` from the institution: owed back to the
+    fund of ``region`` until the institution's next clearing deducts it."""
+    assert amount > 0, amount
+    return _nonzero([(f"recoverable:{code}", amount), (f"recovered:{region}", -amount)])
 
 
 def region_entries(insured: str, treatment: str, amount: int, drawn: int = 0) -> list[Entry]:

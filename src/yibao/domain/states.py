@@ -50,7 +50,7 @@ CLAIM_STEP = (*CLAIM, "first_approved")  # above the limit, the first of two app
 PAYMENT_ORDER = ("pending", "exported", "paid", "failed")
 # ledger_entry.kind: a settlement's kind, or the movement a posting records
 LEDGER_KINDS = (*SETTLEMENT_KINDS, "payout", "prepay", "clearing", "interregional", "advance",
-                "interest")
+                "interest", "recovery")
 # prepayment by need (domain/advance.py)
 PREPAYMENT_PROPOSAL = advance.PROPOSAL_STATES
 CLEARING_MONTH = ("open", "closed")

@@ -1,5 +1,6 @@
 """Monthly clearing: what every fund owes every institution for a month (settlements
-minus cancellations, minus what was prepaid), what insured places owe treatment places,
+minus cancellations, minus what was prepaid and what supervision recovered), what
+insured places owe treatment places,
 prepayment to large institutions, and the institutions' applications (3203/3204).
 
 A month is computed by the set-based SQL of ``analytics/`` (DuckDB, or Spark) over an
@@ -25,9 +26,10 @@ from yibao.domain import ledger as ledger_rules
 from yibao.domain.errors import Refused
 from yibao.domain.money import floor_average
 from yibao.domain.states import CLEARED_KINDS
+from yibao.domain.supervision_case import recovered_this_month
 from yibao.services import advance, ledger
 from yibao.services.context import Call, Done, Effect, EffectKind
-from yibao.store import advances, institutions
+from yibao.store import advances, cases, institutions
 from yibao.store.db import Failure, classify
 from yibao.store.schema import (
     clearing_application,
@@ -168,10 +170,15 @@ def _institutions(conn: Connection, month: str, rows: list[tuple[Any, ...]]) -> 
     out = []
     names = ("fixmedins_code", "region", "settlements", "cancellations", "medfee", "fund",
              "acct", "cash")
+    outstanding = cases.outstanding_recoveries(conn, month)
     for row in rows:
         item = dict(zip(names, row, strict=True), month=month)
         item["prepaid"] = prepaid.pop(item["fixmedins_code"], 0)
-        item["due"] = item["fund"] + item["acct"] - item["prepaid"]
+        # supervision's recoveries, at most what the month would pay (the rest carries)
+        item["recovered"] = recovered_this_month(
+            outstanding.get(item["fixmedins_code"], 0), item["fund"] + item["acct"],
+            item["prepaid"])
+        item["due"] = item["fund"] + item["acct"] - item["prepaid"] - item["recovered"]
         out.append(item)
     for code, amount in prepaid.items():  # prepaid, but nothing settled this month
         found = institutions.find(conn, code)
@@ -179,7 +186,7 @@ def _institutions(conn: Connection, month: str, rows: list[tuple[Any, ...]]) -> 
         region = found.pool_area
         out.append(dict(month=month, fixmedins_code=code, region=region, settlements=0,
                         cancellations=0, medfee=0, fund=0, acct=0, cash=0, prepaid=amount,
-                        due=-amount))
+                        recovered=0, due=-amount))
     if out:
         conn.execute(insert(clearing_institution), out)
 
@@ -201,7 +208,8 @@ def close(call: Call, month: str) -> None:
         ledger.post(conn, ledger_rules.txn(
                     ledger_rules.TXN_CLEARING, month, row["fixmedins_code"]), "clearing",
                     ledger_rules.clearing_entries(row["fixmedins_code"], row["region"],
-                                                  row["fund"] + row["acct"], row["prepaid"]),
+                                                  row["fund"] + row["acct"], row["prepaid"],
+                                                  row["recovered"]),
                     call.now)
     for row in advance.draw_at_close(call, month):
         ledger.post(conn, ledger_rules.txn(ledger_rules.TXN_REGION, month, row["insured"],

@@ -31,6 +31,7 @@ from yibao.domain.states import SettlementKind
 from yibao.store.schema import (
     account_entry,
     advance_interest,
+    case_conclusion,
     clearing_institution,
     clearing_month,
     clearing_region,
@@ -192,6 +193,7 @@ def problems(conn: Connection, *, page_size: int = PAGE_SIZE) -> Iterator[str]:
     yield from _payouts(conn, page_size)
     yield from _advances(conn, page_size)
     yield from _clearing_posted(conn)
+    yield from _recoveries(conn, page_size)
 
 
 class _Page(NamedTuple):
@@ -315,7 +317,7 @@ def _clearing_posted(conn: Connection) -> Iterator[str]:
 def _cleared(conn: Connection, month: str) -> dict[str, dict[str, int]]:
     return {rules.txn(rules.TXN_CLEARING, r["month"], r["fixmedins_code"]): dict(
         rules.clearing_entries(r["fixmedins_code"], r["region"], r["fund"] + r["acct"],
-                               r["prepaid"]))
+                               r["prepaid"], r["recovered"]))
         for r in conn.execute(select(clearing_institution).where(
             clearing_institution.c.month == month,
             clearing_institution.c.month.in_(_CLOSED))).mappings()}
@@ -367,3 +369,24 @@ def _advances(conn: Connection, page_size: int) -> Iterator[str]:
                     f"{sorted(expected.get(txn, {}).items())}"
                     for txn in sorted(expected.keys() | actual.keys())
                     if actual.get(txn, {}) != expected.get(txn, {}))
+
+
+def _recoveries(conn: Connection, page_size: int) -> Iterator[str]:
+    """Each supervision case's recovery is posted as its conclusion says, no recovery
+    posting exists without one, and no institution had more netted off in its clearings
+    than was recovered from it (``recoverable:`` never below zero)."""
+    c = case_conclusion.c
+    recovered = select(c.case_id, c.fixmedins_code, c.region, c.recovery).where(
+        c.recovery > 0)
+    for page in _pages(conn, recovered, c.case_id, page_size):
+        expected = {rules.txn(rules.TXN_RECOVERY, r["case_id"]): dict(rules.recovery_entries(
+            r["region"], r["fixmedins_code"], r["recovery"])) for r in page.rows}
+        actual = _postings(conn, _keyed(ledger_entry.c.txn, rules.TXN_RECOVERY, page.after,
+                                        page.through))
+        yield from (f"{txn}: ledger {sorted(actual.get(txn, {}).items())}, case "
+                    f"{sorted(expected.get(txn, {}).items())}"
+                    for txn in sorted(expected.keys() | actual.keys())
+                    if actual.get(txn, {}) != expected.get(txn, {}))
+    yield from (f"{account}: {total} fen below zero: netted off more than was recovered"
+                for account, total in sorted(balances(conn, "recoverable:").items())
+                if total < 0)

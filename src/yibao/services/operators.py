@@ -151,3 +151,11 @@ def _known(conn: Connection, name: str) -> None:
     if _operator(conn, name) is None:
         raise Refused("E-ADM-006", f"no operator {name[:60]}")
 
+
+
+def active_roles(conn: Connection, name: str) -> frozenset[str] | None:
+    """The roles of the active operator ``name``; None when there is no such operator or
+    it is disabled."""
+    row = conn.execute(select(operator.c.roles).where(
+        operator.c.name == name, operator.c.status == ACTIVE)).first()
+    return None if row is None else frozenset(row.roles.split(","))

@@ -19,8 +19,9 @@ from yibao.store.schema import clearing_institution, clearing_line, clearing_mon
 
 PERSONAL_ACCOUNT = "个人账户"
 INSTITUTION_COLUMNS = ("fixmedins_code", "region", "settlements", "cancellations", "medfee",
-                       "fund", "acct", "cash", "prepaid", "due")
-MONEY = frozenset({"medfee", "fund", "acct", "cash", "prepaid", "due", "settled", "cancelled",
+                       "fund", "acct", "cash", "prepaid", "recovered", "due")
+MONEY = frozenset({"medfee", "fund", "acct", "cash", "prepaid", "recovered", "due", "settled",
+                   "cancelled",
                    "net", "amount", "advance_before", "drawn"})
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
 
 from yibao.domain import designation as designation_rules
 from yibao.domain import states
+from yibao.domain import supervision_case as case_rules
 from yibao.domain.codes import INSUTYPES, MED_TYPES
 
 ALL_SCOPES = ",".join(states.CHANNEL_SCOPES)
@@ -1044,7 +1045,9 @@ clearing_institution = Table(  # one institution's month: counts, totals, prepai
     money("acct"),
     money("cash"),
     money("prepaid"),
-    money("due"),  # fund + acct - prepaid: what the clearing pays
+    money("due"),  # fund + acct - prepaid - recovered: what the clearing pays
+    # recoveries of supervision cases netted off this month (issue 20, docs/clearing.md)
+    money("recovered"),
 )
 
 clearing_region = Table(  # what an insured place owes a treatment place for the month
@@ -1661,6 +1664,114 @@ CHECKS |= {
         "amount": "amount >= 0",
         "feedback": "dspo_way IN ('', '1', '2') AND (dspo_way = '') = (fed_back_at IS NULL) "
                     "AND (dspo_way <> '1' OR dspo_way_rea <> '')"},
+}
+
+# ---------------------------------------------------------------- supervision cases
+# (issue 20, domain/supervision_case.py): a case gathers clues; each step is an event;
+# verification requests between regions; the conclusion, once.
+
+supervision_case = Table(
+    "supervision_case",
+    metadata,
+    Column("case_id", String(30), primary_key=True),
+    Column("status", String(14), nullable=False),  # open|investigating|verifying|concluded
+    Column("fixmedins_code", String(30), nullable=False, server_default=""),
+    Column("psn_no", String(30), nullable=False, server_default=""),
+    money("amount_at_risk"),  # the sum of its clues' (fen)
+    Column("clues", Integer, nullable=False),
+    Column("assigned_to", String(60)),
+    Column("opened_by", String(60), nullable=False),
+    Column("opened_at", DateTime, nullable=False),
+    Column("concluded_by", String(60)),
+    Column("concluded_at", DateTime),
+    Index(None, "status"),
+)
+
+case_file = Table(  # an evidence file (kept with the case: never purged)
+    "case_file",
+    metadata,
+    Column("file_id", String(30), primary_key=True),
+    Column("case_id", String(30), ForeignKey("supervision_case.case_id"), nullable=False),
+    Column("filename", String(120), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("added_by", String(60), nullable=False),
+    Column("added_at", DateTime, nullable=False),
+)
+
+case_event = Table(  # one step of a case: who, when, what
+    "case_event",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(30), ForeignKey("supervision_case.case_id"), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("actor", String(60), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("detail", String(1000), nullable=False, server_default=""),
+    Column("clue_id", String(30)),
+    Column("file_id", String(30), ForeignKey("case_file.file_id")),
+    Index(None, "case_id", "event_id"),
+)
+
+case_verification = Table(  # a request for verification between two regions
+    "case_verification",
+    metadata,
+    Column("verification_id", String(30), primary_key=True),
+    Column("case_id", String(30), ForeignKey("supervision_case.case_id"), nullable=False),
+    Column("from_region", String(6), nullable=False),
+    Column("to_region", String(6), nullable=False),
+    Column("question", String(1000), nullable=False),
+    Column("status", String(10), nullable=False),  # asked | answered
+    Column("asked_by", String(60), nullable=False),
+    Column("asked_at", DateTime, nullable=False),
+    Column("answer", String(1000), nullable=False, server_default=""),
+    Column("answered_by", String(60)),
+    Column("answered_at", DateTime),
+    Index(None, "case_id"),
+)
+
+case_conclusion = Table(  # a case's conclusion: once (its key is the case)
+    "case_conclusion",
+    metadata,
+    Column("case_id", String(30), ForeignKey("supervision_case.case_id"), primary_key=True),
+    Column("outcomes", String(100), nullable=False),  # comma-separated
+    Column("fixmedins_code", String(30), nullable=False, server_default=""),
+    Column("region", String(6), nullable=False, server_default=""),  # the fund recovering
+    money("recovery"),  # fen, posted rcv:<case_id>, netted off in the next clearing
+    Column("recovery_reason", String(200), nullable=False, server_default=""),
+    money("fine"),  # fen, paid to the treasury: recorded, never posted in the fund ledger
+    Column("suspend_months", Integer, nullable=False, server_default=text("0")),
+    Column("suspension_id", Integer),
+    Column("suspend_institution", Boolean, nullable=False, server_default=text("false")),
+    Column("note", String(1000), nullable=False, server_default=""),
+    Column("concluded_by", String(60), nullable=False),
+    Column("concluded_at", DateTime, nullable=False),
+    Index(None, "fixmedins_code"),
+)
+
+CASE_OUTCOMES = ("no_problem", "recovery", "fine", "suspend_person", "suspend_institution")
+CHECKS |= {
+    supervision_case: {
+        "status": _one_of("status", case_rules.STATUSES),
+        "amount": "amount_at_risk >= 0 AND clues >= 1",
+        "subject": "fixmedins_code <> '' OR psn_no <> ''",
+        "assigned": "status = 'open' OR assigned_to IS NOT NULL",
+        "concluded": "(status = 'concluded') = (concluded_by IS NOT NULL AND "
+                     "concluded_at IS NOT NULL)"},
+    case_file: {"size": "size >= 1"},
+    case_event: {"kind": _one_of("kind", case_rules.EVENTS)},
+    case_verification: {
+        "status": _one_of("status", case_rules.VERIFICATION_STATUSES),
+        "regions": "from_region <> to_region",
+        "answered": "(status = 'answered') = (answered_by IS NOT NULL AND "
+                    "answered_at IS NOT NULL)"},
+    case_conclusion: {
+        "outcomes": _each_one_of("outcomes", CASE_OUTCOMES),
+        "amounts": "recovery >= 0 AND fine >= 0",
+        "months": "suspend_months = 0 OR (suspend_months >= 3 AND suspend_months <= 12)",
+        "recovery": "recovery = 0 OR (fixmedins_code <> '' AND region <> '')"},
+    clearing_institution: {"recovered": "recovered >= 0"},
 }
 
 

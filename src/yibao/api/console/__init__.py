@@ -27,6 +27,7 @@ from yibao.api.console import (
     payment_pages,
     person_pages,
     signin,
+    supervision_pages,
 )
 from yibao.api.console.web import (
     PREFIX,
@@ -43,7 +44,7 @@ FORM_BYTES_MAX = 64 * 1024
 STATIC = "/static"
 PAGES = (signin, home, dashboard_pages, outbox_pages, claim_pages, payment_pages,
          filing_pages, fault_pages, institution_pages, person_pages, order_pages, log_pages,
-         clearing_pages, contribution_pages)
+         clearing_pages, contribution_pages, supervision_pages)
 __all__ = ["Console", "Settings", "edge", "install", "router"]
 
 
