@@ -510,6 +510,14 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-OUT-001", "no such outbox message", "list the messages: GET /admin/v1/outbox", 404),
     ("E-OUT-002", "outbox message is not failed", "pending messages are retried automatically",
      409),
+    # supervision: the insured place's analysis of its funds spent elsewhere
+    # (docs/supervision.md; E-SUP-020..029)
+    ("E-SUP-020", "region code invalid", "the insured place as settlements store it "
+     "(insuplc_admdvs): 6 digits, e.g. 130102", 400),
+    ("E-SUP-021", "month invalid", "YYYY-MM, e.g. 2026-05", 400),
+    ("E-SUP-022", "month not yet begun", "analyse the current month or an earlier one", 400),
+    ("E-SUP-023", "report format or language unknown", "format json, csv or html; "
+     "lang zh or en", 400),
     # system
     ("E-SYS-001", "service temporarily unavailable", "retry the same msgid later", 503),
     ("E-SYS-002", "internal error", "report the inf_refmsgid to the operator", 500),
