@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, insert, select
 
+from yibao.domain.away_analysis import Month
 from yibao.services import ledger
 from yibao.store.schema import (
     diagnosis,
@@ -21,6 +22,10 @@ from yibao.store.schema import (
     settlement_fund,
     visit,
 )
+
+INSURED = "130102"  # the insured place analysed (赵磊's, in the demo)
+OTHER = "140100"  # another insured place: its settlements are not ours
+MONTH = Month(2026, 4)
 
 
 @dataclass(frozen=True)
@@ -104,3 +109,49 @@ def plant(conn: Connection, rows: list[Planted]) -> None:
         _settle(conn, _row(p, p.setl_id, p.kind, 1, p.at))
         if p.cancelled:
             _settle(conn, _row(p, "X" + p.setl_id, "cancel", -1, p.at.replace(second=59)))
+
+
+def month_rows() -> list[Planted]:
+    """Beijing (110000): four tier-3 hospitals, one of them (H1100000004) paying three
+    times its peers per visit; Shanghai (310000): one hospital whose April jumps to four
+    times its usual month. A cancelled settlement, a reimbursement, care at home and
+    another insured place's care are planted too."""
+    rows: list[Planted] = []
+    n = 0
+
+    def add(code, treatment, at, fund, *, persons=1, insured=INSURED, disease="J18.900",
+            kind="settle", cancelled=False):
+        nonlocal n
+        n += 1
+        rows.append(Planted(f"S{n:04d}", f"P{n % persons}", f"V{n:04d}", code, insured,
+                            treatment, at, fund + 5000, fund, disease, kind, cancelled))
+
+    april = datetime(2026, 4, 10, 10, 0)
+    for i, code in enumerate(("H1100000001", "H1100000002", "H1100000003")):
+        for _ in range(20):
+            add(code, "110000", april, 100000 + 10000 * i, persons=7)
+    for _ in range(20):
+        add("H1100000004", "110000", april, 330000, persons=7, disease="I10.x00")
+    for back in range(1, 7):
+        month = MONTH.shifted(-back)
+        add("H3100000001", "310000", datetime(month.year, month.month, 5, 9), 200000)
+    for _ in range(4):
+        add("H3100000001", "310000", april, 200000)
+    add("H1100000001", "110000", april, 777777, cancelled=True)
+    add("H1100000001", "110000", april, 88800, kind="claim", disease="")
+    add("H1301020001", INSURED, april, 999999)  # at home
+    add("H1100000001", "110000", april, 555555, insured=OTHER)
+    add("H1100000001", "110000", datetime(2025, 4, 3, 8), 2_000_000)  # a year ago
+    add("H1100000001", "110000", datetime(2026, 3, 3, 8), 1_000_000)  # the month before
+    return rows
+
+
+def plant_month(db) -> None:
+    """The month of ``month_rows``, with its institutions."""
+    with db.write() as conn:
+        for code, region, level in (("H1100000001", "110000", 3), ("H1100000002", "110000", 3),
+                                    ("H1100000003", "110000", 3), ("H1100000004", "110000", 3),
+                                    ("H3100000001", "310000", 3),
+                                    ("H1301020001", INSURED, 3)):
+            add_institution(conn, code, region, level)
+        plant(conn, month_rows())

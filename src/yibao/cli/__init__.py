@@ -24,6 +24,7 @@ from yibao.cli import (
     persons,
     purge,
     server,
+    supervision,
     world,
 )
 
@@ -37,7 +38,7 @@ for name, group in (("ledger", ledger.app), ("clearing", clearing.app), ("world"
                     ("bench", bench.app), ("outbox", outbox.app),
                     ("operators", operators.app), ("orders", orders.app),
                     ("channels", channels.app), ("institutions", institutions.app),
-                    ("persons", persons.app)):
+                    ("persons", persons.app), ("supervision", supervision.app)):
     app.add_typer(group, name=name)
 
 __all__ = ["app"]

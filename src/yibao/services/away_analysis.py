@@ -65,3 +65,8 @@ def analysis(conn: Connection, region: str, month: str, *, today: date,
         regions=store.tallies(conn, insured, history, until, Dimension.REGION),
         institutions=store.tallies(conn, insured, history, until, Dimension.INSTITUTION),
         diseases=store.tallies(conn, insured, _start(chosen), until, Dimension.DISEASE))
+
+
+def insured_places(conn: Connection) -> list[str]:
+    """The insured places with care away from home recorded (the console offers them)."""
+    return store.insured_places(conn)

@@ -107,3 +107,14 @@ def tallies(conn: Connection, region: str, since: datetime, until: datetime,
                    level=None if r.get("level") is None else int(r["level"]))
              for r in rows]
     return sorted(found, key=lambda t: (t.month, t.key))
+
+
+def insured_places(conn: Connection, *, limit: int = 100) -> list[str]:
+    """The insured places whose persons have care away from home recorded (settlements
+    or reimbursements), in order: the console's choices."""
+    rows = conn.execute(
+        select(settlement.c.insuplc_admdvs).distinct()
+        .where(settlement.c.kind.in_(_KINDS), settlement.c.mdtrtarea_admvs != "",
+               settlement.c.mdtrtarea_admvs != settlement.c.insuplc_admdvs)
+        .order_by(settlement.c.insuplc_admdvs).limit(limit))
+    return [str(r[0]) for r in rows]

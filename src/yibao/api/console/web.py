@@ -204,6 +204,7 @@ NAVIGATION: tuple[Item, ...] = (
     Item("/faults", "Fault periods", "read"),
     Item("/contributions", "Contributions", "read"),
     Item("/clearing", "Clearing", "read"),
+    Item("/away-analysis", "Funds spent elsewhere", "read"),
     Item("/orders", "Online orders", "read"),
     Item("/institutions", "Institutions", "read"),
     Item("/outbox", "Outbox", "read"),
