@@ -147,7 +147,8 @@ def test_the_console_page_shows_the_month_and_offers_the_downloads(planted, http
     regions = by_first_cell(page.text, "away-regions")
     assert regions["310000"][4] == "8,000.00" and regions["310000"][-1].startswith("⚠ 异常")
     assert 'class="outlier"' in page.text
-    assert '/console/away-analysis/report?region=130102&amp;month=2026-04&amp;format=csv' in page.text
+    assert ("/console/away-analysis/report?region=130102&amp;month=2026-04&amp;format=csv"
+            in page.text)
     csv_file = http.get("/console/away-analysis/report",
                         params={"region": INSURED, "month": "2026-04", "format": "csv"})
     assert csv_file.status_code == 200 and csv_file.content.startswith(b"\xef\xbb\xbf")
