@@ -6,9 +6,13 @@ outliers highlighted with why, the download links; no request leaves the site.""
 
 from __future__ import annotations
 
+import pytest
+
 from away_plant import INSURED, plant_month
 from browser import skip_without_browser
 from console_site import (
+    OPERATOR_OF,
+    assert_role_sees_only_what_it_may,
     page,  # noqa: F401 (fixtures)
     sign_in,
     site,  # noqa: F401
@@ -80,3 +84,11 @@ def test_a_month_without_care_away_is_an_empty_page_and_a_bad_month_says_why(
     assert page.locator("#away-no-outliers").is_visible()
     page.goto(site.console("/away-analysis?region=13010&month=2026-05"))
     assert "E-SUP-020" in page.locator("#error").inner_text()
+
+
+@pytest.mark.parametrize("role", sorted(OPERATOR_OF))
+def test_every_role_may_look_and_none_is_offered_a_change(page, site, role):  # noqa: F811
+    plant_month(site.db)
+    assert_role_sees_only_what_it_may(page, site, role, "/away-analysis", set())
+    assert page.locator("nav a[aria-current=page]").inner_text() == "异地就医基金使用分析"
+    assert page.locator("#away-institutions tbody tr.outlier").count() == 2

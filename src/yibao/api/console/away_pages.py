@@ -30,7 +30,8 @@ def routes(console: Console, api: APIRouter) -> None:
         today = console.clock().date()
         known = console.look(away_analysis.insured_places)
         region = region.strip() or (known[0] if known else "")
-        month = month.strip() or str(away_analysis.current_month(today))
+        # the last month by default: the monthly report is of a month that is over
+        month = month.strip() or str(away_analysis.current_month(today).shifted(-1))
         error: Refused | None = None
         found: Analysis | None = None
         if region:
