@@ -253,3 +253,44 @@ def test_a_bad_region_or_month_changes_nothing_and_says_why(db):
             with pytest.raises(Refused) as caught:
                 away_analysis.analysis(conn, region, month, today=TODAY)
             assert caught.value.code == code
+
+
+# -- real settlements and a reimbursement --------------------------------------------
+
+def test_real_settlements_a_cancellation_and_a_reimbursement_are_counted(
+        db, http, his_factory, clock):
+    """赵磊 (insured in Hebei, 130102) is stationed in Beijing: a window claim for care on
+    20 April, approved; two settlements at a Beijing hospital on 11 May, one cancelled."""
+    from flows import ZHAO_LEI, ok, settle_once
+    from test_reimbursement import bill, psn, review_and_decide, window_apply
+    from test_reimbursement_filing import file
+
+    beijing = his_factory("H11010500001")
+    psn_no = psn(beijing, ZHAO_LEI)
+    stationed = file(http, clock, datetime(2026, 4, 1, 9, 0), psn_no,
+                     filing_type="stationed", area="110000")
+    applied = window_apply(http, psn_no, reason="other", trt_dcla_detl_sn=stationed,
+                           bill=bill("INV-AWAY", ("1", "XA01AAA0001", "1800.00")))
+    assert applied["status"] == 201, applied
+    approved = review_and_decide(http, applied["claim_id"])
+    kept, cancelled = (settle_once(beijing, ZHAO_LEI, amount) for amount in ("300.00", "120.00"))
+    ok(beijing.call("2208", {"data": {"setl_id": cancelled["setl_id"],
+                                      "mdtrt_id": cancelled["mdtrt_id"], "psn_no": psn_no}}))
+    with db.read() as conn:
+        april = away_analysis.analysis(conn, INSURED, "2026-04", today=TODAY)
+        may = away_analysis.analysis(conn, INSURED, "2026-05", today=TODAY)
+        beijing_own = away_analysis.analysis(conn, "110000", "2026-05", today=TODAY)
+    # the reimbursement in the month of its care, at the care's institution
+    assert approved["approved_amount"] > 0
+    assert [(g.key, g.figures.settlements, g.figures.fund) for g in april.regions] == [
+        ("110000", 1, approved["approved_amount"])]
+    assert [(g.key, g.level, g.name) for g in april.institutions] == [
+        ("H11010500001", 3, "北京示范第一医院 (三级)")]
+    assert [g.key for g in april.diseases] == ["J18.900"]
+    # the cancelled settlement is netted out; the kept one counts
+    fund = round(Decimal(str(kept["fund_pay_sumamt"])) * 100)
+    assert fund > 0
+    assert (may.total.settlements, may.total.visits, may.total.persons, may.total.fund,
+            may.total.medfee) == (1, 1, 1, fund, 30000)
+    assert may.fund_change.mom == percent_change(fund, approved["approved_amount"])
+    assert beijing_own.total == Figures()  # Beijing's insured had no care away
