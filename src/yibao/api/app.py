@@ -18,6 +18,7 @@ from starlette.types import Scope
 from yibao import __version__
 from yibao.api import (
     admin,
+    admin_away_analysis,
     admin_claims,
     admin_contribution,
     admin_designation,
@@ -182,6 +183,7 @@ def create_app(
     rest.include_router(admin_outbox.router(window, gate))
     rest.include_router(admin_fever.router(window, gate))
     rest.include_router(admin_supervision_cases.router(window, gate))
+    rest.include_router(admin_away_analysis.router(window, gate))
     rest.include_router(channel.router(db, clock, ids, hospital.policies))
     app.include_router(rest)
     app.include_router(paynotify.router(db, online, clock, ids, hospital.policies))

@@ -564,6 +564,14 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ("E-SUP-005", "screening engine not installed here",
      "pip install 'yibao[spark]', or screen with duckdb", 503),
     ("E-SUP-006", "no such clue", "list the clues: GET /admin/v1/supervision/clues", 404),
+    # supervision: the insured place's analysis of its funds spent elsewhere
+    # (docs/supervision.md; E-SUP-020..029)
+    ("E-SUP-020", "region code invalid", "the insured place as settlements store it "
+     "(insuplc_admdvs): 6 digits, e.g. 130102", 400),
+    ("E-SUP-021", "month invalid", "YYYY-MM, e.g. 2026-05", 400),
+    ("E-SUP-022", "month not yet begun", "analyse the current month or an earlier one", 400),
+    ("E-SUP-023", "report format or language unknown", "format json, csv or html; "
+     "lang zh or en", 400),
     # system
     ("E-SYS-001", "service temporarily unavailable", "retry the same msgid later", 503),
     ("E-SYS-002", "internal error", "report the inf_refmsgid to the operator", 500),

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from yibao.api.console import (
+    away_pages,
     claim_pages,
     clearing_pages,
     contribution_pages,
@@ -44,7 +45,8 @@ FORM_BYTES_MAX = 64 * 1024
 STATIC = "/static"
 PAGES = (signin, home, dashboard_pages, outbox_pages, claim_pages, payment_pages,
          filing_pages, fault_pages, institution_pages, person_pages, order_pages, log_pages,
-         clearing_pages, contribution_pages, supervision_pages)
+         clearing_pages, contribution_pages, supervision_pages,
+         away_pages)
 __all__ = ["Console", "Settings", "edge", "install", "router"]
 
 

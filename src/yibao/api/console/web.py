@@ -205,6 +205,7 @@ NAVIGATION: tuple[Item, ...] = (
     Item("/contributions", "Contributions", "read"),
     Item("/clearing", "Clearing", "read"),
     Item("/supervision", "Supervision", "read"),
+    Item("/away-analysis", "Funds spent elsewhere", "read"),
     Item("/orders", "Online orders", "read"),
     Item("/institutions", "Institutions", "read"),
     Item("/outbox", "Outbox", "read"),
