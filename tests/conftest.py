@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from browser import browser  # noqa: F401 (Chromium for a test module, a fixture)
 from calls import command_call
@@ -22,7 +22,32 @@ from yibao.store.db import Database
 from yibao.store.demo import demo_token, seed_demo
 from yibao.store.schema import metadata
 
-PG_URL = os.environ.get("YIBAO_TEST_PG_URL", "")
+
+def worker_database(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker (gw0, gw1, ...) has a PostgreSQL database of its
+    own, ``<database>_<worker>`` beside the one YIBAO_TEST_PG_URL names, created when
+    missing; without a worker, that database itself."""
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    own = base.set(database=f"{base.database}_{worker}")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                            {"name": own.database}).first() is None:
+                conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+    finally:
+        admin.dispose()
+    return own.render_as_string(hide_password=False)
+
+
+# this worker's database; set in the environment too, so that the tests reading the
+# variable (the OpenAPI fuzzing's schema, servers started as processes) use it as well
+PG_URL = worker_database(os.environ.get("YIBAO_TEST_PG_URL", ""),
+                         os.environ.get("PYTEST_XDIST_WORKER", ""))
+if PG_URL:
+    os.environ["YIBAO_TEST_PG_URL"] = PG_URL
 # every console page a test renders must have all its texts in Chinese and English
 os.environ.setdefault("YIBAO_CONSOLE_STRICT_I18N", "1")
 
