@@ -9,14 +9,15 @@ from datetime import datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, insert, inspect, select, text
+from sqlalchemy import create_engine, insert, inspect, make_url, select, text
 
 from conftest import BACKENDS, PG_URL
 from yibao.store.db import Database
 from yibao.store.demo import seed_demo
 from yibao.store.schema import claim, fault_period, metadata, person, visit
 
-SCRATCH = "yibao_migrations_test"
+# beside the test database (one per pytest-xdist worker: tests/conftest.py)
+SCRATCH = f"{make_url(PG_URL).database}_migrations" if PG_URL else ""
 
 
 @pytest.fixture(params=BACKENDS)
@@ -29,13 +30,14 @@ def scratch(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
         return
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {SCRATCH}"))
-    database = Database(PG_URL.rsplit("/", 1)[0] + "/" + SCRATCH)
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{SCRATCH}"'))
+    database = Database(make_url(PG_URL).set(database=SCRATCH)
+                        .render_as_string(hide_password=False))
     yield database
     database.dispose()
     with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)'))
     admin.dispose()
 
 

@@ -334,3 +334,39 @@ def test_a_missing_table_file_is_named(tmp_path):
 def test_the_shipped_table_cannot_include_itself():
     with pytest.raises(ServicePathsError, match="include_shipped"):
         service_paths.parse('{"include_shipped": true, "paths": {}}', source="x")
+
+
+def test_routes_serving_a_path_are_found_as_starlette_matches_them(db, app):
+    """The table's check reads the routes' path patterns (included routers unbuilt): for
+    every path some route serves, and paths next to them, it answers as matching each
+    route does (api/app.py serves_path); and an included router's paths are refused
+    in code too (/admin/v1/... is admitted by the file's checks only)."""
+    import re
+
+    from starlette.routing import Match
+
+    from yibao.api.app import serves_path
+
+    def nobody() -> None:
+        pass
+
+    def matched(path: str) -> bool:
+        scope = {"type": "http", "path": path, "method": "POST", "root_path": ""}
+        return any(route.matches(scope)[0] is not Match.NONE for route in app.routes)
+
+    probes = {"/", "/nowhere", "/healthz", "/health/", "/docs/x", "/static/", "/console"}
+    assert not serves_path(app.routes, "/nowhere", nobody)
+    served = [route.path for route in app.routes if hasattr(route, "path")] + [
+        context.path_format for route in app.routes
+        for context in getattr(route, "effective_route_contexts", list)()]
+    for template in served:
+        path = re.sub(r"\{[^}]*:path\}", "a/b", re.sub(r"\{[^}:]*\}", "X1", template))
+        probes |= {path, path + "/x", path.rsplit("/", 1)[0] or "/"}
+    assert len(probes) > 300
+    fresh = create_app(db)  # its included routers not built yet
+    for path in sorted(probes):
+        assert serves_path(fresh.routes, path, nobody) is matched(path), path
+    table = service_paths.ServicePaths({"/admin/v1/claims": frozenset({"1101"})},
+                                       source="given")
+    with pytest.raises(RuntimeError, match="given: /admin/v1/claims is a path of yibao's"):
+        create_app(db, paths=table)
