@@ -6,6 +6,7 @@ and lets a warning through; a policy that blocks nothing costs settlement no sta
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from dataclasses import replace
 from datetime import date
@@ -328,9 +329,11 @@ def test_a_policy_that_blocks_nothing_costs_settlement_no_statement(db, clock, l
     policies = {"block": shipped,
                 "none": tuple(replace(p, block=frozenset()) for p in shipped)}
     counts: dict[str, list[str]] = {}
+    serial = itertools.count(1)  # one msgid series: two clients in one second never repeat
     for name, chosen in policies.items():
         with TestClient(create_app(db, clock=clock, policies=chosen)) as client:
             his = HisClient(httpx_transport(client), "H11010500001", demo_token("H11010500001"))
+            his._serial = serial
             his.sign_in()
             psn_no = person(his, WANG_FANG)["baseinfo"]["psn_no"]
             for _ in range(2):  # the first pays the deductible; the second is measured
