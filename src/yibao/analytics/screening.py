@@ -44,7 +44,14 @@ def rule_sql(rule: Rule, month: str) -> str:
     values: dict[str, object] = {name: _literal(value) for name, value in rule.params.items()}
     values |= {"month_begin": f"TIMESTAMP '{begin:%Y-%m-%d %H:%M:%S}'",
                "month_end": f"TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}'"}
+    shared = resources.files("yibao") / "analytics" / "supervision" / "_visit_lines.sql"
+    values["visit_lines"] = _sql_only(shared.read_text(encoding="utf-8")).format(**values)
     return source.read_text(encoding="utf-8").format(**values)
+
+
+def _sql_only(text: str) -> str:
+    """A shared SQL fragment without its leading comment lines."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith("--"))
 
 
 def _literal(value: int | Decimal) -> str:
