@@ -26,7 +26,7 @@ def test_bench_settle_runs_every_phase_and_meters_cpu(tmp_path: Path) -> None:
     phases = result["phases"]
     assert phases["flows"]["flows_per_s"] > 0
     for name in ("flows", "settle_max", "settle_80"):
-        assert phases[name]["errors"] == {}, name
+        assert phases[name]["errors"] == {}, (name, phases[name]["first_error"])
     assert phases["settle_max"]["calls_per_s"]["2207"] > 0
     assert result["baseline_tx_per_s"] > 0
     cpu = phases["settle_max"]["cpu_ms_per_call"]

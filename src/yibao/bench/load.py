@@ -42,21 +42,29 @@ class Plan:
     visits: tuple[dict[str, Any], ...] = ()  # settle/paced: the 2207 inputs, in order
     interval: float = 0.0  # paced: seconds between 2207 calls
     seed: int = 0
+    # which half of the msgid's 4-digit serial this plan's client uses (0: 0000-4999,
+    # 1: 5000-9999): consecutive phases take alternate halves, so that an institution's
+    # last messages of one phase and its first of the next, sent within the same second
+    # by two clients, never share a msgid (an HIS's msgid is unique; a repeat is answered
+    # from the store or refused, which the benchmark would count as an error)
+    serials: int = 0
 
 
 @dataclass(slots=True)
 class Record:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    first_error: dict[str, str] = field(default_factory=dict)  # infno: its first err_msg
     flows: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this thread's share of its client process's CPU time
     visits: list[dict[str, Any]] = field(default_factory=list)  # what ``prepare`` made
 
-    def add(self, infno: str, ms: float, ok: bool) -> None:
+    def add(self, infno: str, ms: float, ok: bool, err_msg: str = "") -> None:
         self.latencies.setdefault(infno, []).append(ms)
         if not ok:
             self.errors[infno] = self.errors.get(infno, 0) + 1
+            self.first_error.setdefault(infno, err_msg[:200])
 
 
 class Connection:
@@ -115,14 +123,18 @@ class Client:
     may be sent several times (``send``): each send is signed with a fresh nonce, as an
     HIS retrying an unanswered message does."""
 
-    def __init__(self, target: Target, code: str, token: str) -> None:
+    SERIALS = 5000  # a half of the msgid's serial space (Plan.serials)
+
+    def __init__(self, target: Target, code: str, token: str, serials: int = 0) -> None:
         self.target = target
         self.conn = Connection(target)
         self.code, self.token = code, token
         self.serial = itertools.count(int.from_bytes(os.urandom(2), "big"))
+        self.base = serials * self.SERIALS
 
     def message(self, infno: str, payload: dict[str, Any]) -> tuple[str, bytes]:
-        msgid = f"{self.code}{datetime.now():%Y%m%d%H%M%S}{next(self.serial) % 10000:04d}"
+        serial = self.base + next(self.serial) % self.SERIALS
+        msgid = f"{self.code}{datetime.now():%Y%m%d%H%M%S}{serial:04d}"
         body = json.dumps({"infno": infno, "msgid": msgid, "fixmedins_code": self.code,
                            "mdtrtarea_admvs": "110000", "insuplc_admdvs": "110000",
                            "sign_no": "", "input": payload}, ensure_ascii=False).encode()
@@ -148,7 +160,7 @@ class Client:
 
 def _timed(client: Client, record: Record, infno: str, payload: dict[str, Any]) -> dict[str, Any]:
     answer, ms = client.call(infno, payload)
-    record.add(infno, ms, answer.get("infcode") == 0)
+    record.add(infno, ms, answer.get("infcode") == 0, str(answer.get("err_msg") or ""))
     return answer
 
 
@@ -185,7 +197,7 @@ def _visit(
 
 def run_plan(target: Target, plan: Plan) -> Record:
     rng = random.Random(plan.seed)
-    client = Client(target, *plan.institution)
+    client = Client(target, *plan.institution, serials=plan.serials)
     record = Record()
     if plan.mode == "flow":
         return _flows(client, record, rng, plan)

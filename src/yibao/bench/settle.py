@@ -10,6 +10,7 @@ insert a settlement and ten fee lines) with as many connections as there are cli
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
@@ -116,11 +117,14 @@ def _merge(records: list[Record], cpu: tuple[float, float] = (0.0, 0.0)) -> dict
     seconds during the phase, reported with the clients' per call."""
     latencies: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
+    first_error: dict[str, str] = {}
     for r in records:
         for infno, values in r.latencies.items():
             latencies.setdefault(infno, []).extend(values)
         for infno, n in r.errors.items():
             errors[infno] = errors.get(infno, 0) + n
+        for infno, message in r.first_error.items():
+            first_error.setdefault(infno, message)
     seconds = max((r.seconds for r in records), default=0.0) or 1.0
     calls = sum(len(v) for v in latencies.values()) or 1
     parties = {"server": cpu[0], "database": cpu[1],
@@ -132,6 +136,7 @@ def _merge(records: list[Record], cpu: tuple[float, float] = (0.0, 0.0)) -> dict
         "calls_per_s": {k: round(len(v) / seconds, 1) for k, v in sorted(latencies.items())},
         "latency_ms": {k: _percentiles(v) for k, v in sorted(latencies.items())},
         "errors": errors,
+        "first_error": first_error,  # what the first refusal of each infno said
     }
 
 
@@ -208,7 +213,8 @@ def soak(opts: Options, minutes: float, window: float,
     meter = _meter(server, db)
     try:
         probe = _metered(meter, opts, target, lambda i: Plan(
-            "flow", min(10.0, window), hospitals[i % len(hospitals)], people, items, seed=i))
+            "flow", min(10.0, window), hospitals[i % len(hospitals)], people, items, seed=i,
+            serials=1))
         rate = 0.7 * probe["flows_per_s"]
         interval = opts.clients / rate if rate else 1.0
         report(f"maximum {probe['flows_per_s']} flows/s; soaking at {rate:.1f}/s")
@@ -216,7 +222,7 @@ def soak(opts: Options, minutes: float, window: float,
         for n in range(max(1, int(minutes * 60 / window))):
             merged = _metered(meter, opts, target, lambda i, n=n: Plan(
                 "flow", window, hospitals[i % len(hospitals)], people, items,
-                interval=interval, seed=1000 * n + i))
+                interval=interval, seed=1000 * n + i, serials=n % 2))
             row = {"window": n, "flows_per_s": merged["flows_per_s"],
                    "p50_2207": merged["latency_ms"].get("2207", {}).get("p50"),
                    "p99_2207": merged["latency_ms"].get("2207", {}).get("p99"),
@@ -241,27 +247,35 @@ def run(opts: Options, report: Report = print) -> dict[str, Any]:
     meter = _meter(server, db)
     out: dict[str, Any] = {}
     try:
+        phases = itertools.count()  # each phase's plans: the other half of the serials
+
         def plan(mode: str, i: int, **kw: Any) -> Plan:
             return Plan(mode, opts.seconds, hospitals[i % len(hospitals)], people, items,
-                        seed=hash((mode, i)) & 0xFFFF, **kw)
+                        seed=hash((mode, i)) & 0xFFFF, serials=phase % 2, **kw)
+
+        def driven(make: Any, metered: bool = True) -> Any:
+            nonlocal phase
+            phase = next(phases)
+            return _metered(meter, opts, target, make) if metered else _drive(opts, target, make)
+
+        phase = 0
 
         def prepared(count: int) -> list[tuple[dict[str, Any], ...]]:
-            records = _drive(opts, target, lambda i: plan("prepare", i, prepared=count))
+            records = driven(lambda i: plan("prepare", i, prepared=count), metered=False)
             return [tuple(r.visits) for r in records]
 
         report("phase 0: HTTP floor (a message refused before any transaction runs) ...")
-        out["floor"] = _metered(meter, opts, target, lambda i: plan("floor", i))
+        out["floor"] = driven(lambda i: plan("floor", i))
         report("phase 1: full outpatient flows ...")
-        out["flows"] = _metered(meter, opts, target, lambda i: plan("flow", i))
+        out["flows"] = driven(lambda i: plan("flow", i))
         visits = prepared(max(50, int(300 * opts.seconds / 20)))
         report("phase 2: 2207 at full speed ...")
-        out["settle_max"] = _metered(
-            meter, opts, target, lambda i: plan("settle", i, visits=visits[i]))
+        out["settle_max"] = driven(lambda i: plan("settle", i, visits=visits[i]))
         peak = out["settle_max"]["calls_per_s"].get("2207", 0.0)
         interval = opts.clients / (0.8 * peak) if peak else 1.0
         visits = prepared(max(20, int(0.8 * peak * opts.seconds / opts.clients) + 5))
         report(f"phase 3: 2207 paced at 80 % of {peak:.0f}/s ...")
-        out["settle_80"] = _metered(meter, opts, target, lambda i: plan(
+        out["settle_80"] = driven(lambda i: plan(
             "paced", i, visits=visits[i], interval=interval))
     finally:
         server.stop()
