@@ -246,6 +246,7 @@ def run(opts: Options, report: Report = print) -> dict[str, Any]:
     target = Target("127.0.0.1", server.port)
     meter = _meter(server, db)
     out: dict[str, Any] = {}
+    phase = 0
     try:
         phases = itertools.count()  # each phase's plans: the other half of the serials
 
@@ -257,8 +258,6 @@ def run(opts: Options, report: Report = print) -> dict[str, Any]:
             nonlocal phase
             phase = next(phases)
             return _metered(meter, opts, target, make) if metered else _drive(opts, target, make)
-
-        phase = 0
 
         def prepared(count: int) -> list[tuple[dict[str, Any], ...]]:
             records = driven(lambda i: plan("prepare", i, prepared=count), metered=False)

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, union_all
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from yibao.store.lean import Lean
 from yibao.store.schema import accumulator, accumulator_delta, online_hold
 
 _POSTED = select(accumulator.c.cum_key, accumulator.c.cum.label("cum")).where(
@@ -30,8 +31,9 @@ _HELD = select(online_hold.c.cum_key, online_hold.c.amount.label("cum")).where(
 # what a new settlement may use: the posted accumulators plus the room online orders hold
 # (docs/online-payment.md), in one statement
 _both = union_all(_POSTED, _HELD).subquery()
-_READ = select(_both.c.cum_key, func.sum(_both.c.cum)).group_by(_both.c.cum_key)
-_INSERT_DELTA = insert(accumulator_delta)
+_READ = Lean(select(_both.c.cum_key, func.sum(_both.c.cum).label("cum"))
+             .group_by(_both.c.cum_key))
+_INSERT_DELTA = Lean(insert(accumulator_delta))
 
 
 def _upsert(insert_for: Any) -> Any:
@@ -42,7 +44,8 @@ def _upsert(insert_for: Any) -> Any:
     )
 
 
-_UPSERT = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(postgresql_insert)}
+_UPSERT = {"sqlite": Lean(_upsert(sqlite_insert)),
+           "postgresql": Lean(_upsert(postgresql_insert))}
 
 
 def stay_period(mdtrt_id: str) -> str:
@@ -53,7 +56,7 @@ def read(conn: Connection, psn_no: str, insutype: str, period: str) -> dict[str,
     """The accumulators of the period, with the room held by online orders counted as
     used."""
     params = {"psn_no": psn_no, "insutype": insutype, "period": period}
-    return {key: int(cum) for key, cum in conn.execute(_READ, params)}
+    return {row["cum_key"]: int(row["cum"]) for row in _READ.all(conn, params)}
 
 
 def add(
@@ -69,9 +72,9 @@ def add(
     ]
     if not rows:
         return
-    conn.execute(_INSERT_DELTA, rows)
-    conn.execute(
-        _UPSERT[conn.dialect.name],
+    _INSERT_DELTA.run(conn, rows)
+    _UPSERT[conn.dialect.name].run(
+        conn,
         [dict(psn_no=psn_no, insutype=insutype, period=r["period"], cum_key=r["cum_key"],
               cum=r["delta"]) for r in rows],
     )

@@ -14,11 +14,12 @@ person's own, whichever place settles.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 
 from yibao.domain import away as rules
 from yibao.domain.away import Away, Claimed
@@ -29,6 +30,7 @@ from yibao.domain.policy import Policy
 from yibao.services import outbox
 from yibao.services.context import Institution
 from yibao.store import disease_services, filings
+from yibao.store.lean import Row
 from yibao.store.schema import SETTLEMENT_AMOUNTS
 
 __all__ = ["Away", "Claimed", "claim_basis", "claim_needs", "claimed", "decide",
@@ -38,7 +40,7 @@ COST_KIND = "away-cost"
 
 
 def decide(
-    conn: Connection, *, person: RowMapping, insurance: RowMapping, visit: RowMapping,
+    conn: Connection, *, person: Row, insurance: Row, visit: Row,
     institution: Institution, policy: Policy, now: datetime,
 ) -> Away | None:
     """None at home; otherwise the basis, or a refusal that says why and what to do
@@ -55,7 +57,7 @@ def decide(
         relationship=relationship, policy=policy, at=now)
 
 
-def current_relationship(person: RowMapping, insurance: RowMapping) -> Relationship:
+def current_relationship(person: Row, insurance: Row) -> Relationship:
     """The person's insured relationship now: a filing counts only if made under it."""
     return Relationship(insurance["insutype"], person["insuplc_admdvs"], insurance["emp_name"])
 
@@ -64,7 +66,7 @@ def site_of(institution: Institution) -> rules.Site:
     return rules.Site(institution.code, institution.pool_area, institution.networked)
 
 
-def visit_facts(visit: RowMapping) -> rules.VisitFacts:
+def visit_facts(visit: Row) -> rules.VisitFacts:
     """What the away-from-home rules read of a ``visit`` row."""
     return rules.VisitFacts(
         mdtrt_id=visit["mdtrt_id"], med_type=visit["med_type"],
@@ -74,7 +76,7 @@ def visit_facts(visit: RowMapping) -> rules.VisitFacts:
         area=visit["mdtrtarea_admvs"], insured_area=visit["insuplc_admdvs"])
 
 
-def serves(filing: Filing, visit: RowMapping, at: datetime) -> bool:
+def serves(filing: Filing, visit: Row, at: datetime) -> bool:
     """Whether a direct settlement of the visit at ``at`` could rest on the filing
     (``domain.away.serves``)."""
     return rules.serves(filing, visit_facts(visit), at)
@@ -95,8 +97,8 @@ def named_filing(conn: Connection, psn_no: str, serial: str) -> Filing:
 
 
 def claim_basis(
-    conn: Connection, named: Filing | None, *, person: RowMapping, insurance: RowMapping,
-    visit: RowMapping, institution: Institution,
+    conn: Connection, named: Filing | None, *, person: Row, insurance: Row,
+    visit: Row, institution: Institution,
 ) -> Claimed:
     """The basis of a manual reimbursement of care away from home (``visit``, over):
     ``domain.away.claim_basis``; the person's filings are read for injury care only."""
@@ -106,7 +108,7 @@ def claim_basis(
                              relationship=current_relationship(person, insurance))
 
 
-def claim_needs(filing: Filing, visit: RowMapping) -> bool:
+def claim_needs(filing: Filing, visit: Row) -> bool:
     """Whether a manual reimbursement of the visit may rest on the injury declaration
     ``filing`` (``domain.away.claim_needs``)."""
     return rules.claim_needs(filing, visit_facts(visit))
@@ -117,7 +119,7 @@ def claim_needs(filing: Filing, visit: RowMapping) -> bool:
 
 def send_cost_information(
     conn: Connection, row: dict[str, Any], funds: list[dict[str, Any]],
-    lines: list[RowMapping], now: datetime,
+    lines: Sequence[Row], now: datetime,
 ) -> None:
     """Queue the settlement's (or cancellation's) cost information for the national
     platform, in the settlement's own transaction (docs/outbox.md)."""

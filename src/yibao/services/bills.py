@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from yibao.domain.claims import REASONS, Action, ClaimStatus
@@ -34,6 +34,7 @@ from yibao.services.context import Call, Done, Effect, EffectKind, Institution
 from yibao.services.persons import active_insurance, get_person, lock_person
 from yibao.store import institutions, settlements
 from yibao.store.db import Failure, classify
+from yibao.store.lean import Row
 from yibao.store.schema import claim
 from yibao.store.schema import visit as visit_table
 
@@ -179,7 +180,7 @@ def claim_uploaded(call: Call, care: UploadedVisit, payee: Payee, filing_sn: str
     return claim_id
 
 
-def _uploaded_visit(conn: Connection, care: UploadedVisit) -> RowMapping:
+def _uploaded_visit(conn: Connection, care: UploadedVisit) -> Row:
     """The visit, locked, if the person may claim it now (the refusals of
     ``claim_uploaded``)."""
     row = conn.execute(select(visit_table).where(
@@ -262,7 +263,7 @@ def withdraw(call: Call, claim_id: str, psn_no: str) -> None:
 # ---------------------------------------------------------------- what the care rests on
 
 
-def care_of(conn: Connection, mdtrt_id: str) -> RowMapping:
+def care_of(conn: Connection, mdtrt_id: str) -> Row:
     """The visit of a claim's care."""
     return conn.execute(select(visit_table).where(
         visit_table.c.mdtrt_id == mdtrt_id)).mappings().one()
@@ -284,7 +285,7 @@ def check_basis(conn: Connection, psn_no: str, mdtrt_id: str, serial: str,
     care_basis(conn, psn_no, care_of(conn, mdtrt_id), serial, site)
 
 
-def care_basis(conn: Connection, psn_no: str, visit: RowMapping, serial: str | None,
+def care_basis(conn: Connection, psn_no: str, visit: Row, serial: str | None,
                site: Institution) -> away.Claimed | None:
     """What the claim's care rests on. Away from home: the named filing's category if it
     counts for this care as it would have in real time (else refused), or unfiled, and

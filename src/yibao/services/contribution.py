@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 
 from yibao.domain import contribution as rules
 from yibao.domain.contribution import Decision, Standing, Status, Terms
@@ -27,6 +27,7 @@ from yibao.services import audit
 from yibao.services.context import Call
 from yibao.services.persons import get_person, lock_person
 from yibao.store import contributions as store
+from yibao.store.lean import Row
 
 HISTORY_ROWS_MAX = 200
 LIST_ROWS_MAX = 100
@@ -164,7 +165,7 @@ def declare(call: Call, *, area: str, title: str, begin: date, until: date) -> s
 
 
 def check_claim(conn: Connection, policies: tuple[Policy, ...] | list[Policy],
-                person: RowMapping, insutype: str, day: date) -> None:
+                person: Row, insutype: str, day: date) -> None:
     """A manual reimbursement of care on ``day``: covered as the history now shows it
     (a payment within the grace covers the arrears window), E-PSN-018/019 otherwise."""
     terms = terms_of(policies, person["insuplc_admdvs"], insutype, day)
@@ -214,7 +215,7 @@ def history(conn: Connection, psn_no: str) -> list[dict[str, Any]]:
     return [_described(r) for r in store.history(conn, psn_no, HISTORY_ROWS_MAX)]
 
 
-def _described(row: RowMapping) -> dict[str, Any]:
+def _described(row: Row) -> dict[str, Any]:
     return {
         "period_id": row["period_id"], "insutype": row["insutype"], "status": row["status"],
         "begin_date": str(row["begin_date"]),
@@ -237,5 +238,5 @@ def declared(conn: Connection) -> list[dict[str, Any]]:
     return [_as_text(r) for r in store.declared(conn, LIST_ROWS_MAX)]
 
 
-def _as_text(row: RowMapping) -> dict[str, Any]:
+def _as_text(row: Row) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, date) else v for k, v in row.items()}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 
 from yibao.domain import designation as rules
 from yibao.domain.designation import Designation, Rule, Status
@@ -23,6 +23,7 @@ from yibao.services import audit
 from yibao.services.context import Call, Done, Effect, EffectKind, Institution
 from yibao.services.persons import active_insurance, get_person, insurances, lock_person
 from yibao.store import designations, institutions
+from yibao.store.lean import Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ def _check_institution(conn: Connection, rule: Rule, code: str, insured_area: st
 # ---------------------------------------------------------------- settlement and claims
 
 
-def check_care(conn: Connection, *, policy: Policy, person: RowMapping, insutype: str,
+def check_care(conn: Connection, *, policy: Policy, person: Row, insutype: str,
                institution: Institution, med_type: str, emergency: bool, day: date) -> None:
     """E-DES-001 when care at home at this institution needs a designation the person
     does not hold on ``day``. Decided from the institution and the policy first: only
@@ -157,7 +158,7 @@ def check_care(conn: Connection, *, policy: Policy, person: RowMapping, insutype
         raise rules.not_designated(institution.code, institution.name, day)
 
 
-def check_settlement(call: Call, *, policy: Policy, person: RowMapping, visit: RowMapping,
+def check_settlement(call: Call, *, policy: Policy, person: Row, visit: Row,
                      med_type: str) -> None:
     """The designation check of a settlement (or a claim's approval): the care's day is
     the visit's begin (admission)."""
@@ -166,7 +167,7 @@ def check_settlement(call: Call, *, policy: Policy, person: RowMapping, visit: R
                emergency=visit["emergency"] == "1", day=visit["begntime"].date())
 
 
-def check_claim(call: Call, *, visit: RowMapping, site: Institution) -> None:
+def check_claim(call: Call, *, visit: Row, site: Institution) -> None:
     """A claim for care at home at an institution the person had not designated (and
     not open to all) is refused as the settlement would have been, unless emergency;
     checked when applied for and again at approval (``check_settlement``)."""

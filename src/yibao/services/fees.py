@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from yibao.domain.catalogue import (
     CatalogueItem,
@@ -24,13 +24,14 @@ from yibao.domain.money import Fen, fen_to_yuan, price_times_count
 from yibao.domain.visit_states import VisitStatus
 from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.services.visits import get_visit, is_final_settled, require_status
+from yibao.store.lean import Lean, Row
 from yibao.store.schema import catalogue_item, fee_line
 
 _ITEMS = select(catalogue_item).where(
     catalogue_item.c.region == bindparam("region"),
     catalogue_item.c.code.in_(bindparam("codes", expanding=True)),
 )
-_UNSETTLED = (
+_UNSETTLED_QUERY = (
     select(fee_line)
     .where(
         fee_line.c.mdtrt_id == bindparam("mdtrt_id"),
@@ -39,7 +40,8 @@ _UNSETTLED = (
     )
     .order_by(fee_line.c.id)
 )
-_UNSETTLED_BATCH = _UNSETTLED.where(fee_line.c.chrg_bchno == bindparam("batch"))
+_UNSETTLED = Lean(_UNSETTLED_QUERY)
+_UNSETTLED_BATCH = Lean(_UNSETTLED_QUERY.where(fee_line.c.chrg_bchno == bindparam("batch")))
 _INSERT_LINE = insert(fee_line)
 
 ALL_LINES = "0000"
@@ -75,7 +77,7 @@ class Catalogue:
     entry valid on a line's day is picked per line."""
 
     def __init__(self, conn: Connection, region: str, codes: set[str]) -> None:
-        self.rows: dict[str, list[RowMapping]] = {}
+        self.rows: dict[str, list[Row]] = {}
         for row in conn.execute(_ITEMS, {"region": region, "codes": sorted(codes)}).mappings():
             self.rows.setdefault(row["code"], []).append(row)
 
@@ -153,7 +155,7 @@ def _classify_line(
 
 
 def _line_row(
-    call: Call, visit_row: RowMapping, line: FeeLineIn, classified: Classified, placed: Placed
+    call: Call, visit_row: Row, line: FeeLineIn, classified: Classified, placed: Placed
 ) -> dict[str, Any]:
     return dict(
         psn_no=visit_row["psn_no"], mdtrt_id=visit_row["mdtrt_id"],
@@ -242,12 +244,10 @@ def withdraw(
     return len(ids)
 
 
-def unsettled_lines(conn: Connection, mdtrt_id: str, batch: str = "") -> list[RowMapping]:
+def unsettled_lines(conn: Connection, mdtrt_id: str, batch: str = "") -> list[Row]:
     if batch and batch != ALL_LINES:
-        result = conn.execute(_UNSETTLED_BATCH, {"mdtrt_id": mdtrt_id, "batch": batch})
-    else:
-        result = conn.execute(_UNSETTLED, {"mdtrt_id": mdtrt_id})
-    return list(result.mappings())
+        return _UNSETTLED_BATCH.all(conn, {"mdtrt_id": mdtrt_id, "batch": batch})
+    return _UNSETTLED.all(conn, {"mdtrt_id": mdtrt_id})
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from yibao.domain import filing as rules
 from yibao.domain.claims import ClaimStatus
@@ -24,6 +24,7 @@ from yibao.services import audit, away, visits
 from yibao.services.context import ActorKind, Call, Done, Effect, EffectKind
 from yibao.services.persons import active_insurance, insurances, lock_person
 from yibao.store import filings, institutions, settlements
+from yibao.store.lean import Row
 from yibao.store.schema import claim, filing, visit
 
 
@@ -215,7 +216,7 @@ def _pending_claims_on(conn: Connection, row: Filing) -> list[str]:
             if c["trt_dcla_detl_sn"] == serial or (declaration and away.claim_needs(row, c))]
 
 
-def _in_progress(care: RowMapping, now: datetime) -> bool:
+def _in_progress(care: Row, now: datetime) -> bool:
     """An inpatient stay is in progress until settled or cancelled; an outpatient visit
     only on the day it began: one the HIS left open after its day keeps no filing (it
     would find none: a cancelled filing never counts)."""

@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 from yibao.domain import ledger as rules
 from yibao.domain.states import SettlementKind
+from yibao.store.lean import Lean
 from yibao.store.schema import (
     account_entry,
     advance_interest,
@@ -46,7 +47,7 @@ from yibao.store.schema import (
 from yibao.store.schema import settlement as settlement_table
 from yibao.store.schema import settlement_fund as fund_table
 
-_INSERT = insert(ledger_entry)
+_INSERT = Lean(insert(ledger_entry))
 PAGE_SIZE = 2_000  # rows verify reads at a time
 _SETTLEMENTS = select(settlement_table.c.setl_id, *(
     settlement_table.c[name] for name in rules.SETTLEMENT_FIELDS))
@@ -88,7 +89,7 @@ def settlement_txn(setl_id: str) -> str:
 
 def _insert(conn: Connection, rows: list[dict[str, object]]) -> None:
     if rows:
-        conn.execute(_INSERT, rows)
+        _INSERT.run(conn, rows)
 
 
 def balance(conn: Connection, account: str) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 
 from yibao.domain import person_numbers as rules
 from yibao.domain.money import fen_to_yuan
@@ -25,6 +25,7 @@ from yibao.services import audit
 from yibao.services.context import Call
 from yibao.services.persons import lock_person
 from yibao.store import person_numbers as store
+from yibao.store.lean import Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +65,12 @@ def merge(call: Call, duplicate: str, survivor: str, reason: str) -> Changed:
     return _finish(call, rules.ChangeKind.MERGE, rows[duplicate], survivor, why)
 
 
-def _record(conn: Connection, row: RowMapping) -> rules.Record:
+def _record(conn: Connection, row: Row) -> rules.Record:
     return rules.Record(row["psn_no"], row["certno"], row["insuplc_admdvs"],
                         store.holding_orders(conn, row["psn_no"]))
 
 
-def _finish(call: Call, kind: rules.ChangeKind, old: RowMapping, new: str,
+def _finish(call: Call, kind: rules.ChangeKind, old: Row, new: str,
             why: str) -> Changed:
     old_no = old["psn_no"]
     moved, balance = store.move_all(call.conn, old_no, new, call.now)

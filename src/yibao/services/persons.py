@@ -6,19 +6,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
 from yibao.domain.codes import age_on
 from yibao.domain.errors import Refused
 from yibao.services import cards, ecert
 from yibao.store import accounts
 from yibao.store import person_numbers as retired
+from yibao.store.lean import Lean, Row
 from yibao.store.schema import insurance, person
 
 # Statements built once: executing a prebuilt statement skips construction and cache-key
 # generation (about half the cost of a simple query through SQLAlchemy Core).
 _PERSON = select(person).where(person.c.psn_no == bindparam("psn_no"))
-_LOCK_PERSON = _PERSON.with_for_update()
+_LOCK_PERSON = Lean(_PERSON.with_for_update())
 _PERSON_BY_CERTNO = select(person).where(person.c.certno == bindparam("certno"))
 _INSURANCE = select(insurance).where(
     insurance.c.psn_no == bindparam("psn_no"), insurance.c.insutype == bindparam("insutype")
@@ -55,7 +56,7 @@ class Credential:
         return cls(cert_type, cert_no, card_sn, institution, infno, at)
 
 
-def find_by_credential(conn: Connection, cred: Credential, day: date) -> RowMapping:
+def find_by_credential(conn: Connection, cred: Credential, day: date) -> Row:
     """The person a credential names, refusing unknown, lost or replaced cards and persons
     whose direct settlement is suspended on ``day``."""
     row = _resolve(conn, cred)
@@ -63,7 +64,7 @@ def find_by_credential(conn: Connection, cred: Credential, day: date) -> RowMapp
     return row
 
 
-def _resolve(conn: Connection, cred: Credential) -> RowMapping:
+def _resolve(conn: Connection, cred: Credential) -> Row:
     if cred.cert_type == CERT_ID:
         row = conn.execute(_PERSON_BY_CERTNO, {"certno": cred.cert_no}).mappings().first()
         if row is None:
@@ -77,7 +78,7 @@ def _resolve(conn: Connection, cred: Credential) -> RowMapping:
     return get_person(conn, psn_no)
 
 
-def _merged_by_certno(conn: Connection, certno: str) -> RowMapping:
+def _merged_by_certno(conn: Connection, certno: str) -> Row:
     """After a miss: the person a merged duplicate's ID number stands for now."""
     psn_no = retired.current_by_certno(conn, certno)
     if psn_no is None:
@@ -95,14 +96,14 @@ def unknown(conn: Connection, psn_no: str) -> Refused:
     return Refused("E-PSN-011", f"psn_no {psn_no} is now {new}")
 
 
-def _find_by_card(conn: Connection, cred: Credential) -> RowMapping:
+def _find_by_card(conn: Connection, cred: Credential) -> Row:
     if not cred.card_sn:
         raise Refused("E-ENV-004", "card_sn is required with mdtrt_cert_type 03")
     row = cards.check_card(conn, cred.cert_no, cred.card_sn)
     return get_person(conn, row["psn_no"])
 
 
-def holds(conn: Connection, cred: Credential, person_row: RowMapping) -> bool:
+def holds(conn: Connection, cred: Credential, person_row: Row) -> bool:
     """Whether the credential is the person's (an ID number is compared without a query)."""
     if cred.cert_type == CERT_ID:  # a merged duplicate's ID number: looked up on a miss
         return bool(cred.cert_no == person_row["certno"] or retired.current_by_certno(
@@ -110,7 +111,7 @@ def holds(conn: Connection, cred: Credential, person_row: RowMapping) -> bool:
     return bool(_resolve(conn, cred)["psn_no"] == person_row["psn_no"])
 
 
-def get_person(conn: Connection, psn_no: str) -> RowMapping:
+def get_person(conn: Connection, psn_no: str) -> Row:
     row = conn.execute(_PERSON, {"psn_no": psn_no}).mappings().first()
     if row is None:
         raise unknown(conn, psn_no)
@@ -120,7 +121,7 @@ def get_person(conn: Connection, psn_no: str) -> RowMapping:
 SEARCH_ROWS_MAX = 20
 
 
-def search(conn: Connection, text: str) -> list[RowMapping]:
+def search(conn: Connection, text: str) -> list[Row]:
     """The persons an operator's search names: by psn_no, ID number (an x may be lower
     case) or social security card number, exactly; at most SEARCH_ROWS_MAX."""
     wanted = text.strip()
@@ -133,26 +134,26 @@ def search(conn: Connection, text: str) -> list[RowMapping]:
     return list(conn.execute(query).mappings())
 
 
-def lock_person(conn: Connection, psn_no: str) -> RowMapping:
+def lock_person(conn: Connection, psn_no: str) -> Row:
     """Lock the person's row for the rest of the transaction (serializes settlements)."""
-    row = conn.execute(_LOCK_PERSON, {"psn_no": psn_no}).mappings().first()
+    row = _LOCK_PERSON.first(conn, {"psn_no": psn_no})
     if row is None:
         raise unknown(conn, psn_no)
     return row
 
 
-def insurances(conn: Connection, psn_no: str) -> list[RowMapping]:
+def insurances(conn: Connection, psn_no: str) -> list[Row]:
     query = select(insurance).where(insurance.c.psn_no == psn_no).order_by(insurance.c.insutype)
     return list(conn.execute(query).mappings())
 
 
-def active_insurance(conn: Connection, psn_no: str, insutype: str, day: date) -> RowMapping:
+def active_insurance(conn: Connection, psn_no: str, insutype: str, day: date) -> Row:
     """The person's insurance of a type, refused unless it is in force on that day."""
     row = conn.execute(_INSURANCE, {"psn_no": psn_no, "insutype": insutype}).mappings().first()
     return require_insured(row, insutype, day)
 
 
-def require_insured(row: RowMapping | None, insutype: str, day: date) -> RowMapping:
+def require_insured(row: Row | None, insutype: str, day: date) -> Row:
     """``row`` (with the insurance columns, None or NULL when there is none) if it is in
     force on ``day``; refused otherwise."""
     if row is None or row["psn_insu_stas"] is None:

@@ -8,11 +8,12 @@ lines are written in one transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from yibao.domain import catalogue, pharmacy
 from yibao.domain.codes import VisitClass, person_group_of, visit_class_of
@@ -42,11 +43,13 @@ from yibao.services.persons import (
     holds,
     lock_person,
     require_insured,
+    unknown,
 )
 from yibao.services.visits import get_visit, require_status
 from yibao.store import accounts, online_orders, settlements
 from yibao.store import pharmacy as pharmacy_store
 from yibao.store.db import pipelined
+from yibao.store.lean import Lean, Row
 from yibao.store.schema import (
     CLAIM_RELEASED,
     account,
@@ -61,21 +64,24 @@ from yibao.store.schema import (
 )
 from yibao.store.schema import person as person_table
 
-# the person (locked already: _plan), with the account balance, the account online
-# orders hold and whether a suspension is in force, in one round trip (details only
-# when suspended)
-_LOCK_FOR_SETTLEMENT = (
-    select(person_table, account.c.balance,
-           cards.suspended_on(bindparam("day")).label("suspended"),
-           online_orders.held_account(person_table.c.psn_no).label("held_account"))
-    .outerjoin(account, account.c.psn_no == person_table.c.psn_no)
+# the person locked, with whether a suspension is in force (details only when
+# suspended), in one statement; the account is read with the visit, after the lock
+_LOCK_FOR_SETTLEMENT = Lean(
+    select(person_table, cards.suspended_on(bindparam("day")).label("suspended"))
     .where(person_table.c.psn_no == bindparam("psn_no"))
     .with_for_update(of=person_table)
 )
-_INSERT_SETTLEMENT = insert(settlement)
-_INSERT_FUNDS = insert(settlement_fund)
-_INSERT_LINKS = insert(settlement_line)
-_MARK_LINES = (
+# a family member paying by mutual aid (locked already: _plan), with their account
+_PAYER = Lean(
+    select(person_table, account.c.balance,
+           online_orders.held_account(person_table.c.psn_no).label("held_account"))
+    .outerjoin(account, account.c.psn_no == person_table.c.psn_no)
+    .where(person_table.c.psn_no == bindparam("psn_no"))
+)
+_INSERT_SETTLEMENT = Lean(insert(settlement))
+_INSERT_FUNDS = Lean(insert(settlement_fund))
+_INSERT_LINKS = Lean(insert(settlement_line))
+_MARK_LINES = Lean(
     update(fee_line)
     .where(fee_line.c.id.in_(bindparam("ids", expanding=True)), fee_line.c.setl_id.is_(None))
     .values(setl_id=bindparam("mark"))
@@ -119,7 +125,7 @@ class Outcome:
 
     row: dict[str, Any]
     funds: list[dict[str, Any]]
-    person: RowMapping
+    person: Row
     effect: Effect | None = None  # None for a pre-settlement (nothing stored)
 
 
@@ -140,11 +146,11 @@ def settle_visit(call: Call, req: SettleRequest, visit_class: VisitClass) -> Out
 @dataclass(frozen=True, slots=True)
 class _Plan:
     req: SettleRequest
-    person: RowMapping
-    insurance: RowMapping
-    visit: RowMapping
+    person: Row
+    insurance: Row
+    visit: Row
     policy: Policy
-    lines: list[RowMapping]
+    lines: Sequence[Row]
     breakdown: Breakdown
     visit_class: VisitClass
     basis: away.Away | None
@@ -164,21 +170,23 @@ class Aid:
 
 
 def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
-          lines: list[RowMapping] | None = None) -> _Plan:
+          lines: Sequence[Row] | None = None) -> _Plan:
     """Everything a settlement needs, computed under the person's lock; ``lines``: the
     lines an online order reserved (else the visit's unsettled ones).
 
-    The lock is taken by a statement of its own, before the one that reads the balance
-    and the held account: on PostgreSQL a statement that waits for a row lock still
+    The person's lock is taken before the statement that reads the balance and the held
+    account (the visit's): on PostgreSQL a statement that waits for a row lock still
     reads every other table (the account, the online orders) as they were when it
-    began, before the transaction it waited for committed its account move or hold."""
-    for psn_no in sorted({req.psn_no, req.mutual_aid_payer} - {""}):  # always in this order
-        lock_person(call.conn, psn_no)
-    person = call.conn.execute(
-        _LOCK_FOR_SETTLEMENT, {"psn_no": req.psn_no, "day": call.now.date()}).mappings().first()
-    if person is None:
-        raise Refused("E-PSN-001", "psn_no unknown")
+    began, before the transaction it waited for committed its account move or hold.
+    With a family member paying by mutual aid, both are locked first, in order."""
+    if req.mutual_aid_payer:
+        for psn_no in sorted({req.psn_no, req.mutual_aid_payer}):  # always in this order
+            lock_person(call.conn, psn_no)
+    locked = _LOCK_FOR_SETTLEMENT.first(call.conn, {"psn_no": req.psn_no, "day": call.now.date()})
+    if locked is None:
+        raise unknown(call.conn, req.psn_no)
     visit = get_visit(call, req.mdtrt_id, req.psn_no, for_settlement=True)
+    person = {**locked, "balance": visit["balance"], "held_account": visit["held_account"]}
     req = replace(req, med_type=req.med_type or visit["med_type"])
     _check_visit(call.conn, visit, req, visit_class)
     if req.invono and not req.manual:
@@ -218,7 +226,7 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
                  aid, grp_type, registration)
 
 
-def _entitled(call: Call, req: SettleRequest, person: RowMapping, visit: RowMapping,
+def _entitled(call: Call, req: SettleRequest, person: Row, visit: Row,
               policy: Policy, basis: away.Away | None) -> str | None:
     """The contribution status on the care day allows benefits (read with the visit: no
     statement of its own), and special-disease care at home rests on a registration
@@ -231,16 +239,14 @@ def _entitled(call: Call, req: SettleRequest, person: RowMapping, visit: RowMapp
                                                 policy=policy, at=call.now)
 
 
-def _mutual_aid(call: Call, req: SettleRequest, person: RowMapping, policy: Policy,
+def _mutual_aid(call: Call, req: SettleRequest, person: Row, policy: Policy,
                 b: Breakdown) -> Aid:
     """The family member ``req.mutual_aid_payer`` (locked in ``_plan``) pays what the
     person's own account left in cash, up to their available balance (E-PHA-004/005/006).
     The buyer's insured place's policy decides whether mutual aid is allowed
     (``[pharmacy] mutual_aid``), even where the buyer has no account of their own (a
     resident): that is what mutual aid is for."""
-    payer = call.conn.execute(
-        _LOCK_FOR_SETTLEMENT, {"psn_no": req.mutual_aid_payer, "day": call.now.date()}
-    ).mappings().first()
+    payer = _PAYER.first(call.conn, {"psn_no": req.mutual_aid_payer})
     if payer is None:
         raise Refused("E-PHA-005", f"{req.mutual_aid_payer} is unknown")
     pharmacy.check_mutual_aid(
@@ -280,7 +286,7 @@ def _check_not_claimed(call: Call, invono: str) -> None:
 
 
 def _check_visit(
-    conn: Connection, visit: RowMapping, req: SettleRequest, visit_class: VisitClass
+    conn: Connection, visit: Row, req: SettleRequest, visit_class: VisitClass
 ) -> None:
     if visit["visit_class"] != visit_class.value:
         raise Refused("E-VIS-003", f"visit {req.mdtrt_id} is {visit['visit_class']}")
@@ -301,7 +307,7 @@ def _check_visit(
         raise Refused("E-SETL-005", "the stay is already finally settled")
 
 
-def _totals(lines: list[RowMapping]) -> catalogue.Totals:
+def _totals(lines: Sequence[Row]) -> catalogue.Totals:
     totals = catalogue.Totals(
         medfee=sum(r["det_item_fee_sumamt"] for r in lines),
         fulamt_ownpay=sum(r["fulamt_ownpay_amt"] for r in lines),
@@ -348,7 +354,7 @@ def _policy(call: Call, region: str, insutype: str, med_type: str) -> tuple[Poli
 
 
 def _compute(
-    call: Call, req: SettleRequest, person: RowMapping, insurance: RowMapping, scheme: Scheme,
+    call: Call, req: SettleRequest, person: Row, insurance: Row, scheme: Scheme,
     totals: catalogue.Totals, visit_class: VisitClass, finance: Finance | None = None,
 ) -> Breakdown:
     insutype = insurance["insutype"]
@@ -403,11 +409,11 @@ def _settlement_row(call: Call, plan: _Plan, setl_id: str) -> dict[str, Any]:
     )
 
 
-def _visit_credential(visit: RowMapping) -> Credential:
+def _visit_credential(visit: Row) -> Credential:
     return Credential(visit["mdtrt_cert_type"], visit["mdtrt_cert_no"])
 
 
-def _registered_token(call: Call, req: SettleRequest, visit: RowMapping) -> Credential | None:
+def _registered_token(call: Call, req: SettleRequest, visit: Row) -> Credential | None:
     """A message that presents no credential settles a visit registered with an ecToken
     under that token: its business type must allow this transaction, and it must still be
     this institution's, unexpired and unrevoked (the visit keeps the token's SHA-256)."""
@@ -429,7 +435,7 @@ def _fund_rows(b: Breakdown) -> list[dict[str, Any]]:
 
 def _store(call: Call, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any]]) -> None:
     ids = [line["id"] for line in plan.lines]
-    marked = call.conn.execute(_MARK_LINES, {"ids": ids, "mark": row["setl_id"]}).rowcount
+    marked = _MARK_LINES.run(call.conn, {"ids": ids, "mark": row["setl_id"]})
     assert marked == len(ids), (marked, len(ids))
     away_lines = plan.lines if plan.basis is not None and not plan.req.manual else None
     aid = None if plan.aid is None else (plan.aid.payer, plan.aid.balance)
@@ -448,7 +454,7 @@ def _deltas(plan: _Plan, row: dict[str, Any]) -> list[tuple[str, str, int]]:
 
 def _write(
     call: Call, row: dict[str, Any], funds: list[dict[str, Any]], line_ids: list[int],
-    deltas: list[tuple[str, str, int]], balance: Fen, away_lines: list[RowMapping] | None,
+    deltas: list[tuple[str, str, int]], balance: Fen, away_lines: Sequence[Row] | None,
     booked_at: datetime | None, aid: tuple[str, Fen] | None = None,
 ) -> None:
     """Store a settlement whose lines are marked: the row, its funds, its deltas, the
@@ -457,18 +463,18 @@ def _write(
     links to its lines, the ledger posting and, away from home, the cost information."""
     conn, setl_id = call.conn, row["setl_id"]
     with pipelined(conn):  # nothing below reads an answer: one round trip
-        conn.execute(_INSERT_SETTLEMENT, row)
+        _INSERT_SETTLEMENT.run(conn, row)
         if funds:
-            conn.execute(_INSERT_FUNDS,
-                         [dict(f, setl_id=setl_id, psn_no=row["psn_no"]) for f in funds])
+            _INSERT_FUNDS.run(conn, [dict(f, setl_id=setl_id, psn_no=row["psn_no"])
+                                     for f in funds])
         accumulators.add(conn, setl_id=setl_id, psn_no=row["psn_no"],
                          insutype=row["insutype"], deltas=deltas)
         own = row["acct_pay"] - row["acct_mulaid_pay"]
         _move_account(call, row["psn_no"], setl_id, -own, balance)
         if aid is not None:
             _move_account(call, aid[0], setl_id, -row["acct_mulaid_pay"], aid[1])
-        conn.execute(_INSERT_LINKS, [dict(setl_id=setl_id, fee_line_id=i,
-                                          psn_no=row["psn_no"]) for i in line_ids])
+        _INSERT_LINKS.run(conn, [dict(setl_id=setl_id, fee_line_id=i, psn_no=row["psn_no"])
+                                 for i in line_ids])
         ledger.post_settlement(conn, row, funds, booked_at)
         trust.notify(call, row["psn_no"], "settlement_made", f"{setl_id} {row['fixmedins_code']} "
                      f"{fen_to_yuan(row['medfee_sumamt'])}")  # in every channel of the person
@@ -506,7 +512,7 @@ class Held:
 
 
 def compute_held(call: Call, req: SettleRequest, visit_class: VisitClass,
-                 lines: list[RowMapping]) -> Held:
+                 lines: Sequence[Row]) -> Held:
     """The settlement of an online order's ``lines``, computed under the person's lock
     with the room other orders hold counted as used; nothing stored here."""
     plan = _plan(call, req, visit_class, lines)
@@ -570,7 +576,7 @@ def cancel(call: Call, setl_id: str, mdtrt_id: str, psn_no: str, *,
     return _reverse(call, original, person)
 
 
-def is_purchase(visit: RowMapping, row: dict[str, Any]) -> bool:
+def is_purchase(visit: Row, row: dict[str, Any]) -> bool:
     """Whether a settlement is a pharmacy purchase (2102): its visit was opened by the
     same message (a hospital's visit and settlement are two messages, 2201 and 2207)."""
     return bool(visit["msgid"] == row["msgid"])
@@ -588,7 +594,7 @@ def _settlement_of_caller(call: Call, setl_id: str) -> dict[str, Any]:
     return out
 
 
-def _reverse(call: Call, original: dict[str, Any], person: RowMapping) -> Outcome:
+def _reverse(call: Call, original: dict[str, Any], person: Row) -> Outcome:
     conn = call.conn
     new_id = call.ids.new("C")
     row = {column.name: original[column.name] for column in settlement.columns}

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 
 from yibao.domain.filing import home_registration
 from yibao.domain.policy import Policy
 from yibao.services.visits import diagnosis_codes
 from yibao.store import contributions, filings
+from yibao.store.lean import Row
 
 MED_TYPE = "14"
 
 
-def registration_at_home(conn: Connection, *, person: RowMapping, visit: RowMapping,
+def registration_at_home(conn: Connection, *, person: Row, visit: Row,
                          policy: Policy, at: datetime) -> str:
     """The trt_dcla_detl_sn of the registration the visit's settlement rests on
     (E-FIL-013: none)."""

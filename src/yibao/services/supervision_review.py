@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import RowMapping
-
 from yibao.domain import supervision
 from yibao.domain.codes import VisitClass, visit_class_of
 from yibao.domain.errors import Refused
@@ -30,6 +28,7 @@ from yibao.domain.supervision_visit import (
 )
 from yibao.services.context import Call
 from yibao.store import review_warnings
+from yibao.store.lean import Row
 
 PRE, IN = "1", "2"  # warn_type / stage: 3101 before, 3102 during
 CONTINUE, MODIFY = "1", "2"  # dspo_way: continue the order, return to modify it
@@ -202,8 +201,8 @@ def blocking_rules(call: Call, insutype: str) -> frozenset[str]:
     return frozenset() if policy is None else policy.block
 
 
-def check_settlement(call: Call, person: RowMapping, visit: RowMapping,
-                     settling: Sequence[RowMapping]) -> None:
+def check_settlement(call: Call, person: Row, visit: Row,
+                     settling: Sequence[Row]) -> None:
     """Refuse (E-SUP-010) a settlement when a blocking rule finds something on the visit
     that involves a line being settled (``settling``); the visit's other lines are read
     for the context (a stay, a course). A policy blocking nothing: no statement."""

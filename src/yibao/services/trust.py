@@ -16,6 +16,7 @@ from yibao.domain.errors import Refused
 from yibao.domain.paging import Page
 from yibao.services import audit
 from yibao.services.context import ActorKind, Call
+from yibao.store.lean import Lean
 from yibao.store.schema import attestation as attestation_table
 from yibao.store.schema import payee_account, person, person_notice
 
@@ -60,12 +61,14 @@ def attestations_of(conn: Connection, psn_no: str) -> list[dict[str, Any]]:
                  recorded_at=r["recorded_at"].isoformat()) for r in rows.mappings()]
 
 
+_NOTICE = Lean(insert(person_notice))  # no id read back: no nextval of its own
+
+
 def notify(call: Call, psn_no: str, kind: str, detail: str = "") -> None:
     """Tell the person ``psn_no`` what happened (through every channel where they are
     active), naming where it came from."""
-    call.conn.execute(insert(person_notice).values(
-        psn_no=psn_no, at=call.now, kind=kind, channel_id=channel_of(call),
-        detail=detail[:300]))
+    _NOTICE.run(call.conn, dict(psn_no=psn_no, at=call.now, kind=kind,
+                                channel_id=channel_of(call), detail=detail[:300]))
 
 
 def notices_of(conn: Connection, psn_no: str, page: Page) -> list[dict[str, Any]]:

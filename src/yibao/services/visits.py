@@ -13,7 +13,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     Connection,
-    RowMapping,
     and_,
     bindparam,
     delete,
@@ -30,8 +29,10 @@ from yibao.domain.visit_states import START, VisitAction, VisitStatus
 from yibao.services import contribution
 from yibao.services.context import Call, Done, Effect, EffectKind
 from yibao.services.persons import Credential, active_insurance, find_by_credential, get_person
-from yibao.store import fever, settlements
+from yibao.store import fever, online_orders, settlements
+from yibao.store.lean import Lean, Row
 from yibao.store.schema import (
+    account,
     admission_detail,
     diagnosis,
     fee_line,
@@ -40,21 +41,25 @@ from yibao.store.schema import (
     visit,
 )
 
-_VISIT = select(visit).where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
-_LOCK_VISIT = _VISIT.with_for_update()
+_VISIT_QUERY = select(visit).where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
+_VISIT = Lean(_VISIT_QUERY)
+_LOCK_VISIT = Lean(_VISIT_QUERY.with_for_update())
 # the visit locked with the sequence number its next settlement takes (one round trip)
 _NEXT_SEQ = (
     select(func.coalesce(func.max(settlement.c.seq), 0) + 1)
     .where(settlement.c.mdtrt_id == visit.c.mdtrt_id)
     .scalar_subquery()
 )
-_LOCK_VISIT_FOR_SETTLEMENT = (
-    select(visit, _NEXT_SEQ.label("next_seq"), insurance.c.psn_type,
+_LOCK_VISIT_FOR_SETTLEMENT = Lean(
+    select(visit, _NEXT_SEQ.label("next_seq"), account.c.balance,
+           online_orders.held_account(visit.c.psn_no).label("held_account"),
+           insurance.c.psn_type,
            insurance.c.psn_insu_stas, insurance.c.psn_insu_date, insurance.c.paus_insu_date,
            insurance.c.cvlserv_flag, insurance.c.emp_name, insurance.c.contrib_stas,
            insurance.c.contrib_since, insurance.c.contrib_until)
     .outerjoin(insurance, and_(insurance.c.psn_no == visit.c.psn_no,
                                insurance.c.insutype == visit.c.insutype))
+    .outerjoin(account, account.c.psn_no == visit.c.psn_no)
     .where(visit.c.mdtrt_id == bindparam("mdtrt_id"))
     .with_for_update(of=visit)
 )
@@ -145,12 +150,14 @@ def admission_detail_of(conn: Connection, mdtrt_id: str) -> dict[str, str]:
 
 
 def get_visit(call: Call, mdtrt_id: str, psn_no: str, *, lock: bool = False,
-              for_settlement: bool = False) -> RowMapping:
+              for_settlement: bool = False) -> Row:
     """The caller's visit; another institution's visit is reported as unknown. Locked
-    ``for_settlement``, the row also carries ``next_seq`` and the person's insurance
-    columns of the visit's insurance type (``persons.require_insured``)."""
+    ``for_settlement``, the row also carries ``next_seq``, the person's insurance
+    columns of the visit's insurance type (``persons.require_insured``), the personal
+    account's ``balance`` and the part of it online orders hold (``held_account``): read
+    after the person's lock, so current (settlement._plan)."""
     query = _LOCK_VISIT_FOR_SETTLEMENT if for_settlement else _LOCK_VISIT if lock else _VISIT
-    row = call.conn.execute(query, {"mdtrt_id": mdtrt_id}).mappings().first()
+    row = query.first(call.conn, {"mdtrt_id": mdtrt_id})
     if row is None or row["fixmedins_code"] != call.institution.code:
         raise Refused("E-VIS-001", f"mdtrt_id {mdtrt_id}")
     if psn_no and row["psn_no"] != psn_no:
@@ -168,7 +175,7 @@ def diagnosis_codes(conn: Connection, mdtrt_id: str) -> list[str]:
     return [str(r[0]) for r in conn.execute(_DIAGNOSIS_CODES, {"mdtrt_id": mdtrt_id})]
 
 
-def require_status(row: RowMapping, *allowed: VisitStatus) -> None:
+def require_status(row: Row, *allowed: VisitStatus) -> None:
     """The visit is in one of ``allowed`` for what is to be done with it (E-VIS-002)."""
     visit_states.require(row["status"], row["mdtrt_id"], *allowed)
 
@@ -241,7 +248,7 @@ def change_admission(call: Call, mdtrt_id: str, psn_no: str, change: AdmissionCh
         merge_diagnoses(call, mdtrt_id, psn_no, items, stage="visit")
 
 
-def _changed_end(row: RowMapping, change: AdmissionChange) -> datetime | None:
+def _changed_end(row: Row, change: AdmissionChange) -> datetime | None:
     """The stay's end after a 2403: set by 2402 only; a discharged stay's may move."""
     if change.end is None:
         return row["endtime"]  # type: ignore[no-any-return]
@@ -281,7 +288,7 @@ def close_selfpaid(call: Call, mdtrt_id: str, end: datetime | None) -> None:
           endtime=end)
 
 
-def claim_uploaded(call: Call, row: RowMapping) -> None:
+def claim_uploaded(call: Call, row: Row) -> None:
     """The uploaded visit ``row`` (locked) becomes a claim's: paid in full, reimbursed
     manually; no longer settled in real time, its lines no longer changed by the HIS."""
     mdtrt_id = row["mdtrt_id"]
@@ -289,7 +296,7 @@ def claim_uploaded(call: Call, row: RowMapping) -> None:
                                              mdtrt_id))
 
 
-def withdraw_selfpaid(call: Call, row: RowMapping) -> None:
+def withdraw_selfpaid(call: Call, row: Row) -> None:
     """The bill paid in full is withdrawn (2601 of its 2901): its visit (``row``, locked
     by ``get_visit``) is cancelled."""
     mdtrt_id = row["mdtrt_id"]
@@ -364,7 +371,7 @@ def set_group(conn: Connection, mdtrt_id: str, group: str) -> None:
                  .values(mdtrt_grp_type=group))
 
 
-def unsettled(conn: Connection, psn_no: str) -> list[RowMapping]:
+def unsettled(conn: Connection, psn_no: str) -> list[Row]:
     """The person's visits still to be settled, oldest first: open (or discharged) with no
     live final settlement. A visit whose settlement was cancelled is unsettled again."""
     query = select(visit).where(

@@ -8,15 +8,16 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from yibao.domain.money import Fen
+from yibao.store.lean import Lean
 from yibao.store.schema import account, account_entry
 
 _BALANCE = select(account.c.balance).where(account.c.psn_no == bindparam("psn_no"))
-_MOVE = (
+_MOVE = Lean(
     update(account)
     .where(account.c.psn_no == bindparam("owner"))
     .values(balance=account.c.balance + bindparam("amount"))
 )
-_INSERT_ENTRY = insert(account_entry)
+_INSERT_ENTRY = Lean(insert(account_entry))
 
 
 def balance(conn: Connection, psn_no: str) -> Fen:
@@ -29,6 +30,6 @@ def move(conn: Connection, psn_no: str, *, setl_id: str, amount: Fen, balance_af
          at: datetime) -> None:
     """Move the account by ``amount`` and record the entry of the settlement (or
     cancellation) ``setl_id`` with the balance it leaves. Nothing read: pipelinable."""
-    conn.execute(_MOVE, {"owner": psn_no, "amount": amount})
-    conn.execute(_INSERT_ENTRY, dict(setl_id=setl_id, psn_no=psn_no, amount=amount,
+    _MOVE.run(conn, {"owner": psn_no, "amount": amount})
+    _INSERT_ENTRY.run(conn, dict(setl_id=setl_id, psn_no=psn_no, amount=amount,
                                      balance_after=balance_after, created_at=at))

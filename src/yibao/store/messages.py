@@ -9,10 +9,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from yibao.store.lean import Lean
 from yibao.store.schema import message, reversal
 
-_RESERVE = insert(message)
-_ANSWER = (
+_RESERVE = Lean(insert(message))
+_ANSWER = Lean(
     update(message)
     .where(message.c.fixmedins_code == bindparam("code"), message.c.msgid == bindparam("id"))
     .values(response=bindparam("answer"), effect=bindparam("did"))
@@ -37,7 +38,7 @@ def reserve(
 ) -> None:
     """Reserve the msgid before acting: a duplicate (earlier, concurrent, or blocked by a
     2601 reversal) fails on this row with IntegrityError."""
-    conn.execute(_RESERVE, {
+    _RESERVE.run(conn, {
         "fixmedins_code": code, "msgid": msgid, "infno": infno, "body_hash": body_hash,
         "infcode": 0, "response": "", "created_at": at,
     })
@@ -46,7 +47,7 @@ def reserve(
 def answer(conn: Connection, code: str, msgid: str, *, response: str,
            effect: str | None) -> None:
     """Store the answer of a reserved message (and what a 2601 would reverse)."""
-    conn.execute(_ANSWER, {"code": code, "id": msgid, "answer": response, "did": effect})
+    _ANSWER.run(conn, {"code": code, "id": msgid, "answer": response, "did": effect})
 
 
 def stored(conn: Connection, code: str, msgid: str) -> Stored | None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
+from yibao.store.lean import Lean
 from yibao.store.schema import gateway_nonce
 
-_RECORD = insert(gateway_nonce)
+_RECORD = Lean(insert(gateway_nonce))
 _SEEN = select(gateway_nonce.c.ts).where(
     gateway_nonce.c.paasid == bindparam("sender"), gateway_nonce.c.nonce == bindparam("nonce"))
 _PRUNE = delete(gateway_nonce).where(gateway_nonce.c.ts < bindparam("cutoff"))
@@ -15,7 +16,7 @@ _PRUNE = delete(gateway_nonce).where(gateway_nonce.c.ts < bindparam("cutoff"))
 
 def record(conn: Connection, sender: str, nonce: str, ts: int) -> None:
     """Record the nonce in the caller's transaction (IntegrityError if reused)."""
-    conn.execute(_RECORD, {"paasid": sender, "nonce": nonce, "ts": ts})
+    _RECORD.run(conn, {"paasid": sender, "nonce": nonce, "ts": ts})
 
 
 def seen(conn: Connection, sender: str, nonce: str) -> bool:

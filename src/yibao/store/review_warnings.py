@@ -9,9 +9,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from yibao.domain.supervision_visit import Limits, Line
+from yibao.store.lean import Lean, Row
 from yibao.store.schema import catalogue_item, fee_line, review_warning
 
 _LIMITS = select(
@@ -24,7 +25,7 @@ _LIMITS = select(
 # every active line of the visit (settled ones too: a course or a stay spans batches),
 # refunds included, so that the rules see the visit net of refunds; with its item's
 # limits in the region's catalogue (one statement: settlement's check costs no more)
-_VISIT_LINES = select(
+_VISIT_LINES = Lean(select(
     fee_line.c.id, fee_line.c.feedetl_sn, fee_line.c.init_feedetl_sn, fee_line.c.med_list_codg,
     fee_line.c.med_list_name, fee_line.c.list_type, fee_line.c.cnt, fee_line.c.pric,
     fee_line.c.det_item_fee_sumamt, fee_line.c.pric_uplmt_amt, fee_line.c.fee_ocur_time,
@@ -33,13 +34,13 @@ _VISIT_LINES = select(
     catalogue_item.c.lmt_course_days, catalogue_item.c.lmt_visit_times, catalogue_item.c.per_day,
 ).outerjoin(catalogue_item, and_(catalogue_item.c.region == bindparam("region"),
                                  catalogue_item.c.code == fee_line.c.med_list_codg)).where(
-    fee_line.c.mdtrt_id == bindparam("mdtrt_id"), fee_line.c.status == "active")
+    fee_line.c.mdtrt_id == bindparam("mdtrt_id"), fee_line.c.status == "active"))
 
 def _decimal(text: str | None) -> Decimal | None:
     return None if text is None or text == "" else Decimal(text)
 
 
-def limits_of(row: RowMapping) -> Limits:
+def limits_of(row: Row) -> Limits:
     return Limits(
         price_cap=_decimal(row["price_cap"]), gend=row["lmt_gend"] or "",
         age_min=row["lmt_age_min"], age_max=row["lmt_age_max"],
@@ -63,7 +64,7 @@ def visit_lines(conn: Connection, mdtrt_id: str,
     limits of their items in the region's catalogue."""
     lines: list[Line] = []
     found: dict[str, Limits] = {}
-    for row in conn.execute(_VISIT_LINES, {"mdtrt_id": mdtrt_id, "region": region}).mappings():
+    for row in _VISIT_LINES.all(conn, {"mdtrt_id": mdtrt_id, "region": region}):
         lines.append(Line(
             id=row["id"], ref=row["feedetl_sn"], code=row["med_list_codg"],
             list_type=row["list_type"], cnt=Decimal(row["cnt"]), pric=Decimal(row["pric"]),
@@ -80,7 +81,7 @@ def record(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         conn.execute(insert(review_warning), list(rows))
 
 
-def locked(conn: Connection, jr_ids: Sequence[str]) -> dict[str, RowMapping]:
+def locked(conn: Connection, jr_ids: Sequence[str]) -> dict[str, Row]:
     """The warnings of those ids, locked for the feedback (in id order)."""
     rows = conn.execute(select(review_warning).where(
         review_warning.c.jr_id.in_(sorted(set(jr_ids)))).order_by(
@@ -97,7 +98,7 @@ def feed_back(conn: Connection, jr_id: str, dspo_way: str, reason: str,
         dspo_way=dspo_way, dspo_way_rea=reason, fed_back_at=at)).rowcount == 1
 
 
-def of_message(conn: Connection, code: str, msgid: str) -> list[RowMapping]:
+def of_message(conn: Connection, code: str, msgid: str) -> list[Row]:
     """The warnings one message was answered with (tests and the console read them)."""
     return list(conn.execute(select(review_warning).where(
         review_warning.c.fixmedins_code == code, review_warning.c.msgid == msgid).order_by(
