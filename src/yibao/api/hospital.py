@@ -29,7 +29,7 @@ from yibao.domain.policy import Policy
 from yibao.services import person_numbers
 from yibao.services.context import Actor, ActorKind, Call, Clock, Entry, Ids, KeptRefusal
 from yibao.store import messages, refusals, signins
-from yibao.store.db import Database, Failure, classify, constraint_of, pipelined
+from yibao.store.db import Database, Failure, classify, committing, constraint_of, pipelined
 
 PLATFORM_REGION = "110000"
 ATTEMPTS_MAX = 2  # a message that collides with concurrent changes runs once more
@@ -269,8 +269,9 @@ class HospitalInterface:
                                     output=answered.output)
             if tx.writes:
                 effect = None if answered.effect is None else answered.effect.stored()
-                messages.answer(conn, caller.code, envelope.msgid,
-                                response=env_mod.to_json(result), effect=effect)
+                with committing(conn):  # the answer and the COMMIT: one round trip
+                    messages.answer(conn, caller.code, envelope.msgid,
+                                    response=env_mod.to_json(result), effect=effect)
             return result
 
     def _log(

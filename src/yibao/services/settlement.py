@@ -8,7 +8,7 @@ lines are written in one transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -435,14 +435,13 @@ def _fund_rows(b: Breakdown) -> list[dict[str, Any]]:
 
 def _store(call: Call, plan: _Plan, row: dict[str, Any], funds: list[dict[str, Any]]) -> None:
     ids = [line["id"] for line in plan.lines]
-    marked = _MARK_LINES.run(call.conn, {"ids": ids, "mark": row["setl_id"]})
-    assert marked == len(ids), (marked, len(ids))
     away_lines = plan.lines if plan.basis is not None and not plan.req.manual else None
     aid = None if plan.aid is None else (plan.aid.payer, plan.aid.balance)
     if plan.grp_type != plan.visit["mdtrt_grp_type"]:  # 2207 stated another group
         visits.set_group(call.conn, plan.req.mdtrt_id, plan.grp_type)
-    _write(call, row, funds, ids, _deltas(plan, row), plan.person["balance"] or 0,
-           away_lines, plan.req.booked_at, aid)
+    marked = _write(call, row, funds, ids, _deltas(plan, row), plan.person["balance"] or 0,
+                    away_lines, plan.req.booked_at, aid, mark=True)
+    assert marked == len(ids), (marked, len(ids))  # read under the visit's lock: all unmarked
 
 
 def _deltas(plan: _Plan, row: dict[str, Any]) -> list[tuple[str, str, int]]:
@@ -455,14 +454,18 @@ def _deltas(plan: _Plan, row: dict[str, Any]) -> list[tuple[str, str, int]]:
 def _write(
     call: Call, row: dict[str, Any], funds: list[dict[str, Any]], line_ids: list[int],
     deltas: list[tuple[str, str, int]], balance: Fen, away_lines: Sequence[Row] | None,
-    booked_at: datetime | None, aid: tuple[str, Fen] | None = None,
-) -> None:
-    """Store a settlement whose lines are marked: the row, its funds, its deltas, the
-    account's movement from ``balance`` (read under the person's lock) and, by mutual
-    aid, the family member's (``aid``: who, their balance read under their lock), the
-    links to its lines, the ledger posting and, away from home, the cost information."""
+    booked_at: datetime | None, aid: tuple[str, Fen] | None = None, *, mark: bool = False,
+) -> int:
+    """Store a settlement: the row, its funds, its deltas, the account's movement from
+    ``balance`` (read under the person's lock) and, by mutual aid, the family member's
+    (``aid``: who, their balance read under their lock), the links to its lines, the
+    ledger posting and, away from home, the cost information. ``mark``: its lines are
+    marked with it here too (else they are already); how many were marked."""
     conn, setl_id = call.conn, row["setl_id"]
-    with pipelined(conn):  # nothing below reads an answer: one round trip
+    marked: Callable[[], int] = lambda: 0  # noqa: E731
+    with pipelined(conn):  # nothing below reads an answer before the end: one round trip
+        if mark:
+            marked = _MARK_LINES.counted(conn, {"ids": line_ids, "mark": setl_id})
         _INSERT_SETTLEMENT.run(conn, row)
         if funds:
             _INSERT_FUNDS.run(conn, [dict(f, setl_id=setl_id, psn_no=row["psn_no"])
@@ -480,6 +483,7 @@ def _write(
                      f"{fen_to_yuan(row['medfee_sumamt'])}")  # in every channel of the person
         if away_lines is not None:
             away.send_cost_information(conn, row, funds, away_lines, call.now)
+    return marked()
 
 
 # ---------------------------------------------------------------- two-phase (online orders)

@@ -128,6 +128,22 @@ def pipelined(conn: Connection) -> Iterator[None]:
                                   connection_invalidated=lost) from exc
 
 
+@contextmanager
+def committing(conn: Connection) -> Iterator[None]:
+    """The block's statements (results not read) and the transaction's COMMIT in one
+    round trip: on PostgreSQL in psycopg's pipeline mode, the commit sent inside it (the
+    enclosing ``Database.write`` then finds nothing left to commit); a failure of the
+    COMMIT itself (a deferred constraint) surfaces here as DBAPIError. On SQLite the block
+    runs and the write commits when it ends, as always. Nothing may run in the
+    transaction after this block."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    with pipelined(conn):
+        yield
+        conn.connection.driver_connection.commit()  # type: ignore[union-attr]
+
+
 class Failure(Enum):
     """What a database error says about the request that met it."""
 

@@ -23,7 +23,7 @@ An insert runs lean only when the rows give every column that has a Python-side 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -93,17 +93,24 @@ class Lean:
     def run(self, conn: Connection, params: Params | Sequence[Params]) -> int:
         """An insert, update or delete, for one row's parameters or many (executemany);
         the rows it changed (-1 for many, or where the driver cannot tell yet, inside a
-        pipeline)."""
+        pipeline: ``counted``)."""
+        return self.counted(conn, params)()
+
+    def counted(self, conn: Connection,
+                params: Params | Sequence[Params]) -> Callable[[], int]:
+        """Run it (as ``run``) and return what tells the rows it changed: inside a
+        pipeline (store/db.py ``pipelined``), only once the pipeline has ended."""
         rows: list[Params] = [params] if isinstance(params, Mapping) else list(params)
         many = not isinstance(params, Mapping)
         if not rows:
-            return 0
+            return lambda: 0
         if conn.dialect.name != "postgresql" or not self._python_defaults <= rows[0].keys():
             result = conn.execute(self.statement, [dict(r) for r in rows] if many else
                                   dict(rows[0]))
-            return -1 if many else int(result.rowcount)
+            changed = -1 if many else int(result.rowcount)
+            return lambda: changed
         cursor = self._run(conn, rows if many else rows[0], many=many)
-        return -1 if many else int(cursor.rowcount)
+        return lambda: -1 if many else int(cursor.rowcount)
 
     def _text(self, conn: Connection, keys: tuple[str, ...] | None) -> _Compiled:
         compiled = self._compiled.get(keys)
