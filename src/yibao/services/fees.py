@@ -245,9 +245,24 @@ def withdraw(
 
 
 def unsettled_lines(conn: Connection, mdtrt_id: str, batch: str = "") -> list[Row]:
-    if batch and batch != ALL_LINES:
+    """The visit's active lines not settled yet (of one charge batch, unless ``batch`` is
+    empty or ALL_LINES), in the order they were uploaded."""
+    if _one_batch(batch):
         return _UNSETTLED_BATCH.all(conn, {"mdtrt_id": mdtrt_id, "batch": batch})
     return _UNSETTLED.all(conn, {"mdtrt_id": mdtrt_id})
+
+
+def unsettled_of(rows: Sequence[Row], batch: str = "") -> list[Row]:
+    """What ``unsettled_lines`` reads, taken from rows read already: every active line
+    of the visit (review_warnings.visit_rows, where settlement reads them with the
+    catalogue's limits for its supervision check)."""
+    return sorted((r for r in rows if r["status"] == ACTIVE and r["setl_id"] is None
+                   and (not _one_batch(batch) or r["chrg_bchno"] == batch)),
+                  key=lambda r: r["id"])
+
+
+def _one_batch(batch: str) -> bool:
+    return bool(batch) and batch != ALL_LINES
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from yibao.services import (
     visits,
 )
 from yibao.services.context import Call, Effect, EffectKind
-from yibao.services.fees import unsettled_lines
+from yibao.services.fees import unsettled_lines, unsettled_of
 from yibao.services.persons import (
     CERT_ECERT,
     Credential,
@@ -46,7 +46,7 @@ from yibao.services.persons import (
     unknown,
 )
 from yibao.services.visits import get_visit, require_status
-from yibao.store import accounts, online_orders, settlements
+from yibao.store import accounts, online_orders, review_warnings, settlements
 from yibao.store import pharmacy as pharmacy_store
 from yibao.store.db import pipelined
 from yibao.store.lean import Lean, Row
@@ -197,14 +197,20 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
     if cred is not None and not holds(call.conn, cred, person):
         raise Refused("E-PSN-005", "the credential belongs to another person")
     insurance = require_insured(visit, visit["insutype"], call.now.date())
-    if lines is None:
+    # a reimbursement's reviewer decides its lines (services/review.py): no check
+    checked = not req.manual and bool(supervision_review.blocking_rules(call, visit["insutype"]))
+    rows = None  # the visit's lines with their limits, when the check needs them
+    if lines is None and checked:  # one statement reads both
+        rows = review_warnings.visit_rows(call.conn, req.mdtrt_id, call.institution.pool_area)
+        lines = unsettled_of(rows, req.batch)
+    elif lines is None:
         lines = unsettled_lines(call.conn, req.mdtrt_id, req.batch)
     if not lines:
         raise Refused("E-FEE-004", f"mdtrt_id {req.mdtrt_id}")
     totals = _totals(lines)
     _check_stated(req.stated, totals)
-    if not req.manual:  # a reimbursement's reviewer decides its lines (services/review.py)
-        supervision_review.check_settlement(call, person, visit, lines)
+    if checked:
+        supervision_review.check_settlement(call, person, visit, lines, rows)
     policy, scheme = _policy(call, person["insuplc_admdvs"], visit["insutype"], req.med_type)
     basis = away.claimed(policy, req.manual_basis) if req.manual else away.decide(
         call.conn, person=person, insurance=insurance, visit=visit,

@@ -201,16 +201,18 @@ def blocking_rules(call: Call, insutype: str) -> frozenset[str]:
     return frozenset() if policy is None else policy.block
 
 
-def check_settlement(call: Call, person: Row, visit: Row,
-                     settling: Sequence[Row]) -> None:
+def check_settlement(call: Call, person: Row, visit: Row, settling: Sequence[Row],
+                     rows: Sequence[Row] | None = None) -> None:
     """Refuse (E-SUP-010) a settlement when a blocking rule finds something on the visit
     that involves a line being settled (``settling``); the visit's other lines are read
-    for the context (a stay, a course). A policy blocking nothing: no statement."""
+    for the context (a stay, a course), unless the settlement read them already
+    (``rows``: review_warnings.visit_rows). A policy blocking nothing: no statement."""
     block = blocking_rules(call, visit["insutype"])
     if not block:
         return
-    raw, limits = review_warnings.visit_lines(call.conn, visit["mdtrt_id"],
-                                              call.institution.pool_area)
+    raw, limits = (review_warnings.visit_lines(call.conn, visit["mdtrt_id"],
+                                               call.institution.pool_area)
+                   if rows is None else review_warnings.as_lines(rows))
     lines = net_of_refunds(raw)
     case = Case(Visit(visit["mdtrt_id"], visit["visit_class"], visit["begntime"],
                       visit["endtime"]),

@@ -24,12 +24,10 @@ _LIMITS = select(
 
 # every active line of the visit (settled ones too: a course or a stay spans batches),
 # refunds included, so that the rules see the visit net of refunds; with its item's
-# limits in the region's catalogue (one statement: settlement's check costs no more)
+# limits in the region's catalogue. Every column of the line: a settlement takes the
+# lines it settles from these rows (fees.unsettled_of), so its check costs no statement
 _VISIT_LINES = Lean(select(
-    fee_line.c.id, fee_line.c.feedetl_sn, fee_line.c.init_feedetl_sn, fee_line.c.med_list_codg,
-    fee_line.c.med_list_name, fee_line.c.list_type, fee_line.c.cnt, fee_line.c.pric,
-    fee_line.c.det_item_fee_sumamt, fee_line.c.pric_uplmt_amt, fee_line.c.fee_ocur_time,
-    catalogue_item.c.code, catalogue_item.c.price_cap, catalogue_item.c.lmt_gend,
+    fee_line, catalogue_item.c.code, catalogue_item.c.price_cap, catalogue_item.c.lmt_gend,
     catalogue_item.c.lmt_age_min, catalogue_item.c.lmt_age_max, catalogue_item.c.lmt_daily_cnt,
     catalogue_item.c.lmt_course_days, catalogue_item.c.lmt_visit_times, catalogue_item.c.per_day,
 ).outerjoin(catalogue_item, and_(catalogue_item.c.region == bindparam("region"),
@@ -58,13 +56,24 @@ def limits(conn: Connection, region: str, codes: Iterable[str]) -> dict[str, Lim
     return {row["code"]: limits_of(row) for row in rows}
 
 
+def visit_rows(conn: Connection, mdtrt_id: str, region: str) -> list[Row]:
+    """The visit's active fee lines (refunds and settled lines included), every column,
+    each with its item's limits in the region's catalogue (``as_lines``)."""
+    return _VISIT_LINES.all(conn, {"mdtrt_id": mdtrt_id, "region": region})
+
+
 def visit_lines(conn: Connection, mdtrt_id: str,
                 region: str) -> tuple[list[Line], dict[str, Limits]]:
     """The visit's active fee lines as the rules read them (refunds included) and the
     limits of their items in the region's catalogue."""
+    return as_lines(visit_rows(conn, mdtrt_id, region))
+
+
+def as_lines(rows: Sequence[Row]) -> tuple[list[Line], dict[str, Limits]]:
+    """``visit_rows`` as the rules read them: the lines and their items' limits."""
     lines: list[Line] = []
     found: dict[str, Limits] = {}
-    for row in _VISIT_LINES.all(conn, {"mdtrt_id": mdtrt_id, "region": region}):
+    for row in rows:
         lines.append(Line(
             id=row["id"], ref=row["feedetl_sn"], code=row["med_list_codg"],
             list_type=row["list_type"], cnt=Decimal(row["cnt"]), pric=Decimal(row["pric"]),
