@@ -194,5 +194,10 @@ def local_people(db: Database) -> list[tuple[str, str, str]]:
 
 
 def opening_balances(db: Database) -> dict[str, int]:
+    """Each account's balance less the moves it holds already: what ``check`` adds every
+    move to (a database an earlier run used holds that run's moves too)."""
     with db.read() as conn:
-        return {r.psn_no: r.balance for r in conn.execute(select(account))}
+        moved: Counter[str] = Counter()
+        for r in conn.execute(select(account_entry.c.psn_no, account_entry.c.amount)):
+            moved[r.psn_no] += r.amount
+        return {r.psn_no: r.balance - moved[r.psn_no] for r in conn.execute(select(account))}

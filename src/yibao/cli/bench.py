@@ -283,6 +283,9 @@ def bench_crash(
     problems = faults.check(database, ledger, opening)
     console.print(f"acknowledged settlements {len(ledger.acknowledged)}, resent after a kill "
                   f"{ledger.retries}, E-SYS-001 answers {ledger.unavailable}")
+    if ledger.refusals:
+        console.print("refused (a flow then ends): " + ", ".join(
+            f"{code} x{count}" for code, count in ledger.refusals.most_common()))
     if problems:
         for problem in problems[:50]:
             show(problem, "red")
