@@ -131,9 +131,14 @@ class AdmissionChange:
     detail: tuple[tuple[str, str], ...]
 
 
-def _store_detail(call: Call, mdtrt_id: str, detail: tuple[tuple[str, str], ...]) -> None:
+def _replace_detail(call: Call, mdtrt_id: str, detail: tuple[tuple[str, str], ...]) -> None:
     """The admission's other fields (``admission_detail``), replacing what it had."""
     call.conn.execute(delete(admission_detail).where(admission_detail.c.mdtrt_id == mdtrt_id))
+    _store_detail(call, mdtrt_id, detail)
+
+
+def _store_detail(call: Call, mdtrt_id: str, detail: tuple[tuple[str, str], ...]) -> None:
+    """A new visit's other fields (``admission_detail``), if it has any."""
     if detail:
         call.conn.execute(insert(admission_detail).values(
             mdtrt_id=mdtrt_id,
@@ -191,10 +196,10 @@ def open_visit(call: Call, new: NewVisit, visit_class: VisitClass) -> Done[str]:
     """2201 / 2401: check the person and insurance, create the visit; its mdtrt_id."""
     if visit_class_of(new.med_type) is not visit_class:
         raise Refused("E-VIS-003", f"med_type {new.med_type} is not {visit_class}")
-    holder = find_by_credential(call.conn, new.credential, new.begin.date())
-    if holder["psn_no"] != new.psn_no:
+    # the holder's whole person row (every credential resolves to one): read once
+    person = find_by_credential(call.conn, new.credential, new.begin.date())
+    if person["psn_no"] != new.psn_no:
         raise Refused("E-PSN-005", "the credential belongs to another person")
-    person = get_person(call.conn, new.psn_no)
     active_insurance(call.conn, new.psn_no, new.insutype, new.begin.date())
     mdtrt_id = call.ids.new("M")
     call.conn.execute(
@@ -243,7 +248,7 @@ def change_admission(call: Call, mdtrt_id: str, psn_no: str, change: AdmissionCh
                       rel_ttp_flag=change.flags.third_party,
                       mdtrt_grp_type=change.flags.group)
     call.conn.execute(update(visit).where(visit.c.mdtrt_id == mdtrt_id).values(**values))
-    _store_detail(call, mdtrt_id, change.detail)
+    _replace_detail(call, mdtrt_id, change.detail)
     if items:
         merge_diagnoses(call, mdtrt_id, psn_no, items, stage="visit")
 
