@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Exists, RowMapping, bindparam, exists, insert
 from yibao.domain.errors import Refused
 from yibao.services import audit, revocation
 from yibao.services.context import Call
+from yibao.store.lean import Lean
 from yibao.store.schema import card, card_history, person, suspension
 
 VALID = "valid"
@@ -138,13 +139,13 @@ def suspended_on(day: Any) -> Exists:
     return exists().where(suspension.c.psn_no == person.c.psn_no, *_in_force(day))
 
 
-_SUSPENDED = select(suspension.c.end_date, suspension.c.reason).where(
+_SUSPENDED = Lean(select(suspension.c.end_date, suspension.c.reason).where(
     suspension.c.psn_no == bindparam("psn_no"), *_in_force(bindparam("day")),
-).order_by(suspension.c.end_date.desc()).limit(1)  # built once: on every credential's path
+).order_by(suspension.c.end_date.desc()).limit(1))  # on every credential's path: lean
 
 
 def check_not_suspended(conn: Connection, psn_no: str, day: date) -> None:
-    row = conn.execute(_SUSPENDED, {"psn_no": psn_no, "day": day}).mappings().first()
+    row = _SUSPENDED.first(conn, {"psn_no": psn_no, "day": day})
     if row is not None:
         raise Refused("E-PSN-006", f"until {row['end_date']}: {row['reason']}; "
                       "manual reimbursement remains possible")

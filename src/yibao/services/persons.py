@@ -18,12 +18,14 @@ from yibao.store.schema import insurance, person
 
 # Statements built once: executing a prebuilt statement skips construction and cache-key
 # generation (about half the cost of a simple query through SQLAlchemy Core).
-_PERSON = select(person).where(person.c.psn_no == bindparam("psn_no"))
-_LOCK_PERSON = Lean(_PERSON.with_for_update())
-_PERSON_BY_CERTNO = select(person).where(person.c.certno == bindparam("certno"))
-_INSURANCE = select(insurance).where(
+_PERSON_QUERY = select(person).where(person.c.psn_no == bindparam("psn_no"))
+# on every credential's, visit's and settlement's path: lean statements (store/lean.py)
+_PERSON = Lean(_PERSON_QUERY)
+_LOCK_PERSON = Lean(_PERSON_QUERY.with_for_update())
+_PERSON_BY_CERTNO = Lean(select(person).where(person.c.certno == bindparam("certno")))
+_INSURANCE = Lean(select(insurance).where(
     insurance.c.psn_no == bindparam("psn_no"), insurance.c.insutype == bindparam("insutype")
-)
+))
 
 CERT_ECERT = "01"
 CERT_ID = "02"
@@ -66,7 +68,7 @@ def find_by_credential(conn: Connection, cred: Credential, day: date) -> Row:
 
 def _resolve(conn: Connection, cred: Credential) -> Row:
     if cred.cert_type == CERT_ID:
-        row = conn.execute(_PERSON_BY_CERTNO, {"certno": cred.cert_no}).mappings().first()
+        row = _PERSON_BY_CERTNO.first(conn, {"certno": cred.cert_no})
         if row is None:
             return _merged_by_certno(conn, cred.cert_no)
         return row
@@ -112,7 +114,7 @@ def holds(conn: Connection, cred: Credential, person_row: Row) -> bool:
 
 
 def get_person(conn: Connection, psn_no: str) -> Row:
-    row = conn.execute(_PERSON, {"psn_no": psn_no}).mappings().first()
+    row = _PERSON.first(conn, {"psn_no": psn_no})
     if row is None:
         raise unknown(conn, psn_no)
     return row
@@ -149,7 +151,7 @@ def insurances(conn: Connection, psn_no: str) -> list[Row]:
 
 def active_insurance(conn: Connection, psn_no: str, insutype: str, day: date) -> Row:
     """The person's insurance of a type, refused unless it is in force on that day."""
-    row = conn.execute(_INSURANCE, {"psn_no": psn_no, "insutype": insutype}).mappings().first()
+    row = _INSURANCE.first(conn, {"psn_no": psn_no, "insutype": insutype})
     return require_insured(row, insutype, day)
 
 

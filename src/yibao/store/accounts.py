@@ -11,7 +11,7 @@ from yibao.domain.money import Fen
 from yibao.store.lean import Lean
 from yibao.store.schema import account, account_entry
 
-_BALANCE = select(account.c.balance).where(account.c.psn_no == bindparam("psn_no"))
+_BALANCE = Lean(select(account.c.balance).where(account.c.psn_no == bindparam("psn_no")))
 _MOVE = Lean(
     update(account)
     .where(account.c.psn_no == bindparam("owner"))
@@ -22,8 +22,8 @@ _INSERT_ENTRY = Lean(insert(account_entry))
 
 def balance(conn: Connection, psn_no: str) -> Fen:
     """The personal account's balance (0 without an account)."""
-    found: Fen | None = conn.execute(_BALANCE, {"psn_no": psn_no}).scalar_one_or_none()
-    return found or 0
+    found = _BALANCE.first(conn, {"psn_no": psn_no})
+    return int(found["balance"] or 0) if found is not None else 0
 
 
 def move(conn: Connection, psn_no: str, *, setl_id: str, amount: Fen, balance_after: Fen,
