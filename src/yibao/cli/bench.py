@@ -201,6 +201,46 @@ def bench_settle(
     console.print(f"saved {path}")
 
 
+@app.command("scale")
+def bench_scale(
+    db: str = EXISTING_DB_OPTION,
+    processes: str = typer.Option("1,2,4", "--processes",
+                                  help="numbers of API processes to measure, comma-separated"),
+    seconds: float = typer.Option(10.0, "--seconds", min=0.5, help="length of each phase"),
+    persons: int = typer.Option(20_000, "--persons", min=100,
+                                help="synthetic persons the clients settle for"),
+    clients: int = typer.Option(8, "--clients", min=1,
+                                help="simulated HIS clients (at least one per process)"),
+    client_processes: int = typer.Option(2, "--client-processes", min=1,
+                                         help="processes the clients are spread over"),
+    workers: int = typer.Option(1, "--workers", min=1, help="workers per API process"),
+    pool_size: int = typer.Option(20, "--pool-size", min=1,
+                                  help="pgbouncer's server connections"),
+    direct: bool = typer.Option(True, "--direct/--no-direct",
+                                help="also one API process straight on the database"),
+    output: Path = typer.Option(Path("bench/results"), "--output",
+                                help="directory the result JSON is saved in"),
+) -> None:
+    """N API processes behind one pgbouncer (transaction mode) on one PostgreSQL database,
+    for each N: 2207/s, p50/p99 and CPU ms per 2207 of the API processes, pgbouncer,
+    PostgreSQL and the clients; and one API process without the pooler."""
+    from yibao.bench import scale
+
+    try:
+        counts = tuple(int(n) for n in processes.split(",") if n.strip())
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        show(f"--processes {processes!r}: give positive numbers, e.g. 1,2,4", "red")
+        raise typer.Exit(2)
+    opts = scale.Options(db, counts, seconds, persons, clients, client_processes, workers,
+                         pool_size, direct)
+    result = scale.run(opts, report=progress)
+    path = scale.save(result, output)
+    console.print(scale.markdown(result))
+    console.print(f"saved {path}")
+
+
 @app.command("online")
 def bench_online(
     db: str = typer.Option("", "--db", help="database URL (default: a new SQLite file "
