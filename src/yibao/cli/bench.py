@@ -241,6 +241,28 @@ def bench_scale(
     console.print(f"saved {path}")
 
 
+@app.command("capacity")
+def bench_capacity(
+    source: Path = typer.Option(..., "--from", exists=True, dir_okay=False,
+                                help="a result JSON of `bench scale` (or `bench settle`)"),
+    peak: float = typer.Option(6.0, "--peak-factor", min=1.0,
+                               help="the peak rate over the day's average"),
+    utilisation: float = typer.Option(0.6, "--utilisation", min=0.05, max=1.0,
+                                      help="target busy share of each core at the peak"),
+    extra: float = typer.Option(2.0, "--extra-messages", min=0.0,
+                                help="messages per settlement without database work"),
+    database_cores: int = typer.Option(64, "--database-cores", min=1,
+                                       help="cores of the largest database server"),
+) -> None:
+    """Cores of API, pooler and database servers for Beijing, a province and the
+    national platform, from the CPU measured per settlement and per message."""
+    from yibao.bench import capacity
+
+    measured = capacity.load(source)
+    assume = capacity.Assumptions(peak, utilisation, extra, database_cores=database_cores)
+    console.print(capacity.markdown(measured, assume, capacity.model(measured, assume)))
+
+
 @app.command("online")
 def bench_online(
     db: str = typer.Option("", "--db", help="database URL (default: a new SQLite file "
