@@ -96,7 +96,8 @@ def test_bench_online_counts_only_orders_settled_in_the_database(db: Database) -
 def test_bench_scale_measures_each_number_of_api_processes_behind_pgbouncer(
         db: Database) -> None:
     """A tiny `yibao bench scale` (two numbers of API processes behind a real pgbouncer,
-    and one straight): a row each, settlements in each, no errors, every party metered."""
+    and one straight, with and without prepared statements): a row each, settlements in
+    each, no errors, every party metered."""
     if db.is_sqlite:
         pytest.skip("bench scale runs PostgreSQL behind pgbouncer")
     if pooler.installed() is None:
@@ -109,14 +110,14 @@ def test_bench_scale_measures_each_number_of_api_processes_behind_pgbouncer(
 
     rows = result["rows"]
     assert [(r["setup"], r["processes"]) for r in rows] == [
-        ("direct", 1), ("pgbouncer", 1), ("pgbouncer", 2)]
+        ("direct", 1), ("direct, unprepared", 1), ("pgbouncer", 1), ("pgbouncer", 2)]
     for row in rows:
         assert row["settlements"] > 0 and row["settle_per_s"] > 0, row
         assert row["errors"] == {}, row["first_error"]
         cpu = row["cpu_ms_per_2207"]
         assert cpu["server"] > 0 and cpu["database"] > 0 and cpu["clients"] > 0, cpu
         assert ("pooler" in cpu) is (row["setup"] == "pgbouncer"), cpu
-    assert rows[1]["ratio_to_1"] == 1.0
+    assert rows[2]["ratio_to_1"] == 1.0
     assert result["floor"]["cpu_ms_per_call"]["server"] > 0
     assert result["flows"]["flows_per_s"] > 0 and result["flows"]["errors"] == {}
     table = scale.markdown(result)

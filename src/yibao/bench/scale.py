@@ -1,7 +1,10 @@
 """`yibao bench scale`: N stateless API processes (`yibao serve`) behind one PgBouncer in
 transaction mode in front of one PostgreSQL database, for each N asked; 2207 as fast as
 the clients can go, with each party's CPU per settlement; and one API process straight
-on the database (no pooler) for comparison.
+on the database (no pooler) for comparison, twice: as usual (psycopg prepares the
+statements it runs often) and without prepared statements (``?pooler=transaction`` on the
+direct URL), which tells the pooler's own cost from that of the prepared statements that
+transaction mode gives up.
 
 No load balancer: a HIS is configured with one address, so the clients (institutions)
 are spread round-robin over the N processes (settle.Phases). The machinery is
@@ -21,12 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import make_url
+
 from yibao.bench import settle
 from yibao.bench.load import FLOOR_INFNO, Target
 from yibao.bench.pooler import Pooler
 from yibao.bench.progress import Report
 from yibao.bench.server import ServerProcess, free_port
-from yibao.store.db import Database
+from yibao.store.db import POOLER_OPTION, Database
 
 BASE_PORT = 9300  # the API processes' ports start here (a free port if taken)
 
@@ -41,7 +46,7 @@ class Options:
     client_processes: int = 2
     workers: int = 1  # uvicorn workers per API process
     pool_size: int = 20  # pgbouncer's server connections
-    direct: bool = True  # also one API process without the pooler
+    direct: bool = True  # also one API process without the pooler (two rows)
 
 
 def run(opts: Options, report: Report = print) -> dict[str, Any]:
@@ -61,6 +66,7 @@ def run(opts: Options, report: Report = print) -> dict[str, Any]:
                    f"on port {bouncer.port}")
             if opts.direct:
                 rows.append(_row(opts, db, world, 1, None, report, None))
+                rows.append(_row(opts, db, world, 1, None, report, None, prepared=False))
             for index, n in enumerate(opts.processes):
                 rows.append(_row(opts, db, world, n, bouncer, report,
                                  extra if index == 0 else None))
@@ -85,11 +91,19 @@ def run(opts: Options, report: Report = print) -> dict[str, Any]:
 
 def _row(opts: Options, db: Database, world: settle.Population, n: int,
          bouncer: Pooler | None, report: Report,
-         extra: dict[str, Any] | None) -> dict[str, Any]:
-    """N API processes (through ``bouncer``, or straight when None): 2207 at full
-    speed; into ``extra`` (when given) the HTTP floor and full flows of the same run."""
-    url = bouncer.url_for() if bouncer is not None else db.url
-    setup = "pgbouncer" if bouncer is not None else "direct"
+         extra: dict[str, Any] | None, *, prepared: bool = True) -> dict[str, Any]:
+    """N API processes (through ``bouncer``, or straight when None; straight and not
+    ``prepared``: with the pooler option, so that nothing is prepared on the server):
+    2207 at full speed; into ``extra`` (when given) the HTTP floor and full flows of the
+    same run."""
+    if bouncer is not None:
+        url, setup = bouncer.url_for(), "pgbouncer"
+    elif prepared:
+        url, setup = db.url, "direct"
+    else:
+        url = make_url(db.url).update_query_dict({POOLER_OPTION: "transaction"}
+                                                 ).render_as_string(hide_password=False)
+        setup = "direct, unprepared"
     report(f"{setup}, {n} API process{'es' if n > 1 else ''}: starting ...")
     servers: list[ServerProcess] = []
     try:

@@ -217,13 +217,15 @@ def bench_scale(
     pool_size: int = typer.Option(20, "--pool-size", min=1,
                                   help="pgbouncer's server connections"),
     direct: bool = typer.Option(True, "--direct/--no-direct",
-                                help="also one API process straight on the database"),
+                                help="also one API process straight on the database, "
+                                "with and without prepared statements"),
     output: Path = typer.Option(Path("bench/results"), "--output",
                                 help="directory the result JSON is saved in"),
 ) -> None:
     """N API processes behind one pgbouncer (transaction mode) on one PostgreSQL database,
     for each N: 2207/s, p50/p99 and CPU ms per 2207 of the API processes, pgbouncer,
-    PostgreSQL and the clients; and one API process without the pooler."""
+    PostgreSQL and the clients; and one API process without the pooler (with and without
+    prepared statements)."""
     from yibao.bench import scale
 
     try:
