@@ -14,8 +14,9 @@ from yibao.bench.capacity import Assumptions, Costs, Measured, Region
 
 def test_a_city_at_ten_settlements_a_second_on_average() -> None:
     # 864 000 a day = 10/s on average, 60/s at a 6x peak; per settlement the API spends
-    # 4 ms + 2 extra messages x 0.5 ms = 5 ms, the pooler 1 ms, the database 2 ms
-    measured = Measured(Costs(4.0, 1.0, 2.0), 0.5, None, "hand")
+    # 4 ms + 2 extra messages x 0.5 ms = 5 ms, the pooler 1 ms, the database 2 ms (the
+    # extra messages cost them nothing here)
+    measured = Measured(Costs(4.0, 1.0, 2.0), Costs(0.5, 0.0, 0.0), None, "hand")
     assume = Assumptions(peak_factor=6.0, utilisation=0.5, extra_messages=2.0,
                          pooler_cores=1, database_cores=8)
     need = capacity.need(Region("R", 864_000, "stated"), measured, assume)
@@ -33,8 +34,10 @@ def test_a_city_at_ten_settlements_a_second_on_average() -> None:
 
 def test_the_national_platform_uses_the_measured_flow() -> None:
     # 28 M a day: 324.07/s on average, 1 944.44/s at 6x; the flow (not the 2207 alone)
-    # per settlement: API 20 + 2 x 0.5 = 21 ms, pooler 3 ms, database 10 ms
-    measured = Measured(Costs(4.0, 1.0, 2.0), 0.5, Costs(20.0, 3.0, 10.0), "hand")
+    # per settlement: API 20 + 2 x 0.5 = 21 ms, pooler 2 + 2 x 0.5 = 3 ms, database
+    # 9 + 2 x 0.5 = 10 ms
+    measured = Measured(Costs(4.0, 1.0, 2.0), Costs(0.5, 0.5, 0.5), Costs(20.0, 2.0, 9.0),
+                        "hand")
     assume = Assumptions(peak_factor=6.0, utilisation=0.6, extra_messages=2.0,
                          database_cores=16)
     national = capacity.REGIONS[2]
@@ -51,7 +54,7 @@ def test_the_national_platform_uses_the_measured_flow() -> None:
 
 
 def test_without_a_pooler_the_database_saturates_first() -> None:
-    measured = Measured(Costs(5.0, 0.0, 2.0), 1.0, None, "settle")
+    measured = Measured(Costs(5.0, 0.0, 2.0), Costs(1.0, 0.0, 0.0), None, "settle")
     need = capacity.need(Region("R", 86_400, "1/s"), measured, Assumptions())
     assert need.cores.pooler == 0 and need.poolers == 1
     # 64 cores x 0.6 x 1000 / 2 ms
@@ -87,7 +90,7 @@ def test_a_scale_result_gives_the_pooled_rows_mean_and_the_flow(tmp_path: Path) 
     path.write_text(json.dumps(result))
     measured = capacity.load(path)
     assert measured.settle == Costs(5.0, 1.0, 3.0)
-    assert measured.message_api == 0.8
+    assert measured.message == Costs(0.8, 0.0, 0.1)
     assert measured.flow == Costs(15.0, 2.5, 10.0)
     assert "2 pooled rows" in measured.source
     table = capacity.markdown(measured, Assumptions(), capacity.model(measured,
@@ -102,6 +105,6 @@ def test_a_settle_result_has_no_pooler() -> None:
         "settle_max": {"cpu_ms_per_call": {"server": 2.5, "database": 1.2, "clients": 0.1}}}}
     measured = capacity.measured_from(result, "settle.json")
     assert measured.settle == Costs(2.5, 0.0, 1.2)
-    assert measured.message_api == 0.3
+    assert measured.message == Costs(0.3, 0.0, 0.0)
     assert measured.flow == Costs(15.0, 2.5, 10.0)  # the flows phase: 5 calls per flow
     assert "no pooler" in measured.source

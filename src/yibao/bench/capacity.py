@@ -1,14 +1,16 @@
 """The capacity model (`yibao bench capacity`): from the CPU milliseconds measured per
-settlement (API processes, pooler, database) and per message answered without the
-database, the cores a city, a province and the national platform need at their peak, and
-which component saturates first (docs/scaling.md, "Capacity model").
+settlement (API processes, pooler, database) and per message answered without a
+transaction (the HTTP floor: only its nonce is written), the cores a city, a province and
+the national platform need at their peak, and which component saturates first
+(docs/scaling.md, "Capacity model").
 
 The model is arithmetic, in pure functions over typed records:
 
 - per settlement, each component spends the measured CPU of a full outpatient flow
-  (1101, 2201, 2204, 2206, 2207) when the run measured one, else of a 2207 alone; the API
-  processes also answer ``extra_messages`` messages per settlement that do no database
-  work (sign-in, queries, retries), at the HTTP floor's CPU per message;
+  (1101, 2201, 2204, 2206, 2207) when the run measured one, else of a 2207 alone, plus
+  ``extra_messages`` messages per settlement that run no transaction of their own
+  (sign-in, queries, retries), each at the HTTP floor's CPU per message (API, pooler and
+  database: the floor still records its nonce);
 - the peak rate is the day's settlements over 86 400 s times ``peak_factor``;
 - cores = peak rate × CPU ms per settlement / 1000 / ``utilisation`` (the target busy
   share of a core);
@@ -43,7 +45,7 @@ class Measured:
     """What a benchmark run measured (``source``: its file and rows)."""
 
     settle: Costs  # per 2207
-    message_api: float  # API CPU ms per message answered without the database
+    message: Costs  # per message answered without a transaction (the HTTP floor)
     flow: Costs | None  # per full outpatient flow (one settlement), when measured
     source: str
 
@@ -59,7 +61,7 @@ class Region:
 class Assumptions:
     peak_factor: float = 6.0  # peak rate over the day's average
     utilisation: float = 0.6  # target busy share of each core at the peak
-    extra_messages: float = 2.0  # messages per settlement without database work
+    extra_messages: float = 2.0  # messages per settlement without a transaction
     pooler_cores: int = 1  # one PgBouncer process: single-threaded
     database_cores: int = 64  # the largest database server considered
 
@@ -89,10 +91,10 @@ REGIONS = (
 
 def per_settlement(measured: Measured, assume: Assumptions) -> Costs:
     """CPU ms per settlement by component: the flow (or the 2207 alone) plus the extra
-    messages' API CPU."""
-    base = measured.flow or measured.settle
-    return Costs(base.api + assume.extra_messages * measured.message_api,
-                 base.pooler, base.database)
+    messages'."""
+    base, extra, k = measured.flow or measured.settle, measured.message, assume.extra_messages
+    return Costs(base.api + k * extra.api, base.pooler + k * extra.pooler,
+                 base.database + k * extra.database)
 
 
 def peak_per_s(region: Region, assume: Assumptions) -> float:
@@ -150,7 +152,7 @@ def measured_from(result: dict[str, Any], source: str = "") -> Measured:
     """The measured costs of a `bench scale` result (the mean of its pooled rows' CPU
     per 2207) or of a `bench settle` result (its 2207 maximum phase: no pooler)."""
     phase = result["floor"] if "rows" in result else result["phases"]["floor"]
-    floor = float(phase["cpu_ms_per_call"]["server"])
+    floor = _costs(phase["cpu_ms_per_call"])
     if "rows" in result:
         pooled = [r for r in result["rows"] if r["setup"] == "pgbouncer"] or result["rows"]
         rows = [_costs(r["cpu_ms_per_2207"]) for r in pooled]
@@ -168,20 +170,21 @@ def load(path: Path) -> Measured:
 
 
 def _n(value: float) -> str:
-    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+    return f"{value:,.2f}" if value < 10 else f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
 
 
 def markdown(measured: Measured, assume: Assumptions, needs: list[Need]) -> str:
     s, f = measured.settle, measured.flow
     lines = [
         f"measured ({measured.source}): CPU ms per 2207 API {s.api:.3f}, pooler "
-        f"{s.pooler:.3f}, database {s.database:.3f}; per message without the database "
-        f"(API) {measured.message_api:.3f}" + (
+        f"{s.pooler:.3f}, database {s.database:.3f}; per message without a transaction "
+        f"API {measured.message.api:.3f}, pooler {measured.message.pooler:.3f}, database "
+        f"{measured.message.database:.3f}" + (
             f"; per full flow API {f.api:.2f}, pooler {f.pooler:.2f}, database "
             f"{f.database:.2f}" if f else "; no full flows measured (2207 alone)"),
         f"assumed: peak {assume.peak_factor:g}× the day's average, cores busy "
         f"{assume.utilisation:.0%} at the peak, {assume.extra_messages:g} messages per "
-        f"settlement without database work, one PgBouncer process = "
+        f"settlement without a transaction, one PgBouncer process = "
         f"{assume.pooler_cores} core, one database server = {assume.database_cores} cores",
         "",
         "| region | settlements a day | peak /s | CPU ms per settlement: API / pooler / "

@@ -252,7 +252,8 @@ def bench_capacity(
     utilisation: float = typer.Option(0.6, "--utilisation", min=0.05, max=1.0,
                                       help="target busy share of each core at the peak"),
     extra: float = typer.Option(2.0, "--extra-messages", min=0.0,
-                                help="messages per settlement without database work"),
+                                help="messages per settlement without a transaction "
+                                "(each at the HTTP floor's CPU)"),
     database_cores: int = typer.Option(64, "--database-cores", min=1,
                                        help="cores of the largest database server"),
 ) -> None:
