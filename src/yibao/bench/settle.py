@@ -32,9 +32,9 @@ from yibao.bench.cpu import Meter
 from yibao.bench.load import FLOOR_INFNO, Plan, Record, Target, run_process
 from yibao.bench.progress import Report
 from yibao.bench.server import ServerProcess, free_port
-from yibao.bench.world import Scale, generate, world_token
+from yibao.bench.world import LIMITED_ITEMS, Scale, generate, world_token
 from yibao.store.db import Database
-from yibao.store.schema import institution, insurance, person
+from yibao.store.schema import catalogue_item, institution, insurance, person
 
 PERSONS_SAMPLE = 20_000
 # hospitals (code, token); persons (psn_no, certno, insutype); catalogue item codes
@@ -75,8 +75,13 @@ def population(db: Database) -> Population:
             select(person.c.psn_no, person.c.certno, insurance.c.insutype)
             .join(insurance, insurance.c.psn_no == person.c.psn_no)
             .where(person.c.psn_no.startswith("W")).limit(PERSONS_SAMPLE))]
-        items = [r[0] for r in conn.execute(text(
-            "SELECT code FROM catalogue_item WHERE code LIKE 'W%' LIMIT 2000"))]
+        # the generated items only: those with usage limits (an age, a sex: the
+        # supervision rules' fixtures) would have real-time review refuse some 2207s
+        items = list(conn.execute(
+            select(catalogue_item.c.code).where(
+                catalogue_item.c.code.startswith("W"),
+                catalogue_item.c.code.not_in(list(LIMITED_ITEMS)))
+            .limit(2000)).scalars())
     return hospitals, people, items
 
 
