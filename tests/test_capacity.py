@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from yibao.bench import capacity
 from yibao.bench.capacity import Assumptions, Costs, Measured, Region
+from yibao.cli import app
 
 
 def test_a_city_at_ten_settlements_a_second_on_average() -> None:
@@ -96,6 +98,14 @@ def test_a_scale_result_gives_the_pooled_rows_mean_and_the_flow(tmp_path: Path) 
     table = capacity.markdown(measured, Assumptions(), capacity.model(measured,
                                                                       Assumptions()))
     assert "| national platform | 28,000,000 | 1,944 |" in table
+
+    # the command: the same table, its assumptions changed on the command line (a 3x
+    # peak: 972/s nationally)
+    out = CliRunner().invoke(app, ["bench", "capacity", "--from", str(path),
+                                   "--peak-factor", "3"])
+    assert out.exit_code == 0, out.output
+    assert "| national platform | 28,000,000 | 972 |" in out.output
+    assert "peak 3× the day's average" in out.output
 
 
 def test_a_settle_result_has_no_pooler() -> None:
