@@ -237,7 +237,11 @@ def bench_scale(
         raise typer.Exit(2)
     opts = scale.Options(db, counts, seconds, persons, clients, client_processes, workers,
                          pool_size, direct)
-    result = scale.run(opts, report=progress)
+    try:
+        result = scale.run(opts, report=progress)
+    except RuntimeError as exc:  # pgbouncer missing, or it did not start
+        show(str(exc), "red")
+        raise typer.Exit(2) from exc
     path = scale.save(result, output)
     console.print(scale.markdown(result))
     console.print(f"saved {path}")
