@@ -2,15 +2,18 @@
 phase gets answers without errors, and each party's CPU time per call is measured. The
 ledger benchmark fills a database whose ledger verifies, and measures verify. The online
 benchmark (a short `yibao bench online`, with the simulator and a server as processes)
-counts only orders that are settled in the database."""
+counts only orders that are settled in the database. The scaling benchmark runs at a tiny
+size behind a real pgbouncer (PostgreSQL only)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
-from yibao.bench import flood, ledger, online, settle
+from yibao.bench import flood, ledger, online, pooler, scale, settle
 from yibao.bench.server import free_port
 from yibao.services import ledger as fund_ledger
 from yibao.store.db import Database
@@ -88,3 +91,34 @@ def test_bench_online_counts_only_orders_settled_in_the_database(db: Database) -
     assert problems == []
     table = online.markdown(result)
     assert "| online orders/s end to end (settled) |" in table and "| settled |" in table
+
+
+def test_bench_scale_measures_each_number_of_api_processes_behind_pgbouncer(
+        db: Database) -> None:
+    """A tiny `yibao bench scale` (two numbers of API processes behind a real pgbouncer,
+    and one straight, with and without prepared statements): a row each, settlements in
+    each, no errors, every party metered."""
+    if db.is_sqlite:
+        pytest.skip("bench scale runs PostgreSQL behind pgbouncer")
+    if pooler.installed() is None:
+        if os.environ.get("YIBAO_REQUIRE_PGBOUNCER") == "1":
+            pytest.fail("pgbouncer is not installed and YIBAO_REQUIRE_PGBOUNCER=1")
+        pytest.skip("pgbouncer is not installed")
+    opts = scale.Options(db.url, processes=(1, 2), seconds=1.0, persons=200, clients=2,
+                         client_processes=1)
+    result = scale.run(opts, report=lambda *_: None)
+
+    rows = result["rows"]
+    assert [(r["setup"], r["processes"]) for r in rows] == [
+        ("direct", 1), ("direct, unprepared", 1), ("pgbouncer", 1), ("pgbouncer", 2)]
+    for row in rows:
+        assert row["settlements"] > 0 and row["settle_per_s"] > 0, row
+        assert row["errors"] == {}, row["first_error"]
+        cpu = row["cpu_ms_per_2207"]
+        assert cpu["server"] > 0 and cpu["database"] > 0 and cpu["clients"] > 0, cpu
+        assert ("pooler" in cpu) is (row["setup"] == "pgbouncer"), cpu
+    assert rows[2]["ratio_to_1"] == 1.0
+    assert result["floor"]["cpu_ms_per_call"]["server"] > 0
+    assert result["flows"]["flows_per_s"] > 0 and result["flows"]["errors"] == {}
+    table = scale.markdown(result)
+    assert "| pgbouncer | 2 |" in table and "| direct | 1 |" in table

@@ -68,12 +68,18 @@ def own_seconds() -> float:
 
 @dataclass(frozen=True, slots=True)
 class Meter:
-    """Reads the server's and the database's CPU seconds; ``database`` empty: SQLite
-    (its work is in the server's processes)."""
+    """Reads the CPU seconds of the parties of a benchmark: the server's process groups
+    (one per API process), the database's (``database`` empty: SQLite, whose work is in
+    the server's processes) and, when there is one, the connection pooler's group."""
 
-    server_pgid: int
+    server_pgids: tuple[int, ...]
     database: str
+    pooler_pgid: int = 0
 
-    def read(self) -> tuple[float, float]:
-        db = postgres_seconds(self.database) if self.database else 0.0
-        return group_seconds(self.server_pgid), db
+    def read(self) -> dict[str, float]:
+        """CPU seconds so far by party: server, database (and pooler)."""
+        parties = {"server": sum(group_seconds(pgid) for pgid in self.server_pgids),
+                   "database": postgres_seconds(self.database) if self.database else 0.0}
+        if self.pooler_pgid:
+            parties["pooler"] = group_seconds(self.pooler_pgid)
+        return parties

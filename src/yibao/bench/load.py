@@ -48,6 +48,9 @@ class Plan:
     # by two clients, never share a msgid (an HIS's msgid is unique; a repeat is answered
     # from the store or refused, which the benchmark would count as an error)
     serials: int = 0
+    # the server this client sends to, when the clients are spread over several (bench
+    # scale); None: the process's target
+    target: Target | None = None
 
 
 @dataclass(slots=True)
@@ -261,7 +264,7 @@ def run_process(target: Target, plans: list[Plan]) -> list[Record]:
     the process's CPU time."""
     started = own_seconds()
     with ThreadPoolExecutor(max_workers=len(plans)) as pool:
-        records = list(pool.map(lambda p: run_plan(target, p), plans))
+        records = list(pool.map(lambda p: run_plan(p.target or target, p), plans))
     share = (own_seconds() - started) / len(records)
     for record in records:
         record.cpu_seconds = share

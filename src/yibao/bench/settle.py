@@ -19,6 +19,7 @@ import random
 import statistics
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,11 +32,13 @@ from yibao.bench.cpu import Meter
 from yibao.bench.load import FLOOR_INFNO, Plan, Record, Target, run_process
 from yibao.bench.progress import Report
 from yibao.bench.server import ServerProcess, free_port
-from yibao.bench.world import Scale, generate, world_token
+from yibao.bench.world import LIMITED_ITEMS, Scale, generate, world_token
 from yibao.store.db import Database
-from yibao.store.schema import institution, insurance, person
+from yibao.store.schema import catalogue_item, institution, insurance, person
 
 PERSONS_SAMPLE = 20_000
+# hospitals (code, token); persons (psn_no, certno, insutype); catalogue item codes
+Population = tuple[list[tuple[str, str]], list[tuple[Any, ...]], list[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +65,8 @@ def prepare(db: Database, persons: int) -> None:
                  lambda label, n: None)
 
 
-def _population(
-    db: Database,
-) -> tuple[list[tuple[str, str]], list[tuple[Any, ...]], list[str]]:
+def population(db: Database) -> Population:
+    """The synthetic world's hospitals, a sample of its persons and of its items."""
     with db.read() as conn:
         hospitals = [(r.fixmedins_code, world_token(r.fixmedins_code)) for r in conn.execute(
             select(institution.c.fixmedins_code).where(
@@ -73,14 +75,20 @@ def _population(
             select(person.c.psn_no, person.c.certno, insurance.c.insutype)
             .join(insurance, insurance.c.psn_no == person.c.psn_no)
             .where(person.c.psn_no.startswith("W")).limit(PERSONS_SAMPLE))]
-        items = [r[0] for r in conn.execute(text(
-            "SELECT code FROM catalogue_item WHERE code LIKE 'W%' LIMIT 2000"))]
+        # the generated items only: those with usage limits (an age, a sex: the
+        # supervision rules' fixtures) would have real-time review refuse some 2207s
+        items = list(conn.execute(
+            select(catalogue_item.c.code).where(
+                catalogue_item.c.code.startswith("W"),
+                catalogue_item.c.code.not_in(list(LIMITED_ITEMS)))
+            .limit(2000)).scalars())
     return hospitals, people, items
 
 
-def _drive(opts: Options, target: Target, make: Any) -> list[Record]:
+def _drive(opts: Options, target: Target, make: Callable[[int], Plan]) -> list[Record]:
     """Run plans made by ``make(index)`` on opts.clients threads over opts.processes; the
-    records come back in the order of the plans."""
+    records come back in the order of the plans. A plan's own target, if it has one, wins
+    over ``target``."""
     plans = [make(i) for i in range(opts.clients)]
     per = [plans[i::opts.processes] for i in range(opts.processes)]
     context = multiprocessing.get_context("spawn")
@@ -92,16 +100,57 @@ def _drive(opts: Options, target: Target, make: Any) -> list[Record]:
     return records
 
 
-def _meter(server: ServerProcess, db: Database) -> Meter:
-    return Meter(server.pid, "" if db.is_sqlite else db.engine.url.database or "")
+def meter(servers: Sequence[ServerProcess], db: Database, pooler_pgid: int = 0) -> Meter:
+    """The CPU meter of the servers (API processes), the database and the pooler."""
+    return Meter(tuple(s.pid for s in servers),
+                 "" if db.is_sqlite else db.engine.url.database or "", pooler_pgid)
 
 
-def _metered(meter: Meter, opts: Options, target: Target, make: Any) -> dict[str, Any]:
-    """A phase merged, with the server's and the database's CPU time during it."""
-    server, database = meter.read()
+def _metered(meter: Meter, opts: Options, target: Target,
+             make: Callable[[int], Plan]) -> dict[str, Any]:
+    """A phase merged, with each metered party's CPU time during it."""
+    before = meter.read()
     records = _drive(opts, target, make)
     after = meter.read()
-    return _merge(records, (after[0] - server, after[1] - database))
+    return _merge(records, {party: after[party] - before[party] for party in before})
+
+
+class Phases:
+    """Consecutive phases of the clients over one population. Client ``i`` is
+    institution ``i`` (round-robin over the hospitals) and sends to ``targets[i % N]``:
+    with several servers the institutions are spread round-robin over them, as a HIS is
+    configured with one address (no load balancer). Each phase's clients use the other
+    half of the msgid serials than the phase before (``Plan.serials``)."""
+
+    def __init__(self, opts: Options, world: Population, targets: Sequence[Target],
+                 cpu: Meter) -> None:
+        self.opts, self.world, self.targets, self.cpu = opts, world, list(targets), cpu
+        self._count = itertools.count()
+        self.phase = 0
+
+    def plan(self, mode: str, i: int, **kw: Any) -> Plan:
+        hospitals, people, items = self.world
+        return Plan(mode, self.opts.seconds, hospitals[i % len(hospitals)], people, items,
+                    seed=hash((mode, i)) & 0xFFFF, serials=self.phase % 2,
+                    target=self.targets[i % len(self.targets)], **kw)
+
+    def driven(self, make: Callable[[int], Plan]) -> dict[str, Any]:
+        """A metered phase, merged."""
+        self.phase = next(self._count)
+        return _metered(self.cpu, self.opts, self.targets[0], make)
+
+    def prepared(self, count: int) -> list[tuple[dict[str, Any], ...]]:
+        """``count`` visits per client registered with their fee lines (1101, 2201,
+        2204), for 2207 to settle in the next phase."""
+        self.phase = next(self._count)
+        records = _drive(self.opts, self.targets[0],
+                         lambda i: self.plan("prepare", i, prepared=count))
+        return [tuple(r.visits) for r in records]
+
+    def settle_max(self) -> dict[str, Any]:
+        """2207 as fast as the clients can go, on visits prepared beforehand."""
+        visits = self.prepared(max(50, int(300 * self.opts.seconds / 20)))
+        return self.driven(lambda i: self.plan("settle", i, visits=visits[i]))
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -112,9 +161,9 @@ def _percentiles(values: list[float]) -> dict[str, float]:
             "p99": round(cuts[98], 2)}
 
 
-def _merge(records: list[Record], cpu: tuple[float, float] = (0.0, 0.0)) -> dict[str, Any]:
-    """One phase's records together; ``cpu``: the server's and the database's CPU
-    seconds during the phase, reported with the clients' per call."""
+def _merge(records: list[Record], cpu: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """One phase's records together; ``cpu``: CPU seconds during the phase by party
+    (server, database, pooler), reported with the clients' per call."""
     latencies: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     first_error: dict[str, str] = {}
@@ -127,7 +176,7 @@ def _merge(records: list[Record], cpu: tuple[float, float] = (0.0, 0.0)) -> dict
             first_error.setdefault(infno, message)
     seconds = max((r.seconds for r in records), default=0.0) or 1.0
     calls = sum(len(v) for v in latencies.values()) or 1
-    parties = {"server": cpu[0], "database": cpu[1],
+    parties = {**(cpu or {"server": 0.0, "database": 0.0}),
                "clients": sum(r.cpu_seconds for r in records)}
     return {
         "seconds": round(seconds, 2),
@@ -207,12 +256,12 @@ def soak(opts: Options, minutes: float, window: float,
     memory per window, so a leak or a slowdown shows as a trend."""
     db = Database(opts.url, pool_size=opts.clients)
     prepare(db, opts.persons)
-    hospitals, people, items = _population(db)
+    hospitals, people, items = population(db)
     server = ServerProcess(opts.url, free_port(opts.port), workers=opts.workers)
     target = Target("127.0.0.1", server.port)
-    meter = _meter(server, db)
+    cpu = meter([server], db)
     try:
-        probe = _metered(meter, opts, target, lambda i: Plan(
+        probe = _metered(cpu, opts, target, lambda i: Plan(
             "flow", min(10.0, window), hospitals[i % len(hospitals)], people, items, seed=i,
             serials=1))
         rate = 0.7 * probe["flows_per_s"]
@@ -220,9 +269,11 @@ def soak(opts: Options, minutes: float, window: float,
         report(f"maximum {probe['flows_per_s']} flows/s; soaking at {rate:.1f}/s")
         windows = []
         for n in range(max(1, int(minutes * 60 / window))):
-            merged = _metered(meter, opts, target, lambda i, n=n: Plan(
-                "flow", window, hospitals[i % len(hospitals)], people, items,
-                interval=interval, seed=1000 * n + i, serials=n % 2))
+            def flows(i: int, n: int = n) -> Plan:
+                return Plan("flow", window, hospitals[i % len(hospitals)], people, items,
+                            interval=interval, seed=1000 * n + i, serials=n % 2)
+
+            merged = _metered(cpu, opts, target, flows)
             row = {"window": n, "flows_per_s": merged["flows_per_s"],
                    "p50_2207": merged["latency_ms"].get("2207", {}).get("p50"),
                    "p99_2207": merged["latency_ms"].get("2207", {}).get("p99"),
@@ -241,40 +292,22 @@ def run(opts: Options, report: Report = print) -> dict[str, Any]:
     db = Database(opts.url, pool_size=opts.clients)
     report(f"preparing {opts.persons:,} synthetic persons ...")
     prepare(db, opts.persons)
-    hospitals, people, items = _population(db)
     server = ServerProcess(opts.url, free_port(opts.port), workers=opts.workers)
-    target = Target("127.0.0.1", server.port)
-    meter = _meter(server, db)
+    phases = Phases(opts, population(db), [Target("127.0.0.1", server.port)],
+                    meter([server], db))
     out: dict[str, Any] = {}
-    phase = 0
     try:
-        phases = itertools.count()  # each phase's plans: the other half of the serials
-
-        def plan(mode: str, i: int, **kw: Any) -> Plan:
-            return Plan(mode, opts.seconds, hospitals[i % len(hospitals)], people, items,
-                        seed=hash((mode, i)) & 0xFFFF, serials=phase % 2, **kw)
-
-        def driven(make: Any, metered: bool = True) -> Any:
-            nonlocal phase
-            phase = next(phases)
-            return _metered(meter, opts, target, make) if metered else _drive(opts, target, make)
-
-        def prepared(count: int) -> list[tuple[dict[str, Any], ...]]:
-            records = driven(lambda i: plan("prepare", i, prepared=count), metered=False)
-            return [tuple(r.visits) for r in records]
-
         report("phase 0: HTTP floor (a message refused before any transaction runs) ...")
-        out["floor"] = driven(lambda i: plan("floor", i))
+        out["floor"] = phases.driven(lambda i: phases.plan("floor", i))
         report("phase 1: full outpatient flows ...")
-        out["flows"] = driven(lambda i: plan("flow", i))
-        visits = prepared(max(50, int(300 * opts.seconds / 20)))
+        out["flows"] = phases.driven(lambda i: phases.plan("flow", i))
         report("phase 2: 2207 at full speed ...")
-        out["settle_max"] = driven(lambda i: plan("settle", i, visits=visits[i]))
+        out["settle_max"] = phases.settle_max()
         peak = out["settle_max"]["calls_per_s"].get("2207", 0.0)
         interval = opts.clients / (0.8 * peak) if peak else 1.0
-        visits = prepared(max(20, int(0.8 * peak * opts.seconds / opts.clients) + 5))
+        visits = phases.prepared(max(20, int(0.8 * peak * opts.seconds / opts.clients) + 5))
         report(f"phase 3: 2207 paced at 80 % of {peak:.0f}/s ...")
-        out["settle_80"] = driven(lambda i: plan(
+        out["settle_80"] = phases.driven(lambda i: phases.plan(
             "paced", i, visits=visits[i], interval=interval))
     finally:
         server.stop()

@@ -201,6 +201,75 @@ def bench_settle(
     console.print(f"saved {path}")
 
 
+@app.command("scale")
+def bench_scale(
+    db: str = EXISTING_DB_OPTION,
+    processes: str = typer.Option("1,2,4", "--processes",
+                                  help="numbers of API processes to measure, comma-separated"),
+    seconds: float = typer.Option(10.0, "--seconds", min=0.5, help="length of each phase"),
+    persons: int = typer.Option(20_000, "--persons", min=100,
+                                help="synthetic persons the clients settle for"),
+    clients: int = typer.Option(8, "--clients", min=1,
+                                help="simulated HIS clients (at least one per process)"),
+    client_processes: int = typer.Option(2, "--client-processes", min=1,
+                                         help="processes the clients are spread over"),
+    workers: int = typer.Option(1, "--workers", min=1, help="workers per API process"),
+    pool_size: int = typer.Option(20, "--pool-size", min=1,
+                                  help="pgbouncer's server connections"),
+    direct: bool = typer.Option(True, "--direct/--no-direct",
+                                help="also one API process straight on the database, "
+                                "with and without prepared statements"),
+    output: Path = typer.Option(Path("bench/results"), "--output",
+                                help="directory the result JSON is saved in"),
+) -> None:
+    """N API processes behind one pgbouncer (transaction mode) on one PostgreSQL database,
+    for each N: 2207/s, p50/p99 and CPU ms per 2207 of the API processes, pgbouncer,
+    PostgreSQL and the clients; and one API process without the pooler (with and without
+    prepared statements)."""
+    from yibao.bench import scale
+
+    try:
+        counts = tuple(int(n) for n in processes.split(",") if n.strip())
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        show(f"--processes {processes!r}: give positive numbers, e.g. 1,2,4", "red")
+        raise typer.Exit(2)
+    opts = scale.Options(db, counts, seconds, persons, clients, client_processes, workers,
+                         pool_size, direct)
+    try:
+        result = scale.run(opts, report=progress)
+    except RuntimeError as exc:  # pgbouncer missing, or it did not start
+        show(str(exc), "red")
+        raise typer.Exit(2) from exc
+    path = scale.save(result, output)
+    console.print(scale.markdown(result))
+    console.print(f"saved {path}")
+
+
+@app.command("capacity")
+def bench_capacity(
+    source: Path = typer.Option(..., "--from", exists=True, dir_okay=False,
+                                help="a result JSON of `bench scale` (or `bench settle`)"),
+    peak: float = typer.Option(6.0, "--peak-factor", min=1.0,
+                               help="the peak rate over the day's average"),
+    utilisation: float = typer.Option(0.6, "--utilisation", min=0.05, max=1.0,
+                                      help="target busy share of each core at the peak"),
+    extra: float = typer.Option(2.0, "--extra-messages", min=0.0,
+                                help="messages per settlement without a transaction "
+                                "(each at the HTTP floor's CPU)"),
+    database_cores: int = typer.Option(64, "--database-cores", min=1,
+                                       help="cores of the largest database server"),
+) -> None:
+    """Cores of API, pooler and database servers for Beijing, a province and the
+    national platform, from the CPU measured per settlement and per message."""
+    from yibao.bench import capacity
+
+    measured = capacity.load(source)
+    assume = capacity.Assumptions(peak, utilisation, extra, database_cores=database_cores)
+    console.print(capacity.markdown(measured, assume, capacity.model(measured, assume)))
+
+
 @app.command("online")
 def bench_online(
     db: str = typer.Option("", "--db", help="database URL (default: a new SQLite file "

@@ -4,6 +4,16 @@ SQLite (WAL) is the embedded default; PostgreSQL (psycopg 3) is production. Writ
 transactions take the write lock up front on SQLite (``BEGIN IMMEDIATE``) and lock the
 person's row with ``SELECT ... FOR UPDATE`` on PostgreSQL, so two settlements of the
 same person never interleave.
+
+Behind a connection pooler in transaction mode (PgBouncer ``pool_mode = transaction``)
+the URL says so: ``?pooler=transaction`` (``pooler_mode``; taken off the URL before the
+driver sees it). Each transaction may then run on a different server connection, so
+nothing may outlive a transaction on it: psycopg prepares no statement on the server
+(``prepare_threshold=None``; the lean path's statements, store/lean.py, run on the same
+driver connection and so honour it too). yibao keeps no other session state: no
+``SET`` outside a transaction, no advisory lock, no ``LISTEN``, no cursor ``WITH
+HOLD``; its isolation level is given with each ``BEGIN`` (docs/operations.md, "Through a
+connection pooler").
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 DEFAULT_URL = "sqlite:///yibao.db"
+POOLER_OPTION = "pooler"  # the URL query option naming the pooler's mode
+POOLER_MODES = frozenset({"transaction"})
 
 
 def normalize_url(url: str) -> str:
@@ -35,13 +47,41 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def pooler_mode(url: str) -> tuple[str, str | None]:
+    """The URL without its ``pooler`` option, and the option's value (None: connected
+    straight to PostgreSQL). Only ``transaction`` is known (a session-mode pooler needs
+    nothing: a session keeps its server connection); anything else is refused, as is
+    the option on SQLite."""
+    if POOLER_OPTION + "=" not in url:
+        return url, None
+    parsed = make_url(url)
+    mode = parsed.query.get(POOLER_OPTION)
+    if isinstance(mode, tuple):
+        raise ValueError(f"{POOLER_OPTION} given more than once in the database URL")
+    if mode not in POOLER_MODES:
+        raise ValueError(f"unknown {POOLER_OPTION}={mode} in the database URL "
+                         f"(known: {', '.join(sorted(POOLER_MODES))})")
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"{POOLER_OPTION}={mode} is for PostgreSQL URLs")
+    bare = parsed.difference_update_query([POOLER_OPTION])
+    return bare.render_as_string(hide_password=False), mode
+
+
+def connect_args(mode: str | None) -> dict[str, Any]:
+    """The driver's connection arguments for a pooler mode: in transaction mode no
+    statement is prepared on the server (a prepared statement belongs to one server
+    connection, which the next transaction may not get)."""
+    return {"prepare_threshold": None} if mode == "transaction" else {}
+
+
 class Database:
     """One database: an engine plus the transaction discipline of yibao."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
-        self.url = normalize_url(url)
+        self.url = normalize_url(url)  # as given, the pooler option kept (servers' workers)
         self.is_sqlite = self.url.startswith("sqlite")
-        self.engine = _create(self.url, pool_size=pool_size)
+        bare, self.pooler = pooler_mode(self.url)
+        self.engine = _create(bare, pool_size=pool_size, args=connect_args(self.pooler))
 
     @contextmanager
     def write(self, *, snapshot: bool = False) -> Iterator[Connection]:
@@ -229,7 +269,11 @@ def problem(given: str, need: Need) -> str | None:
     """What keeps a command from using the database ``given`` (a URL or a SQLite path),
     in one line that says how to fix it; None when nothing does. Creates nothing: a
     missing SQLite file stays missing. No password appears in the line."""
-    target = make_url(normalize_url(given))
+    try:
+        bare, mode = pooler_mode(normalize_url(given))
+    except ValueError as exc:
+        return str(exc)
+    target = make_url(bare)
     fix = f"`yibao migrate --db {_shown(given)}`"
     sqlite = target.get_backend_name() == "sqlite"
     path = _sqlite_file(target)
@@ -242,7 +286,7 @@ def problem(given: str, need: Need) -> str | None:
     where = str(path or "memory") if sqlite else _server(target)
     engine = create_engine(target, poolclass=NullPool,
                            connect_args={} if sqlite else
-                           {"connect_timeout": PROBE_CONNECT_SECONDS})
+                           {"connect_timeout": PROBE_CONNECT_SECONDS, **connect_args(mode)})
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_heads()
@@ -313,12 +357,13 @@ def alembic_config() -> Config:
     return config
 
 
-def _create(url: str, *, pool_size: int) -> Engine:
+def _create(url: str, *, pool_size: int, args: dict[str, Any]) -> Engine:
     if not url.startswith("sqlite"):
         # no pre-ping (a round trip per checkout): after a database restart the first
         # statement on a dead connection fails, SQLAlchemy sees the disconnect and
         # replaces every pooled connection older than it (docs/reliability.md)
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        return create_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                             connect_args=args)
     memory = url in ("sqlite://", "sqlite:///:memory:")
     engine = create_engine(
         url,

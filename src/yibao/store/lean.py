@@ -6,8 +6,10 @@ compiled once to psycopg's SQL text and run on the driver's cursor of the connec
 transaction: no execution context, no result object, about a third of the client CPU of
 ``Connection.execute`` (docs/performance.md, "The lean path"). psycopg prepares it on the
 server after a few runs (``prepare_threshold``), so PostgreSQL skips parsing and
-planning too. On SQLite it runs through SQLAlchemy, whose type processors it needs (dates
-stored as text).
+planning too; behind a transaction-mode pooler (``?pooler=transaction``, store/db.py) the
+connection's threshold is None and the cursor, which asks for the connection's default
+(``prepare=None``), prepares nothing. On SQLite it runs through SQLAlchemy, whose type
+processors it needs (dates stored as text).
 
 What it keeps of SQLAlchemy's execution: a database error is raised as SQLAlchemy's
 ``DBAPIError`` (what the callers classify: store/db.py ``classify``), a lost connection is
