@@ -21,8 +21,8 @@ from yibao.api.app import create_app
 from yibao.client import HisClient, httpx_transport
 from yibao.domain import roles
 from yibao.services import ledger, operators
-from yibao.store.db import Database
 from yibao.store import partitioning
+from yibao.store.db import Database
 from yibao.store.demo import HEBEI, REGION, demo_token, seed_demo
 from yibao.store.schema import metadata
 

@@ -127,8 +127,9 @@ def test_a_row_lands_in_its_areas_partition_and_an_unknown_area_in_default(held)
                 s=setl["setl_id"]) == 1
     row = _visit_row(db)
     with db.write() as conn:
-        conn.execute(insert(visit).values(**(row | {"mdtrt_id": "M-SZ", "mdtrtarea_admvs": "440300"})))
-        conn.execute(insert(visit).values(**(row | {"mdtrt_id": "M-HB", "mdtrtarea_admvs": "130102"})))
+        for mdtrt_id, area in (("M-SZ", "440300"), ("M-HB", "130102")):
+            conn.execute(insert(visit).values(
+                **(row | {"mdtrt_id": mdtrt_id, "mdtrtarea_admvs": area})))
     assert _one(db, "SELECT mdtrtarea_admvs FROM visit_default WHERE mdtrt_id = 'M-SZ'") \
         == "440300"
     assert _one(db, "SELECT count(*) FROM visit_130102 WHERE mdtrt_id = 'M-HB'") == 1

@@ -14,7 +14,7 @@ app = typer.Typer(help="The database's layout (partitioning)")
 @app.command("partition")
 def db_partition(
     db: str = DB_OPTION,
-    area: list[str] = typer.Option(  # noqa: B008 (typer's way)
+    area: list[str] = typer.Option(
         [], "--area", help="a co-ordination area (six digits) to give its own partition "
         "beside the institutions' (repeatable)"),
 ) -> None:

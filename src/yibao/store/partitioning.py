@@ -110,9 +110,9 @@ def partition(db: Database, *, areas: Iterable[str] = ()) -> Outcome:
 def is_partitioned(conn: Connection) -> bool:
     """Whether the big tables are partitioned (all of them: ``partition`` is one
     transaction, so never some)."""
-    kinds = dict(conn.execute(text(
+    kinds = {str(name): str(kind) for name, kind in conn.execute(text(
         "SELECT relname, relkind FROM pg_class WHERE relname = ANY(:names) "
-        "AND relnamespace = current_schema()::regnamespace"), {"names": list(TABLES)}).all())
+        "AND relnamespace = current_schema()::regnamespace"), {"names": list(TABLES)})}
     return all(kinds.get(table) == "p" for table in TABLES)
 
 
@@ -328,11 +328,11 @@ def _primary(conn: Connection, table: str) -> list[tuple[str, str]]:
 
 def _types(conn: Connection, table: str, columns: Sequence[str]) -> dict[str, str]:
     """The SQL type of each of ``columns`` of ``table``."""
-    found = dict(conn.execute(text(
+    found = {str(name): str(kind) for name, kind in conn.execute(text(
         "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
         "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"),
-        {"t": table}).all())
-    return {column: str(found[column]) for column in columns}
+        {"t": table})}
+    return {column: found[column] for column in columns}
 
 
 def _ident(name: str) -> str:
