@@ -261,6 +261,31 @@ def test_running_it_twice_changes_nothing_and_says_so(held):
 
 
 @pg
+def test_an_area_that_joins_later_gets_its_partitions_and_its_rows(held):
+    """Run again with an area whose rows are in DEFAULT: its partitions are added and
+    its rows moved there, the keys untouched (a duplicate id is still refused)."""
+    db = held["db"]
+    row = _visit_row(db)
+    with db.write() as conn:
+        conn.execute(insert(visit).values(
+            **(row | {"mdtrt_id": "M-GZ", "mdtrtarea_admvs": "440100"})))
+    assert _one(db, "SELECT count(*) FROM visit_default WHERE mdtrt_id = 'M-GZ'") == 1
+    outcome = partitioning.partition(db, areas=["440100"])
+    assert outcome.already
+    assert outcome.added == ("visit_440100", "settlement_440100", "message_h44",
+                             "message_p44")
+    assert outcome.moved == {"visit": 1, "settlement": 0, "message": 0}
+    assert _one(db, "SELECT count(*) FROM visit_440100 WHERE mdtrt_id = 'M-GZ'") == 1
+    assert _one(db, "SELECT count(*) FROM visit_default") == 0
+    error = _refused(db, insert(visit).values(**(row | {"mdtrt_id": "M-GZ"})))
+    assert constraint_of(error) == "pk_visit"
+    with db.write() as conn:  # the triggers reach the new partition: the key goes too
+        conn.execute(delete(visit).where(visit.c.mdtrt_id == "M-GZ"))
+    assert _one(db, "SELECT count(*) FROM visit_key WHERE mdtrt_id = 'M-GZ'") == 0
+    assert partitioning.partition(db).added == ()
+
+
+@pg
 def test_an_empty_migrated_database_gets_default_partitions_and_the_areas_asked():
     db = Database(_own_database("partition_empty"))
     try:

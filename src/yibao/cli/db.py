@@ -20,8 +20,9 @@ def db_partition(
 ) -> None:
     """Partition the big tables on PostgreSQL: visit and settlement by the treatment
     co-ordination area (one partition per area, and a DEFAULT one), message by the
-    institution code's prefix; their rows are moved, in one transaction. Run once on a
-    migrated database (again: nothing changes). SQLite has no partitioning: refused."""
+    institution code's prefix; their rows are moved, in one transaction. Run on a
+    migrated database; run again it only adds the partitions of areas that joined since
+    (their rows moved out of DEFAULT), or changes nothing. SQLite: refused."""
     from yibao.store import partitioning
 
     try:
@@ -32,8 +33,12 @@ def db_partition(
     except ValueError as wrong:
         show(str(wrong), "red")
         raise typer.Exit(2) from wrong
-    if outcome.already:
+    if outcome.already and not outcome.added:
         show(f"{safe_url(db)} is already partitioned: nothing changed", "yellow")
+    elif outcome.already:
+        moved = ", ".join(f"{table} {rows}" for table, rows in outcome.moved.items())
+        show(f"{safe_url(db)} is already partitioned; added {', '.join(outcome.added)}; "
+             f"rows moved out of DEFAULT: {moved}", "green")
     else:
         moved = ", ".join(f"{table} {rows}" for table, rows in outcome.moved.items())
         show(f"partitioned {safe_url(db)}; rows moved: {moved}", "green")

@@ -20,8 +20,10 @@ own primary keys are (id, area). A row never changes area (refused: moving it wo
 delete its key under its children). ``message`` keeps its primary key (it holds its
 partition key).
 
-SQLite has no partitioning: ``partition`` refuses it (``NotApplicable``). A database
-already partitioned is left as it is (``Outcome.already``).
+SQLite has no partitioning: ``partition`` refuses it (``NotApplicable``). On a database
+already partitioned (``Outcome.already``) it only adds the partitions of areas (and code
+prefixes) that have joined since, moving their rows out of the DEFAULT partitions
+(``Outcome.added``); with none, nothing changes.
 """
 
 from __future__ import annotations
@@ -77,16 +79,18 @@ class Partition:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    already: bool  # the database was partitioned before: nothing changed
-    moved: dict[str, int]  # rows moved per table (empty when already)
+    already: bool  # the database was partitioned before
+    moved: dict[str, int]  # rows moved per table (out of DEFAULT when already)
     partitions: tuple[Partition, ...]
     unplaced: tuple[str, ...]  # institutions' areas with no partition of their own
+    added: tuple[str, ...] = ()  # partitions added to a partitioned database
 
 
 def partition(db: Database, *, areas: Iterable[str] = ()) -> Outcome:
     """Partition the big tables of ``db`` (migrated to the newest revision), moving their
     rows, in one transaction; ``areas``: co-ordination areas to give a partition beside
-    those the data names. A partitioned database is left alone (``already``)."""
+    those the data names. On a partitioned database (``already``) only the partitions
+    of areas and prefixes that have none yet are added, their rows moved out of DEFAULT."""
     if db.is_sqlite:
         raise NotApplicable(
             "SQLite has no table partitioning: `yibao db partition` needs PostgreSQL "
@@ -97,9 +101,10 @@ def partition(db: Database, *, areas: Iterable[str] = ()) -> Outcome:
         raise ValueError(f"not a co-ordination area (six digits): {', '.join(bad)}")
     with db.write() as conn:
         conn.exec_driver_sql("LOCK TABLE " + ", ".join(TABLES) + " IN ACCESS EXCLUSIVE MODE")
-        if is_partitioned(conn):
-            return Outcome(True, {}, layout(conn), unplaced(conn))
         found = _areas(conn) | set(wanted)
+        if is_partitioned(conn):
+            added, moved = _split_defaults(conn, found)
+            return Outcome(True, moved, layout(conn), unplaced(conn), added)
         moved = {spec.table: _by_area(conn, spec, sorted(found)) for spec in BY_AREA}
         moved[BY_CODE] = _by_code(conn, _prefixes(conn, found))
         for table in TABLES:
@@ -169,6 +174,49 @@ def _prefixes(conn: Connection, areas: Iterable[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------ the steps
+
+
+def _split_defaults(conn: Connection, areas: set[str]) -> tuple[tuple[str, ...],
+                                                                dict[str, int]]:
+    """The partitions of ``areas`` (and of their code prefixes) that do not exist yet,
+    added: DEFAULT detached, the new partition filled from it as a plain table and
+    attached, DEFAULT attached again. The rows keep their ids, so the key tables and the
+    foreign keys are untouched and no trigger fires."""
+    added: list[str] = []
+    moved: dict[str, int] = {}
+    for spec in BY_AREA:
+        have = {value for values in layout_bounds(conn, spec.table) for value in values}
+        for area in sorted(areas - have):
+            name = f"{spec.table}_{area}"
+            moved[spec.table] = moved.get(spec.table, 0) + _split(
+                conn, spec.table, name, f"{spec.area} = '{area}'",
+                f"FOR VALUES IN ('{area}')")
+            added.append(name)
+    have = {values[0] for values in layout_bounds(conn, BY_CODE) if values}
+    for prefix in _prefixes(conn, areas):
+        if prefix in have:
+            continue
+        name, end = f"{BY_CODE}_{prefix.lower()}", f"{prefix}{PREFIX_END}"
+        moved[BY_CODE] = moved.get(BY_CODE, 0) + _split(
+            conn, BY_CODE, name, f"{CODE} >= '{prefix}' AND {CODE} < '{end}'",
+            f"FOR VALUES FROM ('{prefix}') TO ('{end}')")
+        added.append(name)
+    return tuple(added), moved
+
+
+def _split(conn: Connection, table: str, name: str, rows: str, bound: str) -> int:
+    """One partition ``name`` of ``table`` taking the DEFAULT partition's ``rows``."""
+    default = f"{table}_default"
+    conn.exec_driver_sql(f"ALTER TABLE {table} DETACH PARTITION {default}")
+    conn.exec_driver_sql(
+        f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+        f"INCLUDING STORAGE INCLUDING COMMENTS)")
+    moved = conn.exec_driver_sql(
+        f"WITH gone AS (DELETE FROM {default} WHERE {rows} RETURNING *) "
+        f"INSERT INTO {name} SELECT * FROM gone").rowcount
+    conn.exec_driver_sql(f"ALTER TABLE {table} ATTACH PARTITION {name} {bound}")
+    conn.exec_driver_sql(f"ALTER TABLE {table} ATTACH PARTITION {default} DEFAULT")
+    return int(moved)
 
 
 def _by_area(conn: Connection, spec: ByArea, areas: Sequence[str]) -> int:
