@@ -10,6 +10,7 @@ The whole suite runs on the partitioned schema too: YIBAO_TEST_PG_PARTITIONED=1
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,7 @@ def _own_database(suffix: str) -> str:
     return own.render_as_string(hide_password=False)
 
 
+@contextmanager
 def _his(db: Database, code: str = "H11010500001") -> Iterator[HisClient]:
     app = create_app(db, clock=FakeClock(AT))
     with TestClient(app) as client:
@@ -79,7 +81,7 @@ def held() -> Iterator[dict[str, Any]]:
     db.migrate()
     with db.write() as conn:
         seed_demo(conn)
-    for his in _his(db):
+    with _his(db) as his:
         setl = settle_once(his, WANG_FANG, "100.00")
     with db.read() as conn:
         before = {table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
@@ -228,13 +230,13 @@ def test_references_and_amounts_are_still_enforced(held):
 @pg
 def test_a_his_flow_settles_and_cancels_on_it(held):
     db = held["db"]
-    for his in _his(db):
+    with _his(db) as his:
         setl = settle_once(his, LI_JIANGUO, "80.00")
         psn_no = setl["psn_no"]
         mdtrt_id = setl["mdtrt_id"]
         ok(his.call("2208", {"data": {"setl_id": setl["setl_id"], "mdtrt_id": mdtrt_id,
                                       "psn_no": psn_no}}))
-    for hebei in _his(db, "H13010200001"):  # a Hebei institution: Hebei's partitions
+    with _his(db, "H13010200001") as hebei:  # a Hebei institution: Hebei's partitions
         there = settle_once(hebei, ZHAO_LEI, "20.00")
     assert _one(db, "SELECT count(*) FROM settlement_110000 WHERE mdtrt_id = :m",
                 m=mdtrt_id) == 2
