@@ -10,14 +10,14 @@ The whole suite runs on the partitioned schema too: YIBAO_TEST_PG_PARTITIONED=1
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, delete, func, insert, make_url, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from typer.testing import CliRunner
 
 from conftest import PG_URL, FakeClock
@@ -287,11 +287,21 @@ def test_an_area_that_joins_later_gets_its_partitions_and_its_rows(held):
     assert partitioning.partition(db).added == ()
 
 
+ROLE = "part_test_writer"  # a role of the cluster, granted on one database's tables
+
+
 @pg
 def test_an_empty_migrated_database_gets_default_partitions_and_the_areas_asked():
+    """And the privileges another role held on a table: on the partitioned table and
+    its key table (the key triggers run as the role that writes)."""
     db = Database(_own_database("partition_empty"))
     try:
         db.migrate()
+        with db.write() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"),
+                            {"r": ROLE}).first() is None:
+                conn.exec_driver_sql(f"CREATE ROLE {ROLE}")
+            conn.exec_driver_sql(f"GRANT SELECT, INSERT ON visit, message TO {ROLE}")
         result = CliRunner().invoke(cli, ["db", "partition", "--db", db.url,
                                           "--area", "110000"])
         assert result.exit_code == 0, result.output
@@ -303,5 +313,14 @@ def test_an_empty_migrated_database_gets_default_partitions_and_the_areas_asked(
                          "message_default"}
         bad = CliRunner().invoke(cli, ["db", "partition", "--db", db.url, "--area", "11"])
         assert bad.exit_code == 2 and "six digits" in bad.output
+        held_by = "SELECT has_table_privilege(:r, :t, :p)"
+        for table, privilege, held in (("visit", "INSERT", True), ("visit_key", "INSERT", True),
+                                       ("visit", "DELETE", False), ("message", "SELECT", True),
+                                       ("settlement_key", "INSERT", False)):
+            assert _one(db, held_by, r=ROLE, t=table, p=privilege) is held, (table, privilege)
     finally:
+        with db.write() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {ROLE}")
+        with suppress(DBAPIError), db.write() as conn:  # still granted in another database
+            conn.exec_driver_sql(f"DROP ROLE {ROLE}")
         db.dispose()

@@ -263,6 +263,7 @@ def _by_area(conn: Connection, spec: ByArea, areas: Sequence[str]) -> int:
         assert referenced.search(definition), definition
         conn.exec_driver_sql(f"ALTER TABLE {child} ADD CONSTRAINT {name} "
                              + referenced.sub(f"REFERENCES {spec.key}(", definition))
+    _grant_as(conn, old, (table, spec.key))
     conn.exec_driver_sql(f"DROP TABLE {old}")
     return int(moved)
 
@@ -332,8 +333,22 @@ def _by_code(conn: Connection, prefixes: Sequence[str]) -> int:
         if not is_unique:
             conn.exec_driver_sql(definition)
     moved = conn.exec_driver_sql(f"INSERT INTO {table} SELECT * FROM {old}").rowcount
+    _grant_as(conn, old, (table,))
     conn.exec_driver_sql(f"DROP TABLE {old}")
     return int(moved)
+
+
+def _grant_as(conn: Connection, old: str, tables: Sequence[str]) -> None:
+    """The privileges other roles held on the old table, granted on the new one and its
+    key table (the key triggers run as the role that writes the row; statements through
+    the partitioned table need no grant on its partitions)."""
+    grants = conn.execute(text(
+        "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+        "ELSE quote_ident(r.rolname) END FROM pg_class c "
+        "CROSS JOIN aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+        "WHERE c.oid = CAST(:t AS regclass) AND a.grantee <> c.relowner"), {"t": old}).all()
+    for privilege, grantee in grants:
+        conn.exec_driver_sql(f"GRANT {privilege} ON {', '.join(tables)} TO {grantee}")
 
 
 def _set_aside(conn: Connection, table: str, indexes: list[tuple[str, str, bool, bool]]
