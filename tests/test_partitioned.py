@@ -324,3 +324,21 @@ def test_an_empty_migrated_database_gets_default_partitions_and_the_areas_asked(
         with suppress(DBAPIError), db.write() as conn:  # still granted in another database
             conn.exec_driver_sql(f"DROP ROLE {ROLE}")
         db.dispose()
+
+
+@pg
+def test_message_can_be_left_unpartitioned_and_stays_so():
+    db = Database(_own_database("partition_no_message"))
+    try:
+        db.migrate()
+        result = CliRunner().invoke(cli, ["db", "partition", "--db", db.url, "--no-message"])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[0].endswith("rows moved: visit 0, settlement 0")
+        with db.read() as conn:
+            assert partitioning.partitioned_tables(conn) == {"visit", "settlement"}
+            assert partitioning.is_partitioned(conn)
+        again = partitioning.partition(db, areas=["130102"])
+        assert again.already and again.added == ("visit_130102", "settlement_130102")
+        assert {p.table for p in again.partitions} == {"visit", "settlement"}
+    finally:
+        db.dispose()

@@ -17,6 +17,9 @@ def db_partition(
     area: list[str] = typer.Option(
         [], "--area", help="a co-ordination area (six digits) to give its own partition "
         "beside the institutions' (repeatable)"),
+    message: bool = typer.Option(
+        True, "--message/--no-message", help="partition message too (the first run "
+        "decides; it costs the most database CPU per settlement: docs/scaling.md)"),
 ) -> None:
     """Partition the big tables on PostgreSQL: visit and settlement by the treatment
     co-ordination area (one partition per area, and a DEFAULT one), message by the
@@ -26,7 +29,7 @@ def db_partition(
     from yibao.store import partitioning
 
     try:
-        outcome = partitioning.partition(Database(db), areas=area)
+        outcome = partitioning.partition(Database(db), areas=area, message=message)
     except partitioning.NotApplicable as refusal:
         show(str(refusal), "red")
         raise typer.Exit(1) from refusal

@@ -7,7 +7,8 @@ transaction, moving the rows they hold; the application's queries run on it unch
   (``mdtrtarea_admvs``), one partition per area (the institutions' ``pool_area``, the
   areas already in the rows, the areas asked for) and a DEFAULT partition for any other.
 - ``message``: RANGE by ``fixmedins_code``, one partition per code prefix of kind and
-  province (``H11`` holds ``H11…`` up to ``H11Z``) and a DEFAULT partition.
+  province (``H11`` holds ``H11…`` up to ``H11Z``) and a DEFAULT partition; or left as
+  it is (``message=False``, decided the first time).
 
 PostgreSQL wants the partition key in every unique constraint of a partitioned table, so
 the ids the code relies on stay unique in small key tables kept by triggers:
@@ -86,11 +87,13 @@ class Outcome:
     added: tuple[str, ...] = ()  # partitions added to a partitioned database
 
 
-def partition(db: Database, *, areas: Iterable[str] = ()) -> Outcome:
+def partition(db: Database, *, areas: Iterable[str] = (), message: bool = True) -> Outcome:
     """Partition the big tables of ``db`` (migrated to the newest revision), moving their
     rows, in one transaction; ``areas``: co-ordination areas to give a partition beside
-    those the data names. On a partitioned database (``already``) only the partitions
-    of areas and prefixes that have none yet are added, their rows moved out of DEFAULT."""
+    those the data names; ``message``: partition ``message`` too (the first time: it
+    costs the most per settlement, docs/scaling.md). On a partitioned database
+    (``already``) only the partitions of areas and prefixes that have none yet are
+    added, their rows moved out of DEFAULT."""
     if db.is_sqlite:
         raise NotApplicable(
             "SQLite has no table partitioning: `yibao db partition` needs PostgreSQL "
@@ -106,19 +109,25 @@ def partition(db: Database, *, areas: Iterable[str] = ()) -> Outcome:
             added, moved = _split_defaults(conn, found)
             return Outcome(True, moved, layout(conn), unplaced(conn), added)
         moved = {spec.table: _by_area(conn, spec, sorted(found)) for spec in BY_AREA}
-        moved[BY_CODE] = _by_code(conn, _prefixes(conn, found))
+        if message:
+            moved[BY_CODE] = _by_code(conn, _prefixes(conn, found))
         for table in TABLES:
             conn.exec_driver_sql(f"ANALYZE {table}")
         return Outcome(False, moved, layout(conn), unplaced(conn))
 
 
+def partitioned_tables(conn: Connection) -> frozenset[str]:
+    """Which of the big tables are partitioned."""
+    return frozenset(str(name) for name in conn.execute(text(
+        "SELECT relname FROM pg_class WHERE relname = ANY(:names) AND relkind = 'p' "
+        "AND relnamespace = current_schema()::regnamespace"),
+        {"names": list(TABLES)}).scalars())
+
+
 def is_partitioned(conn: Connection) -> bool:
-    """Whether the big tables are partitioned (all of them: ``partition`` is one
-    transaction, so never some)."""
-    kinds = {str(name): str(kind) for name, kind in conn.execute(text(
-        "SELECT relname, relkind FROM pg_class WHERE relname = ANY(:names) "
-        "AND relnamespace = current_schema()::regnamespace"), {"names": list(TABLES)})}
-    return all(kinds.get(table) == "p" for table in TABLES)
+    """Whether the database is partitioned: visit and settlement are (``partition`` is
+    one transaction, so both or neither; message too unless it was left out)."""
+    return {spec.table for spec in BY_AREA} <= partitioned_tables(conn)
 
 
 def layout(conn: Connection) -> tuple[Partition, ...]:
@@ -193,7 +202,8 @@ def _split_defaults(conn: Connection, areas: set[str]) -> tuple[tuple[str, ...],
                 f"FOR VALUES IN ('{area}')")
             added.append(name)
     have = {values[0] for values in layout_bounds(conn, BY_CODE) if values}
-    for prefix in _prefixes(conn, areas):
+    left_out = BY_CODE not in partitioned_tables(conn)
+    for prefix in [] if left_out else _prefixes(conn, areas):
         if prefix in have:
             continue
         name, end = f"{BY_CODE}_{prefix.lower()}", f"{prefix}{PREFIX_END}"
