@@ -1,5 +1,7 @@
 """Test fixtures: every test that takes ``db`` runs on SQLite and, when
-YIBAO_TEST_PG_URL is set, on PostgreSQL too (CI sets it)."""
+YIBAO_TEST_PG_URL is set, on PostgreSQL too (CI sets it); with YIBAO_TEST_PG_PARTITIONED=1
+that PostgreSQL database is partitioned after it is migrated (``yibao db partition``:
+docs/scaling.md), so the same tests run on the partitioned schema."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from yibao.api.app import create_app
 from yibao.client import HisClient, httpx_transport
 from yibao.domain import roles
 from yibao.services import ledger, operators
+from yibao.store import partitioning
 from yibao.store.db import Database
-from yibao.store.demo import demo_token, seed_demo
+from yibao.store.demo import HEBEI, REGION, demo_token, seed_demo
 from yibao.store.schema import metadata
 
 
@@ -66,6 +69,8 @@ CLERK, REVIEWER, APPROVER, APPROVER2 = (bearer(t) for t in (
 FINANCE, AUDITOR, ADMIN = (bearer(t) for t in (FINANCE_TOKEN, AUDITOR_TOKEN, ADMIN_TOKEN))
 EVERY_ROLE_TOKEN = "test-every-role"  # the ``every_role`` fixture's operator
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+# the PostgreSQL test database partitioned by co-ordination area (the demo's areas)
+PG_PARTITIONED = bool(PG_URL) and os.environ.get("YIBAO_TEST_PG_PARTITIONED") == "1"
 
 
 class FakeClock:
@@ -87,6 +92,8 @@ def migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         with database.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     database.migrate()
+    if PG_PARTITIONED and not database.is_sqlite:
+        partitioning.partition(database, areas=(REGION, HEBEI))
     yield database
     database.dispose()
 
@@ -221,7 +228,8 @@ def his(his_factory) -> HisClient:
 
 
 def pytest_report_header() -> str:
-    return f"yibao backends: {', '.join(BACKENDS)}"
+    partitioned = " (partitioned)" if PG_PARTITIONED else ""
+    return f"yibao backends: {', '.join(BACKENDS)}{partitioned}"
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """The ``yibao`` command: serve, migrate, seed, demo, errors, purge, paysim, and the groups
 ledger, clearing, world, bench, outbox, operators, orders, channels, institutions, persons,
-supervision (one module each in this package).
+supervision, db (one module each in this package).
 
 The commands are registered here, explicitly and in this order (the order of
 ``yibao --help``); the group modules only define their commands.
@@ -14,6 +14,7 @@ from yibao.cli import (
     bench,
     channels,
     clearing,
+    db,
     errors,
     institutions,
     ledger,
@@ -38,7 +39,8 @@ for name, group in (("ledger", ledger.app), ("clearing", clearing.app), ("world"
                     ("bench", bench.app), ("outbox", outbox.app),
                     ("operators", operators.app), ("orders", orders.app),
                     ("channels", channels.app), ("institutions", institutions.app),
-                    ("persons", persons.app), ("supervision", supervision.app)):
+                    ("persons", persons.app), ("supervision", supervision.app),
+                    ("db", db.app)):
     app.add_typer(group, name=name)
 
 __all__ = ["app"]
