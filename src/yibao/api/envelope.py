@@ -245,5 +245,16 @@ def answer(
     }
 
 
+class Rendered(dict[str, Any]):
+    """An answer and its JSON text, written once: the text stored with the change is the
+    text sent (``to_json``). Not to be changed once made."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__(answer)
+        self.text = dumps(answer)
+
+
 def to_json(message: dict[str, Any]) -> str:
-    return dumps(message)
+    return message.text if type(message) is Rendered else dumps(message)
