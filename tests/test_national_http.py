@@ -11,21 +11,25 @@ import itertools
 import json
 import logging
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ADMIN_TOKEN, reset
 from flows import WANG_FANG, line, settle_payload
 from yibao import log
-from yibao.api import national_http, service_paths
+from yibao.api import envelope, national_http, service_paths
 from yibao.api.app import create_app
 from yibao.api.envelope import BODY_BYTES_MAX, loads
 from yibao.api.hospital import ROUTE
 from yibao.api.service_paths import ServicePaths
 from yibao.client import HisClient
+from yibao.domain.text import china_time
 from yibao.services.context import Ids
 from yibao.store.demo import demo_token
 
@@ -258,3 +262,32 @@ def test_the_path_setting(monkeypatch, text, lean):
     monkeypatch.setenv(national_http.PATH_SETTING, "fast")
     with pytest.raises(RuntimeError, match=national_http.PATH_SETTING):
         national_http.lean_from_env()
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=20), inner, max_size=4), max_leaves=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON)
+def test_one_walk_measures_depth_and_the_longest_string(value):
+    """envelope.measure (the envelope parser's one walk) says what depth and
+    longest_string say, up to one level past the limit."""
+    deepest, longest = envelope.measure(value)
+    if envelope.depth(value) > envelope.JSON_DEPTH_MAX:
+        assert deepest > envelope.JSON_DEPTH_MAX
+    else:
+        assert (deepest, longest) == (envelope.depth(value), envelope.longest_string(value))
+
+
+@pytest.mark.parametrize("text", ["2026-05-11 09:00:00", "2026-02-29 09:00:00",
+                                  "2024-02-29 23:59:59", "2026-05-11 24:00:00",
+                                  "2026-05-11 09:00:60", "0000-05-11 09:00:00",
+                                  "2026-13-01 00:00:00", "2026-05-11 09:60:00"])
+def test_the_standard_time_form_reads_as_strptime_read_it(text):
+    try:
+        expected = datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        expected = None
+    assert china_time(text) == expected

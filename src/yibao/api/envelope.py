@@ -72,9 +72,10 @@ def parse_body(body: bytes, content_type: str = "") -> dict[str, Any]:
         raise Refused("E-ENV-001", str(exc)[:80]) from exc
     if not isinstance(data, dict):
         raise Refused("E-ENV-001", "the body must be a JSON object")
-    if depth(data) > JSON_DEPTH_MAX:
+    deepest, longest = measure(data)
+    if deepest > JSON_DEPTH_MAX:
         raise Refused("E-ENV-006", f"nesting deeper than {JSON_DEPTH_MAX}")
-    if longest_string(data) > STRING_LENGTH_MAX:
+    if longest > STRING_LENGTH_MAX:
         raise Refused("E-ENV-006", f"a string longer than {STRING_LENGTH_MAX} characters")
     return data
 
@@ -160,6 +161,36 @@ def depth(value: Any, level: int = 0) -> int:
     if isinstance(value, list):
         return max((depth(v, level + 1) for v in value), default=level + 1)
     return level
+
+
+def measure(value: Any, level: int = 0) -> tuple[int, int]:
+    """``depth`` and ``longest_string`` of a JSON value in one walk (the walk stops one
+    level past JSON_DEPTH_MAX: the length is then not needed)."""
+    if isinstance(value, str):
+        return level, len(value)
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return level, 0
+    if level >= JSON_DEPTH_MAX:
+        return level + 1, 0
+    deepest, longest = level + 1, 0
+    for key, item in items:
+        if type(key) is str and len(key) > longest:
+            longest = len(key)
+        if isinstance(item, (dict, list)):
+            d, n = measure(item, level + 1)
+            if d > deepest:
+                deepest = d
+        elif isinstance(item, str):
+            n = len(item)
+        else:
+            continue
+        if n > longest:
+            longest = n
+    return deepest, longest
 
 
 def longest_string(value: Any) -> int:
