@@ -90,8 +90,7 @@ def main() -> None:
     db = Database(args.url, pool_size=max(10, args.concurrency))
     prepare(db, args.persons)
     names = [n for n in args.variants.split(",") if n]
-    apps = {name: create_app(db, lean=VARIANTS[name][0], threads=VARIANTS[name][1])
-            for name in names}
+    apps = {name: _app(db, name) for name in names}
     code, people, item = _region(db, args.count * len(names) * (args.rounds + 1))
     his = HisClient(lambda h, b: json.dumps(
         apps[names[0]].state.hospital.handle(h, b), default=str).encode(),
@@ -126,6 +125,14 @@ def main() -> None:
     if args.profile:
         _profile(apps[args.profile], his, people, item, args, modes[-1])
     db.dispose()
+
+
+def _app(db: Database, name: str) -> Any:
+    lean, threads = VARIANTS[name]
+    try:
+        return create_app(db, lean=lean, threads=threads)
+    except TypeError:  # a tree from before the lean path (PYTHONPATH): its one path
+        return create_app(db)
 
 
 def _region(db: Database, visits: int) -> tuple[str, list[tuple[str, str, str]], str]:
