@@ -252,6 +252,7 @@ def test_a_bad_thread_pool_setting_stops_the_start(monkeypatch, text):
     monkeypatch.setenv(national_http.THREADS_SETTING, text)
     with pytest.raises(RuntimeError, match=national_http.THREADS_SETTING):
         national_http.threads_from_env()
+    assert national_http.THREADS_SETTING in (national_http.problem() or "")
 
 
 @pytest.mark.parametrize(("text", "lean"), [("", True), ("lean", True), ("routed", False),

@@ -80,6 +80,17 @@ def lean_from_env() -> bool:
     return text == "lean"
 
 
+def problem() -> str | None:
+    """What is wrong with YIBAO_HTTP_PATH or YIBAO_HTTP_THREADS, or None (``yibao serve``
+    checks this before it starts)."""
+    try:
+        lean_from_env()
+        threads_from_env()
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 
