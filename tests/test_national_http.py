@@ -265,9 +265,13 @@ def test_the_path_setting(monkeypatch, text, lean):
         national_http.lean_from_env()
 
 
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner,
+                                                         max_size=4)
+
+
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4)
-                    | st.dictionaries(st.text(max_size=20), inner, max_size=4), max_leaves=40)
+                    _containers, max_leaves=40)
 
 
 @settings(max_examples=300, deadline=None)
