@@ -128,3 +128,38 @@ def test_bench_engine_reports_each_round():
     assert lines[0] == "making 50 settlement inputs ..."
     assert [line.split(":")[0] for line in lines[2:4]] == ["round 1/2", "round 2/2"]
     assert lines[-1].startswith("engine: ") and "best of 2" in lines[-1]
+
+
+def test_a_line_is_the_line_structlog_wrote(monkeypatch):
+    """The logger writes its line itself (log.py): the fields, their order and their
+    masking are those of structlog's JSON renderer, an exception's traceback included;
+    a level below the configured one writes nothing."""
+    import structlog
+
+    def lines(logger: Any) -> list[dict[str, Any]]:
+        stream = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", stream)
+        log.configure("INFO")
+        try:
+            logger().info("message", infno="2207", certno=WANG_FANG, token="secret-token",
+                          ms=1.5, infcode=0, other=object)
+            logger().debug("hidden", certno=WANG_FANG)
+            try:
+                raise ZeroDivisionError("x")
+            except ZeroDivisionError:
+                logger().exception("internal_error", refmsgid="R1")
+            logger().warning("w", error="E")
+        finally:
+            logging.getLogger().handlers.clear()
+        rows = [json.loads(row) for row in stream.getvalue().splitlines()
+                if row.startswith("{")]
+        for row in rows:
+            assert row.pop("timestamp").endswith("Z")
+        return rows
+
+    ours = lines(lambda: log.get("yibao.test"))
+    theirs = lines(lambda: structlog.get_logger("yibao.test"))
+    assert [list(row) for row in ours] == [list(row) for row in theirs]
+    assert ours == theirs and len(ours) == 3
+    assert ours[0]["certno"] == log.mask(WANG_FANG) and ours[0]["token"] == "se********en"
+    assert "ZeroDivisionError: x" in ours[1]["exception"]

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute, compile_path
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from yibao import __version__
 from yibao.api import (
@@ -34,20 +34,21 @@ from yibao.api import (
     console,
     docs,
     mpc,
+    national_http,
     paynotify,
     problems,
     service_paths,
     transactions,
     tx_online,
 )
-from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX, to_json
-from yibao.api.gateway import Pass, UnixClock
+from yibao.api.envelope import BODY_BYTES_MAX, JSON_DEPTH_MAX, STRING_LENGTH_MAX
+from yibao.api.gateway import UnixClock
 from yibao.api.hospital import ROUTE, HospitalInterface, database_failure_code
-from yibao.api.limits import EdgeLimits, Family, Throttle, declared_length
-from yibao.api.registry import FileReply
+from yibao.api.limits import EdgeLimits, Family, Throttle
+from yibao.api.national_http import LEAN_TARGET, Lean, NationalHttp, runner
 from yibao.api.rest import storable_text
 from yibao.api.schemas import EnvelopeOut, request_body
-from yibao.api.service_paths import PREFIX, SINGLE, ServicePaths, ServicePathsError, Target, shown
+from yibao.api.service_paths import PREFIX, SINGLE, ServicePaths, ServicePathsError
 from yibao.domain import roles
 from yibao.domain.errors import Refused
 from yibao.domain.money import yuan_to_fen
@@ -59,6 +60,38 @@ from yibao.store.policy_files import load_policies
 from yibao.thirdpay.platform import Platform
 
 
+class YibaoApp(FastAPI):
+    """The application. With ``national`` set (``create_app(lean=True)``), a POST of the
+    national interface takes the lean path (api/national_http.py): answered by the same
+    handling as the routed one, without FastAPI's middleware, router and endpoint."""
+
+    national: NationalHttp | None = None
+    _lean: Lean | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        national = self.national
+        if national is not None:
+            target = national.lean_target(scope)
+            if target is not None:
+                lean = self._lean or self._lean_path(national)
+                scope["app"] = self
+                scope[LEAN_TARGET] = target
+                await lean(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    def _lean_path(self, national: NationalHttp) -> Lean:
+        """Built on the first request, when every exception handler is registered: the
+        handler of an unexpected exception chosen as Starlette's middleware stack
+        chooses it."""
+        handler = None
+        for key, value in self.exception_handlers.items():
+            if key in (500, Exception):
+                handler = value
+        self._lean = Lean(national, handler, self.debug)
+        return self._lean
+
+
 def create_app(
     db: Database, *, policies: tuple[Policy, ...] | None = None, clock: Clock = china_now,
     ids: Ids | None = None, deliverer: outbox.Deliverer | None = None,
@@ -66,7 +99,8 @@ def create_app(
     online: tx_online.Online = transactions.NO_PLATFORM,
     mpc_private_key: str | None = None, sweep: bool = False,
     channel_throttle: Throttle | None = None, paths: ServicePaths | None = None,
-) -> FastAPI:
+    lean: bool | None = None, threads: int | None = None,
+) -> YibaoApp:
     """The application; ``deliverer`` (the outbox's) runs while the application does.
     Operators authenticate with their bearer tokens (``yibao operators``); a claim
     approved above ``second_approval_above`` fen (default YIBAO_SECOND_APPROVAL_ABOVE
@@ -79,8 +113,14 @@ def create_app(
     rate limit (default: channel.throttle_of, from YIBAO_CHANNEL_RATE and
     YIBAO_CHANNEL_BURST); ``paths`` the table of per-service paths (default: the file
     YIBAO_SERVICE_PATHS names, else the shipped one: api/service_paths.py; a bad table
-    raises RuntimeError naming the file and the entry)."""
+    raises RuntimeError naming the file and the entry); ``lean``: the national
+    interface's POSTs taken at the ASGI level, before FastAPI's middleware and router
+    (default: YIBAO_HTTP_PATH, lean unless it says routed), else through FastAPI's route
+    (api/national_http.py); ``threads``: the pool its blocking calls run on (default
+    YIBAO_HTTP_THREADS, else 40; 0: anyio's)."""
     ids = ids or Ids(clock)
+    lean = national_http.lean_from_env() if lean is None else lean
+    threads = national_http.threads_from_env() if threads is None else threads
     if paths is None:
         try:
             paths = service_paths.from_env()
@@ -91,7 +131,7 @@ def create_app(
         unix_clock=unix_clock,
         transactions=transactions.table(online),
     )
-    app = FastAPI(
+    app = YibaoApp(
         title="yibao",
         version=__version__,
         description="Medical-insurance real-time settlement platform. The hospital interface "
@@ -103,6 +143,8 @@ def create_app(
         docs_url=None, redoc_url=None,  # served offline: api/docs.py
     )
     app.state.hospital = hospital
+    national = NationalHttp(hospital, paths, runner(threads))
+    app.national = national if lean else None
     # the hospital route first: it carries nearly all traffic and is matched in order
     @app.post(
         ROUTE,
@@ -113,29 +155,7 @@ def create_app(
                          "the envelope, or for a successful 9102 the file"}},
     )
     async def call_service(request: Request) -> Response:
-        return await national(request, SINGLE)
-
-    async def national(request: Request, target: Target) -> Response:
-        """A message to a path admitting ``target``'s infnos (api/service_paths.py)."""
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        # authenticated before a byte of the body is read; in a worker thread only when
-        # the institution must be read from the database (the hot path: no thread hop)
-        admitted = (hospital.admit(headers)
-                    if hospital.gateway.knows(headers)
-                    else await run_in_threadpool(hospital.admit, headers))
-        if not isinstance(admitted, Pass):
-            return _envelope_reply(admitted, close=True)
-        if declared_length(request.headers) > BODY_BYTES_MAX:  # refused unread, nonce spent
-            answer = await run_in_threadpool(hospital.refuse_unread, admitted, Refused(
-                "E-ENV-006", f"body larger than {BODY_BYTES_MAX} bytes"))
-            return _envelope_reply(answer, close=True)
-        body, cut = await _read_limited(request)
-        result = await run_in_threadpool(hospital.serve, admitted, body, target=target,
-                                         content_type=headers.get("content-type", ""))
-        if isinstance(result, FileReply):
-            return Response(result.content, media_type="application/zip",
-                            headers={"content-disposition": result.disposition})
-        return _envelope_reply(result, close=cut)
+        return await national.respond(request.scope, request.receive, SINGLE)
 
     async def other_form(request: Request) -> Response:
         """Every other path under the interface prefix, any method, and the table's
@@ -143,13 +163,9 @@ def create_app(
         URL forms and the method POST, else an envelope refusal (the body unread)."""
         path = request.url.path
         target = table.target(path)
-        if target is None:
-            refusal = Refused("E-ENV-008", shown(path))
-        elif request.method != "POST":
-            refusal = Refused("E-ENV-010", f"{request.method} {shown(path)}"[:100])
-        else:
-            return await national(request, target)
-        return _envelope_reply(hospital.refuse_path(refusal), close=True)
+        if target is None or request.method != "POST":
+            return national.refuse(request.method, path)
+        return await national.respond(request.scope, request.receive, target)
 
     table = paths  # bound for other_form: mypy narrows it to ServicePaths
     for path in (PREFIX, PREFIX + "/{rest:path}", *table.outside_prefix()):
@@ -382,26 +398,8 @@ def _running(
     return lifespan
 
 
-async def _read_limited(request: Request) -> tuple[bytes, bool]:
-    """The body, cut off one byte past the limit (the envelope parser then refuses it),
-    and whether it was cut off (the rest was never read)."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > BODY_BYTES_MAX:
-            return bytes(body[: BODY_BYTES_MAX + 1]), True
-    return bytes(body), False
-
-
 def _national_families(table: ServicePaths) -> tuple[Family, ...]:
     """The national interface at the edge: its prefix and the table's paths outside it.
     The route authenticates the gateway headers itself, then refuses an oversized body
     (E-ENV-006, declared or streamed) spending the message's nonce."""
     return tuple(Family(p, read_body=False) for p in (PREFIX, *table.outside_prefix()))
-
-
-def _envelope_reply(answer: dict[str, Any], *, close: bool = False) -> Response:
-    """An envelope answer; ``close``: the connection closes after it (the body was not
-    read to its end)."""
-    return Response(to_json(answer), media_type="application/json; charset=utf-8",
-                    headers={"connection": "close"} if close else None)

@@ -72,9 +72,10 @@ def parse_body(body: bytes, content_type: str = "") -> dict[str, Any]:
         raise Refused("E-ENV-001", str(exc)[:80]) from exc
     if not isinstance(data, dict):
         raise Refused("E-ENV-001", "the body must be a JSON object")
-    if depth(data) > JSON_DEPTH_MAX:
+    deepest, longest = measure(data)
+    if deepest > JSON_DEPTH_MAX:
         raise Refused("E-ENV-006", f"nesting deeper than {JSON_DEPTH_MAX}")
-    if longest_string(data) > STRING_LENGTH_MAX:
+    if longest > STRING_LENGTH_MAX:
         raise Refused("E-ENV-006", f"a string longer than {STRING_LENGTH_MAX} characters")
     return data
 
@@ -162,6 +163,36 @@ def depth(value: Any, level: int = 0) -> int:
     return level
 
 
+def measure(value: Any, level: int = 0) -> tuple[int, int]:
+    """``depth`` and ``longest_string`` of a JSON value in one walk (the walk stops one
+    level past JSON_DEPTH_MAX: the length is then not needed)."""
+    if isinstance(value, str):
+        return level, len(value)
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return level, 0
+    if level >= JSON_DEPTH_MAX:
+        return level + 1, 0
+    deepest, longest = level + 1, 0
+    for key, item in items:
+        if type(key) is str and len(key) > longest:
+            longest = len(key)
+        if isinstance(item, (dict, list)):
+            d, n = measure(item, level + 1)
+            if d > deepest:
+                deepest = d
+        elif isinstance(item, str):
+            n = len(item)
+        else:
+            continue
+        if n > longest:
+            longest = n
+    return deepest, longest
+
+
 def longest_string(value: Any) -> int:
     """The length of the longest string (key or value) in a JSON value nested at most
     JSON_DEPTH_MAX deep (``depth`` is checked first)."""
@@ -245,5 +276,16 @@ def answer(
     }
 
 
+class Rendered(dict[str, Any]):
+    """An answer and its JSON text, written once: the text stored with the change is the
+    text sent (``to_json``). Not to be changed once made."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__(answer)
+        self.text = dumps(answer)
+
+
 def to_json(message: dict[str, Any]) -> str:
-    return dumps(message)
+    return message.text if type(message) is Rendered else dumps(message)

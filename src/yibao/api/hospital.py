@@ -269,9 +269,11 @@ class HospitalInterface:
                                     output=answered.output)
             if tx.writes:
                 effect = None if answered.effect is None else answered.effect.stored()
+                rendered = env_mod.Rendered(result)  # stored, and sent, as this text
                 with committing(conn):  # the answer and the COMMIT: one round trip
                     messages.answer(conn, caller.code, envelope.msgid,
-                                    response=env_mod.to_json(result), effect=effect)
+                                    response=rendered.text, effect=effect)
+                return rendered
             return result
 
     def _log(

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,7 +140,7 @@ class EdgeLimits:
         await self.app(scope, _replaying(body, receive), send)
 
 
-def declared_length(headers: Headers) -> int:
+def declared_length(headers: Mapping[str, str]) -> int:
     """The declared Content-Length (0 when none; past the limit when it is not a short
     string of ASCII digits, so it is refused without ``int`` of a huge text)."""
     text = headers.get("content-length", "")

@@ -50,6 +50,7 @@ class Options:
     workers: int = 2
     persons: int = 100_000
     port: int = 8765
+    http: str = "lean"  # the server's national route: lean or routed (YIBAO_HTTP_PATH)
 
 
 def prepare(db: Database, persons: int) -> None:
@@ -292,7 +293,8 @@ def run(opts: Options, report: Report = print) -> dict[str, Any]:
     db = Database(opts.url, pool_size=opts.clients)
     report(f"preparing {opts.persons:,} synthetic persons ...")
     prepare(db, opts.persons)
-    server = ServerProcess(opts.url, free_port(opts.port), workers=opts.workers)
+    server = ServerProcess(opts.url, free_port(opts.port), workers=opts.workers,
+                           env={"YIBAO_HTTP_PATH": opts.http})
     phases = Phases(opts, population(db), [Target("127.0.0.1", server.port)],
                     meter([server], db))
     out: dict[str, Any] = {}
@@ -326,7 +328,7 @@ def _summary(opts: Options, phases: dict[str, Any], base: float) -> dict[str, An
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "options": {"clients": opts.clients, "client_processes": opts.processes,
-                    "server_workers": opts.workers, "seconds": opts.seconds,
+                    "server_workers": opts.workers, "http": opts.http, "seconds": opts.seconds,
                     "persons": opts.persons},
         "phases": phases,
         "floor_per_s": phases["floor"]["calls_per_s"].get(FLOOR_INFNO, 0.0),

@@ -190,11 +190,17 @@ def bench_settle(
                                 help="synthetic persons the clients settle for"),
     output: Path = typer.Option(Path("bench/results"), "--output",
                                 help="directory the result JSON is saved in"),
+    port: int = typer.Option(8765, "--port", min=1, max=65535,
+                             help="the server's port (another free one if it is taken)"),
+    http: str = typer.Option("lean", "--http", help="the server's national route: lean "
+                             "(the ASGI path) or routed (FastAPI's route): YIBAO_HTTP_PATH"),
 ) -> None:
     """Drive the server with simulated HIS clients; compare with a bare-SQL baseline."""
     from yibao.bench import settle
 
-    opts = settle.Options(db, seconds, clients, processes, workers, persons)
+    if http not in ("lean", "routed"):
+        raise typer.BadParameter("lean or routed", param_hint="--http")
+    opts = settle.Options(db, seconds, clients, processes, workers, persons, port, http)
     result = settle.run(opts, report=progress)
     path = settle.save(result, output)
     console.print(settle.markdown(result))

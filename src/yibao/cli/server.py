@@ -55,12 +55,12 @@ def serve(
     YIBAO_ALIPAY_URL set (one platform per deployment), keys missing or unreadable."""
     import uvicorn
 
-    from yibao.api import mpc, service_paths
+    from yibao.api import mpc, national_http, service_paths
     from yibao.services import face
 
     demo = demo_mode or face.demo_switched_on()
     problem = (face.key_problem(demo=demo) or mpc.key_problem(demo=demo)
-               or service_paths.problem())
+               or service_paths.problem() or national_http.problem())
     if problem:
         show(problem, "red")
         raise typer.Exit(2)
