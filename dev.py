@@ -8,6 +8,8 @@ Extra arguments go to the command (``demo --port 9000``, ``test -k engine``).
 The test suite also runs on PostgreSQL when YIBAO_TEST_PG_URL is set (as CI does).
 pytest runs in parallel, one worker per CPU core (pytest-xdist, a test file per worker
 at a time); ``test -n 0`` runs it in this one process, ``test -n 3`` with three workers.
+The tests marked ``alone`` (restarting the database server) run after the others, by
+themselves.
 Ctrl-C or SIGTERM stops everything the command started: ``demo`` becomes the server
 process itself (same pid), ``test`` passes the signal on to the step that runs.
 """
@@ -33,6 +35,7 @@ EXTRAS = {"demo": (), "test": ("dev", "spark")}
 # pytest's workers (pytest-xdist): one per core, each test file on one worker (its module
 # fixtures, e.g. a browser, are made once); a later ``-n N`` among the arguments wins
 PARALLEL = ("-n", "auto", "--dist", "loadfile")
+NO_TESTS = 5  # pytest's exit code when the selection holds no test
 PASSED_ON = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
                   if s is not None)
 
@@ -134,8 +137,11 @@ def main() -> int:
         return serve_demo(extra)
     lint = run(str(BIN / "ruff"), "check", "src", "tests", "tools", "bench")
     types = run(str(BIN / "mypy"), "--strict", "src/yibao")
-    tests = run(str(BIN / "python"), "-m", "pytest", *PARALLEL, *extra)
-    return tests or lint or types
+    pytest = (str(BIN / "python"), "-m", "pytest")
+    tests = run(*pytest, *PARALLEL, "-m", "not alone", *extra)
+    # a test marked alone restarts the database server: nothing else may run meanwhile
+    alone = run(*pytest, "-n", "0", "-m", "alone", *extra)
+    return tests or (0 if alone == NO_TESTS else alone) or lint or types
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ def restart_postgresql() -> None:
                    check=True, capture_output=True, timeout=120)
 
 
+@pytest.mark.alone  # the restart cuts every other test's connections: dev.py runs it last
 @pytest.mark.skipif(shutil.which("pg_ctlcluster") is None or os.geteuid() != 0,
                     reason="needs the machine's PostgreSQL cluster and root to restart it")
 def test_database_restart_under_load_recovers_by_itself(db):
