@@ -9,6 +9,7 @@ The whole suite runs on the partitioned schema too: YIBAO_TEST_PG_PARTITIONED=1
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -62,11 +63,17 @@ def _own_database(suffix: str) -> str:
     return own.render_as_string(hide_password=False)
 
 
+# one msgid series for every client of the module: two clients of an institution in one
+# second (the fixture's and a test's) never repeat a msgid
+_SERIAL = itertools.count(1)
+
+
 @contextmanager
 def _his(db: Database, code: str = "H11010500001") -> Iterator[HisClient]:
     app = create_app(db, clock=FakeClock(AT))
     with TestClient(app) as client:
         his = HisClient(httpx_transport(client), code, demo_token(code))
+        his._serial = _SERIAL
         his.sign_in()
         yield his
 

@@ -20,6 +20,7 @@ import json
 import logging
 import sys
 from collections.abc import MutableMapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,12 +120,10 @@ class Logger:
             fields["exc_info"] = sys.exc_info()
         line = render(name, event, fields)
         if logging.root.handlers == [sink] and not std.handlers and std.propagate:
-            try:
-                with sink.lock:  # type: ignore[union-attr]  # created with the handler
-                    sink.stream.write(line + "\n")
-                    sink.stream.flush()
-            except (OSError, ValueError):  # a closed or broken stream: the line is lost
-                pass
+            # a closed or broken stream: the line is lost
+            with suppress(OSError, ValueError), sink.lock:  # type: ignore[union-attr]
+                sink.stream.write(line + "\n")
+                sink.stream.flush()
             return
         std.log(level, line)
 

@@ -164,8 +164,9 @@ def depth(value: Any, level: int = 0) -> int:
 
 
 def measure(value: Any, level: int = 0) -> tuple[int, int]:
-    """``depth`` and ``longest_string`` of a JSON value in one walk (the walk stops one
-    level past JSON_DEPTH_MAX: the length is then not needed)."""
+    """``depth`` and the length of the longest string (key or value) of a JSON value in
+    one walk (the walk stops one level past JSON_DEPTH_MAX: the length is then not
+    needed)."""
     if isinstance(value, str):
         return level, len(value)
     if isinstance(value, dict):
@@ -191,18 +192,6 @@ def measure(value: Any, level: int = 0) -> tuple[int, int]:
         if n > longest:
             longest = n
     return deepest, longest
-
-
-def longest_string(value: Any) -> int:
-    """The length of the longest string (key or value) in a JSON value nested at most
-    JSON_DEPTH_MAX deep (``depth`` is checked first)."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        return max((max(len(k), longest_string(v)) for k, v in value.items()), default=0)
-    if isinstance(value, list):
-        return max((longest_string(v) for v in value), default=0)
-    return 0
 
 
 def read_envelope(data: dict[str, Any]) -> Envelope:

@@ -16,7 +16,6 @@ without any transaction) and full outpatient flows, for the capacity model
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 from dataclasses import dataclass
@@ -172,7 +171,4 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def save(result: dict[str, Any], directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"scale-{result['when'][:19].replace(':', '')}.json"
-    path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    return path
+    return settle.save(result, directory, "scale")

@@ -367,8 +367,11 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save(result: dict[str, Any], directory: Path) -> Path:
+def save(result: dict[str, Any], directory: Path, name: str = "") -> Path:
+    """The result as JSON in ``directory``, named ``name`` (default settle-<database>)
+    and the time it was taken."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"settle-{result['database']}-{result['when'][:19].replace(':', '')}.json"
+    name = name or f"settle-{result['database']}"
+    path = directory / f"{name}-{result['when'][:19].replace(':', '')}.json"
     path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     return path

@@ -198,9 +198,10 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
         raise Refused("E-PSN-005", "the credential belongs to another person")
     insurance = require_insured(visit, visit["insutype"], call.now.date())
     # a reimbursement's reviewer decides its lines (services/review.py): no check
-    checked = not req.manual and bool(supervision_review.blocking_rules(call, visit["insutype"]))
+    block = frozenset() if req.manual else supervision_review.blocking_rules(
+        call, visit["insutype"])
     rows = None  # the visit's lines with their limits, when the check needs them
-    if lines is None and checked:  # one statement reads both
+    if lines is None and block:  # one statement reads both
         rows = review_warnings.visit_rows(call.conn, req.mdtrt_id, call.institution.pool_area)
         lines = unsettled_of(rows, req.batch)
     elif lines is None:
@@ -209,8 +210,8 @@ def _plan(call: Call, req: SettleRequest, visit_class: VisitClass,
         raise Refused("E-FEE-004", f"mdtrt_id {req.mdtrt_id}")
     totals = _totals(lines)
     _check_stated(req.stated, totals)
-    if checked:
-        supervision_review.check_settlement(call, person, visit, lines, rows)
+    if block:
+        supervision_review.check_settlement(call, block, person, visit, lines, rows)
     policy, scheme = _policy(call, person["insuplc_admdvs"], visit["insutype"], req.med_type)
     basis = away.claimed(policy, req.manual_basis) if req.manual else away.decide(
         call.conn, person=person, insurance=insurance, visit=visit,

@@ -201,15 +201,13 @@ def blocking_rules(call: Call, insutype: str) -> frozenset[str]:
     return frozenset() if policy is None else policy.block
 
 
-def check_settlement(call: Call, person: Row, visit: Row, settling: Sequence[Row],
-                     rows: Sequence[Row] | None = None) -> None:
-    """Refuse (E-SUP-010) a settlement when a blocking rule finds something on the visit
-    that involves a line being settled (``settling``); the visit's other lines are read
-    for the context (a stay, a course), unless the settlement read them already
-    (``rows``: review_warnings.visit_rows). A policy blocking nothing: no statement."""
-    block = blocking_rules(call, visit["insutype"])
-    if not block:
-        return
+def check_settlement(call: Call, block: frozenset[str], person: Row, visit: Row,
+                     settling: Sequence[Row], rows: Sequence[Row] | None = None) -> None:
+    """Refuse (E-SUP-010) a settlement when one of the ``block`` rules (``blocking_rules``:
+    the caller skips the check when there are none) finds something on the visit that
+    involves a line being settled (``settling``); the visit's other lines are read for
+    the context (a stay, a course), unless the settlement read them already (``rows``:
+    review_warnings.visit_rows)."""
     raw, limits = (review_warnings.visit_lines(call.conn, visit["mdtrt_id"],
                                                call.institution.pool_area)
                    if rows is None else review_warnings.as_lines(rows))

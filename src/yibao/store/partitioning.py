@@ -198,8 +198,7 @@ def _split_defaults(conn: Connection, areas: set[str]) -> tuple[tuple[str, ...],
         for area in sorted(areas - have):
             name = f"{spec.table}_{area}"
             moved[spec.table] = moved.get(spec.table, 0) + _split(
-                conn, spec.table, name, f"{spec.area} = '{area}'",
-                f"FOR VALUES IN ('{area}')")
+                conn, spec.table, name, f"{spec.area} = '{area}'", _area_bound(area))
             added.append(name)
     have = {values[0] for values in layout_bounds(conn, BY_CODE) if values}
     left_out = BY_CODE not in partitioned_tables(conn)
@@ -209,9 +208,34 @@ def _split_defaults(conn: Connection, areas: set[str]) -> tuple[tuple[str, ...],
         name, end = f"{BY_CODE}_{prefix.lower()}", f"{prefix}{PREFIX_END}"
         moved[BY_CODE] = moved.get(BY_CODE, 0) + _split(
             conn, BY_CODE, name, f"{CODE} >= '{prefix}' AND {CODE} < '{end}'",
-            f"FOR VALUES FROM ('{prefix}') TO ('{end}')")
+            _code_bound(prefix))
         added.append(name)
     return tuple(added), moved
+
+
+def _area_bound(area: str) -> str:
+    return f"FOR VALUES IN ('{area}')"
+
+
+def _code_bound(prefix: str) -> str:
+    return f"FOR VALUES FROM ('{prefix}') TO ('{prefix}{PREFIX_END}')"
+
+
+def _remade_partitioned(conn: Connection, table: str, by: str,
+                        partitions: Sequence[tuple[str, str]],
+                        indexes: Sequence[tuple[str, str, bool, bool]]) -> None:
+    """``table`` made again from the copy set aside, partitioned ``by``: a partition per
+    (name, bound) and a DEFAULT one; ``indexes``' plain ones made again (their unique
+    ones and the primary key are the caller's: they must hold the partition key)."""
+    conn.exec_driver_sql(
+        f"CREATE TABLE {table} (LIKE {table}{UNPARTITIONED} INCLUDING DEFAULTS INCLUDING "
+        f"CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY {by}")
+    for name, bound in partitions:
+        conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF {table} {bound}")
+    conn.exec_driver_sql(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
+    for _, definition, is_unique, _ in indexes:
+        if not is_unique:
+            conn.exec_driver_sql(definition)
 
 
 def _split(conn: Connection, table: str, name: str, rows: str, bound: str) -> int:
@@ -242,19 +266,11 @@ def _by_area(conn: Connection, spec: ByArea, areas: Sequence[str]) -> int:
     for child, name, _ in inbound:
         conn.exec_driver_sql(f"ALTER TABLE {child} DROP CONSTRAINT {name}")
     _set_aside(conn, table, indexes)
-    conn.exec_driver_sql(
-        f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-        f"INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY LIST ({spec.area})")
-    for area in areas:
-        conn.exec_driver_sql(
-            f"CREATE TABLE {table}_{area} PARTITION OF {table} FOR VALUES IN ('{area}')")
-    conn.exec_driver_sql(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
+    _remade_partitioned(conn, table, f"LIST ({spec.area})",
+                        [(f"{table}_{area}", _area_bound(area)) for area in areas], indexes)
     ids = ", ".join(spec.ids)
     conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table}_by_area "
                          f"PRIMARY KEY ({ids}, {spec.area})")
-    for _, definition, is_unique, _ in indexes:
-        if not is_unique:
-            conn.exec_driver_sql(definition)
     columns = ", ".join(f"{column} {types[column]}" + (" NOT NULL" if column in spec.ids
                                                        else "")
                         for column in (*spec.ids, *spec.unique))
@@ -329,19 +345,10 @@ def _by_code(conn: Connection, prefixes: Sequence[str]) -> int:
     primary = [columns for name, columns in _primary(conn, table)]
     assert len(primary) == 1 and CODE in primary[0], primary
     _set_aside(conn, table, indexes)
-    conn.exec_driver_sql(
-        f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-        f"INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY RANGE ({CODE})")
-    for prefix in prefixes:
-        conn.exec_driver_sql(
-            f"CREATE TABLE {table}_{prefix.lower()} PARTITION OF {table} "
-            f"FOR VALUES FROM ('{prefix}') TO ('{prefix}{PREFIX_END}')")
-    conn.exec_driver_sql(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
+    _remade_partitioned(conn, table, f"RANGE ({CODE})",
+                        [(f"{table}_{p.lower()}", _code_bound(p)) for p in prefixes], indexes)
     conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} "
                          f"PRIMARY KEY ({primary[0]})")
-    for _, definition, is_unique, _ in indexes:
-        if not is_unique:
-            conn.exec_driver_sql(definition)
     moved = conn.exec_driver_sql(f"INSERT INTO {table} SELECT * FROM {old}").rowcount
     _grant_as(conn, old, (table,))
     conn.exec_driver_sql(f"DROP TABLE {old}")
