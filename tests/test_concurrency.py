@@ -5,14 +5,12 @@ settles once. Runs on SQLite and PostgreSQL like every database test."""
 from __future__ import annotations
 
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from concurrency import run_threads, serve_one
+from concurrency import run_processes, run_threads
 from flows import LI_JIANGUO, WANG_FANG, line, ok, person, register, settle_payload, upload
 from yibao.store.schema import settlement
 
@@ -60,10 +58,7 @@ def test_same_person_two_hospitals_threads(app, his_factory, certno):
 def test_same_person_two_hospitals_processes(db, clock, his_factory):
     hospitals = [his_factory("H11010500001"), his_factory("H11010500002")]
     requests = [prepared_settlement(h, WANG_FANG, "1500.00") for h in hospitals]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        futures = [pool.submit(serve_one, db.url, clock.now, h, b) for h, b in requests]
-        answers = [f.result(timeout=120) for f in futures]
+    answers = run_processes(db.url, clock.now, requests)
     check_deductible_used_once(hospitals[0], WANG_FANG, answers, "1500.00")
 
 

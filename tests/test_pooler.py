@@ -10,16 +10,14 @@ YIBAO_REQUIRE_PGBOUNCER=1 (CI installs it and sets it): then they fail."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, literal, select, text
 
-from concurrency import run_threads, serve_one
+from concurrency import run_processes, run_threads
 from conftest import PG_URL, FakeClock
 from flows import WANG_FANG, line, ok, person, register, settle_payload, upload
 from test_concurrency import check_deductible_used_once, prepared_settlement
@@ -141,10 +139,7 @@ def test_same_person_in_two_processes_settles_once_through_pgbouncer(
         pooled_http: TestClient, pooled: Database, clock: FakeClock) -> None:
     hospitals = [his_at(pooled_http, code) for code in ("H11010500001", "H11010500002")]
     requests = [prepared_settlement(h, WANG_FANG, "1500.00") for h in hospitals]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        futures = [pool.submit(serve_one, pooled.url, clock.now, h, b) for h, b in requests]
-        answers = [f.result(timeout=120) for f in futures]
+    answers = run_processes(pooled.url, clock.now, requests)
     check_deductible_used_once(hospitals[0], WANG_FANG, answers, "1500.00")
     with pooled.read() as conn:
         assert conn.execute(select(func.count()).select_from(settlement)).scalar_one() == 2
